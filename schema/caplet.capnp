@@ -1,0 +1,240 @@
+# caplet.capnp — the public contract of a caplet broker.
+#
+# Who calls it: any Cap'n Proto client (Rust, Python through pycapnp, C++, Go …)
+# connected to `caplet serve`, and the `caplet` command line. The bootstrap
+# capability of a broker connection is `Broker`.
+#
+# What it is for: loading JavaScript workers into isolates and invoking them.
+# A worker reaches the world only through the capabilities listed in its
+# `WorkerCode.env`; this file, together with the interface schemas of those
+# capabilities, is the complete surface an agent's code can touch.
+#
+# Errors: a call that fails before a worker runs (bad code, bad limits, an id
+# clash) answers with a Cap'n Proto exception of type `failed` whose reason
+# starts with a stable snake_case kind and a colon, e.g.
+# `syntax_error: main.js:3:7: unexpected token`. A worker that runs and fails
+# answers normally, with `InvokeError` set (so its logs and stats survive).
+# Lost isolate-hosts answer `disconnected`; overload answers `overloaded`.
+
+@0x98ef3d73e773e480;
+
+using Schema = import "/capnp/schema.capnp";
+
+# ==============================================================================
+# Bootstrap
+# ==============================================================================
+
+interface Broker {
+  # The broker: compiles workers into isolates and hands out `Worker`s.
+
+  load @0 (code :WorkerCode) -> (worker :Worker);
+  # Compiles `code` into a fresh worker on an isolate-host. Every call makes a
+  # new worker, with its own module state. Fails with `syntax_error`,
+  # `module_not_found`, `module_too_large`, `bad_code` or `limit_too_high`.
+
+  get @1 (id :Text, code :WorkerCode) -> (worker :Worker);
+  # Like `load`, but cached under `id` (for this connection's principal): a
+  # second `get` with the same id and identical code returns the already
+  # compiled worker, sharing its module state. The same id with different
+  # code fails with `id_conflict` naming the id. `id` is 1–256 bytes.
+}
+
+# ==============================================================================
+# Worker code
+# ==============================================================================
+
+struct WorkerCode {
+  # Everything a worker is made of. Sent by the client; never trusted.
+
+  mainModule @0 :Text;
+  # Name of the module whose default export is invoked. Empty means the first
+  # entry of `modules`.
+
+  modules @1 :List(Module);
+  # The worker's modules. `import` statements resolve only among these, by
+  # name (relative specifiers like `./util.js` resolve against the importing
+  # module's name). At least one module; total source size is capped by
+  # `Limits.moduleBytes`.
+
+  env @2 :List(Binding);
+  # Capabilities granted to the worker, visible in JavaScript as `env.<name>`.
+  # Nothing else is reachable from the worker.
+
+  limits @3 :Limits;
+  # Resource limits. Unset fields take the broker's defaults; values above the
+  # broker's maxima fail the load with `limit_too_high`.
+}
+
+struct Module {
+  # One module of a worker.
+
+  name @0 :Text;
+  # Module name, e.g. `main.js` or `lib/util.js`: 1–256 bytes, no NUL, unique
+  # within the worker.
+
+  kind @1 :Kind = js;
+  # How `source` is read.
+
+  source @2 :Text;
+  # Module text, UTF-8.
+
+  enum Kind {
+    js @0;
+    # An ES module.
+    json @1;
+    # A JSON document; importing it yields the parsed value as default export.
+  }
+}
+
+struct Binding {
+  # One capability granted to a worker.
+
+  name @0 :Text;
+  # The property name under `env` (a JavaScript identifier, 1–64 bytes).
+
+  cap @1 :Capability;
+  # The capability itself. The broker proxies every call made on it.
+
+  schema @2 :InterfaceSchema;
+  # The interface `cap` implements; the broker may never have seen it before.
+}
+
+struct InterfaceSchema {
+  # Describes a capability's interface at run time, so that JavaScript can
+  # call it with plain objects. EXPERIMENTAL: filled in by the capabilities
+  # work; field numbers are stable.
+
+  union {
+    source @0 :SourceSchema;
+    # `.capnp` source text, compiled by the broker (cached by content hash).
+    compiled @1 :CompiledSchema;
+    # Nodes already compiled, as a `CodeGeneratorRequest` would carry them.
+  }
+}
+
+struct SourceSchema {
+  files @0 :List(SchemaFile);
+  # The schema files. Imports resolve among these names and the standard
+  # `/capnp/*.capnp` files.
+
+  interfaceName @1 :Text;
+  # Which interface the capability implements: `file.capnp:Name` or
+  # `file.capnp:Outer.Inner`.
+}
+
+struct SchemaFile {
+  name @0 :Text;
+  # File name, e.g. `inventory.capnp`.
+  text @1 :Text;
+  # File contents.
+}
+
+struct CompiledSchema {
+  nodes @0 :List(Schema.Node);
+  # Every node the interface needs: the interface, its superclasses, and all
+  # structs, enums and interfaces its methods reach.
+
+  interfaceId @1 :UInt64;
+  # Id of the interface node the capability implements.
+}
+
+struct Limits {
+  # Per-worker resource limits. 0 means "the broker's default".
+
+  memoryBytes @0 :UInt64;
+  # Heap limit of the worker's JavaScript runtime, in bytes (default 64 MiB).
+
+  cpuTimeMs @1 :UInt32;
+  # CPU time one invocation may use, in milliseconds (default 1000).
+
+  wallTimeMs @2 :UInt32;
+  # Wall-clock time one invocation may take, in milliseconds (default 30000).
+
+  stackBytes @3 :UInt32;
+  # Maximum JavaScript stack size, in bytes (default 1 MiB).
+
+  moduleBytes @4 :UInt64;
+  # Total size of all module sources, in bytes (default 8 MiB).
+
+  outputBytes @5 :UInt64;
+  # Size of one invocation's JSON output, in bytes (default 16 MiB).
+
+  logBytes @6 :UInt64;
+  # Total size of the log lines one invocation may keep, in bytes (default
+  # 1 MiB); later lines are dropped and a final warning says so.
+}
+
+# ==============================================================================
+# Running a worker
+# ==============================================================================
+
+interface Worker {
+  # A compiled worker living in an isolate-host.
+
+  invoke @0 (entrypoint :Text, input :Text)
+         -> (output :Text, logs :List(LogLine), stats :Stats, error :InvokeError);
+  # Calls the worker. `entrypoint` names a method of the main module's default
+  # export object (empty means `run`); when the default export is a function,
+  # only `run` (or empty) is accepted and the function is called.
+  # The function receives `(input, env, ctx)`, where `input` is `input` parsed
+  # as JSON (empty text means `null`).
+  #
+  # On success `output` is the awaited return value as JSON text (`undefined`
+  # becomes `null`) and `error` is unset. On failure `output` is empty and
+  # `error` says why; `logs` and `stats` are filled either way.
+}
+
+struct InvokeError {
+  kind @0 :Kind;
+  # What went wrong.
+
+  message @1 :Text;
+  # One line naming the cause, e.g. `Error: boom` or `entrypoint "nope" not found`.
+
+  stack @2 :Text;
+  # The JavaScript stack, when there is one.
+
+  enum Kind {
+    exception @0;
+    # The worker threw, or its promise rejected.
+    entrypointNotFound @1;
+    # No such entrypoint on the default export.
+    outputNotSerializable @2;
+    # The result could not be turned into JSON (a function, a BigInt, a cycle …).
+    badInput @3;
+    # `input` is not valid JSON.
+    neverSettled @4;
+    # The returned promise can never settle: nothing it waits on is pending.
+    cpuLimitExceeded @5;
+    memoryLimitExceeded @6;
+    wallTimeExceeded @7;
+    stackOverflow @8;
+    outputTooLarge @9;
+    internal @10;
+    # A bug in caplet; the message says more.
+  }
+}
+
+struct LogLine {
+  level @0 :Level;
+  text @1 :Text;
+  # The console arguments, each formatted and joined by one space.
+
+  enum Level {
+    debug @0;
+    info @1;
+    # `console.log` and `console.info`.
+    warn @2;
+    error @3;
+  }
+}
+
+struct Stats {
+  wallTimeUs @0 :UInt64;
+  # Wall-clock time of the invocation inside the isolate-host, microseconds.
+  cpuTimeUs @1 :UInt64;
+  # CPU time the isolate-host thread spent running this invocation's
+  # JavaScript, microseconds.
+  peakMemoryBytes @2 :UInt64;
+  # Largest heap size of the worker's runtime seen during the invocation.
+}
