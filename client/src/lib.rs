@@ -1,1 +1,264 @@
-//! placeholder
+//! caplet's Rust client: connect to a broker (or start one in-process), load
+//! JavaScript workers, invoke them.
+//!
+//! Everything here is single-threaded (Cap'n Proto RPC is): call it from a
+//! tokio `current_thread` runtime inside a `LocalSet`.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), caplet_client::Error> {
+//! use caplet_client::{Connection, WorkerCode};
+//! let conn = Connection::connect("/tmp/caplet.sock").await?;
+//! let code = WorkerCode::new("main.js", "export default { run: (input) => input.n + 1 }");
+//! let worker = conn.load(&code).await?;
+//! let done = worker.invoke("run", r#"{"n": 41}"#).await?;
+//! assert_eq!(done.output, "42");
+//! # Ok(()) }
+//! ```
+
+pub mod cli;
+mod error;
+
+use std::path::Path;
+use std::rc::Rc;
+use std::time::Duration;
+
+use caplet::caplet_capnp::{broker, log_line, module, worker, worker_code};
+use capnp_rpc::{rpc_twoparty_capnp, twoparty, RpcSystem};
+use futures::AsyncReadExt;
+use tokio_util::compat::TokioAsyncReadCompatExt;
+
+pub use caplet::caplet_capnp::invoke_error::Kind as InvokeErrorKind;
+pub use caplet::caplet_capnp::log_line::Level;
+pub use error::{kind_name, Error};
+
+/// One module of a worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Module {
+    pub name: String,
+    pub kind: module::Kind,
+    pub source: String,
+}
+
+/// Requested limits; `None` takes the broker's default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub memory_bytes: Option<u64>,
+    pub cpu_time_ms: Option<u32>,
+    pub wall_time_ms: Option<u32>,
+    pub stack_bytes: Option<u32>,
+    pub module_bytes: Option<u64>,
+    pub output_bytes: Option<u64>,
+    pub log_bytes: Option<u64>,
+}
+
+/// A worker's code: modules, main module and limits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkerCode {
+    /// The main module; `None` means the first module.
+    pub main_module: Option<String>,
+    pub modules: Vec<Module>,
+    pub limits: Limits,
+}
+
+impl WorkerCode {
+    /// A worker of one JavaScript module, which is its main module.
+    pub fn new(name: impl Into<String>, source: impl Into<String>) -> Self {
+        Self::default().module(name, source)
+    }
+
+    /// Adds a module; its kind follows its name (`.json` is JSON, anything
+    /// else is JavaScript).
+    pub fn module(mut self, name: impl Into<String>, source: impl Into<String>) -> Self {
+        let name = name.into();
+        let kind = if name.ends_with(".json") {
+            module::Kind::Json
+        } else {
+            module::Kind::Js
+        };
+        self.modules.push(Module {
+            name,
+            kind,
+            source: source.into(),
+        });
+        self
+    }
+
+    /// Sets the limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    fn write(&self, mut out: worker_code::Builder<'_>) {
+        out.set_main_module(self.main_module.as_deref().unwrap_or(""));
+        let mut modules = out.reborrow().init_modules(self.modules.len() as u32);
+        for (i, m) in self.modules.iter().enumerate() {
+            let mut entry = modules.reborrow().get(i as u32);
+            entry.set_name(&m.name);
+            entry.set_kind(m.kind);
+            entry.set_source(&m.source);
+        }
+        let l = &self.limits;
+        let mut limits = out.init_limits();
+        limits.set_memory_bytes(l.memory_bytes.unwrap_or(0));
+        limits.set_cpu_time_ms(l.cpu_time_ms.unwrap_or(0));
+        limits.set_wall_time_ms(l.wall_time_ms.unwrap_or(0));
+        limits.set_stack_bytes(l.stack_bytes.unwrap_or(0));
+        limits.set_module_bytes(l.module_bytes.unwrap_or(0));
+        limits.set_output_bytes(l.output_bytes.unwrap_or(0));
+        limits.set_log_bytes(l.log_bytes.unwrap_or(0));
+    }
+}
+
+/// A captured `console.*` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub level: Level,
+    pub text: String,
+}
+
+/// Resource use of one invocation, as measured in the isolate-host.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub wall_time: Duration,
+    pub cpu_time: Duration,
+    pub peak_memory_bytes: u64,
+}
+
+/// A successful invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// The return value as JSON text.
+    pub output: String,
+    pub logs: Vec<LogLine>,
+    pub stats: Stats,
+}
+
+/// A connection to a broker, remote or embedded.
+pub struct Connection {
+    broker: broker::Client,
+    /// Keeps an embedded broker alive as long as the connection.
+    embedded: Option<Rc<caplet_broker::Broker>>,
+}
+
+impl Connection {
+    /// Connects to `caplet serve` on a Unix socket.
+    pub async fn connect(path: impl AsRef<Path>) -> Result<Self, Error> {
+        let path = path.as_ref();
+        let stream = tokio::net::UnixStream::connect(path)
+            .await
+            .map_err(|source| Error::Connect {
+                path: path.display().to_string(),
+                source,
+            })?;
+        let (reader, writer) = stream.compat().split();
+        let network = twoparty::VatNetwork::new(
+            futures::io::BufReader::new(reader),
+            futures::io::BufWriter::new(writer),
+            rpc_twoparty_capnp::Side::Client,
+            caplet_broker::reader_options(),
+        );
+        let mut rpc = RpcSystem::new(Box::new(network), None);
+        let broker: broker::Client = rpc.bootstrap(rpc_twoparty_capnp::Side::Server);
+        tokio::task::spawn_local(rpc);
+        Ok(Self {
+            broker,
+            embedded: None,
+        })
+    }
+
+    /// Starts a broker in this process (its isolate-hosts are still separate
+    /// processes) and connects to it.
+    pub fn embedded(config: caplet_broker::Config) -> Self {
+        let broker = Rc::new(caplet_broker::Broker::start(config));
+        Self {
+            broker: broker.client(),
+            embedded: Some(broker),
+        }
+    }
+
+    /// The embedded broker, if this connection started one.
+    pub fn embedded_broker(&self) -> Option<&Rc<caplet_broker::Broker>> {
+        self.embedded.as_ref()
+    }
+
+    /// Loads a fresh worker.
+    pub async fn load(&self, code: &WorkerCode) -> Result<Worker, Error> {
+        let mut request = self.broker.load_request();
+        code.write(request.get().init_code());
+        let response = request.send().promise.await?;
+        Ok(Worker {
+            client: response.get()?.get_worker()?,
+        })
+    }
+
+    /// Loads a worker cached under `id`: the same id and code give the same
+    /// worker; the same id with other code fails with `id_conflict`.
+    pub async fn get(&self, id: &str, code: &WorkerCode) -> Result<Worker, Error> {
+        let mut request = self.broker.get_request();
+        request.get().set_id(id);
+        code.write(request.get().init_code());
+        let response = request.send().promise.await?;
+        Ok(Worker {
+            client: response.get()?.get_worker()?,
+        })
+    }
+
+    /// Stops an embedded broker's hosts; does nothing for a remote broker.
+    pub async fn close(self) {
+        if let Some(broker) = self.embedded {
+            broker.shutdown().await;
+        }
+    }
+}
+
+/// A loaded worker.
+#[derive(Clone)]
+pub struct Worker {
+    client: worker::Client,
+}
+
+impl Worker {
+    /// Calls `entrypoint` (empty means `run`) with `input` (JSON text).
+    pub async fn invoke(&self, entrypoint: &str, input: &str) -> Result<Invocation, Error> {
+        let mut request = self.client.invoke_request();
+        request.get().set_entrypoint(entrypoint);
+        request.get().set_input(input);
+        let response = request.send().promise.await?;
+        let response = response.get()?;
+        let mut logs = Vec::new();
+        for line in response.get_logs()? {
+            logs.push(LogLine {
+                level: line.get_level().unwrap_or(log_line::Level::Info),
+                text: line.get_text()?.to_string().map_err(capnp::Error::from)?,
+            });
+        }
+        let stats = response.get_stats()?;
+        let stats = Stats {
+            wall_time: Duration::from_micros(stats.get_wall_time_us()),
+            cpu_time: Duration::from_micros(stats.get_cpu_time_us()),
+            peak_memory_bytes: stats.get_peak_memory_bytes(),
+        };
+        if response.has_error() {
+            let error = response.get_error()?;
+            return Err(Error::Invoke {
+                kind: error.get_kind().unwrap_or(InvokeErrorKind::Internal),
+                message: error
+                    .get_message()?
+                    .to_string()
+                    .map_err(capnp::Error::from)?,
+                stack: error.get_stack()?.to_string().map_err(capnp::Error::from)?,
+                logs,
+                stats,
+            });
+        }
+        Ok(Invocation {
+            output: response
+                .get_output()?
+                .to_string()
+                .map_err(capnp::Error::from)?,
+            logs,
+            stats,
+        })
+    }
+}

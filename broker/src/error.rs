@@ -1,0 +1,74 @@
+//! The broker's error type, and its one conversion into `capnp::Error`.
+
+/// Why the broker refused or failed a request.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The worker's code is malformed (names, sizes, missing main module …).
+    #[error("bad_code: {0}")]
+    BadCode(String),
+    /// The modules are larger than the worker's module limit.
+    #[error("module_too_large: the modules total {total} bytes, over the limit of {limit}")]
+    ModuleTooLarge { total: u64, limit: u64 },
+    /// A requested limit is above the broker's maximum.
+    #[error("limit_too_high: {name} = {requested} is above the broker's maximum of {maximum}")]
+    LimitTooHigh {
+        name: &'static str,
+        requested: u64,
+        maximum: u64,
+    },
+    /// `get` was called with an id already bound to different code.
+    #[error("id_conflict: worker id {0:?} is already in use with different code")]
+    IdConflict(String),
+    /// Something the broker does not support (yet).
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// No isolate-host could take the worker.
+    #[error("no_host: {0}")]
+    NoHost(String),
+    /// Starting an isolate-host failed.
+    #[error("spawn: cannot start isolate-host {program}: {source}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    /// A socket or file operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    /// A Cap'n Proto error passing through (from a host or a malformed message).
+    #[error(transparent)]
+    Capnp(#[from] capnp::Error),
+}
+
+impl Error {
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+impl From<Error> for capnp::Error {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Capnp(inner) => inner,
+            Error::NoHost(_) => capnp::Error::overloaded(error.to_string()),
+            other => capnp::Error::failed(other.to_string()),
+        }
+    }
+}
+
+impl From<capnp::NotInSchema> for Error {
+    fn from(error: capnp::NotInSchema) -> Self {
+        Error::Capnp(error.into())
+    }
+}
+
+impl From<std::str::Utf8Error> for Error {
+    fn from(error: std::str::Utf8Error) -> Self {
+        Error::Capnp(error.into())
+    }
+}

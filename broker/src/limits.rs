@@ -1,0 +1,164 @@
+//! Worker limits: the broker's defaults and maxima, and the effective limits
+//! of a worker (what it asked for, defaulted and checked against the maxima).
+
+use caplet::caplet_capnp::limits;
+
+use crate::error::Error;
+
+/// A full set of limits, every field concrete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub memory_bytes: u64,
+    pub cpu_time_ms: u32,
+    pub wall_time_ms: u32,
+    pub stack_bytes: u32,
+    pub module_bytes: u64,
+    pub output_bytes: u64,
+    pub log_bytes: u64,
+}
+
+impl Limits {
+    /// The defaults a worker gets when it asks for nothing.
+    pub const DEFAULTS: Limits = Limits {
+        memory_bytes: 64 << 20,
+        cpu_time_ms: 1_000,
+        wall_time_ms: 30_000,
+        stack_bytes: 1 << 20,
+        module_bytes: 8 << 20,
+        output_bytes: 16 << 20,
+        log_bytes: 1 << 20,
+    };
+
+    /// The most any worker may ask for.
+    pub const MAXIMA: Limits = Limits {
+        memory_bytes: 2 << 30,
+        cpu_time_ms: 300_000,
+        wall_time_ms: 3_600_000,
+        // QuickJS stops checking the stack above 16 MiB; stay well below.
+        stack_bytes: 8 << 20,
+        module_bytes: 64 << 20,
+        output_bytes: 64 << 20,
+        log_bytes: 16 << 20,
+    };
+
+    /// Writes these limits into a capnp `Limits`.
+    pub fn write(&self, mut out: limits::Builder<'_>) {
+        out.set_memory_bytes(self.memory_bytes);
+        out.set_cpu_time_ms(self.cpu_time_ms);
+        out.set_wall_time_ms(self.wall_time_ms);
+        out.set_stack_bytes(self.stack_bytes);
+        out.set_module_bytes(self.module_bytes);
+        out.set_output_bytes(self.output_bytes);
+        out.set_log_bytes(self.log_bytes);
+    }
+}
+
+/// The broker's limit policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitPolicy {
+    pub defaults: Limits,
+    pub maxima: Limits,
+}
+
+impl Default for LimitPolicy {
+    fn default() -> Self {
+        Self {
+            defaults: Limits::DEFAULTS,
+            maxima: Limits::MAXIMA,
+        }
+    }
+}
+
+impl LimitPolicy {
+    /// The effective limits for a request: 0 takes the default, anything above
+    /// the maximum is an error naming the limit.
+    pub fn resolve(&self, asked: limits::Reader<'_>) -> Result<Limits, Error> {
+        fn pick(name: &'static str, asked: u64, default: u64, maximum: u64) -> Result<u64, Error> {
+            match asked {
+                0 => Ok(default),
+                n if n > maximum => Err(Error::LimitTooHigh {
+                    name,
+                    requested: n,
+                    maximum,
+                }),
+                n => Ok(n),
+            }
+        }
+        let (d, m) = (&self.defaults, &self.maxima);
+        Ok(Limits {
+            memory_bytes: pick(
+                "memoryBytes",
+                asked.get_memory_bytes(),
+                d.memory_bytes,
+                m.memory_bytes,
+            )?,
+            cpu_time_ms: pick(
+                "cpuTimeMs",
+                asked.get_cpu_time_ms().into(),
+                d.cpu_time_ms.into(),
+                m.cpu_time_ms.into(),
+            )? as u32,
+            wall_time_ms: pick(
+                "wallTimeMs",
+                asked.get_wall_time_ms().into(),
+                d.wall_time_ms.into(),
+                m.wall_time_ms.into(),
+            )? as u32,
+            stack_bytes: pick(
+                "stackBytes",
+                asked.get_stack_bytes().into(),
+                d.stack_bytes.into(),
+                m.stack_bytes.into(),
+            )? as u32,
+            module_bytes: pick(
+                "moduleBytes",
+                asked.get_module_bytes(),
+                d.module_bytes,
+                m.module_bytes,
+            )?,
+            output_bytes: pick(
+                "outputBytes",
+                asked.get_output_bytes(),
+                d.output_bytes,
+                m.output_bytes,
+            )?,
+            log_bytes: pick("logBytes", asked.get_log_bytes(), d.log_bytes, m.log_bytes)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(set: impl FnOnce(limits::Builder<'_>)) -> Result<Limits, Error> {
+        let mut message = capnp::message::Builder::new_default();
+        let mut root = message.init_root::<limits::Builder>();
+        set(root.reborrow());
+        LimitPolicy::default().resolve(root.into_reader())
+    }
+
+    #[test]
+    fn zero_takes_the_default() {
+        assert_eq!(resolve(|_| {}).unwrap(), Limits::DEFAULTS);
+    }
+
+    #[test]
+    fn asking_within_the_maximum_is_granted() {
+        let limits = resolve(|mut l| l.set_cpu_time_ms(5)).unwrap();
+        assert_eq!(limits.cpu_time_ms, 5);
+    }
+
+    #[test]
+    fn asking_above_the_maximum_names_the_limit() {
+        let err = resolve(|mut l| l.set_memory_bytes(u64::MAX)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "limit_too_high: memoryBytes = {} is above the broker's maximum of {}",
+                u64::MAX,
+                Limits::MAXIMA.memory_bytes
+            )
+        );
+    }
+}

@@ -1,0 +1,277 @@
+//! The public services: `Broker` (load and cached get) and `Worker` (invoke),
+//! proxied onto isolate-hosts.
+//!
+//! The broker checks a client's `WorkerCode` once, turns it into a
+//! `WorkerSpec` (concrete limits, validated modules), and keeps that spec, so
+//! a worker whose host died is loaded again on a live host at its next
+//! invocation. An invocation in flight when its host dies fails with
+//! `disconnected` and is never retried.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use caplet::caplet_capnp::{broker, invoke_error, worker, worker_code};
+use caplet::host_capnp::{host_worker, worker_spec};
+use capnp::capability::Rc as CapRc;
+use capnp::message::{Builder, HeapAllocator};
+
+use crate::error::Error;
+use crate::limits::{LimitPolicy, Limits};
+use crate::pool::HostPool;
+
+/// Most modules one worker may have.
+const MAX_MODULES: u32 = 1024;
+/// Longest `get` id, in bytes.
+const MAX_ID_BYTES: usize = 256;
+
+/// State shared by every connection of one broker.
+pub struct Shared {
+    pub pool: Rc<HostPool>,
+    pub limits: LimitPolicy,
+    /// `get` ids: id → (canonical spec bytes, worker).
+    cache: RefCell<HashMap<String, (Vec<u8>, worker::Client)>>,
+}
+
+impl Shared {
+    pub fn new(pool: Rc<HostPool>, limits: LimitPolicy) -> Rc<Self> {
+        Rc::new(Self {
+            pool,
+            limits,
+            cache: RefCell::new(HashMap::new()),
+        })
+    }
+}
+
+/// Serves `Broker` for one connection.
+pub struct BrokerService {
+    shared: Rc<Shared>,
+}
+
+impl BrokerService {
+    pub fn new(shared: Rc<Shared>) -> Self {
+        Self { shared }
+    }
+
+    /// Checks `code` and builds the worker for it (loaded on a host now, so
+    /// compile errors reach the caller of `load`).
+    async fn build(
+        &self,
+        code: worker_code::Reader<'_>,
+    ) -> Result<(Vec<u8>, worker::Client), Error> {
+        let (spec, limits) = make_spec(code, &self.shared.limits)?;
+        let canonical = capnp::serialize::write_message_to_words(&spec);
+        let worker = Rc::new(WorkerService {
+            shared: self.shared.clone(),
+            spec,
+            wall_time: Duration::from_millis(limits.wall_time_ms.into()),
+            placement: RefCell::new(None),
+            loading: tokio::sync::Mutex::new(()),
+        });
+        worker.host_worker().await?;
+        Ok((canonical, capnp_rpc::new_client_from_rc(worker)))
+    }
+}
+
+impl broker::Server for BrokerService {
+    async fn load(
+        self: CapRc<Self>,
+        params: broker::LoadParams,
+        mut results: broker::LoadResults,
+    ) -> Result<(), capnp::Error> {
+        let (_, worker) = self.build(params.get()?.get_code()?).await?;
+        results.get().set_worker(worker);
+        Ok(())
+    }
+
+    async fn get(
+        self: CapRc<Self>,
+        params: broker::GetParams,
+        mut results: broker::GetResults,
+    ) -> Result<(), capnp::Error> {
+        let params = params.get()?;
+        let id = params.get_id()?.to_str()?.to_string();
+        if id.is_empty() || id.len() > MAX_ID_BYTES {
+            return Err(
+                Error::BadCode(format!("worker id must be 1 to {MAX_ID_BYTES} bytes")).into(),
+            );
+        }
+        let code = params.get_code()?;
+        let (spec, _) = make_spec(code, &self.shared.limits)?;
+        let canonical = capnp::serialize::write_message_to_words(&spec);
+        let cached = self.shared.cache.borrow().get(&id).cloned();
+        if let Some((known, worker)) = cached {
+            if known != canonical {
+                return Err(Error::IdConflict(id).into());
+            }
+            results.get().set_worker(worker);
+            return Ok(());
+        }
+        let (canonical, worker) = self.build(code).await?;
+        // Another `get` for the same id may have finished while this one loaded.
+        let mut cache = self.shared.cache.borrow_mut();
+        let entry = cache
+            .entry(id.clone())
+            .or_insert((canonical.clone(), worker));
+        if entry.0 != canonical {
+            return Err(Error::IdConflict(id).into());
+        }
+        results.get().set_worker(entry.1.clone());
+        Ok(())
+    }
+}
+
+/// Checks a client's code and turns it into the host's `WorkerSpec`.
+fn make_spec(
+    code: worker_code::Reader<'_>,
+    policy: &LimitPolicy,
+) -> Result<(Builder<HeapAllocator>, Limits), Error> {
+    let limits = policy.resolve(code.get_limits()?)?;
+    let modules = code.get_modules()?;
+    if modules.is_empty() {
+        return Err(Error::BadCode("a worker needs at least one module".into()));
+    }
+    if modules.len() > MAX_MODULES {
+        return Err(Error::BadCode(format!(
+            "a worker may have at most {MAX_MODULES} modules, got {}",
+            modules.len()
+        )));
+    }
+    let mut total: u64 = 0;
+    let mut names = std::collections::HashSet::new();
+    for module in modules.iter() {
+        let name = module.get_name()?.to_str()?;
+        if !names.insert(name) {
+            return Err(Error::BadCode(format!(
+                "module name {name:?} appears twice"
+            )));
+        }
+        module.get_kind()?;
+        total += module.get_source()?.len() as u64 + name.len() as u64;
+    }
+    if total > limits.module_bytes {
+        return Err(Error::ModuleTooLarge {
+            total,
+            limit: limits.module_bytes,
+        });
+    }
+    let main = match code.get_main_module()?.to_str()? {
+        "" => modules.get(0).get_name()?.to_str()?,
+        name if names.contains(name) => name,
+        name => {
+            return Err(Error::BadCode(format!(
+                "main module {name:?} is not among the modules"
+            )))
+        }
+    };
+    if !code.get_env()?.is_empty() {
+        return Err(Error::Unsupported(
+            "env bindings are not available in this version of the broker".into(),
+        ));
+    }
+    let mut message = Builder::new_default();
+    let mut spec = message.init_root::<worker_spec::Builder>();
+    spec.set_main_module(main);
+    spec.set_modules(modules)?;
+    limits.write(spec.init_limits());
+    Ok((message, limits))
+}
+
+/// Serves `Worker`: a checked spec and where it currently lives.
+struct WorkerService {
+    shared: Rc<Shared>,
+    spec: Builder<HeapAllocator>,
+    wall_time: Duration,
+    placement: RefCell<Option<Placement>>,
+    /// Held while (re)loading, so concurrent invocations load only once.
+    loading: tokio::sync::Mutex<()>,
+}
+
+#[derive(Clone)]
+struct Placement {
+    slot: usize,
+    generation: u64,
+    worker: host_worker::Client,
+}
+
+impl WorkerService {
+    /// The worker on a live host, loading it there if its host is gone.
+    async fn host_worker(&self) -> Result<host_worker::Client, Error> {
+        let _loading = self.loading.lock().await;
+        let current = self.placement.borrow().clone();
+        if let Some(placement) = current {
+            if self
+                .shared
+                .pool
+                .is_current(placement.slot, placement.generation)
+            {
+                return Ok(placement.worker);
+            }
+        }
+        let host = self.shared.pool.pick().await?;
+        let mut request = host.client.load_request();
+        request
+            .get()
+            .set_spec(self.spec.get_root_as_reader::<worker_spec::Reader>()?)?;
+        let response = request.send().promise.await?;
+        let worker = response.get()?.get_worker()?;
+        self.shared.pool.placed(host.slot, 1);
+        *self.placement.borrow_mut() = Some(Placement {
+            slot: host.slot,
+            generation: host.generation,
+            worker: worker.clone(),
+        });
+        Ok(worker)
+    }
+}
+
+impl Drop for WorkerService {
+    fn drop(&mut self) {
+        if let Some(placement) = self.placement.get_mut() {
+            if self
+                .shared
+                .pool
+                .is_current(placement.slot, placement.generation)
+            {
+                self.shared.pool.placed(placement.slot, -1);
+            }
+        }
+    }
+}
+
+impl worker::Server for WorkerService {
+    async fn invoke(
+        self: CapRc<Self>,
+        params: worker::InvokeParams,
+        mut results: worker::InvokeResults,
+    ) -> Result<(), capnp::Error> {
+        let params = params.get()?;
+        let host_worker = self.host_worker().await?;
+        let mut request = host_worker.invoke_request();
+        request.get().set_entrypoint(params.get_entrypoint()?);
+        request.get().set_input(params.get_input()?);
+        let mut out = results.get();
+        match tokio::time::timeout(self.wall_time, request.send().promise).await {
+            Ok(response) => {
+                let response = response?;
+                let response = response.get()?;
+                out.set_output(response.get_output()?);
+                out.set_logs(response.get_logs()?)?;
+                out.set_stats(response.get_stats()?)?;
+                if response.has_error() {
+                    out.set_error(response.get_error()?)?;
+                }
+            }
+            Err(_) => {
+                let mut error = out.init_error();
+                error.set_kind(invoke_error::Kind::WallTimeExceeded);
+                error.set_message(format!(
+                    "the invocation took longer than {} ms",
+                    self.wall_time.as_millis()
+                ));
+            }
+        }
+        Ok(())
+    }
+}

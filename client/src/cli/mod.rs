@@ -1,0 +1,88 @@
+//! The `caplet` command line: argument parsing and dispatch. Each subcommand
+//! lives in its own module.
+
+mod run;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// caplet runs untrusted JavaScript in isolates that reach the world only
+/// through Cap'n Proto capabilities.
+#[derive(Debug, Parser)]
+#[command(name = "caplet", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a JavaScript worker once and print its JSON result.
+    ///
+    /// Without --connect, a broker is started in this process (its
+    /// isolate-host is still a separate, confined process).
+    Run(run::Args),
+    /// Run a broker that many clients share, on a Unix socket.
+    ///
+    /// Prints `READY <socket>` on stdout once it accepts connections; Ctrl-C
+    /// or SIGTERM shut it down cleanly.
+    Serve(serve::Args),
+    /// Internal: run as an isolate-host on the socket at stdin.
+    #[command(hide = true)]
+    IsolateHost,
+}
+
+/// Options shared by the commands that start a broker.
+#[derive(Debug, clap::Args)]
+struct BrokerArgs {
+    /// Number of isolate-host processes (default: 1 for `run`, the number of
+    /// cores for `serve`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    hosts: Option<u16>,
+}
+
+impl BrokerArgs {
+    fn config(&self, default_hosts: usize) -> anyhow::Result<caplet_broker::Config> {
+        let exe = std::env::current_exe().map_err(|e| {
+            anyhow::anyhow!("cannot find the caplet executable to start isolate-hosts: {e}")
+        })?;
+        let mut config = caplet_broker::Config::new(caplet_broker::HostCommand::caplet(exe));
+        config.hosts = self.hosts.map_or(default_hosts, usize::from);
+        Ok(config)
+    }
+}
+
+/// Runs the `caplet` command line; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::IsolateHost => caplet_isolate_host::serve_stdin().map_err(anyhow::Error::from),
+        Command::Run(args) => block_on(run::run(args)),
+        Command::Serve(args) => block_on(serve::serve(args)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a future on a single-threaded runtime inside a `LocalSet`.
+fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(future: F) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the event loop: {e}"))?;
+    tokio::task::LocalSet::new().block_on(&runtime, future)
+}
+
+/// A path argument that must name an existing file.
+fn read_file(path: &PathBuf, what: &str) -> anyhow::Result<String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {what} {}: {e}", path.display()))
+}

@@ -1,0 +1,116 @@
+//! `caplet run`: load a worker, invoke it once, print the result.
+
+use std::path::PathBuf;
+
+use crate::{kind_name, Connection, Error, Level, WorkerCode};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The worker's main module (an ES module whose default export is called).
+    file: PathBuf,
+    /// Add a module the worker can import, as NAME=FILE (repeatable). Names
+    /// ending in .json are JSON modules.
+    #[arg(long = "module", value_name = "NAME=FILE", value_parser = parse_module)]
+    modules: Vec<(String, PathBuf)>,
+    /// The entrypoint: a method of the default export.
+    #[arg(long, value_name = "NAME", default_value = "run")]
+    entry: String,
+    /// The input passed to the entrypoint, as JSON.
+    #[arg(long, value_name = "JSON", default_value = "null")]
+    input: String,
+    /// Use the broker at this Unix socket instead of an embedded one.
+    #[arg(long, value_name = "SOCKET")]
+    connect: Option<PathBuf>,
+    /// Print the invocation's wall time, CPU time and peak memory on stderr.
+    #[arg(long)]
+    stats: bool,
+    #[command(flatten)]
+    broker: super::BrokerArgs,
+}
+
+fn parse_module(spec: &str) -> Result<(String, PathBuf), String> {
+    match spec.split_once('=') {
+        Some((name, file)) if !name.is_empty() && !file.is_empty() => {
+            Ok((name.to_string(), PathBuf::from(file)))
+        }
+        _ => Err(format!("expected NAME=FILE, got {spec:?}")),
+    }
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    if let Err(e) = serde_json::from_str::<serde_json::Value>(&args.input) {
+        anyhow::bail!("malformed --input: not valid JSON: {e}");
+    }
+    let main_name = args
+        .file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| anyhow::anyhow!("{}: not a file name", args.file.display()))?
+        .to_string();
+    let mut code = WorkerCode::new(main_name, super::read_file(&args.file, "worker")?);
+    for (name, file) in &args.modules {
+        code = code.module(name.clone(), super::read_file(file, "module")?);
+    }
+
+    let connection = match &args.connect {
+        Some(socket) => Connection::connect(socket).await?,
+        None => Connection::embedded(args.broker.config(1)?),
+    };
+    let result = invoke(&connection, &code, &args).await;
+    connection.close().await;
+    result
+}
+
+async fn invoke(connection: &Connection, code: &WorkerCode, args: &Args) -> anyhow::Result<()> {
+    let worker = connection.load(code).await?;
+    match worker.invoke(&args.entry, &args.input).await {
+        Ok(done) => {
+            print_logs(&done.logs);
+            println!("{}", done.output);
+            if args.stats {
+                print_stats(&done.stats);
+            }
+            Ok(())
+        }
+        Err(Error::Invoke {
+            kind,
+            message,
+            stack,
+            logs,
+            stats,
+        }) => {
+            print_logs(&logs);
+            if args.stats {
+                print_stats(&stats);
+            }
+            let mut text = format!("{}: {message}", kind_name(kind));
+            if !stack.is_empty() {
+                text.push('\n');
+                text.push_str(&stack);
+            }
+            Err(anyhow::anyhow!(text))
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+fn print_logs(logs: &[crate::LogLine]) {
+    for line in logs {
+        let level = match line.level {
+            Level::Debug => "debug",
+            Level::Info => "log",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        };
+        eprintln!("[{level}] {}", line.text);
+    }
+}
+
+fn print_stats(stats: &crate::Stats) {
+    eprintln!(
+        "stats: wall {} µs, cpu {} µs, peak memory {} KiB",
+        stats.wall_time.as_micros(),
+        stats.cpu_time.as_micros(),
+        stats.peak_memory_bytes / 1024
+    );
+}

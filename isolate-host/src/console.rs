@@ -1,0 +1,140 @@
+//! The worker's `console`: `log`, `info`, `warn`, `error` and `debug` are
+//! captured into the invocation's log lines, with a byte budget.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use caplet::caplet_capnp::log_line::Level;
+use rquickjs::function::Rest;
+use rquickjs::{Ctx, Function, Object, Value};
+
+/// One captured console line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub level: Level,
+    pub text: String,
+}
+
+/// The log lines of the running invocation, capped at `limit` bytes.
+#[derive(Debug, Default)]
+pub struct LogSink {
+    lines: Vec<LogLine>,
+    bytes: usize,
+    limit: usize,
+    dropped: usize,
+}
+
+impl LogSink {
+    /// Starts an invocation's log with a budget of `limit` bytes.
+    pub fn reset(&mut self, limit: usize) {
+        *self = LogSink {
+            limit,
+            ..LogSink::default()
+        };
+    }
+
+    /// Keeps a line if the budget allows, otherwise counts it as dropped.
+    pub fn push(&mut self, level: Level, text: String) {
+        if self.bytes + text.len() > self.limit {
+            self.dropped += 1;
+            return;
+        }
+        self.bytes += text.len();
+        self.lines.push(LogLine { level, text });
+    }
+
+    /// Takes the lines, ending with a warning when some were dropped.
+    pub fn take(&mut self) -> Vec<LogLine> {
+        let mut lines = std::mem::take(&mut self.lines);
+        if self.dropped > 0 {
+            lines.push(LogLine {
+                level: Level::Warn,
+                text: format!(
+                    "log limit of {} bytes reached: {} later line(s) dropped",
+                    self.limit, self.dropped
+                ),
+            });
+        }
+        self.bytes = 0;
+        self.dropped = 0;
+        lines
+    }
+}
+
+/// Formats one console argument: strings as they are, errors as
+/// `Name: message`, other objects as JSON where possible.
+fn format_value<'js>(ctx: &Ctx<'js>, value: &Value<'js>) -> String {
+    if let Some(s) = value.as_string() {
+        return s.to_string().unwrap_or_default();
+    }
+    if value.is_undefined() {
+        return "undefined".into();
+    }
+    if let Some(object) = value.as_object() {
+        if object.is_error() {
+            return crate::exception::describe(ctx, value).message;
+        }
+        if !value.is_function() {
+            if let Ok(Some(json)) = ctx.json_stringify(value.clone()) {
+                if let Ok(text) = json.to_string() {
+                    return text;
+                }
+            }
+        }
+    }
+    if value.is_big_int() {
+        let digits = ctx
+            .globals()
+            .get::<_, Function>("String")
+            .and_then(|f| f.call::<_, String>((value.clone(),)))
+            .unwrap_or_default();
+        return format!("{digits}n");
+    }
+    ctx.globals()
+        .get::<_, Function>("String")
+        .and_then(|f| f.call::<_, String>((value.clone(),)))
+        .unwrap_or_else(|_| format!("[{}]", value.type_name()))
+}
+
+/// Installs `globalThis.console`, writing into `sink`.
+pub fn install<'js>(ctx: &Ctx<'js>, sink: Rc<RefCell<LogSink>>) -> rquickjs::Result<()> {
+    let console = Object::new(ctx.clone())?;
+    for (name, level) in [
+        ("log", Level::Info),
+        ("info", Level::Info),
+        ("warn", Level::Warn),
+        ("error", Level::Error),
+        ("debug", Level::Debug),
+    ] {
+        let sink = sink.clone();
+        let function = Function::new(ctx.clone(), move |ctx: Ctx<'js>, args: Rest<Value<'js>>| {
+            let text = args
+                .0
+                .iter()
+                .map(|arg| format_value(&ctx, arg))
+                .collect::<Vec<_>>()
+                .join(" ");
+            sink.borrow_mut().push(level, text);
+        })?;
+        console.set(name, function)?;
+    }
+    ctx.globals().set("console", console)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_drops_later_lines_and_says_so() {
+        let mut sink = LogSink::default();
+        sink.reset(10);
+        sink.push(Level::Info, "12345".into());
+        sink.push(Level::Info, "123456".into());
+        sink.push(Level::Info, "12345".into());
+        let lines = sink.take();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[1].text, "12345");
+        assert!(lines[2].text.contains("1 later line(s) dropped"));
+    }
+}

@@ -1,0 +1,366 @@
+//! A worker's modules: name validation, specifier resolution, and compilation
+//! of sources into QuickJS bytecode.
+//!
+//! Workers never get the `Eval` intrinsic, and QuickJS cannot parse without it,
+//! so sources are compiled here, in a context of the host-wide compiler
+//! runtime that is thrown away after each worker, and the worker's own runtime
+//! only ever loads the bytecode produced here. Bytecode never comes from a
+//! client: it is produced in this process from the worker's source text.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use rquickjs::loader::{ImportAttributes, Loader, Resolver};
+use rquickjs::module::{Declared, WriteOptions};
+use rquickjs::{Context, Ctx, Module, Runtime};
+
+use crate::error::Error;
+use crate::exception;
+
+/// Longest module name accepted, in bytes.
+pub const MAX_NAME_BYTES: usize = 256;
+
+/// How a module's source is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Js,
+    Json,
+}
+
+/// One module as the client sent it.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub kind: Kind,
+    pub text: String,
+}
+
+/// Compiled modules of one worker, by name. Bytecode buffers are shared with
+/// the worker's runtime, which reads them in place (QuickJS's ROM-data mode),
+/// so they must outlive it.
+pub type Bytecode = Rc<HashMap<String, Rc<[u8]>>>;
+
+/// Checks a module name: 1–256 bytes, no NUL, no backslash, no empty or `.`/`..`
+/// path segments.
+pub fn check_name(name: &str) -> Result<(), Error> {
+    let bad = |why: &str| Err(Error::BadCode(format!("module name {name:?}: {why}")));
+    if name.is_empty() || name.len() > MAX_NAME_BYTES {
+        return bad("must be 1 to 256 bytes");
+    }
+    if name.contains('\0') || name.contains('\\') {
+        return bad("must not contain NUL or backslash");
+    }
+    if name
+        .trim_start_matches('/')
+        .split('/')
+        .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+    {
+        return bad("must not contain empty, `.` or `..` segments");
+    }
+    Ok(())
+}
+
+/// Resolves an import specifier against the importing module's name, the way
+/// relative URLs resolve: `./b.js` from `lib/a.js` is `lib/b.js`, `../c.js`
+/// is `c.js`, and a bare or `/`-rooted specifier names a module directly.
+/// Returns `None` when the specifier climbs above the root.
+pub fn resolve(base: &str, specifier: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    let relative = specifier.starts_with("./") || specifier.starts_with("../");
+    if relative {
+        parts.extend(base.split('/'));
+        parts.pop(); // the importing module's own file name
+    }
+    for seg in specifier.trim_start_matches('/').split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            other => parts.push(other),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// The resolver shared by the compiler and by worker runtimes: only the
+/// worker's own module names resolve.
+struct WorkerResolver {
+    names: Rc<RefCell<Vec<String>>>,
+}
+
+impl Resolver for WorkerResolver {
+    fn resolve<'js>(
+        &mut self,
+        ctx: &Ctx<'js>,
+        base: &str,
+        name: &str,
+        _attributes: Option<ImportAttributes<'js>>,
+    ) -> rquickjs::Result<String> {
+        match resolve(base, name) {
+            Some(found) if self.names.borrow().iter().any(|n| *n == found) => Ok(found),
+            _ => Err(rquickjs::Exception::throw_reference(
+                ctx,
+                &format!("module_not_found: {name:?} imported from {base:?}"),
+            )),
+        }
+    }
+}
+
+/// Loads modules from source inside the compiler, writing each one's bytecode
+/// as it goes.
+struct CompileLoader {
+    job: Rc<RefCell<CompileJob>>,
+}
+
+#[derive(Default)]
+struct CompileJob {
+    sources: HashMap<String, Source>,
+    bytecode: HashMap<String, Rc<[u8]>>,
+}
+
+fn declare_and_write<'js>(
+    ctx: &Ctx<'js>,
+    source: &Source,
+) -> rquickjs::Result<(Module<'js, Declared>, Vec<u8>)> {
+    let text = match source.kind {
+        Kind::Js => source.text.clone(),
+        // Validated as JSON by the caller, so this is data, never code.
+        Kind::Json => format!("export default {};", source.text),
+    };
+    let module = Module::declare(ctx.clone(), source.name.as_str(), text)?;
+    let bytecode = module.write(WriteOptions::default())?;
+    Ok((module, bytecode))
+}
+
+impl Loader for CompileLoader {
+    fn load<'js>(
+        &mut self,
+        ctx: &Ctx<'js>,
+        name: &str,
+        _attributes: Option<ImportAttributes<'js>>,
+    ) -> rquickjs::Result<Module<'js, Declared>> {
+        let source = self.job.borrow().sources.get(name).cloned();
+        let source = source.ok_or_else(|| {
+            rquickjs::Exception::throw_reference(ctx, &format!("module_not_found: {name:?}"))
+        })?;
+        let (module, bytecode) = declare_and_write(ctx, &source)?;
+        self.job
+            .borrow_mut()
+            .bytecode
+            .insert(name.to_string(), bytecode.into());
+        Ok(module)
+    }
+}
+
+/// Loads modules from a worker's bytecode inside the worker's runtime.
+struct BytecodeLoader {
+    bytecode: Bytecode,
+}
+
+impl Loader for BytecodeLoader {
+    fn load<'js>(
+        &mut self,
+        ctx: &Ctx<'js>,
+        name: &str,
+        _attributes: Option<ImportAttributes<'js>>,
+    ) -> rquickjs::Result<Module<'js, Declared>> {
+        let bytes = self.bytecode.get(name).ok_or_else(|| {
+            rquickjs::Exception::throw_reference(ctx, &format!("module_not_found: {name:?}"))
+        })?;
+        load_bytecode(ctx, bytes)
+    }
+}
+
+/// Instantiates a module from bytecode this process compiled.
+pub fn load_bytecode<'js>(
+    ctx: &Ctx<'js>,
+    bytes: &Rc<[u8]>,
+) -> rquickjs::Result<Module<'js, Declared>> {
+    // SAFETY: `bytes` was produced by `Module::write` in this process, by the
+    // same QuickJS build, from the worker's source text (never client bytes),
+    // and the buffer is kept alive by the worker for as long as its runtime.
+    unsafe { Module::load(ctx.clone(), bytes) }
+}
+
+/// Installs the loader that serves a worker's compiled modules into its runtime.
+pub fn install_worker_loader(runtime: &Runtime, bytecode: &Bytecode) {
+    let names = Rc::new(RefCell::new(bytecode.keys().cloned().collect()));
+    runtime.set_loader(
+        WorkerResolver { names },
+        BytecodeLoader {
+            bytecode: bytecode.clone(),
+        },
+    );
+}
+
+/// Turns worker sources into bytecode. One per isolate-host; each compilation
+/// uses a fresh context, so module names of different workers never meet.
+pub struct Compiler {
+    runtime: Runtime,
+    job: Rc<RefCell<CompileJob>>,
+    names: Rc<RefCell<Vec<String>>>,
+}
+
+impl Compiler {
+    /// Creates the compiler runtime with its own memory and stack limits, so a
+    /// hostile source cannot exhaust the host while being parsed.
+    pub fn new(memory_bytes: usize, stack_bytes: usize) -> Result<Self, Error> {
+        let runtime = Runtime::new().map_err(|e| Error::Engine(e.to_string()))?;
+        runtime.set_memory_limit(memory_bytes);
+        runtime.set_max_stack_size(stack_bytes);
+        let job = Rc::new(RefCell::new(CompileJob::default()));
+        let names = Rc::new(RefCell::new(Vec::new()));
+        runtime.set_loader(
+            WorkerResolver {
+                names: names.clone(),
+            },
+            CompileLoader { job: job.clone() },
+        );
+        Ok(Self {
+            runtime,
+            job,
+            names,
+        })
+    }
+
+    /// Compiles every module. Fails with the first syntax error (with
+    /// `module:line:column`) or unresolvable import.
+    pub fn compile(&self, sources: &[Source]) -> Result<Bytecode, Error> {
+        for source in sources {
+            check_name(&source.name)?;
+            if source.kind == Kind::Json {
+                serde_json::from_str::<serde_json::Value>(&source.text)
+                    .map_err(|e| Error::BadCode(format!("json module {:?}: {e}", source.name)))?;
+            }
+        }
+        *self.names.borrow_mut() = sources.iter().map(|s| s.name.clone()).collect();
+        *self.job.borrow_mut() = CompileJob {
+            sources: sources
+                .iter()
+                .map(|s| (s.name.clone(), s.clone()))
+                .collect(),
+            bytecode: HashMap::new(),
+        };
+        let result = self.compile_all(sources);
+        let job = std::mem::take(&mut *self.job.borrow_mut());
+        self.names.borrow_mut().clear();
+        result?;
+        Ok(Rc::new(job.bytecode))
+    }
+
+    fn compile_all(&self, sources: &[Source]) -> Result<(), Error> {
+        let context = Context::custom::<rquickjs::context::intrinsic::Eval>(&self.runtime)
+            .map_err(|e| Error::Engine(e.to_string()))?;
+        context.with(|ctx| {
+            for source in sources {
+                if self.job.borrow().bytecode.contains_key(&source.name) {
+                    continue; // already compiled as an import of an earlier module
+                }
+                match declare_and_write(&ctx, source) {
+                    Ok((_, bytecode)) => {
+                        self.job
+                            .borrow_mut()
+                            .bytecode
+                            .insert(source.name.clone(), bytecode.into());
+                    }
+                    Err(rquickjs::Error::Exception) => {
+                        return Err(exception::compile_error(&ctx, &ctx.catch(), &source.name))
+                    }
+                    Err(other) => return Err(Error::Engine(other.to_string())),
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_like_relative_urls() {
+        assert_eq!(resolve("main.js", "./util.js").as_deref(), Some("util.js"));
+        assert_eq!(resolve("lib/a.js", "./b.js").as_deref(), Some("lib/b.js"));
+        assert_eq!(resolve("lib/a.js", "../c.js").as_deref(), Some("c.js"));
+        assert_eq!(resolve("lib/a.js", "c.js").as_deref(), Some("c.js"));
+        assert_eq!(resolve("lib/a.js", "/x/y.js").as_deref(), Some("x/y.js"));
+        assert_eq!(resolve("main.js", "../escape.js"), None);
+    }
+
+    #[test]
+    fn rejects_bad_names() {
+        for name in ["", "a/../b.js", "a//b.js", "./a.js", "a\0b", "a\\b"] {
+            assert!(check_name(name).is_err(), "{name:?} accepted");
+        }
+        assert!(check_name(&"x".repeat(257)).is_err());
+        check_name("lib/util.js").unwrap();
+    }
+
+    fn js(name: &str, text: &str) -> Source {
+        Source {
+            name: name.into(),
+            kind: Kind::Js,
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn compiles_modules_and_their_imports() {
+        let compiler = Compiler::new(64 << 20, 1 << 20).unwrap();
+        let out = compiler
+            .compile(&[
+                js(
+                    "main.js",
+                    "import { x } from './lib/x.js'; export default x;",
+                ),
+                js("lib/x.js", "export const x = 1;"),
+            ])
+            .unwrap();
+        assert_eq!(out.len(), 2);
+        // The same names compile again for another worker: contexts do not leak.
+        compiler
+            .compile(&[js("main.js", "export default 2;")])
+            .unwrap();
+    }
+
+    #[test]
+    fn syntax_errors_name_module_line_and_column() {
+        let compiler = Compiler::new(64 << 20, 1 << 20).unwrap();
+        let err = compiler
+            .compile(&[js("main.js", "let a = 1;\nlet b = ;\n")])
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("syntax_error: main.js:2:"), "{text}");
+    }
+
+    #[test]
+    fn unknown_imports_are_named() {
+        let compiler = Compiler::new(64 << 20, 1 << 20).unwrap();
+        let err = compiler
+            .compile(&[js("main.js", "import x from 'node:fs'; export default x;")])
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("module_not_found") && text.contains("node:fs"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn json_modules_must_be_json() {
+        let compiler = Compiler::new(64 << 20, 1 << 20).unwrap();
+        let bad = Source {
+            name: "d.json".into(),
+            kind: Kind::Json,
+            text: "{} ; globalThis.x = 1".into(),
+        };
+        let err = compiler.compile(&[bad]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("bad_code: json module"),
+            "{err}"
+        );
+    }
+}

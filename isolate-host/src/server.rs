@@ -1,0 +1,150 @@
+//! The isolate-host's Cap'n Proto face: `IsolateHost` (load workers) and
+//! `HostWorker` (invoke them), served to the broker over the socketpair.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use caplet::caplet_capnp;
+use caplet::host_capnp::{host_worker, isolate_host, worker_spec};
+use capnp::capability::Rc as CapRc;
+
+use crate::engine::EngineLimits;
+use crate::error::Error;
+use crate::modules::{Compiler, Kind, Source};
+use crate::worker::{JsWorker, Outcome, WorkerLimits};
+
+/// Serves `IsolateHost`.
+pub struct HostServer {
+    compiler: Compiler,
+    live_workers: Rc<Cell<u32>>,
+}
+
+impl HostServer {
+    pub fn new() -> Result<Self, Error> {
+        Ok(Self {
+            // The compiler only parses; these bounds stop hostile sources from
+            // exhausting the host while being parsed.
+            compiler: Compiler::new(256 << 20, 1 << 20)?,
+            live_workers: Rc::new(Cell::new(0)),
+        })
+    }
+}
+
+fn read_spec(spec: worker_spec::Reader<'_>) -> Result<(Vec<Source>, String, WorkerLimits), Error> {
+    let mut sources = Vec::new();
+    for module in spec.get_modules()? {
+        let kind = match module.get_kind().map_err(capnp::Error::from)? {
+            caplet_capnp::module::Kind::Js => Kind::Js,
+            caplet_capnp::module::Kind::Json => Kind::Json,
+        };
+        sources.push(Source {
+            name: module.get_name()?.to_string().map_err(capnp::Error::from)?,
+            kind,
+            text: module
+                .get_source()?
+                .to_string()
+                .map_err(capnp::Error::from)?,
+        });
+    }
+    let main = spec
+        .get_main_module()?
+        .to_string()
+        .map_err(capnp::Error::from)?;
+    let limits = spec.get_limits()?;
+    let limits = WorkerLimits {
+        engine: EngineLimits {
+            memory_bytes: limits.get_memory_bytes() as usize,
+            stack_bytes: limits.get_stack_bytes() as usize,
+            cpu_time: Duration::from_millis(u64::from(limits.get_cpu_time_ms())),
+        },
+        output_bytes: limits.get_output_bytes() as usize,
+        log_bytes: limits.get_log_bytes() as usize,
+    };
+    Ok((sources, main, limits))
+}
+
+impl isolate_host::Server for HostServer {
+    async fn load(
+        self: CapRc<Self>,
+        params: isolate_host::LoadParams,
+        mut results: isolate_host::LoadResults,
+    ) -> Result<(), capnp::Error> {
+        let (sources, main, limits) = read_spec(params.get()?.get_spec()?)?;
+        let bytecode = self.compiler.compile(&sources)?;
+        let worker = JsWorker::load(bytecode, &main, limits).await?;
+        self.live_workers.set(self.live_workers.get() + 1);
+        let server = HostWorkerServer {
+            worker,
+            busy: tokio::sync::Mutex::new(()),
+            live_workers: self.live_workers.clone(),
+        };
+        results.get().set_worker(capnp_rpc::new_client(server));
+        Ok(())
+    }
+
+    async fn status(
+        self: CapRc<Self>,
+        _params: isolate_host::StatusParams,
+        mut results: isolate_host::StatusResults,
+    ) -> Result<(), capnp::Error> {
+        let mut out = results.get();
+        out.set_workers(self.live_workers.get());
+        out.set_pid(std::process::id());
+        Ok(())
+    }
+}
+
+/// Serves `HostWorker`: one loaded worker. Dropped (and its runtime freed)
+/// when the broker releases the capability.
+struct HostWorkerServer {
+    worker: JsWorker,
+    busy: tokio::sync::Mutex<()>,
+    live_workers: Rc<Cell<u32>>,
+}
+
+impl Drop for HostWorkerServer {
+    fn drop(&mut self) {
+        self.live_workers
+            .set(self.live_workers.get().saturating_sub(1));
+    }
+}
+
+impl host_worker::Server for HostWorkerServer {
+    async fn invoke(
+        self: CapRc<Self>,
+        params: host_worker::InvokeParams,
+        mut results: host_worker::InvokeResults,
+    ) -> Result<(), capnp::Error> {
+        let params = params.get()?;
+        let entrypoint = params.get_entrypoint()?.to_str()?.to_string();
+        let input = params.get_input()?.to_str()?.to_string();
+        // Invocations of one worker run one after another.
+        let _turn = self.busy.lock().await;
+        let outcome = self.worker.invoke(&entrypoint, &input).await;
+        write_outcome(&outcome, results.get());
+        Ok(())
+    }
+}
+
+fn write_outcome(outcome: &Outcome, mut out: host_worker::invoke_results::Builder<'_>) {
+    match &outcome.result {
+        Ok(output) => out.set_output(output),
+        Err(failure) => {
+            let mut error = out.reborrow().init_error();
+            error.set_kind(failure.kind);
+            error.set_message(&failure.message);
+            error.set_stack(&failure.stack);
+        }
+    }
+    let mut logs = out.reborrow().init_logs(outcome.logs.len() as u32);
+    for (i, line) in outcome.logs.iter().enumerate() {
+        let mut entry = logs.reborrow().get(i as u32);
+        entry.set_level(line.level);
+        entry.set_text(&line.text);
+    }
+    let mut stats = out.init_stats();
+    stats.set_wall_time_us(outcome.stats.wall_time.as_micros() as u64);
+    stats.set_cpu_time_us(outcome.stats.cpu_time.as_micros() as u64);
+    stats.set_peak_memory_bytes(outcome.stats.peak_memory_bytes);
+}

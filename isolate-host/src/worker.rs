@@ -1,0 +1,402 @@
+//! A loaded worker: its isolate, its default export, and the invocation loop
+//! that runs an entrypoint to completion under the worker's limits.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use caplet::caplet_capnp::invoke_error::Kind;
+use rquickjs::function::This;
+use rquickjs::promise::PromiseState;
+use rquickjs::{CatchResultExt, CaughtError, Ctx, Function, Object, Persistent, Promise, Value};
+
+use crate::console::{self, LogLine, LogSink};
+use crate::engine::{EngineLimits, Isolate};
+use crate::error::{Error, InvokeFailure};
+use crate::exception;
+use crate::modules::{self, Bytecode};
+use crate::tasks::Tasks;
+
+/// Everything a worker needs besides its code, all limits concrete.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerLimits {
+    pub engine: EngineLimits,
+    pub output_bytes: usize,
+    pub log_bytes: usize,
+}
+
+/// Resource use of one invocation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub wall_time: Duration,
+    pub cpu_time: Duration,
+    pub peak_memory_bytes: u64,
+}
+
+/// The result of one invocation.
+#[derive(Debug)]
+pub struct Outcome {
+    pub result: Result<String, InvokeFailure>,
+    pub logs: Vec<LogLine>,
+    pub stats: Stats,
+}
+
+/// A compiled, evaluated worker.
+///
+/// Field order is drop order: JS values are released before the isolate.
+pub struct JsWorker {
+    default_export: Persistent<Value<'static>>,
+    tasks: Rc<Tasks>,
+    logs: Rc<RefCell<LogSink>>,
+    limits: WorkerLimits,
+    isolate: Isolate,
+}
+
+impl JsWorker {
+    /// Builds the worker's isolate from compiled modules and evaluates the main
+    /// module (including any top-level await it does).
+    pub async fn load(bytecode: Bytecode, main: &str, limits: WorkerLimits) -> Result<Self, Error> {
+        let main_bytes = bytecode.get(main).cloned().ok_or_else(|| {
+            Error::BadCode(format!("main module {main:?} is not among the modules"))
+        })?;
+        let isolate = Isolate::new(&limits.engine, bytecode)?;
+        let logs = Rc::new(RefCell::new(LogSink::default()));
+        logs.borrow_mut().reset(limits.log_bytes);
+        let tasks = Rc::new(Tasks::default());
+
+        let (evaluated, job_error) = isolate.segment(|ctx| -> Result<_, Error> {
+            console::install(ctx, logs.clone()).map_err(|e| Error::Engine(e.to_string()))?;
+            let declared = modules::load_bytecode(ctx, &main_bytes).catch(ctx);
+            let declared = declared.map_err(|e| evaluation_error(ctx, e))?;
+            let (module, promise) = declared
+                .eval()
+                .catch(ctx)
+                .map_err(|e| evaluation_error(ctx, e))?;
+            Ok((
+                Persistent::save(
+                    ctx,
+                    module
+                        .namespace()
+                        .map_err(|e| Error::Engine(e.to_string()))?,
+                ),
+                Persistent::save(ctx, promise),
+            ))
+        });
+        let (namespace, promise) = evaluated?;
+        if let Some(message) = job_error {
+            return Err(Error::Evaluation(message));
+        }
+        // Top-level await: wait for the module's promise like an invocation would.
+        let default_export = isolate.with(|ctx| -> Result<_, Error> {
+            let promise = promise
+                .clone()
+                .restore(ctx)
+                .map_err(|e| Error::Engine(e.to_string()))?;
+            match promise.state() {
+                PromiseState::Resolved => {}
+                PromiseState::Rejected => {
+                    return Err(Error::Evaluation(rejection(ctx, &promise).message));
+                }
+                PromiseState::Pending => {
+                    return Err(Error::Evaluation(
+                        "top-level await never settled".to_string(),
+                    ))
+                }
+            }
+            let namespace = namespace
+                .clone()
+                .restore(ctx)
+                .map_err(|e| Error::Engine(e.to_string()))?;
+            let default: Value = namespace
+                .get("default")
+                .map_err(|e| Error::Engine(e.to_string()))?;
+            Ok(Persistent::save(ctx, default))
+        })?;
+        isolate.meter().reset(limits.engine.cpu_time);
+        Ok(Self {
+            default_export,
+            tasks,
+            logs,
+            limits,
+            isolate,
+        })
+    }
+
+    /// The worker's outstanding host operations.
+    pub fn tasks(&self) -> &Rc<Tasks> {
+        &self.tasks
+    }
+
+    /// Runs `entrypoint` with `input` (JSON text) to completion. Invocations of
+    /// one worker must not overlap; the caller serialises them.
+    pub async fn invoke(&self, entrypoint: &str, input: &str) -> Outcome {
+        let started = Instant::now();
+        self.isolate.meter().reset(self.limits.engine.cpu_time);
+        self.logs.borrow_mut().reset(self.limits.log_bytes);
+        let mut peak = self.isolate.memory_used();
+
+        let result = self.run(entrypoint, input, &mut peak).await;
+        self.tasks.clear();
+        Outcome {
+            result,
+            logs: self.logs.borrow_mut().take(),
+            stats: Stats {
+                wall_time: started.elapsed(),
+                cpu_time: self.isolate.meter().used(),
+                peak_memory_bytes: peak.max(self.isolate.memory_used()),
+            },
+        }
+    }
+
+    async fn run(
+        &self,
+        entrypoint: &str,
+        input: &str,
+        peak: &mut u64,
+    ) -> Result<String, InvokeFailure> {
+        let (started, job_error) = self
+            .isolate
+            .segment(|ctx| self.start(ctx, entrypoint, input));
+        *peak = (*peak).max(self.isolate.memory_used());
+        let returned = self.check(started, job_error)?;
+        loop {
+            let state = self
+                .isolate
+                .with(|ctx| -> Result<Option<String>, InvokeFailure> {
+                    let value = returned.clone().restore(ctx).map_err(internal)?;
+                    let Some(promise) = value.as_promise() else {
+                        return self.finish(ctx, value).map(Some);
+                    };
+                    match promise.state() {
+                        PromiseState::Pending => Ok(None),
+                        PromiseState::Resolved => {
+                            let value: Value = promise
+                                .result()
+                                .and_then(Result::ok)
+                                .unwrap_or_else(|| Value::new_undefined(ctx.clone()));
+                            self.finish(ctx, value).map(Some)
+                        }
+                        PromiseState::Rejected => Err(rejection(ctx, promise)),
+                    }
+                })?;
+            if let Some(output) = state {
+                return Ok(output);
+            }
+            if self.tasks.is_empty() {
+                return Err(InvokeFailure::new(
+                    Kind::NeverSettled,
+                    "the returned promise never settles: nothing it waits on is pending",
+                ));
+            }
+            let Some(completion) = self.tasks.next().await else {
+                continue;
+            };
+            let (done, job_error) = self
+                .isolate
+                .segment(|ctx| completion(ctx).catch(ctx).map_err(|e| self.failure(ctx, e)));
+            *peak = (*peak).max(self.isolate.memory_used());
+            self.check(done, job_error)?;
+        }
+    }
+
+    /// Parses the input, finds the entrypoint and calls it.
+    fn start<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        entrypoint: &str,
+        input: &str,
+    ) -> Result<Persistent<Value<'static>>, InvokeFailure> {
+        let input = if input.trim().is_empty() {
+            Value::new_null(ctx.clone())
+        } else {
+            ctx.json_parse(input).catch(ctx).map_err(|e| {
+                let message = match e {
+                    CaughtError::Exception(ex) => ex.message().unwrap_or_default(),
+                    other => other.to_string(),
+                };
+                InvokeFailure::new(
+                    Kind::BadInput,
+                    format!("input is not valid JSON: {message}"),
+                )
+            })?
+        };
+        let default: Value = self.default_export.clone().restore(ctx).map_err(internal)?;
+        let name = if entrypoint.is_empty() {
+            "run"
+        } else {
+            entrypoint
+        };
+        let not_found = || {
+            InvokeFailure::new(
+                Kind::EntrypointNotFound,
+                format!("entrypoint {name:?} not found: the main module's default export has no such method"),
+            )
+        };
+        let (function, this): (Function, Value) = if let Some(function) = default.as_function() {
+            if name != "run" {
+                return Err(not_found());
+            }
+            (function.clone(), Value::new_undefined(ctx.clone()))
+        } else if let Some(object) = default.as_object() {
+            let method: Value = object
+                .get(name)
+                .catch(ctx)
+                .map_err(|e| self.failure(ctx, e))?;
+            let Some(function) = method.as_function() else {
+                return Err(not_found());
+            };
+            (function.clone(), default.clone())
+        } else {
+            return Err(InvokeFailure::new(
+                Kind::EntrypointNotFound,
+                "the main module has no default export object or function",
+            ));
+        };
+        let env = Object::new(ctx.clone()).map_err(internal)?;
+        let context = Object::new(ctx.clone()).map_err(internal)?;
+        let returned: Value = function
+            .call((This(this), input, env, context))
+            .catch(ctx)
+            .map_err(|e| self.failure(ctx, e))?;
+        Ok(Persistent::save(ctx, returned))
+    }
+
+    /// Turns the result of a segment into an error if JS failed in it.
+    fn check<T>(
+        &self,
+        result: Result<T, InvokeFailure>,
+        job_error: Option<String>,
+    ) -> Result<T, InvokeFailure> {
+        if self.isolate.meter().tripped() {
+            return Err(self.cpu_exceeded());
+        }
+        let value = result?;
+        match job_error {
+            Some(message) => Err(classify(message, String::new())),
+            None => Ok(value),
+        }
+    }
+
+    fn cpu_exceeded(&self) -> InvokeFailure {
+        InvokeFailure::new(
+            Kind::CpuLimitExceeded,
+            format!(
+                "the invocation used more than {} ms of CPU time",
+                self.limits.engine.cpu_time.as_millis()
+            ),
+        )
+    }
+
+    /// Describes an exception caught while running the worker.
+    fn failure<'js>(&self, ctx: &Ctx<'js>, error: CaughtError<'js>) -> InvokeFailure {
+        if self.isolate.meter().tripped() {
+            return self.cpu_exceeded();
+        }
+        match error {
+            CaughtError::Exception(ex) => {
+                let thrown = exception::describe(ctx, ex.as_value());
+                classify(thrown.message, thrown.stack)
+            }
+            CaughtError::Value(value) => {
+                let thrown = exception::describe(ctx, &value);
+                classify(thrown.message, thrown.stack)
+            }
+            CaughtError::Error(error) => internal(error),
+        }
+    }
+
+    /// Serialises the result to JSON within the output limit.
+    fn finish<'js>(&self, ctx: &Ctx<'js>, value: Value<'js>) -> Result<String, InvokeFailure> {
+        if value.is_undefined() {
+            return Ok("null".into());
+        }
+        let kind = value.type_name();
+        let json = ctx
+            .json_stringify(value)
+            .catch(ctx)
+            .map_err(|e| {
+                let message = match e {
+                    CaughtError::Exception(ex) => ex.message().unwrap_or_default(),
+                    other => other.to_string(),
+                };
+                InvokeFailure::new(
+                    Kind::OutputNotSerializable,
+                    format!("the return value is not JSON-serializable: {message}"),
+                )
+            })?
+            .ok_or_else(|| {
+                InvokeFailure::new(
+                    Kind::OutputNotSerializable,
+                    format!("the return value is not JSON-serializable: a {kind} has no JSON form"),
+                )
+            })?;
+        let json = json.to_string().map_err(internal)?;
+        if json.len() > self.limits.output_bytes {
+            return Err(InvokeFailure::new(
+                Kind::OutputTooLarge,
+                format!(
+                    "the output is {} bytes, over the limit of {}",
+                    json.len(),
+                    self.limits.output_bytes
+                ),
+            ));
+        }
+        Ok(json)
+    }
+}
+
+/// Sorts an uncaught JS error into its kind: engine limits show up as
+/// particular errors.
+fn classify(message: String, stack: String) -> InvokeFailure {
+    let kind = if message.contains("out of memory") {
+        Kind::MemoryLimitExceeded
+    } else if message.contains("stack overflow")
+        || message.contains("Maximum call stack size exceeded")
+    {
+        Kind::StackOverflow
+    } else {
+        Kind::Exception
+    };
+    InvokeFailure {
+        kind,
+        message,
+        stack,
+    }
+}
+
+/// Describes the reason of a rejected promise.
+fn rejection<'js>(ctx: &Ctx<'js>, promise: &Promise<'js>) -> InvokeFailure {
+    match promise.result::<Value>() {
+        Some(Err(rquickjs::Error::Exception)) => {
+            let thrown = exception::describe(ctx, &ctx.catch());
+            classify(thrown.message, thrown.stack)
+        }
+        Some(Err(other)) => internal(other),
+        _ => internal("a rejected promise has no reason"),
+    }
+}
+
+fn evaluation_error<'js>(ctx: &Ctx<'js>, error: CaughtError<'js>) -> Error {
+    match error {
+        CaughtError::Exception(ex) => {
+            let thrown = exception::describe(ctx, ex.as_value());
+            Error::Evaluation(
+                format!(
+                    "{} {}",
+                    thrown.message,
+                    exception::first_location(&thrown.stack)
+                        .map(|l| format!("at {l}"))
+                        .unwrap_or_default()
+                )
+                .trim()
+                .to_string(),
+            )
+        }
+        CaughtError::Value(value) => Error::Evaluation(exception::describe(ctx, &value).message),
+        CaughtError::Error(error) => Error::Engine(error.to_string()),
+    }
+}
+
+fn internal(error: impl std::fmt::Display) -> InvokeFailure {
+    InvokeFailure::new(Kind::Internal, format!("internal: {error}"))
+}
