@@ -169,6 +169,29 @@ impl HostPool {
         self.shutdown.send_replace(true);
     }
 
+    /// Waits until every host is up (at start-up), or fails after a while
+    /// naming how many came up.
+    pub async fn ready(&self) -> Result<(), Error> {
+        let mut changes = self.changes.subscribe();
+        let deadline = tokio::time::Instant::now() + HOST_WAIT;
+        loop {
+            let up = self.pids().iter().filter(|pid| **pid != 0).count();
+            if up == self.slots.len() {
+                return Ok(());
+            }
+            if !matches!(
+                tokio::time::timeout_at(deadline, changes.changed()).await,
+                Ok(Ok(()))
+            ) {
+                return Err(Error::NoHost(format!(
+                    "only {up} of {} isolate-hosts started within {} s",
+                    self.slots.len(),
+                    HOST_WAIT.as_secs()
+                )));
+            }
+        }
+    }
+
     /// Waits until every host has ended after [`HostPool::shutdown`].
     pub async fn stopped(&self) {
         let mut changes = self.changes.subscribe();

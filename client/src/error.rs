@@ -56,9 +56,13 @@ impl From<capnp::Error> for Error {
 }
 
 /// Splits `kind: message` where kind is snake_case, as the broker sends it.
-/// Remote exceptions may arrive prefixed (`remote exception: `); skip that.
+/// Remote exceptions arrive prefixed with `remote exception: ` once per hop
+/// (host → broker → client); skip those.
 fn split_kind(text: &str) -> Option<(&str, &str)> {
-    let text = text.strip_prefix("remote exception: ").unwrap_or(text);
+    let mut text = text;
+    while let Some(rest) = text.strip_prefix("remote exception: ") {
+        text = rest;
+    }
     let (kind, message) = text.split_once(": ")?;
     let snake = !kind.is_empty() && kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
     snake.then_some((kind, message))
@@ -88,7 +92,8 @@ mod tests {
     #[test]
     fn broker_refusals_keep_their_kind() {
         let err = Error::from(capnp::Error::failed(
-            "remote exception: syntax_error: main.js:2:9: unexpected token".into(),
+            "remote exception: remote exception: syntax_error: main.js:2:9: unexpected token"
+                .into(),
         ));
         match err {
             Error::Refused { kind, message } => {

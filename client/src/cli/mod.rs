@@ -27,7 +27,8 @@ enum Command {
     Run(run::Args),
     /// Run a broker that many clients share, on a Unix socket.
     ///
-    /// Prints `READY <socket>` on stdout once it accepts connections; Ctrl-C
+    /// Prints `READY <socket>` on stdout once it accepts connections and its
+    /// isolate-hosts are up; Ctrl-C
     /// or SIGTERM shut it down cleanly.
     Serve(serve::Args),
     /// Internal: run as an isolate-host on the socket at stdin.

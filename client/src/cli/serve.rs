@@ -18,6 +18,11 @@ pub async fn serve(args: Args) -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let broker = caplet_broker::Broker::start(args.broker.config(cores)?);
     let listener = caplet_broker::listener::UnixListener::bind(&args.socket)?;
+    // READY means work can start at once: every isolate-host is up.
+    if let Err(error) = broker.pool().ready().await {
+        broker.shutdown().await;
+        return Err(error.into());
+    }
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
     {

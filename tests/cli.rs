@@ -1,0 +1,168 @@
+//! End to end through the `caplet` binary: `caplet run` against a running
+//! `caplet serve` (--connect) and with its embedded broker.
+
+mod support;
+
+use support::{caplet, script, Server};
+
+const HELLO: &str = r#"export default { run(input) { console.log("hi", input.name); return { hello: input.name }; } }"#;
+
+#[test]
+fn run_prints_output_on_stdout_and_logs_on_stderr() {
+    let server = Server::start(1);
+    let (_dir, file) = script("hello.js", HELLO);
+    let socket = server.socket.to_str().unwrap();
+    let (code, stdout, stderr) = caplet(&[
+        "run",
+        file.to_str().unwrap(),
+        "--input",
+        r#"{"name":"ada"}"#,
+        "--connect",
+        socket,
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "{\"hello\":\"ada\"}\n");
+    assert_eq!(stderr, "[log] hi ada\n");
+}
+
+#[test]
+fn run_embedded_needs_no_server() {
+    let (_dir, file) = script("hello.js", HELLO);
+    let (code, stdout, stderr) = caplet(&[
+        "run",
+        file.to_str().unwrap(),
+        "--input",
+        r#"{"name":"bo"}"#,
+        "--stats",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "{\"hello\":\"bo\"}\n");
+    assert!(stderr.contains("stats: wall "), "{stderr}");
+}
+
+#[test]
+fn run_with_extra_modules_and_an_entrypoint() {
+    let (dir, file) = script(
+        "main.js",
+        "import { f } from './lib.js'; export default { go: () => f() };",
+    );
+    let lib = dir.path().join("lib.js");
+    std::fs::write(&lib, "export const f = () => 'from lib';").unwrap();
+    let module = format!("lib.js={}", lib.display());
+    let (code, stdout, stderr) = caplet(&[
+        "run",
+        file.to_str().unwrap(),
+        "--module",
+        &module,
+        "--entry",
+        "go",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "\"from lib\"\n");
+}
+
+/// Each failure: exit code 1, nothing on stdout, and a first stderr line
+/// naming the cause.
+#[test]
+fn run_failures_are_one_line_naming_the_cause() {
+    let server = Server::start(1);
+    let socket = server.socket.to_str().unwrap().to_string();
+    let cases: &[(&str, &str, &[&str], &str)] = &[
+        (
+            "syntax.js",
+            "let x = 1;\nlet y = ;",
+            &[],
+            "error: syntax_error: syntax.js:2:",
+        ),
+        (
+            "throw.js",
+            "export default { run() { throw new Error('boom') } }",
+            &[],
+            "error: exception: Error: boom",
+        ),
+        (
+            "entry.js",
+            "export default { run() {} }",
+            &["--entry", "nope"],
+            "error: entrypoint_not_found: entrypoint \"nope\"",
+        ),
+        (
+            "fn.js",
+            "export default { run: () => () => 1 }",
+            &[],
+            "error: output_not_serializable: ",
+        ),
+        (
+            "input.js",
+            "export default { run() {} }",
+            &["--input", "{nope"],
+            "error: malformed --input: not valid JSON",
+        ),
+    ];
+    for (name, source, extra, expected) in cases {
+        let (_dir, file) = script(name, source);
+        let mut args = vec!["run", file.to_str().unwrap(), "--connect", socket.as_str()];
+        args.extend_from_slice(extra);
+        let (code, stdout, stderr) = caplet(&args);
+        assert_eq!(code, 1, "{name}: {stderr}");
+        assert_eq!(stdout, "", "{name}");
+        let first = stderr.lines().next().unwrap_or("");
+        assert!(
+            first.starts_with(expected),
+            "{name}: {first:?} does not start with {expected:?}"
+        );
+    }
+    // The thrown error also carries its JS stack, after the first line.
+    let (_dir, file) = script(
+        "stack.js",
+        "function deep() { throw new Error('x') }\nexport default { run: () => deep() }",
+    );
+    let (_, _, stderr) = caplet(&["run", file.to_str().unwrap(), "--connect", &socket]);
+    assert!(
+        stderr
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("deep (stack.js:1:")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn run_refuses_modules_over_the_size_limit() {
+    let big = format!(
+        "export default {{ run: () => 1 }} // {}",
+        "x".repeat(8 << 20)
+    );
+    let (_dir, file) = script("big.js", &big);
+    let (code, _, stderr) = caplet(&["run", file.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(stderr.starts_with("error: module_too_large: "), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn run_reports_a_missing_file_in_one_line() {
+    let (code, _, stderr) = caplet(&["run", "/nonexistent/agent.js"]);
+    assert_eq!(code, 1);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: cannot read worker /nonexistent/agent.js"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn run_cannot_connect_to_a_missing_socket() {
+    let (_dir, file) = script("hello.js", HELLO);
+    let (code, _, stderr) = caplet(&[
+        "run",
+        file.to_str().unwrap(),
+        "--connect",
+        "/nonexistent/caplet.sock",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.starts_with("error: cannot connect to /nonexistent/caplet.sock"),
+        "{stderr}"
+    );
+}
