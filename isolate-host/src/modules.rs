@@ -99,7 +99,7 @@ impl Resolver for WorkerResolver {
         _attributes: Option<ImportAttributes<'js>>,
     ) -> rquickjs::Result<String> {
         match resolve(base, name) {
-            Some(found) if self.names.borrow().iter().any(|n| *n == found) => Ok(found),
+            Some(found) if self.names.borrow().contains(&found) => Ok(found),
             _ => Err(rquickjs::Exception::throw_reference(
                 ctx,
                 &format!("module_not_found: {name:?} imported from {base:?}"),
