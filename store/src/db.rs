@@ -67,7 +67,7 @@ pub fn open(data_dir: &Path) -> Result<Connection> {
     let mut conn = Connection::open(data_dir.join(DB_FILE))?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // Persistent once set; every later open just reads it back.
-    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    let mode = switch_to_wal(&conn)?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(Error::Internal(format!(
             "could not switch the database to WAL mode (got {mode})"
@@ -83,6 +83,25 @@ pub fn open(data_dir: &Path) -> Result<Connection> {
     }
     tx.commit()?;
     Ok(conn)
+}
+
+/// Sets WAL mode. Switching takes an exclusive lock *without* calling the
+/// busy handler, so when another connection is creating or reading the
+/// same fresh file at that moment SQLite answers `database is locked` at
+/// once; retry for up to [`BUSY_TIMEOUT`] like the busy handler would.
+fn switch_to_wal(conn: &Connection) -> Result<String> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0)) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return Ok(other?),
+        }
+    }
 }
 
 /// Checks a principal, volume or store name: 1–255 bytes, no NUL.

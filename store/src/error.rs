@@ -282,10 +282,7 @@ mod tests {
             None,
         ))
         .op("write", "/a");
-        assert_eq!(
-            capnp::Error::from(busy).kind,
-            capnp::ErrorKind::Overloaded
-        );
+        assert_eq!(capnp::Error::from(busy).kind, capnp::ErrorKind::Overloaded);
         let e = capnp::Error::from(Error::NotFound.op("read", "/a"));
         assert_eq!(e.kind, capnp::ErrorKind::Failed);
         assert!(e.extra.contains("read /a: not found"), "{}", e.extra);

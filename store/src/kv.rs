@@ -88,10 +88,11 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 }
 
 fn encode_cursor(key: &[u8]) -> String {
-    key.iter().fold(String::with_capacity(key.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    key.iter()
+        .fold(String::with_capacity(key.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 fn decode_cursor(cursor: &str) -> Option<Vec<u8>> {

@@ -108,7 +108,11 @@ impl Store {
     }
 
     /// A `Store` capability on the kv store `name` of `principal`.
-    pub fn kv_client(&self, principal: &str, name: &str) -> Result<caplet::kv_capnp::store::Client> {
+    pub fn kv_client(
+        &self,
+        principal: &str,
+        name: &str,
+    ) -> Result<caplet::kv_capnp::store::Client> {
         let kv = self.kv(principal, name)?;
         Ok(capnp_rpc::new_client(KvStoreServer::new(kv)))
     }

@@ -171,7 +171,10 @@ mod tests {
             normalize("../etc/passwd"),
             Err(Error::PathEscapesRoot)
         ));
-        assert!(matches!(normalize("/a/../../b"), Err(Error::PathEscapesRoot)));
+        assert!(matches!(
+            normalize("/a/../../b"),
+            Err(Error::PathEscapesRoot)
+        ));
         assert!(matches!(normalize("/.."), Err(Error::PathEscapesRoot)));
         assert!(matches!(normalize("/a\0b"), Err(Error::PathHasNul)));
         let long_name = format!("/{}", "x".repeat(256));

@@ -263,12 +263,13 @@ impl Vfs {
     /// Runs one op in its own transaction.
     pub fn exec(&self, op: &Op) -> Result<OpResult> {
         let mut conn = self.conn.borrow_mut();
-        let tx = begin(&mut conn, op.is_mutation())?;
+        let tx = begin(&mut conn, op.is_mutation()).map_err(|e| e.op(op.name(), op.target()))?;
         let result = self
             .on(&tx)
             .apply(op)
             .map_err(|e| e.op(op.name(), op.target()))?;
-        tx.commit().map_err(|e| Error::from(e).op(op.name(), op.target()))?;
+        tx.commit()
+            .map_err(|e| Error::from(e).op(op.name(), op.target()))?;
         Ok(result)
     }
 
@@ -283,7 +284,8 @@ impl Vfs {
             .op("batch", format!("{} ops", ops.len())));
         }
         let mut conn = self.conn.borrow_mut();
-        let tx = begin(&mut conn, ops.iter().any(Op::is_mutation))?;
+        let tx = begin(&mut conn, ops.iter().any(Op::is_mutation))
+            .map_err(|e| e.op("batch", format!("{} ops", ops.len())))?;
         let volume = self.on(&tx);
         let mut results = Vec::with_capacity(ops.len());
         for (index, op) in ops.iter().enumerate() {
@@ -295,7 +297,8 @@ impl Vfs {
             results.push(result);
         }
         // Dropping `tx` on any error above rolls the batch back.
-        tx.commit()?;
+        tx.commit()
+            .map_err(|e| Error::from(e).op("batch", format!("{} ops", ops.len())))?;
         Ok(results)
     }
 
@@ -780,10 +783,11 @@ impl Volume<'_, '_> {
         let mut moves = vec![(from.to_string(), to.to_string())];
         if node == Node::Dir {
             let (lo, hi) = path::descendants_range(from);
-            let mut stmt = self.conn.prepare(
-                "SELECT path FROM nodes WHERE volume = ?1 AND path >= ?2 AND path < ?3",
-            )?;
-            let rows = stmt.query_map(params![self.vfs.id, lo, hi], |row| row.get::<_, String>(0))?;
+            let mut stmt = self
+                .conn
+                .prepare("SELECT path FROM nodes WHERE volume = ?1 AND path >= ?2 AND path < ?3")?;
+            let rows =
+                stmt.query_map(params![self.vfs.id, lo, hi], |row| row.get::<_, String>(0))?;
             for old in rows {
                 let old = old?;
                 let new = format!("{to}{}", &old[from.len()..]);
@@ -793,13 +797,535 @@ impl Volume<'_, '_> {
                 moves.push((old, new));
             }
         }
-        let mut stmt = self.conn.prepare(
-            "UPDATE nodes SET path = ?3, parent = ?4 WHERE volume = ?1 AND path = ?2",
-        )?;
+        let mut stmt = self
+            .conn
+            .prepare("UPDATE nodes SET path = ?3, parent = ?4 WHERE volume = ?1 AND path = ?2")?;
         for (old, new) in &moves {
             let parent = path::parent(new).unwrap_or("/");
             stmt.execute(params![self.vfs.id, old, new, parent])?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Store;
+
+    const BIG: Quota = Quota {
+        max_bytes: 1 << 30,
+        max_entries: 1 << 20,
+    };
+
+    fn volume(dir: &tempfile::TempDir) -> Vfs {
+        Store::open(dir.path())
+            .unwrap()
+            .vfs("alice", "workspace", BIG)
+            .unwrap()
+    }
+
+    fn paths(entries: &[Entry]) -> Vec<&str> {
+        entries.iter().map(|e| e.path.as_str()).collect()
+    }
+
+    #[test]
+    fn files_and_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = volume(&dir);
+        v.mkdir("/notes", false).unwrap();
+        v.write("/notes/a.txt", b"hello", false).unwrap();
+        assert_eq!(v.read("notes/./a.txt").unwrap(), b"hello");
+        assert_eq!(v.append("/notes/a.txt", b" world").unwrap(), 11);
+        assert_eq!(v.append("/notes/b.txt", b"b").unwrap(), 1);
+        assert_eq!(v.read("/notes/a.txt").unwrap(), b"hello world");
+        v.write("/notes/a.txt", b"short", false).unwrap();
+        assert_eq!(v.read("/notes/a.txt").unwrap(), b"short");
+
+        let list = v.list("/notes").unwrap();
+        assert_eq!(paths(&list), ["/notes/a.txt", "/notes/b.txt"]);
+        assert_eq!(list[0].name, "a.txt");
+        assert_eq!(list[0].kind, Kind::File);
+        assert_eq!(list[0].size, 5);
+        assert_eq!(paths(&v.list("/").unwrap()), ["/notes"]);
+
+        let stat = v.stat("/notes").unwrap().unwrap();
+        assert_eq!((stat.kind, stat.size), (Kind::Directory, 0));
+        assert_eq!(v.stat("/").unwrap().unwrap().kind, Kind::Directory);
+        assert_eq!(v.stat("/nope").unwrap(), None);
+        assert_eq!(
+            v.usage().unwrap(),
+            Usage {
+                bytes: 6,
+                entries: 3
+            }
+        );
+    }
+
+    #[test]
+    fn errors_name_the_op_and_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = volume(&dir);
+        v.write("/f", b"x", false).unwrap();
+        v.mkdir("/d", false).unwrap();
+        v.write("/d/x", b"x", false).unwrap();
+        let msg = |r: Result<()>| r.unwrap_err().to_string();
+        assert_eq!(
+            v.read("/missing.txt").unwrap_err().to_string(),
+            "read /missing.txt: not found"
+        );
+        assert_eq!(
+            v.read("/d").unwrap_err().to_string(),
+            "read /d: is a directory"
+        );
+        assert_eq!(
+            msg(v.write("/a/b.txt", b"", false)),
+            "write /a/b.txt: parent directory /a does not exist"
+        );
+        assert_eq!(
+            msg(v.write("/f/b.txt", b"", false)),
+            "write /f/b.txt: parent /f is not a directory"
+        );
+        assert_eq!(msg(v.write("/d", b"", false)), "write /d: is a directory");
+        assert_eq!(msg(v.write("/", b"", false)), "write /: is a directory");
+        assert_eq!(msg(v.mkdir("/d", false)), "mkdir /d: already exists");
+        assert_eq!(msg(v.mkdir("/f", true)), "mkdir /f: already exists");
+        assert_eq!(msg(v.remove("/d", false)), "remove /d: directory not empty");
+        assert_eq!(
+            msg(v.remove("/", true)),
+            "remove /: the root directory cannot be changed"
+        );
+        assert_eq!(msg(v.remove("/zz", true)), "remove /zz: not found");
+        assert_eq!(
+            v.list("/f").unwrap_err().to_string(),
+            "list /f: not a directory"
+        );
+        assert_eq!(
+            msg(v.rename("/d", "/d/e")),
+            "rename /d: cannot move a directory into itself"
+        );
+        assert_eq!(
+            msg(v.rename("/f", "/d")),
+            "rename /f: destination /d already exists"
+        );
+        let big = vec![0u8; MAX_FILE_BYTES as usize + 1];
+        assert_eq!(
+            msg(v.write("/big", &big, false)),
+            "write /big: file too large: 16777217 bytes, limit 16777216"
+        );
+    }
+
+    #[test]
+    fn parents_are_created_on_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = volume(&dir);
+        v.write("/a/b/c.txt", b"c", true).unwrap();
+        assert_eq!(v.stat("/a/b").unwrap().unwrap().kind, Kind::Directory);
+        v.mkdir("/x/y/z", true).unwrap();
+        v.mkdir("/x/y/z", true).unwrap();
+        assert_eq!(paths(&v.list("/x/y").unwrap()), ["/x/y/z"]);
+        assert_eq!(v.usage().unwrap().entries, 6);
+    }
+
+    #[test]
+    fn remove_recursive_and_rename_move_whole_trees() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = volume(&dir);
+        v.write("/src/a/1.txt", b"1", true).unwrap();
+        v.write("/src/a/2.txt", b"22", true).unwrap();
+        v.write("/src-sibling", b"s", false).unwrap();
+        v.mkdir("/dst", false).unwrap();
+        v.rename("/src", "/dst/moved").unwrap();
+        assert_eq!(v.stat("/src").unwrap(), None);
+        assert_eq!(v.read("/dst/moved/a/2.txt").unwrap(), b"22");
+        assert_eq!(
+            paths(&v.list("/dst/moved/a").unwrap()),
+            ["/dst/moved/a/1.txt", "/dst/moved/a/2.txt"]
+        );
+        assert_eq!(v.read("/src-sibling").unwrap(), b"s");
+
+        // A file replaces a file, and the quota counts only the survivor.
+        v.write("/old", b"old!", false).unwrap();
+        v.rename("/src-sibling", "/old").unwrap();
+        assert_eq!(v.read("/old").unwrap(), b"s");
+        assert_eq!(
+            v.usage().unwrap(),
+            Usage {
+                bytes: 4,
+                entries: 6
+            }
+        );
+
+        v.remove("/dst", true).unwrap();
+        assert_eq!(paths(&v.list("/").unwrap()), ["/old"]);
+        assert_eq!(
+            v.usage().unwrap(),
+            Usage {
+                bytes: 1,
+                entries: 1
+            }
+        );
+    }
+
+    #[test]
+    fn glob_matches_wildcards() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = volume(&dir);
+        for p in ["/a.txt", "/b.md", "/d/c.txt", "/d/e/f.txt", "/d/e/g.md"] {
+            v.write(p, b"", true).unwrap();
+        }
+        assert_eq!(paths(&v.glob("/*.txt").unwrap()), ["/a.txt"]);
+        assert_eq!(
+            paths(&v.glob("**/*.txt").unwrap()),
+            ["/a.txt", "/d/c.txt", "/d/e/f.txt"]
+        );
+        assert_eq!(
+            paths(&v.glob("/d/**").unwrap()),
+            ["/d", "/d/c.txt", "/d/e", "/d/e/f.txt", "/d/e/g.md"]
+        );
+        assert_eq!(paths(&v.glob("/d/?/*.md").unwrap()), ["/d/e/g.md"]);
+        assert_eq!(paths(&v.glob("/d/c.txt").unwrap()), ["/d/c.txt"]);
+        assert_eq!(
+            v.glob("/../*").unwrap_err().to_string(),
+            r#"glob "/../*": path escapes the volume root"#
+        );
+    }
+
+    #[test]
+    fn traversal_nul_and_long_names_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = volume(&dir);
+        let err = |r: Result<()>| r.unwrap_err().to_string();
+        assert_eq!(
+            err(v.write("../etc/passwd", b"x", true)),
+            r#"write "../etc/passwd": path escapes the volume root"#
+        );
+        assert_eq!(
+            err(v.write("/a/../../b", b"x", true)),
+            r#"write "/a/../../b": path escapes the volume root"#
+        );
+        assert_eq!(
+            err(v.write("/a\0b", b"x", true)),
+            r#"write "/a\0b": path contains a NUL byte"#
+        );
+        let long_name = format!("/{}", "n".repeat(256));
+        assert!(err(v.write(&long_name, b"x", true))
+            .ends_with("path component too long: 256 bytes, limit 255"));
+        let long_path = "/abcdefgh".repeat(500);
+        let e = err(v.write(&long_path, b"x", true));
+        assert!(e.ends_with("path too long: 4500 bytes, limit 4096"), "{e}");
+        assert!(e.len() < 200, "the message quotes a shortened path: {e}");
+        assert_eq!(
+            err(v.rename("/../x", "/y")),
+            r#"rename "/../x": path escapes the volume root"#
+        );
+        // Nothing was written anywhere.
+        assert_eq!(v.list("/").unwrap(), vec![]);
+        assert_eq!(
+            v.usage().unwrap(),
+            Usage {
+                bytes: 0,
+                entries: 0
+            }
+        );
+        // `..` inside the volume is fine.
+        v.write("/a/../b", b"ok", true).unwrap();
+        assert_eq!(v.read("/b").unwrap(), b"ok");
+    }
+
+    #[test]
+    fn quotas_on_bytes_and_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let quota = Quota {
+            max_bytes: 10,
+            max_entries: 3,
+        };
+        let v = store.vfs("alice", "workspace", quota).unwrap();
+        v.write("/a", b"12345678", false).unwrap();
+        assert_eq!(
+            v.write("/b", b"123", false).unwrap_err().to_string(),
+            r#"write /b: quota exceeded: volume "workspace" allows 10 bytes"#
+        );
+        assert_eq!(
+            v.append("/a", b"123").unwrap_err().to_string(),
+            r#"append /a: quota exceeded: volume "workspace" allows 10 bytes"#
+        );
+        // Replacing a file only charges the difference.
+        v.write("/a", b"1234567890", false).unwrap();
+        v.write("/a", b"1", false).unwrap();
+        v.mkdir("/d", false).unwrap();
+        v.write("/d/x", b"", false).unwrap();
+        assert_eq!(
+            v.mkdir("/e", false).unwrap_err().to_string(),
+            r#"mkdir /e: quota exceeded: volume "workspace" allows 3 entries"#
+        );
+        // A failing `create_parents` write leaves none of its directories.
+        v.remove("/d/x", false).unwrap();
+        assert!(v.write("/d/y/z/w", b"", true).is_err());
+        assert_eq!(v.stat("/d/y").unwrap(), None);
+        assert_eq!(
+            v.usage().unwrap(),
+            Usage {
+                bytes: 1,
+                entries: 2
+            }
+        );
+        // Freed space is usable again; the grant's quota applies, not a stored one.
+        v.remove("/d", true).unwrap();
+        v.write("/c", b"123456789", false).unwrap();
+        let roomier = store
+            .vfs(
+                "alice",
+                "workspace",
+                Quota {
+                    max_bytes: 100,
+                    max_entries: 100,
+                },
+            )
+            .unwrap();
+        roomier.write("/more", b"0123456789", false).unwrap();
+        assert_eq!(
+            roomier.usage().unwrap(),
+            Usage {
+                bytes: 20,
+                entries: 3
+            }
+        );
+    }
+
+    #[test]
+    fn a_failing_batch_leaves_no_trace_and_names_the_op() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = volume(&dir);
+        v.write("/keep.txt", b"before", false).unwrap();
+        let ops = [
+            Op::Write {
+                path: "/keep.txt".into(),
+                content: b"after".to_vec(),
+                create_parents: false,
+            },
+            Op::Mkdir {
+                path: "/new".into(),
+                parents: false,
+            },
+            Op::Remove {
+                path: "/missing".into(),
+                recursive: false,
+            },
+            Op::Write {
+                path: "/new/x".into(),
+                content: b"x".to_vec(),
+                create_parents: false,
+            },
+        ];
+        let err = v.batch(&ops).unwrap_err();
+        assert_eq!(err.to_string(), "batch op 2: remove /missing: not found");
+        assert!(matches!(err, Error::Item { index: 2, .. }));
+        assert_eq!(v.read("/keep.txt").unwrap(), b"before");
+        assert_eq!(v.stat("/new").unwrap(), None);
+        assert_eq!(
+            v.usage().unwrap(),
+            Usage {
+                bytes: 6,
+                entries: 1
+            }
+        );
+
+        // The same batch without the bad op applies, in order.
+        let ok = [
+            ops[0].clone(),
+            ops[1].clone(),
+            ops[3].clone(),
+            Op::Read {
+                path: "/new/x".into(),
+            },
+            Op::Stat {
+                path: "/nothing".into(),
+            },
+            Op::Append {
+                path: "/keep.txt".into(),
+                content: b"!".to_vec(),
+            },
+            Op::List { path: "/".into() },
+        ];
+        let results = v.batch(&ok).unwrap();
+        assert_eq!(results[0], OpResult::None);
+        assert_eq!(results[3], OpResult::Content(b"x".to_vec()));
+        assert_eq!(results[4], OpResult::None);
+        assert_eq!(results[5], OpResult::Size(6));
+        let OpResult::Entries(root) = &results[6] else {
+            panic!("list returned {:?}", results[6]);
+        };
+        assert_eq!(paths(root), ["/keep.txt", "/new"]);
+    }
+
+    #[test]
+    fn a_batch_over_quota_rolls_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let v = store
+            .vfs(
+                "p",
+                "small",
+                Quota {
+                    max_bytes: 4,
+                    max_entries: 10,
+                },
+            )
+            .unwrap();
+        let ops: Vec<Op> = (0..3)
+            .map(|i| Op::Write {
+                path: format!("/f{i}"),
+                content: b"xx".to_vec(),
+                create_parents: false,
+            })
+            .collect();
+        assert_eq!(
+            v.batch(&ops).unwrap_err().to_string(),
+            r#"batch op 2: write /f2: quota exceeded: volume "small" allows 4 bytes"#
+        );
+        assert_eq!(
+            v.usage().unwrap(),
+            Usage {
+                bytes: 0,
+                entries: 0
+            }
+        );
+        assert_eq!(v.list("/").unwrap(), vec![]);
+        let too_many = vec![Op::Stat { path: "/".into() }; MAX_BATCH_OPS + 1];
+        assert_eq!(
+            v.batch(&too_many).unwrap_err().to_string(),
+            "batch 1001 ops: too many items: 1001, limit 1000"
+        );
+    }
+
+    #[test]
+    fn data_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let v = volume(&dir);
+            v.write("/notes/todo.txt", b"buy milk", true).unwrap();
+            v.batch(&[
+                Op::Write {
+                    path: "/b1".into(),
+                    content: b"1".to_vec(),
+                    create_parents: false,
+                },
+                Op::Rename {
+                    from: "/b1".into(),
+                    to: "/b2".into(),
+                },
+            ])
+            .unwrap();
+        }
+        let v = volume(&dir);
+        assert_eq!(v.read("/notes/todo.txt").unwrap(), b"buy milk");
+        assert_eq!(v.read("/b2").unwrap(), b"1");
+        assert_eq!(
+            v.usage().unwrap(),
+            Usage {
+                bytes: 9,
+                entries: 3
+            }
+        );
+    }
+
+    #[test]
+    fn principals_and_volumes_are_isolated() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let alice = store.vfs("alice", "workspace", BIG).unwrap();
+        let bob = store.vfs("bob", "workspace", BIG).unwrap();
+        let alice_other = store.vfs("alice", "other", BIG).unwrap();
+        alice.write("/secret", b"a", false).unwrap();
+        assert_eq!(bob.stat("/secret").unwrap(), None);
+        assert_eq!(alice_other.stat("/secret").unwrap(), None);
+        assert_eq!(bob.glob("/**").unwrap(), vec![]);
+        bob.write("/secret", b"b", false).unwrap();
+        assert_eq!(alice.read("/secret").unwrap(), b"a");
+        assert!(store.vfs("", "workspace", BIG).is_err());
+        assert!(store.vfs("alice", "", BIG).is_err());
+    }
+
+    #[test]
+    fn read_only_error_names_the_op() {
+        let op = Op::Remove {
+            path: "docs//x".into(),
+            recursive: true,
+        };
+        assert_eq!(
+            op.read_only_error("docs").to_string(),
+            r#"remove /docs/x: volume "docs" is read-only"#
+        );
+        assert!(!Op::Read { path: "/".into() }.is_mutation());
+        assert!(Op::Append {
+            path: "/".into(),
+            content: vec![]
+        }
+        .is_mutation());
+    }
+
+    #[test]
+    fn two_connections_writing_at_once_lose_nothing() {
+        const WRITES: usize = 100;
+        let dir = tempfile::tempdir().unwrap();
+        let start = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let workers: Vec<_> = (0..2)
+            .map(|t| {
+                let path = dir.path().to_path_buf();
+                let start = start.clone();
+                std::thread::spawn(move || -> Result<()> {
+                    start.wait();
+                    // Both open (and maybe create) the database at once too.
+                    let store = Store::open(&path).map_err(|e| e.op("open", "store"))?;
+                    let v = store
+                        .vfs("alice", "shared", BIG)
+                        .map_err(|e| e.op("open", "volume"))?;
+                    v.mkdir("/own", true)?;
+                    for i in 0..WRITES {
+                        v.append("/log", format!("{t}").as_bytes())?;
+                        v.write(&format!("/own/{t}-{i}"), b"xy", false)?;
+                        if i % 10 == 0 {
+                            v.batch(&[
+                                Op::Append {
+                                    path: "/log".into(),
+                                    content: b"b".to_vec(),
+                                },
+                                Op::Write {
+                                    path: format!("/own/batch-{t}-{i}"),
+                                    content: b"z".to_vec(),
+                                    create_parents: false,
+                                },
+                            ])?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for worker in workers {
+            worker.join().unwrap().unwrap();
+        }
+        let v = Store::open(dir.path())
+            .unwrap()
+            .vfs("alice", "shared", BIG)
+            .unwrap();
+        let log = v.read("/log").unwrap();
+        let batches = WRITES / 10;
+        assert_eq!(log.len(), 2 * (WRITES + batches));
+        assert_eq!(log.iter().filter(|b| **b == b'0').count(), WRITES);
+        assert_eq!(log.iter().filter(|b| **b == b'1').count(), WRITES);
+        let own = v.list("/own").unwrap();
+        assert_eq!(own.len(), 2 * (WRITES + batches));
+        // The counters match the data exactly.
+        let bytes: u64 = own.iter().map(|e| e.size).sum::<u64>() + log.len() as u64;
+        assert_eq!(
+            v.usage().unwrap(),
+            Usage {
+                bytes,
+                entries: own.len() as u64 + 2
+            }
+        );
     }
 }
