@@ -96,7 +96,10 @@ fn encode_cursor(key: &[u8]) -> String {
 }
 
 fn decode_cursor(cursor: &str) -> Option<Vec<u8>> {
-    if cursor.len() % 2 != 0 || cursor.len() > MAX_KEY_BYTES * 2 {
+    if cursor.len() % 2 != 0
+        || cursor.len() > MAX_KEY_BYTES * 2
+        || !cursor.bytes().all(|b| b.is_ascii_hexdigit())
+    {
         return None;
     }
     (0..cursor.len())
@@ -279,4 +282,237 @@ fn put_one(conn: &Connection, store: i64, key: &str, value: &[u8]) -> Result<()>
         params![store, key.as_bytes(), value],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Store;
+
+    fn store(dir: &tempfile::TempDir) -> Kv {
+        Store::open(dir.path())
+            .unwrap()
+            .kv("alice", "cache")
+            .unwrap()
+    }
+
+    #[test]
+    fn get_put_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = store(&dir);
+        assert_eq!(kv.get("a").unwrap(), None);
+        kv.put("a", b"1").unwrap();
+        kv.put("a", b"2").unwrap();
+        kv.put("empty", b"").unwrap();
+        assert_eq!(kv.get("a").unwrap(), Some(b"2".to_vec()));
+        assert_eq!(kv.get("empty").unwrap(), Some(vec![]));
+        assert!(kv.delete("a").unwrap());
+        assert!(!kv.delete("a").unwrap());
+        assert_eq!(kv.get("a").unwrap(), None);
+    }
+
+    #[test]
+    fn limits_are_enforced_with_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = store(&dir);
+        assert_eq!(
+            kv.put("", b"").unwrap_err().to_string(),
+            r#"put "": invalid key: empty"#
+        );
+        assert_eq!(
+            kv.get("a\0").unwrap_err().to_string(),
+            r#"get "a\0": invalid key: contains a NUL byte"#
+        );
+        let long = "k".repeat(MAX_KEY_BYTES + 1);
+        assert!(kv
+            .put(&long, b"")
+            .unwrap_err()
+            .to_string()
+            .ends_with("invalid key: 1025 bytes, limit 1024"));
+        kv.put(&"k".repeat(MAX_KEY_BYTES), b"").unwrap();
+        assert_eq!(
+            kv.put("user:1", &vec![0; MAX_VALUE_BYTES + 1])
+                .unwrap_err()
+                .to_string(),
+            r#"put "user:1": value too large: 1048577 bytes, limit 1048576"#
+        );
+        kv.put("user:1", &vec![0; MAX_VALUE_BYTES]).unwrap();
+    }
+
+    #[test]
+    fn list_pages_through_a_prefix_with_a_cursor() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = store(&dir);
+        let mut expected = Vec::new();
+        let mut batch = Vec::new();
+        for i in 0..2500 {
+            let key = format!("user:{i:05}");
+            expected.push(key.clone());
+            batch.push((key, i.to_string().into_bytes()));
+            if batch.len() == MAX_PUT_MANY {
+                kv.put_many(&batch).unwrap();
+                batch.clear();
+            }
+        }
+        kv.put_many(&batch).unwrap();
+        for other in ["user", "user;", "usea:1", "zzz", "tmp:1"] {
+            kv.put(other, b"x").unwrap();
+        }
+
+        let mut seen = Vec::new();
+        let mut cursor = String::new();
+        let mut pages = 0;
+        loop {
+            let page = kv.list("user:", &cursor, 300, false).unwrap();
+            pages += 1;
+            for (key, value) in &page.entries {
+                let i: usize = key["user:".len()..].parse().unwrap();
+                assert_eq!(value, i.to_string().as_bytes());
+            }
+            seen.extend(page.entries.into_iter().map(|(k, _)| k));
+            if page.cursor.is_empty() {
+                break;
+            }
+            // A write between pages does not disturb the paging.
+            kv.put("user:", b"before every cursor").unwrap();
+            cursor = page.cursor;
+        }
+        assert_eq!(pages, 9);
+        assert_eq!(seen.len(), 2500);
+        assert_eq!(seen, expected);
+
+        // The default page is 100, the largest 1000; keys only leaves values empty.
+        let page = kv.list("user:", "", 0, true).unwrap();
+        assert_eq!(page.entries.len(), 100);
+        assert!(page.entries.iter().all(|(_, v)| v.is_empty()));
+        assert_eq!(page.entries[0].0, "user:");
+        assert_eq!(kv.list("", "", 5000, true).unwrap().entries.len(), 1000);
+        // Exactly one page: no cursor.
+        assert_eq!(
+            kv.list("tmp:", "", 1, false).unwrap(),
+            Page {
+                entries: vec![("tmp:1".into(), b"x".to_vec())],
+                cursor: String::new()
+            }
+        );
+    }
+
+    #[test]
+    fn cursors_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = store(&dir);
+        kv.put_many(&[
+            ("a:1".into(), vec![]),
+            ("a:2".into(), vec![]),
+            ("b:1".into(), vec![]),
+        ])
+        .unwrap();
+        let page = kv.list("a:", "", 1, true).unwrap();
+        assert!(!page.cursor.is_empty());
+        for bad in ["zz", "6", page.cursor.as_str()] {
+            assert_eq!(
+                kv.list("b:", bad, 1, true).unwrap_err().to_string(),
+                r#"list "b:": invalid cursor"#
+            );
+        }
+        assert_eq!(
+            kv.list("a:", &page.cursor, 1, true).unwrap().entries[0].0,
+            "a:2"
+        );
+    }
+
+    #[test]
+    fn put_many_is_all_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = store(&dir);
+        kv.put("keep", b"old").unwrap();
+        let entries = vec![
+            ("keep".to_string(), b"new".to_vec()),
+            ("fresh".to_string(), b"1".to_vec()),
+            ("big".to_string(), vec![0; MAX_VALUE_BYTES + 1]),
+        ];
+        assert_eq!(
+            kv.put_many(&entries).unwrap_err().to_string(),
+            r#"putMany entry 2: put "big": value too large: 1048577 bytes, limit 1048576"#
+        );
+        assert_eq!(kv.get("keep").unwrap(), Some(b"old".to_vec()));
+        assert_eq!(kv.get("fresh").unwrap(), None);
+
+        kv.put_many(&[
+            ("keep".to_string(), b"new".to_vec()),
+            ("dup".to_string(), b"first".to_vec()),
+            ("dup".to_string(), b"last".to_vec()),
+        ])
+        .unwrap();
+        assert_eq!(kv.get("keep").unwrap(), Some(b"new".to_vec()));
+        assert_eq!(kv.get("dup").unwrap(), Some(b"last".to_vec()));
+
+        let too_many = vec![("k".to_string(), vec![]); MAX_PUT_MANY + 1];
+        assert_eq!(
+            kv.put_many(&too_many).unwrap_err().to_string(),
+            "putMany 1001 entries: too many items: 1001, limit 1000"
+        );
+    }
+
+    #[test]
+    fn put_many_rolls_back_when_the_database_refuses_mid_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = store(&dir);
+        // Make the third insert fail inside SQLite, after two have run.
+        kv.conn
+            .borrow()
+            .execute_batch(
+                "CREATE TRIGGER refuse BEFORE INSERT ON kv WHEN NEW.key = CAST('c' AS BLOB)
+                 BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+            )
+            .unwrap();
+        let entries: Vec<(String, Vec<u8>)> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|k| (k.to_string(), b"v".to_vec()))
+            .collect();
+        let err = kv.put_many(&entries).unwrap_err();
+        assert!(err.to_string().contains("refused"), "{err}");
+        assert_eq!(kv.list("", "", 0, true).unwrap().entries, vec![]);
+    }
+
+    #[test]
+    fn stores_are_isolated_and_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = Store::open(dir.path()).unwrap();
+            s.kv("alice", "cache").unwrap().put("k", b"alice").unwrap();
+            s.kv("bob", "cache").unwrap().put("k", b"bob").unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(
+            s.kv("alice", "cache").unwrap().get("k").unwrap(),
+            Some(b"alice".to_vec())
+        );
+        assert_eq!(
+            s.kv("bob", "cache").unwrap().get("k").unwrap(),
+            Some(b"bob".to_vec())
+        );
+        assert_eq!(s.kv("alice", "other").unwrap().get("k").unwrap(), None);
+        assert_eq!(
+            s.kv("alice", "other")
+                .unwrap()
+                .list("", "", 0, true)
+                .unwrap()
+                .entries,
+            vec![]
+        );
+    }
+
+    #[test]
+    fn prefix_end_and_cursor_encoding() {
+        assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_end(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_end(b"\xff\xff"), None);
+        assert_eq!(prefix_end(b""), None);
+        assert_eq!(encode_cursor("é:".as_bytes()), "c3a93a");
+        assert_eq!(decode_cursor("c3a93a"), Some("é:".as_bytes().to_vec()));
+        assert_eq!(decode_cursor("c3a"), None);
+        assert_eq!(decode_cursor("zz"), None);
+        assert_eq!(decode_cursor("+1"), None);
+    }
 }
