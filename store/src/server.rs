@@ -11,7 +11,7 @@
 
 use std::future::{ready, Future};
 
-use caplet::fs_capnp::{entry, fs_op, volume};
+use caplet::fs_capnp::{entry, fs_op, fs_result, volume};
 use caplet::kv_capnp::store;
 use capnp::capability::Rc;
 
@@ -407,5 +407,379 @@ impl store::Server for KvStoreServer {
             self.kv.put_many(&entries)?;
             Ok(())
         })())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+
+    use capnp_rpc::rpc_twoparty_capnp::Side;
+    use capnp_rpc::{twoparty, RpcSystem};
+    use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
+
+    use super::*;
+    use crate::{Quota, Store};
+
+    /// Runs `test` on a current-thread runtime inside a `LocalSet`, as the
+    /// broker does.
+    fn run<F: Future<Output = anyhow::Result<()>>>(test: F) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        tokio::task::LocalSet::new().block_on(&rt, test).unwrap();
+    }
+
+    /// Serves `bootstrap` over a real two-party connection on a Unix socket
+    /// pair and returns the capability as the other end sees it.
+    fn connect<C: capnp::capability::FromClientHook>(bootstrap: capnp::capability::Client) -> C {
+        let (server_end, client_end) = tokio::net::UnixStream::pair().unwrap();
+        let (r, w) = server_end.into_split();
+        let network = twoparty::VatNetwork::new(
+            r.compat(),
+            w.compat_write(),
+            Side::Server,
+            Default::default(),
+        );
+        tokio::task::spawn_local(RpcSystem::new(Box::new(network), Some(bootstrap)));
+        let (r, w) = client_end.into_split();
+        let network = twoparty::VatNetwork::new(
+            r.compat(),
+            w.compat_write(),
+            Side::Client,
+            Default::default(),
+        );
+        let mut rpc = RpcSystem::new(Box::new(network), None);
+        let cap = rpc.bootstrap(Side::Server);
+        tokio::task::spawn_local(rpc);
+        cap
+    }
+
+    fn volume(store: &Store, name: &str, read_only: bool) -> volume::Client {
+        let local = store
+            .volume_client("alice", name, read_only, Quota::default())
+            .unwrap();
+        connect(local.client)
+    }
+
+    async fn write(v: &volume::Client, path: &str, content: &[u8]) -> capnp::Result<()> {
+        let mut req = v.write_request();
+        req.get().set_path(path);
+        req.get().set_content(content);
+        req.get().set_create_parents(true);
+        req.send().promise.await?;
+        Ok(())
+    }
+
+    async fn read(v: &volume::Client, path: &str) -> capnp::Result<Vec<u8>> {
+        let mut req = v.read_request();
+        req.get().set_path(path);
+        let reply = req.send().promise.await?;
+        Ok(reply.get()?.get_content()?.to_vec())
+    }
+
+    async fn list(v: &volume::Client, path: &str) -> capnp::Result<Vec<String>> {
+        let mut req = v.list_request();
+        req.get().set_path(path);
+        let reply = req.send().promise.await?;
+        let mut out = Vec::new();
+        for e in reply.get()?.get_entries()?.iter() {
+            out.push(text(e.get_path())?);
+        }
+        Ok(out)
+    }
+
+    /// The failure's message, checking it is a `failed` exception that
+    /// came over the wire (capnp-rpc prefixes those with `remote exception`).
+    fn failure<T>(result: capnp::Result<T>) -> String {
+        let Err(err) = result else {
+            panic!("the call succeeded");
+        };
+        assert_eq!(err.kind, capnp::ErrorKind::Failed, "{err}");
+        match err.extra.strip_prefix("remote exception: ") {
+            Some(message) => message.to_string(),
+            None => panic!("not a remote exception: {err}"),
+        }
+    }
+
+    #[test]
+    fn volume_over_a_real_connection() {
+        run(async {
+            let dir = tempfile::tempdir()?;
+            let store = Store::open(dir.path())?;
+            let v = volume(&store, "workspace", false);
+
+            write(&v, "/notes/a.txt", b"hello").await?;
+            assert_eq!(read(&v, "notes//a.txt").await?, b"hello");
+
+            let mut req = v.append_request();
+            req.get().set_path("/notes/a.txt");
+            req.get().set_content(b"!");
+            assert_eq!(req.send().promise.await?.get()?.get_size(), 6);
+
+            let mut req = v.mkdir_request();
+            req.get().set_path("/notes/sub");
+            req.send().promise.await?;
+            assert_eq!(list(&v, "/notes").await?, ["/notes/a.txt", "/notes/sub"]);
+
+            let mut req = v.stat_request();
+            req.get().set_path("/notes/a.txt");
+            let reply = req.send().promise.await?;
+            let stat = reply.get()?;
+            assert!(stat.get_exists());
+            let e = stat.get_entry()?;
+            assert_eq!(text(e.get_name())?, "a.txt");
+            assert_eq!(e.get_kind()?, entry::Kind::File);
+            assert_eq!(e.get_size(), 6);
+            let mut req = v.stat_request();
+            req.get().set_path("/nothing");
+            assert!(!req.send().promise.await?.get()?.get_exists());
+
+            let mut req = v.rename_request();
+            req.get().set_from("/notes/a.txt");
+            req.get().set_to("/notes/sub/b.txt");
+            req.send().promise.await?;
+
+            let mut req = v.glob_request();
+            req.get().set_pattern("/**/*.txt");
+            let reply = req.send().promise.await?;
+            let found: Vec<String> = reply
+                .get()?
+                .get_entries()?
+                .iter()
+                .map(|e| text(e.get_path()))
+                .collect::<capnp::Result<_>>()?;
+            assert_eq!(found, ["/notes/sub/b.txt"]);
+
+            let mut req = v.remove_request();
+            req.get().set_path("/notes");
+            assert_eq!(
+                failure(req.send().promise.await),
+                "remove /notes: directory not empty"
+            );
+            let mut req = v.remove_request();
+            req.get().set_path("/notes");
+            req.get().set_recursive(true);
+            req.send().promise.await?;
+            assert_eq!(list(&v, "/").await?, Vec::<String>::new());
+
+            assert_eq!(
+                failure(read(&v, "../etc/passwd").await),
+                r#"read "../etc/passwd": path escapes the volume root"#
+            );
+            assert_eq!(
+                failure(read(&v, "/missing").await),
+                "read /missing: not found"
+            );
+
+            write(&v, "/u", b"1234").await?;
+            let reply = v.usage_request().send().promise.await?;
+            let usage = reply.get()?;
+            assert_eq!((usage.get_bytes(), usage.get_entries()), (4, 1));
+            assert_eq!(usage.get_max_bytes(), Quota::default().max_bytes);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn batch_over_a_real_connection_is_atomic() {
+        run(async {
+            let dir = tempfile::tempdir()?;
+            let store = Store::open(dir.path())?;
+            let v = volume(&store, "workspace", false);
+            write(&v, "/keep", b"before").await?;
+
+            // write, remove of a missing file (fails), mkdir: nothing applies.
+            let mut req = v.batch_request();
+            {
+                let mut ops = req.get().init_ops(3);
+                let mut w = ops.reborrow().get(0).init_write();
+                w.set_path("/keep");
+                w.set_content(b"after");
+                ops.reborrow().get(1).init_remove().set_path("/missing");
+                ops.reborrow().get(2).init_mkdir().set_path("/dir");
+            }
+            assert_eq!(
+                failure(req.send().promise.await),
+                "batch op 1: remove /missing: not found"
+            );
+            assert_eq!(read(&v, "/keep").await?, b"before");
+            assert_eq!(list(&v, "/").await?, ["/keep"]);
+
+            let mut req = v.batch_request();
+            {
+                let mut ops = req.get().init_ops(6);
+                let mut w = ops.reborrow().get(0).init_write();
+                w.set_path("/keep");
+                w.set_content(b"after");
+                ops.reborrow().get(1).init_mkdir().set_path("/dir");
+                let mut a = ops.reborrow().get(2).init_append();
+                a.set_path("/dir/log");
+                a.set_content(b"abc");
+                ops.reborrow().get(3).init_read().set_path("/keep");
+                ops.reborrow().get(4).init_stat().set_path("/dir/log");
+                ops.reborrow().get(5).init_list().set_path("/");
+            }
+            let reply = req.send().promise.await?;
+            let results = reply.get()?.get_results()?;
+            assert_eq!(results.len(), 6);
+            assert!(matches!(results.get(0).which()?, fs_result::None(())));
+            assert!(matches!(results.get(2).which()?, fs_result::Size(3)));
+            let fs_result::Content(c) = results.get(3).which()? else {
+                panic!("read gave no content");
+            };
+            assert_eq!(c?, b"after");
+            let fs_result::Entry(e) = results.get(4).which()? else {
+                panic!("stat gave no entry");
+            };
+            assert_eq!(e?.get_size(), 3);
+            let fs_result::Entries(es) = results.get(5).which()? else {
+                panic!("list gave no entries");
+            };
+            assert_eq!(es?.len(), 2);
+            assert_eq!(read(&v, "/dir/log").await?, b"abc");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn read_only_volume_rejects_every_mutation() {
+        run(async {
+            let dir = tempfile::tempdir()?;
+            let store = Store::open(dir.path())?;
+            write(&volume(&store, "docs", false), "/readme", b"hi").await?;
+            let v = volume(&store, "docs", true);
+
+            assert_eq!(read(&v, "/readme").await?, b"hi");
+            assert_eq!(list(&v, "/").await?, ["/readme"]);
+            assert_eq!(
+                failure(write(&v, "/readme", b"bye").await),
+                r#"write /readme: volume "docs" is read-only"#
+            );
+            let mut req = v.append_request();
+            req.get().set_path("/log");
+            assert_eq!(
+                failure(req.send().promise.await),
+                r#"append /log: volume "docs" is read-only"#
+            );
+            let mut req = v.mkdir_request();
+            req.get().set_path("/d");
+            assert_eq!(
+                failure(req.send().promise.await),
+                r#"mkdir /d: volume "docs" is read-only"#
+            );
+            let mut req = v.remove_request();
+            req.get().set_path("/readme");
+            assert_eq!(
+                failure(req.send().promise.await),
+                r#"remove /readme: volume "docs" is read-only"#
+            );
+            let mut req = v.rename_request();
+            req.get().set_from("/readme");
+            req.get().set_to("/other");
+            assert_eq!(
+                failure(req.send().promise.await),
+                r#"rename /readme: volume "docs" is read-only"#
+            );
+
+            let mut req = v.batch_request();
+            {
+                let mut ops = req.get().init_ops(2);
+                ops.reborrow().get(0).init_read().set_path("/readme");
+                ops.reborrow().get(1).init_remove().set_path("/readme");
+            }
+            assert_eq!(
+                failure(req.send().promise.await),
+                r#"batch op 1: remove /readme: volume "docs" is read-only"#
+            );
+            let mut req = v.batch_request();
+            req.get().init_ops(1).get(0).init_read().set_path("/readme");
+            assert_eq!(req.send().promise.await?.get()?.get_results()?.len(), 1);
+
+            assert_eq!(read(&v, "/readme").await?, b"hi");
+            assert_eq!(list(&v, "/").await?, ["/readme"]);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn kv_over_a_real_connection() {
+        run(async {
+            let dir = tempfile::tempdir()?;
+            let store = Store::open(dir.path())?;
+            let kv: store::Client = connect(store.kv_client("alice", "cache")?.client);
+
+            let mut req = kv.put_request();
+            req.get().set_key("greeting");
+            req.get().set_value(b"hello");
+            req.send().promise.await?;
+
+            let mut req = kv.get_request();
+            req.get().set_key("greeting");
+            let reply = req.send().promise.await?;
+            assert!(reply.get()?.get_found());
+            assert_eq!(reply.get()?.get_value()?, b"hello");
+
+            let mut req = kv.get_request();
+            req.get().set_key("nothing");
+            assert!(!req.send().promise.await?.get()?.get_found());
+
+            let mut req = kv.put_many_request();
+            {
+                let mut entries = req.get().init_entries(250);
+                for i in 0..250u32 {
+                    let mut e = entries.reborrow().get(i);
+                    e.set_key(format!("item:{i:03}").as_str());
+                    e.set_value(&i.to_be_bytes());
+                }
+            }
+            req.send().promise.await?;
+
+            let mut keys = Vec::new();
+            let mut cursor = String::new();
+            loop {
+                let mut req = kv.list_request();
+                req.get().set_prefix("item:");
+                req.get().set_cursor(cursor.as_str());
+                req.get().set_limit(100);
+                let reply = req.send().promise.await?;
+                let page = reply.get()?;
+                for e in page.get_entries()?.iter() {
+                    let key = text(e.get_key())?;
+                    let i: u32 = key["item:".len()..].parse()?;
+                    assert_eq!(e.get_value()?, i.to_be_bytes());
+                    keys.push(key);
+                }
+                cursor = text(page.get_cursor())?;
+                if cursor.is_empty() {
+                    break;
+                }
+            }
+            assert_eq!(keys.len(), 250);
+            assert!(keys.windows(2).all(|w| w[0] < w[1]));
+
+            let mut req = kv.put_many_request();
+            {
+                let mut entries = req.get().init_entries(2);
+                entries.reborrow().get(0).set_key("fresh");
+                entries.reborrow().get(1).set_key("");
+            }
+            assert_eq!(
+                failure(req.send().promise.await),
+                r#"putMany entry 1: put "": invalid key: empty"#
+            );
+            let mut req = kv.get_request();
+            req.get().set_key("fresh");
+            assert!(!req.send().promise.await?.get()?.get_found());
+
+            let mut req = kv.delete_request();
+            req.get().set_key("greeting");
+            assert!(req.send().promise.await?.get()?.get_existed());
+            let mut req = kv.delete_request();
+            req.get().set_key("greeting");
+            assert!(!req.send().promise.await?.get()?.get_existed());
+            Ok(())
+        });
     }
 }
