@@ -11,7 +11,7 @@
 
 use std::future::{ready, Future};
 
-use caplet::fs_capnp::{entry, fs_op, fs_result, volume};
+use caplet::fs_capnp::{entry, fs_op, volume};
 use caplet::kv_capnp::store;
 use capnp::capability::Rc;
 
@@ -420,6 +420,7 @@ mod tests {
 
     use super::*;
     use crate::{Quota, Store};
+    use caplet::fs_capnp::fs_result;
 
     /// Runs `test` on a current-thread runtime inside a `LocalSet`, as the
     /// broker does.
