@@ -91,7 +91,8 @@ interface Volume {
   # `cannot move a directory into itself`. The error names `from`.
 
   glob @8 (pattern :Text) -> (entries :List(Entry));
-  # Every entry whose path matches `pattern`, sorted by path. `pattern` is
+  # Every entry whose path matches `pattern`, sorted by path (the root
+  # itself is never listed). `pattern` is
   # normalised like a path (so it cannot escape the root); within a
   # component `*` matches any run of characters and `?` exactly one, neither
   # crossing a `/`; a component that is exactly `**` matches zero or more

@@ -58,9 +58,14 @@ CREATE TABLE IF NOT EXISTS kv (
 ";
 
 /// Opens (creating when needed) the database in `data_dir`, switches it to
-/// WAL mode and creates the tables.
+/// WAL mode and creates the tables. A data directory created here is
+/// private to its owner (mode 0700); an existing one is left as it is.
 pub fn open(data_dir: &Path) -> Result<Connection> {
-    std::fs::create_dir_all(data_dir).map_err(|source| Error::Open {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(data_dir).map_err(|source| Error::Open {
         path: data_dir.to_path_buf(),
         source,
     })?;

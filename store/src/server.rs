@@ -457,11 +457,25 @@ mod tests {
         cap
     }
 
-    fn volume(store: &Store, name: &str, read_only: bool) -> volume::Client {
+    /// Runs `test` twice: on local capabilities, then over a connection.
+    fn local_and_remote<F, Fut>(test: F)
+    where
+        F: Fn(bool) -> Fut,
+        Fut: Future<Output = anyhow::Result<()>>,
+    {
+        run(test(false));
+        run(test(true));
+    }
+
+    fn volume(store: &Store, name: &str, read_only: bool, remote: bool) -> volume::Client {
         let local = store
             .volume_client("alice", name, read_only, Quota::default())
             .unwrap();
-        connect(local.client)
+        if remote {
+            connect(local.client)
+        } else {
+            local
+        }
     }
 
     async fn write(v: &volume::Client, path: &str, content: &[u8]) -> capnp::Result<()> {
@@ -491,25 +505,23 @@ mod tests {
         Ok(out)
     }
 
-    /// The failure's message, checking it is a `failed` exception that
-    /// came over the wire (capnp-rpc prefixes those with `remote exception`).
+    /// The failure's message, checking it is a `failed` exception
+    /// (capnp-rpc prefixes one that came over the wire with `remote exception`).
     fn failure<T>(result: capnp::Result<T>) -> String {
         let Err(err) = result else {
             panic!("the call succeeded");
         };
         assert_eq!(err.kind, capnp::ErrorKind::Failed, "{err}");
-        match err.extra.strip_prefix("remote exception: ") {
-            Some(message) => message.to_string(),
-            None => panic!("not a remote exception: {err}"),
-        }
+        let message = err.extra.strip_prefix("remote exception: ");
+        message.unwrap_or(&err.extra).to_string()
     }
 
     #[test]
-    fn volume_over_a_real_connection() {
-        run(async {
+    fn volume_locally_and_over_a_real_connection() {
+        local_and_remote(|remote| async move {
             let dir = tempfile::tempdir()?;
             let store = Store::open(dir.path())?;
-            let v = volume(&store, "workspace", false);
+            let v = volume(&store, "workspace", false, remote);
 
             write(&v, "/notes/a.txt", b"hello").await?;
             assert_eq!(read(&v, "notes//a.txt").await?, b"hello");
@@ -584,11 +596,11 @@ mod tests {
     }
 
     #[test]
-    fn batch_over_a_real_connection_is_atomic() {
-        run(async {
+    fn batch_is_atomic_locally_and_over_a_real_connection() {
+        local_and_remote(|remote| async move {
             let dir = tempfile::tempdir()?;
             let store = Store::open(dir.path())?;
-            let v = volume(&store, "workspace", false);
+            let v = volume(&store, "workspace", false, remote);
             write(&v, "/keep", b"before").await?;
 
             // write, remove of a missing file (fails), mkdir: nothing applies.
@@ -646,11 +658,11 @@ mod tests {
 
     #[test]
     fn read_only_volume_rejects_every_mutation() {
-        run(async {
+        local_and_remote(|remote| async move {
             let dir = tempfile::tempdir()?;
             let store = Store::open(dir.path())?;
-            write(&volume(&store, "docs", false), "/readme", b"hi").await?;
-            let v = volume(&store, "docs", true);
+            write(&volume(&store, "docs", false, remote), "/readme", b"hi").await?;
+            let v = volume(&store, "docs", true, remote);
 
             assert_eq!(read(&v, "/readme").await?, b"hi");
             assert_eq!(list(&v, "/").await?, ["/readme"]);
@@ -705,11 +717,12 @@ mod tests {
     }
 
     #[test]
-    fn kv_over_a_real_connection() {
-        run(async {
+    fn kv_locally_and_over_a_real_connection() {
+        local_and_remote(|remote| async move {
             let dir = tempfile::tempdir()?;
             let store = Store::open(dir.path())?;
-            let kv: store::Client = connect(store.kv_client("alice", "cache")?.client);
+            let local = store.kv_client("alice", "cache")?;
+            let kv: store::Client = if remote { connect(local.client) } else { local };
 
             let mut req = kv.put_request();
             req.get().set_key("greeting");
