@@ -52,7 +52,8 @@ pub use vfs::{Entry, Kind, Op, OpResult, Quota, Usage, Vfs};
 
 /// The database in one data directory: the source of every volume and kv
 /// store. One `Store` holds one SQLite connection, shared (single-threaded)
-/// by the handles and servers it makes.
+/// by the handles and servers it makes (and by its clones).
+#[derive(Clone)]
 pub struct Store {
     conn: Rc<RefCell<Connection>>,
     data_dir: PathBuf,

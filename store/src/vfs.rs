@@ -1267,6 +1267,29 @@ mod tests {
     }
 
     #[test]
+    fn a_second_connection_sees_committed_writes_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = volume(&dir);
+        let b = volume(&dir);
+        assert_eq!(b.stat("/x").unwrap(), None);
+        a.write("/x", b"1", false).unwrap();
+        assert_eq!(b.read("/x").unwrap(), b"1");
+        b.batch(&[
+            Op::Remove {
+                path: "/x".into(),
+                recursive: false,
+            },
+            Op::Mkdir {
+                path: "/x".into(),
+                parents: false,
+            },
+        ])
+        .unwrap();
+        assert_eq!(a.stat("/x").unwrap().unwrap().kind, Kind::Directory);
+        assert_eq!(a.usage().unwrap(), b.usage().unwrap());
+    }
+
+    #[test]
     fn two_connections_writing_at_once_lose_nothing() {
         const WRITES: usize = 100;
         let dir = tempfile::tempdir().unwrap();
