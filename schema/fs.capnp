@@ -13,8 +13,8 @@
 # volume does not leak real time).
 #
 # What it can touch: only the entries of its own volume. A volume granted
-# read-only accepts `read`, `list`, `stat` and `glob` (and batches made only
-# of `read` and `stat` ops); every other method fails with
+# read-only accepts `read`, `list`, `stat`, `glob` and `usage` (and batches
+# made only of `read`, `list` and `stat` ops); every other method fails with
 # `<op> <path>: volume "<name>" is read-only`.
 #
 # Paths: UTF-8 text; `/` separates components; a relative path is taken from

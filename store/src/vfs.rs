@@ -766,7 +766,8 @@ impl Volume<'_, '_> {
         if from == to {
             return Ok(());
         }
-        if to.starts_with(from) && to.as_bytes().get(from.len()) == Some(&b'/') {
+        if node == Node::Dir && to.starts_with(from) && to.as_bytes().get(from.len()) == Some(&b'/')
+        {
             return Err(Error::IntoItself);
         }
         self.parent_dir(to, false)?;
@@ -903,6 +904,10 @@ mod tests {
         assert_eq!(
             msg(v.rename("/d", "/d/e")),
             "rename /d: cannot move a directory into itself"
+        );
+        assert_eq!(
+            msg(v.rename("/f", "/f/g")),
+            "rename /f: parent /f is not a directory"
         );
         assert_eq!(
             msg(v.rename("/f", "/d")),
