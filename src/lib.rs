@@ -10,3 +10,5 @@
 
 capnp::generated_code!(pub mod caplet_capnp);
 capnp::generated_code!(pub mod host_capnp);
+capnp::generated_code!(pub mod fs_capnp);
+capnp::generated_code!(pub mod kv_capnp);
