@@ -7,3 +7,4 @@
 
 capnp::generated_code!(pub mod caplet_capnp);
 capnp::generated_code!(pub mod host_capnp);
+capnp::generated_code!(pub mod http_capnp);
