@@ -309,11 +309,9 @@ impl Gateway {
                 Ok(vec![*ip])
             }
             Host::Name(name) => {
-                let ips = self
-                    .resolver
-                    .resolve(name)
-                    .await
-                    .map_err(|e| Error::Resolve(format!("host {name} did not resolve: {e}")))?;
+                let ips = self.resolver.resolve(name).await.map_err(|e| {
+                    Error::Resolve(format!("host {name} did not resolve: {}", lower_first(&e)))
+                })?;
                 if ips.is_empty() {
                     return Err(Error::Resolve(format!("host {name} has no addresses")));
                 }
@@ -471,7 +469,7 @@ impl Gateway {
             Some(reason) => String::from_utf8_lossy(reason.as_bytes()).into_owned(),
             None => status.canonical_reason().unwrap_or_default().to_string(),
         };
-        let headers = response
+        let headers: Vec<(String, String)> = response
             .headers()
             .iter()
             .filter(|(name, _)| {
@@ -493,11 +491,22 @@ impl Gateway {
                 body.extend_from_slice(&data);
             }
         }
+        let received = body.len();
+        let body = self.redactor.redact_bytes(body);
+        let mut headers = headers;
+        if body.len() != received {
+            // Redaction changed the length: keep `content-length` truthful.
+            for (name, value) in &mut headers {
+                if name == "content-length" {
+                    *value = body.len().to_string();
+                }
+            }
+        }
         Ok(Outcome::Final(Response {
             status: status.as_u16(),
             status_text: self.redactor.redact(&status_text),
             headers,
-            body: self.redactor.redact_bytes(body),
+            body,
             url: url.to_string(),
             redirects: 0,
         }))
@@ -524,6 +533,17 @@ impl Gateway {
     }
 }
 
+/// An outside error's text with its first letter lower-cased, to keep
+/// messages in house style (`connection refused (os error 111)`).
+fn lower_first(error: &dyn std::fmt::Display) -> String {
+    let text = error.to_string();
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => text,
+    }
+}
+
 /// Connects to the first checked address that accepts.
 async fn connect(url: &Url, ips: &[IpAddr]) -> Result<TcpStream> {
     let mut last_error = None;
@@ -543,6 +563,6 @@ async fn connect(url: &Url, ips: &[IpAddr]) -> Result<TcpStream> {
         url.host,
         url.port,
         addresses.join(", "),
-        last_error.map_or_else(|| "no address".to_string(), |e| e.to_string())
+        last_error.map_or_else(|| "no address".to_string(), |e| lower_first(&e))
     )))
 }

@@ -40,6 +40,7 @@
 //! fits the broker's current-thread runtime and `LocalSet` (capnp-rpc is
 //! `!Send`). The system resolver uses tokio's blocking pool.
 
+pub mod config;
 pub mod error;
 pub mod gateway;
 pub mod ip;
@@ -49,6 +50,7 @@ pub mod secrets;
 pub mod server;
 pub mod url;
 
+pub use config::PolicyConfig;
 pub use error::{Error, Result};
 pub use gateway::{Gateway, Request, Response};
 pub use policy::{CredentialRule, HostPattern, Limits, Policy};

@@ -178,7 +178,7 @@ pub struct Limits {
     /// Most response headers (default 100).
     pub max_response_headers: usize,
     /// Largest response head (status line and headers), in bytes (default
-    /// 64 KiB; at least 8 KiB is always allowed).
+    /// 64 KiB).
     pub max_response_header_bytes: usize,
     /// Most caller-supplied request headers (default 100).
     pub max_request_headers: usize,

@@ -374,6 +374,8 @@ fn injected_credential_reaches_the_server_but_never_the_caller() {
         assert_eq!(header(&response, "x-echo"), Some("Bearer [redacted]"));
         assert_eq!(header(&response, "x-other"), Some("fine"));
         assert_eq!(response.body, b"you sent Bearer [redacted]");
+        let length = response.body.len().to_string();
+        assert_eq!(header(&response, "content-length"), Some(length.as_str()));
         assert!(!format!("{response:?}").contains(SECRET));
 
         let err = gw
@@ -650,4 +652,26 @@ fn bad_credential_configuration_is_refused() {
         "bad_config: header host cannot be injected: the gateway sets it"
     );
     let _ = StaticResolver::new();
+}
+
+#[test]
+fn refused_connections_name_the_checked_address() {
+    run(async {
+        // A port that was just free: nothing listens there any more.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let gw = gateway(local_policy(port));
+        let err = gw
+            .fetch(get(&format!("http://api.test:{port}/")))
+            .await
+            .unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.starts_with(&format!(
+                "connect_failed: could not connect to api.test port {port} (127.0.0.1): connection refused"
+            )),
+            "{message}"
+        );
+    });
 }
