@@ -67,11 +67,30 @@ impl Error {
     }
 }
 
+/// Longest exception reason sent to a caller, in bytes; longer ones are cut
+/// and end in `…`.
+pub const MAX_MESSAGE_BYTES: usize = 1024;
+
 impl From<Error> for capnp::Error {
     /// Every gateway error is a `failed` exception: none of them means the
-    /// broker connection is gone or overloaded.
+    /// broker connection is gone or overloaded. The reason is one line (any
+    /// control character, e.g. from a server's `Location`, becomes a space)
+    /// of at most [`MAX_MESSAGE_BYTES`].
     fn from(error: Error) -> capnp::Error {
-        capnp::Error::failed(error.to_string())
+        let mut message: String = error
+            .to_string()
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        if message.len() > MAX_MESSAGE_BYTES {
+            let mut cut = MAX_MESSAGE_BYTES;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push('…');
+        }
+        capnp::Error::failed(message)
     }
 }
 
@@ -106,5 +125,18 @@ mod tests {
         let e: capnp::Error = Error::Denied("x".into()).into();
         assert_eq!(e.kind, capnp::ErrorKind::Failed);
         assert!(e.extra.contains("denied: x"));
+    }
+
+    #[test]
+    fn capnp_reasons_are_one_bounded_line() {
+        let e: capnp::Error = Error::Upstream("a\tb\u{7}c".into()).into();
+        assert!(e.extra.ends_with("upstream_error: a b c"), "{}", e.extra);
+        let e: capnp::Error = Error::Denied("é".repeat(2000)).into();
+        assert!(
+            e.extra.len() <= MAX_MESSAGE_BYTES + 3 + 16,
+            "{}",
+            e.extra.len()
+        );
+        assert!(e.extra.ends_with('…'));
     }
 }
