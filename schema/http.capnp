@@ -9,7 +9,8 @@
 # What it can reach: only what the broker's egress policy for this grant
 # allows, checked on every request and on every redirect hop:
 #   - the URL scheme is `http` (`https` only when the broker is built with
-#     TLS support), the host matches the allowlist (exact names like
+#     TLS support; certificates are checked against the host name, and a
+#     redirect from `https` to `http` is refused), the host matches the allowlist (exact names like
 #     `api.example.com` or wildcards like `*.example.com`), the port is
 #     allowed, the method is allowed and the path starts with an allowed
 #     prefix (after `.`/`..` segments are resolved);

@@ -72,6 +72,18 @@ const BODY_HEADERS: &[&str] = &[
     "content-location",
 ];
 
+/// URL schemes this build can fetch.
+#[cfg(feature = "tls")]
+const SCHEMES: &[&str] = &["http", "https"];
+#[cfg(not(feature = "tls"))]
+const SCHEMES: &[&str] = &["http"];
+
+/// What [`SCHEMES`] means, for error messages.
+#[cfg(feature = "tls")]
+const SCHEMES_NOTE: &str = "http and https only";
+#[cfg(not(feature = "tls"))]
+const SCHEMES_NOTE: &str = "plain http only: built without the `tls` feature";
+
 /// `User-Agent` sent when the caller sets none.
 const USER_AGENT: &str = "caplet-egress";
 
@@ -124,6 +136,8 @@ pub struct Gateway {
     secrets: Secrets,
     redactor: Redactor,
     resolver: Box<dyn Resolver>,
+    #[cfg(feature = "tls")]
+    tls: crate::tls::Tls,
 }
 
 impl fmt::Debug for Gateway {
@@ -180,6 +194,8 @@ impl Gateway {
             secrets: kept,
             redactor,
             resolver: Box::new(SystemResolver),
+            #[cfg(feature = "tls")]
+            tls: crate::tls::Tls::webpki_roots(),
         })
     }
 
@@ -187,6 +203,18 @@ impl Gateway {
     pub fn with_resolver(mut self, resolver: impl Resolver + 'static) -> Gateway {
         self.resolver = Box::new(resolver);
         self
+    }
+
+    /// Trusts exactly these DER-encoded root certificates for `https`
+    /// instead of the built-in Mozilla roots (private CAs, tests). Fails with
+    /// `bad_config` when one does not parse.
+    #[cfg(feature = "tls")]
+    pub fn with_root_certificates(
+        mut self,
+        roots: impl IntoIterator<Item = Vec<u8>>,
+    ) -> Result<Gateway> {
+        self.tls = crate::tls::Tls::with_roots(roots)?;
+        Ok(self)
     }
 
     /// The policy this gateway enforces.
@@ -259,6 +287,13 @@ impl Gateway {
                 method = Method::GET;
                 body = Bytes::new();
                 headers.retain(|(name, _)| !BODY_HEADERS.contains(&name.as_str()));
+            }
+            if url.scheme == "https" && next.scheme != "https" {
+                return Err(Error::Denied(format!(
+                    "redirect from https to {} is not allowed",
+                    next.scheme
+                ))
+                .at_hop(hop, &next.to_string()));
             }
             if next.origin() != first_origin {
                 same_origin = false;
@@ -385,10 +420,10 @@ impl Gateway {
         body: Bytes,
         may_inject: bool,
     ) -> Result<Outcome> {
-        if url.scheme != "http" {
+        if !SCHEMES.contains(&url.scheme.as_str()) {
             return Err(Error::Unsupported(format!(
-                "{} urls are not supported by this gateway (plain http only)",
-                url.scheme
+                "{} urls are not supported by this gateway ({})",
+                url.scheme, SCHEMES_NOTE
             )));
         }
         self.policy.check(method.as_str(), url)?;
@@ -404,11 +439,33 @@ impl Gateway {
         *request.headers_mut() = headers;
 
         let stream = connect(url, &ips).await?;
+        #[cfg(feature = "tls")]
+        if url.scheme == "https" {
+            let stream = self.tls.connect(url, stream).await?;
+            return self
+                .exchange(TokioIo::new(stream), method, url, request)
+                .await;
+        }
+        self.exchange(TokioIo::new(stream), method, url, request)
+            .await
+    }
+
+    /// One HTTP/1.1 request/response over an established stream.
+    async fn exchange<T>(
+        &self,
+        io: T,
+        method: &Method,
+        url: &Url,
+        request: hyper::Request<Full<Bytes>>,
+    ) -> Result<Outcome>
+    where
+        T: hyper::rt::Read + hyper::rt::Write + Unpin,
+    {
         let limits = &self.policy.limits;
         let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
             .max_headers(limits.max_response_headers)
             .max_header_size(limits.max_response_header_bytes)
-            .handshake::<_, Full<Bytes>>(TokioIo::new(stream))
+            .handshake::<_, Full<Bytes>>(io)
             .await
             .map_err(|e| self.hyper_error(&e))?;
         let exchange = async {

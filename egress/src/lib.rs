@@ -31,10 +31,13 @@
 //! only at send time. Secret values are scrubbed from response headers,
 //! bodies and error messages, and no `Debug` output shows them.
 //!
-//! Not supported yet: `https` (fails with `unsupported: …`; TLS would go
-//! behind a cargo feature with rustls + ring), compressed responses (never
-//! advertised; a server that compresses anyway gets `unsupported: …`),
-//! HTTP/2, connection reuse.
+//! `https` needs the cargo feature `tls` (rustls with the `ring` provider,
+//! Mozilla roots from `webpki-roots`, or the broker's own roots through
+//! [`Gateway::with_root_certificates`]); without it `https` URLs fail with
+//! `unsupported: …`. Redirects from `https` to `http` are refused.
+//!
+//! Not supported: compressed responses (never advertised; a server that
+//! compresses anyway gets `unsupported: …`), HTTP/2, connection reuse.
 //!
 //! Everything runs on the caller's task: no threads, no spawned tasks, so it
 //! fits the broker's current-thread runtime and `LocalSet` (capnp-rpc is
@@ -48,6 +51,8 @@ pub mod policy;
 pub mod resolve;
 pub mod secrets;
 pub mod server;
+#[cfg(feature = "tls")]
+mod tls;
 pub mod url;
 
 pub use config::PolicyConfig;

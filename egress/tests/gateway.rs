@@ -586,8 +586,8 @@ fn bad_requests_are_refused_before_sending() {
                 "bad_request: invalid method \"GE T\"",
             ),
             (
-                get(&format!("https://api.test:{}/", server.port)),
-                "unsupported: https urls are not supported by this gateway (plain http only)",
+                get(&format!("ftp://api.test:{}/", server.port)),
+                "bad_request: scheme ftp is not supported (only http and https)",
             ),
             (
                 get(&format!("http://user@api.test:{}/", server.port)),
@@ -672,6 +672,19 @@ fn refused_connections_name_the_checked_address() {
                 "connect_failed: could not connect to api.test port {port} (127.0.0.1): connection refused"
             )),
             "{message}"
+        );
+    });
+}
+
+#[cfg(not(feature = "tls"))]
+#[test]
+fn https_needs_the_tls_feature() {
+    run(async {
+        let gw = gateway(local_policy(443));
+        let err = gw.fetch(get("https://api.test/")).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unsupported: https urls are not supported by this gateway (plain http only: built without the `tls` feature)"
         );
     });
 }

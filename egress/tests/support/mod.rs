@@ -10,8 +10,8 @@ use std::rc::Rc;
 
 use caplet_egress::policy::Policy;
 use caplet_egress::resolve::StaticResolver;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
 
 /// Runs `test` on a current-thread runtime inside a `LocalSet`, the way the
 /// broker runs capnp-rpc.
@@ -102,6 +102,50 @@ impl TestServer {
         }
     }
 
+    /// Like [`TestServer::start`], but speaking TLS with the certificate in
+    /// `tests/tls/` (`api.test` and `127.0.0.1`, signed by `tests/tls/ca.der`).
+    #[cfg(feature = "tls")]
+    pub async fn start_tls(handler: impl Fn(&Seen, u16) -> Reply + 'static) -> TestServer {
+        use std::sync::Arc;
+        use tokio_rustls::rustls::{self, pki_types};
+
+        let cert = pki_types::CertificateDer::from(include_bytes!("../tls/leaf.der").to_vec());
+        let key = pki_types::PrivateKeyDer::Pkcs8(pki_types::PrivatePkcs8KeyDer::from(
+            include_bytes!("../tls/leaf.key.der").to_vec(),
+        ));
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![cert], key)
+            .expect("server certificate");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("local addr").port();
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let connections = Rc::new(Cell::new(0));
+        let handler: Handler = Rc::new(handler);
+        let (seen2, connections2) = (seen.clone(), connections.clone());
+        tokio::task::spawn_local(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                connections2.set(connections2.get() + 1);
+                let (acceptor, handler, seen) = (acceptor.clone(), handler.clone(), seen2.clone());
+                tokio::task::spawn_local(async move {
+                    if let Ok(tls) = acceptor.accept(stream).await {
+                        serve(tls, port, handler, seen).await;
+                    }
+                });
+            }
+        });
+        TestServer {
+            port,
+            seen,
+            connections,
+        }
+    }
+
     /// Requests seen so far.
     pub fn seen(&self) -> Vec<Seen> {
         self.seen.borrow().clone()
@@ -118,7 +162,10 @@ impl TestServer {
     }
 }
 
-async fn serve(stream: TcpStream, port: u16, handler: Handler, seen: Rc<RefCell<Vec<Seen>>>) {
+async fn serve<S>(stream: S, port: u16, handler: Handler, seen: Rc<RefCell<Vec<Seen>>>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
