@@ -688,3 +688,51 @@ fn https_needs_the_tls_feature() {
         );
     });
 }
+
+#[test]
+fn request_size_limits() {
+    run(async {
+        let server = TestServer::start(echo_server()).await;
+        let limits = Limits {
+            max_request_bytes: 10,
+            max_request_headers: 2,
+            max_request_header_bytes: 64,
+            ..Limits::default()
+        };
+        let gw = gateway(local_policy(server.port).with_limits(limits));
+        let url = server.url("api.test", "/");
+        let mut big_body = get(&url);
+        big_body.body = vec![0; 11];
+        let err = gw.fetch(big_body).await.unwrap_err();
+        assert_eq!(err.to_string(), "too_large: request body exceeds 10 bytes");
+        let mut many = get(&url);
+        many.headers = vec![("a".into(), "1".into()); 3];
+        let err = gw.fetch(many).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "too_large: request has more than 2 headers"
+        );
+        let mut long = get(&url);
+        long.headers = vec![("a".into(), "x".repeat(64))];
+        let err = gw.fetch(long).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "too_large: request headers exceed 64 bytes"
+        );
+        assert_eq!(server.connections(), 0);
+    });
+}
+
+#[test]
+fn redirects_without_location_are_returned_as_is() {
+    run(async {
+        let server = TestServer::start(|_, _| reply(302, &[], b"nowhere")).await;
+        let gw = gateway(local_policy(server.port));
+        let response = gw
+            .fetch(get(&server.url("api.test", "/")))
+            .await
+            .expect("fetch");
+        assert_eq!((response.status, response.redirects), (302, 0));
+        assert_eq!(response.body, b"nowhere");
+    });
+}
