@@ -736,3 +736,21 @@ fn redirects_without_location_are_returned_as_is() {
         assert_eq!(response.body, b"nowhere");
     });
 }
+
+#[test]
+fn odd_paths_stay_paths() {
+    run(async {
+        let server = TestServer::start(echo_server()).await;
+        let gw = gateway(local_policy(server.port));
+        for path in ["//evil.test/x", "/a?b=c&d=%20e", "/{x}|y"] {
+            let response = gw
+                .fetch(get(&server.url("api.test", path)))
+                .await
+                .expect(path);
+            assert_eq!(header(&response, "x-path"), Some(path));
+        }
+        for seen in server.seen() {
+            assert_eq!(seen.header("host"), [format!("api.test:{}", server.port)]);
+        }
+    });
+}
