@@ -46,6 +46,7 @@
 #   `too_large: …`       e.g. `response body exceeds N bytes`, or too many /
 #                        too large response headers;
 #   `timeout: …`         the whole fetch, redirects included, took too long.
+#   `bad_config: …`      the broker's policy for this grant is unusable.
 # A server answering with an HTTP error status (404, 500 …) is not an
 # exception: it is a normal `Response`.
 
@@ -114,15 +115,17 @@ struct Response {
   # What the final server answered.
 
   status @0 :UInt16;
-  # HTTP status code, 100–999. Never a redirect status unless the redirect
-  # had no usable `Location` header.
+  # HTTP status code, 100–999. A 301/302/303/307/308 only when it came
+  # without a `Location` header (otherwise it was followed, or the fetch
+  # failed).
 
   statusText @1 :Text;
   # The reason phrase the server sent, or the standard one for `status` (may
   # be empty for unknown codes).
 
   headers @2 :List(Header);
-  # Response headers in the order received, without connection-level ones
+  # Response headers, repeated names kept (values of one name are grouped,
+  # in the order they were received), without connection-level ones
   # (`Connection`, `Keep-Alive`, `Transfer-Encoding`, `TE`, `Trailer`,
   # `Upgrade`, `Proxy-*`). Any occurrence of a broker secret is replaced by
   # `[redacted]`. The policy caps their count and total size (`too_large`).
@@ -131,7 +134,8 @@ struct Response {
   # The response body, exactly as sent (the gateway asks for
   # `Accept-Encoding: identity` and refuses compressed responses with
   # `unsupported`), except that any occurrence of a broker secret is replaced
-  # by `[redacted]`. Capped by the policy's response limit (default 10 MiB):
+  # by `[redacted]` (`content-length` in `headers` is then adjusted).
+  # Capped by the policy's response limit (default 10 MiB):
   # larger bodies fail with `too_large: response body exceeds N bytes`.
 
   url @4 :Text;
