@@ -12,3 +12,4 @@ capnp::generated_code!(pub mod caplet_capnp);
 capnp::generated_code!(pub mod host_capnp);
 capnp::generated_code!(pub mod fs_capnp);
 capnp::generated_code!(pub mod kv_capnp);
+capnp::generated_code!(pub mod http_capnp);
