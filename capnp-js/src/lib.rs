@@ -1,0 +1,4 @@
+//! placeholder
+pub mod codec;
+pub mod compile;
+pub mod schema;
