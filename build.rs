@@ -1,21 +1,31 @@
 //! Compiles every `schema/*.capnp` into Rust with the embedded Cap'n Proto
 //! compiler (WebAssembly, no system `capnp` needed) and `capnpc` codegen.
 //! This is the only place generated code comes from.
+//!
+//! The schemas of the end-to-end tests (`tests/schemas/*.capnp`) are
+//! compiled the same way into `OUT_DIR`, where only the tests include them;
+//! they are never part of the library.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 fn main() {
-    println!("cargo:rerun-if-changed=schema");
-    let mut files: Vec<PathBuf> = std::fs::read_dir("schema")
-        .expect("schema/ folder is missing")
-        .map(|entry| entry.expect("schema/ folder is unreadable").path())
+    generate("schema");
+    generate("tests/schemas");
+}
+
+/// Compiles every `.capnp` file of `folder` into `OUT_DIR`.
+fn generate(folder: &str) {
+    println!("cargo:rerun-if-changed={folder}");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
+        .unwrap_or_else(|e| panic!("{folder}/ folder is unreadable: {e}"))
+        .map(|entry| entry.expect("schema folder entry").path())
         .filter(|path| path.extension().is_some_and(|ext| ext == "capnp"))
         .collect();
     files.sort();
 
     let mut compile = capnpc_embedded::CompileCommand::new();
-    compile.src_prefix("schema");
+    compile.src_prefix(folder);
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
         compile.file(file);

@@ -16,12 +16,12 @@ pub enum Error {
         requested: u64,
         maximum: u64,
     },
+    /// An interface schema does not compile or cannot be used from JS.
+    #[error("schema_error: {0}")]
+    Schema(String),
     /// `get` was called with an id already bound to different code.
     #[error("id_conflict: worker id {0:?} is already in use with different code")]
     IdConflict(String),
-    /// Something the broker does not support (yet).
-    #[error("unsupported: {0}")]
-    Unsupported(String),
     /// No isolate-host could take the worker.
     #[error("no_host: {0}")]
     NoHost(String),

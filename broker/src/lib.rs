@@ -5,9 +5,11 @@
 //! `LocalSet`), because capnp-rpc is single-threaded. Code map:
 //! - [`pool`]: spawning, watching and respawning isolate-hosts.
 //! - [`service`]: the `Broker` and `Worker` services clients call.
+//! - [`bindings`]: a worker's granted capabilities and their schemas.
 //! - [`limits`]: defaults, maxima and the effective limits of a worker.
 //! - [`listener`]: the Unix socket clients connect to.
 
+pub mod bindings;
 mod error;
 pub mod limits;
 pub mod listener;

@@ -15,8 +15,10 @@ use std::time::Duration;
 use caplet::caplet_capnp::{broker, invoke_error, worker, worker_code};
 use caplet::host_capnp::{host_worker, worker_spec};
 use capnp::capability::Rc as CapRc;
+use caplet_capnp_js::compile::SchemaCompiler;
 use capnp::message::{Builder, HeapAllocator};
 
+use crate::bindings::{self, Bound};
 use crate::error::Error;
 use crate::limits::{LimitPolicy, Limits};
 use crate::pool::HostPool;
@@ -32,6 +34,8 @@ pub struct Shared {
     pub limits: LimitPolicy,
     /// `get` ids: id → (canonical spec bytes, worker).
     cache: RefCell<HashMap<String, (Vec<u8>, worker::Client)>>,
+    /// Interface schemas sent as `.capnp` source, compiled once per content.
+    schemas: SchemaCompiler,
 }
 
 impl Shared {
@@ -40,6 +44,7 @@ impl Shared {
             pool,
             limits,
             cache: RefCell::new(HashMap::new()),
+            schemas: SchemaCompiler::new(256),
         })
     }
 }
@@ -60,12 +65,13 @@ impl BrokerService {
         &self,
         code: worker_code::Reader<'_>,
     ) -> Result<(Vec<u8>, worker::Client), Error> {
-        let (spec, limits) = make_spec(code, &self.shared.limits)?;
-        let canonical = capnp::serialize::write_message_to_words(&spec);
+        let checked = Checked::new(code, &self.shared)?;
+        let canonical = checked.canonical();
         let worker = Rc::new(WorkerService {
             shared: self.shared.clone(),
-            spec,
-            wall_time: Duration::from_millis(limits.wall_time_ms.into()),
+            spec: checked.spec,
+            bindings: checked.bindings,
+            wall_time: Duration::from_millis(checked.limits.wall_time_ms.into()),
             placement: RefCell::new(None),
             loading: tokio::sync::Mutex::new(()),
         });
@@ -98,8 +104,7 @@ impl broker::Server for BrokerService {
             );
         }
         let code = params.get_code()?;
-        let (spec, _) = make_spec(code, &self.shared.limits)?;
-        let canonical = capnp::serialize::write_message_to_words(&spec);
+        let canonical = Checked::new(code, &self.shared)?.canonical();
         let cached = self.shared.cache.borrow().get(&id).cloned();
         if let Some((known, worker)) = cached {
             if known != canonical {
@@ -122,7 +127,37 @@ impl broker::Server for BrokerService {
     }
 }
 
-/// Checks a client's code and turns it into the host's `WorkerSpec`.
+/// A client's code, checked: the host's `WorkerSpec` (without `env`), the
+/// bindings, and the effective limits.
+struct Checked {
+    spec: Builder<HeapAllocator>,
+    bindings: Vec<Bound>,
+    limits: Limits,
+}
+
+impl Checked {
+    fn new(code: worker_code::Reader<'_>, shared: &Shared) -> Result<Self, Error> {
+        let (spec, limits) = make_spec(code, &shared.limits)?;
+        let bindings = bindings::read(code.get_env()?, &shared.schemas)?;
+        Ok(Self { spec, bindings, limits })
+    }
+
+    /// What `get` compares: the spec, and each binding's name and schema.
+    /// Capabilities themselves cannot be compared: a cached worker keeps
+    /// those of the `get` that created it.
+    fn canonical(&self) -> Vec<u8> {
+        let mut bytes = capnp::serialize::write_message_to_words(&self.spec);
+        for binding in &self.bindings {
+            bytes.extend_from_slice(binding.name.as_bytes());
+            bytes.push(0);
+            bytes.extend(binding.schema_words());
+        }
+        bytes
+    }
+}
+
+/// Checks a client's modules and limits and turns them into the host's
+/// `WorkerSpec` (its `env` is written per load, from the bindings).
 fn make_spec(
     code: worker_code::Reader<'_>,
     policy: &LimitPolicy,
@@ -165,11 +200,6 @@ fn make_spec(
             )))
         }
     };
-    if !code.get_env()?.is_empty() {
-        return Err(Error::Unsupported(
-            "env bindings are not available in this version of the broker".into(),
-        ));
-    }
     let mut message = Builder::new_default();
     let mut spec = message.init_root::<worker_spec::Builder>();
     spec.set_main_module(main);
@@ -182,6 +212,7 @@ fn make_spec(
 struct WorkerService {
     shared: Rc<Shared>,
     spec: Builder<HeapAllocator>,
+    bindings: Vec<Bound>,
     wall_time: Duration,
     placement: RefCell<Option<Placement>>,
     /// Held while (re)loading, so concurrent invocations load only once.
@@ -214,6 +245,10 @@ impl WorkerService {
         request
             .get()
             .set_spec(self.spec.get_root_as_reader::<worker_spec::Reader>()?)?;
+        let mut env = request.get().get_spec()?.init_env(self.bindings.len() as u32);
+        for (i, binding) in self.bindings.iter().enumerate() {
+            binding.write(env.reborrow().get(i as u32))?;
+        }
         let response = request.send().promise.await?;
         let worker = response.get()?.get_worker()?;
         self.shared.pool.placed(host.slot, 1);

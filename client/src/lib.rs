@@ -31,6 +31,9 @@ pub use caplet::caplet_capnp::invoke_error::Kind as InvokeErrorKind;
 pub use caplet::caplet_capnp::log_line::Level;
 pub use error::{kind_name, Error};
 
+/// The capnp crates the public API speaks in, re-exported for callers.
+pub use {capnp, capnp_rpc};
+
 /// One module of a worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Module {
@@ -51,12 +54,50 @@ pub struct Limits {
     pub log_bytes: Option<u64>,
 }
 
-/// A worker's code: modules, main module and limits.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The interface a granted capability implements, as `.capnp` source: the
+/// files (name, text) and the interface, `file.capnp:Name`. The broker
+/// compiles it; it may never have seen it before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceSchema {
+    pub files: Vec<(String, String)>,
+    pub interface_name: String,
+}
+
+impl InterfaceSchema {
+    /// The interface `interface_name` (e.g. `inventory.capnp:Inventory`)
+    /// of one schema file.
+    pub fn source(file_name: impl Into<String>, text: impl Into<String>, interface_name: impl Into<String>) -> Self {
+        Self {
+            files: vec![(file_name.into(), text.into())],
+            interface_name: interface_name.into(),
+        }
+    }
+}
+
+/// A capability granted to a worker as `env.<name>`.
+#[derive(Clone)]
+pub struct Grant {
+    pub name: String,
+    pub cap: capnp::capability::Client,
+    pub schema: InterfaceSchema,
+}
+
+impl std::fmt::Debug for Grant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grant")
+            .field("name", &self.name)
+            .field("interface", &self.schema.interface_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A worker's code: modules, main module, granted capabilities and limits.
+#[derive(Debug, Clone, Default)]
 pub struct WorkerCode {
     /// The main module; `None` means the first module.
     pub main_module: Option<String>,
     pub modules: Vec<Module>,
+    pub grants: Vec<Grant>,
     pub limits: Limits,
 }
 
@@ -83,6 +124,23 @@ impl WorkerCode {
         self
     }
 
+    /// Grants a capability as `env.<name>`: any capnp client (one this
+    /// program implements itself, or one it got from elsewhere) with the
+    /// schema of its interface.
+    pub fn grant(
+        mut self,
+        name: impl Into<String>,
+        cap: impl capnp::capability::FromClientHook,
+        schema: InterfaceSchema,
+    ) -> Self {
+        self.grants.push(Grant {
+            name: name.into(),
+            cap: capnp::capability::Client::new(cap.into_client_hook()),
+            schema,
+        });
+        self
+    }
+
     /// Sets the limits.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
@@ -97,6 +155,20 @@ impl WorkerCode {
             entry.set_name(&m.name);
             entry.set_kind(m.kind);
             entry.set_source(&m.source);
+        }
+        let mut env = out.reborrow().init_env(self.grants.len() as u32);
+        for (i, grant) in self.grants.iter().enumerate() {
+            let mut entry = env.reborrow().get(i as u32);
+            entry.set_name(&grant.name);
+            entry.reborrow().init_cap().set_as_capability(grant.cap.hook.add_ref());
+            let mut source = entry.init_schema().init_source();
+            source.set_interface_name(&grant.schema.interface_name);
+            let mut files = source.init_files(grant.schema.files.len() as u32);
+            for (j, (name, text)) in grant.schema.files.iter().enumerate() {
+                let mut file = files.reborrow().get(j as u32);
+                file.set_name(name);
+                file.set_text(text);
+            }
         }
         let l = &self.limits;
         let mut limits = out.init_limits();
@@ -152,6 +224,15 @@ impl Connection {
                 source,
             })?;
         let (reader, writer) = stream.compat().split();
+        Ok(Self::from_io(reader, writer))
+    }
+
+    /// Speaks to a broker over any byte stream (both halves of a
+    /// connection the caller opened).
+    pub fn from_io(
+        reader: impl futures::AsyncRead + Unpin + 'static,
+        writer: impl futures::AsyncWrite + Unpin + 'static,
+    ) -> Self {
         let network = twoparty::VatNetwork::new(
             futures::io::BufReader::new(reader),
             futures::io::BufWriter::new(writer),
@@ -161,10 +242,10 @@ impl Connection {
         let mut rpc = RpcSystem::new(Box::new(network), None);
         let broker: broker::Client = rpc.bootstrap(rpc_twoparty_capnp::Side::Server);
         tokio::task::spawn_local(rpc);
-        Ok(Self {
+        Self {
             broker,
             embedded: None,
-        })
+        }
     }
 
     /// Starts a broker in this process (its isolate-hosts are still separate

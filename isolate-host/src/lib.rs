@@ -4,6 +4,7 @@
 //! Its only channel is the Cap'n Proto connection to the broker on its stdin
 //! (a socketpair the broker created). It serves `IsolateHost` from
 //! `schema/host.capnp`. Code map:
+//! - [`caps`]: capabilities in JavaScript (stubs, calls, pipelining, exports).
 //! - [`engine`]: the engine boundary; the only place a runtime is configured.
 //! - [`modules`]: module names, import resolution, compilation to bytecode.
 //! - [`worker`]: a loaded worker and its invocation loop.
@@ -12,6 +13,7 @@
 //! - [`exception`]: thrown JS values turned into messages and locations.
 //! - [`server`]: the Cap'n Proto servers.
 
+pub mod caps;
 pub mod console;
 pub mod engine;
 mod error;

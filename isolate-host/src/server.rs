@@ -9,6 +9,9 @@ use caplet::caplet_capnp;
 use caplet::host_capnp::{host_worker, isolate_host, worker_spec};
 use capnp::capability::Rc as CapRc;
 
+use caplet_capnp_js::schema::SchemaSet;
+
+use crate::caps::Binding;
 use crate::engine::EngineLimits;
 use crate::error::Error;
 use crate::modules::{Compiler, Kind, Source};
@@ -29,6 +32,37 @@ impl HostServer {
             live_workers: Rc::new(Cell::new(0)),
         })
     }
+}
+
+/// The worker's capabilities and one schema set covering all their
+/// interfaces (a node shared by several bindings is taken once).
+fn read_env(spec: worker_spec::Reader<'_>) -> Result<(Rc<SchemaSet>, Vec<Binding>), Error> {
+    let env = spec.get_env()?;
+    let mut nodes = std::collections::HashMap::new();
+    let mut bindings = Vec::new();
+    for binding in env.iter() {
+        let schema = match binding.get_schema()?.which().map_err(capnp::Error::from)? {
+            caplet_capnp::interface_schema::Which::Compiled(compiled) => compiled?,
+            caplet_capnp::interface_schema::Which::Source(_) => {
+                return Err(Error::BadCode("the broker must compile schemas before loading".into()))
+            }
+        };
+        for node in schema.get_nodes()? {
+            nodes.entry(node.get_id()).or_insert(node);
+        }
+        bindings.push(Binding {
+            name: binding.get_name()?.to_string().map_err(capnp::Error::from)?,
+            client: binding.get_cap().get_as_capability()?,
+            interface_id: schema.get_interface_id(),
+        });
+    }
+    let schema = SchemaSet::from_nodes(nodes.into_values()).map_err(|e| Error::BadCode(e.to_string()))?;
+    for binding in &bindings {
+        schema
+            .check_interface(binding.interface_id)
+            .map_err(|e| Error::BadCode(format!("env.{}: {e}", binding.name)))?;
+    }
+    Ok((Rc::new(schema), bindings))
 }
 
 fn read_spec(spec: worker_spec::Reader<'_>) -> Result<(Vec<Source>, String, WorkerLimits), Error> {
@@ -70,9 +104,11 @@ impl isolate_host::Server for HostServer {
         params: isolate_host::LoadParams,
         mut results: isolate_host::LoadResults,
     ) -> Result<(), capnp::Error> {
-        let (sources, main, limits) = read_spec(params.get()?.get_spec()?)?;
+        let spec = params.get()?.get_spec()?;
+        let (sources, main, limits) = read_spec(spec)?;
+        let (schema, bindings) = read_env(spec)?;
         let bytecode = self.compiler.compile(&sources)?;
-        let worker = JsWorker::load(bytecode, &main, limits).await?;
+        let worker = JsWorker::load(bytecode, &main, limits, schema, bindings).await?;
         self.live_workers.set(self.live_workers.get() + 1);
         let server = HostWorkerServer {
             worker,

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use caplet::caplet_capnp::invoke_error::Kind;
+use caplet_capnp_js::schema::SchemaSet;
 use rquickjs::function::This;
 use rquickjs::promise::PromiseState;
 use rquickjs::{CatchResultExt, CaughtError, Ctx, Function, Object, Persistent, Promise, Value};
@@ -15,6 +16,7 @@ use crate::engine::{EngineLimits, Isolate};
 use crate::error::{Error, InvokeFailure};
 use crate::exception;
 use crate::modules::{self, Bytecode};
+use crate::caps::{Binding, Caps};
 use crate::tasks::Tasks;
 
 /// Everything a worker needs besides its code, all limits concrete.
@@ -41,44 +43,63 @@ pub struct Outcome {
     pub stats: Stats,
 }
 
-/// A compiled, evaluated worker.
+/// Everything of a loaded worker that stubs, pipelines and exports reach
+/// (through `Weak` references, so no cycle runs through JS).
 ///
-/// Field order is drop order: JS values are released before the isolate.
-pub struct JsWorker {
-    default_export: Persistent<Value<'static>>,
-    tasks: Rc<Tasks>,
+/// Field order is drop order: every JS value (capability state, the default
+/// export, pending tasks holding promise functions) goes before the isolate.
+pub struct Core {
+    pub caps: Caps,
+    default_export: RefCell<Option<Persistent<Value<'static>>>>,
+    pub tasks: Tasks,
     logs: Rc<RefCell<LogSink>>,
     limits: WorkerLimits,
-    isolate: Isolate,
+    /// Signalled after every segment, for exports waiting on a promise.
+    pub progress: tokio::sync::Notify,
+    pub isolate: Isolate,
+}
+
+/// A compiled, evaluated worker.
+pub struct JsWorker {
+    core: Rc<Core>,
 }
 
 impl JsWorker {
     /// Builds the worker's isolate from compiled modules and evaluates the main
     /// module (including any top-level await it does).
-    pub async fn load(bytecode: Bytecode, main: &str, limits: WorkerLimits) -> Result<Self, Error> {
-        let main_bytes = bytecode.get(main).cloned().ok_or_else(|| {
-            Error::BadCode(format!("main module {main:?} is not among the modules"))
-        })?;
+    pub async fn load(
+        bytecode: Bytecode,
+        main: &str,
+        limits: WorkerLimits,
+        schema: Rc<SchemaSet>,
+        bindings: Vec<Binding>,
+    ) -> Result<Self, Error> {
+        let main_bytes = bytecode
+            .get(main)
+            .cloned()
+            .ok_or_else(|| Error::BadCode(format!("main module {main:?} is not among the modules")))?;
         let isolate = Isolate::new(&limits.engine, bytecode)?;
         let logs = Rc::new(RefCell::new(LogSink::default()));
         logs.borrow_mut().reset(limits.log_bytes);
-        let tasks = Rc::new(Tasks::default());
+        let core = Rc::new_cyclic(|me| Core {
+            caps: Caps::new(me.clone(), schema, bindings),
+            default_export: RefCell::new(None),
+            tasks: Tasks::default(),
+            logs,
+            limits,
+            progress: tokio::sync::Notify::new(),
+            isolate,
+        });
+        let isolate = &core.isolate;
 
         let (evaluated, job_error) = isolate.segment(|ctx| -> Result<_, Error> {
-            console::install(ctx, logs.clone()).map_err(|e| Error::Engine(e.to_string()))?;
+            console::install(ctx, core.logs.clone()).map_err(|e| Error::Engine(e.to_string()))?;
+            core.caps.install(ctx).map_err(|e| Error::Engine(e.to_string()))?;
             let declared = modules::load_bytecode(ctx, &main_bytes).catch(ctx);
             let declared = declared.map_err(|e| evaluation_error(ctx, e))?;
-            let (module, promise) = declared
-                .eval()
-                .catch(ctx)
-                .map_err(|e| evaluation_error(ctx, e))?;
+            let (module, promise) = declared.eval().catch(ctx).map_err(|e| evaluation_error(ctx, e))?;
             Ok((
-                Persistent::save(
-                    ctx,
-                    module
-                        .namespace()
-                        .map_err(|e| Error::Engine(e.to_string()))?,
-                ),
+                Persistent::save(ctx, module.namespace().map_err(|e| Error::Engine(e.to_string()))?),
                 Persistent::save(ctx, promise),
             ))
         });
@@ -86,12 +107,9 @@ impl JsWorker {
         if let Some(message) = job_error {
             return Err(Error::Evaluation(message));
         }
-        // Top-level await: wait for the module's promise like an invocation would.
+        // Top-level await must have settled: a worker's module has no I/O yet.
         let default_export = isolate.with(|ctx| -> Result<_, Error> {
-            let promise = promise
-                .clone()
-                .restore(ctx)
-                .map_err(|e| Error::Engine(e.to_string()))?;
+            let promise = promise.clone().restore(ctx).map_err(|e| Error::Engine(e.to_string()))?;
             match promise.state() {
                 PromiseState::Resolved => {}
                 PromiseState::Rejected => {
@@ -107,29 +125,24 @@ impl JsWorker {
                 .clone()
                 .restore(ctx)
                 .map_err(|e| Error::Engine(e.to_string()))?;
-            let default: Value = namespace
-                .get("default")
-                .map_err(|e| Error::Engine(e.to_string()))?;
+            let default: Value = namespace.get("default").map_err(|e| Error::Engine(e.to_string()))?;
             Ok(Persistent::save(ctx, default))
         })?;
-        isolate.meter().reset(limits.engine.cpu_time);
-        Ok(Self {
-            default_export,
-            tasks,
-            logs,
-            limits,
-            isolate,
-        })
-    }
-
-    /// The worker's outstanding host operations.
-    pub fn tasks(&self) -> &Rc<Tasks> {
-        &self.tasks
+        drop((namespace, promise));
+        *core.default_export.borrow_mut() = Some(default_export);
+        core.caps.end_invocation();
+        Ok(Self { core })
     }
 
     /// Runs `entrypoint` with `input` (JSON text) to completion. Invocations of
     /// one worker must not overlap; the caller serialises them.
     pub async fn invoke(&self, entrypoint: &str, input: &str) -> Outcome {
+        self.core.invoke(entrypoint, input).await
+    }
+}
+
+impl Core {
+    async fn invoke(&self, entrypoint: &str, input: &str) -> Outcome {
         let started = Instant::now();
         self.isolate.meter().reset(self.limits.engine.cpu_time);
         self.logs.borrow_mut().reset(self.limits.log_bytes);
@@ -137,6 +150,7 @@ impl JsWorker {
 
         let result = self.run(entrypoint, input, &mut peak).await;
         self.tasks.clear();
+        self.caps.end_invocation();
         Outcome {
             result,
             logs: self.logs.borrow_mut().take(),
@@ -194,6 +208,7 @@ impl JsWorker {
             let (done, job_error) = self
                 .isolate
                 .segment(|ctx| completion(ctx).catch(ctx).map_err(|e| self.failure(ctx, e)));
+            self.progress.notify_waiters();
             *peak = (*peak).max(self.isolate.memory_used());
             self.check(done, job_error)?;
         }
@@ -220,7 +235,8 @@ impl JsWorker {
                 )
             })?
         };
-        let default: Value = self.default_export.clone().restore(ctx).map_err(internal)?;
+        let default = self.default_export.borrow().clone().ok_or_else(|| internal("the worker has no default export"))?;
+        let default: Value = default.restore(ctx).map_err(internal)?;
         let name = if entrypoint.is_empty() {
             "run"
         } else {
@@ -252,7 +268,7 @@ impl JsWorker {
                 "the main module has no default export object or function",
             ));
         };
-        let env = Object::new(ctx.clone()).map_err(internal)?;
+        let env = self.caps.env(ctx).map_err(internal)?;
         let context = Object::new(ctx.clone()).map_err(internal)?;
         let returned: Value = function
             .call((This(this), input, env, context))

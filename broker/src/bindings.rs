@@ -1,0 +1,139 @@
+//! A worker's environment bindings: checks the capabilities and interface
+//! schemas a client grants, compiles `.capnp` source with the embedded
+//! compiler (cached by content hash), and keeps each binding so it can be
+//! loaded onto a host again after a host dies.
+
+use caplet::caplet_capnp::{binding, compiled_schema, interface_schema};
+use caplet_capnp_js::compile::SchemaCompiler;
+use caplet_capnp_js::schema::SchemaSet;
+use capnp::message::{Builder, HeapAllocator};
+
+use crate::error::Error;
+
+/// Most bindings one worker may have.
+pub const MAX_BINDINGS: u32 = 64;
+
+/// One checked binding.
+pub struct Bound {
+    pub name: String,
+    pub client: capnp::capability::Client,
+    pub interface_id: u64,
+    /// A `CompiledSchema` message with every node the interface needs.
+    schema: Builder<HeapAllocator>,
+}
+
+impl Bound {
+    /// Writes this binding into a host's `WorkerSpec.env` entry.
+    pub fn write(&self, mut out: binding::Builder<'_>) -> Result<(), Error> {
+        out.set_name(&self.name);
+        out.reborrow()
+            .init_cap()
+            .set_as_capability(self.client.hook.add_ref());
+        out.init_schema()
+            .set_compiled(self.schema.get_root_as_reader::<compiled_schema::Reader>()?)?;
+        Ok(())
+    }
+
+    /// The compiled schema as canonical words, for comparing worker code.
+    pub fn schema_words(&self) -> Vec<u8> {
+        capnp::serialize::write_message_to_words(&self.schema)
+    }
+}
+
+/// A JavaScript identifier of 1–64 ASCII letters, digits, `_` or `$`, not
+/// starting with a digit.
+fn check_name(name: &str) -> Result<(), Error> {
+    let ok = (1..=64).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$')
+        && !name.as_bytes()[0].is_ascii_digit();
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::BadCode(format!(
+            "binding name {name:?} must be a JavaScript identifier of 1 to 64 ASCII characters"
+        )))
+    }
+}
+
+/// Checks and compiles every binding of `env`.
+pub fn read(env: capnp::struct_list::Reader<'_, binding::Owned>, compiler: &SchemaCompiler) -> Result<Vec<Bound>, Error> {
+    if env.len() > MAX_BINDINGS {
+        return Err(Error::BadCode(format!(
+            "a worker may have at most {MAX_BINDINGS} bindings, got {}",
+            env.len()
+        )));
+    }
+    let mut bound: Vec<Bound> = Vec::new();
+    for entry in env.iter() {
+        let name = entry.get_name()?.to_str()?.to_string();
+        check_name(&name)?;
+        if bound.iter().any(|b| b.name == name) {
+            return Err(Error::BadCode(format!("binding {name:?} appears twice")));
+        }
+        let client: capnp::capability::Client = entry
+            .get_cap()
+            .get_as_capability()
+            .map_err(|e| Error::BadCode(format!("binding {name:?}: no capability: {e}")))?;
+        let checked = |set: &SchemaSet, interface_id: u64| -> Result<Builder<HeapAllocator>, Error> {
+            set.check_interface(interface_id)
+                .map_err(|e| Error::Schema(format!("binding {name:?}: {e}")))?;
+            compiled_message(set, interface_id)
+        };
+        let (schema, interface_id) = match entry.get_schema()?.which()? {
+            interface_schema::Which::Source(source) => {
+                let source = source?;
+                let mut files = Vec::new();
+                for file in source.get_files()? {
+                    files.push((file.get_name()?.to_str()?, file.get_text()?.to_str()?));
+                }
+                let compiled = compiler
+                    .compile(&files, source.get_interface_name()?.to_str()?)
+                    .map_err(|e| Error::Schema(format!("binding {name:?}: {e}")))?;
+                (checked(&compiled.schema, compiled.interface_id)?, compiled.interface_id)
+            }
+            interface_schema::Which::Compiled(compiled) => {
+                let compiled = compiled?;
+                let set = SchemaSet::from_nodes(compiled.get_nodes()?.iter())
+                    .map_err(|e| Error::Schema(format!("binding {name:?}: {e}")))?;
+                (checked(&set, compiled.get_interface_id())?, compiled.get_interface_id())
+            }
+        };
+        bound.push(Bound {
+            name,
+            client,
+            interface_id,
+            schema,
+        });
+    }
+    Ok(bound)
+}
+
+/// Copies every node of `set` into a `CompiledSchema` message.
+fn compiled_message(set: &SchemaSet, interface_id: u64) -> Result<Builder<HeapAllocator>, Error> {
+    let mut message = Builder::new_default();
+    let mut root = message.init_root::<compiled_schema::Builder>();
+    root.set_interface_id(interface_id);
+    let ids: Vec<u64> = set.node_ids().collect();
+    let mut nodes = root.init_nodes(ids.len() as u32);
+    for (i, id) in ids.iter().enumerate() {
+        let node = set.node(*id).map_err(|e| Error::Schema(e.to_string()))?;
+        nodes.set_with_caveats(i as u32, node.get()?)?;
+    }
+    Ok(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binding_names_are_identifiers() {
+        for good in ["fs", "kv2", "_x", "$"] {
+            check_name(good).unwrap();
+        }
+        for bad in ["", "2x", "a-b", "a b", "ü"] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_name(&"a".repeat(65)).is_err());
+    }
+}

@@ -1,0 +1,256 @@
+//! Capabilities in JavaScript: the stubs a worker holds, the calls it makes
+//! on them, pipelined results, and JS objects served back as capabilities.
+//!
+//! - A *stub* is an instance of the native `Capability` class whose prototype
+//!   carries one function per method of its interface (inherited methods
+//!   included). The capability lives in Rust, inside the instance, so a stub
+//!   cannot be forged (`Object.create(Object.getPrototypeOf(stub))` has no
+//!   capability inside) and is released on `stub[Symbol.dispose]()` or when
+//!   the invocation ends.
+//! - A call encodes its params with the schema-driven codec, sends a dynamic
+//!   capnp call, and returns a *pipelined promise*: awaitable (its `then` is
+//!   the real promise's), and before it resolves, reading a capability field
+//!   gives a stub for the pipelined capability, and reading a struct field
+//!   gives a nested pipeline — so `a.get().b.get()` sends both calls at once.
+//! - A plain JS object passed where an interface is expected is exported:
+//!   calls on it run the object's methods inside the worker (see [`export`]).
+//!   Exports are revoked when the invocation ends.
+//! - Cap'n Proto exceptions reach JS as `RpcError` (a subclass of `Error`)
+//!   with `type` set to `failed`, `overloaded`, `disconnected` or
+//!   `unimplemented`.
+
+mod export;
+mod pipeline;
+mod stub;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+
+use caplet_capnp_js::codec::{self, CapReader, CapWriter, CodecError};
+use caplet_capnp_js::schema::SchemaSet;
+use capnp::capability::FromClientHook;
+use capnp::private::capability::ClientHook;
+use rquickjs::{Ctx, Function, Object, Persistent, Value};
+
+use crate::worker::Core;
+
+pub use export::Export;
+pub use stub::{Slot, StubCell};
+
+/// A capability granted to the worker, visible as `env.<name>`.
+pub struct Binding {
+    pub name: String,
+    pub client: capnp::capability::Client,
+    pub interface_id: u64,
+}
+
+/// Per-worker capability state. Holds JS values, so it is dropped before the
+/// worker's isolate (see `worker::Core`).
+pub struct Caps {
+    core: Weak<Core>,
+    schema: Rc<SchemaSet>,
+    bindings: Vec<Binding>,
+    /// Stubs handed to JS during the current invocation.
+    held: RefCell<Vec<Weak<Slot>>>,
+    /// JS objects exported during the current invocation.
+    exports: RefCell<Vec<Weak<Export>>>,
+    /// Prototypes of stubs by interface id, and of pipelines by layout id.
+    stub_protos: RefCell<HashMap<u64, Persistent<Object<'static>>>>,
+    pipeline_protos: RefCell<HashMap<u64, Persistent<Object<'static>>>>,
+    /// Captured before any worker code ran, so user code cannot swap them.
+    intrinsics: RefCell<Option<Intrinsics>>,
+}
+
+#[derive(Clone)]
+struct Intrinsics {
+    then: Persistent<Function<'static>>,
+    finally: Persistent<Function<'static>>,
+    rpc_error_proto: Persistent<Object<'static>>,
+}
+
+impl Caps {
+    pub fn new(core: Weak<Core>, schema: Rc<SchemaSet>, bindings: Vec<Binding>) -> Self {
+        Self {
+            core,
+            schema,
+            bindings,
+            held: RefCell::new(Vec::new()),
+            exports: RefCell::new(Vec::new()),
+            stub_protos: RefCell::new(HashMap::new()),
+            pipeline_protos: RefCell::new(HashMap::new()),
+            intrinsics: RefCell::new(None),
+        }
+    }
+
+    /// The worker's schemas.
+    pub fn schema(&self) -> &Rc<SchemaSet> {
+        &self.schema
+    }
+
+    /// Installs `RpcError` and `Symbol.dispose`, and captures the promise
+    /// functions the pipelines use. Runs before any worker code.
+    pub fn install(&self, ctx: &Ctx<'_>) -> rquickjs::Result<()> {
+        let globals = ctx.globals();
+        let symbol: Object = globals.get("Symbol")?;
+        if symbol.get::<_, Value>("dispose")?.is_undefined() {
+            let make: Function = globals.get("Symbol")?;
+            let dispose: Value = make.call(("Symbol.dispose",))?;
+            symbol.prop("dispose", rquickjs::object::Property::from(dispose))?;
+        }
+        let promise: Object = globals.get("Promise")?;
+        let promise_proto: Object = promise.get("prototype")?;
+        let then: Function = promise_proto.get("then")?;
+        let finally: Function = promise_proto.get("finally")?;
+
+        let error: Object = globals.get("Error")?;
+        let error_proto: Object = error.get("prototype")?;
+        let rpc_error_proto = Object::new(ctx.clone())?;
+        rpc_error_proto.set_prototype(Some(&error_proto))?;
+        rpc_error_proto.set("name", "RpcError")?;
+        let constructor = Function::new(ctx.clone(), |ctx: Ctx<'_>| -> rquickjs::Result<()> {
+            Err(rquickjs::Exception::throw_type(
+                &ctx,
+                "RpcError is thrown by capability calls, not constructed",
+            ))
+        })?;
+        constructor.set("prototype", rpc_error_proto.clone())?;
+        rpc_error_proto.set("constructor", constructor.clone())?;
+        globals.set("RpcError", constructor)?;
+
+        *self.intrinsics.borrow_mut() = Some(Intrinsics {
+            then: Persistent::save(ctx, then),
+            finally: Persistent::save(ctx, finally),
+            rpc_error_proto: Persistent::save(ctx, rpc_error_proto),
+        });
+        Ok(())
+    }
+
+    fn intrinsics(&self) -> Intrinsics {
+        self.intrinsics
+            .borrow()
+            .clone()
+            .expect("Caps::install runs when the worker is built")
+    }
+
+    /// Builds the `env` object of one invocation: a fresh stub per binding.
+    pub fn env<'js>(&self, ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
+        let env = Object::new(ctx.clone())?;
+        for binding in &self.bindings {
+            let stub = self.stub(ctx, binding.client.clone(), binding.interface_id)?;
+            env.set(binding.name.as_str(), stub)?;
+        }
+        Ok(env)
+    }
+
+    /// Releases every stub and revokes every export made during the
+    /// invocation that just ended.
+    pub fn end_invocation(&self) {
+        for slot in self.held.take() {
+            if let Some(slot) = slot.upgrade() {
+                slot.release();
+            }
+        }
+        for export in self.exports.take() {
+            if let Some(export) = export.upgrade() {
+                export.revoke();
+            }
+        }
+    }
+
+    /// Turns a capnp exception into an `RpcError`.
+    pub fn rpc_error<'js>(&self, ctx: &Ctx<'js>, error: &capnp::Error) -> rquickjs::Result<Value<'js>> {
+        let kind = match error.kind {
+            capnp::ErrorKind::Overloaded => "overloaded",
+            capnp::ErrorKind::Disconnected => "disconnected",
+            capnp::ErrorKind::Unimplemented => "unimplemented",
+            _ => "failed",
+        };
+        let mut message = error.extra.as_str();
+        while let Some(rest) = message.strip_prefix("remote exception: ") {
+            message = rest;
+        }
+        self.make_rpc_error(ctx, kind, message)
+    }
+
+    fn make_rpc_error<'js>(&self, ctx: &Ctx<'js>, kind: &str, message: &str) -> rquickjs::Result<Value<'js>> {
+        let error = rquickjs::Exception::from_message(ctx.clone(), message)?;
+        let proto = self.intrinsics().rpc_error_proto.restore(ctx)?;
+        error.as_object().set_prototype(Some(&proto))?;
+        error.as_object().set("type", kind)?;
+        Ok(error.into_value())
+    }
+
+    fn core(&self) -> Option<Rc<Core>> {
+        self.core.upgrade()
+    }
+}
+
+/// Encodes capabilities found in JS values: stubs pass their capability on,
+/// plain objects are exported.
+struct Writer<'c> {
+    caps: &'c Caps,
+}
+
+impl<'js> CapWriter<'js> for Writer<'_> {
+    fn write_cap(
+        &mut self,
+        ctx: &Ctx<'js>,
+        interface_id: u64,
+        value: &Value<'js>,
+    ) -> Result<Box<dyn ClientHook>, CodecError> {
+        let Some(object) = value.as_object() else {
+            return Err(CodecError::type_error(format!(
+                "expected a capability stub or an object implementing {}, got {}",
+                self.interface_name(interface_id),
+                codec::js_type_name(value)
+            )));
+        };
+        if let Some(stub) = rquickjs::Class::<StubCell>::from_object(object) {
+            return stub
+                .borrow()
+                .client()
+                .map(|client| client.hook)
+                .ok_or_else(|| CodecError::type_error("this capability stub was disposed"));
+        }
+        if value.is_function() || value.is_array() || value.is_promise() {
+            return Err(CodecError::type_error(format!(
+                "expected a capability stub or an object implementing {}, got {}",
+                self.interface_name(interface_id),
+                codec::js_type_name(value)
+            )));
+        }
+        let export = Export::new(self.caps.core.clone(), ctx, object.clone(), interface_id);
+        self.caps.exports.borrow_mut().push(Rc::downgrade(&export));
+        let client: export::DynClient = capnp_rpc::new_client_from_rc(export);
+        Ok(client.into_client_hook())
+    }
+}
+
+impl Writer<'_> {
+    fn interface_name(&self, id: u64) -> String {
+        self.caps
+            .schema
+            .interface(id)
+            .map(|i| i.name.to_string())
+            .unwrap_or_else(|_| format!("interface {id:#x}"))
+    }
+}
+
+/// Decodes capabilities into stubs.
+struct Reader<'c> {
+    caps: &'c Caps,
+}
+
+impl<'js> CapReader<'js> for Reader<'_> {
+    fn read_cap(
+        &mut self,
+        ctx: &Ctx<'js>,
+        interface_id: u64,
+        hook: Box<dyn ClientHook>,
+    ) -> Result<Value<'js>, CodecError> {
+        self.caps
+            .stub(ctx, capnp::capability::Client::new(hook), interface_id)
+            .map_err(CodecError::from)
+    }
+}

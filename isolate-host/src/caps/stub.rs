@@ -1,0 +1,204 @@
+//! Stubs: unforgeable JS handles on capabilities, and the calls made on them.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use caplet_capnp_js::codec;
+use caplet_capnp_js::schema::MethodInfo;
+use capnp::any_pointer;
+use capnp::capability::RemotePromise;
+use rquickjs::class::{JsClass, Readable, Trace, Tracer};
+use rquickjs::function::{Opt, This};
+use rquickjs::{Class, Ctx, Exception, Function, JsLifetime, Object, Persistent, Value};
+
+use super::{Caps, Reader, Writer};
+use crate::tasks::Completion;
+
+/// The capability inside a stub. Emptied on dispose and at invocation end.
+pub struct Slot {
+    client: RefCell<Option<capnp::capability::Client>>,
+}
+
+impl Slot {
+    /// Drops the capability (the provider sees the release).
+    pub fn release(&self) {
+        self.client.borrow_mut().take();
+    }
+}
+
+/// The Rust data inside a `Capability` instance.
+pub struct StubCell {
+    slot: Rc<Slot>,
+}
+
+impl StubCell {
+    /// The capability, unless the stub was disposed.
+    pub fn client(&self) -> Option<capnp::capability::Client> {
+        self.slot.client.borrow().clone()
+    }
+}
+
+impl<'js> Trace<'js> for StubCell {
+    fn trace<'a>(&self, _tracer: Tracer<'a, 'js>) {}
+}
+
+// SAFETY: `StubCell` holds no JS values, so it is valid for any JS lifetime.
+unsafe impl<'js> JsLifetime<'js> for StubCell {
+    type Changed<'to> = StubCell;
+}
+
+impl<'js> JsClass<'js> for StubCell {
+    const NAME: &'static str = "Capability";
+    type Mutable = Readable;
+
+    fn constructor(_ctx: &Ctx<'js>) -> rquickjs::Result<Option<rquickjs::Constructor<'js>>> {
+        Ok(None)
+    }
+}
+
+impl Caps {
+    /// A new stub for `client`, registered for release at invocation end.
+    pub fn stub<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        client: capnp::capability::Client,
+        interface_id: u64,
+    ) -> rquickjs::Result<Value<'js>> {
+        let proto = self.stub_proto(ctx, interface_id)?;
+        let slot = Rc::new(Slot {
+            client: RefCell::new(Some(client)),
+        });
+        self.held.borrow_mut().push(Rc::downgrade(&slot));
+        Ok(Class::instance_proto(StubCell { slot }, proto)?.into_value())
+    }
+
+    /// The prototype of stubs of one interface: a function per method, and
+    /// `Symbol.dispose`.
+    fn stub_proto<'js>(&self, ctx: &Ctx<'js>, interface_id: u64) -> rquickjs::Result<Object<'js>> {
+        if let Some(proto) = self.stub_protos.borrow().get(&interface_id) {
+            return proto.clone().restore(ctx);
+        }
+        let interface = self
+            .schema
+            .interface(interface_id)
+            .map_err(|e| Exception::throw_type(ctx, &e.to_string()))?;
+        let proto = Object::new(ctx.clone())?;
+        for method in &interface.methods {
+            let method = method.clone();
+            let core = self.core.clone();
+            let name = method.name.to_string();
+            let function = Function::new(
+                ctx.clone(),
+                move |ctx: Ctx<'js>, this: This<Value<'js>>, params: Opt<Value<'js>>| -> rquickjs::Result<Value<'js>> {
+                    let core = core
+                        .upgrade()
+                        .ok_or_else(|| Exception::throw_internal(&ctx, "the worker is gone"))?;
+                    core.caps.call(&ctx, &this.0, &method, params.0)
+                },
+            )?
+            .with_name(&name)?;
+            proto.set(name.as_str(), function)?;
+        }
+        let dispose = Function::new(ctx.clone(), |ctx: Ctx<'js>, this: This<Value<'js>>| -> rquickjs::Result<()> {
+            let stub = this
+                .0
+                .as_object()
+                .and_then(Class::<StubCell>::from_object)
+                .ok_or_else(|| Exception::throw_type(&ctx, "not a capability stub"))?;
+            stub.borrow().slot.release();
+            Ok(())
+        })?;
+        let symbol: Object = ctx.globals().get("Symbol")?;
+        let dispose_key: rquickjs::Symbol = symbol.get("dispose")?;
+        proto.set(dispose_key, dispose)?;
+        self.stub_protos
+            .borrow_mut()
+            .insert(interface_id, Persistent::save(ctx, proto.clone()));
+        Ok(proto)
+    }
+
+    /// `stub.method(params)`: encodes the params, sends the call, and returns
+    /// a pipelined promise for its results.
+    fn call<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        this: &Value<'js>,
+        method: &MethodInfo,
+        params: Option<Value<'js>>,
+    ) -> rquickjs::Result<Value<'js>> {
+        let stub = this
+            .as_object()
+            .and_then(Class::<StubCell>::from_object)
+            .ok_or_else(|| {
+                Exception::throw_type(
+                    ctx,
+                    &format!("{}() must be called on a capability stub", method.name),
+                )
+            })?;
+        let client = stub.borrow().client().ok_or_else(|| {
+            Exception::throw_reference(ctx, &format!("{}(): this capability stub was disposed", method.name))
+        })?;
+        let params = match params {
+            Some(params) => params,
+            None => Object::new(ctx.clone())?.into_value(),
+        };
+        let mut request =
+            client.new_call::<any_pointer::Owned, any_pointer::Owned>(method.interface_id, method.ordinal, None);
+        codec::write_params(
+            ctx,
+            &self.schema,
+            method.interface_id,
+            method.ordinal,
+            &params,
+            request.get(),
+            &mut Writer { caps: self },
+        )
+        .map_err(|e| e.throw(ctx))?;
+        let RemotePromise { promise, pipeline } = request.send();
+
+        let (js_promise, resolve, reject) = ctx.promise()?;
+        let resolve = Persistent::save(ctx, resolve);
+        let reject = Persistent::save(ctx, reject);
+        let core = self.core.clone();
+        let (interface_id, ordinal) = (method.interface_id, method.ordinal);
+        let core_rc = self.core().ok_or_else(|| Exception::throw_internal(ctx, "the worker is gone"))?;
+        core_rc.tasks.push(async move {
+            let response = promise.await;
+            let completion: Completion = Box::new(move |ctx: &Ctx<'_>| -> rquickjs::Result<()> {
+                let Some(core) = core.upgrade() else {
+                    return Ok(());
+                };
+                let caps = &core.caps;
+                let decoded = response.and_then(|response| {
+                    let results = response.get()?;
+                    Ok(codec::read_results(
+                        ctx,
+                        &caps.schema,
+                        interface_id,
+                        ordinal,
+                        results,
+                        &mut Reader { caps },
+                    ))
+                });
+                match decoded {
+                    Ok(Ok(value)) => resolve.restore(ctx)?.call::<_, ()>((value,)),
+                    Ok(Err(codec_error)) => {
+                        let _ = codec_error.throw(ctx);
+                        let thrown = ctx.catch();
+                        reject.restore(ctx)?.call::<_, ()>((thrown,))
+                    }
+                    Err(rpc_error) => {
+                        let error = caps.rpc_error(ctx, &rpc_error)?;
+                        reject.restore(ctx)?.call::<_, ()>((error,))
+                    }
+                }
+            });
+            completion
+        });
+        let results = self
+            .schema
+            .struct_info(method.result_struct)
+            .map_err(|e| Exception::throw_type(ctx, &e.to_string()))?;
+        self.pipeline(ctx, pipeline, &results.layout, js_promise.into_value(), Vec::new())
+    }
+}
