@@ -314,7 +314,9 @@ impl capnp::traits::HasStructSize for RawStructBuilder<'_> {
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Largest message body, in 8-byte words (default 8 Mi words = 64 MiB,
-    /// capnp's default traversal limit, beyond which readers refuse).
+    /// capnp's default traversal limit, beyond which readers refuse). Every
+    /// list element counts as at least one word, which also bounds the work
+    /// one encode can do (sparse JS arrays are cheap to make but not to walk).
     pub max_words: u64,
     /// Deepest struct/list nesting (default 64, capnp's default nesting
     /// limit). Also stops cyclic JavaScript objects.
@@ -431,7 +433,7 @@ fn with_js_bytes<R>(ctx: &Ctx<'_>, v: &Value<'_>, f: impl FnOnce(&[u8]) -> R) ->
         if buffer.is_exception() {
             // SAFETY: clear the pending exception; we report our own error.
             drop(ctx.catch());
-            return Err(CodecError::type_error("typed array has no readable buffer"));
+            return Err(CodecError::type_error("typed array's buffer is detached"));
         }
         let mut size: qjs::size_t = 0;
         // SAFETY: `buffer` is an ArrayBuffer; the pointer is valid until JS runs.
@@ -905,8 +907,9 @@ impl<'s, 'js> Writer<'_, 's, 'js> {
             arr.get::<Value<'js>>(i as usize).map_err(|e| js_err(e).at(w.path))
         };
         macro_rules! prim_list {
-            ($t:ty, $size:expr, $bits:expr, |$w:ident, $x:ident| $conv:expr) => {{
-                self.charge((u64::from(len) * $bits).div_ceil(64).max(u64::from(len) / 64))?;
+            ($t:ty, $size:expr, |$w:ident, $x:ident| $conv:expr) => {{
+                // Each element counts at least one word: bounds the work per message.
+                self.charge(u64::from(len))?;
                 let lb = pb.init_list($size, len);
                 for i in 0..len {
                     let $x = get(self, i)?;
@@ -921,7 +924,7 @@ impl<'s, 'js> Writer<'_, 's, 'js> {
         }
         match elem {
             Type::Void => {
-                self.charge(u64::from(len) / 64)?;
+                self.charge(u64::from(len))?;
                 pb.init_list(ElementSize::Void, len);
                 for i in 0..len {
                     let x = get(self, i)?;
@@ -932,22 +935,22 @@ impl<'s, 'js> Writer<'_, 's, 'js> {
                 }
                 Ok(())
             }
-            Type::Bool => prim_list!(bool, ElementSize::Bit, 1, |w, x| w.bool(&x)?),
-            Type::Int8 => prim_list!(i8, ElementSize::Byte, 8, |w, x| w.int(&x, elem, -0x80, 0x7f)? as i8),
-            Type::UInt8 => prim_list!(u8, ElementSize::Byte, 8, |w, x| w.int(&x, elem, 0, 0xff)? as u8),
-            Type::Int16 => prim_list!(i16, ElementSize::TwoBytes, 16, |w, x| w.int(&x, elem, -0x8000, 0x7fff)? as i16),
-            Type::UInt16 => prim_list!(u16, ElementSize::TwoBytes, 16, |w, x| w.int(&x, elem, 0, 0xffff)? as u16),
-            Type::Enum(id) => prim_list!(u16, ElementSize::TwoBytes, 16, |w, x| w.enum_(&x, *id)?),
-            Type::Int32 => prim_list!(i32, ElementSize::FourBytes, 32, |w, x| w
+            Type::Bool => prim_list!(bool, ElementSize::Bit, |w, x| w.bool(&x)?),
+            Type::Int8 => prim_list!(i8, ElementSize::Byte, |w, x| w.int(&x, elem, -0x80, 0x7f)? as i8),
+            Type::UInt8 => prim_list!(u8, ElementSize::Byte, |w, x| w.int(&x, elem, 0, 0xff)? as u8),
+            Type::Int16 => prim_list!(i16, ElementSize::TwoBytes, |w, x| w.int(&x, elem, -0x8000, 0x7fff)? as i16),
+            Type::UInt16 => prim_list!(u16, ElementSize::TwoBytes, |w, x| w.int(&x, elem, 0, 0xffff)? as u16),
+            Type::Enum(id) => prim_list!(u16, ElementSize::TwoBytes, |w, x| w.enum_(&x, *id)?),
+            Type::Int32 => prim_list!(i32, ElementSize::FourBytes, |w, x| w
                 .int(&x, elem, i64::from(i32::MIN), i64::from(i32::MAX))?
                 as i32),
             Type::UInt32 => {
-                prim_list!(u32, ElementSize::FourBytes, 32, |w, x| w.int(&x, elem, 0, i64::from(u32::MAX))? as u32)
+                prim_list!(u32, ElementSize::FourBytes, |w, x| w.int(&x, elem, 0, i64::from(u32::MAX))? as u32)
             }
-            Type::Float32 => prim_list!(f32, ElementSize::FourBytes, 32, |w, x| w.f32(&x)?),
-            Type::Int64 => prim_list!(i64, ElementSize::EightBytes, 64, |w, x| w.i64(&x)?),
-            Type::UInt64 => prim_list!(u64, ElementSize::EightBytes, 64, |w, x| w.u64(&x)?),
-            Type::Float64 => prim_list!(f64, ElementSize::EightBytes, 64, |w, x| w.f64(&x)?),
+            Type::Float32 => prim_list!(f32, ElementSize::FourBytes, |w, x| w.f32(&x)?),
+            Type::Int64 => prim_list!(i64, ElementSize::EightBytes, |w, x| w.i64(&x)?),
+            Type::UInt64 => prim_list!(u64, ElementSize::EightBytes, |w, x| w.u64(&x)?),
+            Type::Float64 => prim_list!(f64, ElementSize::EightBytes, |w, x| w.f64(&x)?),
             Type::Struct(id) => {
                 let info = self.schema.struct_info(*id).map_err(|e| CodecError::from(e).at(self.path))?;
                 let words_each = u64::from(info.data_words) + u64::from(info.pointer_count);
@@ -955,7 +958,7 @@ impl<'s, 'js> Writer<'_, 's, 'js> {
                 if total >= 1 << 29 {
                     return Err(self.err(ErrorKind::Limit, format!("list of {len} structs is too large")));
                 }
-                self.charge(total + 1)?;
+                self.charge((total + 1).max(u64::from(len)))?;
                 let size = StructSize { data: info.data_words, pointers: info.pointer_count };
                 pb.reborrow().init_struct_list(len, size);
                 let mut list = struct_list::Builder::<RawStruct>::get_from_pointer(pb, None)
@@ -1282,4 +1285,80 @@ pub fn read_results<'js>(
 ) -> Result<Object<'js>, CodecError> {
     let id = method_struct(schema, interface_id, ordinal, true)?;
     read_struct_at(ctx, schema, id, reader, caps, "results")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rquickjs::{Context, Runtime};
+
+    #[test]
+    fn paths_format_like_javascript() {
+        let mut p = Path::new("params");
+        assert_eq!(p.to_string(), "params");
+        p.push_field("items");
+        p.push_index(3);
+        p.push_field("price");
+        assert_eq!(p.to_string(), "params.items[3].price");
+        p.pop();
+        p.pop();
+        assert_eq!(p.to_string(), "params.items");
+        let mut q = Path::new("");
+        q.push_field("a");
+        q.push_index(0);
+        q.push_field("b");
+        assert_eq!(q.to_string(), "a[0].b");
+    }
+
+    #[test]
+    fn numbers_format_like_javascript() {
+        assert_eq!(fmt_num(300.0), "300");
+        assert_eq!(fmt_num(-1.0), "-1");
+        assert_eq!(fmt_num(1.5), "1.5");
+        assert_eq!(fmt_num(1e300), "1e300");
+        assert_eq!(fmt_num(f64::NAN), "NaN");
+        assert_eq!(fmt_num(f64::NEG_INFINITY), "-Infinity");
+        assert_eq!(fmt_num(-0.0), "0");
+    }
+
+    #[test]
+    fn errors_display_with_path() {
+        let e = CodecError { kind: ErrorKind::Type, path: "params.x".into(), message: "boom".into() };
+        assert_eq!(e.to_string(), "params.x: boom");
+        let e = CodecError::type_error("no path");
+        assert_eq!(e.to_string(), "no path");
+        let p = Path::new("results");
+        assert_eq!(e.at(&p).to_string(), "results: no path");
+    }
+
+    #[test]
+    fn js_helpers() {
+        let rt = Runtime::new().unwrap();
+        let ctx = Context::full(&rt).unwrap();
+        ctx.with(|ctx| {
+            let names: Vec<&str> = ["undefined", "null", "true", "1", "1.5", "1n", "'s'", "Symbol()", "[]", "(() => 1)", "({})"]
+                .iter()
+                .map(|src| js_type_name(&ctx.eval::<Value<'_>, _>(format!("({src})")).unwrap()))
+                .collect();
+            assert_eq!(
+                names,
+                ["undefined", "null", "boolean", "number", "number", "bigint", "string", "symbol", "array", "function", "object"]
+            );
+            let v: Value<'_> = ctx.eval("'a😀'").unwrap();
+            assert_eq!(with_js_str(&ctx, &v, |s| s.to_string()).unwrap(), "a😀");
+            let v: Value<'_> = ctx.eval("'\\udc00'").unwrap();
+            assert!(with_js_str(&ctx, &v, |s| s.len()).is_err());
+            let v: Value<'_> = ctx.eval("new Uint32Array([1])").unwrap();
+            assert_eq!(with_js_bytes(&ctx, &v, |b| b.to_vec()).unwrap(), Some(vec![1, 0, 0, 0]));
+            let v: Value<'_> = ctx.eval("({ length: 1, 0: 1 })").unwrap();
+            assert_eq!(with_js_bytes(&ctx, &v, |b| b.to_vec()).unwrap(), None);
+            let v: Value<'_> = ctx.eval("const ab = new ArrayBuffer(8); const u = new Uint8Array(ab, 4); ab.transfer(); u").unwrap();
+            // A view of a detached buffer is refused (and no exception is left pending).
+            assert_eq!(with_js_bytes(&ctx, &v, |b| b.len()).unwrap_err().message, "typed array's buffer is detached");
+            assert!(!ctx.catch().is_exception());
+            let neg = js_number(&ctx, -0.0);
+            let is_neg_zero: bool = ctx.globals().set("n", neg).and_then(|_| ctx.eval("Object.is(n, -0)")).unwrap();
+            assert!(is_neg_zero);
+        });
+    }
 }

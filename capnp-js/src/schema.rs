@@ -979,3 +979,200 @@ impl Checker<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use capnp::schema_capnp::code_generator_request;
+
+    /// Builds nodes by hand and returns the set (or its error).
+    fn build(f: impl FnOnce(capnp::struct_list::Builder<'_, node::Owned>)) -> Result<SchemaSet, SchemaError> {
+        build_n(4, f)
+    }
+
+    fn build_n(n: u32, f: impl FnOnce(capnp::struct_list::Builder<'_, node::Owned>)) -> Result<SchemaSet, SchemaError> {
+        let mut msg = message::Builder::new_default();
+        f(msg.init_root::<code_generator_request::Builder<'_>>().init_nodes(n));
+        let req: code_generator_request::Reader<'_> = msg.get_root_as_reader().unwrap();
+        SchemaSet::from_nodes(req.get_nodes().unwrap().iter())
+    }
+
+    fn name(n: &mut node::Builder<'_>, id: u64, display: &str) {
+        n.set_id(id);
+        n.set_display_name(display);
+        n.set_display_name_prefix_length(display.find(':').map_or(0, |i| i + 1) as u32);
+    }
+
+    #[test]
+    fn layout_names_defaults_and_unsupported_types() {
+        let set = build(|mut nodes| {
+            let mut n = nodes.reborrow().get(0);
+            name(&mut n, 100, "f.capnp:Iface.m$Params");
+            let mut st = n.init_struct();
+            st.set_data_word_count(1);
+            st.set_pointer_count(3);
+            st.set_discriminant_count(2);
+            st.set_discriminant_offset(3);
+            let mut fields = st.init_fields(5);
+            {
+                let mut f = fields.reborrow().get(0);
+                f.set_name("n");
+                f.set_code_order(1);
+                f.set_discriminant_value(field::NO_DISCRIMINANT);
+                let mut slot = f.init_slot();
+                slot.set_offset(1);
+                slot.reborrow().init_type().set_int32(());
+                slot.set_had_explicit_default(true);
+                slot.init_default_value().set_int32(-5);
+            }
+            {
+                let mut f = fields.reborrow().get(1);
+                f.set_name("any");
+                f.set_code_order(0);
+                f.set_discriminant_value(field::NO_DISCRIMINANT);
+                let mut slot = f.init_slot();
+                slot.set_offset(0);
+                slot.init_type().init_any_pointer().init_unconstrained().set_any_kind(());
+            }
+            {
+                let mut f = fields.reborrow().get(2);
+                f.set_name("gen");
+                f.set_code_order(2);
+                f.set_discriminant_value(field::NO_DISCRIMINANT);
+                let mut slot = f.init_slot();
+                slot.set_offset(1);
+                let mut s = slot.init_type().init_struct();
+                s.set_type_id(100);
+                s.init_brand().init_scopes(1).get(0).set_scope_id(100);
+            }
+            {
+                let mut f = fields.reborrow().get(3);
+                f.set_name("a");
+                f.set_code_order(3);
+                f.set_discriminant_value(0);
+                f.init_slot().init_type().set_void(());
+            }
+            {
+                let mut f = fields.reborrow().get(4);
+                f.set_name("b");
+                f.set_code_order(4);
+                f.set_discriminant_value(1);
+                let mut slot = f.init_slot();
+                slot.set_offset(2);
+                slot.init_type().init_list().init_element_type().init_any_pointer().init_parameter();
+            }
+            let mut n = nodes.reborrow().get(1);
+            name(&mut n, 101, "f.capnp:Color");
+            let mut e = n.init_enum().init_enumerants(2);
+            e.reborrow().get(0).set_name("red");
+            e.reborrow().get(1).set_name("green");
+            let mut n = nodes.reborrow().get(2);
+            name(&mut n, 102, "f.capnp:Iface");
+            let mut m = n.init_interface().init_methods(1).get(0);
+            m.set_name("m");
+            m.set_param_struct_type(100);
+            m.set_result_struct_type(100);
+            name(&mut nodes.reborrow().get(3), 103, "f.capnp");
+        })
+        .unwrap();
+        let info = set.struct_info(100).unwrap();
+        assert_eq!(info.name(), "Params");
+        let names: Vec<&str> = info.layout.fields.iter().map(|f| &*f.name).collect();
+        assert_eq!(names, ["any", "n", "gen", "a", "b"], "code order");
+        assert_eq!(&*info.layout.union_members, "a, b");
+        assert_eq!(info.layout.discriminant_offset, 3);
+        let n = info.layout.field("n").unwrap();
+        assert!(matches!(n.kind, FieldKind::Slot { offset: 1, ty: Type::Int32, default: DefaultValue::Bits(b) } if b == u64::from(-5i32 as u32)));
+        let ty = |f: &str| match &info.layout.field(f).unwrap().kind {
+            FieldKind::Slot { ty, .. } => ty.clone(),
+            FieldKind::Group(_) => unreachable!(),
+        };
+        assert_eq!(ty("any"), Type::Unsupported(Unsupported::AnyPointer));
+        assert_eq!(ty("gen"), Type::Unsupported(Unsupported::Generic));
+        assert_eq!(ty("b"), Type::List(Box::new(Type::Unsupported(Unsupported::Generic))));
+        let color = set.enum_info(101).unwrap();
+        assert_eq!(&*color.name, "Color");
+        assert_eq!(color.by_name["green"], 1);
+        assert_eq!(set.name(103), Some("f.capnp"));
+        assert_eq!(set.find_by_display_name("f.capnp:Iface"), Some(102));
+        assert_eq!(set.method(102, 0).unwrap().param_struct, 100);
+        assert_eq!(
+            set.check_interface(102).unwrap_err().to_string(),
+            "Iface.m: params.any: AnyPointer is not supported"
+        );
+        let err = set.struct_info(101).unwrap_err().to_string();
+        assert_eq!(err, "invalid schema: Color (0x0000000000000065) is not a struct");
+        assert_eq!(set.struct_info(7).unwrap_err().to_string(), "unknown node id 0x0000000000000007");
+        assert!(format!("{set:?}").contains("structs: 1"));
+    }
+
+    #[test]
+    fn malformed_nodes_are_errors() {
+        // Default of the wrong type.
+        let err = build_n(1, |mut nodes| {
+            let mut n = nodes.reborrow().get(0);
+            name(&mut n, 1, "f.capnp:S");
+            let mut st = n.init_struct();
+            st.set_data_word_count(1);
+            let mut f = st.init_fields(1).get(0);
+            f.set_name("x");
+            f.set_discriminant_value(field::NO_DISCRIMINANT);
+            let mut slot = f.init_slot();
+            slot.reborrow().init_type().set_bool(());
+            slot.init_default_value().set_text("no");
+        })
+        .unwrap_err();
+        assert_eq!(err.to_string(), "invalid schema: S: field x: default value does not match type Bool");
+        // Pointer outside the pointer section, duplicate names, discriminant outside.
+        let err = build_n(1, |mut nodes| {
+            let mut n = nodes.reborrow().get(0);
+            name(&mut n, 1, "f.capnp:S");
+            let mut f = n.init_struct().init_fields(1).get(0);
+            f.set_name("t");
+            f.set_discriminant_value(field::NO_DISCRIMINANT);
+            f.init_slot().init_type().set_text(());
+        })
+        .unwrap_err();
+        assert_eq!(err.to_string(), "invalid schema: S: field t lies outside the pointer section");
+        let err = build_n(1, |mut nodes| {
+            let mut n = nodes.reborrow().get(0);
+            name(&mut n, 1, "f.capnp:S");
+            let mut st = n.init_struct();
+            st.set_discriminant_count(2);
+            st.set_discriminant_offset(0);
+        })
+        .unwrap_err();
+        assert_eq!(err.to_string(), "invalid schema: S: union discriminant lies outside the data section");
+        let err = build_n(2, |mut nodes| {
+            name(&mut nodes.reborrow().get(0), 1, "a");
+            name(&mut nodes.reborrow().get(1), 1, "b");
+        })
+        .unwrap_err();
+        assert_eq!(err.to_string(), "invalid schema: duplicate node id 0x0000000000000001");
+        // Deeply nested list types are bounded, not a stack overflow.
+        let err = build_n(1, |mut nodes| {
+            let mut n = nodes.reborrow().get(0);
+            name(&mut n, 1, "f.capnp:S");
+            let mut st = n.init_struct();
+            st.set_pointer_count(1);
+            let mut f = st.init_fields(1).get(0);
+            f.set_name("l");
+            f.set_discriminant_value(field::NO_DISCRIMINANT);
+            let mut t = f.init_slot().init_type();
+            for _ in 0..200 {
+                t = t.init_list().init_element_type();
+            }
+            t.set_int8(());
+        });
+        assert!(err.is_err());
+    }
+
+    #[test]
+    fn id_hasher_spreads_ids() {
+        let mut a = IdHasher::default();
+        a.write_u64(1);
+        let mut b = IdHasher::default();
+        b.write_u64(2);
+        assert_ne!(a.finish(), b.finish());
+    }
+}
