@@ -2,13 +2,14 @@
 //! `cargo run --release -p caplet-capnp-js --example bench`.
 use std::time::Instant;
 
-use capnp::{any_pointer, message};
 use caplet_capnp_js::codec::{self, NoCaps};
+use capnp::{any_pointer, message};
 use rquickjs::{Context, Runtime, Value};
 
 fn main() {
     let text = include_str!("../tests/schemas/test.capnp");
-    let compiled = caplet_capnp_js::compile_schema(&[("test.capnp", text)], "test.capnp:Shop").unwrap();
+    let compiled =
+        caplet_capnp_js::compile_schema(&[("test.capnp", text)], "test.capnp:Shop").unwrap();
     let schema = &compiled.schema;
     let shop = compiled.interface_id;
     let rt = Runtime::new().unwrap();

@@ -66,6 +66,8 @@
 //!   its defaults: that would not terminate for recursive types, and `null`
 //!   keeps "absent" visible). The root struct always reads as an object.
 //! * Text that is not valid UTF-8 is an error naming the field.
+//! * A union whose discriminant this schema does not know (a newer sender)
+//!   shows no member.
 //!
 //! ## Speed
 //!
@@ -77,9 +79,10 @@
 //!
 //! Compiling a schema is much slower (the compiler is WebAssembly run by an
 //! interpreter): about 55 ms for `tests/schemas/test.capnp` in a release
-//! build (`examples/compile_time.rs`), several times that in a debug build.
-//! Cache compiled schemas ([`compile::SchemaCompiler`]) and compile off the
-//! event loop.
+//! build (`examples/compile_time.rs`; ~85 ms in a debug build, whose profile
+//! optimises the wasmi crates, and ~1 s without that). Compiles are
+//! serialized process-wide. Cache compiled schemas
+//! ([`compile::SchemaCompiler`]) and compile off the event loop.
 
 pub mod codec;
 pub mod compile;
