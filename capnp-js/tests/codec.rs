@@ -1296,3 +1296,57 @@ fn hostile_nodes_are_refused_cleanly() {
     );
     assert!(matches!(set.struct_info(20), Err(SchemaError::Invalid(_))));
 }
+
+/// A client can send compiled nodes instead of source (`CompiledSchema`):
+/// the same nodes, copied into a node list, give an equivalent set.
+#[test]
+fn schema_from_a_client_node_list_works_like_compiled_source() {
+    let c = test_schema();
+    let ids: Vec<u64> = c.schema.node_ids().collect();
+    let mut msg = message::Builder::new_default();
+    {
+        let root: capnp::schema_capnp::code_generator_request::Builder<'_> = msg.init_root();
+        let mut list = root.init_nodes(ids.len() as u32);
+        for (i, id) in ids.iter().enumerate() {
+            let node = c.schema.node(*id).unwrap();
+            list.set_with_caveats(i as u32, node.get().unwrap())
+                .unwrap();
+        }
+    }
+    let req: capnp::schema_capnp::code_generator_request::Reader<'_> =
+        msg.get_root_as_reader().unwrap();
+    let set = SchemaSet::from_nodes(req.get_nodes().unwrap().iter()).unwrap();
+    set.check_interface(c.interface_id).unwrap();
+    let id = id_of(&set, "test.capnp:TestAllTypes");
+    with_js(|ctx| {
+        let v = eval(&ctx, FULL_VALUE);
+        let out = round_trip(&ctx, &set, id, &v).unwrap();
+        js_check(&ctx, &v, &out, false);
+    });
+}
+
+/// Compiles on several threads at once each get their own diagnostics.
+#[test]
+fn concurrent_compiles_keep_their_diagnostics() {
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let text = format!(
+                    "@0xe1a2b3c4d5e6f7{:02x};\nstruct S{i} {{ a @0 :Missing{i}; }}\n",
+                    0x20 + i
+                );
+                let name = format!("f{i}.capnp");
+                compile::compile_schema(&[(&name, &text)], &format!("{name}:S{i}"))
+                    .unwrap_err()
+                    .to_string()
+            })
+        })
+        .collect();
+    for (i, h) in handles.into_iter().enumerate() {
+        let col = 18 + i.to_string().len();
+        assert_eq!(
+            h.join().unwrap(),
+            format!("f{i}.capnp:2:{col}: Not defined: Missing{i}")
+        );
+    }
+}
