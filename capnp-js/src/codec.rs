@@ -1203,6 +1203,17 @@ impl<'s, 'js> Writer<'_, 's, 'js> {
                 for i in 0..len {
                     let x = get(self, i)?;
                     self.path.push_index(i);
+                    if x.is_undefined() {
+                        // A hole or `undefined` is not silently a null element;
+                        // an explicit `null` is.
+                        let expected = match elem {
+                            Type::Text => "string",
+                            Type::Data => "Uint8Array",
+                            Type::List(_) => "array",
+                            _ => "capability or null",
+                        };
+                        return Err(self.type_err(expected, &x));
+                    }
                     self.write_pointer(elem, &x, lb.reborrow().get_pointer_element(i))?;
                     self.path.pop();
                 }

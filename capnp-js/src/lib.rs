@@ -47,6 +47,8 @@
 //! * `null` for a Text, Data, List, struct or interface field leaves the
 //!   pointer null (it reads back as the default); `null` for any other type
 //!   is a `TypeError`. Inside a union, `null` selects a `Void` member.
+//! * In a list, `null` is a null element for pointer element types (Text,
+//!   Data, lists, interfaces); a hole or `undefined` element is an error.
 //! * Every union must have exactly one member set, also a union inside an
 //!   omitted group: `params.shape: exactly one of circle, square must be set`.
 //! * Errors carry the full path and are never silent:

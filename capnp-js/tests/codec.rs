@@ -734,6 +734,8 @@ fn wrong_inputs_give_exact_errors() {
         (all, "{ setB: 1, shape: { none: null, circle: undefined } }", "", ErrorKind::Type),
         (all, "{ setB: 1, listList: [[1], [2, \"x\"]] }", "params.listList[1][1]: expected number, got string", ErrorKind::Type),
         (all, "{ setB: 1, textListList: [[\"a\"], 3] }", "params.textListList[1]: expected array, got number", ErrorKind::Type),
+        (all, "{ setB: 1, textList: [\"a\", , \"b\"] }", "params.textList[1]: expected string, got undefined", ErrorKind::Type),
+        (all, "{ setB: 1, shape: { none: null }, textList: [\"a\", null], dataList: [null], listList: [null] }", "", ErrorKind::Type),
         (all, "{ setB: 1, enumList: [\"red\", \"mauve\"] }", "params.enumList[1]: unknown enumerant \"mauve\" for enum Color", ErrorKind::Type),
         (all, "{ setB: 1, group: { inner: { c: 1 } } }", "params.group.inner.c: expected boolean, got number", ErrorKind::Type),
         (all, "{ setB: 1, group: 3 }", "params.group: expected object, got number", ErrorKind::Type),
