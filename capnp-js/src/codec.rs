@@ -46,6 +46,8 @@ pub enum ErrorKind {
     /// A JavaScript exception was thrown while converting (a getter threw,
     /// out of memory …). It is still pending in the context.
     Js,
+    /// Another failure of the JavaScript engine binding (thrown as `Error`).
+    Internal,
 }
 
 /// A codec failure. Its `Display` is `path: message`, e.g.
@@ -74,7 +76,11 @@ impl std::error::Error for CodecError {}
 impl CodecError {
     /// An error of `kind` without a path (the codec adds it).
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> CodecError {
-        CodecError { kind, path: String::new(), message: message.into() }
+        CodecError {
+            kind,
+            path: String::new(),
+            message: message.into(),
+        }
     }
 
     /// A `TypeError`-class error without a path (the codec adds it).
@@ -90,7 +96,7 @@ impl CodecError {
         match self.kind {
             ErrorKind::Type | ErrorKind::Schema => Exception::throw_type(ctx, &text),
             ErrorKind::Range | ErrorKind::Limit => Exception::throw_range(ctx, &text),
-            ErrorKind::Capnp => Exception::throw_message(ctx, &text),
+            ErrorKind::Capnp | ErrorKind::Internal => Exception::throw_message(ctx, &text),
             ErrorKind::Js => rquickjs::Error::Exception,
         }
     }
@@ -118,10 +124,11 @@ impl From<capnp::Error> for CodecError {
 impl From<rquickjs::Error> for CodecError {
     fn from(e: rquickjs::Error) -> Self {
         match e {
-            rquickjs::Error::Exception => {
-                CodecError::new(ErrorKind::Js, "a JavaScript exception was thrown during conversion")
-            }
-            other => CodecError::new(ErrorKind::Js, other.to_string()),
+            rquickjs::Error::Exception => CodecError::new(
+                ErrorKind::Js,
+                "a JavaScript exception was thrown during conversion",
+            ),
+            other => CodecError::new(ErrorKind::Internal, other.to_string()),
         }
     }
 }
@@ -144,7 +151,10 @@ pub struct Path<'s> {
 impl<'s> Path<'s> {
     /// A path starting at `root` (`params`, `results`, …).
     pub fn new(root: &'s str) -> Path<'s> {
-        Path { root, segs: Vec::with_capacity(8) }
+        Path {
+            root,
+            segs: Vec::with_capacity(8),
+        }
     }
 
     fn push_field(&mut self, name: &'s str) {
@@ -220,14 +230,26 @@ pub trait CapReader<'js> {
 pub struct NoCaps;
 
 impl<'js> CapWriter<'js> for NoCaps {
-    fn write_cap(&mut self, _: &Ctx<'js>, _: u64, _: &Value<'js>) -> Result<Box<dyn ClientHook>, CodecError> {
+    fn write_cap(
+        &mut self,
+        _: &Ctx<'js>,
+        _: u64,
+        _: &Value<'js>,
+    ) -> Result<Box<dyn ClientHook>, CodecError> {
         Err(CodecError::type_error("capabilities cannot be sent here"))
     }
 }
 
 impl<'js> CapReader<'js> for NoCaps {
-    fn read_cap(&mut self, _: &Ctx<'js>, _: u64, _: Box<dyn ClientHook>) -> Result<Value<'js>, CodecError> {
-        Err(CodecError::type_error("capabilities cannot be received here"))
+    fn read_cap(
+        &mut self,
+        _: &Ctx<'js>,
+        _: u64,
+        _: Box<dyn ClientHook>,
+    ) -> Result<Value<'js>, CodecError> {
+        Err(CodecError::type_error(
+            "capabilities cannot be received here",
+        ))
     }
 }
 
@@ -240,7 +262,10 @@ impl<'js> CapReader<'js> for NoCaps {
 pub struct RawPointerReader<'a>(pub PointerReader<'a>);
 
 impl<'a> FromPointerReader<'a> for RawPointerReader<'a> {
-    fn get_from_pointer(reader: &PointerReader<'a>, _default: Option<&'a [capnp::Word]>) -> capnp::Result<Self> {
+    fn get_from_pointer(
+        reader: &PointerReader<'a>,
+        _default: Option<&'a [capnp::Word]>,
+    ) -> capnp::Result<Self> {
         Ok(RawPointerReader(*reader))
     }
 }
@@ -253,7 +278,10 @@ impl<'a> FromPointerBuilder<'a> for RawPointerBuilder<'a> {
     fn init_pointer(builder: PointerBuilder<'a>, _length: u32) -> Self {
         RawPointerBuilder(builder)
     }
-    fn get_from_pointer(builder: PointerBuilder<'a>, _default: Option<&'a [capnp::Word]>) -> capnp::Result<Self> {
+    fn get_from_pointer(
+        builder: PointerBuilder<'a>,
+        _default: Option<&'a [capnp::Word]>,
+    ) -> capnp::Result<Self> {
         Ok(RawPointerBuilder(builder))
     }
 }
@@ -296,14 +324,21 @@ impl<'a> capnp::traits::IntoInternalStructReader<'a> for RawStructReader<'a> {
 }
 
 impl capnp::traits::SetterInput<RawStruct> for RawStructReader<'_> {
-    fn set_pointer_builder(mut builder: PointerBuilder<'_>, input: Self, canonicalize: bool) -> capnp::Result<()> {
+    fn set_pointer_builder(
+        mut builder: PointerBuilder<'_>,
+        input: Self,
+        canonicalize: bool,
+    ) -> capnp::Result<()> {
         builder.set_struct(&input.0, canonicalize)
     }
 }
 
 impl capnp::traits::HasStructSize for RawStructBuilder<'_> {
     // The smallest size: `get_struct_list` then keeps the list's real size.
-    const STRUCT_SIZE: StructSize = StructSize { data: 0, pointers: 0 };
+    const STRUCT_SIZE: StructSize = StructSize {
+        data: 0,
+        pointers: 0,
+    };
 }
 
 // ---------------------------------------------------------------------------
@@ -314,7 +349,9 @@ impl capnp::traits::HasStructSize for RawStructBuilder<'_> {
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Largest message body, in 8-byte words (default 8 Mi words = 64 MiB,
-    /// capnp's default traversal limit, beyond which readers refuse).
+    /// capnp's default traversal limit, beyond which readers refuse). Every
+    /// list element counts as at least one word, which also bounds the work
+    /// one encode can do (sparse JS arrays are cheap to make but not to walk).
     pub max_words: u64,
     /// Deepest struct/list nesting (default 64, capnp's default nesting
     /// limit). Also stops cyclic JavaScript objects.
@@ -323,7 +360,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_words: 8 * 1024 * 1024, max_depth: 64 }
+        Limits {
+            max_words: 8 * 1024 * 1024,
+            max_depth: 64,
+        }
     }
 }
 
@@ -366,7 +406,11 @@ fn fmt_num(f: f64) -> String {
     if f.is_nan() {
         "NaN".into()
     } else if f.is_infinite() {
-        if f > 0.0 { "Infinity".into() } else { "-Infinity".into() }
+        if f > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        }
     } else if f.fract() == 0.0 && f.abs() < 1e21 {
         format!("{}", f as i128)
     } else {
@@ -389,13 +433,21 @@ fn js_err(e: rquickjs::Error) -> CodecError {
 
 /// Calls `f` with the UTF-8 bytes of JS string `v`. Refuses lone surrogates
 /// (they have no UTF-8 form).
-fn with_js_str<R>(ctx: &Ctx<'_>, v: &Value<'_>, f: impl FnOnce(&str) -> R) -> Result<R, CodecError> {
+fn with_js_str<R>(
+    ctx: &Ctx<'_>,
+    v: &Value<'_>,
+    f: impl FnOnce(&str) -> R,
+) -> Result<R, CodecError> {
     let mut len: usize = 0;
     // SAFETY: `v` is a live string value of this context; the returned
     // buffer is freed below and not used after.
     let ptr = unsafe { qjs::JS_ToCStringLen(ctx.as_raw().as_ptr(), &mut len, v.as_raw()) };
     if ptr.is_null() {
-        return Err(CodecError::new(ErrorKind::Js, "out of memory converting a string"));
+        // QuickJS left an out-of-memory exception pending.
+        return Err(CodecError::new(
+            ErrorKind::Js,
+            "out of memory converting a string",
+        ));
     }
     // SAFETY: QuickJS returned `len` readable bytes at `ptr`.
     let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
@@ -412,7 +464,11 @@ fn with_js_str<R>(ctx: &Ctx<'_>, v: &Value<'_>, f: impl FnOnce(&str) -> R) -> Re
 
 /// Calls `f` with the bytes of a `Uint8Array`, any other typed array, or an
 /// `ArrayBuffer`. `None` if `v` is none of those. `f` must not run JS.
-fn with_js_bytes<R>(ctx: &Ctx<'_>, v: &Value<'_>, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>, CodecError> {
+fn with_js_bytes<R>(
+    ctx: &Ctx<'_>,
+    v: &Value<'_>,
+    f: impl FnOnce(&[u8]) -> R,
+) -> Result<Option<R>, CodecError> {
     if !v.is_object() {
         return Ok(None);
     }
@@ -425,13 +481,19 @@ fn with_js_bytes<R>(ctx: &Ctx<'_>, v: &Value<'_>, f: impl FnOnce(&[u8]) -> R) ->
         // SAFETY: `v` is a typed array; the returned buffer value is owned
         // by us and freed by `Value`'s drop.
         let buffer = unsafe {
-            let b = qjs::JS_GetTypedArrayBuffer(raw_ctx, v.as_raw(), &mut offset, &mut length, &mut per_element);
+            let b = qjs::JS_GetTypedArrayBuffer(
+                raw_ctx,
+                v.as_raw(),
+                &mut offset,
+                &mut length,
+                &mut per_element,
+            );
             Value::from_raw(ctx.clone(), b)
         };
         if buffer.is_exception() {
             // SAFETY: clear the pending exception; we report our own error.
             drop(ctx.catch());
-            return Err(CodecError::type_error("typed array has no readable buffer"));
+            return Err(CodecError::type_error("typed array's buffer is detached"));
         }
         let mut size: qjs::size_t = 0;
         // SAFETY: `buffer` is an ArrayBuffer; the pointer is valid until JS runs.
@@ -445,7 +507,9 @@ fn with_js_bytes<R>(ctx: &Ctx<'_>, v: &Value<'_>, f: impl FnOnce(&[u8]) -> R) ->
             return Err(CodecError::type_error("typed array's buffer is detached"));
         }
         if offset.checked_add(length).is_none_or(|end| end > size) {
-            return Err(CodecError::type_error("typed array lies outside its buffer"));
+            return Err(CodecError::type_error(
+                "typed array lies outside its buffer",
+            ));
         }
         // SAFETY: bounds checked against the buffer size just above; no JS
         // runs while the slice lives.
@@ -483,7 +547,11 @@ enum GroupsSeen {
 
 impl GroupsSeen {
     fn new(n: usize) -> GroupsSeen {
-        if n <= 64 { GroupsSeen::Bits(0) } else { GroupsSeen::Many(vec![false; n]) }
+        if n <= 64 {
+            GroupsSeen::Bits(0)
+        } else {
+            GroupsSeen::Many(vec![false; n])
+        }
     }
     fn set(&mut self, i: usize) {
         match self {
@@ -524,7 +592,16 @@ pub fn write_struct<'js, 's>(
     caps: &mut dyn CapWriter<'js>,
     path: &mut Path<'s>,
 ) -> Result<(), CodecError> {
-    write_struct_with(ctx, schema, struct_id, value, builder, caps, path, Limits::default())
+    write_struct_with(
+        ctx,
+        schema,
+        struct_id,
+        value,
+        builder,
+        caps,
+        path,
+        Limits::default(),
+    )
 }
 
 /// [`write_struct`] with explicit [`Limits`].
@@ -539,22 +616,45 @@ pub fn write_struct_with<'js, 's>(
     path: &mut Path<'s>,
     limits: Limits,
 ) -> Result<(), CodecError> {
-    let info = schema.struct_info(struct_id).map_err(|e| CodecError::from(e).at(path))?;
-    let mut w = Writer { ctx, schema, caps, path, depth: 0, words: 0, limits };
+    let info = schema
+        .struct_info(struct_id)
+        .map_err(|e| CodecError::from(e).at(path))?;
+    let mut w = Writer {
+        ctx,
+        schema,
+        caps,
+        path,
+        depth: 0,
+        words: 0,
+        limits,
+    };
     let obj = w.expect_object(value)?;
     w.charge(u64::from(info.data_words) + u64::from(info.pointer_count))?;
-    let pb = builder.get_as::<RawPointerBuilder<'_>>().map_err(|e| CodecError::from(e).at(w.path))?.0;
-    let mut sb = pb.init_struct(StructSize { data: info.data_words, pointers: info.pointer_count });
+    let pb = builder
+        .get_as::<RawPointerBuilder<'_>>()
+        .map_err(|e| CodecError::from(e).at(w.path))?
+        .0;
+    let mut sb = pb.init_struct(StructSize {
+        data: info.data_words,
+        pointers: info.pointer_count,
+    });
     w.write_layout(&info.layout, &obj, &mut sb)
 }
 
 impl<'s, 'js> Writer<'_, 's, 'js> {
     fn err(&self, kind: ErrorKind, message: impl Into<String>) -> CodecError {
-        CodecError { kind, path: self.path.to_string(), message: message.into() }
+        CodecError {
+            kind,
+            path: self.path.to_string(),
+            message: message.into(),
+        }
     }
 
     fn type_err(&self, expected: &str, v: &Value<'js>) -> CodecError {
-        self.err(ErrorKind::Type, format!("expected {expected}, got {}", js_type_name(v)))
+        self.err(
+            ErrorKind::Type,
+            format!("expected {expected}, got {}", js_type_name(v)),
+        )
     }
 
     fn charge(&mut self, words: u64) -> Result<(), CodecError> {
@@ -562,7 +662,10 @@ impl<'s, 'js> Writer<'_, 's, 'js> {
         if self.words > self.limits.max_words {
             return Err(self.err(
                 ErrorKind::Limit,
-                format!("message too large (more than {} words)", self.limits.max_words),
+                format!(
+                    "message too large (more than {} words)",
+                    self.limits.max_words
+                ),
             ));
         }
         Ok(())
@@ -573,7 +676,10 @@ impl<'s, 'js> Writer<'_, 's, 'js> {
         if self.depth > self.limits.max_depth {
             return Err(self.err(
                 ErrorKind::Limit,
-                format!("nesting deeper than {} (cyclic object?)", self.limits.max_depth),
+                format!(
+                    "nesting deeper than {} (cyclic object?)",
+                    self.limits.max_depth
+                ),
             ));
         }
         Ok(())
@@ -586,7 +692,12 @@ impl<'s, 'js> Writer<'_, 's, 'js> {
         }
     }
 
-    fn write_layout(&mut self, layout: &'s Layout, obj: &Object<'js>, sb: &mut StructBuilder<'_>) -> Result<(), CodecError> {
+    fn write_layout(
+        &mut self,
+        layout: &'s Layout,
+        obj: &Object<'js>,
+        sb: &mut StructBuilder<'_>,
+    ) -> Result<(), CodecError> {
         let mut union_set = false;
         // Required groups (holding a union) seen so far, by position in
         // `layout.required_groups`.
@@ -653,16 +764,28 @@ impl<'s, 'js> Writer<'_, 's, 'js> {
     }
 
     fn union_err(&self, layout: &Layout) -> CodecError {
-        self.err(ErrorKind::Type, format!("exactly one of {} must be set", layout.union_members))
+        self.err(
+            ErrorKind::Type,
+            format!("exactly one of {} must be set", layout.union_members),
+        )
     }
 
-    fn write_field(&mut self, field: &'s FieldInfo, v: &Value<'js>, sb: &mut StructBuilder<'_>) -> Result<(), CodecError> {
+    fn write_field(
+        &mut self,
+        field: &'s FieldInfo,
+        v: &Value<'js>,
+        sb: &mut StructBuilder<'_>,
+    ) -> Result<(), CodecError> {
         match &field.kind {
             FieldKind::Group(group) => {
                 let obj = self.expect_object(v)?;
                 self.write_layout(group, &obj, sb)
             }
-            FieldKind::Slot { offset, ty, default } => {
+            FieldKind::Slot {
+                offset,
+                ty,
+                default,
+            } => {
                 let mask = match default {
                     DefaultValue::Bits(b) => *b,
                     _ => 0,
@@ -675,25 +798,43 @@ impl<'s, 'js> Writer<'_, 's, 'js> {
                         }
                     }
                     Type::Bool => sb.set_bool_field_mask(off, self.bool(v)?, mask != 0),
-                    Type::Int8 => sb.set_data_field_mask::<i8>(off, self.int(v, ty, -0x80, 0x7f)? as i8, mask as i8),
-                    Type::Int16 => {
-                        sb.set_data_field_mask::<i16>(off, self.int(v, ty, -0x8000, 0x7fff)? as i16, mask as i16)
-                    }
+                    Type::Int8 => sb.set_data_field_mask::<i8>(
+                        off,
+                        self.int(v, ty, -0x80, 0x7f)? as i8,
+                        mask as i8,
+                    ),
+                    Type::Int16 => sb.set_data_field_mask::<i16>(
+                        off,
+                        self.int(v, ty, -0x8000, 0x7fff)? as i16,
+                        mask as i16,
+                    ),
                     Type::Int32 => sb.set_data_field_mask::<i32>(
                         off,
                         self.int(v, ty, i64::from(i32::MIN), i64::from(i32::MAX))? as i32,
                         mask as i32,
                     ),
-                    Type::UInt8 => sb.set_data_field_mask::<u8>(off, self.int(v, ty, 0, 0xff)? as u8, mask as u8),
-                    Type::UInt16 => sb.set_data_field_mask::<u16>(off, self.int(v, ty, 0, 0xffff)? as u16, mask as u16),
-                    Type::UInt32 => {
-                        sb.set_data_field_mask::<u32>(off, self.int(v, ty, 0, i64::from(u32::MAX))? as u32, mask as u32)
-                    }
+                    Type::UInt8 => sb.set_data_field_mask::<u8>(
+                        off,
+                        self.int(v, ty, 0, 0xff)? as u8,
+                        mask as u8,
+                    ),
+                    Type::UInt16 => sb.set_data_field_mask::<u16>(
+                        off,
+                        self.int(v, ty, 0, 0xffff)? as u16,
+                        mask as u16,
+                    ),
+                    Type::UInt32 => sb.set_data_field_mask::<u32>(
+                        off,
+                        self.int(v, ty, 0, i64::from(u32::MAX))? as u32,
+                        mask as u32,
+                    ),
                     Type::Int64 => sb.set_data_field_mask::<i64>(off, self.i64(v)?, mask as i64),
                     Type::UInt64 => sb.set_data_field_mask::<u64>(off, self.u64(v)?, mask),
                     Type::Float32 => sb.set_data_field_mask::<f32>(off, self.f32(v)?, mask as u32),
                     Type::Float64 => sb.set_data_field_mask::<f64>(off, self.f64(v)?, mask),
-                    Type::Enum(id) => sb.set_data_field_mask::<u16>(off, self.enum_(v, *id)?, mask as u16),
+                    Type::Enum(id) => {
+                        sb.set_data_field_mask::<u16>(off, self.enum_(v, *id)?, mask as u16)
+                    }
                     _ => {
                         let pb = sb.reborrow().get_pointer_field(off);
                         self.write_pointer(ty, v, pb)?;
@@ -713,7 +854,10 @@ impl<'s, 'js> Writer<'_, 's, 'js> {
         if let Some(i) = v.as_int() {
             let i = i64::from(i);
             if i < min || i > max {
-                return Err(self.err(ErrorKind::Range, format!("{i} out of range for {}", ty.name())));
+                return Err(self.err(
+                    ErrorKind::Range,
+                    format!("{i} out of range for {}", ty.name()),
+                ));
             }
             return Ok(i);
         }
@@ -725,7 +869,10 @@ impl<'s, 'js> Writer<'_, 's, 'js> {
                 ));
             }
             if f < min as f64 || f > max as f64 {
-                return Err(self.err(ErrorKind::Range, format!("{} out of range for {}", fmt_num(f), ty.name())));
+                return Err(self.err(
+                    ErrorKind::Range,
+                    format!("{} out of range for {}", fmt_num(f), ty.name()),
+                ));
             }
             return Ok(f as i64);
         }
@@ -740,12 +887,18 @@ impl<'s, 'js> Writer<'_, 's, 'js> {
         if let Some(f) = v.as_float() {
             const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
             if !f.is_finite() || f.fract() != 0.0 {
-                return Err(self.err(ErrorKind::Range, format!("expected an integer for {ty}, got {}", fmt_num(f))));
+                return Err(self.err(
+                    ErrorKind::Range,
+                    format!("expected an integer for {ty}, got {}", fmt_num(f)),
+                ));
             }
             if f.abs() > MAX_SAFE {
                 return Err(self.err(
                     ErrorKind::Range,
-                    format!("{} is not a safe integer; use a BigInt for {ty}", fmt_num(f)),
+                    format!(
+                        "{} is not a safe integer; use a BigInt for {ty}",
+                        fmt_num(f)
+                    ),
                 ));
             }
             return Ok(Some(f as i64));
@@ -754,7 +907,9 @@ impl<'s, 'js> Writer<'_, 's, 'js> {
     }
 
     fn bigint_text(&self, v: &Value<'js>) -> String {
-        v.get::<rquickjs::Coerced<String>>().map(|c| c.0).unwrap_or_else(|_| "BigInt".into())
+        v.get::<rquickjs::Coerced<String>>()
+            .map(|c| c.0)
+            .unwrap_or_else(|_| "BigInt".into())
     }
 
     fn i64(&self, v: &Value<'js>) -> Result<i64, CodecError> {
@@ -770,10 +925,14 @@ impl<'s, 'js> Writer<'_, 's, 'js> {
         if unsafe { qjs::JS_ToBigInt64(raw, &mut out, v.as_raw()) } != 0 {
             return Err(js_err(rquickjs::Error::Exception).at(self.path));
         }
-        let back = Value::new_big_int(self.ctx.clone(), out).map_err(|e| js_err(e).at(self.path))?;
+        let back =
+            Value::new_big_int(self.ctx.clone(), out).map_err(|e| js_err(e).at(self.path))?;
         // SAFETY: both are live values of this context.
         if !unsafe { qjs::JS_IsStrictEqual(raw, v.as_raw(), back.as_raw()) } {
-            return Err(self.err(ErrorKind::Range, format!("{} out of range for Int64", self.bigint_text(v))));
+            return Err(self.err(
+                ErrorKind::Range,
+                format!("{} out of range for Int64", self.bigint_text(v)),
+            ));
         }
         Ok(out)
     }
@@ -797,7 +956,10 @@ impl<'s, 'js> Writer<'_, 's, 'js> {
             .map_err(|e| js_err(e).at(self.path))?;
         // SAFETY: as in `i64`.
         if !unsafe { qjs::JS_IsStrictEqual(raw, v.as_raw(), back.as_raw()) } {
-            return Err(self.err(ErrorKind::Range, format!("{} out of range for UInt64", self.bigint_text(v))));
+            return Err(self.err(
+                ErrorKind::Range,
+                format!("{} out of range for UInt64", self.bigint_text(v)),
+            ));
         }
         Ok(out)
     }
@@ -813,16 +975,24 @@ impl<'s, 'js> Writer<'_, 's, 'js> {
         let f = self.f64(v)?;
         let g = f as f32;
         if f.is_finite() && g.is_infinite() {
-            return Err(self.err(ErrorKind::Range, format!("{} out of range for Float32", fmt_num(f))));
+            return Err(self.err(
+                ErrorKind::Range,
+                format!("{} out of range for Float32", fmt_num(f)),
+            ));
         }
         Ok(g)
     }
 
     fn enum_(&self, v: &Value<'js>, id: u64) -> Result<u16, CodecError> {
-        let info = self.schema.enum_info(id).map_err(|e| CodecError::from(e).at(self.path))?;
+        let info = self
+            .schema
+            .enum_info(id)
+            .map_err(|e| CodecError::from(e).at(self.path))?;
         if v.is_string() {
-            let found = with_js_str(self.ctx, v, |s| info.by_name.get(s).copied().ok_or_else(|| s.to_string()))
-                .map_err(|e| e.at(self.path))?;
+            let found = with_js_str(self.ctx, v, |s| {
+                info.by_name.get(s).copied().ok_or_else(|| s.to_string())
+            })
+            .map_err(|e| e.at(self.path))?;
             return found.map_err(|name| {
                 self.err(
                     ErrorKind::Type,
@@ -836,11 +1006,20 @@ impl<'s, 'js> Writer<'_, 's, 'js> {
         }
         Err(self.err(
             ErrorKind::Type,
-            format!("expected enumerant name of {}, got {}", info.name, js_type_name(v)),
+            format!(
+                "expected enumerant name of {}, got {}",
+                info.name,
+                js_type_name(v)
+            ),
         ))
     }
 
-    fn write_pointer(&mut self, ty: &'s Type, v: &Value<'js>, mut pb: PointerBuilder<'_>) -> Result<(), CodecError> {
+    fn write_pointer(
+        &mut self,
+        ty: &'s Type,
+        v: &Value<'js>,
+        mut pb: PointerBuilder<'_>,
+    ) -> Result<(), CodecError> {
         if v.is_null() || v.is_undefined() {
             // Leave the pointer null: it reads back as the schema default.
             return Ok(());
@@ -867,11 +1046,17 @@ impl<'s, 'js> Writer<'_, 's, 'js> {
                 self.charge((len as u64).div_ceil(8))
             }
             Type::Struct(id) => {
-                let info = self.schema.struct_info(*id).map_err(|e| CodecError::from(e).at(self.path))?;
+                let info = self
+                    .schema
+                    .struct_info(*id)
+                    .map_err(|e| CodecError::from(e).at(self.path))?;
                 let obj = self.expect_object(v)?;
                 self.enter()?;
                 self.charge(u64::from(info.data_words) + u64::from(info.pointer_count))?;
-                let mut sb = pb.init_struct(StructSize { data: info.data_words, pointers: info.pointer_count });
+                let mut sb = pb.init_struct(StructSize {
+                    data: info.data_words,
+                    pointers: info.pointer_count,
+                });
                 self.write_layout(&info.layout, &obj, &mut sb)?;
                 self.depth -= 1;
                 Ok(())
@@ -883,30 +1068,46 @@ impl<'s, 'js> Writer<'_, 's, 'js> {
                 Ok(())
             }
             Type::Interface(id) => {
-                let hook = self.caps.write_cap(self.ctx, *id, v).map_err(|e| e.at(self.path))?;
+                let hook = self
+                    .caps
+                    .write_cap(self.ctx, *id, v)
+                    .map_err(|e| e.at(self.path))?;
                 pb.set_capability(hook);
                 Ok(())
             }
             Type::Unsupported(u) => Err(self.err(ErrorKind::Schema, u.message())),
-            _ => Err(self.err(ErrorKind::Schema, format!("{} is not a pointer type", ty.name()))),
+            _ => Err(self.err(
+                ErrorKind::Schema,
+                format!("{} is not a pointer type", ty.name()),
+            )),
         }
     }
 
-    fn write_list(&mut self, elem: &'s Type, v: &Value<'js>, mut pb: PointerBuilder<'_>) -> Result<(), CodecError> {
+    fn write_list(
+        &mut self,
+        elem: &'s Type,
+        v: &Value<'js>,
+        mut pb: PointerBuilder<'_>,
+    ) -> Result<(), CodecError> {
         let Some(arr) = v.as_array() else {
             return Err(self.type_err("array", v));
         };
         let len = arr.len();
         if len > MAX_LIST_LEN as usize {
-            return Err(self.err(ErrorKind::Limit, format!("list of {len} elements is too long")));
+            return Err(self.err(
+                ErrorKind::Limit,
+                format!("list of {len} elements is too long"),
+            ));
         }
         let len = len as u32;
         let get = |w: &Self, i: u32| -> Result<Value<'js>, CodecError> {
-            arr.get::<Value<'js>>(i as usize).map_err(|e| js_err(e).at(w.path))
+            arr.get::<Value<'js>>(i as usize)
+                .map_err(|e| js_err(e).at(w.path))
         };
         macro_rules! prim_list {
-            ($t:ty, $size:expr, $bits:expr, |$w:ident, $x:ident| $conv:expr) => {{
-                self.charge((u64::from(len) * $bits).div_ceil(64).max(u64::from(len) / 64))?;
+            ($t:ty, $size:expr, |$w:ident, $x:ident| $conv:expr) => {{
+                // Each element counts at least one word: bounds the work per message.
+                self.charge(u64::from(len))?;
                 let lb = pb.init_list($size, len);
                 for i in 0..len {
                     let $x = get(self, i)?;
@@ -921,7 +1122,7 @@ impl<'s, 'js> Writer<'_, 's, 'js> {
         }
         match elem {
             Type::Void => {
-                self.charge(u64::from(len) / 64)?;
+                self.charge(u64::from(len))?;
                 pb.init_list(ElementSize::Void, len);
                 for i in 0..len {
                     let x = get(self, i)?;
@@ -932,31 +1133,55 @@ impl<'s, 'js> Writer<'_, 's, 'js> {
                 }
                 Ok(())
             }
-            Type::Bool => prim_list!(bool, ElementSize::Bit, 1, |w, x| w.bool(&x)?),
-            Type::Int8 => prim_list!(i8, ElementSize::Byte, 8, |w, x| w.int(&x, elem, -0x80, 0x7f)? as i8),
-            Type::UInt8 => prim_list!(u8, ElementSize::Byte, 8, |w, x| w.int(&x, elem, 0, 0xff)? as u8),
-            Type::Int16 => prim_list!(i16, ElementSize::TwoBytes, 16, |w, x| w.int(&x, elem, -0x8000, 0x7fff)? as i16),
-            Type::UInt16 => prim_list!(u16, ElementSize::TwoBytes, 16, |w, x| w.int(&x, elem, 0, 0xffff)? as u16),
-            Type::Enum(id) => prim_list!(u16, ElementSize::TwoBytes, 16, |w, x| w.enum_(&x, *id)?),
-            Type::Int32 => prim_list!(i32, ElementSize::FourBytes, 32, |w, x| w
-                .int(&x, elem, i64::from(i32::MIN), i64::from(i32::MAX))?
-                as i32),
+            Type::Bool => prim_list!(bool, ElementSize::Bit, |w, x| w.bool(&x)?),
+            Type::Int8 => prim_list!(i8, ElementSize::Byte, |w, x| w.int(&x, elem, -0x80, 0x7f)?
+                as i8),
+            Type::UInt8 => prim_list!(u8, ElementSize::Byte, |w, x| w.int(&x, elem, 0, 0xff)?
+                as u8),
+            Type::Int16 => prim_list!(i16, ElementSize::TwoBytes, |w, x| w
+                .int(&x, elem, -0x8000, 0x7fff)?
+                as i16),
+            Type::UInt16 => prim_list!(u16, ElementSize::TwoBytes, |w, x| w
+                .int(&x, elem, 0, 0xffff)?
+                as u16),
+            Type::Enum(id) => prim_list!(u16, ElementSize::TwoBytes, |w, x| w.enum_(&x, *id)?),
+            Type::Int32 => prim_list!(i32, ElementSize::FourBytes, |w, x| w.int(
+                &x,
+                elem,
+                i64::from(i32::MIN),
+                i64::from(i32::MAX)
+            )? as i32),
             Type::UInt32 => {
-                prim_list!(u32, ElementSize::FourBytes, 32, |w, x| w.int(&x, elem, 0, i64::from(u32::MAX))? as u32)
+                prim_list!(u32, ElementSize::FourBytes, |w, x| w.int(
+                    &x,
+                    elem,
+                    0,
+                    i64::from(u32::MAX)
+                )?
+                    as u32)
             }
-            Type::Float32 => prim_list!(f32, ElementSize::FourBytes, 32, |w, x| w.f32(&x)?),
-            Type::Int64 => prim_list!(i64, ElementSize::EightBytes, 64, |w, x| w.i64(&x)?),
-            Type::UInt64 => prim_list!(u64, ElementSize::EightBytes, 64, |w, x| w.u64(&x)?),
-            Type::Float64 => prim_list!(f64, ElementSize::EightBytes, 64, |w, x| w.f64(&x)?),
+            Type::Float32 => prim_list!(f32, ElementSize::FourBytes, |w, x| w.f32(&x)?),
+            Type::Int64 => prim_list!(i64, ElementSize::EightBytes, |w, x| w.i64(&x)?),
+            Type::UInt64 => prim_list!(u64, ElementSize::EightBytes, |w, x| w.u64(&x)?),
+            Type::Float64 => prim_list!(f64, ElementSize::EightBytes, |w, x| w.f64(&x)?),
             Type::Struct(id) => {
-                let info = self.schema.struct_info(*id).map_err(|e| CodecError::from(e).at(self.path))?;
+                let info = self
+                    .schema
+                    .struct_info(*id)
+                    .map_err(|e| CodecError::from(e).at(self.path))?;
                 let words_each = u64::from(info.data_words) + u64::from(info.pointer_count);
                 let total = u64::from(len) * words_each;
                 if total >= 1 << 29 {
-                    return Err(self.err(ErrorKind::Limit, format!("list of {len} structs is too large")));
+                    return Err(self.err(
+                        ErrorKind::Limit,
+                        format!("list of {len} structs is too large"),
+                    ));
                 }
-                self.charge(total + 1)?;
-                let size = StructSize { data: info.data_words, pointers: info.pointer_count };
+                self.charge((total + 1).max(u64::from(len)))?;
+                let size = StructSize {
+                    data: info.data_words,
+                    pointers: info.pointer_count,
+                };
                 pb.reborrow().init_struct_list(len, size);
                 let mut list = struct_list::Builder::<RawStruct>::get_from_pointer(pb, None)
                     .map_err(|e| CodecError::from(e).at(self.path))?;
@@ -978,6 +1203,17 @@ impl<'s, 'js> Writer<'_, 's, 'js> {
                 for i in 0..len {
                     let x = get(self, i)?;
                     self.path.push_index(i);
+                    if x.is_undefined() {
+                        // A hole or `undefined` is not silently a null element;
+                        // an explicit `null` is.
+                        let expected = match elem {
+                            Type::Text => "string",
+                            Type::Data => "Uint8Array",
+                            Type::List(_) => "array",
+                            _ => "capability or null",
+                        };
+                        return Err(self.type_err(expected, &x));
+                    }
                     self.write_pointer(elem, &x, lb.reborrow().get_pointer_element(i))?;
                     self.path.pop();
                 }
@@ -1022,9 +1258,19 @@ pub fn read_struct_at<'js>(
     caps: &mut dyn CapReader<'js>,
     root: &str,
 ) -> Result<Object<'js>, CodecError> {
-    let mut r = Reader { ctx, schema, caps, path: Path::new(root) };
-    let info = schema.struct_info(struct_id).map_err(|e| CodecError::from(e).at(&r.path))?;
-    let pr = reader.get_as::<RawPointerReader<'_>>().map_err(|e| r.capnp(e))?.0;
+    let mut r = Reader {
+        ctx,
+        schema,
+        caps,
+        path: Path::new(root),
+    };
+    let info = schema
+        .struct_info(struct_id)
+        .map_err(|e| CodecError::from(e).at(&r.path))?;
+    let pr = reader
+        .get_as::<RawPointerReader<'_>>()
+        .map_err(|e| r.capnp(e))?
+        .0;
     let sr = pr.get_struct(None).map_err(|e| r.capnp(e))?;
     let obj = Object::new(ctx.clone()).map_err(|e| r.js(e))?;
     r.read_layout(&info.layout, &sr, &obj)?;
@@ -1040,7 +1286,12 @@ impl<'s, 'js> Reader<'_, 's, 'js> {
         js_err(e).at(&self.path)
     }
 
-    fn read_layout(&mut self, layout: &'s Layout, sr: &StructReader<'_>, obj: &Object<'js>) -> Result<(), CodecError> {
+    fn read_layout(
+        &mut self,
+        layout: &'s Layout,
+        sr: &StructReader<'_>,
+        obj: &Object<'js>,
+    ) -> Result<(), CodecError> {
         let active = (layout.discriminant_count > 0)
             .then(|| sr.get_data_field::<u16>(layout.discriminant_offset as usize));
         for field in &layout.fields {
@@ -1054,7 +1305,11 @@ impl<'s, 'js> Reader<'_, 's, 'js> {
                     self.read_layout(group, sr, &g)?;
                     g.into_value()
                 }
-                FieldKind::Slot { offset, ty, default } => self.read_slot(ty, *offset as usize, default, sr)?,
+                FieldKind::Slot {
+                    offset,
+                    ty,
+                    default,
+                } => self.read_slot(ty, *offset as usize, default, sr)?,
             };
             obj.set(&*field.name, value).map_err(|e| self.js(e))?;
             self.path.pop();
@@ -1062,7 +1317,13 @@ impl<'s, 'js> Reader<'_, 's, 'js> {
         Ok(())
     }
 
-    fn read_slot(&mut self, ty: &'s Type, off: usize, default: &DefaultValue, sr: &StructReader<'_>) -> Result<Value<'js>, CodecError> {
+    fn read_slot(
+        &mut self,
+        ty: &'s Type,
+        off: usize,
+        default: &DefaultValue,
+        sr: &StructReader<'_>,
+    ) -> Result<Value<'js>, CodecError> {
         let mask = match default {
             DefaultValue::Bits(b) => *b,
             _ => 0,
@@ -1071,15 +1332,33 @@ impl<'s, 'js> Reader<'_, 's, 'js> {
         Ok(match ty {
             Type::Void => Value::new_null(ctx),
             Type::Bool => Value::new_bool(ctx, sr.get_bool_field_mask(off, mask != 0)),
-            Type::Int8 => Value::new_int(ctx, i32::from(sr.get_data_field_mask::<i8>(off, mask as i8))),
-            Type::Int16 => Value::new_int(ctx, i32::from(sr.get_data_field_mask::<i16>(off, mask as i16))),
+            Type::Int8 => Value::new_int(
+                ctx,
+                i32::from(sr.get_data_field_mask::<i8>(off, mask as i8)),
+            ),
+            Type::Int16 => Value::new_int(
+                ctx,
+                i32::from(sr.get_data_field_mask::<i16>(off, mask as i16)),
+            ),
             Type::Int32 => Value::new_int(ctx, sr.get_data_field_mask::<i32>(off, mask as i32)),
-            Type::UInt8 => Value::new_int(ctx, i32::from(sr.get_data_field_mask::<u8>(off, mask as u8))),
-            Type::UInt16 => Value::new_int(ctx, i32::from(sr.get_data_field_mask::<u16>(off, mask as u16))),
-            Type::UInt32 => Value::new_number(ctx, f64::from(sr.get_data_field_mask::<u32>(off, mask as u32))),
+            Type::UInt8 => Value::new_int(
+                ctx,
+                i32::from(sr.get_data_field_mask::<u8>(off, mask as u8)),
+            ),
+            Type::UInt16 => Value::new_int(
+                ctx,
+                i32::from(sr.get_data_field_mask::<u16>(off, mask as u16)),
+            ),
+            Type::UInt32 => Value::new_number(
+                ctx,
+                f64::from(sr.get_data_field_mask::<u32>(off, mask as u32)),
+            ),
             Type::Int64 => self.big_i64(sr.get_data_field_mask::<i64>(off, mask as i64))?,
             Type::UInt64 => self.big_u64(sr.get_data_field_mask::<u64>(off, mask))?,
-            Type::Float32 => js_number(&ctx, f64::from(sr.get_data_field_mask::<f32>(off, mask as u32))),
+            Type::Float32 => js_number(
+                &ctx,
+                f64::from(sr.get_data_field_mask::<f32>(off, mask as u32)),
+            ),
             Type::Float64 => js_number(&ctx, sr.get_data_field_mask::<f64>(off, mask)),
             Type::Enum(id) => self.enum_(*id, sr.get_data_field_mask::<u16>(off, mask as u16))?,
             _ => self.read_pointer(ty, sr.get_pointer_field(off), default)?,
@@ -1091,11 +1370,16 @@ impl<'s, 'js> Reader<'_, 's, 'js> {
     }
 
     fn big_u64(&self, x: u64) -> Result<Value<'js>, CodecError> {
-        BigInt::from_u64(self.ctx.clone(), x).and_then(|b| b.into_js(self.ctx)).map_err(|e| self.js(e))
+        BigInt::from_u64(self.ctx.clone(), x)
+            .and_then(|b| b.into_js(self.ctx))
+            .map_err(|e| self.js(e))
     }
 
     fn enum_(&self, id: u64, ordinal: u16) -> Result<Value<'js>, CodecError> {
-        let info = self.schema.enum_info(id).map_err(|e| CodecError::from(e).at(&self.path))?;
+        let info = self
+            .schema
+            .enum_info(id)
+            .map_err(|e| CodecError::from(e).at(&self.path))?;
         match info.enumerants.get(usize::from(ordinal)) {
             Some(name) => rquickjs::String::from_str(self.ctx.clone(), name)
                 .map(|s| s.into_value())
@@ -1105,27 +1389,42 @@ impl<'s, 'js> Reader<'_, 's, 'js> {
     }
 
     fn string(&self, s: &str) -> Result<Value<'js>, CodecError> {
-        rquickjs::String::from_str(self.ctx.clone(), s).map(|s| s.into_value()).map_err(|e| self.js(e))
+        rquickjs::String::from_str(self.ctx.clone(), s)
+            .map(|s| s.into_value())
+            .map_err(|e| self.js(e))
     }
 
     fn bytes(&self, b: &[u8]) -> Result<Value<'js>, CodecError> {
-        TypedArray::<u8>::new_copy(self.ctx.clone(), b).map(|a| a.into_value()).map_err(|e| self.js(e))
+        TypedArray::<u8>::new_copy(self.ctx.clone(), b)
+            .map(|a| a.into_value())
+            .map_err(|e| self.js(e))
     }
 
-    fn read_pointer(&mut self, ty: &'s Type, pr: PointerReader<'_>, default: &DefaultValue) -> Result<Value<'js>, CodecError> {
+    fn read_pointer(
+        &mut self,
+        ty: &'s Type,
+        pr: PointerReader<'_>,
+        default: &DefaultValue,
+    ) -> Result<Value<'js>, CodecError> {
         if pr.is_null() {
             return match (default, ty) {
                 (DefaultValue::Text(s), _) => self.string(s),
                 (DefaultValue::Data(d), _) => self.bytes(d),
                 (DefaultValue::Pointer(words), _) => {
                     let msg = words_reader(words);
-                    let root: any_pointer::Reader<'_> = msg.get_root().map_err(|e| self.capnp(e))?;
-                    let root = root.get_as::<RawPointerReader<'_>>().map_err(|e| self.capnp(e))?.0;
+                    let root: any_pointer::Reader<'_> =
+                        msg.get_root().map_err(|e| self.capnp(e))?;
+                    let root = root
+                        .get_as::<RawPointerReader<'_>>()
+                        .map_err(|e| self.capnp(e))?
+                        .0;
                     self.read_pointer(ty, root, &DefaultValue::None)
                 }
                 (_, Type::Text) => self.string(""),
                 (_, Type::Data) => self.bytes(&[]),
-                (_, Type::List(_)) => Array::new(self.ctx.clone()).map(|a| a.into_value()).map_err(|e| self.js(e)),
+                (_, Type::List(_)) => Array::new(self.ctx.clone())
+                    .map(|a| a.into_value())
+                    .map_err(|e| self.js(e)),
                 // Struct, interface, and unsupported kinds: absent is `null`.
                 _ => Ok(Value::new_null(self.ctx.clone())),
             };
@@ -1143,7 +1442,10 @@ impl<'s, 'js> Reader<'_, 's, 'js> {
                 self.bytes(d)
             }
             Type::Struct(id) => {
-                let info = self.schema.struct_info(*id).map_err(|e| CodecError::from(e).at(&self.path))?;
+                let info = self
+                    .schema
+                    .struct_info(*id)
+                    .map_err(|e| CodecError::from(e).at(&self.path))?;
                 let sr = pr.get_struct(None).map_err(|e| self.capnp(e))?;
                 let obj = Object::new(self.ctx.clone()).map_err(|e| self.js(e))?;
                 self.read_layout(&info.layout, &sr, &obj)?;
@@ -1152,14 +1454,26 @@ impl<'s, 'js> Reader<'_, 's, 'js> {
             Type::List(elem) => self.read_list(elem, pr),
             Type::Interface(id) => {
                 let hook = pr.get_capability().map_err(|e| self.capnp(e))?;
-                self.caps.read_cap(self.ctx, *id, hook).map_err(|e| e.at(&self.path))
+                self.caps
+                    .read_cap(self.ctx, *id, hook)
+                    .map_err(|e| e.at(&self.path))
             }
-            Type::Unsupported(u) => Err(CodecError::new(ErrorKind::Schema, u.message()).at(&self.path)),
-            _ => Err(CodecError::new(ErrorKind::Schema, format!("{} is not a pointer type", ty.name())).at(&self.path)),
+            Type::Unsupported(u) => {
+                Err(CodecError::new(ErrorKind::Schema, u.message()).at(&self.path))
+            }
+            _ => Err(CodecError::new(
+                ErrorKind::Schema,
+                format!("{} is not a pointer type", ty.name()),
+            )
+            .at(&self.path)),
         }
     }
 
-    fn read_list(&mut self, elem: &'s Type, pr: PointerReader<'_>) -> Result<Value<'js>, CodecError> {
+    fn read_list(
+        &mut self,
+        elem: &'s Type,
+        pr: PointerReader<'_>,
+    ) -> Result<Value<'js>, CodecError> {
         let arr = Array::new(self.ctx.clone()).map_err(|e| self.js(e))?;
         macro_rules! prim_list {
             ($t:ty, $size:expr, |$x:ident| $conv:expr) => {{
@@ -1174,26 +1488,54 @@ impl<'s, 'js> Reader<'_, 's, 'js> {
         let ctx = self.ctx.clone();
         match elem {
             Type::Void => {
-                let lr = pr.get_list(ElementSize::Void, None).map_err(|e| self.capnp(e))?;
+                let lr = pr
+                    .get_list(ElementSize::Void, None)
+                    .map_err(|e| self.capnp(e))?;
                 for i in 0..lr.len() {
-                    arr.set(i as usize, Value::new_null(ctx.clone())).map_err(|e| self.js(e))?;
+                    arr.set(i as usize, Value::new_null(ctx.clone()))
+                        .map_err(|e| self.js(e))?;
                 }
             }
             Type::Bool => prim_list!(bool, ElementSize::Bit, |x| Value::new_bool(ctx.clone(), x)),
-            Type::Int8 => prim_list!(i8, ElementSize::Byte, |x| Value::new_int(ctx.clone(), i32::from(x))),
-            Type::UInt8 => prim_list!(u8, ElementSize::Byte, |x| Value::new_int(ctx.clone(), i32::from(x))),
-            Type::Int16 => prim_list!(i16, ElementSize::TwoBytes, |x| Value::new_int(ctx.clone(), i32::from(x))),
-            Type::UInt16 => prim_list!(u16, ElementSize::TwoBytes, |x| Value::new_int(ctx.clone(), i32::from(x))),
-            Type::Int32 => prim_list!(i32, ElementSize::FourBytes, |x| Value::new_int(ctx.clone(), x)),
-            Type::UInt32 => prim_list!(u32, ElementSize::FourBytes, |x| Value::new_number(ctx.clone(), f64::from(x))),
-            Type::Float32 => prim_list!(f32, ElementSize::FourBytes, |x| js_number(&ctx, f64::from(x))),
+            Type::Int8 => prim_list!(i8, ElementSize::Byte, |x| Value::new_int(
+                ctx.clone(),
+                i32::from(x)
+            )),
+            Type::UInt8 => prim_list!(u8, ElementSize::Byte, |x| Value::new_int(
+                ctx.clone(),
+                i32::from(x)
+            )),
+            Type::Int16 => prim_list!(i16, ElementSize::TwoBytes, |x| Value::new_int(
+                ctx.clone(),
+                i32::from(x)
+            )),
+            Type::UInt16 => prim_list!(u16, ElementSize::TwoBytes, |x| Value::new_int(
+                ctx.clone(),
+                i32::from(x)
+            )),
+            Type::Int32 => prim_list!(i32, ElementSize::FourBytes, |x| Value::new_int(
+                ctx.clone(),
+                x
+            )),
+            Type::UInt32 => prim_list!(u32, ElementSize::FourBytes, |x| Value::new_number(
+                ctx.clone(),
+                f64::from(x)
+            )),
+            Type::Float32 => prim_list!(f32, ElementSize::FourBytes, |x| js_number(
+                &ctx,
+                f64::from(x)
+            )),
             Type::Int64 => prim_list!(i64, ElementSize::EightBytes, |x| self.big_i64(x)?),
             Type::UInt64 => prim_list!(u64, ElementSize::EightBytes, |x| self.big_u64(x)?),
             Type::Float64 => prim_list!(f64, ElementSize::EightBytes, |x| js_number(&ctx, x)),
             Type::Enum(id) => prim_list!(u16, ElementSize::TwoBytes, |x| self.enum_(*id, x)?),
             Type::Struct(id) => {
-                let info = self.schema.struct_info(*id).map_err(|e| CodecError::from(e).at(&self.path))?;
-                let list = struct_list::Reader::<RawStruct>::get_from_pointer(&pr, None).map_err(|e| self.capnp(e))?;
+                let info = self
+                    .schema
+                    .struct_info(*id)
+                    .map_err(|e| CodecError::from(e).at(&self.path))?;
+                let list = struct_list::Reader::<RawStruct>::get_from_pointer(&pr, None)
+                    .map_err(|e| self.capnp(e))?;
                 for i in 0..list.len() {
                     self.path.push_index(i);
                     let sr = list.get(i).0;
@@ -1204,16 +1546,23 @@ impl<'s, 'js> Reader<'_, 's, 'js> {
                 }
             }
             Type::Text | Type::Data | Type::List(_) | Type::Interface(_) => {
-                let list = any_pointer_list::Reader::get_from_pointer(&pr, None).map_err(|e| self.capnp(e))?;
+                let list = any_pointer_list::Reader::get_from_pointer(&pr, None)
+                    .map_err(|e| self.capnp(e))?;
                 for i in 0..list.len() {
                     self.path.push_index(i);
-                    let p = list.get(i).get_as::<RawPointerReader<'_>>().map_err(|e| self.capnp(e))?.0;
+                    let p = list
+                        .get(i)
+                        .get_as::<RawPointerReader<'_>>()
+                        .map_err(|e| self.capnp(e))?
+                        .0;
                     let value = self.read_pointer(elem, p, &DefaultValue::None)?;
                     arr.set(i as usize, value).map_err(|e| self.js(e))?;
                     self.path.pop();
                 }
             }
-            Type::Unsupported(u) => return Err(CodecError::new(ErrorKind::Schema, u.message()).at(&self.path)),
+            Type::Unsupported(u) => {
+                return Err(CodecError::new(ErrorKind::Schema, u.message()).at(&self.path))
+            }
         }
         Ok(arr.into_value())
     }
@@ -1223,9 +1572,18 @@ impl<'s, 'js> Reader<'_, 's, 'js> {
 // Method params and results
 // ---------------------------------------------------------------------------
 
-fn method_struct(schema: &SchemaSet, interface_id: u64, ordinal: u16, results: bool) -> Result<u64, CodecError> {
+fn method_struct(
+    schema: &SchemaSet,
+    interface_id: u64,
+    ordinal: u16,
+    results: bool,
+) -> Result<u64, CodecError> {
     let m = schema.method(interface_id, ordinal)?;
-    Ok(if results { m.result_struct } else { m.param_struct })
+    Ok(if results {
+        m.result_struct
+    } else {
+        m.param_struct
+    })
 }
 
 /// Encodes the params of method `ordinal` of `interface_id` (the interface
@@ -1240,7 +1598,15 @@ pub fn write_params<'js>(
     caps: &mut dyn CapWriter<'js>,
 ) -> Result<(), CodecError> {
     let id = method_struct(schema, interface_id, ordinal, false)?;
-    write_struct(ctx, schema, id, value, builder, caps, &mut Path::new("params"))
+    write_struct(
+        ctx,
+        schema,
+        id,
+        value,
+        builder,
+        caps,
+        &mut Path::new("params"),
+    )
 }
 
 /// Encodes the results of method `ordinal` of `interface_id`; errors are
@@ -1255,7 +1621,15 @@ pub fn write_results<'js>(
     caps: &mut dyn CapWriter<'js>,
 ) -> Result<(), CodecError> {
     let id = method_struct(schema, interface_id, ordinal, true)?;
-    write_struct(ctx, schema, id, value, builder, caps, &mut Path::new("results"))
+    write_struct(
+        ctx,
+        schema,
+        id,
+        value,
+        builder,
+        caps,
+        &mut Path::new("results"),
+    )
 }
 
 /// Decodes the params of method `ordinal` of `interface_id`.
@@ -1282,4 +1656,84 @@ pub fn read_results<'js>(
 ) -> Result<Object<'js>, CodecError> {
     let id = method_struct(schema, interface_id, ordinal, true)?;
     read_struct_at(ctx, schema, id, reader, caps, "results")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rquickjs::{Context, Runtime};
+
+    #[test]
+    fn paths_format_like_javascript() {
+        let mut p = Path::new("params");
+        assert_eq!(p.to_string(), "params");
+        p.push_field("items");
+        p.push_index(3);
+        p.push_field("price");
+        assert_eq!(p.to_string(), "params.items[3].price");
+        p.pop();
+        p.pop();
+        assert_eq!(p.to_string(), "params.items");
+        let mut q = Path::new("");
+        q.push_field("a");
+        q.push_index(0);
+        q.push_field("b");
+        assert_eq!(q.to_string(), "a[0].b");
+    }
+
+    #[test]
+    fn numbers_format_like_javascript() {
+        assert_eq!(fmt_num(300.0), "300");
+        assert_eq!(fmt_num(-1.0), "-1");
+        assert_eq!(fmt_num(1.5), "1.5");
+        assert_eq!(fmt_num(1e300), "1e300");
+        assert_eq!(fmt_num(f64::NAN), "NaN");
+        assert_eq!(fmt_num(f64::NEG_INFINITY), "-Infinity");
+        assert_eq!(fmt_num(-0.0), "0");
+    }
+
+    #[test]
+    fn errors_display_with_path() {
+        let e = CodecError {
+            kind: ErrorKind::Type,
+            path: "params.x".into(),
+            message: "boom".into(),
+        };
+        assert_eq!(e.to_string(), "params.x: boom");
+        let e = CodecError::type_error("no path");
+        assert_eq!(e.to_string(), "no path");
+        let p = Path::new("results");
+        assert_eq!(e.at(&p).to_string(), "results: no path");
+    }
+
+    #[test]
+    fn js_helpers() {
+        let rt = Runtime::new().unwrap();
+        let ctx = Context::full(&rt).unwrap();
+        ctx.with(|ctx| {
+            let names: Vec<&str> = ["undefined", "null", "true", "1", "1.5", "1n", "'s'", "Symbol()", "[]", "(() => 1)", "({})"]
+                .iter()
+                .map(|src| js_type_name(&ctx.eval::<Value<'_>, _>(format!("({src})")).unwrap()))
+                .collect();
+            assert_eq!(
+                names,
+                ["undefined", "null", "boolean", "number", "number", "bigint", "string", "symbol", "array", "function", "object"]
+            );
+            let v: Value<'_> = ctx.eval("'a😀'").unwrap();
+            assert_eq!(with_js_str(&ctx, &v, |s| s.to_string()).unwrap(), "a😀");
+            let v: Value<'_> = ctx.eval("'\\udc00'").unwrap();
+            assert!(with_js_str(&ctx, &v, |s| s.len()).is_err());
+            let v: Value<'_> = ctx.eval("new Uint32Array([1])").unwrap();
+            assert_eq!(with_js_bytes(&ctx, &v, |b| b.to_vec()).unwrap(), Some(vec![1, 0, 0, 0]));
+            let v: Value<'_> = ctx.eval("({ length: 1, 0: 1 })").unwrap();
+            assert_eq!(with_js_bytes(&ctx, &v, |b| b.to_vec()).unwrap(), None);
+            let v: Value<'_> = ctx.eval("const ab = new ArrayBuffer(8); const u = new Uint8Array(ab, 4); ab.transfer(); u").unwrap();
+            // A view of a detached buffer is refused (and no exception is left pending).
+            assert_eq!(with_js_bytes(&ctx, &v, |b| b.len()).unwrap_err().message, "typed array's buffer is detached");
+            assert!(!ctx.catch().is_exception());
+            let neg = js_number(&ctx, -0.0);
+            let is_neg_zero: bool = ctx.globals().set("n", neg).and_then(|_| ctx.eval("Object.is(n, -0)")).unwrap();
+            assert!(is_neg_zero);
+        });
+    }
 }

@@ -125,7 +125,9 @@ fn validate_files(files: &[(&str, &str)]) -> Result<(), CompileError> {
         return Err(CompileError::TooLarge("no schema files given".into()));
     }
     if files.len() > MAX_FILES {
-        return Err(CompileError::TooLarge(format!("more than {MAX_FILES} files")));
+        return Err(CompileError::TooLarge(format!(
+            "more than {MAX_FILES} files"
+        )));
     }
     let mut total = 0usize;
     let mut names = HashSet::new();
@@ -135,25 +137,38 @@ fn validate_files(files: &[(&str, &str)]) -> Result<(), CompileError> {
             return Err(CompileError::BadFileName(name.to_string(), "given twice"));
         }
         if text.len() > MAX_FILE_BYTES {
-            return Err(CompileError::TooLarge(format!("{name} is larger than {MAX_FILE_BYTES} bytes")));
+            return Err(CompileError::TooLarge(format!(
+                "{name} is larger than {MAX_FILE_BYTES} bytes"
+            )));
         }
         total += text.len();
     }
     // A directory and a file of the same name cannot both exist.
     for name in &names {
         let mut prefix = String::new();
-        for part in name.split('/').collect::<Vec<_>>().split_last().map(|(_, dirs)| dirs).unwrap_or(&[]) {
+        for part in name
+            .split('/')
+            .collect::<Vec<_>>()
+            .split_last()
+            .map(|(_, dirs)| dirs)
+            .unwrap_or(&[])
+        {
             if !prefix.is_empty() {
                 prefix.push('/');
             }
             prefix.push_str(part);
             if names.contains(prefix.as_str()) {
-                return Err(CompileError::BadFileName(name.to_string(), "a directory has the name of another file"));
+                return Err(CompileError::BadFileName(
+                    name.to_string(),
+                    "a directory has the name of another file",
+                ));
             }
         }
     }
     if total > MAX_TOTAL_BYTES {
-        return Err(CompileError::TooLarge(format!("more than {MAX_TOTAL_BYTES} bytes of schema text")));
+        return Err(CompileError::TooLarge(format!(
+            "more than {MAX_TOTAL_BYTES} bytes of schema text"
+        )));
     }
     Ok(())
 }
@@ -196,7 +211,9 @@ fn check_imports(file: &str, text: &str, names: &HashSet<&str>) -> Result<(), Co
             let start = from + found;
             let end = start + keyword.len();
             from = end;
-            if (start > 0 && is_ident(bytes[start - 1])) || (end < bytes.len() && is_ident(bytes[end])) {
+            if (start > 0 && is_ident(bytes[start - 1]))
+                || (end < bytes.len() && is_ident(bytes[end]))
+            {
                 continue;
             }
             // Skip white space and comments.
@@ -235,7 +252,9 @@ fn check_imports(file: &str, text: &str, names: &HashSet<&str>) -> Result<(), Co
             if let Some(abs) = target.strip_prefix('/') {
                 match abs.strip_prefix("capnp/") {
                     Some(std) if STD_FILES.contains(&std) => {}
-                    _ => return refuse("only the standard /capnp/*.capnp schemas can be imported by absolute path"),
+                    _ => return refuse(
+                        "only the standard /capnp/*.capnp schemas can be imported by absolute path",
+                    ),
                 }
             } else {
                 match resolve_relative(file, target) {
@@ -277,10 +296,9 @@ pub fn compile_files(files: &[(&str, &str)]) -> Result<SchemaSet, CompileError> 
         .prefix("caplet-schema-")
         .tempdir()
         .map_err(|e| CompileError::Internal(format!("cannot create a temporary directory: {e}")))?;
-    let root = dir
-        .path()
-        .canonicalize()
-        .map_err(|e| CompileError::Internal(format!("cannot resolve the temporary directory: {e}")))?;
+    let root = dir.path().canonicalize().map_err(|e| {
+        CompileError::Internal(format!("cannot resolve the temporary directory: {e}"))
+    })?;
     let mut cmd = capnpc_embedded::CompileCommand::new();
     cmd.src_prefix(&root);
     for (name, text) in files {
@@ -289,7 +307,8 @@ pub fn compile_files(files: &[(&str, &str)]) -> Result<SchemaSet, CompileError> 
             std::fs::create_dir_all(parent)
                 .map_err(|e| CompileError::Internal(format!("cannot write {name}: {e}")))?;
         }
-        std::fs::write(&path, text).map_err(|e| CompileError::Internal(format!("cannot write {name}: {e}")))?;
+        std::fs::write(&path, text)
+            .map_err(|e| CompileError::Internal(format!("cannot write {name}: {e}")))?;
         cmd.file(&path);
     }
     let capture = root.join(".stderr");
@@ -313,11 +332,17 @@ pub fn compile_files(files: &[(&str, &str)]) -> Result<SchemaSet, CompileError> 
         let node = reader.get().map_err(SchemaError::from)?;
         if let Ok(capnp::schema_capnp::node::File(())) = node.which() {
             let display = node.get_display_name().map_err(SchemaError::from)?;
-            let display = display.to_str().map_err(|e| CompileError::Internal(e.to_string()))?;
+            let display = display
+                .to_str()
+                .map_err(|e| CompileError::Internal(e.to_string()))?;
             let ok = names.contains(display)
-                || display.strip_prefix("capnp/").is_some_and(|f| STD_FILES.contains(&f));
+                || display
+                    .strip_prefix("capnp/")
+                    .is_some_and(|f| STD_FILES.contains(&f));
             if !ok {
-                return Err(CompileError::Internal(format!("the compiler read an unexpected file {display:?}")));
+                return Err(CompileError::Internal(format!(
+                    "the compiler read an unexpected file {display:?}"
+                )));
             }
         }
     }
@@ -338,24 +363,32 @@ pub fn resolve_interface(schema: &SchemaSet, interface_name: &str) -> Result<u64
         )));
     }
     if schema.find_by_display_name(file).is_none() {
-        return Err(CompileError::NoSuchInterface(format!("no schema file {file:?}")));
+        return Err(CompileError::NoSuchInterface(format!(
+            "no schema file {file:?}"
+        )));
     }
     let id = schema
         .find_by_display_name(interface_name)
         .ok_or_else(|| CompileError::NoSuchInterface(format!("no {path} in {file}")))?;
-    schema
-        .interface(id)
-        .map_err(|_| CompileError::NoSuchInterface(format!("{path} in {file} is not an interface")))?;
+    schema.interface(id).map_err(|_| {
+        CompileError::NoSuchInterface(format!("{path} in {file} is not an interface"))
+    })?;
     schema.check_interface(id)?;
     Ok(id)
 }
 
 /// Compiles `files` and resolves `interface_name` (`file.capnp:Outer.Inner`);
 /// the interface is checked with [`SchemaSet::check_interface`]. Not cached.
-pub fn compile_schema(files: &[(&str, &str)], interface_name: &str) -> Result<Compiled, CompileError> {
+pub fn compile_schema(
+    files: &[(&str, &str)],
+    interface_name: &str,
+) -> Result<Compiled, CompileError> {
     let schema = Arc::new(compile_files(files)?);
     let interface_id = resolve_interface(&schema, interface_name)?;
-    Ok(Compiled { schema, interface_id })
+    Ok(Compiled {
+        schema,
+        interface_id,
+    })
 }
 
 /// The first compiler diagnostic, as `file:line:col: message`, plus a count
@@ -373,7 +406,11 @@ fn first_diagnostic(stderr: &str) -> Option<String> {
         }
     }
     let first = first.or_else(|| {
-        stderr.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string)
+        stderr
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .map(str::to_string)
     })?;
     Some(match more {
         0 => first,
@@ -496,7 +533,9 @@ pub struct SchemaCompiler {
 
 impl std::fmt::Debug for SchemaCompiler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SchemaCompiler").field("capacity", &self.capacity).finish()
+        f.debug_struct("SchemaCompiler")
+            .field("capacity", &self.capacity)
+            .finish()
     }
 }
 
@@ -509,17 +548,31 @@ impl Default for SchemaCompiler {
 impl SchemaCompiler {
     /// A compiler caching at most `capacity` compiled file sets.
     pub fn new(capacity: usize) -> SchemaCompiler {
-        SchemaCompiler { cache: Mutex::new(Cache { entries: HashMap::new(), tick: 0 }), capacity: capacity.max(1) }
+        SchemaCompiler {
+            cache: Mutex::new(Cache {
+                entries: HashMap::new(),
+                tick: 0,
+            }),
+            capacity: capacity.max(1),
+        }
     }
 
     /// Number of cached file sets.
     pub fn cached(&self) -> usize {
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).entries.len()
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entries
+            .len()
     }
 
     /// Like [`compile_schema`], served from the cache when the same files
     /// (names and texts) were compiled before.
-    pub fn compile(&self, files: &[(&str, &str)], interface_name: &str) -> Result<Compiled, CompileError> {
+    pub fn compile(
+        &self,
+        files: &[(&str, &str)],
+        interface_name: &str,
+    ) -> Result<Compiled, CompileError> {
         let key = content_hash(files);
         let hit = {
             let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
@@ -536,7 +589,11 @@ impl SchemaCompiler {
                 let schema = Arc::new(compile_files(files)?);
                 let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
                 while cache.entries.len() >= self.capacity {
-                    let Some(oldest) = cache.entries.iter().min_by_key(|(_, e)| e.last_used).map(|(k, _)| *k)
+                    let Some(oldest) = cache
+                        .entries
+                        .iter()
+                        .min_by_key(|(_, e)| e.last_used)
+                        .map(|(k, _)| *k)
                     else {
                         break;
                     };
@@ -544,12 +601,21 @@ impl SchemaCompiler {
                 }
                 cache.tick += 1;
                 let last_used = cache.tick;
-                cache.entries.insert(key, CacheEntry { schema: schema.clone(), last_used });
+                cache.entries.insert(
+                    key,
+                    CacheEntry {
+                        schema: schema.clone(),
+                        last_used,
+                    },
+                );
                 schema
             }
         };
         let interface_id = resolve_interface(&schema, interface_name)?;
-        Ok(Compiled { schema, interface_id })
+        Ok(Compiled {
+            schema,
+            interface_id,
+        })
     }
 }
 
@@ -563,8 +629,18 @@ mod tests {
             validate_file_name(ok).unwrap();
         }
         for bad in [
-            "", "/etc/x.capnp", "../x.capnp", "a/../x.capnp", "a/./x.capnp", "a//x.capnp", "x\0.capnp",
-            "x.txt", ".capnp", "a\\b.capnp", "c:x.capnp", "a\nb.capnp",
+            "",
+            "/etc/x.capnp",
+            "../x.capnp",
+            "a/../x.capnp",
+            "a/./x.capnp",
+            "a//x.capnp",
+            "x\0.capnp",
+            "x.txt",
+            ".capnp",
+            "a\\b.capnp",
+            "c:x.capnp",
+            "a\nb.capnp",
         ] {
             assert!(validate_file_name(bad).is_err(), "{bad:?} accepted");
         }
@@ -578,16 +654,28 @@ mod tests {
         let bad = |file, text| check_imports(file, text, &names).unwrap_err().to_string();
         ok("a.capnp", "using B = import \"sub/b.capnp\";");
         ok("sub/b.capnp", "using A = import \"../a.capnp\";");
-        ok("sub/b.capnp", "using A = import # comment\n  \"../a.capnp\";");
-        ok("a.capnp", "using S = import \"/capnp/schema.capnp\"; struct important { x @0 :Text; }");
+        ok(
+            "sub/b.capnp",
+            "using A = import # comment\n  \"../a.capnp\";",
+        );
+        ok(
+            "a.capnp",
+            "using S = import \"/capnp/schema.capnp\"; struct important { x @0 :Text; }",
+        );
         ok("a.capnp", "const x :Text = embed \"a.capnp\";");
         assert_eq!(
             bad("a.capnp", "\n  using X = import \"/etc/passwd\";"),
             "a.capnp:2:13: import \"/etc/passwd\": only the standard /capnp/*.capnp schemas can be imported by absolute path"
         );
-        assert!(bad("a.capnp", "const x :Data = embed \"../../dev/zero\";").contains("not one of the schema files"));
-        assert!(bad("a.capnp", "using X = import \"/capnp/../../etc/passwd\";").contains("only the standard"));
-        assert!(bad("a.capnp", "using X = import \"c.capnp\";").contains("not one of the schema files"));
+        assert!(bad("a.capnp", "const x :Data = embed \"../../dev/zero\";")
+            .contains("not one of the schema files"));
+        assert!(
+            bad("a.capnp", "using X = import \"/capnp/../../etc/passwd\";")
+                .contains("only the standard")
+        );
+        assert!(
+            bad("a.capnp", "using X = import \"c.capnp\";").contains("not one of the schema files")
+        );
         assert!(bad("a.capnp", "# import \"x.capnp\"").contains("not one of"));
         assert!(bad("a.capnp", "using X = import \"a\\x2e.capnp\";").contains("escapes"));
     }
@@ -611,7 +699,10 @@ mod tests {
 
     #[test]
     fn hash_is_order_independent_and_unambiguous() {
-        assert_eq!(content_hash(&[("a", "1"), ("b", "2")]), content_hash(&[("b", "2"), ("a", "1")]));
+        assert_eq!(
+            content_hash(&[("a", "1"), ("b", "2")]),
+            content_hash(&[("b", "2"), ("a", "1")])
+        );
         assert_ne!(content_hash(&[("a", "12")]), content_hash(&[("a1", "2")]));
     }
 }

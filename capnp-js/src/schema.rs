@@ -178,7 +178,10 @@ impl Type {
             type_::Float64(()) => Type::Float64,
             type_::Text(()) => Type::Text,
             type_::Data(()) => Type::Data,
-            type_::List(l) => Type::List(Box::new(Type::from_reader(l.get_element_type()?, depth + 1)?)),
+            type_::List(l) => Type::List(Box::new(Type::from_reader(
+                l.get_element_type()?,
+                depth + 1,
+            )?)),
             type_::Enum(e) => {
                 if is_branded(e.get_brand()?)? {
                     Type::Unsupported(Unsupported::Generic)
@@ -392,7 +395,9 @@ where
     msg.set_root_canonical(value)?;
     let segments = msg.get_segments_for_output();
     if segments.len() != 1 {
-        return Err(capnp::Error::failed("canonical message spans several segments".into()));
+        return Err(capnp::Error::failed(
+            "canonical message spans several segments".into(),
+        ));
     }
     let bytes = segments[0];
     let mut words = capnp::Word::allocate_zeroed_vec(bytes.len() / 8);
@@ -402,10 +407,14 @@ where
 
 /// A reader over a word buffer made by [`to_words`].
 pub(crate) fn words_reader(words: &[capnp::Word]) -> message::Reader<OneSegment<'_>> {
-    message::Reader::new(OneSegment(capnp::Word::words_to_bytes(words)), ReaderOptions::new())
+    message::Reader::new(
+        OneSegment(capnp::Word::words_to_bytes(words)),
+        ReaderOptions::new(),
+    )
 }
 
-/// An owned set of schema nodes with precomputed codec tables.
+/// An owned set of schema nodes with precomputed codec tables. Immutable
+/// once built; `Send + Sync`, so one `Arc<SchemaSet>` can serve every thread.
 pub struct SchemaSet {
     nodes: IdMap<Box<[capnp::Word]>>,
     structs: IdMap<StructInfo>,
@@ -416,6 +425,11 @@ pub struct SchemaSet {
     /// Ids of group nodes (never valid as a `Type::Struct`).
     groups: HashSet<u64, BuildHasherDefault<IdHasher>>,
 }
+
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<SchemaSet>();
+};
 
 impl fmt::Debug for SchemaSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -461,11 +475,15 @@ impl SchemaSet {
         let mut owned: IdMap<Box<[capnp::Word]>> = IdMap::default();
         for n in nodes {
             if owned.len() >= MAX_NODES {
-                return Err(SchemaError::Invalid(format!("more than {MAX_NODES} schema nodes")));
+                return Err(SchemaError::Invalid(format!(
+                    "more than {MAX_NODES} schema nodes"
+                )));
             }
             let id = n.get_id();
             if owned.contains_key(&id) {
-                return Err(SchemaError::Invalid(format!("duplicate node id {id:#018x}")));
+                return Err(SchemaError::Invalid(format!(
+                    "duplicate node id {id:#018x}"
+                )));
             }
             owned.insert(id, to_words::<node::Owned, _>(n)?);
         }
@@ -506,7 +524,15 @@ impl SchemaSet {
                         by_name.entry(name.clone()).or_insert(ordinal);
                         enumerants.push(name);
                     }
-                    enums.insert(id, EnumInfo { id, name: names[&id].clone(), enumerants, by_name });
+                    enums.insert(
+                        id,
+                        EnumInfo {
+                            id,
+                            name: names[&id].clone(),
+                            enumerants,
+                            by_name,
+                        },
+                    );
                 }
                 node::Interface(i) => {
                     interfaces.insert(id, build_interface(&names, n, i)?);
@@ -535,7 +561,14 @@ impl SchemaSet {
                 info.methods = methods;
             }
         }
-        Ok(SchemaSet { nodes, structs, enums, interfaces, names, groups })
+        Ok(SchemaSet {
+            nodes,
+            structs,
+            enums,
+            interfaces,
+            names,
+            groups,
+        })
     }
 
     /// Number of nodes in the set.
@@ -557,8 +590,12 @@ impl SchemaSet {
     pub fn node(
         &self,
         id: u64,
-    ) -> Result<message::TypedReader<impl message::ReaderSegments + '_, node::Owned>, SchemaError> {
-        let words = self.nodes.get(&id).ok_or(SchemaError::UnknownNode { id, place: String::new() })?;
+    ) -> Result<message::TypedReader<impl message::ReaderSegments + '_, node::Owned>, SchemaError>
+    {
+        let words = self.nodes.get(&id).ok_or(SchemaError::UnknownNode {
+            id,
+            place: String::new(),
+        })?;
         Ok(message::TypedReader::new(words_reader(words)))
     }
 
@@ -569,7 +606,9 @@ impl SchemaSet {
 
     /// The struct `id` (not a group).
     pub fn struct_info(&self, id: u64) -> Result<&StructInfo, SchemaError> {
-        self.structs.get(&id).ok_or_else(|| self.not_a("struct", id))
+        self.structs
+            .get(&id)
+            .ok_or_else(|| self.not_a("struct", id))
     }
 
     /// The enum `id`.
@@ -579,7 +618,9 @@ impl SchemaSet {
 
     /// The interface `id`.
     pub fn interface(&self, id: u64) -> Result<&InterfaceInfo, SchemaError> {
-        self.interfaces.get(&id).ok_or_else(|| self.not_a("interface", id))
+        self.interfaces
+            .get(&id)
+            .ok_or_else(|| self.not_a("interface", id))
     }
 
     /// Method `ordinal` declared by interface `interface_id`.
@@ -592,7 +633,10 @@ impl SchemaSet {
 
     fn not_a(&self, what: &str, id: u64) -> SchemaError {
         match self.names.get(&id) {
-            None => SchemaError::UnknownNode { id, place: String::new() },
+            None => SchemaError::UnknownNode {
+                id,
+                place: String::new(),
+            },
             Some(name) if self.groups.contains(&id) => {
                 SchemaError::Invalid(format!("{name} ({id:#018x}) is a group, not a {what}"))
             }
@@ -662,7 +706,11 @@ fn build_interface(
     Ok(InterfaceInfo {
         id,
         name,
-        display_name: n.get_display_name()?.to_str().map_err(capnp::Error::from)?.into(),
+        display_name: n
+            .get_display_name()?
+            .to_str()
+            .map_err(capnp::Error::from)?
+            .into(),
         superclasses,
         generic_superclass,
         generic: n.get_is_generic() || !n.get_parameters()?.is_empty(),
@@ -678,12 +726,19 @@ fn build_struct(
     s: node::struct_::Reader<'_>,
 ) -> Result<StructInfo, SchemaError> {
     let id = n.get_id();
-    let sizes = Sizes { data_bits: u64::from(s.get_data_word_count()) * 64, pointers: s.get_pointer_count() };
+    let sizes = Sizes {
+        data_bits: u64::from(s.get_data_word_count()) * 64,
+        pointers: s.get_pointer_count(),
+    };
     let mut stack = vec![id];
     let layout = build_layout(nodes, names, n, s, sizes, &mut stack)?;
     Ok(StructInfo {
         id,
-        display_name: n.get_display_name()?.to_str().map_err(capnp::Error::from)?.into(),
+        display_name: n
+            .get_display_name()?
+            .to_str()
+            .map_err(capnp::Error::from)?
+            .into(),
         data_words: s.get_data_word_count(),
         pointer_count: s.get_pointer_count(),
         layout,
@@ -714,7 +769,9 @@ fn build_layout(
     let discriminant_count = s.get_discriminant_count();
     let discriminant_offset = s.get_discriminant_offset();
     if discriminant_count > 0 && (u64::from(discriminant_offset) + 1) * 16 > sizes.data_bits {
-        return Err(invalid("union discriminant lies outside the data section".into()));
+        return Err(invalid(
+            "union discriminant lies outside the data section".into(),
+        ));
     }
     let mut raw_fields: Vec<field::Reader<'_>> = s.get_fields()?.iter().collect();
     raw_fields.sort_by_key(|f| f.get_code_order());
@@ -724,7 +781,9 @@ fn build_layout(
         let discriminant = (disc != field::NO_DISCRIMINANT).then_some(disc);
         if discriminant.is_some() {
             if discriminant_count == 0 {
-                return Err(invalid(format!("field {fname} is a union member of a struct without a union")));
+                return Err(invalid(format!(
+                    "field {fname} is a union member of a struct without a union"
+                )));
             }
             union_members.push(fname.to_string());
         }
@@ -735,12 +794,16 @@ fn build_layout(
                 match ty.data_bits() {
                     Some(bits) => {
                         if (u64::from(offset) + 1) * u64::from(bits) > sizes.data_bits {
-                            return Err(invalid(format!("field {fname} lies outside the data section")));
+                            return Err(invalid(format!(
+                                "field {fname} lies outside the data section"
+                            )));
                         }
                     }
                     None => {
                         if offset >= u32::from(sizes.pointers) {
-                            return Err(invalid(format!("field {fname} lies outside the pointer section")));
+                            return Err(invalid(format!(
+                                "field {fname} lies outside the pointer section"
+                            )));
                         }
                     }
                 }
@@ -750,12 +813,18 @@ fn build_layout(
                 } else {
                     DefaultValue::None
                 };
-                FieldKind::Slot { offset, ty, default }
+                FieldKind::Slot {
+                    offset,
+                    ty,
+                    default,
+                }
             }
             field::Group(g) => {
                 let gid = g.get_type_id();
                 if stack.contains(&gid) || stack.len() > MAX_SCHEMA_DEPTH {
-                    return Err(invalid(format!("group {fname} nests recursively or too deep")));
+                    return Err(invalid(format!(
+                        "group {fname} nests recursively or too deep"
+                    )));
                 }
                 let gnode = nodes.get(&gid).ok_or_else(|| SchemaError::UnknownNode {
                     id: gid,
@@ -763,7 +832,11 @@ fn build_layout(
                 })?;
                 let gs = match gnode.which()? {
                     node::Struct(gs) if gs.get_is_group() => gs,
-                    _ => return Err(invalid(format!("group {fname} does not refer to a group node"))),
+                    _ => {
+                        return Err(invalid(format!(
+                            "group {fname} does not refer to a group node"
+                        )))
+                    }
                 };
                 stack.push(gid);
                 let layout = build_layout(nodes, names, *gnode, gs, sizes, stack)?;
@@ -774,12 +847,18 @@ fn build_layout(
         if by_name.insert(fname.clone(), fields.len()).is_some() {
             return Err(invalid(format!("duplicate field name {fname}")));
         }
-        fields.push(FieldInfo { name: fname, discriminant, kind });
+        fields.push(FieldInfo {
+            name: fname,
+            discriminant,
+            kind,
+        });
     }
     let required_groups = fields
         .iter()
         .enumerate()
-        .filter(|(_, f)| f.discriminant.is_none() && matches!(&f.kind, FieldKind::Group(g) if g.needs_union()))
+        .filter(|(_, f)| {
+            f.discriminant.is_none() && matches!(&f.kind, FieldKind::Group(g) if g.needs_union())
+        })
         .map(|(i, _)| i)
         .collect();
     Ok(Layout {
@@ -798,7 +877,13 @@ fn build_layout(
 fn default_value(ty: &Type, v: value::Reader<'_>) -> Result<DefaultValue, String> {
     let mismatch = || format!("default value does not match type {}", ty.name());
     let w = v.which().map_err(|e| e.to_string())?;
-    let bits = |b: u64| if b == 0 { DefaultValue::None } else { DefaultValue::Bits(b) };
+    let bits = |b: u64| {
+        if b == 0 {
+            DefaultValue::None
+        } else {
+            DefaultValue::Bits(b)
+        }
+    };
     Ok(match (ty, w) {
         (Type::Void, value::Void(())) => DefaultValue::None,
         (Type::Bool, value::Bool(b)) => bits(u64::from(b)),
@@ -815,7 +900,9 @@ fn default_value(ty: &Type, v: value::Reader<'_>) -> Result<DefaultValue, String
         (Type::Enum(_), value::Enum(x)) => bits(u64::from(x)),
         (Type::Text, value::Text(t)) => {
             let t = t.map_err(|e| e.to_string())?;
-            let s = t.to_str().map_err(|e| format!("default text is not UTF-8: {e}"))?;
+            let s = t
+                .to_str()
+                .map_err(|e| format!("default text is not UTF-8: {e}"))?;
             if t.is_empty() && !v.has_text() {
                 DefaultValue::None
             } else {
@@ -856,7 +943,11 @@ struct Checker<'s> {
 
 impl Checker<'_> {
     fn unknown(id: u64, place: &str) -> SchemaError {
-        let place = if place.is_empty() { String::new() } else { format!("{place}: ") };
+        let place = if place.is_empty() {
+            String::new()
+        } else {
+            format!("{place}: ")
+        };
         SchemaError::UnknownNode { id, place }
     }
 
@@ -870,7 +961,11 @@ impl Checker<'_> {
                 None => Self::unknown(id, place),
                 Some(name) => SchemaError::Invalid(format!(
                     "{}{name} is not an interface",
-                    if place.is_empty() { String::new() } else { format!("{place}: ") }
+                    if place.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{place}: ")
+                    }
                 )),
             });
         };
@@ -888,7 +983,8 @@ impl Checker<'_> {
             )));
         }
         for &sup in &info.superclasses {
-            self.pending_interfaces.push((sup, format!("{} extends", info.name)));
+            self.pending_interfaces
+                .push((sup, format!("{} extends", info.name)));
         }
         for m in &info.own_methods {
             let mplace = format!("{}.{}", info.name, m.name);
@@ -909,15 +1005,26 @@ impl Checker<'_> {
         self.struct_(id, method, &mut path, 0)
     }
 
-    fn struct_(&mut self, id: u64, method: &str, path: &mut String, depth: usize) -> Result<(), SchemaError> {
+    fn struct_(
+        &mut self,
+        id: u64,
+        method: &str,
+        path: &mut String,
+        depth: usize,
+    ) -> Result<(), SchemaError> {
         if !self.seen_structs.insert(id) {
             return Ok(());
         }
         let set = self.set;
-        let info = set.structs.get(&id).ok_or_else(|| match set.names.get(&id) {
-            None => Self::unknown(id, &format!("{method}: {path}")),
-            Some(name) => SchemaError::Invalid(format!("{method}: {path}: {name} is not a struct")),
-        })?;
+        let info = set
+            .structs
+            .get(&id)
+            .ok_or_else(|| match set.names.get(&id) {
+                None => Self::unknown(id, &format!("{method}: {path}")),
+                Some(name) => {
+                    SchemaError::Invalid(format!("{method}: {path}: {name} is not a struct"))
+                }
+            })?;
         if info.generic {
             return Err(SchemaError::Unsupported(format!(
                 "{method}: {path}: {}",
@@ -927,9 +1034,17 @@ impl Checker<'_> {
         self.layout(&info.layout, method, path, depth)
     }
 
-    fn layout(&mut self, layout: &Layout, method: &str, path: &mut String, depth: usize) -> Result<(), SchemaError> {
+    fn layout(
+        &mut self,
+        layout: &Layout,
+        method: &str,
+        path: &mut String,
+        depth: usize,
+    ) -> Result<(), SchemaError> {
         if depth > MAX_SCHEMA_DEPTH {
-            return Err(SchemaError::Unsupported(format!("{method}: {path}: nesting too deep")));
+            return Err(SchemaError::Unsupported(format!(
+                "{method}: {path}: nesting too deep"
+            )));
         }
         for f in &layout.fields {
             let len = path.len();
@@ -944,14 +1059,23 @@ impl Checker<'_> {
         Ok(())
     }
 
-    fn type_(&mut self, ty: &Type, method: &str, path: &mut String, depth: usize) -> Result<(), SchemaError> {
+    fn type_(
+        &mut self,
+        ty: &Type,
+        method: &str,
+        path: &mut String,
+        depth: usize,
+    ) -> Result<(), SchemaError> {
         if depth > MAX_SCHEMA_DEPTH {
-            return Err(SchemaError::Unsupported(format!("{method}: {path}: nesting too deep")));
+            return Err(SchemaError::Unsupported(format!(
+                "{method}: {path}: nesting too deep"
+            )));
         }
         match ty {
-            Type::Unsupported(u) => {
-                Err(SchemaError::Unsupported(format!("{method}: {path}: {}", u.message())))
-            }
+            Type::Unsupported(u) => Err(SchemaError::Unsupported(format!(
+                "{method}: {path}: {}",
+                u.message()
+            ))),
             Type::List(elem) => {
                 let len = path.len();
                 path.push_str("[]");
@@ -964,18 +1088,255 @@ impl Checker<'_> {
                 if self.seen_enums.insert(*id) && !self.set.enums.contains_key(id) {
                     return Err(match self.set.names.get(id) {
                         None => Self::unknown(*id, &format!("{method}: {path}")),
-                        Some(name) => SchemaError::Invalid(format!("{method}: {path}: {name} is not an enum")),
+                        Some(name) => {
+                            SchemaError::Invalid(format!("{method}: {path}: {name} is not an enum"))
+                        }
                     });
                 }
                 Ok(())
             }
             Type::Interface(id) => {
                 if !self.seen_interfaces.contains(id) {
-                    self.pending_interfaces.push((*id, format!("{method}: {path}")));
+                    self.pending_interfaces
+                        .push((*id, format!("{method}: {path}")));
                 }
                 Ok(())
             }
             _ => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use capnp::schema_capnp::code_generator_request;
+
+    /// Builds nodes by hand and returns the set (or its error).
+    fn build(
+        f: impl FnOnce(capnp::struct_list::Builder<'_, node::Owned>),
+    ) -> Result<SchemaSet, SchemaError> {
+        build_n(4, f)
+    }
+
+    fn build_n(
+        n: u32,
+        f: impl FnOnce(capnp::struct_list::Builder<'_, node::Owned>),
+    ) -> Result<SchemaSet, SchemaError> {
+        let mut msg = message::Builder::new_default();
+        f(msg
+            .init_root::<code_generator_request::Builder<'_>>()
+            .init_nodes(n));
+        let req: code_generator_request::Reader<'_> = msg.get_root_as_reader().unwrap();
+        SchemaSet::from_nodes(req.get_nodes().unwrap().iter())
+    }
+
+    fn name(n: &mut node::Builder<'_>, id: u64, display: &str) {
+        n.set_id(id);
+        n.set_display_name(display);
+        n.set_display_name_prefix_length(display.find(':').map_or(0, |i| i + 1) as u32);
+    }
+
+    #[test]
+    fn layout_names_defaults_and_unsupported_types() {
+        let set = build(|mut nodes| {
+            let mut n = nodes.reborrow().get(0);
+            name(&mut n, 100, "f.capnp:Iface.m$Params");
+            let mut st = n.init_struct();
+            st.set_data_word_count(1);
+            st.set_pointer_count(3);
+            st.set_discriminant_count(2);
+            st.set_discriminant_offset(3);
+            let mut fields = st.init_fields(5);
+            {
+                let mut f = fields.reborrow().get(0);
+                f.set_name("n");
+                f.set_code_order(1);
+                f.set_discriminant_value(field::NO_DISCRIMINANT);
+                let mut slot = f.init_slot();
+                slot.set_offset(1);
+                slot.reborrow().init_type().set_int32(());
+                slot.set_had_explicit_default(true);
+                slot.init_default_value().set_int32(-5);
+            }
+            {
+                let mut f = fields.reborrow().get(1);
+                f.set_name("any");
+                f.set_code_order(0);
+                f.set_discriminant_value(field::NO_DISCRIMINANT);
+                let mut slot = f.init_slot();
+                slot.set_offset(0);
+                slot.init_type()
+                    .init_any_pointer()
+                    .init_unconstrained()
+                    .set_any_kind(());
+            }
+            {
+                let mut f = fields.reborrow().get(2);
+                f.set_name("gen");
+                f.set_code_order(2);
+                f.set_discriminant_value(field::NO_DISCRIMINANT);
+                let mut slot = f.init_slot();
+                slot.set_offset(1);
+                let mut s = slot.init_type().init_struct();
+                s.set_type_id(100);
+                s.init_brand().init_scopes(1).get(0).set_scope_id(100);
+            }
+            {
+                let mut f = fields.reborrow().get(3);
+                f.set_name("a");
+                f.set_code_order(3);
+                f.set_discriminant_value(0);
+                f.init_slot().init_type().set_void(());
+            }
+            {
+                let mut f = fields.reborrow().get(4);
+                f.set_name("b");
+                f.set_code_order(4);
+                f.set_discriminant_value(1);
+                let mut slot = f.init_slot();
+                slot.set_offset(2);
+                slot.init_type()
+                    .init_list()
+                    .init_element_type()
+                    .init_any_pointer()
+                    .init_parameter();
+            }
+            let mut n = nodes.reborrow().get(1);
+            name(&mut n, 101, "f.capnp:Color");
+            let mut e = n.init_enum().init_enumerants(2);
+            e.reborrow().get(0).set_name("red");
+            e.reborrow().get(1).set_name("green");
+            let mut n = nodes.reborrow().get(2);
+            name(&mut n, 102, "f.capnp:Iface");
+            let mut m = n.init_interface().init_methods(1).get(0);
+            m.set_name("m");
+            m.set_param_struct_type(100);
+            m.set_result_struct_type(100);
+            name(&mut nodes.reborrow().get(3), 103, "f.capnp");
+        })
+        .unwrap();
+        let info = set.struct_info(100).unwrap();
+        assert_eq!(info.name(), "Params");
+        let names: Vec<&str> = info.layout.fields.iter().map(|f| &*f.name).collect();
+        assert_eq!(names, ["any", "n", "gen", "a", "b"], "code order");
+        assert_eq!(&*info.layout.union_members, "a, b");
+        assert_eq!(info.layout.discriminant_offset, 3);
+        let n = info.layout.field("n").unwrap();
+        assert!(
+            matches!(n.kind, FieldKind::Slot { offset: 1, ty: Type::Int32, default: DefaultValue::Bits(b) } if b == u64::from(-5i32 as u32))
+        );
+        let ty = |f: &str| match &info.layout.field(f).unwrap().kind {
+            FieldKind::Slot { ty, .. } => ty.clone(),
+            FieldKind::Group(_) => unreachable!(),
+        };
+        assert_eq!(ty("any"), Type::Unsupported(Unsupported::AnyPointer));
+        assert_eq!(ty("gen"), Type::Unsupported(Unsupported::Generic));
+        assert_eq!(
+            ty("b"),
+            Type::List(Box::new(Type::Unsupported(Unsupported::Generic)))
+        );
+        let color = set.enum_info(101).unwrap();
+        assert_eq!(&*color.name, "Color");
+        assert_eq!(color.by_name["green"], 1);
+        assert_eq!(set.name(103), Some("f.capnp"));
+        assert_eq!(set.find_by_display_name("f.capnp:Iface"), Some(102));
+        assert_eq!(set.method(102, 0).unwrap().param_struct, 100);
+        assert_eq!(
+            set.check_interface(102).unwrap_err().to_string(),
+            "Iface.m: params.any: AnyPointer is not supported"
+        );
+        let err = set.struct_info(101).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "invalid schema: Color (0x0000000000000065) is not a struct"
+        );
+        assert_eq!(
+            set.struct_info(7).unwrap_err().to_string(),
+            "unknown node id 0x0000000000000007"
+        );
+        assert!(format!("{set:?}").contains("structs: 1"));
+    }
+
+    #[test]
+    fn malformed_nodes_are_errors() {
+        // Default of the wrong type.
+        let err = build_n(1, |mut nodes| {
+            let mut n = nodes.reborrow().get(0);
+            name(&mut n, 1, "f.capnp:S");
+            let mut st = n.init_struct();
+            st.set_data_word_count(1);
+            let mut f = st.init_fields(1).get(0);
+            f.set_name("x");
+            f.set_discriminant_value(field::NO_DISCRIMINANT);
+            let mut slot = f.init_slot();
+            slot.reborrow().init_type().set_bool(());
+            slot.init_default_value().set_text("no");
+        })
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid schema: S: field x: default value does not match type Bool"
+        );
+        // Pointer outside the pointer section, duplicate names, discriminant outside.
+        let err = build_n(1, |mut nodes| {
+            let mut n = nodes.reborrow().get(0);
+            name(&mut n, 1, "f.capnp:S");
+            let mut f = n.init_struct().init_fields(1).get(0);
+            f.set_name("t");
+            f.set_discriminant_value(field::NO_DISCRIMINANT);
+            f.init_slot().init_type().set_text(());
+        })
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid schema: S: field t lies outside the pointer section"
+        );
+        let err = build_n(1, |mut nodes| {
+            let mut n = nodes.reborrow().get(0);
+            name(&mut n, 1, "f.capnp:S");
+            let mut st = n.init_struct();
+            st.set_discriminant_count(2);
+            st.set_discriminant_offset(0);
+        })
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid schema: S: union discriminant lies outside the data section"
+        );
+        let err = build_n(2, |mut nodes| {
+            name(&mut nodes.reborrow().get(0), 1, "a");
+            name(&mut nodes.reborrow().get(1), 1, "b");
+        })
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid schema: duplicate node id 0x0000000000000001"
+        );
+        // Deeply nested list types are bounded, not a stack overflow.
+        let err = build_n(1, |mut nodes| {
+            let mut n = nodes.reborrow().get(0);
+            name(&mut n, 1, "f.capnp:S");
+            let mut st = n.init_struct();
+            st.set_pointer_count(1);
+            let mut f = st.init_fields(1).get(0);
+            f.set_name("l");
+            f.set_discriminant_value(field::NO_DISCRIMINANT);
+            let mut t = f.init_slot().init_type();
+            for _ in 0..200 {
+                t = t.init_list().init_element_type();
+            }
+            t.set_int8(());
+        });
+        assert!(err.is_err());
+    }
+
+    #[test]
+    fn id_hasher_spreads_ids() {
+        let mut a = IdHasher::default();
+        a.write_u64(1);
+        let mut b = IdHasher::default();
+        b.write_u64(2);
+        assert_ne!(a.finish(), b.finish());
     }
 }

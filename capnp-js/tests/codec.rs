@@ -8,15 +8,13 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
 
+use caplet_capnp_js::codec::{self, CapReader, CapWriter, CodecError, ErrorKind, NoCaps, Path};
+use caplet_capnp_js::compile::{self, CompileError, SchemaCompiler};
+use caplet_capnp_js::schema::{SchemaError, SchemaSet};
 use capnp::any_pointer;
 use capnp::message::{self, ReaderOptions};
 use capnp::private::capability::ClientHook;
 use capnp::traits::{Imbue, ImbueMut};
-use caplet_capnp_js::codec::{
-    self, CapReader, CapWriter, CodecError, ErrorKind, NoCaps, Path,
-};
-use caplet_capnp_js::compile::{self, CompileError, SchemaCompiler};
-use caplet_capnp_js::schema::{SchemaError, SchemaSet};
 use rquickjs::{Context, Ctx, Object, Runtime, Value};
 
 const TEST_CAPNP: &str = include_str!("schemas/test.capnp");
@@ -30,7 +28,9 @@ fn test_schema() -> &'static compile::Compiled {
 }
 
 fn id_of(schema: &SchemaSet, name: &str) -> u64 {
-    schema.find_by_display_name(name).unwrap_or_else(|| panic!("no node {name}"))
+    schema
+        .find_by_display_name(name)
+        .unwrap_or_else(|| panic!("no node {name}"))
 }
 
 /// Capabilities for tests: a JS `{cap: "name"}` becomes a broken capability
@@ -41,7 +41,12 @@ struct TestCaps {
 }
 
 impl<'js> CapWriter<'js> for TestCaps {
-    fn write_cap(&mut self, _ctx: &Ctx<'js>, _iface: u64, value: &Value<'js>) -> Result<Box<dyn ClientHook>, CodecError> {
+    fn write_cap(
+        &mut self,
+        _ctx: &Ctx<'js>,
+        _iface: u64,
+        value: &Value<'js>,
+    ) -> Result<Box<dyn ClientHook>, CodecError> {
         let name: String = value
             .as_object()
             .and_then(|o| o.get::<_, String>("cap").ok())
@@ -53,8 +58,18 @@ impl<'js> CapWriter<'js> for TestCaps {
 }
 
 impl<'js> CapReader<'js> for TestCaps {
-    fn read_cap(&mut self, ctx: &Ctx<'js>, iface: u64, hook: Box<dyn ClientHook>) -> Result<Value<'js>, CodecError> {
-        let name = self.names.borrow().get(&hook.get_ptr()).cloned().unwrap_or_else(|| "?".into());
+    fn read_cap(
+        &mut self,
+        ctx: &Ctx<'js>,
+        iface: u64,
+        hook: Box<dyn ClientHook>,
+    ) -> Result<Value<'js>, CodecError> {
+        let name = self
+            .names
+            .borrow()
+            .get(&hook.get_ptr())
+            .cloned()
+            .unwrap_or_else(|| "?".into());
         let obj = Object::new(ctx.clone())?;
         obj.set("cap", name)?;
         obj.set("iface", format!("{iface:x}"))?;
@@ -63,7 +78,12 @@ impl<'js> CapReader<'js> for TestCaps {
 }
 
 /// Encodes `value` as struct `id`, serializes to bytes (and back), decodes.
-fn round_trip<'js>(ctx: &Ctx<'js>, schema: &SchemaSet, id: u64, value: &Value<'js>) -> Result<Object<'js>, CodecError> {
+fn round_trip<'js>(
+    ctx: &Ctx<'js>,
+    schema: &SchemaSet,
+    id: u64,
+    value: &Value<'js>,
+) -> Result<Object<'js>, CodecError> {
     let (bytes, table, caps) = encode(ctx, schema, id, value)?;
     decode(ctx, schema, id, &bytes, &table, caps)
 }
@@ -80,7 +100,15 @@ fn encode<'js>(
     {
         let mut root: any_pointer::Builder<'_> = msg.init_root();
         root.imbue_mut(&mut table);
-        codec::write_struct(ctx, schema, id, value, root, &mut caps, &mut Path::new("params"))?;
+        codec::write_struct(
+            ctx,
+            schema,
+            id,
+            value,
+            root,
+            &mut caps,
+            &mut Path::new("params"),
+        )?;
     }
     Ok((capnp::serialize::write_message_to_words(&msg), table, caps))
 }
@@ -155,7 +183,9 @@ fn js_check<'js>(ctx: &Ctx<'js>, expected: &Value<'js>, actual: &Object<'js>, ex
         let msg = match e {
             rquickjs::Error::Exception => {
                 let ex = ctx.catch();
-                ex.as_exception().and_then(|e| e.message()).unwrap_or_else(|| format!("{ex:?}"))
+                ex.as_exception()
+                    .and_then(|e| e.message())
+                    .unwrap_or_else(|| format!("{ex:?}"))
             }
             other => other.to_string(),
         };
@@ -164,10 +194,11 @@ fn js_check<'js>(ctx: &Ctx<'js>, expected: &Value<'js>, actual: &Object<'js>, ex
 }
 
 fn eval<'js>(ctx: &Ctx<'js>, src: &str) -> Value<'js> {
-    ctx.eval::<Value<'_>, _>(format!("({src})")).unwrap_or_else(|e| {
-        let ex = ctx.catch();
-        panic!("eval failed: {e}: {ex:?}")
-    })
+    ctx.eval::<Value<'_>, _>(format!("({src})"))
+        .unwrap_or_else(|e| {
+            let ex = ctx.catch();
+            panic!("eval failed: {e}: {ex:?}")
+        })
 }
 
 const FULL_VALUE: &str = r#"{
@@ -232,7 +263,9 @@ fn full_round_trip_through_bytes() {
         let v = eval(&ctx, FULL_VALUE);
         let out = round_trip(&ctx, s, id, &v).unwrap_or_else(|e| panic!("{e}"));
         js_check(&ctx, &v, &out, false);
-        ctx.globals().set("namedId", format!("{:x}", id_of(s, "test.capnp:Named"))).unwrap();
+        ctx.globals()
+            .set("namedId", format!("{:x}", id_of(s, "test.capnp:Named")))
+            .unwrap();
         // Capabilities came back as the integrator's objects, with the declared interface.
         let check: bool = ctx
             .globals()
@@ -307,9 +340,15 @@ fn typed_arrays_and_array_buffers_are_data() {
             ("new Uint8Array([9,1,2,3,9]).subarray(1, 4)", "[1,2,3]"),
             ("new Int8Array([-1])", "[255]"),
             ("new ArrayBuffer(0)", "[]"),
-            ("new Float64Array(new ArrayBuffer(16), 8, 1)", "[0,0,0,0,0,0,0,0]"),
+            (
+                "new Float64Array(new ArrayBuffer(16), 8, 1)",
+                "[0,0,0,0,0,0,0,0]",
+            ),
         ] {
-            let v = eval(&ctx, &format!("{{ dataField: {src}, setB: 0, shape: {{ none: null }} }}"));
+            let v = eval(
+                &ctx,
+                &format!("{{ dataField: {src}, setB: 0, shape: {{ none: null }} }}"),
+            );
             let out = round_trip(&ctx, s, id, &v).unwrap();
             ctx.globals().set("out", out).unwrap();
             let got: String = ctx.eval("JSON.stringify(Array.from(out.dataField)) + (out.dataField instanceof Uint8Array)").unwrap();
@@ -350,7 +389,10 @@ fn empty_message_reads_all_schema_defaults() {
         // Writing `{}` (every field omitted) also reads back the defaults...
         // except the union, which must be set explicitly.
         let err = round_trip(&ctx, s, id, &eval(&ctx, "{}")).err().unwrap();
-        assert_eq!(err.to_string(), "params.shape: exactly one of circle, label must be set");
+        assert_eq!(
+            err.to_string(),
+            "params.shape: exactly one of circle, label must be set"
+        );
         let out = round_trip(&ctx, s, id, &eval(&ctx, "{ shape: { circle: 2.5 } }")).unwrap();
         js_check(&ctx, &expected, &out, true);
         // Explicit values equal to, and different from, the defaults.
@@ -364,7 +406,9 @@ fn empty_message_reads_all_schema_defaults() {
         let out = round_trip(&ctx, s, id, &v).unwrap();
         js_check(&ctx, &v, &out, false);
         ctx.globals().set("out", out).unwrap();
-        assert!(ctx.eval::<bool, _>("Object.keys(out.shape).join() === 'label'").unwrap());
+        assert!(ctx
+            .eval::<bool, _>("Object.keys(out.shape).join() === 'label'")
+            .unwrap());
     });
 }
 
@@ -382,17 +426,43 @@ fn defaults_are_xor_encoded_on_the_wire() {
         _ => unreachable!(),
     };
     with_js(|ctx| {
-        let v = eval(&ctx, "{ boolField: false, int8Field: -123, uInt32Field: 1, shape: { circle: 2.5 } }");
+        let v = eval(
+            &ctx,
+            "{ boolField: false, int8Field: -123, uInt32Field: 1, shape: { circle: 2.5 } }",
+        );
         let (bytes, _, _) = encode(&ctx, s, id, &v).unwrap();
         let mut slice = &bytes[..];
-        let msg = capnp::serialize::read_message_from_flat_slice(&mut slice, ReaderOptions::new()).unwrap();
+        let msg = capnp::serialize::read_message_from_flat_slice(&mut slice, ReaderOptions::new())
+            .unwrap();
         let root: any_pointer::Reader<'_> = msg.get_root().unwrap();
-        let sr = root.get_as::<codec::RawPointerReader<'_>>().unwrap().0.get_struct(None).unwrap();
-        assert!(sr.get_bool_field(field("boolField")), "false XOR true default is 1 on the wire");
-        assert_eq!(sr.get_data_field::<i8>(field("int8Field")), 0, "default value is 0 on the wire");
-        assert_eq!(sr.get_data_field::<u32>(field("uInt32Field")), 1 ^ 3456789012);
-        assert_eq!(sr.get_data_field::<u16>(field("int16Field")), 0, "omitted is 0 on the wire");
-        assert!(sr.get_pointer_field(field("textField")).is_null(), "omitted pointer stays null");
+        let sr = root
+            .get_as::<codec::RawPointerReader<'_>>()
+            .unwrap()
+            .0
+            .get_struct(None)
+            .unwrap();
+        assert!(
+            sr.get_bool_field(field("boolField")),
+            "false XOR true default is 1 on the wire"
+        );
+        assert_eq!(
+            sr.get_data_field::<i8>(field("int8Field")),
+            0,
+            "default value is 0 on the wire"
+        );
+        assert_eq!(
+            sr.get_data_field::<u32>(field("uInt32Field")),
+            1 ^ 3456789012
+        );
+        assert_eq!(
+            sr.get_data_field::<u16>(field("int16Field")),
+            0,
+            "omitted is 0 on the wire"
+        );
+        assert!(
+            sr.get_pointer_field(field("textField")).is_null(),
+            "omitted pointer stays null"
+        );
     });
 }
 
@@ -444,7 +514,8 @@ fn encoding_matches_generated_code() {
         );
         let (bytes, _, _) = encode(&ctx, s, node_id, &v).unwrap();
         let mut slice = &bytes[..];
-        let msg = capnp::serialize::read_message_from_flat_slice(&mut slice, ReaderOptions::new()).unwrap();
+        let msg = capnp::serialize::read_message_from_flat_slice(&mut slice, ReaderOptions::new())
+            .unwrap();
         let n: node::Reader<'_> = msg.get_root().unwrap();
         assert_eq!(n.get_id(), 0x1234567890abcdef);
         assert_eq!(n.get_display_name().unwrap(), "demo.capnp:Thing");
@@ -455,7 +526,9 @@ fn encoding_matches_generated_code() {
         assert_eq!(nested.len(), 1);
         assert_eq!(nested.get(0).get_name().unwrap(), "Inner");
         assert_eq!(nested.get(0).get_id(), 7);
-        let node::Struct(st) = n.which().unwrap() else { panic!("not a struct node") };
+        let node::Struct(st) = n.which().unwrap() else {
+            panic!("not a struct node")
+        };
         assert_eq!(st.get_data_word_count(), 2);
         assert_eq!(st.get_pointer_count(), 1);
         assert_eq!(
@@ -466,20 +539,44 @@ fn encoding_matches_generated_code() {
         assert_eq!(fields.len(), 3);
         let a = fields.get(0);
         assert_eq!(a.get_name().unwrap(), "a");
-        assert_eq!(a.get_discriminant_value(), 0xffff, "omitted field takes its schema default 0xffff");
-        let field::Slot(slot) = a.which().unwrap() else { panic!() };
+        assert_eq!(
+            a.get_discriminant_value(),
+            0xffff,
+            "omitted field takes its schema default 0xffff"
+        );
+        let field::Slot(slot) = a.which().unwrap() else {
+            panic!()
+        };
         assert_eq!(slot.get_offset(), 3);
-        assert!(matches!(slot.get_type().unwrap().which().unwrap(), type_::Int32(())));
-        assert!(matches!(a.get_ordinal().which().unwrap(), field::ordinal::Explicit(0)));
+        assert!(matches!(
+            slot.get_type().unwrap().which().unwrap(),
+            type_::Int32(())
+        ));
+        assert!(matches!(
+            a.get_ordinal().which().unwrap(),
+            field::ordinal::Explicit(0)
+        ));
         let b = fields.get(1);
         assert_eq!(b.get_discriminant_value(), 2);
-        let field::Group(g) = b.which().unwrap() else { panic!() };
+        let field::Group(g) = b.which().unwrap() else {
+            panic!()
+        };
         assert_eq!(g.get_type_id(), 99);
-        assert!(matches!(b.get_ordinal().which().unwrap(), field::ordinal::Implicit(())));
+        assert!(matches!(
+            b.get_ordinal().which().unwrap(),
+            field::ordinal::Implicit(())
+        ));
         let c = fields.get(2);
-        let field::Slot(slot) = c.which().unwrap() else { panic!() };
-        let type_::List(l) = slot.get_type().unwrap().which().unwrap() else { panic!() };
-        assert!(matches!(l.get_element_type().unwrap().which().unwrap(), type_::Text(())));
+        let field::Slot(slot) = c.which().unwrap() else {
+            panic!()
+        };
+        let type_::List(l) = slot.get_type().unwrap().which().unwrap() else {
+            panic!()
+        };
+        assert!(matches!(
+            l.get_element_type().unwrap().which().unwrap(),
+            type_::Text(())
+        ));
 
         // The same node built by generated code: canonical bytes must match.
         let mut expected = message::Builder::new_default();
@@ -520,7 +617,11 @@ fn encoding_matches_generated_code() {
                 c.set_name("c");
                 c.set_code_order(2);
                 let mut slot = c.reborrow().init_slot();
-                slot.reborrow().init_type().init_list().init_element_type().set_text(());
+                slot.reborrow()
+                    .init_type()
+                    .init_list()
+                    .init_element_type()
+                    .set_text(());
                 c.reborrow().init_ordinal().set_explicit(2);
             }
         }
@@ -531,7 +632,11 @@ fn encoding_matches_generated_code() {
             m.set_root_canonical(r).unwrap();
             m.get_segments_for_output()[0].to_vec()
         };
-        assert_eq!(canon(ours), canon(theirs), "canonical bytes differ from generated code");
+        assert_eq!(
+            canon(ours),
+            canon(theirs),
+            "canonical bytes differ from generated code"
+        );
     });
 }
 
@@ -564,7 +669,9 @@ fn decoding_matches_generated_code() {
         js_check(&ctx, &expected, &out, false);
         ctx.globals().set("out", out).unwrap();
         // Only the active union member (`enum`) of the node's union is present.
-        let ok: bool = ctx.eval(r#"!("struct" in out) && !("file" in out) && !("interface" in out)"#).unwrap();
+        let ok: bool = ctx
+            .eval(r#"!("struct" in out) && !("file" in out) && !("interface" in out)"#)
+            .unwrap();
         assert!(ok);
     });
 }
@@ -627,6 +734,8 @@ fn wrong_inputs_give_exact_errors() {
         (all, "{ setB: 1, shape: { none: null, circle: undefined } }", "", ErrorKind::Type),
         (all, "{ setB: 1, listList: [[1], [2, \"x\"]] }", "params.listList[1][1]: expected number, got string", ErrorKind::Type),
         (all, "{ setB: 1, textListList: [[\"a\"], 3] }", "params.textListList[1]: expected array, got number", ErrorKind::Type),
+        (all, "{ setB: 1, textList: [\"a\", , \"b\"] }", "params.textList[1]: expected string, got undefined", ErrorKind::Type),
+        (all, "{ setB: 1, shape: { none: null }, textList: [\"a\", null], dataList: [null], listList: [null] }", "", ErrorKind::Type),
         (all, "{ setB: 1, enumList: [\"red\", \"mauve\"] }", "params.enumList[1]: unknown enumerant \"mauve\" for enum Color", ErrorKind::Type),
         (all, "{ setB: 1, group: { inner: { c: 1 } } }", "params.group.inner.c: expected boolean, got number", ErrorKind::Type),
         (all, "{ setB: 1, group: 3 }", "params.group: expected object, got number", ErrorKind::Type),
@@ -648,7 +757,11 @@ fn wrong_inputs_give_exact_errors() {
             let v = eval(&ctx, src);
             let result = encode(&ctx, s, *id, &v);
             if expected.is_empty() && *kind != ErrorKind::Js {
-                assert!(result.is_ok(), "{src} should be accepted: {:?}", result.err());
+                assert!(
+                    result.is_ok(),
+                    "{src} should be accepted: {:?}",
+                    result.err()
+                );
                 continue;
             }
             let err = match result {
@@ -658,7 +771,12 @@ fn wrong_inputs_give_exact_errors() {
             if *kind == ErrorKind::Js {
                 assert_eq!(err.kind, ErrorKind::Js, "{src}: {err}");
                 let ex = ctx.catch();
-                assert!(ex.as_exception().and_then(|e| e.message()).is_some_and(|m| m == "boom"), "{src}: {ex:?}");
+                assert!(
+                    ex.as_exception()
+                        .and_then(|e| e.message())
+                        .is_some_and(|m| m == "boom"),
+                    "{src}: {ex:?}"
+                );
                 continue;
             }
             if expected.starts_with("nesting") {
@@ -684,14 +802,25 @@ fn errors_are_thrown_as_js_errors() {
         assert!(matches!(thrown, rquickjs::Error::Exception));
         let ex = ctx.catch();
         let ex = ex.as_exception().unwrap();
-        assert_eq!(ex.message().unwrap(), r#"params.kind: unknown enumerant "purple" for enum Color"#);
-        let is_type_error: bool = ctx.globals().set("ex", ex.clone()).and_then(|_| ctx.eval("ex instanceof TypeError")).unwrap();
+        assert_eq!(
+            ex.message().unwrap(),
+            r#"params.kind: unknown enumerant "purple" for enum Color"#
+        );
+        let is_type_error: bool = ctx
+            .globals()
+            .set("ex", ex.clone())
+            .and_then(|_| ctx.eval("ex instanceof TypeError"))
+            .unwrap();
         assert!(is_type_error);
         let v = eval(&ctx, "{ count: 300, shape: { circle: 1 } }");
         let err = encode(&ctx, s, params, &v).err().unwrap();
         let _ = err.throw(&ctx);
         let ex = ctx.catch();
-        let is_range: bool = ctx.globals().set("ex", ex).and_then(|_| ctx.eval("ex instanceof RangeError")).unwrap();
+        let is_range: bool = ctx
+            .globals()
+            .set("ex", ex)
+            .and_then(|_| ctx.eval("ex instanceof RangeError"))
+            .unwrap();
         assert!(is_range);
     });
 }
@@ -702,7 +831,10 @@ fn unknown_enumerant_ordinals_read_as_numbers() {
     let s = &c.schema;
     let id = id_of(s, "test.capnp:TestAllTypes");
     with_js(|ctx| {
-        let v = eval(&ctx, "{ setB: 1, shape: { none: null }, enumField: 7, enumList: [0, 9, \"blue\"] }");
+        let v = eval(
+            &ctx,
+            "{ setB: 1, shape: { none: null }, enumField: 7, enumList: [0, 9, \"blue\"] }",
+        );
         let out = round_trip(&ctx, s, id, &v).unwrap();
         let expected = eval(&ctx, "{ enumField: 7, enumList: [\"red\", 9, \"blue\"] }");
         js_check(&ctx, &expected, &out, false);
@@ -715,23 +847,52 @@ fn message_size_and_depth_are_limited() {
     let s = &c.schema;
     let id = id_of(s, "test.capnp:TestAllTypes");
     with_js(|ctx| {
-        let limits = codec::Limits { max_words: 1000, max_depth: 2 };
+        let limits = codec::Limits {
+            max_words: 1000,
+            max_depth: 2,
+        };
         let write = |src: &str| {
             let v = eval(&ctx, src);
             let mut msg = message::Builder::new_default();
-            codec::write_struct_with(&ctx, s, id, &v, msg.init_root(), &mut NoCaps, &mut Path::new("params"), limits)
+            codec::write_struct_with(
+                &ctx,
+                s,
+                id,
+                &v,
+                msg.init_root(),
+                &mut NoCaps,
+                &mut Path::new("params"),
+                limits,
+            )
         };
-        let err = write("{ setB: 1, shape: { none: null }, int64List: new Array(2000).fill(0n) }").unwrap_err();
+        let err = write("{ setB: 1, shape: { none: null }, int64List: new Array(2000).fill(0n) }")
+            .unwrap_err();
         assert_eq!(err.kind, ErrorKind::Limit);
-        assert_eq!(err.to_string(), "params.int64List: message too large (more than 1000 words)");
-        let err = write(r#"{ setB: 1, shape: { none: null }, textList: new Array(100).fill("x".repeat(100)) }"#).unwrap_err();
-        assert_eq!(err.to_string(), "params.textList[66]: message too large (more than 1000 words)");
+        assert_eq!(
+            err.to_string(),
+            "params.int64List: message too large (more than 1000 words)"
+        );
+        let err = write(
+            r#"{ setB: 1, shape: { none: null }, textList: new Array(100).fill("x".repeat(100)) }"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "params.textList[66]: message too large (more than 1000 words)"
+        );
         write("{ setB: 1, shape: { none: null }, listList: [[1]] }").unwrap();
         let err = write("{ setB: 1, shape: { none: null }, textListList: [[\"a\"]], structField: { setB: 1, shape: { none: null }, listList: [[1]] } }").unwrap_err();
-        assert_eq!(err.to_string(), "params.structField.listList[0]: nesting deeper than 2 (cyclic object?)");
+        assert_eq!(
+            err.to_string(),
+            "params.structField.listList[0]: nesting deeper than 2 (cyclic object?)"
+        );
         // An array-like that is not an array is refused as a type error.
-        let err = write("{ setB: 1, shape: { none: null }, voidList: { length: 2 ** 32 - 1 } }").unwrap_err();
-        assert_eq!(err.to_string(), "params.voidList: expected array, got object");
+        let err = write("{ setB: 1, shape: { none: null }, voidList: { length: 2 ** 32 - 1 } }")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "params.voidList: expected array, got object"
+        );
     });
 }
 
@@ -741,7 +902,10 @@ fn method_params_and_results_helpers() {
     let s = &c.schema;
     let shop = id_of(s, "test.capnp:Shop");
     with_js(|ctx| {
-        let v = eval(&ctx, r#"{ count: 3, kind: "green", items: [{ price: 1.25, name: "a" }], shape: { square: 2 } }"#);
+        let v = eval(
+            &ctx,
+            r#"{ count: 3, kind: "green", items: [{ price: 1.25, name: "a" }], shape: { square: 2 } }"#,
+        );
         let mut msg = message::Builder::new_default();
         codec::write_params(&ctx, s, shop, 0, &v, msg.init_root(), &mut NoCaps).unwrap();
         let reader = msg.get_root_as_reader::<any_pointer::Reader<'_>>().unwrap();
@@ -757,24 +921,63 @@ fn method_params_and_results_helpers() {
 
         let bad = eval(&ctx, r#"{ price: "x" }"#);
         let mut msg = message::Builder::new_default();
-        let err = codec::write_results(&ctx, s, shop, 0, &bad, msg.init_root(), &mut NoCaps).unwrap_err();
-        assert_eq!(err.to_string(), "results.price: expected number, got string");
-        let err = codec::write_params(&ctx, s, shop, 5, &v, msg.init_root(), &mut NoCaps).unwrap_err();
-        assert_eq!(err.to_string(), "invalid schema: interface Shop has no method @5");
+        let err =
+            codec::write_results(&ctx, s, shop, 0, &bad, msg.init_root(), &mut NoCaps).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "results.price: expected number, got string"
+        );
+        let err =
+            codec::write_params(&ctx, s, shop, 5, &v, msg.init_root(), &mut NoCaps).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid schema: interface Shop has no method @5"
+        );
 
         // Capabilities refused by NoCaps, with the path.
         let derived = c.interface_id;
-        let find = s.interface(derived).unwrap().method_by_name("find").unwrap().clone();
+        let find = s
+            .interface(derived)
+            .unwrap()
+            .method_by_name("find")
+            .unwrap()
+            .clone();
         let res = eval(&ctx, r#"{ names: [{ cap: "x" }] }"#);
-        let err = codec::write_results(&ctx, s, derived, find.ordinal, &res, msg.init_root(), &mut NoCaps).unwrap_err();
-        assert_eq!(err.to_string(), "results.names[0]: capabilities cannot be sent here");
+        let err = codec::write_results(
+            &ctx,
+            s,
+            derived,
+            find.ordinal,
+            &res,
+            msg.init_root(),
+            &mut NoCaps,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "results.names[0]: capabilities cannot be sent here"
+        );
 
         // Params defaults: `limit :UInt8 = 10`.
         let mut msg = message::Builder::new_default();
-        codec::write_params(&ctx, s, derived, find.ordinal, &eval(&ctx, r#"{ filter: "f" }"#), msg.init_root(), &mut NoCaps).unwrap();
+        codec::write_params(
+            &ctx,
+            s,
+            derived,
+            find.ordinal,
+            &eval(&ctx, r#"{ filter: "f" }"#),
+            msg.init_root(),
+            &mut NoCaps,
+        )
+        .unwrap();
         let reader = msg.get_root_as_reader::<any_pointer::Reader<'_>>().unwrap();
         let out = codec::read_params(&ctx, s, derived, find.ordinal, reader, &mut NoCaps).unwrap();
-        js_check(&ctx, &eval(&ctx, r#"{ filter: "f", limit: 10 }"#), &out, true);
+        js_check(
+            &ctx,
+            &eval(&ctx, r#"{ filter: "f", limit: 10 }"#),
+            &out,
+            true,
+        );
     });
 }
 
@@ -789,8 +992,11 @@ fn interfaces_expose_inherited_methods() {
     let derived = s.interface(c.interface_id).unwrap();
     assert_eq!(&*derived.name, "Derived");
     let base = id_of(s, "test.capnp:Base");
-    let names: Vec<(&str, u64, u16)> =
-        derived.methods.iter().map(|m| (&*m.name, m.interface_id, m.ordinal)).collect();
+    let names: Vec<(&str, u64, u16)> = derived
+        .methods
+        .iter()
+        .map(|m| (&*m.name, m.interface_id, m.ordinal))
+        .collect();
     assert_eq!(
         names,
         vec![
@@ -805,7 +1011,13 @@ fn interfaces_expose_inherited_methods() {
     assert_eq!(&*ping.interface_name, "Base");
     assert_eq!(s.struct_info(ping.param_struct).unwrap().name(), "Params");
     let inner_api = id_of(s, "test.capnp:Outer.InnerApi");
-    let methods: Vec<&str> = s.interface(inner_api).unwrap().methods.iter().map(|m| &*m.name).collect();
+    let methods: Vec<&str> = s
+        .interface(inner_api)
+        .unwrap()
+        .methods
+        .iter()
+        .map(|m| &*m.name)
+        .collect();
     assert_eq!(methods, vec!["call", "name"]);
     s.check_interface(inner_api).unwrap();
     s.check_interface(id_of(s, "test.capnp:Shop")).unwrap();
@@ -844,7 +1056,11 @@ fn check_interface_rejects_anypointer_and_generics() {
          "Base.bad: params.x: AnyPointer is not supported"),
     ];
     for (body, expected) in cases {
-        assert_eq!(check_error(&format!("{head}{body}"), "t.capnp:Inventory"), expected, "for {body}");
+        assert_eq!(
+            check_error(&format!("{head}{body}"), "t.capnp:Inventory"),
+            expected,
+            "for {body}"
+        );
     }
     // Recursive structs are fine and do not loop.
     let ok = format!("{head}struct A {{ children @0 :List(A); b @1 :B; }}\nstruct B {{ a @0 :A; }}\ninterface Inventory {{ f @0 (a :A) -> (b :B); g @1 () -> (i :Inventory); }}");
@@ -854,27 +1070,64 @@ fn check_interface_rejects_anypointer_and_generics() {
 #[test]
 fn compile_errors_name_file_line_col() {
     let err = compile::compile_schema(
-        &[("good.capnp", "@0xe1a2b3c4d5e6f709;\nstruct Ok {}\n"), ("bad.capnp", "@0xe1a2b3c4d5e6f70a;\n\nstruct X {\n  a @0 :Txt;\n}\n")],
+        &[
+            ("good.capnp", "@0xe1a2b3c4d5e6f709;\nstruct Ok {}\n"),
+            (
+                "bad.capnp",
+                "@0xe1a2b3c4d5e6f70a;\n\nstruct X {\n  a @0 :Txt;\n}\n",
+            ),
+        ],
         "bad.capnp:X",
     )
     .unwrap_err();
     assert!(matches!(err, CompileError::Syntax(_)));
     assert_eq!(err.to_string(), "bad.capnp:4:9: Not defined: Txt");
-    let err = compile::compile_schema(&[("dir/p.capnp", "@0xe1a2b3c4d5e6f70b;\nstruct {\n")], "dir/p.capnp:X").unwrap_err();
+    let err = compile::compile_schema(
+        &[("dir/p.capnp", "@0xe1a2b3c4d5e6f70b;\nstruct {\n")],
+        "dir/p.capnp:X",
+    )
+    .unwrap_err();
     assert_eq!(err.to_string(), "dir/p.capnp:3:1: Parse error.");
     // Two errors: the first is reported, with a count.
     let err = compile::compile_schema(
-        &[("m.capnp", "@0xe1a2b3c4d5e6f70c;\nstruct A { a @0 :Nope1; }\nstruct B { b @0 :Nope2; }\n")],
+        &[(
+            "m.capnp",
+            "@0xe1a2b3c4d5e6f70c;\nstruct A { a @0 :Nope1; }\nstruct B { b @0 :Nope2; }\n",
+        )],
         "m.capnp:A",
     )
     .unwrap_err();
-    assert_eq!(err.to_string(), "m.capnp:2:18: Not defined: Nope1 (and 1 more error)");
+    assert_eq!(
+        err.to_string(),
+        "m.capnp:2:18: Not defined: Nope1 (and 1 more error)"
+    );
     // Interface resolution errors.
-    let files = [("i.capnp", "@0xe1a2b3c4d5e6f70d;\nstruct S {}\ninterface I { struct N {} interface J {} }\n")];
-    assert_eq!(compile::compile_schema(&files, "i.capnp:S").unwrap_err().to_string(), "S in i.capnp is not an interface");
-    assert_eq!(compile::compile_schema(&files, "i.capnp:Z").unwrap_err().to_string(), "no Z in i.capnp");
-    assert_eq!(compile::compile_schema(&files, "o.capnp:I").unwrap_err().to_string(), "no schema file \"o.capnp\"");
-    assert!(compile::compile_schema(&files, "I").unwrap_err().to_string().contains("must look like"));
+    let files = [(
+        "i.capnp",
+        "@0xe1a2b3c4d5e6f70d;\nstruct S {}\ninterface I { struct N {} interface J {} }\n",
+    )];
+    assert_eq!(
+        compile::compile_schema(&files, "i.capnp:S")
+            .unwrap_err()
+            .to_string(),
+        "S in i.capnp is not an interface"
+    );
+    assert_eq!(
+        compile::compile_schema(&files, "i.capnp:Z")
+            .unwrap_err()
+            .to_string(),
+        "no Z in i.capnp"
+    );
+    assert_eq!(
+        compile::compile_schema(&files, "o.capnp:I")
+            .unwrap_err()
+            .to_string(),
+        "no schema file \"o.capnp\""
+    );
+    assert!(compile::compile_schema(&files, "I")
+        .unwrap_err()
+        .to_string()
+        .contains("must look like"));
     compile::compile_schema(&files, "i.capnp:I.J").unwrap();
     // Imports among the given files work; others are refused before compiling.
     compile::compile_schema(
@@ -886,7 +1139,10 @@ fn compile_errors_name_file_line_col() {
     )
     .unwrap();
     let err = compile::compile_schema(
-        &[("x.capnp", "@0xe1a2b3c4d5e6f710;\nconst secret :Data = embed \"/etc/passwd\";\n")],
+        &[(
+            "x.capnp",
+            "@0xe1a2b3c4d5e6f710;\nconst secret :Data = embed \"/etc/passwd\";\n",
+        )],
         "x.capnp:X",
     )
     .unwrap_err();
@@ -902,12 +1158,24 @@ fn compile_errors_name_file_line_col() {
 #[test]
 fn compiler_cache_hits_by_content() {
     let compiler = SchemaCompiler::new(2);
-    let a = [("a.capnp", "@0xe1a2b3c4d5e6f711;\ninterface A { f @0 () -> (); }\n")];
-    let b = [("b.capnp", "@0xe1a2b3c4d5e6f712;\ninterface B { f @0 () -> (); }\n")];
-    let c = [("c.capnp", "@0xe1a2b3c4d5e6f713;\ninterface C { f @0 () -> (); }\n")];
+    let a = [(
+        "a.capnp",
+        "@0xe1a2b3c4d5e6f711;\ninterface A { f @0 () -> (); }\n",
+    )];
+    let b = [(
+        "b.capnp",
+        "@0xe1a2b3c4d5e6f712;\ninterface B { f @0 () -> (); }\n",
+    )];
+    let c = [(
+        "c.capnp",
+        "@0xe1a2b3c4d5e6f713;\ninterface C { f @0 () -> (); }\n",
+    )];
     let first = compiler.compile(&a, "a.capnp:A").unwrap();
     let again = compiler.compile(&a, "a.capnp:A").unwrap();
-    assert!(Arc::ptr_eq(&first.schema, &again.schema), "second compile is served from the cache");
+    assert!(
+        Arc::ptr_eq(&first.schema, &again.schema),
+        "second compile is served from the cache"
+    );
     compiler.compile(&b, "b.capnp:B").unwrap();
     compiler.compile(&c, "c.capnp:C").unwrap();
     assert_eq!(compiler.cached(), 2);
@@ -915,7 +1183,9 @@ fn compiler_cache_hits_by_content() {
     let third = compiler.compile(&a, "a.capnp:A").unwrap();
     assert!(!Arc::ptr_eq(&first.schema, &third.schema));
     // Failures are not cached and still come back as errors.
-    assert!(compiler.compile(&[("e.capnp", "nonsense")], "e.capnp:E").is_err());
+    assert!(compiler
+        .compile(&[("e.capnp", "nonsense")], "e.capnp:E")
+        .is_err());
 }
 
 // ---------------------------------------------------------------------------
@@ -924,7 +1194,9 @@ fn compiler_cache_hits_by_content() {
 
 /// Builds a node list by hand (as a hostile client could) and feeds it to
 /// `SchemaSet::from_nodes`.
-fn nodes_message(build: impl FnOnce(capnp::struct_list::Builder<'_, capnp::schema_capnp::node::Owned>)) -> message::Builder<message::HeapAllocator> {
+fn nodes_message(
+    build: impl FnOnce(capnp::struct_list::Builder<'_, capnp::schema_capnp::node::Owned>),
+) -> message::Builder<message::HeapAllocator> {
     let mut msg = message::Builder::new_default();
     {
         let root: capnp::schema_capnp::code_generator_request::Builder<'_> = msg.init_root();
@@ -934,7 +1206,8 @@ fn nodes_message(build: impl FnOnce(capnp::struct_list::Builder<'_, capnp::schem
 }
 
 fn from_nodes(msg: &message::Builder<message::HeapAllocator>) -> Result<SchemaSet, SchemaError> {
-    let req: capnp::schema_capnp::code_generator_request::Reader<'_> = msg.get_root_as_reader().unwrap();
+    let req: capnp::schema_capnp::code_generator_request::Reader<'_> =
+        msg.get_root_as_reader().unwrap();
     SchemaSet::from_nodes(req.get_nodes().unwrap().iter())
 }
 
@@ -957,7 +1230,10 @@ fn hostile_nodes_are_refused_cleanly() {
         nodes.reborrow().get(1).set_id(2);
         nodes.reborrow().get(2).set_id(3);
     });
-    assert_eq!(from_nodes(&msg).unwrap_err().to_string(), "invalid schema: S: field x lies outside the data section");
+    assert_eq!(
+        from_nodes(&msg).unwrap_err().to_string(),
+        "invalid schema: S: field x lies outside the data section"
+    );
 
     // A group that contains itself, and an interface extending itself with a
     // method whose params are a missing node.
@@ -1007,11 +1283,72 @@ fn hostile_nodes_are_refused_cleanly() {
         nodes.reborrow().get(2).set_id(22);
     });
     let set = from_nodes(&msg).unwrap();
-    assert_eq!(set.interface(20).unwrap().methods.len(), 1, "self-extension does not loop");
+    assert_eq!(
+        set.interface(20).unwrap().methods.len(),
+        1,
+        "self-extension does not loop"
+    );
     assert_eq!(
         set.check_interface(20).unwrap_err().to_string(),
         "I.m: params: unknown node id 0x000000000000dead"
     );
-    assert_eq!(set.check_interface(99).unwrap_err().to_string(), "unknown node id 0x0000000000000063");
+    assert_eq!(
+        set.check_interface(99).unwrap_err().to_string(),
+        "unknown node id 0x0000000000000063"
+    );
     assert!(matches!(set.struct_info(20), Err(SchemaError::Invalid(_))));
+}
+
+/// A client can send compiled nodes instead of source (`CompiledSchema`):
+/// the same nodes, copied into a node list, give an equivalent set.
+#[test]
+fn schema_from_a_client_node_list_works_like_compiled_source() {
+    let c = test_schema();
+    let ids: Vec<u64> = c.schema.node_ids().collect();
+    let mut msg = message::Builder::new_default();
+    {
+        let root: capnp::schema_capnp::code_generator_request::Builder<'_> = msg.init_root();
+        let mut list = root.init_nodes(ids.len() as u32);
+        for (i, id) in ids.iter().enumerate() {
+            let node = c.schema.node(*id).unwrap();
+            list.set_with_caveats(i as u32, node.get().unwrap())
+                .unwrap();
+        }
+    }
+    let req: capnp::schema_capnp::code_generator_request::Reader<'_> =
+        msg.get_root_as_reader().unwrap();
+    let set = SchemaSet::from_nodes(req.get_nodes().unwrap().iter()).unwrap();
+    set.check_interface(c.interface_id).unwrap();
+    let id = id_of(&set, "test.capnp:TestAllTypes");
+    with_js(|ctx| {
+        let v = eval(&ctx, FULL_VALUE);
+        let out = round_trip(&ctx, &set, id, &v).unwrap();
+        js_check(&ctx, &v, &out, false);
+    });
+}
+
+/// Compiles on several threads at once each get their own diagnostics.
+#[test]
+fn concurrent_compiles_keep_their_diagnostics() {
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let text = format!(
+                    "@0xe1a2b3c4d5e6f7{:02x};\nstruct S{i} {{ a @0 :Missing{i}; }}\n",
+                    0x20 + i
+                );
+                let name = format!("f{i}.capnp");
+                compile::compile_schema(&[(&name, &text)], &format!("{name}:S{i}"))
+                    .unwrap_err()
+                    .to_string()
+            })
+        })
+        .collect();
+    for (i, h) in handles.into_iter().enumerate() {
+        let col = 18 + i.to_string().len();
+        assert_eq!(
+            h.join().unwrap(),
+            format!("f{i}.capnp:2:{col}: Not defined: Missing{i}")
+        );
+    }
 }
