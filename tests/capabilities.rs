@@ -16,7 +16,10 @@ use futures::AsyncReadExt;
 use support::{block_on, Server};
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
-capnp::generated_code!(mod caps_capnp);
+#[allow(dead_code, clippy::all)]
+mod caps_capnp {
+    include!(concat!(env!("OUT_DIR"), "/caps_capnp.rs"));
+}
 
 use caps_capnp::{callback, caller, chain, echo, factory, faulty, named, thing};
 
@@ -36,7 +39,11 @@ const GUARD: Duration = Duration::from_secs(15);
 struct EchoImpl;
 
 impl echo::Server for EchoImpl {
-    async fn echo(self: CapRc<Self>, params: echo::EchoParams, mut results: echo::EchoResults) -> Result<(), capnp::Error> {
+    async fn echo(
+        self: CapRc<Self>,
+        params: echo::EchoParams,
+        mut results: echo::EchoResults,
+    ) -> Result<(), capnp::Error> {
         results.get().set_value(params.get()?.get_value()?)?;
         Ok(())
     }
@@ -54,7 +61,11 @@ impl echo::Server for EchoImpl {
 struct NamedImpl(String);
 
 impl named::Server for NamedImpl {
-    async fn name(self: CapRc<Self>, _: named::NameParams, mut results: named::NameResults) -> Result<(), capnp::Error> {
+    async fn name(
+        self: CapRc<Self>,
+        _: named::NameParams,
+        mut results: named::NameResults,
+    ) -> Result<(), capnp::Error> {
         results.get().set_name(&self.0);
         Ok(())
     }
@@ -79,7 +90,9 @@ impl Tap {
         loop {
             let mut slice: &[u8] = &bytes;
             let before = slice.len();
-            let Ok(message) = capnp::serialize::read_message_from_flat_slice(&mut slice, Default::default()) else {
+            let Ok(message) =
+                capnp::serialize::read_message_from_flat_slice(&mut slice, Default::default())
+            else {
                 break; // incomplete: wait for more bytes
             };
             let consumed = before - slice.len();
@@ -91,7 +104,9 @@ impl Tap {
                     Some(capnp_rpc::rpc_capnp::message_target::PromisedAnswer(_)) => {
                         self.pipelined.set(self.pipelined.get() + 1)
                     }
-                    Some(capnp_rpc::rpc_capnp::message_target::ImportedCap(_)) => self.direct.set(self.direct.get() + 1),
+                    Some(capnp_rpc::rpc_capnp::message_target::ImportedCap(_)) => {
+                        self.direct.set(self.direct.get() + 1)
+                    }
                     None => {}
                 }
             }
@@ -126,7 +141,11 @@ struct TapReader<R> {
 }
 
 impl<R: futures::AsyncRead + Unpin> futures::AsyncRead for TapReader<R> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<std::io::Result<usize>> {
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(n)) = &polled {
             self.tap.feed(&buf[..*n]);
@@ -137,7 +156,9 @@ impl<R: futures::AsyncRead + Unpin> futures::AsyncRead for TapReader<R> {
 
 /// Connects to the server with every incoming byte counted by `tap`.
 async fn tapped_connection(server: &Server, tap: Rc<Tap>) -> Connection {
-    let stream = tokio::net::UnixStream::connect(&server.socket).await.unwrap();
+    let stream = tokio::net::UnixStream::connect(&server.socket)
+        .await
+        .unwrap();
     let (reader, writer) = stream.compat().split();
     Connection::from_io(TapReader { inner: reader, tap }, writer)
 }
@@ -161,7 +182,11 @@ impl ChainImpl {
 }
 
 impl chain::Server for ChainImpl {
-    async fn get(self: CapRc<Self>, _: chain::GetParams, mut results: chain::GetResults) -> Result<(), capnp::Error> {
+    async fn get(
+        self: CapRc<Self>,
+        _: chain::GetParams,
+        mut results: chain::GetResults,
+    ) -> Result<(), capnp::Error> {
         if self.depth == 0 {
             self.tap.wait_pipelined(self.wait_for).await?;
         }
@@ -211,9 +236,12 @@ impl Drops {
                 changed.await;
             }
         };
-        tokio::time::timeout(GUARD, wait)
-            .await
-            .unwrap_or_else(|_| panic!("{label:?} was never released; dropped: {:?}", self.labels.borrow()));
+        tokio::time::timeout(GUARD, wait).await.unwrap_or_else(|_| {
+            panic!(
+                "{label:?} was never released; dropped: {:?}",
+                self.labels.borrow()
+            )
+        });
     }
 }
 
@@ -231,14 +259,22 @@ impl Drop for ThingImpl {
 }
 
 impl named::Server for ThingImpl {
-    async fn name(self: CapRc<Self>, _: named::NameParams, mut results: named::NameResults) -> Result<(), capnp::Error> {
+    async fn name(
+        self: CapRc<Self>,
+        _: named::NameParams,
+        mut results: named::NameResults,
+    ) -> Result<(), capnp::Error> {
         results.get().set_name(&self.label);
         Ok(())
     }
 }
 
 impl thing::Server for ThingImpl {
-    async fn touch(self: CapRc<Self>, _: thing::TouchParams, mut results: thing::TouchResults) -> Result<(), capnp::Error> {
+    async fn touch(
+        self: CapRc<Self>,
+        _: thing::TouchParams,
+        mut results: thing::TouchResults,
+    ) -> Result<(), capnp::Error> {
         self.touches.set(self.touches.get() + 1);
         results.get().set_count(self.touches.get());
         Ok(())
@@ -250,7 +286,11 @@ struct FactoryImpl {
 }
 
 impl factory::Server for FactoryImpl {
-    async fn make(self: CapRc<Self>, params: factory::MakeParams, mut results: factory::MakeResults) -> Result<(), capnp::Error> {
+    async fn make(
+        self: CapRc<Self>,
+        params: factory::MakeParams,
+        mut results: factory::MakeResults,
+    ) -> Result<(), capnp::Error> {
         let label = params.get()?.get_label()?.to_string()?;
         let thing: thing::Client = capnp_rpc::new_client(ThingImpl {
             label,
@@ -278,7 +318,11 @@ impl factory::Server for FactoryImpl {
 struct FaultyImpl;
 
 impl faulty::Server for FaultyImpl {
-    async fn fail(self: CapRc<Self>, params: faulty::FailParams, _: faulty::FailResults) -> Result<(), capnp::Error> {
+    async fn fail(
+        self: CapRc<Self>,
+        params: faulty::FailParams,
+        _: faulty::FailResults,
+    ) -> Result<(), capnp::Error> {
         let kind = params.get()?.get_kind()?.to_string()?;
         Err(match kind.as_str() {
             "overloaded" => capnp::Error::overloaded("too busy".into()),
@@ -292,7 +336,10 @@ impl faulty::Server for FaultyImpl {
 /// Loads `source` with `code`'s grants and runs it once; returns its output
 /// parsed as JSON.
 async fn run(conn: &Connection, code: WorkerCode, input: &str) -> serde_json::Value {
-    let worker = conn.load(&code).await.unwrap_or_else(|e| panic!("load failed: {e}"));
+    let worker = conn
+        .load(&code)
+        .await
+        .unwrap_or_else(|e| panic!("load failed: {e}"));
     let done = worker
         .invoke("run", input)
         .await
@@ -311,10 +358,17 @@ fn every_type_round_trips_through_a_rust_capability() {
     block_on(async {
         let conn = Connection::connect(&server.socket).await.unwrap();
         let echo: echo::Client = capnp_rpc::new_client(EchoImpl);
-        let code = WorkerCode::new("types.js", include_str!("js/types.js")).grant("echo", echo, schema("Echo"));
+        let code = WorkerCode::new("types.js", include_str!("js/types.js")).grant(
+            "echo",
+            echo,
+            schema("Echo"),
+        );
         let out = run(&conn, code, "null").await;
         assert_eq!(out["mismatches"], serde_json::json!([]), "{out:#}");
-        assert_eq!(out["checked"].as_u64().unwrap(), out["cases"].as_u64().unwrap());
+        assert_eq!(
+            out["checked"].as_u64().unwrap(),
+            out["cases"].as_u64().unwrap()
+        );
         assert!(out["cases"].as_u64().unwrap() >= 6, "{out:#}");
         // Schema defaults: an empty struct reads back every default.
         assert_eq!(out["defaults"], serde_json::json!("ok"), "{out:#}");
@@ -328,7 +382,11 @@ fn wrong_types_throw_errors_naming_the_field() {
     block_on(async {
         let conn = Connection::connect(&server.socket).await.unwrap();
         let echo: echo::Client = capnp_rpc::new_client(EchoImpl);
-        let code = WorkerCode::new("errors.js", include_str!("js/type_errors.js")).grant("echo", echo, schema("Echo"));
+        let code = WorkerCode::new("errors.js", include_str!("js/type_errors.js")).grant(
+            "echo",
+            echo,
+            schema("Echo"),
+        );
         let out = run(&conn, code, "null").await;
         let expected = [
             "RangeError: params.value.int8Field: 300 out of range for Int8",
@@ -379,7 +437,11 @@ fn pipelined_calls_are_sent_before_the_first_result_returns() {
         let out = run(&conn, code, "null").await;
         assert_eq!(out, serde_json::json!({ "value": 2, "label": "info 2" }));
         assert_eq!(tap.pipelined.get(), 2, "two calls went to promised answers");
-        assert_eq!(tap.direct.get(), 1, "one call went to the granted capability");
+        assert_eq!(
+            tap.direct.get(),
+            1,
+            "one call went to the granted capability"
+        );
     });
 }
 
@@ -406,7 +468,10 @@ fn capabilities_inside_result_structs_are_pipelined() {
         )
         .grant("chain", chain, schema("Chain"));
         let out = run(&conn, code, "null").await;
-        assert_eq!(out, serde_json::json!({ "value": 100, "label": "info 0", "whole": 0 }));
+        assert_eq!(
+            out,
+            serde_json::json!({ "value": 100, "label": "info 0", "whole": 0 })
+        );
         assert_eq!(tap.pipelined.get(), 1);
     });
 }
@@ -419,13 +484,23 @@ fn rust_capabilities_call_back_into_js_objects() {
     block_on(async {
         let conn = Connection::connect(&server.socket).await.unwrap();
         let caller: caller::Client = capnp_rpc::new_client(CallerImpl);
-        let code = WorkerCode::new("callbacks.js", include_str!("js/callbacks.js")).grant("caller", caller, schema("Caller"));
+        let code = WorkerCode::new("callbacks.js", include_str!("js/callbacks.js")).grant(
+            "caller",
+            caller,
+            schema("Caller"),
+        );
         let out = run(&conn, code, "null").await;
         assert_eq!(out["sync"], 42);
         assert_eq!(out["async"], 12, "an async callback that itself calls out");
         assert_eq!(out["instance"], 21);
         assert_eq!(out["thrown"][0], "failed");
-        assert!(out["thrown"][1].as_str().unwrap().contains("Error: nope from js"), "{out:#}");
+        assert!(
+            out["thrown"][1]
+                .as_str()
+                .unwrap()
+                .contains("Error: nope from js"),
+            "{out:#}"
+        );
     });
 }
 
@@ -437,21 +512,39 @@ fn stubs_are_released_on_dispose_and_at_invocation_end() {
     block_on(async {
         let conn = Connection::connect(&server.socket).await.unwrap();
         let drops = Rc::new(Drops::default());
-        let factory: factory::Client = capnp_rpc::new_client(FactoryImpl { drops: drops.clone() });
-        let code = WorkerCode::new("lifetime.js", include_str!("js/lifetime.js")).grant("factory", factory, schema("Factory"));
+        let factory: factory::Client = capnp_rpc::new_client(FactoryImpl {
+            drops: drops.clone(),
+        });
+        let code = WorkerCode::new("lifetime.js", include_str!("js/lifetime.js")).grant(
+            "factory",
+            factory,
+            schema("Factory"),
+        );
         let out = run(&conn, code, "null").await;
         assert_eq!(out["touched"], 1);
-        assert_eq!(out["name"], "kept", "inherited method of Thing extends Named");
+        assert_eq!(
+            out["name"], "kept",
+            "inherited method of Thing extends Named"
+        );
         assert_eq!(
             out["droppedBeforeEnd"],
             serde_json::json!(["disposed"]),
             "dispose released the stub during the invocation"
         );
         assert!(
-            out["afterDispose"].as_str().unwrap().starts_with("ReferenceError: touch(): this capability stub was disposed"),
+            out["afterDispose"]
+                .as_str()
+                .unwrap()
+                .starts_with("ReferenceError: touch(): this capability stub was disposed"),
             "{out:#}"
         );
-        assert!(out["forged"].as_str().unwrap().starts_with("TypeError: touch() must be called on a capability stub"), "{out:#}");
+        assert!(
+            out["forged"]
+                .as_str()
+                .unwrap()
+                .starts_with("TypeError: touch() must be called on a capability stub"),
+            "{out:#}"
+        );
         drops.wait_for("kept").await;
     });
 }
@@ -502,22 +595,39 @@ fn generics_anypointer_and_bad_schemas_are_refused_at_load() {
         };
         let js = "export default { run() {} }";
 
-        let (kind, message) =
-            refusal(conn.load(&WorkerCode::new("a.js", js).grant("x", any.clone(), schema("HasAny"))).await);
+        let (kind, message) = refusal(
+            conn.load(&WorkerCode::new("a.js", js).grant("x", any.clone(), schema("HasAny")))
+                .await,
+        );
         assert_eq!(kind, "schema_error");
-        assert!(message.contains("AnyPointer") && message.contains("value"), "{message}");
+        assert!(
+            message.contains("AnyPointer") && message.contains("value"),
+            "{message}"
+        );
 
-        let (kind, message) =
-            refusal(conn.load(&WorkerCode::new("g.js", js).grant("x", any.clone(), schema("Generic"))).await);
+        let (kind, message) = refusal(
+            conn.load(&WorkerCode::new("g.js", js).grant("x", any.clone(), schema("Generic")))
+                .await,
+        );
         assert_eq!(kind, "schema_error");
         assert!(message.to_lowercase().contains("generic"), "{message}");
 
-        let broken = InterfaceSchema::source("bad.capnp", "@0xd7c2a1e0b9f84c64;\ninterface X {\n  m @0 () -> (x :Nope);\n}\n", "bad.capnp:X");
-        let (kind, message) = refusal(conn.load(&WorkerCode::new("b.js", js).grant("x", any.clone(), broken)).await);
+        let broken = InterfaceSchema::source(
+            "bad.capnp",
+            "@0xd7c2a1e0b9f84c64;\ninterface X {\n  m @0 () -> (x :Nope);\n}\n",
+            "bad.capnp:X",
+        );
+        let (kind, message) = refusal(
+            conn.load(&WorkerCode::new("b.js", js).grant("x", any.clone(), broken))
+                .await,
+        );
         assert_eq!(kind, "schema_error");
         assert!(message.contains("bad.capnp:3"), "{message}");
 
-        let (kind, message) = refusal(conn.load(&WorkerCode::new("n.js", js).grant("not-ok", any, schema("Echo"))).await);
+        let (kind, message) = refusal(
+            conn.load(&WorkerCode::new("n.js", js).grant("not-ok", any, schema("Echo")))
+                .await,
+        );
         assert_eq!(kind, "bad_code");
         assert!(message.contains("\"not-ok\""), "{message}");
     });

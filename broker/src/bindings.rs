@@ -29,8 +29,10 @@ impl Bound {
         out.reborrow()
             .init_cap()
             .set_as_capability(self.client.hook.add_ref());
-        out.init_schema()
-            .set_compiled(self.schema.get_root_as_reader::<compiled_schema::Reader>()?)?;
+        out.init_schema().set_compiled(
+            self.schema
+                .get_root_as_reader::<compiled_schema::Reader>()?,
+        )?;
         Ok(())
     }
 
@@ -44,7 +46,9 @@ impl Bound {
 /// starting with a digit.
 fn check_name(name: &str) -> Result<(), Error> {
     let ok = (1..=64).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$')
         && !name.as_bytes()[0].is_ascii_digit();
     if ok {
         Ok(())
@@ -56,7 +60,10 @@ fn check_name(name: &str) -> Result<(), Error> {
 }
 
 /// Checks and compiles every binding of `env`.
-pub fn read(env: capnp::struct_list::Reader<'_, binding::Owned>, compiler: &SchemaCompiler) -> Result<Vec<Bound>, Error> {
+pub fn read(
+    env: capnp::struct_list::Reader<'_, binding::Owned>,
+    compiler: &SchemaCompiler,
+) -> Result<Vec<Bound>, Error> {
     if env.len() > MAX_BINDINGS {
         return Err(Error::BadCode(format!(
             "a worker may have at most {MAX_BINDINGS} bindings, got {}",
@@ -74,11 +81,12 @@ pub fn read(env: capnp::struct_list::Reader<'_, binding::Owned>, compiler: &Sche
             .get_cap()
             .get_as_capability()
             .map_err(|e| Error::BadCode(format!("binding {name:?}: no capability: {e}")))?;
-        let checked = |set: &SchemaSet, interface_id: u64| -> Result<Builder<HeapAllocator>, Error> {
-            set.check_interface(interface_id)
-                .map_err(|e| Error::Schema(format!("binding {name:?}: {e}")))?;
-            compiled_message(set, interface_id)
-        };
+        let checked =
+            |set: &SchemaSet, interface_id: u64| -> Result<Builder<HeapAllocator>, Error> {
+                set.check_interface(interface_id)
+                    .map_err(|e| Error::Schema(format!("binding {name:?}: {e}")))?;
+                compiled_message(set, interface_id)
+            };
         let (schema, interface_id) = match entry.get_schema()?.which()? {
             interface_schema::Which::Source(source) => {
                 let source = source?;
@@ -89,13 +97,19 @@ pub fn read(env: capnp::struct_list::Reader<'_, binding::Owned>, compiler: &Sche
                 let compiled = compiler
                     .compile(&files, source.get_interface_name()?.to_str()?)
                     .map_err(|e| Error::Schema(format!("binding {name:?}: {e}")))?;
-                (checked(&compiled.schema, compiled.interface_id)?, compiled.interface_id)
+                (
+                    checked(&compiled.schema, compiled.interface_id)?,
+                    compiled.interface_id,
+                )
             }
             interface_schema::Which::Compiled(compiled) => {
                 let compiled = compiled?;
                 let set = SchemaSet::from_nodes(compiled.get_nodes()?.iter())
                     .map_err(|e| Error::Schema(format!("binding {name:?}: {e}")))?;
-                (checked(&set, compiled.get_interface_id())?, compiled.get_interface_id())
+                (
+                    checked(&set, compiled.get_interface_id())?,
+                    compiled.get_interface_id(),
+                )
             }
         };
         bound.push(Bound {

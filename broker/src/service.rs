@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use caplet::caplet_capnp::{broker, invoke_error, worker, worker_code};
 use caplet::host_capnp::{host_worker, worker_spec};
-use capnp::capability::Rc as CapRc;
 use caplet_capnp_js::compile::SchemaCompiler;
+use capnp::capability::Rc as CapRc;
 use capnp::message::{Builder, HeapAllocator};
 
 use crate::bindings::{self, Bound};
@@ -139,7 +139,11 @@ impl Checked {
     fn new(code: worker_code::Reader<'_>, shared: &Shared) -> Result<Self, Error> {
         let (spec, limits) = make_spec(code, &shared.limits)?;
         let bindings = bindings::read(code.get_env()?, &shared.schemas)?;
-        Ok(Self { spec, bindings, limits })
+        Ok(Self {
+            spec,
+            bindings,
+            limits,
+        })
     }
 
     /// What `get` compares: the spec, and each binding's name and schema.
@@ -245,7 +249,10 @@ impl WorkerService {
         request
             .get()
             .set_spec(self.spec.get_root_as_reader::<worker_spec::Reader>()?)?;
-        let mut env = request.get().get_spec()?.init_env(self.bindings.len() as u32);
+        let mut env = request
+            .get()
+            .get_spec()?
+            .init_env(self.bindings.len() as u32);
         for (i, binding) in self.bindings.iter().enumerate() {
             binding.write(env.reborrow().get(i as u32))?;
         }

@@ -66,7 +66,11 @@ pub struct InterfaceSchema {
 impl InterfaceSchema {
     /// The interface `interface_name` (e.g. `inventory.capnp:Inventory`)
     /// of one schema file.
-    pub fn source(file_name: impl Into<String>, text: impl Into<String>, interface_name: impl Into<String>) -> Self {
+    pub fn source(
+        file_name: impl Into<String>,
+        text: impl Into<String>,
+        interface_name: impl Into<String>,
+    ) -> Self {
         Self {
             files: vec![(file_name.into(), text.into())],
             interface_name: interface_name.into(),
@@ -160,7 +164,10 @@ impl WorkerCode {
         for (i, grant) in self.grants.iter().enumerate() {
             let mut entry = env.reborrow().get(i as u32);
             entry.set_name(&grant.name);
-            entry.reborrow().init_cap().set_as_capability(grant.cap.hook.add_ref());
+            entry
+                .reborrow()
+                .init_cap()
+                .set_as_capability(grant.cap.hook.add_ref());
             let mut source = entry.init_schema().init_source();
             source.set_interface_name(&grant.schema.interface_name);
             let mut files = source.init_files(grant.schema.files.len() as u32);

@@ -44,19 +44,25 @@ fn read_env(spec: worker_spec::Reader<'_>) -> Result<(Rc<SchemaSet>, Vec<Binding
         let schema = match binding.get_schema()?.which().map_err(capnp::Error::from)? {
             caplet_capnp::interface_schema::Which::Compiled(compiled) => compiled?,
             caplet_capnp::interface_schema::Which::Source(_) => {
-                return Err(Error::BadCode("the broker must compile schemas before loading".into()))
+                return Err(Error::BadCode(
+                    "the broker must compile schemas before loading".into(),
+                ))
             }
         };
         for node in schema.get_nodes()? {
             nodes.entry(node.get_id()).or_insert(node);
         }
         bindings.push(Binding {
-            name: binding.get_name()?.to_string().map_err(capnp::Error::from)?,
+            name: binding
+                .get_name()?
+                .to_string()
+                .map_err(capnp::Error::from)?,
             client: binding.get_cap().get_as_capability()?,
             interface_id: schema.get_interface_id(),
         });
     }
-    let schema = SchemaSet::from_nodes(nodes.into_values()).map_err(|e| Error::BadCode(e.to_string()))?;
+    let schema =
+        SchemaSet::from_nodes(nodes.into_values()).map_err(|e| Error::BadCode(e.to_string()))?;
     for binding in &bindings {
         schema
             .check_interface(binding.interface_id)

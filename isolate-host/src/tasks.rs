@@ -9,7 +9,7 @@
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use futures::stream::{FuturesUnordered, StreamExt};
 use rquickjs::Ctx;
@@ -23,12 +23,19 @@ type Task = Pin<Box<dyn Future<Output = Completion>>>;
 #[derive(Default)]
 pub struct Tasks {
     pending: RefCell<FuturesUnordered<Task>>,
+    /// Whoever waits in [`Tasks::next`]. `FuturesUnordered::push` does not
+    /// wake it, and a task may be pushed from outside the invocation loop
+    /// (a JS callback served to another vat calling out again).
+    waiter: RefCell<Option<Waker>>,
 }
 
 impl Tasks {
     /// Starts tracking a task.
     pub fn push(&self, task: impl Future<Output = Completion> + 'static) {
         self.pending.borrow_mut().push(Box::pin(task));
+        if let Some(waiter) = self.waiter.borrow_mut().take() {
+            waiter.wake();
+        }
     }
 
     /// Whether any task is outstanding.
@@ -40,6 +47,7 @@ impl Tasks {
     /// polling, never across an await, so JS may push tasks meanwhile.
     pub async fn next(&self) -> Option<Completion> {
         std::future::poll_fn(|cx: &mut Context<'_>| -> Poll<Option<Completion>> {
+            *self.waiter.borrow_mut() = Some(cx.waker().clone());
             self.pending.borrow_mut().poll_next_unpin(cx)
         })
         .await

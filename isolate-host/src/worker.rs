@@ -11,12 +11,12 @@ use rquickjs::function::This;
 use rquickjs::promise::PromiseState;
 use rquickjs::{CatchResultExt, CaughtError, Ctx, Function, Object, Persistent, Promise, Value};
 
+use crate::caps::{Binding, Caps};
 use crate::console::{self, LogLine, LogSink};
 use crate::engine::{EngineLimits, Isolate};
 use crate::error::{Error, InvokeFailure};
 use crate::exception;
 use crate::modules::{self, Bytecode};
-use crate::caps::{Binding, Caps};
 use crate::tasks::Tasks;
 
 /// Everything a worker needs besides its code, all limits concrete.
@@ -74,10 +74,9 @@ impl JsWorker {
         schema: Rc<SchemaSet>,
         bindings: Vec<Binding>,
     ) -> Result<Self, Error> {
-        let main_bytes = bytecode
-            .get(main)
-            .cloned()
-            .ok_or_else(|| Error::BadCode(format!("main module {main:?} is not among the modules")))?;
+        let main_bytes = bytecode.get(main).cloned().ok_or_else(|| {
+            Error::BadCode(format!("main module {main:?} is not among the modules"))
+        })?;
         let isolate = Isolate::new(&limits.engine, bytecode)?;
         let logs = Rc::new(RefCell::new(LogSink::default()));
         logs.borrow_mut().reset(limits.log_bytes);
@@ -94,12 +93,22 @@ impl JsWorker {
 
         let (evaluated, job_error) = isolate.segment(|ctx| -> Result<_, Error> {
             console::install(ctx, core.logs.clone()).map_err(|e| Error::Engine(e.to_string()))?;
-            core.caps.install(ctx).map_err(|e| Error::Engine(e.to_string()))?;
+            core.caps
+                .install(ctx)
+                .map_err(|e| Error::Engine(e.to_string()))?;
             let declared = modules::load_bytecode(ctx, &main_bytes).catch(ctx);
             let declared = declared.map_err(|e| evaluation_error(ctx, e))?;
-            let (module, promise) = declared.eval().catch(ctx).map_err(|e| evaluation_error(ctx, e))?;
+            let (module, promise) = declared
+                .eval()
+                .catch(ctx)
+                .map_err(|e| evaluation_error(ctx, e))?;
             Ok((
-                Persistent::save(ctx, module.namespace().map_err(|e| Error::Engine(e.to_string()))?),
+                Persistent::save(
+                    ctx,
+                    module
+                        .namespace()
+                        .map_err(|e| Error::Engine(e.to_string()))?,
+                ),
                 Persistent::save(ctx, promise),
             ))
         });
@@ -109,7 +118,10 @@ impl JsWorker {
         }
         // Top-level await must have settled: a worker's module has no I/O yet.
         let default_export = isolate.with(|ctx| -> Result<_, Error> {
-            let promise = promise.clone().restore(ctx).map_err(|e| Error::Engine(e.to_string()))?;
+            let promise = promise
+                .clone()
+                .restore(ctx)
+                .map_err(|e| Error::Engine(e.to_string()))?;
             match promise.state() {
                 PromiseState::Resolved => {}
                 PromiseState::Rejected => {
@@ -125,7 +137,9 @@ impl JsWorker {
                 .clone()
                 .restore(ctx)
                 .map_err(|e| Error::Engine(e.to_string()))?;
-            let default: Value = namespace.get("default").map_err(|e| Error::Engine(e.to_string()))?;
+            let default: Value = namespace
+                .get("default")
+                .map_err(|e| Error::Engine(e.to_string()))?;
             Ok(Persistent::save(ctx, default))
         })?;
         drop((namespace, promise));
@@ -235,7 +249,11 @@ impl Core {
                 )
             })?
         };
-        let default = self.default_export.borrow().clone().ok_or_else(|| internal("the worker has no default export"))?;
+        let default = self
+            .default_export
+            .borrow()
+            .clone()
+            .ok_or_else(|| internal("the worker has no default export"))?;
         let default: Value = default.restore(ctx).map_err(internal)?;
         let name = if entrypoint.is_empty() {
             "run"

@@ -93,10 +93,16 @@ impl Drop for Server {
     }
 }
 
+/// Forwards a child's output lines to a channel (and, when the environment
+/// variable `CAPLET_TEST_ECHO` is set, to this test's stderr, for debugging).
 fn forward_lines(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
+    let echo = std::env::var_os("CAPLET_TEST_ECHO").is_some();
     std::thread::spawn(move || {
         for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if echo {
+                eprintln!("server: {line}");
+            }
             if tx.send(line).is_err() {
                 break;
             }

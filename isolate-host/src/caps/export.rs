@@ -31,7 +31,12 @@ pub struct Export {
 }
 
 impl Export {
-    pub(super) fn new<'js>(core: Weak<Core>, ctx: &Ctx<'js>, object: Object<'js>, interface_id: u64) -> Rc<Self> {
+    pub(super) fn new<'js>(
+        core: Weak<Core>,
+        ctx: &Ctx<'js>,
+        object: Object<'js>,
+        interface_id: u64,
+    ) -> Rc<Self> {
         Rc::new(Self {
             core,
             object: RefCell::new(Some(Persistent::save(ctx, object))),
@@ -51,7 +56,8 @@ impl Export {
         params: Params<any_pointer::Owned>,
         mut results: Results<any_pointer::Owned>,
     ) -> Result<(), Error> {
-        let gone = || Error::disconnected("the invocation that passed this object has ended".into());
+        let gone =
+            || Error::disconnected("the invocation that passed this object has ended".into());
         let core = self.core.upgrade().ok_or_else(gone)?;
         let object = self.object.borrow().clone().ok_or_else(gone)?;
         let caps = &core.caps;
@@ -72,30 +78,41 @@ impl Export {
             .clone();
 
         // Run the method.
-        let (returned, job_error) = core.isolate.segment(|ctx| -> Result<Persistent<Value<'static>>, Error> {
-            let object = object.clone().restore(ctx).map_err(js_internal)?;
-            let function: Value = object.get(&*method.name).map_err(js_internal)?;
-            let Some(function) = function.as_function() else {
-                return Err(Error::unimplemented(format!(
-                    "the object passed as {} has no method {}",
-                    interface.name, method.name
-                )));
-            };
-            let reader = params.get()?;
-            let args = codec::read_params(ctx, &schema, method.interface_id, method.ordinal, reader, &mut Reader { caps })
-                .map_err(|e| Error::failed(e.to_string()))?;
-            let returned: Value = function
-                .call((This(object), args))
-                .catch(ctx)
-                .map_err(|e| thrown(ctx, e))?;
-            Ok(Persistent::save(ctx, returned))
-        });
+        let (returned, job_error) =
+            core.isolate
+                .segment(|ctx| -> Result<Persistent<Value<'static>>, Error> {
+                    let object = object.clone().restore(ctx).map_err(js_internal)?;
+                    let function: Value = object.get(&*method.name).map_err(js_internal)?;
+                    let Some(function) = function.as_function() else {
+                        return Err(Error::unimplemented(format!(
+                            "the object passed as {} has no method {}",
+                            interface.name, method.name
+                        )));
+                    };
+                    let reader = params.get()?;
+                    let args = codec::read_params(
+                        ctx,
+                        &schema,
+                        method.interface_id,
+                        method.ordinal,
+                        reader,
+                        &mut Reader { caps },
+                    )
+                    .map_err(|e| Error::failed(e.to_string()))?;
+                    let returned: Value = function
+                        .call((This(object), args))
+                        .catch(ctx)
+                        .map_err(|e| thrown(ctx, e))?;
+                    Ok(Persistent::save(ctx, returned))
+                });
         core.progress.notify_waiters();
         if let Some(message) = job_error {
             return Err(Error::failed(message));
         }
         if core.isolate.meter().tripped() {
-            return Err(Error::failed("cpu_limit_exceeded: the worker ran out of CPU time".into()));
+            return Err(Error::failed(
+                "cpu_limit_exceeded: the worker ran out of CPU time".into(),
+            ));
         }
         let returned = returned?;
 
@@ -130,7 +147,9 @@ impl Export {
                         return Err(Error::failed(exception::describe(ctx, &caught).message));
                     }
                     Some(Err(other)) => return Err(js_internal(other)),
-                    None => return Err(Error::failed("the method's promise did not settle".into())),
+                    None => {
+                        return Err(Error::failed("the method's promise did not settle".into()))
+                    }
                 },
                 None => value,
             };
@@ -159,8 +178,12 @@ fn js_internal(error: impl std::fmt::Display) -> Error {
 
 fn thrown<'js>(ctx: &Ctx<'js>, error: rquickjs::CaughtError<'js>) -> Error {
     match error {
-        rquickjs::CaughtError::Exception(ex) => Error::failed(exception::describe(ctx, ex.as_value()).message),
-        rquickjs::CaughtError::Value(value) => Error::failed(exception::describe(ctx, &value).message),
+        rquickjs::CaughtError::Exception(ex) => {
+            Error::failed(exception::describe(ctx, ex.as_value()).message)
+        }
+        rquickjs::CaughtError::Value(value) => {
+            Error::failed(exception::describe(ctx, &value).message)
+        }
         rquickjs::CaughtError::Error(error) => js_internal(error),
     }
 }
@@ -225,4 +248,3 @@ impl capnp::capability::FromServer<Export> for DynClient {
         ExportDispatch(server)
     }
 }
-

@@ -159,7 +159,11 @@ impl Caps {
     }
 
     /// Turns a capnp exception into an `RpcError`.
-    pub fn rpc_error<'js>(&self, ctx: &Ctx<'js>, error: &capnp::Error) -> rquickjs::Result<Value<'js>> {
+    pub fn rpc_error<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        error: &capnp::Error,
+    ) -> rquickjs::Result<Value<'js>> {
         let kind = match error.kind {
             capnp::ErrorKind::Overloaded => "overloaded",
             capnp::ErrorKind::Disconnected => "disconnected",
@@ -173,7 +177,12 @@ impl Caps {
         self.make_rpc_error(ctx, kind, message)
     }
 
-    fn make_rpc_error<'js>(&self, ctx: &Ctx<'js>, kind: &str, message: &str) -> rquickjs::Result<Value<'js>> {
+    fn make_rpc_error<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        kind: &str,
+        message: &str,
+    ) -> rquickjs::Result<Value<'js>> {
         let error = rquickjs::Exception::from_message(ctx.clone(), message)?;
         let proto = self.intrinsics().rpc_error_proto.restore(ctx)?;
         error.as_object().set_prototype(Some(&proto))?;

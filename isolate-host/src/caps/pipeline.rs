@@ -72,7 +72,11 @@ impl Caps {
         Ok(Class::instance_proto(cell, proto)?.into_value())
     }
 
-    fn pipeline_proto<'js>(&self, ctx: &Ctx<'js>, layout: &Layout) -> rquickjs::Result<Object<'js>> {
+    fn pipeline_proto<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        layout: &Layout,
+    ) -> rquickjs::Result<Object<'js>> {
         if let Some(proto) = self.pipeline_protos.borrow().get(&layout.id) {
             return proto.clone().restore(ctx);
         }
@@ -139,8 +143,13 @@ impl Caps {
                         let cell = cell.borrow();
                         let mut path = cell.path.clone();
                         path.push(field_name.clone());
-                        core.caps
-                            .pipeline(&ctx, cell.pipeline.noop(), &group, cell.promise.clone(), path)
+                        core.caps.pipeline(
+                            &ctx,
+                            cell.pipeline.noop(),
+                            &group,
+                            cell.promise.clone(),
+                            path,
+                        )
                     };
                     proto.prop(name.as_str(), Accessor::new_get(getter))?;
                 }
@@ -153,27 +162,49 @@ impl Caps {
         let then = intrinsics.then.clone();
         let then_fn = Function::new(
             ctx.clone(),
-            move |ctx: Ctx<'js>, this: This<Value<'js>>, on_ok: Opt<Value<'js>>, on_err: Opt<Value<'js>>| {
+            move |ctx: Ctx<'js>,
+                  this: This<Value<'js>>,
+                  on_ok: Opt<Value<'js>>,
+                  on_err: Opt<Value<'js>>| {
                 let settled = settled_value(&ctx, &this.0, &then)?;
                 let then = then.clone().restore(&ctx)?;
                 let undefined = || Value::new_undefined(ctx.clone());
-                then.call::<_, Value>((This(settled), on_ok.0.unwrap_or_else(undefined), on_err.0.unwrap_or_else(undefined)))
+                then.call::<_, Value>((
+                    This(settled),
+                    on_ok.0.unwrap_or_else(undefined),
+                    on_err.0.unwrap_or_else(undefined),
+                ))
             },
         )?;
         let then = intrinsics.then.clone();
-        let catch_fn = Function::new(ctx.clone(), move |ctx: Ctx<'js>, this: This<Value<'js>>, on_err: Opt<Value<'js>>| {
-            let settled = settled_value(&ctx, &this.0, &then)?;
-            let then = then.clone().restore(&ctx)?;
-            let undefined = Value::new_undefined(ctx.clone());
-            then.call::<_, Value>((This(settled), undefined.clone(), on_err.0.unwrap_or(undefined)))
-        })?;
+        let catch_fn = Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, this: This<Value<'js>>, on_err: Opt<Value<'js>>| {
+                let settled = settled_value(&ctx, &this.0, &then)?;
+                let then = then.clone().restore(&ctx)?;
+                let undefined = Value::new_undefined(ctx.clone());
+                then.call::<_, Value>((
+                    This(settled),
+                    undefined.clone(),
+                    on_err.0.unwrap_or(undefined),
+                ))
+            },
+        )?;
         let then = intrinsics.then.clone();
         let finally = intrinsics.finally.clone();
-        let finally_fn = Function::new(ctx.clone(), move |ctx: Ctx<'js>, this: This<Value<'js>>, on_done: Opt<Value<'js>>| {
-            let settled = settled_value(&ctx, &this.0, &then)?;
-            let finally = finally.clone().restore(&ctx)?;
-            finally.call::<_, Value>((This(settled), on_done.0.unwrap_or_else(|| Value::new_undefined(ctx.clone()))))
-        })?;
+        let finally_fn = Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, this: This<Value<'js>>, on_done: Opt<Value<'js>>| {
+                let settled = settled_value(&ctx, &this.0, &then)?;
+                let finally = finally.clone().restore(&ctx)?;
+                finally.call::<_, Value>((
+                    This(settled),
+                    on_done
+                        .0
+                        .unwrap_or_else(|| Value::new_undefined(ctx.clone())),
+                ))
+            },
+        )?;
         proto.set("then", then_fn)?;
         proto.set("catch", catch_fn)?;
         proto.set("finally", finally_fn)?;
@@ -200,9 +231,9 @@ fn settled_value<'js>(
     let pick = Function::new(ctx.clone(), move |ctx: Ctx<'js>, results: Value<'js>| {
         let mut value = results;
         for name in &path {
-            let object = value
-                .as_object()
-                .ok_or_else(|| Exception::throw_type(&ctx, &format!("results have no field {name}")))?;
+            let object = value.as_object().ok_or_else(|| {
+                Exception::throw_type(&ctx, &format!("results have no field {name}"))
+            })?;
             value = object.get(name.as_str())?;
         }
         rquickjs::Result::Ok(value)

@@ -89,7 +89,10 @@ impl Caps {
             let name = method.name.to_string();
             let function = Function::new(
                 ctx.clone(),
-                move |ctx: Ctx<'js>, this: This<Value<'js>>, params: Opt<Value<'js>>| -> rquickjs::Result<Value<'js>> {
+                move |ctx: Ctx<'js>,
+                      this: This<Value<'js>>,
+                      params: Opt<Value<'js>>|
+                      -> rquickjs::Result<Value<'js>> {
                     let core = core
                         .upgrade()
                         .ok_or_else(|| Exception::throw_internal(&ctx, "the worker is gone"))?;
@@ -99,15 +102,18 @@ impl Caps {
             .with_name(&name)?;
             proto.set(name.as_str(), function)?;
         }
-        let dispose = Function::new(ctx.clone(), |ctx: Ctx<'js>, this: This<Value<'js>>| -> rquickjs::Result<()> {
-            let stub = this
-                .0
-                .as_object()
-                .and_then(Class::<StubCell>::from_object)
-                .ok_or_else(|| Exception::throw_type(&ctx, "not a capability stub"))?;
-            stub.borrow().slot.release();
-            Ok(())
-        })?;
+        let dispose = Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, this: This<Value<'js>>| -> rquickjs::Result<()> {
+                let stub = this
+                    .0
+                    .as_object()
+                    .and_then(Class::<StubCell>::from_object)
+                    .ok_or_else(|| Exception::throw_type(&ctx, "not a capability stub"))?;
+                stub.borrow().slot.release();
+                Ok(())
+            },
+        )?;
         let symbol: Object = ctx.globals().get("Symbol")?;
         let dispose_key: rquickjs::Symbol = symbol.get("dispose")?;
         proto.set(dispose_key, dispose)?;
@@ -136,14 +142,20 @@ impl Caps {
                 )
             })?;
         let client = stub.borrow().client().ok_or_else(|| {
-            Exception::throw_reference(ctx, &format!("{}(): this capability stub was disposed", method.name))
+            Exception::throw_reference(
+                ctx,
+                &format!("{}(): this capability stub was disposed", method.name),
+            )
         })?;
         let params = match params {
             Some(params) => params,
             None => Object::new(ctx.clone())?.into_value(),
         };
-        let mut request =
-            client.new_call::<any_pointer::Owned, any_pointer::Owned>(method.interface_id, method.ordinal, None);
+        let mut request = client.new_call::<any_pointer::Owned, any_pointer::Owned>(
+            method.interface_id,
+            method.ordinal,
+            None,
+        );
         codec::write_params(
             ctx,
             &self.schema,
@@ -161,7 +173,9 @@ impl Caps {
         let reject = Persistent::save(ctx, reject);
         let core = self.core.clone();
         let (interface_id, ordinal) = (method.interface_id, method.ordinal);
-        let core_rc = self.core().ok_or_else(|| Exception::throw_internal(ctx, "the worker is gone"))?;
+        let core_rc = self
+            .core()
+            .ok_or_else(|| Exception::throw_internal(ctx, "the worker is gone"))?;
         core_rc.tasks.push(async move {
             let response = promise.await;
             let completion: Completion = Box::new(move |ctx: &Ctx<'_>| -> rquickjs::Result<()> {
@@ -199,6 +213,12 @@ impl Caps {
             .schema
             .struct_info(method.result_struct)
             .map_err(|e| Exception::throw_type(ctx, &e.to_string()))?;
-        self.pipeline(ctx, pipeline, &results.layout, js_promise.into_value(), Vec::new())
+        self.pipeline(
+            ctx,
+            pipeline,
+            &results.layout,
+            js_promise.into_value(),
+            Vec::new(),
+        )
     }
 }
