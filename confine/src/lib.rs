@@ -37,8 +37,10 @@
 //! instead of a silent `SIGSYS` death; library fallbacks (glibc reading
 //! `/etc/localtime`, std probing cgroups) degrade gracefully. The security
 //! cost is that hostile code can probe the policy, which it could read here
-//! anyway. Calls from another ABI (x32, 32-bit) do not match the filter's
-//! architecture and kill the process.
+//! anyway. Two exceptions kill the process: a call from another architecture
+//! (32-bit `int 0x80` on x86_64, AArch32 compat on arm64) fails the filter's
+//! architecture check, as seccompiler compiles it. x32 calls (numbers with
+//! `__X32_SYSCALL_BIT`) match no allowed number and get `EPERM`.
 //!
 //! Allowed without argument checks:
 //!
@@ -84,6 +86,30 @@
 //! `signal` feature its driver creates a socketpair the first time a runtime
 //! is built. New descriptors afterwards can only come from `epoll_create1`,
 //! `eventfd2` and `F_DUPFD_CLOEXEC`, within [`Options::spare_fds`].
+//!
+//! Every descriptor open at confinement stays usable (read, write, sendmsg…):
+//! close anything inherited by accident before confining, and check
+//! [`Report::open_fds`]. The process must not start threads: `clone` is
+//! denied, and Landlock restricts only the calling thread on kernels before
+//! Landlock ABI 8.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // The broker passes its pid, e.g. `caplet isolate-host --broker-pid 1234`.
+//! let broker_pid: libc::pid_t = 1234;
+//! let runtime = tokio::runtime::Builder::new_current_thread()
+//!     .enable_all()
+//!     .build()?;
+//! let report = caplet_confine::confine(&caplet_confine::Options::new(broker_pid))?;
+//! if !report.is_complete() {
+//!     for line in report.to_string().lines() {
+//!         eprintln!("isolate-host: {line}");
+//!     }
+//! }
+//! runtime.block_on(async { /* serve the broker on fd 0 */ });
+//! # Ok(())
+//! # }
+//! ```
 
 mod lsm;
 mod process;

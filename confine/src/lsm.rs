@@ -123,18 +123,32 @@ mod tests {
 
     const CHILD_ENV: &str = "CAPLET_CONFINE_LANDLOCK_CHILD";
 
+    fn errno<T>(result: std::io::Result<T>) -> i32 {
+        result.err().and_then(|e| e.raw_os_error()).unwrap_or(0)
+    }
+
     /// Runs in a child process (re-executed test binary): Landlock alone,
-    /// without seccomp, must make opening an existing file fail with EACCES
-    /// (seccomp would say EPERM).
+    /// without seccomp, must deny opening an existing file and connecting
+    /// over TCP with EACCES (seccomp would say EPERM), and signalling the
+    /// parent with EPERM, as far as the kernel's ABI goes.
     #[test]
-    fn landlock_alone_denies_opening_files() {
+    fn landlock_alone_denies_files_tcp_and_signals() {
         if std::env::var_os(CHILD_ENV).is_some() {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
             crate::process::set_no_new_privs().unwrap();
             let outcome = restrict().unwrap();
-            let open = std::fs::File::open("/etc/hostname").map(|_| ());
-            let errno = open.err().and_then(|e| e.raw_os_error());
+            let open = errno(std::fs::File::open("/etc/hostname"));
+            let connect = errno(std::net::TcpStream::connect(addr));
+            // SAFETY: signal 0 only checks permission.
+            let kill = unsafe { libc::kill(libc::getppid(), 0) };
+            let kill = if kill == 0 {
+                0
+            } else {
+                errno::<()>(Err(std::io::Error::last_os_error()))
+            };
             println!(
-                "CHILD abi={:?} applied={} errno={errno:?}",
+                "CHILD abi={:?} applied={} open={open} connect={connect} kill={kill}",
                 outcome.abi,
                 outcome.applied.len()
             );
@@ -143,7 +157,7 @@ mod tests {
         let out = Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "lsm::tests::landlock_alone_denies_opening_files",
+                "lsm::tests::landlock_alone_denies_files_tcp_and_signals",
                 "--nocapture",
                 "--test-threads=1",
             ])
@@ -159,22 +173,21 @@ mod tests {
             .unwrap_or_else(|| panic!("no result line in {stdout}"));
         match kernel_abi() {
             Ok(abi) => {
-                let applied = if abi >= 6 {
-                    3
-                } else if abi >= 4 {
-                    2
-                } else {
-                    1
-                };
+                let applied = 1 + i32::from(abi >= 4) + i32::from(abi >= 6);
+                let connect = if abi >= 4 { libc::EACCES } else { 0 };
+                let kill = if abi >= 6 { libc::EPERM } else { 0 };
                 assert_eq!(
                     line,
                     format!(
-                        "CHILD abi=Some({abi}) applied={applied} errno=Some({})",
+                        "CHILD abi=Some({abi}) applied={applied} open={} connect={connect} kill={kill}",
                         libc::EACCES
                     )
                 );
             }
-            Err(_) => assert!(line.starts_with("CHILD abi=None applied=0"), "{line}"),
+            Err(_) => assert!(
+                line.starts_with("CHILD abi=None applied=0 open=0"),
+                "{line}"
+            ),
         }
     }
 }
