@@ -43,6 +43,10 @@ fn main() {
             require_all_matches_the_kernel,
         ),
         ("failures_stay_diagnosable", failures_stay_diagnosable),
+        (
+            "foreign_architecture_calls_kill",
+            foreign_architecture_calls_kill,
+        ),
     ];
     let filters: Vec<String> = std::env::args()
         .skip(1)
@@ -378,6 +382,27 @@ fn failures_stay_diagnosable() {
     }
 }
 
+fn foreign_architecture_calls_kill() {
+    use std::os::unix::process::ExitStatusExt;
+    // Control: without confinement, a 32-bit call works where the kernel has
+    // compat support (x86_64 only; elsewhere the scenario prints "skipped").
+    let control = scenario("compat_call").output().unwrap();
+    let lines = parse(&control.stdout);
+    if !control.status.success() || lines.get("compat_getpid").map(String::as_str) != Some("ok") {
+        println!("note: no 32-bit system calls here, nothing to check");
+        return;
+    }
+    let confined = scenario("compat_call_confined").output().unwrap();
+    assert_eq!(
+        confined.status.signal(),
+        Some(libc::SIGSYS),
+        "{}: {:?}",
+        confined.status,
+        parse(&confined.stdout)
+    );
+    expect(&parse(&confined.stdout), "seccomp", "applied");
+}
+
 // ============================================================================
 // Child side.
 
@@ -512,8 +537,33 @@ fn child(scenario: &str) {
             confine_now(false);
             out("depth", recurse(0));
         }
+        "compat_call" => out("compat_getpid", compat_getpid()),
+        "compat_call_confined" => {
+            confine_now(false);
+            out("compat_getpid", compat_getpid());
+        }
         other => panic!("unknown scenario {other}"),
     }
+}
+
+/// getpid through the 32-bit `int 0x80` entry: "ok" if it returned our pid.
+#[cfg(target_arch = "x86_64")]
+fn compat_getpid() -> &'static str {
+    let ret: i64;
+    // SAFETY: i386 getpid (20) takes no arguments and only clobbers eax.
+    unsafe {
+        std::arch::asm!("int 0x80", inlateout("rax") 20i64 => ret, options(nostack));
+    }
+    if ret == i64::from(std::process::id()) {
+        "ok"
+    } else {
+        "failed"
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn compat_getpid() -> &'static str {
+    "skipped"
 }
 
 /// Recurses until the stack overflows.
