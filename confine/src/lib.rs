@@ -37,7 +37,7 @@
 //! instead of a silent `SIGSYS` death; library fallbacks (glibc reading
 //! `/etc/localtime`, std probing cgroups) degrade gracefully. The security
 //! cost is that hostile code can probe the policy, which it could read here
-//! anyway. Two exceptions kill the process: a call from another architecture
+//! anyway. One exception kills the process: a call from another architecture
 //! (32-bit `int 0x80` on x86_64, AArch32 compat on arm64) fails the filter's
 //! architecture check, as seccompiler compiles it. x32 calls (numbers with
 //! `__X32_SYSCALL_BIT`) match no allowed number and get `EPERM`.
@@ -305,7 +305,8 @@ pub fn denied_syscalls() -> &'static [&'static str] {
 }
 
 /// Confines the calling process, irreversibly: see the crate docs for each
-/// protection and the seccomp policy. Must be called while the process is
+/// protection and the seccomp policy. Call it once: a second call fails, as
+/// `setrlimit` is then denied. Must be called while the process is
 /// single-threaded or after all its threads exist (seccomp covers every
 /// thread; Landlock only the calling thread and threads it creates later).
 pub fn confine(opts: &Options) -> Result<Report, Error> {
@@ -314,12 +315,13 @@ pub fn confine(opts: &Options) -> Result<Report, Error> {
 
     process::set_parent_death_signal(opts.parent)?;
     applied.push(Protection::ParentDeathSignal);
+    // Listed while /proc/self is still ours to read.
+    let open_fds = process::open_fds()?;
     process::set_not_dumpable()?;
     applied.push(Protection::NotDumpable);
 
     process::lower_limit("setrlimit(RLIMIT_CORE)", libc::RLIMIT_CORE, 0)?;
     applied.push(Protection::NoCoreDumps);
-    let open_fds = process::open_fds()?;
     let highest = open_fds.last().copied().unwrap_or(-1);
     let wanted = (highest + 1) as u64 + u64::from(opts.spare_fds);
     let max_fds = process::lower_limit("setrlimit(RLIMIT_NOFILE)", libc::RLIMIT_NOFILE, wanted)?;

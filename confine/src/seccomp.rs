@@ -293,8 +293,8 @@ pub(crate) fn compile(list: &[Allowed], arch: TargetArch) -> Result<BpfProgram, 
     Ok(filter.try_into()?)
 }
 
-/// Installs `program` on every thread of the process. Sets `no_new_privs`
-/// first (seccompiler does it too; the kernel requires it).
+/// Installs `program` on every thread of the process (seccompiler sets
+/// `no_new_privs` again first, as the kernel requires).
 pub(crate) fn install(program: &BpfProgram) -> Result<(), Error> {
     seccompiler::apply_filter_all_threads(program)?;
     Ok(())
