@@ -4,8 +4,9 @@
 //! every case re-executes this binary with `CAPLET_CONFINE_SCENARIO` set; the
 //! child (single-threaded, like an isolate-host) runs that scenario, confines
 //! itself and prints `key=value` lines on stdout, which the parent asserts.
-//! This target has its own `main` (`harness = false`); positional arguments
-//! filter the cases by substring, like libtest.
+//! This target has its own `main` (`harness = false`); like libtest, it
+//! takes name filters (substrings, or whole names with `--exact`) and
+//! `--list`.
 
 use std::collections::BTreeMap;
 use std::ffi::CString;
@@ -48,14 +49,27 @@ fn main() {
             foreign_architecture_calls_kill,
         ),
     ];
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
+        for (name, _) in cases {
+            println!("{name}: test");
+        }
+        return;
+    }
+    let exact = args.iter().any(|a| a == "--exact");
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
     let mut failed = Vec::new();
     let mut ran = 0;
     for (name, case) in cases {
-        if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
+        let selected = filters.is_empty()
+            || filters.iter().any(|f| {
+                if exact {
+                    name == f
+                } else {
+                    name.contains(f.as_str())
+                }
+            });
+        if !selected {
             continue;
         }
         ran += 1;
