@@ -6,6 +6,7 @@
 //! - [`pool`]: spawning, watching and respawning isolate-hosts.
 //! - [`service`]: the `Broker` and `Worker` services clients call.
 //! - [`bindings`]: a worker's granted capabilities and their schemas.
+//! - [`membrane`]: the proxy around granted capabilities (keeps pipelining).
 //! - [`limits`]: defaults, maxima and the effective limits of a worker.
 //! - [`listener`]: the Unix socket clients connect to.
 
@@ -13,6 +14,7 @@ pub mod bindings;
 mod error;
 pub mod limits;
 pub mod listener;
+pub mod membrane;
 pub mod pool;
 pub mod service;
 

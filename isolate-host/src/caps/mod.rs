@@ -29,7 +29,6 @@ use std::rc::{Rc, Weak};
 
 use caplet_capnp_js::codec::{self, CapReader, CapWriter, CodecError};
 use caplet_capnp_js::schema::SchemaSet;
-use capnp::capability::FromClientHook;
 use capnp::private::capability::ClientHook;
 use rquickjs::{Ctx, Function, Object, Persistent, Value};
 
@@ -231,8 +230,7 @@ impl<'js> CapWriter<'js> for Writer<'_> {
         }
         let export = Export::new(self.caps.core.clone(), ctx, object.clone(), interface_id);
         self.caps.exports.borrow_mut().push(Rc::downgrade(&export));
-        let client: export::DynClient = capnp_rpc::new_client_from_rc(export);
-        Ok(client.into_client_hook())
+        Ok(caplet_capnp_js::dynamic::client(export).hook)
     }
 }
 
