@@ -47,7 +47,10 @@ fn micros(d: Duration) -> String {
 
 fn main() -> anyhow::Result<()> {
     // Re-executed as a broker or an isolate-host: behave exactly like `caplet`.
-    if matches!(std::env::args().nth(1).as_deref(), Some("serve" | "isolate-host")) {
+    if matches!(
+        std::env::args().nth(1).as_deref(),
+        Some("serve" | "isolate-host")
+    ) {
         std::process::exit(match caplet_client::cli::main() {
             code if code == std::process::ExitCode::SUCCESS => 0,
             _ => 1,
@@ -66,9 +69,14 @@ fn main() -> anyhow::Result<()> {
         .spawn()?;
     let mut ready = String::new();
     BufReader::new(server.stdout.take().expect("piped stdout")).read_line(&mut ready)?;
-    anyhow::ensure!(ready.starts_with("READY "), "caplet serve did not start: {ready:?}");
+    anyhow::ensure!(
+        ready.starts_with("READY "),
+        "caplet serve did not start: {ready:?}"
+    );
 
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let local = tokio::task::LocalSet::new();
     let n = args.iterations;
     let mut rows: Vec<(&str, Summary)> = Vec::new();
@@ -76,7 +84,10 @@ fn main() -> anyhow::Result<()> {
     local.block_on(&runtime, async {
         let conn = Connection::connect(&socket).await?;
         eprintln!("measuring cold load + first invoke over the Unix socket ({n} samples)…");
-        rows.push(("cold: load + first invoke (unix socket)", cold(&conn, n).await?));
+        rows.push((
+            "cold: load + first invoke (unix socket)",
+            cold(&conn, n).await?,
+        ));
         eprintln!("measuring warm invokes over the Unix socket…");
         rows.push(("warm invoke (unix socket)", warm(&conn, n).await?));
 
@@ -84,7 +95,10 @@ fn main() -> anyhow::Result<()> {
         config.hosts = 1;
         let embedded = Connection::embedded(config);
         eprintln!("measuring cold load + first invoke, embedded broker…");
-        rows.push(("cold: load + first invoke (embedded)", cold(&embedded, n).await?));
+        rows.push((
+            "cold: load + first invoke (embedded)",
+            cold(&embedded, n).await?,
+        ));
         rows.push(("warm invoke (embedded)", warm(&embedded, n).await?));
         embedded.close().await;
         anyhow::Ok(())
@@ -105,7 +119,10 @@ fn main() -> anyhow::Result<()> {
     );
 
     println!("caplet-bench: {n} samples each; ratio = peer median / caplet median (higher is better for caplet)");
-    println!("{:<42} {:>12} {:>12} {:>12} {:>10}", "measurement", "median", "p90", "p99", "vs fork+exec");
+    println!(
+        "{:<42} {:>12} {:>12} {:>12} {:>10}",
+        "measurement", "median", "p90", "p99", "vs fork+exec"
+    );
     for (name, s) in &rows {
         let ratio = peer.median.as_secs_f64() / s.median.as_secs_f64();
         println!(
@@ -136,7 +153,11 @@ async fn cold(conn: &Connection, n: usize) -> anyhow::Result<Summary> {
         let worker = conn.load(&code).await?;
         let done = worker.invoke("run", &i.to_string()).await?;
         samples.push(start.elapsed());
-        anyhow::ensure!(done.output == i.to_string(), "wrong output {:?}", done.output);
+        anyhow::ensure!(
+            done.output == i.to_string(),
+            "wrong output {:?}",
+            done.output
+        );
     }
     Ok(summarize(samples))
 }
@@ -150,7 +171,11 @@ async fn warm(conn: &Connection, n: usize) -> anyhow::Result<Summary> {
         let start = Instant::now();
         let done = worker.invoke("run", &i.to_string()).await?;
         samples.push(start.elapsed());
-        anyhow::ensure!(done.output == i.to_string(), "wrong output {:?}", done.output);
+        anyhow::ensure!(
+            done.output == i.to_string(),
+            "wrong output {:?}",
+            done.output
+        );
     }
     Ok(summarize(samples))
 }
