@@ -484,3 +484,26 @@ fn idle_and_slow_connections_are_closed() {
     let line = server.wait_stderr("took longer than 1 s");
     assert!(line.contains("closed"), "{line}");
 }
+
+#[test]
+fn a_connection_waiting_for_an_answer_is_not_idle() {
+    let (server, _tokens) = tcp_server(&["--idle-timeout-secs", "1"]);
+    block_on(async {
+        // Four failures from this address make the next failure's answer wait
+        // 1.6 s (the address's fifth), longer than the idle timeout.
+        let first: gatekeeper::Client = tcp_bootstrap(server.tcp()).await;
+        for _ in 0..4 {
+            authenticate(&first, WRONG).await.err().unwrap();
+        }
+        let second: gatekeeper::Client = tcp_bootstrap(server.tcp()).await;
+        let start = Instant::now();
+        let error = authenticate(&second, WRONG).await.err().unwrap();
+        assert!(start.elapsed() >= Duration::from_secs(1));
+        // Answered, not cut off: quiet while a call is in flight is not idle.
+        assert_eq!(error.kind, capnp::ErrorKind::Failed, "{error:?}");
+        assert!(
+            error.extra.ends_with("unauthenticated: invalid token"),
+            "{error:?}"
+        );
+    });
+}

@@ -21,7 +21,7 @@ pub struct Args {
     /// Use a running broker instead of an embedded one: the path of its Unix
     /// socket, or tcp://HOST:PORT (with --token-file).
     #[arg(long, value_name = "SOCKET|tcp://HOST:PORT")]
-    connect: Option<String>,
+    connect: Option<std::ffi::OsString>,
     /// The token for --connect tcp://…: a file of one line, `token` or
     /// `name:token`.
     #[arg(long, value_name = "FILE")]
@@ -58,19 +58,21 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
 
     let connection = match (&args.connect, &args.token_file) {
-        (Some(target), token_file) => match target.strip_prefix("tcp://") {
-            Some(address) => {
-                let Some(token_file) = token_file else {
-                    anyhow::bail!("--connect tcp://… needs --token-file");
-                };
-                let token = read_token(token_file)?;
-                Connection::connect_tcp(address, &token).await?
+        (Some(target), token_file) => {
+            match target.to_str().and_then(|t| t.strip_prefix("tcp://")) {
+                Some(address) => {
+                    let Some(token_file) = token_file else {
+                        anyhow::bail!("--connect tcp://… needs --token-file");
+                    };
+                    let token = read_token(token_file)?;
+                    Connection::connect_tcp(address, &token).await?
+                }
+                None if token_file.is_some() => {
+                    anyhow::bail!("--token-file is only used with --connect tcp://…")
+                }
+                None => Connection::connect(target).await?,
             }
-            None if token_file.is_some() => {
-                anyhow::bail!("--token-file is only used with --connect tcp://…")
-            }
-            None => Connection::connect(target).await?,
-        },
+        }
         (None, Some(_)) => anyhow::bail!("--token-file is only used with --connect tcp://…"),
         (None, None) => Connection::embedded(args.broker.config(1)?),
     };
