@@ -15,10 +15,12 @@
 //!   closes this connection and nothing else.
 //! - [`GatedNetwork`] wraps the two-party `VatNetwork` and looks at each RPC
 //!   message's header. It counts the peer's questions (`Call`, `Bootstrap`)
-//!   until their `Return` is sent or the peer `Finish`es them. Beyond
-//!   `max_calls_in_flight`, a question is answered `overloaded` right there and
-//!   never reaches capnp-rpc (which has no flow limit of its own). This covers
-//!   every capability on the connection, not only the bootstrap. When more
+//!   until their `Return` is sent or the peer `Finish`es them, and answers
+//!   that carry capabilities until the peer `Finish`es them (capnp-rpc keeps
+//!   those in its answer table until then). Beyond `max_calls_in_flight`, a
+//!   question is answered `overloaded` right there and never reaches
+//!   capnp-rpc (which has no flow limit of its own). This covers every
+//!   capability on the connection, not only the bootstrap. When more
 //!   than [`MAX_BACKLOG_BYTES`] of answers wait to be written (the peer does
 //!   not read them), the broker stops reading from that peer, and closes the
 //!   connection if that lasts `idle_timeout`.
@@ -129,6 +131,9 @@ pub struct Gate {
     idle_timeout: Duration,
     /// Question ids of the peer's calls not yet answered or finished.
     in_flight: RefCell<HashSet<u32>>,
+    /// Question ids answered with capabilities, which the peer has not
+    /// finished yet.
+    unfinished: RefCell<HashSet<u32>>,
     /// Bytes of outgoing messages queued, and bytes written to the socket.
     queued_bytes: Cell<u64>,
     written_bytes: Cell<u64>,
@@ -144,6 +149,7 @@ impl Gate {
             limit: limits.max_calls_in_flight.max(1),
             idle_timeout: limits.idle_timeout,
             in_flight: RefCell::new(HashSet::new()),
+            unfinished: RefCell::new(HashSet::new()),
             queued_bytes: Cell::new(0),
             written_bytes: Cell::new(0),
             progress: Notify::new(),
@@ -159,9 +165,15 @@ impl Gate {
         self.close.notify_one();
     }
 
-    /// Calls the peer has in flight.
+    /// Calls the peer has in flight (not answered yet).
     fn calls_in_flight(&self) -> usize {
         self.in_flight.borrow().len()
+    }
+
+    /// Whether another question would break the limit: calls in flight plus
+    /// answers the peer holds without finishing them.
+    fn full(&self) -> bool {
+        self.in_flight.borrow().len() + self.unfinished.borrow().len() >= self.limit
     }
 
     fn backlog(&self) -> u64 {
@@ -181,8 +193,22 @@ impl Gate {
         self.progress.notify_waiters();
     }
 
-    fn answered(&self, question: u32) {
+    /// The broker sent the answer to `question`; `needs_finish` when it
+    /// carries capabilities the peer must finish.
+    fn answered(&self, question: u32, needs_finish: bool) {
         if self.in_flight.borrow_mut().remove(&question) {
+            if needs_finish {
+                self.unfinished.borrow_mut().insert(question);
+            }
+            self.progress.notify_waiters();
+        }
+    }
+
+    /// The peer is done with `question` (answered or not).
+    fn finished(&self, question: u32) {
+        let was_in_flight = self.in_flight.borrow_mut().remove(&question);
+        let was_unfinished = self.unfinished.borrow_mut().remove(&question);
+        if was_in_flight || was_unfinished {
             self.progress.notify_waiters();
         }
     }
@@ -219,8 +245,9 @@ enum Peek {
     Question(u32),
     /// The peer is done with a question.
     Finish(u32),
-    /// An answer to one of the peer's questions.
-    Return(u32),
+    /// An answer to one of the peer's questions, and whether the peer must
+    /// finish it.
+    Return(u32, bool),
     Other,
 }
 
@@ -232,7 +259,9 @@ fn peek(body: capnp::Result<capnp::any_pointer::Reader<'_>>) -> Peek {
         Ok(message::Call(Ok(call))) => Peek::Question(call.get_question_id()),
         Ok(message::Bootstrap(Ok(bootstrap))) => Peek::Question(bootstrap.get_question_id()),
         Ok(message::Finish(Ok(finish))) => Peek::Finish(finish.get_question_id()),
-        Ok(message::Return(Ok(ret))) => Peek::Return(ret.get_answer_id()),
+        Ok(message::Return(Ok(ret))) => {
+            Peek::Return(ret.get_answer_id(), !ret.get_no_finish_needed())
+        }
         _ => Peek::Other,
     }
 }
@@ -339,7 +368,7 @@ impl capnp_rpc::Connection<Side> for GatedConnection {
                 };
                 match peek(message.get_body()) {
                     Peek::Question(id) => {
-                        if gate.calls_in_flight() >= gate.limit {
+                        if gate.full() {
                             reject(&inner, &gate, id)?;
                             rejected += 1;
                             if rejected % REJECTIONS_PER_YIELD == 0 {
@@ -350,8 +379,8 @@ impl capnp_rpc::Connection<Side> for GatedConnection {
                         }
                         gate.in_flight.borrow_mut().insert(id);
                     }
-                    Peek::Finish(id) => gate.answered(id),
-                    Peek::Return(_) | Peek::Other => {}
+                    Peek::Finish(id) => gate.finished(id),
+                    Peek::Return(..) | Peek::Other => {}
                 }
                 return Ok(Some(message));
             }
@@ -393,8 +422,8 @@ impl capnp_rpc::OutgoingMessage for GatedOutgoing {
         Promise<(), capnp::Error>,
         Rc<capnp::message::Builder<capnp::message::HeapAllocator>>,
     ) {
-        if let Peek::Return(id) = peek(self.inner.get_body_as_reader()) {
-            self.gate.answered(id);
+        if let Peek::Return(id, needs_finish) = peek(self.inner.get_body_as_reader()) {
+            self.gate.answered(id, needs_finish);
         }
         self.gate.queued(self.inner.size_in_words());
         self.inner.send()
@@ -734,7 +763,14 @@ mod tests {
             .init_return()
             .set_answer_id(9);
         let reader = builder.get_root_as_reader::<capnp::any_pointer::Reader>();
-        assert_eq!(peek(reader), Peek::Return(9));
+        assert_eq!(peek(reader), Peek::Return(9, true));
+
+        let mut builder = capnp::message::Builder::new_default();
+        let mut ret = builder.init_root::<message::Builder>().init_return();
+        ret.set_answer_id(10);
+        ret.set_no_finish_needed(true);
+        let reader = builder.get_root_as_reader::<capnp::any_pointer::Reader>();
+        assert_eq!(peek(reader), Peek::Return(10, false));
 
         let mut builder = capnp::message::Builder::new_default();
         builder.init_root::<message::Builder>().init_release();
