@@ -391,7 +391,7 @@ fn malformed_frames_close_only_their_own_connection() {
             assert_eq!(done.output, expected.to_string(), "after {name}");
         }
     });
-    assert!(server.wait_stderr("closed:").contains("connection from"));
+    assert!(server.wait_stderr(" ended: ").contains("connection from"));
 }
 
 #[test]
@@ -480,9 +480,9 @@ fn idle_and_slow_connections_are_closed() {
         assert_eq!(worker.invoke("run", "").await.unwrap().output, "1");
     });
     let line = server.wait_stderr("idle for 1 s");
-    assert!(line.contains("closed"), "{line}");
+    assert!(line.contains("ended"), "{line}");
     let line = server.wait_stderr("took longer than 1 s");
-    assert!(line.contains("closed"), "{line}");
+    assert!(line.contains("ended"), "{line}");
 }
 
 #[test]
@@ -505,5 +505,71 @@ fn a_connection_waiting_for_an_answer_is_not_idle() {
             error.extra.ends_with("unauthenticated: invalid token"),
             "{error:?}"
         );
+    });
+}
+
+/// One RPC message, framed.
+fn rpc_frame(build: impl FnOnce(capnp_rpc::rpc_capnp::message::Builder<'_>)) -> Vec<u8> {
+    let mut message = capnp::message::Builder::new_default();
+    build(message.init_root());
+    capnp::serialize::write_message_to_words(&message)
+}
+
+#[test]
+fn a_client_that_never_reads_its_answers_is_cut_off() {
+    use std::io::{Read, Write};
+    let (server, _tokens) = tcp_server(&["--idle-timeout-secs", "1"]);
+    // Bootstrap, then a stream of `Broker.get` calls that fail at once (an
+    // empty id), each answered by an exception nobody reads.
+    let mut bytes = rpc_frame(|m| m.init_bootstrap().set_question_id(0));
+    for id in 1..60_000u32 {
+        bytes.extend(rpc_frame(|m| {
+            let mut call = m.init_call();
+            call.set_question_id(id);
+            call.set_interface_id(<broker::Client as capnp::traits::HasTypeId>::TYPE_ID);
+            call.set_method_id(1);
+            call.reborrow()
+                .init_target()
+                .init_promised_answer()
+                .set_question_id(0);
+            call.init_params()
+                .init_content()
+                .init_as::<broker::get_params::Builder>()
+                .set_id("");
+        }));
+    }
+    let mut stream = std::os::unix::net::UnixStream::connect(&server.socket).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    // The broker stops reading before all of this arrives: the write blocks
+    // until the broker closes the connection, and then fails.
+    let (done, writing) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(writer.write_all(&bytes).is_ok()));
+    let line = server.wait_stderr("read none of its answers");
+    assert!(line.contains("for 1 s"), "{line}");
+    let wrote_all = writing
+        .recv_timeout(LINE_TIMEOUT)
+        .expect("the broker never closed the connection");
+    assert!(!wrote_all, "the broker read everything");
+
+    // The connection is closed: what was sent before the end, then EOF.
+    stream.set_read_timeout(Some(LINE_TIMEOUT)).unwrap();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("the broker did not close the connection: {e}"),
+        }
+    }
+
+    // Everyone else is still served.
+    block_on(async {
+        let conn = Connection::connect(&server.socket).await.unwrap();
+        let worker = conn
+            .load(&WorkerCode::new("w.js", "export default () => 1"))
+            .await
+            .unwrap();
+        assert_eq!(worker.invoke("run", "").await.unwrap().output, "1");
     });
 }

@@ -51,6 +51,10 @@ pub const MAX_BACKLOG_BYTES: u64 = 4 << 20;
 /// How long a connection that is being closed may take to send its last
 /// answers.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
+/// How long capnp-rpc may take to flush its last message (an `Abort`) to a
+/// connection that failed, before the socket is dropped anyway (the peer may
+/// not be reading).
+const END_GRACE: Duration = Duration::from_secs(1);
 /// Rejected calls in a row after which the reader yields to other tasks.
 const REJECTIONS_PER_YIELD: u32 = 64;
 
@@ -106,21 +110,39 @@ pub(crate) fn spawn<S>(
     let rpc = RpcSystem::new(Box::new(network), Some(bootstrap(&gate)));
     let disconnector = rpc.get_disconnector();
     tokio::task::spawn_local(async move {
-        let close = async {
-            gate.close.notified().await;
-            // Let the answers already owed go out first, then say goodbye.
-            let _ = tokio::time::timeout(CLOSE_GRACE, gate.answered_all()).await;
-            let _ = tokio::time::timeout(CLOSE_GRACE, disconnector).await;
-        };
+        let mut rpc = std::pin::pin!(rpc);
         let outcome = tokio::select! {
-            served = rpc => served,
-            () = close => Ok(()),
+            served = &mut rpc => served,
+            () = gate.close.notified() => {
+                if gate.closing.get() {
+                    // Let the answers already owed go out first, then say
+                    // goodbye.
+                    let goodbye = async {
+                        let _ = tokio::time::timeout(CLOSE_GRACE, gate.answered_all()).await;
+                        let _ = tokio::time::timeout(CLOSE_GRACE, disconnector).await;
+                    };
+                    tokio::select! {
+                        served = &mut rpc => served,
+                        () = goodbye => Ok(()),
+                    }
+                } else {
+                    // capnp-rpc is ending the connection; it may wait forever
+                    // to flush its last words to a peer that does not read.
+                    match tokio::time::timeout(END_GRACE, &mut rpc).await {
+                        Ok(served) => served,
+                        Err(_) => gate.end.borrow_mut().take().map_or(Ok(()), Err),
+                    }
+                }
+            }
         };
         // Drop the socket itself, even if a capability still refers to the
         // connection: the peer sees the end now.
         drop(socket.borrow_mut().take());
-        if let Err(error) = outcome {
-            eprintln!("caplet: connection from {peer} closed: {error}");
+        match outcome {
+            Err(error) if error.kind != capnp::ErrorKind::Disconnected => {
+                eprintln!("caplet: connection from {peer} ended: {error}");
+            }
+            _ => {}
         }
     });
 }
@@ -139,7 +161,11 @@ pub struct Gate {
     written_bytes: Cell<u64>,
     /// Woken when answers are sent or bytes are written.
     progress: Notify,
+    /// Set when the broker decided to close the connection.
     closing: Cell<bool>,
+    /// Why capnp-rpc is shutting the connection down.
+    end: RefCell<Option<capnp::Error>>,
+    /// Woken when either of the two above happens.
     close: Notify,
 }
 
@@ -154,6 +180,7 @@ impl Gate {
             written_bytes: Cell::new(0),
             progress: Notify::new(),
             closing: Cell::new(false),
+            end: RefCell::new(None),
             close: Notify::new(),
         })
     }
@@ -397,6 +424,10 @@ impl capnp_rpc::Connection<Side> for GatedConnection {
     }
 
     fn shutdown(&mut self, result: capnp::Result<()>) -> Promise<(), capnp::Error> {
+        if let Err(error) = &result {
+            *self.gate.end.borrow_mut() = Some(error.clone());
+        }
+        self.gate.close.notify_one();
         self.inner.borrow_mut().shutdown(result)
     }
 }
