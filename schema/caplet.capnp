@@ -11,12 +11,17 @@
 # principal is the same across reconnects and broker restarts; per-principal
 # state (such as the `Broker.get` cache) is never shared between principals.
 #
-# Connection limits (the broker closes the connection when one is broken, or
-# answers `overloaded` where said): one message at most 80 MiB and 64 levels of
-# nesting, at most 512 segments; at most 256 calls in flight per connection by
-# default (further calls answer `overloaded`); a connection with no calls in
-# flight that sends nothing for 5 minutes by default is closed, and so is one
-# whose message takes longer than 60 seconds by default to arrive.
+# Connection limits. The broker closes a connection that breaks one, except
+# where it says it answers `overloaded`:
+# - a message is at most 80 MiB, 64 levels of nesting and 511 segments;
+# - at most 256 calls in flight per connection by default; further calls are
+#   answered `overloaded` with reason `too_many_calls: …`. Answers carrying
+#   capabilities count until the client finishes them;
+# - a connection that leaves more than 4 MiB of answers unread is not read
+#   from, and is closed when that lasts as long as the idle timeout;
+# - a connection with no call in flight that sends nothing for 5 minutes by
+#   default is closed, and so is one whose message takes longer than 60
+#   seconds by default to arrive.
 #
 # What it is for: loading JavaScript workers into isolates and invoking them.
 # A worker reaches the world only through the capabilities listed in its

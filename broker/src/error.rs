@@ -35,7 +35,7 @@ pub enum Error {
     #[error("unauthenticated: invalid token")]
     Unauthenticated,
     /// A connection has more calls in flight than its limit allows.
-    #[error("overloaded: more than {limit} calls in flight on this connection")]
+    #[error("too_many_calls: more than {limit} calls in flight on this connection")]
     TooManyCalls { limit: usize },
     /// The broker closed a client connection (it stopped reading, or broke
     /// a limit).
