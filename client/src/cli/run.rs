@@ -85,18 +85,26 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 /// and `#` comments are skipped). The token never appears in an error.
 fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
     let text = super::read_file(&path.to_path_buf(), "token file")?;
+    match parse_token(&text) {
+        Some(token) => Ok(token.to_string()),
+        None => anyhow::bail!(
+            "token file {}: expected exactly one line, `token` or `name:token`",
+            path.display()
+        ),
+    }
+}
+
+/// The token in a client token file's text, if it has exactly one.
+fn parse_token(text: &str) -> Option<&str> {
     let mut lines = text
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'));
     let (Some(line), None) = (lines.next(), lines.next()) else {
-        anyhow::bail!(
-            "token file {}: expected exactly one line, `token` or `name:token`",
-            path.display()
-        );
+        return None;
     };
     let token = line.split_once(':').map_or(line, |(_, token)| token);
-    Ok(token.to_string())
+    (!token.is_empty()).then_some(token)
 }
 
 async fn invoke(connection: &Connection, code: &WorkerCode, args: &Args) -> anyhow::Result<()> {
@@ -151,4 +159,22 @@ fn print_stats(stats: &crate::Stats) {
         stats.cpu_time.as_micros(),
         stats.peak_memory_bytes / 1024
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_token;
+
+    #[test]
+    fn a_token_file_holds_one_token_with_or_without_its_name() {
+        assert_eq!(parse_token("secret-token\n"), Some("secret-token"));
+        assert_eq!(parse_token("alice:secret-token"), Some("secret-token"));
+        assert_eq!(
+            parse_token("# mine\n\n  alice:secret-token  \n"),
+            Some("secret-token")
+        );
+        assert_eq!(parse_token(""), None);
+        assert_eq!(parse_token("alice:"), None);
+        assert_eq!(parse_token("one\ntwo\n"), None);
+    }
 }
