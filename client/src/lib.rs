@@ -22,7 +22,7 @@ use std::path::Path;
 use std::rc::Rc;
 use std::time::Duration;
 
-use caplet::caplet_capnp::{broker, log_line, module, worker, worker_code};
+use caplet::caplet_capnp::{broker, gatekeeper, log_line, module, worker, worker_code};
 use capnp_rpc::{rpc_twoparty_capnp, twoparty, RpcSystem};
 use futures::AsyncReadExt;
 use tokio_util::compat::TokioAsyncReadCompatExt;
@@ -221,7 +221,8 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Connects to `caplet serve` on a Unix socket.
+    /// Connects to `caplet serve` on a Unix socket (no token: the broker
+    /// knows the caller by its uid).
     pub async fn connect(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
         let stream = tokio::net::UnixStream::connect(path)
@@ -230,27 +231,45 @@ impl Connection {
                 path: path.display().to_string(),
                 source,
             })?;
-        let (reader, writer) = stream.compat().split();
-        Ok(Self::from_io(reader, writer))
+        Ok(Self {
+            broker: bootstrap(stream),
+            embedded: None,
+        })
+    }
+
+    /// Connects to `caplet serve --listen` over TCP at `address` (`host:port`)
+    /// and authenticates with `token`; then works like [`Connection::connect`].
+    /// A wrong token fails with `Error::Refused` of kind `unauthenticated`.
+    pub async fn connect_tcp(address: &str, token: &str) -> Result<Self, Error> {
+        let stream = tokio::net::TcpStream::connect(address)
+            .await
+            .map_err(|source| Error::Connect {
+                path: format!("tcp://{address}"),
+                source,
+            })?;
+        // Small RPC messages must not wait for Nagle's algorithm.
+        stream.set_nodelay(true).map_err(|source| Error::Connect {
+            path: format!("tcp://{address}"),
+            source,
+        })?;
+        let gatekeeper: gatekeeper::Client = bootstrap(stream);
+        let mut request = gatekeeper.authenticate_request();
+        request.get().set_token(token);
+        let response = request.send().promise.await?;
+        Ok(Self {
+            broker: response.get()?.get_broker()?,
+            embedded: None,
+        })
     }
 
     /// Speaks to a broker over any byte stream (both halves of a
-    /// connection the caller opened).
+    /// connection the caller opened), bootstrapping `Broker` directly.
     pub fn from_io(
         reader: impl futures::AsyncRead + Unpin + 'static,
         writer: impl futures::AsyncWrite + Unpin + 'static,
     ) -> Self {
-        let network = twoparty::VatNetwork::new(
-            futures::io::BufReader::new(reader),
-            futures::io::BufWriter::new(writer),
-            rpc_twoparty_capnp::Side::Client,
-            caplet_broker::reader_options(),
-        );
-        let mut rpc = RpcSystem::new(Box::new(network), None);
-        let broker: broker::Client = rpc.bootstrap(rpc_twoparty_capnp::Side::Server);
-        tokio::task::spawn_local(rpc);
         Self {
-            broker,
+            broker: bootstrap_io(reader, writer),
             embedded: None,
         }
     }
@@ -298,6 +317,33 @@ impl Connection {
             broker.shutdown().await;
         }
     }
+}
+
+/// Starts an RPC connection on `stream` (driven on the current `LocalSet`)
+/// and returns the broker's bootstrap capability as `T`.
+fn bootstrap<S, T>(stream: S) -> T
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
+    T: capnp::capability::FromClientHook,
+{
+    let (reader, writer) = stream.compat().split();
+    bootstrap_io(reader, writer)
+}
+
+fn bootstrap_io<T: capnp::capability::FromClientHook>(
+    reader: impl futures::AsyncRead + Unpin + 'static,
+    writer: impl futures::AsyncWrite + Unpin + 'static,
+) -> T {
+    let network = twoparty::VatNetwork::new(
+        futures::io::BufReader::new(reader),
+        futures::io::BufWriter::new(writer),
+        rpc_twoparty_capnp::Side::Client,
+        caplet_broker::reader_options(),
+    );
+    let mut rpc = RpcSystem::new(Box::new(network), None);
+    let bootstrap: T = rpc.bootstrap(rpc_twoparty_capnp::Side::Server);
+    tokio::task::spawn_local(rpc);
+    bootstrap
 }
 
 /// A loaded worker.

@@ -31,6 +31,8 @@ pub fn caplet_bin() -> PathBuf {
 pub struct Server {
     pub child: Child,
     pub socket: PathBuf,
+    /// `127.0.0.1:PORT` when started with `--listen`.
+    pub tcp: Option<String>,
     stderr: mpsc::Receiver<String>,
     _dir: tempfile::TempDir,
 }
@@ -38,11 +40,19 @@ pub struct Server {
 impl Server {
     /// Starts `caplet serve --hosts N` and waits for its READY line.
     pub fn start(hosts: u16) -> Server {
+        Self::start_with(hosts, &[])
+    }
+
+    /// Starts `caplet serve --hosts N --socket TEMP EXTRA…` and waits for its
+    /// READY line, and for the `READY tcp://…` line too when `extra` has
+    /// `--listen`.
+    pub fn start_with(hosts: u16, extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let socket = dir.path().join("caplet.sock");
         let mut child = Command::new(caplet_bin())
             .args(["serve", "--hosts", &hosts.to_string(), "--socket"])
             .arg(&socket)
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -53,12 +63,32 @@ impl Server {
             .recv_timeout(LINE_TIMEOUT)
             .expect("no READY line from caplet serve");
         assert_eq!(ready, format!("READY {}", socket.display()));
+        let tcp = extra.contains(&"--listen").then(|| {
+            let ready = stdout
+                .recv_timeout(LINE_TIMEOUT)
+                .expect("no READY tcp:// line from caplet serve");
+            ready
+                .strip_prefix("READY tcp://")
+                .unwrap_or_else(|| panic!("unexpected line {ready:?}"))
+                .to_string()
+        });
         Server {
             child,
             socket,
+            tcp,
             stderr,
             _dir: dir,
         }
+    }
+
+    /// The TCP address (`127.0.0.1:PORT`) of a server started with `--listen`.
+    pub fn tcp(&self) -> &str {
+        self.tcp.as_deref().expect("started without --listen")
+    }
+
+    /// Whether the server process is still running.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
     }
 
     /// Waits for a stderr line containing `needle`; returns it.
