@@ -56,6 +56,21 @@ interface Broker {
   # second `get` with the same id and identical code returns the already
   # compiled worker, sharing its module state. The same id with different
   # code fails with `id_conflict` naming the id. `id` is 1–256 bytes.
+
+  builtin @2 (grant :BuiltinGrant) -> (cap :Capability, schema :InterfaceSchema);
+  # A built-in capability the broker itself serves (see `BuiltinGrant`),
+  # with its interface schema, ready to be put into a `Binding` of
+  # `WorkerCode.env` (it goes through the broker's proxy like any other
+  # grant) or to be called by the client directly.
+  #
+  # Security: what a client can get here is bounded by the broker's
+  # configuration (`caplet serve --config`), never by the request: volumes
+  # and kv stores are namespaced by this connection's principal (two
+  # principals asking for volume "workspace" get two different volumes), an
+  # http gateway must name a policy the configuration defines, and quotas
+  # come from the configuration. Fails with `bad_grant: …` naming the
+  # problem (unknown policy, malformed name), or `unavailable: …` when the
+  # broker runs without a data directory or configuration for that kind.
 }
 
 # ==============================================================================
@@ -116,6 +131,36 @@ struct Binding {
 
   schema @2 :InterfaceSchema;
   # The interface `cap` implements; the broker may never have seen it before.
+}
+
+struct BuiltinGrant {
+  # Names one built-in capability for `Broker.builtin`. The command line
+  # writes it as `KIND:NAME` or `fs:NAME:ro`, e.g. `fs:workspace`,
+  # `kv:main`, `http:github`.
+
+  kind @0 :Kind;
+  # Which built-in.
+
+  name @1 :Text;
+  # For `fs`, the volume; for `kv`, the store: 1–64 bytes of ASCII letters,
+  # digits, `_`, `-` and `.`, chosen freely (each principal has its own
+  # namespace). For `http`, the name of a policy in the broker's
+  # configuration.
+
+  readOnly @2 :Bool;
+  # `fs` only: the volume accepts reads only (see `fs.capnp`). Ignored by
+  # the other kinds.
+
+  enum Kind {
+    fs @0;
+    # A `Volume` of `fs.capnp`: files stored in the broker's SQLite database,
+    # with the quota the configuration sets for this volume name.
+    kv @1;
+    # A `Store` of `kv.capnp`: a key/value store in the same database.
+    http @2;
+    # A `Gateway` of `http.capnp` bound to one named egress policy. Granted
+    # as `env.fetch`, it also gives the worker a global `fetch()`.
+  }
 }
 
 struct InterfaceSchema {
@@ -190,7 +235,7 @@ struct Limits {
 interface Worker {
   # A compiled worker living in an isolate-host.
 
-  invoke @0 (entrypoint :Text, input :Text)
+  invoke @0 (entrypoint :Text, input :Text, logSink :LogSink)
          -> (output :Text, logs :List(LogLine), stats :Stats, error :InvokeError);
   # Calls the worker. `entrypoint` names a method of the main module's default
   # export object (empty means `run`); when the default export is a function,
@@ -201,6 +246,23 @@ interface Worker {
   # On success `output` is the awaited return value as JSON text (`undefined`
   # becomes `null`) and `error` is unset. On failure `output` is empty and
   # `error` says why; `logs` and `stats` are filled either way.
+  #
+  # `logSink` (optional, added after the first release): when set, every
+  # console line the invocation keeps is also sent to it while the
+  # invocation runs, in order, before this call returns. `logs` still holds
+  # every line. Security: the sink is called by the isolate-host through the
+  # broker with log text only; the worker cannot reach it. A sink that fails
+  # or is slow does not fail the invocation, and only delays its answer by
+  # at most one second.
+}
+
+interface LogSink {
+  # Receives an invocation's console lines as they happen (see
+  # `Worker.invoke`). Implemented by the client.
+
+  write @0 (line :LogLine) -> ();
+  # One console line. Calls arrive in the order the worker logged; the
+  # answer is not awaited before the worker goes on.
 }
 
 struct InvokeError {

@@ -30,7 +30,8 @@ struct WorkerSpec {
 }
 
 interface HostWorker {
-  invoke @0 (entrypoint :Text, input :Text)
+  invoke @0 (entrypoint :Text, input :Text, logSink :Caplet.LogSink)
          -> (output :Text, logs :List(Caplet.LogLine), stats :Caplet.Stats, error :Caplet.InvokeError);
-  # Same meaning as `Worker.invoke`.
+  # Same meaning as `Worker.invoke`; the broker passes the client's
+  # `logSink` through.
 }

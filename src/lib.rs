@@ -13,3 +13,8 @@ capnp::generated_code!(pub mod host_capnp);
 capnp::generated_code!(pub mod fs_capnp);
 capnp::generated_code!(pub mod kv_capnp);
 capnp::generated_code!(pub mod http_capnp);
+
+/// Every schema node of `schema/*.capnp` (and the standard files they
+/// import), as a serialized `CodeGeneratorRequest` message (not aligned:
+/// read it with `capnp::serialize::read_message`, which copies).
+pub const SCHEMA_NODES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/schema-nodes.bin"));

@@ -124,7 +124,10 @@ pub fn read(
 }
 
 /// Copies every node of `set` into a `CompiledSchema` message.
-fn compiled_message(set: &SchemaSet, interface_id: u64) -> Result<Builder<HeapAllocator>, Error> {
+pub(crate) fn compiled_message(
+    set: &SchemaSet,
+    interface_id: u64,
+) -> Result<Builder<HeapAllocator>, Error> {
     let mut message = Builder::new_default();
     let mut root = message.init_root::<compiled_schema::Builder>();
     root.set_interface_id(interface_id);

@@ -6,6 +6,9 @@
 //! - [`pool`]: spawning, watching and respawning isolate-hosts.
 //! - [`service`]: the `Broker` and `Worker` services clients call.
 //! - [`bindings`]: a worker's granted capabilities and their schemas.
+//! - [`builtins`]: the `fs`, `kv` and `http` capabilities the broker serves.
+//! - [`config`]: `caplet.toml`, the policies, secrets and quotas of the
+//!   built-ins.
 //! - [`membrane`]: the proxy around granted capabilities (keeps pipelining).
 //! - [`limits`]: defaults, maxima and the effective limits of a worker.
 //! - [`listener`]: the Unix socket and the TCP port clients connect to.
@@ -16,6 +19,8 @@
 
 pub mod auth;
 pub mod bindings;
+pub mod builtins;
+pub mod config;
 pub mod connection;
 mod error;
 pub mod limits;
@@ -27,6 +32,7 @@ pub mod service;
 use std::rc::Rc;
 
 pub use auth::Tokens;
+pub use config::BuiltinConfig;
 pub use connection::ConnectionLimits;
 pub use error::Error;
 pub use limits::{LimitPolicy, Limits};
@@ -59,6 +65,8 @@ pub struct Config {
     pub limits: LimitPolicy,
     /// Limits of every client connection.
     pub connection: ConnectionLimits,
+    /// Data directory, policies, secrets and quotas of the built-ins.
+    pub builtins: BuiltinConfig,
 }
 
 impl Config {
@@ -69,6 +77,7 @@ impl Config {
             hosts: std::thread::available_parallelism().map_or(1, |n| n.get()),
             limits: LimitPolicy::default(),
             connection: ConnectionLimits::default(),
+            builtins: BuiltinConfig::default(),
         }
     }
 }
@@ -85,7 +94,12 @@ impl Broker {
     pub fn start(config: Config) -> Self {
         let pool = HostPool::start(config.host_command, config.hosts);
         Self {
-            shared: service::Shared::new(pool, config.limits),
+            shared: service::Shared::new(
+                pool,
+                config.limits,
+                builtins::Builtins::new(config.builtins)
+                    .expect("the built-in schemas are compiled in and checked by a unit test"),
+            ),
             connection: config.connection,
         }
     }

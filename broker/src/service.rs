@@ -19,6 +19,7 @@ use capnp::capability::Rc as CapRc;
 use capnp::message::{Builder, HeapAllocator};
 
 use crate::bindings::{self, Bound};
+use crate::builtins::Builtins;
 use crate::error::Error;
 use crate::limits::{LimitPolicy, Limits};
 use crate::pool::HostPool;
@@ -39,13 +40,16 @@ pub struct Shared {
     cache: RefCell<HashMap<CacheKey, (Vec<u8>, worker::Client)>>,
     /// Interface schemas sent as `.capnp` source, compiled once per content.
     schemas: SchemaCompiler,
+    /// The capabilities `Broker.builtin` hands out.
+    pub builtins: Builtins,
 }
 
 impl Shared {
-    pub fn new(pool: Rc<HostPool>, limits: LimitPolicy) -> Rc<Self> {
+    pub fn new(pool: Rc<HostPool>, limits: LimitPolicy, builtins: Builtins) -> Rc<Self> {
         Rc::new(Self {
             pool,
             limits,
+            builtins,
             cache: RefCell::new(HashMap::new()),
             schemas: SchemaCompiler::new(256),
         })
@@ -139,6 +143,19 @@ impl broker::Server for BrokerService {
             return Err(Error::IdConflict(key.1).into());
         }
         results.get().set_worker(entry.1.clone());
+        Ok(())
+    }
+
+    async fn builtin(
+        self: CapRc<Self>,
+        params: broker::BuiltinParams,
+        mut results: broker::BuiltinResults,
+    ) -> Result<(), capnp::Error> {
+        let grant = params.get()?.get_grant()?;
+        let (client, schema) = self.shared.builtins.grant(&self.principal, grant)?;
+        let mut out = results.get();
+        out.reborrow().init_cap().set_as_capability(client.hook);
+        out.init_schema().set_compiled(schema)?;
         Ok(())
     }
 }
@@ -309,6 +326,9 @@ impl worker::Server for WorkerService {
         let mut request = host_worker.invoke_request();
         request.get().set_entrypoint(params.get_entrypoint()?);
         request.get().set_input(params.get_input()?);
+        if params.has_log_sink() {
+            request.get().set_log_sink(params.get_log_sink()?);
+        }
         let mut out = results.get();
         match tokio::time::timeout(self.wall_time, request.send().promise).await {
             Ok(response) => {
