@@ -10,6 +10,8 @@
 //! - [`worker`]: a loaded worker and its invocation loop.
 //! - [`tasks`]: host operations an invocation waits on.
 //! - [`console`]: captured `console.*` output.
+//! - [`log_stream`]: console lines sent to the caller while it runs.
+//! - [`fetch`]: the global `fetch()` of workers granted `env.fetch`.
 //! - [`exception`]: thrown JS values turned into messages and locations.
 //! - [`server`]: the Cap'n Proto servers.
 
@@ -18,6 +20,8 @@ pub mod console;
 pub mod engine;
 mod error;
 pub mod exception;
+pub mod fetch;
+pub mod log_stream;
 pub mod modules;
 pub mod server;
 pub mod tasks;

@@ -161,9 +161,18 @@ impl host_worker::Server for HostWorkerServer {
         let params = params.get()?;
         let entrypoint = params.get_entrypoint()?.to_str()?.to_string();
         let input = params.get_input()?.to_str()?.to_string();
+        let stream = if params.has_log_sink() {
+            Some(crate::log_stream::LogStream::new(params.get_log_sink()?))
+        } else {
+            None
+        };
         // Invocations of one worker run one after another.
         let _turn = self.busy.lock().await;
+        self.worker.stream_logs(stream);
         let outcome = self.worker.invoke(&entrypoint, &input).await;
+        if let Some(stream) = self.worker.stream_logs(None) {
+            stream.flush().await;
+        }
         write_outcome(&outcome, results.get());
         Ok(())
     }

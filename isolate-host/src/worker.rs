@@ -96,6 +96,7 @@ impl JsWorker {
             core.caps
                 .install(ctx)
                 .map_err(|e| Error::Engine(e.to_string()))?;
+            crate::fetch::install(ctx, &core).map_err(|e| Error::Engine(e.to_string()))?;
             let declared = modules::load_bytecode(ctx, &main_bytes).catch(ctx);
             let declared = declared.map_err(|e| evaluation_error(ctx, e))?;
             let (module, promise) = declared
@@ -152,6 +153,15 @@ impl JsWorker {
     /// one worker must not overlap; the caller serialises them.
     pub async fn invoke(&self, entrypoint: &str, input: &str) -> Outcome {
         self.core.invoke(entrypoint, input).await
+    }
+
+    /// Streams the console lines of the next invocations to `stream` as
+    /// well; returns the previous stream.
+    pub fn stream_logs(
+        &self,
+        stream: Option<crate::log_stream::LogStream>,
+    ) -> Option<crate::log_stream::LogStream> {
+        self.core.logs.borrow_mut().set_stream(stream)
     }
 }
 

@@ -43,6 +43,14 @@ struct BrokerArgs {
     /// cores for `serve`).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     hosts: Option<u16>,
+    /// The broker's configuration: http policies, secrets and volume quotas
+    /// of the built-in capabilities (see README, `caplet.toml`).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Where the built-in fs volumes and kv stores are kept (a SQLite
+    /// database, created at the first fs or kv grant).
+    #[arg(long, value_name = "DIR", default_value = caplet_broker::config::DEFAULT_DATA_DIR)]
+    data: PathBuf,
 }
 
 impl BrokerArgs {
@@ -52,7 +60,20 @@ impl BrokerArgs {
         })?;
         let mut config = caplet_broker::Config::new(caplet_broker::HostCommand::caplet(exe));
         config.hosts = self.hosts.map_or(default_hosts, usize::from);
+        config.builtins = match &self.config {
+            Some(path) => caplet_broker::BuiltinConfig::load(path)?,
+            None => caplet_broker::BuiltinConfig::from_env()?,
+        };
+        config.builtins.data_dir = self.data.clone();
         Ok(config)
+    }
+
+    /// Whether a broker-side option was given (they mean nothing with
+    /// `run --connect`).
+    fn any_given(&self) -> bool {
+        self.hosts.is_some()
+            || self.config.is_some()
+            || self.data.as_os_str() != caplet_broker::config::DEFAULT_DATA_DIR
     }
 }
 

@@ -82,6 +82,11 @@ impl Caps {
         }
     }
 
+    /// The binding called `name`, if the worker has one.
+    pub fn binding(&self, name: &str) -> Option<&Binding> {
+        self.bindings.iter().find(|b| b.name == name)
+    }
+
     /// The worker's schemas.
     pub fn schema(&self) -> &Rc<SchemaSet> {
         &self.schema
