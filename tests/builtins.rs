@@ -369,6 +369,9 @@ limits = {{ max_response_bytes = 1000 }}
 [http.open]
 hosts = ["*"]
 ports = [{port}]
+
+[dns]
+"private.test" = ["10.0.0.5"]
 "#
     )
 }
@@ -413,9 +416,14 @@ fn fetch_goes_through_the_policy_and_never_shows_the_credential() {
         "loopback is denied by default: {out}"
     );
     assert!(
-        text("privateName").starts_with("RpcError: denied: ")
-            && text("privateName").contains("localhost resolves to a denied address"),
+        text("loopbackName").starts_with("RpcError: denied: ")
+            && text("loopbackName").contains("localhost resolves to a denied address"),
         "{out}"
+    );
+    assert_eq!(
+        text("privateName"),
+        "RpcError: denied: host private.test resolves to a denied address: address 10.0.0.5 is private",
+        "a name resolving to a private address is denied"
     );
     assert!(
         text("redirect").starts_with("RpcError: denied: ")

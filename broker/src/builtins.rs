@@ -130,8 +130,13 @@ impl Builtins {
                         "http:{name}: no such policy in the broker's configuration"
                     ))
                 })?;
-                let gateway = caplet_egress::Gateway::new(policy.clone(), &self.config.secrets)
+                let mut gateway = caplet_egress::Gateway::new(policy.clone(), &self.config.secrets)
                     .map_err(|e| Error::BadGrant(format!("http:{name}: {e}")))?;
+                if !self.config.dns.is_empty() {
+                    gateway = gateway.with_resolver(PinnedResolver {
+                        pinned: self.config.dns.clone(),
+                    });
+                }
                 (
                     caplet_egress::GatewayServer::client(gateway).client,
                     &self.http,
@@ -151,6 +156,24 @@ impl Builtins {
                 .message
                 .get_root_as_reader::<compiled_schema::Reader>()?,
         ))
+    }
+}
+
+/// Resolves the configuration's `[dns]` names itself, and every other name
+/// through the system.
+struct PinnedResolver {
+    pinned: std::collections::BTreeMap<String, Vec<std::net::IpAddr>>,
+}
+
+impl caplet_egress::Resolver for PinnedResolver {
+    fn resolve<'a>(
+        &'a self,
+        host: &'a str,
+    ) -> futures::future::LocalBoxFuture<'a, std::io::Result<Vec<std::net::IpAddr>>> {
+        match self.pinned.get(host) {
+            Some(ips) => Box::pin(std::future::ready(Ok(ips.clone()))),
+            None => caplet_egress::SystemResolver.resolve(host),
+        }
     }
 }
 

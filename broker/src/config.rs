@@ -21,7 +21,14 @@
 //!
 //! [fs.volumes.workspace]               # … unless its name has its own
 //! max_bytes = 1048576
+//!
+//! [dns]                                # names the broker resolves itself,
+//! "db.internal" = ["10.1.2.3"]         # before asking the system
 //! ```
+//!
+//! Pinned names change only what a name resolves to: the address rules
+//! still apply (`10.1.2.3` is refused unless a policy's `allow_ranges`
+//! re-allows it).
 //!
 //! Every `CAPLET_SECRET_<NAME>` environment variable is also a secret
 //! (`<name>` in lower case); the file wins on a clash. Unknown keys are
@@ -30,6 +37,7 @@
 //! `caplet.toml:4: http.github.hostz: unknown field `hostz`, …`.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use caplet_egress::{Policy, PolicyConfig, Secrets};
@@ -51,6 +59,7 @@ struct FileConfig {
     secrets: BTreeMap<String, SecretSource>,
     http: BTreeMap<String, PolicyConfig>,
     fs: FsConfig,
+    dns: BTreeMap<String, Vec<String>>,
 }
 
 /// Where one secret comes from: exactly one of `env` or `value`.
@@ -90,6 +99,9 @@ pub struct BuiltinConfig {
     pub default_quota: Quota,
     /// Quotas by volume name.
     pub volume_quotas: BTreeMap<String, Quota>,
+    /// Host names (lower case) the gateways resolve to these addresses
+    /// without asking the system.
+    pub dns: BTreeMap<String, Vec<IpAddr>>,
 }
 
 impl Default for BuiltinConfig {
@@ -101,6 +113,7 @@ impl Default for BuiltinConfig {
             secrets: Secrets::new(),
             default_quota: Quota::default(),
             volume_quotas: BTreeMap::new(),
+            dns: BTreeMap::new(),
         }
     }
 }
@@ -198,12 +211,32 @@ impl BuiltinConfig {
                 },
             );
         }
+        let mut dns = BTreeMap::new();
+        for (name, addresses) in &file.dns {
+            let key = format!("dns.{name}");
+            if name.is_empty() || name.parse::<IpAddr>().is_ok() {
+                return Err(bad(key, "expected a host name".into()));
+            }
+            if addresses.is_empty() {
+                return Err(bad(key, "give at least one address".into()));
+            }
+            let mut ips = Vec::new();
+            for address in addresses {
+                ips.push(
+                    address.parse::<IpAddr>().map_err(|_| {
+                        bad(key.clone(), format!("{address:?} is not an IP address"))
+                    })?,
+                );
+            }
+            dns.insert(name.to_ascii_lowercase(), ips);
+        }
         Ok(Self {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             policies,
             secrets,
             default_quota,
             volume_quotas,
+            dns,
         })
     }
 
@@ -310,6 +343,9 @@ max_bytes = 1000
 
 [fs.volumes.small]
 max_entries = 3
+
+[dns]
+"DB.internal" = ["10.1.2.3", "::1"]
 "#,
         )
         .unwrap();
@@ -323,6 +359,7 @@ max_entries = 3
             }
         );
         assert_eq!(config.quota("other").max_bytes, 1000);
+        assert_eq!(config.dns["db.internal"].len(), 2);
     }
 
     #[test]
@@ -336,6 +373,7 @@ max_entries = 3
             ("[http.api]\ncredentials = [{ host = \"a.b\", header = \"X\", value = \"{secret:nope}\" }]\n", "caplet.toml: http.api: "),
             ("[http.\"a b\"]\n", "caplet.toml: http.a b: name"),
             ("[nope]\n", "caplet.toml:1: nope: unknown field"),
+            ("[dns]\n\"a.b\" = [\"x\"]\n", "caplet.toml: dns.a.b: \"x\" is not an IP address"),
         ];
         for (text, expected) in cases {
             let error = parse(text).unwrap_err().to_string();

@@ -7,7 +7,10 @@
 //! the answers are only awaited in [`LogStream::flush`], after the
 //! invocation and before its results are returned, so every line reaches
 //! the caller before the answer. A sink that fails is ignored; one that is
-//! slow delays the answer by at most [`FLUSH_TIMEOUT`].
+//! slow delays the answer by at most [`FLUSH_TIMEOUT`]. At most
+//! [`MAX_LINES`] lines of one invocation are streamed (the log byte budget
+//! does not bound the count of empty lines); the rest reach the caller only
+//! in the invocation's `logs`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,6 +22,9 @@ use crate::console::LogLine;
 
 /// The longest an invocation's answer waits for its sink to take the lines.
 pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The most lines one invocation streams.
+pub const MAX_LINES: usize = 10_000;
 
 /// The caller's sink of one invocation, and the writes in flight to it.
 pub struct LogStream {
@@ -35,8 +41,11 @@ impl LogStream {
         }
     }
 
-    /// Sends one line now.
+    /// Sends one line now (nothing once [`MAX_LINES`] were sent).
     pub fn send(&mut self, line: &LogLine) {
+        if self.in_flight.len() >= MAX_LINES {
+            return;
+        }
         let mut request = self.sink.write_request();
         let mut out = request.get().init_line();
         out.set_level(line.level);

@@ -27,8 +27,11 @@ export default async function run({ base, port }, env) {
 
   out.deniedHost = await failure(fetch("http://denied.example/"));
   out.loopback = await failure(env.open.fetch({ request: { url: `${base}/hello` } }));
-  out.privateName = await failure(
+  out.loopbackName = await failure(
     env.open.fetch({ request: { url: `http://localhost:${port}/hello` } }),
+  );
+  out.privateName = await failure(
+    env.open.fetch({ request: { url: `http://private.test:${port}/hello` } }),
   );
   out.redirect = await failure(fetch(`${base}/redirect`));
   out.big = await failure(fetch(`${base}/big`));
