@@ -397,7 +397,10 @@ fn fetch_goes_through_the_policy_and_never_shows_the_credential() {
 
     assert_eq!(
         out["hello"],
-        serde_json::json!({ "status": 200, "ok": true, "text": "hello", "header": "1", "missing": null })
+        serde_json::json!({
+            "status": 200, "ok": true, "text": "hello", "header": "1", "missing": null,
+            "names": ["content-length", "x-test"],
+        })
     );
     assert_eq!(
         out["json"],
@@ -493,6 +496,24 @@ fn bad_config_and_grant_specs_are_one_line_errors_naming_the_key() {
             "error: bad_grant: fs:a/b: name \"a/b\" must be",
         ),
     ];
+    // `caplet serve` reads the same file, and fails before serving.
+    let ws = Workspace::new("[fs]\nmax_entries = -1\n");
+    let socket = ws.path("caplet.sock");
+    let config = ws.path("caplet.toml");
+    let (code, _, stderr) = support::caplet(&[
+        "serve",
+        "--socket",
+        socket.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(":2: fs.max_entries: invalid value"),
+        "{stderr}"
+    );
+
     for (config, args, expected) in cases {
         let ws = Workspace::new(config);
         let (code, stdout, stderr) = ws.run(js, args);

@@ -15,7 +15,7 @@
 //!   names are upper-cased.
 //! - It resolves to a response with `status`, `ok`, `statusText`, `url`,
 //!   `redirected`, `headers` (`get(name)`, `has(name)`, `forEach(fn)`,
-//!   `entries()`), and `text()`, `json()`, `arrayBuffer()` and `bytes()`,
+//!   `entries()`, and iterable as `[name, value]` pairs), and `text()`, `json()`, `arrayBuffer()` and `bytes()`,
 //!   each a promise and callable any number of times (the body is already
 //!   read, within the policy's size limit).
 //! - A refused or failed request rejects with the gateway's `RpcError`
@@ -392,21 +392,30 @@ fn headers_object<'js>(
             },
         )?,
     )?;
+    let entries = Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>| -> rquickjs::Result<Array<'js>> {
+            let array = Array::new(ctx.clone())?;
+            for (i, (name, value)) in headers.iter().enumerate() {
+                let pair = Array::new(ctx.clone())?;
+                pair.set(0, name.as_str())?;
+                pair.set(1, value.as_str())?;
+                array.set(i, pair)?;
+            }
+            Ok(array)
+        },
+    )?;
+    object.set("entries", entries.clone())?;
+    // `for (const [name, value] of response.headers)` walks the entries.
+    let iterator = rquickjs::Symbol::iterator(ctx.clone());
+    let key = iterator.clone();
     object.set(
-        "entries",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>| -> rquickjs::Result<Array<'js>> {
-                let array = Array::new(ctx.clone())?;
-                for (i, (name, value)) in headers.iter().enumerate() {
-                    let pair = Array::new(ctx.clone())?;
-                    pair.set(0, name.as_str())?;
-                    pair.set(1, value.as_str())?;
-                    array.set(i, pair)?;
-                }
-                Ok(array)
-            },
-        )?,
+        iterator,
+        Function::new(ctx.clone(), move || -> rquickjs::Result<Value<'js>> {
+            let list: Array = entries.call(())?;
+            let walk: Function = list.as_object().get(key.clone())?;
+            walk.call((This(list),))
+        })?,
     )?;
     Ok(object)
 }

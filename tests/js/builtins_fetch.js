@@ -18,6 +18,7 @@ export default async function run({ base, port }, env) {
     text: await hello.text(),
     header: hello.headers.get("X-Test"),
     missing: hello.headers.get("x-nope"),
+    names: [...hello.headers].map(([name]) => name).sort(),
   };
   const posted = await fetch(`${base}/json`, { method: "post", body: "ping" });
   out.json = await posted.json();
