@@ -114,8 +114,9 @@ struct Binding {
   cap @1 :Capability;
   # The capability itself. The broker proxies every call made on it.
 
-  schema @2 :InterfaceSchema;
+  interfaceSchema @2 :InterfaceSchema;
   # The interface `cap` implements; the broker may never have seen it before.
+  # (Not called `schema`: pycapnp reserves that attribute on every struct.)
 }
 
 struct InterfaceSchema {

@@ -168,7 +168,7 @@ impl WorkerCode {
                 .reborrow()
                 .init_cap()
                 .set_as_capability(grant.cap.hook.add_ref());
-            let mut source = entry.init_schema().init_source();
+            let mut source = entry.init_interface_schema().init_source();
             source.set_interface_name(&grant.schema.interface_name);
             let mut files = source.init_files(grant.schema.files.len() as u32);
             for (j, (name, text)) in grant.schema.files.iter().enumerate() {
