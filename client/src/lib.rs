@@ -29,7 +29,7 @@ use tokio_util::compat::TokioAsyncReadCompatExt;
 
 pub use caplet::caplet_capnp::invoke_error::Kind as InvokeErrorKind;
 pub use caplet::caplet_capnp::log_line::Level;
-pub use error::{kind_name, Error};
+pub use error::{kind_name, Error, Limit};
 
 /// The capnp crates the public API speaks in, re-exported for callers.
 pub use {capnp, capnp_rpc};
@@ -409,16 +409,16 @@ impl Worker {
         };
         if response.has_error() {
             let error = response.get_error()?;
-            return Err(Error::Invoke {
-                kind: error.get_kind().unwrap_or(InvokeErrorKind::Internal),
-                message: error
+            return Err(Error::invocation(
+                error.get_kind().unwrap_or(InvokeErrorKind::Internal),
+                error
                     .get_message()?
                     .to_string()
                     .map_err(capnp::Error::from)?,
-                stack: error.get_stack()?.to_string().map_err(capnp::Error::from)?,
+                error.get_stack()?.to_string().map_err(capnp::Error::from)?,
                 logs,
                 stats,
-            });
+            ));
         }
         Ok(Invocation {
             output: response
