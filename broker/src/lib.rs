@@ -20,7 +20,7 @@ use std::rc::Rc;
 
 pub use error::Error;
 pub use limits::{LimitPolicy, Limits};
-pub use pool::{HostCommand, HostPool};
+pub use pool::{HostCommand, HostPool, PoolOptions};
 
 /// Reader limits for every message the broker reads: big enough for 64 MiB of
 /// modules, bounded against traversal bombs and deep nesting.
@@ -40,6 +40,8 @@ pub struct Config {
     pub hosts: usize,
     /// Worker limit defaults and maxima.
     pub limits: LimitPolicy,
+    /// Placement rules (cordons).
+    pub pool: PoolOptions,
 }
 
 impl Config {
@@ -49,6 +51,7 @@ impl Config {
             host_command,
             hosts: std::thread::available_parallelism().map_or(1, |n| n.get()),
             limits: LimitPolicy::default(),
+            pool: PoolOptions::default(),
         }
     }
 }
@@ -62,7 +65,7 @@ pub struct Broker {
 impl Broker {
     /// Starts the host pool.
     pub fn start(config: Config) -> Self {
-        let pool = HostPool::start(config.host_command, config.hosts);
+        let pool = HostPool::start(config.host_command, config.hosts, config.pool);
         Self {
             shared: service::Shared::new(pool, config.limits),
         }

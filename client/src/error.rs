@@ -82,6 +82,8 @@ pub fn kind_name(kind: Kind) -> &'static str {
         Kind::StackOverflow => "stack_overflow",
         Kind::OutputTooLarge => "output_too_large",
         Kind::Internal => "internal",
+        Kind::SubrequestLimitExceeded => "subrequest_limit_exceeded",
+        Kind::CallsInFlightExceeded => "calls_in_flight_exceeded",
     }
 }
 
