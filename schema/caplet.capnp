@@ -82,6 +82,26 @@ struct WorkerCode {
   limits @3 :Limits;
   # Resource limits. Unset fields take the broker's defaults; values above the
   # broker's maxima fail the load with `limit_too_high`.
+
+  policy @4 :Policy;
+  # What the worker's JavaScript may do beyond the defaults. Unset: nothing.
+
+  principal @5 :Text;
+  # Who the worker acts for, as the client names it (1–256 bytes; empty means
+  # the client's connection). A broker started with `--cordon principal`
+  # never places workers of different principals in the same isolate-host
+  # process; a load that finds no host free for its principal fails with
+  # `overloaded`.
+}
+
+struct Policy {
+  # Opt-ins that weaken a worker's isolation. Every field defaults to off.
+
+  allowEval @0 :Bool;
+  # `eval`, `new Function(…)` and the async and generator function
+  # constructors exist. Off: they are absent (`typeof eval` is "undefined"
+  # and `Function.prototype.constructor` throws), because the worker's
+  # runtime has no parser at all.
 }
 
 struct Module {
@@ -182,6 +202,15 @@ struct Limits {
   logBytes @6 :UInt64;
   # Total size of the log lines one invocation may keep, in bytes (default
   # 1 MiB); later lines are dropped and a final warning says so.
+
+  subrequests @7 :UInt32;
+  # Capability calls one invocation may make, in total (default 1000). The
+  # call over the limit ends the invocation with `subrequestLimitExceeded`.
+
+  callsInFlight @8 :UInt32;
+  # Capability calls one invocation may have waiting for their results at
+  # once (default 100). The call over the limit ends the invocation with
+  # `callsInFlightExceeded`.
 }
 
 # ==============================================================================
@@ -226,12 +255,27 @@ struct InvokeError {
     neverSettled @4;
     # The returned promise can never settle: nothing it waits on is pending.
     cpuLimitExceeded @5;
+    # The invocation used more than `Limits.cpuTimeMs` of CPU time.
     memoryLimitExceeded @6;
+    # The worker's heap reached `Limits.memoryBytes`.
     wallTimeExceeded @7;
+    # The invocation took longer than `Limits.wallTimeMs`. Enforced by the
+    # isolate-host and, should the host be stuck, by the broker.
     stackOverflow @8;
+    # The JavaScript stack reached `Limits.stackBytes`.
     outputTooLarge @9;
+    # The JSON output is larger than `Limits.outputBytes`.
     internal @10;
     # A bug in caplet; the message says more.
+    subrequestLimitExceeded @11;
+    # The invocation made more than `Limits.subrequests` capability calls.
+    callsInFlightExceeded @12;
+    # More than `Limits.callsInFlight` capability calls were waiting at once.
+    #
+    # After any of the limit kinds above (cpu, memory, wall time, stack,
+    # subrequests, calls in flight) the worker's runtime is thrown away and
+    # rebuilt from its code before its next invocation: module state does not
+    # survive a tripped limit.
   }
 }
 

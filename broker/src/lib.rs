@@ -30,7 +30,7 @@ pub use auth::Tokens;
 pub use connection::ConnectionLimits;
 pub use error::Error;
 pub use limits::{LimitPolicy, Limits};
-pub use pool::{HostCommand, HostPool};
+pub use pool::{HostCommand, HostPool, PoolOptions};
 
 /// Reader limits for every message the broker reads (from clients and from
 /// isolate-hosts), and the client library reads from the broker:
@@ -59,6 +59,8 @@ pub struct Config {
     pub limits: LimitPolicy,
     /// Limits of every client connection.
     pub connection: ConnectionLimits,
+    /// Placement rules (cordons).
+    pub pool: PoolOptions,
 }
 
 impl Config {
@@ -69,6 +71,7 @@ impl Config {
             hosts: std::thread::available_parallelism().map_or(1, |n| n.get()),
             limits: LimitPolicy::default(),
             connection: ConnectionLimits::default(),
+            pool: PoolOptions::default(),
         }
     }
 }
@@ -83,7 +86,7 @@ pub struct Broker {
 impl Broker {
     /// Starts the host pool.
     pub fn start(config: Config) -> Self {
-        let pool = HostPool::start(config.host_command, config.hosts);
+        let pool = HostPool::start(config.host_command, config.hosts, config.pool);
         Self {
             shared: service::Shared::new(pool, config.limits),
             connection: config.connection,

@@ -125,6 +125,10 @@ pub enum Limit {
     Stack,
     /// Size of the JSON output (`Limits.outputBytes`).
     Output,
+    /// Capability calls one invocation may make (`Limits.subrequests`).
+    Subrequests,
+    /// Capability calls waiting at once (`Limits.callsInFlight`).
+    CallsInFlight,
 }
 
 impl Limit {
@@ -136,6 +140,8 @@ impl Limit {
             Kind::WallTimeExceeded => Some(Limit::WallTime),
             Kind::StackOverflow => Some(Limit::Stack),
             Kind::OutputTooLarge => Some(Limit::Output),
+            Kind::SubrequestLimitExceeded => Some(Limit::Subrequests),
+            Kind::CallsInFlightExceeded => Some(Limit::CallsInFlight),
             _ => None,
         }
     }
@@ -148,6 +154,8 @@ impl Limit {
             Limit::WallTime => "wall_time_exceeded",
             Limit::Stack => "stack_overflow",
             Limit::Output => "output_too_large",
+            Limit::Subrequests => "subrequest_limit_exceeded",
+            Limit::CallsInFlight => "calls_in_flight_exceeded",
         }
     }
 }
@@ -208,6 +216,8 @@ pub fn kind_name(kind: Kind) -> &'static str {
         Kind::StackOverflow => "stack_overflow",
         Kind::OutputTooLarge => "output_too_large",
         Kind::Internal => "internal",
+        Kind::SubrequestLimitExceeded => "subrequest_limit_exceeded",
+        Kind::CallsInFlightExceeded => "calls_in_flight_exceeded",
     }
 }
 

@@ -52,6 +52,8 @@ pub struct Limits {
     pub module_bytes: Option<u64>,
     pub output_bytes: Option<u64>,
     pub log_bytes: Option<u64>,
+    pub subrequests: Option<u32>,
+    pub calls_in_flight: Option<u32>,
 }
 
 /// The interface a granted capability implements. The broker may never have
@@ -143,6 +145,12 @@ pub struct WorkerCode {
     pub modules: Vec<Module>,
     pub grants: Vec<Grant>,
     pub limits: Limits,
+    /// `Policy.allowEval`: the worker gets `eval` and the `Function`
+    /// constructors.
+    pub allow_eval: bool,
+    /// Whom the worker acts for (`WorkerCode.principal`); `None` means this
+    /// connection.
+    pub principal: Option<String>,
 }
 
 impl WorkerCode {
@@ -191,8 +199,22 @@ impl WorkerCode {
         self
     }
 
+    /// Allows `eval` and the `Function` constructors (off by default).
+    pub fn allow_eval(mut self, allow: bool) -> Self {
+        self.allow_eval = allow;
+        self
+    }
+
+    /// Names the principal the worker acts for (for `--cordon principal`).
+    pub fn principal(mut self, principal: impl Into<String>) -> Self {
+        self.principal = Some(principal.into());
+        self
+    }
+
     fn write(&self, mut out: worker_code::Builder<'_>) -> Result<(), Error> {
         out.set_main_module(self.main_module.as_deref().unwrap_or(""));
+        out.set_principal(self.principal.as_deref().unwrap_or(""));
+        out.reborrow().init_policy().set_allow_eval(self.allow_eval);
         let mut modules = out.reborrow().init_modules(self.modules.len() as u32);
         for (i, m) in self.modules.iter().enumerate() {
             let mut entry = modules.reborrow().get(i as u32);
@@ -219,6 +241,8 @@ impl WorkerCode {
         limits.set_module_bytes(l.module_bytes.unwrap_or(0));
         limits.set_output_bytes(l.output_bytes.unwrap_or(0));
         limits.set_log_bytes(l.log_bytes.unwrap_or(0));
+        limits.set_subrequests(l.subrequests.unwrap_or(0));
+        limits.set_calls_in_flight(l.calls_in_flight.unwrap_or(0));
         Ok(())
     }
 }

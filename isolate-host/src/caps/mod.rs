@@ -38,6 +38,7 @@ pub use export::Export;
 pub use stub::{Slot, StubCell};
 
 /// A capability granted to the worker, visible as `env.<name>`.
+#[derive(Clone)]
 pub struct Binding {
     pub name: String,
     pub client: capnp::capability::Client,
