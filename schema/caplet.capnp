@@ -57,7 +57,7 @@ interface Broker {
   # compiled worker, sharing its module state. The same id with different
   # code fails with `id_conflict` naming the id. `id` is 1–256 bytes.
 
-  builtin @2 (grant :BuiltinGrant) -> (cap :Capability, schema :InterfaceSchema);
+  builtin @2 (grant :BuiltinGrant) -> (cap :Capability, interfaceSchema :InterfaceSchema);
   # A built-in capability the broker itself serves (see `BuiltinGrant`),
   # with its interface schema, ready to be put into a `Binding` of
   # `WorkerCode.env` (it goes through the broker's proxy like any other
@@ -66,7 +66,9 @@ interface Broker {
   # Security: what a client can get here is bounded by the broker's
   # configuration (`caplet serve --config`), never by the request: volumes
   # and kv stores are namespaced by this connection's principal (two
-  # principals asking for volume "workspace" get two different volumes), an
+  # principals asking for volume "workspace" get two different volumes; the
+  # client-chosen `WorkerCode.principal` only places workers and plays no
+  # part here), an
   # http gateway must name a policy the configuration defines, and quotas
   # come from the configuration. Fails with `bad_grant: …` naming the
   # problem (unknown policy, malformed name), or `unavailable: …` when the
@@ -97,6 +99,26 @@ struct WorkerCode {
   limits @3 :Limits;
   # Resource limits. Unset fields take the broker's defaults; values above the
   # broker's maxima fail the load with `limit_too_high`.
+
+  policy @4 :Policy;
+  # What the worker's JavaScript may do beyond the defaults. Unset: nothing.
+
+  principal @5 :Text;
+  # Who the worker acts for, as the client names it (1–256 bytes; empty means
+  # the client's connection). A broker started with `--cordon principal`
+  # never places workers of different principals in the same isolate-host
+  # process; a load that finds no host free for its principal fails with
+  # `overloaded`.
+}
+
+struct Policy {
+  # Opt-ins that weaken a worker's isolation. Every field defaults to off.
+
+  allowEval @0 :Bool;
+  # `eval`, `new Function(…)` and the async and generator function
+  # constructors exist. Off: they are absent (`typeof eval` is "undefined"
+  # and `Function.prototype.constructor` throws), because the worker's
+  # runtime has no parser at all.
 }
 
 struct Module {
@@ -129,8 +151,9 @@ struct Binding {
   cap @1 :Capability;
   # The capability itself. The broker proxies every call made on it.
 
-  schema @2 :InterfaceSchema;
+  interfaceSchema @2 :InterfaceSchema;
   # The interface `cap` implements; the broker may never have seen it before.
+  # (Not called `schema`: pycapnp reserves that attribute on every struct.)
 }
 
 struct BuiltinGrant {
@@ -226,6 +249,15 @@ struct Limits {
   logBytes @6 :UInt64;
   # Total size of the log lines one invocation may keep, in bytes (default
   # 1 MiB); later lines are dropped and a final warning says so.
+
+  subrequests @7 :UInt32;
+  # Capability calls one invocation may make, in total (default 1000). The
+  # call over the limit ends the invocation with `subrequestLimitExceeded`.
+
+  callsInFlight @8 :UInt32;
+  # Capability calls one invocation may have waiting for their results at
+  # once (default 100). The call over the limit ends the invocation with
+  # `callsInFlightExceeded`.
 }
 
 # ==============================================================================
@@ -287,12 +319,27 @@ struct InvokeError {
     neverSettled @4;
     # The returned promise can never settle: nothing it waits on is pending.
     cpuLimitExceeded @5;
+    # The invocation used more than `Limits.cpuTimeMs` of CPU time.
     memoryLimitExceeded @6;
+    # The worker's heap reached `Limits.memoryBytes`.
     wallTimeExceeded @7;
+    # The invocation took longer than `Limits.wallTimeMs`. Enforced by the
+    # isolate-host and, should the host be stuck, by the broker.
     stackOverflow @8;
+    # The JavaScript stack reached `Limits.stackBytes`.
     outputTooLarge @9;
+    # The JSON output is larger than `Limits.outputBytes`.
     internal @10;
     # A bug in caplet; the message says more.
+    subrequestLimitExceeded @11;
+    # The invocation made more than `Limits.subrequests` capability calls.
+    callsInFlightExceeded @12;
+    # More than `Limits.callsInFlight` capability calls were waiting at once.
+    #
+    # After any of the limit kinds above (cpu, memory, wall time, stack,
+    # subrequests, calls in flight) the worker's runtime is thrown away and
+    # rebuilt from its code before its next invocation: module state does not
+    # survive a tripped limit.
   }
 }
 

@@ -27,6 +27,8 @@ struct WorkerSpec {
   # Capabilities, each with a compiled schema.
   limits @3 :Caplet.Limits;
   # Concrete limits: every field is set.
+  allowEval @4 :Bool;
+  # `Caplet.Policy.allowEval`: the worker's runtime gets the `Eval` intrinsic.
 }
 
 interface HostWorker {

@@ -33,7 +33,7 @@ impl Bound {
         out.reborrow()
             .init_cap()
             .set_as_capability(self.client.hook.add_ref());
-        out.init_schema().set_compiled(
+        out.init_interface_schema().set_compiled(
             self.schema
                 .get_root_as_reader::<compiled_schema::Reader>()?,
         )?;
@@ -91,7 +91,7 @@ pub fn read(
                     .map_err(|e| Error::Schema(format!("binding {name:?}: {e}")))?;
                 compiled_message(set, interface_id)
             };
-        let (schema, interface_id, set) = match entry.get_schema()?.which()? {
+        let (schema, interface_id, set) = match entry.get_interface_schema()?.which()? {
             interface_schema::Which::Source(source) => {
                 let source = source?;
                 let mut files = Vec::new();

@@ -36,7 +36,7 @@ pub use config::BuiltinConfig;
 pub use connection::ConnectionLimits;
 pub use error::Error;
 pub use limits::{LimitPolicy, Limits};
-pub use pool::{HostCommand, HostPool};
+pub use pool::{HostCommand, HostPool, PoolOptions};
 
 /// Reader limits for every message the broker reads (from clients and from
 /// isolate-hosts), and the client library reads from the broker:
@@ -67,6 +67,8 @@ pub struct Config {
     pub connection: ConnectionLimits,
     /// Data directory, policies, secrets and quotas of the built-ins.
     pub builtins: BuiltinConfig,
+    /// Placement rules (cordons).
+    pub pool: PoolOptions,
 }
 
 impl Config {
@@ -78,6 +80,7 @@ impl Config {
             limits: LimitPolicy::default(),
             connection: ConnectionLimits::default(),
             builtins: BuiltinConfig::default(),
+            pool: PoolOptions::default(),
         }
     }
 }
@@ -92,7 +95,7 @@ pub struct Broker {
 impl Broker {
     /// Starts the host pool.
     pub fn start(config: Config) -> Self {
-        let pool = HostPool::start(config.host_command, config.hosts);
+        let pool = HostPool::start(config.host_command, config.hosts, config.pool);
         Self {
             shared: service::Shared::new(
                 pool,

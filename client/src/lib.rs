@@ -31,7 +31,7 @@ use tokio_util::compat::TokioAsyncReadCompatExt;
 pub use builtin::{parse_grant, Builtin, BuiltinKind};
 pub use caplet::caplet_capnp::invoke_error::Kind as InvokeErrorKind;
 pub use caplet::caplet_capnp::log_line::Level;
-pub use error::{kind_name, Error};
+pub use error::{kind_name, Error, Limit};
 
 /// The capnp crates the public API speaks in, re-exported for callers.
 pub use {capnp, capnp_rpc};
@@ -54,15 +54,24 @@ pub struct Limits {
     pub module_bytes: Option<u64>,
     pub output_bytes: Option<u64>,
     pub log_bytes: Option<u64>,
+    pub subrequests: Option<u32>,
+    pub calls_in_flight: Option<u32>,
 }
 
-/// The interface a granted capability implements, as `.capnp` source: the
-/// files (name, text) and the interface, `file.capnp:Name`. The broker
-/// compiles it; it may never have seen it before.
+/// The interface a granted capability implements. The broker may never have
+/// seen it before.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InterfaceSchema {
-    pub files: Vec<(String, String)>,
-    pub interface_name: String,
+pub enum InterfaceSchema {
+    /// `.capnp` source, compiled by the broker: the files (name, text) and
+    /// the interface, `file.capnp:Name`.
+    Source {
+        files: Vec<(String, String)>,
+        interface_name: String,
+    },
+    /// Already compiled: a serialized `CodeGeneratorRequest` (what
+    /// `capnp compile -o-` writes, or a `build.rs` gets from the compiler)
+    /// holding the interface, and the interface's id.
+    Compiled { request: Vec<u8>, interface_id: u64 },
 }
 
 impl InterfaceSchema {
@@ -73,10 +82,43 @@ impl InterfaceSchema {
         text: impl Into<String>,
         interface_name: impl Into<String>,
     ) -> Self {
-        Self {
+        Self::Source {
             files: vec![(file_name.into(), text.into())],
             interface_name: interface_name.into(),
         }
+    }
+
+    fn write(&self, out: caplet::caplet_capnp::interface_schema::Builder<'_>) -> Result<(), Error> {
+        match self {
+            Self::Source {
+                files,
+                interface_name,
+            } => {
+                let mut source = out.init_source();
+                source.set_interface_name(interface_name);
+                let mut list = source.init_files(files.len() as u32);
+                for (i, (name, text)) in files.iter().enumerate() {
+                    let mut file = list.reborrow().get(i as u32);
+                    file.set_name(name);
+                    file.set_text(text);
+                }
+            }
+            Self::Compiled {
+                request,
+                interface_id,
+            } => {
+                let message = capnp::serialize::read_message_from_flat_slice(
+                    &mut request.as_slice(),
+                    capnp::message::ReaderOptions::new(),
+                )?;
+                let request: capnp::schema_capnp::code_generator_request::Reader<'_> =
+                    message.get_root()?;
+                let mut compiled = out.init_compiled();
+                compiled.set_interface_id(*interface_id);
+                compiled.set_nodes(request.get_nodes()?)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -92,7 +134,7 @@ impl std::fmt::Debug for Grant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Grant")
             .field("name", &self.name)
-            .field("interface", &self.schema.interface_name)
+            .field("schema", &self.schema)
             .finish_non_exhaustive()
     }
 }
@@ -108,6 +150,12 @@ pub struct WorkerCode {
     /// Built-in capabilities, as (binding name, built-in): asked of the
     /// broker with `Broker.builtin` when the worker is loaded.
     pub builtins: Vec<(String, Builtin)>,
+    /// `Policy.allowEval`: the worker gets `eval` and the `Function`
+    /// constructors.
+    pub allow_eval: bool,
+    /// Whom the worker acts for (`WorkerCode.principal`); `None` means this
+    /// connection.
+    pub principal: Option<String>,
 }
 
 impl WorkerCode {
@@ -164,6 +212,18 @@ impl WorkerCode {
         self
     }
 
+    /// Allows `eval` and the `Function` constructors (off by default).
+    pub fn allow_eval(mut self, allow: bool) -> Self {
+        self.allow_eval = allow;
+        self
+    }
+
+    /// Names the principal the worker acts for (for `--cordon principal`).
+    pub fn principal(mut self, principal: impl Into<String>) -> Self {
+        self.principal = Some(principal.into());
+        self
+    }
+
     fn write(
         &self,
         mut out: worker_code::Builder<'_>,
@@ -173,6 +233,8 @@ impl WorkerCode {
         )],
     ) -> Result<(), Error> {
         out.set_main_module(self.main_module.as_deref().unwrap_or(""));
+        out.set_principal(self.principal.as_deref().unwrap_or(""));
+        out.reborrow().init_policy().set_allow_eval(self.allow_eval);
         let mut modules = out.reborrow().init_modules(self.modules.len() as u32);
         for (i, m) in self.modules.iter().enumerate() {
             let mut entry = modules.reborrow().get(i as u32);
@@ -193,7 +255,7 @@ impl WorkerCode {
                     .get_as_capability::<capnp::capability::Client>()?
                     .hook,
             );
-            entry.set_schema(response.get_schema()?)?;
+            entry.set_interface_schema(response.get_interface_schema()?)?;
         }
         for (i, grant) in self.grants.iter().enumerate() {
             let mut entry = env.reborrow().get(i as u32);
@@ -202,14 +264,7 @@ impl WorkerCode {
                 .reborrow()
                 .init_cap()
                 .set_as_capability(grant.cap.hook.add_ref());
-            let mut source = entry.init_schema().init_source();
-            source.set_interface_name(&grant.schema.interface_name);
-            let mut files = source.init_files(grant.schema.files.len() as u32);
-            for (j, (name, text)) in grant.schema.files.iter().enumerate() {
-                let mut file = files.reborrow().get(j as u32);
-                file.set_name(name);
-                file.set_text(text);
-            }
+            grant.schema.write(entry.init_interface_schema())?;
         }
         let l = &self.limits;
         let mut limits = out.init_limits();
@@ -220,6 +275,8 @@ impl WorkerCode {
         limits.set_module_bytes(l.module_bytes.unwrap_or(0));
         limits.set_output_bytes(l.output_bytes.unwrap_or(0));
         limits.set_log_bytes(l.log_bytes.unwrap_or(0));
+        limits.set_subrequests(l.subrequests.unwrap_or(0));
+        limits.set_calls_in_flight(l.calls_in_flight.unwrap_or(0));
         Ok(())
     }
 }
@@ -483,16 +540,16 @@ impl Worker {
         };
         if response.has_error() {
             let error = response.get_error()?;
-            return Err(Error::Invoke {
-                kind: error.get_kind().unwrap_or(InvokeErrorKind::Internal),
-                message: error
+            return Err(Error::invocation(
+                error.get_kind().unwrap_or(InvokeErrorKind::Internal),
+                error
                     .get_message()?
                     .to_string()
                     .map_err(capnp::Error::from)?,
-                stack: error.get_stack()?.to_string().map_err(capnp::Error::from)?,
+                error.get_stack()?.to_string().map_err(capnp::Error::from)?,
                 logs,
                 stats,
-            });
+            ));
         }
         Ok(Invocation {
             output: response

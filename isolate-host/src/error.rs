@@ -20,6 +20,10 @@ pub enum Error {
     /// The QuickJS engine itself failed (e.g. could not allocate a runtime).
     #[error("engine: {0}")]
     Engine(String),
+    /// The host could not confine itself (or, with `--require-confinement`,
+    /// the kernel lacks a protection).
+    #[error("confinement: {0}")]
+    Confinement(String),
     /// A Cap'n Proto message from the broker was malformed.
     #[error("protocol: {0}")]
     Protocol(#[from] capnp::Error),
@@ -49,5 +53,24 @@ impl InvokeFailure {
             message: message.into(),
             stack: String::new(),
         }
+    }
+}
+
+/// The snake_case name of an invocation error kind, as clients print it.
+pub fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Exception => "exception",
+        Kind::EntrypointNotFound => "entrypoint_not_found",
+        Kind::OutputNotSerializable => "output_not_serializable",
+        Kind::BadInput => "bad_input",
+        Kind::NeverSettled => "never_settled",
+        Kind::CpuLimitExceeded => "cpu_limit_exceeded",
+        Kind::MemoryLimitExceeded => "memory_limit_exceeded",
+        Kind::WallTimeExceeded => "wall_time_exceeded",
+        Kind::StackOverflow => "stack_overflow",
+        Kind::OutputTooLarge => "output_too_large",
+        Kind::Internal => "internal",
+        Kind::SubrequestLimitExceeded => "subrequest_limit_exceeded",
+        Kind::CallsInFlightExceeded => "calls_in_flight_exceeded",
     }
 }

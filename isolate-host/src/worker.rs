@@ -1,7 +1,14 @@
 //! A loaded worker: its isolate, its default export, and the invocation loop
 //! that runs an entrypoint to completion under the worker's limits.
+//!
+//! Limits end an invocation with an error naming them: CPU time and the
+//! wall-clock deadline through the engine's interrupt handler (and the
+//! deadline also while waiting on tasks), memory and stack through QuickJS's
+//! own checks, capability call counts here. A worker whose invocation tripped
+//! a limit is *poisoned* ([`Outcome::poisoned`]): its runtime may hold
+//! half-updated state, so the server throws it away and builds it again.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -13,7 +20,7 @@ use rquickjs::{CatchResultExt, CaughtError, Ctx, Function, Object, Persistent, P
 
 use crate::caps::{Binding, Caps};
 use crate::console::{self, LogLine, LogSink};
-use crate::engine::{EngineLimits, Isolate};
+use crate::engine::{EngineLimits, Isolate, Trip};
 use crate::error::{Error, InvokeFailure};
 use crate::exception;
 use crate::modules::{self, Bytecode};
@@ -25,6 +32,10 @@ pub struct WorkerLimits {
     pub engine: EngineLimits,
     pub output_bytes: usize,
     pub log_bytes: usize,
+    /// Capability calls per invocation.
+    pub subrequests: u32,
+    /// Capability calls waiting at once.
+    pub calls_in_flight: u32,
 }
 
 /// Resource use of one invocation.
@@ -43,6 +54,27 @@ pub struct Outcome {
     pub stats: Stats,
 }
 
+impl Outcome {
+    /// Whether a limit tripped, so the worker must be rebuilt before it runs
+    /// again.
+    pub fn poisoned(&self) -> bool {
+        self.result.as_ref().is_err_and(|f| is_limit(f.kind))
+    }
+}
+
+/// Whether an error kind is a tripped limit (which poisons the runtime).
+pub fn is_limit(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::CpuLimitExceeded
+            | Kind::MemoryLimitExceeded
+            | Kind::WallTimeExceeded
+            | Kind::StackOverflow
+            | Kind::SubrequestLimitExceeded
+            | Kind::CallsInFlightExceeded
+    )
+}
+
 /// Everything of a loaded worker that stubs, pipelines and exports reach
 /// (through `Weak` references, so no cycle runs through JS).
 ///
@@ -54,6 +86,9 @@ pub struct Core {
     pub tasks: Tasks,
     logs: Rc<RefCell<LogSink>>,
     limits: WorkerLimits,
+    /// Capability calls made by the current invocation, and still waiting.
+    calls: Cell<u32>,
+    in_flight: Cell<u32>,
     /// Signalled after every segment, for exports waiting on a promise.
     pub progress: tokio::sync::Notify,
     pub isolate: Isolate,
@@ -86,6 +121,8 @@ impl JsWorker {
             tasks: Tasks::default(),
             logs,
             limits,
+            calls: Cell::new(0),
+            in_flight: Cell::new(0),
             progress: tokio::sync::Notify::new(),
             isolate,
         });
@@ -168,12 +205,17 @@ impl JsWorker {
 impl Core {
     async fn invoke(&self, entrypoint: &str, input: &str) -> Outcome {
         let started = Instant::now();
-        self.isolate.meter().reset(self.limits.engine.cpu_time);
+        self.isolate
+            .meter()
+            .reset(self.limits.engine.cpu_time, self.limits.engine.wall_time);
+        self.calls.set(0);
+        self.in_flight.set(0);
         self.logs.borrow_mut().reset(self.limits.log_bytes);
         let mut peak = self.isolate.memory_used();
 
         let result = self.run(entrypoint, input, &mut peak).await;
         self.tasks.clear();
+        self.in_flight.set(0);
         self.caps.end_invocation();
         Outcome {
             result,
@@ -216,7 +258,13 @@ impl Core {
                         }
                         PromiseState::Rejected => Err(rejection(ctx, promise)),
                     }
-                })?;
+                });
+            // Serialising the result or describing the error may have run
+            // the worker's code (`toJSON`, `toString`) into a limit.
+            if let Some(trip) = self.isolate.meter().tripped() {
+                return Err(self.limit_failure(trip));
+            }
+            let state = state?;
             if let Some(output) = state {
                 return Ok(output);
             }
@@ -226,7 +274,14 @@ impl Core {
                     "the returned promise never settles: nothing it waits on is pending",
                 ));
             }
-            let Some(completion) = self.tasks.next().await else {
+            let next = match self.isolate.meter().wall_deadline() {
+                Some(deadline) => tokio::time::timeout_at(deadline.into(), self.tasks.next()).await,
+                None => Ok(self.tasks.next().await),
+            };
+            let Ok(next) = next else {
+                return Err(self.limit_failure(Trip::Wall));
+            };
+            let Some(completion) = next else {
                 continue;
             };
             let (done, job_error) = self
@@ -311,8 +366,8 @@ impl Core {
         result: Result<T, InvokeFailure>,
         job_error: Option<String>,
     ) -> Result<T, InvokeFailure> {
-        if self.isolate.meter().tripped() {
-            return Err(self.cpu_exceeded());
+        if let Some(trip) = self.isolate.meter().tripped() {
+            return Err(self.limit_failure(trip));
         }
         let value = result?;
         match job_error {
@@ -321,20 +376,70 @@ impl Core {
         }
     }
 
-    fn cpu_exceeded(&self) -> InvokeFailure {
-        InvokeFailure::new(
-            Kind::CpuLimitExceeded,
-            format!(
-                "the invocation used more than {} ms of CPU time",
-                self.limits.engine.cpu_time.as_millis()
+    /// The error for a limit the meter recorded.
+    pub fn limit_failure(&self, trip: Trip) -> InvokeFailure {
+        let l = &self.limits;
+        match trip {
+            Trip::Cpu => InvokeFailure::new(
+                Kind::CpuLimitExceeded,
+                format!(
+                    "the invocation used more than {} ms of CPU time",
+                    l.engine.cpu_time.as_millis()
+                ),
             ),
-        )
+            Trip::Wall => InvokeFailure::new(
+                Kind::WallTimeExceeded,
+                format!(
+                    "the invocation took longer than {} ms",
+                    l.engine.wall_time.as_millis()
+                ),
+            ),
+            Trip::Subrequests => InvokeFailure::new(
+                Kind::SubrequestLimitExceeded,
+                format!(
+                    "the invocation made more than {} capability calls",
+                    l.subrequests
+                ),
+            ),
+            Trip::CallsInFlight => InvokeFailure::new(
+                Kind::CallsInFlightExceeded,
+                format!(
+                    "the invocation had more than {} capability calls in flight",
+                    l.calls_in_flight
+                ),
+            ),
+        }
+    }
+
+    /// Counts a capability call about to be sent. Over a limit, the meter
+    /// trips (ending the invocation at the next interrupt poll) and the
+    /// error to throw into JS is returned.
+    pub fn start_call(&self) -> Result<(), InvokeFailure> {
+        let over = if self.calls.get() >= self.limits.subrequests {
+            Some(Trip::Subrequests)
+        } else if self.in_flight.get() >= self.limits.calls_in_flight {
+            Some(Trip::CallsInFlight)
+        } else {
+            None
+        };
+        if let Some(trip) = over {
+            self.isolate.meter().trip(trip);
+            return Err(self.limit_failure(trip));
+        }
+        self.calls.set(self.calls.get() + 1);
+        self.in_flight.set(self.in_flight.get() + 1);
+        Ok(())
+    }
+
+    /// Counts a capability call whose result arrived.
+    pub fn end_call(&self) {
+        self.in_flight.set(self.in_flight.get().saturating_sub(1));
     }
 
     /// Describes an exception caught while running the worker.
     fn failure<'js>(&self, ctx: &Ctx<'js>, error: CaughtError<'js>) -> InvokeFailure {
-        if self.isolate.meter().tripped() {
-            return self.cpu_exceeded();
+        if let Some(trip) = self.isolate.meter().tripped() {
+            return self.limit_failure(trip);
         }
         match error {
             CaughtError::Exception(ex) => {

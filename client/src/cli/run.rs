@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::{kind_name, Builtin, BuiltinKind, Connection, Error, Level, WorkerCode};
+use crate::{Builtin, BuiltinKind, Connection, Error, Level, WorkerCode};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -150,25 +150,28 @@ async fn invoke(connection: &Connection, code: &WorkerCode, args: &Args) -> anyh
             }
             Ok(())
         }
-        Err(Error::Invoke {
-            kind,
-            message,
-            stack,
-            logs,
-            stats,
-        }) => {
-            print_logs(&rest(&logs));
-            if args.stats {
-                print_stats(&stats);
-            }
-            let mut text = format!("{}: {message}", kind_name(kind));
-            if !stack.is_empty() {
-                text.push('\n');
-                text.push_str(&stack);
+        Err(error) => {
+            print_logs(&rest(error.logs()));
+            let mut text = error.to_string();
+            match &error {
+                Error::Exception { stack, stats, .. } => {
+                    if !stack.is_empty() {
+                        text.push('\n');
+                        text.push_str(stack);
+                    }
+                    if args.stats {
+                        print_stats(stats);
+                    }
+                }
+                Error::LimitExceeded { stats, .. } | Error::Invocation { stats, .. }
+                    if args.stats =>
+                {
+                    print_stats(stats)
+                }
+                _ => {}
             }
             Err(anyhow::anyhow!(text))
         }
-        Err(other) => Err(other.into()),
     }
 }
 

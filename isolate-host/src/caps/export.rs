@@ -109,10 +109,13 @@ impl Export {
         if let Some(message) = job_error {
             return Err(Error::failed(message));
         }
-        if core.isolate.meter().tripped() {
-            return Err(Error::failed(
-                "cpu_limit_exceeded: the worker ran out of CPU time".into(),
-            ));
+        if let Some(trip) = core.isolate.meter().tripped() {
+            let failure = core.limit_failure(trip);
+            return Err(Error::failed(format!(
+                "{}: {}",
+                crate::error::kind_name(failure.kind),
+                failure.message
+            )));
         }
         let returned = returned?;
 
