@@ -457,6 +457,49 @@ fn fetch_goes_through_the_policy_and_never_shows_the_credential() {
 }
 
 #[test]
+fn each_fetch_counts_against_the_subrequest_limit() {
+    let (port, _keys) = http_server();
+    let ws = Workspace::new(&format!(
+        "[http.local]\nhosts = [\"127.0.0.1\"]\nports = [{port}]\nallow_ranges = [\"127.0.0.1/32\"]\n"
+    ));
+    let config = ws.path("caplet.toml");
+    let data = ws.path("data");
+    let server = Server::start_with(
+        1,
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+        ],
+    );
+    block_on(async {
+        let conn = Connection::connect(&server.socket).await.unwrap();
+        let code = WorkerCode::new(
+            "main.js",
+            "export default async ({ base }) => { \
+               let n = 0; \
+               for (;;) { await fetch(`${base}/hello`); console.log(`fetched ${++n}`); } }",
+        )
+        .grant_builtin("fetch", Builtin::http("local"))
+        .limits(caplet_client::Limits {
+            subrequests: Some(3),
+            ..Default::default()
+        });
+        let worker = conn.load(&code).await.unwrap();
+        let input = format!(r#"{{"base":"http://127.0.0.1:{port}"}}"#);
+        match worker.invoke("run", &input).await {
+            Err(Error::LimitExceeded {
+                limit: caplet_client::Limit::Subrequests,
+                logs,
+                ..
+            }) => assert_eq!(logs.len(), 3, "{logs:?}"),
+            other => panic!("unexpected {other:?}"),
+        }
+    });
+}
+
+#[test]
 fn without_a_fetch_grant_there_is_no_global_fetch() {
     let ws = Workspace::new("[http.api]\nhosts = [\"api.example.com\"]\n");
     let js = "export default (input, env) => [typeof fetch, typeof env.api]";

@@ -18,6 +18,8 @@
 //!   `entries()`, and iterable as `[name, value]` pairs), and `text()`, `json()`, `arrayBuffer()` and `bytes()`,
 //!   each a promise and callable any number of times (the body is already
 //!   read, within the policy's size limit).
+//! - Each `fetch()` counts as one capability call against the worker's
+//!   subrequest and calls-in-flight limits, like a call on `env.fetch`.
 //! - A refused or failed request rejects with the gateway's `RpcError`
 //!   (e.g. `denied: …`, `too_large: …`); an HTTP error status is not an
 //!   error. Malformed arguments reject with a `TypeError`.
@@ -120,12 +122,27 @@ fn start<'js>(
         }
         request.set_body(&outgoing.body);
     }
+    // Counted like every capability call (subrequest and in-flight limits).
+    core.start_call().map_err(|failure| {
+        Exception::throw_internal(
+            ctx,
+            &format!(
+                "{}: {}",
+                crate::error::kind_name(failure.kind),
+                failure.message
+            ),
+        )
+    })?;
     let answer = call.send().promise;
     let resolve = Persistent::save(ctx, resolve);
     let reject = Persistent::save(ctx, reject);
     let weak = Rc::downgrade(&core);
     core.tasks.push(async move {
-        let incoming = answer.await.and_then(|answer| {
+        let answer = answer.await;
+        if let Some(core) = weak.upgrade() {
+            core.end_call();
+        }
+        let incoming = answer.and_then(|answer| {
             let response = answer.get()?.get_response()?;
             let mut headers = Vec::new();
             for header in response.get_headers()? {
