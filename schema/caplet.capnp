@@ -281,11 +281,12 @@ interface Worker {
   #
   # `logSink` (optional, added after the first release): when set, every
   # console line the invocation keeps is also sent to it while the
-  # invocation runs, in order, before this call returns. `logs` still holds
-  # every line. Security: the sink is called by the isolate-host through the
-  # broker with log text only; the worker cannot reach it. A sink that fails
-  # or is slow does not fail the invocation, and only delays its answer by
-  # at most one second.
+  # invocation runs, in order, before this call returns (at most 10000
+  # lines per invocation; the rest are only in `logs`). `logs` still holds
+  # every line. Security: the isolate-host gets a broker proxy of the sink,
+  # revoked when this call returns, and writes log lines only; the worker
+  # cannot reach it. A sink that fails or is slow does not fail the
+  # invocation, and only delays its answer by at most one second.
 }
 
 interface LogSink {

@@ -11,6 +11,7 @@
 //!   built-ins.
 //! - [`membrane`]: the proxy around granted capabilities (keeps pipelining).
 //! - [`limits`]: defaults, maxima and the effective limits of a worker.
+//! - [`log_sink`]: the revocable proxy the host streams console lines to.
 //! - [`listener`]: the Unix socket and the TCP port clients connect to.
 //! - [`connection`]: one client connection, hardened: calls in flight,
 //!   idle and slow-message deadlines, backpressure.
@@ -25,6 +26,7 @@ pub mod connection;
 mod error;
 pub mod limits;
 pub mod listener;
+pub mod log_sink;
 pub mod membrane;
 pub mod pool;
 pub mod service;

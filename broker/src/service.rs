@@ -371,9 +371,14 @@ impl worker::Server for WorkerService {
         let mut request = host_worker.invoke_request();
         request.get().set_entrypoint(params.get_entrypoint()?);
         request.get().set_input(params.get_input()?);
-        if params.has_log_sink() {
-            request.get().set_log_sink(params.get_log_sink()?);
-        }
+        // The host writes to a proxy, revoked when this call returns.
+        let _revoke = if params.has_log_sink() {
+            let (sink, revoke) = crate::log_sink::SinkProxy::wrap(params.get_log_sink()?);
+            request.get().set_log_sink(sink);
+            Some(revoke)
+        } else {
+            None
+        };
         let mut out = results.get();
         let backstop = self.wall_time + WALL_GRACE;
         match tokio::time::timeout(backstop, request.send().promise).await {
