@@ -231,6 +231,21 @@ interface Worker {
   # On success `output` is the awaited return value as JSON text (`undefined`
   # becomes `null`) and `error` is unset. On failure `output` is empty and
   # `error` says why; `logs` and `stats` are filled either way.
+
+  entrypoint @1 (name :Text, interfaceSchema :InterfaceSchema) -> (cap :Capability);
+  # Serves an export of the main module as a typed capability: `name` names
+  # the export (`default` for the default export), an object whose methods
+  # implement the interface `interfaceSchema` describes. Each method gets the
+  # params struct as a plain object and returns (or resolves to) the results
+  # struct; capabilities in both directions become stubs and exported objects,
+  # as for `env` bindings, and calls can be pipelined.
+  #
+  # Each call runs under the worker's limits like an invocation (or within the
+  # invocation already running); a JS exception answers `failed` with its
+  # message. The capability lives as long as the caller holds it and the
+  # worker lives. Fails with `entrypoint_not_found` (no such export, or not an
+  # object) or `schema_error` (the schema does not compile or cannot be used
+  # from JS, naming the place).
 }
 
 struct InvokeError {

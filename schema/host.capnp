@@ -35,4 +35,7 @@ interface HostWorker {
   invoke @0 (entrypoint :Text, input :Text)
          -> (output :Text, logs :List(Caplet.LogLine), stats :Caplet.Stats, error :Caplet.InvokeError);
   # Same meaning as `Worker.invoke`.
+
+  entrypoint @1 (name :Text, schema :Caplet.CompiledSchema) -> (cap :Capability);
+  # Same meaning as `Worker.entrypoint`, with the schema compiled by the broker.
 }
