@@ -287,6 +287,21 @@ interface Worker {
   # revoked when this call returns, and writes log lines only; the worker
   # cannot reach it. A sink that fails or is slow does not fail the
   # invocation, and only delays its answer by at most one second.
+
+  entrypoint @1 (name :Text, interfaceSchema :InterfaceSchema) -> (cap :Capability);
+  # Serves an export of the main module as a typed capability: `name` names
+  # the export (`default` for the default export), an object whose methods
+  # implement the interface `interfaceSchema` describes. Each method gets the
+  # params struct as a plain object and returns (or resolves to) the results
+  # struct; capabilities in both directions become stubs and exported objects,
+  # as for `env` bindings, and calls can be pipelined.
+  #
+  # Each call runs under the worker's limits like an invocation (or within the
+  # invocation already running); a JS exception answers `failed` with its
+  # message. The capability lives as long as the caller holds it and the
+  # worker lives. Fails with `entrypoint_not_found` (no such export, or not an
+  # object) or `schema_error` (the schema does not compile or cannot be used
+  # from JS, naming the place).
 }
 
 interface LogSink {

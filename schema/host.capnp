@@ -34,6 +34,9 @@ struct WorkerSpec {
 interface HostWorker {
   invoke @0 (entrypoint :Text, input :Text, logSink :Caplet.LogSink)
          -> (output :Text, logs :List(Caplet.LogLine), stats :Caplet.Stats, error :Caplet.InvokeError);
-  # Same meaning as `Worker.invoke`; the broker passes the client's
-  # `logSink` through.
+  # Same meaning as `Worker.invoke`; `logSink` is the broker's proxy of the
+  # client's sink, revoked when the call returns.
+
+  entrypoint @1 (name :Text, schema :Caplet.CompiledSchema) -> (cap :Capability);
+  # Same meaning as `Worker.entrypoint`, with the schema compiled by the broker.
 }

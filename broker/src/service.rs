@@ -27,6 +27,7 @@ use crate::bindings::{self, Bound};
 use crate::builtins::Builtins;
 use crate::error::Error;
 use crate::limits::{LimitPolicy, Limits};
+use crate::membrane::Membrane;
 use crate::pool::{HostHandle, HostPool};
 
 /// Most modules one worker may have.
@@ -361,6 +362,34 @@ impl Drop for WorkerService {
 }
 
 impl worker::Server for WorkerService {
+    async fn entrypoint(
+        self: CapRc<Self>,
+        params: worker::EntrypointParams,
+        mut results: worker::EntrypointResults,
+    ) -> Result<(), capnp::Error> {
+        let params = params.get()?;
+        let name = params.get_name()?.to_str()?.to_string();
+        let interface = bindings::resolve(
+            params.get_interface_schema()?,
+            &self.shared.schemas,
+            &format!("entrypoint {name:?}"),
+        )?;
+        let host_worker = self.host_worker().await?;
+        let mut request = host_worker.entrypoint_request();
+        request.get().set_name(&name);
+        request
+            .get()
+            .set_schema(interface.compiled.get_root_as_reader()?)?;
+        let response = request.send().promise.await?;
+        let cap: capnp::capability::Client = response.get()?.get_cap().get_as_capability()?;
+        // Through a membrane, like grants: calls pass the broker, pipelined.
+        results
+            .get()
+            .init_cap()
+            .set_as_capability(Membrane::wrap(cap, interface.set).hook);
+        Ok(())
+    }
+
     async fn invoke(
         self: CapRc<Self>,
         params: worker::InvokeParams,

@@ -491,6 +491,23 @@ pub struct Worker {
 }
 
 impl Worker {
+    /// Serves the main module's export `name` (`default` for the default
+    /// export), an object implementing the interface `schema` describes, as a
+    /// typed capability: calls on it run the JS methods, and can be
+    /// pipelined like any Cap'n Proto call. Cast the result to the generated
+    /// client type, e.g. `worker.entrypoint::<calculator::Client>(..)`.
+    pub async fn entrypoint<C: capnp::capability::FromClientHook>(
+        &self,
+        name: &str,
+        schema: &InterfaceSchema,
+    ) -> Result<C, Error> {
+        let mut request = self.client.entrypoint_request();
+        request.get().set_name(name);
+        schema.write(request.get().init_interface_schema())?;
+        let response = request.send().promise.await?;
+        Ok(response.get()?.get_cap().get_as_capability()?)
+    }
+
     /// Calls `entrypoint` (empty means `run`) with `input` (JSON text).
     pub async fn invoke(&self, entrypoint: &str, input: &str) -> Result<Invocation, Error> {
         self.invoke_with(entrypoint, input, None).await

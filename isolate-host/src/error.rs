@@ -56,21 +56,5 @@ impl InvokeFailure {
     }
 }
 
-/// The snake_case name of an invocation error kind, as clients print it.
-pub fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Exception => "exception",
-        Kind::EntrypointNotFound => "entrypoint_not_found",
-        Kind::OutputNotSerializable => "output_not_serializable",
-        Kind::BadInput => "bad_input",
-        Kind::NeverSettled => "never_settled",
-        Kind::CpuLimitExceeded => "cpu_limit_exceeded",
-        Kind::MemoryLimitExceeded => "memory_limit_exceeded",
-        Kind::WallTimeExceeded => "wall_time_exceeded",
-        Kind::StackOverflow => "stack_overflow",
-        Kind::OutputTooLarge => "output_too_large",
-        Kind::Internal => "internal",
-        Kind::SubrequestLimitExceeded => "subrequest_limit_exceeded",
-        Kind::CallsInFlightExceeded => "calls_in_flight_exceeded",
-    }
-}
+/// The snake_case name of an invocation error kind (the contract's names).
+pub use caplet::invoke_error_kind_name as kind_name;

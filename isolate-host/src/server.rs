@@ -197,7 +197,53 @@ impl Drop for HostWorkerServer {
     }
 }
 
+impl HostWorkerServer {
+    /// The worker, rebuilt first if a tripped limit poisoned it.
+    async fn current(&self) -> Result<Rc<JsWorker>, Error> {
+        let current = self.worker.borrow().clone();
+        match current {
+            Some(worker) if !worker.poisoned() => Ok(worker),
+            _ => {
+                let worker = Rc::new(self.recipe.build().await?);
+                *self.worker.borrow_mut() = Some(worker.clone());
+                Ok(worker)
+            }
+        }
+    }
+}
+
 impl host_worker::Server for HostWorkerServer {
+    async fn entrypoint(
+        self: CapRc<Self>,
+        params: host_worker::EntrypointParams,
+        mut results: host_worker::EntrypointResults,
+    ) -> Result<(), capnp::Error> {
+        let params = params.get()?;
+        let name = params.get_name()?.to_str()?.to_string();
+        let compiled = params.get_schema()?;
+        let interface_id = compiled.get_interface_id();
+        let schema = SchemaSet::from_nodes(compiled.get_nodes()?.iter())
+            .map_err(|e| Error::BadCode(format!("entrypoint {name:?}: {e}")))?;
+        schema
+            .check_interface(interface_id)
+            .map_err(|e| Error::BadCode(format!("entrypoint {name:?}: {e}")))?;
+        let worker = {
+            let _turn = self.busy.lock().await;
+            self.current().await?
+        };
+        let cap = worker
+            .entrypoint(&name, &schema, interface_id)
+            .map_err(|f| {
+                capnp::Error::failed(format!(
+                    "{}: {}",
+                    crate::error::kind_name(f.kind),
+                    f.message
+                ))
+            })?;
+        results.get().init_cap().set_as_capability(cap.hook);
+        Ok(())
+    }
+
     async fn invoke(
         self: CapRc<Self>,
         params: host_worker::InvokeParams,
@@ -213,15 +259,7 @@ impl host_worker::Server for HostWorkerServer {
         };
         // Invocations of one worker run one after another.
         let _turn = self.busy.lock().await;
-        let current = self.worker.borrow().clone();
-        let worker = match current {
-            Some(worker) => worker,
-            None => {
-                let worker = Rc::new(self.recipe.build().await?);
-                *self.worker.borrow_mut() = Some(worker.clone());
-                worker
-            }
-        };
+        let worker = self.current().await?;
         worker.stream_logs(stream);
         let outcome = worker.invoke(&entrypoint, &input).await;
         if let Some(stream) = worker.stream_logs(None) {

@@ -83,14 +83,24 @@ pub fn is_limit(kind: Kind) -> bool {
 pub struct Core {
     pub caps: Caps,
     default_export: RefCell<Option<Persistent<Value<'static>>>>,
+    /// The main module's exports, for typed entrypoints.
+    namespace: RefCell<Option<Persistent<Object<'static>>>>,
     pub tasks: Tasks,
     logs: Rc<RefCell<LogSink>>,
     limits: WorkerLimits,
     /// Capability calls made by the current invocation, and still waiting.
     calls: Cell<u32>,
     in_flight: Cell<u32>,
-    /// Signalled after every segment, for exports waiting on a promise.
+    /// Signalled after every segment, and when a driver finishes, for calls
+    /// on exports waiting on a promise.
     pub progress: tokio::sync::Notify,
+    /// Held by whoever runs the invocation loop (the *driver*): an
+    /// invocation, or a call on an export that arrived while the worker was
+    /// idle. Other calls on exports run inside the driver's invocation.
+    pub driver: tokio::sync::Mutex<()>,
+    /// Set when a limit tripped in a call on an export: the runtime must be
+    /// rebuilt before the next invocation.
+    pub poisoned: Cell<bool>,
     pub isolate: Isolate,
 }
 
@@ -118,12 +128,15 @@ impl JsWorker {
         let core = Rc::new_cyclic(|me| Core {
             caps: Caps::new(me.clone(), schema, bindings),
             default_export: RefCell::new(None),
+            namespace: RefCell::new(None),
             tasks: Tasks::default(),
             logs,
             limits,
             calls: Cell::new(0),
             in_flight: Cell::new(0),
             progress: tokio::sync::Notify::new(),
+            driver: tokio::sync::Mutex::new(()),
+            poisoned: Cell::new(false),
             isolate,
         });
         let isolate = &core.isolate;
@@ -178,10 +191,14 @@ impl JsWorker {
             let default: Value = namespace
                 .get("default")
                 .map_err(|e| Error::Engine(e.to_string()))?;
-            Ok(Persistent::save(ctx, default))
+            Ok((
+                Persistent::save(ctx, default),
+                Persistent::save(ctx, namespace),
+            ))
         })?;
-        drop((namespace, promise));
-        *core.default_export.borrow_mut() = Some(default_export);
+        drop(promise);
+        *core.default_export.borrow_mut() = Some(default_export.0);
+        *core.namespace.borrow_mut() = Some(default_export.1);
         core.caps.end_invocation();
         Ok(Self { core })
     }
@@ -189,7 +206,51 @@ impl JsWorker {
     /// Runs `entrypoint` with `input` (JSON text) to completion. Invocations of
     /// one worker must not overlap; the caller serialises them.
     pub async fn invoke(&self, entrypoint: &str, input: &str) -> Outcome {
-        self.core.invoke(entrypoint, input).await
+        let _driving = self.core.driver.lock().await;
+        let outcome = self.core.invoke(entrypoint, input).await;
+        self.core.progress.notify_waiters();
+        outcome
+    }
+
+    /// Whether a limit tripped, so the runtime must be rebuilt.
+    pub fn poisoned(&self) -> bool {
+        self.core.poisoned.get()
+    }
+
+    /// Serves the main module's export `name` as a capability implementing
+    /// `interface_id` of `schema`.
+    pub fn entrypoint(
+        &self,
+        name: &str,
+        schema: &SchemaSet,
+        interface_id: u64,
+    ) -> Result<capnp::capability::Client, InvokeFailure> {
+        self.core.caps.add_schema(schema).map_err(internal)?;
+        self.core.isolate.with(|ctx| {
+            let not_found = |why: &str| {
+                InvokeFailure::new(
+                    Kind::EntrypointNotFound,
+                    format!("entrypoint {name:?}: {why}"),
+                )
+            };
+            let namespace = self
+                .core
+                .namespace
+                .borrow()
+                .clone()
+                .ok_or_else(|| not_found("no module"))?;
+            let namespace = namespace.restore(ctx).map_err(internal)?;
+            let export: Value = namespace.get(name).map_err(internal)?;
+            match export.as_object() {
+                Some(object) if !export.is_function() && !export.is_array() => {
+                    Ok(self.core.caps.export(ctx, object.clone(), interface_id))
+                }
+                _ => Err(not_found(&format!(
+                    "the main module has no export {name:?} that is an object ({} found)",
+                    export.type_name()
+                ))),
+            }
+        })
     }
 
     /// Streams the console lines of the next invocations to `stream` as
@@ -203,20 +264,30 @@ impl JsWorker {
 }
 
 impl Core {
-    async fn invoke(&self, entrypoint: &str, input: &str) -> Outcome {
-        let started = Instant::now();
+    /// Starts an invocation's budgets (CPU, wall clock, calls, logs).
+    fn begin(&self) {
         self.isolate
             .meter()
             .reset(self.limits.engine.cpu_time, self.limits.engine.wall_time);
         self.calls.set(0);
         self.in_flight.set(0);
         self.logs.borrow_mut().reset(self.limits.log_bytes);
-        let mut peak = self.isolate.memory_used();
+    }
 
-        let result = self.run(entrypoint, input, &mut peak).await;
+    /// Ends an invocation: pending tasks are dropped and every stub it held
+    /// is released.
+    fn end(&self) {
         self.tasks.clear();
         self.in_flight.set(0);
         self.caps.end_invocation();
+    }
+
+    async fn invoke(&self, entrypoint: &str, input: &str) -> Outcome {
+        let started = Instant::now();
+        self.begin();
+        let mut peak = self.isolate.memory_used();
+        let result = self.run(entrypoint, input, &mut peak).await;
+        self.end();
         Outcome {
             result,
             logs: self.logs.borrow_mut().take(),
@@ -237,36 +308,62 @@ impl Core {
         let (started, job_error) = self
             .isolate
             .segment(|ctx| self.start(ctx, entrypoint, input));
+        self.progress.notify_waiters();
         *peak = (*peak).max(self.isolate.memory_used());
         let returned = self.check(started, job_error)?;
+        let settled = self.settle(&returned, peak).await?;
+        let output = self
+            .isolate
+            .with(|ctx| self.finish(ctx, settled.restore(ctx).map_err(internal)?));
+        // Serialising the result may have run the worker's code (`toJSON`)
+        // into a limit.
+        if let Some(trip) = self.isolate.meter().tripped() {
+            return Err(self.limit_failure(trip));
+        }
+        output
+    }
+
+    /// The value of `returned` once it is not a pending promise (`None` while
+    /// it is), or its rejection as a failure.
+    pub fn poll_settled(
+        &self,
+        returned: &Persistent<Value<'static>>,
+    ) -> Result<Option<Persistent<Value<'static>>>, InvokeFailure> {
+        self.isolate.with(|ctx| {
+            let value = returned.clone().restore(ctx).map_err(internal)?;
+            let Some(promise) = value.as_promise() else {
+                return Ok(Some(returned.clone()));
+            };
+            match promise.state() {
+                PromiseState::Pending => Ok(None),
+                PromiseState::Resolved => {
+                    let value: Value = promise
+                        .result()
+                        .and_then(Result::ok)
+                        .unwrap_or_else(|| Value::new_undefined(ctx.clone()));
+                    Ok(Some(Persistent::save(ctx, value)))
+                }
+                PromiseState::Rejected => Err(rejection(ctx, promise)),
+            }
+        })
+    }
+
+    /// Runs tasks (each completion in a segment) until `returned` is not a
+    /// pending promise; gives its value, or the rejection as a failure.
+    async fn settle(
+        &self,
+        returned: &Persistent<Value<'static>>,
+        peak: &mut u64,
+    ) -> Result<Persistent<Value<'static>>, InvokeFailure> {
         loop {
-            let state = self
-                .isolate
-                .with(|ctx| -> Result<Option<String>, InvokeFailure> {
-                    let value = returned.clone().restore(ctx).map_err(internal)?;
-                    let Some(promise) = value.as_promise() else {
-                        return self.finish(ctx, value).map(Some);
-                    };
-                    match promise.state() {
-                        PromiseState::Pending => Ok(None),
-                        PromiseState::Resolved => {
-                            let value: Value = promise
-                                .result()
-                                .and_then(Result::ok)
-                                .unwrap_or_else(|| Value::new_undefined(ctx.clone()));
-                            self.finish(ctx, value).map(Some)
-                        }
-                        PromiseState::Rejected => Err(rejection(ctx, promise)),
-                    }
-                });
-            // Serialising the result or describing the error may have run
-            // the worker's code (`toJSON`, `toString`) into a limit.
+            let state = self.poll_settled(returned);
+            // Describing a rejection may have run the worker's code
+            // (`toString`) into a limit.
             if let Some(trip) = self.isolate.meter().tripped() {
                 return Err(self.limit_failure(trip));
             }
-            let state = state?;
-            if let Some(output) = state {
-                return Ok(output);
+            if let Some(value) = state? {
+                return Ok(value);
             }
             if self.tasks.is_empty() {
                 return Err(InvokeFailure::new(
@@ -291,6 +388,44 @@ impl Core {
             *peak = (*peak).max(self.isolate.memory_used());
             self.check(done, job_error)?;
         }
+    }
+
+    /// Runs one call on an exported object as its own invocation, as the
+    /// driver (the caller holds `driver`): `call` runs the method in the
+    /// first segment, then tasks run until its promise settles; `reply`
+    /// encodes the settled value. A tripped limit poisons the worker.
+    pub async fn drive<R>(
+        &self,
+        call: impl FnOnce(&Ctx<'_>) -> Result<Persistent<Value<'static>>, InvokeFailure>,
+        reply: impl for<'js> FnOnce(&Ctx<'js>, Value<'js>) -> Result<R, InvokeFailure>,
+    ) -> Result<R, InvokeFailure> {
+        self.begin();
+        let mut peak = 0;
+        let result = async {
+            let (started, job_error) = self.isolate.segment(call);
+            self.progress.notify_waiters();
+            let returned = self.check(started, job_error)?;
+            let settled = self.settle(&returned, &mut peak).await?;
+            let reply = self
+                .isolate
+                .with(|ctx| reply(ctx, settled.restore(ctx).map_err(internal)?));
+            match self.isolate.meter().tripped() {
+                Some(trip) => Err(self.limit_failure(trip)),
+                None => reply,
+            }
+        }
+        .await;
+        if result.as_ref().is_err_and(|f| is_limit(f.kind)) {
+            self.poisoned.set(true);
+        }
+        self.end();
+        self.progress.notify_waiters();
+        result
+    }
+
+    /// Whether JS can run here at all (the worker was not poisoned).
+    pub fn usable(&self) -> bool {
+        !self.poisoned.get()
     }
 
     /// Parses the input, finds the entrypoint and calls it.
@@ -361,7 +496,7 @@ impl Core {
     }
 
     /// Turns the result of a segment into an error if JS failed in it.
-    fn check<T>(
+    pub fn check<T>(
         &self,
         result: Result<T, InvokeFailure>,
         job_error: Option<String>,
@@ -437,7 +572,7 @@ impl Core {
     }
 
     /// Describes an exception caught while running the worker.
-    fn failure<'js>(&self, ctx: &Ctx<'js>, error: CaughtError<'js>) -> InvokeFailure {
+    pub fn failure<'js>(&self, ctx: &Ctx<'js>, error: CaughtError<'js>) -> InvokeFailure {
         if let Some(trip) = self.isolate.meter().tripped() {
             return self.limit_failure(trip);
         }
@@ -546,6 +681,6 @@ fn evaluation_error<'js>(ctx: &Ctx<'js>, error: CaughtError<'js>) -> Error {
     }
 }
 
-fn internal(error: impl std::fmt::Display) -> InvokeFailure {
+pub fn internal(error: impl std::fmt::Display) -> InvokeFailure {
     InvokeFailure::new(Kind::Internal, format!("internal: {error}"))
 }

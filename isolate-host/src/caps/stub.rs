@@ -78,8 +78,8 @@ impl Caps {
         if let Some(proto) = self.stub_protos.borrow().get(&interface_id) {
             return proto.clone().restore(ctx);
         }
-        let interface = self
-            .schema
+        let schema = self.schema();
+        let interface = schema
             .interface(interface_id)
             .map_err(|e| Exception::throw_type(ctx, &e.to_string()))?;
         let proto = Object::new(ctx.clone())?;
@@ -161,7 +161,7 @@ impl Caps {
         );
         codec::write_params(
             ctx,
-            &self.schema,
+            &self.schema(),
             method.interface_id,
             method.ordinal,
             &params,
@@ -200,7 +200,7 @@ impl Caps {
                     let results = response.get()?;
                     Ok(codec::read_results(
                         ctx,
-                        &caps.schema,
+                        &caps.schema(),
                         interface_id,
                         ordinal,
                         results,
@@ -222,8 +222,8 @@ impl Caps {
             });
             completion
         });
-        let results = self
-            .schema
+        let schema = self.schema();
+        let results = schema
             .struct_info(method.result_struct)
             .map_err(|e| Exception::throw_type(ctx, &e.to_string()))?;
         self.pipeline(
