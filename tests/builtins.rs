@@ -190,6 +190,87 @@ fn two_workers_appending_to_one_volume_lose_nothing() {
 }
 
 #[test]
+fn two_brokers_appending_to_one_data_directory_lose_nothing() {
+    let ws = Workspace::new("");
+    let script = ws.path("append.js");
+    std::fs::write(&script, include_str!("js/builtins_append.js")).unwrap();
+    // Two `caplet run` processes: two brokers, one SQLite file.
+    let spawn = || {
+        Command::new(caplet_bin())
+            .current_dir(ws.dir.path())
+            .arg("run")
+            .arg(&script)
+            .args(["--data", "data", "--grant", "fs=fs:shared"])
+            .args(["--input", r#"{"times": 40}"#])
+            .output()
+    };
+    let (a, b) = std::thread::scope(|scope| {
+        let a = scope.spawn(spawn);
+        let b = scope.spawn(spawn);
+        (a.join().unwrap().unwrap(), b.join().unwrap().unwrap())
+    });
+    for out in [&a, &b] {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let sizes = [
+        String::from_utf8_lossy(&a.stdout).trim().to_string(),
+        String::from_utf8_lossy(&b.stdout).trim().to_string(),
+    ];
+    assert!(sizes.contains(&"80".to_string()), "{sizes:?}");
+}
+
+#[test]
+fn caplet_run_grants_built_ins_of_a_running_server() {
+    let ws = Workspace::new("");
+    let data = ws.path("served-data");
+    let server = Server::start_with(1, &["--data", data.to_str().unwrap()]);
+    let socket = server.socket.to_str().unwrap().to_string();
+    let script = ws.path("kv.js");
+    std::fs::write(
+        &script,
+        "export default async (input, env) => { \
+           const old = await env.kv.get({ key: 'n' }); \
+           await env.kv.put({ key: 'n', value: new Uint8Array([old.found ? old.value[0] + 1 : 1]) }); \
+           console.log('counted'); \
+           return old.found ? old.value[0] + 1 : 1; }",
+    )
+    .unwrap();
+    let script = script.to_str().unwrap();
+    for expected in ["1", "2"] {
+        let (code, stdout, stderr) = support::caplet(&[
+            "run",
+            script,
+            "--connect",
+            &socket,
+            "--grant",
+            "kv=kv:counter",
+        ]);
+        assert_eq!(code, 0, "{stderr}");
+        assert_eq!(stdout.trim(), expected);
+        assert_eq!(stderr, "[log] counted\n", "each line printed once");
+    }
+    assert!(
+        data.join("store.sqlite3").exists(),
+        "the server's --data holds it"
+    );
+
+    let (code, _, stderr) = support::caplet(&[
+        "run",
+        script,
+        "--connect",
+        &socket,
+        "--config",
+        "caplet.toml",
+    ]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("cannot be used with --connect"), "{stderr}");
+}
+
+#[test]
 fn volumes_are_namespaced_by_principal_and_policies_by_config() {
     let dir = tempfile::tempdir().expect("temp dir");
     let tokens = dir.path().join("tokens");

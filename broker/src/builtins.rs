@@ -19,9 +19,8 @@ use std::cell::OnceCell;
 use crate::config::{check_name, BuiltinConfig};
 use crate::error::Error;
 
-/// One built-in interface: its id and a `CompiledSchema` message.
+/// One built-in interface, as a `CompiledSchema` message.
 struct BuiltinSchema {
-    interface_id: u64,
     message: Builder<HeapAllocator>,
 }
 
@@ -64,7 +63,6 @@ impl Builtins {
             set.check_interface(interface_id)
                 .map_err(|e| Error::Schema(format!("{file}: {e}")))?;
             Ok(BuiltinSchema {
-                interface_id,
                 message: crate::bindings::compiled_message(&set, interface_id)?,
             })
         };
@@ -143,13 +141,6 @@ impl Builtins {
                 )
             }
         };
-        debug_assert_eq!(
-            schema
-                .message
-                .get_root_as_reader::<compiled_schema::Reader>()?
-                .get_interface_id(),
-            schema.interface_id
-        );
         Ok((
             client,
             schema
@@ -190,7 +181,7 @@ mod tests {
                 .get_root_as_reader::<compiled_schema::Reader>()
                 .unwrap();
             let set = SchemaSet::from_nodes(compiled.get_nodes().unwrap().iter()).unwrap();
-            set.check_interface(schema.interface_id).unwrap();
+            set.check_interface(compiled.get_interface_id()).unwrap();
         }
     }
 }
