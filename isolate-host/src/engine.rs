@@ -15,7 +15,6 @@
 //! completion, so a worker cannot time its own computation.
 
 use std::cell::Cell;
-use std::mem::ManuallyDrop;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -197,13 +196,11 @@ impl CpuMeter {
 
 /// One worker's JavaScript runtime and context.
 ///
-/// The context goes before its runtime (see `drop`), and the bytecode the
-/// runtime reads in place goes last.
+/// Field order is drop order: the context goes before its runtime, and the
+/// bytecode the runtime reads in place goes last.
 pub struct Isolate {
-    /// Taken in `drop`, before the runtime.
-    context: ManuallyDrop<Context>,
-    /// Dropped in `drop` after the context, or leaked.
-    runtime: ManuallyDrop<Runtime>,
+    context: Context,
+    runtime: Runtime,
     meter: Rc<CpuMeter>,
     clock: Rc<Cell<f64>>,
     _bytecode: Bytecode,
@@ -253,8 +250,8 @@ impl Isolate {
                 .map_err(|e| Error::Engine(format!("prelude: {e}")))
         })?;
         Ok(Self {
-            context: ManuallyDrop::new(context),
-            runtime: ManuallyDrop::new(runtime),
+            context,
+            runtime,
             meter,
             clock,
             _bytecode: bytecode,
@@ -306,33 +303,6 @@ impl Isolate {
     /// Bytes currently allocated by the runtime.
     pub fn memory_used(&self) -> u64 {
         self.runtime.memory_usage().malloc_size.max(0) as u64
-    }
-}
-
-impl Drop for Isolate {
-    /// Frees the context, then the runtime — unless objects outlive the
-    /// context. QuickJS aborts the whole process when a runtime is freed with
-    /// objects still alive (held from Rust through a cycle the collector
-    /// cannot see), and a worker must never take its host down: such a
-    /// runtime is leaked instead (its memory is bounded by the worker's
-    /// memory limit) and the leak is logged.
-    fn drop(&mut self) {
-        // SAFETY: `context` is never used again; this is its only drop.
-        unsafe { ManuallyDrop::drop(&mut self.context) };
-        self.runtime.run_gc();
-        let left = self.runtime.memory_usage().obj_count;
-        if left > 0 {
-            eprintln!(
-                "isolate-host {}: {left} objects outlived a worker's context; leaking its runtime",
-                std::process::id()
-            );
-            // The leaked runtime may point into these buffers: keep them too.
-            std::mem::forget(self._bytecode.clone());
-            std::mem::forget(self._prelude.clone());
-            return;
-        }
-        // SAFETY: `runtime` is never used again; this is its only drop.
-        unsafe { ManuallyDrop::drop(&mut self.runtime) };
     }
 }
 

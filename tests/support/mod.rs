@@ -38,10 +38,17 @@ pub struct Server {
 impl Server {
     /// Starts `caplet serve --hosts N` and waits for its READY line.
     pub fn start(hosts: u16) -> Server {
+        Server::start_with(hosts, &[])
+    }
+
+    /// Starts `caplet serve --hosts N ARGS…` and waits for its READY line.
+    pub fn start_with(hosts: u16, args: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let socket = dir.path().join("caplet.sock");
         let mut child = Command::new(caplet_bin())
-            .args(["serve", "--hosts", &hosts.to_string(), "--socket"])
+            .args(["serve", "--hosts", &hosts.to_string()])
+            .args(args)
+            .arg("--socket")
             .arg(&socket)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -72,6 +79,18 @@ impl Server {
                 return line;
             }
         }
+    }
+
+    /// Whether a stderr line containing `needle` has arrived by now (lines
+    /// read before it are consumed); never blocks, for async tests that
+    /// must keep their event loop running while they wait.
+    pub fn stderr_arrived(&self, needle: &str) -> bool {
+        while let Ok(line) = self.stderr.try_recv() {
+            if line.contains(needle) {
+                return true;
+            }
+        }
+        false
     }
 
     /// The pids of this server's isolate-hosts (its child processes).
