@@ -312,3 +312,143 @@ fn now_ms() -> f64 {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_millis() as f64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::{Compiler, Kind, Source};
+
+    fn isolate(source: &str, limits: EngineLimits) -> (Isolate, Rc<[u8]>) {
+        let compiler = Compiler::new(16 << 20, 256 << 10).unwrap();
+        let bytecode = compiler
+            .compile(&[Source {
+                name: "main.js".into(),
+                kind: Kind::Js,
+                text: source.into(),
+            }])
+            .unwrap();
+        let main = bytecode["main.js"].clone();
+        (Isolate::new(&limits, bytecode).unwrap(), main)
+    }
+
+    fn limits() -> EngineLimits {
+        EngineLimits {
+            memory_bytes: 16 << 20,
+            stack_bytes: 256 << 10,
+            cpu_time: Duration::from_millis(100),
+            wall_time: Duration::from_secs(10),
+            allow_eval: false,
+        }
+    }
+
+    /// Evaluates the main module in one segment and returns
+    /// `globalThis.out` as JSON, or the error.
+    fn run(isolate: &Isolate, main: &Rc<[u8]>) -> Result<String, String> {
+        let (out, job_error) = isolate.segment(|ctx| -> Result<String, String> {
+            let module = modules::load_bytecode(ctx, main).map_err(|e| e.to_string())?;
+            module
+                .eval()
+                .catch(ctx)
+                .map_err(|e| e.to_string())?
+                .1
+                .finish::<()>()
+                .catch(ctx)
+                .map_err(|e| e.to_string())?;
+            let out: Value = ctx.globals().get("out").map_err(|e| e.to_string())?;
+            Ok(ctx
+                .json_stringify(out)
+                .map_err(|e| e.to_string())?
+                .map(|s| s.to_string().unwrap())
+                .unwrap_or_default())
+        });
+        match job_error {
+            Some(message) => Err(message),
+            None => out,
+        }
+    }
+
+    #[test]
+    fn ambient_globals_are_gone() {
+        let (isolate, main) = isolate(
+            "globalThis.out = [typeof SharedArrayBuffer, typeof Atomics, typeof performance, typeof eval];",
+            limits(),
+        );
+        assert_eq!(
+            run(&isolate, &main).unwrap(),
+            r#"["undefined","undefined","undefined","undefined"]"#
+        );
+    }
+
+    #[test]
+    fn eval_exists_only_when_allowed() {
+        let source = "globalThis.out = eval('6 * 7') + new Function('return 1')();";
+        let (isolate, main) = isolate(
+            source,
+            EngineLimits {
+                allow_eval: true,
+                ..limits()
+            },
+        );
+        assert_eq!(run(&isolate, &main).unwrap(), "43");
+        let (without, main) = self::isolate(source, limits());
+        assert!(run(&without, &main).is_err());
+    }
+
+    #[test]
+    fn the_clock_stands_still_within_a_segment_and_moves_between_them() {
+        let (isolate, main) = isolate(
+            "const a = Date.now(); const d = new Date(); let x = 0;
+             for (let i = 0; i < 1e6; i++) x += i;
+             globalThis.out = [Date.now() - a, new Date() - d, Date() === new Date(a).toString(),
+                               Date.prototype.constructor === Date, Date.name, Date.length];",
+            limits(),
+        );
+        assert_eq!(run(&isolate, &main).unwrap(), r#"[0,0,true,true,"Date",7]"#);
+        // A new segment (after I/O) reads the system clock again.
+        isolate.clock.set(0.0);
+        let read = || {
+            isolate.with(|ctx| {
+                ctx.globals()
+                    .get::<_, rquickjs::Object>("Date")?
+                    .get::<_, Function>("now")?
+                    .call::<_, f64>(())
+            })
+        };
+        assert_eq!(read().unwrap(), 0.0);
+        isolate.segment(|_| ());
+        assert!(read().unwrap() >= 1.7e12);
+    }
+
+    #[test]
+    fn the_meter_stops_loops_at_the_cpu_limit() {
+        let (isolate, main) = isolate("for (;;) {}", limits());
+        isolate
+            .meter()
+            .reset(Duration::from_millis(50), Duration::from_secs(10));
+        let error = run(&isolate, &main).unwrap_err();
+        assert!(error.contains("interrupted"), "{error}");
+        assert_eq!(isolate.meter().tripped(), Some(Trip::Cpu));
+        assert!(isolate.meter().used() >= Duration::from_millis(50));
+    }
+
+    #[test]
+    fn the_meter_stops_loops_at_the_wall_deadline() {
+        let (isolate, main) = isolate("for (;;) {}", limits());
+        isolate
+            .meter()
+            .reset(Duration::from_secs(10), Duration::from_millis(30));
+        assert!(run(&isolate, &main).is_err());
+        assert_eq!(isolate.meter().tripped(), Some(Trip::Wall));
+    }
+
+    #[test]
+    fn a_limit_tripped_outside_js_stops_it_at_the_next_poll() {
+        let (isolate, main) = isolate("for (;;) {}", limits());
+        isolate
+            .meter()
+            .reset(Duration::from_secs(10), Duration::from_secs(10));
+        isolate.meter().trip(Trip::Subrequests);
+        assert!(run(&isolate, &main).is_err());
+        assert_eq!(isolate.meter().tripped(), Some(Trip::Subrequests));
+    }
+}
