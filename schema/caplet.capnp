@@ -171,7 +171,8 @@ struct Limits {
   # Wall-clock time one invocation may take, in milliseconds (default 30000).
 
   stackBytes @3 :UInt32;
-  # Maximum JavaScript stack size, in bytes (default 1 MiB).
+  # Maximum JavaScript stack size, in bytes (default 1 MiB, at most 4 MiB).
+  # An isolate-host never grants more than half its thread's stack.
 
   moduleBytes @4 :UInt64;
   # Total size of all module sources, in bytes (default 8 MiB).

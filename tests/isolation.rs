@@ -406,3 +406,21 @@ fn a_cordon_keeps_principals_in_separate_hosts() {
     });
     assert_ne!(server.host_pids(), hosts);
 }
+
+#[test]
+fn under_a_cordon_cached_workers_are_per_principal() {
+    let server = Server::start_with(2, &["--cordon", "principal"]);
+    block_on(async {
+        let first = Connection::connect(&server.socket).await.unwrap();
+        let second = Connection::connect(&server.socket).await.unwrap();
+        let code = WorkerCode::new("w.js", "let n = 0; export default () => ++n;");
+        let a = first.get("counter", &code).await.unwrap();
+        assert_eq!(a.invoke("run", "").await.unwrap().output, "1");
+        let again = first.get("counter", &code).await.unwrap();
+        assert_eq!(again.invoke("run", "").await.unwrap().output, "2");
+        // The same id from another principal is another worker, on the
+        // other host.
+        let b = second.get("counter", &code).await.unwrap();
+        assert_eq!(b.invoke("run", "").await.unwrap().output, "1");
+    });
+}

@@ -134,6 +134,11 @@ impl HostPool {
         pool
     }
 
+    /// Whether workers of different principals are kept apart.
+    pub fn cordoned(&self) -> bool {
+        self.options.cordon
+    }
+
     /// Number of host slots.
     pub fn size(&self) -> usize {
         self.slots.len()

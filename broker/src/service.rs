@@ -139,7 +139,13 @@ impl broker::Server for BrokerService {
         }
         let code = params.get_code()?;
         let canonical = Checked::new(code, &self.shared)?.canonical();
-        let cached = self.shared.cache.borrow().get(&id).cloned();
+        // Under a cordon a cached worker must not cross principals.
+        let key = if self.shared.pool.cordoned() {
+            format!("{}\0{id}", self.principal(code)?)
+        } else {
+            id.clone()
+        };
+        let cached = self.shared.cache.borrow().get(&key).cloned();
         if let Some((known, worker)) = cached {
             if known != canonical {
                 return Err(Error::IdConflict(id).into());
@@ -150,9 +156,7 @@ impl broker::Server for BrokerService {
         let (canonical, worker) = self.build(code).await?;
         // Another `get` for the same id may have finished while this one loaded.
         let mut cache = self.shared.cache.borrow_mut();
-        let entry = cache
-            .entry(id.clone())
-            .or_insert((canonical.clone(), worker));
+        let entry = cache.entry(key).or_insert((canonical.clone(), worker));
         if entry.0 != canonical {
             return Err(Error::IdConflict(id).into());
         }

@@ -40,6 +40,32 @@ type WorkerIntrinsics = (
     intrinsic::WeakRef,
 );
 
+/// The most JS stack a worker may use in this process: half the main
+/// thread's stack (`RLIMIT_STACK`), so QuickJS's own check always fires
+/// before the real stack runs out. Set once at start-up.
+static STACK_CEILING: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(DEFAULT_STACK_CEILING);
+
+/// The ceiling when the stack size is unknown or unlimited.
+const DEFAULT_STACK_CEILING: usize = 4 << 20;
+
+/// Reads `RLIMIT_STACK` and sets the stack ceiling from it. Must run before
+/// confinement (which denies `prlimit64`).
+pub fn init_stack_ceiling() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, writable rlimit.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_STACK, &mut limit) };
+    let ceiling = if rc != 0 || limit.rlim_cur == libc::RLIM_INFINITY {
+        DEFAULT_STACK_CEILING
+    } else {
+        (limit.rlim_cur / 2) as usize
+    };
+    STACK_CEILING.store(ceiling, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Globals deleted from every worker's context after it is built: shared
 /// memory and blocking waits have no place in a single-threaded host.
 const REMOVED_GLOBALS: &[&str] = &["SharedArrayBuffer", "Atomics", "performance"];
@@ -215,7 +241,10 @@ impl Isolate {
         let prelude = modules::prelude()?;
         let runtime = Runtime::new().map_err(engine)?;
         runtime.set_memory_limit(limits.memory_bytes);
-        runtime.set_max_stack_size(limits.stack_bytes);
+        // Never above the stack the thread really has: a JS stack check
+        // that fires too late is a host crash.
+        let ceiling = STACK_CEILING.load(std::sync::atomic::Ordering::Relaxed);
+        runtime.set_max_stack_size(limits.stack_bytes.min(ceiling));
         let meter = Rc::new(CpuMeter::default());
         meter.reset(limits.cpu_time, limits.wall_time);
         let handler_meter = meter.clone();
