@@ -153,6 +153,36 @@ fn a_confined_host_cannot_open_files_or_create_sockets() {
     }
 }
 
+#[test]
+fn require_confinement_is_fatal_exactly_when_a_protection_is_missing() {
+    // What this kernel offers, as a host sees it.
+    let dir = tempfile::tempdir().unwrap();
+    let probe = std::process::Command::new(caplet_bin())
+        .args(["isolate-host", "--broker-pid"])
+        .arg(std::process::id().to_string())
+        .arg("--probe-confinement")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let missing = String::from_utf8_lossy(&probe.stderr).contains(" missing: ");
+    if !missing {
+        let server = Server::start_with(1, &["--require-confinement"]);
+        let hosts = server.host_pids();
+        assert_eq!(hosts.len(), 1);
+        assert!(status(hosts[0]).contains("\nSeccomp:\t2\n"));
+    } else {
+        let socket = dir.path().join("caplet.sock");
+        let out = std::process::Command::new(caplet_bin())
+            .args(["serve", "--hosts", "1", "--require-confinement", "--socket"])
+            .arg(&socket)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(stderr.contains("required protections missing"), "{stderr}");
+    }
+}
+
 // ============================================================================
 // Crashes and stuck hosts
 // ============================================================================
