@@ -266,6 +266,8 @@ hostile!(
     pollute_promise_then,
     pollute_tojson,
     pollute_array_iterator,
+    pollute_object_setter,
+    pollute_then_getter_loop,
     stub_overridden_method,
     stub_forged,
     stub_method_on_other_object,
