@@ -16,7 +16,7 @@ use futures::AsyncReadExt;
 use support::{block_on, Server};
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
-#[allow(dead_code, clippy::all)]
+#[allow(dead_code, clippy::all, clippy::unimplemented)]
 mod caps_capnp {
     include!(concat!(env!("OUT_DIR"), "/caps_capnp.rs"));
 }
