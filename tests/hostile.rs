@@ -251,6 +251,7 @@ hostile!(
     mem_arraybuffer_2_30,
     mem_map_growth,
     mem_module_state,
+    mem_caught_and_ignored,
     // Deep recursion.
     rec_plain,
     rec_json_parse,
