@@ -163,6 +163,14 @@ impl JsWorker {
                 Persistent::save(ctx, promise),
             ))
         });
+        if let Some(trip) = isolate.meter().tripped() {
+            let failure = core.limit_failure(trip);
+            return Err(Error::Evaluation(format!(
+                "{}: {}",
+                crate::error::kind_name(failure.kind),
+                failure.message
+            )));
+        }
         let (namespace, promise) = evaluated?;
         if let Some(message) = job_error {
             return Err(Error::Evaluation(message));
