@@ -383,7 +383,9 @@ struct Stats {
   # CPU time the isolate-host thread spent running this invocation's
   # JavaScript, microseconds.
   peakMemoryBytes @2 :UInt64;
-  # Largest heap size of the worker's runtime seen during the invocation.
+  # Largest heap size of the worker's runtime seen during the invocation,
+  # sampled (measuring walks the whole heap): after the first stretch of
+  # JavaScript, after every 16th later one, and at the end.
 }
 
 # ==============================================================================
