@@ -277,3 +277,44 @@ fn the_embedded_broker_runs_workers_without_a_server() {
         conn.close().await;
     });
 }
+
+#[test]
+fn run_loads_and_invokes_in_one_round_trip() {
+    let server = Server::start(1);
+    block_on(async {
+        let conn = Connection::connect(&server.socket).await.unwrap();
+        let done = conn
+            .run(
+                &WorkerCode::new("r.js", "export default (x) => x * 2"),
+                "run",
+                "21",
+            )
+            .await
+            .unwrap();
+        assert_eq!(done.output, "42");
+        // A load failure is what the caller sees, not the pipelined invoke's.
+        match conn
+            .run(&WorkerCode::new("bad.js", "export default (;"), "run", "1")
+            .await
+        {
+            Err(Error::Refused { kind, message }) => {
+                assert_eq!(kind, "syntax_error");
+                assert!(message.starts_with("bad.js:1:"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A worker that throws still reports its exception.
+        let (kind, message, _) = invoke_error(
+            conn.run(
+                &WorkerCode::new("t.js", "export default () => { throw new Error('x') }"),
+                "run",
+                "",
+            )
+            .await,
+        );
+        assert_eq!(
+            (kind, message.as_str()),
+            (InvokeErrorKind::Exception, "Error: x")
+        );
+    });
+}

@@ -112,6 +112,13 @@ impl BrokerService {
         &self,
         code: worker_code::Reader<'_>,
     ) -> Result<(Vec<u8>, worker::Client), Error> {
+        let (canonical, worker) = self.check(code)?;
+        worker.host_worker().await?;
+        Ok((canonical, capnp_rpc::new_client_from_rc(worker)))
+    }
+
+    /// Checks `code` into a worker, not yet loaded on a host.
+    fn check(&self, code: worker_code::Reader<'_>) -> Result<(Vec<u8>, Rc<WorkerService>), Error> {
         let checked = Checked::new(code, &self.shared)?;
         let canonical = checked.canonical();
         let worker = Rc::new(WorkerService {
@@ -121,10 +128,10 @@ impl BrokerService {
             bindings: checked.bindings,
             wall_time: Duration::from_millis(checked.limits.wall_time_ms.into()),
             placement: RefCell::new(None),
+            pending: RefCell::new(None),
             loading: tokio::sync::Mutex::new(()),
         });
-        worker.host_worker().await?;
-        Ok((canonical, capnp_rpc::new_client_from_rc(worker)))
+        Ok((canonical, worker))
     }
 }
 
@@ -134,8 +141,15 @@ impl broker::Server for BrokerService {
         params: broker::LoadParams,
         mut results: broker::LoadResults,
     ) -> Result<(), capnp::Error> {
-        let (_, worker) = self.build(params.get()?.get_code()?).await?;
-        results.get().set_worker(worker);
+        let (_, worker) = self.check(params.get()?.get_code()?)?;
+        // Answer with the worker before its host has loaded it, so an
+        // invocation pipelined on this call goes out at once (it waits for
+        // the load on the host, not for a round trip through the client).
+        results
+            .get()
+            .set_worker(capnp_rpc::new_client_from_rc(worker.clone()));
+        results.set_pipeline()?;
+        worker.host_worker().await?;
         Ok(())
     }
 
@@ -286,6 +300,9 @@ struct WorkerService {
     bindings: Vec<Bound>,
     wall_time: Duration,
     placement: RefCell<Option<Placement>>,
+    /// The host's worker while its load is in flight: a promise capability,
+    /// so invocations pipeline on the load instead of waiting for it.
+    pending: RefCell<Option<host_worker::Client>>,
     /// Held while (re)loading, so concurrent invocations load only once.
     loading: tokio::sync::Mutex<()>,
 }
@@ -299,7 +316,12 @@ struct Placement {
 
 impl WorkerService {
     /// The worker on a live host, loading it there if its host is gone.
+    /// While a load is in flight, its promised worker (calls on it fail if
+    /// the load fails).
     async fn host_worker(&self) -> Result<host_worker::Client, Error> {
+        if let Some(pending) = self.pending.borrow().clone() {
+            return Ok(pending);
+        }
         let _loading = self.loading.lock().await;
         let current = self.placement.borrow().clone();
         if let Some(placement) = current {
@@ -332,7 +354,11 @@ impl WorkerService {
         for (i, binding) in self.bindings.iter().enumerate() {
             binding.write(env.reborrow().get(i as u32))?;
         }
-        let response = request.send().promise.await?;
+        let sent = request.send();
+        *self.pending.borrow_mut() = Some(sent.pipeline.get_worker());
+        let response = sent.promise.await;
+        self.pending.borrow_mut().take();
+        let response = response?;
         let worker = response.get()?.get_worker()?;
         *self.placement.borrow_mut() = Some(Placement {
             slot: host.slot,

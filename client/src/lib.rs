@@ -460,6 +460,26 @@ impl Connection {
         })
     }
 
+    /// Loads a fresh worker and invokes it once, in one round trip: the
+    /// invocation is pipelined on the load. A load failure is the error.
+    pub async fn run(
+        &self,
+        code: &WorkerCode,
+        entrypoint: &str,
+        input: &str,
+    ) -> Result<Invocation, Error> {
+        let builtins = self.builtins(code).await?;
+        let mut request = self.broker.load_request();
+        code.write(request.get().init_code(), &builtins)?;
+        let loading = request.send();
+        let worker = Worker {
+            client: loading.pipeline.get_worker(),
+        };
+        let (loaded, invoked) = futures::join!(loading.promise, worker.invoke(entrypoint, input));
+        loaded?;
+        invoked
+    }
+
     /// Loads a worker cached under `id`: the same id and code give the same
     /// worker; the same id with other code fails with `id_conflict`.
     pub async fn get(&self, id: &str, code: &WorkerCode) -> Result<Worker, Error> {

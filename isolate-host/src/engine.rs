@@ -228,33 +228,37 @@ impl CpuMeter {
 ///
 /// Field order is drop order: the context goes before its runtime, and the
 /// bytecode the runtime reads in place goes last.
-pub struct Isolate {
+/// A runtime and context with everything that does not depend on the
+/// worker: intrinsics, removed globals, the frozen clock's prelude. Limits,
+/// the interrupt handler and the module loader are set when a worker takes
+/// it (QuickJS allows that after creation).
+struct Prepared {
     context: Context,
     runtime: Runtime,
-    meter: Rc<CpuMeter>,
     clock: Rc<Cell<f64>>,
-    _bytecode: Bytecode,
-    _prelude: Rc<[u8]>,
+    prelude: Rc<[u8]>,
 }
 
-impl Isolate {
-    /// Creates a runtime configured with `limits`, that loads modules only
-    /// from `bytecode`.
-    pub fn new(limits: &EngineLimits, bytecode: Bytecode) -> Result<Self, Error> {
+thread_local! {
+    /// One isolate prepared ahead, in idle time, for the next load.
+    static SPARE: std::cell::RefCell<Option<Prepared>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Prepares the spare isolate if there is none (call when idle).
+pub fn prepare_spare() -> Result<(), Error> {
+    if SPARE.with(|spare| spare.borrow().is_none()) {
+        let prepared = Prepared::new(false)?;
+        SPARE.with(|spare| *spare.borrow_mut() = Some(prepared));
+    }
+    Ok(())
+}
+
+impl Prepared {
+    fn new(allow_eval: bool) -> Result<Self, Error> {
         let engine = |e: rquickjs::Error| Error::Engine(e.to_string());
         let prelude = modules::prelude()?;
         let runtime = Runtime::new().map_err(engine)?;
-        runtime.set_memory_limit(limits.memory_bytes);
-        // Never above the stack the thread really has: a JS stack check
-        // that fires too late is a host crash.
-        let ceiling = STACK_CEILING.load(std::sync::atomic::Ordering::Relaxed);
-        runtime.set_max_stack_size(limits.stack_bytes.min(ceiling));
-        let meter = Rc::new(CpuMeter::default());
-        meter.reset(limits.cpu_time, limits.wall_time);
-        let handler_meter = meter.clone();
-        runtime.set_interrupt_handler(Some(Box::new(move || handler_meter.should_interrupt())));
-        modules::install_worker_loader(&runtime, &bytecode);
-        let context = if limits.allow_eval {
+        let context = if allow_eval {
             Context::custom::<(WorkerIntrinsics, intrinsic::Eval)>(&runtime)
         } else {
             Context::custom::<WorkerIntrinsics>(&runtime)
@@ -266,7 +270,7 @@ impl Isolate {
             for name in REMOVED_GLOBALS {
                 globals.remove(*name).map_err(engine)?;
             }
-            if !limits.allow_eval {
+            if !allow_eval {
                 // Without the intrinsic it only throws; take it away entirely.
                 globals.remove("eval").map_err(engine)?;
             }
@@ -282,6 +286,52 @@ impl Isolate {
                 .catch(&ctx)
                 .map_err(|e| Error::Engine(format!("prelude: {e}")))
         })?;
+        Ok(Self {
+            context,
+            runtime,
+            clock,
+            prelude,
+        })
+    }
+}
+
+pub struct Isolate {
+    context: Context,
+    runtime: Runtime,
+    meter: Rc<CpuMeter>,
+    clock: Rc<Cell<f64>>,
+    _bytecode: Bytecode,
+    _prelude: Rc<[u8]>,
+}
+
+impl Isolate {
+    /// Creates a runtime configured with `limits`, that loads modules only
+    /// from `bytecode`. Takes the prepared spare when there is one.
+    pub fn new(limits: &EngineLimits, bytecode: Bytecode) -> Result<Self, Error> {
+        let spare = if limits.allow_eval {
+            None
+        } else {
+            SPARE.with(|spare| spare.borrow_mut().take())
+        };
+        let Prepared {
+            context,
+            runtime,
+            clock,
+            prelude,
+        } = match spare {
+            Some(prepared) => prepared,
+            None => Prepared::new(limits.allow_eval)?,
+        };
+        runtime.set_memory_limit(limits.memory_bytes);
+        // Never above the stack the thread really has: a JS stack check
+        // that fires too late is a host crash.
+        let ceiling = STACK_CEILING.load(std::sync::atomic::Ordering::Relaxed);
+        runtime.set_max_stack_size(limits.stack_bytes.min(ceiling));
+        let meter = Rc::new(CpuMeter::default());
+        meter.reset(limits.cpu_time, limits.wall_time);
+        let handler_meter = meter.clone();
+        runtime.set_interrupt_handler(Some(Box::new(move || handler_meter.should_interrupt())));
+        modules::install_worker_loader(&runtime, &bytecode);
         Ok(Self {
             context,
             runtime,

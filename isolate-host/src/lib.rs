@@ -13,6 +13,7 @@
 //! - [`engine`]: the engine boundary; the only place a runtime is configured.
 //! - [`modules`]: module names, import resolution, compilation to bytecode.
 //! - [`worker`]: a loaded worker and its invocation loop.
+//! - `idle`: freeing released workers and preparing the next isolate when idle.
 //! - [`tasks`]: host operations an invocation waits on.
 //! - [`console`]: captured `console.*` output.
 //! - [`log_stream`]: console lines sent to the caller while it runs.
@@ -26,6 +27,7 @@ pub mod engine;
 mod error;
 pub mod exception;
 pub mod fetch;
+mod idle;
 pub mod log_stream;
 pub mod modules;
 pub mod server;
@@ -140,6 +142,8 @@ impl AsFdOwned for std::io::StdinLock<'_> {
 }
 
 async fn serve(fd: OwnedFd) -> Result<(), Error> {
+    engine::prepare_spare()?;
+    tokio::task::spawn_local(idle::run());
     let std_stream = std::os::unix::net::UnixStream::from(fd);
     std_stream
         .set_nonblocking(true)

@@ -135,6 +135,8 @@ impl isolate_host::Server for HostServer {
             bindings,
         };
         let worker = recipe.build().await?;
+        // Prepare the next load's isolate once this answer is on its way.
+        crate::idle::wake();
         self.live_workers.set(self.live_workers.get() + 1);
         let server = HostWorkerServer {
             recipe,
@@ -194,6 +196,9 @@ impl Drop for HostWorkerServer {
     fn drop(&mut self) {
         self.live_workers
             .set(self.live_workers.get().saturating_sub(1));
+        if let Some(worker) = self.worker.get_mut().take() {
+            crate::idle::bury(worker);
+        }
     }
 }
 
