@@ -7,6 +7,7 @@
 //!
 //! Run: `cargo run --release -p caplet-bench -- [--help]`
 
+mod floor;
 mod measure;
 mod memory;
 mod peers;

@@ -12,7 +12,7 @@ use crate::provider;
 use crate::stats::{Summary, Unit};
 
 /// The trivial worker of the cold and warm measurements.
-const TRIVIAL: &str = "export default { run: (input) => input };";
+pub const TRIVIAL: &str = "export default { run: (input) => input };";
 
 /// Calls `env.bench.ping` `calls` times with `inflight` calls outstanding.
 const PING: &str = r#"

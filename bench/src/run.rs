@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 
 use caplet_client::Connection;
 
+use crate::floor;
 use crate::measure;
 use crate::peers::{self, Deno};
 use crate::report::Report;
@@ -54,6 +55,10 @@ pub struct Args {
     /// Skip the peers.
     #[arg(long)]
     pub no_peers: bool,
+    /// Run only these measurements (comma-separated: cold, warm, calls,
+    /// chain, fib, memory, peers), e.g. to profile one of them.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
     /// Print the tables as Markdown (for BENCHMARKS.md).
     #[arg(long)]
     pub markdown: bool,
@@ -70,6 +75,12 @@ const WORKERS_TARGET: f64 = 50_000.0;
 const CALLS_TARGET: f64 = 100_000.0;
 const CHAIN_TARGET: f64 = 2.0;
 
+impl Args {
+    fn wants(&self, measurement: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|m| m == measurement)
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(args.iterations >= 10, "--iterations must be at least 10");
     anyhow::ensure!(args.workers >= 100, "--workers must be at least 100");
@@ -80,8 +91,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let local = tokio::task::LocalSet::new();
     let mut report = Report::default();
     local.block_on(&runtime, caplet(&args, &exe, &mut report))?;
-    if args.no_peers {
-        report.notes.push("peers skipped (--no-peers)".into());
+    if args.no_peers || !args.wants("peers") {
+        report.notes.push("peers skipped".into());
     } else {
         measure_peers(&args, &mut report);
     }
@@ -104,64 +115,101 @@ async fn caplet(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<
     let server = Server::start(exe, 1)?;
     let conn = Connection::connect(&server.socket).await?;
     eprintln!("caplet over a Unix socket (caplet serve --hosts 1):");
-    eprintln!("  cold load + first invoke ({n} samples)…");
-    report.add_target(
-        "cold_unix",
-        "cold: load + first invoke (unix socket)",
-        measure::cold(&conn, n).await,
-        COLD_TARGET,
-    );
-    eprintln!("  warm invoke…");
-    report.add(
-        "warm_unix",
-        "warm invoke (unix socket)",
-        measure::warm(&conn, n).await,
-    );
-    eprintln!("  capability calls…");
-    report.add_target(
-        "calls_unix",
-        format!("capability calls/s, {inflight} in flight (unix socket)"),
-        measure::capability_calls(&conn, args.call_samples, args.calls, inflight).await,
-        CALLS_TARGET,
-    );
-    eprintln!("  pipelined chains…");
-    chains(report, &conn, "unix socket", chain_samples).await;
-    eprintln!("  fib({FIB_ARG})…");
-    report.add(
-        "fib",
-        format!("compute: fib({FIB_ARG}) in a warm worker"),
-        measure::fib(&conn, args.fib_samples, FIB_ARG).await,
-    );
+    if args.wants("cold") {
+        eprintln!("  engine floors, in this process…");
+        report.add(
+            "floor_runtime",
+            "floor: QuickJS runtime + worker context, new + drop",
+            floor::runtime_and_context(n),
+        );
+        report.add(
+            "floor_compile",
+            "floor: compiler context + compile trivial module",
+            floor::compile_in_fresh_context(n, measure::TRIVIAL),
+        );
+        eprintln!("  cold load + first invoke ({n} samples)…");
+        report.add_target(
+            "cold_unix",
+            "cold: load + first invoke (unix socket)",
+            measure::cold(&conn, n).await,
+            COLD_TARGET,
+        );
+    }
+    if args.wants("warm") {
+        eprintln!("  warm invoke…");
+        report.add(
+            "warm_unix",
+            "warm invoke (unix socket)",
+            measure::warm(&conn, n).await,
+        );
+    }
+    if args.wants("calls") {
+        eprintln!("  capability calls…");
+        report.add_target(
+            "calls_unix",
+            format!("capability calls/s, {inflight} in flight (unix socket)"),
+            measure::capability_calls(&conn, args.call_samples, args.calls, inflight).await,
+            CALLS_TARGET,
+        );
+    }
+    if args.wants("chain") {
+        eprintln!("  pipelined chains…");
+        chains(report, &conn, "unix socket", chain_samples).await;
+    }
+    if args.wants("fib") {
+        eprintln!("  fib({FIB_ARG})…");
+        report.add(
+            "fib",
+            format!("compute: fib({FIB_ARG}) in a warm worker"),
+            measure::fib(&conn, args.fib_samples, FIB_ARG).await,
+        );
+    }
     drop(conn);
     server.stop();
 
-    eprintln!("caplet with an embedded broker (1 isolate-host):");
-    let mut config = caplet_broker::Config::new(caplet_broker::HostCommand::caplet(exe));
-    config.hosts = 1;
-    let embedded = Connection::embedded(config);
-    eprintln!("  cold load + first invoke ({n} samples)…");
-    report.add(
-        "cold_embedded",
-        "cold: load + first invoke (embedded)",
-        measure::cold(&embedded, n).await,
-    );
-    eprintln!("  warm invoke…");
-    report.add(
-        "warm_embedded",
-        "warm invoke (embedded)",
-        measure::warm(&embedded, n).await,
-    );
-    eprintln!("  capability calls…");
-    report.add_target(
-        "calls_embedded",
-        format!("capability calls/s, {inflight} in flight (embedded)"),
-        measure::capability_calls(&embedded, args.call_samples, args.calls, inflight).await,
-        CALLS_TARGET,
-    );
-    eprintln!("  pipelined chains…");
-    chains(report, &embedded, "embedded", chain_samples).await;
-    embedded.close().await;
+    if ["cold", "warm", "calls", "chain"]
+        .iter()
+        .any(|m| args.wants(m))
+    {
+        eprintln!("caplet with an embedded broker (1 isolate-host):");
+        let mut config = caplet_broker::Config::new(caplet_broker::HostCommand::caplet(exe));
+        config.hosts = 1;
+        let embedded = Connection::embedded(config);
+        if args.wants("cold") {
+            eprintln!("  cold load + first invoke ({n} samples)…");
+            report.add(
+                "cold_embedded",
+                "cold: load + first invoke (embedded)",
+                measure::cold(&embedded, n).await,
+            );
+        }
+        if args.wants("warm") {
+            eprintln!("  warm invoke…");
+            report.add(
+                "warm_embedded",
+                "warm invoke (embedded)",
+                measure::warm(&embedded, n).await,
+            );
+        }
+        if args.wants("calls") {
+            eprintln!("  capability calls…");
+            report.add_target(
+                "calls_embedded",
+                format!("capability calls/s, {inflight} in flight (embedded)"),
+                measure::capability_calls(&embedded, args.call_samples, args.calls, inflight).await,
+                CALLS_TARGET,
+            );
+        }
+        if args.wants("chain") {
+            eprintln!("  pipelined chains…");
+            chains(report, &embedded, "embedded", chain_samples).await;
+        }
+        embedded.close().await;
+    }
 
+    if !args.wants("memory") {
+        return Ok(());
+    }
     let hosts = args
         .hosts
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
