@@ -4,7 +4,9 @@
 //!
 //! The schemas of the end-to-end tests (`tests/schemas/*.capnp`) are
 //! compiled the same way into `OUT_DIR`, where only the tests include them;
-//! they are never part of the library.
+//! they are never part of the library. Each folder's `CodeGeneratorRequest`
+//! (the compiled schema nodes) is also written to
+//! `OUT_DIR/<folder>.request.bin`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -34,8 +36,14 @@ fn generate(folder: &str) {
         .compile()
         .unwrap_or_else(|e| panic!("schema compilation failed: {e}"));
 
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR is set by cargo"));
+    // The compiled nodes themselves, for code that sends schemas at run time.
+    let request_file = out_dir.join(format!("{}.request.bin", folder.replace('/', "_")));
+    std::fs::write(&request_file, &request)
+        .unwrap_or_else(|e| panic!("cannot write {}: {e}", request_file.display()));
+
     capnpc::codegen::CodeGenerationCommand::new()
-        .output_directory(std::env::var("OUT_DIR").expect("OUT_DIR is set by cargo"))
+        .output_directory(&out_dir)
         // `/capnp/schema.capnp` (used for compiled interface schemas) is provided by the capnp crate.
         .crates_provide_map(HashMap::from([(0xa93fc509624c72d9, "capnp".to_string())]))
         .run(&request[..])

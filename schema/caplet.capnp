@@ -2,7 +2,26 @@
 #
 # Who calls it: any Cap'n Proto client (Rust, Python through pycapnp, C++, Go …)
 # connected to `caplet serve`, and the `caplet` command line. The bootstrap
-# capability of a broker connection is `Broker`.
+# capability of a connection on the broker's Unix socket is `Broker`; over TCP
+# it is `Gatekeeper`, which hands out a `Broker` for a valid token and nothing
+# before that.
+#
+# Every connection is authenticated as a *principal*: `unix:<uid>` of the
+# connecting process on the Unix socket, the token's name over TCP. The
+# principal is the same across reconnects and broker restarts; per-principal
+# state (such as the `Broker.get` cache) is never shared between principals.
+#
+# Connection limits. The broker closes a connection that breaks one, except
+# where it says it answers `overloaded`:
+# - a message is at most 80 MiB, 64 levels of nesting and 511 segments;
+# - at most 256 calls in flight per connection by default; further calls are
+#   answered `overloaded` with reason `too_many_calls: …`. Answers carrying
+#   capabilities count until the client finishes them;
+# - a connection that leaves more than 4 MiB of answers unread is not read
+#   from, and is closed when that lasts as long as the idle timeout;
+# - a connection with no call in flight that sends nothing for 5 minutes by
+#   default is closed, and so is one whose message takes longer than 60
+#   seconds by default to arrive.
 #
 # What it is for: loading JavaScript workers into isolates and invoking them.
 # A worker reaches the world only through the capabilities listed in its
@@ -95,8 +114,9 @@ struct Binding {
   cap @1 :Capability;
   # The capability itself. The broker proxies every call made on it.
 
-  schema @2 :InterfaceSchema;
+  interfaceSchema @2 :InterfaceSchema;
   # The interface `cap` implements; the broker may never have seen it before.
+  # (Not called `schema`: pycapnp reserves that attribute on every struct.)
 }
 
 struct InterfaceSchema {
@@ -237,4 +257,26 @@ struct Stats {
   # JavaScript, microseconds.
   peakMemoryBytes @2 :UInt64;
   # Largest heap size of the worker's runtime seen during the invocation.
+}
+
+# ==============================================================================
+# Remote access
+# ==============================================================================
+
+interface Gatekeeper {
+  # The bootstrap capability of a TCP connection (`caplet serve --listen`).
+  # It reveals nothing until a valid token is presented: it has no other
+  # method, and every other call on it fails with `unimplemented`.
+
+  authenticate @0 (token :Text) -> (broker :Broker);
+  # Exchanges a token from the broker's token file for a `Broker` whose
+  # principal is the token's name. May be called again on the same connection
+  # (for example with another principal's token).
+  #
+  # A wrong token fails with `unauthenticated: invalid token` (type `failed`)
+  # after a delay that grows with each failure on this connection and from the
+  # same IP address (100 ms, doubling, at most 5 s); calls from one connection
+  # are answered one at a time. After 5 failures the broker answers and then
+  # closes the connection. Tokens are compared in constant time and never
+  # logged.
 }

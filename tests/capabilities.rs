@@ -16,7 +16,7 @@ use futures::AsyncReadExt;
 use support::{block_on, Server};
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
-#[allow(dead_code, clippy::all)]
+#[allow(dead_code, clippy::all, clippy::unimplemented)]
 mod caps_capnp {
     include!(concat!(env!("OUT_DIR"), "/caps_capnp.rs"));
 }
@@ -660,5 +660,42 @@ fn stubs_travel_as_arguments_and_results() {
         .grant("named", named, schema("Named"));
         let out = run(&conn, code, "null").await;
         assert_eq!(out, serde_json::json!(["rusty", "from js", "rusty"]));
+    });
+}
+
+/// A schema can also be granted as compiled nodes (a `CodeGeneratorRequest`)
+/// instead of source; nodes that lack the interface are refused.
+#[test]
+fn compiled_schema_nodes_are_accepted_as_well_as_source() {
+    let server = Server::start(1);
+    block_on(async {
+        let conn = Connection::connect(&server.socket).await.unwrap();
+        let request =
+            include_bytes!(concat!(env!("OUT_DIR"), "/tests_schemas.request.bin")).to_vec();
+        let named: named::Client = capnp_rpc::new_client(NamedImpl("compiled".into()));
+        let compiled = InterfaceSchema::Compiled {
+            request: request.clone(),
+            interface_id: caps_capnp::named::_private::TYPE_ID,
+        };
+        let code = WorkerCode::new(
+            "c.js",
+            "export default { async run(input, env) { return (await env.named.name()).name; } }",
+        )
+        .grant("named", named.clone(), compiled);
+        assert_eq!(run(&conn, code, "null").await, "compiled");
+
+        let missing = InterfaceSchema::Compiled {
+            request,
+            interface_id: 0x8000_0000_0000_0001,
+        };
+        let code = WorkerCode::new("m.js", "export default {}").grant("named", named, missing);
+        match conn.load(&code).await {
+            Err(Error::Refused { kind, message }) => {
+                assert_eq!(kind, "schema_error");
+                assert!(message.contains("0x8000000000000001"), "{message}");
+            }
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => panic!("loaded"),
+        }
     });
 }

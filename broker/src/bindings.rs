@@ -7,6 +7,9 @@ use caplet::caplet_capnp::{binding, compiled_schema, interface_schema};
 use caplet_capnp_js::compile::SchemaCompiler;
 use caplet_capnp_js::schema::SchemaSet;
 use capnp::message::{Builder, HeapAllocator};
+use std::sync::Arc;
+
+use crate::membrane::Membrane;
 
 use crate::error::Error;
 
@@ -16,6 +19,7 @@ pub const MAX_BINDINGS: u32 = 64;
 /// One checked binding.
 pub struct Bound {
     pub name: String,
+    /// The granted capability, seen through the broker's membrane.
     pub client: capnp::capability::Client,
     pub interface_id: u64,
     /// A `CompiledSchema` message with every node the interface needs.
@@ -29,7 +33,7 @@ impl Bound {
         out.reborrow()
             .init_cap()
             .set_as_capability(self.client.hook.add_ref());
-        out.init_schema().set_compiled(
+        out.init_interface_schema().set_compiled(
             self.schema
                 .get_root_as_reader::<compiled_schema::Reader>()?,
         )?;
@@ -87,7 +91,7 @@ pub fn read(
                     .map_err(|e| Error::Schema(format!("binding {name:?}: {e}")))?;
                 compiled_message(set, interface_id)
             };
-        let (schema, interface_id) = match entry.get_schema()?.which()? {
+        let (schema, interface_id, set) = match entry.get_interface_schema()?.which()? {
             interface_schema::Which::Source(source) => {
                 let source = source?;
                 let mut files = Vec::new();
@@ -97,21 +101,18 @@ pub fn read(
                 let compiled = compiler
                     .compile(&files, source.get_interface_name()?.to_str()?)
                     .map_err(|e| Error::Schema(format!("binding {name:?}: {e}")))?;
-                (
-                    checked(&compiled.schema, compiled.interface_id)?,
-                    compiled.interface_id,
-                )
+                let schema = checked(&compiled.schema, compiled.interface_id)?;
+                (schema, compiled.interface_id, compiled.schema)
             }
             interface_schema::Which::Compiled(compiled) => {
                 let compiled = compiled?;
                 let set = SchemaSet::from_nodes(compiled.get_nodes()?.iter())
                     .map_err(|e| Error::Schema(format!("binding {name:?}: {e}")))?;
-                (
-                    checked(&set, compiled.get_interface_id())?,
-                    compiled.get_interface_id(),
-                )
+                let schema = checked(&set, compiled.get_interface_id())?;
+                (schema, compiled.get_interface_id(), Arc::new(set))
             }
         };
+        let client = Membrane::wrap(client, set);
         bound.push(Bound {
             name,
             client,

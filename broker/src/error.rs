@@ -31,6 +31,19 @@ pub enum Error {
         program: String,
         source: std::io::Error,
     },
+    /// A token presented to `Gatekeeper.authenticate` matched no principal.
+    #[error("unauthenticated: invalid token")]
+    Unauthenticated,
+    /// A connection has more calls in flight than its limit allows.
+    #[error("too_many_calls: more than {limit} calls in flight on this connection")]
+    TooManyCalls { limit: usize },
+    /// The broker closed a client connection (it stopped reading, or broke
+    /// a limit).
+    #[error("connection closed: {0}")]
+    Closed(String),
+    /// The token file is malformed. Never carries a token.
+    #[error("token file {path}: {reason}")]
+    TokenFile { path: String, reason: String },
     /// A socket or file operation failed.
     #[error("{context}: {source}")]
     Io {
@@ -55,7 +68,9 @@ impl From<Error> for capnp::Error {
     fn from(error: Error) -> Self {
         match error {
             Error::Capnp(inner) => inner,
-            Error::NoHost(_) => capnp::Error::overloaded(error.to_string()),
+            Error::NoHost(_) | Error::TooManyCalls { .. } => {
+                capnp::Error::overloaded(error.to_string())
+            }
             other => capnp::Error::failed(other.to_string()),
         }
     }

@@ -6,24 +6,41 @@
 //! - [`pool`]: spawning, watching and respawning isolate-hosts.
 //! - [`service`]: the `Broker` and `Worker` services clients call.
 //! - [`bindings`]: a worker's granted capabilities and their schemas.
+//! - [`membrane`]: the proxy around granted capabilities (keeps pipelining).
 //! - [`limits`]: defaults, maxima and the effective limits of a worker.
-//! - [`listener`]: the Unix socket clients connect to.
+//! - [`listener`]: the Unix socket and the TCP port clients connect to.
+//! - [`connection`]: one client connection, hardened: calls in flight,
+//!   idle and slow-message deadlines, backpressure.
+//! - [`auth`]: the token file, the `Gatekeeper` of TCP connections and the
+//!   backoff after failed authentications.
 
+pub mod auth;
 pub mod bindings;
+pub mod connection;
 mod error;
 pub mod limits;
 pub mod listener;
+pub mod membrane;
 pub mod pool;
 pub mod service;
 
 use std::rc::Rc;
 
+pub use auth::Tokens;
+pub use connection::ConnectionLimits;
 pub use error::Error;
 pub use limits::{LimitPolicy, Limits};
 pub use pool::{HostCommand, HostPool};
 
-/// Reader limits for every message the broker reads: big enough for 64 MiB of
-/// modules, bounded against traversal bombs and deep nesting.
+/// Reader limits for every message the broker reads (from clients and from
+/// isolate-hosts), and the client library reads from the broker:
+/// - traversal limit 80 MiB (10 Mi words): big enough for 64 MiB of modules
+///   plus the rest of a `WorkerCode`; a frame whose segment table announces
+///   more is refused before its body is read;
+/// - nesting limit 64, against deeply nested pointers.
+///
+/// capnp-futures also refuses frames of 512 segments or more. A message that
+/// breaks a limit ends the connection it came on, and only that one.
 pub fn reader_options() -> capnp::message::ReaderOptions {
     let mut options = capnp::message::ReaderOptions::new();
     options.traversal_limit_in_words(Some(80 << 20 >> 3));
@@ -40,6 +57,8 @@ pub struct Config {
     pub hosts: usize,
     /// Worker limit defaults and maxima.
     pub limits: LimitPolicy,
+    /// Limits of every client connection.
+    pub connection: ConnectionLimits,
 }
 
 impl Config {
@@ -49,6 +68,7 @@ impl Config {
             host_command,
             hosts: std::thread::available_parallelism().map_or(1, |n| n.get()),
             limits: LimitPolicy::default(),
+            connection: ConnectionLimits::default(),
         }
     }
 }
@@ -57,6 +77,7 @@ impl Config {
 /// inside a `LocalSet`.
 pub struct Broker {
     shared: Rc<service::Shared>,
+    connection: ConnectionLimits,
 }
 
 impl Broker {
@@ -65,17 +86,31 @@ impl Broker {
         let pool = HostPool::start(config.host_command, config.hosts);
         Self {
             shared: service::Shared::new(pool, config.limits),
+            connection: config.connection,
         }
     }
 
-    /// A `Broker` capability for an in-process client.
+    /// A `Broker` capability for an in-process client, whose principal is
+    /// this process's user (`unix:<uid>`, as on the Unix socket).
     pub fn client(&self) -> caplet::caplet_capnp::broker::Client {
-        capnp_rpc::new_client(service::BrokerService::new(self.shared.clone()))
+        // SAFETY: getuid(2) has no preconditions and cannot fail.
+        let uid = unsafe { libc::getuid() };
+        self.client_for(format!("unix:{uid}"))
     }
 
-    /// Serves clients on `listener` until the future is dropped.
+    /// A `Broker` capability for an in-process client acting as `principal`.
+    pub fn client_for(&self, principal: impl Into<String>) -> caplet::caplet_capnp::broker::Client {
+        capnp_rpc::new_client(service::BrokerService::new(self.shared.clone(), principal))
+    }
+
+    /// Serves clients on a Unix socket until the future is dropped.
     pub async fn serve(&self, listener: &listener::UnixListener) -> Result<(), Error> {
-        listener.serve(self.shared.clone()).await
+        listener.serve(self.shared.clone(), self.connection).await
+    }
+
+    /// Serves token-authenticated clients on TCP until the future is dropped.
+    pub async fn serve_tcp(&self, listener: &listener::TcpListener) -> Result<(), Error> {
+        listener.serve(self.shared.clone(), self.connection).await
     }
 
     /// The host pool.

@@ -1,16 +1,24 @@
-//! Accepting clients on a Unix socket: one RPC connection each, bootstrapped
-//! with its own `Broker` service.
+//! Accepting clients: on a Unix socket (owner-only; the bootstrap capability
+//! is `Broker`, for the principal `unix:<uid>` of the connecting process) and
+//! on TCP (the bootstrap capability is `Gatekeeper`: nothing is reachable
+//! before a valid token). Each accepted stream becomes one hardened RPC
+//! connection ([`crate::connection`]).
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::time::Duration;
 
-use caplet::caplet_capnp::broker;
-use capnp_rpc::{rpc_twoparty_capnp, twoparty, RpcSystem};
-use futures::AsyncReadExt;
-use tokio_util::compat::TokioAsyncReadCompatExt;
+use caplet::caplet_capnp::{broker, gatekeeper};
 
+use crate::auth::{Authenticator, Backoff, GatekeeperService, Tokens};
+use crate::connection::{self, ConnectionLimits};
 use crate::error::Error;
 use crate::service::{BrokerService, Shared};
+
+/// How long the accept loop pauses after a failed `accept` (for example when
+/// the process is out of file descriptors), so it does not spin.
+const ACCEPT_RETRY: Duration = Duration::from_millis(50);
 
 /// A bound Unix socket; the socket file is removed when this is dropped.
 pub struct UnixListener {
@@ -52,25 +60,37 @@ impl UnixListener {
     }
 
     /// Accepts clients forever, serving each on the current `LocalSet`.
-    pub async fn serve(&self, shared: Rc<Shared>) -> Result<(), Error> {
+    pub async fn serve(&self, shared: Rc<Shared>, limits: ConnectionLimits) -> Result<(), Error> {
         loop {
-            let (stream, _) = self
-                .listener
-                .accept()
-                .await
-                .map_err(|e| Error::io("accept", e))?;
-            let client: broker::Client = capnp_rpc::new_client(BrokerService::new(shared.clone()));
-            let (reader, writer) = stream.compat().split();
-            let network = twoparty::VatNetwork::new(
-                futures::io::BufReader::new(reader),
-                futures::io::BufWriter::new(writer),
-                rpc_twoparty_capnp::Side::Server,
-                crate::reader_options(),
-            );
-            let rpc = RpcSystem::new(Box::new(network), Some(client.client));
-            tokio::task::spawn_local(async move {
-                // A client that sends garbage ends only its own connection.
-                let _ = rpc.await;
+            let stream = match self.listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    eprintln!("caplet: accept on {}: {error}", self.path.display());
+                    tokio::time::sleep(ACCEPT_RETRY).await;
+                    continue;
+                }
+            };
+            let credentials = match stream.peer_cred() {
+                Ok(credentials) => credentials,
+                Err(error) => {
+                    // Without the peer's uid there is no principal: refuse.
+                    eprintln!(
+                        "caplet: refused a connection on {}: no peer credentials: {error}",
+                        self.path.display()
+                    );
+                    continue;
+                }
+            };
+            let principal = format!("unix:{}", credentials.uid());
+            let peer = match credentials.pid() {
+                Some(pid) => format!("{principal} (pid {pid})"),
+                None => principal.clone(),
+            };
+            let shared = shared.clone();
+            connection::spawn(stream, peer, limits, move |_| {
+                let client: broker::Client =
+                    capnp_rpc::new_client(BrokerService::new(shared, principal));
+                client.client
             });
         }
     }
@@ -79,5 +99,58 @@ impl UnixListener {
 impl Drop for UnixListener {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// A bound TCP socket whose clients must present a token.
+pub struct TcpListener {
+    listener: tokio::net::TcpListener,
+    auth: Rc<Authenticator>,
+}
+
+impl TcpListener {
+    /// Binds `address` (port 0 picks a free port; see [`Self::local_addr`]).
+    /// Clients authenticate with one of `tokens`.
+    pub async fn bind(address: SocketAddr, tokens: Tokens) -> Result<Self, Error> {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|e| Error::io(format!("listen on {address}"), e))?;
+        Ok(Self {
+            listener,
+            auth: Rc::new(Authenticator {
+                tokens,
+                backoff: Backoff::default(),
+            }),
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> Result<SocketAddr, Error> {
+        self.listener
+            .local_addr()
+            .map_err(|e| Error::io("local address of the TCP listener", e))
+    }
+
+    /// Accepts clients forever, serving each on the current `LocalSet`.
+    pub async fn serve(&self, shared: Rc<Shared>, limits: ConnectionLimits) -> Result<(), Error> {
+        loop {
+            let (stream, peer) = match self.listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    eprintln!("caplet: accept on TCP: {error}");
+                    tokio::time::sleep(ACCEPT_RETRY).await;
+                    continue;
+                }
+            };
+            // Small RPC messages must not wait for Nagle's algorithm.
+            let _ = stream.set_nodelay(true);
+            let shared = shared.clone();
+            let auth = self.auth.clone();
+            connection::spawn(stream, peer.to_string(), limits, move |gate| {
+                let client: gatekeeper::Client =
+                    capnp_rpc::new_client(GatekeeperService::new(shared, auth, peer, gate.clone()));
+                client.client
+            });
+        }
     }
 }

@@ -28,12 +28,15 @@ const MAX_MODULES: u32 = 1024;
 /// Longest `get` id, in bytes.
 const MAX_ID_BYTES: usize = 256;
 
+/// A `get` cache key: (principal, id). One principal never sees another's ids.
+type CacheKey = (String, String);
+
 /// State shared by every connection of one broker.
 pub struct Shared {
     pub pool: Rc<HostPool>,
     pub limits: LimitPolicy,
-    /// `get` ids: id → (canonical spec bytes, worker).
-    cache: RefCell<HashMap<String, (Vec<u8>, worker::Client)>>,
+    /// `get` ids: (principal, id) → (canonical spec bytes, worker).
+    cache: RefCell<HashMap<CacheKey, (Vec<u8>, worker::Client)>>,
     /// Interface schemas sent as `.capnp` source, compiled once per content.
     schemas: SchemaCompiler,
 }
@@ -49,14 +52,26 @@ impl Shared {
     }
 }
 
-/// Serves `Broker` for one connection.
+/// Serves `Broker` for one connection, on behalf of one principal.
 pub struct BrokerService {
     shared: Rc<Shared>,
+    principal: String,
 }
 
 impl BrokerService {
-    pub fn new(shared: Rc<Shared>) -> Self {
-        Self { shared }
+    /// A `Broker` for `principal`: `unix:<uid>` on the Unix socket, the
+    /// token's name over TCP. Its `get` cache is the principal's own.
+    pub fn new(shared: Rc<Shared>, principal: impl Into<String>) -> Self {
+        Self {
+            shared,
+            principal: principal.into(),
+        }
+    }
+
+    /// Who this connection authenticated as; the same across reconnects and
+    /// restarts, so per-principal state can be keyed by it.
+    pub fn principal(&self) -> &str {
+        &self.principal
     }
 
     /// Checks `code` and builds the worker for it (loaded on a host now, so
@@ -105,10 +120,11 @@ impl broker::Server for BrokerService {
         }
         let code = params.get_code()?;
         let canonical = Checked::new(code, &self.shared)?.canonical();
-        let cached = self.shared.cache.borrow().get(&id).cloned();
+        let key = (self.principal.clone(), id);
+        let cached = self.shared.cache.borrow().get(&key).cloned();
         if let Some((known, worker)) = cached {
             if known != canonical {
-                return Err(Error::IdConflict(id).into());
+                return Err(Error::IdConflict(key.1).into());
             }
             results.get().set_worker(worker);
             return Ok(());
@@ -117,10 +133,10 @@ impl broker::Server for BrokerService {
         // Another `get` for the same id may have finished while this one loaded.
         let mut cache = self.shared.cache.borrow_mut();
         let entry = cache
-            .entry(id.clone())
+            .entry(key.clone())
             .or_insert((canonical.clone(), worker));
         if entry.0 != canonical {
-            return Err(Error::IdConflict(id).into());
+            return Err(Error::IdConflict(key.1).into());
         }
         results.get().set_worker(entry.1.clone());
         Ok(())

@@ -88,6 +88,7 @@
 
 pub mod codec;
 pub mod compile;
+pub mod dynamic;
 pub mod schema;
 
 pub use codec::{CapReader, CapWriter, CodecError, ErrorKind, Limits, Path};

@@ -22,7 +22,7 @@ use std::path::Path;
 use std::rc::Rc;
 use std::time::Duration;
 
-use caplet::caplet_capnp::{broker, log_line, module, worker, worker_code};
+use caplet::caplet_capnp::{broker, gatekeeper, log_line, module, worker, worker_code};
 use capnp_rpc::{rpc_twoparty_capnp, twoparty, RpcSystem};
 use futures::AsyncReadExt;
 use tokio_util::compat::TokioAsyncReadCompatExt;
@@ -54,13 +54,20 @@ pub struct Limits {
     pub log_bytes: Option<u64>,
 }
 
-/// The interface a granted capability implements, as `.capnp` source: the
-/// files (name, text) and the interface, `file.capnp:Name`. The broker
-/// compiles it; it may never have seen it before.
+/// The interface a granted capability implements. The broker may never have
+/// seen it before.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InterfaceSchema {
-    pub files: Vec<(String, String)>,
-    pub interface_name: String,
+pub enum InterfaceSchema {
+    /// `.capnp` source, compiled by the broker: the files (name, text) and
+    /// the interface, `file.capnp:Name`.
+    Source {
+        files: Vec<(String, String)>,
+        interface_name: String,
+    },
+    /// Already compiled: a serialized `CodeGeneratorRequest` (what
+    /// `capnp compile -o-` writes, or a `build.rs` gets from the compiler)
+    /// holding the interface, and the interface's id.
+    Compiled { request: Vec<u8>, interface_id: u64 },
 }
 
 impl InterfaceSchema {
@@ -71,10 +78,43 @@ impl InterfaceSchema {
         text: impl Into<String>,
         interface_name: impl Into<String>,
     ) -> Self {
-        Self {
+        Self::Source {
             files: vec![(file_name.into(), text.into())],
             interface_name: interface_name.into(),
         }
+    }
+
+    fn write(&self, out: caplet::caplet_capnp::interface_schema::Builder<'_>) -> Result<(), Error> {
+        match self {
+            Self::Source {
+                files,
+                interface_name,
+            } => {
+                let mut source = out.init_source();
+                source.set_interface_name(interface_name);
+                let mut list = source.init_files(files.len() as u32);
+                for (i, (name, text)) in files.iter().enumerate() {
+                    let mut file = list.reborrow().get(i as u32);
+                    file.set_name(name);
+                    file.set_text(text);
+                }
+            }
+            Self::Compiled {
+                request,
+                interface_id,
+            } => {
+                let message = capnp::serialize::read_message_from_flat_slice(
+                    &mut request.as_slice(),
+                    capnp::message::ReaderOptions::new(),
+                )?;
+                let request: capnp::schema_capnp::code_generator_request::Reader<'_> =
+                    message.get_root()?;
+                let mut compiled = out.init_compiled();
+                compiled.set_interface_id(*interface_id);
+                compiled.set_nodes(request.get_nodes()?)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -90,7 +130,7 @@ impl std::fmt::Debug for Grant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Grant")
             .field("name", &self.name)
-            .field("interface", &self.schema.interface_name)
+            .field("schema", &self.schema)
             .finish_non_exhaustive()
     }
 }
@@ -151,7 +191,7 @@ impl WorkerCode {
         self
     }
 
-    fn write(&self, mut out: worker_code::Builder<'_>) {
+    fn write(&self, mut out: worker_code::Builder<'_>) -> Result<(), Error> {
         out.set_main_module(self.main_module.as_deref().unwrap_or(""));
         let mut modules = out.reborrow().init_modules(self.modules.len() as u32);
         for (i, m) in self.modules.iter().enumerate() {
@@ -168,14 +208,7 @@ impl WorkerCode {
                 .reborrow()
                 .init_cap()
                 .set_as_capability(grant.cap.hook.add_ref());
-            let mut source = entry.init_schema().init_source();
-            source.set_interface_name(&grant.schema.interface_name);
-            let mut files = source.init_files(grant.schema.files.len() as u32);
-            for (j, (name, text)) in grant.schema.files.iter().enumerate() {
-                let mut file = files.reborrow().get(j as u32);
-                file.set_name(name);
-                file.set_text(text);
-            }
+            grant.schema.write(entry.init_interface_schema())?;
         }
         let l = &self.limits;
         let mut limits = out.init_limits();
@@ -186,6 +219,7 @@ impl WorkerCode {
         limits.set_module_bytes(l.module_bytes.unwrap_or(0));
         limits.set_output_bytes(l.output_bytes.unwrap_or(0));
         limits.set_log_bytes(l.log_bytes.unwrap_or(0));
+        Ok(())
     }
 }
 
@@ -221,7 +255,8 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Connects to `caplet serve` on a Unix socket.
+    /// Connects to `caplet serve` on a Unix socket (no token: the broker
+    /// knows the caller by its uid).
     pub async fn connect(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
         let stream = tokio::net::UnixStream::connect(path)
@@ -230,27 +265,45 @@ impl Connection {
                 path: path.display().to_string(),
                 source,
             })?;
-        let (reader, writer) = stream.compat().split();
-        Ok(Self::from_io(reader, writer))
+        Ok(Self {
+            broker: bootstrap(stream),
+            embedded: None,
+        })
+    }
+
+    /// Connects to `caplet serve --listen` over TCP at `address` (`host:port`)
+    /// and authenticates with `token`; then works like [`Connection::connect`].
+    /// A wrong token fails with `Error::Refused` of kind `unauthenticated`.
+    pub async fn connect_tcp(address: &str, token: &str) -> Result<Self, Error> {
+        let stream = tokio::net::TcpStream::connect(address)
+            .await
+            .map_err(|source| Error::Connect {
+                path: format!("tcp://{address}"),
+                source,
+            })?;
+        // Small RPC messages must not wait for Nagle's algorithm.
+        stream.set_nodelay(true).map_err(|source| Error::Connect {
+            path: format!("tcp://{address}"),
+            source,
+        })?;
+        let gatekeeper: gatekeeper::Client = bootstrap(stream);
+        let mut request = gatekeeper.authenticate_request();
+        request.get().set_token(token);
+        let response = request.send().promise.await?;
+        Ok(Self {
+            broker: response.get()?.get_broker()?,
+            embedded: None,
+        })
     }
 
     /// Speaks to a broker over any byte stream (both halves of a
-    /// connection the caller opened).
+    /// connection the caller opened), bootstrapping `Broker` directly.
     pub fn from_io(
         reader: impl futures::AsyncRead + Unpin + 'static,
         writer: impl futures::AsyncWrite + Unpin + 'static,
     ) -> Self {
-        let network = twoparty::VatNetwork::new(
-            futures::io::BufReader::new(reader),
-            futures::io::BufWriter::new(writer),
-            rpc_twoparty_capnp::Side::Client,
-            caplet_broker::reader_options(),
-        );
-        let mut rpc = RpcSystem::new(Box::new(network), None);
-        let broker: broker::Client = rpc.bootstrap(rpc_twoparty_capnp::Side::Server);
-        tokio::task::spawn_local(rpc);
         Self {
-            broker,
+            broker: bootstrap_io(reader, writer),
             embedded: None,
         }
     }
@@ -273,7 +326,7 @@ impl Connection {
     /// Loads a fresh worker.
     pub async fn load(&self, code: &WorkerCode) -> Result<Worker, Error> {
         let mut request = self.broker.load_request();
-        code.write(request.get().init_code());
+        code.write(request.get().init_code())?;
         let response = request.send().promise.await?;
         Ok(Worker {
             client: response.get()?.get_worker()?,
@@ -285,7 +338,7 @@ impl Connection {
     pub async fn get(&self, id: &str, code: &WorkerCode) -> Result<Worker, Error> {
         let mut request = self.broker.get_request();
         request.get().set_id(id);
-        code.write(request.get().init_code());
+        code.write(request.get().init_code())?;
         let response = request.send().promise.await?;
         Ok(Worker {
             client: response.get()?.get_worker()?,
@@ -298,6 +351,33 @@ impl Connection {
             broker.shutdown().await;
         }
     }
+}
+
+/// Starts an RPC connection on `stream` (driven on the current `LocalSet`)
+/// and returns the broker's bootstrap capability as `T`.
+fn bootstrap<S, T>(stream: S) -> T
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
+    T: capnp::capability::FromClientHook,
+{
+    let (reader, writer) = stream.compat().split();
+    bootstrap_io(reader, writer)
+}
+
+fn bootstrap_io<T: capnp::capability::FromClientHook>(
+    reader: impl futures::AsyncRead + Unpin + 'static,
+    writer: impl futures::AsyncWrite + Unpin + 'static,
+) -> T {
+    let network = twoparty::VatNetwork::new(
+        futures::io::BufReader::new(reader),
+        futures::io::BufWriter::new(writer),
+        rpc_twoparty_capnp::Side::Client,
+        caplet_broker::reader_options(),
+    );
+    let mut rpc = RpcSystem::new(Box::new(network), None);
+    let bootstrap: T = rpc.bootstrap(rpc_twoparty_capnp::Side::Server);
+    tokio::task::spawn_local(rpc);
+    bootstrap
 }
 
 /// A loaded worker.

@@ -41,7 +41,11 @@ fn read_env(spec: worker_spec::Reader<'_>) -> Result<(Rc<SchemaSet>, Vec<Binding
     let mut nodes = std::collections::HashMap::new();
     let mut bindings = Vec::new();
     for binding in env.iter() {
-        let schema = match binding.get_schema()?.which().map_err(capnp::Error::from)? {
+        let schema = match binding
+            .get_interface_schema()?
+            .which()
+            .map_err(capnp::Error::from)?
+        {
             caplet_capnp::interface_schema::Which::Compiled(compiled) => compiled?,
             caplet_capnp::interface_schema::Which::Source(_) => {
                 return Err(Error::BadCode(

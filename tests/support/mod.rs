@@ -12,25 +12,76 @@ use std::time::Duration;
 pub const LINE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The `caplet` binary cargo built next to this test.
+///
+/// `cargo test --workspace` builds it; `cargo test -p caplet --test NAME`
+/// does not rebuild it, so a binary older than any source it is built from
+/// is refused rather than silently tested.
 pub fn caplet_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target profile dir");
-    let bin = dir.join("caplet");
-    assert!(
-        bin.exists(),
-        "{} is missing: run the tests with `cargo test --workspace`, which builds it",
-        bin.display()
-    );
-    bin
+    static CHECKED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    CHECKED
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("test executable path");
+            let dir = exe.parent().and_then(Path::parent).expect("target profile dir");
+            let bin = dir.join("caplet");
+            let built = std::fs::metadata(&bin).and_then(|m| m.modified()).unwrap_or_else(|_| {
+                panic!("{} is missing: run `cargo test --workspace`, which builds it", bin.display())
+            });
+            let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+            if let Some((_, newer)) = newest_source(root).filter(|(time, _)| *time > built) {
+                panic!(
+                    "{} is older than {}: run `cargo build -p caplet-client` (or `cargo test --workspace`)",
+                    bin.display(),
+                    newer.display()
+                );
+            }
+            bin
+        })
+        .clone()
+}
+
+/// The most recently modified `.rs` or `.capnp` file the binary is built from.
+fn newest_source(root: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
+    let crates = [
+        "schema",
+        "src",
+        "build.rs",
+        "broker",
+        "isolate-host",
+        "client",
+        "capnp-js",
+        "store",
+        "egress",
+        "confine",
+    ];
+    let mut pending: Vec<PathBuf> = crates.iter().map(|c| root.join(c)).collect();
+    let mut newest: Option<(std::time::SystemTime, PathBuf)> = None;
+    while let Some(path) = pending.pop() {
+        if path.is_dir() {
+            let skip = path
+                .file_name()
+                .is_some_and(|n| n == "tests" || n == "examples");
+            if !skip {
+                if let Ok(entries) = std::fs::read_dir(&path) {
+                    pending.extend(entries.flatten().map(|e| e.path()));
+                }
+            }
+        } else if path.extension().is_some_and(|e| e == "rs" || e == "capnp") {
+            if let Ok(time) = std::fs::metadata(&path).and_then(|m| m.modified()) {
+                if newest.as_ref().is_none_or(|(t, _)| time > *t) {
+                    newest = Some((time, path));
+                }
+            }
+        }
+    }
+    newest
 }
 
 /// A `caplet serve` process on a temporary socket, stopped on drop.
 pub struct Server {
     pub child: Child,
     pub socket: PathBuf,
+    /// `127.0.0.1:PORT` when started with `--listen`.
+    pub tcp: Option<String>,
     stderr: mpsc::Receiver<String>,
     _dir: tempfile::TempDir,
 }
@@ -38,11 +89,19 @@ pub struct Server {
 impl Server {
     /// Starts `caplet serve --hosts N` and waits for its READY line.
     pub fn start(hosts: u16) -> Server {
+        Self::start_with(hosts, &[])
+    }
+
+    /// Starts `caplet serve --hosts N --socket TEMP EXTRA…` and waits for its
+    /// READY line, and for the `READY tcp://…` line too when `extra` has
+    /// `--listen`.
+    pub fn start_with(hosts: u16, extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let socket = dir.path().join("caplet.sock");
         let mut child = Command::new(caplet_bin())
             .args(["serve", "--hosts", &hosts.to_string(), "--socket"])
             .arg(&socket)
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -53,12 +112,32 @@ impl Server {
             .recv_timeout(LINE_TIMEOUT)
             .expect("no READY line from caplet serve");
         assert_eq!(ready, format!("READY {}", socket.display()));
+        let tcp = extra.contains(&"--listen").then(|| {
+            let ready = stdout
+                .recv_timeout(LINE_TIMEOUT)
+                .expect("no READY tcp:// line from caplet serve");
+            ready
+                .strip_prefix("READY tcp://")
+                .unwrap_or_else(|| panic!("unexpected line {ready:?}"))
+                .to_string()
+        });
         Server {
             child,
             socket,
+            tcp,
             stderr,
             _dir: dir,
         }
+    }
+
+    /// The TCP address (`127.0.0.1:PORT`) of a server started with `--listen`.
+    pub fn tcp(&self) -> &str {
+        self.tcp.as_deref().expect("started without --listen")
+    }
+
+    /// Whether the server process is still running.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
     }
 
     /// Waits for a stderr line containing `needle`; returns it.

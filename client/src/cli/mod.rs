@@ -25,11 +25,11 @@ enum Command {
     /// Without --connect, a broker is started in this process (its
     /// isolate-host is still a separate, confined process).
     Run(run::Args),
-    /// Run a broker that many clients share, on a Unix socket.
+    /// Run a broker that many clients share, on a Unix socket and/or TCP.
     ///
-    /// Prints `READY <socket>` on stdout once it accepts connections and its
-    /// isolate-hosts are up; Ctrl-C
-    /// or SIGTERM shut it down cleanly.
+    /// Prints `READY <socket>` (and `READY tcp://ADDR:PORT` with --listen) on
+    /// stdout once it accepts connections and its isolate-hosts are up;
+    /// Ctrl-C or SIGTERM shut it down cleanly.
     Serve(serve::Args),
     /// Internal: run as an isolate-host on the socket at stdin.
     #[command(hide = true)]

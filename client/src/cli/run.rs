@@ -18,9 +18,14 @@ pub struct Args {
     /// The input passed to the entrypoint, as JSON.
     #[arg(long, value_name = "JSON", default_value = "null")]
     input: String,
-    /// Use the broker at this Unix socket instead of an embedded one.
-    #[arg(long, value_name = "SOCKET")]
-    connect: Option<PathBuf>,
+    /// Use a running broker instead of an embedded one: the path of its Unix
+    /// socket, or tcp://HOST:PORT (with --token-file).
+    #[arg(long, value_name = "SOCKET|tcp://HOST:PORT")]
+    connect: Option<std::ffi::OsString>,
+    /// The token for --connect tcp://…: a file of one line, `token` or
+    /// `name:token`.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
     /// Print the invocation's wall time, CPU time and peak memory on stderr.
     #[arg(long)]
     stats: bool,
@@ -52,13 +57,54 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         code = code.module(name.clone(), super::read_file(file, "module")?);
     }
 
-    let connection = match &args.connect {
-        Some(socket) => Connection::connect(socket).await?,
-        None => Connection::embedded(args.broker.config(1)?),
+    let connection = match (&args.connect, &args.token_file) {
+        (Some(target), token_file) => {
+            match target.to_str().and_then(|t| t.strip_prefix("tcp://")) {
+                Some(address) => {
+                    let Some(token_file) = token_file else {
+                        anyhow::bail!("--connect tcp://… needs --token-file");
+                    };
+                    let token = read_token(token_file)?;
+                    Connection::connect_tcp(address, &token).await?
+                }
+                None if token_file.is_some() => {
+                    anyhow::bail!("--token-file is only used with --connect tcp://…")
+                }
+                None => Connection::connect(target).await?,
+            }
+        }
+        (None, Some(_)) => anyhow::bail!("--token-file is only used with --connect tcp://…"),
+        (None, None) => Connection::embedded(args.broker.config(1)?),
     };
     let result = invoke(&connection, &code, &args).await;
     connection.close().await;
     result
+}
+
+/// Reads a client token file: one line, `token` or `name:token` (blank lines
+/// and `#` comments are skipped). The token never appears in an error.
+fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
+    let text = super::read_file(&path.to_path_buf(), "token file")?;
+    match parse_token(&text) {
+        Some(token) => Ok(token.to_string()),
+        None => anyhow::bail!(
+            "token file {}: expected exactly one line, `token` or `name:token`",
+            path.display()
+        ),
+    }
+}
+
+/// The token in a client token file's text, if it has exactly one.
+fn parse_token(text: &str) -> Option<&str> {
+    let mut lines = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'));
+    let (Some(line), None) = (lines.next(), lines.next()) else {
+        return None;
+    };
+    let token = line.split_once(':').map_or(line, |(_, token)| token);
+    (!token.is_empty()).then_some(token)
 }
 
 async fn invoke(connection: &Connection, code: &WorkerCode, args: &Args) -> anyhow::Result<()> {
@@ -113,4 +159,22 @@ fn print_stats(stats: &crate::Stats) {
         stats.cpu_time.as_micros(),
         stats.peak_memory_bytes / 1024
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_token;
+
+    #[test]
+    fn a_token_file_holds_one_token_with_or_without_its_name() {
+        assert_eq!(parse_token("secret-token\n"), Some("secret-token"));
+        assert_eq!(parse_token("alice:secret-token"), Some("secret-token"));
+        assert_eq!(
+            parse_token("# mine\n\n  alice:secret-token  \n"),
+            Some("secret-token")
+        );
+        assert_eq!(parse_token(""), None);
+        assert_eq!(parse_token("alice:"), None);
+        assert_eq!(parse_token("one\ntwo\n"), None);
+    }
 }

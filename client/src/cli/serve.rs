@@ -1,23 +1,76 @@
-//! `caplet serve`: a long-lived broker on a Unix socket.
+//! `caplet serve`: a long-lived broker on a Unix socket and/or a TCP port.
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
+use caplet_broker::listener::{TcpListener, UnixListener};
 use tokio::signal::unix::{signal, SignalKind};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The Unix socket to listen on (created owner-only; removed on exit).
-    #[arg(long, value_name = "PATH", default_value = "caplet.sock")]
-    socket: PathBuf,
+    /// Default: caplet.sock, unless --listen is given.
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Also (or, without --socket, only) accept TCP clients at this address,
+    /// e.g. 127.0.0.1:7420 (port 0 picks a free one). Needs --token-file.
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: Option<SocketAddr>,
+    /// The tokens TCP clients authenticate with: one `name:token` per line
+    /// (the name is the client's principal); `#` starts a comment line.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// Close a connection that sends nothing for this long while it has no
+    /// call in flight.
+    #[arg(long, value_name = "SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    idle_timeout_secs: u64,
+    /// Close a connection whose message takes longer than this to arrive.
+    #[arg(long, value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    frame_timeout_secs: u64,
+    /// Calls one connection may have in flight; more are answered
+    /// `overloaded`.
+    #[arg(long, value_name = "N", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_calls_in_flight: u64,
     #[command(flatten)]
     broker: super::BrokerArgs,
 }
 
 pub async fn serve(args: Args) -> anyhow::Result<()> {
+    // Everything that can be wrong with the arguments fails before any
+    // isolate-host starts.
+    let tokens = match (&args.listen, &args.token_file) {
+        (Some(_), None) => {
+            anyhow::bail!("--listen needs --token-file: TCP clients must present a token")
+        }
+        (None, Some(_)) => anyhow::bail!("--token-file is only used with --listen"),
+        (Some(_), Some(file)) => Some(caplet_broker::Tokens::load(file)?),
+        (None, None) => None,
+    };
+    let socket = match (&args.socket, &args.listen) {
+        (Some(path), _) => Some(path.clone()),
+        (None, None) => Some(PathBuf::from("caplet.sock")),
+        (None, Some(_)) => None,
+    };
+
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let broker = caplet_broker::Broker::start(args.broker.config(cores)?);
-    let listener = caplet_broker::listener::UnixListener::bind(&args.socket)?;
+    let mut config = args.broker.config(cores)?;
+    config.connection.idle_timeout = Duration::from_secs(args.idle_timeout_secs);
+    config.connection.frame_timeout = Duration::from_secs(args.frame_timeout_secs);
+    config.connection.max_calls_in_flight = args.max_calls_in_flight as usize;
+    let broker = caplet_broker::Broker::start(config);
+    let listeners = bind(socket, args.listen, tokens).await;
+    let (unix, tcp) = match listeners {
+        Ok(listeners) => listeners,
+        Err(error) => {
+            broker.shutdown().await;
+            return Err(error);
+        }
+    };
     // READY means work can start at once: every isolate-host is up.
     if let Err(error) = broker.pool().ready().await {
         broker.shutdown().await;
@@ -27,15 +80,47 @@ pub async fn serve(args: Args) -> anyhow::Result<()> {
     let mut interrupt = signal(SignalKind::interrupt())?;
     {
         let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "READY {}", listener.path().display())?;
+        if let Some(unix) = &unix {
+            writeln!(stdout, "READY {}", unix.path().display())?;
+        }
+        if let Some(tcp) = &tcp {
+            writeln!(stdout, "READY tcp://{}", tcp.local_addr()?)?;
+        }
         stdout.flush()?;
     }
+    let serve_unix = async {
+        match &unix {
+            Some(listener) => broker.serve(listener).await,
+            None => std::future::pending().await,
+        }
+    };
+    let serve_tcp = async {
+        match &tcp {
+            Some(listener) => broker.serve_tcp(listener).await,
+            None => std::future::pending().await,
+        }
+    };
     let outcome = tokio::select! {
-        served = broker.serve(&listener) => served.map_err(anyhow::Error::from),
+        served = serve_unix => served.map_err(anyhow::Error::from),
+        served = serve_tcp => served.map_err(anyhow::Error::from),
         _ = terminate.recv() => Ok(()),
         _ = interrupt.recv() => Ok(()),
     };
-    drop(listener);
+    drop(unix);
+    drop(tcp);
     broker.shutdown().await;
     outcome
+}
+
+async fn bind(
+    socket: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    tokens: Option<caplet_broker::Tokens>,
+) -> anyhow::Result<(Option<UnixListener>, Option<TcpListener>)> {
+    let unix = socket.map(|path| UnixListener::bind(&path)).transpose()?;
+    let tcp = match (listen, tokens) {
+        (Some(address), Some(tokens)) => Some(TcpListener::bind(address, tokens).await?),
+        _ => None,
+    };
+    Ok((unix, tcp))
 }

@@ -12,8 +12,8 @@ use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
 use caplet_capnp_js::codec;
-use capnp::capability::{DispatchCallResult, Params, Promise, Results};
-use capnp::private::capability::ClientHook;
+use caplet_capnp_js::dynamic::DynServer;
+use capnp::capability::{Params, Promise, Results};
 use capnp::{any_pointer, Error};
 use rquickjs::function::This;
 use rquickjs::promise::PromiseState;
@@ -49,7 +49,7 @@ impl Export {
         self.object.borrow_mut().take();
     }
 
-    async fn dispatch(
+    async fn serve(
         self: Rc<Self>,
         interface_id: u64,
         method_id: u16,
@@ -188,63 +188,14 @@ fn thrown<'js>(ctx: &Ctx<'js>, error: rquickjs::CaughtError<'js>) -> Error {
     }
 }
 
-/// The client type of exported JS objects (any interface: calls are
-/// dispatched by schema at run time).
-pub struct DynClient {
-    client: capnp::capability::Client,
-}
-
-impl capnp::capability::FromClientHook for DynClient {
-    fn new(hook: Box<dyn ClientHook>) -> Self {
-        Self {
-            client: capnp::capability::Client::new(hook),
-        }
-    }
-
-    fn into_client_hook(self) -> Box<dyn ClientHook> {
-        self.client.hook
-    }
-
-    fn as_client_hook(&self) -> &dyn ClientHook {
-        &*self.client.hook
-    }
-}
-
-/// Dispatches calls on an [`Export`].
-#[derive(Clone)]
-pub struct ExportDispatch(Rc<Export>);
-
-impl std::ops::Deref for ExportDispatch {
-    type Target = Export;
-
-    fn deref(&self) -> &Export {
-        &self.0
-    }
-}
-
-impl capnp::capability::Server for ExportDispatch {
-    fn dispatch_call(
-        self,
+impl DynServer for Export {
+    fn dispatch(
+        self: Rc<Self>,
         interface_id: u64,
         method_id: u16,
         params: Params<any_pointer::Owned>,
         results: Results<any_pointer::Owned>,
-    ) -> DispatchCallResult {
-        DispatchCallResult::new(
-            Promise::from_future(self.0.dispatch(interface_id, method_id, params, results)),
-            false,
-        )
-    }
-
-    fn as_ptr(&self) -> usize {
-        Rc::as_ptr(&self.0) as usize
-    }
-}
-
-impl capnp::capability::FromServer<Export> for DynClient {
-    type Dispatch = ExportDispatch;
-
-    fn from_server(server: Rc<Export>) -> ExportDispatch {
-        ExportDispatch(server)
+    ) -> Promise<(), Error> {
+        Promise::from_future(self.serve(interface_id, method_id, params, results))
     }
 }

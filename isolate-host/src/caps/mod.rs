@@ -29,7 +29,6 @@ use std::rc::{Rc, Weak};
 
 use caplet_capnp_js::codec::{self, CapReader, CapWriter, CodecError};
 use caplet_capnp_js::schema::SchemaSet;
-use capnp::capability::FromClientHook;
 use capnp::private::capability::ClientHook;
 use rquickjs::{Ctx, Function, Object, Persistent, Value};
 
@@ -170,29 +169,41 @@ impl Caps {
             capnp::ErrorKind::Unimplemented => "unimplemented",
             _ => "failed",
         };
-        let mut message = error.extra.as_str();
-        while let Some(rest) = message.strip_prefix("remote exception: ") {
-            message = rest;
-        }
-        self.make_rpc_error(ctx, kind, message)
-    }
-
-    fn make_rpc_error<'js>(
-        &self,
-        ctx: &Ctx<'js>,
-        kind: &str,
-        message: &str,
-    ) -> rquickjs::Result<Value<'js>> {
+        let (message, detail) = remote_reason(&error.extra);
         let error = rquickjs::Exception::from_message(ctx.clone(), message)?;
         let proto = self.intrinsics().rpc_error_proto.restore(ctx)?;
         error.as_object().set_prototype(Some(&proto))?;
         error.as_object().set("type", kind)?;
+        if let Some(detail) = detail {
+            error.as_object().set("remoteDetail", detail)?;
+        }
         Ok(error.into_value())
     }
 
     fn core(&self) -> Option<Rc<Core>> {
         self.core.upgrade()
     }
+}
+
+/// The message of an exception from another vat: without the `remote
+/// exception: ` prefixes each hop adds. A provider's multi-line report (a
+/// Python traceback, as pycapnp sends for every exception) is reduced to its
+/// final line, the exception itself; the whole text is returned as detail.
+pub fn remote_reason(reason: &str) -> (&str, Option<&str>) {
+    let mut text = reason;
+    while let Some(rest) = text.strip_prefix("remote exception: ") {
+        text = rest;
+    }
+    let text = text.strip_prefix("message = ").unwrap_or(text);
+    if !text.contains("Traceback (most recent call last):") {
+        return (text, None);
+    }
+    let last = text
+        .lines()
+        .rev()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or(text);
+    (last.trim(), Some(text))
 }
 
 /// Encodes capabilities found in JS values: stubs pass their capability on,
@@ -231,8 +242,7 @@ impl<'js> CapWriter<'js> for Writer<'_> {
         }
         let export = Export::new(self.caps.core.clone(), ctx, object.clone(), interface_id);
         self.caps.exports.borrow_mut().push(Rc::downgrade(&export));
-        let client: export::DynClient = capnp_rpc::new_client_from_rc(export);
-        Ok(client.into_client_hook())
+        Ok(caplet_capnp_js::dynamic::client(export).hook)
     }
 }
 
@@ -261,5 +271,26 @@ impl<'js> CapReader<'js> for Reader<'_> {
         self.caps
             .stub(ctx, capnp::capability::Client::new(hook), interface_id)
             .map_err(CodecError::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::remote_reason;
+
+    #[test]
+    fn remote_reasons_lose_their_hop_prefixes() {
+        assert_eq!(
+            remote_reason("remote exception: remote exception: it broke"),
+            ("it broke", None)
+        );
+    }
+
+    #[test]
+    fn python_tracebacks_become_their_last_line() {
+        let traceback = "message = Traceback (most recent call last):\n  File \"x.py\", line 48, in lookup\n    raise KeyError(sku)\nKeyError: 'unknown sku: ZZ'\n";
+        let (message, detail) = remote_reason(traceback);
+        assert_eq!(message, "KeyError: 'unknown sku: ZZ'");
+        assert!(detail.unwrap().starts_with("Traceback"));
     }
 }
