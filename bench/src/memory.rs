@@ -78,8 +78,46 @@ mod tests {
             .unwrap();
         let found = children(std::process::id()).unwrap();
         assert!(found.contains(&child.id()), "{found:?}");
+        let family = family(std::process::id()).unwrap();
+        assert!(family.contains(&child.id()), "{family:?}");
+        assert!(cpu_ns(&family) > 0);
         let mut child = child;
         child.kill().unwrap();
         child.wait().unwrap();
     }
+}
+
+/// `pid` and all its descendants.
+pub fn family(pid: u32) -> anyhow::Result<Vec<u32>> {
+    let mut found = vec![pid];
+    let mut next = 0;
+    while next < found.len() {
+        let children = children(found[next])?;
+        found.extend(children);
+        next += 1;
+    }
+    Ok(found)
+}
+
+/// CPU time spent so far by `pids` (each process, all its threads), in
+/// nanoseconds, read through each process's CPU clock
+/// (`clock_getcpuclockid`). Processes that have exited count as zero.
+pub fn cpu_ns(pids: &[u32]) -> u64 {
+    let mut total = 0;
+    for pid in pids {
+        let mut clock: libc::clockid_t = 0;
+        // SAFETY: `clock` is a valid out-pointer; an unknown pid is an error.
+        if unsafe { libc::clock_getcpuclockid(*pid as libc::pid_t, &mut clock) } != 0 {
+            continue;
+        }
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec.
+        if unsafe { libc::clock_gettime(clock, &mut ts) } == 0 {
+            total += ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
+        }
+    }
+    total
 }
