@@ -64,29 +64,6 @@ fn kib_field(text: &str, name: &str) -> Option<u64> {
         .and_then(|kib| kib.parse().ok())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_this_process() {
-        assert!(rss(std::process::id()).unwrap() > 0);
-        assert!(available().unwrap() > 0);
-        let child = std::process::Command::new("sleep")
-            .arg("5")
-            .spawn()
-            .unwrap();
-        let found = children(std::process::id()).unwrap();
-        assert!(found.contains(&child.id()), "{found:?}");
-        let family = family(std::process::id()).unwrap();
-        assert!(family.contains(&child.id()), "{family:?}");
-        assert!(cpu_ns(&family) > 0);
-        let mut child = child;
-        child.kill().unwrap();
-        child.wait().unwrap();
-    }
-}
-
 /// `pid` and all its descendants.
 pub fn family(pid: u32) -> anyhow::Result<Vec<u32>> {
     let mut found = vec![pid];
@@ -120,4 +97,27 @@ pub fn cpu_ns(pids: &[u32]) -> u64 {
         }
     }
     total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_this_process() {
+        assert!(rss(std::process::id()).unwrap() > 0);
+        assert!(available().unwrap() > 0);
+        let child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let found = children(std::process::id()).unwrap();
+        assert!(found.contains(&child.id()), "{found:?}");
+        let family = family(std::process::id()).unwrap();
+        assert!(family.contains(&child.id()), "{family:?}");
+        assert!(cpu_ns(&family) > 0);
+        let mut child = child;
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
 }
