@@ -196,36 +196,46 @@ pub async fn capability_calls(
     })
 }
 
-/// The time of one chain of `depth` dependent, pipelined calls, from JS:
-/// `samples` invocations of `reps` chains each, per chain.
-pub async fn chain(
+/// The time of one chain of `depth` dependent, pipelined calls from JS, for
+/// each of `depths`: `samples` invocations of `reps` chains each, per chain.
+/// The depths take turns sample by sample, so that each sees the same
+/// machine (other load comes and goes).
+pub async fn chains(
     conn: &Connection,
     samples: usize,
-    depth: u32,
+    depths: &[u32],
     reps: u32,
-) -> anyhow::Result<Summary> {
-    let (worker, count) = with_bench(conn, CHAIN).await?;
-    let input = format!(r#"{{"depth":{depth},"reps":{reps}}}"#);
-    expect(
-        &worker.invoke("run", &input).await?.output,
-        &depth.to_string(),
-    )?;
-    let mut times = Vec::with_capacity(samples);
-    for _ in 0..samples {
-        let before = count.get();
-        let start = Instant::now();
-        let done = worker.invoke("run", &input).await?;
-        let elapsed = start.elapsed();
-        expect(&done.output, &depth.to_string())?;
-        anyhow::ensure!(
-            count.get() - before == u64::from(depth * reps),
-            "{} calls reached the capability, expected {}",
-            count.get() - before,
-            depth * reps
-        );
-        times.push(elapsed / reps);
+) -> anyhow::Result<Vec<Summary>> {
+    let mut chains = Vec::new();
+    for &depth in depths {
+        let (worker, count) = with_bench(conn, CHAIN).await?;
+        let input = format!(r#"{{"depth":{depth},"reps":{reps}}}"#);
+        expect(
+            &worker.invoke("run", &input).await?.output,
+            &depth.to_string(),
+        )?;
+        chains.push((depth, worker, count, input, Vec::with_capacity(samples)));
     }
-    Ok(Summary::times(times))
+    for _ in 0..samples {
+        for (depth, worker, count, input, times) in &mut chains {
+            let before = count.get();
+            let start = Instant::now();
+            let done = worker.invoke("run", input).await?;
+            let elapsed = start.elapsed();
+            expect(&done.output, &depth.to_string())?;
+            anyhow::ensure!(
+                count.get() - before == u64::from(*depth * reps),
+                "{} calls reached the capability, expected {}",
+                count.get() - before,
+                *depth * reps
+            );
+            times.push(elapsed / reps);
+        }
+    }
+    Ok(chains
+        .into_iter()
+        .map(|(_, _, _, _, times)| Summary::times(times))
+        .collect())
 }
 
 /// Live idle workers: memory per worker, and how many were reached.

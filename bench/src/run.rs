@@ -297,11 +297,16 @@ fn split(
 
 /// One call against a chain of 10 dependent pipelined calls, and their ratio.
 async fn chains(report: &mut Report, conn: &Connection, over: &str, samples: usize) {
-    let one = measure::chain(conn, samples, 1, CHAIN_REPS).await;
-    let ten = measure::chain(conn, samples, 10, CHAIN_REPS).await;
-    let ratio = match (&one, &ten) {
-        (Ok(one), Ok(ten)) => Ok(Summary::single(Unit::Ratio, ten.median / one.median)),
-        _ => Err(anyhow::anyhow!("a chain measurement failed")),
+    let (one, ten, ratio) = match measure::chains(conn, samples, &[1, 10], CHAIN_REPS).await {
+        Ok(chains) => {
+            let (one, ten) = (chains[0], chains[1]);
+            let ratio = Summary::single(Unit::Ratio, ten.median / one.median);
+            (Ok(one), Ok(ten), Ok(ratio))
+        }
+        Err(error) => {
+            let again = || anyhow::anyhow!("{error:#}");
+            (Err(again()), Err(again()), Err(error))
+        }
     };
     let (one_key, ten_key, ratio_key) = if over == "embedded" {
         ("call_embedded", "chain_embedded", "chain_ratio_embedded")
