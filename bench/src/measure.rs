@@ -62,22 +62,64 @@ export default { run: ({ n }) => fib(n) };
 pub struct Timed {
     pub wall: Summary,
     pub cpu: Summary,
+    /// Mean CPU time per operation of each role (`client`, `broker`,
+    /// `isolate-host`), over the whole measurement.
+    pub roles: Vec<(&'static str, f64)>,
 }
 
-/// The CPU clock of this process and its descendants.
+/// The CPU clocks of this process and its descendants, each with its role.
 struct CpuClock {
-    pids: Vec<u32>,
+    pids: Vec<(u32, &'static str)>,
 }
 
 impl CpuClock {
     fn new() -> anyhow::Result<Self> {
-        Ok(Self {
-            pids: memory::family(std::process::id())?,
-        })
+        let me = std::process::id();
+        let pids = memory::family(me)?
+            .into_iter()
+            .map(|pid| {
+                let role = match memory::first_argument(pid).as_deref() {
+                    _ if pid == me => "client",
+                    Some("serve") => "broker",
+                    Some("isolate-host") => "isolate-host",
+                    _ => "other",
+                };
+                (pid, role)
+            })
+            .collect();
+        Ok(Self { pids })
     }
 
     fn now(&self) -> f64 {
-        memory::cpu_ns(&self.pids) as f64 * 1e-9
+        let pids: Vec<u32> = self.pids.iter().map(|(pid, _)| *pid).collect();
+        memory::cpu_ns(&pids) as f64 * 1e-9
+    }
+
+    /// CPU seconds so far by role.
+    fn by_role(&self) -> Vec<(&'static str, f64)> {
+        let mut roles: Vec<(&'static str, f64)> = Vec::new();
+        for (pid, role) in &self.pids {
+            let seconds = memory::cpu_ns(&[*pid]) as f64 * 1e-9;
+            match roles.iter_mut().find(|(r, _)| r == role) {
+                Some((_, total)) => *total += seconds,
+                None => roles.push((role, seconds)),
+            }
+        }
+        roles
+    }
+
+    /// Mean CPU per operation by role since `start` (from `by_role`).
+    fn roles_since(&self, start: &[(&'static str, f64)], ops: f64) -> Vec<(&'static str, f64)> {
+        self.by_role()
+            .into_iter()
+            .map(|(role, now)| {
+                let then = start
+                    .iter()
+                    .find(|(r, _)| *r == role)
+                    .map_or(0.0, |(_, t)| *t);
+                (role, (now - then) / ops)
+            })
+            .collect()
     }
 }
 
@@ -85,6 +127,7 @@ impl CpuClock {
 pub async fn cold(conn: &Connection, n: usize) -> anyhow::Result<Timed> {
     let code = WorkerCode::new("trivial.js", TRIVIAL);
     let clock = CpuClock::new()?;
+    let roles = clock.by_role();
     let mut samples = Vec::with_capacity(n);
     let mut cpu = Vec::with_capacity(n);
     for i in 0..n {
@@ -99,6 +142,7 @@ pub async fn cold(conn: &Connection, n: usize) -> anyhow::Result<Timed> {
     Ok(Timed {
         wall: Summary::times(samples),
         cpu: Summary::of(Unit::Time, cpu),
+        roles: clock.roles_since(&roles, n as f64),
     })
 }
 
@@ -167,6 +211,7 @@ pub async fn capability_calls(
 ) -> anyhow::Result<Timed> {
     let (worker, count) = with_bench(conn, PING).await?;
     let clock = CpuClock::new()?;
+    let roles = clock.by_role();
     let mut cpu = Vec::with_capacity(samples);
     let input = format!(r#"{{"calls":{calls},"inflight":{inflight}}}"#);
     // One warm-up invocation (schema stubs, connection buffers).
@@ -193,6 +238,7 @@ pub async fn capability_calls(
     Ok(Timed {
         wall: Summary::of(Unit::PerSecond, rates),
         cpu: Summary::of(Unit::Time, cpu),
+        roles: clock.roles_since(&roles, samples as f64 * f64::from(calls)),
     })
 }
 

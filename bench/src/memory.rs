@@ -64,6 +64,13 @@ fn kib_field(text: &str, name: &str) -> Option<u64> {
         .and_then(|kib| kib.parse().ok())
 }
 
+/// The first argument `pid` was started with (after the program), if any.
+pub fn first_argument(pid: u32) -> Option<String> {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let arg = cmdline.split(|b| *b == 0).nth(1)?;
+    Some(String::from_utf8_lossy(arg).into_owned())
+}
+
 /// `pid` and all its descendants.
 pub fn family(pid: u32) -> anyhow::Result<Vec<u32>> {
     let mut found = vec![pid];

@@ -129,7 +129,7 @@ async fn caplet(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<
         );
         eprintln!("  cold load + first invoke ({n} samples)…");
         let cold = measure::cold(&conn, n).await;
-        let (wall, cpu) = split(cold);
+        let (wall, cpu) = split(report, "cold load + first invoke (unix socket)", cold);
         report.add_target(
             "cold_unix",
             "cold: load + first invoke (unix socket)",
@@ -149,7 +149,7 @@ async fn caplet(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<
     if args.wants("calls") {
         eprintln!("  capability calls…");
         let calls = measure::capability_calls(&conn, args.call_samples, args.calls, inflight).await;
-        let (wall, cpu) = split(calls);
+        let (wall, cpu) = split(report, "capability call (unix socket)", calls);
         report.add_target(
             "calls_unix",
             format!("capability calls/s, {inflight} in flight (unix socket)"),
@@ -187,7 +187,8 @@ async fn caplet(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<
         }
         if args.wants("cold") {
             eprintln!("  cold load + first invoke ({n} samples)…");
-            let (wall, cpu) = split(measure::cold(&embedded, n).await);
+            let cold = measure::cold(&embedded, n).await;
+            let (wall, cpu) = split(report, "cold load + first invoke (embedded)", cold);
             report.add(
                 "cold_embedded",
                 "cold: load + first invoke (embedded)",
@@ -207,7 +208,7 @@ async fn caplet(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<
             eprintln!("  capability calls…");
             let calls =
                 measure::capability_calls(&embedded, args.call_samples, args.calls, inflight).await;
-            let (wall, cpu) = split(calls);
+            let (wall, cpu) = split(report, "capability call (embedded)", calls);
             report.add_target(
                 "calls_embedded",
                 format!("capability calls/s, {inflight} in flight (embedded)"),
@@ -282,12 +283,26 @@ async fn caplet(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<
     Ok(())
 }
 
-/// Wall and CPU summaries of one measurement, each failing alike.
+/// Wall and CPU summaries of one measurement, each failing alike; the CPU
+/// time by role goes into a note.
 fn split(
+    report: &mut Report,
+    what: &str,
     timed: anyhow::Result<measure::Timed>,
 ) -> (anyhow::Result<Summary>, anyhow::Result<Summary>) {
     match timed {
-        Ok(timed) => (Ok(timed.wall), Ok(timed.cpu)),
+        Ok(timed) => {
+            let roles: Vec<String> = timed
+                .roles
+                .iter()
+                .map(|(role, seconds)| format!("{role} {}", Unit::Time.format(*seconds)))
+                .collect();
+            report.notes.push(format!(
+                "CPU time per {what}, by process: {}",
+                roles.join(", ")
+            ));
+            (Ok(timed.wall), Ok(timed.cpu))
+        }
         Err(error) => {
             let again = anyhow::anyhow!("{error:#}");
             (Err(error), Err(again))
