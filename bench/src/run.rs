@@ -136,7 +136,7 @@ async fn caplet(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<
             wall,
             COLD_TARGET,
         );
-        report.add("cold_unix_cpu", "  CPU time, all processes", cpu);
+        report.add("cold_unix_cpu", "  ↳ CPU time, all processes", cpu);
     }
     if args.wants("warm") {
         eprintln!("  warm invoke…");
@@ -156,7 +156,11 @@ async fn caplet(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<
             wall,
             CALLS_TARGET,
         );
-        report.add("calls_unix_cpu", "  CPU time per call, all processes", cpu);
+        report.add(
+            "calls_unix_cpu",
+            "  ↳ CPU time per call, all processes",
+            cpu,
+        );
     }
     if args.wants("chain") {
         eprintln!("  pipelined chains…");
@@ -194,7 +198,7 @@ async fn caplet(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<
                 "cold: load + first invoke (embedded)",
                 wall,
             );
-            report.add("cold_embedded_cpu", "  CPU time, all processes", cpu);
+            report.add("cold_embedded_cpu", "  ↳ CPU time, all processes", cpu);
         }
         if args.wants("warm") {
             eprintln!("  warm invoke…");
@@ -217,7 +221,7 @@ async fn caplet(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<
             );
             report.add(
                 "calls_embedded_cpu",
-                "  CPU time per call, all processes",
+                "  ↳ CPU time per call, all processes",
                 cpu,
             );
         }
@@ -249,12 +253,12 @@ async fn caplet(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<
             );
             report.add(
                 "memory_hosts",
-                "  of which isolate-hosts",
+                "  ↳ of which isolate-hosts",
                 Ok(density.hosts_per_worker),
             );
             report.add(
                 "memory_broker",
-                "  of which broker",
+                "  ↳ of which broker",
                 Ok(density.broker_per_worker),
             );
             let reached = Summary::single(Unit::Count, density.reached as f64);
@@ -340,7 +344,7 @@ async fn chains(report: &mut Report, conn: &Connection, over: &str, samples: usi
     );
     report.add_target(
         ratio_key,
-        format!("  chain of 10 / one call ({over})"),
+        format!("  ↳ chain of 10 / one call ({over})"),
         ratio,
         CHAIN_TARGET,
     );
