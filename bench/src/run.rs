@@ -367,7 +367,10 @@ fn measure_peers(args: &Args, report: &mut Report) {
 
     let deno = match peers::find_deno(args.deno.as_deref()) {
         Some(binary) => Deno::new(binary).map_err(|e| format!("failed: {e:#}")),
-        None => Err("missing (scripts/install-peers.sh installs it from npm)".to_string()),
+        None => Err(match &args.deno {
+            Some(path) => format!("missing ({} is not an executable)", path.display()),
+            None => "missing (scripts/install-peers.sh installs it from npm)".to_string(),
+        }),
     };
     let deno = match deno {
         Ok(deno) => {
