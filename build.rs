@@ -2,6 +2,11 @@
 //! compiler (WebAssembly, no system `capnp` needed) and `capnpc` codegen.
 //! This is the only place generated code comes from.
 //!
+//! The `CodeGeneratorRequest` of `schema/` (every node, as the compiler
+//! wrote it) is also kept in `OUT_DIR/schema-nodes.bin`, exposed as
+//! `caplet::SCHEMA_NODES`: the broker sends the nodes of the built-in
+//! interfaces to isolate-hosts from it.
+//!
 //! The schemas of the end-to-end tests (`tests/schemas/*.capnp`) are
 //! compiled the same way into `OUT_DIR`, where only the tests include them;
 //! they are never part of the library. Each folder's `CodeGeneratorRequest`
@@ -12,12 +17,16 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 fn main() {
-    generate("schema");
+    let request = generate("schema");
+    let out = std::path::Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR is set by cargo"))
+        .join("schema-nodes.bin");
+    std::fs::write(&out, request).expect("write schema-nodes.bin");
     generate("tests/schemas");
 }
 
-/// Compiles every `.capnp` file of `folder` into `OUT_DIR`.
-fn generate(folder: &str) {
+/// Compiles every `.capnp` file of `folder` into `OUT_DIR`; returns the
+/// serialized `CodeGeneratorRequest`.
+fn generate(folder: &str) -> Vec<u8> {
     println!("cargo:rerun-if-changed={folder}");
     let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
         .unwrap_or_else(|e| panic!("{folder}/ folder is unreadable: {e}"))
@@ -48,4 +57,5 @@ fn generate(folder: &str) {
         .crates_provide_map(HashMap::from([(0xa93fc509624c72d9, "capnp".to_string())]))
         .run(&request[..])
         .expect("capnp code generation failed");
+    request
 }

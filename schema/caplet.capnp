@@ -56,6 +56,23 @@ interface Broker {
   # second `get` with the same id and identical code returns the already
   # compiled worker, sharing its module state. The same id with different
   # code fails with `id_conflict` naming the id. `id` is 1–256 bytes.
+
+  builtin @2 (grant :BuiltinGrant) -> (cap :Capability, interfaceSchema :InterfaceSchema);
+  # A built-in capability the broker itself serves (see `BuiltinGrant`),
+  # with its interface schema, ready to be put into a `Binding` of
+  # `WorkerCode.env` (it goes through the broker's proxy like any other
+  # grant) or to be called by the client directly.
+  #
+  # Security: what a client can get here is bounded by the broker's
+  # configuration (`caplet serve --config`), never by the request: volumes
+  # and kv stores are namespaced by this connection's principal (two
+  # principals asking for volume "workspace" get two different volumes; the
+  # client-chosen `WorkerCode.principal` only places workers and plays no
+  # part here), an
+  # http gateway must name a policy the configuration defines, and quotas
+  # come from the configuration. Fails with `bad_grant: …` naming the
+  # problem (unknown policy, malformed name), or `unavailable: …` when the
+  # broker runs without a data directory or configuration for that kind.
 }
 
 # ==============================================================================
@@ -82,6 +99,26 @@ struct WorkerCode {
   limits @3 :Limits;
   # Resource limits. Unset fields take the broker's defaults; values above the
   # broker's maxima fail the load with `limit_too_high`.
+
+  policy @4 :Policy;
+  # What the worker's JavaScript may do beyond the defaults. Unset: nothing.
+
+  principal @5 :Text;
+  # Who the worker acts for, as the client names it (1–256 bytes; empty means
+  # the client's connection). A broker started with `--cordon principal`
+  # never places workers of different principals in the same isolate-host
+  # process; a load that finds no host free for its principal fails with
+  # `overloaded`.
+}
+
+struct Policy {
+  # Opt-ins that weaken a worker's isolation. Every field defaults to off.
+
+  allowEval @0 :Bool;
+  # `eval`, `new Function(…)` and the async and generator function
+  # constructors exist. Off: they are absent (`typeof eval` is "undefined"
+  # and `Function.prototype.constructor` throws), because the worker's
+  # runtime has no parser at all.
 }
 
 struct Module {
@@ -117,6 +154,36 @@ struct Binding {
   interfaceSchema @2 :InterfaceSchema;
   # The interface `cap` implements; the broker may never have seen it before.
   # (Not called `schema`: pycapnp reserves that attribute on every struct.)
+}
+
+struct BuiltinGrant {
+  # Names one built-in capability for `Broker.builtin`. The command line
+  # writes it as `KIND:NAME` or `fs:NAME:ro`, e.g. `fs:workspace`,
+  # `kv:main`, `http:github`.
+
+  kind @0 :Kind;
+  # Which built-in.
+
+  name @1 :Text;
+  # For `fs`, the volume; for `kv`, the store: 1–64 bytes of ASCII letters,
+  # digits, `_`, `-` and `.`, chosen freely (each principal has its own
+  # namespace). For `http`, the name of a policy in the broker's
+  # configuration.
+
+  readOnly @2 :Bool;
+  # `fs` only: the volume accepts reads only (see `fs.capnp`). Ignored by
+  # the other kinds.
+
+  enum Kind {
+    fs @0;
+    # A `Volume` of `fs.capnp`: files stored in the broker's SQLite database,
+    # with the quota the configuration sets for this volume name.
+    kv @1;
+    # A `Store` of `kv.capnp`: a key/value store in the same database.
+    http @2;
+    # A `Gateway` of `http.capnp` bound to one named egress policy. Granted
+    # as `env.fetch`, it also gives the worker a global `fetch()`.
+  }
 }
 
 struct InterfaceSchema {
@@ -182,6 +249,15 @@ struct Limits {
   logBytes @6 :UInt64;
   # Total size of the log lines one invocation may keep, in bytes (default
   # 1 MiB); later lines are dropped and a final warning says so.
+
+  subrequests @7 :UInt32;
+  # Capability calls one invocation may make, in total (default 1000). The
+  # call over the limit ends the invocation with `subrequestLimitExceeded`.
+
+  callsInFlight @8 :UInt32;
+  # Capability calls one invocation may have waiting for their results at
+  # once (default 100). The call over the limit ends the invocation with
+  # `callsInFlightExceeded`.
 }
 
 # ==============================================================================
@@ -191,7 +267,7 @@ struct Limits {
 interface Worker {
   # A compiled worker living in an isolate-host.
 
-  invoke @0 (entrypoint :Text, input :Text)
+  invoke @0 (entrypoint :Text, input :Text, logSink :LogSink)
          -> (output :Text, logs :List(LogLine), stats :Stats, error :InvokeError);
   # Calls the worker. `entrypoint` names a method of the main module's default
   # export object (empty means `run`); when the default export is a function,
@@ -202,6 +278,39 @@ interface Worker {
   # On success `output` is the awaited return value as JSON text (`undefined`
   # becomes `null`) and `error` is unset. On failure `output` is empty and
   # `error` says why; `logs` and `stats` are filled either way.
+  #
+  # `logSink` (optional, added after the first release): when set, every
+  # console line the invocation keeps is also sent to it while the
+  # invocation runs, in order, before this call returns (at most 10000
+  # lines per invocation; the rest are only in `logs`). `logs` still holds
+  # every line. Security: the isolate-host gets a broker proxy of the sink,
+  # revoked when this call returns, and writes log lines only; the worker
+  # cannot reach it. A sink that fails or is slow does not fail the
+  # invocation, and only delays its answer by at most one second.
+
+  entrypoint @1 (name :Text, interfaceSchema :InterfaceSchema) -> (cap :Capability);
+  # Serves an export of the main module as a typed capability: `name` names
+  # the export (`default` for the default export), an object whose methods
+  # implement the interface `interfaceSchema` describes. Each method gets the
+  # params struct as a plain object and returns (or resolves to) the results
+  # struct; capabilities in both directions become stubs and exported objects,
+  # as for `env` bindings, and calls can be pipelined.
+  #
+  # Each call runs under the worker's limits like an invocation (or within the
+  # invocation already running); a JS exception answers `failed` with its
+  # message. The capability lives as long as the caller holds it and the
+  # worker lives. Fails with `entrypoint_not_found` (no such export, or not an
+  # object) or `schema_error` (the schema does not compile or cannot be used
+  # from JS, naming the place).
+}
+
+interface LogSink {
+  # Receives an invocation's console lines as they happen (see
+  # `Worker.invoke`). Implemented by the client.
+
+  write @0 (line :LogLine) -> ();
+  # One console line. Calls arrive in the order the worker logged; the
+  # answer is not awaited before the worker goes on.
 }
 
 struct InvokeError {
@@ -226,12 +335,27 @@ struct InvokeError {
     neverSettled @4;
     # The returned promise can never settle: nothing it waits on is pending.
     cpuLimitExceeded @5;
+    # The invocation used more than `Limits.cpuTimeMs` of CPU time.
     memoryLimitExceeded @6;
+    # The worker's heap reached `Limits.memoryBytes`.
     wallTimeExceeded @7;
+    # The invocation took longer than `Limits.wallTimeMs`. Enforced by the
+    # isolate-host and, should the host be stuck, by the broker.
     stackOverflow @8;
+    # The JavaScript stack reached `Limits.stackBytes`.
     outputTooLarge @9;
+    # The JSON output is larger than `Limits.outputBytes`.
     internal @10;
     # A bug in caplet; the message says more.
+    subrequestLimitExceeded @11;
+    # The invocation made more than `Limits.subrequests` capability calls.
+    callsInFlightExceeded @12;
+    # More than `Limits.callsInFlight` capability calls were waiting at once.
+    #
+    # After any of the limit kinds above (cpu, memory, wall time, stack,
+    # subrequests, calls in flight) the worker's runtime is thrown away and
+    # rebuilt from its code before its next invocation: module state does not
+    # survive a tripped limit.
   }
 }
 

@@ -27,10 +27,16 @@ struct WorkerSpec {
   # Capabilities, each with a compiled schema.
   limits @3 :Caplet.Limits;
   # Concrete limits: every field is set.
+  allowEval @4 :Bool;
+  # `Caplet.Policy.allowEval`: the worker's runtime gets the `Eval` intrinsic.
 }
 
 interface HostWorker {
-  invoke @0 (entrypoint :Text, input :Text)
+  invoke @0 (entrypoint :Text, input :Text, logSink :Caplet.LogSink)
          -> (output :Text, logs :List(Caplet.LogLine), stats :Caplet.Stats, error :Caplet.InvokeError);
-  # Same meaning as `Worker.invoke`.
+  # Same meaning as `Worker.invoke`; `logSink` is the broker's proxy of the
+  # client's sink, revoked when the call returns.
+
+  entrypoint @1 (name :Text, schema :Caplet.CompiledSchema) -> (cap :Capability);
+  # Same meaning as `Worker.entrypoint`, with the schema compiled by the broker.
 }

@@ -13,3 +13,29 @@ capnp::generated_code!(pub mod host_capnp);
 capnp::generated_code!(pub mod fs_capnp);
 capnp::generated_code!(pub mod kv_capnp);
 capnp::generated_code!(pub mod http_capnp);
+
+/// The stable snake_case name of an invocation error kind, as clients print
+/// it (`cpu_limit_exceeded`, `exception` …).
+pub fn invoke_error_kind_name(kind: caplet_capnp::invoke_error::Kind) -> &'static str {
+    use caplet_capnp::invoke_error::Kind;
+    match kind {
+        Kind::Exception => "exception",
+        Kind::EntrypointNotFound => "entrypoint_not_found",
+        Kind::OutputNotSerializable => "output_not_serializable",
+        Kind::BadInput => "bad_input",
+        Kind::NeverSettled => "never_settled",
+        Kind::CpuLimitExceeded => "cpu_limit_exceeded",
+        Kind::MemoryLimitExceeded => "memory_limit_exceeded",
+        Kind::WallTimeExceeded => "wall_time_exceeded",
+        Kind::StackOverflow => "stack_overflow",
+        Kind::OutputTooLarge => "output_too_large",
+        Kind::Internal => "internal",
+        Kind::SubrequestLimitExceeded => "subrequest_limit_exceeded",
+        Kind::CallsInFlightExceeded => "calls_in_flight_exceeded",
+    }
+}
+
+/// Every schema node of `schema/*.capnp` (and the standard files they
+/// import), as a serialized `CodeGeneratorRequest` message (not aligned:
+/// read it with `capnp::serialize::read_message`, which copies).
+pub const SCHEMA_NODES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/schema-nodes.bin"));

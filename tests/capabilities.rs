@@ -699,3 +699,91 @@ fn compiled_schema_nodes_are_accepted_as_well_as_source() {
         }
     });
 }
+
+/// A worker serves one of its exports as a typed capability; Rust calls it
+/// with a pipelined chain, and through it the worker reaches its own grants.
+#[test]
+fn workers_serve_typed_entrypoints_with_pipelining() {
+    let server = Server::start(1);
+    block_on(async {
+        let conn = Connection::connect(&server.socket).await.unwrap();
+        let named: named::Client = capnp_rpc::new_client(NamedImpl("granted".into()));
+        let code = WorkerCode::new(
+            "entry.js",
+            "let calls = 0;
+             const link = (depth) => ({
+                 get: () => ({ next: link(depth + 1), value: depth, info: { holder: link(depth + 100), label: `depth ${depth}` } }),
+             });
+             export const chain = link(0);
+             export const greeter = {
+                 async name(params, env) { calls++; return { name: `hello ${(await env.named.name()).name} #${calls}` }; },
+             };
+             export const broken = { name() { throw new TypeError('no name here'); } };
+             export const notAnObject = 5;
+             export default { run: () => calls };",
+        )
+        .grant("named", named, schema("Named"));
+        let worker = conn.load(&code).await.unwrap();
+
+        let chain: chain::Client = worker.entrypoint("chain", &schema("Chain")).await.unwrap();
+        let first = chain.get_request().send();
+        let second = first.pipeline.get_next().get_request().send();
+        let third = second.pipeline.get_next().get_request().send();
+        let via_struct = first.pipeline.get_info().get_holder().get_request().send();
+        let third = third.promise.await.unwrap();
+        assert_eq!(third.get().unwrap().get_value(), 2);
+        assert_eq!(
+            third
+                .get()
+                .unwrap()
+                .get_info()
+                .unwrap()
+                .get_label()
+                .unwrap()
+                .to_str()
+                .unwrap(),
+            "depth 2"
+        );
+        assert_eq!(
+            via_struct.promise.await.unwrap().get().unwrap().get_value(),
+            100
+        );
+
+        let greeter: named::Client = worker
+            .entrypoint("greeter", &schema("Named"))
+            .await
+            .unwrap();
+        let name = greeter.name_request().send().promise.await.unwrap();
+        assert_eq!(
+            name.get().unwrap().get_name().unwrap().to_str().unwrap(),
+            "hello granted #1"
+        );
+        // Module state is shared with invocations.
+        assert_eq!(worker.invoke("run", "null").await.unwrap().output, "1");
+
+        let broken: named::Client = worker.entrypoint("broken", &schema("Named")).await.unwrap();
+        let err = broken
+            .name_request()
+            .send()
+            .promise
+            .await
+            .err()
+            .expect("a JS exception");
+        assert_eq!(err.kind, capnp::ErrorKind::Failed);
+        assert!(err.extra.contains("TypeError: no name here"), "{err:?}");
+
+        for (name, expected) in [("missing", "undefined"), ("notAnObject", "int")] {
+            match worker
+                .entrypoint::<named::Client>(name, &schema("Named"))
+                .await
+            {
+                Err(Error::Refused { kind, message }) => {
+                    assert_eq!(kind, "entrypoint_not_found", "{message}");
+                    assert!(message.contains(expected), "{message}");
+                }
+                Err(other) => panic!("{other:?}"),
+                Ok(_) => panic!("{name} served"),
+            }
+        }
+    });
+}

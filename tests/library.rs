@@ -18,12 +18,10 @@ fn invoke_error(
     result: Result<caplet_client::Invocation, Error>,
 ) -> (InvokeErrorKind, String, String) {
     match result {
-        Err(Error::Invoke {
-            kind,
-            message,
-            stack,
-            ..
-        }) => (kind, message, stack),
+        Err(Error::Exception { message, stack, .. }) => {
+            (InvokeErrorKind::Exception, message, stack)
+        }
+        Err(Error::Invocation { kind, message, .. }) => (kind, message, String::new()),
         other => panic!("expected an invocation error, got {other:?}"),
     }
 }
@@ -187,14 +185,12 @@ fn invocation_errors_name_their_cause() {
         let worker = conn.load(&code).await.unwrap();
 
         match worker.invoke("thrower", "null").await {
-            Err(Error::Invoke {
-                kind,
+            Err(Error::Exception {
                 message,
                 stack,
                 logs,
                 ..
             }) => {
-                assert_eq!(kind, InvokeErrorKind::Exception);
                 assert_eq!(message, "RangeError: boom");
                 assert!(stack.contains("inner (w.js:1:"), "{stack}");
                 assert_eq!(logs.len(), 1, "logs survive a failure");

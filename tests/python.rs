@@ -77,3 +77,29 @@ fn a_python_exception_reaches_javascript_as_an_rpc_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn python_calls_a_typed_capability_implemented_in_javascript() {
+    if !python_ready() {
+        return;
+    }
+    let server = Server::start(1);
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/python/call_worker.py"
+    );
+    let out = Command::new("python3")
+        .arg(script)
+        .arg("--socket")
+        .arg(&server.socket)
+        .args(["A1", "B2", "ZZ"])
+        .output()
+        .expect("run python3");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(got["A1"], serde_json::json!({ "cents": 250, "count": 10 }));
+    assert_eq!(got["B2"], serde_json::json!({ "cents": 1999, "count": 1 }));
+    let error = got["ZZ"]["error"].as_str().unwrap();
+    assert!(error.ends_with("RangeError: unknown sku: ZZ"), "{error}");
+}

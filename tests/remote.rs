@@ -146,7 +146,11 @@ fn tcp_with_the_right_token_loads_and_invokes() {
 fn a_wrong_token_is_unauthenticated_and_never_logged() {
     let (server, _tokens) = tcp_server(&[]);
     block_on(async {
-        let (kind, message) = refusal(Connection::connect_tcp(server.tcp(), WRONG).await);
+        let (kind, message) = match Connection::connect_tcp(server.tcp(), WRONG).await {
+            Err(Error::Denied { kind, message }) => (kind, message),
+            Err(other) => panic!("expected a denial, got {other:?}"),
+            Ok(_) => panic!("expected a denial, got a connection"),
+        };
         assert_eq!(
             (kind.as_str(), message.as_str()),
             ("unauthenticated", "invalid token")

@@ -85,33 +85,14 @@ pub fn read(
             .get_cap()
             .get_as_capability()
             .map_err(|e| Error::BadCode(format!("binding {name:?}: no capability: {e}")))?;
-        let checked =
-            |set: &SchemaSet, interface_id: u64| -> Result<Builder<HeapAllocator>, Error> {
-                set.check_interface(interface_id)
-                    .map_err(|e| Error::Schema(format!("binding {name:?}: {e}")))?;
-                compiled_message(set, interface_id)
-            };
-        let (schema, interface_id, set) = match entry.get_interface_schema()?.which()? {
-            interface_schema::Which::Source(source) => {
-                let source = source?;
-                let mut files = Vec::new();
-                for file in source.get_files()? {
-                    files.push((file.get_name()?.to_str()?, file.get_text()?.to_str()?));
-                }
-                let compiled = compiler
-                    .compile(&files, source.get_interface_name()?.to_str()?)
-                    .map_err(|e| Error::Schema(format!("binding {name:?}: {e}")))?;
-                let schema = checked(&compiled.schema, compiled.interface_id)?;
-                (schema, compiled.interface_id, compiled.schema)
-            }
-            interface_schema::Which::Compiled(compiled) => {
-                let compiled = compiled?;
-                let set = SchemaSet::from_nodes(compiled.get_nodes()?.iter())
-                    .map_err(|e| Error::Schema(format!("binding {name:?}: {e}")))?;
-                let schema = checked(&set, compiled.get_interface_id())?;
-                (schema, compiled.get_interface_id(), Arc::new(set))
-            }
-        };
+        let interface = resolve(
+            entry.get_interface_schema()?,
+            compiler,
+            &format!("binding {name:?}"),
+        )?;
+        let interface_id = interface.interface_id;
+        let schema = interface.compiled;
+        let set = interface.set;
         let client = Membrane::wrap(client, set);
         bound.push(Bound {
             name,
@@ -123,8 +104,55 @@ pub fn read(
     Ok(bound)
 }
 
+/// An interface schema, checked for use from JS.
+pub struct Interface {
+    pub interface_id: u64,
+    /// A `CompiledSchema` message with every node, for a host.
+    pub compiled: Builder<HeapAllocator>,
+    /// The nodes, for the broker's membranes.
+    pub set: Arc<SchemaSet>,
+}
+
+/// Compiles (cached) or reads an `InterfaceSchema` and checks that JS can use
+/// the interface; errors start with `what`.
+pub fn resolve(
+    schema: interface_schema::Reader<'_>,
+    compiler: &SchemaCompiler,
+    what: &str,
+) -> Result<Interface, Error> {
+    let (set, interface_id) = match schema.which()? {
+        interface_schema::Which::Source(source) => {
+            let source = source?;
+            let mut files = Vec::new();
+            for file in source.get_files()? {
+                files.push((file.get_name()?.to_str()?, file.get_text()?.to_str()?));
+            }
+            let compiled = compiler
+                .compile(&files, source.get_interface_name()?.to_str()?)
+                .map_err(|e| Error::Schema(format!("{what}: {e}")))?;
+            (compiled.schema, compiled.interface_id)
+        }
+        interface_schema::Which::Compiled(compiled) => {
+            let compiled = compiled?;
+            let set = SchemaSet::from_nodes(compiled.get_nodes()?.iter())
+                .map_err(|e| Error::Schema(format!("{what}: {e}")))?;
+            (Arc::new(set), compiled.get_interface_id())
+        }
+    };
+    set.check_interface(interface_id)
+        .map_err(|e| Error::Schema(format!("{what}: {e}")))?;
+    Ok(Interface {
+        interface_id,
+        compiled: compiled_message(&set, interface_id)?,
+        set,
+    })
+}
+
 /// Copies every node of `set` into a `CompiledSchema` message.
-fn compiled_message(set: &SchemaSet, interface_id: u64) -> Result<Builder<HeapAllocator>, Error> {
+pub(crate) fn compiled_message(
+    set: &SchemaSet,
+    interface_id: u64,
+) -> Result<Builder<HeapAllocator>, Error> {
     let mut message = Builder::new_default();
     let mut root = message.init_root::<compiled_schema::Builder>();
     root.set_interface_id(interface_id);

@@ -50,6 +50,16 @@ pub enum Error {
         context: String,
         source: std::io::Error,
     },
+    /// The configuration file is malformed; names the file, line and key.
+    #[error("{0}")]
+    Config(String),
+    /// `Broker.builtin` was asked for something the configuration does not
+    /// allow, or a malformed name.
+    #[error("bad_grant: {0}")]
+    BadGrant(String),
+    /// A built-in cannot be served (its data directory cannot be opened).
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     /// A Cap'n Proto error passing through (from a host or a malformed message).
     #[error(transparent)]
     Capnp(#[from] capnp::Error),

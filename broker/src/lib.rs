@@ -6,8 +6,12 @@
 //! - [`pool`]: spawning, watching and respawning isolate-hosts.
 //! - [`service`]: the `Broker` and `Worker` services clients call.
 //! - [`bindings`]: a worker's granted capabilities and their schemas.
+//! - [`builtins`]: the `fs`, `kv` and `http` capabilities the broker serves.
+//! - [`config`]: `caplet.toml`, the policies, secrets and quotas of the
+//!   built-ins.
 //! - [`membrane`]: the proxy around granted capabilities (keeps pipelining).
 //! - [`limits`]: defaults, maxima and the effective limits of a worker.
+//! - [`log_sink`]: the revocable proxy the host streams console lines to.
 //! - [`listener`]: the Unix socket and the TCP port clients connect to.
 //! - [`connection`]: one client connection, hardened: calls in flight,
 //!   idle and slow-message deadlines, backpressure.
@@ -16,10 +20,13 @@
 
 pub mod auth;
 pub mod bindings;
+pub mod builtins;
+pub mod config;
 pub mod connection;
 mod error;
 pub mod limits;
 pub mod listener;
+pub mod log_sink;
 pub mod membrane;
 pub mod pool;
 pub mod service;
@@ -27,10 +34,11 @@ pub mod service;
 use std::rc::Rc;
 
 pub use auth::Tokens;
+pub use config::BuiltinConfig;
 pub use connection::ConnectionLimits;
 pub use error::Error;
 pub use limits::{LimitPolicy, Limits};
-pub use pool::{HostCommand, HostPool};
+pub use pool::{HostCommand, HostPool, PoolOptions};
 
 /// Reader limits for every message the broker reads (from clients and from
 /// isolate-hosts), and the client library reads from the broker:
@@ -59,6 +67,10 @@ pub struct Config {
     pub limits: LimitPolicy,
     /// Limits of every client connection.
     pub connection: ConnectionLimits,
+    /// Data directory, policies, secrets and quotas of the built-ins.
+    pub builtins: BuiltinConfig,
+    /// Placement rules (cordons).
+    pub pool: PoolOptions,
 }
 
 impl Config {
@@ -69,6 +81,8 @@ impl Config {
             hosts: std::thread::available_parallelism().map_or(1, |n| n.get()),
             limits: LimitPolicy::default(),
             connection: ConnectionLimits::default(),
+            builtins: BuiltinConfig::default(),
+            pool: PoolOptions::default(),
         }
     }
 }
@@ -83,9 +97,14 @@ pub struct Broker {
 impl Broker {
     /// Starts the host pool.
     pub fn start(config: Config) -> Self {
-        let pool = HostPool::start(config.host_command, config.hosts);
+        let pool = HostPool::start(config.host_command, config.hosts, config.pool);
         Self {
-            shared: service::Shared::new(pool, config.limits),
+            shared: service::Shared::new(
+                pool,
+                config.limits,
+                builtins::Builtins::new(config.builtins)
+                    .expect("the built-in schemas are compiled in and checked by a unit test"),
+            ),
             connection: config.connection,
         }
     }

@@ -15,6 +15,8 @@ pub struct Limits {
     pub module_bytes: u64,
     pub output_bytes: u64,
     pub log_bytes: u64,
+    pub subrequests: u32,
+    pub calls_in_flight: u32,
 }
 
 impl Limits {
@@ -27,6 +29,8 @@ impl Limits {
         module_bytes: 8 << 20,
         output_bytes: 16 << 20,
         log_bytes: 1 << 20,
+        subrequests: 1_000,
+        calls_in_flight: 100,
     };
 
     /// The most any worker may ask for.
@@ -39,6 +43,8 @@ impl Limits {
         module_bytes: 64 << 20,
         output_bytes: 64 << 20,
         log_bytes: 16 << 20,
+        subrequests: 1_000_000,
+        calls_in_flight: 10_000,
     };
 
     /// Writes these limits into a capnp `Limits`.
@@ -50,6 +56,8 @@ impl Limits {
         out.set_module_bytes(self.module_bytes);
         out.set_output_bytes(self.output_bytes);
         out.set_log_bytes(self.log_bytes);
+        out.set_subrequests(self.subrequests);
+        out.set_calls_in_flight(self.calls_in_flight);
     }
 }
 
@@ -123,7 +131,50 @@ impl LimitPolicy {
                 m.output_bytes,
             )?,
             log_bytes: pick("logBytes", asked.get_log_bytes(), d.log_bytes, m.log_bytes)?,
+            subrequests: pick(
+                "subrequests",
+                asked.get_subrequests().into(),
+                d.subrequests.into(),
+                m.subrequests.into(),
+            )? as u32,
+            calls_in_flight: pick(
+                "callsInFlight",
+                asked.get_calls_in_flight().into(),
+                d.calls_in_flight.into(),
+                m.calls_in_flight.into(),
+            )? as u32,
         })
+    }
+
+    /// Checks that the policy is consistent: every default at most its
+    /// maximum, and every limit above zero.
+    pub fn check(&self) -> Result<(), Error> {
+        let (d, m) = (&self.defaults, &self.maxima);
+        let pairs: [(&'static str, u64, u64); 9] = [
+            ("memoryBytes", d.memory_bytes, m.memory_bytes),
+            ("cpuTimeMs", d.cpu_time_ms.into(), m.cpu_time_ms.into()),
+            ("wallTimeMs", d.wall_time_ms.into(), m.wall_time_ms.into()),
+            ("stackBytes", d.stack_bytes.into(), m.stack_bytes.into()),
+            ("moduleBytes", d.module_bytes, m.module_bytes),
+            ("outputBytes", d.output_bytes, m.output_bytes),
+            ("logBytes", d.log_bytes, m.log_bytes),
+            ("subrequests", d.subrequests.into(), m.subrequests.into()),
+            (
+                "callsInFlight",
+                d.calls_in_flight.into(),
+                m.calls_in_flight.into(),
+            ),
+        ];
+        for (name, default, maximum) in pairs {
+            if default == 0 || default > maximum {
+                return Err(Error::LimitTooHigh {
+                    name,
+                    requested: default,
+                    maximum,
+                });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -147,6 +198,26 @@ mod tests {
     fn asking_within_the_maximum_is_granted() {
         let limits = resolve(|mut l| l.set_cpu_time_ms(5)).unwrap();
         assert_eq!(limits.cpu_time_ms, 5);
+    }
+
+    #[test]
+    fn call_limits_resolve_like_the_others() {
+        let limits = resolve(|mut l| l.set_subrequests(7)).unwrap();
+        assert_eq!(limits.subrequests, 7);
+        assert_eq!(limits.calls_in_flight, Limits::DEFAULTS.calls_in_flight);
+        let err = resolve(|mut l| l.set_calls_in_flight(u32::MAX)).unwrap_err();
+        assert!(
+            err.to_string().starts_with("limit_too_high: callsInFlight"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_default_above_its_maximum_is_refused() {
+        let mut policy = LimitPolicy::default();
+        policy.check().unwrap();
+        policy.defaults.cpu_time_ms = policy.maxima.cpu_time_ms + 1;
+        assert!(policy.check().is_err());
     }
 
     #[test]

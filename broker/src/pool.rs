@@ -4,6 +4,15 @@
 //! Every host slot has a generation that grows each time its process is
 //! replaced; a worker placed on a slot remembers the generation, so the
 //! broker can tell when the host it lived on is gone.
+//!
+//! With a *cordon* ([`HostCommand`] aside, see [`PoolOptions::cordon`]) every
+//! host process belongs to the first principal placed on it, for its whole
+//! life: no other principal's worker is ever placed there, and once its last
+//! worker is gone the process is killed and replaced by a fresh one, so
+//! nothing of one principal's code or data is left where the next one runs.
+//!
+//! A host that stops answering (see [`HostPool::check_stuck`]) is killed;
+//! the calls in flight on it fail with `disconnected`, and it is respawned.
 
 use std::cell::{Cell, RefCell};
 use std::ffi::OsString;
@@ -29,13 +38,33 @@ pub struct HostCommand {
 }
 
 impl HostCommand {
-    /// The `caplet` binary at `program`, run as `caplet isolate-host`.
+    /// The `caplet` binary at `program`, run as `caplet isolate-host`,
+    /// confining itself with this process as the parent it must outlive
+    /// no longer than.
     pub fn caplet(program: impl Into<PathBuf>) -> Self {
         Self {
             program: program.into(),
-            args: vec!["isolate-host".into()],
+            args: vec![
+                "isolate-host".into(),
+                "--broker-pid".into(),
+                std::process::id().to_string().into(),
+            ],
         }
     }
+
+    /// Makes a host whose kernel lacks a protection exit instead of only
+    /// logging it (`caplet isolate-host --require-confinement`).
+    pub fn require_confinement(mut self) -> Self {
+        self.args.push("--require-confinement".into());
+        self
+    }
+}
+
+/// How the pool places workers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolOptions {
+    /// Keep workers of different principals in different host processes.
+    pub cordon: bool,
 }
 
 /// A live host a worker can be placed on.
@@ -58,13 +87,17 @@ enum SlotState {
 struct Slot {
     state: RefCell<SlotState>,
     generation: Cell<u64>,
-    /// Workers currently placed on this slot's host (for placement).
+    /// Workers currently placed on this slot's host (for placement),
+    /// including loads under way.
     placed: Cell<usize>,
+    /// Under a cordon: the principal this host process belongs to.
+    owner: RefCell<Option<String>>,
 }
 
 /// The isolate-host processes of one broker.
 pub struct HostPool {
     command: HostCommand,
+    options: PoolOptions,
     slots: Vec<Slot>,
     /// Bumped whenever a slot comes up or goes down; placement waits on it.
     changes: watch::Sender<u64>,
@@ -74,16 +107,22 @@ pub struct HostPool {
 /// How long placement waits for a host to come up.
 const HOST_WAIT: Duration = Duration::from_secs(10);
 
+/// How long a suspect host has to answer a `status` call before it is
+/// considered stuck and killed.
+pub const STUCK_AFTER: Duration = Duration::from_secs(2);
+
 impl HostPool {
     /// Starts `count` hosts. Must run inside a `LocalSet`.
-    pub fn start(command: HostCommand, count: usize) -> Rc<Self> {
+    pub fn start(command: HostCommand, count: usize, options: PoolOptions) -> Rc<Self> {
         let pool = Rc::new(Self {
             command,
+            options,
             slots: (0..count.max(1))
                 .map(|_| Slot {
                     state: RefCell::new(SlotState::Starting),
                     generation: Cell::new(0),
                     placed: Cell::new(0),
+                    owner: RefCell::new(None),
                 })
                 .collect(),
             changes: watch::channel(0).0,
@@ -117,17 +156,31 @@ impl HostPool {
         slot.generation.get() == generation && matches!(&*slot.state.borrow(), SlotState::Up { .. })
     }
 
-    /// Picks the live host with the fewest workers, waiting for one to come
-    /// up if none is.
-    pub async fn pick(&self) -> Result<HostHandle, Error> {
+    /// Picks the live host with the fewest workers for a worker of
+    /// `principal`, waiting for one to come up if none is, and counts the
+    /// worker as placed there (undo with [`HostPool::release`] if the load
+    /// fails). Under a cordon only hosts free or already `principal`'s
+    /// qualify; none free fails with `no_host` (`overloaded`).
+    pub async fn pick(&self, principal: &str) -> Result<HostHandle, Error> {
         let mut changes = self.changes.subscribe();
         let deadline = tokio::time::Instant::now() + HOST_WAIT;
         loop {
-            if let Some(handle) = self.least_loaded() {
+            if let Some(handle) = self.least_loaded(principal) {
+                let slot = &self.slots[handle.slot];
+                slot.placed.set(slot.placed.get() + 1);
+                if self.options.cordon {
+                    *slot.owner.borrow_mut() = Some(principal.to_string());
+                }
                 return Ok(handle);
             }
             if *self.shutdown.borrow() {
                 return Err(Error::NoHost("the broker is shutting down".into()));
+            }
+            if self.options.cordon && self.pids().iter().all(|pid| *pid != 0) {
+                return Err(Error::NoHost(format!(
+                    "every isolate-host is cordoned off for another principal ({} hosts)",
+                    self.slots.len()
+                )));
             }
             match tokio::time::timeout_at(deadline, changes.changed()).await {
                 Ok(Ok(())) => {}
@@ -141,10 +194,18 @@ impl HostPool {
         }
     }
 
-    fn least_loaded(&self) -> Option<HostHandle> {
+    fn least_loaded(&self, principal: &str) -> Option<HostHandle> {
         self.slots
             .iter()
             .enumerate()
+            .filter(|(_, slot)| {
+                !self.options.cordon
+                    || slot
+                        .owner
+                        .borrow()
+                        .as_deref()
+                        .is_none_or(|owner| owner == principal)
+            })
             .filter_map(|(index, slot)| match &*slot.state.borrow() {
                 SlotState::Up { client, .. } => Some((slot.placed.get(), index, client.clone())),
                 _ => None,
@@ -157,11 +218,54 @@ impl HostPool {
             })
     }
 
-    /// Counts a worker placed on (or removed from) a slot.
-    pub fn placed(&self, slot: usize, delta: isize) {
-        let slot = &self.slots[slot];
-        slot.placed
-            .set(slot.placed.get().saturating_add_signed(delta));
+    /// Counts a worker gone from (or never loaded on) a host. Under a
+    /// cordon, a host left without workers is replaced by a fresh process.
+    pub fn release(&self, slot: usize, generation: u64) {
+        if !self.is_current(slot, generation) {
+            return;
+        }
+        let entry = &self.slots[slot];
+        entry.placed.set(entry.placed.get().saturating_sub(1));
+        if self.options.cordon && entry.placed.get() == 0 && entry.owner.borrow().is_some() {
+            self.kill(slot, generation, "its principal's last worker is gone");
+        }
+    }
+
+    /// Kills the host process of `slot` if it is still `generation`; the
+    /// supervisor respawns it.
+    pub fn kill(&self, slot: usize, generation: u64, why: &str) {
+        if !self.is_current(slot, generation) {
+            return;
+        }
+        if let SlotState::Up { pid, .. } = &*self.slots[slot].state.borrow() {
+            eprintln!("caplet: killing isolate-host {slot} (pid {pid}): {why}");
+            // SAFETY: kill(2) has no memory-safety preconditions. The pid is
+            // our unreaped child (the supervisor has not seen it exit), so it
+            // cannot have been reused.
+            unsafe { libc::kill(*pid as libc::pid_t, libc::SIGKILL) };
+        }
+    }
+
+    /// Asks a host that let an invocation overrun its wall-clock time for
+    /// its status; if it does not answer within [`STUCK_AFTER`] it is stuck
+    /// (a loop the interrupt handler cannot reach, or a stopped process) and
+    /// is killed. Runs in the background.
+    pub fn check_stuck(self: &Rc<Self>, slot: usize, generation: u64) {
+        let client = match &*self.slots[slot].state.borrow() {
+            SlotState::Up { client, .. } if self.is_current(slot, generation) => client.clone(),
+            _ => return,
+        };
+        let pool = self.clone();
+        tokio::task::spawn_local(async move {
+            let ping = client.status_request().send().promise;
+            if tokio::time::timeout(STUCK_AFTER, ping).await.is_err() {
+                pool.kill(
+                    slot,
+                    generation,
+                    &format!("no answer within {} ms", STUCK_AFTER.as_millis()),
+                );
+            }
+        });
     }
 
     /// Ends every host and stops respawning.
@@ -211,6 +315,7 @@ impl HostPool {
         if matches!(state, SlotState::Up { .. }) {
             slot.generation.set(slot.generation.get() + 1);
             slot.placed.set(0);
+            *slot.owner.borrow_mut() = None;
         }
         *slot.state.borrow_mut() = state;
         self.changes.send_modify(|n| *n += 1);

@@ -6,6 +6,11 @@
 //! a worker whose host died is loaded again on a live host at its next
 //! invocation. An invocation in flight when its host dies fails with
 //! `disconnected` and is never retried.
+//!
+//! Wall-clock time is enforced twice: by the host, which ends the invocation
+//! with `wallTimeExceeded`, and here, [`WALL_GRACE`] later, should the host
+//! be stuck: the caller gets `wallTimeExceeded` anyway, the worker is
+//! reloaded at its next invocation, and the pool checks the host.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -19,14 +24,21 @@ use capnp::capability::Rc as CapRc;
 use capnp::message::{Builder, HeapAllocator};
 
 use crate::bindings::{self, Bound};
+use crate::builtins::Builtins;
 use crate::error::Error;
 use crate::limits::{LimitPolicy, Limits};
-use crate::pool::HostPool;
+use crate::membrane::Membrane;
+use crate::pool::{HostHandle, HostPool};
 
 /// Most modules one worker may have.
 const MAX_MODULES: u32 = 1024;
 /// Longest `get` id, in bytes.
 const MAX_ID_BYTES: usize = 256;
+/// Longest principal, in bytes.
+const MAX_PRINCIPAL_BYTES: usize = 256;
+/// How long after a worker's wall-clock limit the broker stops waiting for
+/// its host.
+pub const WALL_GRACE: Duration = Duration::from_millis(500);
 
 /// A `get` cache key: (principal, id). One principal never sees another's ids.
 type CacheKey = (String, String);
@@ -39,13 +51,16 @@ pub struct Shared {
     cache: RefCell<HashMap<CacheKey, (Vec<u8>, worker::Client)>>,
     /// Interface schemas sent as `.capnp` source, compiled once per content.
     schemas: SchemaCompiler,
+    /// The capabilities `Broker.builtin` hands out.
+    pub builtins: Builtins,
 }
 
 impl Shared {
-    pub fn new(pool: Rc<HostPool>, limits: LimitPolicy) -> Rc<Self> {
+    pub fn new(pool: Rc<HostPool>, limits: LimitPolicy, builtins: Builtins) -> Rc<Self> {
         Rc::new(Self {
             pool,
             limits,
+            builtins,
             cache: RefCell::new(HashMap::new()),
             schemas: SchemaCompiler::new(256),
         })
@@ -74,6 +89,23 @@ impl BrokerService {
         &self.principal
     }
 
+    /// Whom a worker acts for, for cordons: this connection's principal, or a
+    /// sub-principal `code` names under it (a client can separate its own
+    /// workers, never join another principal's).
+    fn cordon(&self, code: worker_code::Reader<'_>) -> Result<String, Error> {
+        let named = code.get_principal()?.to_str()?;
+        if named.len() > MAX_PRINCIPAL_BYTES {
+            return Err(Error::BadCode(format!(
+                "principal must be at most {MAX_PRINCIPAL_BYTES} bytes"
+            )));
+        }
+        Ok(if named.is_empty() {
+            self.principal.clone()
+        } else {
+            format!("{}/{named}", self.principal)
+        })
+    }
+
     /// Checks `code` and builds the worker for it (loaded on a host now, so
     /// compile errors reach the caller of `load`).
     async fn build(
@@ -84,6 +116,7 @@ impl BrokerService {
         let canonical = checked.canonical();
         let worker = Rc::new(WorkerService {
             shared: self.shared.clone(),
+            principal: self.cordon(code)?,
             spec: checked.spec,
             bindings: checked.bindings,
             wall_time: Duration::from_millis(checked.limits.wall_time_ms.into()),
@@ -139,6 +172,19 @@ impl broker::Server for BrokerService {
             return Err(Error::IdConflict(key.1).into());
         }
         results.get().set_worker(entry.1.clone());
+        Ok(())
+    }
+
+    async fn builtin(
+        self: CapRc<Self>,
+        params: broker::BuiltinParams,
+        mut results: broker::BuiltinResults,
+    ) -> Result<(), capnp::Error> {
+        let grant = params.get()?.get_grant()?;
+        let (client, schema) = self.shared.builtins.grant(&self.principal, grant)?;
+        let mut out = results.get();
+        out.reborrow().init_cap().set_as_capability(client.hook);
+        out.init_interface_schema().set_compiled(schema)?;
         Ok(())
     }
 }
@@ -224,6 +270,7 @@ fn make_spec(
     let mut spec = message.init_root::<worker_spec::Builder>();
     spec.set_main_module(main);
     spec.set_modules(modules)?;
+    spec.set_allow_eval(code.get_policy()?.get_allow_eval());
     limits.write(spec.init_limits());
     Ok((message, limits))
 }
@@ -231,6 +278,8 @@ fn make_spec(
 /// Serves `Worker`: a checked spec and where it currently lives.
 struct WorkerService {
     shared: Rc<Shared>,
+    /// Whom the worker acts for (cordons).
+    principal: String,
     spec: Builder<HeapAllocator>,
     bindings: Vec<Bound>,
     wall_time: Duration,
@@ -260,7 +309,16 @@ impl WorkerService {
                 return Ok(placement.worker);
             }
         }
-        let host = self.shared.pool.pick().await?;
+        let host = self.shared.pool.pick(&self.principal).await?;
+        let loaded = self.load_on(&host).await;
+        if loaded.is_err() {
+            self.shared.pool.release(host.slot, host.generation);
+        }
+        loaded
+    }
+
+    /// Loads the worker on `host` and records the placement.
+    async fn load_on(&self, host: &HostHandle) -> Result<host_worker::Client, Error> {
         let mut request = host.client.load_request();
         request
             .get()
@@ -274,7 +332,6 @@ impl WorkerService {
         }
         let response = request.send().promise.await?;
         let worker = response.get()?.get_worker()?;
-        self.shared.pool.placed(host.slot, 1);
         *self.placement.borrow_mut() = Some(Placement {
             slot: host.slot,
             generation: host.generation,
@@ -284,21 +341,55 @@ impl WorkerService {
     }
 }
 
+impl WorkerService {
+    /// Forgets where the worker lives (so its next invocation loads it
+    /// afresh) and returns the placement it had.
+    fn forget_placement(&self) -> Option<Placement> {
+        let placement = self.placement.borrow_mut().take();
+        if let Some(placement) = &placement {
+            self.shared
+                .pool
+                .release(placement.slot, placement.generation);
+        }
+        placement
+    }
+}
+
 impl Drop for WorkerService {
     fn drop(&mut self) {
-        if let Some(placement) = self.placement.get_mut() {
-            if self
-                .shared
-                .pool
-                .is_current(placement.slot, placement.generation)
-            {
-                self.shared.pool.placed(placement.slot, -1);
-            }
-        }
+        self.forget_placement();
     }
 }
 
 impl worker::Server for WorkerService {
+    async fn entrypoint(
+        self: CapRc<Self>,
+        params: worker::EntrypointParams,
+        mut results: worker::EntrypointResults,
+    ) -> Result<(), capnp::Error> {
+        let params = params.get()?;
+        let name = params.get_name()?.to_str()?.to_string();
+        let interface = bindings::resolve(
+            params.get_interface_schema()?,
+            &self.shared.schemas,
+            &format!("entrypoint {name:?}"),
+        )?;
+        let host_worker = self.host_worker().await?;
+        let mut request = host_worker.entrypoint_request();
+        request.get().set_name(&name);
+        request
+            .get()
+            .set_schema(interface.compiled.get_root_as_reader()?)?;
+        let response = request.send().promise.await?;
+        let cap: capnp::capability::Client = response.get()?.get_cap().get_as_capability()?;
+        // Through a membrane, like grants: calls pass the broker, pipelined.
+        results
+            .get()
+            .init_cap()
+            .set_as_capability(Membrane::wrap(cap, interface.set).hook);
+        Ok(())
+    }
+
     async fn invoke(
         self: CapRc<Self>,
         params: worker::InvokeParams,
@@ -309,8 +400,17 @@ impl worker::Server for WorkerService {
         let mut request = host_worker.invoke_request();
         request.get().set_entrypoint(params.get_entrypoint()?);
         request.get().set_input(params.get_input()?);
+        // The host writes to a proxy, revoked when this call returns.
+        let _revoke = if params.has_log_sink() {
+            let (sink, revoke) = crate::log_sink::SinkProxy::wrap(params.get_log_sink()?);
+            request.get().set_log_sink(sink);
+            Some(revoke)
+        } else {
+            None
+        };
         let mut out = results.get();
-        match tokio::time::timeout(self.wall_time, request.send().promise).await {
+        let backstop = self.wall_time + WALL_GRACE;
+        match tokio::time::timeout(backstop, request.send().promise).await {
             Ok(response) => {
                 let response = response?;
                 let response = response.get()?;
@@ -322,6 +422,13 @@ impl worker::Server for WorkerService {
                 }
             }
             Err(_) => {
+                // The host did not end the invocation itself: it may be
+                // stuck. Never use this placement again, and check the host.
+                if let Some(placement) = self.forget_placement() {
+                    self.shared
+                        .pool
+                        .check_stuck(placement.slot, placement.generation);
+                }
                 let mut error = out.init_error();
                 error.set_kind(invoke_error::Kind::WallTimeExceeded);
                 error.set_message(format!(

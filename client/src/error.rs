@@ -5,21 +5,60 @@ use caplet::caplet_capnp::invoke_error::Kind;
 use crate::{LogLine, Stats};
 
 /// Why a client call failed.
+///
+/// ```
+/// use caplet_client::{Error, Limit};
+///
+/// fn explain(error: &Error) -> String {
+///     match error {
+///         Error::Exception { message, stack, .. } => format!("the worker threw {message}\n{stack}"),
+///         Error::LimitExceeded { limit: Limit::CpuTime, .. } => "too much CPU".into(),
+///         Error::LimitExceeded { limit, .. } => format!("over the {limit:?} limit"),
+///         Error::Refused { kind, .. } if kind == "syntax_error" => "fix the code".into(),
+///         Error::Denied { message, .. } => format!("not allowed: {message}"),
+///         Error::Disconnected(_) => "the broker or host went away; retry".into(),
+///         other => other.to_string(),
+///     }
+/// }
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The broker refused the request; `kind` is the stable snake_case kind
-    /// (`syntax_error`, `module_not_found`, `limit_too_high`, `id_conflict` …).
-    #[error("{kind}: {message}")]
-    Refused { kind: String, message: String },
-    /// The worker ran and failed.
-    #[error("{}: {message}", kind_name(*kind))]
-    Invoke {
-        kind: Kind,
+    /// The worker threw, or the promise it returned rejected.
+    #[error("exception: {message}")]
+    Exception {
+        /// `Name: message`, e.g. `TypeError: x is undefined`.
         message: String,
+        /// The JavaScript stack, when there is one.
         stack: String,
         logs: Vec<LogLine>,
         stats: Stats,
     },
+    /// A limit ended the invocation; the worker is rebuilt before it runs again.
+    #[error("{}: {message}", limit.kind_name())]
+    LimitExceeded {
+        limit: Limit,
+        message: String,
+        logs: Vec<LogLine>,
+        stats: Stats,
+    },
+    /// The worker ran but its invocation failed otherwise: no such
+    /// entrypoint, a result with no JSON form, malformed input, a promise
+    /// that can never settle, or a bug in caplet (`Kind::Internal`).
+    #[error("{}: {message}", kind_name(*kind))]
+    Invocation {
+        kind: Kind,
+        message: String,
+        logs: Vec<LogLine>,
+        stats: Stats,
+    },
+    /// The broker refused the request; `kind` is the stable snake_case kind
+    /// (`syntax_error`, `module_not_found`, `limit_too_high`, `id_conflict` …).
+    #[error("{kind}: {message}")]
+    Refused { kind: String, message: String },
+    /// Authentication failed (`unauthenticated`), or a policy does not allow
+    /// the request (`denied`).
+    #[error("{kind}: {message}")]
+    Denied { kind: String, message: String },
     /// The broker or the isolate-host went away.
     #[error("disconnected: {0}")]
     Disconnected(String),
@@ -44,6 +83,10 @@ impl From<capnp::Error> for Error {
             capnp::ErrorKind::Disconnected => Error::Disconnected(text),
             capnp::ErrorKind::Overloaded => Error::Overloaded(text),
             capnp::ErrorKind::Failed => match split_kind(&text) {
+                Some((kind @ ("unauthenticated" | "denied"), message)) => Error::Denied {
+                    kind: kind.to_string(),
+                    message: message.to_string(),
+                },
                 Some((kind, message)) => Error::Refused {
                     kind: kind.to_string(),
                     message: message.to_string(),
@@ -68,22 +111,99 @@ fn split_kind(text: &str) -> Option<(&str, &str)> {
     snake.then_some((kind, message))
 }
 
-/// The snake_case name of an invocation error kind.
-pub fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Exception => "exception",
-        Kind::EntrypointNotFound => "entrypoint_not_found",
-        Kind::OutputNotSerializable => "output_not_serializable",
-        Kind::BadInput => "bad_input",
-        Kind::NeverSettled => "never_settled",
-        Kind::CpuLimitExceeded => "cpu_limit_exceeded",
-        Kind::MemoryLimitExceeded => "memory_limit_exceeded",
-        Kind::WallTimeExceeded => "wall_time_exceeded",
-        Kind::StackOverflow => "stack_overflow",
-        Kind::OutputTooLarge => "output_too_large",
-        Kind::Internal => "internal",
+/// A resource limit of a worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Limit {
+    /// CPU time of one invocation (`Limits.cpuTimeMs`).
+    CpuTime,
+    /// Heap of the worker's runtime (`Limits.memoryBytes`).
+    Memory,
+    /// Wall-clock time of one invocation (`Limits.wallTimeMs`).
+    WallTime,
+    /// JavaScript stack (`Limits.stackBytes`).
+    Stack,
+    /// Size of the JSON output (`Limits.outputBytes`).
+    Output,
+    /// Capability calls one invocation may make (`Limits.subrequests`).
+    Subrequests,
+    /// Capability calls waiting at once (`Limits.callsInFlight`).
+    CallsInFlight,
+}
+
+impl Limit {
+    /// The limit an invocation error kind names, if it names one.
+    pub fn of(kind: Kind) -> Option<Limit> {
+        match kind {
+            Kind::CpuLimitExceeded => Some(Limit::CpuTime),
+            Kind::MemoryLimitExceeded => Some(Limit::Memory),
+            Kind::WallTimeExceeded => Some(Limit::WallTime),
+            Kind::StackOverflow => Some(Limit::Stack),
+            Kind::OutputTooLarge => Some(Limit::Output),
+            Kind::SubrequestLimitExceeded => Some(Limit::Subrequests),
+            Kind::CallsInFlightExceeded => Some(Limit::CallsInFlight),
+            _ => None,
+        }
+    }
+
+    /// The snake_case kind of the error this limit ends an invocation with.
+    pub fn kind_name(self) -> &'static str {
+        match self {
+            Limit::CpuTime => "cpu_limit_exceeded",
+            Limit::Memory => "memory_limit_exceeded",
+            Limit::WallTime => "wall_time_exceeded",
+            Limit::Stack => "stack_overflow",
+            Limit::Output => "output_too_large",
+            Limit::Subrequests => "subrequest_limit_exceeded",
+            Limit::CallsInFlight => "calls_in_flight_exceeded",
+        }
     }
 }
+
+impl Error {
+    /// The error for a failed invocation, sorted into its variant.
+    pub(crate) fn invocation(
+        kind: Kind,
+        message: String,
+        stack: String,
+        logs: Vec<LogLine>,
+        stats: Stats,
+    ) -> Self {
+        match (kind, Limit::of(kind)) {
+            (Kind::Exception, _) => Error::Exception {
+                message,
+                stack,
+                logs,
+                stats,
+            },
+            (_, Some(limit)) => Error::LimitExceeded {
+                limit,
+                message,
+                logs,
+                stats,
+            },
+            (kind, None) => Error::Invocation {
+                kind,
+                message,
+                logs,
+                stats,
+            },
+        }
+    }
+
+    /// The logs of the invocation that failed, if it ran.
+    pub fn logs(&self) -> &[LogLine] {
+        match self {
+            Error::Exception { logs, .. }
+            | Error::LimitExceeded { logs, .. }
+            | Error::Invocation { logs, .. } => logs,
+            _ => &[],
+        }
+    }
+}
+
+/// The snake_case name of an invocation error kind (the contract's names).
+pub use caplet::invoke_error_kind_name as kind_name;
 
 #[cfg(test)]
 mod tests {
@@ -102,6 +222,50 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn invocation_failures_sort_into_variants() {
+        let sort = |kind| {
+            Error::invocation(
+                kind,
+                "m".into(),
+                String::new(),
+                Vec::new(),
+                Stats::default(),
+            )
+        };
+        assert!(matches!(sort(Kind::Exception), Error::Exception { .. }));
+        assert!(matches!(
+            sort(Kind::CpuLimitExceeded),
+            Error::LimitExceeded {
+                limit: Limit::CpuTime,
+                ..
+            }
+        ));
+        assert!(matches!(
+            sort(Kind::BadInput),
+            Error::Invocation {
+                kind: Kind::BadInput,
+                ..
+            }
+        ));
+        assert_eq!(
+            sort(Kind::MemoryLimitExceeded).to_string(),
+            "memory_limit_exceeded: m"
+        );
+    }
+
+    #[test]
+    fn failed_authentication_is_denied() {
+        let err = Error::from(capnp::Error::failed(
+            "remote exception: unauthenticated: invalid token".into(),
+        ));
+        assert!(
+            matches!(err, Error::Denied { ref message, .. } if message == "invalid token"),
+            "{err:?}"
+        );
+        assert_eq!(err.to_string(), "unauthenticated: invalid token");
     }
 
     #[test]

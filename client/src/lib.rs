@@ -15,6 +15,7 @@
 //! # Ok(()) }
 //! ```
 
+mod builtin;
 pub mod cli;
 mod error;
 
@@ -22,14 +23,15 @@ use std::path::Path;
 use std::rc::Rc;
 use std::time::Duration;
 
-use caplet::caplet_capnp::{broker, gatekeeper, log_line, module, worker, worker_code};
+use caplet::caplet_capnp::{broker, gatekeeper, log_line, log_sink, module, worker, worker_code};
 use capnp_rpc::{rpc_twoparty_capnp, twoparty, RpcSystem};
 use futures::AsyncReadExt;
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
+pub use builtin::{parse_grant, Builtin, BuiltinKind};
 pub use caplet::caplet_capnp::invoke_error::Kind as InvokeErrorKind;
 pub use caplet::caplet_capnp::log_line::Level;
-pub use error::{kind_name, Error};
+pub use error::{kind_name, Error, Limit};
 
 /// The capnp crates the public API speaks in, re-exported for callers.
 pub use {capnp, capnp_rpc};
@@ -52,6 +54,8 @@ pub struct Limits {
     pub module_bytes: Option<u64>,
     pub output_bytes: Option<u64>,
     pub log_bytes: Option<u64>,
+    pub subrequests: Option<u32>,
+    pub calls_in_flight: Option<u32>,
 }
 
 /// The interface a granted capability implements. The broker may never have
@@ -143,6 +147,15 @@ pub struct WorkerCode {
     pub modules: Vec<Module>,
     pub grants: Vec<Grant>,
     pub limits: Limits,
+    /// Built-in capabilities, as (binding name, built-in): asked of the
+    /// broker with `Broker.builtin` when the worker is loaded.
+    pub builtins: Vec<(String, Builtin)>,
+    /// `Policy.allowEval`: the worker gets `eval` and the `Function`
+    /// constructors.
+    pub allow_eval: bool,
+    /// Whom the worker acts for (`WorkerCode.principal`); `None` means this
+    /// connection.
+    pub principal: Option<String>,
 }
 
 impl WorkerCode {
@@ -185,14 +198,43 @@ impl WorkerCode {
         self
     }
 
+    /// Grants one of the broker's built-in capabilities as `env.<name>`
+    /// (e.g. `Builtin::fs("workspace")`; granted as `fetch`, an http
+    /// gateway also gives the worker a global `fetch()`).
+    pub fn grant_builtin(mut self, name: impl Into<String>, builtin: Builtin) -> Self {
+        self.builtins.push((name.into(), builtin));
+        self
+    }
+
     /// Sets the limits.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
     }
 
-    fn write(&self, mut out: worker_code::Builder<'_>) -> Result<(), Error> {
+    /// Allows `eval` and the `Function` constructors (off by default).
+    pub fn allow_eval(mut self, allow: bool) -> Self {
+        self.allow_eval = allow;
+        self
+    }
+
+    /// Names the principal the worker acts for (for `--cordon principal`).
+    pub fn principal(mut self, principal: impl Into<String>) -> Self {
+        self.principal = Some(principal.into());
+        self
+    }
+
+    fn write(
+        &self,
+        mut out: worker_code::Builder<'_>,
+        builtins: &[(
+            String,
+            capnp::capability::Response<broker::builtin_results::Owned>,
+        )],
+    ) -> Result<(), Error> {
         out.set_main_module(self.main_module.as_deref().unwrap_or(""));
+        out.set_principal(self.principal.as_deref().unwrap_or(""));
+        out.reborrow().init_policy().set_allow_eval(self.allow_eval);
         let mut modules = out.reborrow().init_modules(self.modules.len() as u32);
         for (i, m) in self.modules.iter().enumerate() {
             let mut entry = modules.reborrow().get(i as u32);
@@ -200,7 +242,21 @@ impl WorkerCode {
             entry.set_kind(m.kind);
             entry.set_source(&m.source);
         }
-        let mut env = out.reborrow().init_env(self.grants.len() as u32);
+        let mut env = out
+            .reborrow()
+            .init_env((self.grants.len() + builtins.len()) as u32);
+        for (i, (name, response)) in builtins.iter().enumerate() {
+            let response = response.get()?;
+            let mut entry = env.reborrow().get((self.grants.len() + i) as u32);
+            entry.set_name(name);
+            entry.reborrow().init_cap().set_as_capability(
+                response
+                    .get_cap()
+                    .get_as_capability::<capnp::capability::Client>()?
+                    .hook,
+            );
+            entry.set_interface_schema(response.get_interface_schema()?)?;
+        }
         for (i, grant) in self.grants.iter().enumerate() {
             let mut entry = env.reborrow().get(i as u32);
             entry.set_name(&grant.name);
@@ -219,6 +275,8 @@ impl WorkerCode {
         limits.set_module_bytes(l.module_bytes.unwrap_or(0));
         limits.set_output_bytes(l.output_bytes.unwrap_or(0));
         limits.set_log_bytes(l.log_bytes.unwrap_or(0));
+        limits.set_subrequests(l.subrequests.unwrap_or(0));
+        limits.set_calls_in_flight(l.calls_in_flight.unwrap_or(0));
         Ok(())
     }
 }
@@ -323,10 +381,55 @@ impl Connection {
         self.embedded.as_ref()
     }
 
+    /// Asks the broker for a built-in capability (for this connection's
+    /// principal), e.g. to fill a volume before granting it. `T` is the
+    /// interface's client type (`caplet::fs_capnp::volume::Client` …).
+    pub async fn builtin<T: capnp::capability::FromClientHook>(
+        &self,
+        builtin: &Builtin,
+    ) -> Result<T, Error> {
+        let response = self.builtin_response(builtin).await?;
+        Ok(response.get()?.get_cap().get_as_capability()?)
+    }
+
+    async fn builtin_response(
+        &self,
+        builtin: &Builtin,
+    ) -> Result<capnp::capability::Response<broker::builtin_results::Owned>, Error> {
+        let mut request = self.broker.builtin_request();
+        builtin.write(request.get().init_grant());
+        Ok(request.send().promise.await?)
+    }
+
+    /// The built-ins of `code`, asked of the broker all at once.
+    async fn builtins(
+        &self,
+        code: &WorkerCode,
+    ) -> Result<
+        Vec<(
+            String,
+            capnp::capability::Response<broker::builtin_results::Owned>,
+        )>,
+        Error,
+    > {
+        let answers = futures::future::join_all(
+            code.builtins
+                .iter()
+                .map(|(_, builtin)| self.builtin_response(builtin)),
+        )
+        .await;
+        code.builtins
+            .iter()
+            .zip(answers)
+            .map(|((name, _), answer)| Ok((name.clone(), answer?)))
+            .collect()
+    }
+
     /// Loads a fresh worker.
     pub async fn load(&self, code: &WorkerCode) -> Result<Worker, Error> {
+        let builtins = self.builtins(code).await?;
         let mut request = self.broker.load_request();
-        code.write(request.get().init_code())?;
+        code.write(request.get().init_code(), &builtins)?;
         let response = request.send().promise.await?;
         Ok(Worker {
             client: response.get()?.get_worker()?,
@@ -336,9 +439,10 @@ impl Connection {
     /// Loads a worker cached under `id`: the same id and code give the same
     /// worker; the same id with other code fails with `id_conflict`.
     pub async fn get(&self, id: &str, code: &WorkerCode) -> Result<Worker, Error> {
+        let builtins = self.builtins(code).await?;
         let mut request = self.broker.get_request();
         request.get().set_id(id);
-        code.write(request.get().init_code())?;
+        code.write(request.get().init_code(), &builtins)?;
         let response = request.send().promise.await?;
         Ok(Worker {
             client: response.get()?.get_worker()?,
@@ -387,11 +491,55 @@ pub struct Worker {
 }
 
 impl Worker {
+    /// Serves the main module's export `name` (`default` for the default
+    /// export), an object implementing the interface `schema` describes, as a
+    /// typed capability: calls on it run the JS methods, and can be
+    /// pipelined like any Cap'n Proto call. Cast the result to the generated
+    /// client type, e.g. `worker.entrypoint::<calculator::Client>(..)`.
+    pub async fn entrypoint<C: capnp::capability::FromClientHook>(
+        &self,
+        name: &str,
+        schema: &InterfaceSchema,
+    ) -> Result<C, Error> {
+        let mut request = self.client.entrypoint_request();
+        request.get().set_name(name);
+        schema.write(request.get().init_interface_schema())?;
+        let response = request.send().promise.await?;
+        Ok(response.get()?.get_cap().get_as_capability()?)
+    }
+
     /// Calls `entrypoint` (empty means `run`) with `input` (JSON text).
     pub async fn invoke(&self, entrypoint: &str, input: &str) -> Result<Invocation, Error> {
+        self.invoke_with(entrypoint, input, None).await
+    }
+
+    /// Like [`Worker::invoke`], and calls `on_line` with each console line
+    /// while the invocation runs (in order, all of them before this
+    /// returns). The result's `logs` still hold every line.
+    pub async fn invoke_streaming(
+        &self,
+        entrypoint: &str,
+        input: &str,
+        on_line: impl FnMut(LogLine) + 'static,
+    ) -> Result<Invocation, Error> {
+        let sink: log_sink::Client = capnp_rpc::new_client(LogSinkServer {
+            on_line: std::cell::RefCell::new(Box::new(on_line)),
+        });
+        self.invoke_with(entrypoint, input, Some(sink)).await
+    }
+
+    async fn invoke_with(
+        &self,
+        entrypoint: &str,
+        input: &str,
+        sink: Option<log_sink::Client>,
+    ) -> Result<Invocation, Error> {
         let mut request = self.client.invoke_request();
         request.get().set_entrypoint(entrypoint);
         request.get().set_input(input);
+        if let Some(sink) = sink {
+            request.get().set_log_sink(sink);
+        }
         let response = request.send().promise.await?;
         let response = response.get()?;
         let mut logs = Vec::new();
@@ -409,16 +557,16 @@ impl Worker {
         };
         if response.has_error() {
             let error = response.get_error()?;
-            return Err(Error::Invoke {
-                kind: error.get_kind().unwrap_or(InvokeErrorKind::Internal),
-                message: error
+            return Err(Error::invocation(
+                error.get_kind().unwrap_or(InvokeErrorKind::Internal),
+                error
                     .get_message()?
                     .to_string()
                     .map_err(capnp::Error::from)?,
-                stack: error.get_stack()?.to_string().map_err(capnp::Error::from)?,
+                error.get_stack()?.to_string().map_err(capnp::Error::from)?,
                 logs,
                 stats,
-            });
+            ));
         }
         Ok(Invocation {
             output: response
@@ -428,5 +576,27 @@ impl Worker {
             logs,
             stats,
         })
+    }
+}
+
+/// Serves `LogSink` for [`Worker::invoke_streaming`].
+struct LogSinkServer {
+    on_line: std::cell::RefCell<Box<dyn FnMut(LogLine)>>,
+}
+
+impl log_sink::Server for LogSinkServer {
+    async fn write(
+        self: capnp::capability::Rc<Self>,
+        params: log_sink::WriteParams,
+        _results: log_sink::WriteResults,
+    ) -> Result<(), capnp::Error> {
+        let line = params.get()?.get_line()?;
+        let line = LogLine {
+            level: line.get_level().unwrap_or(log_line::Level::Info),
+            text: line.get_text()?.to_string()?,
+        };
+        // The callback runs synchronously; the borrow ends before returning.
+        (self.on_line.borrow_mut())(line);
+        Ok(())
     }
 }

@@ -1,5 +1,6 @@
 //! The worker's `console`: `log`, `info`, `warn`, `error` and `debug` are
-//! captured into the invocation's log lines, with a byte budget.
+//! captured into the invocation's log lines, with a byte budget, and sent
+//! on to a [`LogStream`] when the caller asked for live output.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -7,6 +8,8 @@ use std::rc::Rc;
 use caplet::caplet_capnp::log_line::Level;
 use rquickjs::function::Rest;
 use rquickjs::{Ctx, Function, Object, Value};
+
+use crate::log_stream::LogStream;
 
 /// One captured console line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,21 +19,31 @@ pub struct LogLine {
 }
 
 /// The log lines of the running invocation, capped at `limit` bytes.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct LogSink {
     lines: Vec<LogLine>,
     bytes: usize,
     limit: usize,
     dropped: usize,
+    /// Where kept lines also go as they are logged.
+    stream: Option<LogStream>,
 }
 
 impl LogSink {
-    /// Starts an invocation's log with a budget of `limit` bytes.
+    /// Starts an invocation's log with a budget of `limit` bytes (the
+    /// stream, if any, stays).
     pub fn reset(&mut self, limit: usize) {
         *self = LogSink {
             limit,
+            stream: self.stream.take(),
             ..LogSink::default()
         };
+    }
+
+    /// Sends the lines kept from now on to `stream` too; returns the
+    /// previous stream.
+    pub fn set_stream(&mut self, stream: Option<LogStream>) -> Option<LogStream> {
+        std::mem::replace(&mut self.stream, stream)
     }
 
     /// Keeps a line if the budget allows, otherwise counts it as dropped.
@@ -40,7 +53,11 @@ impl LogSink {
             return;
         }
         self.bytes += text.len();
-        self.lines.push(LogLine { level, text });
+        let line = LogLine { level, text };
+        if let Some(stream) = &mut self.stream {
+            stream.send(&line);
+        }
+        self.lines.push(line);
     }
 
     /// Takes the lines, ending with a warning when some were dropped.

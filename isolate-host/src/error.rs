@@ -20,6 +20,10 @@ pub enum Error {
     /// The QuickJS engine itself failed (e.g. could not allocate a runtime).
     #[error("engine: {0}")]
     Engine(String),
+    /// The host could not confine itself (or, with `--require-confinement`,
+    /// the kernel lacks a protection).
+    #[error("confinement: {0}")]
+    Confinement(String),
     /// A Cap'n Proto message from the broker was malformed.
     #[error("protocol: {0}")]
     Protocol(#[from] capnp::Error),
@@ -51,3 +55,6 @@ impl InvokeFailure {
         }
     }
 }
+
+/// The snake_case name of an invocation error kind (the contract's names).
+pub use caplet::invoke_error_kind_name as kind_name;

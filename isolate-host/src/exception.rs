@@ -1,9 +1,17 @@
 //! Turns caught JavaScript values into caplet errors: a one-line message
 //! (`Error: boom`), the JS stack, and for syntax errors `module:line:column`.
 
-use rquickjs::{Ctx, Value};
+use rquickjs::{Ctx, Type, Value};
 
 use crate::error::Error;
+
+/// The message of QuickJS's out-of-memory error.
+pub const OUT_OF_MEMORY: &str = "InternalError: out of memory";
+
+/// What a thrown `null` is taken for: QuickJS throws `null` when it has not
+/// even the memory to build its out-of-memory error. (A worker that throws
+/// `null` itself is reported the same way, and rebuilt, which is safe.)
+pub const OUT_OF_MEMORY_OR_NULL: &str = "InternalError: out of memory (or a thrown null)";
 
 /// A thrown JS value, described for humans.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +27,18 @@ pub struct Thrown {
 /// fall back to `String(value)`, which may call a user `toString` (that runs
 /// under the same limits as everything else).
 pub fn describe<'js>(ctx: &Ctx<'js>, value: &Value<'js>) -> Thrown {
+    if value.type_of() == Type::Uninitialized {
+        return Thrown {
+            message: OUT_OF_MEMORY.to_string(),
+            stack: String::new(),
+        };
+    }
+    if value.is_null() {
+        return Thrown {
+            message: OUT_OF_MEMORY_OR_NULL.to_string(),
+            stack: String::new(),
+        };
+    }
     if let Some(object) = value.as_object() {
         if object.is_error() {
             let name: String = object.get("name").unwrap_or_else(|_| "Error".into());

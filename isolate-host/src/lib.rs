@@ -3,13 +3,20 @@
 //!
 //! Its only channel is the Cap'n Proto connection to the broker on its stdin
 //! (a socketpair the broker created). It serves `IsolateHost` from
-//! `schema/host.capnp`. Code map:
+//! `schema/host.capnp`. Right after start-up, before it reads a byte from the
+//! broker, it confines itself with `caplet-confine` (parent-death signal,
+//! rlimits, no_new_privs, Landlock, seccomp allowlist): from then on it cannot
+//! open a file, create a socket, run a program or start a thread. Missing
+//! kernel features are logged on stderr, or fatal with
+//! [`HostOptions::require_confinement`]. Code map:
 //! - [`caps`]: capabilities in JavaScript (stubs, calls, pipelining, exports).
 //! - [`engine`]: the engine boundary; the only place a runtime is configured.
 //! - [`modules`]: module names, import resolution, compilation to bytecode.
 //! - [`worker`]: a loaded worker and its invocation loop.
 //! - [`tasks`]: host operations an invocation waits on.
 //! - [`console`]: captured `console.*` output.
+//! - [`log_stream`]: console lines sent to the caller while it runs.
+//! - [`fetch`]: the global `fetch()` of workers granted `env.fetch`.
 //! - [`exception`]: thrown JS values turned into messages and locations.
 //! - [`server`]: the Cap'n Proto servers.
 
@@ -18,6 +25,8 @@ pub mod console;
 pub mod engine;
 mod error;
 pub mod exception;
+pub mod fetch;
+pub mod log_stream;
 pub mod modules;
 pub mod server;
 pub mod tasks;
@@ -35,18 +44,87 @@ use tokio_util::compat::TokioAsyncReadCompatExt;
 /// bounded against runaway traversal.
 const TRAVERSAL_LIMIT_WORDS: usize = 64 << 20 >> 3;
 
+/// How an isolate-host starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HostOptions {
+    /// The broker's pid, which must be this process's parent; `None` takes
+    /// the current parent.
+    pub broker_pid: Option<i32>,
+    /// Exit if any protection is missing, instead of logging it.
+    pub require_confinement: bool,
+}
+
 /// Runs an isolate-host on the socket at stdin until the broker hangs up.
-pub fn serve_stdin() -> Result<(), Error> {
+pub fn serve_stdin(options: &HostOptions) -> Result<(), Error> {
     let fd: OwnedFd = std::io::stdin()
         .lock()
         .as_fd_owned()
         .map_err(|e| Error::Engine(format!("stdin is not usable as the broker socket: {e}")))?;
+    let runtime = start_up(options)?;
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&runtime, serve(fd))
+}
+
+/// Everything that needs a file or a new descriptor, then confinement: the
+/// event loop (whose driver opens descriptors) and the engine prelude are
+/// built first.
+fn start_up(options: &HostOptions) -> Result<tokio::runtime::Runtime, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Engine(format!("cannot start the event loop: {e}")))?;
-    let local = tokio::task::LocalSet::new();
-    local.block_on(&runtime, serve(fd))
+    modules::prelude()?;
+    // SAFETY: getppid has no preconditions and cannot fail.
+    let parent = options
+        .broker_pid
+        .unwrap_or_else(|| unsafe { libc::getppid() });
+    let mut confine = caplet_confine::Options::new(parent);
+    confine.require_all = options.require_confinement;
+    let report =
+        caplet_confine::confine(&confine).map_err(|e| Error::Confinement(e.to_string()))?;
+    if !report.is_complete() {
+        for line in report.to_string().lines() {
+            eprintln!("isolate-host {}: {line}", std::process::id());
+        }
+    }
+    Ok(runtime)
+}
+
+/// A diagnostic, used by the end-to-end tests: starts up and confines itself
+/// exactly like a host, then tries what a host must never manage to do
+/// (open `file`, create sockets) and describes each attempt, one per line,
+/// e.g. `open /etc/hostname: denied (Operation not permitted (os error 1))`.
+/// It grants nothing: every attempt happens inside the confined process.
+pub fn probe_confinement(options: &HostOptions, file: &std::path::Path) -> Result<String, Error> {
+    let _runtime = start_up(options)?;
+    let outcome = |what: String, result: std::io::Result<()>| match result {
+        Ok(()) => format!("{what}: allowed"),
+        Err(e) => format!("{what}: denied ({e})"),
+    };
+    let socket = |domain: libc::c_int| -> std::io::Result<()> {
+        // SAFETY: socket(2) has no memory-safety preconditions; a descriptor
+        // it returns is closed at once.
+        let fd = unsafe { libc::socket(domain, libc::SOCK_STREAM, 0) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just returned by socket(2) and is ours.
+        unsafe { libc::close(fd) };
+        Ok(())
+    };
+    let lines = [
+        outcome(
+            format!("open {}", file.display()),
+            std::fs::File::open(file).map(drop),
+        ),
+        outcome("socket unix".into(), socket(libc::AF_UNIX)),
+        outcome("socket inet".into(), socket(libc::AF_INET)),
+        outcome(
+            "spawn thread".into(),
+            std::thread::Builder::new().spawn(|| ()).map(drop),
+        ),
+    ];
+    Ok(lines.join("\n"))
 }
 
 trait AsFdOwned {

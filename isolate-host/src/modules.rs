@@ -195,6 +195,33 @@ pub fn install_worker_loader(runtime: &Runtime, bytecode: &Bytecode) {
     );
 }
 
+thread_local! {
+    static PRELUDE: std::cell::OnceCell<Rc<[u8]>> = const { std::cell::OnceCell::new() };
+}
+
+/// The bytecode of the engine's prelude ([`crate::engine::PRELUDE`]),
+/// compiled once per thread by a compiler of its own.
+pub fn prelude() -> Result<Rc<[u8]>, Error> {
+    if let Some(bytes) = PRELUDE.with(|p| p.get().cloned()) {
+        return Ok(bytes);
+    }
+    let compiler = Compiler::new(16 << 20, 256 << 10)?;
+    let name = "caplet:prelude";
+    let compiled = compiler.compile(&[Source {
+        name: name.to_string(),
+        kind: Kind::Js,
+        text: crate::engine::PRELUDE.to_string(),
+    }])?;
+    let bytes = compiled
+        .get(name)
+        .cloned()
+        .ok_or_else(|| Error::Engine("the prelude did not compile".into()))?;
+    PRELUDE.with(|p| {
+        let _ = p.set(bytes.clone());
+    });
+    Ok(bytes)
+}
+
 /// Turns worker sources into bytecode. One per isolate-host; each compilation
 /// uses a fresh context, so module names of different workers never meet.
 pub struct Compiler {
@@ -251,7 +278,9 @@ impl Compiler {
     }
 
     fn compile_all(&self, sources: &[Source]) -> Result<(), Error> {
-        let context = Context::custom::<rquickjs::context::intrinsic::Eval>(&self.runtime)
+        // The parser needs `Eval`, and `RegExpCompiler` for regex literals.
+        use rquickjs::context::intrinsic::{Eval, RegExpCompiler};
+        let context = Context::custom::<(Eval, RegExpCompiler)>(&self.runtime)
             .map_err(|e| Error::Engine(e.to_string()))?;
         context.with(|ctx| {
             for source in sources {

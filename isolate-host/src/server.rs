@@ -1,7 +1,11 @@
 //! The isolate-host's Cap'n Proto face: `IsolateHost` (load workers) and
 //! `HostWorker` (invoke them), served to the broker over the socketpair.
+//!
+//! A `HostWorker` keeps what its worker was built from (bytecode, limits,
+//! capabilities), so a worker poisoned by a tripped limit is dropped and
+//! built again, from the same bytecode, before its next invocation.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -14,7 +18,7 @@ use caplet_capnp_js::schema::SchemaSet;
 use crate::caps::Binding;
 use crate::engine::EngineLimits;
 use crate::error::Error;
-use crate::modules::{Compiler, Kind, Source};
+use crate::modules::{Bytecode, Compiler, Kind, Source};
 use crate::worker::{JsWorker, Outcome, WorkerLimits};
 
 /// Serves `IsolateHost`.
@@ -95,15 +99,20 @@ fn read_spec(spec: worker_spec::Reader<'_>) -> Result<(Vec<Source>, String, Work
         .get_main_module()?
         .to_string()
         .map_err(capnp::Error::from)?;
+    let allow_eval = spec.get_allow_eval();
     let limits = spec.get_limits()?;
     let limits = WorkerLimits {
         engine: EngineLimits {
             memory_bytes: limits.get_memory_bytes() as usize,
             stack_bytes: limits.get_stack_bytes() as usize,
             cpu_time: Duration::from_millis(u64::from(limits.get_cpu_time_ms())),
+            wall_time: Duration::from_millis(u64::from(limits.get_wall_time_ms())),
+            allow_eval,
         },
         output_bytes: limits.get_output_bytes() as usize,
         log_bytes: limits.get_log_bytes() as usize,
+        subrequests: limits.get_subrequests(),
+        calls_in_flight: limits.get_calls_in_flight(),
     };
     Ok((sources, main, limits))
 }
@@ -118,10 +127,18 @@ impl isolate_host::Server for HostServer {
         let (sources, main, limits) = read_spec(spec)?;
         let (schema, bindings) = read_env(spec)?;
         let bytecode = self.compiler.compile(&sources)?;
-        let worker = JsWorker::load(bytecode, &main, limits, schema, bindings).await?;
+        let recipe = Recipe {
+            bytecode,
+            main,
+            limits,
+            schema,
+            bindings,
+        };
+        let worker = recipe.build().await?;
         self.live_workers.set(self.live_workers.get() + 1);
         let server = HostWorkerServer {
-            worker,
+            recipe,
+            worker: RefCell::new(Some(Rc::new(worker))),
             busy: tokio::sync::Mutex::new(()),
             live_workers: self.live_workers.clone(),
         };
@@ -141,10 +158,34 @@ impl isolate_host::Server for HostServer {
     }
 }
 
+/// What a worker is built from, kept to rebuild it.
+struct Recipe {
+    bytecode: Bytecode,
+    main: String,
+    limits: WorkerLimits,
+    schema: Rc<SchemaSet>,
+    bindings: Vec<Binding>,
+}
+
+impl Recipe {
+    async fn build(&self) -> Result<JsWorker, Error> {
+        JsWorker::load(
+            self.bytecode.clone(),
+            &self.main,
+            self.limits,
+            self.schema.clone(),
+            self.bindings.clone(),
+        )
+        .await
+    }
+}
+
 /// Serves `HostWorker`: one loaded worker. Dropped (and its runtime freed)
 /// when the broker releases the capability.
 struct HostWorkerServer {
-    worker: JsWorker,
+    recipe: Recipe,
+    /// `None` after a tripped limit poisoned the runtime: rebuilt on next use.
+    worker: RefCell<Option<Rc<JsWorker>>>,
     busy: tokio::sync::Mutex<()>,
     live_workers: Rc<Cell<u32>>,
 }
@@ -156,7 +197,53 @@ impl Drop for HostWorkerServer {
     }
 }
 
+impl HostWorkerServer {
+    /// The worker, rebuilt first if a tripped limit poisoned it.
+    async fn current(&self) -> Result<Rc<JsWorker>, Error> {
+        let current = self.worker.borrow().clone();
+        match current {
+            Some(worker) if !worker.poisoned() => Ok(worker),
+            _ => {
+                let worker = Rc::new(self.recipe.build().await?);
+                *self.worker.borrow_mut() = Some(worker.clone());
+                Ok(worker)
+            }
+        }
+    }
+}
+
 impl host_worker::Server for HostWorkerServer {
+    async fn entrypoint(
+        self: CapRc<Self>,
+        params: host_worker::EntrypointParams,
+        mut results: host_worker::EntrypointResults,
+    ) -> Result<(), capnp::Error> {
+        let params = params.get()?;
+        let name = params.get_name()?.to_str()?.to_string();
+        let compiled = params.get_schema()?;
+        let interface_id = compiled.get_interface_id();
+        let schema = SchemaSet::from_nodes(compiled.get_nodes()?.iter())
+            .map_err(|e| Error::BadCode(format!("entrypoint {name:?}: {e}")))?;
+        schema
+            .check_interface(interface_id)
+            .map_err(|e| Error::BadCode(format!("entrypoint {name:?}: {e}")))?;
+        let worker = {
+            let _turn = self.busy.lock().await;
+            self.current().await?
+        };
+        let cap = worker
+            .entrypoint(&name, &schema, interface_id)
+            .map_err(|f| {
+                capnp::Error::failed(format!(
+                    "{}: {}",
+                    crate::error::kind_name(f.kind),
+                    f.message
+                ))
+            })?;
+        results.get().init_cap().set_as_capability(cap.hook);
+        Ok(())
+    }
+
     async fn invoke(
         self: CapRc<Self>,
         params: host_worker::InvokeParams,
@@ -165,9 +252,23 @@ impl host_worker::Server for HostWorkerServer {
         let params = params.get()?;
         let entrypoint = params.get_entrypoint()?.to_str()?.to_string();
         let input = params.get_input()?.to_str()?.to_string();
+        let stream = if params.has_log_sink() {
+            Some(crate::log_stream::LogStream::new(params.get_log_sink()?))
+        } else {
+            None
+        };
         // Invocations of one worker run one after another.
         let _turn = self.busy.lock().await;
-        let outcome = self.worker.invoke(&entrypoint, &input).await;
+        let worker = self.current().await?;
+        worker.stream_logs(stream);
+        let outcome = worker.invoke(&entrypoint, &input).await;
+        if let Some(stream) = worker.stream_logs(None) {
+            stream.flush().await;
+        }
+        if outcome.poisoned() {
+            *self.worker.borrow_mut() = None;
+        }
+        drop(worker);
         write_outcome(&outcome, results.get());
         Ok(())
     }

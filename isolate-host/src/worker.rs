@@ -1,7 +1,14 @@
 //! A loaded worker: its isolate, its default export, and the invocation loop
 //! that runs an entrypoint to completion under the worker's limits.
+//!
+//! Limits end an invocation with an error naming them: CPU time and the
+//! wall-clock deadline through the engine's interrupt handler (and the
+//! deadline also while waiting on tasks), memory and stack through QuickJS's
+//! own checks, capability call counts here. A worker whose invocation tripped
+//! a limit is *poisoned* ([`Outcome::poisoned`]): its runtime may hold
+//! half-updated state, so the server throws it away and builds it again.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -13,7 +20,7 @@ use rquickjs::{CatchResultExt, CaughtError, Ctx, Function, Object, Persistent, P
 
 use crate::caps::{Binding, Caps};
 use crate::console::{self, LogLine, LogSink};
-use crate::engine::{EngineLimits, Isolate};
+use crate::engine::{EngineLimits, Isolate, Trip};
 use crate::error::{Error, InvokeFailure};
 use crate::exception;
 use crate::modules::{self, Bytecode};
@@ -25,6 +32,10 @@ pub struct WorkerLimits {
     pub engine: EngineLimits,
     pub output_bytes: usize,
     pub log_bytes: usize,
+    /// Capability calls per invocation.
+    pub subrequests: u32,
+    /// Capability calls waiting at once.
+    pub calls_in_flight: u32,
 }
 
 /// Resource use of one invocation.
@@ -43,6 +54,27 @@ pub struct Outcome {
     pub stats: Stats,
 }
 
+impl Outcome {
+    /// Whether a limit tripped, so the worker must be rebuilt before it runs
+    /// again.
+    pub fn poisoned(&self) -> bool {
+        self.result.as_ref().is_err_and(|f| is_limit(f.kind))
+    }
+}
+
+/// Whether an error kind is a tripped limit (which poisons the runtime).
+pub fn is_limit(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::CpuLimitExceeded
+            | Kind::MemoryLimitExceeded
+            | Kind::WallTimeExceeded
+            | Kind::StackOverflow
+            | Kind::SubrequestLimitExceeded
+            | Kind::CallsInFlightExceeded
+    )
+}
+
 /// Everything of a loaded worker that stubs, pipelines and exports reach
 /// (through `Weak` references, so no cycle runs through JS).
 ///
@@ -51,11 +83,24 @@ pub struct Outcome {
 pub struct Core {
     pub caps: Caps,
     default_export: RefCell<Option<Persistent<Value<'static>>>>,
+    /// The main module's exports, for typed entrypoints.
+    namespace: RefCell<Option<Persistent<Object<'static>>>>,
     pub tasks: Tasks,
     logs: Rc<RefCell<LogSink>>,
     limits: WorkerLimits,
-    /// Signalled after every segment, for exports waiting on a promise.
+    /// Capability calls made by the current invocation, and still waiting.
+    calls: Cell<u32>,
+    in_flight: Cell<u32>,
+    /// Signalled after every segment, and when a driver finishes, for calls
+    /// on exports waiting on a promise.
     pub progress: tokio::sync::Notify,
+    /// Held by whoever runs the invocation loop (the *driver*): an
+    /// invocation, or a call on an export that arrived while the worker was
+    /// idle. Other calls on exports run inside the driver's invocation.
+    pub driver: tokio::sync::Mutex<()>,
+    /// Set when a limit tripped in a call on an export: the runtime must be
+    /// rebuilt before the next invocation.
+    pub poisoned: Cell<bool>,
     pub isolate: Isolate,
 }
 
@@ -83,10 +128,15 @@ impl JsWorker {
         let core = Rc::new_cyclic(|me| Core {
             caps: Caps::new(me.clone(), schema, bindings),
             default_export: RefCell::new(None),
+            namespace: RefCell::new(None),
             tasks: Tasks::default(),
             logs,
             limits,
+            calls: Cell::new(0),
+            in_flight: Cell::new(0),
             progress: tokio::sync::Notify::new(),
+            driver: tokio::sync::Mutex::new(()),
+            poisoned: Cell::new(false),
             isolate,
         });
         let isolate = &core.isolate;
@@ -96,6 +146,7 @@ impl JsWorker {
             core.caps
                 .install(ctx)
                 .map_err(|e| Error::Engine(e.to_string()))?;
+            crate::fetch::install(ctx, &core).map_err(|e| Error::Engine(e.to_string()))?;
             let declared = modules::load_bytecode(ctx, &main_bytes).catch(ctx);
             let declared = declared.map_err(|e| evaluation_error(ctx, e))?;
             let (module, promise) = declared
@@ -140,10 +191,14 @@ impl JsWorker {
             let default: Value = namespace
                 .get("default")
                 .map_err(|e| Error::Engine(e.to_string()))?;
-            Ok(Persistent::save(ctx, default))
+            Ok((
+                Persistent::save(ctx, default),
+                Persistent::save(ctx, namespace),
+            ))
         })?;
-        drop((namespace, promise));
-        *core.default_export.borrow_mut() = Some(default_export);
+        drop(promise);
+        *core.default_export.borrow_mut() = Some(default_export.0);
+        *core.namespace.borrow_mut() = Some(default_export.1);
         core.caps.end_invocation();
         Ok(Self { core })
     }
@@ -151,20 +206,88 @@ impl JsWorker {
     /// Runs `entrypoint` with `input` (JSON text) to completion. Invocations of
     /// one worker must not overlap; the caller serialises them.
     pub async fn invoke(&self, entrypoint: &str, input: &str) -> Outcome {
-        self.core.invoke(entrypoint, input).await
+        let _driving = self.core.driver.lock().await;
+        let outcome = self.core.invoke(entrypoint, input).await;
+        self.core.progress.notify_waiters();
+        outcome
+    }
+
+    /// Whether a limit tripped, so the runtime must be rebuilt.
+    pub fn poisoned(&self) -> bool {
+        self.core.poisoned.get()
+    }
+
+    /// Serves the main module's export `name` as a capability implementing
+    /// `interface_id` of `schema`.
+    pub fn entrypoint(
+        &self,
+        name: &str,
+        schema: &SchemaSet,
+        interface_id: u64,
+    ) -> Result<capnp::capability::Client, InvokeFailure> {
+        self.core.caps.add_schema(schema).map_err(internal)?;
+        self.core.isolate.with(|ctx| {
+            let not_found = |why: &str| {
+                InvokeFailure::new(
+                    Kind::EntrypointNotFound,
+                    format!("entrypoint {name:?}: {why}"),
+                )
+            };
+            let namespace = self
+                .core
+                .namespace
+                .borrow()
+                .clone()
+                .ok_or_else(|| not_found("no module"))?;
+            let namespace = namespace.restore(ctx).map_err(internal)?;
+            let export: Value = namespace.get(name).map_err(internal)?;
+            match export.as_object() {
+                Some(object) if !export.is_function() && !export.is_array() => {
+                    Ok(self.core.caps.export(ctx, object.clone(), interface_id))
+                }
+                _ => Err(not_found(&format!(
+                    "the main module has no export {name:?} that is an object ({} found)",
+                    export.type_name()
+                ))),
+            }
+        })
+    }
+
+    /// Streams the console lines of the next invocations to `stream` as
+    /// well; returns the previous stream.
+    pub fn stream_logs(
+        &self,
+        stream: Option<crate::log_stream::LogStream>,
+    ) -> Option<crate::log_stream::LogStream> {
+        self.core.logs.borrow_mut().set_stream(stream)
     }
 }
 
 impl Core {
+    /// Starts an invocation's budgets (CPU, wall clock, calls, logs).
+    fn begin(&self) {
+        self.isolate
+            .meter()
+            .reset(self.limits.engine.cpu_time, self.limits.engine.wall_time);
+        self.calls.set(0);
+        self.in_flight.set(0);
+        self.logs.borrow_mut().reset(self.limits.log_bytes);
+    }
+
+    /// Ends an invocation: pending tasks are dropped and every stub it held
+    /// is released.
+    fn end(&self) {
+        self.tasks.clear();
+        self.in_flight.set(0);
+        self.caps.end_invocation();
+    }
+
     async fn invoke(&self, entrypoint: &str, input: &str) -> Outcome {
         let started = Instant::now();
-        self.isolate.meter().reset(self.limits.engine.cpu_time);
-        self.logs.borrow_mut().reset(self.limits.log_bytes);
+        self.begin();
         let mut peak = self.isolate.memory_used();
-
         let result = self.run(entrypoint, input, &mut peak).await;
-        self.tasks.clear();
-        self.caps.end_invocation();
+        self.end();
         Outcome {
             result,
             logs: self.logs.borrow_mut().take(),
@@ -185,30 +308,62 @@ impl Core {
         let (started, job_error) = self
             .isolate
             .segment(|ctx| self.start(ctx, entrypoint, input));
+        self.progress.notify_waiters();
         *peak = (*peak).max(self.isolate.memory_used());
         let returned = self.check(started, job_error)?;
+        let settled = self.settle(&returned, peak).await?;
+        let output = self
+            .isolate
+            .with(|ctx| self.finish(ctx, settled.restore(ctx).map_err(internal)?));
+        // Serialising the result may have run the worker's code (`toJSON`)
+        // into a limit.
+        if let Some(trip) = self.isolate.meter().tripped() {
+            return Err(self.limit_failure(trip));
+        }
+        output
+    }
+
+    /// The value of `returned` once it is not a pending promise (`None` while
+    /// it is), or its rejection as a failure.
+    pub fn poll_settled(
+        &self,
+        returned: &Persistent<Value<'static>>,
+    ) -> Result<Option<Persistent<Value<'static>>>, InvokeFailure> {
+        self.isolate.with(|ctx| {
+            let value = returned.clone().restore(ctx).map_err(internal)?;
+            let Some(promise) = value.as_promise() else {
+                return Ok(Some(returned.clone()));
+            };
+            match promise.state() {
+                PromiseState::Pending => Ok(None),
+                PromiseState::Resolved => {
+                    let value: Value = promise
+                        .result()
+                        .and_then(Result::ok)
+                        .unwrap_or_else(|| Value::new_undefined(ctx.clone()));
+                    Ok(Some(Persistent::save(ctx, value)))
+                }
+                PromiseState::Rejected => Err(rejection(ctx, promise)),
+            }
+        })
+    }
+
+    /// Runs tasks (each completion in a segment) until `returned` is not a
+    /// pending promise; gives its value, or the rejection as a failure.
+    async fn settle(
+        &self,
+        returned: &Persistent<Value<'static>>,
+        peak: &mut u64,
+    ) -> Result<Persistent<Value<'static>>, InvokeFailure> {
         loop {
-            let state = self
-                .isolate
-                .with(|ctx| -> Result<Option<String>, InvokeFailure> {
-                    let value = returned.clone().restore(ctx).map_err(internal)?;
-                    let Some(promise) = value.as_promise() else {
-                        return self.finish(ctx, value).map(Some);
-                    };
-                    match promise.state() {
-                        PromiseState::Pending => Ok(None),
-                        PromiseState::Resolved => {
-                            let value: Value = promise
-                                .result()
-                                .and_then(Result::ok)
-                                .unwrap_or_else(|| Value::new_undefined(ctx.clone()));
-                            self.finish(ctx, value).map(Some)
-                        }
-                        PromiseState::Rejected => Err(rejection(ctx, promise)),
-                    }
-                })?;
-            if let Some(output) = state {
-                return Ok(output);
+            let state = self.poll_settled(returned);
+            // Describing a rejection may have run the worker's code
+            // (`toString`) into a limit.
+            if let Some(trip) = self.isolate.meter().tripped() {
+                return Err(self.limit_failure(trip));
+            }
+            if let Some(value) = state? {
+                return Ok(value);
             }
             if self.tasks.is_empty() {
                 return Err(InvokeFailure::new(
@@ -216,7 +371,14 @@ impl Core {
                     "the returned promise never settles: nothing it waits on is pending",
                 ));
             }
-            let Some(completion) = self.tasks.next().await else {
+            let next = match self.isolate.meter().wall_deadline() {
+                Some(deadline) => tokio::time::timeout_at(deadline.into(), self.tasks.next()).await,
+                None => Ok(self.tasks.next().await),
+            };
+            let Ok(next) = next else {
+                return Err(self.limit_failure(Trip::Wall));
+            };
+            let Some(completion) = next else {
                 continue;
             };
             let (done, job_error) = self
@@ -226,6 +388,44 @@ impl Core {
             *peak = (*peak).max(self.isolate.memory_used());
             self.check(done, job_error)?;
         }
+    }
+
+    /// Runs one call on an exported object as its own invocation, as the
+    /// driver (the caller holds `driver`): `call` runs the method in the
+    /// first segment, then tasks run until its promise settles; `reply`
+    /// encodes the settled value. A tripped limit poisons the worker.
+    pub async fn drive<R>(
+        &self,
+        call: impl FnOnce(&Ctx<'_>) -> Result<Persistent<Value<'static>>, InvokeFailure>,
+        reply: impl for<'js> FnOnce(&Ctx<'js>, Value<'js>) -> Result<R, InvokeFailure>,
+    ) -> Result<R, InvokeFailure> {
+        self.begin();
+        let mut peak = 0;
+        let result = async {
+            let (started, job_error) = self.isolate.segment(call);
+            self.progress.notify_waiters();
+            let returned = self.check(started, job_error)?;
+            let settled = self.settle(&returned, &mut peak).await?;
+            let reply = self
+                .isolate
+                .with(|ctx| reply(ctx, settled.restore(ctx).map_err(internal)?));
+            match self.isolate.meter().tripped() {
+                Some(trip) => Err(self.limit_failure(trip)),
+                None => reply,
+            }
+        }
+        .await;
+        if result.as_ref().is_err_and(|f| is_limit(f.kind)) {
+            self.poisoned.set(true);
+        }
+        self.end();
+        self.progress.notify_waiters();
+        result
+    }
+
+    /// Whether JS can run here at all (the worker was not poisoned).
+    pub fn usable(&self) -> bool {
+        !self.poisoned.get()
     }
 
     /// Parses the input, finds the entrypoint and calls it.
@@ -296,13 +496,13 @@ impl Core {
     }
 
     /// Turns the result of a segment into an error if JS failed in it.
-    fn check<T>(
+    pub fn check<T>(
         &self,
         result: Result<T, InvokeFailure>,
         job_error: Option<String>,
     ) -> Result<T, InvokeFailure> {
-        if self.isolate.meter().tripped() {
-            return Err(self.cpu_exceeded());
+        if let Some(trip) = self.isolate.meter().tripped() {
+            return Err(self.limit_failure(trip));
         }
         let value = result?;
         match job_error {
@@ -311,20 +511,70 @@ impl Core {
         }
     }
 
-    fn cpu_exceeded(&self) -> InvokeFailure {
-        InvokeFailure::new(
-            Kind::CpuLimitExceeded,
-            format!(
-                "the invocation used more than {} ms of CPU time",
-                self.limits.engine.cpu_time.as_millis()
+    /// The error for a limit the meter recorded.
+    pub fn limit_failure(&self, trip: Trip) -> InvokeFailure {
+        let l = &self.limits;
+        match trip {
+            Trip::Cpu => InvokeFailure::new(
+                Kind::CpuLimitExceeded,
+                format!(
+                    "the invocation used more than {} ms of CPU time",
+                    l.engine.cpu_time.as_millis()
+                ),
             ),
-        )
+            Trip::Wall => InvokeFailure::new(
+                Kind::WallTimeExceeded,
+                format!(
+                    "the invocation took longer than {} ms",
+                    l.engine.wall_time.as_millis()
+                ),
+            ),
+            Trip::Subrequests => InvokeFailure::new(
+                Kind::SubrequestLimitExceeded,
+                format!(
+                    "the invocation made more than {} capability calls",
+                    l.subrequests
+                ),
+            ),
+            Trip::CallsInFlight => InvokeFailure::new(
+                Kind::CallsInFlightExceeded,
+                format!(
+                    "the invocation had more than {} capability calls in flight",
+                    l.calls_in_flight
+                ),
+            ),
+        }
+    }
+
+    /// Counts a capability call about to be sent. Over a limit, the meter
+    /// trips (ending the invocation at the next interrupt poll) and the
+    /// error to throw into JS is returned.
+    pub fn start_call(&self) -> Result<(), InvokeFailure> {
+        let over = if self.calls.get() >= self.limits.subrequests {
+            Some(Trip::Subrequests)
+        } else if self.in_flight.get() >= self.limits.calls_in_flight {
+            Some(Trip::CallsInFlight)
+        } else {
+            None
+        };
+        if let Some(trip) = over {
+            self.isolate.meter().trip(trip);
+            return Err(self.limit_failure(trip));
+        }
+        self.calls.set(self.calls.get() + 1);
+        self.in_flight.set(self.in_flight.get() + 1);
+        Ok(())
+    }
+
+    /// Counts a capability call whose result arrived.
+    pub fn end_call(&self) {
+        self.in_flight.set(self.in_flight.get().saturating_sub(1));
     }
 
     /// Describes an exception caught while running the worker.
-    fn failure<'js>(&self, ctx: &Ctx<'js>, error: CaughtError<'js>) -> InvokeFailure {
-        if self.isolate.meter().tripped() {
-            return self.cpu_exceeded();
+    pub fn failure<'js>(&self, ctx: &Ctx<'js>, error: CaughtError<'js>) -> InvokeFailure {
+        if let Some(trip) = self.isolate.meter().tripped() {
+            return self.limit_failure(trip);
         }
         match error {
             CaughtError::Exception(ex) => {
@@ -431,6 +681,6 @@ fn evaluation_error<'js>(ctx: &Ctx<'js>, error: CaughtError<'js>) -> Error {
     }
 }
 
-fn internal(error: impl std::fmt::Display) -> InvokeFailure {
+pub fn internal(error: impl std::fmt::Display) -> InvokeFailure {
     InvokeFailure::new(Kind::Internal, format!("internal: {error}"))
 }

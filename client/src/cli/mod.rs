@@ -33,7 +33,39 @@ enum Command {
     Serve(serve::Args),
     /// Internal: run as an isolate-host on the socket at stdin.
     #[command(hide = true)]
-    IsolateHost,
+    IsolateHost(HostArgs),
+}
+
+/// Options of `caplet isolate-host` (set by the broker that starts it).
+#[derive(Debug, clap::Args)]
+struct HostArgs {
+    /// The broker's pid: the host dies with it.
+    #[arg(long, value_name = "PID")]
+    broker_pid: Option<i32>,
+    /// Exit if the kernel lacks any confinement feature.
+    #[arg(long)]
+    require_confinement: bool,
+    /// Diagnostic: confine like a host, try to open FILE and create sockets,
+    /// print what happened, and exit.
+    #[arg(long, value_name = "FILE")]
+    probe_confinement: Option<PathBuf>,
+}
+
+impl HostArgs {
+    fn run(&self) -> anyhow::Result<()> {
+        let options = caplet_isolate_host::HostOptions {
+            broker_pid: self.broker_pid,
+            require_confinement: self.require_confinement,
+        };
+        match &self.probe_confinement {
+            Some(file) => {
+                let report = caplet_isolate_host::probe_confinement(&options, file)?;
+                println!("{report}");
+                Ok(())
+            }
+            None => Ok(caplet_isolate_host::serve_stdin(&options)?),
+        }
+    }
 }
 
 /// Options shared by the commands that start a broker.
@@ -43,6 +75,14 @@ struct BrokerArgs {
     /// cores for `serve`).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     hosts: Option<u16>,
+    /// The broker's configuration: http policies, secrets and volume quotas
+    /// of the built-in capabilities (see README, `caplet.toml`).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Where the built-in fs volumes and kv stores are kept (a SQLite
+    /// database, created at the first fs or kv grant).
+    #[arg(long, value_name = "DIR", default_value = caplet_broker::config::DEFAULT_DATA_DIR)]
+    data: PathBuf,
 }
 
 impl BrokerArgs {
@@ -52,7 +92,20 @@ impl BrokerArgs {
         })?;
         let mut config = caplet_broker::Config::new(caplet_broker::HostCommand::caplet(exe));
         config.hosts = self.hosts.map_or(default_hosts, usize::from);
+        config.builtins = match &self.config {
+            Some(path) => caplet_broker::BuiltinConfig::load(path)?,
+            None => caplet_broker::BuiltinConfig::from_env()?,
+        };
+        config.builtins.data_dir = self.data.clone();
         Ok(config)
+    }
+
+    /// Whether a broker-side option was given (they mean nothing with
+    /// `run --connect`).
+    fn any_given(&self) -> bool {
+        self.hosts.is_some()
+            || self.config.is_some()
+            || self.data.as_os_str() != caplet_broker::config::DEFAULT_DATA_DIR
     }
 }
 
@@ -60,7 +113,7 @@ impl BrokerArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::IsolateHost => caplet_isolate_host::serve_stdin().map_err(anyhow::Error::from),
+        Command::IsolateHost(args) => args.run(),
         Command::Run(args) => block_on(run::run(args)),
         Command::Serve(args) => block_on(serve::serve(args)),
     };

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::{kind_name, Connection, Error, Level, WorkerCode};
+use crate::{Builtin, BuiltinKind, Connection, Error, Level, WorkerCode};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -26,6 +26,13 @@ pub struct Args {
     /// `name:token`.
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
+    /// Grant a built-in capability as env.BINDING (repeatable): SPEC is
+    /// fs:VOLUME, fs:VOLUME:ro, kv:STORE or http:POLICY. Granted as `fetch`,
+    /// an http gateway also gives the worker a global fetch(). With the
+    /// embedded broker, http:HOST without such a policy in --config allows
+    /// just that host.
+    #[arg(long = "grant", value_name = "BINDING=SPEC", value_parser = crate::parse_grant)]
+    grants: Vec<(String, Builtin)>,
     /// Print the invocation's wall time, CPU time and peak memory on stderr.
     #[arg(long)]
     stats: bool,
@@ -56,6 +63,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     for (name, file) in &args.modules {
         code = code.module(name.clone(), super::read_file(file, "module")?);
     }
+    for (binding, builtin) in &args.grants {
+        code = code.grant_builtin(binding.clone(), builtin.clone());
+    }
+    if args.connect.is_some() && args.broker.any_given() {
+        anyhow::bail!("--hosts, --config and --data configure the embedded broker: they cannot be used with --connect");
+    }
 
     let connection = match (&args.connect, &args.token_file) {
         (Some(target), token_file) => {
@@ -74,7 +87,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             }
         }
         (None, Some(_)) => anyhow::bail!("--token-file is only used with --connect tcp://…"),
-        (None, None) => Connection::embedded(args.broker.config(1)?),
+        (None, None) => {
+            let mut config = args.broker.config(1)?;
+            for (_, builtin) in &args.grants {
+                if builtin.kind == BuiltinKind::Http {
+                    config.builtins.add_host_policy(&builtin.name)?;
+                }
+            }
+            Connection::embedded(config)
+        }
     };
     let result = invoke(&connection, &code, &args).await;
     connection.close().await;
@@ -109,34 +130,48 @@ fn parse_token(text: &str) -> Option<&str> {
 
 async fn invoke(connection: &Connection, code: &WorkerCode, args: &Args) -> anyhow::Result<()> {
     let worker = connection.load(code).await?;
-    match worker.invoke(&args.entry, &args.input).await {
+    // Lines are printed as the worker logs them; at the end only what did
+    // not stream (the note about dropped lines) is left to print.
+    let streamed = std::rc::Rc::new(std::cell::Cell::new(0usize));
+    let count = streamed.clone();
+    let invoked = worker
+        .invoke_streaming(&args.entry, &args.input, move |line| {
+            count.set(count.get() + 1);
+            print_logs(std::slice::from_ref(&line));
+        })
+        .await;
+    let rest = |logs: &[crate::LogLine]| logs.get(streamed.get()..).unwrap_or_default().to_vec();
+    match invoked {
         Ok(done) => {
-            print_logs(&done.logs);
+            print_logs(&rest(&done.logs));
             println!("{}", done.output);
             if args.stats {
                 print_stats(&done.stats);
             }
             Ok(())
         }
-        Err(Error::Invoke {
-            kind,
-            message,
-            stack,
-            logs,
-            stats,
-        }) => {
-            print_logs(&logs);
-            if args.stats {
-                print_stats(&stats);
-            }
-            let mut text = format!("{}: {message}", kind_name(kind));
-            if !stack.is_empty() {
-                text.push('\n');
-                text.push_str(&stack);
+        Err(error) => {
+            print_logs(&rest(error.logs()));
+            let mut text = error.to_string();
+            match &error {
+                Error::Exception { stack, stats, .. } => {
+                    if !stack.is_empty() {
+                        text.push('\n');
+                        text.push_str(stack);
+                    }
+                    if args.stats {
+                        print_stats(stats);
+                    }
+                }
+                Error::LimitExceeded { stats, .. } | Error::Invocation { stats, .. }
+                    if args.stats =>
+                {
+                    print_stats(stats)
+                }
+                _ => {}
             }
             Err(anyhow::anyhow!(text))
         }
-        Err(other) => Err(other.into()),
     }
 }
 

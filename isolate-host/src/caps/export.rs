@@ -1,32 +1,40 @@
-//! JS objects served as capabilities: the other side calls back into the
-//! worker while the invocation runs.
+//! JS objects served as capabilities: exported objects passed where an
+//! interface was expected, and typed entrypoints (the main module's exports).
 //!
-//! A call runs the object's method in a CPU-metered segment of the worker.
-//! If the method returns a promise, the call waits for it to settle: the
-//! invocation loop keeps running tasks and jobs meanwhile, and signals
-//! `Core::progress` after every segment. A thrown exception answers the call
-//! with a `failed` Cap'n Proto exception. Exports are revoked when the
-//! invocation that made them ends; later calls fail with `disconnected`.
+//! A call on an export runs the object's method in the worker with
+//! `(params, env)`, in one of two ways:
+//! - *inside the running invocation*, when one is running (a callback from a
+//!   capability the invocation is waiting on): the method runs in its own
+//!   CPU-metered segment, and if it returns a promise, the call waits while
+//!   the invocation loop runs tasks and jobs (it signals `Core::progress`
+//!   after each segment);
+//! - *as its own invocation* (the *driver*), when the worker is idle: the
+//!   call takes `Core::driver` and runs the loop itself, under the worker's
+//!   limits, releasing its stubs at the end. A waiting call whose invocation
+//!   ended first takes over the same way.
+//!
+//! A thrown exception answers the call with a `failed` Cap'n Proto exception;
+//! a tripped limit poisons the worker. An export lives as long as the other
+//! side holds it.
 
-use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
 use caplet_capnp_js::codec;
 use caplet_capnp_js::dynamic::DynServer;
+use caplet_capnp_js::schema::SchemaSet;
 use capnp::capability::{Params, Promise, Results};
 use capnp::{any_pointer, Error};
 use rquickjs::function::This;
-use rquickjs::promise::PromiseState;
 use rquickjs::{CatchResultExt, Ctx, Object, Persistent, Value};
 
 use super::{Reader, Writer};
-use crate::exception;
-use crate::worker::Core;
+use crate::error::InvokeFailure;
+use crate::worker::{self, Core};
 
 /// A JS object exported as a capability.
 pub struct Export {
     core: Weak<Core>,
-    object: RefCell<Option<Persistent<Object<'static>>>>,
+    object: Persistent<Object<'static>>,
     interface_id: u64,
 }
 
@@ -39,14 +47,9 @@ impl Export {
     ) -> Rc<Self> {
         Rc::new(Self {
             core,
-            object: RefCell::new(Some(Persistent::save(ctx, object))),
+            object: Persistent::save(ctx, object),
             interface_id,
         })
-    }
-
-    /// Ends the export: the JS object is let go; calls fail from now on.
-    pub fn revoke(&self) {
-        self.object.borrow_mut().take();
     }
 
     async fn serve(
@@ -56,12 +59,14 @@ impl Export {
         params: Params<any_pointer::Owned>,
         mut results: Results<any_pointer::Owned>,
     ) -> Result<(), Error> {
-        let gone =
-            || Error::disconnected("the invocation that passed this object has ended".into());
-        let core = self.core.upgrade().ok_or_else(gone)?;
-        let object = self.object.borrow().clone().ok_or_else(gone)?;
-        let caps = &core.caps;
-        let schema = caps.schema.clone();
+        let core = self
+            .core
+            .upgrade()
+            .filter(|core| core.usable())
+            .ok_or_else(|| {
+                Error::disconnected("the worker that served this object is gone".into())
+            })?;
+        let schema = core.caps.schema();
         let interface = schema
             .interface(self.interface_id)
             .map_err(|e| Error::failed(e.to_string()))?;
@@ -76,115 +81,124 @@ impl Export {
                 ))
             })?
             .clone();
-
-        // Run the method.
-        let (returned, job_error) =
-            core.isolate
-                .segment(|ctx| -> Result<Persistent<Value<'static>>, Error> {
-                    let object = object.clone().restore(ctx).map_err(js_internal)?;
-                    let function: Value = object.get(&*method.name).map_err(js_internal)?;
-                    let Some(function) = function.as_function() else {
-                        return Err(Error::unimplemented(format!(
-                            "the object passed as {} has no method {}",
-                            interface.name, method.name
-                        )));
-                    };
-                    let reader = params.get()?;
-                    let args = codec::read_params(
-                        ctx,
-                        &schema,
-                        method.interface_id,
-                        method.ordinal,
-                        reader,
-                        &mut Reader { caps },
-                    )
-                    .map_err(|e| Error::failed(e.to_string()))?;
-                    let returned: Value = function
-                        .call((This(object), args))
-                        .catch(ctx)
-                        .map_err(|e| thrown(ctx, e))?;
-                    Ok(Persistent::save(ctx, returned))
-                });
-        core.progress.notify_waiters();
-        if let Some(message) = job_error {
-            return Err(Error::failed(message));
-        }
-        if core.isolate.meter().tripped() {
-            return Err(Error::failed(
-                "cpu_limit_exceeded: the worker ran out of CPU time".into(),
-            ));
-        }
-        let returned = returned?;
-
-        // Wait for a returned promise to settle.
-        loop {
-            let progressed = core.progress.notified();
-            let pending = core.isolate.with(|ctx| {
-                returned
-                    .clone()
-                    .restore(ctx)
-                    .ok()
-                    .and_then(|v| v.as_promise().map(|p| p.state() == PromiseState::Pending))
-                    .unwrap_or(false)
-            });
-            if !pending {
-                break;
-            }
-            if self.object.borrow().is_none() {
-                return Err(gone());
-            }
-            progressed.await;
-        }
-
-        // Encode the results.
-        core.isolate.with(|ctx| -> Result<(), Error> {
-            let value = returned.clone().restore(ctx).map_err(js_internal)?;
-            let value = match value.as_promise() {
-                Some(promise) => match promise.result::<Value>() {
-                    Some(Ok(value)) => value,
-                    Some(Err(rquickjs::Error::Exception)) => {
-                        let caught = ctx.catch();
-                        return Err(Error::failed(exception::describe(ctx, &caught).message));
-                    }
-                    Some(Err(other)) => return Err(js_internal(other)),
-                    None => {
-                        return Err(Error::failed("the method's promise did not settle".into()))
-                    }
-                },
-                None => value,
+        let caps = &core.caps;
+        let call = |ctx: &Ctx<'_>| -> Result<Persistent<Value<'static>>, InvokeFailure> {
+            let object = self.object.clone().restore(ctx).map_err(worker::internal)?;
+            let function: Value = object.get(&*method.name).map_err(worker::internal)?;
+            let Some(function) = function.as_function() else {
+                return Err(InvokeFailure::new(
+                    caplet::caplet_capnp::invoke_error::Kind::EntrypointNotFound,
+                    format!(
+                        "the object served as {} has no method {}",
+                        interface.name, method.name
+                    ),
+                ));
             };
-            let value = if value.is_undefined() || value.is_null() {
-                Object::new(ctx.clone()).map_err(js_internal)?.into_value()
-            } else {
-                value
-            };
-            codec::write_results(
+            let reader = params.get().map_err(worker::internal)?;
+            let args = codec::read_params(
                 ctx,
                 &schema,
                 method.interface_id,
                 method.ordinal,
-                &value,
-                results.get(),
-                &mut Writer { caps },
+                reader,
+                &mut Reader { caps },
             )
-            .map_err(|e| Error::failed(e.to_string()))
-        })
+            .map_err(worker::internal)?;
+            let env = caps.env(ctx).map_err(worker::internal)?;
+            let returned: Value = function
+                .call((This(object), args, env))
+                .catch(ctx)
+                .map_err(|e| core.failure(ctx, e))?;
+            Ok(Persistent::save(ctx, returned))
+        };
+        let reply =
+            replier(|ctx, value| write_results(ctx, &schema, &method, value, &mut results, caps));
+
+        let outcome = match core.driver.try_lock() {
+            Ok(_driving) => core.drive(call, reply).await,
+            Err(_) => Self::inside(&core, call, reply).await,
+        };
+        outcome.map_err(to_capnp)
+    }
+
+    /// Runs a call inside the invocation already running, taking over as
+    /// driver if that invocation ends before this call settles.
+    async fn inside<R>(
+        core: &Core,
+        call: impl FnOnce(&Ctx<'_>) -> Result<Persistent<Value<'static>>, InvokeFailure>,
+        reply: impl for<'js> FnOnce(&Ctx<'js>, Value<'js>) -> Result<R, InvokeFailure>,
+    ) -> Result<R, InvokeFailure> {
+        let (returned, job_error) = core.isolate.segment(call);
+        core.progress.notify_waiters();
+        let returned = core.check(returned, job_error)?;
+        loop {
+            let progressed = core.progress.notified();
+            if let Some(value) = core.poll_settled(&returned)? {
+                return core
+                    .isolate
+                    .with(|ctx| reply(ctx, value.restore(ctx).map_err(worker::internal)?));
+            }
+            if let Ok(_driving) = core.driver.try_lock() {
+                return core.drive(|_| Ok(returned), reply).await;
+            }
+            progressed.await;
+        }
     }
 }
 
-fn js_internal(error: impl std::fmt::Display) -> Error {
-    Error::failed(format!("internal: {error}"))
+/// Pins a reply closure to the higher-ranked signature `Core::drive` takes.
+fn replier<R, F>(f: F) -> F
+where
+    F: for<'js> FnOnce(&Ctx<'js>, Value<'js>) -> Result<R, InvokeFailure>,
+{
+    f
 }
 
-fn thrown<'js>(ctx: &Ctx<'js>, error: rquickjs::CaughtError<'js>) -> Error {
-    match error {
-        rquickjs::CaughtError::Exception(ex) => {
-            Error::failed(exception::describe(ctx, ex.as_value()).message)
-        }
-        rquickjs::CaughtError::Value(value) => {
-            Error::failed(exception::describe(ctx, &value).message)
-        }
-        rquickjs::CaughtError::Error(error) => js_internal(error),
+/// Encodes a method's return value as its results (`undefined` and `null`
+/// are the empty results).
+fn write_results<'js>(
+    ctx: &Ctx<'js>,
+    schema: &SchemaSet,
+    method: &caplet_capnp_js::schema::MethodInfo,
+    value: Value<'js>,
+    results: &mut Results<any_pointer::Owned>,
+    caps: &super::Caps,
+) -> Result<(), InvokeFailure> {
+    let value = if value.is_undefined() || value.is_null() {
+        Object::new(ctx.clone())
+            .map_err(worker::internal)?
+            .into_value()
+    } else {
+        value
+    };
+    codec::write_results(
+        ctx,
+        schema,
+        method.interface_id,
+        method.ordinal,
+        &value,
+        results.get(),
+        &mut Writer { caps },
+    )
+    .map_err(|e| {
+        InvokeFailure::new(
+            caplet::caplet_capnp::invoke_error::Kind::Exception,
+            e.to_string(),
+        )
+    })
+}
+
+/// How a failed call on an export answers the caller.
+fn to_capnp(failure: InvokeFailure) -> Error {
+    use caplet::caplet_capnp::invoke_error::Kind;
+    match failure.kind {
+        Kind::Exception => Error::failed(failure.message),
+        Kind::EntrypointNotFound => Error::unimplemented(failure.message),
+        kind => Error::failed(format!(
+            "{}: {}",
+            crate::error::kind_name(kind),
+            failure.message
+        )),
     }
 }
 

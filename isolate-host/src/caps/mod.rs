@@ -14,7 +14,8 @@
 //!   gives a nested pipeline — so `a.get().b.get()` sends both calls at once.
 //! - A plain JS object passed where an interface is expected is exported:
 //!   calls on it run the object's methods inside the worker (see [`export`]).
-//!   Exports are revoked when the invocation ends.
+//!   An export lives as long as the other side holds it; so does a typed
+//!   entrypoint, which is an export of one of the main module's exports.
 //! - Cap'n Proto exceptions reach JS as `RpcError` (a subclass of `Error`)
 //!   with `type` set to `failed`, `overloaded`, `disconnected` or
 //!   `unimplemented`.
@@ -38,6 +39,7 @@ pub use export::Export;
 pub use stub::{Slot, StubCell};
 
 /// A capability granted to the worker, visible as `env.<name>`.
+#[derive(Clone)]
 pub struct Binding {
     pub name: String,
     pub client: capnp::capability::Client,
@@ -48,12 +50,11 @@ pub struct Binding {
 /// worker's isolate (see `worker::Core`).
 pub struct Caps {
     core: Weak<Core>,
-    schema: Rc<SchemaSet>,
+    /// Every interface the worker meets: its bindings' and its entrypoints'.
+    schema: RefCell<Rc<SchemaSet>>,
     bindings: Vec<Binding>,
     /// Stubs handed to JS during the current invocation.
     held: RefCell<Vec<Weak<Slot>>>,
-    /// JS objects exported during the current invocation.
-    exports: RefCell<Vec<Weak<Export>>>,
     /// Prototypes of stubs by interface id, and of pipelines by layout id.
     stub_protos: RefCell<HashMap<u64, Persistent<Object<'static>>>>,
     pipeline_protos: RefCell<HashMap<u64, Persistent<Object<'static>>>>,
@@ -72,19 +73,50 @@ impl Caps {
     pub fn new(core: Weak<Core>, schema: Rc<SchemaSet>, bindings: Vec<Binding>) -> Self {
         Self {
             core,
-            schema,
+            schema: RefCell::new(schema),
             bindings,
             held: RefCell::new(Vec::new()),
-            exports: RefCell::new(Vec::new()),
             stub_protos: RefCell::new(HashMap::new()),
             pipeline_protos: RefCell::new(HashMap::new()),
             intrinsics: RefCell::new(None),
         }
     }
 
+    /// The binding called `name`, if the worker has one.
+    pub fn binding(&self, name: &str) -> Option<&Binding> {
+        self.bindings.iter().find(|b| b.name == name)
+    }
+
     /// The worker's schemas.
-    pub fn schema(&self) -> &Rc<SchemaSet> {
-        &self.schema
+    pub fn schema(&self) -> Rc<SchemaSet> {
+        self.schema.borrow().clone()
+    }
+
+    /// Adds the nodes of `more` (an entrypoint's interface) to the worker's
+    /// schemas; nodes already known are kept.
+    pub fn add_schema(&self, more: &SchemaSet) -> Result<(), caplet_capnp_js::schema::SchemaError> {
+        let current = self.schema();
+        let mut readers = Vec::new();
+        for id in current.node_ids() {
+            readers.push(current.node(id)?);
+        }
+        for id in more.node_ids().filter(|id| current.node(*id).is_err()) {
+            readers.push(more.node(id)?);
+        }
+        let nodes: Vec<_> = readers.iter().map(|r| r.get()).collect::<Result<_, _>>()?;
+        *self.schema.borrow_mut() = Rc::new(SchemaSet::from_nodes(nodes)?);
+        Ok(())
+    }
+
+    /// Exports `object` as a capability implementing `interface_id`: calls
+    /// on it run its methods in this worker.
+    pub fn export<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        object: Object<'js>,
+        interface_id: u64,
+    ) -> capnp::capability::Client {
+        caplet_capnp_js::dynamic::client(Export::new(self.core.clone(), ctx, object, interface_id))
     }
 
     /// Installs `RpcError` and `Symbol.dispose`, and captures the promise
@@ -142,17 +174,11 @@ impl Caps {
         Ok(env)
     }
 
-    /// Releases every stub and revokes every export made during the
-    /// invocation that just ended.
+    /// Releases every stub handed out during the invocation that just ended.
     pub fn end_invocation(&self) {
         for slot in self.held.take() {
             if let Some(slot) = slot.upgrade() {
                 slot.release();
-            }
-        }
-        for export in self.exports.take() {
-            if let Some(export) = export.upgrade() {
-                export.revoke();
             }
         }
     }
@@ -240,16 +266,14 @@ impl<'js> CapWriter<'js> for Writer<'_> {
                 codec::js_type_name(value)
             )));
         }
-        let export = Export::new(self.caps.core.clone(), ctx, object.clone(), interface_id);
-        self.caps.exports.borrow_mut().push(Rc::downgrade(&export));
-        Ok(caplet_capnp_js::dynamic::client(export).hook)
+        Ok(self.caps.export(ctx, object.clone(), interface_id).hook)
     }
 }
 
 impl Writer<'_> {
     fn interface_name(&self, id: u64) -> String {
         self.caps
-            .schema
+            .schema()
             .interface(id)
             .map(|i| i.name.to_string())
             .unwrap_or_else(|_| format!("interface {id:#x}"))

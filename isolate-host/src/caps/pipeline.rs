@@ -115,9 +115,8 @@ impl Caps {
                             .ok_or_else(|| Exception::throw_internal(&ctx, "the worker is gone"))?;
                         let cell = cell(&ctx, &this.0)?;
                         let cell = cell.borrow();
-                        let info = core
-                            .caps
-                            .schema
+                        let schema = core.caps.schema();
+                        let info = schema
                             .struct_info(struct_id)
                             .map_err(|e| Exception::throw_type(&ctx, &e.to_string()))?;
                         let mut path = cell.path.clone();

@@ -78,8 +78,8 @@ impl Caps {
         if let Some(proto) = self.stub_protos.borrow().get(&interface_id) {
             return proto.clone().restore(ctx);
         }
-        let interface = self
-            .schema
+        let schema = self.schema();
+        let interface = schema
             .interface(interface_id)
             .map_err(|e| Exception::throw_type(ctx, &e.to_string()))?;
         let proto = Object::new(ctx.clone())?;
@@ -151,6 +151,9 @@ impl Caps {
             Some(params) => params,
             None => Object::new(ctx.clone())?.into_value(),
         };
+        let core_rc = self
+            .core()
+            .ok_or_else(|| Exception::throw_internal(ctx, "the worker is gone"))?;
         let mut request = client.new_call::<any_pointer::Owned, any_pointer::Owned>(
             method.interface_id,
             method.ordinal,
@@ -158,7 +161,7 @@ impl Caps {
         );
         codec::write_params(
             ctx,
-            &self.schema,
+            &self.schema(),
             method.interface_id,
             method.ordinal,
             &params,
@@ -166,6 +169,16 @@ impl Caps {
             &mut Writer { caps: self },
         )
         .map_err(|e| e.throw(ctx))?;
+        core_rc.start_call().map_err(|failure| {
+            Exception::throw_internal(
+                ctx,
+                &format!(
+                    "{}: {}",
+                    crate::error::kind_name(failure.kind),
+                    failure.message
+                ),
+            )
+        })?;
         let RemotePromise { promise, pipeline } = request.send();
 
         let (js_promise, resolve, reject) = ctx.promise()?;
@@ -173,11 +186,11 @@ impl Caps {
         let reject = Persistent::save(ctx, reject);
         let core = self.core.clone();
         let (interface_id, ordinal) = (method.interface_id, method.ordinal);
-        let core_rc = self
-            .core()
-            .ok_or_else(|| Exception::throw_internal(ctx, "the worker is gone"))?;
         core_rc.tasks.push(async move {
             let response = promise.await;
+            if let Some(core) = core.upgrade() {
+                core.end_call();
+            }
             let completion: Completion = Box::new(move |ctx: &Ctx<'_>| -> rquickjs::Result<()> {
                 let Some(core) = core.upgrade() else {
                     return Ok(());
@@ -187,7 +200,7 @@ impl Caps {
                     let results = response.get()?;
                     Ok(codec::read_results(
                         ctx,
-                        &caps.schema,
+                        &caps.schema(),
                         interface_id,
                         ordinal,
                         results,
@@ -209,8 +222,8 @@ impl Caps {
             });
             completion
         });
-        let results = self
-            .schema
+        let schema = self.schema();
+        let results = schema
             .struct_info(method.result_struct)
             .map_err(|e| Exception::throw_type(ctx, &e.to_string()))?;
         self.pipeline(

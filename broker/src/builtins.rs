@@ -1,0 +1,187 @@
+//! The built-in capabilities a broker serves itself: `fs` volumes and `kv`
+//! stores (crate `caplet-store`, SQLite in the data directory) and `http`
+//! gateways (crate `caplet-egress`), handed out by `Broker.builtin`.
+//!
+//! What a grant may reach comes from the [`BuiltinConfig`], never from the
+//! request: volumes and stores are namespaced by the asking connection's
+//! principal, an http grant must name a configured policy, and quotas are
+//! the configuration's. The capability comes back with its compiled
+//! interface schema (from `caplet::SCHEMA_NODES`), so the client can put it
+//! into a worker's `env` like any other grant, where it goes through the
+//! [`crate::membrane`] like any other.
+
+use caplet::caplet_capnp::{builtin_grant, compiled_schema};
+use caplet_capnp_js::schema::SchemaSet;
+use capnp::message::{Builder, HeapAllocator};
+use capnp::traits::HasTypeId;
+use std::cell::OnceCell;
+
+use crate::config::{check_name, BuiltinConfig};
+use crate::error::Error;
+
+/// One built-in interface, as a `CompiledSchema` message.
+struct BuiltinSchema {
+    message: Builder<HeapAllocator>,
+}
+
+/// The broker's built-in capabilities.
+pub struct Builtins {
+    config: BuiltinConfig,
+    /// Opened at the first `fs` or `kv` grant, so a broker that never grants
+    /// them never creates its data directory.
+    store: OnceCell<caplet_store::Store>,
+    fs: BuiltinSchema,
+    kv: BuiltinSchema,
+    http: BuiltinSchema,
+}
+
+impl std::fmt::Debug for Builtins {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builtins")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Builtins {
+    /// Built-ins as `config` describes them.
+    pub fn new(config: BuiltinConfig) -> Result<Self, Error> {
+        let nodes = capnp::serialize::read_message(
+            &mut &caplet::SCHEMA_NODES[..],
+            capnp::message::ReaderOptions::new(),
+        )?;
+        let request: capnp::schema_capnp::code_generator_request::Reader<'_> = nodes.get_root()?;
+        let schema = |file: &str, interface_id: u64| -> Result<BuiltinSchema, Error> {
+            let mut mine = Vec::new();
+            for node in request.get_nodes()? {
+                let name = node.get_display_name()?.to_str()?;
+                if name == file || name.starts_with(&format!("{file}:")) {
+                    mine.push(node);
+                }
+            }
+            let set = SchemaSet::from_nodes(mine).map_err(|e| Error::Schema(e.to_string()))?;
+            set.check_interface(interface_id)
+                .map_err(|e| Error::Schema(format!("{file}: {e}")))?;
+            Ok(BuiltinSchema {
+                message: crate::bindings::compiled_message(&set, interface_id)?,
+            })
+        };
+        Ok(Self {
+            fs: schema("fs.capnp", caplet::fs_capnp::volume::Client::TYPE_ID)?,
+            kv: schema("kv.capnp", caplet::kv_capnp::store::Client::TYPE_ID)?,
+            http: schema("http.capnp", caplet::http_capnp::gateway::Client::TYPE_ID)?,
+            config,
+            store: OnceCell::new(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &BuiltinConfig {
+        &self.config
+    }
+
+    fn store(&self) -> Result<&caplet_store::Store, Error> {
+        if let Some(store) = self.store.get() {
+            return Ok(store);
+        }
+        let store = caplet_store::Store::open(&self.config.data_dir).map_err(|e| {
+            Error::Unavailable(format!(
+                "cannot open the data directory {}: {e}",
+                self.config.data_dir.display()
+            ))
+        })?;
+        Ok(self.store.get_or_init(|| store))
+    }
+
+    /// The capability `grant` names, for `principal`, and the
+    /// `CompiledSchema` of its interface.
+    pub fn grant(
+        &self,
+        principal: &str,
+        grant: builtin_grant::Reader<'_>,
+    ) -> Result<(capnp::capability::Client, compiled_schema::Reader<'_>), Error> {
+        let kind = grant.get_kind()?;
+        let name = grant.get_name()?.to_str()?;
+        let kind_name = match kind {
+            builtin_grant::Kind::Fs => "fs",
+            builtin_grant::Kind::Kv => "kv",
+            builtin_grant::Kind::Http => "http",
+        };
+        check_name(name).map_err(|why| Error::BadGrant(format!("{kind_name}:{name}: {why}")))?;
+        let failed = |e: caplet_store::Error| Error::BadGrant(format!("{kind_name}:{name}: {e}"));
+        let (client, schema) = match kind {
+            builtin_grant::Kind::Fs => {
+                let quota = self.config.quota(name);
+                let volume = self
+                    .store()?
+                    .volume_client(principal, name, grant.get_read_only(), quota)
+                    .map_err(failed)?;
+                (volume.client, &self.fs)
+            }
+            builtin_grant::Kind::Kv => {
+                let kv = self.store()?.kv_client(principal, name).map_err(failed)?;
+                (kv.client, &self.kv)
+            }
+            builtin_grant::Kind::Http => {
+                let policy = self.config.policies.get(name).ok_or_else(|| {
+                    Error::BadGrant(format!(
+                        "http:{name}: no such policy in the broker's configuration"
+                    ))
+                })?;
+                let mut gateway = caplet_egress::Gateway::new(policy.clone(), &self.config.secrets)
+                    .map_err(|e| Error::BadGrant(format!("http:{name}: {e}")))?;
+                if !self.config.dns.is_empty() {
+                    gateway = gateway.with_resolver(PinnedResolver {
+                        pinned: self.config.dns.clone(),
+                    });
+                }
+                (
+                    caplet_egress::GatewayServer::client(gateway).client,
+                    &self.http,
+                )
+            }
+        };
+        Ok((
+            client,
+            schema
+                .message
+                .get_root_as_reader::<compiled_schema::Reader>()?,
+        ))
+    }
+}
+
+/// Resolves the configuration's `[dns]` names itself, and every other name
+/// through the system.
+struct PinnedResolver {
+    pinned: std::collections::BTreeMap<String, Vec<std::net::IpAddr>>,
+}
+
+impl caplet_egress::Resolver for PinnedResolver {
+    fn resolve<'a>(
+        &'a self,
+        host: &'a str,
+    ) -> futures::future::LocalBoxFuture<'a, std::io::Result<Vec<std::net::IpAddr>>> {
+        match self.pinned.get(host) {
+            Some(ips) => Box::pin(std::future::ready(Ok(ips.clone()))),
+            None => caplet_egress::SystemResolver.resolve(host),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_schemas_are_usable_from_js() {
+        let builtins = Builtins::new(BuiltinConfig::default()).unwrap();
+        for schema in [&builtins.fs, &builtins.kv, &builtins.http] {
+            let compiled = schema
+                .message
+                .get_root_as_reader::<compiled_schema::Reader>()
+                .unwrap();
+            let set = SchemaSet::from_nodes(compiled.get_nodes().unwrap().iter()).unwrap();
+            set.check_interface(compiled.get_interface_id()).unwrap();
+        }
+    }
+}

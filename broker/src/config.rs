@@ -1,0 +1,393 @@
+//! The broker's configuration file, `caplet.toml`: egress policies,
+//! secrets and volume quotas for the built-in capabilities (see
+//! [`crate::builtins`]). `caplet run --config` and `caplet serve --config`
+//! read the same file.
+//!
+//! ```toml
+//! [secrets]
+//! github = { env = "GITHUB_TOKEN" }   # read from the broker's environment
+//! other = { value = "s3cr3t" }        # kept in this file (make it chmod 600)
+//!
+//! [http.github]                        # granted as `http:github`
+//! hosts = ["api.github.com"]
+//! methods = ["GET"]
+//! path_prefixes = ["/repos/"]
+//! credentials = [{ host = "api.github.com", header = "Authorization", value = "Bearer {secret:github}" }]
+//! limits = { max_response_bytes = 1048576, total_time_ms = 10000 }
+//!
+//! [fs]                                 # the quota of every volume …
+//! max_bytes = 67108864
+//! max_entries = 10000
+//!
+//! [fs.volumes.workspace]               # … unless its name has its own
+//! max_bytes = 1048576
+//!
+//! [dns]                                # names the broker resolves itself,
+//! "db.internal" = ["10.1.2.3"]         # before asking the system
+//! ```
+//!
+//! Pinned names change only what a name resolves to: the address rules
+//! still apply (`10.1.2.3` is refused unless a policy's `allow_ranges`
+//! re-allows it).
+//!
+//! Every `CAPLET_SECRET_<NAME>` environment variable is also a secret
+//! (`<name>` in lower case); the file wins on a clash. Unknown keys are
+//! errors, so a typo cannot silently widen or narrow a policy. Every error
+//! is one line naming the file, the line and the key, e.g.
+//! `caplet.toml:4: http.github.hostz: unknown field `hostz`, …`.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use caplet_egress::{Policy, PolicyConfig, Secrets};
+use caplet_store::Quota;
+use serde::Deserialize;
+
+use crate::error::Error;
+
+/// The default data directory, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = "caplet-data";
+
+/// The prefix of environment variables read as secrets.
+pub const SECRET_ENV_PREFIX: &str = "CAPLET_SECRET_";
+
+/// `caplet.toml` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct FileConfig {
+    secrets: BTreeMap<String, SecretSource>,
+    http: BTreeMap<String, PolicyConfig>,
+    fs: FsConfig,
+    dns: BTreeMap<String, Vec<String>>,
+}
+
+/// Where one secret comes from: exactly one of `env` or `value`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretSource {
+    env: Option<String>,
+    value: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct FsConfig {
+    max_bytes: Option<u64>,
+    max_entries: Option<u64>,
+    volumes: BTreeMap<String, QuotaConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct QuotaConfig {
+    max_bytes: Option<u64>,
+    max_entries: Option<u64>,
+}
+
+/// The checked configuration of the built-in capabilities.
+#[derive(Debug, Clone)]
+pub struct BuiltinConfig {
+    /// Where the SQLite database of `fs` and `kv` lives (opened at the
+    /// first `fs` or `kv` grant).
+    pub data_dir: PathBuf,
+    /// Egress policies by name (`http:NAME`).
+    pub policies: BTreeMap<String, Policy>,
+    /// Secrets the policies' credential rules refer to.
+    pub secrets: Secrets,
+    /// The quota of a volume without its own.
+    pub default_quota: Quota,
+    /// Quotas by volume name.
+    pub volume_quotas: BTreeMap<String, Quota>,
+    /// Host names (lower case) the gateways resolve to these addresses
+    /// without asking the system.
+    pub dns: BTreeMap<String, Vec<IpAddr>>,
+}
+
+impl Default for BuiltinConfig {
+    /// No policies, no secrets, default quotas, data in `caplet-data/`.
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            policies: BTreeMap::new(),
+            secrets: Secrets::new(),
+            default_quota: Quota::default(),
+            volume_quotas: BTreeMap::new(),
+            dns: BTreeMap::new(),
+        }
+    }
+}
+
+impl BuiltinConfig {
+    /// No configuration file: secrets from the environment only.
+    pub fn from_env() -> Result<Self, Error> {
+        Ok(Self {
+            secrets: Secrets::from_env(SECRET_ENV_PREFIX)
+                .map_err(|e| Error::Config(format!("environment: {e}")))?,
+            ..Self::default()
+        })
+    }
+
+    /// Reads and checks `path`, with secrets from the environment.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
+        Self::parse(&path.display().to_string(), &text, |name| {
+            std::env::var(name).ok()
+        })
+    }
+
+    /// Parses and checks the text of a configuration file called `origin`
+    /// (for messages); `env` looks up environment variables.
+    pub fn parse(
+        origin: &str,
+        text: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, Error> {
+        let file: FileConfig = toml::from_str(text).map_err(|e| {
+            let message = e.message().trim().replace('\n', " ");
+            match e.span() {
+                Some(span) => {
+                    let line = text[..span.start].matches('\n').count() + 1;
+                    match key_at(text, span.start) {
+                        Some(key) => Error::Config(format!("{origin}:{line}: {key}: {message}")),
+                        None => Error::Config(format!("{origin}:{line}: {message}")),
+                    }
+                }
+                None => Error::Config(format!("{origin}: {message}")),
+            }
+        })?;
+        let bad = |key: String, why: String| Error::Config(format!("{origin}: {key}: {why}"));
+
+        let vars = std::env::vars_os().filter(|(k, _)| {
+            k.to_str()
+                .is_some_and(|k| k.starts_with(SECRET_ENV_PREFIX) && env(k).is_some())
+        });
+        let mut secrets = Secrets::from_vars(SECRET_ENV_PREFIX, vars)
+            .map_err(|e| Error::Config(format!("environment: {e}")))?;
+        for (name, source) in &file.secrets {
+            let key = format!("secrets.{name}");
+            let value = match (&source.env, &source.value) {
+                (Some(var), None) => env(var).ok_or_else(|| {
+                    bad(
+                        key.clone(),
+                        format!("environment variable {var} is not set"),
+                    )
+                })?,
+                (None, Some(value)) => value.clone(),
+                _ => return Err(bad(key, "give exactly one of `env` or `value`".into())),
+            };
+            secrets
+                .insert(name, &value)
+                .map_err(|e| bad(key.clone(), e.to_string()))?;
+        }
+
+        let mut policies = BTreeMap::new();
+        for (name, policy) in &file.http {
+            let key = format!("http.{name}");
+            check_name(name).map_err(|why| bad(key.clone(), why))?;
+            let policy = policy
+                .to_policy()
+                .map_err(|e| bad(key.clone(), e.to_string()))?;
+            // Checks that every secret the policy's credentials use exists.
+            caplet_egress::Gateway::new(policy.clone(), &secrets)
+                .map_err(|e| bad(key.clone(), e.to_string()))?;
+            policies.insert(name.clone(), policy);
+        }
+
+        let base = Quota::default();
+        let default_quota = Quota {
+            max_bytes: file.fs.max_bytes.unwrap_or(base.max_bytes),
+            max_entries: file.fs.max_entries.unwrap_or(base.max_entries),
+        };
+        let mut volume_quotas = BTreeMap::new();
+        for (name, quota) in &file.fs.volumes {
+            check_name(name).map_err(|why| bad(format!("fs.volumes.{name}"), why))?;
+            volume_quotas.insert(
+                name.clone(),
+                Quota {
+                    max_bytes: quota.max_bytes.unwrap_or(default_quota.max_bytes),
+                    max_entries: quota.max_entries.unwrap_or(default_quota.max_entries),
+                },
+            );
+        }
+        let mut dns = BTreeMap::new();
+        for (name, addresses) in &file.dns {
+            let key = format!("dns.{name}");
+            if name.is_empty() || name.parse::<IpAddr>().is_ok() {
+                return Err(bad(key, "expected a host name".into()));
+            }
+            if addresses.is_empty() {
+                return Err(bad(key, "give at least one address".into()));
+            }
+            let mut ips = Vec::new();
+            for address in addresses {
+                ips.push(
+                    address.parse::<IpAddr>().map_err(|_| {
+                        bad(key.clone(), format!("{address:?} is not an IP address"))
+                    })?,
+                );
+            }
+            dns.insert(name.to_ascii_lowercase(), ips);
+        }
+        Ok(Self {
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            policies,
+            secrets,
+            default_quota,
+            volume_quotas,
+            dns,
+        })
+    }
+
+    /// Adds a policy `host` allowing only that host (default ports, methods
+    /// and limits, no credentials), unless a policy of that name exists.
+    /// `caplet run` does this for `--grant NAME=http:HOST`.
+    pub fn add_host_policy(&mut self, host: &str) -> Result<(), Error> {
+        if self.policies.contains_key(host) {
+            return Ok(());
+        }
+        let policy = Policy::default()
+            .allow_hosts([host])
+            .map_err(|e| Error::BadGrant(format!("http:{host}: {e}")))?;
+        self.policies.insert(host.to_string(), policy);
+        Ok(())
+    }
+
+    /// The quota of volume `name`.
+    pub fn quota(&self, name: &str) -> Quota {
+        self.volume_quotas
+            .get(name)
+            .copied()
+            .unwrap_or(self.default_quota)
+    }
+}
+
+/// A volume, store or policy name: 1–64 bytes of ASCII letters, digits,
+/// `_`, `-` and `.`.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "name {name:?} must be 1 to 64 ASCII letters, digits, `_`, `-` or `.`"
+        ))
+    }
+}
+
+/// The dotted key at byte `offset` of a TOML text: the last table header
+/// before it, and the key on its line, e.g. `http.api.hostz`.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let before = &text[..offset];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    let line = text[line_start..line_end].trim();
+    let header = |l: &str| {
+        l.trim_start_matches('[')
+            .split(']')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    };
+    if line.starts_with('[') {
+        return Some(header(line));
+    }
+    let table = before[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(header);
+    let key = line
+        .split('=')
+        .next()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && !k.starts_with('#'));
+    match (table, key) {
+        (Some(t), Some(k)) => Some(format!("{t}.{k}")),
+        (None, Some(k)) => Some(k.to_string()),
+        (Some(t), None) => Some(t),
+        (None, None) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<BuiltinConfig, Error> {
+        BuiltinConfig::parse("caplet.toml", text, |name| {
+            (name == "API_TOKEN").then(|| "tok-123".to_string())
+        })
+    }
+
+    #[test]
+    fn reads_policies_secrets_and_quotas() {
+        let config = parse(
+            r#"
+[secrets]
+api = { env = "API_TOKEN" }
+lit = { value = "v" }
+
+[http.api]
+hosts = ["api.example.com"]
+credentials = [{ host = "api.example.com", header = "Authorization", value = "Bearer {secret:api}" }]
+
+[fs]
+max_bytes = 1000
+
+[fs.volumes.small]
+max_entries = 3
+
+[dns]
+"DB.internal" = ["10.1.2.3", "::1"]
+"#,
+        )
+        .unwrap();
+        assert!(config.policies.contains_key("api"));
+        assert!(config.secrets.contains("api") && config.secrets.contains("lit"));
+        assert_eq!(
+            config.quota("small"),
+            Quota {
+                max_bytes: 1000,
+                max_entries: 3
+            }
+        );
+        assert_eq!(config.quota("other").max_bytes, 1000);
+        assert_eq!(config.dns["db.internal"].len(), 2);
+    }
+
+    #[test]
+    fn errors_are_one_line_and_name_the_key() {
+        let cases = [
+            ("[http.api]\nhostz = [\"x\"]\n", "caplet.toml:2: http.api.hostz: unknown field"),
+            ("[fs]\nmax_bytes = \"lots\"\n", "caplet.toml:2: fs.max_bytes: invalid type"),
+            ("[secrets]\nk = { env = \"MISSING\" }\n", "caplet.toml: secrets.k: environment variable MISSING is not set"),
+            ("[secrets]\nk = {}\n", "caplet.toml: secrets.k: give exactly one of"),
+            ("[http.api]\nallow_ranges = [\"10.0.0.0/33\"]\n", "caplet.toml: http.api: bad_config: invalid address range"),
+            ("[http.api]\ncredentials = [{ host = \"a.b\", header = \"X\", value = \"{secret:nope}\" }]\n", "caplet.toml: http.api: "),
+            ("[http.\"a b\"]\n", "caplet.toml: http.a b: name"),
+            ("[nope]\n", "caplet.toml:1: nope: unknown field"),
+            ("[dns]\n\"a.b\" = [\"x\"]\n", "caplet.toml: dns.a.b: \"x\" is not an IP address"),
+        ];
+        for (text, expected) in cases {
+            let error = parse(text).unwrap_err().to_string();
+            assert!(error.starts_with(expected), "{text:?}: {error}");
+            assert!(!error.contains('\n'), "{error}");
+        }
+    }
+
+    #[test]
+    fn names_are_checked() {
+        check_name("workspace").unwrap();
+        check_name("api.example.com").unwrap();
+        for bad in ["", "a/b", "a b", "..\u{0}"] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,3 @@
+// import() of qjs:std fails.
+// expect: exception
+export default async () => await import("qjs:std");

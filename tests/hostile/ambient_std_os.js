@@ -1,0 +1,3 @@
+// No QuickJS std, os or bjson.
+// expect: ok ["undefined","undefined","undefined"]
+export default () => [typeof std, typeof os, typeof bjson];

@@ -1,0 +1,3 @@
+// The AsyncFunction constructor cannot compile.
+// expect: exception
+export default async () => await (async () => {}).constructor("return 1")();

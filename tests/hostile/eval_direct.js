@@ -1,0 +1,3 @@
+// eval is absent.
+// expect: exception
+export default () => eval("1 + 1");

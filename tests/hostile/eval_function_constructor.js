@@ -1,0 +1,3 @@
+// new Function(...) cannot compile.
+// expect: exception
+export default () => new Function("return 1")();

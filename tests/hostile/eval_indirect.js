@@ -1,0 +1,3 @@
+// globalThis.eval is absent.
+// expect: ok "undefined"
+export default () => typeof globalThis.eval;

@@ -1,0 +1,3 @@
+// An empty infinite loop.
+// expect: cpu_limit_exceeded
+export default () => { for (;;) {} };

@@ -1,0 +1,3 @@
+// 'a'.repeat(2**30) is above QuickJS's string length limit: a RangeError, before any allocation.
+// expect: exception
+export default () => "a".repeat(2 ** 30).length;
