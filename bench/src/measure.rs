@@ -147,17 +147,26 @@ pub async fn cold(conn: &Connection, n: usize) -> anyhow::Result<Timed> {
 }
 
 /// Invoke one loaded worker `n` times.
-pub async fn warm(conn: &Connection, n: usize) -> anyhow::Result<Summary> {
+pub async fn warm(conn: &Connection, n: usize) -> anyhow::Result<Timed> {
     let worker = conn.load(&WorkerCode::new("trivial.js", TRIVIAL)).await?;
     worker.invoke("run", "0").await?;
+    let clock = CpuClock::new()?;
+    let roles = clock.by_role();
     let mut samples = Vec::with_capacity(n);
+    let mut cpu = Vec::with_capacity(n);
     for i in 0..n {
+        let cpu_start = clock.now();
         let start = Instant::now();
         let done = worker.invoke("run", &i.to_string()).await?;
         samples.push(start.elapsed());
+        cpu.push(clock.now() - cpu_start);
         expect(&done.output, &i.to_string())?;
     }
-    Ok(Summary::times(samples))
+    Ok(Timed {
+        wall: Summary::times(samples),
+        cpu: Summary::of(Unit::Time, cpu),
+        roles: clock.roles_since(&roles, n as f64),
+    })
 }
 
 /// fib(`arg`) in a warm worker, `n` times.

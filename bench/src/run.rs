@@ -115,6 +115,13 @@ async fn caplet(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<
     let server = Server::start(exe, 1)?;
     let conn = Connection::connect(&server.socket).await?;
     eprintln!("caplet over a Unix socket (caplet serve --hosts 1):");
+    if args.wants("warm") {
+        eprintln!("  warm invoke…");
+        let warm = measure::warm(&conn, n).await;
+        let (wall, cpu) = split(report, "warm invoke (unix socket)", warm);
+        report.add("warm_unix", "warm invoke (unix socket)", wall);
+        report.add("warm_unix_cpu", "  ↳ CPU time, all processes", cpu);
+    }
     if args.wants("cold") {
         eprintln!("  engine floors, in this process…");
         report.add(
@@ -137,14 +144,6 @@ async fn caplet(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<
             COLD_TARGET,
         );
         report.add("cold_unix_cpu", "  ↳ CPU time, all processes", cpu);
-    }
-    if args.wants("warm") {
-        eprintln!("  warm invoke…");
-        report.add(
-            "warm_unix",
-            "warm invoke (unix socket)",
-            measure::warm(&conn, n).await,
-        );
     }
     if args.wants("calls") {
         eprintln!("  capability calls…");
@@ -189,6 +188,13 @@ async fn caplet(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<
             // Hosts up first, so that CPU clocks count them from the start.
             broker.pool().ready().await?;
         }
+        if args.wants("warm") {
+            eprintln!("  warm invoke…");
+            let warm = measure::warm(&embedded, n).await;
+            let (wall, cpu) = split(report, "warm invoke (embedded)", warm);
+            report.add("warm_embedded", "warm invoke (embedded)", wall);
+            report.add("warm_embedded_cpu", "  ↳ CPU time, all processes", cpu);
+        }
         if args.wants("cold") {
             eprintln!("  cold load + first invoke ({n} samples)…");
             let cold = measure::cold(&embedded, n).await;
@@ -199,14 +205,6 @@ async fn caplet(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<
                 wall,
             );
             report.add("cold_embedded_cpu", "  ↳ CPU time, all processes", cpu);
-        }
-        if args.wants("warm") {
-            eprintln!("  warm invoke…");
-            report.add(
-                "warm_embedded",
-                "warm invoke (embedded)",
-                measure::warm(&embedded, n).await,
-            );
         }
         if args.wants("calls") {
             eprintln!("  capability calls…");
