@@ -115,13 +115,6 @@ async fn caplet(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<
     let server = Server::start(exe, 1)?;
     let conn = Connection::connect(&server.socket).await?;
     eprintln!("caplet over a Unix socket (caplet serve --hosts 1):");
-    if args.wants("warm") {
-        eprintln!("  warm invoke…");
-        let warm = measure::warm(&conn, n).await;
-        let (wall, cpu) = split(report, "warm invoke (unix socket)", warm);
-        report.add("warm_unix", "warm invoke (unix socket)", wall);
-        report.add("warm_unix_cpu", "  ↳ CPU time, all processes", cpu);
-    }
     if args.wants("cold") {
         eprintln!("  engine floors, in this process…");
         report.add(
@@ -134,6 +127,15 @@ async fn caplet(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<
             "floor: compiler context + compile trivial module",
             floor::compile_in_fresh_context(n, measure::TRIVIAL),
         );
+    }
+    if args.wants("warm") {
+        eprintln!("  warm invoke…");
+        let warm = measure::warm(&conn, n).await;
+        let (wall, cpu) = split(report, "warm invoke (unix socket)", warm);
+        report.add("warm_unix", "warm invoke (unix socket)", wall);
+        report.add("warm_unix_cpu", "  ↳ CPU time, all processes", cpu);
+    }
+    if args.wants("cold") {
         eprintln!("  cold load + first invoke ({n} samples)…");
         let cold = measure::cold(&conn, n).await;
         let (wall, cpu) = split(report, "cold load + first invoke (unix socket)", cold);
