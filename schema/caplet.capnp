@@ -104,11 +104,13 @@ struct WorkerCode {
   # What the worker's JavaScript may do beyond the defaults. Unset: nothing.
 
   principal @5 :Text;
-  # Who the worker acts for, as the client names it (1–256 bytes; empty means
-  # the client's connection). A broker started with `--cordon principal`
-  # never places workers of different principals in the same isolate-host
-  # process; a load that finds no host free for its principal fails with
-  # `overloaded`.
+  # A sub-principal the worker acts for, as the client names it (at most 256
+  # bytes; empty means the connection's own principal). It lives under the
+  # connection's principal (`<principal>/<name>`), so a client can separate
+  # its own workers but never join another principal's. A broker started
+  # with `--cordon principal` never places workers of different
+  # (sub-)principals in the same isolate-host process; a load that finds no
+  # host free for its principal fails with `overloaded`.
 }
 
 struct Policy {
@@ -238,7 +240,8 @@ struct Limits {
   # Wall-clock time one invocation may take, in milliseconds (default 30000).
 
   stackBytes @3 :UInt32;
-  # Maximum JavaScript stack size, in bytes (default 1 MiB).
+  # Maximum JavaScript stack size, in bytes (default 1 MiB, at most 4 MiB).
+  # An isolate-host never grants more than half its thread's stack.
 
   moduleBytes @4 :UInt64;
   # Total size of all module sources, in bytes (default 8 MiB).
@@ -380,7 +383,9 @@ struct Stats {
   # CPU time the isolate-host thread spent running this invocation's
   # JavaScript, microseconds.
   peakMemoryBytes @2 :UInt64;
-  # Largest heap size of the worker's runtime seen during the invocation.
+  # Largest heap size of the worker's runtime seen during the invocation,
+  # sampled (measuring walks the whole heap): after the first stretch of
+  # JavaScript, after every 16th later one, and at the end.
 }
 
 # ==============================================================================

@@ -787,3 +787,58 @@ fn workers_serve_typed_entrypoints_with_pipelining() {
         }
     });
 }
+
+/// An entrypoint held after its worker is released answers `disconnected`;
+/// the host survives (it must never free a runtime that still has objects).
+#[test]
+fn an_entrypoint_outliving_its_worker_is_disconnected_and_the_host_survives() {
+    let server = Server::start(1);
+    let host = server.host_pids();
+    block_on(async {
+        let conn = Connection::connect(&server.socket).await.unwrap();
+        let code = WorkerCode::new(
+            "e.js",
+            "export const greeter = { name: () => ({ name: 'hi' }) }; export default {};",
+        );
+        let worker = conn.load(&code).await.unwrap();
+        let greeter: named::Client = worker
+            .entrypoint("greeter", &schema("Named"))
+            .await
+            .unwrap();
+        assert_eq!(
+            greeter
+                .name_request()
+                .send()
+                .promise
+                .await
+                .unwrap()
+                .get()
+                .unwrap()
+                .get_name()
+                .unwrap()
+                .to_str()
+                .unwrap(),
+            "hi"
+        );
+        drop(worker);
+        // Round trips until the release reached the host and the worker is gone.
+        let mut answered = 0;
+        let err = loop {
+            match greeter.name_request().send().promise.await {
+                Ok(_) => answered += 1,
+                Err(err) => break err,
+            }
+            assert!(answered < 10_000, "the worker never went away");
+        };
+        assert_eq!(err.kind, capnp::ErrorKind::Disconnected, "{err:?}");
+        let other = conn
+            .load(&WorkerCode::new("o.js", "export default () => 'alive'"))
+            .await
+            .unwrap();
+        assert_eq!(
+            other.invoke("run", "null").await.unwrap().output,
+            "\"alive\""
+        );
+    });
+    assert_eq!(server.host_pids(), host, "the isolate-host did not crash");
+}

@@ -10,7 +10,8 @@
 //! - `// expect: ok JSON` — it succeeds with exactly that output;
 //! - `// policy: allow-eval` — the worker is loaded with `Policy.allowEval`;
 //! - `// memory-mb: N` — a heap limit of N MiB instead of 16;
-//! - `// wall-ms: N` — a wall-clock limit of N ms instead of 10 s.
+//! - `// wall-ms: N` — a wall-clock limit of N ms instead of 10 s;
+//! - `// stack-kb: N` — a stack limit of N KiB instead of 256.
 //!
 //! Every case runs in its own `caplet serve --hosts 1` with small limits
 //! (200 ms CPU, 16 MiB heap, 256 KiB stack, 10 s wall time, 50 capability
@@ -78,6 +79,8 @@ struct Case {
     memory_mb: Option<u64>,
     /// `// wall-ms: N` overrides the wall-clock limit.
     wall_ms: Option<u32>,
+    /// `// stack-kb: N` overrides the stack limit.
+    stack_kb: Option<u32>,
 }
 
 impl Case {
@@ -86,6 +89,7 @@ impl Case {
         let mut allow_eval = false;
         let mut memory_mb = None;
         let mut wall_ms = None;
+        let mut stack_kb = None;
         for line in source.lines().take_while(|l| l.starts_with("//")) {
             let line = line.trim_start_matches("//").trim();
             if let Some(rest) = line.strip_prefix("expect:") {
@@ -100,6 +104,8 @@ impl Case {
                 memory_mb = Some(mb.trim().parse().expect("memory-mb: N"));
             } else if let Some(ms) = line.strip_prefix("wall-ms:") {
                 wall_ms = Some(ms.trim().parse().expect("wall-ms: N"));
+            } else if let Some(kb) = line.strip_prefix("stack-kb:") {
+                stack_kb = Some(kb.trim().parse().expect("stack-kb: N"));
             }
         }
         Case {
@@ -107,6 +113,7 @@ impl Case {
             allow_eval,
             memory_mb,
             wall_ms,
+            stack_kb,
         }
     }
 }
@@ -170,6 +177,7 @@ fn run_case(name: &str, source: &str) {
             .limits(Limits {
                 memory_bytes: Some(case.memory_mb.map_or(16 << 20, |mb| mb << 20)),
                 wall_time_ms: case.wall_ms.or(limits().wall_time_ms),
+                stack_bytes: case.stack_kb.map(|kb| kb << 10).or(limits().stack_bytes),
                 ..limits()
             })
             .allow_eval(case.allow_eval);
@@ -247,6 +255,7 @@ hostile!(
     mem_arraybuffer_2_30,
     mem_map_growth,
     mem_module_state,
+    mem_caught_and_ignored,
     // Deep recursion.
     rec_plain,
     rec_json_parse,
@@ -255,11 +264,15 @@ hostile!(
     rec_tostring,
     rec_async,
     rec_in_catch,
+    rec_plain_at_max_stack,
+    rec_json_parse_at_max_stack,
     // Prototype pollution and capability stubs.
     pollute_object_then,
     pollute_promise_then,
     pollute_tojson,
     pollute_array_iterator,
+    pollute_object_setter,
+    pollute_then_getter_loop,
     stub_overridden_method,
     stub_forged,
     stub_method_on_other_object,

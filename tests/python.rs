@@ -103,3 +103,86 @@ fn python_calls_a_typed_capability_implemented_in_javascript() {
     let error = got["ZZ"]["error"].as_str().unwrap();
     assert!(error.ends_with("RangeError: unknown sku: ZZ"), "{error}");
 }
+
+/// A Python client and a Rust client, connected at the same time as two
+/// principals (two tokens over TCP), cannot reach each other's volumes or
+/// cached worker ids; the same principal reconnecting finds both again.
+#[test]
+fn principals_are_isolated_across_python_and_rust_clients() {
+    if !python_ready() {
+        return;
+    }
+    const ALICE: &str = "alice-token-0123456789abcdef";
+    const BOB: &str = "bob-token-0123456789abcdef";
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, format!("alice:{ALICE}\nbob:{BOB}\n")).unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start_with(
+        1,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--token-file",
+            tokens.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+        ],
+    );
+    let python = |extra: &[&str]| -> serde_json::Value {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/principal.py");
+        let out = Command::new("python3")
+            .arg(script)
+            .args(["--tcp", server.tcp(), "--token", ALICE])
+            .args(extra)
+            .output()
+            .expect("run python3");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON from principal.py")
+    };
+
+    // Alice (Python) writes her volume and starts her cached worker.
+    assert_eq!(
+        python(&["--write", "alice"]),
+        serde_json::json!({ "owner": "alice", "calls": 1 })
+    );
+
+    support::block_on(async {
+        use caplet_client::{Builtin, Connection, WorkerCode};
+        // Bob (Rust), connected while Alice's worker lives, sees neither.
+        let bob = Connection::connect_tcp(server.tcp(), BOB).await.unwrap();
+        let volume: caplet::fs_capnp::volume::Client =
+            bob.builtin(&Builtin::fs("workspace")).await.unwrap();
+        let mut stat = volume.stat_request();
+        stat.get().set_path("/owner.txt");
+        let exists = stat
+            .send()
+            .promise
+            .await
+            .unwrap()
+            .get()
+            .unwrap()
+            .get_exists();
+        assert!(!exists, "bob sees alice's file");
+        let counter = WorkerCode::new(
+            "counter.js",
+            "let calls = 0; export default { run: () => ++calls };",
+        );
+        let worker = bob.get("shared-id", &counter).await.unwrap();
+        assert_eq!(
+            worker.invoke("run", "null").await.unwrap().output,
+            "1",
+            "bob got alice's worker"
+        );
+
+        // Alice reconnects (a new Python process): her volume and her worker.
+        assert_eq!(
+            python(&[]),
+            serde_json::json!({ "owner": "alice", "calls": 2 })
+        );
+    });
+}

@@ -38,8 +38,9 @@ impl Limits {
         memory_bytes: 2 << 30,
         cpu_time_ms: 300_000,
         wall_time_ms: 3_600_000,
-        // QuickJS stops checking the stack above 16 MiB; stay well below.
-        stack_bytes: 8 << 20,
+        // Isolate-hosts run JS on their main thread (8 MiB of stack by
+        // default) and clamp the JS stack to half of that thread's stack.
+        stack_bytes: 4 << 20,
         module_bytes: 64 << 20,
         output_bytes: 64 << 20,
         log_bytes: 16 << 20,

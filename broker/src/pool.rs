@@ -134,6 +134,11 @@ impl HostPool {
         pool
     }
 
+    /// Whether workers of different principals are kept apart.
+    pub fn cordoned(&self) -> bool {
+        self.options.cordon
+    }
+
     /// Number of host slots.
     pub fn size(&self) -> usize {
         self.slots.len()
@@ -237,13 +242,17 @@ impl HostPool {
         if !self.is_current(slot, generation) {
             return;
         }
-        if let SlotState::Up { pid, .. } = &*self.slots[slot].state.borrow() {
-            eprintln!("caplet: killing isolate-host {slot} (pid {pid}): {why}");
-            // SAFETY: kill(2) has no memory-safety preconditions. The pid is
-            // our unreaped child (the supervisor has not seen it exit), so it
-            // cannot have been reused.
-            unsafe { libc::kill(*pid as libc::pid_t, libc::SIGKILL) };
-        }
+        let pid = match &*self.slots[slot].state.borrow() {
+            SlotState::Up { pid, .. } => *pid,
+            _ => return,
+        };
+        log(&format!("killing isolate-host {slot} (pid {pid}): {why}"));
+        // SAFETY: kill(2) has no memory-safety preconditions. The pid is our
+        // unreaped child (the supervisor has not seen it exit), so it cannot
+        // have been reused.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+        // Nothing is placed on it any more; placement waits for its successor.
+        self.set_state(slot, SlotState::Starting);
     }
 
     /// Asks a host that let an invocation overrun its wall-clock time for
@@ -322,6 +331,13 @@ impl HostPool {
     }
 }
 
+/// Writes one line on stderr in a single write, so that it never interleaves
+/// with what the hosts (which share that stderr) write.
+fn log(line: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(format!("caplet: {line}\n").as_bytes());
+}
+
 /// Keeps one slot's host running until shutdown.
 async fn supervise(pool: Rc<HostPool>, index: usize) {
     let mut shutdown = pool.shutdown.subscribe();
@@ -338,7 +354,7 @@ async fn supervise(pool: Rc<HostPool>, index: usize) {
                 tokio::select! {
                     status = child.wait() => {
                         let status = status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
-                        eprintln!("caplet: isolate-host {index} (pid {pid}) exited ({status}); restarting it");
+                        log(&format!("isolate-host {index} (pid {pid}) exited ({status}); restarting it"));
                     }
                     _ = shutdown.wait_for(|stop| *stop) => {
                         let _ = child.start_kill();
@@ -349,7 +365,7 @@ async fn supervise(pool: Rc<HostPool>, index: usize) {
             }
             Err(error) => {
                 failures += 1;
-                eprintln!("caplet: isolate-host {index} failed to start: {error}");
+                log(&format!("isolate-host {index} failed to start: {error}"));
                 // Back off while a host keeps failing to start, up to 2 s.
                 let pause = Duration::from_millis(20u64 << failures.min(7));
                 tokio::select! {

@@ -153,7 +153,9 @@ impl broker::Server for BrokerService {
         }
         let code = params.get_code()?;
         let canonical = Checked::new(code, &self.shared)?.canonical();
-        let key = (self.principal.clone(), id);
+        // One principal never sees another's ids; under a cordon a named
+        // sub-principal has its own too.
+        let key = (self.cordon(code)?, id);
         let cached = self.shared.cache.borrow().get(&key).cloned();
         if let Some((known, worker)) = cached {
             if known != canonical {

@@ -146,17 +146,22 @@ impl Limit {
         }
     }
 
+    /// The invocation error kind this limit ends an invocation with.
+    pub fn kind(self) -> Kind {
+        match self {
+            Limit::CpuTime => Kind::CpuLimitExceeded,
+            Limit::Memory => Kind::MemoryLimitExceeded,
+            Limit::WallTime => Kind::WallTimeExceeded,
+            Limit::Stack => Kind::StackOverflow,
+            Limit::Output => Kind::OutputTooLarge,
+            Limit::Subrequests => Kind::SubrequestLimitExceeded,
+            Limit::CallsInFlight => Kind::CallsInFlightExceeded,
+        }
+    }
+
     /// The snake_case kind of the error this limit ends an invocation with.
     pub fn kind_name(self) -> &'static str {
-        match self {
-            Limit::CpuTime => "cpu_limit_exceeded",
-            Limit::Memory => "memory_limit_exceeded",
-            Limit::WallTime => "wall_time_exceeded",
-            Limit::Stack => "stack_overflow",
-            Limit::Output => "output_too_large",
-            Limit::Subrequests => "subrequest_limit_exceeded",
-            Limit::CallsInFlight => "calls_in_flight_exceeded",
-        }
+        kind_name(self.kind())
     }
 }
 
@@ -188,6 +193,27 @@ impl Error {
                 logs,
                 stats,
             },
+        }
+    }
+
+    /// The kind of a failed invocation (`None` for errors that are not an
+    /// invocation's: refusals, lost connections …).
+    pub fn invoke_kind(&self) -> Option<Kind> {
+        match self {
+            Error::Exception { .. } => Some(Kind::Exception),
+            Error::LimitExceeded { limit, .. } => Some(limit.kind()),
+            Error::Invocation { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
+
+    /// The message of a failed invocation, if it ran.
+    pub fn invoke_message(&self) -> Option<&str> {
+        match self {
+            Error::Exception { message, .. }
+            | Error::LimitExceeded { message, .. }
+            | Error::Invocation { message, .. } => Some(message),
+            _ => None,
         }
     }
 

@@ -77,6 +77,17 @@ pub enum InterfaceSchema {
 impl InterfaceSchema {
     /// The interface `interface_name` (e.g. `inventory.capnp:Inventory`)
     /// of one schema file.
+    ///
+    /// ```
+    /// use caplet_client::InterfaceSchema;
+    ///
+    /// let schema = InterfaceSchema::source(
+    ///     "inventory.capnp",
+    ///     "@0x89d29c17024b1b90;\ninterface Inventory { count @0 () -> (n :UInt32); }\n",
+    ///     "inventory.capnp:Inventory",
+    /// );
+    /// assert!(matches!(schema, InterfaceSchema::Source { ref files, .. } if files.len() == 1));
+    /// ```
     pub fn source(
         file_name: impl Into<String>,
         text: impl Into<String>,
@@ -160,6 +171,19 @@ pub struct WorkerCode {
 
 impl WorkerCode {
     /// A worker of one JavaScript module, which is its main module.
+    ///
+    /// ```
+    /// use caplet_client::{Builtin, Limits, WorkerCode};
+    ///
+    /// let code = WorkerCode::new("main.js", "import { f } from './lib.js'; export default () => f()")
+    ///     .module("lib.js", "export const f = () => 42;")
+    ///     .module("data.json", r#"{"answer": 42}"#)
+    ///     .grant_builtin("kv", Builtin::kv("main"))
+    ///     .limits(Limits { cpu_time_ms: Some(50), ..Limits::default() });
+    /// assert_eq!(code.modules.len(), 3);
+    /// assert_eq!(code.modules[2].kind, caplet::caplet_capnp::module::Kind::Json);
+    /// assert_eq!(code.limits.cpu_time_ms, Some(50));
+    /// ```
     pub fn new(name: impl Into<String>, source: impl Into<String>) -> Self {
         Self::default().module(name, source)
     }

@@ -15,7 +15,6 @@
 //! completion, so a worker cannot time its own computation.
 
 use std::cell::Cell;
-use std::mem::ManuallyDrop;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -40,6 +39,32 @@ type WorkerIntrinsics = (
     intrinsic::Promise,
     intrinsic::WeakRef,
 );
+
+/// The most JS stack a worker may use in this process: half the main
+/// thread's stack (`RLIMIT_STACK`), so QuickJS's own check always fires
+/// before the real stack runs out. Set once at start-up.
+static STACK_CEILING: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(DEFAULT_STACK_CEILING);
+
+/// The ceiling when the stack size is unknown or unlimited.
+const DEFAULT_STACK_CEILING: usize = 4 << 20;
+
+/// Reads `RLIMIT_STACK` and sets the stack ceiling from it. Must run before
+/// confinement (which denies `prlimit64`).
+pub fn init_stack_ceiling() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, writable rlimit.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_STACK, &mut limit) };
+    let ceiling = if rc != 0 || limit.rlim_cur == libc::RLIM_INFINITY {
+        DEFAULT_STACK_CEILING
+    } else {
+        (limit.rlim_cur / 2) as usize
+    };
+    STACK_CEILING.store(ceiling, std::sync::atomic::Ordering::Relaxed);
+}
 
 /// Globals deleted from every worker's context after it is built: shared
 /// memory and blocking waits have no place in a single-threaded host.
@@ -184,6 +209,10 @@ impl CpuMeter {
     }
 
     fn measure<R>(&self, f: impl FnOnce() -> R) -> R {
+        if self.deadline.get().is_some() {
+            // Nested in a measured stretch: that one counts the time.
+            return f();
+        }
         let start = thread_cpu_time();
         let left = self.limit.get().saturating_sub(self.used.get());
         self.deadline.set(Some(start + left));
@@ -197,13 +226,11 @@ impl CpuMeter {
 
 /// One worker's JavaScript runtime and context.
 ///
-/// The context goes before its runtime (see `drop`), and the bytecode the
-/// runtime reads in place goes last.
+/// Field order is drop order: the context goes before its runtime, and the
+/// bytecode the runtime reads in place goes last.
 pub struct Isolate {
-    /// Taken in `drop`, before the runtime.
-    context: ManuallyDrop<Context>,
-    /// Dropped in `drop` after the context, or leaked.
-    runtime: ManuallyDrop<Runtime>,
+    context: Context,
+    runtime: Runtime,
     meter: Rc<CpuMeter>,
     clock: Rc<Cell<f64>>,
     _bytecode: Bytecode,
@@ -218,7 +245,10 @@ impl Isolate {
         let prelude = modules::prelude()?;
         let runtime = Runtime::new().map_err(engine)?;
         runtime.set_memory_limit(limits.memory_bytes);
-        runtime.set_max_stack_size(limits.stack_bytes);
+        // Never above the stack the thread really has: a JS stack check
+        // that fires too late is a host crash.
+        let ceiling = STACK_CEILING.load(std::sync::atomic::Ordering::Relaxed);
+        runtime.set_max_stack_size(limits.stack_bytes.min(ceiling));
         let meter = Rc::new(CpuMeter::default());
         meter.reset(limits.cpu_time, limits.wall_time);
         let handler_meter = meter.clone();
@@ -253,8 +283,8 @@ impl Isolate {
                 .map_err(|e| Error::Engine(format!("prelude: {e}")))
         })?;
         Ok(Self {
-            context: ManuallyDrop::new(context),
-            runtime: ManuallyDrop::new(runtime),
+            context,
+            runtime,
             meter,
             clock,
             _bytecode: bytecode,
@@ -309,36 +339,149 @@ impl Isolate {
     }
 }
 
-impl Drop for Isolate {
-    /// Frees the context, then the runtime — unless objects outlive the
-    /// context. QuickJS aborts the whole process when a runtime is freed with
-    /// objects still alive (held from Rust through a cycle the collector
-    /// cannot see), and a worker must never take its host down: such a
-    /// runtime is leaked instead (its memory is bounded by the worker's
-    /// memory limit) and the leak is logged.
-    fn drop(&mut self) {
-        // SAFETY: `context` is never used again; this is its only drop.
-        unsafe { ManuallyDrop::drop(&mut self.context) };
-        self.runtime.run_gc();
-        let left = self.runtime.memory_usage().obj_count;
-        if left > 0 {
-            eprintln!(
-                "isolate-host {}: {left} objects outlived a worker's context; leaking its runtime",
-                std::process::id()
-            );
-            // The leaked runtime may point into these buffers: keep them too.
-            std::mem::forget(self._bytecode.clone());
-            std::mem::forget(self._prelude.clone());
-            return;
-        }
-        // SAFETY: `runtime` is never used again; this is its only drop.
-        unsafe { ManuallyDrop::drop(&mut self.runtime) };
-    }
-}
-
 /// Milliseconds since the Unix epoch, as `Date.now()` reports them.
 fn now_ms() -> f64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_millis() as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::{Compiler, Kind, Source};
+
+    fn isolate(source: &str, limits: EngineLimits) -> (Isolate, Rc<[u8]>) {
+        let compiler = Compiler::new(16 << 20, 256 << 10).unwrap();
+        let bytecode = compiler
+            .compile(&[Source {
+                name: "main.js".into(),
+                kind: Kind::Js,
+                text: source.into(),
+            }])
+            .unwrap();
+        let main = bytecode["main.js"].clone();
+        (Isolate::new(&limits, bytecode).unwrap(), main)
+    }
+
+    fn limits() -> EngineLimits {
+        EngineLimits {
+            memory_bytes: 16 << 20,
+            stack_bytes: 256 << 10,
+            cpu_time: Duration::from_millis(100),
+            wall_time: Duration::from_secs(10),
+            allow_eval: false,
+        }
+    }
+
+    /// Evaluates the main module in one segment and returns
+    /// `globalThis.out` as JSON, or the error.
+    fn run(isolate: &Isolate, main: &Rc<[u8]>) -> Result<String, String> {
+        let (out, job_error) = isolate.segment(|ctx| -> Result<String, String> {
+            let module = modules::load_bytecode(ctx, main).map_err(|e| e.to_string())?;
+            module
+                .eval()
+                .catch(ctx)
+                .map_err(|e| e.to_string())?
+                .1
+                .finish::<()>()
+                .catch(ctx)
+                .map_err(|e| e.to_string())?;
+            let out: Value = ctx.globals().get("out").map_err(|e| e.to_string())?;
+            Ok(ctx
+                .json_stringify(out)
+                .map_err(|e| e.to_string())?
+                .map(|s| s.to_string().unwrap())
+                .unwrap_or_default())
+        });
+        match job_error {
+            Some(message) => Err(message),
+            None => out,
+        }
+    }
+
+    #[test]
+    fn ambient_globals_are_gone() {
+        let (isolate, main) = isolate(
+            "globalThis.out = [typeof SharedArrayBuffer, typeof Atomics, typeof performance, typeof eval];",
+            limits(),
+        );
+        assert_eq!(
+            run(&isolate, &main).unwrap(),
+            r#"["undefined","undefined","undefined","undefined"]"#
+        );
+    }
+
+    #[test]
+    fn eval_exists_only_when_allowed() {
+        let source = "globalThis.out = eval('6 * 7') + new Function('return 1')();";
+        let (isolate, main) = isolate(
+            source,
+            EngineLimits {
+                allow_eval: true,
+                ..limits()
+            },
+        );
+        assert_eq!(run(&isolate, &main).unwrap(), "43");
+        let (without, main) = self::isolate(source, limits());
+        assert!(run(&without, &main).is_err());
+    }
+
+    #[test]
+    fn the_clock_stands_still_within_a_segment_and_moves_between_them() {
+        let (isolate, main) = isolate(
+            "const a = Date.now(); const d = new Date(); let x = 0;
+             for (let i = 0; i < 1e6; i++) x += i;
+             globalThis.out = [Date.now() - a, new Date() - d, Date() === new Date(a).toString(),
+                               Date.prototype.constructor === Date, Date.name, Date.length];",
+            limits(),
+        );
+        assert_eq!(run(&isolate, &main).unwrap(), r#"[0,0,true,true,"Date",7]"#);
+        // A new segment (after I/O) reads the system clock again.
+        isolate.clock.set(0.0);
+        let read = || {
+            isolate.with(|ctx| {
+                ctx.globals()
+                    .get::<_, rquickjs::Object>("Date")?
+                    .get::<_, Function>("now")?
+                    .call::<_, f64>(())
+            })
+        };
+        assert_eq!(read().unwrap(), 0.0);
+        isolate.segment(|_| ());
+        assert!(read().unwrap() >= 1.7e12);
+    }
+
+    #[test]
+    fn the_meter_stops_loops_at_the_cpu_limit() {
+        let (isolate, main) = isolate("for (;;) {}", limits());
+        isolate
+            .meter()
+            .reset(Duration::from_millis(50), Duration::from_secs(10));
+        let error = run(&isolate, &main).unwrap_err();
+        assert!(error.contains("interrupted"), "{error}");
+        assert_eq!(isolate.meter().tripped(), Some(Trip::Cpu));
+        assert!(isolate.meter().used() >= Duration::from_millis(50));
+    }
+
+    #[test]
+    fn the_meter_stops_loops_at_the_wall_deadline() {
+        let (isolate, main) = isolate("for (;;) {}", limits());
+        isolate
+            .meter()
+            .reset(Duration::from_secs(10), Duration::from_millis(30));
+        assert!(run(&isolate, &main).is_err());
+        assert_eq!(isolate.meter().tripped(), Some(Trip::Wall));
+    }
+
+    #[test]
+    fn a_limit_tripped_outside_js_stops_it_at_the_next_poll() {
+        let (isolate, main) = isolate("for (;;) {}", limits());
+        isolate
+            .meter()
+            .reset(Duration::from_secs(10), Duration::from_secs(10));
+        isolate.meter().trip(Trip::Subrequests);
+        assert!(run(&isolate, &main).is_err());
+        assert_eq!(isolate.meter().tripped(), Some(Trip::Subrequests));
+    }
 }

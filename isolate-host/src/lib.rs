@@ -74,6 +74,7 @@ fn start_up(options: &HostOptions) -> Result<tokio::runtime::Runtime, Error> {
         .build()
         .map_err(|e| Error::Engine(format!("cannot start the event loop: {e}")))?;
     modules::prelude()?;
+    engine::init_stack_ceiling();
     // SAFETY: getppid has no preconditions and cannot fail.
     let parent = options
         .broker_pid

@@ -228,6 +228,29 @@ pub struct Compiler {
     runtime: Runtime,
     job: Rc<RefCell<CompileJob>>,
     names: Rc<RefCell<Vec<String>>>,
+    /// Workers compiled before, by a SHA-256 of their modules (names, kinds,
+    /// texts), oldest first. Loading the same code again skips the parser.
+    /// The bytecode is still this compiler's own output.
+    cache: RefCell<std::collections::VecDeque<([u8; 32], Bytecode, usize)>>,
+}
+
+/// How many compiled workers the cache keeps, and how many bytes of bytecode.
+const CACHE_ENTRIES: usize = 256;
+const CACHE_BYTES: usize = 32 << 20;
+
+/// The cache key of a worker's modules.
+fn cache_key(sources: &[Source]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update((sources.len() as u64).to_le_bytes());
+    for source in sources {
+        for part in [source.name.as_bytes(), source.text.as_bytes()] {
+            hash.update((part.len() as u64).to_le_bytes());
+            hash.update(part);
+        }
+        hash.update([source.kind as u8]);
+    }
+    hash.finalize().into()
 }
 
 impl Compiler {
@@ -249,12 +272,37 @@ impl Compiler {
             runtime,
             job,
             names,
+            cache: RefCell::new(std::collections::VecDeque::new()),
         })
     }
 
-    /// Compiles every module. Fails with the first syntax error (with
-    /// `module:line:column`) or unresolvable import.
+    /// Compiles every module (or finds them compiled before). Fails with the
+    /// first syntax error (with `module:line:column`) or unresolvable import.
     pub fn compile(&self, sources: &[Source]) -> Result<Bytecode, Error> {
+        let key = cache_key(sources);
+        {
+            let mut cache = self.cache.borrow_mut();
+            if let Some(at) = cache.iter().position(|(k, _, _)| *k == key) {
+                let entry = cache.remove(at).expect("position is in range");
+                let bytecode = entry.1.clone();
+                cache.push_back(entry);
+                return Ok(bytecode);
+            }
+        }
+        let bytecode = self.compile_uncached(sources)?;
+        let size = bytecode.values().map(|b| b.len()).sum::<usize>();
+        let mut cache = self.cache.borrow_mut();
+        cache.push_back((key, bytecode.clone(), size));
+        let mut total: usize = cache.iter().map(|(_, _, size)| size).sum();
+        while cache.len() > CACHE_ENTRIES || (total > CACHE_BYTES && cache.len() > 1) {
+            if let Some((_, _, size)) = cache.pop_front() {
+                total -= size;
+            }
+        }
+        Ok(bytecode)
+    }
+
+    fn compile_uncached(&self, sources: &[Source]) -> Result<Bytecode, Error> {
         for source in sources {
             check_name(&source.name)?;
             if source.kind == Kind::Json {
@@ -353,6 +401,29 @@ mod tests {
         compiler
             .compile(&[js("main.js", "export default 2;")])
             .unwrap();
+    }
+
+    #[test]
+    fn the_same_modules_compile_once() {
+        let compiler = Compiler::new(64 << 20, 1 << 20).unwrap();
+        let first = compiler
+            .compile(&[js("main.js", "export default 1;")])
+            .unwrap();
+        let again = compiler
+            .compile(&[js("main.js", "export default 1;")])
+            .unwrap();
+        assert!(
+            Rc::ptr_eq(&first, &again),
+            "a second load reuses the bytecode"
+        );
+        let other = compiler
+            .compile(&[js("main.js", "export default 2;")])
+            .unwrap();
+        assert!(!Rc::ptr_eq(&first, &other), "other source, other bytecode");
+        let renamed = compiler
+            .compile(&[js("other.js", "export default 1;")])
+            .unwrap();
+        assert!(!Rc::ptr_eq(&first, &renamed), "other name, other bytecode");
     }
 
     #[test]

@@ -99,7 +99,8 @@ impl Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let socket = dir.path().join("caplet.sock");
         let mut child = Command::new(caplet_bin())
-            .args(["serve", "--hosts", &hosts.to_string(), "--socket"])
+            .args(["serve", "--hosts", &hosts.to_string()])
+            .arg("--socket")
             .arg(&socket)
             .args(extra)
             .stdout(Stdio::piped())
@@ -151,6 +152,18 @@ impl Server {
                 return line;
             }
         }
+    }
+
+    /// Whether a stderr line containing `needle` has arrived by now (lines
+    /// read before it are consumed); never blocks, for async tests that
+    /// must keep their event loop running while they wait.
+    pub fn stderr_arrived(&self, needle: &str) -> bool {
+        while let Ok(line) = self.stderr.try_recv() {
+            if line.contains(needle) {
+                return true;
+            }
+        }
+        false
     }
 
     /// The pids of this server's isolate-hosts (its child processes).

@@ -83,6 +83,56 @@ struct BrokerArgs {
     /// database, created at the first fs or kv grant).
     #[arg(long, value_name = "DIR", default_value = caplet_broker::config::DEFAULT_DATA_DIR)]
     data: PathBuf,
+    /// Refuse to run isolate-hosts on a kernel that lacks any confinement
+    /// feature (seccomp, Landlock …); without it, what is missing is logged.
+    #[arg(long)]
+    require_confinement: bool,
+    /// Keep workers of different principals (who a connection authenticated
+    /// as, and sub-principals named in `WorkerCode.principal`) in different
+    /// isolate-host processes.
+    #[arg(long, value_name = "principal", value_parser = ["principal"])]
+    cordon: Option<String>,
+    /// A worker limit's default, as NAME=VALUE with NAME a field of `Limits`
+    /// in schema/caplet.capnp, e.g. `cpuTimeMs=200` (repeatable).
+    #[arg(long, value_name = "NAME=VALUE", value_parser = parse_limit)]
+    limit_default: Vec<(String, u64)>,
+    /// A worker limit's maximum, as NAME=VALUE (repeatable); asking for more
+    /// fails with `limit_too_high`.
+    #[arg(long, value_name = "NAME=VALUE", value_parser = parse_limit)]
+    limit_max: Vec<(String, u64)>,
+}
+
+fn parse_limit(spec: &str) -> Result<(String, u64), String> {
+    let (name, value) = spec
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=VALUE, got {spec:?}"))?;
+    let value = value.parse::<u64>().map_err(|e| format!("{name}: {e}"))?;
+    if value == 0 {
+        return Err(format!("{name}: a limit must be above 0"));
+    }
+    // Checked here so that a typo is a usage error.
+    let mut scratch = caplet_broker::Limits::DEFAULTS;
+    set_limit(&mut scratch, name, value)?;
+    Ok((name.to_string(), value))
+}
+
+/// Sets the limit called `name` (as in the schema) in `limits`.
+fn set_limit(limits: &mut caplet_broker::Limits, name: &str, value: u64) -> Result<(), String> {
+    let small =
+        |value: u64| u32::try_from(value).map_err(|_| format!("{name}: {value} is too large"));
+    match name {
+        "memoryBytes" => limits.memory_bytes = value,
+        "cpuTimeMs" => limits.cpu_time_ms = small(value)?,
+        "wallTimeMs" => limits.wall_time_ms = small(value)?,
+        "stackBytes" => limits.stack_bytes = small(value)?,
+        "moduleBytes" => limits.module_bytes = value,
+        "outputBytes" => limits.output_bytes = value,
+        "logBytes" => limits.log_bytes = value,
+        "subrequests" => limits.subrequests = small(value)?,
+        "callsInFlight" => limits.calls_in_flight = small(value)?,
+        other => return Err(format!("no limit called {other:?}")),
+    }
+    Ok(())
 }
 
 impl BrokerArgs {
@@ -90,13 +140,39 @@ impl BrokerArgs {
         let exe = std::env::current_exe().map_err(|e| {
             anyhow::anyhow!("cannot find the caplet executable to start isolate-hosts: {e}")
         })?;
-        let mut config = caplet_broker::Config::new(caplet_broker::HostCommand::caplet(exe));
+        let mut command = caplet_broker::HostCommand::caplet(exe);
+        if self.require_confinement {
+            command = command.require_confinement();
+        }
+        let mut config = caplet_broker::Config::new(command);
         config.hosts = self.hosts.map_or(default_hosts, usize::from);
         config.builtins = match &self.config {
             Some(path) => caplet_broker::BuiltinConfig::load(path)?,
             None => caplet_broker::BuiltinConfig::from_env()?,
         };
         config.builtins.data_dir = self.data.clone();
+        config.pool.cordon = self.cordon.is_some();
+        for (name, value) in &self.limit_max {
+            set_limit(&mut config.limits.maxima, name, *value).map_err(anyhow::Error::msg)?;
+        }
+        // A maximum below a built-in default lowers that default with it.
+        let (d, m) = (&mut config.limits.defaults, &config.limits.maxima);
+        d.memory_bytes = d.memory_bytes.min(m.memory_bytes);
+        d.cpu_time_ms = d.cpu_time_ms.min(m.cpu_time_ms);
+        d.wall_time_ms = d.wall_time_ms.min(m.wall_time_ms);
+        d.stack_bytes = d.stack_bytes.min(m.stack_bytes);
+        d.module_bytes = d.module_bytes.min(m.module_bytes);
+        d.output_bytes = d.output_bytes.min(m.output_bytes);
+        d.log_bytes = d.log_bytes.min(m.log_bytes);
+        d.subrequests = d.subrequests.min(m.subrequests);
+        d.calls_in_flight = d.calls_in_flight.min(m.calls_in_flight);
+        for (name, value) in &self.limit_default {
+            set_limit(&mut config.limits.defaults, name, *value).map_err(anyhow::Error::msg)?;
+        }
+        config
+            .limits
+            .check()
+            .map_err(|e| anyhow::anyhow!("--limit-default: {e}"))?;
         Ok(config)
     }
 

@@ -31,23 +31,27 @@ use super::{Reader, Writer};
 use crate::error::InvokeFailure;
 use crate::worker::{self, Core};
 
-/// A JS object exported as a capability.
+/// A JS object exported as a capability. The object itself stays in the
+/// worker's `Caps` (see `Caps::export`); this holds its id.
 pub struct Export {
     core: Weak<Core>,
-    object: Persistent<Object<'static>>,
+    id: u64,
     interface_id: u64,
 }
 
+impl Drop for Export {
+    fn drop(&mut self) {
+        if let Some(core) = self.core.upgrade() {
+            core.caps.unexport(self.id);
+        }
+    }
+}
+
 impl Export {
-    pub(super) fn new<'js>(
-        core: Weak<Core>,
-        ctx: &Ctx<'js>,
-        object: Object<'js>,
-        interface_id: u64,
-    ) -> Rc<Self> {
+    pub(super) fn new(core: Weak<Core>, id: u64, interface_id: u64) -> Rc<Self> {
         Rc::new(Self {
             core,
-            object: Persistent::save(ctx, object),
+            id,
             interface_id,
         })
     }
@@ -83,7 +87,11 @@ impl Export {
             .clone();
         let caps = &core.caps;
         let call = |ctx: &Ctx<'_>| -> Result<Persistent<Value<'static>>, InvokeFailure> {
-            let object = self.object.clone().restore(ctx).map_err(worker::internal)?;
+            let object = caps
+                .exported(self.id)
+                .ok_or_else(|| worker::internal("the exported object is gone"))?
+                .restore(ctx)
+                .map_err(worker::internal)?;
             let function: Value = object.get(&*method.name).map_err(worker::internal)?;
             let Some(function) = function.as_function() else {
                 return Err(InvokeFailure::new(

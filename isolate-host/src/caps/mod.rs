@@ -55,6 +55,12 @@ pub struct Caps {
     bindings: Vec<Binding>,
     /// Stubs handed to JS during the current invocation.
     held: RefCell<Vec<Weak<Slot>>>,
+    /// Objects exported as capabilities, by export id. They live here, not
+    /// in their `Export` (which the other side may hold past the worker's
+    /// life): QuickJS must never free a runtime while a handle on one of its
+    /// objects is alive.
+    exported: RefCell<HashMap<u64, Persistent<Object<'static>>>>,
+    next_export: std::cell::Cell<u64>,
     /// Prototypes of stubs by interface id, and of pipelines by layout id.
     stub_protos: RefCell<HashMap<u64, Persistent<Object<'static>>>>,
     pipeline_protos: RefCell<HashMap<u64, Persistent<Object<'static>>>>,
@@ -76,6 +82,8 @@ impl Caps {
             schema: RefCell::new(schema),
             bindings,
             held: RefCell::new(Vec::new()),
+            exported: RefCell::new(HashMap::new()),
+            next_export: std::cell::Cell::new(0),
             stub_protos: RefCell::new(HashMap::new()),
             pipeline_protos: RefCell::new(HashMap::new()),
             intrinsics: RefCell::new(None),
@@ -116,7 +124,23 @@ impl Caps {
         object: Object<'js>,
         interface_id: u64,
     ) -> capnp::capability::Client {
-        caplet_capnp_js::dynamic::client(Export::new(self.core.clone(), ctx, object, interface_id))
+        let id = self.next_export.get();
+        self.next_export.set(id + 1);
+        self.exported
+            .borrow_mut()
+            .insert(id, Persistent::save(ctx, object));
+        caplet_capnp_js::dynamic::client(Export::new(self.core.clone(), id, interface_id))
+    }
+
+    /// The object behind export `id`, while it is exported.
+    fn exported(&self, id: u64) -> Option<Persistent<Object<'static>>> {
+        self.exported.borrow().get(&id).cloned()
+    }
+
+    /// Lets go of export `id` (its capability was released).
+    fn unexport(&self, id: u64) {
+        let object = self.exported.borrow_mut().remove(&id);
+        drop(object);
     }
 
     /// Installs `RpcError` and `Symbol.dispose`, and captures the promise

@@ -157,16 +157,29 @@ impl Caps {
             }
         }
 
-        let intrinsics = self.intrinsics();
-        let then = intrinsics.then.clone();
+        // The closures look the promise functions up on each call instead of
+        // capturing them: a JS value captured by a Rust closure is a root the
+        // collector cannot see, and would keep a cycle through a pending
+        // pipeline alive past the runtime (QuickJS then aborts the host).
+        let intrinsics = {
+            let core = self.core.clone();
+            move |ctx: &Ctx<'js>| -> rquickjs::Result<super::Intrinsics> {
+                let core = core
+                    .upgrade()
+                    .ok_or_else(|| Exception::throw_internal(ctx, "the worker is gone"))?;
+                Ok(core.caps.intrinsics())
+            }
+        };
+        let lookup = intrinsics.clone();
         let then_fn = Function::new(
             ctx.clone(),
             move |ctx: Ctx<'js>,
                   this: This<Value<'js>>,
                   on_ok: Opt<Value<'js>>,
                   on_err: Opt<Value<'js>>| {
+                let then = lookup(&ctx)?.then;
                 let settled = settled_value(&ctx, &this.0, &then)?;
-                let then = then.clone().restore(&ctx)?;
+                let then = then.restore(&ctx)?;
                 let undefined = || Value::new_undefined(ctx.clone());
                 then.call::<_, Value>((
                     This(settled),
@@ -175,12 +188,13 @@ impl Caps {
                 ))
             },
         )?;
-        let then = intrinsics.then.clone();
+        let lookup = intrinsics.clone();
         let catch_fn = Function::new(
             ctx.clone(),
             move |ctx: Ctx<'js>, this: This<Value<'js>>, on_err: Opt<Value<'js>>| {
+                let then = lookup(&ctx)?.then;
                 let settled = settled_value(&ctx, &this.0, &then)?;
-                let then = then.clone().restore(&ctx)?;
+                let then = then.restore(&ctx)?;
                 let undefined = Value::new_undefined(ctx.clone());
                 then.call::<_, Value>((
                     This(settled),
@@ -189,13 +203,13 @@ impl Caps {
                 ))
             },
         )?;
-        let then = intrinsics.then.clone();
-        let finally = intrinsics.finally.clone();
+        let lookup = intrinsics;
         let finally_fn = Function::new(
             ctx.clone(),
             move |ctx: Ctx<'js>, this: This<Value<'js>>, on_done: Opt<Value<'js>>| {
-                let settled = settled_value(&ctx, &this.0, &then)?;
-                let finally = finally.clone().restore(&ctx)?;
+                let intrinsics = lookup(&ctx)?;
+                let settled = settled_value(&ctx, &this.0, &intrinsics.then)?;
+                let finally = intrinsics.finally.restore(&ctx)?;
                 finally.call::<_, Value>((
                     This(settled),
                     on_done
