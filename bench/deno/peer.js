@@ -1,0 +1,79 @@
+// The V8-isolate peer of caplet-bench: Deno Workers, each a V8 isolate with
+// no permissions. Run by caplet-bench as
+//   deno run --quiet --unstable-worker-options --allow-read=DIR peer.js MODE N [ARG]
+// and prints one JSON line: {"samples": [seconds…]} or, for `density`,
+// {"bytes_per_worker": [per batch…], "reached": N}.
+//   cold N       new Worker + postMessage + reply + terminate, N times
+//   warm N       postMessage + reply to one live worker, N times
+//   fib N ARG    fib(ARG) in one live worker, N times
+//   density N    N live idle workers (each answered once); RSS growth per worker
+const [mode, countText, argText] = Deno.args;
+const count = Number(countText);
+const url = new URL("./worker.js", import.meta.url).href;
+
+function spawn() {
+  return new Worker(url, { type: "module", deno: { permissions: "none" } });
+}
+
+function ask(worker, message) {
+  return new Promise((resolve, reject) => {
+    worker.onmessage = (event) => resolve(event.data);
+    worker.onerror = (event) => reject(new Error(event.message));
+    worker.postMessage(message);
+  });
+}
+
+async function expect(worker, message, want) {
+  const got = await ask(worker, message);
+  if (got !== want) throw new Error(`worker answered ${got}, expected ${want}`);
+}
+
+const samples = [];
+if (mode === "cold") {
+  for (let i = 0; i < count; i++) {
+    const start = performance.now();
+    const worker = spawn();
+    await expect(worker, i, i);
+    worker.terminate();
+    samples.push((performance.now() - start) / 1e3);
+  }
+  console.log(JSON.stringify({ samples }));
+} else if (mode === "warm" || mode === "fib") {
+  const worker = spawn();
+  const arg = Number(argText);
+  const message = mode === "fib" ? { fib: arg } : 1;
+  const want = mode === "fib" ? fibOf(arg) : 1;
+  await expect(worker, message, want);
+  for (let i = 0; i < count; i++) {
+    const start = performance.now();
+    await expect(worker, message, want);
+    samples.push((performance.now() - start) / 1e3);
+  }
+  worker.terminate();
+  console.log(JSON.stringify({ samples }));
+} else if (mode === "density") {
+  const batch = Math.max(1, Math.floor(count / 10));
+  const live = [spawn()];
+  await expect(live[0], 0, 0);
+  const perWorker = [];
+  while (live.length < count) {
+    const size = Math.min(batch, count - live.length);
+    const before = Deno.memoryUsage().rss;
+    for (let i = 0; i < size; i++) {
+      const worker = spawn();
+      await expect(worker, i, i);
+      live.push(worker);
+    }
+    perWorker.push((Deno.memoryUsage().rss - before) / size);
+  }
+  console.log(JSON.stringify({ bytes_per_worker: perWorker, reached: live.length }));
+  for (const worker of live) worker.terminate();
+} else {
+  throw new Error(`unknown mode ${mode}`);
+}
+
+function fibOf(n) {
+  let a = 0, b = 1;
+  for (let i = 0; i < n; i++) [a, b] = [b, a + b];
+  return a;
+}
