@@ -234,7 +234,9 @@ struct Limits {
   # Heap limit of the worker's JavaScript runtime, in bytes (default 64 MiB).
 
   cpuTimeMs @1 :UInt32;
-  # CPU time one invocation may use, in milliseconds (default 1000).
+  # Time one invocation may spend running JavaScript, in milliseconds
+  # (default 1000): its CPU time, counted per stretch of JavaScript with the
+  # monotonic clock (so time the host thread is preempted counts too).
 
   wallTimeMs @2 :UInt32;
   # Wall-clock time one invocation may take, in milliseconds (default 30000).
@@ -380,8 +382,8 @@ struct Stats {
   wallTimeUs @0 :UInt64;
   # Wall-clock time of the invocation inside the isolate-host, microseconds.
   cpuTimeUs @1 :UInt64;
-  # CPU time the isolate-host thread spent running this invocation's
-  # JavaScript, microseconds.
+  # Time the isolate-host spent running this invocation's JavaScript,
+  # microseconds (see `Limits.cpuTimeMs`).
   peakMemoryBytes @2 :UInt64;
   # Largest heap size of the worker's runtime seen during the invocation,
   # sampled (measuring walks the whole heap): after the first stretch of

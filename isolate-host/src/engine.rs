@@ -121,25 +121,15 @@ pub enum Trip {
     CallsInFlight,
 }
 
-/// CPU time of the calling thread.
-pub fn thread_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; CLOCK_THREAD_CPUTIME_ID is
-    // always supported on Linux.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    if rc != 0 {
-        return Duration::ZERO;
-    }
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-/// Counts the CPU time one invocation spends inside JavaScript, across all of
+/// Counts the time one invocation spends running JavaScript, across all of
 /// its segments (the stretches between awaits), and arms the interrupt
 /// handler so that JS stops once the budget is spent. Time the host spends on
 /// other workers between segments is not counted.
+///
+/// Segments are timed with the monotonic clock (a vDSO read; the thread's
+/// CPU clock is a system call, and was a tenth of the host's time per
+/// capability call). JS is CPU-bound inside a segment, so this is its CPU
+/// time; if the host thread is preempted, it counts more, never less.
 ///
 /// It also carries the invocation's wall-clock deadline, and limits tripped
 /// outside JS (capability call counts): once anything trips, the handler
@@ -148,7 +138,7 @@ pub fn thread_cpu_time() -> Duration {
 pub struct CpuMeter {
     limit: Cell<Duration>,
     used: Cell<Duration>,
-    deadline: Cell<Option<Duration>>,
+    deadline: Cell<Option<Instant>>,
     wall_deadline: Cell<Option<Instant>>,
     tripped: Cell<Option<Trip>>,
 }
@@ -193,7 +183,7 @@ impl CpuMeter {
         let Some(deadline) = self.deadline.get() else {
             return false;
         };
-        if thread_cpu_time() >= deadline {
+        if Instant::now() >= deadline {
             self.tripped.set(Some(Trip::Cpu));
             return true;
         }
@@ -213,21 +203,16 @@ impl CpuMeter {
             // Nested in a measured stretch: that one counts the time.
             return f();
         }
-        let start = thread_cpu_time();
+        let start = Instant::now();
         let left = self.limit.get().saturating_sub(self.used.get());
-        self.deadline.set(Some(start + left));
+        self.deadline.set(start.checked_add(left));
         let out = f();
         self.deadline.set(None);
-        self.used
-            .set(self.used.get() + thread_cpu_time().saturating_sub(start));
+        self.used.set(self.used.get() + start.elapsed());
         out
     }
 }
 
-/// One worker's JavaScript runtime and context.
-///
-/// Field order is drop order: the context goes before its runtime, and the
-/// bytecode the runtime reads in place goes last.
 /// A runtime and context with everything that does not depend on the
 /// worker: intrinsics, removed globals, the frozen clock's prelude. Limits,
 /// the interrupt handler and the module loader are set when a worker takes
@@ -295,6 +280,10 @@ impl Prepared {
     }
 }
 
+/// One worker's JavaScript runtime and context.
+///
+/// Field order is drop order: the context goes before its runtime, and the
+/// bytecode the runtime reads in place goes last.
 pub struct Isolate {
     context: Context,
     runtime: Runtime,

@@ -83,6 +83,10 @@ fn start_up(options: &HostOptions) -> Result<tokio::runtime::Runtime, Error> {
         .unwrap_or_else(|| unsafe { libc::getppid() });
     let mut confine = caplet_confine::Options::new(parent);
     confine.require_all = options.require_confinement;
+    // A host holds tens of thousands of workers, each with its own heap: its
+    // address space may grow to the machine's memory, never beyond (at least
+    // the confinement default).
+    confine.address_space = Some(physical_memory().max(confine.address_space.unwrap_or(0)));
     let report =
         caplet_confine::confine(&confine).map_err(|e| Error::Confinement(e.to_string()))?;
     if !report.is_complete() {
@@ -139,6 +143,21 @@ impl AsFdOwned for std::io::StdinLock<'_> {
         use std::os::fd::AsFd;
         self.as_fd().try_clone_to_owned()
     }
+}
+
+/// The machine's physical memory in bytes (0 if unknown).
+fn physical_memory() -> u64 {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let (pages, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    if pages <= 0 || page <= 0 {
+        return 0;
+    }
+    (pages as u64).saturating_mul(page as u64)
 }
 
 async fn serve(fd: OwnedFd) -> Result<(), Error> {
