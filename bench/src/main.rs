@@ -18,6 +18,11 @@ mod stats;
 
 use clap::Parser;
 
+/// The same global allocator as the `caplet` binary: this program runs
+/// itself as the broker and the isolate-hosts it measures.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     // Re-executed as a broker or an isolate-host: behave exactly like `caplet`.
     if matches!(

@@ -22,8 +22,9 @@ pub struct Bound {
     /// The granted capability, seen through the broker's membrane.
     pub client: capnp::capability::Client,
     pub interface_id: u64,
-    /// A `CompiledSchema` message with every node the interface needs.
-    schema: Builder<HeapAllocator>,
+    /// A serialized `CompiledSchema` message with every node the interface
+    /// needs (kept at its exact size, like the worker's spec).
+    schema: Vec<u8>,
 }
 
 impl Bound {
@@ -33,16 +34,18 @@ impl Bound {
         out.reborrow()
             .init_cap()
             .set_as_capability(self.client.hook.add_ref());
-        out.init_interface_schema().set_compiled(
-            self.schema
-                .get_root_as_reader::<compiled_schema::Reader>()?,
+        let schema = capnp::serialize::read_message_from_flat_slice(
+            &mut self.schema.as_slice(),
+            crate::reader_options(),
         )?;
+        out.init_interface_schema()
+            .set_compiled(schema.get_root::<compiled_schema::Reader>()?)?;
         Ok(())
     }
 
     /// The compiled schema as canonical words, for comparing worker code.
-    pub fn schema_words(&self) -> Vec<u8> {
-        capnp::serialize::write_message_to_words(&self.schema)
+    pub fn schema_words(&self) -> &[u8] {
+        &self.schema
     }
 }
 
@@ -91,7 +94,7 @@ pub fn read(
             &format!("binding {name:?}"),
         )?;
         let interface_id = interface.interface_id;
-        let schema = interface.compiled;
+        let schema = capnp::serialize::write_message_to_words(&interface.compiled);
         let set = interface.set;
         let client = Membrane::wrap(client, set);
         bound.push(Bound {

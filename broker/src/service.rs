@@ -124,7 +124,7 @@ impl BrokerService {
         let worker = Rc::new(WorkerService {
             shared: self.shared.clone(),
             principal: self.cordon(code)?,
-            spec: checked.spec,
+            spec: capnp::serialize::write_message_to_words(&checked.spec),
             bindings: checked.bindings,
             wall_time: Duration::from_millis(checked.limits.wall_time_ms.into()),
             placement: RefCell::new(None),
@@ -292,11 +292,14 @@ fn make_spec(
 }
 
 /// Serves `Worker`: a checked spec and where it currently lives.
+///
+/// The spec is kept serialized, at its exact size: a message builder's first
+/// segment alone is 8 KiB, and the broker keeps one spec per live worker.
 struct WorkerService {
     shared: Rc<Shared>,
     /// Whom the worker acts for (cordons).
     principal: String,
-    spec: Builder<HeapAllocator>,
+    spec: Vec<u8>,
     bindings: Vec<Bound>,
     wall_time: Duration,
     placement: RefCell<Option<Placement>>,
@@ -344,9 +347,13 @@ impl WorkerService {
     /// Loads the worker on `host` and records the placement.
     async fn load_on(&self, host: &HostHandle) -> Result<host_worker::Client, Error> {
         let mut request = host.client.load_request();
-        request
-            .get()
-            .set_spec(self.spec.get_root_as_reader::<worker_spec::Reader>()?)?;
+        request.get().set_spec(
+            capnp::serialize::read_message_from_flat_slice(
+                &mut self.spec.as_slice(),
+                crate::reader_options(),
+            )?
+            .get_root::<worker_spec::Reader>()?,
+        )?;
         let mut env = request
             .get()
             .get_spec()?
