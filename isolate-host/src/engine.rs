@@ -372,12 +372,6 @@ impl Isolate {
         self.meter.measure(|| self.context.with(|ctx| f(&ctx)))
     }
 
-    /// Collects the runtime's garbage (after loading: module evaluation and
-    /// set-up leave some behind, and an idle worker keeps its heap).
-    pub fn collect(&self) {
-        self.runtime.run_gc();
-    }
-
     /// Bytes currently allocated by the runtime.
     pub fn memory_used(&self) -> u64 {
         self.runtime.memory_usage().malloc_size.max(0) as u64

@@ -212,7 +212,6 @@ impl JsWorker {
         *core.default_export.borrow_mut() = Some(default_export.0);
         *core.namespace.borrow_mut() = Some(default_export.1);
         core.caps.end_invocation();
-        core.isolate.collect();
         Ok(Self { core })
     }
 
