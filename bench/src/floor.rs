@@ -1,27 +1,14 @@
 //! Floors: what the engine alone costs, in this process, with no RPC. They
 //! bound the cold start from below and say where its time goes.
-//!
-//! The worker intrinsics are the list of `isolate-host/src/engine.rs`
-//! (repeated here: that list is private to the engine boundary).
+//! A worker context here has exactly the engine's intrinsics
+//! (`caplet_isolate_host::engine::WorkerIntrinsics`).
 
 use std::time::Instant;
 
-use rquickjs::context::intrinsic;
-use rquickjs::{Context, Module, Runtime};
+use caplet_isolate_host::engine::WorkerIntrinsics;
+use rquickjs::{Context, Runtime};
 
 use crate::stats::Summary;
-
-type WorkerIntrinsics = (
-    intrinsic::Date,
-    intrinsic::RegExpCompiler,
-    intrinsic::RegExp,
-    intrinsic::Json,
-    intrinsic::Proxy,
-    intrinsic::MapSet,
-    intrinsic::TypedArrays,
-    intrinsic::Promise,
-    intrinsic::WeakRef,
-);
 
 /// A worker's runtime and context created and dropped, `n` times.
 pub fn runtime_and_context(n: usize) -> anyhow::Result<Summary> {
@@ -39,22 +26,23 @@ pub fn runtime_and_context(n: usize) -> anyhow::Result<Summary> {
     Ok(Summary::times(samples))
 }
 
-/// A compiler context (`Eval` only) in a long-lived runtime, created,
-/// used to compile a trivial module to bytecode, and dropped, `n` times:
-/// what the isolate-host's compiler does per worker.
+/// The isolate-host's own compiler on a cache miss (each sample compiles a
+/// different source): a fresh compile context in its long-lived runtime,
+/// the parse, the bytecode written out, the context dropped.
 pub fn compile_in_fresh_context(n: usize, source: &str) -> anyhow::Result<Summary> {
-    let runtime = Runtime::new()?;
+    use caplet_isolate_host::modules::{Compiler, Kind, Source};
+    let compiler = Compiler::new(64 << 20, 1 << 20)?;
     let mut samples = Vec::with_capacity(n);
-    for _ in 0..n {
+    for i in 0..n {
+        let sources = [Source {
+            name: "main.js".into(),
+            kind: Kind::Js,
+            text: format!("{source}\n// {i}"),
+        }];
         let start = Instant::now();
-        let context = Context::custom::<intrinsic::Eval>(&runtime)?;
-        let bytes = context.with(|ctx| -> rquickjs::Result<Vec<u8>> {
-            let module = Module::declare(ctx.clone(), "main.js", source)?;
-            module.write(rquickjs::module::WriteOptions::default())
-        })?;
-        drop(context);
+        let bytecode = compiler.compile(&sources)?;
         samples.push(start.elapsed());
-        anyhow::ensure!(!bytes.is_empty(), "no bytecode");
+        anyhow::ensure!(!bytecode.is_empty(), "no bytecode");
     }
     Ok(Summary::times(samples))
 }

@@ -124,7 +124,7 @@ async fn caplet(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<
         );
         report.add(
             "floor_compile",
-            "floor: compiler context + compile trivial module",
+            "floor: compiler on a cache miss, trivial module",
             floor::compile_in_fresh_context(n, measure::TRIVIAL),
         );
     }

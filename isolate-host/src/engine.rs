@@ -28,7 +28,7 @@ use crate::modules::{self, Bytecode};
 /// the `Function` constructors (plain, async, generator) and the parser
 /// itself from the worker; `Performance` and `DOMException` are left out as
 /// ambient extras.
-type WorkerIntrinsics = (
+pub type WorkerIntrinsics = (
     intrinsic::Date,
     intrinsic::RegExpCompiler,
     intrinsic::RegExp,

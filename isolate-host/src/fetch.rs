@@ -123,16 +123,7 @@ fn start<'js>(
         request.set_body(&outgoing.body);
     }
     // Counted like every capability call (subrequest and in-flight limits).
-    core.start_call().map_err(|failure| {
-        Exception::throw_internal(
-            ctx,
-            &format!(
-                "{}: {}",
-                crate::error::kind_name(failure.kind),
-                failure.message
-            ),
-        )
-    })?;
+    core.start_call(ctx)?;
     let answer = call.send().promise;
     let resolve = Persistent::save(ctx, resolve);
     let reject = Persistent::save(ctx, reject);

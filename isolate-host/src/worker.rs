@@ -564,10 +564,10 @@ impl Core {
         }
     }
 
-    /// Counts a capability call about to be sent. Over a limit, the meter
+    /// Counts a capability call JS is about to send. Over a limit, the meter
     /// trips (ending the invocation at the next interrupt poll) and the
-    /// error to throw into JS is returned.
-    pub fn start_call(&self) -> Result<(), InvokeFailure> {
+    /// limit's error is thrown into JS.
+    pub fn start_call(&self, ctx: &Ctx<'_>) -> rquickjs::Result<()> {
         let over = if self.calls.get() >= self.limits.subrequests {
             Some(Trip::Subrequests)
         } else if self.in_flight.get() >= self.limits.calls_in_flight {
@@ -577,7 +577,15 @@ impl Core {
         };
         if let Some(trip) = over {
             self.isolate.meter().trip(trip);
-            return Err(self.limit_failure(trip));
+            let failure = self.limit_failure(trip);
+            return Err(rquickjs::Exception::throw_internal(
+                ctx,
+                &format!(
+                    "{}: {}",
+                    crate::error::kind_name(failure.kind),
+                    failure.message
+                ),
+            ));
         }
         self.calls.set(self.calls.get() + 1);
         self.in_flight.set(self.in_flight.get() + 1);

@@ -169,16 +169,7 @@ impl Caps {
             &mut Writer { caps: self },
         )
         .map_err(|e| e.throw(ctx))?;
-        core_rc.start_call().map_err(|failure| {
-            Exception::throw_internal(
-                ctx,
-                &format!(
-                    "{}: {}",
-                    crate::error::kind_name(failure.kind),
-                    failure.message
-                ),
-            )
-        })?;
+        core_rc.start_call(ctx)?;
         let RemotePromise { promise, pipeline } = request.send();
 
         let (js_promise, resolve, reject) = ctx.promise()?;
