@@ -38,6 +38,10 @@ fn run_embedded_needs_no_server() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(stdout, "{\"hello\":\"bo\"}\n");
     assert!(stderr.contains("stats: wall "), "{stderr}");
+    assert!(
+        stderr.contains(" µs, cpu ") && stderr.contains("peak memory "),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -165,4 +169,14 @@ fn run_cannot_connect_to_a_missing_socket() {
         stderr.starts_with("error: cannot connect to /nonexistent/caplet.sock"),
         "{stderr}"
     );
+}
+
+/// The README's first command, as a user runs it (debug build here).
+#[test]
+fn the_readme_quick_start_prints_its_greeting() {
+    let hello = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/hello.js");
+    let (code, stdout, stderr) = caplet(&["run", hello, "--input", r#"{"name":"world"}"#]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "{\"message\":\"Hello, world!\",\"length\":5}\n");
+    assert_eq!(stderr, "[log] greeting world\n");
 }

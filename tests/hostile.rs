@@ -19,8 +19,9 @@
 //! test asserts three things: the expected outcome (twice: the second run
 //! also shows that a worker poisoned by a limit is rebuilt), that the
 //! isolate-host survived (same pid, still the only one), and that the
-//! neighbour answers during the hostile invocation and after it, with its
-//! module state intact. The worker is granted `env.named` (answers
+//! neighbour answers a call sent while the hostile invocation runs (the host
+//! is one thread: it answers once the hostile stretch is stopped) and after
+//! it, with its module state intact. The worker is granted `env.named` (answers
 //! `{name: "hostile"}`) and `env.hang` (never answers).
 
 mod support;

@@ -1,9 +1,9 @@
 //! The Python example (`examples/python/`) end to end: pycapnp, with only the
 //! schemas, against a real `caplet serve`.
 //!
-//! pycapnp is not part of a Rust toolchain, so on a machine without it these
-//! tests say so and return; CI installs it and sets `CAPLET_REQUIRE_PYTHON=1`,
-//! which turns a missing pycapnp into a failure.
+//! pycapnp is not part of a Rust toolchain, so these tests build only with
+//! the `python-tests` feature, which CI turns on after installing pycapnp:
+//! `cargo test -p caplet --features python-tests --test python`.
 
 mod support;
 
@@ -11,20 +11,16 @@ use std::process::Command;
 
 use support::Server;
 
-/// Whether `python3` can import pycapnp; panics if it cannot but must.
-fn python_ready() -> bool {
+/// Fails the test, naming the fix, unless `python3` can import pycapnp.
+fn require_pycapnp() {
     let ok = Command::new("python3")
         .args(["-c", "import capnp"])
         .output()
         .is_ok_and(|out| out.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CAPLET_REQUIRE_PYTHON").is_none(),
-            "CAPLET_REQUIRE_PYTHON is set but `python3 -c 'import capnp'` fails: pip install pycapnp"
-        );
-        eprintln!("pycapnp is not installed: the Python example was not run (pip install pycapnp)");
-    }
-    ok
+    assert!(
+        ok,
+        "`python3 -c 'import capnp'` fails: pip install pycapnp==2.2.4"
+    );
 }
 
 fn run_example(server: &Server, extra: &[&str]) -> (i32, String, String) {
@@ -45,9 +41,7 @@ fn run_example(server: &Server, extra: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn python_grants_a_capability_that_javascript_calls_with_pipelining() {
-    if !python_ready() {
-        return;
-    }
+    require_pycapnp();
     let server = Server::start(1);
     let (code, stdout, stderr) = run_example(&server, &[]);
     assert_eq!(code, 0, "{stderr}");
@@ -65,9 +59,7 @@ fn python_grants_a_capability_that_javascript_calls_with_pipelining() {
 
 #[test]
 fn a_python_exception_reaches_javascript_as_an_rpc_error() {
-    if !python_ready() {
-        return;
-    }
+    require_pycapnp();
     let server = Server::start(1);
     let (code, _, stderr) = run_example(&server, &["--order", r#"[{"sku": "ZZ", "quantity": 1}]"#]);
     assert_eq!(code, 1, "{stderr}");
@@ -80,9 +72,7 @@ fn a_python_exception_reaches_javascript_as_an_rpc_error() {
 
 #[test]
 fn python_calls_a_typed_capability_implemented_in_javascript() {
-    if !python_ready() {
-        return;
-    }
+    require_pycapnp();
     let server = Server::start(1);
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -109,9 +99,7 @@ fn python_calls_a_typed_capability_implemented_in_javascript() {
 /// cached worker ids; the same principal reconnecting finds both again.
 #[test]
 fn principals_are_isolated_across_python_and_rust_clients() {
-    if !python_ready() {
-        return;
-    }
+    require_pycapnp();
     const ALICE: &str = "alice-token-0123456789abcdef";
     const BOB: &str = "bob-token-0123456789abcdef";
     let dir = tempfile::tempdir().unwrap();
