@@ -56,6 +56,9 @@ interface Broker {
   # second `get` with the same id and identical code returns the already
   # compiled worker, sharing its module state. The same id with different
   # code fails with `id_conflict` naming the id. `id` is 1–256 bytes.
+  # Capabilities are not compared: a cached worker keeps the `env` grants of
+  # the `get` that created it. A principal keeps at most 1024 ids; beyond,
+  # the oldest is forgotten (its worker lives on while anyone holds it).
 
   builtin @2 (grant :BuiltinGrant) -> (cap :Capability, interfaceSchema :InterfaceSchema);
   # A built-in capability the broker itself serves (see `BuiltinGrant`),

@@ -96,7 +96,7 @@ pub fn read(
         let interface_id = interface.interface_id;
         let schema = capnp::serialize::write_message_to_words(&interface.compiled);
         let set = interface.set;
-        let client = Membrane::wrap(client, set);
+        let client = Membrane::wrap(client, set, interface_id);
         bound.push(Bound {
             name,
             client,

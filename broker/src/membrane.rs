@@ -29,15 +29,23 @@ const MAX_DEPTH: u32 = 16;
 pub struct Membrane {
     target: capnp::capability::Client,
     schema: Arc<SchemaSet>,
+    /// The interface it was granted as: only its methods (own and
+    /// inherited) pass.
+    interface_id: u64,
 }
 
 impl Membrane {
-    /// Wraps `target` (implementing an interface of `schema`).
+    /// Wraps `target`, granted as `interface_id` of `schema`.
     pub fn wrap(
         target: capnp::capability::Client,
         schema: Arc<SchemaSet>,
+        interface_id: u64,
     ) -> capnp::capability::Client {
-        dynamic::client(Rc::new(Membrane { target, schema }))
+        dynamic::client(Rc::new(Membrane {
+            target,
+            schema,
+            interface_id,
+        }))
     }
 
     async fn forward(
@@ -47,6 +55,20 @@ impl Membrane {
         params: Params<any_pointer::Owned>,
         mut results: Results<any_pointer::Owned>,
     ) -> Result<(), capnp::Error> {
+        let granted = self
+            .schema
+            .interface(self.interface_id)
+            .is_ok_and(|interface| {
+                interface
+                    .methods
+                    .iter()
+                    .any(|m| m.interface_id == interface_id && m.ordinal == method_id)
+            });
+        if !granted {
+            return Err(capnp::Error::unimplemented(format!(
+                "method {method_id} of interface {interface_id:#x} is not part of the granted interface"
+            )));
+        }
         let params = params.get()?;
         let mut request = self
             .target
@@ -115,7 +137,7 @@ impl Membrane {
         &self,
         layout: &Layout,
         depth: u32,
-        caps: &mut Vec<u16>,
+        caps: &mut Vec<(u16, u64)>,
         structs: &mut Vec<(u16, u64)>,
     ) {
         for field in &layout.fields {
@@ -124,10 +146,10 @@ impl Membrane {
             }
             match &field.kind {
                 FieldKind::Slot {
-                    ty: Type::Interface(_),
+                    ty: Type::Interface(id),
                     offset,
                     ..
-                } => caps.push(*offset as u16),
+                } => caps.push((*offset as u16, *id)),
                 FieldKind::Slot {
                     ty: Type::Struct(id),
                     offset,
@@ -157,9 +179,13 @@ impl Membrane {
     ) {
         let (mut caps, mut structs) = (Vec::new(), Vec::new());
         self.prefilled(layout, depth, &mut caps, &mut structs);
-        for index in caps {
+        for (index, interface_id) in caps {
             let cap = pipeline.get_pointer_field(index).as_cap();
-            let wrapped = Membrane::wrap(capnp::capability::Client::new(cap), self.schema.clone());
+            let wrapped = Membrane::wrap(
+                capnp::capability::Client::new(cap),
+                self.schema.clone(),
+                interface_id,
+            );
             out.reborrow()
                 .get_pointer_field(index.into())
                 .set_capability(wrapped.hook);
@@ -207,7 +233,7 @@ impl Membrane {
         for index in 0..size.pointers {
             let from = answer.get_pointer_field(index.into());
             let mut to = out.reborrow().get_pointer_field(index.into());
-            if caps.contains(&index) {
+            if caps.iter().any(|(i, _)| *i == index) {
                 if !from.is_null() {
                     to.set_capability(from.get_capability()?);
                 }

@@ -43,12 +43,28 @@ pub const WALL_GRACE: Duration = Duration::from_millis(500);
 /// A `get` cache key: (principal, id). One principal never sees another's ids.
 type CacheKey = (String, String);
 
+/// Most `get` ids one principal may have cached; beyond, the oldest is
+/// forgotten (its worker lives on while someone holds it).
+const MAX_CACHED: usize = 1024;
+
+/// A worker cached under a `get` id.
+#[derive(Clone)]
+struct Cached {
+    /// What `get` compares (see `Checked::canonical`).
+    canonical: Vec<u8>,
+    worker: worker::Client,
+    /// When it was cached (`Shared::cached_count`).
+    made: u64,
+}
+
 /// State shared by every connection of one broker.
 pub struct Shared {
     pub pool: Rc<HostPool>,
     pub limits: LimitPolicy,
-    /// `get` ids: (principal, id) → (canonical spec bytes, worker).
-    cache: RefCell<HashMap<CacheKey, (Vec<u8>, worker::Client)>>,
+    /// `get` ids: (principal, id) → worker, at most `MAX_CACHED` per principal.
+    cache: RefCell<HashMap<CacheKey, Cached>>,
+    /// Numbers cache entries in the order they were made.
+    cached_count: std::cell::Cell<u64>,
     /// Interface schemas sent as `.capnp` source, compiled once per content.
     schemas: SchemaCompiler,
     /// The capabilities `Broker.builtin` hands out.
@@ -56,12 +72,47 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// Caches `worker` under `key` unless a worker is cached there already
+    /// (a `get` that loaded meanwhile); returns what is cached. Keeps each
+    /// principal's ids to `MAX_CACHED`, forgetting the oldest.
+    fn remember(&self, key: CacheKey, canonical: Vec<u8>, worker: worker::Client) -> Cached {
+        let mut cache = self.cache.borrow_mut();
+        if let Some(entry) = cache.get(&key) {
+            return entry.clone();
+        }
+        let made = self.cached_count.get() + 1;
+        self.cached_count.set(made);
+        let principal = key.0.clone();
+        let entry = Cached {
+            canonical,
+            worker,
+            made,
+        };
+        cache.insert(key, entry.clone());
+        let mine: Vec<(&CacheKey, u64)> = cache
+            .iter()
+            .filter(|(k, _)| k.0 == principal)
+            .map(|(k, e)| (k, e.made))
+            .collect();
+        if mine.len() > MAX_CACHED {
+            if let Some(oldest) = mine
+                .iter()
+                .min_by_key(|(_, made)| *made)
+                .map(|(k, _)| (*k).clone())
+            {
+                cache.remove(&oldest);
+            }
+        }
+        entry
+    }
+
     pub fn new(pool: Rc<HostPool>, limits: LimitPolicy, builtins: Builtins) -> Rc<Self> {
         Rc::new(Self {
             pool,
             limits,
             builtins,
             cache: RefCell::new(HashMap::new()),
+            cached_count: std::cell::Cell::new(0),
             schemas: SchemaCompiler::new(256),
         })
     }
@@ -93,7 +144,10 @@ impl BrokerService {
     /// sub-principal `code` names under it (a client can separate its own
     /// workers, never join another principal's).
     fn cordon(&self, code: worker_code::Reader<'_>) -> Result<String, Error> {
-        let named = code.get_principal()?.to_str()?;
+        let named = code
+            .get_principal()?
+            .to_str()
+            .map_err(|_| Error::BadCode("principal is not valid UTF-8".into()))?;
         if named.len() > MAX_PRINCIPAL_BYTES {
             return Err(Error::BadCode(format!(
                 "principal must be at most {MAX_PRINCIPAL_BYTES} bytes"
@@ -108,15 +162,6 @@ impl BrokerService {
 
     /// Checks `code` and builds the worker for it (loaded on a host now, so
     /// compile errors reach the caller of `load`).
-    async fn build(
-        &self,
-        code: worker_code::Reader<'_>,
-    ) -> Result<(Vec<u8>, worker::Client), Error> {
-        let (canonical, worker) = self.check(code)?;
-        worker.host_worker().await?;
-        Ok((canonical, capnp_rpc::new_client_from_rc(worker)))
-    }
-
     /// Checks `code` into a worker, not yet loaded on a host.
     fn check(&self, code: worker_code::Reader<'_>) -> Result<(Vec<u8>, Rc<WorkerService>), Error> {
         let checked = Checked::new(code, &self.shared)?;
@@ -159,35 +204,37 @@ impl broker::Server for BrokerService {
         mut results: broker::GetResults,
     ) -> Result<(), capnp::Error> {
         let params = params.get()?;
-        let id = params.get_id()?.to_str()?.to_string();
+        let id = params
+            .get_id()?
+            .to_str()
+            .map_err(|_| Error::BadCode("worker id is not valid UTF-8".into()))?
+            .to_string();
         if id.is_empty() || id.len() > MAX_ID_BYTES {
             return Err(
                 Error::BadCode(format!("worker id must be 1 to {MAX_ID_BYTES} bytes")).into(),
             );
         }
         let code = params.get_code()?;
-        let canonical = Checked::new(code, &self.shared)?.canonical();
+        let (canonical, worker) = self.check(code)?;
         // One principal never sees another's ids; under a cordon a named
         // sub-principal has its own too.
         let key = (self.cordon(code)?, id);
         let cached = self.shared.cache.borrow().get(&key).cloned();
-        if let Some((known, worker)) = cached {
-            if known != canonical {
+        if let Some(entry) = cached {
+            if entry.canonical != canonical {
                 return Err(Error::IdConflict(key.1).into());
             }
-            results.get().set_worker(worker);
+            results.get().set_worker(entry.worker);
             return Ok(());
         }
-        let (canonical, worker) = self.build(code).await?;
+        worker.host_worker().await?;
+        let worker: worker::Client = capnp_rpc::new_client_from_rc(worker);
         // Another `get` for the same id may have finished while this one loaded.
-        let mut cache = self.shared.cache.borrow_mut();
-        let entry = cache
-            .entry(key.clone())
-            .or_insert((canonical.clone(), worker));
-        if entry.0 != canonical {
+        let entry = self.shared.remember(key.clone(), canonical.clone(), worker);
+        if entry.canonical != canonical {
             return Err(Error::IdConflict(key.1).into());
         }
-        results.get().set_worker(entry.1.clone());
+        results.get().set_worker(entry.worker);
         Ok(())
     }
 
@@ -255,17 +302,31 @@ fn make_spec(
             modules.len()
         )));
     }
+    let text =
+        |field: &str, value: capnp::Result<capnp::text::Reader<'_>>| -> Result<String, Error> {
+            value?
+                .to_str()
+                .map(str::to_string)
+                .map_err(|_| Error::BadCode(format!("{field} is not valid UTF-8")))
+        };
     let mut total: u64 = 0;
     let mut names = std::collections::HashSet::new();
+    // Only the fields the host reads are copied: a client cannot smuggle
+    // anything else (unknown fields, extra pointers) past the size check.
+    let mut checked = Vec::with_capacity(modules.len() as usize);
     for module in modules.iter() {
-        let name = module.get_name()?.to_str()?;
-        if !names.insert(name) {
+        let name = text("module name", module.get_name())?;
+        if !names.insert(name.clone()) {
             return Err(Error::BadCode(format!(
                 "module name {name:?} appears twice"
             )));
         }
-        module.get_kind()?;
-        total += module.get_source()?.len() as u64 + name.len() as u64;
+        let kind = module
+            .get_kind()
+            .map_err(|_| Error::BadCode(format!("module {name:?}: unknown kind")))?;
+        let source = text(&format!("module {name:?}"), module.get_source())?;
+        total += source.len() as u64 + name.len() as u64;
+        checked.push((name, kind, source));
     }
     if total > limits.module_bytes {
         return Err(Error::ModuleTooLarge {
@@ -273,8 +334,9 @@ fn make_spec(
             limit: limits.module_bytes,
         });
     }
-    let main = match code.get_main_module()?.to_str()? {
-        "" => modules.get(0).get_name()?.to_str()?,
+    let main = text("main module", code.get_main_module())?;
+    let main = match main.as_str() {
+        "" => checked[0].0.as_str(),
         name if names.contains(name) => name,
         name => {
             return Err(Error::BadCode(format!(
@@ -285,7 +347,13 @@ fn make_spec(
     let mut message = Builder::new_default();
     let mut spec = message.init_root::<worker_spec::Builder>();
     spec.set_main_module(main);
-    spec.set_modules(modules)?;
+    let mut out = spec.reborrow().init_modules(checked.len() as u32);
+    for (i, (name, kind, source)) in checked.iter().enumerate() {
+        let mut module = out.reborrow().get(i as u32);
+        module.set_name(name);
+        module.set_kind(*kind);
+        module.set_source(source);
+    }
     spec.set_allow_eval(code.get_policy()?.get_allow_eval());
     limits.write(spec.init_limits());
     Ok((message, limits))
@@ -421,7 +489,7 @@ impl worker::Server for WorkerService {
         results
             .get()
             .init_cap()
-            .set_as_capability(Membrane::wrap(cap, interface.set).hook);
+            .set_as_capability(Membrane::wrap(cap, interface.set, interface.interface_id).hook);
         Ok(())
     }
 
