@@ -14,6 +14,12 @@ capnp::generated_code!(pub mod fs_capnp);
 capnp::generated_code!(pub mod kv_capnp);
 capnp::generated_code!(pub mod http_capnp);
 
+/// The largest Cap'n Proto message any caplet process reads, in words
+/// (80 MiB): big enough for 64 MiB of modules or a maximal invocation answer,
+/// bounded against traversal bombs. Broker and isolate-hosts share it, so
+/// nothing one accepts is refused by the other.
+pub const MAX_MESSAGE_WORDS: usize = 80 << 20 >> 3;
+
 /// The stable snake_case name of an invocation error kind, as clients print
 /// it (`cpu_limit_exceeded`, `exception` …).
 pub fn invoke_error_kind_name(kind: caplet_capnp::invoke_error::Kind) -> &'static str {

@@ -842,3 +842,29 @@ fn an_entrypoint_outliving_its_worker_is_disconnected_and_the_host_survives() {
     });
     assert_eq!(server.host_pids(), host, "the isolate-host did not crash");
 }
+
+/// A worker's own exported object, come back as a stub, is called from the
+/// worker, and calls out itself: its JS runs while the worker's tasks are
+/// being polled, and may push new ones (this used to panic the host).
+#[test]
+fn a_workers_own_export_called_back_through_a_stub_can_call_out() {
+    let server = Server::start(1);
+    let host = server.host_pids();
+    block_on(async {
+        let conn = Connection::connect(&server.socket).await.unwrap();
+        let echo: echo::Client = capnp_rpc::new_client(EchoImpl);
+        let named: named::Client = capnp_rpc::new_client(NamedImpl("rusty".into()));
+        let code = WorkerCode::new(
+            "own.js",
+            "export default { async run(input, env) {
+                const mine = { async name() { return { name: 'via ' + (await env.named.name()).name }; } };
+                const back = await env.echo.echo({ value: { setB: 1, shape: { none: null }, interfaceField: mine } });
+                return (await back.value.interfaceField.name()).name;
+            } }",
+        )
+        .grant("echo", echo, schema("Echo"))
+        .grant("named", named, schema("Named"));
+        assert_eq!(run(&conn, code, "null").await, "via rusty");
+    });
+    assert_eq!(server.host_pids(), host, "the isolate-host did not crash");
+}

@@ -51,7 +51,7 @@ pub use pool::{HostCommand, HostPool, PoolOptions};
 /// breaks a limit ends the connection it came on, and only that one.
 pub fn reader_options() -> capnp::message::ReaderOptions {
     let mut options = capnp::message::ReaderOptions::new();
-    options.traversal_limit_in_words(Some(80 << 20 >> 3));
+    options.traversal_limit_in_words(Some(caplet::MAX_MESSAGE_WORDS));
     options.nesting_limit(64);
     options
 }

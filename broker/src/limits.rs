@@ -42,8 +42,10 @@ impl Limits {
         // default) and clamp the JS stack to half of that thread's stack.
         stack_bytes: 4 << 20,
         module_bytes: 64 << 20,
-        output_bytes: 64 << 20,
-        log_bytes: 16 << 20,
+        // Output and logs travel in one answer, which must stay under
+        // `caplet::MAX_MESSAGE_WORDS` (80 MiB) with room for the rest.
+        output_bytes: 32 << 20,
+        log_bytes: 8 << 20,
         subrequests: 1_000_000,
         calls_in_flight: 10_000,
     };

@@ -194,6 +194,9 @@ impl fmt::Debug for Path<'_> {
     }
 }
 
+/// Cap'n Proto lists hold fewer than 2^29 elements (capnp asserts it).
+const MAX_LIST_BYTES: usize = (1 << 29) - 1;
+
 // ---------------------------------------------------------------------------
 // Capabilities
 // ---------------------------------------------------------------------------
@@ -657,6 +660,18 @@ impl<'s, 'js> Writer<'_, 's, 'js> {
         )
     }
 
+    /// The error for text or data that does not fit (checked before it is
+    /// copied, unlike what `charge` counts after).
+    fn too_large(&self) -> CodecError {
+        self.err(
+            ErrorKind::Limit,
+            format!(
+                "message too large (more than {} words)",
+                self.limits.max_words
+            ),
+        )
+    }
+
     fn charge(&mut self, words: u64) -> Result<(), CodecError> {
         self.words = self.words.saturating_add(words);
         if self.words > self.limits.max_words {
@@ -1029,21 +1044,38 @@ impl<'s, 'js> Writer<'_, 's, 'js> {
                 if !v.is_string() {
                     return Err(self.type_err("string", v));
                 }
+                // Checked before copying: capnp asserts (panics) on a list of
+                // 2^29 elements or more.
+                let budget = self.limits.max_words.saturating_sub(self.words);
                 let len = with_js_str(self.ctx, v, |s| {
-                    pb.set_text(s.into());
-                    s.len()
+                    let fits = (s.len() as u64 + 8) / 8 <= budget && s.len() < MAX_LIST_BYTES;
+                    if fits {
+                        pb.set_text(s.into());
+                    }
+                    (s.len(), fits)
                 })
                 .map_err(|e| e.at(self.path))?;
-                self.charge((len as u64 + 8) / 8)
+                if !len.1 {
+                    return Err(self.too_large());
+                }
+                self.charge((len.0 as u64 + 8) / 8)
             }
             Type::Data => {
+                let budget = self.limits.max_words.saturating_sub(self.words);
                 let len = with_js_bytes(self.ctx, v, |bytes| {
-                    pb.set_data(bytes);
-                    bytes.len()
+                    let fits =
+                        (bytes.len() as u64).div_ceil(8) <= budget && bytes.len() < MAX_LIST_BYTES;
+                    if fits {
+                        pb.set_data(bytes);
+                    }
+                    (bytes.len(), fits)
                 })
                 .map_err(|e| e.at(self.path))?
                 .ok_or_else(|| self.type_err("Uint8Array", v))?;
-                self.charge((len as u64).div_ceil(8))
+                if !len.1 {
+                    return Err(self.too_large());
+                }
+                self.charge((len.0 as u64).div_ceil(8))
             }
             Type::Struct(id) => {
                 let info = self

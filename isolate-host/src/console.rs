@@ -11,6 +11,10 @@ use rquickjs::{Ctx, Function, Object, Value};
 
 use crate::log_stream::LogStream;
 
+/// What a line costs the log budget besides its text (its place in the
+/// answer), so a flood of empty lines is bounded too.
+const LINE_OVERHEAD: usize = 32;
+
 /// One captured console line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogLine {
@@ -48,11 +52,13 @@ impl LogSink {
 
     /// Keeps a line if the budget allows, otherwise counts it as dropped.
     pub fn push(&mut self, level: Level, text: String) {
-        if self.bytes + text.len() > self.limit {
+        // Each line also costs its place in the answer: an empty line is not free.
+        let cost = text.len() + LINE_OVERHEAD;
+        if self.bytes + cost > self.limit {
             self.dropped += 1;
             return;
         }
-        self.bytes += text.len();
+        self.bytes += cost;
         let line = LogLine { level, text };
         if let Some(stream) = &mut self.stream {
             stream.send(&line);
@@ -145,7 +151,7 @@ mod tests {
     #[test]
     fn the_budget_drops_later_lines_and_says_so() {
         let mut sink = LogSink::default();
-        sink.reset(10);
+        sink.reset(10 + 2 * LINE_OVERHEAD);
         sink.push(Level::Info, "12345".into());
         sink.push(Level::Info, "123456".into());
         sink.push(Level::Info, "12345".into());
@@ -153,5 +159,17 @@ mod tests {
         assert_eq!(lines.len(), 3);
         assert_eq!(lines[1].text, "12345");
         assert!(lines[2].text.contains("1 later line(s) dropped"));
+    }
+
+    #[test]
+    fn empty_lines_cost_budget_too() {
+        let mut sink = LogSink::default();
+        sink.reset(10 * LINE_OVERHEAD);
+        for _ in 0..1000 {
+            sink.push(Level::Info, String::new());
+        }
+        let lines = sink.take();
+        assert_eq!(lines.len(), 11, "10 kept and the warning");
+        assert!(lines[10].text.contains("990 later line(s) dropped"));
     }
 }

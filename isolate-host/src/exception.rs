@@ -50,8 +50,8 @@ pub fn describe<'js>(ctx: &Ctx<'js>, value: &Value<'js>) -> Thrown {
                 format!("{name}: {message}")
             };
             return Thrown {
-                message: one_line(&message),
-                stack: stack.trim_end().to_string(),
+                message: bounded(one_line(&message)),
+                stack: bounded(stack.trim_end().to_string()),
             };
         }
     }
@@ -66,9 +66,26 @@ pub fn describe<'js>(ctx: &Ctx<'js>, value: &Value<'js>) -> Thrown {
         })
         .unwrap_or_else(|| format!("a thrown {}", value.type_name()));
     Thrown {
-        message: format!("Uncaught {}", one_line(&text)),
+        message: bounded(format!("Uncaught {}", one_line(&text))),
         stack: String::new(),
     }
+}
+
+/// Longest message or stack kept, in bytes: they travel in the answer, and
+/// JS controls their size.
+pub const MAX_TEXT_BYTES: usize = 64 << 10;
+
+/// Cuts `text` to `MAX_TEXT_BYTES` (at a character boundary), saying so.
+pub fn bounded(mut text: String) -> String {
+    if text.len() > MAX_TEXT_BYTES {
+        let mut end = MAX_TEXT_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str(" … (cut)");
+    }
+    text
 }
 
 /// Keeps only the first line, so every error message stays one line.

@@ -64,6 +64,9 @@ pub fn install<'js>(ctx: &Ctx<'js>, core: &Rc<Core>) -> rquickjs::Result<()> {
     ctx.globals().set("fetch", fetch)
 }
 
+/// Largest request (URL, headers and body) `fetch` sends, in bytes.
+const MAX_REQUEST_BYTES: usize = 32 << 20;
+
 /// A request as JS described it.
 struct Outgoing {
     method: String,
@@ -94,7 +97,26 @@ fn start<'js>(
         .upgrade()
         .ok_or_else(|| Exception::throw_internal(ctx, "the worker is gone"))?;
     let (promise, resolve, reject) = ctx.promise()?;
-    let outgoing = match read_request(ctx, input, init) {
+    let outgoing = match read_request(ctx, input, init).and_then(|outgoing| {
+        // Checked here: the request must fit in one message (and capnp
+        // asserts on lists of 2^29 elements or more).
+        let size = outgoing.body.len()
+            + outgoing.url.len()
+            + outgoing
+                .headers
+                .iter()
+                .map(|(n, v)| n.len() + v.len())
+                .sum::<usize>();
+        if size > MAX_REQUEST_BYTES {
+            return Err(Exception::throw_type(
+                ctx,
+                &format!(
+                    "fetch: the request is {size} bytes, over the limit of {MAX_REQUEST_BYTES}"
+                ),
+            ));
+        }
+        Ok(outgoing)
+    }) {
         Ok(outgoing) => outgoing,
         Err(rquickjs::Error::Exception) => {
             reject.call::<_, ()>((ctx.catch(),))?;
@@ -400,30 +422,41 @@ fn headers_object<'js>(
             },
         )?,
     )?;
-    let entries = Function::new(
-        ctx.clone(),
-        move |ctx: Ctx<'js>| -> rquickjs::Result<Array<'js>> {
-            let array = Array::new(ctx.clone())?;
-            for (i, (name, value)) in headers.iter().enumerate() {
-                let pair = Array::new(ctx.clone())?;
-                pair.set(0, name.as_str())?;
-                pair.set(1, value.as_str())?;
-                array.set(i, pair)?;
-            }
-            Ok(array)
-        },
-    )?;
-    object.set("entries", entries.clone())?;
-    // `for (const [name, value] of response.headers)` walks the entries.
-    let iterator = rquickjs::Symbol::iterator(ctx.clone());
-    let key = iterator.clone();
+    // The closures below capture only Rust data: a JS value captured in a
+    // Rust closure is a root the collector cannot see (ARCHITECTURE.md).
+    let list = headers.clone();
     object.set(
-        iterator,
-        Function::new(ctx.clone(), move || -> rquickjs::Result<Value<'js>> {
-            let list: Array = entries.call(())?;
-            let walk: Function = list.as_object().get(key.clone())?;
-            walk.call((This(list),))
-        })?,
+        "entries",
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>| entries_array(&ctx, &list))?,
+    )?;
+    // `for (const [name, value] of response.headers)` walks the entries.
+    object.set(
+        rquickjs::Symbol::iterator(ctx.clone()),
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>| -> rquickjs::Result<Value<'js>> {
+                let array = entries_array(&ctx, &headers)?;
+                let walk: Function = array
+                    .as_object()
+                    .get(rquickjs::Symbol::iterator(ctx.clone()))?;
+                walk.call((This(array),))
+            },
+        )?,
     )?;
     Ok(object)
+}
+
+/// The headers as an array of `[name, value]` pairs.
+fn entries_array<'js>(
+    ctx: &Ctx<'js>,
+    headers: &[(String, String)],
+) -> rquickjs::Result<Array<'js>> {
+    let array = Array::new(ctx.clone())?;
+    for (i, (name, value)) in headers.iter().enumerate() {
+        let pair = Array::new(ctx.clone())?;
+        pair.set(0, name.as_str())?;
+        pair.set(1, value.as_str())?;
+        array.set(i, pair)?;
+    }
+    Ok(array)
 }

@@ -42,10 +42,6 @@ use capnp_rpc::{rpc_twoparty_capnp, twoparty, RpcSystem};
 use futures::AsyncReadExt;
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
-/// Reader limits for messages from the broker: generous for module sources,
-/// bounded against runaway traversal.
-const TRAVERSAL_LIMIT_WORDS: usize = 64 << 20 >> 3;
-
 /// How an isolate-host starts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HostOptions {
@@ -171,7 +167,7 @@ async fn serve(fd: OwnedFd) -> Result<(), Error> {
         .map_err(|e| Error::Engine(format!("broker socket: {e}")))?;
     let (reader, writer) = stream.compat().split();
     let mut options = capnp::message::ReaderOptions::new();
-    options.traversal_limit_in_words(Some(TRAVERSAL_LIMIT_WORDS));
+    options.traversal_limit_in_words(Some(caplet::MAX_MESSAGE_WORDS));
     options.nesting_limit(64);
     let network = twoparty::VatNetwork::new(
         futures::io::BufReader::new(reader),

@@ -210,7 +210,9 @@ impl HostWorkerServer {
             Some(worker) if !worker.poisoned() => Ok(worker),
             _ => {
                 let worker = Rc::new(self.recipe.build().await?);
-                *self.worker.borrow_mut() = Some(worker.clone());
+                if let Some(old) = self.worker.replace(Some(worker.clone())) {
+                    crate::idle::bury(old);
+                }
                 Ok(worker)
             }
         }
@@ -270,10 +272,14 @@ impl host_worker::Server for HostWorkerServer {
         if let Some(stream) = worker.stream_logs(None) {
             stream.flush().await;
         }
-        if outcome.poisoned() {
-            *self.worker.borrow_mut() = None;
-        }
         drop(worker);
+        // A runtime a limit stopped never runs again: rebuilt on next use.
+        let poisoned = self.worker.borrow().as_ref().is_some_and(|w| w.poisoned());
+        if poisoned {
+            if let Some(old) = self.worker.borrow_mut().take() {
+                crate::idle::bury(old);
+            }
+        }
         write_outcome(&outcome, results.get());
         Ok(())
     }

@@ -20,19 +20,23 @@ pub type Completion = Box<dyn for<'js> FnOnce(&Ctx<'js>) -> rquickjs::Result<()>
 type Task = Pin<Box<dyn Future<Output = Completion>>>;
 
 /// The outstanding tasks of one worker.
+///
+/// Polling a task can run JavaScript (a worker's own export, called back
+/// through a stub, is dispatched inside that poll), and that JavaScript may
+/// push tasks. So new tasks go to `incoming`, and the set being polled is
+/// taken out of its cell while it is polled: no borrow is held across a poll.
 #[derive(Default)]
 pub struct Tasks {
     pending: RefCell<FuturesUnordered<Task>>,
-    /// Whoever waits in [`Tasks::next`]. `FuturesUnordered::push` does not
-    /// wake it, and a task may be pushed from outside the invocation loop
-    /// (a JS callback served to another vat calling out again).
+    incoming: RefCell<Vec<Task>>,
+    /// Whoever waits in [`Tasks::next`]: a push wakes it.
     waiter: RefCell<Option<Waker>>,
 }
 
 impl Tasks {
     /// Starts tracking a task.
     pub fn push(&self, task: impl Future<Output = Completion> + 'static) {
-        self.pending.borrow_mut().push(Box::pin(task));
+        self.incoming.borrow_mut().push(Box::pin(task));
         if let Some(waiter) = self.waiter.borrow_mut().take() {
             waiter.wake();
         }
@@ -40,15 +44,22 @@ impl Tasks {
 
     /// Whether any task is outstanding.
     pub fn is_empty(&self) -> bool {
-        self.pending.borrow().is_empty()
+        self.pending.borrow().is_empty() && self.incoming.borrow().is_empty()
     }
 
-    /// Waits for the next task to finish. The borrow is held only while
-    /// polling, never across an await, so JS may push tasks meanwhile.
+    /// Waits for the next task to finish.
     pub async fn next(&self) -> Option<Completion> {
         std::future::poll_fn(|cx: &mut Context<'_>| -> Poll<Option<Completion>> {
             *self.waiter.borrow_mut() = Some(cx.waker().clone());
-            self.pending.borrow_mut().poll_next_unpin(cx)
+            let mut pending = std::mem::take(&mut *self.pending.borrow_mut());
+            loop {
+                pending.extend(self.incoming.borrow_mut().drain(..));
+                let polled = pending.poll_next_unpin(cx);
+                if polled.is_ready() || self.incoming.borrow().is_empty() {
+                    *self.pending.borrow_mut() = pending;
+                    return polled;
+                }
+            }
         })
         .await
     }
@@ -56,5 +67,6 @@ impl Tasks {
     /// Drops every outstanding task (the invocation ended).
     pub fn clear(&self) {
         self.pending.borrow_mut().clear();
+        self.incoming.borrow_mut().clear();
     }
 }

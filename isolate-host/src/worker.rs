@@ -54,14 +54,6 @@ pub struct Outcome {
     pub stats: Stats,
 }
 
-impl Outcome {
-    /// Whether a limit tripped, so the worker must be rebuilt before it runs
-    /// again.
-    pub fn poisoned(&self) -> bool {
-        self.result.as_ref().is_err_and(|f| is_limit(f.kind))
-    }
-}
-
 /// Whether an error kind is a tripped limit (which poisons the runtime).
 pub fn is_limit(kind: Kind) -> bool {
     matches!(
@@ -98,6 +90,8 @@ pub struct Core {
     /// Signalled after every segment, and when a driver finishes, for calls
     /// on exports waiting on a promise.
     pub progress: tokio::sync::Notify,
+    /// Calls on exports waiting inside the running invocation.
+    pub inside_calls: Cell<u32>,
     /// Held by whoever runs the invocation loop (the *driver*): an
     /// invocation, or a call on an export that arrived while the worker was
     /// idle. Other calls on exports run inside the driver's invocation.
@@ -139,6 +133,7 @@ impl JsWorker {
             calls: Cell::new(0),
             in_flight: Cell::new(0),
             progress: tokio::sync::Notify::new(),
+            inside_calls: Cell::new(0),
             driver: tokio::sync::Mutex::new(()),
             poisoned: Cell::new(false),
             isolate,
@@ -211,7 +206,7 @@ impl JsWorker {
         drop(promise);
         *core.default_export.borrow_mut() = Some(default_export.0);
         *core.namespace.borrow_mut() = Some(default_export.1);
-        core.caps.end_invocation();
+        core.end();
         Ok(Self { core })
     }
 
@@ -287,18 +282,35 @@ impl Core {
     }
 
     /// Ends an invocation: pending tasks are dropped and every stub it held
-    /// is released.
+    /// is released — unless calls on exports are still waiting inside it:
+    /// one of them takes over as driver and ends it later.
     fn end(&self) {
+        if self.inside_calls.get() > 0 {
+            return;
+        }
         self.tasks.clear();
         self.in_flight.set(0);
         self.caps.end_invocation();
+    }
+
+    /// Records the outcome of an invocation: a tripped limit poisons the
+    /// runtime, which then never runs JS again.
+    fn settled_with<T>(&self, result: &Result<T, InvokeFailure>) {
+        if result.as_ref().is_err_and(|f| is_limit(f.kind)) {
+            self.poisoned.set(true);
+        }
     }
 
     async fn invoke(&self, entrypoint: &str, input: &str) -> Outcome {
         let started = Instant::now();
         self.begin();
         let mut peak = 0;
-        let result = self.run(entrypoint, input, &mut peak).await;
+        let result = if self.usable() {
+            self.run(entrypoint, input, &mut peak).await
+        } else {
+            Err(poisoned())
+        };
+        self.settled_with(&result);
         self.end();
         Outcome {
             result,
@@ -417,6 +429,9 @@ impl Core {
         call: impl FnOnce(&Ctx<'_>) -> Result<Persistent<Value<'static>>, InvokeFailure>,
         reply: impl for<'js> FnOnce(&Ctx<'js>, Value<'js>) -> Result<R, InvokeFailure>,
     ) -> Result<R, InvokeFailure> {
+        if !self.usable() {
+            return Err(poisoned());
+        }
         self.begin();
         let mut peak = 0;
         let result = async {
@@ -433,9 +448,7 @@ impl Core {
             }
         }
         .await;
-        if result.as_ref().is_err_and(|f| is_limit(f.kind)) {
-            self.poisoned.set(true);
-        }
+        self.settled_with(&result);
         self.end();
         self.progress.notify_waiters();
         result
@@ -705,6 +718,14 @@ fn evaluation_error<'js>(ctx: &Ctx<'js>, error: CaughtError<'js>) -> Error {
         CaughtError::Value(value) => Error::Evaluation(exception::describe(ctx, &value).message),
         CaughtError::Error(error) => Error::Engine(error.to_string()),
     }
+}
+
+/// The failure of a call on a runtime a tripped limit poisoned.
+fn poisoned() -> InvokeFailure {
+    InvokeFailure::new(
+        Kind::Internal,
+        "the worker's runtime was stopped by a limit and is being rebuilt",
+    )
 }
 
 pub fn internal(error: impl std::fmt::Display) -> InvokeFailure {

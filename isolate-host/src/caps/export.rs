@@ -136,18 +136,38 @@ impl Export {
         call: impl FnOnce(&Ctx<'_>) -> Result<Persistent<Value<'static>>, InvokeFailure>,
         reply: impl for<'js> FnOnce(&Ctx<'js>, Value<'js>) -> Result<R, InvokeFailure>,
     ) -> Result<R, InvokeFailure> {
+        // While this call waits, the invocation keeps its tasks and stubs
+        // when it ends (`Core::end`), so this call can take over as driver.
+        core.inside_calls.set(core.inside_calls.get() + 1);
+        let result = Self::wait_inside(core, call, reply).await;
+        core.inside_calls.set(core.inside_calls.get() - 1);
+        result
+    }
+
+    async fn wait_inside<R>(
+        core: &Core,
+        call: impl FnOnce(&Ctx<'_>) -> Result<Persistent<Value<'static>>, InvokeFailure>,
+        reply: impl for<'js> FnOnce(&Ctx<'js>, Value<'js>) -> Result<R, InvokeFailure>,
+    ) -> Result<R, InvokeFailure> {
         let (returned, job_error) = core.isolate.segment(call);
         core.progress.notify_waiters();
         let returned = core.check(returned, job_error)?;
         loop {
             let progressed = core.progress.notified();
+            if !core.usable() {
+                return Err(worker::internal("the worker was stopped by a limit"));
+            }
             if let Some(value) = core.poll_settled(&returned)? {
                 return core
                     .isolate
                     .with(|ctx| reply(ctx, value.restore(ctx).map_err(worker::internal)?));
             }
             if let Ok(_driving) = core.driver.try_lock() {
-                return core.drive(|_| Ok(returned), reply).await;
+                // The invocation it ran in ended first: carry on as driver.
+                core.inside_calls.set(core.inside_calls.get() - 1);
+                let result = core.drive(|_| Ok(returned), reply).await;
+                core.inside_calls.set(core.inside_calls.get() + 1);
+                return result;
             }
             progressed.await;
         }
