@@ -20,6 +20,10 @@ capnp::generated_code!(pub mod http_capnp);
 /// nothing one accepts is refused by the other.
 pub const MAX_MESSAGE_WORDS: usize = 80 << 20 >> 3;
 
+/// How long an isolate-host waits, after an invocation, for the caller's
+/// `LogSink` to take the lines streamed to it before it answers anyway.
+pub const LOG_FLUSH_TIMEOUT_MS: u64 = 1000;
+
 /// The stable snake_case name of an invocation error kind, as clients print
 /// it (`cpu_limit_exceeded`, `exception` …).
 pub fn invoke_error_kind_name(kind: caplet_capnp::invoke_error::Kind) -> &'static str {

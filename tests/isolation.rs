@@ -279,8 +279,11 @@ fn a_stopped_host_is_answered_for_by_the_broker_and_replaced() {
         let result = tokio::time::timeout(GUARD, call).await.unwrap().unwrap();
         let (kind, message) = invoke_kind(result);
         assert_eq!(kind, InvokeErrorKind::WallTimeExceeded, "{message}");
+        // The broker answers at wall time + log flush allowance + grace
+        // (2.5 s from the call); the bound leaves room for a loaded machine
+        // while the host stays stopped.
         assert!(
-            started.elapsed() < Duration::from_secs(3),
+            started.elapsed() < Duration::from_secs(8),
             "{:?}",
             started.elapsed()
         );

@@ -30,7 +30,17 @@ impl UnixListener {
     /// Binds `path`. A stale socket file left by a dead broker is replaced; a
     /// live one (something accepts connections there) is an error.
     pub fn bind(path: &Path) -> Result<Self, Error> {
-        if path.exists() {
+        if let Ok(found) = std::fs::symlink_metadata(path) {
+            // Only ever replace a socket: `--socket notes.txt` must not delete a file.
+            if !std::os::unix::fs::FileTypeExt::is_socket(&found.file_type()) {
+                return Err(Error::io(
+                    format!("bind {}", path.display()),
+                    std::io::Error::new(
+                        std::io::ErrorKind::AlreadyExists,
+                        "a file that is not a socket is there",
+                    ),
+                ));
+            }
             if std::os::unix::net::UnixStream::connect(path).is_ok() {
                 return Err(Error::io(
                     format!("bind {}", path.display()),

@@ -92,6 +92,9 @@ struct Slot {
     placed: Cell<usize>,
     /// Under a cordon: the principal this host process belongs to.
     owner: RefCell<Option<String>>,
+    /// The largest CPU limit of a worker placed on this process: how long
+    /// one stretch of JavaScript may legitimately keep it from answering.
+    longest_cpu: Cell<Duration>,
 }
 
 /// The isolate-host processes of one broker.
@@ -123,6 +126,7 @@ impl HostPool {
                     generation: Cell::new(0),
                     placed: Cell::new(0),
                     owner: RefCell::new(None),
+                    longest_cpu: Cell::new(Duration::ZERO),
                 })
                 .collect(),
             changes: watch::channel(0).0,
@@ -256,7 +260,8 @@ impl HostPool {
     }
 
     /// Asks a host that let an invocation overrun its wall-clock time for
-    /// its status; if it does not answer within [`STUCK_AFTER`] it is stuck
+    /// its status; if it does not answer within [`STUCK_AFTER`] (plus the
+    /// largest CPU limit of its workers) it is stuck
     /// (a loop the interrupt handler cannot reach, or a stopped process) and
     /// is killed. Runs in the background.
     pub fn check_stuck(self: &Rc<Self>, slot: usize, generation: u64) {
@@ -264,17 +269,28 @@ impl HostPool {
             SlotState::Up { client, .. } if self.is_current(slot, generation) => client.clone(),
             _ => return,
         };
+        // The host is one thread: a co-located worker may keep it busy for
+        // up to its own CPU limit, which is no reason to kill it.
+        let patience = STUCK_AFTER + self.slots[slot].longest_cpu.get();
         let pool = self.clone();
         tokio::task::spawn_local(async move {
             let ping = client.status_request().send().promise;
-            if tokio::time::timeout(STUCK_AFTER, ping).await.is_err() {
+            if tokio::time::timeout(patience, ping).await.is_err() {
                 pool.kill(
                     slot,
                     generation,
-                    &format!("no answer within {} ms", STUCK_AFTER.as_millis()),
+                    &format!("no answer within {} ms", patience.as_millis()),
                 );
             }
         });
+    }
+
+    /// Records a worker with CPU limit `cpu` placed on `slot`.
+    pub fn note_cpu_limit(&self, slot: usize, generation: u64, cpu: Duration) {
+        let slot = &self.slots[slot];
+        if slot.generation.get() == generation && cpu > slot.longest_cpu.get() {
+            slot.longest_cpu.set(cpu);
+        }
     }
 
     /// Ends every host and stops respawning.
@@ -325,6 +341,7 @@ impl HostPool {
             slot.generation.set(slot.generation.get() + 1);
             slot.placed.set(0);
             *slot.owner.borrow_mut() = None;
+            slot.longest_cpu.set(Duration::ZERO);
         }
         *slot.state.borrow_mut() = state;
         self.changes.send_modify(|n| *n += 1);
@@ -409,7 +426,15 @@ async fn spawn_host(
     let mut rpc = RpcSystem::new(Box::new(network), None);
     let client: isolate_host::Client = rpc.bootstrap(rpc_twoparty_capnp::Side::Server);
     tokio::task::spawn_local(rpc);
-    let status = client.status_request().send().promise.await?;
+    // A host that hangs before answering is killed (dropping `child` does).
+    let status = tokio::time::timeout(HOST_WAIT, client.status_request().send().promise)
+        .await
+        .map_err(|_| {
+            Error::NoHost(format!(
+                "an isolate-host did not answer within {} s",
+                HOST_WAIT.as_secs()
+            ))
+        })??;
     let pid = status.get()?.get_pid();
     Ok((child, client, pid))
 }

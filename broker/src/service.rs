@@ -172,6 +172,7 @@ impl BrokerService {
             spec: capnp::serialize::write_message_to_words(&checked.spec),
             bindings: checked.bindings,
             wall_time: Duration::from_millis(checked.limits.wall_time_ms.into()),
+            cpu_time: Duration::from_millis(checked.limits.cpu_time_ms.into()),
             placement: RefCell::new(None),
             pending: RefCell::new(None),
             loading: tokio::sync::Mutex::new(()),
@@ -370,6 +371,8 @@ struct WorkerService {
     spec: Vec<u8>,
     bindings: Vec<Bound>,
     wall_time: Duration,
+    /// The worker's CPU limit: how long it may keep its host busy at once.
+    cpu_time: Duration,
     placement: RefCell<Option<Placement>>,
     /// The host's worker while its load is in flight: a promise capability,
     /// so invocations pipeline on the load instead of waiting for it.
@@ -435,6 +438,9 @@ impl WorkerService {
         self.pending.borrow_mut().take();
         let response = response?;
         let worker = response.get()?.get_worker()?;
+        self.shared
+            .pool
+            .note_cpu_limit(host.slot, host.generation, self.cpu_time);
         *self.placement.borrow_mut() = Some(Placement {
             slot: host.slot,
             generation: host.generation,
@@ -512,7 +518,10 @@ impl worker::Server for WorkerService {
             None
         };
         let mut out = results.get();
-        let backstop = self.wall_time + WALL_GRACE;
+        // The host answers a worker past its wall time itself, after waiting
+        // up to LOG_FLUSH_TIMEOUT_MS for a slow log sink; only later is it stuck.
+        let backstop =
+            self.wall_time + Duration::from_millis(caplet::LOG_FLUSH_TIMEOUT_MS) + WALL_GRACE;
         match tokio::time::timeout(backstop, request.send().promise).await {
             Ok(response) => {
                 let response = response?;

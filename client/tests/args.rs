@@ -45,3 +45,25 @@ fn zero_hosts_is_refused() {
     assert_eq!(code, 2);
     assert!(stderr.contains("--hosts"), "{stderr}");
 }
+
+#[test]
+fn broker_options_are_refused_with_connect() {
+    let hello = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/hello.js");
+    let (code, _, stderr) = caplet(&[
+        "run",
+        hello,
+        "--connect",
+        "/nonexistent.sock",
+        "--cordon",
+        "principal",
+    ]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("cannot be used with --connect"), "{stderr}");
+}
+
+#[test]
+fn the_stack_limit_cannot_pass_the_engine_ceiling() {
+    let (code, _, stderr) = caplet(&["serve", "--limit-max", "stackBytes=99999999"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("stackBytes: at most"), "{stderr}");
+}

@@ -21,7 +21,7 @@ use caplet::caplet_capnp::log_sink;
 use crate::console::LogLine;
 
 /// The longest an invocation's answer waits for its sink to take the lines.
-pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
+pub const FLUSH_TIMEOUT: Duration = Duration::from_millis(caplet::LOG_FLUSH_TIMEOUT_MS);
 
 /// The most lines one invocation streams.
 pub const MAX_LINES: usize = 10_000;

@@ -110,6 +110,13 @@ fn parse_limit(spec: &str) -> Result<(String, u64), String> {
     if value == 0 {
         return Err(format!("{name}: a limit must be above 0"));
     }
+    let ceiling = u64::from(caplet_broker::Limits::MAXIMA.stack_bytes);
+    if name == "stackBytes" && value > ceiling {
+        // The engine clamps the JS stack there: more would not be granted.
+        return Err(format!(
+            "stackBytes: at most {ceiling} (the engine's ceiling)"
+        ));
+    }
     // Checked here so that a typo is a usage error.
     let mut scratch = caplet_broker::Limits::DEFAULTS;
     set_limit(&mut scratch, name, value)?;
@@ -182,6 +189,10 @@ impl BrokerArgs {
         self.hosts.is_some()
             || self.config.is_some()
             || self.data.as_os_str() != caplet_broker::config::DEFAULT_DATA_DIR
+            || self.require_confinement
+            || self.cordon.is_some()
+            || !self.limit_default.is_empty()
+            || !self.limit_max.is_empty()
     }
 }
 

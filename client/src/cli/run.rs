@@ -67,7 +67,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         code = code.grant_builtin(binding.clone(), builtin.clone());
     }
     if args.connect.is_some() && args.broker.any_given() {
-        anyhow::bail!("--hosts, --config and --data configure the embedded broker: they cannot be used with --connect");
+        anyhow::bail!("--hosts, --config, --data, --cordon, --require-confinement, --limit-default and --limit-max configure the embedded broker: they cannot be used with --connect");
     }
 
     let connection = match (&args.connect, &args.token_file) {
