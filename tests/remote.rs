@@ -577,3 +577,64 @@ fn a_client_that_never_reads_its_answers_is_cut_off() {
         assert_eq!(worker.invoke("run", "").await.unwrap().output, "1");
     });
 }
+
+#[test]
+fn an_unauthenticated_peer_gets_small_messages_and_few_calls() {
+    let (server, _tokens) = tcp_server(&[]);
+    block_on(async {
+        // A segment table announcing 80 KB: closed before any of it is sent.
+        let mut big = 0u32.to_le_bytes().to_vec();
+        big.extend_from_slice(&10_000u32.to_le_bytes());
+        let mut tcp = tokio::net::TcpStream::connect(server.tcp()).await.unwrap();
+        tcp.write_all(&big).await.unwrap();
+        wait_for_close(&mut tcp).await;
+
+        // Eight attempts at once: only four may be in flight.
+        let gatekeeper: gatekeeper::Client = tcp_bootstrap(server.tcp()).await;
+        let attempts = (0..8).map(|_| authenticate(&gatekeeper, WRONG));
+        let mut overloaded = 0;
+        for result in futures::future::join_all(attempts).await {
+            let error = result.err().expect("a wrong token was accepted");
+            match error.kind {
+                capnp::ErrorKind::Overloaded => {
+                    assert!(error.extra.contains("calls in flight"), "{error:?}");
+                    overloaded += 1;
+                }
+                _ => assert!(error.extra.contains("unauthenticated"), "{error:?}"),
+            }
+        }
+        assert!(overloaded >= 4, "{overloaded} of 8 refused");
+
+        // Once authenticated, the same limits do not apply: a 200 KB worker
+        // loads over TCP.
+        let alice = Connection::connect_tcp(server.tcp(), ALICE).await.unwrap();
+        let padding = "x".repeat(200_000);
+        let code = format!("const pad = '{padding}'; export default () => pad.length");
+        let worker = alice.load(&WorkerCode::new("big.js", &code)).await.unwrap();
+        assert_eq!(worker.invoke("run", "").await.unwrap().output, "200000");
+    });
+    let line = server.wait_stderr("before authentication");
+    assert!(line.contains("a message of 80000 bytes"), "{line}");
+}
+
+#[test]
+fn a_peer_that_does_not_authenticate_in_time_is_closed() {
+    let (server, _tokens) = tcp_server(&["--auth-timeout-secs", "1"]);
+    block_on(async {
+        let alice = Connection::connect_tcp(server.tcp(), ALICE).await.unwrap();
+        let worker = alice.load(&WorkerCode::new("c.js", COUNTER)).await.unwrap();
+
+        // Bootstraps, so it is not idle, and never authenticates.
+        let mut lurker = tokio::net::TcpStream::connect(server.tcp()).await.unwrap();
+        lurker
+            .write_all(&rpc_frame(|m| m.init_bootstrap().set_question_id(0)))
+            .await
+            .unwrap();
+        assert!(wait_for_close(&mut lurker).await >= Duration::from_millis(900));
+        let line = server.wait_stderr("not authenticated within 1 s");
+        assert!(line.contains("127.0.0.1"), "{line}");
+
+        // Alice authenticated before the deadline and is still served after it.
+        assert_eq!(worker.invoke("run", "").await.unwrap().output, "1");
+    });
+}

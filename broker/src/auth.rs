@@ -126,16 +126,6 @@ impl Tokens {
         }
         found
     }
-
-    /// Number of principals.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// Whether there are no principals (never true for a parsed file).
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
 }
 
 /// Whether `given == secret`, in time that depends only on `secret.len()`.
@@ -290,6 +280,7 @@ impl gatekeeper::Server for GatekeeperService {
         };
         match principal {
             Some(principal) => {
+                self.gate.authenticated();
                 let broker: broker::Client =
                     capnp_rpc::new_client(BrokerService::new(self.shared.clone(), principal));
                 results.get().set_broker(broker);
@@ -322,7 +313,7 @@ mod tests {
     #[test]
     fn a_token_file_maps_tokens_to_names() {
         let tokens = Tokens::parse(FILE).unwrap();
-        assert_eq!(tokens.len(), 2);
+        assert_eq!(tokens.entries.len(), 2);
         assert_eq!(tokens.principal_for(b"0123456789abcdef0123"), Some("alice"));
         assert_eq!(tokens.principal_for(b"fedcba9876543210fedc"), Some("bob"));
         assert_eq!(tokens.principal_for(b"fedcba9876543210fed"), None);

@@ -75,11 +75,6 @@ impl Builtins {
         })
     }
 
-    /// The configuration.
-    pub fn config(&self) -> &BuiltinConfig {
-        &self.config
-    }
-
     fn store(&self) -> Result<&caplet_store::Store, Error> {
         if let Some(store) = self.store.get() {
             return Ok(store);

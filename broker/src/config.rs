@@ -65,9 +65,63 @@ struct FileConfig {
 /// Where one secret comes from: exactly one of `env` or `value`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct SecretSourceTable {
+    env: Option<String>,
+    value: Option<String>,
+}
+
+/// A [`SecretSourceTable`] whose errors never repeat what was written: a
+/// secret pasted as a bare string must not end up in a log line.
+#[derive(Debug)]
 struct SecretSource {
     env: Option<String>,
     value: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for SecretSource {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Table;
+        const NOT_A_TABLE: &str =
+            "a secret is a table: { env = \"VARIABLE\" } or { value = \"...\" }";
+        impl<'de> serde::de::Visitor<'de> for Table {
+            type Value = SecretSourceTable;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(NOT_A_TABLE)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                SecretSourceTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Err(E::custom(NOT_A_TABLE))
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Err(E::custom(NOT_A_TABLE))
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Err(E::custom(NOT_A_TABLE))
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Err(E::custom(NOT_A_TABLE))
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Err(E::custom(NOT_A_TABLE))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                _: A,
+            ) -> Result<Self::Value, A::Error> {
+                Err(serde::de::Error::custom(NOT_A_TABLE))
+            }
+        }
+        let table = deserializer.deserialize_any(Table)?;
+        Ok(SecretSource {
+            env: table.env,
+            value: table.value,
+        })
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -369,6 +423,8 @@ max_entries = 3
             ("[fs]\nmax_bytes = \"lots\"\n", "caplet.toml:2: fs.max_bytes: invalid type"),
             ("[secrets]\nk = { env = \"MISSING\" }\n", "caplet.toml: secrets.k: environment variable MISSING is not set"),
             ("[secrets]\nk = {}\n", "caplet.toml: secrets.k: give exactly one of"),
+            ("[secrets]\nk = \"hunter2\"\n", "caplet.toml:2: secrets.k: a secret is a table"),
+            ("[secrets]\nk = 12345\n", "caplet.toml:2: secrets.k: a secret is a table"),
             ("[http.api]\nallow_ranges = [\"10.0.0.0/33\"]\n", "caplet.toml: http.api: bad_config: invalid address range"),
             ("[http.api]\ncredentials = [{ host = \"a.b\", header = \"X\", value = \"{secret:nope}\" }]\n", "caplet.toml: http.api: "),
             ("[http.\"a b\"]\n", "caplet.toml: http.a b: name"),
@@ -378,6 +434,10 @@ max_entries = 3
         for (text, expected) in cases {
             let error = parse(text).unwrap_err().to_string();
             assert!(error.starts_with(expected), "{text:?}: {error}");
+            assert!(
+                !error.contains("hunter2") && !error.contains("12345"),
+                "{error}"
+            );
             assert!(!error.contains('\n'), "{error}");
         }
     }

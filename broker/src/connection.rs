@@ -24,6 +24,12 @@
 //!   than [`MAX_BACKLOG_BYTES`] of answers wait to be written (the peer does
 //!   not read them), the broker stops reading from that peer, and closes the
 //!   connection if that lasts `idle_timeout`.
+//!
+//! A TCP connection starts *unauthenticated*: until `Gatekeeper.authenticate`
+//! succeeds, its messages may be at most [`PRE_AUTH_MAX_MESSAGE_BYTES`], it
+//! may have at most [`PRE_AUTH_MAX_CALLS`] calls in flight, and it is closed
+//! if it has not authenticated within `auth_timeout`. A peer without a token
+//! gets a few kilobytes of the broker's attention, not the full budget.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
@@ -57,6 +63,10 @@ const CLOSE_GRACE: Duration = Duration::from_secs(5);
 const END_GRACE: Duration = Duration::from_secs(1);
 /// Rejected calls in a row after which the reader yields to other tasks.
 const REJECTIONS_PER_YIELD: u32 = 64;
+/// Largest message an unauthenticated peer may send, in bytes (segment data).
+pub const PRE_AUTH_MAX_MESSAGE_BYTES: u64 = 64 << 10;
+/// Calls an unauthenticated peer may have in flight.
+pub const PRE_AUTH_MAX_CALLS: usize = 4;
 
 /// The limits every client connection gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +80,9 @@ pub struct ConnectionLimits {
     /// A message must arrive completely within this time of its first byte,
     /// or the connection is closed. Default 60 seconds.
     pub frame_timeout: Duration,
+    /// A TCP connection that has not authenticated within this time of
+    /// being accepted is closed. Default 10 seconds.
+    pub auth_timeout: Duration,
 }
 
 impl Default for ConnectionLimits {
@@ -78,22 +91,39 @@ impl Default for ConnectionLimits {
             max_calls_in_flight: 256,
             idle_timeout: Duration::from_secs(300),
             frame_timeout: Duration::from_secs(60),
+            auth_timeout: Duration::from_secs(10),
         }
     }
 }
 
 /// Serves one RPC connection on the current `LocalSet` until it ends. `peer`
 /// names the peer in log lines; `bootstrap` makes the connection's bootstrap
-/// capability and may keep the [`Gate`] to close the connection later.
+/// capability and may keep the [`Gate`] to close the connection later, or to
+/// mark it [`Gate::authenticated`] when it starts `authenticated: false`.
 pub(crate) fn spawn<S>(
     stream: S,
     peer: String,
     limits: ConnectionLimits,
+    authenticated: bool,
     bootstrap: impl FnOnce(&Rc<Gate>) -> capnp::capability::Client,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
-    let gate = Gate::new(limits);
+    let gate = Gate::new(limits, authenticated);
+    if !authenticated {
+        let gate = Rc::downgrade(&gate);
+        let peer = peer.clone();
+        tokio::task::spawn_local(async move {
+            tokio::time::sleep(limits.auth_timeout).await;
+            if let Some(gate) = gate.upgrade().filter(|g| !g.authenticated.get()) {
+                eprintln!(
+                    "caplet: closing the connection from {peer}: not authenticated within {} s",
+                    limits.auth_timeout.as_secs_f64()
+                );
+                gate.close_after_answers();
+            }
+        });
+    }
     let socket = Rc::new(RefCell::new(Some(stream)));
     let guarded = Guarded::new(socket.clone(), gate.clone(), limits);
     let (reader, writer) = guarded.compat().split();
@@ -150,6 +180,8 @@ pub(crate) fn spawn<S>(
 /// The per-connection call counter and close switch.
 pub struct Gate {
     limit: usize,
+    /// Whether the peer proved who it is (always, on the Unix socket).
+    authenticated: Cell<bool>,
     idle_timeout: Duration,
     /// Question ids of the peer's calls not yet answered or finished.
     in_flight: RefCell<HashSet<u32>>,
@@ -170,9 +202,10 @@ pub struct Gate {
 }
 
 impl Gate {
-    fn new(limits: ConnectionLimits) -> Rc<Self> {
+    fn new(limits: ConnectionLimits, authenticated: bool) -> Rc<Self> {
         Rc::new(Self {
             limit: limits.max_calls_in_flight.max(1),
+            authenticated: Cell::new(authenticated),
             idle_timeout: limits.idle_timeout,
             in_flight: RefCell::new(HashSet::new()),
             unfinished: RefCell::new(HashSet::new()),
@@ -192,6 +225,11 @@ impl Gate {
         self.close.notify_one();
     }
 
+    /// The peer authenticated: the connection gets its full limits.
+    pub(crate) fn authenticated(&self) {
+        self.authenticated.set(true);
+    }
+
     /// Calls the peer has in flight (not answered yet).
     fn calls_in_flight(&self) -> usize {
         self.in_flight.borrow().len()
@@ -200,7 +238,12 @@ impl Gate {
     /// Whether another question would break the limit: calls in flight plus
     /// answers the peer holds without finishing them.
     fn full(&self) -> bool {
-        self.in_flight.borrow().len() + self.unfinished.borrow().len() >= self.limit
+        let limit = if self.authenticated.get() {
+            self.limit
+        } else {
+            self.limit.min(PRE_AUTH_MAX_CALLS)
+        };
+        self.in_flight.borrow().len() + self.unfinished.borrow().len() >= limit
     }
 
     fn backlog(&self) -> u64 {
@@ -504,9 +547,11 @@ impl Framing {
         matches!(self, Framing::Count { got: 0, .. })
     }
 
-    /// Consumes `data`; returns how many messages it completed.
-    fn feed(&mut self, mut data: &[u8]) -> usize {
-        let mut completed = 0;
+    /// Consumes `data`; returns how many messages it completed and the
+    /// largest message size (segment data, in bytes) a segment table in it
+    /// announced.
+    fn feed(&mut self, mut data: &[u8]) -> Fed {
+        let mut fed = Fed::default();
         while !data.is_empty() {
             match self {
                 Framing::Count { got, bytes } | Framing::Sizes { got, bytes, .. } => {
@@ -535,7 +580,7 @@ impl Framing {
                             let body = body.saturating_add(word * 8);
                             match (left - 1, pad) {
                                 (0, true) => Framing::Padding { left: 4, body },
-                                (0, false) => Framing::body(body, &mut completed),
+                                (0, false) => Framing::body(body, &mut fed),
                                 (left, _) => Framing::Sizes {
                                     left,
                                     got: 0,
@@ -553,7 +598,7 @@ impl Framing {
                     *left -= n;
                     data = &data[n..];
                     if *left == 0 {
-                        *self = Framing::body(*body, &mut completed);
+                        *self = Framing::body(*body, &mut fed);
                     }
                 }
                 Framing::Body { left } => {
@@ -562,22 +607,33 @@ impl Framing {
                     data = &data[n as usize..];
                     if *left == 0 {
                         *self = Framing::default();
-                        completed += 1;
+                        fed.completed += 1;
                     }
                 }
             }
         }
-        completed
+        fed
     }
 
-    fn body(bytes: u64, completed: &mut usize) -> Framing {
+    /// The segment table is complete: `bytes` of segment data follow.
+    fn body(bytes: u64, fed: &mut Fed) -> Framing {
+        fed.largest = fed.largest.max(bytes);
         if bytes == 0 {
-            *completed += 1;
+            fed.completed += 1;
             Framing::default()
         } else {
             Framing::Body { left: bytes }
         }
     }
+}
+
+/// What [`Framing::feed`] saw.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Fed {
+    /// Messages completed.
+    completed: usize,
+    /// The largest message announced, in bytes of segment data.
+    largest: u64,
 }
 
 /// A byte stream with the idle and slow-message deadlines, write accounting,
@@ -623,12 +679,21 @@ impl<S> Guarded<S> {
     /// Updates the deadlines after `data` arrived.
     fn arrived(&mut self, data: &[u8]) -> io::Result<()> {
         let was_between = self.framing.between_messages();
-        let completed = self.framing.feed(data);
+        let fed = self.framing.feed(data);
+        if fed.largest > PRE_AUTH_MAX_MESSAGE_BYTES && !self.gate.authenticated.get() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "a message of {} bytes before authentication; the limit is {PRE_AUTH_MAX_MESSAGE_BYTES}",
+                    fed.largest
+                ),
+            ));
+        }
         let now = Instant::now();
         if self.framing.between_messages() {
             self.message_deadline = None;
             self.timer.as_mut().reset(now + self.idle_timeout);
-        } else if was_between || completed > 0 {
+        } else if was_between || fed.completed > 0 {
             let deadline = now + self.frame_timeout;
             self.message_deadline = Some(deadline);
             self.timer.as_mut().reset(deadline);
@@ -743,7 +808,7 @@ mod tests {
             let mut framing = Framing::default();
             let mut completed = 0;
             for piece in bytes.chunks(chunk) {
-                completed += framing.feed(piece);
+                completed += framing.feed(piece).completed;
             }
             assert_eq!(completed, 4, "chunk {chunk}");
             assert!(framing.between_messages(), "chunk {chunk}");
@@ -754,9 +819,15 @@ mod tests {
     fn framing_is_mid_message_until_the_last_byte() {
         let bytes = frame(&[&[9; 32]]);
         let mut framing = Framing::default();
-        assert_eq!(framing.feed(&bytes[..bytes.len() - 1]), 0);
+        assert_eq!(
+            framing.feed(&bytes[..bytes.len() - 1]),
+            Fed {
+                completed: 0,
+                largest: 32
+            }
+        );
         assert!(!framing.between_messages());
-        assert_eq!(framing.feed(&bytes[bytes.len() - 1..]), 1);
+        assert_eq!(framing.feed(&bytes[bytes.len() - 1..]).completed, 1);
         assert!(framing.between_messages());
     }
 

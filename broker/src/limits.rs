@@ -169,7 +169,12 @@ impl LimitPolicy {
             ),
         ];
         for (name, default, maximum) in pairs {
-            if default == 0 || default > maximum {
+            if default == 0 || maximum == 0 {
+                return Err(Error::Config(format!(
+                    "limit_zero: {name} must be above zero (default {default}, maximum {maximum})"
+                )));
+            }
+            if default > maximum {
                 return Err(Error::LimitTooHigh {
                     name,
                     requested: default,
@@ -220,7 +225,19 @@ mod tests {
         let mut policy = LimitPolicy::default();
         policy.check().unwrap();
         policy.defaults.cpu_time_ms = policy.maxima.cpu_time_ms + 1;
-        assert!(policy.check().is_err());
+        let err = policy.check().unwrap_err().to_string();
+        assert!(err.starts_with("limit_too_high: cpuTimeMs"), "{err}");
+    }
+
+    #[test]
+    fn a_zero_limit_is_refused_by_name() {
+        let mut policy = LimitPolicy::default();
+        policy.defaults.log_bytes = 0;
+        let err = policy.check().unwrap_err().to_string();
+        assert!(
+            err.starts_with("limit_zero: logBytes must be above zero"),
+            "{err}"
+        );
     }
 
     #[test]

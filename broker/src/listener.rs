@@ -97,7 +97,7 @@ impl UnixListener {
                 None => principal.clone(),
             };
             let shared = shared.clone();
-            connection::spawn(stream, peer, limits, move |_| {
+            connection::spawn(stream, peer, limits, true, move |_| {
                 let client: broker::Client =
                     capnp_rpc::new_client(BrokerService::new(shared, principal));
                 client.client
@@ -156,7 +156,7 @@ impl TcpListener {
             let _ = stream.set_nodelay(true);
             let shared = shared.clone();
             let auth = self.auth.clone();
-            connection::spawn(stream, peer.to_string(), limits, move |gate| {
+            connection::spawn(stream, peer.to_string(), limits, false, move |gate| {
                 let client: gatekeeper::Client =
                     capnp_rpc::new_client(GatekeeperService::new(shared, auth, peer, gate.clone()));
                 client.client

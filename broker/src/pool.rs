@@ -138,16 +138,6 @@ impl HostPool {
         pool
     }
 
-    /// Whether workers of different principals are kept apart.
-    pub fn cordoned(&self) -> bool {
-        self.options.cordon
-    }
-
-    /// Number of host slots.
-    pub fn size(&self) -> usize {
-        self.slots.len()
-    }
-
     /// The pids of the hosts that are up, by slot (0 when down).
     pub fn pids(&self) -> Vec<u32> {
         self.slots

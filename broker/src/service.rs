@@ -134,12 +134,6 @@ impl BrokerService {
         }
     }
 
-    /// Who this connection authenticated as; the same across reconnects and
-    /// restarts, so per-principal state can be keyed by it.
-    pub fn principal(&self) -> &str {
-        &self.principal
-    }
-
     /// Whom a worker acts for, for cordons: this connection's principal, or a
     /// sub-principal `code` names under it (a client can separate its own
     /// workers, never join another principal's).

@@ -31,6 +31,11 @@ pub struct Args {
     #[arg(long, value_name = "SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     frame_timeout_secs: u64,
+    /// Close a TCP connection that has not authenticated this long after it
+    /// was accepted.
+    #[arg(long, value_name = "SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    auth_timeout_secs: u64,
     /// Calls one connection may have in flight; more are answered
     /// `overloaded`.
     #[arg(long, value_name = "N", default_value_t = 256,
@@ -61,6 +66,7 @@ pub async fn serve(args: Args) -> anyhow::Result<()> {
     let mut config = args.broker.config(cores)?;
     config.connection.idle_timeout = Duration::from_secs(args.idle_timeout_secs);
     config.connection.frame_timeout = Duration::from_secs(args.frame_timeout_secs);
+    config.connection.auth_timeout = Duration::from_secs(args.auth_timeout_secs);
     config.connection.max_calls_in_flight = args.max_calls_in_flight as usize;
     let broker = caplet_broker::Broker::start(config);
     let listeners = bind(socket, args.listen, tokens).await;
