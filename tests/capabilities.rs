@@ -445,6 +445,62 @@ fn pipelined_calls_are_sent_before_the_first_result_returns() {
     });
 }
 
+/// A pipelined call (or any thenable) returned without `async` is awaited,
+/// as `await` would: the caller gets its value, not the promise object.
+#[test]
+fn a_returned_thenable_is_followed_to_its_value() {
+    let server = Server::start(1);
+    block_on(async {
+        let conn = Connection::connect(&server.socket).await.unwrap();
+        for (js, expected) in [
+            (
+                "export default { run: (input, env) => env.chain.get().next.get() }",
+                serde_json::json!({ "value": 1 }),
+            ),
+            (
+                "export default () => ({ then(resolve) { resolve(7) } })",
+                serde_json::json!(7),
+            ),
+            (
+                "export default () => ({ then: 'not a function', kept: true })",
+                serde_json::json!({ "then": "not a function", "kept": true }),
+            ),
+        ] {
+            let chain: chain::Client = capnp_rpc::new_client(ChainImpl {
+                depth: 0,
+                wait_for: 0,
+                tap: Rc::new(Tap::default()),
+            });
+            let code = WorkerCode::new("t.js", js).grant("chain", chain, schema("Chain"));
+            let out = run(&conn, code, "null").await;
+            let out = match expected.get("value") {
+                Some(_) => serde_json::json!({ "value": out["value"] }),
+                None => out,
+            };
+            assert_eq!(out, expected, "{js}");
+        }
+
+        // The same for a method a worker serves as an entrypoint.
+        let worker = conn
+            .load(&WorkerCode::new(
+                "e.js",
+                "export const greeter = { name: () => ({ then(resolve) { resolve({ name: 'later' }) } }) };
+                 export default {};",
+            ))
+            .await
+            .unwrap();
+        let greeter: named::Client = worker
+            .entrypoint("greeter", &schema("Named"))
+            .await
+            .unwrap();
+        let name = greeter.name_request().send().promise.await.unwrap();
+        assert_eq!(
+            name.get().unwrap().get_name().unwrap().to_str().unwrap(),
+            "later"
+        );
+    });
+}
+
 /// Capabilities inside a struct field of a result are pipelined too.
 #[test]
 fn capabilities_inside_result_structs_are_pipelined() {

@@ -523,6 +523,7 @@ impl Core {
             .call((This(this), input, env, context))
             .catch(ctx)
             .map_err(|e| self.failure(ctx, e))?;
+        let returned = adopt_thenable(ctx, returned).map_err(internal)?;
         Ok(Persistent::save(ctx, returned))
     }
 
@@ -688,6 +689,19 @@ fn classify(message: String, stack: String) -> InvokeFailure {
 }
 
 /// Describes the reason of a rejected promise.
+/// What JS returned, with a non-promise object turned into a promise the way
+/// `await` would: a thenable (a pipelined capability call returned without
+/// `async`, or any object with a `then` method) is followed to its value;
+/// any other object resolves to itself.
+pub fn adopt_thenable<'js>(ctx: &Ctx<'js>, returned: Value<'js>) -> rquickjs::Result<Value<'js>> {
+    if !returned.is_object() || returned.is_promise() {
+        return Ok(returned);
+    }
+    let (promise, resolve, _reject) = ctx.promise()?;
+    resolve.call::<_, ()>((returned,))?;
+    Ok(promise.into_value())
+}
+
 fn rejection<'js>(ctx: &Ctx<'js>, promise: &Promise<'js>) -> InvokeFailure {
     match promise.result::<Value>() {
         Some(Err(rquickjs::Error::Exception)) => {

@@ -117,6 +117,7 @@ impl Export {
                 .call((This(object), args, env))
                 .catch(ctx)
                 .map_err(|e| core.failure(ctx, e))?;
+            let returned = worker::adopt_thenable(ctx, returned).map_err(worker::internal)?;
             Ok(Persistent::save(ctx, returned))
         };
         let reply =
