@@ -144,6 +144,35 @@ fn run_refuses_modules_over_the_size_limit() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
 
+/// Source nested deeper than the process's stack allows is a syntax error,
+/// even when the stack (RLIMIT_STACK) is far smaller than the compiler's own
+/// limit: the parser stops before the real stack runs out.
+#[test]
+fn deeply_nested_source_under_a_small_stack_is_a_syntax_error() {
+    let depth = 200_000;
+    let source = format!(
+        "export default () => {}{}",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
+    let (_dir, file) = script("deep.js", &source);
+    let out = std::process::Command::new("sh")
+        .args(["-c", r#"ulimit -s 1024 && exec "$0" run "$1""#])
+        .arg(support::caplet_bin())
+        .arg(&file)
+        .output()
+        .expect("run caplet under sh");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "error: syntax_error: deep.js: RangeError: Maximum call stack size exceeded"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("restarting"), "{stderr}");
+}
+
 #[test]
 fn run_reports_a_missing_file_in_one_line() {
     let (code, _, stderr) = caplet(&["run", "/nonexistent/agent.js"]);

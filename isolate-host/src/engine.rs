@@ -67,6 +67,11 @@ pub fn init_stack_ceiling() {
     STACK_CEILING.store(ceiling, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// The most JS stack any runtime of this process may be given.
+pub fn stack_ceiling() -> usize {
+    STACK_CEILING.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Globals deleted from every worker's context after it is built: shared
 /// memory and blocking waits have no place in a single-threaded host.
 const REMOVED_GLOBALS: &[&str] = &["SharedArrayBuffer", "Atomics", "performance"];
@@ -315,8 +320,7 @@ impl Isolate {
         runtime.set_memory_limit(limits.memory_bytes);
         // Never above the stack the thread really has: a JS stack check
         // that fires too late is a host crash.
-        let ceiling = STACK_CEILING.load(std::sync::atomic::Ordering::Relaxed);
-        runtime.set_max_stack_size(limits.stack_bytes.min(ceiling));
+        runtime.set_max_stack_size(limits.stack_bytes.min(stack_ceiling()));
         let meter = Rc::new(CpuMeter::default());
         meter.reset(limits.cpu_time, limits.wall_time);
         let handler_meter = meter.clone();

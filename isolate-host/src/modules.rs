@@ -259,7 +259,8 @@ impl Compiler {
     pub fn new(memory_bytes: usize, stack_bytes: usize) -> Result<Self, Error> {
         let runtime = Runtime::new().map_err(|e| Error::Engine(e.to_string()))?;
         runtime.set_memory_limit(memory_bytes);
-        runtime.set_max_stack_size(stack_bytes);
+        // Parsing deeply nested source recurses: never past the real stack.
+        runtime.set_max_stack_size(stack_bytes.min(crate::engine::stack_ceiling()));
         let job = Rc::new(RefCell::new(CompileJob::default()));
         let names = Rc::new(RefCell::new(Vec::new()));
         runtime.set_loader(
