@@ -638,3 +638,53 @@ fn a_peer_that_does_not_authenticate_in_time_is_closed() {
         assert_eq!(worker.invoke("run", "").await.unwrap().output, "1");
     });
 }
+
+#[test]
+fn connections_beyond_the_limit_are_closed_and_their_places_come_back() {
+    let (server, _tokens) = tcp_server(&["--max-connections", "2"]);
+    block_on(async {
+        let unix = Connection::connect(&server.socket).await.unwrap();
+        let worker = unix.load(&WorkerCode::new("c.js", COUNTER)).await.unwrap();
+        // The second: a raw stream, answered, so it is known to be open.
+        let mut second = tokio::net::TcpStream::connect(server.tcp()).await.unwrap();
+        second
+            .write_all(&rpc_frame(|m| m.init_bootstrap().set_question_id(0)))
+            .await
+            .unwrap();
+        let mut answer = [0u8; 8];
+        second.read_exact(&mut answer).await.unwrap();
+
+        // A third connection, on either listener, is closed at once.
+        let mut tcp = tokio::net::TcpStream::connect(server.tcp()).await.unwrap();
+        wait_for_close(&mut tcp).await;
+        let mut third = tokio::net::UnixStream::connect(&server.socket)
+            .await
+            .unwrap();
+        wait_for_close(&mut third).await;
+        let line = server.wait_stderr("refused a connection from");
+        assert!(
+            line.contains("2 connections are open, the limit is 2"),
+            "{line}"
+        );
+
+        // The open ones are served as before.
+        assert_eq!(worker.invoke("run", "").await.unwrap().output, "1");
+
+        // Once one closes, its place is given to the next client.
+        drop(second);
+        let deadline = Instant::now() + LINE_TIMEOUT;
+        let bob = loop {
+            match Connection::connect_tcp(server.tcp(), BOB).await {
+                Ok(bob) => break bob,
+                Err(error) => {
+                    assert!(Instant::now() < deadline, "no place came back: {error}");
+                    tokio::task::yield_now().await;
+                }
+            }
+        };
+        let worker = bob
+            .load(&WorkerCode::new("b.js", "export default () => 3"))
+            .await;
+        assert_eq!(worker.unwrap().invoke("run", "").await.unwrap().output, "3");
+    });
+}

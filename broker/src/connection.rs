@@ -25,6 +25,10 @@
 //!   not read them), the broker stops reading from that peer, and closes the
 //!   connection if that lasts `idle_timeout`.
 //!
+//! At most `max_connections` connections (Unix and TCP together) are open
+//! at once: beyond that, a new connection is closed as soon as it is
+//! accepted, and the connections already open are served as before.
+//!
 //! A TCP connection starts *unauthenticated*: until `Gatekeeper.authenticate`
 //! succeeds, its messages may be at most [`PRE_AUTH_MAX_MESSAGE_BYTES`], it
 //! may have at most [`PRE_AUTH_MAX_CALLS`] calls in flight, and it is closed
@@ -83,6 +87,8 @@ pub struct ConnectionLimits {
     /// A TCP connection that has not authenticated within this time of
     /// being accepted is closed. Default 10 seconds.
     pub auth_timeout: Duration,
+    /// Connections open at once, over all listeners. Default 1000.
+    pub max_connections: usize,
 }
 
 impl Default for ConnectionLimits {
@@ -92,7 +98,43 @@ impl Default for ConnectionLimits {
             idle_timeout: Duration::from_secs(300),
             frame_timeout: Duration::from_secs(60),
             auth_timeout: Duration::from_secs(10),
+            max_connections: 1000,
         }
+    }
+}
+
+/// Counts the open connections of a broker, against `max_connections`.
+#[derive(Debug, Clone)]
+pub(crate) struct Admission {
+    open: Rc<Cell<usize>>,
+    max: usize,
+}
+
+/// One admitted connection; gives its place back when dropped.
+pub(crate) struct Ticket(Rc<Cell<usize>>);
+
+impl Admission {
+    pub(crate) fn new(max: usize) -> Self {
+        Self {
+            open: Rc::new(Cell::new(0)),
+            max: max.max(1),
+        }
+    }
+
+    /// A ticket for one more connection, or the number open when full.
+    pub(crate) fn admit(&self) -> Result<Ticket, usize> {
+        let open = self.open.get();
+        if open >= self.max {
+            return Err(open);
+        }
+        self.open.set(open + 1);
+        Ok(Ticket(self.open.clone()))
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() - 1);
     }
 }
 
@@ -102,6 +144,7 @@ impl Default for ConnectionLimits {
 /// mark it [`Gate::authenticated`] when it starts `authenticated: false`.
 pub(crate) fn spawn<S>(
     stream: S,
+    ticket: Ticket,
     peer: String,
     limits: ConnectionLimits,
     authenticated: bool,
@@ -168,6 +211,7 @@ pub(crate) fn spawn<S>(
         // Drop the socket itself, even if a capability still refers to the
         // connection: the peer sees the end now.
         drop(socket.borrow_mut().take());
+        drop(ticket);
         match outcome {
             Err(error) if error.kind != capnp::ErrorKind::Disconnected => {
                 eprintln!("caplet: connection from {peer} ended: {error}");

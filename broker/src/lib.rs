@@ -92,6 +92,8 @@ impl Config {
 pub struct Broker {
     shared: Rc<service::Shared>,
     connection: ConnectionLimits,
+    /// Open connections, over all listeners.
+    admission: connection::Admission,
 }
 
 impl Broker {
@@ -106,6 +108,7 @@ impl Broker {
                     .expect("the built-in schemas are compiled in and checked by a unit test"),
             ),
             connection: config.connection,
+            admission: connection::Admission::new(config.connection.max_connections),
         }
     }
 
@@ -124,12 +127,16 @@ impl Broker {
 
     /// Serves clients on a Unix socket until the future is dropped.
     pub async fn serve(&self, listener: &listener::UnixListener) -> Result<(), Error> {
-        listener.serve(self.shared.clone(), self.connection).await
+        listener
+            .serve(self.shared.clone(), self.connection, self.admission.clone())
+            .await
     }
 
     /// Serves token-authenticated clients on TCP until the future is dropped.
     pub async fn serve_tcp(&self, listener: &listener::TcpListener) -> Result<(), Error> {
-        listener.serve(self.shared.clone(), self.connection).await
+        listener
+            .serve(self.shared.clone(), self.connection, self.admission.clone())
+            .await
     }
 
     /// The host pool.

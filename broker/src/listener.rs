@@ -12,13 +12,33 @@ use std::time::Duration;
 use caplet::caplet_capnp::{broker, gatekeeper};
 
 use crate::auth::{Authenticator, Backoff, GatekeeperService, Tokens};
-use crate::connection::{self, ConnectionLimits};
+use crate::connection::{self, Admission, ConnectionLimits};
 use crate::error::Error;
 use crate::service::{BrokerService, Shared};
 
 /// How long the accept loop pauses after a failed `accept` (for example when
 /// the process is out of file descriptors), so it does not spin.
 const ACCEPT_RETRY: Duration = Duration::from_millis(50);
+
+/// A ticket for a connection from `peer`, or `None` (and a log line) when
+/// the broker has as many open as it allows; the caller then drops the
+/// stream, which closes it.
+fn admit(
+    admission: &Admission,
+    peer: &str,
+    limits: ConnectionLimits,
+) -> Option<connection::Ticket> {
+    match admission.admit() {
+        Ok(ticket) => Some(ticket),
+        Err(open) => {
+            eprintln!(
+                "caplet: refused a connection from {peer}: {open} connections are open, the limit is {} (--max-connections)",
+                limits.max_connections
+            );
+            None
+        }
+    }
+}
 
 /// A bound Unix socket; the socket file is removed when this is dropped.
 pub struct UnixListener {
@@ -70,7 +90,12 @@ impl UnixListener {
     }
 
     /// Accepts clients forever, serving each on the current `LocalSet`.
-    pub async fn serve(&self, shared: Rc<Shared>, limits: ConnectionLimits) -> Result<(), Error> {
+    pub(crate) async fn serve(
+        &self,
+        shared: Rc<Shared>,
+        limits: ConnectionLimits,
+        admission: Admission,
+    ) -> Result<(), Error> {
         loop {
             let stream = match self.listener.accept().await {
                 Ok((stream, _)) => stream,
@@ -96,8 +121,11 @@ impl UnixListener {
                 Some(pid) => format!("{principal} (pid {pid})"),
                 None => principal.clone(),
             };
+            let Some(ticket) = admit(&admission, &peer, limits) else {
+                continue;
+            };
             let shared = shared.clone();
-            connection::spawn(stream, peer, limits, true, move |_| {
+            connection::spawn(stream, ticket, peer, limits, true, move |_| {
                 let client: broker::Client =
                     capnp_rpc::new_client(BrokerService::new(shared, principal));
                 client.client
@@ -142,7 +170,12 @@ impl TcpListener {
     }
 
     /// Accepts clients forever, serving each on the current `LocalSet`.
-    pub async fn serve(&self, shared: Rc<Shared>, limits: ConnectionLimits) -> Result<(), Error> {
+    pub(crate) async fn serve(
+        &self,
+        shared: Rc<Shared>,
+        limits: ConnectionLimits,
+        admission: Admission,
+    ) -> Result<(), Error> {
         loop {
             let (stream, peer) = match self.listener.accept().await {
                 Ok(accepted) => accepted,
@@ -152,15 +185,29 @@ impl TcpListener {
                     continue;
                 }
             };
+            let Some(ticket) = admit(&admission, &peer.to_string(), limits) else {
+                continue;
+            };
             // Small RPC messages must not wait for Nagle's algorithm.
             let _ = stream.set_nodelay(true);
             let shared = shared.clone();
             let auth = self.auth.clone();
-            connection::spawn(stream, peer.to_string(), limits, false, move |gate| {
-                let client: gatekeeper::Client =
-                    capnp_rpc::new_client(GatekeeperService::new(shared, auth, peer, gate.clone()));
-                client.client
-            });
+            connection::spawn(
+                stream,
+                ticket,
+                peer.to_string(),
+                limits,
+                false,
+                move |gate| {
+                    let client: gatekeeper::Client = capnp_rpc::new_client(GatekeeperService::new(
+                        shared,
+                        auth,
+                        peer,
+                        gate.clone(),
+                    ));
+                    client.client
+                },
+            );
         }
     }
 }

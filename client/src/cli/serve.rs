@@ -36,6 +36,11 @@ pub struct Args {
     #[arg(long, value_name = "SECS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=3_600))]
     auth_timeout_secs: u64,
+    /// Connections (Unix socket and TCP together) open at once; more are
+    /// closed as soon as they are accepted.
+    #[arg(long, value_name = "N", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
     /// Calls one connection may have in flight; more are answered
     /// `overloaded`.
     #[arg(long, value_name = "N", default_value_t = 256,
@@ -67,6 +72,7 @@ pub async fn serve(args: Args) -> anyhow::Result<()> {
     config.connection.idle_timeout = Duration::from_secs(args.idle_timeout_secs);
     config.connection.frame_timeout = Duration::from_secs(args.frame_timeout_secs);
     config.connection.auth_timeout = Duration::from_secs(args.auth_timeout_secs);
+    config.connection.max_connections = args.max_connections as usize;
     config.connection.max_calls_in_flight = args.max_calls_in_flight as usize;
     let broker = caplet_broker::Broker::start(config);
     let listeners = bind(socket, args.listen, tokens).await;
