@@ -8,6 +8,9 @@
 //! - `// expect: KIND` — the invocation fails with that `InvokeError` kind
 //!   (`cpu_limit_exceeded`, `exception`, …), or
 //! - `// expect: ok JSON` — it succeeds with exactly that output;
+//! - `// message: TEXT` — the error message contains TEXT (required with
+//!   `expect: exception`, so a case cannot pass by failing for another
+//!   reason); `// then-message: TEXT` for the second run, if it differs;
 //! - `// policy: allow-eval` — the worker is loaded with `Policy.allowEval`;
 //! - `// memory-mb: N` — a heap limit of N MiB instead of 16;
 //! - `// wall-ms: N` — a wall-clock limit of N ms instead of 10 s;
@@ -75,6 +78,12 @@ enum Expect {
 
 struct Case {
     expect: Expect,
+    /// `// message: TEXT`: what the error message must contain. Every
+    /// `exception` case has one, so it fails for the reason it claims.
+    message: Option<String>,
+    /// `// then-message: TEXT`: what the second run's message must contain,
+    /// when it differs from the first's.
+    then_message: Option<String>,
     allow_eval: bool,
     /// `// memory-mb: N` overrides the heap limit.
     memory_mb: Option<u64>,
@@ -87,6 +96,8 @@ struct Case {
 impl Case {
     fn parse(name: &str, source: &str) -> Case {
         let mut expect = None;
+        let mut message = None;
+        let mut then_message = None;
         let mut allow_eval = false;
         let mut memory_mb = None;
         let mut wall_ms = None;
@@ -99,6 +110,10 @@ impl Case {
                     Some(json) => Expect::Output(json.to_string()),
                     None => Expect::Kind(rest.to_string()),
                 });
+            } else if let Some(text) = line.strip_prefix("then-message:") {
+                then_message = Some(text.trim().to_string());
+            } else if let Some(text) = line.strip_prefix("message:") {
+                message = Some(text.trim().to_string());
             } else if line == "policy: allow-eval" {
                 allow_eval = true;
             } else if let Some(mb) = line.strip_prefix("memory-mb:") {
@@ -109,8 +124,17 @@ impl Case {
                 stack_kb = Some(kb.trim().parse().expect("stack-kb: N"));
             }
         }
+        let expect = expect.unwrap_or_else(|| panic!("{name}.js has no `// expect:` line"));
+        if expect == Expect::Kind("exception".into()) {
+            assert!(
+                message.is_some(),
+                "{name}.js expects an exception but no `// message:`"
+            );
+        }
         Case {
-            expect: expect.unwrap_or_else(|| panic!("{name}.js has no `// expect:` line")),
+            expect,
+            message,
+            then_message,
             allow_eval,
             memory_mb,
             wall_ms,
@@ -151,6 +175,16 @@ fn outcome(result: Result<caplet_client::Invocation, Error>) -> (Expect, String)
 fn check(name: &str, run: &str, result: Result<caplet_client::Invocation, Error>, case: &Case) {
     let (got, message) = outcome(result);
     assert_eq!(got, case.expect, "{name}: {run} ({message})");
+    let expected = match run {
+        "second run" => case.then_message.as_ref().or(case.message.as_ref()),
+        _ => case.message.as_ref(),
+    };
+    if let Some(expected) = expected {
+        assert!(
+            message.contains(expected.as_str()),
+            "{name}: {run}: the message {message:?} lacks {expected:?}"
+        );
+    }
 }
 
 fn run_case(name: &str, source: &str) {
