@@ -688,7 +688,6 @@ fn classify(message: String, stack: String) -> InvokeFailure {
     }
 }
 
-/// Describes the reason of a rejected promise.
 /// What JS returned, with a non-promise object turned into a promise the way
 /// `await` would: a thenable (a pipelined capability call returned without
 /// `async`, or any object with a `then` method) is followed to its value;
@@ -702,6 +701,7 @@ pub fn adopt_thenable<'js>(ctx: &Ctx<'js>, returned: Value<'js>) -> rquickjs::Re
     Ok(promise.into_value())
 }
 
+/// Describes the reason of a rejected promise.
 fn rejection<'js>(ctx: &Ctx<'js>, promise: &Promise<'js>) -> InvokeFailure {
     match promise.result::<Value>() {
         Some(Err(rquickjs::Error::Exception)) => {
