@@ -49,7 +49,10 @@ interface Broker {
   load @0 (code :WorkerCode) -> (worker :Worker);
   # Compiles `code` into a fresh worker on an isolate-host. Every call makes a
   # new worker, with its own module state. Fails with `syntax_error`,
-  # `module_not_found`, `module_too_large`, `bad_code` or `limit_too_high`.
+  # `module_not_found`, `module_too_large`, `bad_code`, `limit_too_high` or
+  # `schema_error` (an interface schema of `env` does not compile or cannot be
+  # used from JS), all of type `failed`; or `overloaded` when no isolate-host
+  # can take the worker.
 
   get @1 (id :Text, code :WorkerCode) -> (worker :Worker);
   # Like `load`, but cached under `id` (for this connection's principal): a
@@ -71,9 +74,8 @@ interface Broker {
   # and kv stores are namespaced by this connection's principal (two
   # principals asking for volume "workspace" get two different volumes; the
   # client-chosen `WorkerCode.principal` only places workers and plays no
-  # part here), an
-  # http gateway must name a policy the configuration defines, and quotas
-  # come from the configuration. Fails with `bad_grant: …` naming the
+  # part here), an http gateway must name a policy the configuration
+  # defines, and quotas come from the configuration. Fails with `bad_grant: …` naming the
   # problem (unknown policy, malformed name), or `unavailable: …` when the
   # broker runs without a data directory or configuration for that kind.
 }
@@ -249,7 +251,8 @@ struct Limits {
   # An isolate-host never grants more than half its thread's stack.
 
   moduleBytes @4 :UInt64;
-  # Total size of all module sources, in bytes (default 8 MiB).
+  # Total size of all module sources and their names, in bytes (default
+  # 8 MiB).
 
   outputBytes @5 :UInt64;
   # Size of one invocation's JSON output, in bytes (default 16 MiB).
