@@ -416,4 +416,11 @@ interface Gatekeeper {
   # are answered one at a time. After 5 failures the broker answers and then
   # closes the connection. Tokens are compared in constant time and never
   # logged.
+  #
+  # Until a call to `authenticate` has succeeded, the connection is held to
+  # small limits: messages of at most 64 KiB (a larger one closes the
+  # connection), 4 calls in flight, and a deadline to authenticate
+  # (`caplet serve --auth-timeout-secs`, default 10 s). So wait for the
+  # answer before sending large requests: a `load` pipelined on the returned
+  # `broker` may reach the broker before the token is checked.
 }
