@@ -641,11 +641,9 @@ fn a_peer_that_does_not_authenticate_in_time_is_closed() {
 
 #[test]
 fn connections_beyond_the_limit_are_closed_and_their_places_come_back() {
-    let (server, _tokens) = tcp_server(&["--max-connections", "2"]);
+    let (server, _tokens) = tcp_server(&["--max-connections", "1"]);
     block_on(async {
-        let unix = Connection::connect(&server.socket).await.unwrap();
-        let worker = unix.load(&WorkerCode::new("c.js", COUNTER)).await.unwrap();
-        // The second: a raw stream, answered, so it is known to be open.
+        // TCP's one place: a raw stream, answered, so it is known to be open.
         let mut second = tokio::net::TcpStream::connect(server.tcp()).await.unwrap();
         second
             .write_all(&rpc_frame(|m| m.init_bootstrap().set_question_id(0)))
@@ -654,18 +652,24 @@ fn connections_beyond_the_limit_are_closed_and_their_places_come_back() {
         let mut answer = [0u8; 8];
         second.read_exact(&mut answer).await.unwrap();
 
-        // A third connection, on either listener, is closed at once.
+        // A full TCP listener does not lock out the Unix socket.
+        let unix = Connection::connect(&server.socket).await.unwrap();
+        let worker = unix.load(&WorkerCode::new("c.js", COUNTER)).await.unwrap();
+
+        // One more connection, on either listener, is closed at once.
         let mut tcp = tokio::net::TcpStream::connect(server.tcp()).await.unwrap();
         wait_for_close(&mut tcp).await;
         let mut third = tokio::net::UnixStream::connect(&server.socket)
             .await
             .unwrap();
         wait_for_close(&mut third).await;
-        let line = server.wait_stderr("refused a connection from");
+        let line = server.wait_stderr("refused a connection from 127.0.0.1");
         assert!(
-            line.contains("2 connections are open, the limit is 2"),
+            line.contains("1 open on this listener, the limit is 1"),
             "{line}"
         );
+        let line = server.wait_stderr("refused a connection from unix:");
+        assert!(line.contains("the limit is 1"), "{line}");
 
         // The open ones are served as before.
         assert_eq!(worker.invoke("run", "").await.unwrap().output, "1");

@@ -25,9 +25,10 @@
 //!   not read them), the broker stops reading from that peer, and closes the
 //!   connection if that lasts `idle_timeout`.
 //!
-//! At most `max_connections` connections (Unix and TCP together) are open
-//! at once: beyond that, a new connection is closed as soon as it is
-//! accepted, and the connections already open are served as before.
+//! At most `max_connections` connections per listener are open at once:
+//! beyond that, a new connection is closed as soon as it is accepted, and the
+//! connections already open are served as before. The Unix socket and TCP
+//! count apart, so peers without a token cannot lock out local clients.
 //!
 //! A TCP connection starts *unauthenticated*: until `Gatekeeper.authenticate`
 //! succeeds, its messages may be at most [`PRE_AUTH_MAX_MESSAGE_BYTES`], it
@@ -87,7 +88,7 @@ pub struct ConnectionLimits {
     /// A TCP connection that has not authenticated within this time of
     /// being accepted is closed. Default 10 seconds.
     pub auth_timeout: Duration,
-    /// Connections open at once, over all listeners. Default 1000.
+    /// Connections open at once, per listener. Default 1000.
     pub max_connections: usize,
 }
 
@@ -103,7 +104,7 @@ impl Default for ConnectionLimits {
     }
 }
 
-/// Counts the open connections of a broker, against `max_connections`.
+/// Counts the open connections of a listener, against `max_connections`.
 #[derive(Debug, Clone)]
 pub(crate) struct Admission {
     open: Rc<Cell<usize>>,

@@ -92,8 +92,9 @@ impl Config {
 pub struct Broker {
     shared: Rc<service::Shared>,
     connection: ConnectionLimits,
-    /// Open connections, over all listeners.
-    admission: connection::Admission,
+    /// Open connections on the Unix socket, and on TCP.
+    unix_admission: connection::Admission,
+    tcp_admission: connection::Admission,
 }
 
 impl Broker {
@@ -108,7 +109,8 @@ impl Broker {
                     .expect("the built-in schemas are compiled in and checked by a unit test"),
             ),
             connection: config.connection,
-            admission: connection::Admission::new(config.connection.max_connections),
+            unix_admission: connection::Admission::new(config.connection.max_connections),
+            tcp_admission: connection::Admission::new(config.connection.max_connections),
         }
     }
 
@@ -128,14 +130,22 @@ impl Broker {
     /// Serves clients on a Unix socket until the future is dropped.
     pub async fn serve(&self, listener: &listener::UnixListener) -> Result<(), Error> {
         listener
-            .serve(self.shared.clone(), self.connection, self.admission.clone())
+            .serve(
+                self.shared.clone(),
+                self.connection,
+                self.unix_admission.clone(),
+            )
             .await
     }
 
     /// Serves token-authenticated clients on TCP until the future is dropped.
     pub async fn serve_tcp(&self, listener: &listener::TcpListener) -> Result<(), Error> {
         listener
-            .serve(self.shared.clone(), self.connection, self.admission.clone())
+            .serve(
+                self.shared.clone(),
+                self.connection,
+                self.tcp_admission.clone(),
+            )
             .await
     }
 

@@ -32,7 +32,7 @@ fn admit(
         Ok(ticket) => Some(ticket),
         Err(open) => {
             eprintln!(
-                "caplet: refused a connection from {peer}: {open} connections are open, the limit is {} (--max-connections)",
+                "caplet: refused a connection from {peer}: {open} open on this listener, the limit is {} (--max-connections)",
                 limits.max_connections
             );
             None

@@ -36,8 +36,8 @@ pub struct Args {
     #[arg(long, value_name = "SECS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=3_600))]
     auth_timeout_secs: u64,
-    /// Connections (Unix socket and TCP together) open at once; more are
-    /// closed as soon as they are accepted.
+    /// Connections open at once on each listener (the Unix socket, TCP);
+    /// more are closed as soon as they are accepted.
     #[arg(long, value_name = "N", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     max_connections: u64,
