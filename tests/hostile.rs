@@ -308,6 +308,7 @@ hostile!(
     pollute_array_iterator,
     pollute_object_setter,
     pollute_then_getter_loop,
+    pollute_then_getter_on_result,
     stub_overridden_method,
     stub_forged,
     stub_method_on_other_object,

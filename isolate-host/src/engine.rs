@@ -10,10 +10,11 @@
 //! `performance`, `SharedArrayBuffer` and `Atomics` (removed after the context
 //! is built), and anything from the host (timers, `require`, `process`,
 //! `std`, `os` are never added; `fetch` exists only when a worker is granted
-//! an http gateway named `fetch`, and goes through it: see `fetch.rs`). `Date.now()` and `new Date()` read
-//! a clock that stands still while JavaScript computes: it is set when a
-//! segment starts, i.e. at the start of an invocation and after each I/O
-//! completion, so a worker cannot time its own computation.
+//! an http gateway named `fetch`, and goes through it: see `fetch.rs`).
+//! `Date.now()` and `new Date()` read a clock that stands still while
+//! JavaScript computes: it is set when a segment starts, i.e. at the start of
+//! an invocation and after each I/O completion, so a worker cannot time its
+//! own computation.
 
 use std::cell::Cell;
 use std::rc::Rc;

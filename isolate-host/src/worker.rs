@@ -523,7 +523,9 @@ impl Core {
             .call((This(this), input, env, context))
             .catch(ctx)
             .map_err(|e| self.failure(ctx, e))?;
-        let returned = adopt_thenable(ctx, returned).map_err(internal)?;
+        let returned = adopt_thenable(ctx, returned)
+            .catch(ctx)
+            .map_err(|e| self.failure(ctx, e))?;
         Ok(Persistent::save(ctx, returned))
     }
 

@@ -117,7 +117,9 @@ impl Export {
                 .call((This(object), args, env))
                 .catch(ctx)
                 .map_err(|e| core.failure(ctx, e))?;
-            let returned = worker::adopt_thenable(ctx, returned).map_err(worker::internal)?;
+            let returned = worker::adopt_thenable(ctx, returned)
+                .catch(ctx)
+                .map_err(|e| core.failure(ctx, e))?;
             Ok(Persistent::save(ctx, returned))
         };
         let reply =
