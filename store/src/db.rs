@@ -127,6 +127,44 @@ pub fn check_name(what: &'static str, name: &str) -> Result<()> {
     })
 }
 
+/// A namespace table: one row per (principal, name), keyed by `id`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Namespace {
+    Volumes,
+    KvStores,
+}
+
+impl Namespace {
+    /// What a name in this table is called in errors.
+    fn what(self) -> &'static str {
+        match self {
+            Namespace::Volumes => "volume",
+            Namespace::KvStores => "store",
+        }
+    }
+
+    /// The id of (principal, name), creating its row when new; both names are
+    /// checked first.
+    pub(crate) fn id(self, conn: &Connection, principal: &str, name: &str) -> Result<i64> {
+        check_name("principal", principal)?;
+        check_name(self.what(), name)?;
+        let (insert, select) = match self {
+            Namespace::Volumes => (
+                "INSERT INTO volumes (principal, name) VALUES (?1, ?2)
+                 ON CONFLICT (principal, name) DO NOTHING",
+                "SELECT id FROM volumes WHERE principal = ?1 AND name = ?2",
+            ),
+            Namespace::KvStores => (
+                "INSERT INTO kv_stores (principal, name) VALUES (?1, ?2)
+                 ON CONFLICT (principal, name) DO NOTHING",
+                "SELECT id FROM kv_stores WHERE principal = ?1 AND name = ?2",
+            ),
+        };
+        conn.execute(insert, rusqlite::params![principal, name])?;
+        Ok(conn.query_row(select, rusqlite::params![principal, name], |row| row.get(0))?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -111,21 +111,7 @@ fn decode_cursor(cursor: &str) -> Option<Vec<u8>> {
 impl Kv {
     /// Opens the store (principal, name), creating it empty when new.
     pub(crate) fn open(conn: Rc<RefCell<Connection>>, principal: &str, name: &str) -> Result<Kv> {
-        crate::db::check_name("principal", principal)?;
-        crate::db::check_name("store", name)?;
-        let id = {
-            let c = conn.borrow();
-            c.execute(
-                "INSERT INTO kv_stores (principal, name) VALUES (?1, ?2)
-                 ON CONFLICT (principal, name) DO NOTHING",
-                params![principal, name],
-            )?;
-            c.query_row(
-                "SELECT id FROM kv_stores WHERE principal = ?1 AND name = ?2",
-                params![principal, name],
-                |row| row.get(0),
-            )?
-        };
+        let id = crate::db::Namespace::KvStores.id(&conn.borrow(), principal, name)?;
         Ok(Kv {
             conn,
             id,

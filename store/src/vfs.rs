@@ -227,21 +227,7 @@ impl Vfs {
         name: &str,
         quota: Quota,
     ) -> Result<Vfs> {
-        crate::db::check_name("principal", principal)?;
-        crate::db::check_name("volume", name)?;
-        let id = {
-            let c = conn.borrow();
-            c.execute(
-                "INSERT INTO volumes (principal, name) VALUES (?1, ?2)
-                 ON CONFLICT (principal, name) DO NOTHING",
-                params![principal, name],
-            )?;
-            c.query_row(
-                "SELECT id FROM volumes WHERE principal = ?1 AND name = ?2",
-                params![principal, name],
-                |row| row.get(0),
-            )?
-        };
+        let id = crate::db::Namespace::Volumes.id(&conn.borrow(), principal, name)?;
         Ok(Vfs {
             conn,
             id,
