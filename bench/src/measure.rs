@@ -126,41 +126,41 @@ impl CpuClock {
 /// Load a fresh trivial worker and invoke it once, `n` times.
 pub async fn cold(conn: &Connection, n: usize) -> anyhow::Result<Timed> {
     let code = WorkerCode::new("trivial.js", TRIVIAL);
-    let clock = CpuClock::new()?;
-    let roles = clock.by_role();
-    let mut samples = Vec::with_capacity(n);
-    let mut cpu = Vec::with_capacity(n);
-    for i in 0..n {
-        let cpu_start = clock.now();
-        let start = Instant::now();
+    timed_echoes(n, async |input: &str| {
         let worker = conn.load(&code).await?;
-        let done = worker.invoke("run", &i.to_string()).await?;
-        samples.push(start.elapsed());
-        cpu.push(clock.now() - cpu_start);
-        expect(&done.output, &i.to_string())?;
-    }
-    Ok(Timed {
-        wall: Summary::times(samples),
-        cpu: Summary::of(Unit::Time, cpu),
-        roles: clock.roles_since(&roles, n as f64),
+        Ok(worker.invoke("run", input).await?.output)
     })
+    .await
 }
 
 /// Invoke one loaded worker `n` times.
 pub async fn warm(conn: &Connection, n: usize) -> anyhow::Result<Timed> {
     let worker = conn.load(&WorkerCode::new("trivial.js", TRIVIAL)).await?;
     worker.invoke("run", "0").await?;
+    timed_echoes(n, async |input: &str| {
+        Ok(worker.invoke("run", input).await?.output)
+    })
+    .await
+}
+
+/// Times `n` runs of `echo` (wall and CPU time), the `i`th given `i` as its
+/// input, which it must give back as its output.
+async fn timed_echoes(
+    n: usize,
+    mut echo: impl AsyncFnMut(&str) -> anyhow::Result<String>,
+) -> anyhow::Result<Timed> {
     let clock = CpuClock::new()?;
     let roles = clock.by_role();
     let mut samples = Vec::with_capacity(n);
     let mut cpu = Vec::with_capacity(n);
     for i in 0..n {
+        let input = i.to_string();
         let cpu_start = clock.now();
         let start = Instant::now();
-        let done = worker.invoke("run", &i.to_string()).await?;
+        let output = echo(&input).await?;
         samples.push(start.elapsed());
         cpu.push(clock.now() - cpu_start);
-        expect(&done.output, &i.to_string())?;
+        expect(&output, &input)?;
     }
     Ok(Timed {
         wall: Summary::times(samples),
