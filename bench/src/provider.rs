@@ -1,6 +1,6 @@
 //! The Rust capability the benchmark grants to workers: `Bench` from
-//! `bench/schema/bench.capnp`, served with capnp's untyped
-//! [`capnp::capability::Server`] on the raw struct layout.
+//! `bench/schema/bench.capnp`, served as a [`caplet_capnp_js::dynamic`]
+//! server on the raw struct layout.
 //!
 //! Generated code comes only from the root `build.rs`, and this tiny
 //! interface does not need it: its two methods read and write one `UInt32`
@@ -9,10 +9,10 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
+use caplet_capnp_js::dynamic::{self, DynServer};
 use caplet_client::InterfaceSchema;
 use capnp::any_pointer;
-use capnp::capability::{self, DispatchCallResult, FromClientHook, Params, Promise, Results};
-use capnp::private::capability::ClientHook;
+use capnp::capability::{Params, Promise, Results};
 use capnp::private::layout::{PointerBuilder, PointerReader, StructSize};
 use capnp::traits::{FromPointerBuilder, FromPointerReader};
 
@@ -38,8 +38,8 @@ pub fn schema() -> InterfaceSchema {
 
 /// A `Bench` capability at depth 0, counting every call made on it or on any
 /// link reached from it.
-pub fn new(calls: Rc<Cell<u64>>) -> BenchClient {
-    capnp_rpc::new_client(Bench { depth: 0, calls })
+pub fn new(calls: Rc<Cell<u64>>) -> capnp::capability::Client {
+    dynamic::client(Rc::new(Bench { depth: 0, calls }))
 }
 
 /// One link of `Bench`.
@@ -49,7 +49,7 @@ pub struct Bench {
 }
 
 impl Bench {
-    fn dispatch(
+    fn call(
         &self,
         method_id: u16,
         params: Params<any_pointer::Owned>,
@@ -69,18 +69,17 @@ impl Bench {
             }
             1 => {
                 let depth = self.depth + 1;
-                let next: BenchClient = capnp_rpc::new_client(Bench {
+                let next = dynamic::client(Rc::new(Bench {
                     depth,
                     calls: self.calls.clone(),
-                });
+                }));
                 let out = results
                     .get()
                     .get_as::<RawBuilder>()?
                     .0
                     .init_struct(WORD_AND_POINTER);
                 out.set_data_field::<u32>(0, depth);
-                out.get_pointer_field(0)
-                    .set_capability(next.into_client_hook());
+                out.get_pointer_field(0).set_capability(next.hook);
             }
             other => {
                 return Err(capnp::Error::unimplemented(format!(
@@ -92,71 +91,25 @@ impl Bench {
     }
 }
 
-/// A client of `Bench` (untyped: calls go through the worker's JS stubs).
-pub struct BenchClient {
-    client: capability::Client,
-}
-
-impl FromClientHook for BenchClient {
-    fn new(hook: Box<dyn ClientHook>) -> Self {
-        Self {
-            client: capability::Client::new(hook),
-        }
-    }
-
-    fn into_client_hook(self) -> Box<dyn ClientHook> {
-        self.client.hook
-    }
-
-    fn as_client_hook(&self) -> &dyn ClientHook {
-        &*self.client.hook
-    }
-}
-
-/// Dispatches calls on a [`Bench`].
-#[derive(Clone)]
-pub struct BenchDispatch(Rc<Bench>);
-
-impl std::ops::Deref for BenchDispatch {
-    type Target = Bench;
-
-    fn deref(&self) -> &Bench {
-        &self.0
-    }
-}
-
-impl capability::Server for BenchDispatch {
-    fn dispatch_call(
-        self,
+impl DynServer for Bench {
+    fn dispatch(
+        self: Rc<Self>,
         interface_id: u64,
         method_id: u16,
         params: Params<any_pointer::Owned>,
         results: Results<any_pointer::Owned>,
-    ) -> DispatchCallResult {
+    ) -> Promise<(), capnp::Error> {
         let done = if interface_id == INTERFACE_ID {
-            self.0.dispatch(method_id, params, results)
+            self.call(method_id, params, results)
         } else {
             Err(capnp::Error::unimplemented(format!(
                 "not Bench: interface {interface_id:#x}"
             )))
         };
-        let promise = match done {
+        match done {
             Ok(()) => Promise::ok(()),
             Err(error) => Promise::err(error),
-        };
-        DispatchCallResult::new(promise, false)
-    }
-
-    fn as_ptr(&self) -> usize {
-        Rc::as_ptr(&self.0) as usize
-    }
-}
-
-impl capability::FromServer<Bench> for BenchClient {
-    type Dispatch = BenchDispatch;
-
-    fn from_server(server: Rc<Bench>) -> BenchDispatch {
-        BenchDispatch(server)
+        }
     }
 }
 
