@@ -58,12 +58,7 @@ impl Membrane {
         let granted = self
             .schema
             .interface(self.interface_id)
-            .is_ok_and(|interface| {
-                interface
-                    .methods
-                    .iter()
-                    .any(|m| m.interface_id == interface_id && m.ordinal == method_id)
-            });
+            .is_ok_and(|interface| interface.method_by_id(interface_id, method_id).is_some());
         if !granted {
             return Err(capnp::Error::unimplemented(format!(
                 "method {method_id} of interface {interface_id:#x} is not part of the granted interface"

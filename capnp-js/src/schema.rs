@@ -371,6 +371,14 @@ impl InterfaceInfo {
     pub fn method_by_name(&self, name: &str) -> Option<&MethodInfo> {
         self.methods.iter().find(|m| &*m.name == name)
     }
+
+    /// The method `ordinal` of `interface_id` (this interface or one it
+    /// extends), if this interface has it.
+    pub fn method_by_id(&self, interface_id: u64, ordinal: u16) -> Option<&MethodInfo> {
+        self.methods
+            .iter()
+            .find(|m| m.interface_id == interface_id && m.ordinal == ordinal)
+    }
 }
 
 /// Reader segments over one owned, aligned segment.

@@ -75,9 +75,7 @@ impl Export {
             .interface(self.interface_id)
             .map_err(|e| Error::failed(e.to_string()))?;
         let method = interface
-            .methods
-            .iter()
-            .find(|m| m.interface_id == interface_id && m.ordinal == method_id)
+            .method_by_id(interface_id, method_id)
             .ok_or_else(|| {
                 Error::unimplemented(format!(
                     "{} has no method {method_id} of interface {interface_id:#x}",
