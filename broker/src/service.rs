@@ -50,7 +50,7 @@ const MAX_CACHED: usize = 1024;
 /// A worker cached under a `get` id.
 #[derive(Clone)]
 struct Cached {
-    /// What `get` compares (see `Checked::canonical`).
+    /// What `get` compares (see `WorkerService::canonical`).
     canonical: Vec<u8>,
     worker: worker::Client,
     /// When it was cached (`Shared::cached_count`).
@@ -154,13 +154,10 @@ impl BrokerService {
         })
     }
 
-    /// Checks `code` and builds the worker for it (loaded on a host now, so
-    /// compile errors reach the caller of `load`).
     /// Checks `code` into a worker, not yet loaded on a host.
-    fn check(&self, code: worker_code::Reader<'_>) -> Result<(Vec<u8>, Rc<WorkerService>), Error> {
+    fn check(&self, code: worker_code::Reader<'_>) -> Result<Rc<WorkerService>, Error> {
         let checked = Checked::new(code, &self.shared)?;
-        let canonical = checked.canonical();
-        let worker = Rc::new(WorkerService {
+        Ok(Rc::new(WorkerService {
             shared: self.shared.clone(),
             principal: self.cordon(code)?,
             spec: capnp::serialize::write_message_to_words(&checked.spec),
@@ -170,8 +167,7 @@ impl BrokerService {
             placement: RefCell::new(None),
             pending: RefCell::new(None),
             loading: tokio::sync::Mutex::new(()),
-        });
-        Ok((canonical, worker))
+        }))
     }
 }
 
@@ -181,7 +177,7 @@ impl broker::Server for BrokerService {
         params: broker::LoadParams,
         mut results: broker::LoadResults,
     ) -> Result<(), capnp::Error> {
-        let (_, worker) = self.check(params.get()?.get_code()?)?;
+        let worker = self.check(params.get()?.get_code()?)?;
         // Answer with the worker before its host has loaded it, so an
         // invocation pipelined on this call goes out at once (it waits for
         // the load on the host, not for a round trip through the client).
@@ -210,10 +206,11 @@ impl broker::Server for BrokerService {
             );
         }
         let code = params.get_code()?;
-        let (canonical, worker) = self.check(code)?;
+        let worker = self.check(code)?;
+        let canonical = worker.canonical();
         // One principal never sees another's ids; under a cordon a named
         // sub-principal has its own too.
-        let key = (self.cordon(code)?, id);
+        let key = (worker.principal.clone(), id);
         let cached = self.shared.cache.borrow().get(&key).cloned();
         if let Some(entry) = cached {
             if entry.canonical != canonical {
@@ -264,19 +261,6 @@ impl Checked {
             bindings,
             limits,
         })
-    }
-
-    /// What `get` compares: the spec, and each binding's name and schema.
-    /// Capabilities themselves cannot be compared: a cached worker keeps
-    /// those of the `get` that created it.
-    fn canonical(&self) -> Vec<u8> {
-        let mut bytes = capnp::serialize::write_message_to_words(&self.spec);
-        for binding in &self.bindings {
-            bytes.extend_from_slice(binding.name.as_bytes());
-            bytes.push(0);
-            bytes.extend(binding.schema_words());
-        }
-        bytes
     }
 }
 
@@ -383,6 +367,19 @@ struct Placement {
 }
 
 impl WorkerService {
+    /// What `get` compares: the spec, and each binding's name and schema.
+    /// Capabilities themselves cannot be compared: a cached worker keeps
+    /// those of the `get` that created it.
+    fn canonical(&self) -> Vec<u8> {
+        let mut bytes = self.spec.clone();
+        for binding in &self.bindings {
+            bytes.extend_from_slice(binding.name.as_bytes());
+            bytes.push(0);
+            bytes.extend(binding.schema_words());
+        }
+        bytes
+    }
+
     /// The worker on a live host, loading it there if its host is gone.
     /// While a load is in flight, its promised worker (calls on it fail if
     /// the load fails).
