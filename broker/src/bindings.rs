@@ -21,7 +21,6 @@ pub struct Bound {
     pub name: String,
     /// The granted capability, seen through the broker's membrane.
     pub client: capnp::capability::Client,
-    pub interface_id: u64,
     /// A serialized `CompiledSchema` message with every node the interface
     /// needs (kept at its exact size, like the worker's spec).
     schema: Vec<u8>,
@@ -93,14 +92,11 @@ pub fn read(
             compiler,
             &format!("binding {name:?}"),
         )?;
-        let interface_id = interface.interface_id;
         let schema = capnp::serialize::write_message_to_words(&interface.compiled);
-        let set = interface.set;
-        let client = Membrane::wrap(client, set, interface_id);
+        let client = Membrane::wrap(client, interface.set, interface.interface_id);
         bound.push(Bound {
             name,
             client,
-            interface_id,
             schema,
         });
     }
