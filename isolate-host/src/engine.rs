@@ -190,15 +190,12 @@ impl CpuMeter {
         let Some(deadline) = self.deadline.get() else {
             return false;
         };
-        if Instant::now() >= deadline {
+        let now = Instant::now();
+        if now >= deadline {
             self.tripped.set(Some(Trip::Cpu));
             return true;
         }
-        if self
-            .wall_deadline
-            .get()
-            .is_some_and(|d| Instant::now() >= d)
-        {
+        if self.wall_deadline.get().is_some_and(|d| now >= d) {
             self.tripped.set(Some(Trip::Wall));
             return true;
         }

@@ -46,6 +46,14 @@ pub struct InvokeFailure {
     pub stack: String,
 }
 
+/// `kind: message`, the one-line form used where a failure becomes an error
+/// text (a JS exception, a Cap'n Proto error).
+impl std::fmt::Display for InvokeFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", kind_name(self.kind), self.message)
+    }
+}
+
 impl InvokeFailure {
     pub fn new(kind: Kind, message: impl Into<String>) -> Self {
         Self {

@@ -240,13 +240,7 @@ impl host_worker::Server for HostWorkerServer {
         };
         let cap = worker
             .entrypoint(&name, &schema, interface_id)
-            .map_err(|f| {
-                capnp::Error::failed(format!(
-                    "{}: {}",
-                    crate::error::kind_name(f.kind),
-                    f.message
-                ))
-            })?;
+            .map_err(|f| capnp::Error::failed(f.to_string()))?;
         results.get().init_cap().set_as_capability(cap.hook);
         Ok(())
     }

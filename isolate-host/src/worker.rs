@@ -163,12 +163,7 @@ impl JsWorker {
             ))
         });
         if let Some(trip) = isolate.meter().tripped() {
-            let failure = core.limit_failure(trip);
-            return Err(Error::Evaluation(format!(
-                "{}: {}",
-                crate::error::kind_name(failure.kind),
-                failure.message
-            )));
+            return Err(Error::Evaluation(core.limit_failure(trip).to_string()));
         }
         let (namespace, promise) = evaluated?;
         if let Some(message) = job_error {
@@ -593,14 +588,9 @@ impl Core {
         };
         if let Some(trip) = over {
             self.isolate.meter().trip(trip);
-            let failure = self.limit_failure(trip);
             return Err(rquickjs::Exception::throw_internal(
                 ctx,
-                &format!(
-                    "{}: {}",
-                    crate::error::kind_name(failure.kind),
-                    failure.message
-                ),
+                &self.limit_failure(trip).to_string(),
             ));
         }
         self.calls.set(self.calls.get() + 1);

@@ -223,11 +223,7 @@ fn to_capnp(failure: InvokeFailure) -> Error {
     match failure.kind {
         Kind::Exception => Error::failed(failure.message),
         Kind::EntrypointNotFound => Error::unimplemented(failure.message),
-        kind => Error::failed(format!(
-            "{}: {}",
-            crate::error::kind_name(kind),
-            failure.message
-        )),
+        _ => Error::failed(failure.to_string()),
     }
 }
 
