@@ -33,7 +33,7 @@ fn fill_entry(mut builder: entry::Builder<'_>, e: &Entry) {
         Kind::Directory => entry::Kind::Directory,
     });
     // Files are at most 16 MiB (`vfs::MAX_FILE_BYTES`), so this never clamps.
-    builder.set_size(u32::try_from(e.size).unwrap_or(u32::MAX));
+    builder.set_size(size32(e.size));
 }
 
 fn fill_entries(mut list: capnp::struct_list::Builder<'_, entry::Owned>, entries: &[Entry]) {
