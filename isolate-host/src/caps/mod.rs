@@ -104,6 +104,11 @@ impl Caps {
     /// schemas; nodes already known are kept.
     pub fn add_schema(&self, more: &SchemaSet) -> Result<(), caplet_capnp_js::schema::SchemaError> {
         let current = self.schema();
+        if more.node_ids().all(|id| current.node(id).is_ok()) {
+            // Nothing new (the usual case when an entrypoint is asked for
+            // again): no rebuild.
+            return Ok(());
+        }
         let mut readers = Vec::new();
         for id in current.node_ids() {
             readers.push(current.node(id)?);
