@@ -14,6 +14,8 @@ capnp::generated_code!(pub mod fs_capnp);
 capnp::generated_code!(pub mod kv_capnp);
 capnp::generated_code!(pub mod http_capnp);
 
+pub mod transport;
+
 /// The largest Cap'n Proto message any caplet process reads, in words
 /// (80 MiB): big enough for 64 MiB of modules or a maximal invocation answer,
 /// bounded against traversal bombs. Broker and isolate-hosts share it, so

@@ -171,12 +171,7 @@ pub(crate) fn spawn<S>(
     let socket = Rc::new(RefCell::new(Some(stream)));
     let guarded = Guarded::new(socket.clone(), gate.clone(), limits);
     let (reader, writer) = guarded.compat().split();
-    let network = twoparty::VatNetwork::new(
-        futures::io::BufReader::new(reader),
-        futures::io::BufWriter::new(writer),
-        Side::Server,
-        crate::reader_options(),
-    );
+    let network = caplet::transport::network(reader, writer, Side::Server, crate::reader_options());
     let network = GatedNetwork {
         inner: network,
         gate: gate.clone(),

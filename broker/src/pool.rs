@@ -23,7 +23,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use caplet::host_capnp::isolate_host;
-use capnp_rpc::{rpc_twoparty_capnp, twoparty, RpcSystem};
+use capnp_rpc::{rpc_twoparty_capnp, RpcSystem};
 use futures::AsyncReadExt;
 use tokio::sync::watch;
 use tokio_util::compat::TokioAsyncReadCompatExt;
@@ -407,9 +407,9 @@ async fn spawn_host(
     let stream =
         tokio::net::UnixStream::from_std(ours).map_err(|e| Error::io("isolate-host socket", e))?;
     let (reader, writer) = stream.compat().split();
-    let network = twoparty::VatNetwork::new(
-        futures::io::BufReader::new(reader),
-        futures::io::BufWriter::new(writer),
+    let network = caplet::transport::network(
+        reader,
+        writer,
         rpc_twoparty_capnp::Side::Client,
         crate::reader_options(),
     );

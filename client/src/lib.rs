@@ -24,7 +24,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use caplet::caplet_capnp::{broker, gatekeeper, log_line, log_sink, module, worker, worker_code};
-use capnp_rpc::{rpc_twoparty_capnp, twoparty, RpcSystem};
+use capnp_rpc::{rpc_twoparty_capnp, RpcSystem};
 use futures::AsyncReadExt;
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
@@ -516,9 +516,9 @@ fn bootstrap_io<T: capnp::capability::FromClientHook>(
     reader: impl futures::AsyncRead + Unpin + 'static,
     writer: impl futures::AsyncWrite + Unpin + 'static,
 ) -> T {
-    let network = twoparty::VatNetwork::new(
-        futures::io::BufReader::new(reader),
-        futures::io::BufWriter::new(writer),
+    let network = caplet::transport::network(
+        reader,
+        writer,
         rpc_twoparty_capnp::Side::Client,
         caplet_broker::reader_options(),
     );

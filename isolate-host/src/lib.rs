@@ -38,7 +38,7 @@ pub use error::{Error, InvokeFailure};
 
 use std::os::fd::OwnedFd;
 
-use capnp_rpc::{rpc_twoparty_capnp, twoparty, RpcSystem};
+use capnp_rpc::{rpc_twoparty_capnp, RpcSystem};
 use futures::AsyncReadExt;
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
@@ -169,12 +169,8 @@ async fn serve(fd: OwnedFd) -> Result<(), Error> {
     let mut options = capnp::message::ReaderOptions::new();
     options.traversal_limit_in_words(Some(caplet::MAX_MESSAGE_WORDS));
     options.nesting_limit(64);
-    let network = twoparty::VatNetwork::new(
-        futures::io::BufReader::new(reader),
-        futures::io::BufWriter::new(writer),
-        rpc_twoparty_capnp::Side::Server,
-        options,
-    );
+    let network =
+        caplet::transport::network(reader, writer, rpc_twoparty_capnp::Side::Server, options);
     let host: caplet::host_capnp::isolate_host::Client =
         capnp_rpc::new_client(server::HostServer::new()?);
     let rpc = RpcSystem::new(Box::new(network), Some(host.client));
