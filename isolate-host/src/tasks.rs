@@ -47,18 +47,28 @@ impl Tasks {
         self.pending.borrow().is_empty() && self.incoming.borrow().is_empty()
     }
 
-    /// Waits for the next task to finish.
-    pub async fn next(&self) -> Option<Completion> {
-        std::future::poll_fn(|cx: &mut Context<'_>| -> Poll<Option<Completion>> {
+    /// Waits for a task to finish; gives the completions of every task that
+    /// has finished by then (empty only when no task is left), so that they
+    /// can run in one segment.
+    pub async fn next(&self) -> Vec<Completion> {
+        std::future::poll_fn(|cx: &mut Context<'_>| -> Poll<Vec<Completion>> {
             *self.waiter.borrow_mut() = Some(cx.waker().clone());
             let mut pending = std::mem::take(&mut *self.pending.borrow_mut());
-            loop {
+            let mut done = Vec::new();
+            let exhausted = loop {
                 pending.extend(self.incoming.borrow_mut().drain(..));
-                let polled = pending.poll_next_unpin(cx);
-                if polled.is_ready() || self.incoming.borrow().is_empty() {
-                    *self.pending.borrow_mut() = pending;
-                    return polled;
+                match pending.poll_next_unpin(cx) {
+                    Poll::Ready(Some(completion)) => done.push(completion),
+                    Poll::Ready(None) => break true,
+                    Poll::Pending if self.incoming.borrow().is_empty() => break false,
+                    Poll::Pending => {}
                 }
+            };
+            *self.pending.borrow_mut() = pending;
+            if done.is_empty() && !exhausted {
+                Poll::Pending
+            } else {
+                Poll::Ready(done)
             }
         })
         .await

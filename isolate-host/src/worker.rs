@@ -367,14 +367,23 @@ impl Core {
         })
     }
 
-    /// Runs tasks (each completion in a segment) until `returned` is not a
-    /// pending promise; gives its value, or the rejection as a failure.
+    /// Runs tasks until `returned` is not a pending promise; gives its value,
+    /// or the rejection as a failure. The completions of the tasks that
+    /// finished together run in one segment.
     async fn settle(
         &self,
         returned: &Persistent<Value<'static>>,
         peak: &mut u64,
     ) -> Result<Persistent<Value<'static>>, InvokeFailure> {
         let mut segments: u32 = 0;
+        // One timer for the whole invocation, not one per wait.
+        let deadline = self.isolate.meter().wall_deadline();
+        let mut wall = std::pin::pin!(async move {
+            match deadline {
+                Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+                None => std::future::pending().await,
+            }
+        });
         loop {
             let state = self.poll_settled(returned);
             // Describing a rejection may have run the worker's code
@@ -391,19 +400,21 @@ impl Core {
                     "the returned promise never settles: nothing it waits on is pending",
                 ));
             }
-            let next = match self.isolate.meter().wall_deadline() {
-                Some(deadline) => tokio::time::timeout_at(deadline.into(), self.tasks.next()).await,
-                None => Ok(self.tasks.next().await),
+            let completions = tokio::select! {
+                biased;
+                completions = self.tasks.next() => completions,
+                () = &mut wall => {
+                    return Err(self.limit_failure(Trip::Wall));
+                }
             };
-            let Ok(next) = next else {
-                return Err(self.limit_failure(Trip::Wall));
-            };
-            let Some(completion) = next else {
+            if completions.is_empty() {
                 continue;
-            };
-            let (done, job_error) = self
-                .isolate
-                .segment(|ctx| completion(ctx).catch(ctx).map_err(|e| self.failure(ctx, e)));
+            }
+            let (done, job_error) = self.isolate.segment(|ctx| {
+                completions.into_iter().try_for_each(|completion| {
+                    completion(ctx).catch(ctx).map_err(|e| self.failure(ctx, e))
+                })
+            });
             self.progress.notify_waiters();
             // Measuring the heap walks all of it: sample every
             // PEAK_SAMPLE_EVERY-th segment, not after each capability call.
