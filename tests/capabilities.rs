@@ -605,6 +605,40 @@ fn stubs_are_released_on_dispose_and_at_invocation_end() {
     });
 }
 
+/// An answer JS never awaited is not kept past its invocation: the
+/// capability in it is released, and awaiting it later rejects.
+#[test]
+fn answers_never_awaited_are_released_at_invocation_end() {
+    let server = Server::start(1);
+    block_on(async {
+        let conn = Connection::connect(&server.socket).await.unwrap();
+        let drops = Rc::new(Drops::default());
+        let factory: factory::Client = capnp_rpc::new_client(FactoryImpl {
+            drops: drops.clone(),
+        });
+        let code = WorkerCode::new("unawaited.js", include_str!("js/unawaited.js")).grant(
+            "factory",
+            factory,
+            schema("Factory"),
+        );
+        let worker = conn.load(&code).await.unwrap();
+        let first = worker.invoke("run", r#""stash""#).await.unwrap();
+        let first: serde_json::Value = serde_json::from_str(&first.output).unwrap();
+        assert_eq!(
+            first["before"],
+            serde_json::json!([]),
+            "held while the invocation ran"
+        );
+        drops.wait_for("unawaited").await;
+        let later = worker.invoke("run", r#""await""#).await.unwrap();
+        let later: serde_json::Value = serde_json::from_str(&later.output).unwrap();
+        assert_eq!(
+            later["later"],
+            "ReferenceError: the results of this call were released when its invocation ended"
+        );
+    });
+}
+
 /// Cap'n Proto exceptions reach JS as `RpcError` with their type.
 #[test]
 fn capnp_exceptions_become_rpc_errors() {

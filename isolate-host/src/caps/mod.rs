@@ -38,6 +38,11 @@ use crate::worker::Core;
 pub use export::Export;
 pub use stub::{Slot, StubCell};
 
+/// Something an invocation holds on the other side, let go when it ends.
+trait Held {
+    fn release(&self);
+}
+
 /// A capability granted to the worker, visible as `env.<name>`.
 #[derive(Clone)]
 pub struct Binding {
@@ -53,8 +58,9 @@ pub struct Caps {
     /// Every interface the worker meets: its bindings' and its entrypoints'.
     schema: RefCell<Rc<SchemaSet>>,
     bindings: Vec<Binding>,
-    /// Stubs handed to JS during the current invocation.
-    held: RefCell<Vec<Weak<Slot>>>,
+    /// What the current invocation holds on the other side: its stubs, its
+    /// calls' pipelines and answers.
+    held: RefCell<Vec<Weak<dyn Held>>>,
     /// Objects exported as capabilities, by export id. They live here, not
     /// in their `Export` (which the other side may hold past the worker's
     /// life): QuickJS must never free a runtime while a handle on one of its
@@ -203,11 +209,23 @@ impl Caps {
         Ok(env)
     }
 
-    /// Releases every stub handed out during the invocation that just ended.
+    /// Registers `held` for release when the invocation ends.
+    fn hold(&self, held: Weak<dyn Held>) {
+        let mut all = self.held.borrow_mut();
+        if all.len() == all.capacity() {
+            // Keep the list to what is still alive (amortised).
+            all.retain(|held| held.strong_count() > 0);
+        }
+        all.push(held);
+    }
+
+    /// Releases everything the invocation that just ended held: stubs,
+    /// pipelines, and answers it never awaited (with the capabilities in
+    /// them).
     pub fn end_invocation(&self) {
-        for slot in self.held.take() {
-            if let Some(slot) = slot.upgrade() {
-                slot.release();
+        for held in self.held.take() {
+            if let Some(held) = held.upgrade() {
+                held.release();
             }
         }
     }

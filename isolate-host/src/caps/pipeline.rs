@@ -6,40 +6,218 @@
 //! calls on it are sent at once and travel with the first call; reading a
 //! struct or group field gives a nested pipeline. Other fields exist only on
 //! the awaited results.
+//!
+//! The real promise is made, and the results decoded, only when JS first
+//! awaits the pipeline (or one nested in it): until then nothing can observe
+//! them. The links of a pipelined chain are never awaited, so their answers
+//! are never turned into JS values.
 
+use std::cell::RefCell;
+
+use caplet_capnp_js::codec;
 use caplet_capnp_js::schema::{FieldKind, Layout, Type};
 use capnp::any_pointer;
-use rquickjs::class::{JsClass, Readable, Trace, Tracer};
+use capnp::capability::Response;
+use rquickjs::class::{JsClass, Trace, Tracer, Writable};
 use rquickjs::function::{Opt, This};
 use rquickjs::object::Accessor;
 use rquickjs::{Class, Ctx, Exception, Function, JsLifetime, Object, Persistent, Value};
 
-use super::Caps;
+use super::{Caps, Held, Reader};
+
+type Answered = Result<Response<any_pointer::Owned>, capnp::Error>;
+
+/// A call's answer, from the call until JS awaits it.
+pub struct Answer {
+    interface_id: u64,
+    ordinal: u16,
+    state: RefCell<AnswerState>,
+}
+
+enum AnswerState {
+    /// Neither arrived nor awaited.
+    Waiting,
+    /// Arrived before JS awaited it.
+    Arrived(Answered),
+    /// Awaited before it arrived: what settles the call's promise.
+    Awaited {
+        resolve: Persistent<Function<'static>>,
+        reject: Persistent<Function<'static>>,
+    },
+    /// Settled, or let go at the end of its invocation.
+    Gone,
+}
+
+impl Answer {
+    pub fn new(interface_id: u64, ordinal: u16) -> Self {
+        Self {
+            interface_id,
+            ordinal,
+            state: RefCell::new(AnswerState::Waiting),
+        }
+    }
+
+    /// The answer came: settles the promise if JS awaits it, else keeps it.
+    pub fn arrive(&self, ctx: &Ctx<'_>, caps: &Caps, answered: Answered) -> rquickjs::Result<()> {
+        let state = std::mem::replace(&mut *self.state.borrow_mut(), AnswerState::Gone);
+        match state {
+            AnswerState::Waiting => {
+                *self.state.borrow_mut() = AnswerState::Arrived(answered);
+                Ok(())
+            }
+            AnswerState::Awaited { resolve, reject } => self.settle(
+                ctx,
+                caps,
+                answered,
+                &resolve.restore(ctx)?,
+                &reject.restore(ctx)?,
+            ),
+            AnswerState::Arrived(_) | AnswerState::Gone => Ok(()),
+        }
+    }
+
+    /// JS awaits the call: settles the promise now if the answer is here,
+    /// else once it comes.
+    fn awaited<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        caps: &Caps,
+        resolve: Function<'js>,
+        reject: Function<'js>,
+    ) -> rquickjs::Result<()> {
+        let state = std::mem::replace(&mut *self.state.borrow_mut(), AnswerState::Gone);
+        match state {
+            AnswerState::Waiting => {
+                *self.state.borrow_mut() = AnswerState::Awaited {
+                    resolve: Persistent::save(ctx, resolve),
+                    reject: Persistent::save(ctx, reject),
+                };
+                Ok(())
+            }
+            AnswerState::Arrived(answered) => self.settle(ctx, caps, answered, &resolve, &reject),
+            AnswerState::Awaited { .. } | AnswerState::Gone => {
+                reject.call::<_, ()>((released(ctx)?,))
+            }
+        }
+    }
+
+    fn settle<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        caps: &Caps,
+        answered: Answered,
+        resolve: &Function<'js>,
+        reject: &Function<'js>,
+    ) -> rquickjs::Result<()> {
+        let decoded = answered.and_then(|response| {
+            let results = response.get()?;
+            Ok(codec::read_results(
+                ctx,
+                &caps.schema(),
+                self.interface_id,
+                self.ordinal,
+                results,
+                &mut Reader { caps },
+            ))
+        });
+        match decoded {
+            Ok(Ok(value)) => resolve.call::<_, ()>((value,)),
+            Ok(Err(codec_error)) => {
+                let _ = codec_error.throw(ctx);
+                let thrown = ctx.catch();
+                reject.call::<_, ()>((thrown,))
+            }
+            Err(rpc_error) => {
+                let error = caps.rpc_error(ctx, &rpc_error)?;
+                reject.call::<_, ()>((error,))
+            }
+        }
+    }
+}
+
+impl Held for Answer {
+    /// Lets go of the answer (its invocation ended): the capabilities in it
+    /// are released.
+    fn release(&self) {
+        *self.state.borrow_mut() = AnswerState::Gone;
+    }
+}
+
+/// A call's pipeline, or one nested in it: what pipelined calls are sent on.
+/// Emptied when the invocation ends (it holds the answer once it arrives).
+struct Pipe(RefCell<Option<any_pointer::Pipeline>>);
+
+impl Held for Pipe {
+    fn release(&self) {
+        self.0.borrow_mut().take();
+    }
+}
+
+impl Pipe {
+    /// The pipeline, unless its invocation ended.
+    fn get<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+    ) -> rquickjs::Result<std::cell::Ref<'_, any_pointer::Pipeline>> {
+        std::cell::Ref::filter_map(self.0.borrow(), Option::as_ref).map_err(|_| {
+            Exception::throw_reference(
+                ctx,
+                "this pipelined promise was released when its invocation ended",
+            )
+        })
+    }
+}
+
+/// The error a call's promise rejects with when it is first awaited after
+/// its invocation ended.
+fn released<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Value<'js>> {
+    let message = "the results of this call were released when its invocation ended";
+    let error = Exception::from_message(ctx.clone(), message)?;
+    let reference_error: Object = ctx.globals().get("ReferenceError")?;
+    let proto: Object = reference_error.get("prototype")?;
+    error.as_object().set_prototype(Some(&proto))?;
+    Ok(error.into_value())
+}
+
+/// Where a pipeline's promise comes from.
+enum Origin<'js> {
+    /// The call's own pipeline: its answer until JS awaits it, then the
+    /// call's promise. (Once awaited, the answer lives only in the call's
+    /// task: a JS value reached from here through an untraced `Persistent`
+    /// would keep cycles alive past the runtime.)
+    Call {
+        answer: Option<std::rc::Rc<Answer>>,
+        promise: Option<Value<'js>>,
+    },
+    /// A struct or group within: the call's pipeline object and the field
+    /// names from its results to here.
+    Field { call: Value<'js>, path: Vec<String> },
+}
 
 /// The Rust data inside a pipeline object.
 pub struct PipelineCell<'js> {
-    pipeline: any_pointer::Pipeline,
-    /// The call's promise for its whole results.
-    promise: Value<'js>,
-    /// Field names from the results to this pipeline (empty at the root).
-    path: Vec<String>,
+    pipe: std::rc::Rc<Pipe>,
+    origin: Origin<'js>,
 }
 
 impl<'js> Trace<'js> for PipelineCell<'js> {
     fn trace<'a>(&self, tracer: Tracer<'a, 'js>) {
-        self.promise.trace(tracer);
+        match &self.origin {
+            Origin::Call { promise, .. } => promise.trace(tracer),
+            Origin::Field { call, .. } => call.trace(tracer),
+        }
     }
 }
 
-// SAFETY: the only JS value inside is `promise`, whose lifetime is carried
-// over by `Changed`.
+// SAFETY: the JS values inside (`promise`, `call`) have their lifetime
+// carried over by `Changed`.
 unsafe impl<'js> JsLifetime<'js> for PipelineCell<'js> {
     type Changed<'to> = PipelineCell<'to>;
 }
 
 impl<'js> JsClass<'js> for PipelineCell<'js> {
     const NAME: &'static str = "PipelinedPromise";
-    type Mutable = Readable;
+    type Mutable = Writable;
 
     fn constructor(_ctx: &Ctx<'js>) -> rquickjs::Result<Option<rquickjs::Constructor<'js>>> {
         Ok(None)
@@ -53,22 +231,37 @@ fn cell<'js>(ctx: &Ctx<'js>, this: &Value<'js>) -> rquickjs::Result<Class<'js, P
 }
 
 impl Caps {
-    /// A pipeline object over `layout` (the results struct, or a struct or
-    /// group within it).
-    pub(super) fn pipeline<'js>(
+    /// The pipeline object of a call whose results have `layout`.
+    pub(super) fn call_pipeline<'js>(
         &self,
         ctx: &Ctx<'js>,
         pipeline: any_pointer::Pipeline,
         layout: &Layout,
-        promise: Value<'js>,
-        path: Vec<String>,
+        answer: std::rc::Rc<Answer>,
+    ) -> rquickjs::Result<Value<'js>> {
+        let held: std::rc::Rc<dyn Held> = answer.clone();
+        self.hold(std::rc::Rc::downgrade(&held));
+        let origin = Origin::Call {
+            answer: Some(answer),
+            promise: None,
+        };
+        self.pipeline(ctx, pipeline, layout, origin)
+    }
+
+    /// A pipeline object over `layout` (the results struct, or a struct or
+    /// group within it).
+    fn pipeline<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        pipeline: any_pointer::Pipeline,
+        layout: &Layout,
+        origin: Origin<'js>,
     ) -> rquickjs::Result<Value<'js>> {
         let proto = self.pipeline_proto(ctx, layout)?;
-        let cell = PipelineCell {
-            pipeline,
-            promise,
-            path,
-        };
+        let pipe = std::rc::Rc::new(Pipe(RefCell::new(Some(pipeline))));
+        let held: std::rc::Rc<dyn Held> = pipe.clone();
+        self.hold(std::rc::Rc::downgrade(&held));
+        let cell = PipelineCell { pipe, origin };
         Ok(Class::instance_proto(cell, proto)?.into_value())
     }
 
@@ -96,7 +289,12 @@ impl Caps {
                             .upgrade()
                             .ok_or_else(|| Exception::throw_internal(&ctx, "the worker is gone"))?;
                         let cell = cell(&ctx, &this.0)?;
-                        let hook = cell.borrow().pipeline.get_pointer_field(offset).as_cap();
+                        let hook = cell
+                            .borrow()
+                            .pipe
+                            .get(&ctx)?
+                            .get_pointer_field(offset)
+                            .as_cap();
                         core.caps
                             .stub(&ctx, capnp::capability::Client::new(hook), interface_id)
                     };
@@ -113,21 +311,15 @@ impl Caps {
                         let core = core
                             .upgrade()
                             .ok_or_else(|| Exception::throw_internal(&ctx, "the worker is gone"))?;
-                        let cell = cell(&ctx, &this.0)?;
-                        let cell = cell.borrow();
                         let schema = core.caps.schema();
                         let info = schema
                             .struct_info(struct_id)
                             .map_err(|e| Exception::throw_type(&ctx, &e.to_string()))?;
-                        let mut path = cell.path.clone();
-                        path.push(field_name.clone());
-                        core.caps.pipeline(
-                            &ctx,
-                            cell.pipeline.get_pointer_field(offset),
-                            &info.layout,
-                            cell.promise.clone(),
-                            path,
-                        )
+                        let cell = cell(&ctx, &this.0)?;
+                        let cell = cell.borrow();
+                        let pipeline = cell.pipe.get(&ctx)?.get_pointer_field(offset);
+                        let origin = cell.field(&this.0, &field_name);
+                        core.caps.pipeline(&ctx, pipeline, &info.layout, origin)
                     };
                     proto.prop(name.as_str(), Accessor::new_get(getter))?;
                 }
@@ -140,15 +332,9 @@ impl Caps {
                             .ok_or_else(|| Exception::throw_internal(&ctx, "the worker is gone"))?;
                         let cell = cell(&ctx, &this.0)?;
                         let cell = cell.borrow();
-                        let mut path = cell.path.clone();
-                        path.push(field_name.clone());
-                        core.caps.pipeline(
-                            &ctx,
-                            cell.pipeline.noop(),
-                            &group,
-                            cell.promise.clone(),
-                            path,
-                        )
+                        let pipeline = cell.pipe.get(&ctx)?.noop();
+                        let origin = cell.field(&this.0, &field_name);
+                        core.caps.pipeline(&ctx, pipeline, &group, origin)
                     };
                     proto.prop(name.as_str(), Accessor::new_get(getter))?;
                 }
@@ -161,24 +347,28 @@ impl Caps {
         // capturing them: a JS value captured by a Rust closure is a root the
         // collector cannot see, and would keep a cycle through a pending
         // pipeline alive past the runtime (QuickJS then aborts the host).
-        let intrinsics = {
+        let settled = {
             let core = self.core.clone();
-            move |ctx: &Ctx<'js>| -> rquickjs::Result<super::Intrinsics> {
+            move |ctx: &Ctx<'js>,
+                  this: &Value<'js>|
+                  -> rquickjs::Result<(Value<'js>, super::Intrinsics)> {
                 let core = core
                     .upgrade()
                     .ok_or_else(|| Exception::throw_internal(ctx, "the worker is gone"))?;
-                Ok(core.caps.intrinsics())
+                let intrinsics = core.caps.intrinsics();
+                let settled = settled_value(ctx, &core.caps, this, &intrinsics.then)?;
+                Ok((settled, intrinsics))
             }
         };
-        let lookup = intrinsics.clone();
+        let lookup = settled.clone();
         let then_fn = Function::new(
             ctx.clone(),
             move |ctx: Ctx<'js>,
                   this: This<Value<'js>>,
                   on_ok: Opt<Value<'js>>,
                   on_err: Opt<Value<'js>>| {
-                let then = lookup(&ctx)?.then;
-                let settled = settled_value(&ctx, &this.0, &then)?;
+                let (settled, intrinsics) = lookup(&ctx, &this.0)?;
+                let then = intrinsics.then;
                 let then = then.restore(&ctx)?;
                 let undefined = || Value::new_undefined(ctx.clone());
                 then.call::<_, Value>((
@@ -188,12 +378,12 @@ impl Caps {
                 ))
             },
         )?;
-        let lookup = intrinsics.clone();
+        let lookup = settled.clone();
         let catch_fn = Function::new(
             ctx.clone(),
             move |ctx: Ctx<'js>, this: This<Value<'js>>, on_err: Opt<Value<'js>>| {
-                let then = lookup(&ctx)?.then;
-                let settled = settled_value(&ctx, &this.0, &then)?;
+                let (settled, intrinsics) = lookup(&ctx, &this.0)?;
+                let then = intrinsics.then;
                 let then = then.restore(&ctx)?;
                 let undefined = Value::new_undefined(ctx.clone());
                 then.call::<_, Value>((
@@ -203,12 +393,11 @@ impl Caps {
                 ))
             },
         )?;
-        let lookup = intrinsics;
+        let lookup = settled;
         let finally_fn = Function::new(
             ctx.clone(),
             move |ctx: Ctx<'js>, this: This<Value<'js>>, on_done: Opt<Value<'js>>| {
-                let intrinsics = lookup(&ctx)?;
-                let settled = settled_value(&ctx, &this.0, &intrinsics.then)?;
+                let (settled, intrinsics) = lookup(&ctx, &this.0)?;
                 let finally = intrinsics.finally.restore(&ctx)?;
                 finally.call::<_, Value>((
                     This(settled),
@@ -228,19 +417,42 @@ impl Caps {
     }
 }
 
+impl<'js> PipelineCell<'js> {
+    /// The origin of a pipeline nested in this one (`this`) at `name`.
+    fn field(&self, this: &Value<'js>, name: &str) -> Origin<'js> {
+        match &self.origin {
+            Origin::Call { .. } => Origin::Field {
+                call: this.clone(),
+                path: vec![name.to_string()],
+            },
+            Origin::Field { call, path } => {
+                let mut path = path.clone();
+                path.push(name.to_string());
+                Origin::Field {
+                    call: call.clone(),
+                    path,
+                }
+            }
+        }
+    }
+}
+
 /// The promise this pipeline settles to: the call's promise, or for a nested
-/// pipeline, that promise mapped to the field at `path`.
+/// pipeline, that promise mapped to the field at its path.
 fn settled_value<'js>(
     ctx: &Ctx<'js>,
+    caps: &Caps,
     this: &Value<'js>,
     then: &Persistent<Function<'static>>,
 ) -> rquickjs::Result<Value<'js>> {
-    let cell = cell(ctx, this)?;
-    let cell = cell.borrow();
-    if cell.path.is_empty() {
-        return Ok(cell.promise.clone());
-    }
-    let path = cell.path.clone();
+    let nested = match &cell(ctx, this)?.borrow().origin {
+        Origin::Call { .. } => None,
+        Origin::Field { call, path } => Some((call.clone(), path.clone())),
+    };
+    let Some((call, path)) = nested else {
+        return call_promise(ctx, caps, this);
+    };
+    let promise = call_promise(ctx, caps, &call)?;
     let pick = Function::new(ctx.clone(), move |ctx: Ctx<'js>, results: Value<'js>| {
         let mut value = results;
         for name in &path {
@@ -253,5 +465,31 @@ fn settled_value<'js>(
     })?;
     then.clone()
         .restore(ctx)?
-        .call::<_, Value>((This(cell.promise.clone()), pick))
+        .call::<_, Value>((This(promise), pick))
+}
+
+/// The promise of the call whose pipeline is `call`, made when first asked
+/// for.
+fn call_promise<'js>(
+    ctx: &Ctx<'js>,
+    caps: &Caps,
+    call: &Value<'js>,
+) -> rquickjs::Result<Value<'js>> {
+    let cell = cell(ctx, call)?;
+    let mut cell = cell.borrow_mut();
+    let Origin::Call { answer, promise } = &mut cell.origin else {
+        return Err(Exception::throw_internal(ctx, "not a call's pipeline"));
+    };
+    if let Some(promise) = promise {
+        return Ok(promise.clone());
+    }
+    let (js_promise, resolve, reject) = ctx.promise()?;
+    *promise = Some(js_promise.clone().into_value());
+    let answer = answer.take();
+    drop(cell);
+    match answer {
+        Some(answer) => answer.awaited(ctx, caps, resolve, reject)?,
+        None => reject.call::<_, ()>((released(ctx)?,))?,
+    }
+    Ok(js_promise.into_value())
 }

@@ -11,7 +11,8 @@ use rquickjs::class::{JsClass, Readable, Trace, Tracer};
 use rquickjs::function::{Opt, This};
 use rquickjs::{Class, Ctx, Exception, Function, JsLifetime, Object, Persistent, Value};
 
-use super::{Caps, Reader, Writer};
+use super::pipeline::Answer;
+use super::{Caps, Held, Writer};
 use crate::tasks::Completion;
 
 /// The capability inside a stub. Emptied on dispose and at invocation end.
@@ -19,9 +20,9 @@ pub struct Slot {
     client: RefCell<Option<capnp::capability::Client>>,
 }
 
-impl Slot {
+impl Held for Slot {
     /// Drops the capability (the provider sees the release).
-    pub fn release(&self) {
+    fn release(&self) {
         self.client.borrow_mut().take();
     }
 }
@@ -68,7 +69,8 @@ impl Caps {
         let slot = Rc::new(Slot {
             client: RefCell::new(Some(client)),
         });
-        self.held.borrow_mut().push(Rc::downgrade(&slot));
+        let held: Rc<dyn Held> = slot.clone();
+        self.hold(Rc::downgrade(&held));
         Ok(Class::instance_proto(StubCell { slot }, proto)?.into_value())
     }
 
@@ -172,43 +174,18 @@ impl Caps {
         core_rc.start_call(ctx)?;
         let RemotePromise { promise, pipeline } = request.send();
 
-        let (js_promise, resolve, reject) = ctx.promise()?;
-        let resolve = Persistent::save(ctx, resolve);
-        let reject = Persistent::save(ctx, reject);
+        let answer = Rc::new(Answer::new(method.interface_id, method.ordinal));
         let core = self.core.clone();
-        let (interface_id, ordinal) = (method.interface_id, method.ordinal);
+        let arriving = answer.clone();
         core_rc.tasks.push(async move {
             let response = promise.await;
             if let Some(core) = core.upgrade() {
                 core.end_call();
             }
             let completion: Completion = Box::new(move |ctx: &Ctx<'_>| -> rquickjs::Result<()> {
-                let Some(core) = core.upgrade() else {
-                    return Ok(());
-                };
-                let caps = &core.caps;
-                let decoded = response.and_then(|response| {
-                    let results = response.get()?;
-                    Ok(codec::read_results(
-                        ctx,
-                        &caps.schema(),
-                        interface_id,
-                        ordinal,
-                        results,
-                        &mut Reader { caps },
-                    ))
-                });
-                match decoded {
-                    Ok(Ok(value)) => resolve.restore(ctx)?.call::<_, ()>((value,)),
-                    Ok(Err(codec_error)) => {
-                        let _ = codec_error.throw(ctx);
-                        let thrown = ctx.catch();
-                        reject.restore(ctx)?.call::<_, ()>((thrown,))
-                    }
-                    Err(rpc_error) => {
-                        let error = caps.rpc_error(ctx, &rpc_error)?;
-                        reject.restore(ctx)?.call::<_, ()>((error,))
-                    }
+                match core.upgrade() {
+                    Some(core) => arriving.arrive(ctx, &core.caps, response),
+                    None => Ok(()),
                 }
             });
             completion
@@ -217,12 +194,6 @@ impl Caps {
         let results = schema
             .struct_info(method.result_struct)
             .map_err(|e| Exception::throw_type(ctx, &e.to_string()))?;
-        self.pipeline(
-            ctx,
-            pipeline,
-            &results.layout,
-            js_promise.into_value(),
-            Vec::new(),
-        )
+        self.call_pipeline(ctx, pipeline, &results.layout, answer)
     }
 }
