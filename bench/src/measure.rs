@@ -255,15 +255,17 @@ pub async fn capability_calls(
 }
 
 /// The time of one chain of `depth` dependent, pipelined calls from JS, for
-/// each of `depths`: `samples` invocations of `reps` chains each, per chain.
-/// The depths take turns sample by sample, so that each sees the same
-/// machine (other load comes and goes).
+/// each of `depths`: `samples` invocations of `reps` chains each, per chain,
+/// with the mean CPU time per chain of each role. The depths take turns
+/// sample by sample, so that each sees the same machine (other load comes
+/// and goes).
 pub async fn chains(
     conn: &Connection,
     samples: usize,
     depths: &[u32],
     reps: u32,
-) -> anyhow::Result<Vec<Summary>> {
+) -> anyhow::Result<Vec<(Summary, Vec<(&'static str, f64)>)>> {
+    let clock = CpuClock::new()?;
     let mut chains = Vec::new();
     for &depth in depths {
         let (worker, count) = with_bench(conn, CHAIN).await?;
@@ -272,14 +274,26 @@ pub async fn chains(
             &worker.invoke("run", &input).await?.output,
             &depth.to_string(),
         )?;
-        chains.push((depth, worker, count, input, Vec::with_capacity(samples)));
+        chains.push((
+            depth,
+            worker,
+            count,
+            input,
+            Vec::with_capacity(samples),
+            Vec::new(),
+        ));
     }
     for _ in 0..samples {
-        for (depth, worker, count, input, times) in &mut chains {
+        for (depth, worker, count, input, times, cpu) in &mut chains {
             let before = count.get();
+            let roles = clock.by_role();
             let start = Instant::now();
             let done = worker.invoke("run", input).await?;
             let elapsed = start.elapsed();
+            add_roles(
+                cpu,
+                &clock.roles_since(&roles, f64::from(reps * samples as u32)),
+            );
             expect(&done.output, &depth.to_string())?;
             anyhow::ensure!(
                 count.get() - before == u64::from(*depth * reps),
@@ -292,8 +306,18 @@ pub async fn chains(
     }
     Ok(chains
         .into_iter()
-        .map(|(_, _, _, _, times)| Summary::times(times))
+        .map(|(_, _, _, _, times, cpu)| (Summary::times(times), cpu))
         .collect())
+}
+
+/// Adds `more` to `total`, role by role.
+fn add_roles(total: &mut Vec<(&'static str, f64)>, more: &[(&'static str, f64)]) {
+    for &(role, seconds) in more {
+        match total.iter_mut().find(|(r, _)| *r == role) {
+            Some((_, sum)) => *sum += seconds,
+            None => total.push((role, seconds)),
+        }
+    }
 }
 
 /// Live idle workers: memory per worker, and how many were reached.

@@ -318,7 +318,17 @@ fn split(
 async fn chains(report: &mut Report, conn: &Connection, over: &str, samples: usize) {
     let (one, ten, ratio) = match measure::chains(conn, samples, &[1, 10], CHAIN_REPS).await {
         Ok(chains) => {
-            let (one, ten) = (chains[0], chains[1]);
+            for ((_, roles), what) in chains.iter().zip(["one call", "chain of 10"]) {
+                let roles: Vec<String> = roles
+                    .iter()
+                    .map(|(role, seconds)| format!("{role} {}", Unit::Time.format(*seconds)))
+                    .collect();
+                report.notes.push(format!(
+                    "CPU time per {what} from JS ({over}), by process: {}",
+                    roles.join(", ")
+                ));
+            }
+            let (one, ten) = (chains[0].0, chains[1].0);
             let ratio = Summary::single(Unit::Ratio, ten.median / one.median);
             (Ok(one), Ok(ten), Ok(ratio))
         }

@@ -25,11 +25,10 @@ mod pipeline;
 mod stub;
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use caplet_capnp_js::codec::{self, CapReader, CapWriter, CodecError};
-use caplet_capnp_js::schema::SchemaSet;
+use caplet_capnp_js::schema::{IdMap, SchemaSet};
 use capnp::private::capability::ClientHook;
 use rquickjs::{Ctx, Function, Object, Persistent, Value};
 
@@ -65,11 +64,11 @@ pub struct Caps {
     /// in their `Export` (which the other side may hold past the worker's
     /// life): QuickJS must never free a runtime while a handle on one of its
     /// objects is alive.
-    exported: RefCell<HashMap<u64, Persistent<Object<'static>>>>,
+    exported: RefCell<IdMap<Persistent<Object<'static>>>>,
     next_export: std::cell::Cell<u64>,
     /// Prototypes of stubs by interface id, and of pipelines by layout id.
-    stub_protos: RefCell<HashMap<u64, Persistent<Object<'static>>>>,
-    pipeline_protos: RefCell<HashMap<u64, Persistent<Object<'static>>>>,
+    stub_protos: RefCell<IdMap<Persistent<Object<'static>>>>,
+    pipeline_protos: RefCell<IdMap<Persistent<Object<'static>>>>,
     /// Captured before any worker code ran, so user code cannot swap them.
     intrinsics: RefCell<Option<Intrinsics>>,
 }
@@ -88,10 +87,10 @@ impl Caps {
             schema: RefCell::new(schema),
             bindings,
             held: RefCell::new(Vec::new()),
-            exported: RefCell::new(HashMap::new()),
+            exported: RefCell::default(),
             next_export: std::cell::Cell::new(0),
-            stub_protos: RefCell::new(HashMap::new()),
-            pipeline_protos: RefCell::new(HashMap::new()),
+            stub_protos: RefCell::default(),
+            pipeline_protos: RefCell::default(),
             intrinsics: RefCell::new(None),
         }
     }
