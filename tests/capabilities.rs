@@ -333,6 +333,17 @@ impl faulty::Server for FaultyImpl {
     }
 }
 
+/// A worker of `source` granted a `Factory` as `env.factory`, and the record
+/// of the `Thing`s it makes being dropped.
+fn with_factory(name: &str, source: &str) -> (WorkerCode, Rc<Drops>) {
+    let drops = Rc::new(Drops::default());
+    let factory: factory::Client = capnp_rpc::new_client(FactoryImpl {
+        drops: drops.clone(),
+    });
+    let code = WorkerCode::new(name, source).grant("factory", factory, schema("Factory"));
+    (code, drops)
+}
+
 /// Loads `source` with `code`'s grants and runs it once; returns its output
 /// parsed as JSON.
 async fn run(conn: &Connection, code: WorkerCode, input: &str) -> serde_json::Value {
@@ -567,15 +578,7 @@ fn stubs_are_released_on_dispose_and_at_invocation_end() {
     let server = Server::start(1);
     block_on(async {
         let conn = Connection::connect(&server.socket).await.unwrap();
-        let drops = Rc::new(Drops::default());
-        let factory: factory::Client = capnp_rpc::new_client(FactoryImpl {
-            drops: drops.clone(),
-        });
-        let code = WorkerCode::new("lifetime.js", include_str!("js/lifetime.js")).grant(
-            "factory",
-            factory,
-            schema("Factory"),
-        );
+        let (code, drops) = with_factory("lifetime.js", include_str!("js/lifetime.js"));
         let out = run(&conn, code, "null").await;
         assert_eq!(out["touched"], 1);
         assert_eq!(
@@ -612,15 +615,7 @@ fn answers_never_awaited_are_released_at_invocation_end() {
     let server = Server::start(1);
     block_on(async {
         let conn = Connection::connect(&server.socket).await.unwrap();
-        let drops = Rc::new(Drops::default());
-        let factory: factory::Client = capnp_rpc::new_client(FactoryImpl {
-            drops: drops.clone(),
-        });
-        let code = WorkerCode::new("unawaited.js", include_str!("js/unawaited.js")).grant(
-            "factory",
-            factory,
-            schema("Factory"),
-        );
+        let (code, drops) = with_factory("unawaited.js", include_str!("js/unawaited.js"));
         let worker = conn.load(&code).await.unwrap();
         let first = worker.invoke("run", r#""stash""#).await.unwrap();
         let first: serde_json::Value = serde_json::from_str(&first.output).unwrap();

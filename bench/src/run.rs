@@ -296,15 +296,7 @@ fn split(
 ) -> (anyhow::Result<Summary>, anyhow::Result<Summary>) {
     match timed {
         Ok(timed) => {
-            let roles: Vec<String> = timed
-                .roles
-                .iter()
-                .map(|(role, seconds)| format!("{role} {}", Unit::Time.format(*seconds)))
-                .collect();
-            report.notes.push(format!(
-                "CPU time per {what}, by process: {}",
-                roles.join(", ")
-            ));
+            note_roles(report, what, &timed.roles);
             (Ok(timed.wall), Ok(timed.cpu))
         }
         Err(error) => {
@@ -314,19 +306,24 @@ fn split(
     }
 }
 
+/// A note of the CPU time per `what` of each process role.
+fn note_roles(report: &mut Report, what: &str, roles: &[(&'static str, f64)]) {
+    let roles: Vec<String> = roles
+        .iter()
+        .map(|(role, seconds)| format!("{role} {}", Unit::Time.format(*seconds)))
+        .collect();
+    report.notes.push(format!(
+        "CPU time per {what}, by process: {}",
+        roles.join(", ")
+    ));
+}
+
 /// One call against a chain of 10 dependent pipelined calls, and their ratio.
 async fn chains(report: &mut Report, conn: &Connection, over: &str, samples: usize) {
     let (one, ten, ratio) = match measure::chains(conn, samples, &[1, 10], CHAIN_REPS).await {
         Ok(chains) => {
             for ((_, roles), what) in chains.iter().zip(["one call", "chain of 10"]) {
-                let roles: Vec<String> = roles
-                    .iter()
-                    .map(|(role, seconds)| format!("{role} {}", Unit::Time.format(*seconds)))
-                    .collect();
-                report.notes.push(format!(
-                    "CPU time per {what} from JS ({over}), by process: {}",
-                    roles.join(", ")
-                ));
+                note_roles(report, &format!("{what} from JS ({over})"), roles);
             }
             let (one, ten) = (chains[0].0, chains[1].0);
             let ratio = Summary::single(Unit::Ratio, ten.median / one.median);
