@@ -7,8 +7,10 @@
 //! flusher task, woken by the first write, runs after the tasks that were
 //! ready with it, so everything they queued in that turn leaves in one write.
 //! The flusher outlives the connection until the buffer is drained, so
-//! nothing queued before a connection ends is lost. A write error is kept and
-//! returned to the next write, which ends the connection.
+//! nothing queued before a connection ends is lost, but no longer than
+//! [`DRAIN_GRACE`]: a peer that stops reading cannot keep a closed
+//! connection's socket open. A write error is kept and returned to the next
+//! write, which ends the connection.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -23,6 +25,9 @@ use futures::{AsyncRead, AsyncWrite};
 
 /// Bytes buffered before writes wait for the flusher.
 const HIGH_WATER: usize = 64 << 10;
+
+/// How long the flusher keeps trying to send what a dropped writer left.
+pub const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A two-party network over `reader` and `writer`: reads buffered, writes
 /// coalesced. Must be called inside a `LocalSet` (the flusher is spawned on
@@ -49,11 +54,13 @@ pub fn coalesced<W: AsyncWrite + Unpin + 'static>(writer: W) -> Coalesced<W> {
         sent: 0,
         error: None,
         flusher: None,
+        stalled: None,
         blocked: None,
         dropped: false,
     }));
     tokio::task::spawn_local(Flusher {
         shared: shared.clone(),
+        grace: None,
     });
     Coalesced { shared }
 }
@@ -67,6 +74,9 @@ struct State<W> {
     error: Option<(io::ErrorKind, String)>,
     /// The flusher, while it waits for bytes.
     flusher: Option<Waker>,
+    /// The flusher, while it waits for the socket to take bytes (woken when
+    /// the writer is dropped, to start its grace).
+    stalled: Option<Waker>,
     /// A writer waiting for the buffer to drain below [`HIGH_WATER`].
     blocked: Option<Waker>,
     /// The `Coalesced` end is gone: drain, then stop.
@@ -136,20 +146,27 @@ impl<W> Drop for Coalesced<W> {
         let mut state = self.shared.borrow_mut();
         state.dropped = true;
         state.wake_flusher();
+        if let Some(waker) = state.stalled.take() {
+            waker.wake();
+        }
     }
 }
 
 /// Writes the buffer out whenever it holds bytes; ends once the `Coalesced`
-/// end is dropped and everything is written, or on a write error.
+/// end is dropped and everything is written (or [`DRAIN_GRACE`] has passed),
+/// or on a write error.
 struct Flusher<W> {
     shared: Rc<RefCell<State<W>>>,
+    /// Started when the writer is dropped with bytes left.
+    grace: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<W: AsyncWrite + Unpin> Future for Flusher<W> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut state = self.shared.borrow_mut();
+        let this = self.get_mut();
+        let mut state = this.shared.borrow_mut();
         let state = &mut *state;
         loop {
             if state.error.is_some() {
@@ -164,7 +181,16 @@ impl<W: AsyncWrite + Unpin> Future for Flusher<W> {
             }
             let written = Pin::new(&mut state.writer).poll_write(cx, &state.buf[state.sent..]);
             let written = match written {
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending if state.dropped => {
+                    let grace = this
+                        .grace
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(DRAIN_GRACE)));
+                    return grace.as_mut().poll(cx);
+                }
+                Poll::Pending => {
+                    state.stalled = Some(cx.waker().clone());
+                    return Poll::Pending;
+                }
                 Poll::Ready(Ok(0)) => Err(io::Error::from(io::ErrorKind::WriteZero)),
                 Poll::Ready(result) => result,
             };
@@ -201,6 +227,7 @@ impl<W: AsyncWrite + Unpin> Future for Flusher<W> {
 mod tests {
     use super::*;
     use futures::{AsyncReadExt, AsyncWriteExt};
+    use std::time::Duration;
     use tokio_util::compat::TokioAsyncReadCompatExt;
 
     /// A sink that records each write it is asked to do.
@@ -280,6 +307,29 @@ mod tests {
             let mut received = Vec::new();
             theirs.compat().read_to_end(&mut received).await.unwrap();
             assert_eq!(received, b"last words");
+        });
+    }
+
+    #[test]
+    fn a_peer_that_stops_reading_cannot_keep_a_dropped_writer_alive() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        tokio::task::LocalSet::new().block_on(&runtime, async {
+            let (ours, _theirs) = tokio::net::UnixStream::pair().unwrap();
+            let mut writer = coalesced(ours.compat());
+            let shared = Rc::downgrade(&writer.shared);
+            // More than the socket and the buffer hold: the write stalls.
+            let big = vec![7; 8 << 20];
+            let stalled = tokio::time::timeout(Duration::from_secs(1), writer.write_all(&big));
+            assert!(stalled.await.is_err(), "the peer never reads");
+            drop(writer);
+            tokio::time::sleep(DRAIN_GRACE / 2).await;
+            assert!(shared.strong_count() > 0, "still draining within the grace");
+            tokio::time::sleep(DRAIN_GRACE).await;
+            assert_eq!(shared.strong_count(), 0, "gave up after the grace");
         });
     }
 
