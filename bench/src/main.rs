@@ -34,5 +34,7 @@ fn main() -> anyhow::Result<()> {
             _ => 1,
         });
     }
+    // The client and the embedded broker run here: tuned as `caplet` is.
+    caplet_client::cli::no_huge_pages();
     run::run(run::Args::parse())
 }
