@@ -24,10 +24,12 @@ type Task = Pin<Box<dyn Future<Output = Completion>>>;
 /// Polling a task can run JavaScript (a worker's own export, called back
 /// through a stub, is dispatched inside that poll), and that JavaScript may
 /// push tasks. So new tasks go to `incoming`, and the set being polled is
-/// taken out of its cell while it is polled: no borrow is held across a poll.
+/// taken out of its cell while it is polled (leaving `None`, not a new empty
+/// set: that would cost two allocations per poll): no borrow is held across
+/// a poll.
 #[derive(Default)]
 pub struct Tasks {
-    pending: RefCell<FuturesUnordered<Task>>,
+    pending: RefCell<Option<FuturesUnordered<Task>>>,
     incoming: RefCell<Vec<Task>>,
     /// Whoever waits in [`Tasks::next`]: a push wakes it.
     waiter: RefCell<Option<Waker>>,
@@ -44,7 +46,8 @@ impl Tasks {
 
     /// Whether any task is outstanding.
     pub fn is_empty(&self) -> bool {
-        self.pending.borrow().is_empty() && self.incoming.borrow().is_empty()
+        self.pending.borrow().as_ref().is_none_or(|p| p.is_empty())
+            && self.incoming.borrow().is_empty()
     }
 
     /// Waits for a task to finish; gives the completions of every task that
@@ -53,7 +56,7 @@ impl Tasks {
     pub async fn next(&self) -> Vec<Completion> {
         std::future::poll_fn(|cx: &mut Context<'_>| -> Poll<Vec<Completion>> {
             *self.waiter.borrow_mut() = Some(cx.waker().clone());
-            let mut pending = std::mem::take(&mut *self.pending.borrow_mut());
+            let mut pending = self.pending.borrow_mut().take().unwrap_or_default();
             let mut done = Vec::new();
             let exhausted = loop {
                 pending.extend(self.incoming.borrow_mut().drain(..));
@@ -64,7 +67,7 @@ impl Tasks {
                     Poll::Pending => {}
                 }
             };
-            *self.pending.borrow_mut() = pending;
+            *self.pending.borrow_mut() = Some(pending);
             if done.is_empty() && !exhausted {
                 Poll::Pending
             } else {
@@ -76,7 +79,9 @@ impl Tasks {
 
     /// Drops every outstanding task (the invocation ended).
     pub fn clear(&self) {
-        self.pending.borrow_mut().clear();
+        if let Some(pending) = self.pending.borrow_mut().as_mut() {
+            pending.clear();
+        }
         self.incoming.borrow_mut().clear();
     }
 }
