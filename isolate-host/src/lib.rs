@@ -174,5 +174,13 @@ async fn serve(fd: OwnedFd) -> Result<(), Error> {
     let host: caplet::host_capnp::isolate_host::Client =
         capnp_rpc::new_client(server::HostServer::new()?);
     let rpc = RpcSystem::new(Box::new(network), Some(host.client));
-    rpc.await.map_err(Error::Protocol)
+    // A task of the `LocalSet`, not the future it runs until: the RPC system
+    // yields after each message it handles, and a yield of the outermost
+    // future goes back to the runtime, which polls the OS (`epoll_wait`)
+    // before polling it again: one system call per message. A local task's
+    // yield just requeues it within the set's turn.
+    tokio::task::spawn_local(rpc)
+        .await
+        .map_err(|e| Error::Engine(format!("the RPC system stopped: {e}")))?
+        .map_err(Error::Protocol)
 }
