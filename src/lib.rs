@@ -14,6 +14,7 @@ capnp::generated_code!(pub mod fs_capnp);
 capnp::generated_code!(pub mod kv_capnp);
 capnp::generated_code!(pub mod http_capnp);
 
+pub mod spin;
 pub mod transport;
 
 /// The largest Cap'n Proto message any caplet process reads, in words

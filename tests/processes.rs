@@ -70,3 +70,47 @@ fn the_socket_is_owner_only() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
 }
+
+/// The arguments `pid` was started with.
+fn arguments(pid: i32) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .expect("read /proc/<pid>/cmdline")
+        .split(|b| *b == 0)
+        .filter(|arg| !arg.is_empty())
+        .map(|arg| String::from_utf8_lossy(arg).into_owned())
+        .collect()
+}
+
+/// The value that follows `flag` in `args`.
+fn flag_value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
+    let at = args.iter().position(|a| a == flag)?;
+    args.get(at + 1).map(String::as_str)
+}
+
+#[test]
+fn the_spin_before_sleeping_reaches_the_isolate_hosts() {
+    for (given, expected) in [(None, "50"), (Some("0"), "0"), (Some("200"), "200")] {
+        let extra: Vec<&str> = given.iter().flat_map(|v| ["--spin-us", *v]).collect();
+        let server = Server::start_with(1, &extra);
+        let hosts = server.host_pids();
+        assert_eq!(hosts.len(), 1, "one isolate-host: {hosts:?}");
+        let args = arguments(hosts[0]);
+        assert_eq!(flag_value(&args, "--spin-us"), Some(expected), "{args:?}");
+        // The host serves with it.
+        block_on(async {
+            let conn = Connection::connect(&server.socket).await.unwrap();
+            let worker = conn
+                .load(&WorkerCode::new("w.js", "export default { run: () => 1 }"))
+                .await
+                .unwrap();
+            assert_eq!(worker.invoke("run", "null").await.unwrap().output, "1");
+        });
+    }
+}
+
+#[test]
+fn a_spin_beyond_ten_milliseconds_is_a_usage_error() {
+    let (code, _, stderr) = support::caplet(&["serve", "--spin-us", "20000"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--spin-us"), "{stderr}");
+}

@@ -87,6 +87,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let exe = std::env::current_exe()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .on_thread_park(caplet::spin::before_park)
         .build()?;
     let local = tokio::task::LocalSet::new();
     let mut report = Report::default();

@@ -105,6 +105,7 @@ impl UnixListener {
                     continue;
                 }
             };
+            caplet::spin::watch(std::os::fd::AsRawFd::as_raw_fd(&stream));
             let credentials = match stream.peer_cred() {
                 Ok(credentials) => credentials,
                 Err(error) => {
@@ -190,6 +191,7 @@ impl TcpListener {
             };
             // Small RPC messages must not wait for Nagle's algorithm.
             let _ = stream.set_nodelay(true);
+            caplet::spin::watch(std::os::fd::AsRawFd::as_raw_fd(&stream));
             let shared = shared.clone();
             let auth = self.auth.clone();
             connection::spawn(

@@ -40,7 +40,8 @@ pub struct HostCommand {
 impl HostCommand {
     /// The `caplet` binary at `program`, run as `caplet isolate-host`,
     /// confining itself with this process as the parent it must outlive
-    /// no longer than.
+    /// no longer than, and spinning before it sleeps as long as this thread
+    /// does (`caplet::spin`).
     pub fn caplet(program: impl Into<PathBuf>) -> Self {
         Self {
             program: program.into(),
@@ -48,6 +49,8 @@ impl HostCommand {
                 "isolate-host".into(),
                 "--broker-pid".into(),
                 std::process::id().to_string().into(),
+                "--spin-us".into(),
+                caplet::spin::limit().as_micros().to_string().into(),
             ],
         }
     }
@@ -404,6 +407,7 @@ async fn spawn_host(
         })?;
     ours.set_nonblocking(true)
         .map_err(|e| Error::io("isolate-host socket", e))?;
+    caplet::spin::watch(std::os::fd::AsRawFd::as_raw_fd(&ours));
     let stream =
         tokio::net::UnixStream::from_std(ours).map_err(|e| Error::io("isolate-host socket", e))?;
     let (reader, writer) = stream.compat().split();

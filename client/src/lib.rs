@@ -347,6 +347,7 @@ impl Connection {
                 path: path.display().to_string(),
                 source,
             })?;
+        caplet::spin::watch(std::os::fd::AsRawFd::as_raw_fd(&stream));
         Ok(Self {
             broker: bootstrap(stream),
             embedded: None,
@@ -368,6 +369,7 @@ impl Connection {
             path: format!("tcp://{address}"),
             source,
         })?;
+        caplet::spin::watch(std::os::fd::AsRawFd::as_raw_fd(&stream));
         let gatekeeper: gatekeeper::Client = bootstrap(stream);
         let mut request = gatekeeper.authenticate_request();
         request.get().set_token(token);
