@@ -62,6 +62,12 @@ pub struct Args {
     /// Print the tables as Markdown (for BENCHMARKS.md).
     #[arg(long)]
     pub markdown: bool,
+    /// How long each caplet process polls its connections before it sleeps
+    /// (`caplet --spin-us`), in microseconds; 0 measures caplet without it.
+    #[arg(long, value_name = "MICROSECONDS",
+          default_value_t = caplet::spin::DEFAULT_LIMIT.as_micros() as u64,
+          value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub spin_us: u64,
 }
 
 /// Chains per invocation in the pipelining measurement.
@@ -85,12 +91,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(args.iterations >= 10, "--iterations must be at least 10");
     anyhow::ensure!(args.workers >= 100, "--workers must be at least 100");
     let exe = std::env::current_exe()?;
+    // This process is the client and the embedded broker; `serve` and the
+    // hosts get the same value.
+    caplet::spin::set_limit(std::time::Duration::from_micros(args.spin_us));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .on_thread_park(caplet::spin::before_park)
         .build()?;
     let local = tokio::task::LocalSet::new();
     let mut report = Report::default();
+    report.notes.push(match args.spin_us {
+        0 => "caplet processes sleep as soon as they run out of work (--spin-us 0)".to_string(),
+        us => format!(
+            "caplet processes poll their connections for up to {us} µs before they sleep \
+             (--spin-us); CPU time includes that polling"
+        ),
+    });
     local.block_on(&runtime, caplet(&args, &exe, &mut report))?;
     if args.no_peers || !args.wants("peers") {
         report.notes.push("peers skipped".into());
@@ -453,7 +469,9 @@ impl Server {
         let dir = tempfile::tempdir()?;
         let socket = dir.path().join("bench.sock");
         let mut child = Command::new(exe)
-            .args(["serve", "--hosts", &hosts.to_string(), "--socket"])
+            .args(["serve", "--hosts", &hosts.to_string(), "--spin-us"])
+            .arg(caplet::spin::limit().as_micros().to_string())
+            .arg("--socket")
             .arg(&socket)
             .stdout(Stdio::piped())
             .spawn()?;
