@@ -42,7 +42,7 @@ pub fn limit() -> Duration {
 
 /// Watches `fd` (a connection's socket) for readability while spinning. The
 /// kernel drops it from the set when the socket is closed. If the set cannot
-/// be made, the thread only never spins.
+/// be made, the thread just never spins.
 pub fn watch(fd: RawFd) {
     WATCHED.with(|watched| {
         let mut watched = watched.borrow_mut();
