@@ -10,7 +10,10 @@
 //! interface field, also inside struct and group fields) and calls
 //! `set_pipeline`, so calls pipelined on them go out at once. Those
 //! pipelined capabilities are membranes too, so chains of any length stay
-//! pipelined.
+//! pipelined, and they stay in the results when the answer comes: a
+//! capability returned in an interface field (also inside struct and group
+//! fields) is reached only through the membrane. Capabilities inside lists
+//! and unions are not pre-filled, and are passed on as they come.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -251,9 +254,12 @@ impl Membrane {
 /// Writes the real answer over the pre-filled results. capnp-rust cannot
 /// overwrite a struct that holds capabilities (it panics zeroing them), so
 /// the answer is merged field by field: the data section is copied,
-/// pre-filled capabilities are replaced (`set_capability` does not zero),
 /// pre-filled structs are merged in turn, and every other pointer is still
-/// null and is copied as it is.
+/// null and is copied as it is. Pre-filled capabilities stay: each is a
+/// membrane around the promise of the answer's capability at the same
+/// place, which that promise now resolves to. So the capability the caller
+/// gets stays behind the membrane, and its calls stay in order with those
+/// pipelined on it before the answer came.
 fn merge(
     plan: &StructPlan,
     out: &mut StructBuilder<'_>,
@@ -263,13 +269,12 @@ fn merge(
         out.set_data_field::<u64>(word, answer.get_data_field::<u64>(word));
     }
     for index in 0..plan.size.pointers {
-        let from = answer.get_pointer_field(index.into());
-        let mut to = out.reborrow().get_pointer_field(index.into());
         if plan.caps.iter().any(|(i, _)| *i == index) {
-            if !from.is_null() {
-                to.set_capability(from.get_capability()?);
-            }
-        } else if let Some((_, inner)) = plan.structs.iter().find(|(i, _)| *i == index) {
+            continue;
+        }
+        let from = answer.get_pointer_field(index.into());
+        let to = out.reborrow().get_pointer_field(index.into());
+        if let Some((_, inner)) = plan.structs.iter().find(|(i, _)| *i == index) {
             let mut built = to.get_struct(inner.size, None)?;
             merge(inner, &mut built, &from.get_struct(None)?)?;
         } else {
@@ -366,6 +371,83 @@ struct Pick { union { link @0 :Link; none @1 :Void; } }
         // hold the other member.
         assert!(matches!(*plans.method(link, link, 2), MethodPlan::Copy));
         assert!(matches!(*plans.method(link, link, 3), MethodPlan::Copy));
+    }
+
+    /// A `Link` (or `Extended`) provider: `next` returns another link, and
+    /// counts every call that reaches it.
+    struct Provider {
+        reached: Rc<std::cell::Cell<u32>>,
+    }
+
+    impl DynServer for Provider {
+        fn dispatch(
+            self: Rc<Self>,
+            _interface_id: u64,
+            method_id: u16,
+            _params: Params<any_pointer::Owned>,
+            mut results: Results<any_pointer::Owned>,
+        ) -> Promise<(), capnp::Error> {
+            self.reached.set(self.reached.get() + 1);
+            if method_id == 0 {
+                let next = dynamic::client(Rc::new(Provider {
+                    reached: self.reached.clone(),
+                }));
+                let out = match results.get().get_as::<RawPointerBuilder<'_>>() {
+                    Ok(root) => root.0.init_struct(StructSize {
+                        data: 1,
+                        pointers: 1,
+                    }),
+                    Err(e) => return Promise::err(e),
+                };
+                out.set_data_field::<u32>(0, 1);
+                out.get_pointer_field(0).set_capability(next.hook);
+            }
+            Promise::ok(())
+        }
+    }
+
+    #[test]
+    fn capabilities_returned_in_results_stay_behind_the_membrane() {
+        let (plans, link, extended) = plans();
+        let reached = Rc::new(std::cell::Cell::new(0));
+        let provider = dynamic::client(Rc::new(Provider {
+            reached: reached.clone(),
+        }));
+        // Granted as Link, though the provider would answer Extended too.
+        let granted = Membrane::wrap(provider, plans.schema.clone(), link);
+        futures::executor::block_on(async {
+            let call = |cap: &capnp::capability::Client, interface_id: u64| {
+                cap.new_call::<any_pointer::Owned, any_pointer::Owned>(interface_id, 0, None)
+                    .send()
+                    .promise
+            };
+            let response = call(&granted, link).await.unwrap();
+            let next = response
+                .get()
+                .unwrap()
+                .get_as::<RawPointerReader<'_>>()
+                .unwrap()
+                .0
+                .get_struct(None)
+                .unwrap()
+                .get_pointer_field(0)
+                .get_capability()
+                .unwrap();
+            let next = capnp::capability::Client::new(next);
+            assert_eq!(reached.get(), 1);
+            // The returned link answers Link's methods, through the membrane.
+            call(&next, link).await.unwrap();
+            assert_eq!(reached.get(), 2);
+            // And refuses what its field's type does not have.
+            let refused = call(&next, extended).await.err().expect("refused");
+            assert!(
+                refused
+                    .to_string()
+                    .contains("not part of the granted interface"),
+                "{refused}"
+            );
+            assert_eq!(reached.get(), 2, "the refused call reached the provider");
+        });
     }
 
     #[test]
