@@ -312,6 +312,16 @@ pub struct LogLine {
     pub text: String,
 }
 
+impl LogLine {
+    /// The line as the schema carries it (an unknown level reads as info).
+    fn read(line: log_line::Reader<'_>) -> capnp::Result<Self> {
+        Ok(Self {
+            level: line.get_level().unwrap_or(log_line::Level::Info),
+            text: line.get_text()?.to_string()?,
+        })
+    }
+}
+
 /// Resource use of one invocation, as measured in the isolate-host.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -588,13 +598,11 @@ impl Worker {
         }
         let response = request.send().promise.await?;
         let response = response.get()?;
-        let mut logs = Vec::new();
-        for line in response.get_logs()? {
-            logs.push(LogLine {
-                level: line.get_level().unwrap_or(log_line::Level::Info),
-                text: line.get_text()?.to_string().map_err(capnp::Error::from)?,
-            });
-        }
+        let logs = response
+            .get_logs()?
+            .iter()
+            .map(LogLine::read)
+            .collect::<capnp::Result<Vec<_>>>()?;
         let stats = response.get_stats()?;
         let stats = Stats {
             wall_time: Duration::from_micros(stats.get_wall_time_us()),
@@ -636,11 +644,7 @@ impl log_sink::Server for LogSinkServer {
         params: log_sink::WriteParams,
         _results: log_sink::WriteResults,
     ) -> Result<(), capnp::Error> {
-        let line = params.get()?.get_line()?;
-        let line = LogLine {
-            level: line.get_level().unwrap_or(log_line::Level::Info),
-            text: line.get_text()?.to_string()?,
-        };
+        let line = LogLine::read(params.get()?.get_line()?)?;
         // The callback runs synchronously; the borrow ends before returning.
         (self.on_line.borrow_mut())(line);
         Ok(())

@@ -338,9 +338,7 @@ impl Core {
             .with(|ctx| self.finish(ctx, settled.restore(ctx).map_err(internal)?));
         // Serialising the result may have run the worker's code (`toJSON`)
         // into a limit.
-        if let Some(trip) = self.isolate.meter().tripped() {
-            return Err(self.limit_failure(trip));
-        }
+        self.within_limits()?;
         output
     }
 
@@ -390,9 +388,7 @@ impl Core {
             let state = self.poll_settled(returned);
             // Describing a rejection may have run the worker's code
             // (`toString`) into a limit.
-            if let Some(trip) = self.isolate.meter().tripped() {
-                return Err(self.limit_failure(trip));
-            }
+            self.within_limits()?;
             if let Some(value) = state? {
                 return Ok(value);
             }
@@ -450,10 +446,7 @@ impl Core {
             let reply = self
                 .isolate
                 .with(|ctx| reply(ctx, settled.restore(ctx).map_err(internal)?));
-            match self.isolate.meter().tripped() {
-                Some(trip) => Err(self.limit_failure(trip)),
-                None => reply,
-            }
+            self.within_limits().and(reply)
         }
         .await;
         self.settled_with(&result);
@@ -543,13 +536,21 @@ impl Core {
         result: Result<T, InvokeFailure>,
         job_error: Option<String>,
     ) -> Result<T, InvokeFailure> {
-        if let Some(trip) = self.isolate.meter().tripped() {
-            return Err(self.limit_failure(trip));
-        }
+        self.within_limits()?;
         let value = result?;
         match job_error {
             Some(message) => Err(classify(message, String::new())),
             None => Ok(value),
+        }
+    }
+
+    /// The failure for the limit the meter recorded, if one tripped: the
+    /// worker's own code (`toJSON`, `toString`, getters) can run into a
+    /// limit wherever the host touches its values.
+    fn within_limits(&self) -> Result<(), InvokeFailure> {
+        match self.isolate.meter().tripped() {
+            Some(trip) => Err(self.limit_failure(trip)),
+            None => Ok(()),
         }
     }
 
