@@ -9,12 +9,12 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
+use caplet_capnp_js::codec::{RawPointerBuilder, RawPointerReader};
 use caplet_capnp_js::dynamic::{self, DynServer};
 use caplet_client::InterfaceSchema;
 use capnp::any_pointer;
 use capnp::capability::{Params, Promise, Results};
-use capnp::private::layout::{PointerBuilder, PointerReader, StructSize};
-use capnp::traits::{FromPointerBuilder, FromPointerReader};
+use capnp::private::layout::StructSize;
 
 /// The schema file, as sent to the broker with each grant.
 pub const SCHEMA: &str = include_str!("../schema/bench.capnp");
@@ -58,11 +58,15 @@ impl Bench {
         self.calls.set(self.calls.get() + 1);
         match method_id {
             0 => {
-                let params = params.get()?.get_as::<RawReader>()?.0.get_struct(None)?;
+                let params = params
+                    .get()?
+                    .get_as::<RawPointerReader>()?
+                    .0
+                    .get_struct(None)?;
                 let n: u32 = params.get_data_field(0);
                 let out = results
                     .get()
-                    .get_as::<RawBuilder>()?
+                    .get_as::<RawPointerBuilder>()?
                     .0
                     .init_struct(ONE_WORD);
                 out.set_data_field::<u32>(0, n);
@@ -75,7 +79,7 @@ impl Bench {
                 }));
                 let out = results
                     .get()
-                    .get_as::<RawBuilder>()?
+                    .get_as::<RawPointerBuilder>()?
                     .0
                     .init_struct(WORD_AND_POINTER);
                 out.set_data_field::<u32>(0, depth);
@@ -110,33 +114,5 @@ impl DynServer for Bench {
             Ok(()) => Promise::ok(()),
             Err(error) => Promise::err(error),
         }
-    }
-}
-
-/// The raw pointer behind an `any_pointer::Reader`.
-struct RawReader<'a>(PointerReader<'a>);
-
-impl<'a> FromPointerReader<'a> for RawReader<'a> {
-    fn get_from_pointer(
-        reader: &PointerReader<'a>,
-        _default: Option<&'a [capnp::Word]>,
-    ) -> capnp::Result<Self> {
-        Ok(RawReader(*reader))
-    }
-}
-
-/// The raw pointer behind an `any_pointer::Builder`.
-struct RawBuilder<'a>(PointerBuilder<'a>);
-
-impl<'a> FromPointerBuilder<'a> for RawBuilder<'a> {
-    fn init_pointer(builder: PointerBuilder<'a>, _length: u32) -> Self {
-        RawBuilder(builder)
-    }
-
-    fn get_from_pointer(
-        builder: PointerBuilder<'a>,
-        _default: Option<&'a [capnp::Word]>,
-    ) -> capnp::Result<Self> {
-        Ok(RawBuilder(builder))
     }
 }
