@@ -1,34 +1,48 @@
 //! The broker's membrane around capabilities granted to workers.
 //!
 //! Every call a worker makes on a granted capability passes through here, so
-//! this is where the broker sees (and later meters and revokes) it. It also
-//! keeps promise pipelining intact across the broker: capnp-rust forwards a
-//! call on a proxied capability by copying params and results, and queues
-//! calls pipelined on its answer until the forwarded call returns. The
-//! membrane instead forwards the call itself and, before the answer arrives,
-//! fills the results with *pipelined* capabilities (from the schema: every
-//! interface field, also inside struct and group fields) and calls
-//! `set_pipeline`, so calls pipelined on them go out at once. Those
+//! this is where the broker sees (and later meters and revokes) it. The
+//! membrane is closed both ways: every capability in the params or the
+//! results of a call through it (in interface fields, lists, unions and
+//! structs, at any depth) is wrapped in a membrane of its own, typed by the
+//! schema. So a capability a worker passes out (a JS object served as a
+//! capability) reaches the provider through a membrane, and so does every
+//! capability the provider then passes back into the worker. Params and
+//! results are copied field by field from the schema; a pointer the schema
+//! does not name is not copied.
+//!
+//! It also keeps promise pipelining intact across the broker: capnp-rust
+//! forwards a call on a proxied capability by copying params and results,
+//! and queues calls pipelined on its answer until the forwarded call
+//! returns. The membrane instead forwards the call itself and, before the
+//! answer arrives, fills the results with *pipelined* capabilities (every
+//! interface field outside unions, also inside struct and group fields) and
+//! calls `set_pipeline`, so calls pipelined on them go out at once. Those
 //! pipelined capabilities are membranes too, so chains of any length stay
-//! pipelined, and they stay in the results when the answer comes: a
-//! capability returned in an interface field (also inside struct and group
-//! fields) is reached only through the membrane. Capabilities inside lists
-//! and unions are not pre-filled, and are passed on as they come.
+//! pipelined, and they stay in the results when the answer comes.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use caplet_capnp_js::codec::{RawPointerBuilder, RawPointerReader};
+use caplet_capnp_js::codec::{RawPointerBuilder, RawPointerReader, RawStruct};
 use caplet_capnp_js::dynamic::{self, DynServer};
 use caplet_capnp_js::schema::{FieldKind, Layout, SchemaSet, Type};
-use capnp::any_pointer;
 use capnp::capability::{Params, Promise, RemotePromise, Results};
-use capnp::private::layout::{StructBuilder, StructReader, StructSize};
+use capnp::private::layout::{
+    ElementSize, PointerBuilder, PointerReader, StructBuilder, StructReader, StructSize,
+};
+use capnp::traits::{FromPointerBuilder, FromPointerReader};
+use capnp::{any_pointer, any_pointer_list, struct_list};
 
 /// How deep struct fields are followed when pre-filling pipelined results.
 const MAX_DEPTH: u32 = 16;
+
+/// How deeply nested (structs and lists) params or results may be for the
+/// membrane to copy them: Cap'n Proto's own default nesting limit. Deeper
+/// ones fail the call rather than pass unchecked.
+const MAX_NESTING: u32 = 64;
 
 /// A capability seen through the broker.
 pub struct Membrane {
@@ -39,115 +53,199 @@ pub struct Membrane {
     interface_id: u64,
 }
 
-/// What the membranes of one grant do with each method, worked out from the
-/// schema on its first call and kept: a chain of pipelined calls forwards
-/// the same method many times. Shared by the granted capability and every
-/// membrane reached through its results.
+/// What the membranes of one grant do with each method and each struct,
+/// worked out from the schema on first use and kept: a chain of pipelined
+/// calls forwards the same method many times. Shared by the granted
+/// capability and every membrane reached through it.
 struct Plans {
     schema: Arc<SchemaSet>,
     /// By (granted interface, called interface, method). Only methods of
     /// the schema are kept: a call naming anything else is refused, and is
     /// not remembered (a peer choosing the ids cannot grow this map).
     methods: RefCell<HashMap<(u64, u64, u16), Rc<MethodPlan>>>,
+    /// By struct id; only ids the schema's own fields name.
+    structs: RefCell<HashMap<u64, Rc<StructPlan>>>,
 }
 
 enum MethodPlan {
     /// Not a method of the granted interface.
     NotGranted,
-    /// Results without capabilities: copied as they come.
-    Copy,
-    /// Results pre-filled with pipelined capabilities, then merged.
-    Pipelined(StructPlan),
+    Granted {
+        params: Rc<StructPlan>,
+        results: Rc<StructPlan>,
+    },
 }
 
-/// The pointer fields of one results struct (or of a struct within it) that
-/// the membrane pre-fills: interface fields, and struct fields holding them.
-/// Group fields share their struct's sections, so theirs are listed with
-/// it. Fields in unions are left alone, since their slot may hold another
-/// member.
+/// How one struct is copied through the membrane.
 struct StructPlan {
     size: StructSize,
-    caps: Vec<(u16, u64)>,
-    structs: Vec<(u16, StructPlan)>,
+    /// Every pointer field; the members of a union that share a slot have
+    /// one entry each.
+    pointers: Vec<Slot>,
+    /// Some interface field is reached through fields outside unions, so
+    /// the results can be pre-filled with pipelined capabilities.
+    prefills: bool,
+}
+
+/// One pointer field of a struct (or of a group in it).
+struct Slot {
+    index: u16,
+    /// The union members, as (discriminant offset, value), that must be set
+    /// for the field to be present: the field's own, and its groups'.
+    when: Vec<(u32, u16)>,
+    what: What,
+}
+
+/// What a pointer holds, as far as capabilities go.
+enum What {
+    /// No capability can be in it: copied as it is.
+    Plain,
+    /// A capability of this interface: wrapped in a membrane.
+    Cap(u64),
+    /// A struct (by id) that can hold capabilities: copied field by field.
+    Struct(u64),
+    /// A list whose elements can hold capabilities.
+    List(Box<What>),
 }
 
 impl Plans {
-    fn method(&self, granted: u64, interface_id: u64, method_id: u16) -> Rc<MethodPlan> {
+    fn new(schema: Arc<SchemaSet>) -> Rc<Self> {
+        Rc::new(Plans {
+            schema,
+            methods: RefCell::new(HashMap::new()),
+            structs: RefCell::new(HashMap::new()),
+        })
+    }
+
+    fn method(
+        &self,
+        granted: u64,
+        interface_id: u64,
+        method_id: u16,
+    ) -> Result<Rc<MethodPlan>, capnp::Error> {
         let key = (granted, interface_id, method_id);
         if let Some(plan) = self.methods.borrow().get(&key) {
-            return plan.clone();
+            return Ok(plan.clone());
         }
-        let plan = Rc::new(self.plan_method(granted, interface_id, method_id));
+        let plan = Rc::new(self.plan_method(granted, interface_id, method_id)?);
         if !matches!(*plan, MethodPlan::NotGranted) {
             self.methods.borrow_mut().insert(key, plan.clone());
         }
-        plan
+        Ok(plan)
     }
 
-    fn plan_method(&self, granted: u64, interface_id: u64, method_id: u16) -> MethodPlan {
-        let granted = self
+    fn plan_method(
+        &self,
+        granted: u64,
+        interface_id: u64,
+        method_id: u16,
+    ) -> Result<MethodPlan, capnp::Error> {
+        let method = self
             .schema
             .interface(granted)
-            .is_ok_and(|interface| interface.method_by_id(interface_id, method_id).is_some());
-        if !granted {
-            return MethodPlan::NotGranted;
-        }
-        let plan = self
-            .schema
-            .method(interface_id, method_id)
             .ok()
-            .and_then(|method| self.plan_struct(method.result_struct, 0));
-        match plan {
-            Some(plan) => MethodPlan::Pipelined(plan),
-            None => MethodPlan::Copy,
-        }
+            .and_then(|interface| interface.method_by_id(interface_id, method_id));
+        let Some(method) = method else {
+            return Ok(MethodPlan::NotGranted);
+        };
+        Ok(MethodPlan::Granted {
+            params: self.struct_plan(method.param_struct)?,
+            results: self.struct_plan(method.result_struct)?,
+        })
     }
 
-    /// The plan of struct `id`, or `None` if nothing in it is pre-filled.
-    fn plan_struct(&self, id: u64, depth: u32) -> Option<StructPlan> {
-        if depth >= MAX_DEPTH {
-            return None;
+    fn struct_plan(&self, id: u64) -> Result<Rc<StructPlan>, capnp::Error> {
+        if let Some(plan) = self.structs.borrow().get(&id) {
+            return Ok(plan.clone());
         }
-        let info = self.schema.struct_info(id).ok()?;
-        let mut plan = StructPlan {
+        let info = self
+            .schema
+            .struct_info(id)
+            .map_err(|e| capnp::Error::failed(e.to_string()))?;
+        let mut pointers = Vec::new();
+        self.plan_pointers(&info.layout, &[], &mut pointers);
+        let plan = Rc::new(StructPlan {
             size: StructSize {
                 data: info.data_words,
                 pointers: info.pointer_count,
             },
-            caps: Vec::new(),
-            structs: Vec::new(),
-        };
-        self.plan_fields(&info.layout, depth, &mut plan);
-        (!plan.caps.is_empty() || !plan.structs.is_empty()).then_some(plan)
+            pointers,
+            prefills: self.reaches_cap(id, false),
+        });
+        self.structs.borrow_mut().insert(id, plan.clone());
+        Ok(plan)
     }
 
-    fn plan_fields(&self, layout: &Layout, depth: u32, plan: &mut StructPlan) {
-        if depth >= MAX_DEPTH {
-            return;
-        }
+    fn plan_pointers(&self, layout: &Layout, when: &[(u32, u16)], out: &mut Vec<Slot>) {
         for field in &layout.fields {
-            if field.discriminant.is_some() {
-                continue;
+            let mut when = when.to_vec();
+            if let Some(value) = field.discriminant {
+                when.push((layout.discriminant_offset, value));
             }
             match &field.kind {
-                FieldKind::Slot {
-                    ty: Type::Interface(id),
-                    offset,
-                    ..
-                } => plan.caps.push((*offset as u16, *id)),
-                FieldKind::Slot {
-                    ty: Type::Struct(id),
-                    offset,
-                    ..
-                } => {
-                    if let Some(inner) = self.plan_struct(*id, depth + 1) {
-                        plan.structs.push((*offset as u16, inner));
+                FieldKind::Group(group) => self.plan_pointers(group, &when, out),
+                FieldKind::Slot { ty, offset, .. } if ty.data_bits().is_none() => {
+                    // A type the codec refuses has no slot: never copied.
+                    if let (Some(what), Ok(index)) = (self.what(ty), u16::try_from(*offset)) {
+                        out.push(Slot { index, when, what });
                     }
                 }
-                FieldKind::Group(group) => self.plan_fields(group, depth + 1, plan),
                 FieldKind::Slot { .. } => {}
             }
         }
+    }
+
+    /// What a pointer of type `ty` holds; `None` for a type the codec
+    /// refuses.
+    fn what(&self, ty: &Type) -> Option<What> {
+        Some(match ty {
+            Type::Interface(id) => What::Cap(*id),
+            Type::Struct(id) if self.reaches_cap(*id, true) => What::Struct(*id),
+            Type::List(element) => match self.what(element)? {
+                What::Plain => What::Plain,
+                element => What::List(Box::new(element)),
+            },
+            Type::Unsupported(_) => return None,
+            _ => What::Plain,
+        })
+    }
+
+    /// Whether an interface field can be reached from struct `id`: through
+    /// any field (`everywhere`), or only through struct and group fields
+    /// outside unions (what can be pre-filled). The schema's own structs
+    /// are walked once each, so recursive types end.
+    fn reaches_cap(&self, id: u64, everywhere: bool) -> bool {
+        let mut seen = HashSet::from([id]);
+        let mut todo = vec![id];
+        while let Some(id) = todo.pop() {
+            let Ok(info) = self.schema.struct_info(id) else {
+                continue;
+            };
+            let mut layouts = vec![&info.layout];
+            while let Some(layout) = layouts.pop() {
+                for field in &layout.fields {
+                    if !everywhere && field.discriminant.is_some() {
+                        continue;
+                    }
+                    let mut ty = match &field.kind {
+                        FieldKind::Group(group) => {
+                            layouts.push(group);
+                            continue;
+                        }
+                        FieldKind::Slot { ty, .. } => ty,
+                    };
+                    while let (Type::List(element), true) = (ty, everywhere) {
+                        ty = element;
+                    }
+                    match ty {
+                        Type::Interface(_) => return true,
+                        Type::Struct(inner) if seen.insert(*inner) => todo.push(*inner),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        false
     }
 }
 
@@ -158,11 +256,7 @@ impl Membrane {
         schema: Arc<SchemaSet>,
         interface_id: u64,
     ) -> capnp::capability::Client {
-        let plans = Rc::new(Plans {
-            schema,
-            methods: RefCell::new(HashMap::new()),
-        });
-        Self::wrap_with(target, plans, interface_id)
+        Self::wrap_with(target, Plans::new(schema), interface_id)
     }
 
     fn wrap_with(
@@ -186,12 +280,16 @@ impl Membrane {
     ) -> Result<(), capnp::Error> {
         let plan = self
             .plans
-            .method(self.interface_id, interface_id, method_id);
-        if let MethodPlan::NotGranted = *plan {
+            .method(self.interface_id, interface_id, method_id)?;
+        let MethodPlan::Granted {
+            params: params_plan,
+            results: plan,
+        } = &*plan
+        else {
             return Err(capnp::Error::unimplemented(format!(
                 "method {method_id} of interface {interface_id:#x} is not part of the granted interface"
             )));
-        }
+        };
         let params = params.get()?;
         let mut request = self
             .target
@@ -200,17 +298,19 @@ impl Membrane {
                 method_id,
                 Some(params.target_size()?),
             );
-        request.get().set_as(params)?;
+        let from = params
+            .get_as::<RawPointerReader<'_>>()?
+            .0
+            .get_struct(None)?;
+        let to = request.get().get_as::<RawPointerBuilder<'_>>()?.0;
+        self.copy_struct(params_plan, &from, &mut to.init_struct(params_plan.size), 0)?;
         let RemotePromise { promise, pipeline } = request.send();
 
-        let MethodPlan::Pipelined(plan) = &*plan else {
-            let response = promise.await?;
-            return results.get().set_as(response.get()?);
-        };
-        let root = results.get().get_as::<RawPointerBuilder<'_>>()?.0;
-        self.fill(plan, &mut root.init_struct(plan.size), &pipeline);
-        results.set_pipeline()?;
-
+        if plan.prefills {
+            let root = results.get().get_as::<RawPointerBuilder<'_>>()?.0;
+            self.fill(plan, &mut root.init_struct(plan.size), &pipeline, 0)?;
+            results.set_pipeline()?;
+        }
         let response = promise.await?;
         let answer = response
             .get()?
@@ -218,70 +318,166 @@ impl Membrane {
             .0
             .get_struct(None)?;
         let root = results.get().get_as::<RawPointerBuilder<'_>>()?.0;
-        let mut out = root.get_struct(plan.size, None)?;
-        merge(plan, &mut out, &answer)
+        let mut out = if plan.prefills {
+            root.get_struct(plan.size, None)?
+        } else {
+            root.init_struct(plan.size)
+        };
+        self.copy_struct(plan, &answer, &mut out, 0)
     }
 
-    /// Sets every interface field reachable through pointers to a membrane
-    /// around the pipelined capability at the same place.
+    /// Sets every interface field reachable through pointers outside
+    /// unions to a membrane around the pipelined capability at the same
+    /// place.
     fn fill(
         &self,
         plan: &StructPlan,
         out: &mut StructBuilder<'_>,
         pipeline: &any_pointer::Pipeline,
-    ) {
-        for &(index, interface_id) in &plan.caps {
-            let cap = pipeline.get_pointer_field(index).as_cap();
-            let wrapped = Membrane::wrap_with(
-                capnp::capability::Client::new(cap),
-                self.plans.clone(),
-                interface_id,
-            );
-            out.reborrow()
-                .get_pointer_field(index.into())
-                .set_capability(wrapped.hook);
+        depth: u32,
+    ) -> Result<(), capnp::Error> {
+        for slot in plan.pointers.iter().filter(|slot| slot.when.is_empty()) {
+            match slot.what {
+                What::Cap(interface_id) => {
+                    let cap = pipeline.get_pointer_field(slot.index).as_cap();
+                    let wrapped = Membrane::wrap_with(
+                        capnp::capability::Client::new(cap),
+                        self.plans.clone(),
+                        interface_id,
+                    );
+                    out.reborrow()
+                        .get_pointer_field(slot.index.into())
+                        .set_capability(wrapped.hook);
+                }
+                What::Struct(id) if depth + 1 < MAX_DEPTH => {
+                    let inner = self.plans.struct_plan(id)?;
+                    if inner.prefills {
+                        let mut built = out
+                            .reborrow()
+                            .get_pointer_field(slot.index.into())
+                            .init_struct(inner.size);
+                        let pipeline = pipeline.get_pointer_field(slot.index);
+                        self.fill(&inner, &mut built, &pipeline, depth + 1)?;
+                    }
+                }
+                _ => {}
+            }
         }
-        for (index, inner) in &plan.structs {
-            let mut built = out
-                .reborrow()
-                .get_pointer_field((*index).into())
-                .init_struct(inner.size);
-            self.fill(inner, &mut built, &pipeline.get_pointer_field(*index));
+        Ok(())
+    }
+
+    /// Copies `from` into `to` as `plan` says, wrapping every capability.
+    /// A pointer already set in `to` was pre-filled by [`Self::fill`]: a
+    /// pre-filled capability stays (it is a membrane around the promise of
+    /// the capability at the same place, which that promise now resolves
+    /// to, so calls pipelined on it stay in order), and a pre-filled struct
+    /// is copied into. capnp-rust cannot overwrite a pointer to a
+    /// capability (it panics zeroing it), so nothing set is overwritten.
+    fn copy_struct(
+        &self,
+        plan: &StructPlan,
+        from: &StructReader<'_>,
+        to: &mut StructBuilder<'_>,
+        depth: u32,
+    ) -> Result<(), capnp::Error> {
+        if depth > MAX_NESTING {
+            return Err(nested_too_deep());
         }
+        for word in 0..usize::from(plan.size.data) {
+            to.set_data_field::<u64>(word, from.get_data_field::<u64>(word));
+        }
+        for slot in &plan.pointers {
+            let present = slot
+                .when
+                .iter()
+                .all(|&(offset, value)| from.get_data_field::<u16>(offset as usize) == value);
+            if !present {
+                continue;
+            }
+            let source = from.get_pointer_field(slot.index.into());
+            let target = to.reborrow().get_pointer_field(slot.index.into());
+            if !target.is_null() {
+                if let What::Struct(id) = slot.what {
+                    let inner = self.plans.struct_plan(id)?;
+                    let mut built = target.get_struct(inner.size, None)?;
+                    self.copy_struct(&inner, &source.get_struct(None)?, &mut built, depth + 1)?;
+                }
+            } else if !source.is_null() {
+                self.copy_pointer(&slot.what, source, target, depth)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies the non-null pointer `from` to the null pointer `to`.
+    fn copy_pointer(
+        &self,
+        what: &What,
+        from: PointerReader<'_>,
+        to: PointerBuilder<'_>,
+        depth: u32,
+    ) -> Result<(), capnp::Error> {
+        match what {
+            What::Plain => any_pointer::Builder::new(to).set_as(any_pointer::Reader::new(from)),
+            What::Cap(interface_id) => {
+                let wrapped = Membrane::wrap_with(
+                    capnp::capability::Client::new(from.get_capability()?),
+                    self.plans.clone(),
+                    *interface_id,
+                );
+                let mut to = to;
+                to.set_capability(wrapped.hook);
+                Ok(())
+            }
+            What::Struct(id) => {
+                let plan = self.plans.struct_plan(*id)?;
+                let mut built = to.init_struct(plan.size);
+                self.copy_struct(&plan, &from.get_struct(None)?, &mut built, depth + 1)
+            }
+            What::List(element) => self.copy_list(element, from, to, depth + 1),
+        }
+    }
+
+    /// Copies a list whose `element`s can hold capabilities.
+    fn copy_list(
+        &self,
+        element: &What,
+        from: PointerReader<'_>,
+        to: PointerBuilder<'_>,
+        depth: u32,
+    ) -> Result<(), capnp::Error> {
+        if depth > MAX_NESTING {
+            return Err(nested_too_deep());
+        }
+        if let What::Struct(id) = element {
+            let plan = self.plans.struct_plan(*id)?;
+            let list = struct_list::Reader::<RawStruct>::get_from_pointer(&from, None)?;
+            let mut to = to;
+            to.reborrow().init_struct_list(list.len(), plan.size);
+            let mut built = struct_list::Builder::<RawStruct>::get_from_pointer(to, None)?;
+            for i in 0..list.len() {
+                let mut out = built.reborrow().get(i).0;
+                self.copy_struct(&plan, &list.get(i).0, &mut out, depth + 1)?;
+            }
+            return Ok(());
+        }
+        let list = any_pointer_list::Reader::get_from_pointer(&from, None)?;
+        let mut built = to.init_list(ElementSize::Pointer, list.len());
+        for i in 0..list.len() {
+            let item = list.get(i).get_as::<RawPointerReader<'_>>()?.0;
+            if !item.is_null() {
+                let out = built.reborrow().get_pointer_element(i);
+                self.copy_pointer(element, item, out, depth)?;
+            }
+        }
+        Ok(())
     }
 }
 
-/// Writes the real answer over the pre-filled results. capnp-rust cannot
-/// overwrite a struct that holds capabilities (it panics zeroing them), so
-/// the answer is merged field by field: the data section is copied,
-/// pre-filled structs are merged in turn, and every other pointer is still
-/// null and is copied as it is. Pre-filled capabilities stay: each is a
-/// membrane around the promise of the answer's capability at the same
-/// place, which that promise now resolves to. So the capability the caller
-/// gets stays behind the membrane, and its calls stay in order with those
-/// pipelined on it before the answer came.
-fn merge(
-    plan: &StructPlan,
-    out: &mut StructBuilder<'_>,
-    answer: &StructReader<'_>,
-) -> Result<(), capnp::Error> {
-    for word in 0..usize::from(plan.size.data) {
-        out.set_data_field::<u64>(word, answer.get_data_field::<u64>(word));
-    }
-    for index in 0..plan.size.pointers {
-        if plan.caps.iter().any(|(i, _)| *i == index) {
-            continue;
-        }
-        let from = answer.get_pointer_field(index.into());
-        let to = out.reborrow().get_pointer_field(index.into());
-        if let Some((_, inner)) = plan.structs.iter().find(|(i, _)| *i == index) {
-            let mut built = to.get_struct(inner.size, None)?;
-            merge(inner, &mut built, &from.get_struct(None)?)?;
-        } else {
-            any_pointer::Builder::new(to).set_as(any_pointer::Reader::new(from))?;
-        }
-    }
-    Ok(())
+fn nested_too_deep() -> capnp::Error {
+    capnp::Error::failed(format!(
+        "the membrane copies params and results nested at most {MAX_NESTING} deep"
+    ))
 }
 
 impl DynServer for Membrane {
@@ -298,6 +494,10 @@ impl DynServer for Membrane {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
+
+    use capnp::capability::{Client, Response};
+
     use super::*;
 
     const SCHEMA: &str = r#"
@@ -307,76 +507,179 @@ interface Link @0xc0ffee0000000001 {
   nested @1 () -> (inner :Holder, plain :Text);
   choice @2 () -> (pick :Pick);
   count @3 () -> (n :UInt32);
+  many @4 () -> (links :List(Link), holders :List(Holder), deep :List(List(Link)));
+  give @5 (to :Taker) -> ();
+  tree @6 () -> (root :Node);
 }
 interface Extended @0xc0ffee0000000002 extends(Link) {
   more @0 () -> ();
 }
+interface Taker @0xc0ffee0000000003 {
+  take @0 (link :Link) -> ();
+}
 struct Holder { a @0 :Int32; link @1 :Link; deeper @2 :Deeper; }
 struct Deeper { link @0 :Link; }
 struct Pick { union { link @0 :Link; none @1 :Void; } }
+struct Node { next @0 :Node; names @1 :List(Text); }
 "#;
 
-    fn plans() -> (Plans, u64, u64) {
+    const LINK: u64 = 0xc0ffee0000000001;
+    const EXTENDED: u64 = 0xc0ffee0000000002;
+    const TAKER: u64 = 0xc0ffee0000000003;
+
+    fn plans() -> Rc<Plans> {
         let schema = caplet_capnp_js::compile::compile_files(&[("t.capnp", SCHEMA)]).unwrap();
-        let id = |name: &str| schema.find_by_display_name(name).unwrap();
-        let (link, extended) = (id("t.capnp:Link"), id("t.capnp:Extended"));
-        let plans = Plans {
-            schema: Arc::new(schema),
-            methods: RefCell::new(HashMap::new()),
-        };
-        (plans, link, extended)
+        Plans::new(Arc::new(schema))
     }
 
-    fn pipelined(plan: &MethodPlan) -> &StructPlan {
+    fn granted(plan: &MethodPlan) -> (&StructPlan, &StructPlan) {
         match plan {
-            MethodPlan::Pipelined(plan) => plan,
-            MethodPlan::Copy => panic!("planned as a copy"),
+            MethodPlan::Granted { params, results } => (params, results),
             MethodPlan::NotGranted => panic!("planned as not granted"),
         }
     }
 
+    fn slots(plan: &StructPlan) -> Vec<(u16, String)> {
+        fn name(what: &What) -> String {
+            match what {
+                What::Plain => "plain".into(),
+                What::Cap(id) => format!("cap {id:#x}"),
+                What::Struct(_) => "struct".into(),
+                What::List(element) => format!("list of {}", name(element)),
+            }
+        }
+        plan.pointers
+            .iter()
+            .map(|slot| (slot.index, name(&slot.what)))
+            .collect()
+    }
+
     #[test]
-    fn interface_fields_are_prefilled_at_their_pointer() {
-        let (plans, link, _) = plans();
-        let plan = plans.method(link, link, 0);
-        let next = pipelined(&plan);
-        assert_eq!(next.caps, vec![(0, link)]);
-        assert!(next.structs.is_empty());
+    fn every_pointer_that_can_hold_a_capability_is_planned() {
+        let plans = plans();
+        let plan = plans.method(LINK, LINK, 0).unwrap();
+        let (params, next) = granted(&plan);
+        assert!(params.pointers.is_empty() && !params.prefills);
+        assert_eq!(slots(next), [(0, format!("cap {LINK:#x}"))]);
+        assert!(next.prefills);
         assert_eq!((next.size.data, next.size.pointers), (1, 1));
+
+        let plan = plans.method(LINK, LINK, 1).unwrap();
+        let (_, nested) = granted(&plan);
+        assert_eq!(slots(nested), [(0, "struct".into()), (1, "plain".into())]);
+        assert!(nested.prefills, "inner.link can be pre-filled");
+
+        // A capability only inside a union is copied, never pre-filled: its
+        // slot may hold the other member.
+        let plan = plans.method(LINK, LINK, 2).unwrap();
+        let (_, choice) = granted(&plan);
+        assert_eq!(slots(choice), [(0, "struct".into())]);
+        assert!(!choice.prefills);
+
+        let plan = plans.method(LINK, LINK, 4).unwrap();
+        let (_, many) = granted(&plan);
+        let cap = format!("cap {LINK:#x}");
+        assert_eq!(
+            slots(many),
+            [
+                (0, format!("list of {cap}")),
+                (1, "list of struct".into()),
+                (2, format!("list of list of {cap}")),
+            ]
+        );
+        assert!(!many.prefills);
+
+        // A capability passed out in params is planned like one in results.
+        let plan = plans.method(LINK, LINK, 5).unwrap();
+        let (give, _) = granted(&plan);
+        assert_eq!(slots(give), [(0, format!("cap {TAKER:#x}"))]);
+
+        // A recursive struct without capabilities is plain, and planning it
+        // ends.
+        let plan = plans.method(LINK, LINK, 6).unwrap();
+        let (_, tree) = granted(&plan);
+        assert_eq!(slots(tree), [(0, "plain".into())]);
     }
 
     #[test]
-    fn structs_holding_capabilities_are_followed_and_others_copied() {
-        let (plans, link, _) = plans();
-        let plan = plans.method(link, link, 1);
-        let nested = pipelined(&plan);
-        assert!(nested.caps.is_empty());
-        let [(0, holder)] = nested.structs.as_slice() else {
-            panic!(
-                "expected only `inner` pre-filled, got {} structs",
-                nested.structs.len()
-            );
-        };
-        assert_eq!(holder.caps, vec![(0, link)]);
-        let [(1, deeper)] = holder.structs.as_slice() else {
-            panic!("expected `deeper` pre-filled");
-        };
-        assert_eq!(deeper.caps, vec![(0, link)]);
+    fn only_methods_of_the_granted_interface_pass_and_refusals_are_not_kept() {
+        let plans = plans();
+        // Granted as Extended: its own and its inherited methods pass.
+        granted(&plans.method(EXTENDED, EXTENDED, 0).unwrap());
+        granted(&plans.method(EXTENDED, LINK, 0).unwrap());
+        // Granted as Link: Extended's method does not.
+        assert!(matches!(
+            *plans.method(LINK, EXTENDED, 0).unwrap(),
+            MethodPlan::NotGranted
+        ));
+        for method in 0..100u16 {
+            assert!(matches!(
+                *plans.method(LINK, 0xdead, method).unwrap(),
+                MethodPlan::NotGranted
+            ));
+        }
+        assert_eq!(plans.methods.borrow().len(), 2, "refusals must not be kept");
     }
 
-    #[test]
-    fn results_without_prefilled_capabilities_are_copied() {
-        let (plans, link, _) = plans();
-        // A capability inside a union is never pre-filled: its slot may
-        // hold the other member.
-        assert!(matches!(*plans.method(link, link, 2), MethodPlan::Copy));
-        assert!(matches!(*plans.method(link, link, 3), MethodPlan::Copy));
-    }
-
-    /// A `Link` (or `Extended`) provider: `next` returns another link, and
-    /// counts every call that reaches it.
+    /// A provider that would answer `Extended` (not only `Link`): it
+    /// counts every call that reaches it, returns new links in every place
+    /// `Link`'s methods have one, and `give` passes a new link to a `Taker`.
     struct Provider {
-        reached: Rc<std::cell::Cell<u32>>,
+        reached: Rc<Cell<u32>>,
+    }
+
+    impl Provider {
+        fn link(&self) -> Box<dyn capnp::private::capability::ClientHook> {
+            dynamic::client(Rc::new(Provider {
+                reached: self.reached.clone(),
+            }))
+            .hook
+        }
+
+        fn answer(&self, method_id: u16, out: PointerBuilder<'_>) {
+            let size = |data, pointers| StructSize { data, pointers };
+            match method_id {
+                0 => {
+                    let root = out.init_struct(size(1, 1));
+                    root.set_data_field::<u32>(0, 1);
+                    root.get_pointer_field(0).set_capability(self.link());
+                }
+                2 => {
+                    let root = out.init_struct(size(0, 1));
+                    let pick = root.get_pointer_field(0).init_struct(size(1, 1));
+                    // Discriminant 0: `link`.
+                    pick.get_pointer_field(0).set_capability(self.link());
+                }
+                4 => {
+                    let mut root = out.init_struct(size(0, 3));
+                    let mut links = root
+                        .reborrow()
+                        .get_pointer_field(0)
+                        .init_list(ElementSize::Pointer, 2);
+                    for i in 0..2 {
+                        links
+                            .reborrow()
+                            .get_pointer_element(i)
+                            .set_capability(self.link());
+                    }
+                    let mut holders = root.reborrow().get_pointer_field(1);
+                    holders.reborrow().init_struct_list(1, size(1, 2));
+                    let mut holders =
+                        struct_list::Builder::<RawStruct>::get_from_pointer(holders, None).unwrap();
+                    let holder = holders.reborrow().get(0).0;
+                    holder.get_pointer_field(0).set_capability(self.link());
+                    let outer = root.get_pointer_field(2).init_list(ElementSize::Pointer, 1);
+                    let mut inner = outer
+                        .get_pointer_element(0)
+                        .init_list(ElementSize::Pointer, 1);
+                    inner
+                        .reborrow()
+                        .get_pointer_element(0)
+                        .set_capability(self.link());
+                }
+                _ => {}
+            }
+        }
     }
 
     impl DynServer for Provider {
@@ -384,92 +687,201 @@ struct Pick { union { link @0 :Link; none @1 :Void; } }
             self: Rc<Self>,
             _interface_id: u64,
             method_id: u16,
-            _params: Params<any_pointer::Owned>,
+            params: Params<any_pointer::Owned>,
             mut results: Results<any_pointer::Owned>,
         ) -> Promise<(), capnp::Error> {
             self.reached.set(self.reached.get() + 1);
-            if method_id == 0 {
-                let next = dynamic::client(Rc::new(Provider {
-                    reached: self.reached.clone(),
-                }));
-                let out = match results.get().get_as::<RawPointerBuilder<'_>>() {
-                    Ok(root) => root.0.init_struct(StructSize {
-                        data: 1,
+            if method_id == 5 {
+                return Promise::from_future(async move {
+                    let to = params.get()?.get_as::<RawPointerReader<'_>>()?.0;
+                    let to =
+                        Client::new(to.get_struct(None)?.get_pointer_field(0).get_capability()?);
+                    let mut request =
+                        to.new_call::<any_pointer::Owned, any_pointer::Owned>(TAKER, 0, None);
+                    let root = request.get().get_as::<RawPointerBuilder<'_>>()?.0;
+                    root.init_struct(StructSize {
+                        data: 0,
                         pointers: 1,
-                    }),
-                    Err(e) => return Promise::err(e),
-                };
-                out.set_data_field::<u32>(0, 1);
-                out.get_pointer_field(0).set_capability(next.hook);
+                    })
+                    .get_pointer_field(0)
+                    .set_capability(self.link());
+                    request.send().promise.await?;
+                    Ok(())
+                });
+            }
+            match results.get().get_as::<RawPointerBuilder<'_>>() {
+                Ok(root) => self.answer(method_id, root.0),
+                Err(e) => return Promise::err(e),
             }
             Promise::ok(())
         }
     }
 
-    #[test]
-    fn capabilities_returned_in_results_stay_behind_the_membrane() {
-        let (plans, link, extended) = plans();
-        let reached = Rc::new(std::cell::Cell::new(0));
+    /// A capability served on the worker's side: keeps the link it is given.
+    struct Taker {
+        got: RefCell<Option<Client>>,
+    }
+
+    impl DynServer for Taker {
+        fn dispatch(
+            self: Rc<Self>,
+            _interface_id: u64,
+            _method_id: u16,
+            params: Params<any_pointer::Owned>,
+            _results: Results<any_pointer::Owned>,
+        ) -> Promise<(), capnp::Error> {
+            let link = params
+                .get()
+                .and_then(|p| p.get_as::<RawPointerReader<'_>>())
+                .and_then(|p| p.0.get_struct(None))
+                .and_then(|s| s.get_pointer_field(0).get_capability());
+            match link {
+                Ok(link) => {
+                    *self.got.borrow_mut() = Some(Client::new(link));
+                    Promise::ok(())
+                }
+                Err(e) => Promise::err(e),
+            }
+        }
+    }
+
+    fn call(
+        cap: &Client,
+        interface_id: u64,
+        method_id: u16,
+    ) -> Promise<Response<any_pointer::Owned>, capnp::Error> {
+        cap.new_call::<any_pointer::Owned, any_pointer::Owned>(interface_id, method_id, None)
+            .send()
+            .promise
+    }
+
+    fn root(response: &Response<any_pointer::Owned>) -> StructReader<'_> {
+        response
+            .get()
+            .unwrap()
+            .get_as::<RawPointerReader<'_>>()
+            .unwrap()
+            .0
+            .get_struct(None)
+            .unwrap()
+    }
+
+    fn cap_at(pointer: PointerReader<'_>) -> Client {
+        Client::new(pointer.get_capability().unwrap())
+    }
+
+    fn list_at(pointer: PointerReader<'_>) -> any_pointer_list::Reader<'_> {
+        any_pointer_list::Reader::get_from_pointer(&pointer, None).unwrap()
+    }
+
+    fn item<'a>(list: &any_pointer_list::Reader<'a>, i: u32) -> PointerReader<'a> {
+        list.get(i).get_as::<RawPointerReader<'a>>().unwrap().0
+    }
+
+    /// A provider (that would also answer `Extended`) granted as `Link`.
+    fn grant() -> (Client, Rc<Cell<u32>>) {
+        let reached = Rc::new(Cell::new(0));
         let provider = dynamic::client(Rc::new(Provider {
             reached: reached.clone(),
         }));
-        // Granted as Link, though the provider would answer Extended too.
-        let granted = Membrane::wrap(provider, plans.schema.clone(), link);
+        let plans = plans();
+        (
+            Membrane::wrap(provider, plans.schema.clone(), LINK),
+            reached,
+        )
+    }
+
+    /// `link` reaches the provider for `Link`'s methods, and refuses
+    /// `Extended`'s, which the provider would answer: it is a membrane.
+    async fn assert_behind_membrane(link: &Client, reached: &Cell<u32>, what: &str) {
+        let before = reached.get();
+        call(link, LINK, 3).await.unwrap();
+        assert_eq!(reached.get(), before + 1, "{what}: Link's method passes");
+        let refused = call(link, EXTENDED, 0).await.err().expect("refused");
+        assert!(
+            refused
+                .to_string()
+                .contains("not part of the granted interface"),
+            "{what}: {refused}"
+        );
+        assert_eq!(
+            reached.get(),
+            before + 1,
+            "{what}: reached the provider unchecked"
+        );
+    }
+
+    #[test]
+    fn capabilities_returned_in_interface_fields_stay_behind_the_membrane() {
+        let (granted, reached) = grant();
         futures::executor::block_on(async {
-            let call = |cap: &capnp::capability::Client, interface_id: u64| {
-                cap.new_call::<any_pointer::Owned, any_pointer::Owned>(interface_id, 0, None)
-                    .send()
-                    .promise
-            };
-            let response = call(&granted, link).await.unwrap();
-            let next = response
-                .get()
-                .unwrap()
-                .get_as::<RawPointerReader<'_>>()
-                .unwrap()
-                .0
-                .get_struct(None)
-                .unwrap()
-                .get_pointer_field(0)
-                .get_capability()
-                .unwrap();
-            let next = capnp::capability::Client::new(next);
+            let response = call(&granted, LINK, 0).await.unwrap();
+            let answer = root(&response);
+            assert_eq!(answer.get_data_field::<u32>(0), 1, "data is copied");
             assert_eq!(reached.get(), 1);
-            // The returned link answers Link's methods, through the membrane.
-            call(&next, link).await.unwrap();
-            assert_eq!(reached.get(), 2);
-            // And refuses what its field's type does not have.
-            let refused = call(&next, extended).await.err().expect("refused");
-            assert!(
-                refused
-                    .to_string()
-                    .contains("not part of the granted interface"),
-                "{refused}"
-            );
-            assert_eq!(reached.get(), 2, "the refused call reached the provider");
+            let next = cap_at(answer.get_pointer_field(0));
+            assert_behind_membrane(&next, &reached, "next").await;
         });
     }
 
     #[test]
-    fn only_methods_of_the_granted_interface_pass_and_refusals_are_not_kept() {
-        let (plans, link, extended) = plans();
-        // Granted as Extended: its own and its inherited methods pass.
-        assert!(matches!(
-            *plans.method(extended, extended, 0),
-            MethodPlan::Copy
-        ));
-        pipelined(&plans.method(extended, link, 0));
-        // Granted as Link: Extended's method does not.
-        assert!(matches!(
-            *plans.method(link, extended, 0),
-            MethodPlan::NotGranted
-        ));
-        for method in 0..100u16 {
-            assert!(matches!(
-                *plans.method(link, 0xdead, method),
-                MethodPlan::NotGranted
-            ));
-        }
-        assert_eq!(plans.methods.borrow().len(), 2, "refusals must not be kept");
+    fn capabilities_in_unions_and_lists_of_results_are_wrapped() {
+        let (granted, reached) = grant();
+        futures::executor::block_on(async {
+            let response = call(&granted, LINK, 2).await.unwrap();
+            let pick = root(&response)
+                .get_pointer_field(0)
+                .get_struct(None)
+                .unwrap();
+            assert_eq!(
+                pick.get_data_field::<u16>(0),
+                0,
+                "the union's member is kept"
+            );
+            assert_behind_membrane(&cap_at(pick.get_pointer_field(0)), &reached, "pick.link").await;
+
+            let response = call(&granted, LINK, 4).await.unwrap();
+            let answer = root(&response);
+            let links = list_at(answer.get_pointer_field(0));
+            assert_eq!(links.len(), 2);
+            for i in 0..2 {
+                let link = cap_at(item(&links, i));
+                assert_behind_membrane(&link, &reached, &format!("links[{i}]")).await;
+            }
+            let holders = struct_list::Reader::<RawStruct>::get_from_pointer(
+                &answer.get_pointer_field(1),
+                None,
+            )
+            .unwrap();
+            assert_eq!(holders.len(), 1);
+            let link = cap_at(holders.get(0).0.get_pointer_field(0));
+            assert_behind_membrane(&link, &reached, "holders[0].link").await;
+            let deep = list_at(answer.get_pointer_field(2));
+            let inner = list_at(item(&deep, 0));
+            let link = cap_at(item(&inner, 0));
+            assert_behind_membrane(&link, &reached, "deep[0][0]").await;
+        });
+    }
+
+    #[test]
+    fn capabilities_passed_into_the_worker_are_wrapped() {
+        let (granted, reached) = grant();
+        let taker = Rc::new(Taker {
+            got: RefCell::new(None),
+        });
+        futures::executor::block_on(async {
+            let mut request =
+                granted.new_call::<any_pointer::Owned, any_pointer::Owned>(LINK, 5, None);
+            let root = request.get().get_as::<RawPointerBuilder<'_>>().unwrap().0;
+            root.init_struct(StructSize {
+                data: 0,
+                pointers: 1,
+            })
+            .get_pointer_field(0)
+            .set_capability(dynamic::client(taker.clone()).hook);
+            request.send().promise.await.unwrap();
+            let link = taker.got.borrow_mut().take().expect("the taker was called");
+            assert_behind_membrane(&link, &reached, "the link given to the taker").await;
+        });
     }
 }
