@@ -654,7 +654,7 @@ fn connections_beyond_the_limit_are_closed_and_their_places_come_back() {
 
         // A full TCP listener does not lock out the Unix socket.
         let unix = Connection::connect(&server.socket).await.unwrap();
-        let worker = unix.load(&WorkerCode::new("c.js", COUNTER)).await.unwrap();
+        let held = unix.load(&WorkerCode::new("c.js", COUNTER)).await.unwrap();
 
         // One more connection, on either listener, is closed at once.
         let mut tcp = tokio::net::TcpStream::connect(server.tcp()).await.unwrap();
@@ -672,7 +672,7 @@ fn connections_beyond_the_limit_are_closed_and_their_places_come_back() {
         assert!(line.contains("the limit is 1"), "{line}");
 
         // The open ones are served as before.
-        assert_eq!(worker.invoke("run", "").await.unwrap().output, "1");
+        assert_eq!(held.invoke("run", "").await.unwrap().output, "1");
 
         // Once one closes, its place is given to the next client.
         drop(second);
@@ -690,5 +690,28 @@ fn connections_beyond_the_limit_are_closed_and_their_places_come_back() {
             .load(&WorkerCode::new("b.js", "export default () => 3"))
             .await;
         assert_eq!(worker.unwrap().invoke("run", "").await.unwrap().output, "3");
+
+        // A worker keeps its connection open after the `Connection` is
+        // dropped; once both are gone the place comes back.
+        drop(unix);
+        assert_eq!(held.invoke("run", "").await.unwrap().output, "2");
+        drop(held);
+        let deadline = Instant::now() + LINE_TIMEOUT;
+        let (again, worker) = loop {
+            let again = Connection::connect(&server.socket).await.unwrap();
+            match again.load(&WorkerCode::new("a.js", COUNTER)).await {
+                Ok(worker) => break (again, worker),
+                Err(error) => {
+                    assert!(Instant::now() < deadline, "no place came back: {error}");
+                    tokio::task::yield_now().await;
+                }
+            }
+        };
+        assert_eq!(worker.invoke("run", "").await.unwrap().output, "1");
+
+        // `close` closes a connection also for its workers.
+        again.close().await;
+        let error = worker.invoke("run", "").await.unwrap_err();
+        assert!(error.to_string().contains("disconnected"), "{error}");
     });
 }

@@ -19,12 +19,14 @@ mod builtin;
 pub mod cli;
 mod error;
 
+use std::cell::RefCell;
 use std::path::Path;
 use std::rc::Rc;
 use std::time::Duration;
 
 use caplet::caplet_capnp::{broker, gatekeeper, log_line, log_sink, module, worker, worker_code};
 use capnp_rpc::{rpc_twoparty_capnp, RpcSystem};
+use futures::future::Either;
 use futures::AsyncReadExt;
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
@@ -340,10 +342,33 @@ pub struct Invocation {
 }
 
 /// A connection to a broker, remote or embedded.
+///
+/// A remote connection closes when it and every [`Worker`] loaded through
+/// it are dropped, or at [`Connection::close`]; the broker then lets go of
+/// everything it held. Other capabilities obtained through it (typed
+/// entrypoints, built-ins) work while the connection or one of its workers
+/// is kept.
 pub struct Connection {
     broker: broker::Client,
     /// Keeps an embedded broker alive as long as the connection.
     embedded: Option<Rc<caplet_broker::Broker>>,
+    /// Keeps a remote connection open; `None` when embedded.
+    link: Option<Rc<Link>>,
+}
+
+/// Held by a remote [`Connection`] and its [`Worker`]s. When the last of
+/// them is dropped, or the connection is closed, the connection's RPC
+/// system ends and its socket closes. Without it the RPC system would serve
+/// until the broker hung up, and the connection would keep its place under
+/// the broker's `--max-connections`.
+struct Link {
+    open: RefCell<Option<futures::channel::oneshot::Sender<()>>>,
+}
+
+impl Link {
+    fn close(&self) {
+        self.open.borrow_mut().take();
+    }
 }
 
 impl Connection {
@@ -358,9 +383,11 @@ impl Connection {
                 source,
             })?;
         caplet::spin::watch(std::os::fd::AsRawFd::as_raw_fd(&stream));
+        let (broker, link) = bootstrap(stream);
         Ok(Self {
-            broker: bootstrap(stream),
+            broker,
             embedded: None,
+            link: Some(link),
         })
     }
 
@@ -380,13 +407,14 @@ impl Connection {
             source,
         })?;
         caplet::spin::watch(std::os::fd::AsRawFd::as_raw_fd(&stream));
-        let gatekeeper: gatekeeper::Client = bootstrap(stream);
+        let (gatekeeper, link): (gatekeeper::Client, _) = bootstrap(stream);
         let mut request = gatekeeper.authenticate_request();
         request.get().set_token(token);
         let response = request.send().promise.await?;
         Ok(Self {
             broker: response.get()?.get_broker()?,
             embedded: None,
+            link: Some(link),
         })
     }
 
@@ -396,9 +424,11 @@ impl Connection {
         reader: impl futures::AsyncRead + Unpin + 'static,
         writer: impl futures::AsyncWrite + Unpin + 'static,
     ) -> Self {
+        let (broker, link) = bootstrap_io(reader, writer);
         Self {
-            broker: bootstrap_io(reader, writer),
+            broker,
             embedded: None,
+            link: Some(link),
         }
     }
 
@@ -409,6 +439,7 @@ impl Connection {
         Self {
             broker: broker.client(),
             embedded: Some(broker),
+            link: None,
         }
     }
 
@@ -469,6 +500,7 @@ impl Connection {
         let response = request.send().promise.await?;
         Ok(Worker {
             client: response.get()?.get_worker()?,
+            _link: self.link.clone(),
         })
     }
 
@@ -486,6 +518,7 @@ impl Connection {
         let loading = request.send();
         let worker = Worker {
             client: loading.pipeline.get_worker(),
+            _link: self.link.clone(),
         };
         let (loaded, invoked) = futures::join!(loading.promise, worker.invoke(entrypoint, input));
         loaded?;
@@ -502,11 +535,17 @@ impl Connection {
         let response = request.send().promise.await?;
         Ok(Worker {
             client: response.get()?.get_worker()?,
+            _link: self.link.clone(),
         })
     }
 
-    /// Stops an embedded broker's hosts; does nothing for a remote broker.
+    /// Closes a remote connection, also for the workers loaded through it
+    /// (their calls then fail with `disconnected`); stops an embedded
+    /// broker's hosts.
     pub async fn close(self) {
+        if let Some(link) = &self.link {
+            link.close();
+        }
         if let Some(broker) = self.embedded {
             broker.shutdown().await;
         }
@@ -515,7 +554,7 @@ impl Connection {
 
 /// Starts an RPC connection on `stream` (driven on the current `LocalSet`)
 /// and returns the broker's bootstrap capability as `T`.
-fn bootstrap<S, T>(stream: S) -> T
+fn bootstrap<S, T>(stream: S) -> (T, Rc<Link>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
     T: capnp::capability::FromClientHook,
@@ -527,7 +566,7 @@ where
 fn bootstrap_io<T: capnp::capability::FromClientHook>(
     reader: impl futures::AsyncRead + Unpin + 'static,
     writer: impl futures::AsyncWrite + Unpin + 'static,
-) -> T {
+) -> (T, Rc<Link>) {
     let network = caplet::transport::network(
         reader,
         writer,
@@ -536,14 +575,28 @@ fn bootstrap_io<T: capnp::capability::FromClientHook>(
     );
     let mut rpc = RpcSystem::new(Box::new(network), None);
     let bootstrap: T = rpc.bootstrap(rpc_twoparty_capnp::Side::Server);
-    tokio::task::spawn_local(rpc);
-    bootstrap
+    let disconnector = rpc.get_disconnector();
+    let (close, closed) = futures::channel::oneshot::channel::<()>();
+    tokio::task::spawn_local(async move {
+        // Until the peer hangs up, or the `Link` closes: then calls in
+        // flight fail with `disconnected`, and the socket closes once the
+        // broker has seen the end.
+        if let Either::Right((_, rpc)) = futures::future::select(rpc, closed).await {
+            let _ = futures::future::join(disconnector, rpc).await;
+        }
+    });
+    let link = Link {
+        open: RefCell::new(Some(close)),
+    };
+    (bootstrap, Rc::new(link))
 }
 
 /// A loaded worker.
 #[derive(Clone)]
 pub struct Worker {
     client: worker::Client,
+    /// Keeps a remote connection open.
+    _link: Option<Rc<Link>>,
 }
 
 impl Worker {
