@@ -4,10 +4,11 @@
 //! before a valid token). Each accepted stream becomes one hardened RPC
 //! connection ([`crate::connection`]).
 
+use std::cell::Cell;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use caplet::caplet_capnp::{broker, gatekeeper};
 
@@ -20,21 +21,59 @@ use crate::service::{BrokerService, Shared};
 /// the process is out of file descriptors), so it does not spin.
 const ACCEPT_RETRY: Duration = Duration::from_millis(50);
 
+/// How often a listener logs a refused connection at most: a flood of
+/// connections must not become a flood of log lines.
+const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A listener's log of refused connections: at most one line per
+/// [`REFUSAL_LOG_INTERVAL`]; the next line says how many were left out.
+#[derive(Default)]
+struct RefusalLog {
+    last: Cell<Option<Instant>>,
+    left_out: Cell<u64>,
+}
+
+impl RefusalLog {
+    fn refused(&self, line: impl FnOnce() -> String) {
+        if let Some(line) = self.line_at(Instant::now(), line) {
+            eprintln!("{line}");
+        }
+    }
+
+    /// The line to log for a refusal at `now`, if any.
+    fn line_at(&self, now: Instant, line: impl FnOnce() -> String) -> Option<String> {
+        let recent = self
+            .last
+            .get()
+            .is_some_and(|last| now.duration_since(last) < REFUSAL_LOG_INTERVAL);
+        if recent {
+            self.left_out.set(self.left_out.get() + 1);
+            return None;
+        }
+        self.last.set(Some(now));
+        Some(match self.left_out.replace(0) {
+            0 => line(),
+            n => format!("{} ({n} more refused since the last such line)", line()),
+        })
+    }
+}
+
 /// A ticket for a connection from `peer`, or `None` (and a log line) when
 /// the broker has as many open as it allows; the caller then drops the
 /// stream, which closes it.
 fn admit(
     admission: &Admission,
+    log: &RefusalLog,
     peer: &str,
     limits: ConnectionLimits,
 ) -> Option<connection::Ticket> {
     match admission.admit() {
         Ok(ticket) => Some(ticket),
         Err(open) => {
-            eprintln!(
+            log.refused(|| format!(
                 "caplet: refused a connection from {peer}: {open} open on this listener, the limit is {} (--max-connections)",
                 limits.max_connections
-            );
+            ));
             None
         }
     }
@@ -96,6 +135,7 @@ impl UnixListener {
         limits: ConnectionLimits,
         admission: Admission,
     ) -> Result<(), Error> {
+        let log = RefusalLog::default();
         loop {
             let stream = match self.listener.accept().await {
                 Ok((stream, _)) => stream,
@@ -110,10 +150,12 @@ impl UnixListener {
                 Ok(credentials) => credentials,
                 Err(error) => {
                     // Without the peer's uid there is no principal: refuse.
-                    eprintln!(
-                        "caplet: refused a connection on {}: no peer credentials: {error}",
-                        self.path.display()
-                    );
+                    log.refused(|| {
+                        format!(
+                            "caplet: refused a connection on {}: no peer credentials: {error}",
+                            self.path.display()
+                        )
+                    });
                     continue;
                 }
             };
@@ -122,7 +164,7 @@ impl UnixListener {
                 Some(pid) => format!("{principal} (pid {pid})"),
                 None => principal.clone(),
             };
-            let Some(ticket) = admit(&admission, &peer, limits) else {
+            let Some(ticket) = admit(&admission, &log, &peer, limits) else {
                 continue;
             };
             let shared = shared.clone();
@@ -177,6 +219,7 @@ impl TcpListener {
         limits: ConnectionLimits,
         admission: Admission,
     ) -> Result<(), Error> {
+        let log = RefusalLog::default();
         loop {
             let (stream, peer) = match self.listener.accept().await {
                 Ok(accepted) => accepted,
@@ -186,7 +229,7 @@ impl TcpListener {
                     continue;
                 }
             };
-            let Some(ticket) = admit(&admission, &peer.to_string(), limits) else {
+            let Some(ticket) = admit(&admission, &log, &peer.to_string(), limits) else {
                 continue;
             };
             // Small RPC messages must not wait for Nagle's algorithm.
@@ -211,5 +254,37 @@ impl TcpListener {
                 },
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_logged_at_most_once_a_second_with_a_count_of_the_rest() {
+        let log = RefusalLog::default();
+        let start = Instant::now();
+        let line = |n: u32| move || format!("refused {n}");
+        assert_eq!(log.line_at(start, line(1)).as_deref(), Some("refused 1"));
+        let soon = start + Duration::from_millis(400);
+        assert_eq!(log.line_at(soon, line(2)), None);
+        assert_eq!(log.line_at(soon, line(3)), None);
+        let later = start + REFUSAL_LOG_INTERVAL;
+        assert_eq!(
+            log.line_at(later, line(4)).as_deref(),
+            Some("refused 4 (2 more refused since the last such line)")
+        );
+        assert_eq!(log.line_at(later, line(5)), None);
+        let much_later = later + REFUSAL_LOG_INTERVAL * 5;
+        assert_eq!(
+            log.line_at(much_later, line(6)).as_deref(),
+            Some("refused 6 (1 more refused since the last such line)")
+        );
+        assert_eq!(
+            log.line_at(much_later + REFUSAL_LOG_INTERVAL, line(7))
+                .as_deref(),
+            Some("refused 7")
+        );
     }
 }
