@@ -447,6 +447,33 @@ fn a_cordon_keeps_principals_in_separate_hosts() {
 }
 
 #[test]
+fn under_a_cordon_one_principal_leaves_a_host_for_the_next() {
+    let server = Server::start_with(3, &["--cordon", "principal"]);
+    block_on(async {
+        let conn = Connection::connect(&server.socket).await.unwrap();
+        let code = WorkerCode::new("w.js", "export default () => 'ok';");
+        // Alice's workers take a free host only while another stays free…
+        let mut alices = Vec::new();
+        for _ in 0..6 {
+            let worker = conn.load(&code.clone().principal("alice")).await.unwrap();
+            assert_eq!(worker.invoke("run", "").await.unwrap().output, "\"ok\"");
+            alices.push(worker);
+        }
+        // …so Bob gets the last one, and then only his hosts take his.
+        for _ in 0..2 {
+            let bob = conn.load(&code.clone().principal("bob")).await.unwrap();
+            assert_eq!(bob.invoke("run", "").await.unwrap().output, "\"ok\"");
+            alices.push(bob);
+        }
+        match conn.load(&code.clone().principal("carol")).await {
+            Err(Error::Overloaded(message)) => assert!(message.contains("cordoned"), "{message}"),
+            Err(other) => panic!("expected overloaded, got {other:?}"),
+            Ok(_) => panic!("a third principal found a host, with all three taken"),
+        }
+    });
+}
+
+#[test]
 fn under_a_cordon_cached_workers_are_per_principal() {
     let server = Server::start_with(2, &["--cordon", "principal"]);
     block_on(async {

@@ -162,7 +162,9 @@ impl HostPool {
     /// `principal`, waiting for one to come up if none is, and counts the
     /// worker as placed there (undo with [`HostPool::release`] if the load
     /// fails). Under a cordon only hosts free or already `principal`'s
-    /// qualify; none free fails with `no_host` (`overloaded`).
+    /// qualify, and a principal that has a host takes no free one unless
+    /// another stays free, so one principal cannot lock all others out;
+    /// none left fails with `no_host` (`overloaded`).
     pub async fn pick(&self, principal: &str) -> Result<HostHandle, Error> {
         let mut changes = self.changes.subscribe();
         let deadline = tokio::time::Instant::now() + HOST_WAIT;
@@ -197,16 +199,24 @@ impl HostPool {
     }
 
     fn least_loaded(&self, principal: &str) -> Option<HostHandle> {
+        let may_take_free = !self.options.cordon || {
+            let (mut owns_one, mut free) = (false, 0);
+            for slot in &self.slots {
+                if matches!(&*slot.state.borrow(), SlotState::Up { .. }) {
+                    match slot.owner.borrow().as_deref() {
+                        Some(owner) => owns_one |= owner == principal,
+                        None => free += 1,
+                    }
+                }
+            }
+            !owns_one || free > 1
+        };
         self.slots
             .iter()
             .enumerate()
-            .filter(|(_, slot)| {
-                !self.options.cordon
-                    || slot
-                        .owner
-                        .borrow()
-                        .as_deref()
-                        .is_none_or(|owner| owner == principal)
+            .filter(|(_, slot)| match slot.owner.borrow().as_deref() {
+                Some(owner) => !self.options.cordon || owner == principal,
+                None => may_take_free,
             })
             .filter_map(|(index, slot)| match &*slot.state.borrow() {
                 SlotState::Up { client, .. } => Some((slot.placed.get(), index, client.clone())),
