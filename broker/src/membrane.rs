@@ -65,6 +65,8 @@ struct Plans {
     methods: RefCell<HashMap<(u64, u64, u16), Rc<MethodPlan>>>,
     /// By struct id; only ids the schema's own fields name.
     structs: RefCell<HashMap<u64, Rc<StructPlan>>>,
+    /// [`Plans::reaches_cap`]'s answers, by (struct id, everywhere).
+    reaches: RefCell<HashMap<(u64, bool), bool>>,
 }
 
 enum MethodPlan {
@@ -114,6 +116,7 @@ impl Plans {
             schema,
             methods: RefCell::new(HashMap::new()),
             structs: RefCell::new(HashMap::new()),
+            reaches: RefCell::new(HashMap::new()),
         })
     }
 
@@ -215,6 +218,15 @@ impl Plans {
     /// outside unions (what can be pre-filled). The schema's own structs
     /// are walked once each, so recursive types end.
     fn reaches_cap(&self, id: u64, everywhere: bool) -> bool {
+        if let Some(&reaches) = self.reaches.borrow().get(&(id, everywhere)) {
+            return reaches;
+        }
+        let reaches = self.walk_for_cap(id, everywhere);
+        self.reaches.borrow_mut().insert((id, everywhere), reaches);
+        reaches
+    }
+
+    fn walk_for_cap(&self, id: u64, everywhere: bool) -> bool {
         let mut seen = HashSet::from([id]);
         let mut todo = vec![id];
         while let Some(id) = todo.pop() {
