@@ -30,6 +30,7 @@ use caplet_capnp_js::codec::{RawPointerBuilder, RawPointerReader, RawStruct};
 use caplet_capnp_js::dynamic::{self, DynServer};
 use caplet_capnp_js::schema::{FieldKind, Layout, SchemaSet, Type};
 use capnp::capability::{Params, Promise, RemotePromise, Results};
+use capnp::private::capability::ClientHook;
 use capnp::private::layout::{
     ElementSize, PointerBuilder, PointerReader, StructBuilder, StructReader, StructSize,
 };
@@ -338,6 +339,16 @@ impl Membrane {
         self.copy_struct(plan, &answer, &mut out, 0)
     }
 
+    /// `cap` behind a membrane of this grant, as `interface_id`.
+    fn wrap_cap(&self, cap: Box<dyn ClientHook>, interface_id: u64) -> Box<dyn ClientHook> {
+        Membrane::wrap_with(
+            capnp::capability::Client::new(cap),
+            self.plans.clone(),
+            interface_id,
+        )
+        .hook
+    }
+
     /// Sets every interface field reachable through pointers outside
     /// unions to a membrane around the pipelined capability at the same
     /// place.
@@ -352,14 +363,9 @@ impl Membrane {
             match slot.what {
                 What::Cap(interface_id) => {
                     let cap = pipeline.get_pointer_field(slot.index).as_cap();
-                    let wrapped = Membrane::wrap_with(
-                        capnp::capability::Client::new(cap),
-                        self.plans.clone(),
-                        interface_id,
-                    );
                     out.reborrow()
                         .get_pointer_field(slot.index.into())
-                        .set_capability(wrapped.hook);
+                        .set_capability(self.wrap_cap(cap, interface_id));
                 }
                 What::Struct(id) if depth + 1 < MAX_DEPTH => {
                     let inner = self.plans.struct_plan(id)?;
@@ -432,13 +438,8 @@ impl Membrane {
         match what {
             What::Plain => any_pointer::Builder::new(to).set_as(any_pointer::Reader::new(from)),
             What::Cap(interface_id) => {
-                let wrapped = Membrane::wrap_with(
-                    capnp::capability::Client::new(from.get_capability()?),
-                    self.plans.clone(),
-                    *interface_id,
-                );
                 let mut to = to;
-                to.set_capability(wrapped.hook);
+                to.set_capability(self.wrap_cap(from.get_capability()?, *interface_id));
                 Ok(())
             }
             What::Struct(id) => {
