@@ -453,17 +453,17 @@ fn under_a_cordon_one_principal_leaves_a_host_for_the_next() {
         let conn = Connection::connect(&server.socket).await.unwrap();
         let code = WorkerCode::new("w.js", "export default () => 'ok';");
         // Alice's workers take a free host only while another stays free…
-        let mut alices = Vec::new();
+        let mut kept = Vec::new();
         for _ in 0..6 {
             let worker = conn.load(&code.clone().principal("alice")).await.unwrap();
             assert_eq!(worker.invoke("run", "").await.unwrap().output, "\"ok\"");
-            alices.push(worker);
+            kept.push(worker);
         }
         // …so Bob gets the last one, and then only his hosts take his.
         for _ in 0..2 {
             let bob = conn.load(&code.clone().principal("bob")).await.unwrap();
             assert_eq!(bob.invoke("run", "").await.unwrap().output, "\"ok\"");
-            alices.push(bob);
+            kept.push(bob);
         }
         match conn.load(&code.clone().principal("carol")).await {
             Err(Error::Overloaded(message)) => assert!(message.contains("cordoned"), "{message}"),
