@@ -261,9 +261,8 @@ impl host_worker::Server for HostWorkerServer {
         // Invocations of one worker run one after another.
         let _turn = self.busy.lock().await;
         let worker = self.current().await?;
-        worker.stream_logs(stream);
-        let outcome = worker.invoke(&entrypoint, &input).await;
-        if let Some(stream) = worker.stream_logs(None) {
+        let (outcome, stream) = worker.invoke(&entrypoint, &input, stream).await;
+        if let Some(stream) = stream {
             stream.flush().await;
         }
         drop(worker);

@@ -208,13 +208,19 @@ impl JsWorker {
         Ok(Self { core })
     }
 
-    /// Runs `entrypoint` with `input` (JSON text) to completion. Invocations of
-    /// one worker must not overlap; the caller serialises them.
-    pub async fn invoke(&self, entrypoint: &str, input: &str) -> Outcome {
+    /// Runs `entrypoint` with `input` (JSON text) to completion, streaming
+    /// its console lines to `stream` as well; gives the stream back to be
+    /// flushed. Invocations of one worker must not overlap; the caller
+    /// serialises them. Dropping the future (the caller cancelled) ends the
+    /// invocation exactly as returning does.
+    pub async fn invoke(
+        &self,
+        entrypoint: &str,
+        input: &str,
+        stream: Option<crate::log_stream::LogStream>,
+    ) -> (Outcome, Option<crate::log_stream::LogStream>) {
         let _driving = self.core.driver.lock().await;
-        let outcome = self.core.invoke(entrypoint, input).await;
-        self.core.progress.notify_waiters();
-        outcome
+        self.core.invoke(entrypoint, input, stream).await
     }
 
     /// Whether a limit tripped, so the runtime must be rebuilt.
@@ -257,14 +263,75 @@ impl JsWorker {
             }
         })
     }
+}
 
-    /// Streams the console lines of the next invocations to `stream` as
-    /// well; returns the previous stream.
-    pub fn stream_logs(
-        &self,
-        stream: Option<crate::log_stream::LogStream>,
-    ) -> Option<crate::log_stream::LogStream> {
-        self.core.logs.borrow_mut().set_stream(stream)
+/// The invocation running on a worker, as a value: made when it starts
+/// (its budgets reset), and ended in `Drop`: its tasks are dropped, every
+/// stub, pipeline and answer it held released, its log stream let go, and
+/// calls on exports waiting for it woken. So an invocation whose future is
+/// dropped (the caller cancelled it, and capnp-rpc dropped the call) ends
+/// exactly like one that returned: module state stays, and the worker
+/// answers the next call.
+struct Running<'c> {
+    core: &'c Core,
+    started: Instant,
+    /// The highest heap size sampled so far.
+    peak: u64,
+}
+
+impl<'c> Running<'c> {
+    fn begin(core: &'c Core) -> Self {
+        core.begin();
+        Self {
+            core,
+            started: Instant::now(),
+            peak: 0,
+        }
+    }
+
+    /// Resource use so far.
+    fn stats(&self) -> Stats {
+        Stats {
+            wall_time: self.started.elapsed(),
+            cpu_time: self.core.isolate.meter().used(),
+            peak_memory_bytes: self.peak.max(self.core.isolate.memory_used()),
+        }
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.core.end();
+        self.core.logs.borrow_mut().set_stream(None);
+        self.core.progress.notify_waiters();
+    }
+}
+
+/// A call on an export waiting inside the running invocation, counted in
+/// `Core::inside_calls` while it lives. While one waits, an invocation that
+/// ends keeps its tasks and stubs so the call can take over as driver; the
+/// last one to go, with no driver left, ends the invocation itself.
+pub struct Inside<'c> {
+    core: &'c Core,
+}
+
+impl<'c> Inside<'c> {
+    pub fn enter(core: &'c Core) -> Self {
+        core.inside_calls.set(core.inside_calls.get() + 1);
+        Self { core }
+    }
+}
+
+impl Drop for Inside<'_> {
+    fn drop(&mut self) {
+        let core = self.core;
+        core.inside_calls.set(core.inside_calls.get() - 1);
+        if core.inside_calls.get() == 0 {
+            if let Ok(_idle) = core.driver.try_lock() {
+                // The invocation it waited in ended while it waited.
+                core.end();
+            }
+        }
     }
 }
 
@@ -299,26 +366,32 @@ impl Core {
         }
     }
 
-    async fn invoke(&self, entrypoint: &str, input: &str) -> Outcome {
-        let started = Instant::now();
-        self.begin();
-        let mut peak = 0;
+    async fn invoke(
+        &self,
+        entrypoint: &str,
+        input: &str,
+        stream: Option<crate::log_stream::LogStream>,
+    ) -> (Outcome, Option<crate::log_stream::LogStream>) {
+        let mut running = Running::begin(self);
+        self.logs.borrow_mut().set_stream(stream);
         let result = if self.usable() {
-            self.run(entrypoint, input, &mut peak).await
+            self.run(entrypoint, input, &mut running.peak).await
         } else {
             Err(poisoned())
         };
         self.settled_with(&result);
-        self.end();
-        Outcome {
-            result,
-            logs: self.logs.borrow_mut().take(),
-            stats: Stats {
-                wall_time: started.elapsed(),
-                cpu_time: self.isolate.meter().used(),
-                peak_memory_bytes: peak.max(self.isolate.memory_used()),
+        let stream = self.logs.borrow_mut().set_stream(None);
+        let logs = self.logs.borrow_mut().take();
+        let stats = running.stats();
+        drop(running);
+        (
+            Outcome {
+                result,
+                logs,
+                stats,
             },
-        }
+            stream,
+        )
     }
 
     async fn run(
@@ -436,13 +509,12 @@ impl Core {
         if !self.usable() {
             return Err(poisoned());
         }
-        self.begin();
-        let mut peak = 0;
+        let mut running = Running::begin(self);
         let result = async {
             let (started, job_error) = self.isolate.segment(call);
             self.progress.notify_waiters();
             let returned = self.check(started, job_error)?;
-            let settled = self.settle(&returned, &mut peak).await?;
+            let settled = self.settle(&returned, &mut running.peak).await?;
             let reply = self
                 .isolate
                 .with(|ctx| reply(ctx, settled.restore(ctx).map_err(internal)?));
@@ -450,8 +522,7 @@ impl Core {
         }
         .await;
         self.settled_with(&result);
-        self.end();
-        self.progress.notify_waiters();
+        drop(running);
         result
     }
 

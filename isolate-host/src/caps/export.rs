@@ -29,7 +29,7 @@ use rquickjs::{CatchResultExt, Ctx, Object, Persistent, Value};
 
 use super::{Reader, Writer};
 use crate::error::InvokeFailure;
-use crate::worker::{self, Core};
+use crate::worker::{self, Core, Inside};
 
 /// A JS object exported as a capability. The object itself stays in the
 /// worker's `Caps` (see `Caps::export`); this holds its id.
@@ -139,17 +139,7 @@ impl Export {
     ) -> Result<R, InvokeFailure> {
         // While this call waits, the invocation keeps its tasks and stubs
         // when it ends (`Core::end`), so this call can take over as driver.
-        core.inside_calls.set(core.inside_calls.get() + 1);
-        let result = Self::wait_inside(core, call, reply).await;
-        core.inside_calls.set(core.inside_calls.get() - 1);
-        result
-    }
-
-    async fn wait_inside<R>(
-        core: &Core,
-        call: impl FnOnce(&Ctx<'_>) -> Result<Persistent<Value<'static>>, InvokeFailure>,
-        reply: impl for<'js> FnOnce(&Ctx<'js>, Value<'js>) -> Result<R, InvokeFailure>,
-    ) -> Result<R, InvokeFailure> {
+        let inside = Inside::enter(core);
         let (returned, job_error) = core.isolate.segment(call);
         core.progress.notify_waiters();
         let returned = core.check(returned, job_error)?;
@@ -165,10 +155,8 @@ impl Export {
             }
             if let Ok(_driving) = core.driver.try_lock() {
                 // The invocation it ran in ended first: carry on as driver.
-                core.inside_calls.set(core.inside_calls.get() - 1);
-                let result = core.drive(|_| Ok(returned), reply).await;
-                core.inside_calls.set(core.inside_calls.get() + 1);
-                return result;
+                drop(inside);
+                return core.drive(|_| Ok(returned), reply).await;
             }
             progressed.await;
         }
