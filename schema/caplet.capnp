@@ -269,6 +269,11 @@ struct Limits {
   # Capability calls one invocation may have waiting for their results at
   # once (default 100). The call over the limit ends the invocation with
   # `callsInFlightExceeded`.
+
+  pendingTimers @9 :UInt32;
+  # Timers (`setTimeout`, `setInterval`) one invocation may have pending at
+  # once (default 1000, at most 100000). The timer over the limit ends the
+  # invocation with `timerLimitExceeded`.
 }
 
 # ==============================================================================
@@ -284,7 +289,9 @@ interface Worker {
   # export object (empty means `run`); when the default export is a function,
   # only `run` (or empty) is accepted and the function is called.
   # The function receives `(input, env, ctx)`, where `input` is `input` parsed
-  # as JSON (empty text means `null`).
+  # as JSON (empty text means `null`), and `ctx.waitUntil(promise)` keeps the
+  # invocation open after its result is ready until `promise` settles
+  # (within `wallTimeMs`). Timers still pending then are cancelled.
   #
   # On success `output` is the awaited return value as JSON text (`undefined`
   # becomes `null`) and `error` is unset. On failure `output` is empty and
@@ -362,9 +369,11 @@ struct InvokeError {
     # The invocation made more than `Limits.subrequests` capability calls.
     callsInFlightExceeded @12;
     # More than `Limits.callsInFlight` capability calls were waiting at once.
+    timerLimitExceeded @13;
+    # More than `Limits.pendingTimers` timers were pending at once.
     #
     # After any of the limit kinds above (cpu, memory, wall time, stack,
-    # subrequests, calls in flight) the worker's runtime is thrown away and
+    # subrequests, calls in flight, timers) the worker's runtime is thrown away and
     # rebuilt from its code before its next invocation: module state does not
     # survive a tripped limit.
   }

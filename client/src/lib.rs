@@ -58,6 +58,7 @@ pub struct Limits {
     pub log_bytes: Option<u64>,
     pub subrequests: Option<u32>,
     pub calls_in_flight: Option<u32>,
+    pub pending_timers: Option<u32>,
 }
 
 /// The interface a granted capability implements. The broker may never have
@@ -303,6 +304,7 @@ impl WorkerCode {
         limits.set_log_bytes(l.log_bytes.unwrap_or(0));
         limits.set_subrequests(l.subrequests.unwrap_or(0));
         limits.set_calls_in_flight(l.calls_in_flight.unwrap_or(0));
+        limits.set_pending_timers(l.pending_timers.unwrap_or(0));
         Ok(())
     }
 }

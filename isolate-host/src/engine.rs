@@ -7,14 +7,15 @@
 //!
 //! What a worker's global scope lacks, on purpose: `eval` and the `Function`
 //! constructors (no `Eval` intrinsic unless the worker's policy allows it),
-//! `performance`, `SharedArrayBuffer` and `Atomics` (removed after the context
-//! is built), and anything from the host (timers, `require`, `process`,
-//! `std`, `os` are never added; `fetch` exists only when a worker is granted
-//! an http gateway named `fetch`, and goes through it: see `fetch.rs`).
-//! `Date.now()` and `new Date()` read a clock that stands still while
-//! JavaScript computes: it is set when a segment starts, i.e. at the start of
-//! an invocation and after each I/O completion, so a worker cannot time its
-//! own computation.
+//! `SharedArrayBuffer` and `Atomics` (removed after the context is built),
+//! and anything from the host (`require`, `process`, `std`, `os` are never
+//! added; `fetch` exists only when a worker is granted an http gateway
+//! named `fetch`, and goes through it: see `fetch.rs`; timers are host
+//! tasks: see `timers.rs`). `Date.now()`, `new Date()` and
+//! `performance.now()` read a clock that stands still while JavaScript
+//! computes: it is set when a segment starts, i.e. at the start of an
+//! invocation, after each I/O completion and when a timer fires, so a
+//! worker cannot time its own computation.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -28,8 +29,9 @@ use crate::modules::{self, Bytecode};
 
 /// The intrinsics a worker gets. `Eval` is left out, which removes `eval`,
 /// the `Function` constructors (plain, async, generator) and the parser
-/// itself from the worker; `Performance` and `DOMException` are left out as
-/// ambient extras.
+/// itself from the worker; `Performance` (a clock that moves) and
+/// `DOMException` are left out as ambient extras (the prelude adds a frozen
+/// `performance`).
 pub type WorkerIntrinsics = (
     intrinsic::Date,
     intrinsic::RegExpCompiler,
@@ -75,12 +77,14 @@ pub fn stack_ceiling() -> usize {
 
 /// Globals deleted from every worker's context after it is built: shared
 /// memory and blocking waits have no place in a single-threaded host.
-const REMOVED_GLOBALS: &[&str] = &["SharedArrayBuffer", "Atomics", "performance"];
+const REMOVED_GLOBALS: &[&str] = &["SharedArrayBuffer", "Atomics"];
 
 /// Installs the frozen clock: replaces `Date` with a constructor whose
 /// `Date.now()`, `new Date()` and `Date()` read `clock()` instead of the
-/// system time. Compiled once per host by [`modules::prelude`], never from a
-/// client's text.
+/// system time, and adds `performance`, whose `now()` reads the same clock
+/// from a `timeOrigin` of 0 (as in Cloudflare Workers: `performance.now()`
+/// equals `Date.now()`). Compiled once per host by [`modules::prelude`],
+/// never from a client's text.
 pub const PRELUDE: &str = r#"
 export default function install(clock) {
   const RealDate = globalThis.Date;
@@ -99,6 +103,10 @@ export default function install(clock) {
   method("UTC", RealDate.UTC);
   define(proto, "constructor", { value: Date, writable: true, enumerable: false, configurable: true });
   define(globalThis, "Date", { value: Date, writable: true, enumerable: false, configurable: true });
+  const performance = {};
+  define(performance, "now", { value: function now() { return clock(); }, writable: true, enumerable: true, configurable: true });
+  define(performance, "timeOrigin", { value: 0, writable: false, enumerable: true, configurable: true });
+  define(globalThis, "performance", { value: performance, writable: true, enumerable: false, configurable: true });
 }
 "#;
 
@@ -126,6 +134,8 @@ pub enum Trip {
     Subrequests,
     /// Too many capability calls waiting at once.
     CallsInFlight,
+    /// Too many timers pending at once.
+    Timers,
 }
 
 /// Counts the time one invocation spends running JavaScript, across all of
@@ -445,12 +455,12 @@ mod tests {
     #[test]
     fn ambient_globals_are_gone() {
         let (isolate, main) = isolate(
-            "globalThis.out = [typeof SharedArrayBuffer, typeof Atomics, typeof performance, typeof eval];",
+            "globalThis.out = [typeof SharedArrayBuffer, typeof Atomics, typeof eval];",
             limits(),
         );
         assert_eq!(
             run(&isolate, &main).unwrap(),
-            r#"["undefined","undefined","undefined","undefined"]"#
+            r#"["undefined","undefined","undefined"]"#
         );
     }
 
@@ -472,13 +482,17 @@ mod tests {
     #[test]
     fn the_clock_stands_still_within_a_segment_and_moves_between_them() {
         let (isolate, main) = isolate(
-            "const a = Date.now(); const d = new Date(); let x = 0;
-             for (let i = 0; i < 1e6; i++) x += i;
+            "const a = Date.now(); const d = new Date(); const p = performance.now(); let x = 0;
+             for (let i = 0; i < 3e5; i++) x += i;
              globalThis.out = [Date.now() - a, new Date() - d, Date() === new Date(a).toString(),
-                               Date.prototype.constructor === Date, Date.name, Date.length];",
+                               Date.prototype.constructor === Date, Date.name, Date.length,
+                               performance.now() - p, p === a, performance.timeOrigin];",
             limits(),
         );
-        assert_eq!(run(&isolate, &main).unwrap(), r#"[0,0,true,true,"Date",7]"#);
+        assert_eq!(
+            run(&isolate, &main).unwrap(),
+            r#"[0,0,true,true,"Date",7,0,true,0]"#
+        );
         // A new segment (after I/O) reads the system clock again.
         isolate.clock.set(0.0);
         let read = || {

@@ -14,7 +14,8 @@
 //! - [`modules`]: module names, import resolution, compilation to bytecode.
 //! - [`worker`]: a loaded worker and its invocation loop.
 //! - `idle`: freeing released workers and preparing the next isolate when idle.
-//! - [`tasks`]: host operations an invocation waits on.
+//! - [`tasks`]: host operations an invocation waits on (calls, timers).
+//! - `timers`: `setTimeout` and its kin, on the tasks.
 //! - [`console`]: captured `console.*` output.
 //! - [`log_stream`]: console lines sent to the caller while it runs.
 //! - [`fetch`]: the global `fetch()` of workers granted `env.fetch`.
@@ -32,6 +33,7 @@ pub mod log_stream;
 pub mod modules;
 pub mod server;
 pub mod tasks;
+mod timers;
 pub mod worker;
 
 pub use error::{Error, InvokeFailure};

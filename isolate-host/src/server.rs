@@ -113,6 +113,7 @@ fn read_spec(spec: worker_spec::Reader<'_>) -> Result<(Vec<Source>, String, Work
         log_bytes: limits.get_log_bytes() as usize,
         subrequests: limits.get_subrequests(),
         calls_in_flight: limits.get_calls_in_flight(),
+        pending_timers: limits.get_pending_timers(),
     };
     Ok((sources, main, limits))
 }

@@ -36,6 +36,8 @@ pub struct WorkerLimits {
     pub subrequests: u32,
     /// Capability calls waiting at once.
     pub calls_in_flight: u32,
+    /// Timers pending at once.
+    pub pending_timers: u32,
 }
 
 /// Resource use of one invocation.
@@ -64,6 +66,7 @@ pub fn is_limit(kind: Kind) -> bool {
             | Kind::StackOverflow
             | Kind::SubrequestLimitExceeded
             | Kind::CallsInFlightExceeded
+            | Kind::TimerLimitExceeded
     )
 }
 
@@ -84,7 +87,9 @@ pub struct Core {
     default_export: RefCell<Option<Persistent<Value<'static>>>>,
     /// The main module's exports, for typed entrypoints.
     namespace: RefCell<Option<Persistent<Object<'static>>>>,
-    pub tasks: Tasks,
+    pub tasks: Rc<Tasks>,
+    /// The promises the running invocation passed to `ctx.waitUntil`.
+    wait_until: Rc<RefCell<Vec<Persistent<Value<'static>>>>>,
     logs: Rc<RefCell<LogSink>>,
     limits: WorkerLimits,
     /// Capability calls made by the current invocation, and still waiting.
@@ -130,7 +135,8 @@ impl JsWorker {
             caps: Caps::new(me.clone(), schema, bindings),
             default_export: RefCell::new(None),
             namespace: RefCell::new(None),
-            tasks: Tasks::default(),
+            tasks: Rc::default(),
+            wait_until: Rc::default(),
             logs,
             limits,
             calls: Cell::new(0),
@@ -149,6 +155,19 @@ impl JsWorker {
                 .install(ctx)
                 .map_err(|e| Error::Engine(e.to_string()))?;
             crate::fetch::install(ctx, &core).map_err(|e| Error::Engine(e.to_string()))?;
+            let me = Rc::downgrade(&core);
+            let over: crate::timers::OverLimit = Rc::new(move |ctx| match me.upgrade() {
+                Some(core) => {
+                    core.isolate.meter().trip(Trip::Timers);
+                    rquickjs::Exception::throw_internal(
+                        ctx,
+                        &core.limit_failure(Trip::Timers).to_string(),
+                    )
+                }
+                None => rquickjs::Exception::throw_internal(ctx, "the worker is gone"),
+            });
+            crate::timers::install(ctx, &core.tasks, limits.pending_timers, over)
+                .map_err(|e| Error::Engine(e.to_string()))?;
             let declared = modules::load_bytecode(ctx, &main_bytes).catch(ctx);
             let declared = declared.map_err(|e| evaluation_error(ctx, e))?;
             let (module, promise) = declared
@@ -354,6 +373,7 @@ impl Core {
             return;
         }
         self.tasks.clear();
+        self.wait_until.borrow_mut().clear();
         self.in_flight.set(0);
         self.caps.end_invocation();
     }
@@ -412,7 +432,9 @@ impl Core {
         // Serialising the result may have run the worker's code (`toJSON`)
         // into a limit.
         self.within_limits()?;
-        output
+        let output = output?;
+        self.wait_until(peak).await?;
+        Ok(output)
     }
 
     /// The value of `returned` once it is not a pending promise (`None` while
@@ -441,13 +463,30 @@ impl Core {
     }
 
     /// Runs tasks until `returned` is not a pending promise; gives its value,
-    /// or the rejection as a failure. The completions of the tasks that
-    /// finished together run in one segment.
+    /// or the rejection as a failure.
     async fn settle(
         &self,
         returned: &Persistent<Value<'static>>,
         peak: &mut u64,
     ) -> Result<Persistent<Value<'static>>, InvokeFailure> {
+        self.run_until(|| self.poll_settled(returned), peak)
+            .await?
+            .ok_or_else(|| {
+                InvokeFailure::new(
+                    Kind::NeverSettled,
+                    "the returned promise never settles: nothing it waits on is pending",
+                )
+            })
+    }
+
+    /// Runs tasks until `done` gives a value (`None` once no task is left to
+    /// run). The completions of the tasks that finished together run in one
+    /// segment; a timer runs in a segment of its own.
+    async fn run_until<T>(
+        &self,
+        mut done: impl FnMut() -> Result<Option<T>, InvokeFailure>,
+        peak: &mut u64,
+    ) -> Result<Option<T>, InvokeFailure> {
         let mut segments: u32 = 0;
         // One timer for the whole invocation, not one per wait.
         let deadline = self.isolate.meter().wall_deadline();
@@ -458,18 +497,15 @@ impl Core {
             }
         });
         loop {
-            let state = self.poll_settled(returned);
+            let state = done();
             // Describing a rejection may have run the worker's code
             // (`toString`) into a limit.
             self.within_limits()?;
             if let Some(value) = state? {
-                return Ok(value);
+                return Ok(Some(value));
             }
             if self.tasks.is_empty() {
-                return Err(InvokeFailure::new(
-                    Kind::NeverSettled,
-                    "the returned promise never settles: nothing it waits on is pending",
-                ));
+                return Ok(None);
             }
             let completions = tokio::select! {
                 biased;
@@ -590,7 +626,7 @@ impl Core {
             ));
         };
         let env = self.caps.env(ctx).map_err(internal)?;
-        let context = Object::new(ctx.clone()).map_err(internal)?;
+        let context = self.context(ctx).map_err(internal)?;
         let returned: Value = function
             .call((This(this), input, env, context))
             .catch(ctx)
@@ -599,6 +635,42 @@ impl Core {
             .catch(ctx)
             .map_err(|e| self.failure(ctx, e))?;
         Ok(Persistent::save(ctx, returned))
+    }
+
+    /// The `ctx` argument of an entrypoint: `waitUntil(promise)` keeps the
+    /// invocation open, after its own promise settled, until `promise`
+    /// settles too (within the wall-clock limit); its timers and calls go
+    /// on meanwhile.
+    fn context<'js>(&self, ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
+        let context = Object::new(ctx.clone())?;
+        let kept = Rc::downgrade(&self.wait_until);
+        let wait_until = Function::new(ctx.clone(), move |ctx: Ctx<'js>, promise: Value<'js>| {
+            if let Some(kept) = kept.upgrade() {
+                kept.borrow_mut().push(Persistent::save(&ctx, promise));
+            }
+        })?
+        .with_name("waitUntil")?;
+        context.set("waitUntil", wait_until)?;
+        Ok(context)
+    }
+
+    /// Runs tasks until every promise passed to `ctx.waitUntil` has settled
+    /// (however it settled), or nothing is left that could settle them.
+    async fn wait_until(&self, peak: &mut u64) -> Result<(), InvokeFailure> {
+        let all_settled = || {
+            self.isolate.with(|ctx| {
+                self.wait_until.borrow().iter().all(|kept| {
+                    kept.clone().restore(ctx).is_ok_and(|value| {
+                        value
+                            .as_promise()
+                            .is_none_or(|p| p.state() != PromiseState::Pending)
+                    })
+                })
+            })
+        };
+        self.run_until(|| Ok(all_settled().then_some(())), peak)
+            .await
+            .map(drop)
     }
 
     /// Turns the result of a segment into an error if JS failed in it.
@@ -655,6 +727,13 @@ impl Core {
                 format!(
                     "the invocation had more than {} capability calls in flight",
                     l.calls_in_flight
+                ),
+            ),
+            Trip::Timers => InvokeFailure::new(
+                Kind::TimerLimitExceeded,
+                format!(
+                    "the invocation had more than {} timers pending",
+                    l.pending_timers
                 ),
             ),
         }

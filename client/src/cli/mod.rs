@@ -145,6 +145,7 @@ fn set_limit(limits: &mut caplet_broker::Limits, name: &str, value: u64) -> Resu
         "logBytes" => limits.log_bytes = value,
         "subrequests" => limits.subrequests = small(value)?,
         "callsInFlight" => limits.calls_in_flight = small(value)?,
+        "pendingTimers" => limits.pending_timers = small(value)?,
         other => return Err(format!("no limit called {other:?}")),
     }
     Ok(())
@@ -181,6 +182,7 @@ impl BrokerArgs {
         d.log_bytes = d.log_bytes.min(m.log_bytes);
         d.subrequests = d.subrequests.min(m.subrequests);
         d.calls_in_flight = d.calls_in_flight.min(m.calls_in_flight);
+        d.pending_timers = d.pending_timers.min(m.pending_timers);
         for (name, value) in &self.limit_default {
             set_limit(&mut config.limits.defaults, name, *value).map_err(anyhow::Error::msg)?;
         }
