@@ -21,8 +21,12 @@ use crate::modules::{self, Bytecode, Compiler, Kind, Source, PLATFORM_PREFIX};
 
 /// The platform's JS modules: name (without prefix and `.js`) and source.
 const SOURCES: &[(&str, &str)] = &[
+    ("abort", include_str!("js/abort.js")),
+    ("clone", include_str!("js/clone.js")),
     ("dom_exception", include_str!("js/dom_exception.js")),
     ("events", include_str!("js/events.js")),
+    ("global", include_str!("js/global.js")),
+    ("internal", include_str!("js/internal.js")),
 ];
 
 /// Where the entry of module `name` lives: a stub that imports the module

@@ -14,6 +14,7 @@
 //! host (fetch, timers) are added by the modules that own that host part.
 
 mod events;
+mod global;
 pub mod js;
 mod lazy;
 
@@ -23,7 +24,7 @@ use rquickjs::Ctx;
 
 /// Every area's globals. Names must be unique across tables (checked by a
 /// unit test).
-pub static TABLES: &[&[LazyGlobal]] = &[events::GLOBALS];
+pub static TABLES: &[&[LazyGlobal]] = &[events::GLOBALS, global::GLOBALS];
 
 /// Makes the platform's globals reachable in `ctx`. Call once per context,
 /// before any worker code runs; builds nothing.
