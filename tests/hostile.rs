@@ -348,5 +348,4 @@ hostile!(
     timer_cancelled_at_end,
     timer_wait_until,
     timer_storm,
-    timer_callback_throws,
 );

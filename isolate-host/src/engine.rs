@@ -5,6 +5,11 @@
 //! an [`Isolate`] and never configures QuickJS itself, so a different engine
 //! can later replace this module alone.
 //!
+//! What a worker's global scope has beyond ECMAScript: `console`, `RpcError`,
+//! and the Web platform's globals of `platform::TABLES`, each built on first
+//! use behind the global object's prototype (`platform::install`, run here
+//! with the prelude, so a spare isolate has it too).
+//!
 //! What a worker's global scope lacks, on purpose: `eval` and the `Function`
 //! constructors (no `Eval` intrinsic unless the worker's policy allows it),
 //! `SharedArrayBuffer` and `Atomics` (removed after the context is built),
@@ -81,10 +86,8 @@ const REMOVED_GLOBALS: &[&str] = &["SharedArrayBuffer", "Atomics"];
 
 /// Installs the frozen clock: replaces `Date` with a constructor whose
 /// `Date.now()`, `new Date()` and `Date()` read `clock()` instead of the
-/// system time, and adds `performance`, whose `now()` reads the same clock
-/// from a `timeOrigin` of 0 (as in Cloudflare Workers: `performance.now()`
-/// equals `Date.now()`). Compiled once per host by [`modules::prelude`],
-/// never from a client's text.
+/// system time. Compiled once per host by [`modules::prelude`], never from a
+/// client's text. (`performance.now()` reads the same clock: [`frozen_now`].)
 pub const PRELUDE: &str = r#"
 export default function install(clock) {
   const RealDate = globalThis.Date;
@@ -103,10 +106,6 @@ export default function install(clock) {
   method("UTC", RealDate.UTC);
   define(proto, "constructor", { value: Date, writable: true, enumerable: false, configurable: true });
   define(globalThis, "Date", { value: Date, writable: true, enumerable: false, configurable: true });
-  const performance = {};
-  define(performance, "now", { value: function now() { return clock(); }, writable: true, enumerable: true, configurable: true });
-  define(performance, "timeOrigin", { value: 0, writable: false, enumerable: true, configurable: true });
-  define(globalThis, "performance", { value: performance, writable: true, enumerable: false, configurable: true });
 }
 "#;
 
@@ -273,6 +272,8 @@ impl Prepared {
                 // Without the intrinsic it only throws; take it away entirely.
                 globals.remove("eval").map_err(engine)?;
             }
+            ctx.store_userdata(FrozenClock(clock.clone()))
+                .map_err(|e| Error::Engine(e.to_string()))?;
             let read = clock.clone();
             let clock_fn = Function::new(ctx.clone(), move || read.get()).map_err(engine)?;
             let install = || -> rquickjs::Result<()> {
@@ -283,7 +284,8 @@ impl Prepared {
             };
             install()
                 .catch(&ctx)
-                .map_err(|e| Error::Engine(format!("prelude: {e}")))
+                .map_err(|e| Error::Engine(format!("prelude: {e}")))?;
+            crate::platform::install(&ctx).map_err(|e| Error::Engine(format!("platform: {e}")))
         })?;
         Ok(Self {
             context,
@@ -333,7 +335,7 @@ impl Isolate {
         meter.reset(limits.cpu_time, limits.wall_time);
         let handler_meter = meter.clone();
         runtime.set_interrupt_handler(Some(Box::new(move || handler_meter.should_interrupt())));
-        modules::install_worker_loader(&runtime, &bytecode);
+        modules::install_worker_loader(&runtime, &bytecode, &crate::platform::js::bytecode()?);
         Ok(Self {
             context,
             runtime,
@@ -389,6 +391,21 @@ impl Isolate {
     pub fn memory_used(&self) -> u64 {
         self.runtime.memory_usage().malloc_size.max(0) as u64
     }
+}
+
+/// The frozen clock of a context, kept with its runtime.
+struct FrozenClock(Rc<Cell<f64>>);
+
+// SAFETY: holds no JS value and no lifetime.
+unsafe impl<'js> rquickjs::JsLifetime<'js> for FrozenClock {
+    type Changed<'to> = FrozenClock;
+}
+
+/// What `Date.now()` reads in `ctx`: the time its current segment started,
+/// in milliseconds since the Unix epoch.
+pub fn frozen_now(ctx: &Ctx<'_>) -> f64 {
+    ctx.userdata::<FrozenClock>()
+        .map_or(0.0, |clock| clock.0.get())
 }
 
 /// Milliseconds since the Unix epoch, as `Date.now()` reports them.

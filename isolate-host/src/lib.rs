@@ -15,10 +15,10 @@
 //! - [`worker`]: a loaded worker and its invocation loop.
 //! - `idle`: freeing released workers and preparing the next isolate when idle.
 //! - [`tasks`]: host operations an invocation waits on (calls, timers).
-//! - `timers`: `setTimeout` and its kin, on the tasks.
 //! - [`console`]: captured `console.*` output.
 //! - [`log_stream`]: console lines sent to the caller while it runs.
 //! - [`fetch`]: the global `fetch()` of workers granted `env.fetch`.
+//! - [`platform`]: the Web platform's globals, built lazily on first use.
 //! - [`exception`]: thrown JS values turned into messages and locations.
 //! - [`server`]: the Cap'n Proto servers.
 
@@ -31,9 +31,9 @@ pub mod fetch;
 mod idle;
 pub mod log_stream;
 pub mod modules;
+pub mod platform;
 pub mod server;
 pub mod tasks;
-mod timers;
 pub mod worker;
 
 pub use error::{Error, InvokeFailure};
@@ -75,6 +75,7 @@ fn start_up(options: &HostOptions) -> Result<tokio::runtime::Runtime, Error> {
         .build()
         .map_err(|e| Error::Engine(format!("cannot start the event loop: {e}")))?;
     modules::prelude()?;
+    platform::js::bytecode()?;
     engine::init_stack_ceiling();
     // SAFETY: getppid has no preconditions and cannot fail.
     let parent = options

@@ -53,6 +53,8 @@ pub struct Timer {
     pub args: Vec<Persistent<Value<'static>>>,
     /// `Some` for `setInterval`: fires again this long after each firing.
     pub every: Option<Duration>,
+    /// Calls the callback with the arguments when the timer fires.
+    pub run: for<'js> fn(&Ctx<'js>, Function<'js>, Vec<Value<'js>>) -> rquickjs::Result<()>,
 }
 
 /// The pending timers, by id and by deadline (then id, which grows: equal
@@ -116,33 +118,34 @@ impl Tasks {
             return None;
         }
         timers.by_deadline.remove(&(deadline, id));
-        let (callback, args) = match timers.by_id.get_mut(&id) {
+        let (callback, args, run) = match timers.by_id.get_mut(&id) {
             Some((
                 at,
                 Timer {
                     callback,
                     args,
                     every: Some(every),
+                    run,
                 },
             )) => {
                 *at = now + *every;
-                let fired = (callback.clone(), args.clone());
+                let fired = (callback.clone(), args.clone(), *run);
                 let again = (*at, id);
                 timers.by_deadline.insert(again);
                 fired
             }
             _ => {
                 let (_, timer) = timers.by_id.remove(&id)?;
-                (timer.callback, timer.args)
+                (timer.callback, timer.args, timer.run)
             }
         };
         Some(Box::new(move |ctx: &Ctx<'_>| -> rquickjs::Result<()> {
             let callback = callback.restore(ctx)?;
-            let mut call = rquickjs::function::Args::new(ctx.clone(), args.len());
-            for arg in args {
-                call.push_arg(arg.restore(ctx)?)?;
-            }
-            callback.call_arg::<Value>(call).map(drop)
+            let args = args
+                .into_iter()
+                .map(|arg| arg.restore(ctx))
+                .collect::<rquickjs::Result<Vec<_>>>()?;
+            run(ctx, callback, args)
         }))
     }
 

@@ -156,7 +156,7 @@ impl JsWorker {
                 .map_err(|e| Error::Engine(e.to_string()))?;
             crate::fetch::install(ctx, &core).map_err(|e| Error::Engine(e.to_string()))?;
             let me = Rc::downgrade(&core);
-            let over: crate::timers::OverLimit = Rc::new(move |ctx| match me.upgrade() {
+            let over: crate::platform::timers::OverLimit = Rc::new(move |ctx| match me.upgrade() {
                 Some(core) => {
                     core.isolate.meter().trip(Trip::Timers);
                     rquickjs::Exception::throw_internal(
@@ -166,7 +166,7 @@ impl JsWorker {
                 }
                 None => rquickjs::Exception::throw_internal(ctx, "the worker is gone"),
             });
-            crate::timers::install(ctx, &core.tasks, limits.pending_timers, over)
+            crate::platform::timers::attach(ctx, &core.tasks, limits.pending_timers, over)
                 .map_err(|e| Error::Engine(e.to_string()))?;
             let declared = modules::load_bytecode(ctx, &main_bytes).catch(ctx);
             let declared = declared.map_err(|e| evaluation_error(ctx, e))?;
