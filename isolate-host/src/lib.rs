@@ -15,8 +15,8 @@
 //! - [`worker`]: a loaded worker and its invocation loop.
 //! - `idle`: freeing released workers and preparing the next isolate when idle.
 //! - [`tasks`]: host operations an invocation waits on (calls, timers).
-//! - [`console`]: captured `console.*` output.
-//! - [`log_stream`]: console lines sent to the caller while it runs.
+//! - [`console`]: captured `console.*` output, and the lines sent to the
+//!   caller while it runs.
 //! - [`fetch`]: the global `fetch()` of workers granted `env.fetch`.
 //! - [`platform`]: the Web platform's globals, built lazily on first use.
 //! - [`exception`]: thrown JS values turned into messages and locations.
@@ -29,7 +29,6 @@ mod error;
 pub mod exception;
 pub mod fetch;
 mod idle;
-pub mod log_stream;
 pub mod modules;
 pub mod platform;
 pub mod server;

@@ -255,7 +255,7 @@ impl host_worker::Server for HostWorkerServer {
         let entrypoint = params.get_entrypoint()?.to_str()?.to_string();
         let input = params.get_input()?.to_str()?.to_string();
         let stream = if params.has_log_sink() {
-            Some(crate::log_stream::LogStream::new(params.get_log_sink()?))
+            Some(crate::console::LogStream::new(params.get_log_sink()?))
         } else {
             None
         };

@@ -236,8 +236,8 @@ impl JsWorker {
         &self,
         entrypoint: &str,
         input: &str,
-        stream: Option<crate::log_stream::LogStream>,
-    ) -> (Outcome, Option<crate::log_stream::LogStream>) {
+        stream: Option<crate::console::LogStream>,
+    ) -> (Outcome, Option<crate::console::LogStream>) {
         let _driving = self.core.driver.lock().await;
         self.core.invoke(entrypoint, input, stream).await
     }
@@ -390,8 +390,8 @@ impl Core {
         &self,
         entrypoint: &str,
         input: &str,
-        stream: Option<crate::log_stream::LogStream>,
-    ) -> (Outcome, Option<crate::log_stream::LogStream>) {
+        stream: Option<crate::console::LogStream>,
+    ) -> (Outcome, Option<crate::console::LogStream>) {
         let mut running = Running::begin(self);
         self.logs.borrow_mut().set_stream(stream);
         let result = if self.usable() {
