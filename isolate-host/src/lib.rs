@@ -29,6 +29,7 @@ mod error;
 pub mod exception;
 pub mod fetch;
 mod idle;
+pub mod invocation;
 pub mod modules;
 pub mod platform;
 pub mod server;

@@ -18,8 +18,9 @@ use caplet_capnp_js::schema::SchemaSet;
 use crate::caps::Binding;
 use crate::engine::EngineLimits;
 use crate::error::Error;
+use crate::invocation::{Outcome, WorkerLimits};
 use crate::modules::{Bytecode, Compiler, Kind, Source};
-use crate::worker::{JsWorker, Outcome, WorkerLimits};
+use crate::worker::JsWorker;
 
 /// Serves `IsolateHost`.
 pub struct HostServer {
