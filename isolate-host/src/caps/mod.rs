@@ -35,7 +35,7 @@ use rquickjs::{Ctx, Function, Object, Persistent, Value};
 use crate::invocation::{Core, Held};
 
 pub use export::Export;
-pub use stub::{Slot, StubCell};
+pub use stub::StubCell;
 
 /// A capability granted to the worker, visible as `env.<name>`.
 #[derive(Clone)]
