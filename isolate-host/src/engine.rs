@@ -49,36 +49,7 @@ pub type WorkerIntrinsics = (
     intrinsic::WeakRef,
 );
 
-/// The most JS stack a worker may use in this process: half the main
-/// thread's stack (`RLIMIT_STACK`), so QuickJS's own check always fires
-/// before the real stack runs out. Set once at start-up.
-static STACK_CEILING: std::sync::atomic::AtomicUsize =
-    std::sync::atomic::AtomicUsize::new(DEFAULT_STACK_CEILING);
-
-/// The ceiling when the stack size is unknown or unlimited.
-const DEFAULT_STACK_CEILING: usize = 4 << 20;
-
-/// Reads `RLIMIT_STACK` and sets the stack ceiling from it. Must run before
-/// confinement (which denies `prlimit64`).
-pub fn init_stack_ceiling() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `limit` is a valid, writable rlimit.
-    let rc = unsafe { libc::getrlimit(libc::RLIMIT_STACK, &mut limit) };
-    let ceiling = if rc != 0 || limit.rlim_cur == libc::RLIM_INFINITY {
-        DEFAULT_STACK_CEILING
-    } else {
-        (limit.rlim_cur / 2) as usize
-    };
-    STACK_CEILING.store(ceiling, std::sync::atomic::Ordering::Relaxed);
-}
-
-/// The most JS stack any runtime of this process may be given.
-pub fn stack_ceiling() -> usize {
-    STACK_CEILING.load(std::sync::atomic::Ordering::Relaxed)
-}
+pub use crate::stack::{init_stack_ceiling, stack_ceiling};
 
 /// Globals deleted from every worker's context after it is built: shared
 /// memory and blocking waits have no place in a single-threaded host.
@@ -86,7 +57,7 @@ const REMOVED_GLOBALS: &[&str] = &["SharedArrayBuffer", "Atomics"];
 
 /// Installs the frozen clock: replaces `Date` with a constructor whose
 /// `Date.now()`, `new Date()` and `Date()` read `clock()` instead of the
-/// system time. Compiled once per host by [`modules::prelude`], never from a
+/// system time. Compiled once per host by [`prelude`], never from a
 /// client's text. (`performance.now()` reads the same clock: [`frozen_now`].)
 pub const PRELUDE: &str = r#"
 export default function install(clock) {
@@ -108,6 +79,33 @@ export default function install(clock) {
   define(globalThis, "Date", { value: Date, writable: true, enumerable: false, configurable: true });
 }
 "#;
+
+thread_local! {
+    static PRELUDE_BYTECODE: std::cell::OnceCell<Rc<[u8]>> = const { std::cell::OnceCell::new() };
+}
+
+/// The bytecode of the engine's prelude ([`PRELUDE`]),
+/// compiled once per thread by a compiler of its own.
+pub fn prelude() -> Result<Rc<[u8]>, Error> {
+    if let Some(bytes) = PRELUDE_BYTECODE.with(|p| p.get().cloned()) {
+        return Ok(bytes);
+    }
+    let compiler = modules::Compiler::new(16 << 20, 256 << 10)?;
+    let name = "caplet:prelude";
+    let compiled = compiler.compile(&[modules::Source {
+        name: name.to_string(),
+        kind: modules::Kind::Js,
+        text: PRELUDE.to_string(),
+    }])?;
+    let bytes = compiled
+        .get(name)
+        .cloned()
+        .ok_or_else(|| Error::Engine("the prelude did not compile".into()))?;
+    PRELUDE_BYTECODE.with(|p| {
+        let _ = p.set(bytes.clone());
+    });
+    Ok(bytes)
+}
 
 /// Engine limits and policy of one worker, all concrete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,7 +252,7 @@ pub fn prepare_spare() -> Result<(), Error> {
 impl Prepared {
     fn new(allow_eval: bool) -> Result<Self, Error> {
         let engine = |e: rquickjs::Error| Error::Engine(e.to_string());
-        let prelude = modules::prelude()?;
+        let prelude = prelude()?;
         let runtime = Runtime::new().map_err(engine)?;
         let context = if allow_eval {
             Context::custom::<(WorkerIntrinsics, intrinsic::Eval)>(&runtime)

@@ -39,6 +39,7 @@ mod invocation;
 pub mod modules;
 mod platform;
 mod server;
+mod stack;
 mod tasks;
 mod worker;
 
@@ -80,7 +81,7 @@ fn start_up(options: &HostOptions) -> Result<tokio::runtime::Runtime, Error> {
         .on_thread_park(caplet::spin::before_park)
         .build()
         .map_err(|e| Error::Engine(format!("cannot start the event loop: {e}")))?;
-    modules::prelude()?;
+    engine::prelude()?;
     platform::js::bytecode()?;
     engine::init_stack_ceiling();
     // SAFETY: getppid has no preconditions and cannot fail.
