@@ -219,3 +219,91 @@ impl Tasks {
         *self.alarm.borrow_mut() = None;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rquickjs::{Context, Runtime};
+
+    /// A timer calling `log(label)` (a JS function) when it fires.
+    fn timer<'js>(ctx: &Ctx<'js>, label: &str, every: Option<Duration>) -> Timer {
+        let log: Function = ctx.globals().get("log").unwrap();
+        let label = rquickjs::String::from_str(ctx.clone(), label).unwrap();
+        Timer {
+            callback: Persistent::save(ctx, log),
+            args: vec![Persistent::save(ctx, label.into_value())],
+            every,
+            run: |_, callback, args| {
+                callback
+                    .call_arg::<Value>({
+                        let mut call =
+                            rquickjs::function::Args::new(callback.ctx().clone(), args.len());
+                        call.push_args(args)?;
+                        call
+                    })
+                    .map(drop)
+            },
+        }
+    }
+
+    #[test]
+    fn timers_fire_one_at_a_time_in_deadline_order_and_clear_cancels() {
+        let events = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let runtime = Runtime::new().unwrap();
+        let context = Context::full(&runtime).unwrap();
+        let tasks = Tasks::default();
+        context.with(|ctx| {
+            let fired: rquickjs::Array = rquickjs::Array::new(ctx.clone()).unwrap();
+            ctx.globals().set("fired", fired).unwrap();
+            // Looks the array up on each call: a JS value captured by a Rust
+            // closure is a root the collector cannot see.
+            let log = Function::new(ctx.clone(), |ctx: Ctx<'_>, label: String| {
+                let fired: rquickjs::Array = ctx.globals().get("fired").unwrap();
+                fired.set(fired.len(), label).unwrap();
+            })
+            .unwrap();
+            ctx.globals().set("log", log).unwrap();
+            tasks.set_timer(Duration::from_millis(30), timer(&ctx, "late", None));
+            tasks.set_timer(Duration::ZERO, timer(&ctx, "first", None));
+            let dropped = tasks.set_timer(Duration::ZERO, timer(&ctx, "dropped", None));
+            tasks.set_timer(Duration::ZERO, timer(&ctx, "second", None));
+            tasks.set_timer(
+                Duration::from_millis(10),
+                timer(&ctx, "every", Some(Duration::from_millis(10))),
+            );
+            tasks.clear_timer(dropped);
+        });
+        assert_eq!(tasks.timers(), 4);
+        let fired = |n: usize| -> Vec<String> {
+            let mut batches = Vec::new();
+            while batches.len() < n {
+                let completions = events.block_on(tasks.next());
+                assert_eq!(completions.len(), 1, "one timer per segment");
+                context.with(|ctx| {
+                    for completion in completions {
+                        completion(&ctx).unwrap();
+                    }
+                });
+                batches.push(());
+            }
+            context.with(|ctx| ctx.globals().get::<_, Vec<String>>("fired").unwrap())
+        };
+        let order = fired(5);
+        assert_eq!(&order[..3], ["first", "second", "every"]);
+        assert!(order.contains(&"late".to_string()), "{order:?}");
+        assert_eq!(
+            order.iter().filter(|l| *l == "every").count(),
+            order.len() - 3,
+            "{order:?}"
+        );
+        // The interval is still pending; the invocation ending cancels it.
+        assert_eq!(tasks.timers(), 1);
+        assert!(!tasks.is_empty());
+        tasks.clear();
+        assert!(tasks.is_empty());
+        assert!(events.block_on(tasks.next()).is_empty());
+    }
+}
