@@ -17,6 +17,8 @@
 //! - [`listener`]: the Unix socket and the TCP port clients connect to.
 //! - [`connection`]: one client connection, hardened: calls in flight,
 //!   idle and slow-message deadlines, backpressure.
+//! - [`descriptors`]: the descriptor limit, raised at start, and the
+//!   reserve unauthenticated TCP connections never take.
 //! - [`auth`]: the token file, the `Gatekeeper` of TCP connections and the
 //!   backoff after failed authentications.
 
@@ -26,6 +28,7 @@ pub mod builtins;
 pub mod cache;
 pub mod config;
 pub mod connection;
+pub mod descriptors;
 mod error;
 pub mod limits;
 pub mod listener;
@@ -101,11 +104,15 @@ pub struct Broker {
     /// Open connections on the Unix socket, and on TCP.
     unix_admission: connection::Admission,
     tcp_admission: connection::Admission,
+    /// Unauthenticated TCP connections, within the descriptor budget.
+    tcp_unauthenticated: listener::Unauthenticated,
 }
 
 impl Broker {
-    /// Starts the host pool.
+    /// Raises the descriptor limit ([`descriptors`]) and starts the host
+    /// pool.
     pub fn start(config: Config) -> Self {
+        let budget = descriptors::Budget::raise(config.hosts);
         let pool = HostPool::start(config.host_command, config.hosts, config.pool);
         let quotas = config.builtins.quotas;
         Self {
@@ -119,6 +126,10 @@ impl Broker {
             connection: config.connection,
             unix_admission: connection::Admission::new(config.connection.max_connections),
             tcp_admission: connection::Admission::new(config.connection.max_connections),
+            tcp_unauthenticated: listener::Unauthenticated {
+                admission: connection::Admission::new(budget.unauthenticated),
+                budget,
+            },
         }
     }
 
@@ -153,6 +164,7 @@ impl Broker {
                 self.shared.clone(),
                 self.connection,
                 self.tcp_admission.clone(),
+                self.tcp_unauthenticated.clone(),
             )
             .await
     }
