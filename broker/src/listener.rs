@@ -276,20 +276,19 @@ impl UnixListener {
             let Some(ticket) = admit(&admission, &log, &peer, limits) else {
                 continue;
             };
-            // Over its `connections` quota, the principal is told so (and
-            // gets no more than an unauthenticated peer until then).
+            // Over its `connections` quota, the principal is told so at its
+            // first call, and the connection is closed.
             let counted = shared.quotas.connection(&principal);
             if let Err(error) = &counted {
                 log.refused(|| format!("caplet: refused a connection from {peer}: {error}"));
             }
             let shared = shared.clone();
-            let authenticated = counted.is_ok();
             connection::spawn(
                 stream,
                 ticket,
                 peer,
                 limits,
-                authenticated,
+                true,
                 move |gate| match counted {
                     Ok(held) => {
                         gate.keep(held);
