@@ -11,6 +11,17 @@
 # principal is the same across reconnects and broker restarts; per-principal
 # state (such as the `Broker.get` cache) is never shared between principals.
 #
+# Per-principal quotas (`caplet serve --quota NAME=VALUE`, or `[quotas]` of
+# `caplet.toml`). A principal, with every sub-principal it names in
+# `WorkerCode.principal` counted inside it, holds at most: `workers` live
+# workers (default 256), `cached_ids` ids in the `get` cache (default 256),
+# `memory_bytes` as the sum of its live workers' `Limits.memoryBytes`
+# (default 16 GiB) and `connections` open connections (default 256). A call
+# that would pass one fails with `overloaded` and the reason
+# `quota_exceeded: <name>: …`; other principals are not affected. A worker
+# stops counting once every client has released it (or its connection
+# closed) and the `get` cache no longer keeps it; a connection, once closed.
+#
 # Connection limits. The broker closes a connection that breaks one, except
 # where it says it answers `overloaded`:
 # - a message is at most 80 MiB, 64 levels of nesting and 511 segments;
@@ -22,6 +33,10 @@
 # - a connection with no call in flight that sends nothing for 5 minutes by
 #   default is closed, and so is one whose message takes longer than 60
 #   seconds by default to arrive.
+# - TCP connections that have not authenticated take at most half of the
+#   file descriptors a reserve (for isolate-hosts, Unix-socket clients and
+#   the data directory) leaves; one beyond is closed as soon as it is
+#   accepted.
 #
 # What it is for: loading JavaScript workers into isolates and invoking them.
 # A worker reaches the world only through the capabilities listed in its
@@ -52,7 +67,9 @@ interface Broker {
   # `module_not_found`, `module_too_large`, `bad_code`, `limit_too_high` or
   # `schema_error` (an interface schema of `env` does not compile or cannot be
   # used from JS), all of type `failed`; or `overloaded` when no isolate-host
-  # can take the worker.
+  # can take the worker, or with `quota_exceeded: workers: …` or
+  # `quota_exceeded: memory_bytes: …` when the principal would pass a quota
+  # (unheld workers of its `get` cache are forgotten first to make room).
 
   get @1 (id :Text, code :WorkerCode) -> (worker :Worker);
   # Like `load`, but cached under `id` (for this connection's principal): a
@@ -60,8 +77,12 @@ interface Broker {
   # compiled worker, sharing its module state. The same id with different
   # code fails with `id_conflict` naming the id. `id` is 1–256 bytes.
   # Capabilities are not compared: a cached worker keeps the `env` grants of
-  # the `get` that created it. A principal keeps at most 1024 ids; beyond,
-  # the oldest is forgotten (its worker lives on while anyone holds it).
+  # the `get` that created it. A principal keeps at most `cached_ids` ids
+  # (quota, default 256), its sub-principals' included; beyond, the least
+  # recently used id whose worker no client holds is forgotten. When every
+  # cached worker is held, a new id fails with `overloaded`
+  # `quota_exceeded: cached_ids: …`. Loading counts against `workers` and
+  # `memory_bytes` like `load`.
 
   builtin @2 (grant :BuiltinGrant) -> (cap :Capability, interfaceSchema :InterfaceSchema);
   # A built-in capability the broker itself serves (see `BuiltinGrant`),
@@ -112,7 +133,8 @@ struct WorkerCode {
   # A sub-principal the worker acts for, as the client names it (at most 256
   # bytes; empty means the connection's own principal). It lives under the
   # connection's principal (`<principal>/<name>`), so a client can separate
-  # its own workers but never join another principal's. A broker started
+  # its own workers but never join another principal's; its workers and ids
+  # count against the connection's principal's quotas. A broker started
   # with `--cordon principal` never places workers of different
   # (sub-)principals in the same isolate-host process; a load that finds no
   # host free for its principal fails with `overloaded`.
@@ -408,7 +430,10 @@ interface Gatekeeper {
   authenticate @0 (token :Text) -> (broker :Broker);
   # Exchanges a token from the broker's token file for a `Broker` whose
   # principal is the token's name. May be called again on the same connection
-  # (for example with another principal's token).
+  # (for example with another principal's token). A principal that already
+  # has `connections` (quota) open connections is refused with `overloaded`
+  # `quota_exceeded: connections: …`, and the connection stays
+  # unauthenticated.
   #
   # A wrong token fails with `unauthenticated: invalid token` (type `failed`)
   # after a delay that grows with each failure on this connection and from the

@@ -84,7 +84,8 @@ struct BrokerArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     hosts: Option<u16>,
     /// The broker's configuration: http policies, secrets and volume quotas
-    /// of the built-in capabilities (see README, `caplet.toml`).
+    /// of the built-in capabilities, and per-principal quotas (see README,
+    /// `caplet.toml`).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Where the built-in fs volumes and kv stores are kept (a SQLite
