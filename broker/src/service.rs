@@ -468,7 +468,7 @@ impl worker::Server for WorkerService {
         mut results: worker::EntrypointResults,
     ) -> Result<(), capnp::Error> {
         let params = params.get()?;
-        let name = params.get_name()?.to_str()?.to_string();
+        let name = params.get_export_name()?.to_str()?.to_string();
         let interface = bindings::resolve(
             params.get_interface_schema()?,
             &self.shared.schemas,
