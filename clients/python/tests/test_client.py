@@ -262,7 +262,7 @@ def test_each_error_class(server: Server) -> None:
             out += [cpu.value.kind, cpu.value.is_limit]
             volume = await conn.builtin(Builtin.fs("errors"))
             with pytest.raises(StorageError) as not_found:
-                await caplet.connection._rpc(volume.read(path="/missing"))
+                await volume.read(path="/missing")
             out.append(not_found.value.kind)
         return out
 
@@ -345,3 +345,29 @@ def test_shipped_schemas_match_the_repository() -> None:
     for name in ("caplet.capnp", "fs.capnp", "kv.capnp", "http.capnp"):
         with open(os.path.join(shipped, name)) as a, open(os.path.join(repo, name)) as b:
             assert a.read() == b.read(), f"{name} differs: copy schema/{name} into clients/python/src/caplet/schema/"
+
+
+def test_an_entrypoint_after_a_limit_trip_is_disconnected_and_can_be_asked_again(server: Server) -> None:
+    worker_js = """
+    export const types = {
+      echo: ({ value }) => ({ value }),
+      adder: ({ start }) => ({ adder: { add: ({ n }) => ({ total: start + n }) } }),
+    };
+    export default { run() { for (;;) {} } };
+    """
+
+    async def main() -> List[Any]:
+        async with await caplet.connect(server.socket) as conn:
+            worker = await conn.load(WorkerCode(worker_js, limits=Limits(cpu_time_ms=50)))
+            types = await worker.entrypoint("types", TYPES)
+            out: List[Any] = [(await types.adder(start=1).adder.add(n=1)).total]
+            with pytest.raises(InvokeError) as cpu:
+                await worker.invoke()
+            out.append(cpu.value.kind)
+            with pytest.raises(Disconnected):
+                await types.adder(start=1).adder.add(n=2)
+            again = await worker.entrypoint("types", TYPES)
+            out.append((await again.adder(start=1).adder.add(n=3)).total)
+            return out
+
+    assert run(main) == [2, "cpu_limit_exceeded", 4]

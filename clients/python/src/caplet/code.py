@@ -217,7 +217,7 @@ class WorkerCode:
         """
         if any(name == binding for name, _, _ in self.grants):
             raise ValueError(f"binding {binding!r} is granted twice")
-        carries_schema = isinstance(getattr(cap, "schema", None), InterfaceSchema)
+        carries_schema = isinstance(getattr(cap, "__dict__", {}).get("schema"), InterfaceSchema)
         if schema is None and not isinstance(cap, Builtin) and not carries_schema:
             raise ValueError(f"grant {binding!r} needs a schema: pass schema=InterfaceSchema(...)")
         self.grants.append((binding, cap, schema))

@@ -158,18 +158,46 @@ def _snake(name: str) -> str:
 
 
 class Capability:
-    """A capability with the interface schema it implements: what
-    `Connection.builtin` returns. Call its methods directly (they are the
-    typed pycapnp capability's), or grant it to a worker."""
+    """A Cap'n Proto capability, with the interface schema it implements
+    when known: what `Connection.builtin` and `Worker.entrypoint` return.
 
-    def __init__(self, cap: Any, schema: InterfaceSchema) -> None:
+    Call its methods as on the pycapnp capability (`await
+    volume.read(path="/a")`); a failure raises the caplet error of its
+    family (`StorageError`, `Disconnected`, …) instead of pycapnp's
+    `KjException`. A call's result can be used before it is awaited:
+    reading a capability field of it sends pipelined calls
+    (`types.adder(start=1).adder.add(n=2)`). Grant it to a worker as it is.
+    """
+
+    def __init__(self, cap: Any, schema: Optional[InterfaceSchema] = None) -> None:
         self.cap = cap
         """The typed pycapnp capability."""
         self.schema = schema
         """Its interface schema, sent along when it is granted."""
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.cap, name)
+        method = getattr(self.cap, name)
+        if not callable(method):
+            return method
+
+        def call(*args: Any, **kwargs: Any) -> "_Call":
+            return _Call(method(*args, **kwargs))
+
+        return call
+
+
+class _Call:
+    """A call in flight: awaitable (errors become caplet errors), and its
+    capability fields usable at once (pipelined)."""
+
+    def __init__(self, promise: Any) -> None:
+        self._promise = promise
+
+    def __await__(self) -> Any:
+        return _rpc(self._promise).__await__()
+
+    def __getattr__(self, name: str) -> Capability:
+        return Capability(getattr(self._promise, name))
 
 
 _BUILTIN_INTERFACES: Dict[str, Callable[[], Any]] = {
@@ -282,7 +310,10 @@ class Connection:
             if isinstance(cap, Builtin):
                 cap = await self.builtin(cap)
             if isinstance(cap, Capability):
-                resolved.append((name, cap.cap, schema or cap.schema))
+                chosen = schema or cap.schema
+                if chosen is None:
+                    raise ValueError(f"grant {name!r} needs a schema: pass schema=InterfaceSchema(...)")
+                resolved.append((name, cap.cap, chosen))
             else:
                 assert schema is not None
                 resolved.append((name, cap, schema))
@@ -342,14 +373,16 @@ class Worker:
         """
         return InvocationStream(self, entrypoint, json.dumps(input))
 
-    async def entrypoint(self, export: str, schema: InterfaceSchema) -> Any:
+    async def entrypoint(self, export: str, schema: InterfaceSchema) -> Capability:
         """An export of the main module served as a typed capability of
         `schema`'s interface (`default` names the default export). Its
-        methods are called like any pycapnp capability's, with pipelining."""
+        methods are called like any pycapnp capability's, with pipelining,
+        and it can be granted to another worker. After a limit trip rebuilds
+        the worker's runtime it raises `Disconnected`: ask again."""
         message = new_message("InterfaceSchema")
         schema._fill(message)
         results = await _rpc(self.cap.entrypoint(export, message))
-        return results.cap.as_interface(schema.interface)
+        return Capability(results.cap.as_interface(schema.interface), schema)
 
 
 class InvocationStream:
