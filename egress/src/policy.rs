@@ -168,17 +168,27 @@ impl CredentialRule {
     }
 }
 
+/// The most `max_response_bytes` may be (64 MiB): a response travels to the
+/// worker in one Cap'n Proto message, at most `caplet::MAX_MESSAGE_WORDS`
+/// (80 MiB) with its head, URL and framing.
+pub const MAX_RESPONSE_BYTES_LIMIT: u64 = 64 << 20;
+
+/// The most `max_response_header_bytes` may be (1 MiB), for the same reason.
+pub const MAX_RESPONSE_HEADER_BYTES_LIMIT: usize = 1 << 20;
+
 /// Size, count and time limits of one gateway.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// Largest response body, in bytes (default 10 MiB).
+    /// Largest response body, in bytes (default 10 MiB, at most
+    /// [`MAX_RESPONSE_BYTES_LIMIT`] from configuration).
     pub max_response_bytes: u64,
     /// Largest request body, in bytes (default 10 MiB).
     pub max_request_bytes: u64,
     /// Most response headers (default 100).
     pub max_response_headers: usize,
     /// Largest response head (status line and headers), in bytes (default
-    /// 64 KiB).
+    /// 64 KiB, at most [`MAX_RESPONSE_HEADER_BYTES_LIMIT`] from
+    /// configuration).
     pub max_response_header_bytes: usize,
     /// Most caller-supplied request headers (default 100).
     pub max_request_headers: usize,

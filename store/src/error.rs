@@ -160,6 +160,14 @@ pub enum Error {
         /// The limit.
         limit: usize,
     },
+    /// An answer would pass [`crate::answer::MAX_ANSWER_BYTES`].
+    #[error("too_large: the {what} would be over {limit} bytes")]
+    TooLarge {
+        /// What the answer is: `batch results`, `listing`, `glob matches`.
+        what: &'static str,
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// A batch (or putMany) has too many items.
     #[error("too many items: {len}, limit {limit}")]
     TooManyItems {

@@ -75,6 +75,8 @@ pub async fn serve(args: Args) -> anyhow::Result<()> {
     config.connection.max_connections = args.max_connections as usize;
     config.connection.max_calls_in_flight = args.max_calls_in_flight as usize;
     let broker = caplet_broker::Broker::start(config);
+    // Ends with the event loop.
+    tokio::task::spawn_local(super::reclaim_freed_memory());
     let listeners = bind(socket, args.listen, tokens).await;
     let (unix, tcp) = match listeners {
         Ok(listeners) => listeners,
