@@ -161,7 +161,7 @@ pub enum Error {
         limit: usize,
     },
     /// An answer would pass [`crate::answer::MAX_ANSWER_BYTES`].
-    #[error("too_large: the {what} would be over {limit} bytes")]
+    #[error("the {what} would be over {limit} bytes")]
     TooLarge {
         /// What the answer is: `batch results`, `listing`, `glob matches`.
         what: &'static str,
@@ -231,7 +231,9 @@ impl Error {
             | Error::NameTooLong { .. }
             | Error::RootImmutable
             | Error::IntoItself => "bad_path",
-            Error::FileTooLarge { .. } | Error::ValueTooLarge { .. } => "too_large",
+            Error::FileTooLarge { .. } | Error::ValueTooLarge { .. } | Error::TooLarge { .. } => {
+                "too_large"
+            }
             Error::QuotaBytes { .. } | Error::QuotaEntries { .. } => "quota_exceeded",
             Error::ReadOnly { .. } => "read_only",
             Error::TooManyMatches { .. } | Error::TooManyItems { .. } => "too_many",
