@@ -455,6 +455,11 @@ impl WorkerService {
         for (i, binding) in self.bindings.iter().enumerate() {
             binding.write(env.reborrow().get(i as u32))?;
         }
+        // Compiled schemas can be larger than the source the client sent.
+        caplet::check_payload(
+            request.get().into_reader().total_size()?,
+            "the worker's spec",
+        )?;
         let sent = request.send();
         *self.pending.borrow_mut() = Some(sent.pipeline.get_worker());
         let response = sent.promise.await;
@@ -500,7 +505,7 @@ impl worker::Server for WorkerService {
         mut results: worker::EntrypointResults,
     ) -> Result<(), capnp::Error> {
         let params = params.get()?;
-        let name = params.get_name()?.to_str()?.to_string();
+        let name = params.get_export_name()?.to_str()?.to_string();
         let interface = bindings::resolve(
             params.get_interface_schema()?,
             &self.shared.schemas,
@@ -528,6 +533,8 @@ impl worker::Server for WorkerService {
         mut results: worker::InvokeResults,
     ) -> Result<(), capnp::Error> {
         let params = params.get()?;
+        // What is forwarded to the host is no larger than what came.
+        caplet::check_payload(params.total_size()?, "the invocation's params")?;
         let host_worker = self.host_worker().await?;
         let mut request = host_worker.invoke_request();
         request.get().set_entrypoint(params.get_entrypoint()?);
@@ -549,6 +556,7 @@ impl worker::Server for WorkerService {
             Ok(response) => {
                 let response = response?;
                 let response = response.get()?;
+                caplet::check_payload(response.total_size()?, "the invocation's results")?;
                 out.set_output(response.get_output()?);
                 out.set_logs(response.get_logs()?)?;
                 out.set_stats(response.get_stats()?)?;

@@ -87,6 +87,8 @@ pub async fn serve(args: Args) -> anyhow::Result<()> {
             .map_err(anyhow::Error::msg)?;
     }
     let broker = caplet_broker::Broker::start(config);
+    // Ends with the event loop.
+    tokio::task::spawn_local(super::reclaim_freed_memory());
     let listeners = bind(socket, args.listen, tokens).await;
     let (unix, tcp) = match listeners {
         Ok(listeners) => listeners,
