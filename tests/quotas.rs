@@ -170,6 +170,8 @@ fn memory_quota_is_the_sum_of_the_memory_limits() {
         let big = alice.load(&sized(64)).await.unwrap();
         let message = quota_exceeded(alice.load(&sized(64)).await, "memory_bytes");
         assert!(message.contains("the quota of 104857600"), "{message}");
+        let message = quota_exceeded(alice.load(&sized(128)).await, "memory_bytes");
+        assert!(message.contains("is above the quota"), "{message}");
         let small = alice.load(&sized(32)).await.unwrap();
         assert_eq!(count(&small).await, "1");
         // Bob has his own.

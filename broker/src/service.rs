@@ -106,6 +106,16 @@ impl Shared {
     /// memory limit. The cache gives way first: unheld cached workers are
     /// forgotten, least recently used first, until the worker fits.
     fn hold_worker(&self, principal: &str, memory_bytes: u64) -> Result<quota::Held, Error> {
+        let quota = self.quotas.quotas().memory_bytes;
+        if memory_bytes > quota {
+            // Nothing forgotten could make room: keep the cache.
+            return Err(Error::QuotaExceeded {
+                quota: "memory_bytes",
+                detail: format!(
+                    "a worker's memoryBytes of {memory_bytes} is above the quota of {quota}"
+                ),
+            });
+        }
         loop {
             match self.quotas.worker(principal, memory_bytes) {
                 Ok(held) => return Ok(held),
