@@ -99,7 +99,7 @@ impl AcceptBackoff {
 
     /// `accept` on `listener` failed: logs it and waits before the next try.
     async fn failed(&mut self, listener: &str, error: std::io::Error) {
-        let pause = self.pause;
+        let pause = self.next_pause();
         self.log.refused(|| {
             format!(
                 "caplet: accept on {listener}: {error} (retrying in {} ms)",
@@ -107,7 +107,14 @@ impl AcceptBackoff {
             )
         });
         tokio::time::sleep(pause).await;
+    }
+
+    /// How long to wait after this failure; the next one waits twice as
+    /// long, up to [`ACCEPT_RETRY_MAX`].
+    fn next_pause(&mut self) -> Duration {
+        let pause = self.pause;
         self.pause = (pause * 2).min(ACCEPT_RETRY_MAX);
+        pause
     }
 
     /// `accept` succeeded: the next failure pauses briefly again.
@@ -407,6 +414,15 @@ impl TcpListener {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failed_accepts_wait_longer_and_longer_up_to_a_second() {
+        let mut backoff = AcceptBackoff::new();
+        let pauses: Vec<u128> = (0..7).map(|_| backoff.next_pause().as_millis()).collect();
+        assert_eq!(pauses, [50, 100, 200, 400, 800, 1000, 1000]);
+        backoff.succeeded();
+        assert_eq!(backoff.next_pause(), ACCEPT_RETRY);
+    }
 
     #[test]
     fn refusals_are_logged_at_most_once_a_second_with_a_count_of_the_rest() {
