@@ -5,8 +5,14 @@
 
 mod support;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
+
+use caplet::caplet_capnp::{broker, log_line, log_sink};
+use capnp_rpc::{rpc_twoparty_capnp, twoparty, RpcSystem};
+use futures::AsyncReadExt as _;
+use tokio_util::compat::TokioAsyncReadCompatExt;
 
 use caplet_client::{Builtin, Connection, InterfaceSchema, Limits, WorkerCode};
 use capnp::capability::Rc as CapRc;
@@ -300,4 +306,130 @@ fn a_response_limit_over_the_message_limit_is_refused_at_config_load() {
         ),
         "{stderr}"
     );
+}
+
+// ============================================================================
+// A log sink that never answers
+// ============================================================================
+
+/// A `LogSink` that never answers; counts the lines it got and the writes
+/// it still holds (capnp-rpc drops a held write when its caller lets go).
+#[derive(Clone, Default)]
+struct Silent {
+    received: Rc<Cell<usize>>,
+    held: Rc<Cell<usize>>,
+}
+
+struct Held(Rc<Cell<usize>>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() - 1);
+    }
+}
+
+impl log_sink::Server for Silent {
+    async fn write(
+        self: CapRc<Self>,
+        _: log_sink::WriteParams,
+        _: log_sink::WriteResults,
+    ) -> Result<(), capnp::Error> {
+        self.received.set(self.received.get() + 1);
+        self.held.set(self.held.get() + 1);
+        let _held = Held(self.held.clone());
+        std::future::pending::<()>().await;
+        Ok(())
+    }
+}
+
+/// A raw RPC connection to `server`'s socket, for what the client library
+/// does not expose (a `LogSink` of the test's own).
+async fn raw_broker(server: &Server) -> broker::Client {
+    let stream = tokio::net::UnixStream::connect(&server.socket)
+        .await
+        .expect("connect");
+    let (reader, writer) = stream.compat().split();
+    let network = twoparty::VatNetwork::new(
+        futures::io::BufReader::new(reader),
+        futures::io::BufWriter::new(writer),
+        rpc_twoparty_capnp::Side::Client,
+        Default::default(),
+    );
+    let mut rpc = RpcSystem::new(Box::new(network), None);
+    let broker = rpc.bootstrap(rpc_twoparty_capnp::Side::Server);
+    tokio::task::spawn_local(rpc);
+    broker
+}
+
+const LOUD: &str = "export default () => { for (let i = 0; i < 3000; i++) console.log('line ' + i); return 'done'; };";
+
+/// Issue 14: a sink that never answers, passed to invocations logging
+/// 20,000 lines on one connection after another, grew the broker by about
+/// 3.5 MiB per invocation, kept after the connections closed (here 3,000
+/// lines, enough and faster). Now at most
+/// `MAX_OUTSTANDING_WRITES` (1024) writes wait for the sink, the rest are
+/// dropped and counted, and the broker lets go of the waiting ones when the
+/// invocation ends.
+#[test]
+fn a_log_sink_that_never_answers_costs_a_bounded_and_temporary_amount() {
+    let server = Server::start(1);
+    block_on(async {
+        let mut warm = 0;
+        for round in 0..4 {
+            let broker = raw_broker(&server).await;
+            let mut load = broker.load_request();
+            let mut code = load.get().init_code();
+            // Sending 3,000 lines takes more than a second in a debug build.
+            code.reborrow().init_limits().set_cpu_time_ms(60_000);
+            let mut module = code.init_modules(1).get(0);
+            module.set_name("loud.js");
+            module.set_source(LOUD);
+            let worker = load.send().pipeline.get_worker();
+            let sink = Silent::default();
+            let mut invoke = worker.invoke_request();
+            invoke
+                .get()
+                .set_log_sink(capnp_rpc::new_client(sink.clone()));
+            let response = tokio::time::timeout(GUARD, invoke.send().promise)
+                .await
+                .expect("the invocation never answered")
+                .expect("the invocation failed");
+            let results = response.get().unwrap();
+            if results.has_error() {
+                panic!(
+                    "the invocation failed: {:?}",
+                    results.get_error().unwrap().get_message().unwrap()
+                );
+            }
+            assert_eq!(results.get_output().unwrap(), r#""done""#);
+            let logs = results.get_logs().unwrap();
+            // The broker forwarded the first 1024 and dropped the rest.
+            let last = logs.get(logs.len() - 1);
+            assert_eq!(last.get_level().unwrap(), log_line::Level::Warn);
+            assert_eq!(
+                last.get_text().unwrap(),
+                "1976 log lines dropped: the log sink was too slow"
+            );
+            assert_eq!(logs.get(0).get_text().unwrap(), "line 0");
+            // Once the invocation has ended the broker holds none of them:
+            // it let go of each (capnp-rpc told this side, which dropped it).
+            let deadline = Instant::now() + GUARD;
+            while sink.held.get() > 0 && Instant::now() < deadline {
+                tokio::task::yield_now().await;
+            }
+            assert_eq!(sink.held.get(), 0, "writes still held after the invocation");
+            assert_eq!(sink.received.get(), 1024);
+            if round == 1 {
+                warm = rss(server.child.id());
+            }
+        }
+        // Nothing accumulates from one invocation to the next.
+        let after = rss_falls_to(&server, warm + (8 << 20)).await;
+        assert!(
+            after <= warm + (8 << 20),
+            "broker RSS {} MiB after two invocations, {} MiB after four",
+            warm >> 20,
+            after >> 20
+        );
+    });
 }

@@ -561,7 +561,9 @@ struct Node { next @0 :Node; names @1 :List(Text); }
 
     fn granted(plan: &MethodPlan) -> (&StructPlan, &StructPlan) {
         match plan {
-            MethodPlan::Granted { params, results } => (params, results),
+            MethodPlan::Granted {
+                params, results, ..
+            } => (params, results),
             MethodPlan::NotGranted => panic!("planned as not granted"),
         }
     }
