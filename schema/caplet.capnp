@@ -157,6 +157,18 @@ struct Binding {
 
   cap @1 :Capability;
   # The capability itself. The broker proxies every call made on it.
+  #
+  # How its interface looks from JavaScript: each method takes its params
+  # struct as a plain object and returns a pipelined promise of its results
+  # object. Int64/UInt64 ↔ BigInt (a safe-integer number is accepted too),
+  # other numbers ↔ number (out of the field's range, or not an integer for
+  # an integer field: `RangeError`), Text ↔ string, Data ↔ Uint8Array, enums
+  # ↔ enumerant names (a number is accepted; an enumerant unknown to the
+  # schema arrives as its number), Void ↔ null, lists ↔ arrays, structs and
+  # groups ↔ objects, interfaces ↔ stubs. A union reads as an object with
+  # the one member that is set (a Void member as `null`); sent from JS it
+  # must set exactly one member. Any other wrong type throws a `TypeError`
+  # naming the field.
 
   interfaceSchema @2 :InterfaceSchema;
   # The interface `cap` implements; the broker may never have seen it before.
@@ -299,9 +311,9 @@ interface Worker {
   # cannot reach it. A sink that fails or is slow does not fail the
   # invocation, and only delays its answer by at most one second.
 
-  entrypoint @1 (name :Text, interfaceSchema :InterfaceSchema) -> (cap :Capability);
-  # Serves an export of the main module as a typed capability: `name` names
-  # the export (`default` for the default export), an object whose methods
+  entrypoint @1 (exportName :Text, interfaceSchema :InterfaceSchema) -> (cap :Capability);
+  # Serves an export of the main module as a typed capability: `exportName`
+  # names the export (`default` for the default export), an object whose methods
   # implement the interface `interfaceSchema` describes. Each method gets the
   # params struct as a plain object and returns (or resolves to) the results
   # struct; capabilities in both directions become stubs and exported objects,
@@ -310,9 +322,18 @@ interface Worker {
   # Each call runs under the worker's limits like an invocation (or within the
   # invocation already running); a JS exception answers `failed` with its
   # message. The capability lives as long as the caller holds it and the
-  # worker lives. Fails with `entrypoint_not_found` (no such export, or not an
-  # object) or `schema_error` (the schema does not compile or cannot be used
-  # from JS, naming the place).
+  # worker's runtime lives: after an invocation (or a call on it) trips a
+  # limit, the runtime is rebuilt from the worker's code with fresh module
+  # state, and capabilities served from the old runtime answer
+  # `disconnected` (the worker itself keeps working; call `entrypoint`
+  # again). They are not silently re-pointed at the rebuilt runtime, so a
+  # caller learns that the state behind the object it held is gone. Fails
+  # with `entrypoint_not_found` (no such export, or not an object) or
+  # `schema_error` (the schema does not compile or cannot be used from JS,
+  # naming the place).
+  #
+  # (The parameter was called `name` before; pycapnp reserves `name` as a
+  # keyword of every call, so it was renamed. Names are not on the wire.)
 }
 
 interface LogSink {

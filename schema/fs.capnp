@@ -32,10 +32,16 @@
 # `write /notes/a.txt: quota exceeded: volume "workspace" allows 1048576 bytes`.
 #
 # Errors: every failure is a Cap'n Proto exception of type `failed` whose
-# reason is one line: the operation, the normalised path, and the cause, e.g.
-# `read /missing.txt: not found`, `remove /docs: directory not empty`,
-# `write /a/b.txt: parent directory /a does not exist`. Each method is atomic:
-# when it fails, nothing it would have changed has changed.
+# reason is one line: a stable snake_case kind, then the operation, the
+# normalised path, and the cause, e.g. `not_found: read /missing.txt: not
+# found`, `not_empty: remove /docs: directory not empty`, `not_found: write
+# /a/b.txt: parent directory /a does not exist`. The kinds: `not_found`,
+# `exists`, `not_a_directory`, `is_a_directory`, `not_empty`, `bad_path`
+# (escapes the root, NUL, too long, the root itself, a move into itself),
+# `too_large`, `quota_exceeded`, `read_only`, `too_many` (batch items, glob
+# matches), `storage` (the database failed); a database that stays busy
+# answers `overloaded`. Each method is atomic: when it fails, nothing it
+# would have changed has changed.
 
 @0xc328a1ecd0545e92;
 

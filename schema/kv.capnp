@@ -16,9 +16,12 @@
 # entries per page.
 #
 # Errors: every failure is a Cap'n Proto exception of type `failed` whose
-# reason is one line naming the operation, the key and the cause, e.g.
-# `put "user:1": value too large: 2000000 bytes, limit 1048576`. Each method
-# is atomic: when it fails, nothing has changed.
+# reason is one line: a stable snake_case kind, then the operation, the key
+# and the cause, e.g. `too_large: put "user:1": value too large: 2000000
+# bytes, limit 1048576`. The kinds: `bad_key`, `too_large`, `too_many`
+# (putMany entries), `bad_cursor`, `storage`; a database
+# that stays busy answers `overloaded`. Each method is atomic: when it
+# fails, nothing has changed.
 
 @0x815c9fa6ac263aa4;
 

@@ -56,6 +56,7 @@ use tokio::time::{Instant, Sleep};
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
 use crate::error::Error;
+use crate::quota;
 
 /// Unsent answer bytes above which the broker stops reading from a peer.
 pub const MAX_BACKLOG_BYTES: u64 = 4 << 20;
@@ -208,6 +209,8 @@ pub(crate) fn spawn<S>(
         // connection: the peer sees the end now.
         drop(socket.borrow_mut().take());
         drop(ticket);
+        // Whatever still refers to the gate, the connection is over.
+        gate.held.borrow_mut().clear();
         match outcome {
             Err(error) if error.kind != capnp::ErrorKind::Disconnected => {
                 eprintln!("caplet: connection from {peer} ended: {error}");
@@ -239,6 +242,9 @@ pub struct Gate {
     end: RefCell<Option<capnp::Error>>,
     /// Woken when either of the two above happens.
     close: Notify,
+    /// The connection's shares of its principals' `connections` quotas
+    /// (one per principal it authenticated as), given back when it ends.
+    held: RefCell<Vec<quota::Held>>,
 }
 
 impl Gate {
@@ -255,7 +261,30 @@ impl Gate {
             closing: Cell::new(false),
             end: RefCell::new(None),
             close: Notify::new(),
+            held: RefCell::new(Vec::new()),
         })
+    }
+
+    /// Counts this connection against `principal`'s `connections` quota
+    /// (once per principal, however often it authenticates as it), until
+    /// it ends.
+    pub(crate) fn count_for(&self, book: &Rc<quota::Book>, principal: &str) -> Result<(), Error> {
+        if self
+            .held
+            .borrow()
+            .iter()
+            .any(|h| h.principal() == principal)
+        {
+            return Ok(());
+        }
+        let held = book.connection(principal)?;
+        self.held.borrow_mut().push(held);
+        Ok(())
+    }
+
+    /// Keeps `held` until the connection ends.
+    pub(crate) fn keep(&self, held: quota::Held) {
+        self.held.borrow_mut().push(held);
     }
 
     /// Closes the connection once the calls in flight are answered (or after

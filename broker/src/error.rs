@@ -60,6 +60,9 @@ pub enum Error {
     /// A built-in cannot be served (its data directory cannot be opened).
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// A principal would hold more than a quota of `crate::quota` allows.
+    #[error("quota_exceeded: {quota}: {detail}")]
+    QuotaExceeded { quota: &'static str, detail: String },
     /// A Cap'n Proto error passing through (from a host or a malformed message).
     #[error(transparent)]
     Capnp(#[from] capnp::Error),
@@ -78,7 +81,7 @@ impl From<Error> for capnp::Error {
     fn from(error: Error) -> Self {
         match error {
             Error::Capnp(inner) => inner,
-            Error::NoHost(_) | Error::TooManyCalls { .. } => {
+            Error::NoHost(_) | Error::TooManyCalls { .. } | Error::QuotaExceeded { .. } => {
                 capnp::Error::overloaded(error.to_string())
             }
             other => capnp::Error::failed(other.to_string()),

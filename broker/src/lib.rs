@@ -5,6 +5,8 @@
 //! `LocalSet`), because capnp-rpc is single-threaded. Code map:
 //! - [`pool`]: spawning, watching and respawning isolate-hosts.
 //! - [`service`]: the `Broker` and `Worker` services clients call.
+//! - [`quota`]: per-principal quotas (workers, cached ids, memory,
+//!   connections); [`cache`]: the `get` cache, counted per principal.
 //! - [`bindings`]: a worker's granted capabilities and their schemas.
 //! - [`builtins`]: the `fs`, `kv` and `http` capabilities the broker serves.
 //! - [`config`]: `caplet.toml`, the policies, secrets and quotas of the
@@ -21,6 +23,7 @@
 pub mod auth;
 pub mod bindings;
 pub mod builtins;
+pub mod cache;
 pub mod config;
 pub mod connection;
 mod error;
@@ -29,6 +32,7 @@ pub mod listener;
 pub mod log_sink;
 pub mod membrane;
 pub mod pool;
+pub mod quota;
 pub mod service;
 
 use std::rc::Rc;
@@ -39,6 +43,7 @@ pub use connection::ConnectionLimits;
 pub use error::Error;
 pub use limits::{LimitPolicy, Limits};
 pub use pool::{HostCommand, HostPool, PoolOptions};
+pub use quota::Quotas;
 
 /// Reader limits for every message the broker reads (from clients and from
 /// isolate-hosts), and the client library reads from the broker:
@@ -67,7 +72,8 @@ pub struct Config {
     pub limits: LimitPolicy,
     /// Limits of every client connection.
     pub connection: ConnectionLimits,
-    /// Data directory, policies, secrets and quotas of the built-ins.
+    /// What `caplet.toml` configures: the data directory, policies, secrets
+    /// and volume quotas of the built-ins, and the per-principal quotas.
     pub builtins: BuiltinConfig,
     /// Placement rules (cordons).
     pub pool: PoolOptions,
@@ -101,12 +107,14 @@ impl Broker {
     /// Starts the host pool.
     pub fn start(config: Config) -> Self {
         let pool = HostPool::start(config.host_command, config.hosts, config.pool);
+        let quotas = config.builtins.quotas;
         Self {
             shared: service::Shared::new(
                 pool,
                 config.limits,
                 builtins::Builtins::new(config.builtins)
                     .expect("the built-in schemas are compiled in and checked by a unit test"),
+                quotas,
             ),
             connection: config.connection,
             unix_admission: connection::Admission::new(config.connection.max_connections),

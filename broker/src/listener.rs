@@ -79,6 +79,46 @@ fn admit(
     }
 }
 
+/// The `Broker` of a connection refused by a quota: every call fails with
+/// the reason, and the connection is closed once it is answered.
+struct Refused {
+    error: capnp::Error,
+    gate: Rc<connection::Gate>,
+}
+
+impl Refused {
+    fn refuse<T>(&self) -> Result<T, capnp::Error> {
+        self.gate.close_after_answers();
+        Err(self.error.clone())
+    }
+}
+
+impl broker::Server for Refused {
+    async fn load(
+        self: capnp::capability::Rc<Self>,
+        _: broker::LoadParams,
+        _: broker::LoadResults,
+    ) -> Result<(), capnp::Error> {
+        self.refuse()
+    }
+
+    async fn get(
+        self: capnp::capability::Rc<Self>,
+        _: broker::GetParams,
+        _: broker::GetResults,
+    ) -> Result<(), capnp::Error> {
+        self.refuse()
+    }
+
+    async fn builtin(
+        self: capnp::capability::Rc<Self>,
+        _: broker::BuiltinParams,
+        _: broker::BuiltinResults,
+    ) -> Result<(), capnp::Error> {
+        self.refuse()
+    }
+}
+
 /// A bound Unix socket; the socket file is removed when this is dropped.
 pub struct UnixListener {
     listener: tokio::net::UnixListener,
@@ -167,12 +207,36 @@ impl UnixListener {
             let Some(ticket) = admit(&admission, &log, &peer, limits) else {
                 continue;
             };
+            // Over its `connections` quota, the principal is told so (and
+            // gets no more than an unauthenticated peer until then).
+            let counted = shared.quotas.connection(&principal);
+            if let Err(error) = &counted {
+                log.refused(|| format!("caplet: refused a connection from {peer}: {error}"));
+            }
             let shared = shared.clone();
-            connection::spawn(stream, ticket, peer, limits, true, move |_| {
-                let client: broker::Client =
-                    capnp_rpc::new_client(BrokerService::new(shared, principal));
-                client.client
-            });
+            let authenticated = counted.is_ok();
+            connection::spawn(
+                stream,
+                ticket,
+                peer,
+                limits,
+                authenticated,
+                move |gate| match counted {
+                    Ok(held) => {
+                        gate.keep(held);
+                        let client: broker::Client =
+                            capnp_rpc::new_client(BrokerService::new(shared, principal));
+                        client.client
+                    }
+                    Err(error) => {
+                        let client: broker::Client = capnp_rpc::new_client(Refused {
+                            error: error.into(),
+                            gate: gate.clone(),
+                        });
+                        client.client
+                    }
+                },
+            );
         }
     }
 }

@@ -66,7 +66,7 @@ mod tests {
         assert!(!budget.fits(0));
         assert_eq!(
             budget.take(0).unwrap_err().to_string(),
-            "too_large: the listing would be over 33554432 bytes"
+            "the listing would be over 33554432 bytes"
         );
     }
 }
