@@ -208,7 +208,7 @@ fn an_fs_batch_reading_past_the_bound_fails_too_large_and_harms_no_one() {
             .expect("the batch's invocation failed");
         assert_eq!(
             refused.output,
-            r#""failed: batch op 1: read /big: too_large: the batch results would be over 33554432 bytes""#
+            r#""failed: too_large: batch op 1: read /big: the batch results would be over 33554432 bytes""#
         );
         // Within the bound, a batch reads as before.
         let read = worker.invoke("run", r#"{"reads":1}"#).await.unwrap();
