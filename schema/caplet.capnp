@@ -24,7 +24,14 @@
 #
 # Connection limits. The broker closes a connection that breaks one, except
 # where it says it answers `overloaded`:
-# - a message is at most 80 MiB, 64 levels of nesting and 511 segments;
+# - a message is at most 80 MiB, 64 levels of nesting and 511 segments.
+#   caplet itself never sends a larger one: params or results that would
+#   not fit (less 1 MiB of room, counting 64 bytes per capability) fail
+#   their one call with `too_large: …` instead, wherever the broker or an
+#   isolate-host forwards or answers them (a worker's call, a capability's
+#   answer, `Worker.invoke`), so one worker's call never ends a connection
+#   and the other calls on it. The built-ins answer far less (`fs.capnp`,
+#   `kv.capnp`, `http.capnp`);
 # - at most 256 calls in flight per connection by default; further calls are
 #   answered `overloaded` with reason `too_many_calls: …`. Answers carrying
 #   capabilities count until the client finishes them;
@@ -333,7 +340,12 @@ interface Worker {
   # every line. Security: the isolate-host gets a broker proxy of the sink,
   # revoked when this call returns, and writes log lines only; the worker
   # cannot reach it. A sink that fails or is slow does not fail the
-  # invocation, and only delays its answer by at most one second.
+  # invocation, and only delays its answer by at most one second. At most
+  # 1024 writes wait for the sink's answer at once: a line that comes while
+  # that many wait is not sent, and `logs` then end with the warning
+  # `N log lines dropped: the log sink was too slow`. When this call
+  # returns (or is cancelled), the broker stops waiting for the sink's
+  # answers.
 
   entrypoint @1 (exportName :Text, interfaceSchema :InterfaceSchema) -> (cap :Capability);
   # Serves an export of the main module as a typed capability: `exportName`

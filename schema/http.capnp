@@ -131,14 +131,16 @@ struct Response {
   # (`Connection`, `Keep-Alive`, `Transfer-Encoding`, `TE`, `Trailer`,
   # `Upgrade`, `Proxy-*`). Any occurrence of a broker secret, in names and
   # values, is replaced by `[redacted]`. The policy caps their count and
-  # total size (`too_large`).
+  # total size (`too_large`; default 64 KiB, configurable up to 1 MiB).
 
   body @3 :Data;
   # The response body, exactly as sent (the gateway asks for
   # `Accept-Encoding: identity` and refuses compressed responses with
   # `unsupported`), except that any occurrence of a broker secret is replaced
   # by `[redacted]` (`content-length` in `headers` is then adjusted).
-  # Capped by the policy's response limit (default 10 MiB):
+  # Capped by the policy's response limit (default 10 MiB, configurable up
+  # to 64 MiB so a response fits in one message; a larger
+  # `max_response_bytes` is refused when the configuration is read):
   # larger bodies fail with `too_large: response body exceeds N bytes`.
 
   url @4 :Text;

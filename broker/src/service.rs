@@ -16,7 +16,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use caplet::caplet_capnp::{broker, invoke_error, worker, worker_code};
+use caplet::caplet_capnp::{broker, invoke_error, log_line, worker, worker_code};
 use caplet::host_capnp::{host_worker, worker_spec};
 use caplet_capnp_js::compile::SchemaCompiler;
 use capnp::capability::Rc as CapRc;
@@ -560,8 +560,9 @@ impl worker::Server for WorkerService {
         let mut request = host_worker.invoke_request();
         request.get().set_entrypoint(entrypoint);
         request.get().set_input(input);
-        // The host writes to a proxy, revoked when this call returns.
-        let _revoke = if params.has_log_sink() {
+        // The host writes to a proxy, revoked when this call returns (or is
+        // cancelled).
+        let revoke = if params.has_log_sink() {
             let (sink, revoke) = crate::log_sink::SinkProxy::wrap(params.get_log_sink()?);
             request.get().set_log_sink(sink);
             Some(revoke)
@@ -579,7 +580,10 @@ impl worker::Server for WorkerService {
                 let response = response.get()?;
                 caplet::check_payload(response.total_size()?, "the invocation's results")?;
                 out.set_output(response.get_output()?);
-                out.set_logs(response.get_logs()?)?;
+                // The host has had every write answered (or waited for them
+                // as long as it does) before it answered: the count is final.
+                let dropped = revoke.as_ref().map_or(0, crate::log_sink::Revoke::dropped);
+                write_logs(out.reborrow(), response.get_logs()?, dropped)?;
                 out.set_stats(response.get_stats()?)?;
                 if response.has_error() {
                     out.set_error(response.get_error()?)?;
@@ -603,4 +607,26 @@ impl worker::Server for WorkerService {
         }
         Ok(())
     }
+}
+
+/// Copies the host's `logs` into the client's results; when the client's
+/// sink was too slow for `dropped` lines, a last warning says so.
+fn write_logs(
+    mut out: worker::invoke_results::Builder<'_>,
+    logs: capnp::struct_list::Reader<'_, log_line::Owned>,
+    dropped: u64,
+) -> capnp::Result<()> {
+    if dropped == 0 {
+        return out.set_logs(logs);
+    }
+    let mut list = out.init_logs(logs.len() + 1);
+    for (i, line) in logs.iter().enumerate() {
+        list.set_with_caveats(i as u32, line)?;
+    }
+    let mut warning = list.get(logs.len());
+    warning.set_level(log_line::Level::Warn);
+    warning.set_text(format!(
+        "{dropped} log lines dropped: the log sink was too slow"
+    ));
+    Ok(())
 }
