@@ -11,9 +11,27 @@
 # principal is the same across reconnects and broker restarts; per-principal
 # state (such as the `Broker.get` cache) is never shared between principals.
 #
+# Per-principal quotas (`caplet serve --quota NAME=VALUE`, or `[quotas]` of
+# `caplet.toml`). A principal, with every sub-principal it names in
+# `WorkerCode.principal` counted inside it, holds at most: `workers` live
+# workers (default 256), `cached_ids` ids in the `get` cache (default 256),
+# `memory_bytes` as the sum of its live workers' `Limits.memoryBytes`
+# (default 16 GiB) and `connections` open connections (default 256). A call
+# that would pass one fails with `overloaded` and the reason
+# `quota_exceeded: <name>: …`; other principals are not affected. A worker
+# stops counting once every client has released it (or its connection
+# closed) and the `get` cache no longer keeps it; a connection, once closed.
+#
 # Connection limits. The broker closes a connection that breaks one, except
 # where it says it answers `overloaded`:
-# - a message is at most 80 MiB, 64 levels of nesting and 511 segments;
+# - a message is at most 80 MiB, 64 levels of nesting and 511 segments.
+#   caplet itself never sends a larger one: params or results that would
+#   not fit (less 1 MiB of room, counting 64 bytes per capability) fail
+#   their one call with `too_large: …` instead, wherever the broker or an
+#   isolate-host forwards or answers them (a worker's call, a capability's
+#   answer, `Worker.invoke`), so one worker's call never ends a connection
+#   and the other calls on it. The built-ins answer far less (`fs.capnp`,
+#   `kv.capnp`, `http.capnp`);
 # - at most 256 calls in flight per connection by default; further calls are
 #   answered `overloaded` with reason `too_many_calls: …`. Answers carrying
 #   capabilities count until the client finishes them;
@@ -22,6 +40,10 @@
 # - a connection with no call in flight that sends nothing for 5 minutes by
 #   default is closed, and so is one whose message takes longer than 60
 #   seconds by default to arrive.
+# - TCP connections that have not authenticated take at most half of the
+#   file descriptors a reserve (for isolate-hosts, Unix-socket clients and
+#   the data directory) leaves; one beyond is closed as soon as it is
+#   accepted.
 #
 # What it is for: loading JavaScript workers into isolates and invoking them.
 # A worker reaches the world only through the capabilities listed in its
@@ -52,7 +74,9 @@ interface Broker {
   # `module_not_found`, `module_too_large`, `bad_code`, `limit_too_high` or
   # `schema_error` (an interface schema of `env` does not compile or cannot be
   # used from JS), all of type `failed`; or `overloaded` when no isolate-host
-  # can take the worker.
+  # can take the worker, or with `quota_exceeded: workers: …` or
+  # `quota_exceeded: memory_bytes: …` when the principal would pass a quota
+  # (unheld workers of its `get` cache are forgotten first to make room).
 
   get @1 (id :Text, code :WorkerCode) -> (worker :Worker);
   # Like `load`, but cached under `id` (for this connection's principal): a
@@ -60,8 +84,12 @@ interface Broker {
   # compiled worker, sharing its module state. The same id with different
   # code fails with `id_conflict` naming the id. `id` is 1–256 bytes.
   # Capabilities are not compared: a cached worker keeps the `env` grants of
-  # the `get` that created it. A principal keeps at most 1024 ids; beyond,
-  # the oldest is forgotten (its worker lives on while anyone holds it).
+  # the `get` that created it. A principal keeps at most `cached_ids` ids
+  # (quota, default 256), its sub-principals' included; beyond, the least
+  # recently used id whose worker no client holds is forgotten. When every
+  # cached worker is held, a new id fails with `overloaded`
+  # `quota_exceeded: cached_ids: …`. Loading counts against `workers` and
+  # `memory_bytes` like `load`.
 
   builtin @2 (grant :BuiltinGrant) -> (cap :Capability, interfaceSchema :InterfaceSchema);
   # A built-in capability the broker itself serves (see `BuiltinGrant`),
@@ -112,7 +140,8 @@ struct WorkerCode {
   # A sub-principal the worker acts for, as the client names it (at most 256
   # bytes; empty means the connection's own principal). It lives under the
   # connection's principal (`<principal>/<name>`), so a client can separate
-  # its own workers but never join another principal's. A broker started
+  # its own workers but never join another principal's; its workers and ids
+  # count against the connection's principal's quotas. A broker started
   # with `--cordon principal` never places workers of different
   # (sub-)principals in the same isolate-host process; a load that finds no
   # host free for its principal fails with `overloaded`.
@@ -157,6 +186,18 @@ struct Binding {
 
   cap @1 :Capability;
   # The capability itself. The broker proxies every call made on it.
+  #
+  # How its interface looks from JavaScript: each method takes its params
+  # struct as a plain object and returns a pipelined promise of its results
+  # object. Int64/UInt64 ↔ BigInt (a safe-integer number is accepted too),
+  # other numbers ↔ number (out of the field's range, or not an integer for
+  # an integer field: `RangeError`), Text ↔ string, Data ↔ Uint8Array, enums
+  # ↔ enumerant names (a number is accepted; an enumerant unknown to the
+  # schema arrives as its number), Void ↔ null, lists ↔ arrays, structs and
+  # groups ↔ objects, interfaces ↔ stubs. A union reads as an object with
+  # the one member that is set (a Void member as `null`); sent from JS it
+  # must set exactly one member. Any other wrong type throws a `TypeError`
+  # naming the field.
 
   interfaceSchema @2 :InterfaceSchema;
   # The interface `cap` implements; the broker may never have seen it before.
@@ -295,7 +336,9 @@ interface Worker {
   #
   # On success `output` is the awaited return value as JSON text (`undefined`
   # becomes `null`) and `error` is unset. On failure `output` is empty and
-  # `error` says why; `logs` and `stats` are filled either way.
+  # `error` says why; `logs` and `stats` are filled either way. An
+  # `entrypoint` or `input` that is not UTF-8 fails the call itself with
+  # `bad_input: …` (type `failed`).
   #
   # `logSink` (optional, added after the first release): when set, every
   # console line the invocation keeps is also sent to it while the
@@ -304,11 +347,16 @@ interface Worker {
   # every line. Security: the isolate-host gets a broker proxy of the sink,
   # revoked when this call returns, and writes log lines only; the worker
   # cannot reach it. A sink that fails or is slow does not fail the
-  # invocation, and only delays its answer by at most one second.
+  # invocation, and only delays its answer by at most one second. At most
+  # 1024 writes wait for the sink's answer at once: a line that comes while
+  # that many wait is not sent, and `logs` then end with the warning
+  # `N log lines dropped: the log sink was too slow`. When this call
+  # returns (or is cancelled), the broker stops waiting for the sink's
+  # answers.
 
-  entrypoint @1 (name :Text, interfaceSchema :InterfaceSchema) -> (cap :Capability);
-  # Serves an export of the main module as a typed capability: `name` names
-  # the export (`default` for the default export), an object whose methods
+  entrypoint @1 (exportName :Text, interfaceSchema :InterfaceSchema) -> (cap :Capability);
+  # Serves an export of the main module as a typed capability: `exportName`
+  # names the export (`default` for the default export), an object whose methods
   # implement the interface `interfaceSchema` describes. Each method gets the
   # params struct as a plain object and returns (or resolves to) the results
   # struct; capabilities in both directions become stubs and exported objects,
@@ -317,9 +365,18 @@ interface Worker {
   # Each call runs under the worker's limits like an invocation (or within the
   # invocation already running); a JS exception answers `failed` with its
   # message. The capability lives as long as the caller holds it and the
-  # worker lives. Fails with `entrypoint_not_found` (no such export, or not an
-  # object) or `schema_error` (the schema does not compile or cannot be used
-  # from JS, naming the place).
+  # worker's runtime lives: after an invocation (or a call on it) trips a
+  # limit, the runtime is rebuilt from the worker's code with fresh module
+  # state, and capabilities served from the old runtime answer
+  # `disconnected` (the worker itself keeps working; call `entrypoint`
+  # again). They are not silently re-pointed at the rebuilt runtime, so a
+  # caller learns that the state behind the object it held is gone. Fails
+  # with `entrypoint_not_found` (no such export, or not an object) or
+  # `schema_error` (the schema does not compile or cannot be used from JS,
+  # naming the place).
+  #
+  # (The parameter was called `name` before; pycapnp reserves `name` as a
+  # keyword of every call, so it was renamed. Names are not on the wire.)
 }
 
 interface LogSink {
@@ -417,7 +474,10 @@ interface Gatekeeper {
   authenticate @0 (token :Text) -> (broker :Broker);
   # Exchanges a token from the broker's token file for a `Broker` whose
   # principal is the token's name. May be called again on the same connection
-  # (for example with another principal's token).
+  # (for example with another principal's token). A principal that already
+  # has `connections` (quota) open connections is refused with `overloaded`
+  # `quota_exceeded: connections: …`, and the connection stays
+  # unauthenticated.
   #
   # A wrong token fails with `unauthenticated: invalid token` (type `failed`)
   # after a delay that grows with each failure on this connection and from the

@@ -9,7 +9,9 @@
 //! capability) reaches the provider through a membrane, and so does every
 //! capability the provider then passes back into the worker. Params and
 //! results are copied field by field from the schema; a pointer the schema
-//! does not name is not copied.
+//! does not name is not copied. Params or results too large for one message
+//! (`caplet::check_payload`) fail that call with `too_large`, before they
+//! are copied, instead of ending the connection they would be sent on.
 //!
 //! It also keeps promise pipelining intact across the broker: capnp-rust
 //! forwards a call on a proxied capability by copying params and results,
@@ -74,6 +76,8 @@ enum MethodPlan {
     /// Not a method of the granted interface.
     NotGranted,
     Granted {
+        /// `Interface.method`, for errors.
+        name: Box<str>,
         params: Rc<StructPlan>,
         results: Rc<StructPlan>,
     },
@@ -153,6 +157,7 @@ impl Plans {
             return Ok(MethodPlan::NotGranted);
         };
         Ok(MethodPlan::Granted {
+            name: format!("{}.{}", method.interface_name, method.name).into(),
             params: self.struct_plan(method.param_struct)?,
             results: self.struct_plan(method.result_struct)?,
         })
@@ -295,6 +300,7 @@ impl Membrane {
             .plans
             .method(self.interface_id, interface_id, method_id)?;
         let MethodPlan::Granted {
+            name,
             params: params_plan,
             results: plan,
         } = &*plan
@@ -304,6 +310,7 @@ impl Membrane {
             )));
         };
         let params = params.get()?;
+        caplet::check_payload(params.target_size()?, &format!("the params of {name}"))?;
         let mut request = self
             .target
             .new_call::<any_pointer::Owned, any_pointer::Owned>(
@@ -325,6 +332,13 @@ impl Membrane {
             results.set_pipeline()?;
         }
         let response = promise.await?;
+        // Checked before it is copied: an answer too large for one message
+        // fails this call (and is freed) instead of ending the caller's
+        // connection, and every call on it.
+        caplet::check_payload(
+            response.get()?.target_size()?,
+            &format!("the results of {name}"),
+        )?;
         let answer = response
             .get()?
             .get_as::<RawPointerReader<'_>>()?
@@ -547,7 +561,9 @@ struct Node { next @0 :Node; names @1 :List(Text); }
 
     fn granted(plan: &MethodPlan) -> (&StructPlan, &StructPlan) {
         match plan {
-            MethodPlan::Granted { params, results } => (params, results),
+            MethodPlan::Granted {
+                params, results, ..
+            } => (params, results),
             MethodPlan::NotGranted => panic!("planned as not granted"),
         }
     }

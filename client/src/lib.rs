@@ -613,7 +613,7 @@ impl Worker {
         schema: &InterfaceSchema,
     ) -> Result<C, Error> {
         let mut request = self.client.entrypoint_request();
-        request.get().set_name(name);
+        request.get().set_export_name(name);
         schema.write(request.get().init_interface_schema())?;
         let response = request.send().promise.await?;
         Ok(response.get()?.get_cap().get_as_capability()?)

@@ -159,7 +159,22 @@ fn write_results<'js>(
             caplet::caplet_capnp::invoke_error::Kind::Exception,
             e.to_string(),
         )
-    })
+    })?;
+    // Results too large for one message would end the host's connection
+    // (every worker's calls): this call fails instead, and they are freed.
+    results
+        .get()
+        .into_reader()
+        .target_size()
+        .and_then(|size| {
+            caplet::check_payload(
+                size,
+                &format!("the results of {}.{}", method.interface_name, method.name),
+            )
+        })
+        .map_err(|e| {
+            InvokeFailure::new(caplet::caplet_capnp::invoke_error::Kind::Exception, e.extra)
+        })
 }
 
 /// How a failed call on an export answers the caller.

@@ -172,6 +172,17 @@ impl Caps {
             &mut Writer { caps: self },
         )
         .map_err(|e| e.throw(ctx))?;
+        // Params too large for one message would end the host's connection
+        // (every worker's calls): this call throws instead, as `failed`.
+        let size = request.get().into_reader().target_size();
+        if let Err(error) = size.and_then(|size| {
+            caplet::check_payload(
+                size,
+                &format!("the params of {}.{}", method.interface_name, method.name),
+            )
+        }) {
+            return Err(ctx.throw(self.rpc_error(ctx, &error)?));
+        }
         core_rc.start_call(ctx)?;
         let RemotePromise { promise, pipeline } = request.send();
 
