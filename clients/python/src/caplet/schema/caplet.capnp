@@ -11,9 +11,27 @@
 # principal is the same across reconnects and broker restarts; per-principal
 # state (such as the `Broker.get` cache) is never shared between principals.
 #
+# Per-principal quotas (`caplet serve --quota NAME=VALUE`, or `[quotas]` of
+# `caplet.toml`). A principal, with every sub-principal it names in
+# `WorkerCode.principal` counted inside it, holds at most: `workers` live
+# workers (default 256), `cached_ids` ids in the `get` cache (default 256),
+# `memory_bytes` as the sum of its live workers' `Limits.memoryBytes`
+# (default 16 GiB) and `connections` open connections (default 256). A call
+# that would pass one fails with `overloaded` and the reason
+# `quota_exceeded: <name>: …`; other principals are not affected. A worker
+# stops counting once every client has released it (or its connection
+# closed) and the `get` cache no longer keeps it; a connection, once closed.
+#
 # Connection limits. The broker closes a connection that breaks one, except
 # where it says it answers `overloaded`:
-# - a message is at most 80 MiB, 64 levels of nesting and 511 segments;
+# - a message is at most 80 MiB, 64 levels of nesting and 511 segments.
+#   caplet itself never sends a larger one: params or results that would
+#   not fit (less 1 MiB of room, counting 64 bytes per capability) fail
+#   their one call with `too_large: …` instead, wherever the broker or an
+#   isolate-host forwards or answers them (a worker's call, a capability's
+#   answer, `Worker.invoke`), so one worker's call never ends a connection
+#   and the other calls on it. The built-ins answer far less (`fs.capnp`,
+#   `kv.capnp`, `http.capnp`);
 # - at most 256 calls in flight per connection by default; further calls are
 #   answered `overloaded` with reason `too_many_calls: …`. Answers carrying
 #   capabilities count until the client finishes them;
@@ -22,6 +40,10 @@
 # - a connection with no call in flight that sends nothing for 5 minutes by
 #   default is closed, and so is one whose message takes longer than 60
 #   seconds by default to arrive.
+# - TCP connections that have not authenticated take at most half of the
+#   file descriptors a reserve (for isolate-hosts, Unix-socket clients and
+#   the data directory) leaves; one beyond is closed as soon as it is
+#   accepted.
 #
 # What it is for: loading JavaScript workers into isolates and invoking them.
 # A worker reaches the world only through the capabilities listed in its
@@ -52,7 +74,9 @@ interface Broker {
   # `module_not_found`, `module_too_large`, `bad_code`, `limit_too_high` or
   # `schema_error` (an interface schema of `env` does not compile or cannot be
   # used from JS), all of type `failed`; or `overloaded` when no isolate-host
-  # can take the worker.
+  # can take the worker, or with `quota_exceeded: workers: …` or
+  # `quota_exceeded: memory_bytes: …` when the principal would pass a quota
+  # (unheld workers of its `get` cache are forgotten first to make room).
 
   get @1 (id :Text, code :WorkerCode) -> (worker :Worker);
   # Like `load`, but cached under `id` (for this connection's principal): a
@@ -60,8 +84,12 @@ interface Broker {
   # compiled worker, sharing its module state. The same id with different
   # code fails with `id_conflict` naming the id. `id` is 1–256 bytes.
   # Capabilities are not compared: a cached worker keeps the `env` grants of
-  # the `get` that created it. A principal keeps at most 1024 ids; beyond,
-  # the oldest is forgotten (its worker lives on while anyone holds it).
+  # the `get` that created it. A principal keeps at most `cached_ids` ids
+  # (quota, default 256), its sub-principals' included; beyond, the least
+  # recently used id whose worker no client holds is forgotten. When every
+  # cached worker is held, a new id fails with `overloaded`
+  # `quota_exceeded: cached_ids: …`. Loading counts against `workers` and
+  # `memory_bytes` like `load`.
 
   builtin @2 (grant :BuiltinGrant) -> (cap :Capability, interfaceSchema :InterfaceSchema);
   # A built-in capability the broker itself serves (see `BuiltinGrant`),
@@ -112,7 +140,8 @@ struct WorkerCode {
   # A sub-principal the worker acts for, as the client names it (at most 256
   # bytes; empty means the connection's own principal). It lives under the
   # connection's principal (`<principal>/<name>`), so a client can separate
-  # its own workers but never join another principal's. A broker started
+  # its own workers but never join another principal's; its workers and ids
+  # count against the connection's principal's quotas. A broker started
   # with `--cordon principal` never places workers of different
   # (sub-)principals in the same isolate-host process; a load that finds no
   # host free for its principal fails with `overloaded`.
@@ -281,6 +310,11 @@ struct Limits {
   # Capability calls one invocation may have waiting for their results at
   # once (default 100). The call over the limit ends the invocation with
   # `callsInFlightExceeded`.
+
+  pendingTimers @9 :UInt32;
+  # Timers (`setTimeout`, `setInterval`) one invocation may have pending at
+  # once (default 1000, at most 100000). The timer over the limit ends the
+  # invocation with `timerLimitExceeded`.
 }
 
 # ==============================================================================
@@ -296,11 +330,15 @@ interface Worker {
   # export object (empty means `run`); when the default export is a function,
   # only `run` (or empty) is accepted and the function is called.
   # The function receives `(input, env, ctx)`, where `input` is `input` parsed
-  # as JSON (empty text means `null`).
+  # as JSON (empty text means `null`), and `ctx.waitUntil(promise)` keeps the
+  # invocation open after its result is ready until `promise` settles
+  # (within `wallTimeMs`). Timers still pending then are cancelled.
   #
   # On success `output` is the awaited return value as JSON text (`undefined`
   # becomes `null`) and `error` is unset. On failure `output` is empty and
-  # `error` says why; `logs` and `stats` are filled either way.
+  # `error` says why; `logs` and `stats` are filled either way. An
+  # `entrypoint` or `input` that is not UTF-8 fails the call itself with
+  # `bad_input: …` (type `failed`).
   #
   # `logSink` (optional, added after the first release): when set, every
   # console line the invocation keeps is also sent to it while the
@@ -309,7 +347,12 @@ interface Worker {
   # every line. Security: the isolate-host gets a broker proxy of the sink,
   # revoked when this call returns, and writes log lines only; the worker
   # cannot reach it. A sink that fails or is slow does not fail the
-  # invocation, and only delays its answer by at most one second.
+  # invocation, and only delays its answer by at most one second. At most
+  # 1024 writes wait for the sink's answer at once: a line that comes while
+  # that many wait is not sent, and `logs` then end with the warning
+  # `N log lines dropped: the log sink was too slow`. When this call
+  # returns (or is cancelled), the broker stops waiting for the sink's
+  # answers.
 
   entrypoint @1 (exportName :Text, interfaceSchema :InterfaceSchema) -> (cap :Capability);
   # Serves an export of the main module as a typed capability: `exportName`
@@ -383,9 +426,11 @@ struct InvokeError {
     # The invocation made more than `Limits.subrequests` capability calls.
     callsInFlightExceeded @12;
     # More than `Limits.callsInFlight` capability calls were waiting at once.
+    timerLimitExceeded @13;
+    # More than `Limits.pendingTimers` timers were pending at once.
     #
     # After any of the limit kinds above (cpu, memory, wall time, stack,
-    # subrequests, calls in flight) the worker's runtime is thrown away and
+    # subrequests, calls in flight, timers) the worker's runtime is thrown away and
     # rebuilt from its code before its next invocation: module state does not
     # survive a tripped limit.
   }
@@ -429,7 +474,10 @@ interface Gatekeeper {
   authenticate @0 (token :Text) -> (broker :Broker);
   # Exchanges a token from the broker's token file for a `Broker` whose
   # principal is the token's name. May be called again on the same connection
-  # (for example with another principal's token).
+  # (for example with another principal's token). A principal that already
+  # has `connections` (quota) open connections is refused with `overloaded`
+  # `quota_exceeded: connections: …`, and the connection stays
+  # unauthenticated.
   #
   # A wrong token fails with `unauthenticated: invalid token` (type `failed`)
   # after a delay that grows with each failure on this connection and from the
