@@ -1007,8 +1007,9 @@ impl named::Server for HangingImpl {
 
 /// A client that cancels an invocation (drops the call, so capnp-rpc sends
 /// `Finish`) ends it exactly as if it had returned: the stub it kept in
-/// module state is released, the call it waited on is cancelled, and the
-/// worker, its module state intact, answers the next invocation.
+/// module state is released, the call it waited on and its interval are
+/// cancelled, and the worker, its module state intact, answers the next
+/// invocation.
 #[test]
 fn a_cancelled_invocation_ends_like_any_other() {
     let server = Server::start(1);
@@ -1019,12 +1020,21 @@ fn a_cancelled_invocation_ends_like_any_other() {
         let named: named::Client = capnp_rpc::new_client(NamedImpl("reached".into()));
         let code = WorkerCode::new(
             "cancelled.js",
-            "let kept; let runs = 0;
+            "let kept; let runs = 0; let ticks = 0;
              export default async (input, env) => {
                runs++;
-               if (input === 'keep') { kept = env.named; await env.hang.name(); return 'never'; }
-               try { return `kept stub works: ${(await kept.name()).name}`; }
-               catch (e) { return `run ${runs}: ${e.message}`; }
+               if (input === 'keep') {
+                 kept = env.named;
+                 setInterval(() => ticks++, 1);
+                 await env.hang.name();
+                 return 'never';
+               }
+               const before = ticks;
+               await new Promise((resolve) => setTimeout(resolve, 30));
+               let called;
+               try { called = `kept stub works: ${(await kept.name()).name}`; }
+               catch (e) { called = e.message; }
+               return `run ${runs}: ${called}; ticks since: ${ticks - before}`;
              };",
         )
         .grant("named", named, schema("Named"))
@@ -1041,14 +1051,15 @@ fn a_cancelled_invocation_ends_like_any_other() {
         }
         let second = worker.invoke("run", r#""use""#).await.unwrap();
         assert_eq!(
-            second.output, r#""run 2: name(): this capability stub was disposed""#,
-            "the kept stub was released when the cancelled invocation ended"
+            second.output,
+            r#""run 2: name(): this capability stub was disposed; ticks since: 0""#,
+            "the kept stub was released, and the interval cancelled, when the cancelled invocation ended"
         );
         hanging.wait("cancelled", |h| h.cancelled.get() == 1).await;
         let third = worker.invoke("run", r#""use""#).await.unwrap();
         assert_eq!(
             third.output,
-            r#""run 3: name(): this capability stub was disposed""#
+            r#""run 3: name(): this capability stub was disposed; ticks since: 0""#
         );
     });
 }
