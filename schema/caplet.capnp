@@ -173,6 +173,39 @@ struct Binding {
   interfaceSchema @2 :InterfaceSchema;
   # The interface `cap` implements; the broker may never have seen it before.
   # (Not called `schema`: pycapnp reserves that attribute on every struct.)
+
+  budget @3 :Budget;
+  # Limits on the use of this grant, enforced by the broker's membrane for
+  # `cap` and for every capability reached through it (returned by its
+  # methods or passed back into the worker through it, at any depth),
+  # across all of the worker's invocations. Unset: none beyond the worker's
+  # own limits. `Worker.revoker` revokes the grant. Not compared by
+  # `Broker.get`: a cached worker keeps the budget of the `get` that made it.
+}
+
+struct Budget {
+  # What one grant may be used for. 0 (or empty) means no limit of that kind.
+  # A call over a budget fails with `overloaded` and the reason
+  # `budget_exhausted: <calls|bytes|expires>: …`, and does not reach the
+  # provider.
+
+  calls @0 :UInt64;
+  # Calls through the grant, in total.
+
+  bytes @1 :UInt64;
+  # Bytes of params plus results through the grant, in total (message
+  # sizes, counted as they pass the broker). The call whose params would
+  # pass it fails before it is sent; results that pass it fail the call.
+
+  expiresInMs @2 :UInt64;
+  # Milliseconds after the worker is loaded from which every call through
+  # the grant fails.
+
+  methods @3 :List(Text);
+  # The methods of the granted interface that may be called, by name (a
+  # narrower surface than the interface; empty: all). Others fail with
+  # `unimplemented` and the reason `method_not_allowed: …`. Capabilities
+  # reached through the grant keep their whole interfaces.
 }
 
 struct BuiltinGrant {
@@ -334,6 +367,20 @@ interface Worker {
   #
   # (The parameter was called `name` before; pycapnp reserves `name` as a
   # keyword of every call, so it was renamed. Names are not on the wire.)
+
+  revoker @2 (binding :Text) -> (revoker :Revoker);
+  # A revoker of the grant `env.<binding>` of this worker (see `Revoker`).
+  # Fails with `bad_request` naming the binding when the worker has none.
+}
+
+interface Revoker {
+  # Revokes one grant of a worker (see `Worker.revoker`).
+
+  revoke @0 () -> ();
+  # From now on every call through the grant, and through every capability
+  # reached from it, fails with `disconnected` and the reason `revoked: …`:
+  # calls in flight (they fail at once), later calls, and calls on stubs the
+  # worker keeps across invocations. Revoking again does nothing.
 }
 
 interface LogSink {

@@ -9,7 +9,9 @@ use caplet_capnp_js::schema::SchemaSet;
 use capnp::message::{Builder, HeapAllocator};
 use std::sync::Arc;
 
+use crate::grant::Grant;
 use crate::membrane::Membrane;
+use std::rc::Rc;
 
 use crate::error::Error;
 
@@ -21,6 +23,8 @@ pub struct Bound {
     pub name: String,
     /// The granted capability, seen through the broker's membrane.
     pub client: capnp::capability::Client,
+    /// Its budget and revocation (`Worker.revoker`).
+    pub grant: Rc<Grant>,
     /// A serialized `CompiledSchema` message with every node the interface
     /// needs (kept at its exact size, like the worker's spec).
     schema: Vec<u8>,
@@ -93,10 +97,26 @@ pub fn read(
             &format!("binding {name:?}"),
         )?;
         let schema = capnp::serialize::write_message_to_words(&interface.compiled);
-        let client = Membrane::wrap(client, interface.set, interface.interface_id);
+        let grant = if entry.has_budget() {
+            let methods: Vec<String> = interface
+                .set
+                .interface(interface.interface_id)
+                .map(|info| info.methods.iter().map(|m| m.name.to_string()).collect())
+                .unwrap_or_default();
+            Grant::read(&name, interface.interface_id, entry.get_budget()?, &methods)?
+        } else {
+            Grant::unlimited(&name, interface.interface_id)
+        };
+        let client = Membrane::wrap(
+            client,
+            interface.set,
+            interface.interface_id,
+            grant.clone(),
+        );
         bound.push(Bound {
             name,
             client,
+            grant,
             schema,
         });
     }

@@ -25,6 +25,7 @@ pub mod bindings;
 pub mod builtins;
 pub mod cache;
 pub mod config;
+pub mod grant;
 pub mod connection;
 mod error;
 pub mod limits;

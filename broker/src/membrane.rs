@@ -31,6 +31,8 @@ use std::sync::Arc;
 use caplet_capnp_js::codec::{RawPointerBuilder, RawPointerReader, RawStruct};
 use caplet_capnp_js::dynamic::{self, DynServer};
 use caplet_capnp_js::schema::{FieldKind, Layout, SchemaSet, Type};
+
+use crate::grant::Grant;
 use capnp::capability::{Params, Promise, RemotePromise, Results};
 use capnp::private::capability::ClientHook;
 use capnp::private::layout::{
@@ -62,6 +64,8 @@ pub struct Membrane {
 /// capability and every membrane reached through it.
 struct Plans {
     schema: Arc<SchemaSet>,
+    /// The grant's budget and revocation, checked on every call.
+    grant: Rc<Grant>,
     /// By (granted interface, called interface, method). Only methods of
     /// the schema are kept: a call naming anything else is refused, and is
     /// not remembered (a peer choosing the ids cannot grow this map).
@@ -116,9 +120,10 @@ enum What {
 }
 
 impl Plans {
-    fn new(schema: Arc<SchemaSet>) -> Rc<Self> {
+    fn new(schema: Arc<SchemaSet>, grant: Rc<Grant>) -> Rc<Self> {
         Rc::new(Plans {
             schema,
+            grant,
             methods: RefCell::new(HashMap::new()),
             structs: RefCell::new(HashMap::new()),
             reaches: RefCell::new(HashMap::new()),
@@ -268,13 +273,15 @@ impl Plans {
 }
 
 impl Membrane {
-    /// Wraps `target`, granted as `interface_id` of `schema`.
+    /// Wraps `target`, granted as `interface_id` of `schema`, under
+    /// `grant`'s budget and revocation.
     pub fn wrap(
         target: capnp::capability::Client,
         schema: Arc<SchemaSet>,
         interface_id: u64,
+        grant: Rc<Grant>,
     ) -> capnp::capability::Client {
-        Self::wrap_with(target, Plans::new(schema), interface_id)
+        Self::wrap_with(target, Plans::new(schema, grant), interface_id)
     }
 
     fn wrap_with(
@@ -310,7 +317,12 @@ impl Membrane {
             )));
         };
         let params = params.get()?;
-        caplet::check_payload(params.target_size()?, &format!("the params of {name}"))?;
+        let params_size = params.target_size()?;
+        caplet::check_payload(params_size, &format!("the params of {name}"))?;
+        let method = name.rsplit('.').next().unwrap_or(name);
+        self.plans
+            .grant
+            .admit(self.interface_id, method, params_size.word_count * 8)?;
         let mut request = self
             .target
             .new_call::<any_pointer::Owned, any_pointer::Owned>(
@@ -331,14 +343,13 @@ impl Membrane {
             self.fill(plan, &mut root.init_struct(plan.size), &pipeline, 0)?;
             results.set_pipeline()?;
         }
-        let response = promise.await?;
+        let response = self.plans.grant.track(promise).await?;
         // Checked before it is copied: an answer too large for one message
         // fails this call (and is freed) instead of ending the caller's
         // connection, and every call on it.
-        caplet::check_payload(
-            response.get()?.target_size()?,
-            &format!("the results of {name}"),
-        )?;
+        let results_size = response.get()?.target_size()?;
+        caplet::check_payload(results_size, &format!("the results of {name}"))?;
+        self.plans.grant.count_bytes(results_size.word_count * 8)?;
         let answer = response
             .get()?
             .get_as::<RawPointerReader<'_>>()?
@@ -556,7 +567,7 @@ struct Node { next @0 :Node; names @1 :List(Text); }
 
     fn plans() -> Rc<Plans> {
         let schema = caplet_capnp_js::compile::compile_files(&[("t.capnp", SCHEMA)]).unwrap();
-        Plans::new(Arc::new(schema))
+        Plans::new(Arc::new(schema), Grant::unlimited("link", LINK))
     }
 
     fn granted(plan: &MethodPlan) -> (&StructPlan, &StructPlan) {
@@ -813,7 +824,7 @@ struct Node { next @0 :Node; names @1 :List(Text); }
         }));
         let plans = plans();
         (
-            Membrane::wrap(provider, plans.schema.clone(), LINK),
+            Membrane::wrap(provider, plans.schema.clone(), LINK, Grant::unlimited("link", LINK)),
             reached,
         )
     }

@@ -16,13 +16,14 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use caplet::caplet_capnp::{broker, invoke_error, worker, worker_code};
+use caplet::caplet_capnp::{broker, invoke_error, revoker, worker, worker_code};
 use caplet::host_capnp::{host_worker, worker_spec};
 use caplet_capnp_js::compile::SchemaCompiler;
 use capnp::capability::Rc as CapRc;
 use capnp::message::{Builder, HeapAllocator};
 
 use crate::bindings::{self, Bound};
+use crate::grant::Grant;
 use crate::builtins::Builtins;
 use crate::cache::{Cache, Lookup};
 use crate::error::Error;
@@ -499,6 +500,23 @@ impl Drop for WorkerService {
 }
 
 impl worker::Server for WorkerService {
+    async fn revoker(
+        self: CapRc<Self>,
+        params: worker::RevokerParams,
+        mut results: worker::RevokerResults,
+    ) -> Result<(), capnp::Error> {
+        let binding = params.get()?.get_binding()?.to_str()?;
+        let Some(bound) = self.bindings.iter().find(|b| b.name == binding) else {
+            return Err(capnp::Error::failed(format!(
+                "bad_request: the worker has no grant env.{binding}"
+            )));
+        };
+        results
+            .get()
+            .set_revoker(capnp_rpc::new_client(RevokerService(bound.grant.clone())));
+        Ok(())
+    }
+
     async fn entrypoint(
         self: CapRc<Self>,
         params: worker::EntrypointParams,
@@ -523,7 +541,15 @@ impl worker::Server for WorkerService {
         results
             .get()
             .init_cap()
-            .set_as_capability(Membrane::wrap(cap, interface.set, interface.interface_id).hook);
+            .set_as_capability(
+                Membrane::wrap(
+                    cap,
+                    interface.set,
+                    interface.interface_id,
+                    Grant::unlimited(&format!("entrypoint {name:?}"), interface.interface_id),
+                )
+                .hook,
+            );
         Ok(())
     }
 
@@ -580,6 +606,20 @@ impl worker::Server for WorkerService {
                 ));
             }
         }
+        Ok(())
+    }
+}
+
+/// Serves `Revoker` for one grant.
+struct RevokerService(Rc<Grant>);
+
+impl revoker::Server for RevokerService {
+    async fn revoke(
+        self: CapRc<Self>,
+        _: revoker::RevokeParams,
+        _: revoker::RevokeResults,
+    ) -> Result<(), capnp::Error> {
+        self.0.revoke();
         Ok(())
     }
 }

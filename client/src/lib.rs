@@ -30,7 +30,7 @@ use futures::future::Either;
 use futures::AsyncReadExt;
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
-pub use builtin::{parse_grant, Builtin, BuiltinKind};
+pub use builtin::{parse_grant, Budget, Builtin, BuiltinKind};
 pub use caplet::caplet_capnp::invoke_error::Kind as InvokeErrorKind;
 pub use caplet::caplet_capnp::log_line::Level;
 pub use error::{kind_name, Error, Limit};
@@ -141,6 +141,8 @@ pub struct Grant {
     pub name: String,
     pub cap: capnp::capability::Client,
     pub schema: InterfaceSchema,
+    /// What the grant may be used for; the default limits nothing.
+    pub budget: Budget,
 }
 
 impl std::fmt::Debug for Grant {
@@ -216,10 +218,24 @@ impl WorkerCode {
         cap: impl capnp::capability::FromClientHook,
         schema: InterfaceSchema,
     ) -> Self {
+        self.grant_budgeted(name, cap, schema, Budget::default())
+    }
+
+    /// Like [`WorkerCode::grant`], under `budget`: the broker enforces it
+    /// for the grant and every capability reached through it
+    /// ([`Worker::revoker`] revokes the grant).
+    pub fn grant_budgeted(
+        mut self,
+        name: impl Into<String>,
+        cap: impl capnp::capability::FromClientHook,
+        schema: InterfaceSchema,
+        budget: Budget,
+    ) -> Self {
         self.grants.push(Grant {
             name: name.into(),
             cap: capnp::capability::Client::new(cap.into_client_hook()),
             schema,
+            budget,
         });
         self
     }
@@ -271,10 +287,13 @@ impl WorkerCode {
         let mut env = out
             .reborrow()
             .init_env((self.grants.len() + builtins.len()) as u32);
-        for (i, (name, response)) in builtins.iter().enumerate() {
+        for (i, ((name, response), (_, builtin))) in builtins.iter().zip(&self.builtins).enumerate() {
             let response = response.get()?;
             let mut entry = env.reborrow().get((self.grants.len() + i) as u32);
             entry.set_name(name);
+            if !builtin.budget.is_empty() {
+                builtin.budget.write(entry.reborrow().init_budget());
+            }
             entry.reborrow().init_cap().set_as_capability(
                 response
                     .get_cap()
@@ -286,6 +305,9 @@ impl WorkerCode {
         for (i, grant) in self.grants.iter().enumerate() {
             let mut entry = env.reborrow().get(i as u32);
             entry.set_name(&grant.name);
+            if !grant.budget.is_empty() {
+                grant.budget.write(entry.reborrow().init_budget());
+            }
             entry
                 .reborrow()
                 .init_cap()
@@ -591,6 +613,17 @@ fn bootstrap_io<T: capnp::capability::FromClientHook>(
     (bootstrap, Rc::new(link))
 }
 
+/// Revokes one grant of a worker ([`Worker::revoker`]).
+pub struct Revoker(caplet::caplet_capnp::revoker::Client);
+
+impl Revoker {
+    /// Revokes the grant (again: nothing more happens).
+    pub async fn revoke(&self) -> Result<(), Error> {
+        self.0.revoke_request().send().promise.await?;
+        Ok(())
+    }
+}
+
 /// A loaded worker.
 #[derive(Clone)]
 pub struct Worker {
@@ -615,6 +648,16 @@ impl Worker {
         schema.write(request.get().init_interface_schema())?;
         let response = request.send().promise.await?;
         Ok(response.get()?.get_cap().get_as_capability()?)
+    }
+
+    /// A revoker of this worker's grant `env.<binding>`: once it is
+    /// revoked, every call through the grant and everything reached from
+    /// it fails with `disconnected` (`revoked: …`), calls in flight too.
+    pub async fn revoker(&self, binding: &str) -> Result<Revoker, Error> {
+        let mut request = self.client.revoker_request();
+        request.get().set_binding(binding);
+        let response = request.send().promise.await?;
+        Ok(Revoker(response.get()?.get_revoker()?))
     }
 
     /// Calls `entrypoint` (empty means `run`) with `input` (JSON text).
