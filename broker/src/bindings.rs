@@ -50,7 +50,7 @@ impl Bound {
 
 /// A JavaScript identifier of 1–64 ASCII letters, digits, `_` or `$`, not
 /// starting with a digit.
-fn check_name(name: &str) -> Result<(), Error> {
+pub(crate) fn check_name(name: &str) -> Result<(), Error> {
     let ok = (1..=64).contains(&name.len())
         && name
             .bytes()
@@ -66,9 +66,11 @@ fn check_name(name: &str) -> Result<(), Error> {
 }
 
 /// Checks and compiles every binding of `env`.
+/// Calls through the bindings are recorded in `calls`.
 pub fn read(
     env: capnp::struct_list::Reader<'_, binding::Owned>,
     compiler: &SchemaCompiler,
+    calls: &std::rc::Rc<crate::calls::CallLog>,
 ) -> Result<Vec<Bound>, Error> {
     if env.len() > MAX_BINDINGS {
         return Err(Error::BadCode(format!(
@@ -93,7 +95,13 @@ pub fn read(
             &format!("binding {name:?}"),
         )?;
         let schema = capnp::serialize::write_message_to_words(&interface.compiled);
-        let client = Membrane::wrap(client, interface.set, interface.interface_id);
+        let client = Membrane::wrap_recorded(
+            client,
+            interface.set,
+            interface.interface_id,
+            calls.clone(),
+            &name,
+        );
         bound.push(Bound {
             name,
             client,

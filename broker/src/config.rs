@@ -60,6 +60,7 @@ struct FileConfig {
     http: BTreeMap<String, PolicyConfig>,
     fs: FsConfig,
     dns: BTreeMap<String, Vec<String>>,
+    mcp: crate::mcp_config::McpConfig,
 }
 
 /// Where one secret comes from: exactly one of `env` or `value`.
@@ -156,6 +157,8 @@ pub struct BuiltinConfig {
     /// Host names (lower case) the gateways resolve to these addresses
     /// without asking the system.
     pub dns: BTreeMap<String, Vec<IpAddr>>,
+    /// `[mcp]`: what `caplet mcp` grants its scripts.
+    pub mcp: crate::mcp_config::McpConfig,
 }
 
 impl Default for BuiltinConfig {
@@ -168,6 +171,7 @@ impl Default for BuiltinConfig {
             default_quota: Quota::default(),
             volume_quotas: BTreeMap::new(),
             dns: BTreeMap::new(),
+            mcp: Default::default(),
         }
     }
 }
@@ -291,6 +295,7 @@ impl BuiltinConfig {
             default_quota,
             volume_quotas,
             dns,
+            mcp: file.mcp.clone(),
         })
     }
 

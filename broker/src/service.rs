@@ -162,6 +162,7 @@ impl BrokerService {
             principal: self.cordon(code)?,
             spec: capnp::serialize::write_message_to_words(&checked.spec),
             bindings: checked.bindings,
+            calls: checked.calls,
             wall_time: Duration::from_millis(checked.limits.wall_time_ms.into()),
             cpu_time: Duration::from_millis(checked.limits.cpu_time_ms.into()),
             placement: RefCell::new(None),
@@ -242,6 +243,17 @@ impl broker::Server for BrokerService {
         out.init_interface_schema().set_compiled(schema)?;
         Ok(())
     }
+
+    async fn types(
+        self: CapRc<Self>,
+        params: broker::TypesParams,
+        mut results: broker::TypesResults,
+    ) -> Result<(), capnp::Error> {
+        let env = params.get()?.get_env()?;
+        let text = crate::types::declarations_for_env(env, &self.shared.schemas)?;
+        results.get().set_typescript(&text);
+        Ok(())
+    }
 }
 
 /// A client's code, checked: the host's `WorkerSpec` (without `env`), the
@@ -250,16 +262,19 @@ struct Checked {
     spec: Builder<HeapAllocator>,
     bindings: Vec<Bound>,
     limits: Limits,
+    calls: Rc<crate::calls::CallLog>,
 }
 
 impl Checked {
     fn new(code: worker_code::Reader<'_>, shared: &Shared) -> Result<Self, Error> {
         let (spec, limits) = make_spec(code, &shared.limits)?;
-        let bindings = bindings::read(code.get_env()?, &shared.schemas)?;
+        let calls = crate::calls::CallLog::new();
+        let bindings = bindings::read(code.get_env()?, &shared.schemas, &calls)?;
         Ok(Self {
             spec,
             bindings,
             limits,
+            calls,
         })
     }
 }
@@ -357,6 +372,8 @@ struct WorkerService {
     pending: RefCell<Option<host_worker::Client>>,
     /// Held while (re)loading, so concurrent invocations load only once.
     loading: tokio::sync::Mutex<()>,
+    /// The call log its bindings' membranes record into.
+    calls: Rc<crate::calls::CallLog>,
 }
 
 #[derive(Clone)]
@@ -497,6 +514,9 @@ impl worker::Server for WorkerService {
     ) -> Result<(), capnp::Error> {
         let params = params.get()?;
         let host_worker = self.host_worker().await?;
+        // Its calls are recorded from here until it answers; invocations of
+        // one worker take turns (the host runs them one after another).
+        let recording = self.calls.begin().await;
         let mut request = host_worker.invoke_request();
         request.get().set_entrypoint(params.get_entrypoint()?);
         request.get().set_input(params.get_input()?);
@@ -532,7 +552,7 @@ impl worker::Server for WorkerService {
                         .pool
                         .check_stuck(placement.slot, placement.generation);
                 }
-                let mut error = out.init_error();
+                let mut error = out.reborrow().init_error();
                 error.set_kind(invoke_error::Kind::WallTimeExceeded);
                 error.set_message(format!(
                     "the invocation took longer than {} ms",
@@ -540,6 +560,9 @@ impl worker::Server for WorkerService {
                 ));
             }
         }
+        let window = recording.finish();
+        let len = u32::try_from(window.records.len()).unwrap_or(u32::MAX);
+        crate::calls::write(&window.records, out.init_calls(len));
         Ok(())
     }
 }

@@ -17,6 +17,8 @@
 //!   [`codec::read_params`], [`codec::write_results`], [`codec::read_results`]
 //!   for a method given `(interface id, method ordinal)`. Capabilities go
 //!   through the integrator's [`codec::CapWriter`] / [`codec::CapReader`].
+//! * [`typescript`] — TypeScript declarations of a worker's `env` from its
+//!   bindings' schemas, with their doc comments as JSDoc.
 //!
 //! ## Type mapping
 //!
@@ -90,6 +92,7 @@ pub mod codec;
 pub mod compile;
 pub mod dynamic;
 pub mod schema;
+pub mod typescript;
 
 pub use codec::{CapReader, CapWriter, CodecError, ErrorKind, Limits, Path};
 pub use compile::{compile_schema, CompileError, Compiled, SchemaCompiler};
