@@ -12,7 +12,6 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use serde_json::{json, Value};
@@ -330,6 +329,10 @@ fn stdio_answers_malformed_json_rpc_and_keeps_serving() {
     writeln!(stdin, "{{this is not json").expect("send");
     writeln!(stdin, r#"{{"jsonrpc":"2.0","id":2,"bogus":true}}"#).expect("send");
     writeln!(stdin, r#"{{"jsonrpc":"2.0","id":3,"method":"tools/list"}}"#).expect("send");
+    let parse = read_answer(&mut stdout, &Value::Null);
+    assert_eq!(parse["error"]["code"], -32700, "{parse}");
+    let invalid = read_answer(&mut stdout, &json!(2));
+    assert_eq!(invalid["error"]["code"], -32600, "{invalid}");
     let listed = read_answer(&mut stdout, &json!(3));
     let names: Vec<&str> = listed["result"]["tools"]
         .as_array()
@@ -341,5 +344,4 @@ fn stdio_answers_malformed_json_rpc_and_keeps_serving() {
     drop(stdin);
     let status = child.wait().expect("wait");
     assert!(status.success(), "{status}");
-    let _ = Path::new("");
 }

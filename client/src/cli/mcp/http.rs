@@ -106,7 +106,35 @@ async fn handle(
             return response;
         }
     }
-    service.handle(request).await
+    if request.method() != hyper::Method::POST {
+        return service.handle(request).await;
+    }
+    // Each POST is one JSON-RPC message, checked before rmcp reads it.
+    let (parts, body) = request.into_parts();
+    let bytes = match http_body_util::Limited::new(body, super::guard::MAX_MESSAGE_BYTES)
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too large: a message is at most 16 MiB",
+            )
+        }
+    };
+    if let Err(answer) = super::guard::check(&bytes) {
+        let mut response = Response::new(Full::new(Bytes::from(answer.to_string())).boxed());
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+        response.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("application/json"),
+        );
+        return response;
+    }
+    service
+        .handle(Request::from_parts(parts, Full::new(bytes)))
+        .await
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response<Body> {

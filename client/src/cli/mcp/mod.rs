@@ -10,6 +10,7 @@
 //! the tools hand it their scripts through a channel ([`Runner`]): each
 //! script runs as a local task of its own, so several run at once.
 
+mod guard;
 mod http;
 pub(crate) mod script;
 pub(crate) mod search;
@@ -123,14 +124,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             if args.token_file.is_some() {
                 anyhow::bail!("--token-file is only used with --http");
             }
+            let (input, output, written) = guard::stdio(tokio::io::stdin(), tokio::io::stdout());
             let running = server
-                .serve(rmcp::transport::stdio())
+                .serve((input, output))
                 .await
                 .map_err(|e| anyhow::anyhow!("mcp: {e}"))?;
             running
                 .waiting()
                 .await
                 .map_err(|e| anyhow::anyhow!("mcp: {e}"))?;
+            // Every answer reaches stdout before the process ends.
+            let _ = written.await;
         }
         Some(address) => http::serve(server, address, args.token_file.as_deref()).await?,
     }
