@@ -216,7 +216,7 @@ struct Gen<'a> {
 
 /// Whether a struct is a method's implicit params/results struct
 /// (`read$Params`), written inline.
-fn is_implicit(schema: &SchemaSet, id: u64) -> Result<bool, SchemaError> {
+pub(crate) fn is_implicit(schema: &SchemaSet, id: u64) -> Result<bool, SchemaError> {
     let reader = schema.node(id)?;
     let n = reader.get()?;
     Ok(n.get_scope_id() == 0 && n.get_display_name()?.as_bytes().contains(&b'$'))
@@ -224,7 +224,10 @@ fn is_implicit(schema: &SchemaSet, id: u64) -> Result<bool, SchemaError> {
 
 /// The raw fields of struct or group `id`, in code order, with their index
 /// in `Node.struct.fields` (the index of their doc comment).
-fn fields_of(schema: &SchemaSet, id: u64) -> Result<Vec<(usize, FieldDesc)>, SchemaError> {
+pub(crate) fn fields_of(
+    schema: &SchemaSet,
+    id: u64,
+) -> Result<Vec<(usize, FieldDesc)>, SchemaError> {
     let reader = schema.node(id)?;
     let n = reader.get()?;
     let node::Struct(s) = n.which()? else {
@@ -255,13 +258,13 @@ fn fields_of(schema: &SchemaSet, id: u64) -> Result<Vec<(usize, FieldDesc)>, Sch
     Ok(fields.into_iter().map(|(_, i, f)| (i, f)).collect())
 }
 
-struct FieldDesc {
-    name: String,
-    union_member: bool,
-    kind: FieldType,
+pub(crate) struct FieldDesc {
+    pub(crate) name: String,
+    pub(crate) union_member: bool,
+    pub(crate) kind: FieldType,
 }
 
-enum FieldType {
+pub(crate) enum FieldType {
     Slot { ty: Type, explicit_default: bool },
     Group(u64),
 }

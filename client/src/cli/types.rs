@@ -29,6 +29,11 @@ pub struct Args {
     /// Print the declarations' size in characters on stderr.
     #[arg(long)]
     stats: bool,
+    /// Print instead the tool list (`tools/list` result, JSON) of an MCP
+    /// server with one tool per method and the params as JSON Schema: what
+    /// the declarations replace, for measuring.
+    #[arg(long)]
+    mcp_tool_list: bool,
 }
 
 /// One `--schema FILE.capnp:Interface=BINDING`.
@@ -121,11 +126,29 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
         anyhow::bail!("binding {:?} is granted twice", twice[0]);
     }
-    let text = types::declarations(&bindings, &Extra::default())?;
+    let text = if args.mcp_tool_list {
+        let env: Vec<caplet_capnp_js::typescript::EnvBinding<'_>> = bindings
+            .iter()
+            .map(|b| caplet_capnp_js::typescript::EnvBinding {
+                name: &b.name,
+                schema: &b.schema,
+                interface_id: b.interface_id,
+            })
+            .collect();
+        let list = caplet_capnp_js::json_schema::mcp_tool_list(&env, &[&types::builtin_schema()])?;
+        format!("{list}\n")
+    } else {
+        types::declarations(&bindings, &Extra::default())?
+    };
     print!("{text}");
     if args.stats {
         eprintln!(
-            "declarations: {} characters, {} lines",
+            "{}: {} characters, {} lines",
+            if args.mcp_tool_list {
+                "tool list"
+            } else {
+                "declarations"
+            },
             text.chars().count(),
             text.lines().count()
         );
