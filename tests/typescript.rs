@@ -62,7 +62,7 @@ fn tsc_accepts_a_worker_written_against_the_declarations() {
     let text = declarations(dir.path());
     assert!(
         text.contains(
-            "interface Env {\n  fs: Volume;\n  kv: Store;\n  fetch: Gateway;\n  notes: Notes;\n}"
+            "interface Env {\n  fetch: Gateway;\n  fs: Volume;\n  kv: Store;\n  notes: Notes;\n}"
         ),
         "{text}"
     );

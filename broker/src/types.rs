@@ -43,10 +43,13 @@ pub struct TypedBinding {
 }
 
 /// The declarations for `bindings`, plus `extra` (bindings that are not
-/// Cap'n Proto interfaces).
+/// Cap'n Proto interfaces). Bindings are declared in the order of their
+/// names, so the same grants give the same text however they are listed.
 pub fn declarations(bindings: &[TypedBinding], extra: &Extra) -> Result<String, Error> {
-    let env: Vec<EnvBinding<'_>> = bindings
-        .iter()
+    let mut sorted: Vec<&TypedBinding> = bindings.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    let env: Vec<EnvBinding<'_>> = sorted
+        .into_iter()
         .map(|b| EnvBinding {
             name: &b.name,
             schema: &b.schema,
@@ -117,7 +120,7 @@ mod tests {
         let text = declarations(&builtins(), &Extra::default()).expect("declarations");
         assert!(text.contains("interface Env {\n"), "{text}");
         assert!(
-            text.contains("  fs: Volume;\n  kv: Store;\n  fetch: Gateway;\n"),
+            text.contains("  fetch: Gateway;\n  fs: Volume;\n  kv: Store;\n"),
             "{text}"
         );
         assert!(

@@ -563,11 +563,14 @@ impl Connection {
     /// `.d.ts` a model or `tsc` reads to write a worker against its grants.
     pub async fn types(&self, code: &WorkerCode) -> Result<String, Error> {
         let builtins = self.builtins(code).await?;
-        let mut scratch = capnp::message::Builder::new_default();
-        let mut full = scratch.init_root::<caplet::caplet_capnp::worker_code::Builder<'_>>();
-        code.write(full.reborrow(), &builtins)?;
+        // Written as a load would be (a request's message carries the
+        // capabilities), and only its `env` sent.
+        let mut scratch = self.broker.load_request();
+        code.write(scratch.get().init_code(), &builtins)?;
         let mut request = self.broker.types_request();
-        request.get().set_env(full.into_reader().get_env()?)?;
+        request
+            .get()
+            .set_env(scratch.get().get_code()?.into_reader().get_env()?)?;
         let response = request.send().promise.await?;
         let text = response.get()?.get_typescript()?;
         Ok(text.to_str().map_err(capnp::Error::from)?.to_string())
