@@ -78,6 +78,16 @@ interface Broker {
   # defines, and quotas come from the configuration. Fails with `bad_grant: …` naming the
   # problem (unknown policy, malformed name), or `unavailable: …` when the
   # broker runs without a data directory or configuration for that kind.
+
+  types @3 (env :List(Binding)) -> (typescript :Text);
+  # TypeScript declarations of a worker's `env` for these bindings, as
+  # `caplet types` prints them: one global script declaring `Env` (each
+  # binding's interface, with the `.capnp` doc comments as JSDoc and
+  # pipelined return types), the worker's default-export shape
+  # `WorkerModule`, and caplet's globals. Written for models to read, so
+  # compact. Names and schemas are checked as `load` checks them (fails
+  # with `bad_code` or `schema_error`); the capabilities are not used and
+  # may be null.
 }
 
 # ==============================================================================
@@ -324,7 +334,8 @@ interface Worker {
   # A compiled worker living in an isolate-host.
 
   invoke @0 (entrypoint :Text, input :Text, logSink :LogSink)
-         -> (output :Text, logs :List(LogLine), stats :Stats, error :InvokeError);
+         -> (output :Text, logs :List(LogLine), stats :Stats, error :InvokeError,
+             calls :List(CallRecord));
   # Calls the worker. `entrypoint` names a method of the main module's default
   # export object (empty means `run`); when the default export is a function,
   # only `run` (or empty) is accepted and the function is called.
@@ -343,6 +354,12 @@ interface Worker {
   # revoked when this call returns, and writes log lines only; the worker
   # cannot reach it. A sink that fails or is slow does not fail the
   # invocation, and only delays its answer by at most one second.
+  #
+  # `calls` (added after the first release) is the invocation's call log:
+  # every capability call its code made through `env` (and through
+  # capabilities those calls returned), in the order they started, as the
+  # broker's membrane saw them; at most 4096 records. Invocations of one
+  # worker are answered one after another.
 
   entrypoint @1 (exportName :Text, interfaceSchema :InterfaceSchema) -> (cap :Capability);
   # Serves an export of the main module as a typed capability: `exportName`
@@ -436,6 +453,45 @@ struct InvokeError {
     # rebuilt from its code before its next invocation: module state does not
     # survive a tripped limit.
   }
+}
+
+struct CallRecord {
+  # One capability call a worker made during an invocation (see
+  # `Worker.invoke`), recorded by the broker.
+
+  binding @0 :Text;
+  # The `env` binding the call went through (also for calls on
+  # capabilities returned by that binding's calls).
+
+  interface @1 :Text;
+  # The called interface's name, e.g. `Volume`.
+
+  method @2 :Text;
+  # The method's name, e.g. `read`.
+
+  startUs @3 :UInt64;
+  # When the call reached the broker, in microseconds from the start of
+  # the invocation.
+
+  durationUs @4 :UInt64;
+  # Until its answer came back, in microseconds. A call still in flight
+  # when the invocation answered counts until then.
+
+  paramsBytes @5 :UInt64;
+  # Size of the params, in bytes (Cap'n Proto words × 8).
+
+  resultsBytes @6 :UInt64;
+  # Size of the results, in bytes; 0 for a failed call.
+
+  outcome @7 :Text;
+  # `ok`, or the error kind: the snake_case kind the error's reason starts
+  # with (`not_found`, `denied` …), else `failed`, `overloaded`,
+  # `disconnected` or `unimplemented`; `in_flight` for a call not answered
+  # when the invocation ended.
+
+  pipelinedOn @8 :Int64 = -1;
+  # The index (in this list) of the call whose answer this call was made
+  # on before that answer came back (promise pipelining), or -1.
 }
 
 struct LogLine {

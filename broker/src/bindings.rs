@@ -54,7 +54,7 @@ impl Bound {
 
 /// A JavaScript identifier of 1–64 ASCII letters, digits, `_` or `$`, not
 /// starting with a digit.
-fn check_name(name: &str) -> Result<(), Error> {
+pub(crate) fn check_name(name: &str) -> Result<(), Error> {
     let ok = (1..=64).contains(&name.len())
         && name
             .bytes()
@@ -70,9 +70,11 @@ fn check_name(name: &str) -> Result<(), Error> {
 }
 
 /// Checks and compiles every binding of `env`.
+/// Calls through the bindings are recorded in `calls`.
 pub fn read(
     env: capnp::struct_list::Reader<'_, binding::Owned>,
     compiler: &SchemaCompiler,
+    calls: &std::rc::Rc<crate::calls::CallLog>,
 ) -> Result<Vec<Bound>, Error> {
     if env.len() > MAX_BINDINGS {
         return Err(Error::BadCode(format!(
@@ -107,11 +109,13 @@ pub fn read(
         } else {
             Grant::unlimited(&name, interface.interface_id)
         };
-        let client = Membrane::wrap(
+        let client = Membrane::wrap_recorded(
             client,
             interface.set,
             interface.interface_id,
             grant.clone(),
+            calls.clone(),
+            &name,
         );
         bound.push(Bound {
             name,

@@ -172,6 +172,7 @@ impl BrokerService {
             principal: checked.principal,
             spec: checked.spec,
             bindings: checked.bindings,
+            calls: checked.calls,
             wall_time: Duration::from_millis(checked.limits.wall_time_ms.into()),
             cpu_time: Duration::from_millis(checked.limits.cpu_time_ms.into()),
             placement: RefCell::new(None),
@@ -266,6 +267,17 @@ impl broker::Server for BrokerService {
         out.init_interface_schema().set_compiled(schema)?;
         Ok(())
     }
+
+    async fn types(
+        self: CapRc<Self>,
+        params: broker::TypesParams,
+        mut results: broker::TypesResults,
+    ) -> Result<(), capnp::Error> {
+        let env = params.get()?.get_env()?;
+        let text = crate::types::declarations_for_env(env, &self.shared.schemas)?;
+        results.get().set_typescript(&text);
+        Ok(())
+    }
 }
 
 /// A client's code, checked: the host's `WorkerSpec` (without `env`,
@@ -279,6 +291,7 @@ struct Checked {
     limits: Limits,
     /// The connection's principal, or a sub-principal under it (cordons).
     principal: String,
+    calls: Rc<crate::calls::CallLog>,
 }
 
 impl Checked {
@@ -288,12 +301,14 @@ impl Checked {
         principal: String,
     ) -> Result<Self, Error> {
         let (spec, limits) = make_spec(code, &shared.limits)?;
-        let bindings = bindings::read(code.get_env()?, &shared.schemas)?;
+        let calls = crate::calls::CallLog::new();
+        let bindings = bindings::read(code.get_env()?, &shared.schemas, &calls)?;
         Ok(Self {
             spec: capnp::serialize::write_message_to_words(&spec),
             bindings,
             limits,
             principal,
+            calls,
         })
     }
 
@@ -403,6 +418,8 @@ struct WorkerService {
     loading: tokio::sync::Mutex<()>,
     /// This worker's share of its principal's quotas, given back with it.
     _held: quota::Held,
+    /// The call log its bindings' membranes record into.
+    calls: Rc<crate::calls::CallLog>,
 }
 
 #[derive(Clone)]
@@ -562,6 +579,9 @@ impl worker::Server for WorkerService {
         // What is forwarded to the host is no larger than what came.
         caplet::check_payload(params.total_size()?, "the invocation's params")?;
         let host_worker = self.host_worker().await?;
+        // Its calls are recorded from here until it answers; invocations of
+        // one worker take turns (the host runs them one after another).
+        let recording = self.calls.begin().await;
         let mut request = host_worker.invoke_request();
         request.get().set_entrypoint(params.get_entrypoint()?);
         request.get().set_input(params.get_input()?);
@@ -598,7 +618,7 @@ impl worker::Server for WorkerService {
                         .pool
                         .check_stuck(placement.slot, placement.generation);
                 }
-                let mut error = out.init_error();
+                let mut error = out.reborrow().init_error();
                 error.set_kind(invoke_error::Kind::WallTimeExceeded);
                 error.set_message(format!(
                     "the invocation took longer than {} ms",
@@ -606,6 +626,9 @@ impl worker::Server for WorkerService {
                 ));
             }
         }
+        let window = recording.finish();
+        let len = u32::try_from(window.records.len()).unwrap_or(u32::MAX);
+        crate::calls::write(&window.records, out.init_calls(len));
         Ok(())
     }
 }

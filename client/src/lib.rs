@@ -213,7 +213,7 @@ impl WorkerCode {
     /// program implements itself, or one it got from elsewhere) with the
     /// schema of its interface.
     pub fn grant(
-        mut self,
+        self,
         name: impl Into<String>,
         cap: impl capnp::capability::FromClientHook,
         schema: InterfaceSchema,
@@ -361,6 +361,61 @@ pub struct Invocation {
     pub output: String,
     pub logs: Vec<LogLine>,
     pub stats: Stats,
+    /// The capability calls it made (the call log, `CallRecord` in the
+    /// schema), in the order they started.
+    pub calls: Vec<CallRecord>,
+}
+
+/// One capability call of an invocation, as the broker recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallRecord {
+    /// The `env` binding it went through.
+    pub binding: String,
+    pub interface: String,
+    pub method: String,
+    /// From the invocation's start, µs.
+    pub start_us: u64,
+    pub duration_us: u64,
+    pub params_bytes: u64,
+    pub results_bytes: u64,
+    /// `ok`, or the error kind.
+    pub outcome: String,
+    /// The index of the call it was pipelined on.
+    pub pipelined_on: Option<u32>,
+}
+
+impl CallRecord {
+    fn read(r: caplet::caplet_capnp::call_record::Reader<'_>) -> capnp::Result<Self> {
+        let text = |t: capnp::Result<capnp::text::Reader<'_>>| -> capnp::Result<String> {
+            Ok(t?.to_str()?.to_string())
+        };
+        Ok(Self {
+            binding: text(r.get_binding())?,
+            interface: text(r.get_interface())?,
+            method: text(r.get_method())?,
+            start_us: r.get_start_us(),
+            duration_us: r.get_duration_us(),
+            params_bytes: r.get_params_bytes(),
+            results_bytes: r.get_results_bytes(),
+            outcome: text(r.get_outcome())?,
+            pipelined_on: u32::try_from(r.get_pipelined_on()).ok(),
+        })
+    }
+
+    /// The record as JSON, with the keys `caplet run --calls` prints.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "binding": self.binding,
+            "interface": self.interface,
+            "method": self.method,
+            "start_us": self.start_us,
+            "duration_us": self.duration_us,
+            "params_bytes": self.params_bytes,
+            "results_bytes": self.results_bytes,
+            "outcome": self.outcome,
+            "pipelined_on": self.pipelined_on,
+        })
+    }
 }
 
 /// A connection to a broker, remote or embedded.
@@ -524,6 +579,23 @@ impl Connection {
             client: response.get()?.get_worker()?,
             _link: self.link.clone(),
         })
+    }
+
+    /// The TypeScript declarations of `code`'s `env` (`Broker.types`): the
+    /// `.d.ts` a model or `tsc` reads to write a worker against its grants.
+    pub async fn types(&self, code: &WorkerCode) -> Result<String, Error> {
+        let builtins = self.builtins(code).await?;
+        // Written as a load would be (a request's message carries the
+        // capabilities), and only its `env` sent.
+        let mut scratch = self.broker.load_request();
+        code.write(scratch.get().init_code(), &builtins)?;
+        let mut request = self.broker.types_request();
+        request
+            .get()
+            .set_env(scratch.get().get_code()?.into_reader().get_env()?)?;
+        let response = request.send().promise.await?;
+        let text = response.get()?.get_typescript()?;
+        Ok(text.to_str().map_err(capnp::Error::from)?.to_string())
     }
 
     /// Loads a fresh worker and invokes it once, in one round trip: the
@@ -705,6 +777,11 @@ impl Worker {
             cpu_time: Duration::from_micros(stats.get_cpu_time_us()),
             peak_memory_bytes: stats.get_peak_memory_bytes(),
         };
+        let calls = response
+            .get_calls()?
+            .iter()
+            .map(CallRecord::read)
+            .collect::<capnp::Result<Vec<_>>>()?;
         if response.has_error() {
             let error = response.get_error()?;
             return Err(Error::invocation(
@@ -716,6 +793,7 @@ impl Worker {
                 error.get_stack()?.to_string().map_err(capnp::Error::from)?,
                 logs,
                 stats,
+                calls,
             ));
         }
         Ok(Invocation {
@@ -725,6 +803,7 @@ impl Worker {
                 .map_err(capnp::Error::from)?,
             logs,
             stats,
+            calls,
         })
     }
 }
