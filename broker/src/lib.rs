@@ -23,6 +23,7 @@
 //! - [`auth`]: the token file, the `Gatekeeper` of TCP connections and the
 //!   backoff after failed authentications.
 
+pub mod audit;
 pub mod auth;
 pub mod bindings;
 pub mod builtins;

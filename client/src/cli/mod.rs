@@ -1,6 +1,7 @@
 //! The `caplet` command line: argument parsing and dispatch. Each subcommand
 //! lives in its own module.
 
+mod audit;
 mod mcp;
 mod run;
 mod serve;
@@ -45,6 +46,11 @@ enum Command {
     /// given grants: its Env type, every interface it reaches with its doc
     /// comments, and the worker's default-export shape.
     Types(types::Args),
+    /// Print everything a worker's grants can reach: every interface reached
+    /// through them (with the path by which), flags for what makes the
+    /// surface open-ended, built-in policies, limits and quotas. With
+    /// --diff OLD.json, what grew or shrank (exit status 3 if it grew).
+    Audit(audit::Args),
     /// Serve code mode over MCP (stdio, or streamable HTTP with --http): a
     /// `search` tool over the typed API of the grants and an `execute`
     /// tool running a script in a fresh worker.
@@ -224,6 +230,10 @@ pub fn main() -> ExitCode {
         Command::Run(args) => block_on(run::run(args)),
         Command::Serve(args) => block_on(serve::serve(args)),
         Command::Types(args) => types::run(args),
+        Command::Audit(args) => match audit::run(args) {
+            Ok(code) => return code,
+            Err(error) => Err(error),
+        },
         Command::Mcp(args) => block_on(mcp::run(args)),
     };
     match result {
