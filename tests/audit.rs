@@ -66,7 +66,10 @@ fn the_report_names_every_binding_its_policy_and_what_it_reaches() {
     assert_eq!(bindings[0]["kind"], "fs");
     assert_eq!(bindings[0]["policy"]["read_only"], true);
     assert_eq!(bindings[1]["kind"], "http");
-    assert_eq!(bindings[1]["policy"]["hosts"], serde_json::json!(["api.github.com"]));
+    assert_eq!(
+        bindings[1]["policy"]["hosts"],
+        serde_json::json!(["api.github.com"])
+    );
     assert_eq!(bindings[2]["name"], "notes");
     assert_eq!(bindings[2]["interface"], "notes.capnp:Notes");
     let names: Vec<&str> = report["interfaces"]
@@ -90,8 +93,14 @@ fn the_report_names_every_binding_its_policy_and_what_it_reaches() {
     assert!(report["quotas"]["workers"].as_u64().unwrap() > 0);
 
     let (_, markdown) = audit(dir.path(), SCHEMA, CONFIG, "ro", &[]);
-    assert!(markdown.starts_with("# What these grants can reach\n"), "{markdown}");
-    assert!(markdown.contains("- `read(id :UInt32) -> (text :Text)`: One note."), "{markdown}");
+    assert!(
+        markdown.starts_with("# What these grants can reach\n"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("- `read(id :UInt32) -> (text :Text)`: One note."),
+        "{markdown}"
+    );
 }
 
 #[test]
@@ -103,7 +112,10 @@ fn diff_exits_3_when_the_surface_grew_and_0_when_it_did_not() {
     let diff = ["--diff", old_path.to_str().unwrap(), "--format", "json"];
 
     let (code, out) = audit(dir.path(), SCHEMA, CONFIG, "ro", &diff);
-    assert_eq!((code, out.trim()), (0, "{\n  \"grew\": [],\n  \"shrank\": []\n}"));
+    assert_eq!(
+        (code, out.trim()),
+        (0, "{\n  \"grew\": [],\n  \"shrank\": []\n}")
+    );
 
     let grew = |schema, config, mode| {
         let (code, out) = audit(dir.path(), schema, config, mode, &diff);
@@ -133,22 +145,51 @@ fn diff_exits_3_when_the_surface_grew_and_0_when_it_did_not() {
     );
 
     // Shrinking is not growth: the old report diffed against a smaller one.
-    std::fs::write(&old_path, audit(dir.path(), GROWN_SCHEMA, CONFIG, "rw", &["--format", "json"]).1).unwrap();
-    let (code, out) = audit(dir.path(), SCHEMA, CONFIG, "ro", &["--diff", old_path.to_str().unwrap()]);
+    std::fs::write(
+        &old_path,
+        audit(
+            dir.path(),
+            GROWN_SCHEMA,
+            CONFIG,
+            "rw",
+            &["--format", "json"],
+        )
+        .1,
+    )
+    .unwrap();
+    let (code, out) = audit(
+        dir.path(),
+        SCHEMA,
+        CONFIG,
+        "ro",
+        &["--diff", old_path.to_str().unwrap()],
+    );
     assert_eq!(code, 0);
     assert!(out.contains("## Shrank"), "{out}");
-    assert!(out.contains("- `- env.docs write access to volume docs`"), "{out}");
+    assert!(
+        out.contains("- `- env.docs write access to volume docs`"),
+        "{out}"
+    );
 }
 
 #[test]
 fn bad_input_is_one_line_naming_the_cause() {
     let (code, _, stderr) = caplet(&["audit", "--schema", "nope"]);
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("expected FILE.capnp:Interface=BINDING"), "{stderr}");
+    assert!(
+        stderr.contains("expected FILE.capnp:Interface=BINDING"),
+        "{stderr}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let old = dir.path().join("old.json");
     std::fs::write(&old, "{}").unwrap();
-    let (code, _, stderr) = caplet(&["audit", "--grant", "kv=kv:main", "--diff", old.to_str().unwrap()]);
+    let (code, _, stderr) = caplet(&[
+        "audit",
+        "--grant",
+        "kv=kv:main",
+        "--diff",
+        old.to_str().unwrap(),
+    ]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("make it with --format json"), "{stderr}");
     let (code, _, stderr) = caplet(&["audit", "--limit", "cpuTimeMs=999999999"]);

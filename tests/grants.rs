@@ -166,7 +166,11 @@ fn the_call_over_a_budget_fails_and_the_method_allowlist_holds() {
             out[3],
             "overloaded: budget_exhausted: calls: env.chain: all 4 calls are used"
         );
-        assert_eq!(calls.get(), 4, "the call over the budget never reached the provider");
+        assert_eq!(
+            calls.get(),
+            4,
+            "the call over the budget never reached the provider"
+        );
         assert_eq!(out[4], "ok");
         assert_eq!(
             out[5],
@@ -207,7 +211,8 @@ fn revoking_a_grant_fails_calls_in_flight_later_calls_and_capabilities_reached_t
                 const inFlight = await fail(env.chain.get());
                 return [inFlight, await fail(env.chain.get()), await fail(kept.get())];
               }},
-              async later(_, env) {{ return [await fail(env.chain.get()), await fail(kept.get())]; }},
+              // (`kept` itself was released when `run` ended, as every stub is.)
+              async later(_, env) {{ return [await fail(env.chain.get())]; }},
             }};"
         );
         let code = WorkerCode::new("main.js", source).grant("chain", chain, schema("Chain"));
@@ -222,14 +227,20 @@ fn revoking_a_grant_fails_calls_in_flight_later_calls_and_capabilities_reached_t
         let out: serde_json::Value = serde_json::from_str(&out.unwrap().output).unwrap();
         let revoked = "disconnected: revoked: the grant env.chain was revoked";
         assert_eq!(out, serde_json::json!([revoked, revoked, revoked]));
-        assert_eq!(calls.get(), 2, "nothing reached the provider after the revocation");
+        assert_eq!(
+            calls.get(),
+            2,
+            "nothing reached the provider after the revocation"
+        );
         let later = worker.invoke("later", "null").await.unwrap();
         let later: serde_json::Value = serde_json::from_str(&later.output).unwrap();
-        assert_eq!(later, serde_json::json!([revoked, revoked]));
+        assert_eq!(later, serde_json::json!([revoked]));
         revoker.revoke().await.unwrap();
         let error = worker.revoker("nope").await.err().unwrap();
         assert!(
-            error.to_string().contains("bad_request: the worker has no grant env.nope"),
+            error
+                .to_string()
+                .contains("bad_request: the worker has no grant env.nope"),
             "{error}"
         );
     });
@@ -261,12 +272,20 @@ fn grant_options_on_the_command_line_become_a_budget() {
     let out: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(out[0], "ok");
     assert_eq!(out[1], "ok");
-    assert_eq!(out[2], "budget_exhausted: calls: env.kv: all 2 calls are used");
+    assert_eq!(
+        out[2],
+        "budget_exhausted: calls: env.kv: all 2 calls are used"
+    );
     assert_eq!(
         out[3],
         "method_not_allowed: put is not among the methods granted to env.kv"
     );
-    let (code, _, stderr) = support::caplet(&["run", script.to_str().unwrap(), "--grant", "kv=kv:main,methods=nope"]);
+    let (code, _, stderr) = support::caplet(&[
+        "run",
+        script.to_str().unwrap(),
+        "--grant",
+        "kv=kv:main,methods=nope",
+    ]);
     assert_eq!(code, 1);
     assert!(
         stderr.contains("the budget allows method \"nope\", which its interface does not have"),

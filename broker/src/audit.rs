@@ -32,7 +32,7 @@ pub enum BuiltinPolicy {
     /// A key/value store.
     Kv { store: String },
     /// An http gateway bound to a named policy.
-    Http { name: String, policy: Policy },
+    Http { name: String, policy: Box<Policy> },
 }
 
 /// One binding to audit.
@@ -178,7 +178,10 @@ impl Walk {
                 continue;
             }
             let Ok(info) = schema.interface(id) else {
-                self.flag("untyped_capability", format!("{path}: interface {id:#x} has no schema"));
+                self.flag(
+                    "untyped_capability",
+                    format!("{path}: interface {id:#x} has no schema"),
+                );
                 continue;
             };
             let name = info.display_name.to_string();
@@ -196,8 +199,14 @@ impl Walk {
                     self.flag("generic", place.clone());
                 }
                 let call = format!("{path}.{}", method.name);
-                let params = self.fields(&schema, method.param_struct, &format!("{call}(params)"), &place);
-                let results = self.fields(&schema, method.result_struct, &format!("{call}()"), &place);
+                let params = self.fields(
+                    &schema,
+                    method.param_struct,
+                    &format!("{call}(params)"),
+                    &place,
+                );
+                let results =
+                    self.fields(&schema, method.result_struct, &format!("{call}()"), &place);
                 methods.push(json!({
                     "name": method.name.to_string(),
                     "params": params,
@@ -253,8 +262,12 @@ impl Walk {
         structs: &mut HashSet<u64>,
     ) {
         match ty {
-            Type::Interface(id) => self.queue.push_back((schema.clone(), *id, path.to_string())),
-            Type::List(element) => self.reach_type(schema, element, &format!("{path}[]"), place, structs),
+            Type::Interface(id) => self
+                .queue
+                .push_back((schema.clone(), *id, path.to_string())),
+            Type::List(element) => {
+                self.reach_type(schema, element, &format!("{path}[]"), place, structs)
+            }
             Type::Struct(id) if structs.insert(*id) => {
                 if let Ok(info) = schema.struct_info(*id) {
                     if info.generic {
@@ -264,7 +277,9 @@ impl Walk {
                     self.reach_layout(schema, &layout, path, place, structs);
                 }
             }
-            Type::Unsupported(Unsupported::Generic) => self.flag("generic", format!("{place}: {path}")),
+            Type::Unsupported(Unsupported::Generic) => {
+                self.flag("generic", format!("{place}: {path}"))
+            }
             Type::Unsupported(_) => self.flag("untyped_capability", format!("{place}: {path}")),
             _ => {}
         }
@@ -286,9 +301,9 @@ fn render_layout(schema: &SchemaSet, layout: &Layout) -> String {
 fn render_type(schema: &SchemaSet, ty: &Type) -> String {
     match ty {
         Type::List(element) => format!("List({})", render_type(schema, element)),
-        Type::Enum(id) | Type::Struct(id) | Type::Interface(id) => {
-            schema.name(*id).map_or_else(|| format!("{id:#x}"), str::to_string)
-        }
+        Type::Enum(id) | Type::Struct(id) | Type::Interface(id) => schema
+            .name(*id)
+            .map_or_else(|| format!("{id:#x}"), str::to_string),
         Type::Unsupported(u) => match u {
             Unsupported::AnyPointer => "AnyPointer",
             Unsupported::AnyStruct => "AnyStruct",
@@ -320,7 +335,12 @@ pub fn markdown(report: &Value) -> String {
             doc_line(&i["doc"])
         );
         for m in i["methods"].as_array().into_iter().flatten() {
-            out += &format!("- `{}{} -> {}`", s(&m["name"]), s(&m["params"]), s(&m["results"]));
+            out += &format!(
+                "- `{}{} -> {}`",
+                s(&m["name"]),
+                s(&m["params"]),
+                s(&m["results"])
+            );
             out += &match m["doc"].as_str() {
                 Some(doc) if !doc.is_empty() => format!(": {}\n", one_line(doc)),
                 _ => " (undocumented)\n".into(),
@@ -385,10 +405,17 @@ impl Diff {
         // Limits: a larger value is growth.
         if let (Some(old_l), Some(new_l)) = (old["limits"].as_object(), new["limits"].as_object()) {
             for (name, l) in new_l {
-                let (a, b) = (old_l.get(name).and_then(|o| o["value"].as_u64()), l["value"].as_u64());
+                let (a, b) = (
+                    old_l.get(name).and_then(|o| o["value"].as_u64()),
+                    l["value"].as_u64(),
+                );
                 match (a, b) {
-                    (Some(a), Some(b)) if b > a => diff.grew.push(format!("+ limit {name}: {a} -> {b}")),
-                    (Some(a), Some(b)) if b < a => diff.shrank.push(format!("- limit {name}: {a} -> {b}")),
+                    (Some(a), Some(b)) if b > a => {
+                        diff.grew.push(format!("+ limit {name}: {a} -> {b}"))
+                    }
+                    (Some(a), Some(b)) if b < a => {
+                        diff.shrank.push(format!("- limit {name}: {a} -> {b}"))
+                    }
                     _ => {}
                 }
             }
@@ -435,10 +462,11 @@ fn items(report: &Value) -> BTreeSet<String> {
         out.insert(format!("binding env.{name}: {}", s(&b["interface"])));
         let p = &b["policy"];
         match b["kind"].as_str() {
-            Some("fs") => {
-                if p["read_only"] == json!(false) {
-                    out.insert(format!("env.{name} write access to volume {}", s(&p["volume"])));
-                }
+            Some("fs") if p["read_only"] == json!(false) => {
+                out.insert(format!(
+                    "env.{name} write access to volume {}",
+                    s(&p["volume"])
+                ));
             }
             Some("http") => {
                 for key in ["hosts", "ports", "methods", "path_prefixes", "allow_ranges"] {
@@ -578,7 +606,10 @@ struct Pick { union { chosen @0 :Chosen; none @1 :Void; } }
         assert_eq!(report["limits"]["cpuTimeMs"]["value"], 1000);
         assert_eq!(report["quotas"]["workers"], Quotas::DEFAULTS.workers);
         let text = markdown(&report);
-        assert!(text.contains("### `t.capnp:Leaf`\n\nReached by `env.root.holders().list[].leaf`."), "{text}");
+        assert!(
+            text.contains("### `t.capnp:Leaf`\n\nReached by `env.root.holders().list[].leaf`."),
+            "{text}"
+        );
         assert!(text.contains("- `nodoc() -> ()` (undocumented)"), "{text}");
     }
 

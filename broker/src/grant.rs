@@ -167,8 +167,12 @@ impl Grant {
     /// flight.
     pub fn revoke(&self) {
         self.revoked.set(true);
-        let in_flight: Vec<AbortHandle> =
-            self.in_flight.borrow_mut().drain().map(|(_, h)| h).collect();
+        let in_flight: Vec<AbortHandle> = self
+            .in_flight
+            .borrow_mut()
+            .drain()
+            .map(|(_, h)| h)
+            .collect();
         for handle in in_flight {
             handle.abort();
         }
@@ -205,7 +209,11 @@ impl Drop for Untrack<'_> {
 mod tests {
     use super::*;
 
-    fn budget(calls: u64, bytes: u64, methods: &[&str]) -> capnp::message::Builder<capnp::message::HeapAllocator> {
+    fn budget(
+        calls: u64,
+        bytes: u64,
+        methods: &[&str],
+    ) -> capnp::message::Builder<capnp::message::HeapAllocator> {
         let mut message = capnp::message::Builder::new_default();
         let mut b = message.init_root::<budget::Builder>();
         b.set_calls(calls);
@@ -229,17 +237,29 @@ mod tests {
         g.admit(1, "get", 10).unwrap();
         let e = g.admit(1, "put", 10).unwrap_err();
         assert_eq!(e.kind, capnp::ErrorKind::Unimplemented);
-        assert!(e.extra.starts_with("method_not_allowed: put "), "{}", e.extra);
+        assert!(
+            e.extra.starts_with("method_not_allowed: put "),
+            "{}",
+            e.extra
+        );
         // Another interface reached through the grant keeps its methods.
         g.admit(2, "put", 10).unwrap();
         let e = g.admit(1, "get", 10).unwrap_err();
         assert_eq!(e.kind, capnp::ErrorKind::Overloaded);
-        assert!(e.extra.starts_with("budget_exhausted: calls: "), "{}", e.extra);
+        assert!(
+            e.extra.starts_with("budget_exhausted: calls: "),
+            "{}",
+            e.extra
+        );
 
         let g = grant(0, 100, &[]);
         g.admit(1, "get", 60).unwrap();
         let e = g.count_bytes(41).unwrap_err();
-        assert!(e.extra.starts_with("budget_exhausted: bytes: "), "{}", e.extra);
+        assert!(
+            e.extra.starts_with("budget_exhausted: bytes: "),
+            "{}",
+            e.extra
+        );
         g.count_bytes(40).unwrap();
     }
 
@@ -265,7 +285,11 @@ mod tests {
         };
         assert_eq!(e.kind, capnp::ErrorKind::Disconnected);
         assert!(e.extra.starts_with("revoked: "), "{}", e.extra);
-        assert!(g.admit(1, "get", 0).unwrap_err().extra.starts_with("revoked: "));
+        assert!(g
+            .admit(1, "get", 0)
+            .unwrap_err()
+            .extra
+            .starts_with("revoked: "));
         assert!(g.in_flight.borrow().is_empty());
     }
 }

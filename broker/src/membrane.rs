@@ -312,7 +312,13 @@ impl Membrane {
             log: None,
             binding: "".into(),
         });
-        Self::wrap_with(target, Plans::new(schema, grant), interface_id, tap, Side::WORKER)
+        Self::wrap_with(
+            target,
+            Plans::new(schema, grant),
+            interface_id,
+            tap,
+            Side::WORKER,
+        )
     }
 
     /// Wraps `target` like [`Self::wrap`], recording the worker's calls
@@ -329,7 +335,13 @@ impl Membrane {
             log: Some(log),
             binding: binding.into(),
         });
-        Self::wrap_with(target, Plans::new(schema, grant), interface_id, tap, Side::WORKER)
+        Self::wrap_with(
+            target,
+            Plans::new(schema, grant),
+            interface_id,
+            tap,
+            Side::WORKER,
+        )
     }
 
     fn wrap_with(

@@ -23,10 +23,10 @@ use capnp::capability::Rc as CapRc;
 use capnp::message::{Builder, HeapAllocator};
 
 use crate::bindings::{self, Bound};
-use crate::grant::Grant;
 use crate::builtins::Builtins;
 use crate::cache::{Cache, Lookup};
 use crate::error::Error;
+use crate::grant::Grant;
 use crate::limits::{LimitPolicy, Limits};
 use crate::membrane::Membrane;
 use crate::pool::{HostHandle, HostPool};
@@ -555,18 +555,15 @@ impl worker::Server for WorkerService {
         let response = request.send().promise.await?;
         let cap: capnp::capability::Client = response.get()?.get_cap().get_as_capability()?;
         // Through a membrane, like grants: calls pass the broker, pipelined.
-        results
-            .get()
-            .init_cap()
-            .set_as_capability(
-                Membrane::wrap(
-                    cap,
-                    interface.set,
-                    interface.interface_id,
-                    Grant::unlimited(&format!("entrypoint {name:?}"), interface.interface_id),
-                )
-                .hook,
-            );
+        results.get().init_cap().set_as_capability(
+            Membrane::wrap(
+                cap,
+                interface.set,
+                interface.interface_id,
+                Grant::unlimited(&format!("entrypoint {name:?}"), interface.interface_id),
+            )
+            .hook,
+        );
         Ok(())
     }
 

@@ -287,7 +287,8 @@ impl WorkerCode {
         let mut env = out
             .reborrow()
             .init_env((self.grants.len() + builtins.len()) as u32);
-        for (i, ((name, response), (_, builtin))) in builtins.iter().zip(&self.builtins).enumerate() {
+        for (i, ((name, response), (_, builtin))) in builtins.iter().zip(&self.builtins).enumerate()
+        {
             let response = response.get()?;
             let mut entry = env.reborrow().get((self.grants.len() + i) as u32);
             entry.set_name(name);

@@ -333,6 +333,10 @@ mod tests {
             }
             .op("write", "/a"),
         );
-        assert!(e.extra.starts_with("quota_exceeded: write /a: "), "{}", e.extra);
+        assert!(
+            e.extra.starts_with("quota_exceeded: write /a: "),
+            "{}",
+            e.extra
+        );
     }
 }

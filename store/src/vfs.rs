@@ -890,7 +890,9 @@ mod tests {
         ];
         assert_eq!(
             v.batch(&ops).unwrap_err().to_string(),
-            format!("batch op 4: read /big: the batch results would be over {MAX_ANSWER_BYTES} bytes")
+            format!(
+                "batch op 4: read /big: the batch results would be over {MAX_ANSWER_BYTES} bytes"
+            )
         );
         assert_eq!(v.stat("/new").unwrap(), None);
         // A thousand reads fail just the same, without reading them all.

@@ -55,7 +55,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let b = &config.builtins;
         let policy = match builtin.kind {
             BuiltinKind::Fs => {
-                let quota = b.volume_quotas.get(&builtin.name).unwrap_or(&b.default_quota);
+                let quota = b
+                    .volume_quotas
+                    .get(&builtin.name)
+                    .unwrap_or(&b.default_quota);
                 BuiltinPolicy::Fs {
                     volume: builtin.name.clone(),
                     read_only: builtin.read_only,
@@ -72,7 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 config.builtins.add_host_policy(&builtin.name)?;
                 BuiltinPolicy::Http {
                     name: builtin.name.clone(),
-                    policy: config.builtins.policies[&builtin.name].clone(),
+                    policy: Box::new(config.builtins.policies[&builtin.name].clone()),
                 }
             }
         };
@@ -110,7 +113,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let old: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| anyhow::anyhow!("{}: not a JSON audit report: {e}", old.display()))?;
     if !old["bindings"].is_array() || !old["interfaces"].is_array() {
-        anyhow::bail!("--diff: the earlier report has no bindings and interfaces: make it with --format json");
+        anyhow::bail!(
+            "--diff: the earlier report has no bindings and interfaces: make it with --format json"
+        );
     }
     let diff = Diff::between(&old, &report);
     match args.format {
