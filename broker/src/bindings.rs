@@ -9,7 +9,9 @@ use caplet_capnp_js::schema::SchemaSet;
 use capnp::message::{Builder, HeapAllocator};
 use std::sync::Arc;
 
+use crate::grant::Grant;
 use crate::membrane::Membrane;
+use std::rc::Rc;
 
 use crate::error::Error;
 
@@ -21,6 +23,8 @@ pub struct Bound {
     pub name: String,
     /// The granted capability, seen through the broker's membrane.
     pub client: capnp::capability::Client,
+    /// Its budget and revocation (`Worker.revoker`).
+    pub grant: Rc<Grant>,
     /// A serialized `CompiledSchema` message with every node the interface
     /// needs (kept at its exact size, like the worker's spec).
     schema: Vec<u8>,
@@ -50,7 +54,7 @@ impl Bound {
 
 /// A JavaScript identifier of 1–64 ASCII letters, digits, `_` or `$`, not
 /// starting with a digit.
-fn check_name(name: &str) -> Result<(), Error> {
+pub(crate) fn check_name(name: &str) -> Result<(), Error> {
     let ok = (1..=64).contains(&name.len())
         && name
             .bytes()
@@ -66,9 +70,11 @@ fn check_name(name: &str) -> Result<(), Error> {
 }
 
 /// Checks and compiles every binding of `env`.
+/// Calls through the bindings are recorded in `calls`.
 pub fn read(
     env: capnp::struct_list::Reader<'_, binding::Owned>,
     compiler: &SchemaCompiler,
+    calls: &std::rc::Rc<crate::calls::CallLog>,
 ) -> Result<Vec<Bound>, Error> {
     if env.len() > MAX_BINDINGS {
         return Err(Error::BadCode(format!(
@@ -97,10 +103,28 @@ pub fn read(
             &format!("binding {name:?}"),
         )?;
         let schema = capnp::serialize::write_message_to_words(&interface.compiled);
-        let client = Membrane::wrap(client, interface.set, interface.interface_id);
+        let grant = if entry.has_budget() {
+            let methods: Vec<String> = interface
+                .set
+                .interface(interface.interface_id)
+                .map(|info| info.methods.iter().map(|m| m.name.to_string()).collect())
+                .unwrap_or_default();
+            Grant::read(&name, interface.interface_id, entry.get_budget()?, &methods)?
+        } else {
+            Grant::unlimited(&name, interface.interface_id)
+        };
+        let client = Membrane::wrap_recorded(
+            client,
+            interface.set,
+            interface.interface_id,
+            grant.clone(),
+            calls.clone(),
+            &name,
+        );
         bound.push(Bound {
             name,
             client,
+            grant,
             schema,
         });
     }

@@ -524,7 +524,7 @@ impl capnp_rpc::Connection<Side> for GatedConnection {
                         if gate.full() {
                             reject(&inner, &gate, id)?;
                             rejected += 1;
-                            if rejected % REJECTIONS_PER_YIELD == 0 {
+                            if rejected.is_multiple_of(REJECTIONS_PER_YIELD) {
                                 // A flood of calls must not starve other peers.
                                 tokio::task::yield_now().await;
                             }
@@ -653,7 +653,7 @@ impl Framing {
                                 left: count,
                                 got: 0,
                                 bytes: [0; 4],
-                                pad: count % 2 == 0,
+                                pad: count.is_multiple_of(2),
                                 body: 0,
                             }
                         }
@@ -872,7 +872,7 @@ mod tests {
             assert_eq!(s.len() % 8, 0);
             out.extend_from_slice(&(s.len() as u32 / 8).to_le_bytes());
         }
-        if segments.len() % 2 == 0 {
+        if segments.len().is_multiple_of(2) {
             out.extend_from_slice(&[0; 4]);
         }
         for s in segments {

@@ -11,7 +11,10 @@
 //! - [`builtins`]: the `fs`, `kv` and `http` capabilities the broker serves.
 //! - [`config`]: `caplet.toml`, the policies, secrets and quotas of the
 //!   built-ins.
+//! - [`mcp_config`]: the `[mcp]` section of `caplet.toml` (`caplet mcp`).
+//! - [`calls`]: the call log of an invocation, recorded by the membranes.
 //! - [`membrane`]: the proxy around granted capabilities (keeps pipelining).
+//! - [`types`]: TypeScript declarations of a worker's `env`.
 //! - [`limits`]: defaults, maxima and the effective limits of a worker.
 //! - [`log_sink`]: the revocable proxy the host streams console lines to.
 //! - [`listener`]: the Unix socket and the TCP port clients connect to.
@@ -22,21 +25,26 @@
 //! - [`auth`]: the token file, the `Gatekeeper` of TCP connections and the
 //!   backoff after failed authentications.
 
+pub mod audit;
 pub mod auth;
 pub mod bindings;
 pub mod builtins;
 pub mod cache;
+pub mod calls;
 pub mod config;
 pub mod connection;
 pub mod descriptors;
 mod error;
+pub mod grant;
 pub mod limits;
 pub mod listener;
 pub mod log_sink;
+pub mod mcp_config;
 pub mod membrane;
 pub mod pool;
 pub mod quota;
 pub mod service;
+pub mod types;
 
 use std::rc::Rc;
 

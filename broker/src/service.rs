@@ -16,7 +16,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use caplet::caplet_capnp::{broker, invoke_error, log_line, worker, worker_code};
+use caplet::caplet_capnp::{broker, invoke_error, log_line, revoker, worker, worker_code};
 use caplet::host_capnp::{host_worker, worker_spec};
 use caplet_capnp_js::compile::SchemaCompiler;
 use capnp::capability::Rc as CapRc;
@@ -26,6 +26,7 @@ use crate::bindings::{self, Bound};
 use crate::builtins::Builtins;
 use crate::cache::{Cache, Lookup};
 use crate::error::Error;
+use crate::grant::Grant;
 use crate::limits::{LimitPolicy, Limits};
 use crate::membrane::Membrane;
 use crate::pool::{HostHandle, HostPool};
@@ -181,6 +182,7 @@ impl BrokerService {
             principal: checked.principal,
             spec: checked.spec,
             bindings: checked.bindings,
+            calls: checked.calls,
             wall_time: Duration::from_millis(checked.limits.wall_time_ms.into()),
             cpu_time: Duration::from_millis(checked.limits.cpu_time_ms.into()),
             placement: RefCell::new(None),
@@ -275,6 +277,17 @@ impl broker::Server for BrokerService {
         out.init_interface_schema().set_compiled(schema)?;
         Ok(())
     }
+
+    async fn types(
+        self: CapRc<Self>,
+        params: broker::TypesParams,
+        mut results: broker::TypesResults,
+    ) -> Result<(), capnp::Error> {
+        let env = params.get()?.get_env()?;
+        let text = crate::types::declarations_for_env(env, &self.shared.schemas)?;
+        results.get().set_typescript(&text);
+        Ok(())
+    }
 }
 
 /// A client's code, checked: the host's `WorkerSpec` (without `env`,
@@ -288,6 +301,7 @@ struct Checked {
     limits: Limits,
     /// The connection's principal, or a sub-principal under it (cordons).
     principal: String,
+    calls: Rc<crate::calls::CallLog>,
 }
 
 impl Checked {
@@ -297,12 +311,14 @@ impl Checked {
         principal: String,
     ) -> Result<Self, Error> {
         let (spec, limits) = make_spec(code, &shared.limits)?;
-        let bindings = bindings::read(code.get_env()?, &shared.schemas)?;
+        let calls = crate::calls::CallLog::new();
+        let bindings = bindings::read(code.get_env()?, &shared.schemas, &calls)?;
         Ok(Self {
             spec: capnp::serialize::write_message_to_words(&spec),
             bindings,
             limits,
             principal,
+            calls,
         })
     }
 
@@ -412,6 +428,8 @@ struct WorkerService {
     loading: tokio::sync::Mutex<()>,
     /// This worker's share of its principal's quotas, given back with it.
     _held: quota::Held,
+    /// The call log its bindings' membranes record into.
+    calls: Rc<crate::calls::CallLog>,
 }
 
 #[derive(Clone)]
@@ -509,6 +527,23 @@ impl Drop for WorkerService {
 }
 
 impl worker::Server for WorkerService {
+    async fn revoker(
+        self: CapRc<Self>,
+        params: worker::RevokerParams,
+        mut results: worker::RevokerResults,
+    ) -> Result<(), capnp::Error> {
+        let binding = params.get()?.get_binding()?.to_str()?;
+        let Some(bound) = self.bindings.iter().find(|b| b.name == binding) else {
+            return Err(capnp::Error::failed(format!(
+                "bad_request: the worker has no grant env.{binding}"
+            )));
+        };
+        results
+            .get()
+            .set_revoker(capnp_rpc::new_client(RevokerService(bound.grant.clone())));
+        Ok(())
+    }
+
     async fn entrypoint(
         self: CapRc<Self>,
         params: worker::EntrypointParams,
@@ -534,10 +569,15 @@ impl worker::Server for WorkerService {
         let response = request.send().promise.await?;
         let cap: capnp::capability::Client = response.get()?.get_cap().get_as_capability()?;
         // Through a membrane, like grants: calls pass the broker, pipelined.
-        results
-            .get()
-            .init_cap()
-            .set_as_capability(Membrane::wrap(cap, interface.set, interface.interface_id).hook);
+        results.get().init_cap().set_as_capability(
+            Membrane::wrap(
+                cap,
+                interface.set,
+                interface.interface_id,
+                Grant::unlimited(&format!("entrypoint {name:?}"), interface.interface_id),
+            )
+            .hook,
+        );
         Ok(())
     }
 
@@ -557,6 +597,9 @@ impl worker::Server for WorkerService {
                 .map_err(|_| Error::BadInput(format!("the {field} is not valid utf-8")))?;
         }
         let host_worker = self.host_worker().await?;
+        // Its calls are recorded from here until it answers; invocations of
+        // one worker take turns (the host runs them one after another).
+        let recording = self.calls.begin().await;
         let mut request = host_worker.invoke_request();
         request.get().set_entrypoint(entrypoint);
         request.get().set_input(input);
@@ -597,7 +640,7 @@ impl worker::Server for WorkerService {
                         .pool
                         .check_stuck(placement.slot, placement.generation);
                 }
-                let mut error = out.init_error();
+                let mut error = out.reborrow().init_error();
                 error.set_kind(invoke_error::Kind::WallTimeExceeded);
                 error.set_message(format!(
                     "the invocation took longer than {} ms",
@@ -605,6 +648,23 @@ impl worker::Server for WorkerService {
                 ));
             }
         }
+        let window = recording.finish();
+        let len = u32::try_from(window.records.len()).unwrap_or(u32::MAX);
+        crate::calls::write(&window.records, out.init_calls(len));
+        Ok(())
+    }
+}
+
+/// Serves `Revoker` for one grant.
+struct RevokerService(Rc<Grant>);
+
+impl revoker::Server for RevokerService {
+    async fn revoke(
+        self: CapRc<Self>,
+        _: revoker::RevokeParams,
+        _: revoker::RevokeResults,
+    ) -> Result<(), capnp::Error> {
+        self.0.revoke();
         Ok(())
     }
 }

@@ -437,7 +437,7 @@ impl Core {
             // Measuring the heap walks all of it: sample every
             // PEAK_SAMPLE_EVERY-th segment, not after each capability call.
             segments += 1;
-            if segments % PEAK_SAMPLE_EVERY == 0 {
+            if segments.is_multiple_of(PEAK_SAMPLE_EVERY) {
                 *peak = (*peak).max(self.isolate.memory_used());
             }
             self.check(done, job_error)?;

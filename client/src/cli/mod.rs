@@ -1,8 +1,11 @@
 //! The `caplet` command line: argument parsing and dispatch. Each subcommand
 //! lives in its own module.
 
+mod audit;
+mod mcp;
 mod run;
 mod serve;
+mod types;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +42,19 @@ enum Command {
     /// stdout once it accepts connections and its isolate-hosts are up;
     /// Ctrl-C or SIGTERM shut it down cleanly.
     Serve(serve::Args),
+    /// Print the TypeScript declarations (.d.ts) of a worker's env for the
+    /// given grants: its Env type, every interface it reaches with its doc
+    /// comments, and the worker's default-export shape.
+    Types(types::Args),
+    /// Print everything a worker's grants can reach: every interface reached
+    /// through them (with the path by which), flags for what makes the
+    /// surface open-ended, built-in policies, limits and quotas. With
+    /// --diff OLD.json, what grew or shrank (exit status 3 if it grew).
+    Audit(audit::Args),
+    /// Serve code mode over MCP (stdio, or streamable HTTP with --http): a
+    /// `search` tool over the typed API of the grants and an `execute`
+    /// tool running a script in a fresh worker.
+    Mcp(mcp::Args),
     /// Internal: run as an isolate-host on the socket at stdin.
     #[command(hide = true)]
     IsolateHost(HostArgs),
@@ -216,6 +232,12 @@ pub fn main() -> ExitCode {
         Command::IsolateHost(args) => args.run(),
         Command::Run(args) => block_on(run::run(args)),
         Command::Serve(args) => block_on(serve::serve(args)),
+        Command::Types(args) => types::run(args),
+        Command::Audit(args) => match audit::run(args) {
+            Ok(code) => return code,
+            Err(error) => Err(error),
+        },
+        Command::Mcp(args) => block_on(mcp::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
