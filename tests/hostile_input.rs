@@ -500,11 +500,13 @@ fn worker_invoke_and_entrypoint() {
         ];
         for (case, name, want) in cases {
             let mut request = worker.entrypoint_request();
-            request.get().set_name(capnp::text::Reader::from(name));
+            request
+                .get()
+                .set_export_name(capnp::text::Reader::from(name));
             named(case, request.send().promise.await.map(|_| ()), want);
         }
         let mut request = worker.entrypoint_request();
-        request.get().set_name("default");
+        request.get().set_export_name("default");
         {
             let mut schema = request.get().init_interface_schema().init_source();
             let mut file = schema.reborrow().init_files(1).get(0);

@@ -89,6 +89,7 @@ pub fn report(
             "logBytes": limit(l.log_bytes, m.log_bytes),
             "subrequests": limit(l.subrequests.into(), m.subrequests.into()),
             "callsInFlight": limit(l.calls_in_flight.into(), m.calls_in_flight.into()),
+            "pendingTimers": limit(l.pending_timers.into(), m.pending_timers.into()),
         },
         "quotas": {
             "workers": quotas.workers,

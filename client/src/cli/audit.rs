@@ -147,6 +147,7 @@ fn worker_limits(
         log_bytes: 0,
         subrequests: 0,
         calls_in_flight: 0,
+        pending_timers: 0,
     };
     for (name, value) in asked {
         super::set_limit(&mut requested, name, *value).map_err(anyhow::Error::msg)?;
