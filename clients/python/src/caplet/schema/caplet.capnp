@@ -106,6 +106,16 @@ interface Broker {
   # defines, and quotas come from the configuration. Fails with `bad_grant: …` naming the
   # problem (unknown policy, malformed name), or `unavailable: …` when the
   # broker runs without a data directory or configuration for that kind.
+
+  types @3 (env :List(Binding)) -> (typescript :Text);
+  # TypeScript declarations of a worker's `env` for these bindings, as
+  # `caplet types` prints them: one global script declaring `Env` (each
+  # binding's interface, with the `.capnp` doc comments as JSDoc and
+  # pipelined return types), the worker's default-export shape
+  # `WorkerModule`, and caplet's globals. Written for models to read, so
+  # compact. Names and schemas are checked as `load` checks them (fails
+  # with `bad_code` or `schema_error`); the capabilities are not used and
+  # may be null.
 }
 
 # ==============================================================================
@@ -202,6 +212,39 @@ struct Binding {
   interfaceSchema @2 :InterfaceSchema;
   # The interface `cap` implements; the broker may never have seen it before.
   # (Not called `schema`: pycapnp reserves that attribute on every struct.)
+
+  budget @3 :Budget;
+  # Limits on the use of this grant, enforced by the broker's membrane for
+  # `cap` and for every capability reached through it (returned by its
+  # methods or passed back into the worker through it, at any depth),
+  # across all of the worker's invocations. Unset: none beyond the worker's
+  # own limits. `Worker.revoker` revokes the grant. Not compared by
+  # `Broker.get`: a cached worker keeps the budget of the `get` that made it.
+}
+
+struct Budget {
+  # What one grant may be used for. 0 (or empty) means no limit of that kind.
+  # A call over a budget fails with `overloaded` and the reason
+  # `budget_exhausted: <calls|bytes|expires>: …`, and does not reach the
+  # provider.
+
+  calls @0 :UInt64;
+  # Calls through the grant, in total.
+
+  bytes @1 :UInt64;
+  # Bytes of params plus results through the grant, in total (message
+  # sizes, counted as they pass the broker). The call whose params would
+  # pass it fails before it is sent; results that pass it fail the call.
+
+  expiresInMs @2 :UInt64;
+  # Milliseconds after the worker is loaded from which every call through
+  # the grant fails.
+
+  methods @3 :List(Text);
+  # The methods of the granted interface that may be called, by name (a
+  # narrower surface than the interface; empty: all). Others fail with
+  # `unimplemented` and the reason `method_not_allowed: …`. Capabilities
+  # reached through the grant keep their whole interfaces.
 }
 
 struct BuiltinGrant {
@@ -325,7 +368,8 @@ interface Worker {
   # A compiled worker living in an isolate-host.
 
   invoke @0 (entrypoint :Text, input :Text, logSink :LogSink)
-         -> (output :Text, logs :List(LogLine), stats :Stats, error :InvokeError);
+         -> (output :Text, logs :List(LogLine), stats :Stats, error :InvokeError,
+             calls :List(CallRecord));
   # Calls the worker. `entrypoint` names a method of the main module's default
   # export object (empty means `run`); when the default export is a function,
   # only `run` (or empty) is accepted and the function is called.
@@ -353,6 +397,12 @@ interface Worker {
   # `N log lines dropped: the log sink was too slow`. When this call
   # returns (or is cancelled), the broker stops waiting for the sink's
   # answers.
+  #
+  # `calls` (added after the first release) is the invocation's call log:
+  # every capability call its code made through `env` (and through
+  # capabilities those calls returned), in the order they started, as the
+  # broker's membrane saw them; at most 4096 records. Invocations of one
+  # worker are answered one after another.
 
   entrypoint @1 (exportName :Text, interfaceSchema :InterfaceSchema) -> (cap :Capability);
   # Serves an export of the main module as a typed capability: `exportName`
@@ -377,6 +427,20 @@ interface Worker {
   #
   # (The parameter was called `name` before; pycapnp reserves `name` as a
   # keyword of every call, so it was renamed. Names are not on the wire.)
+
+  revoker @2 (binding :Text) -> (revoker :Revoker);
+  # A revoker of the grant `env.<binding>` of this worker (see `Revoker`).
+  # Fails with `bad_request` naming the binding when the worker has none.
+}
+
+interface Revoker {
+  # Revokes one grant of a worker (see `Worker.revoker`).
+
+  revoke @0 () -> ();
+  # From now on every call through the grant, and through every capability
+  # reached from it, fails with `disconnected` and the reason `revoked: …`:
+  # calls in flight (they fail at once), later calls, and calls on stubs the
+  # worker keeps across invocations. Revoking again does nothing.
 }
 
 interface LogSink {
@@ -434,6 +498,45 @@ struct InvokeError {
     # rebuilt from its code before its next invocation: module state does not
     # survive a tripped limit.
   }
+}
+
+struct CallRecord {
+  # One capability call a worker made during an invocation (see
+  # `Worker.invoke`), recorded by the broker.
+
+  binding @0 :Text;
+  # The `env` binding the call went through (also for calls on
+  # capabilities returned by that binding's calls).
+
+  interface @1 :Text;
+  # The called interface's name, e.g. `Volume`.
+
+  method @2 :Text;
+  # The method's name, e.g. `read`.
+
+  startUs @3 :UInt64;
+  # When the call reached the broker, in microseconds from the start of
+  # the invocation.
+
+  durationUs @4 :UInt64;
+  # Until its answer came back, in microseconds. A call still in flight
+  # when the invocation answered counts until then.
+
+  paramsBytes @5 :UInt64;
+  # Size of the params, in bytes (Cap'n Proto words × 8).
+
+  resultsBytes @6 :UInt64;
+  # Size of the results, in bytes; 0 for a failed call.
+
+  outcome @7 :Text;
+  # `ok`, or the error kind: the snake_case kind the error's reason starts
+  # with (`not_found`, `denied` …), else `failed`, `overloaded`,
+  # `disconnected` or `unimplemented`; `in_flight` for a call not answered
+  # when the invocation ended.
+
+  pipelinedOn @8 :Int64 = -1;
+  # The index (in this list) of the call whose answer this call was made
+  # on before that answer came back (promise pipelining), or -1.
 }
 
 struct LogLine {
