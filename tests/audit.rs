@@ -7,7 +7,8 @@ mod support;
 
 use std::path::Path;
 
-use support::caplet;
+use caplet_client::{Builtin, Connection, InterfaceSchema, WorkerCode};
+use support::{block_on, caplet, Server};
 
 const SCHEMA: &str = "@0xe1c2d3e4f5a69722;
 interface Notes {
@@ -196,3 +197,48 @@ fn bad_input_is_one_line_naming_the_cause() {
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("limit_too_high: cpuTimeMs"), "{stderr}");
 }
+
+#[test]
+fn broker_audit_answers_the_same_report_over_rpc() {
+    let server = Server::start(1);
+    block_on(async {
+        let conn = Connection::connect(&server.socket).await.unwrap();
+        // A grant of a capability this client never had: the report needs
+        // only its schema.
+        let notes: capnp::capability::Client =
+            capnp_rpc::new_client::<caplet::caplet_capnp::revoker::Client, _>(NoRevoker).client;
+        let code = WorkerCode::new("main.js", "export default {}")
+            .grant_builtin("docs", Builtin::fs_read_only("docs"))
+            .grant_builtin("kv", Builtin::kv("main"))
+            .grant(
+                "notes",
+                notes,
+                InterfaceSchema::source("notes.capnp", SCHEMA, "notes.capnp:Notes"),
+            );
+        let report: serde_json::Value =
+            serde_json::from_str(&conn.audit(&code).await.unwrap()).unwrap();
+        let bindings = &report["bindings"];
+        assert_eq!(bindings[0]["name"], "notes");
+        assert_eq!(bindings[0]["interface"], "notes.capnp:Notes");
+        assert!(bindings[0].get("kind").is_none(), "{report}");
+        assert_eq!(bindings[1]["kind"], "fs");
+        assert_eq!(bindings[1]["policy"]["volume"], "docs");
+        assert_eq!(bindings[1]["policy"]["read_only"], true);
+        assert_eq!(bindings[2]["kind"], "kv");
+        assert_eq!(report["interfaces"][0]["reached_by"], "env.notes");
+        assert_eq!(report["interfaces"][0]["methods"][0]["doc"], "One note.");
+        assert_eq!(report["limits"]["cpuTimeMs"]["value"], 1000);
+        let too_high =
+            WorkerCode::new("main.js", "export default {}").limits(caplet_client::Limits {
+                cpu_time_ms: Some(u32::MAX),
+                ..caplet_client::Limits::default()
+            });
+        let error = conn.audit(&too_high).await.unwrap_err().to_string();
+        assert!(error.contains("limit_too_high: cpuTimeMs"), "{error}");
+    });
+}
+
+/// A capability that is never called.
+struct NoRevoker;
+
+impl caplet::caplet_capnp::revoker::Server for NoRevoker {}

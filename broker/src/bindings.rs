@@ -142,12 +142,29 @@ pub struct Interface {
 
 /// Compiles (cached) or reads an `InterfaceSchema` and checks that JS can use
 /// the interface; errors start with `what`.
-pub fn resolve<'a>(
-    schema: interface_schema::Reader<'a>,
+pub fn resolve(
+    schema: interface_schema::Reader<'_>,
     compiler: &SchemaCompiler,
     what: &str,
 ) -> Result<Interface, Error> {
-    let (set, interface_id) = match schema.which()? {
+    let (set, interface_id) = resolve_unchecked(schema, compiler, what)?;
+    set.check_interface(interface_id)
+        .map_err(|e| Error::Schema(format!("{what}: {e}")))?;
+    Ok(Interface {
+        interface_id,
+        compiled: compiled_message(&set, interface_id)?,
+        set,
+    })
+}
+
+/// Compiles (cached) or reads an `InterfaceSchema` without checking that
+/// JS can use it (`Broker.audit` reports what JS could not use).
+pub fn resolve_unchecked<'a>(
+    schema: interface_schema::Reader<'a>,
+    compiler: &SchemaCompiler,
+    what: &str,
+) -> Result<(Arc<SchemaSet>, u64), Error> {
+    Ok(match schema.which()? {
         interface_schema::Which::Source(source) => {
             let source = source?;
             let mut files = Vec::new();
@@ -175,13 +192,6 @@ pub fn resolve<'a>(
                 .map_err(|e| Error::Schema(format!("{what}: {e}")))?;
             (Arc::new(set), compiled.get_interface_id())
         }
-    };
-    set.check_interface(interface_id)
-        .map_err(|e| Error::Schema(format!("{what}: {e}")))?;
-    Ok(Interface {
-        interface_id,
-        compiled: compiled_message(&set, interface_id)?,
-        set,
     })
 }
 

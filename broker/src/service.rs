@@ -13,6 +13,7 @@
 //! reloaded at its next invocation, and the pool checks the host.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ use caplet_capnp_js::compile::SchemaCompiler;
 use capnp::capability::Rc as CapRc;
 use capnp::message::{Builder, HeapAllocator};
 
+use crate::audit::{AuditBinding, BuiltinPolicy};
 use crate::bindings::{self, Bound};
 use crate::builtins::Builtins;
 use crate::cache::{Cache, Lookup};
@@ -134,7 +136,13 @@ impl Shared {
 pub struct BrokerService {
     shared: Rc<Shared>,
     principal: String,
+    /// The latest built-ins `builtin` handed out on this connection, kept
+    /// (so their identity cannot be reused) for `audit` to recognise.
+    granted: RefCell<VecDeque<(capnp::capability::Client, BuiltinPolicy)>>,
 }
+
+/// How many built-ins `audit` recognises per connection.
+const AUDIT_BUILTINS: usize = 256;
 
 impl BrokerService {
     /// A `Broker` for `principal`: `unix:<uid>` on the Unix socket, the
@@ -143,6 +151,7 @@ impl BrokerService {
         Self {
             shared,
             principal: principal.into(),
+            granted: RefCell::new(VecDeque::new()),
         }
     }
 
@@ -272,6 +281,13 @@ impl broker::Server for BrokerService {
     ) -> Result<(), capnp::Error> {
         let grant = params.get()?.get_grant()?;
         let (client, schema) = self.shared.builtins.grant(&self.principal, grant)?;
+        let policy = self.shared.builtins.policy(grant)?;
+        let mut granted = self.granted.borrow_mut();
+        if granted.len() == AUDIT_BUILTINS {
+            granted.pop_front();
+        }
+        granted.push_back((client.clone(), policy));
+        drop(granted);
         let mut out = results.get();
         out.reborrow().init_cap().set_as_capability(client.hook);
         out.init_interface_schema().set_compiled(schema)?;
@@ -286,6 +302,65 @@ impl broker::Server for BrokerService {
         let env = params.get()?.get_env()?;
         let text = crate::types::declarations_for_env(env, &self.shared.schemas)?;
         results.get().set_typescript(&text);
+        Ok(())
+    }
+
+    async fn audit(
+        self: CapRc<Self>,
+        params: broker::AuditParams,
+        mut results: broker::AuditResults,
+    ) -> Result<(), capnp::Error> {
+        let params = params.get()?;
+        let env = params.get_env()?;
+        if env.len() > bindings::MAX_BINDINGS {
+            return Err(Error::BadCode(format!(
+                "a worker may have at most {} bindings, got {}",
+                bindings::MAX_BINDINGS,
+                env.len()
+            ))
+            .into());
+        }
+        let mut audited: Vec<AuditBinding> = Vec::new();
+        for entry in env.iter() {
+            let name = entry.get_name()?.to_str()?.to_string();
+            bindings::check_name(&name)?;
+            if audited.iter().any(|b| b.name == name) {
+                return Err(Error::BadCode(format!("binding {name:?} appears twice")).into());
+            }
+            let (schema, interface_id) = bindings::resolve_unchecked(
+                entry.get_interface_schema()?,
+                &self.shared.schemas,
+                &format!("binding {name:?}"),
+            )?;
+            let builtin = match entry
+                .get_cap()
+                .get_as_capability::<capnp::capability::Client>()
+            {
+                Ok(cap) => {
+                    let ptr = cap.hook.get_ptr();
+                    self.granted
+                        .borrow()
+                        .iter()
+                        .find(|(client, _)| client.hook.get_ptr() == ptr)
+                        .map(|(_, policy)| policy.clone())
+                }
+                Err(_) => None,
+            };
+            audited.push(AuditBinding {
+                name,
+                schema,
+                interface_id,
+                builtin,
+            });
+        }
+        let limits = self.shared.limits.resolve(params.get_limits()?)?;
+        let report = crate::audit::report(
+            &audited,
+            &limits,
+            &self.shared.limits,
+            self.shared.quotas.quotas(),
+        );
+        results.get().set_json(report.to_string());
         Ok(())
     }
 }

@@ -601,6 +601,23 @@ impl Connection {
         Ok(text.to_str().map_err(capnp::Error::from)?.to_string())
     }
 
+    /// Everything a worker of `code` could reach (`Broker.audit`): the JSON
+    /// report `caplet audit --format json` prints, with `code`'s built-ins
+    /// and their effective policies, its grants' interfaces and everything
+    /// they lead to, its limits and this principal's quotas.
+    pub async fn audit(&self, code: &WorkerCode) -> Result<String, Error> {
+        let builtins = self.builtins(code).await?;
+        let mut scratch = self.broker.load_request();
+        code.write(scratch.get().init_code(), &builtins)?;
+        let mut request = self.broker.audit_request();
+        let written = scratch.get().get_code()?.into_reader();
+        request.get().set_env(written.get_env()?)?;
+        request.get().set_limits(written.get_limits()?)?;
+        let response = request.send().promise.await?;
+        let text = response.get()?.get_json()?;
+        Ok(text.to_str().map_err(capnp::Error::from)?.to_string())
+    }
+
     /// Loads a fresh worker and invokes it once, in one round trip: the
     /// invocation is pipelined on the load. A load failure is the error.
     pub async fn run(

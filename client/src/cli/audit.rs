@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use caplet::caplet_capnp::limits;
-use caplet_broker::audit::{self, AuditBinding, BuiltinPolicy, Diff};
+use caplet_broker::audit::{self, AuditBinding, Diff};
 
 use super::types::{builtin_bindings, parse_schema, schema_bindings, SchemaArg};
 use crate::{Builtin, BuiltinKind};
@@ -52,33 +52,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut bindings = Vec::new();
     let typed = builtin_bindings(&args.grants);
     for ((name, builtin), typed) in args.grants.iter().zip(typed) {
-        let b = &config.builtins;
-        let policy = match builtin.kind {
-            BuiltinKind::Fs => {
-                let quota = b
-                    .volume_quotas
-                    .get(&builtin.name)
-                    .unwrap_or(&b.default_quota);
-                BuiltinPolicy::Fs {
-                    volume: builtin.name.clone(),
-                    read_only: builtin.read_only,
-                    max_bytes: quota.max_bytes,
-                    max_entries: quota.max_entries,
-                }
-            }
-            BuiltinKind::Kv => BuiltinPolicy::Kv {
-                store: builtin.name.clone(),
-            },
-            BuiltinKind::Http => {
-                // As `caplet run` does: http:HOST without such a policy
-                // allows just that host.
-                config.builtins.add_host_policy(&builtin.name)?;
-                BuiltinPolicy::Http {
-                    name: builtin.name.clone(),
-                    policy: Box::new(config.builtins.policies[&builtin.name].clone()),
-                }
-            }
-        };
+        if builtin.kind == BuiltinKind::Http {
+            // As `caplet run` does: http:HOST without such a policy allows
+            // just that host.
+            config.builtins.add_host_policy(&builtin.name)?;
+        }
+        let policy = caplet_broker::builtins::Builtins::describe(
+            &config.builtins,
+            super::types::builtin_kind(builtin.kind),
+            &builtin.name,
+            builtin.read_only,
+        )?;
         bindings.push(AuditBinding {
             name: name.clone(),
             schema: typed.schema,

@@ -116,6 +116,20 @@ interface Broker {
   # compact. Names and schemas are checked as `load` checks them (fails
   # with `bad_code` or `schema_error`); the capabilities are not used and
   # may be null.
+
+  audit @4 (env :List(Binding), limits :Limits) -> (json :Text);
+  # Everything a worker with these bindings and limits could reach, as
+  # `caplet audit --format json` prints it (see README, "Auditing what a
+  # worker can reach"): each binding with its interface, every interface
+  # reachable through capability-typed params, results, struct fields,
+  # lists and unions with the path it is reached by, flags (`untyped_capability`,
+  # `generic`, `undocumented_method`), the effective limits against the
+  # broker's maxima and this principal's quotas. A binding whose capability
+  # is a built-in this connection got from `builtin` (one of its latest 256)
+  # is reported with its kind and effective policy. Unlike `load`, schemas
+  # with `AnyPointer`, `Capability` or generics are reported (flagged), not
+  # refused. Fails with `bad_code`, `schema_error` or `limit_too_high` like
+  # `load`.
 }
 
 # ==============================================================================
