@@ -662,10 +662,8 @@ impl worker::Server for WorkerService {
         mut results: worker::InvokeResults,
     ) -> Result<(), capnp::Error> {
         let params = params.get()?;
-        // What is forwarded to the host is no larger than what came.
-        caplet::check_payload(params.total_size()?, "the invocation's params")?;
-        // Read once: a second read would count twice against the message's
-        // traversal limit.
+        // Read once: a second read (even to measure the params) would count
+        // twice against the message's traversal limit.
         let (entrypoint, input) = (params.get_entrypoint()?, params.get_input()?);
         for (field, text) in [("entrypoint", entrypoint), ("input", input)] {
             text.to_str()
@@ -687,6 +685,12 @@ impl worker::Server for WorkerService {
         } else {
             None
         };
+        // What goes to the host must fit one message, measured on the copy
+        // (a builder is read without a traversal limit).
+        caplet::check_payload(
+            request.get().into_reader().total_size()?,
+            "the invocation's params",
+        )?;
         let mut out = results.get();
         // The host answers a worker past its wall time itself, after waiting
         // up to LOG_FLUSH_TIMEOUT_MS for a slow log sink; only later is it stuck.
