@@ -78,6 +78,7 @@ pub fn invoke_error_kind_name(kind: caplet_capnp::invoke_error::Kind) -> &'stati
         Kind::Internal => "internal",
         Kind::SubrequestLimitExceeded => "subrequest_limit_exceeded",
         Kind::CallsInFlightExceeded => "calls_in_flight_exceeded",
+        Kind::TimerLimitExceeded => "timer_limit_exceeded",
     }
 }
 

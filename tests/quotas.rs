@@ -170,6 +170,8 @@ fn memory_quota_is_the_sum_of_the_memory_limits() {
         let big = alice.load(&sized(64)).await.unwrap();
         let message = quota_exceeded(alice.load(&sized(64)).await, "memory_bytes");
         assert!(message.contains("the quota of 104857600"), "{message}");
+        let message = quota_exceeded(alice.load(&sized(128)).await, "memory_bytes");
+        assert!(message.contains("is above the quota"), "{message}");
         let small = alice.load(&sized(32)).await.unwrap();
         assert_eq!(count(&small).await, "1");
         // Bob has his own.
@@ -249,6 +251,19 @@ fn a_principal_over_its_connection_quota_is_refused_while_others_connect() {
             local3.load(&WorkerCode::new("c.js", COUNTER)).await,
             "connections",
         );
+        // … and the refused connection is closed (at once, or after
+        // answering a call already on its way the same way).
+        let deadline = Instant::now() + LINE_TIMEOUT;
+        loop {
+            match local3.load(&WorkerCode::new("c.js", COUNTER)).await {
+                Err(Error::Disconnected(_)) => break,
+                Err(Error::Overloaded(message)) if message.contains("quota_exceeded") => {
+                    assert!(Instant::now() < deadline, "the connection stayed open");
+                }
+                Err(other) => panic!("expected disconnected, got {other:?}"),
+                Ok(_) => panic!("a refused connection was served"),
+            }
+        }
         let worker = local2
             .load(&WorkerCode::new("c.js", COUNTER))
             .await

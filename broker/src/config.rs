@@ -71,6 +71,7 @@ struct FileConfig {
     fs: FsConfig,
     dns: BTreeMap<String, Vec<String>>,
     quotas: Quotas,
+    mcp: crate::mcp_config::McpConfig,
 }
 
 /// Where one secret comes from: exactly one of `env` or `value`.
@@ -170,6 +171,8 @@ pub struct BuiltinConfig {
     /// What one principal may hold (`[quotas]`); not a built-in's, but
     /// configured in the same file.
     pub quotas: Quotas,
+    /// `[mcp]`: what `caplet mcp` grants its scripts.
+    pub mcp: crate::mcp_config::McpConfig,
 }
 
 impl Default for BuiltinConfig {
@@ -183,6 +186,7 @@ impl Default for BuiltinConfig {
             volume_quotas: BTreeMap::new(),
             dns: BTreeMap::new(),
             quotas: Quotas::DEFAULTS,
+            mcp: Default::default(),
         }
     }
 }
@@ -323,6 +327,7 @@ impl BuiltinConfig {
             volume_quotas,
             dns,
             quotas: file.quotas,
+            mcp: file.mcp.clone(),
         })
     }
 

@@ -165,8 +165,8 @@ impl Book {
                 ),
             });
         }
-        let total = now.memory_bytes.saturating_add(memory_bytes);
-        if total > self.quotas.memory_bytes {
+        let total = now.memory_bytes.checked_add(memory_bytes);
+        if total.is_none_or(|total| total > self.quotas.memory_bytes) {
             return Err(Error::QuotaExceeded {
                 quota: "memory_bytes",
                 detail: format!(

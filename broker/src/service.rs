@@ -13,19 +13,22 @@
 //! reloaded at its next invocation, and the pool checks the host.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
 
-use caplet::caplet_capnp::{broker, invoke_error, log_line, worker, worker_code};
+use caplet::caplet_capnp::{broker, invoke_error, log_line, revoker, worker, worker_code};
 use caplet::host_capnp::{host_worker, worker_spec};
 use caplet_capnp_js::compile::SchemaCompiler;
 use capnp::capability::Rc as CapRc;
 use capnp::message::{Builder, HeapAllocator};
 
+use crate::audit::{AuditBinding, BuiltinPolicy};
 use crate::bindings::{self, Bound};
 use crate::builtins::Builtins;
 use crate::cache::{Cache, Lookup};
 use crate::error::Error;
+use crate::grant::Grant;
 use crate::limits::{LimitPolicy, Limits};
 use crate::membrane::Membrane;
 use crate::pool::{HostHandle, HostPool};
@@ -106,6 +109,16 @@ impl Shared {
     /// memory limit. The cache gives way first: unheld cached workers are
     /// forgotten, least recently used first, until the worker fits.
     fn hold_worker(&self, principal: &str, memory_bytes: u64) -> Result<quota::Held, Error> {
+        let quota = self.quotas.quotas().memory_bytes;
+        if memory_bytes > quota {
+            // Nothing forgotten could make room: keep the cache.
+            return Err(Error::QuotaExceeded {
+                quota: "memory_bytes",
+                detail: format!(
+                    "a worker's memoryBytes of {memory_bytes} is above the quota of {quota}"
+                ),
+            });
+        }
         loop {
             match self.quotas.worker(principal, memory_bytes) {
                 Ok(held) => return Ok(held),
@@ -123,7 +136,13 @@ impl Shared {
 pub struct BrokerService {
     shared: Rc<Shared>,
     principal: String,
+    /// The latest built-ins `builtin` handed out on this connection, kept
+    /// (so their identity cannot be reused) for `audit` to recognise.
+    granted: RefCell<VecDeque<(capnp::capability::Client, BuiltinPolicy)>>,
 }
+
+/// How many built-ins `audit` recognises per connection.
+const AUDIT_BUILTINS: usize = 256;
 
 impl BrokerService {
     /// A `Broker` for `principal`: `unix:<uid>` on the Unix socket, the
@@ -132,6 +151,7 @@ impl BrokerService {
         Self {
             shared,
             principal: principal.into(),
+            granted: RefCell::new(VecDeque::new()),
         }
     }
 
@@ -171,6 +191,7 @@ impl BrokerService {
             principal: checked.principal,
             spec: checked.spec,
             bindings: checked.bindings,
+            calls: checked.calls,
             wall_time: Duration::from_millis(checked.limits.wall_time_ms.into()),
             cpu_time: Duration::from_millis(checked.limits.cpu_time_ms.into()),
             placement: RefCell::new(None),
@@ -260,9 +281,86 @@ impl broker::Server for BrokerService {
     ) -> Result<(), capnp::Error> {
         let grant = params.get()?.get_grant()?;
         let (client, schema) = self.shared.builtins.grant(&self.principal, grant)?;
+        let policy = self.shared.builtins.policy(grant)?;
+        let mut granted = self.granted.borrow_mut();
+        if granted.len() == AUDIT_BUILTINS {
+            granted.pop_front();
+        }
+        granted.push_back((client.clone(), policy));
+        drop(granted);
         let mut out = results.get();
         out.reborrow().init_cap().set_as_capability(client.hook);
         out.init_interface_schema().set_compiled(schema)?;
+        Ok(())
+    }
+
+    async fn types(
+        self: CapRc<Self>,
+        params: broker::TypesParams,
+        mut results: broker::TypesResults,
+    ) -> Result<(), capnp::Error> {
+        let env = params.get()?.get_env()?;
+        let text = crate::types::declarations_for_env(env, &self.shared.schemas)?;
+        results.get().set_typescript(&text);
+        Ok(())
+    }
+
+    async fn audit(
+        self: CapRc<Self>,
+        params: broker::AuditParams,
+        mut results: broker::AuditResults,
+    ) -> Result<(), capnp::Error> {
+        let params = params.get()?;
+        let env = params.get_env()?;
+        if env.len() > bindings::MAX_BINDINGS {
+            return Err(Error::BadCode(format!(
+                "a worker may have at most {} bindings, got {}",
+                bindings::MAX_BINDINGS,
+                env.len()
+            ))
+            .into());
+        }
+        let mut audited: Vec<AuditBinding> = Vec::new();
+        for entry in env.iter() {
+            let name = entry.get_name()?.to_str()?.to_string();
+            bindings::check_name(&name)?;
+            if audited.iter().any(|b| b.name == name) {
+                return Err(Error::BadCode(format!("binding {name:?} appears twice")).into());
+            }
+            let (schema, interface_id) = bindings::resolve_unchecked(
+                entry.get_interface_schema()?,
+                &self.shared.schemas,
+                &format!("binding {name:?}"),
+            )?;
+            let builtin = match entry
+                .get_cap()
+                .get_as_capability::<capnp::capability::Client>()
+            {
+                Ok(cap) => {
+                    let ptr = cap.hook.get_ptr();
+                    self.granted
+                        .borrow()
+                        .iter()
+                        .find(|(client, _)| client.hook.get_ptr() == ptr)
+                        .map(|(_, policy)| policy.clone())
+                }
+                Err(_) => None,
+            };
+            audited.push(AuditBinding {
+                name,
+                schema,
+                interface_id,
+                builtin,
+            });
+        }
+        let limits = self.shared.limits.resolve(params.get_limits()?)?;
+        let report = crate::audit::report(
+            &audited,
+            &limits,
+            &self.shared.limits,
+            self.shared.quotas.quotas(),
+        );
+        results.get().set_json(report.to_string());
         Ok(())
     }
 }
@@ -278,6 +376,7 @@ struct Checked {
     limits: Limits,
     /// The connection's principal, or a sub-principal under it (cordons).
     principal: String,
+    calls: Rc<crate::calls::CallLog>,
 }
 
 impl Checked {
@@ -287,12 +386,14 @@ impl Checked {
         principal: String,
     ) -> Result<Self, Error> {
         let (spec, limits) = make_spec(code, &shared.limits)?;
-        let bindings = bindings::read(code.get_env()?, &shared.schemas)?;
+        let calls = crate::calls::CallLog::new();
+        let bindings = bindings::read(code.get_env()?, &shared.schemas, &calls)?;
         Ok(Self {
             spec: capnp::serialize::write_message_to_words(&spec),
             bindings,
             limits,
             principal,
+            calls,
         })
     }
 
@@ -402,6 +503,8 @@ struct WorkerService {
     loading: tokio::sync::Mutex<()>,
     /// This worker's share of its principal's quotas, given back with it.
     _held: quota::Held,
+    /// The call log its bindings' membranes record into.
+    calls: Rc<crate::calls::CallLog>,
 }
 
 #[derive(Clone)]
@@ -499,13 +602,34 @@ impl Drop for WorkerService {
 }
 
 impl worker::Server for WorkerService {
+    async fn revoker(
+        self: CapRc<Self>,
+        params: worker::RevokerParams,
+        mut results: worker::RevokerResults,
+    ) -> Result<(), capnp::Error> {
+        let binding = params.get()?.get_binding()?.to_str()?;
+        let Some(bound) = self.bindings.iter().find(|b| b.name == binding) else {
+            return Err(capnp::Error::failed(format!(
+                "bad_request: the worker has no grant env.{binding}"
+            )));
+        };
+        results
+            .get()
+            .set_revoker(capnp_rpc::new_client(RevokerService(bound.grant.clone())));
+        Ok(())
+    }
+
     async fn entrypoint(
         self: CapRc<Self>,
         params: worker::EntrypointParams,
         mut results: worker::EntrypointResults,
     ) -> Result<(), capnp::Error> {
         let params = params.get()?;
-        let name = params.get_export_name()?.to_str()?.to_string();
+        let name = params
+            .get_export_name()?
+            .to_str()
+            .map_err(|_| Error::Schema("the entrypoint name is not valid utf-8".into()))?
+            .to_string();
         let interface = bindings::resolve(
             params.get_interface_schema()?,
             &self.shared.schemas,
@@ -520,10 +644,15 @@ impl worker::Server for WorkerService {
         let response = request.send().promise.await?;
         let cap: capnp::capability::Client = response.get()?.get_cap().get_as_capability()?;
         // Through a membrane, like grants: calls pass the broker, pipelined.
-        results
-            .get()
-            .init_cap()
-            .set_as_capability(Membrane::wrap(cap, interface.set, interface.interface_id).hook);
+        results.get().init_cap().set_as_capability(
+            Membrane::wrap(
+                cap,
+                interface.set,
+                interface.interface_id,
+                Grant::unlimited(&format!("entrypoint {name:?}"), interface.interface_id),
+            )
+            .hook,
+        );
         Ok(())
     }
 
@@ -535,10 +664,20 @@ impl worker::Server for WorkerService {
         let params = params.get()?;
         // What is forwarded to the host is no larger than what came.
         caplet::check_payload(params.total_size()?, "the invocation's params")?;
+        // Read once: a second read would count twice against the message's
+        // traversal limit.
+        let (entrypoint, input) = (params.get_entrypoint()?, params.get_input()?);
+        for (field, text) in [("entrypoint", entrypoint), ("input", input)] {
+            text.to_str()
+                .map_err(|_| Error::BadInput(format!("the {field} is not valid utf-8")))?;
+        }
         let host_worker = self.host_worker().await?;
+        // Its calls are recorded from here until it answers; invocations of
+        // one worker take turns (the host runs them one after another).
+        let recording = self.calls.begin().await;
         let mut request = host_worker.invoke_request();
-        request.get().set_entrypoint(params.get_entrypoint()?);
-        request.get().set_input(params.get_input()?);
+        request.get().set_entrypoint(entrypoint);
+        request.get().set_input(input);
         // The host writes to a proxy, revoked when this call returns (or is
         // cancelled).
         let revoke = if params.has_log_sink() {
@@ -576,7 +715,7 @@ impl worker::Server for WorkerService {
                         .pool
                         .check_stuck(placement.slot, placement.generation);
                 }
-                let mut error = out.init_error();
+                let mut error = out.reborrow().init_error();
                 error.set_kind(invoke_error::Kind::WallTimeExceeded);
                 error.set_message(format!(
                     "the invocation took longer than {} ms",
@@ -584,6 +723,23 @@ impl worker::Server for WorkerService {
                 ));
             }
         }
+        let window = recording.finish();
+        let len = u32::try_from(window.records.len()).unwrap_or(u32::MAX);
+        crate::calls::write(&window.records, out.init_calls(len));
+        Ok(())
+    }
+}
+
+/// Serves `Revoker` for one grant.
+struct RevokerService(Rc<Grant>);
+
+impl revoker::Server for RevokerService {
+    async fn revoke(
+        self: CapRc<Self>,
+        _: revoker::RevokeParams,
+        _: revoker::RevokeResults,
+    ) -> Result<(), capnp::Error> {
+        self.0.revoke();
         Ok(())
     }
 }

@@ -98,7 +98,7 @@ fn encode_cursor(key: &[u8]) -> String {
 }
 
 fn decode_cursor(cursor: &str) -> Option<Vec<u8>> {
-    if cursor.len() % 2 != 0
+    if !cursor.len().is_multiple_of(2)
         || cursor.len() > MAX_KEY_BYTES * 2
         || !cursor.bytes().all(|b| b.is_ascii_hexdigit())
     {

@@ -371,3 +371,48 @@ def test_an_entrypoint_after_a_limit_trip_is_disconnected_and_can_be_asked_again
             return out
 
     assert run(main) == [2, "cpu_limit_exceeded", 4]
+
+
+class Failing(TYPES.interface.Server):  # type: ignore[misc]
+    """Answers `adder` with a failure."""
+
+    async def echo(self, value: Any, _context: Any, **kwargs: Any) -> Any:
+        return value
+
+    async def adder(self, start: int, _context: Any, **kwargs: Any) -> Any:
+        raise ValueError("no adder today")
+
+
+def test_the_call_log_from_python(server: Server) -> None:
+    worker_js = """
+    export default {
+      async run(_, env) {
+        const adder = env.types.adder({ start: 1 }).adder;   // call 0
+        const sum = adder.add({ n: 2 });                      // call 1, pipelined on 0
+        const { total } = await sum;
+        const got = await env.types.adder({ start: 5 });      // call 2
+        const later = await got.adder.add({ n: 1 });          // call 3, on a returned capability
+        let failed = null;
+        try { await env.broken.adder({ start: 0 }); } catch (e) { failed = e.type; }  // call 4
+        return [total, later.total, failed];
+      },
+    };
+    """
+
+    async def main() -> caplet.Invocation:
+        async with await caplet.connect(server.socket) as conn:
+            code = WorkerCode(worker_js).grant("types", Types(), schema=TYPES).grant("broken", Failing(), schema=TYPES)
+            return await conn.run(code)
+
+    inv = run(main)
+    assert inv.output == [3, 6, "failed"]
+    summary = [(c["binding"], c["interface"], c["method"], c["outcome"], c["pipelined_on"]) for c in inv.calls]
+    assert summary == [
+        ("types", "Types", "adder", "ok", None),
+        ("types", "Adder", "add", "ok", 0),
+        ("types", "Types", "adder", "ok", None),
+        ("types", "Adder", "add", "ok", None),
+        ("broken", "Types", "adder", "failed", None),
+    ]
+    assert all(c["duration_us"] >= 0 and c["params_bytes"] > 0 for c in inv.calls)
+    assert inv.calls[1]["start_us"] >= inv.calls[0]["start_us"]

@@ -34,6 +34,7 @@ class Limits:
     log_bytes: int = 0
     subrequests: int = 0
     calls_in_flight: int = 0
+    pending_timers: int = 0
 
     def _fill(self, builder: Any) -> None:
         for field in fields(self):

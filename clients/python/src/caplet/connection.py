@@ -138,14 +138,28 @@ class Invocation:
 
 
 def _read_calls(results: Any) -> List[Dict[str, Any]]:
-    """The call log, when the broker sends one (`calls` of the results)."""
-    try:
-        records = results.calls
-    except (AttributeError, capnp.KjException):
+    """The call log (`calls` of the results): one dict per capability call,
+    with the keys `binding`, `interface`, `method`, `start_us`,
+    `duration_us`, `params_bytes`, `results_bytes`, `outcome` (`ok` or the
+    error kind) and `pipelined_on` (the index of the call it was pipelined
+    on, or None)."""
+    if not results._has("calls"):
         return []
     out = []
-    for record in records:
-        out.append({_snake(k): v for k, v in record.to_dict().items()})
+    for r in results.calls:
+        out.append(
+            {
+                "binding": r.binding,
+                "interface": r.interface,
+                "method": r.method,
+                "start_us": r.startUs,
+                "duration_us": r.durationUs,
+                "params_bytes": r.paramsBytes,
+                "results_bytes": r.resultsBytes,
+                "outcome": r.outcome,
+                "pipelined_on": r.pipelinedOn if r.pipelinedOn >= 0 else None,
+            }
+        )
     return out
 
 
