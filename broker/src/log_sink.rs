@@ -4,13 +4,14 @@
 //! so nothing can write to the client's sink after the invocation, whatever
 //! a host does.
 //!
-//! A client's sink may answer slowly or never, so the proxy answers the host
-//! at once and keeps at most [`MAX_OUTSTANDING_WRITES`] writes waiting for
-//! the client's answer; a line that comes while that many wait is dropped
-//! and counted ([`Revoke::dropped`]), and the invocation's `logs` end with
-//! a warning saying how many. Revoking lets go of the writes still waiting
-//! (capnp-rpc tells the client it no longer wants their answers), so
-//! nothing of the invocation stays once it has ended.
+//! A client's sink may answer slowly or never, so the proxy keeps at most
+//! [`MAX_OUTSTANDING_WRITES`] writes waiting for the client's answer (each
+//! answers the host when the client answers it); a line that comes while
+//! that many wait is dropped, counted ([`Revoke::dropped`]) and answered at
+//! once, and the invocation's `logs` end with a warning saying how many.
+//! Revoking answers the writes still waiting and lets go of the client's
+//! answers (capnp-rpc tells the client it no longer wants them), so nothing
+//! of the invocation stays once it has ended.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -87,8 +88,7 @@ impl SinkProxy {
 }
 
 impl log_sink::Server for SinkProxy {
-    /// Decides at once (so lines are counted in the order they come) and
-    /// answers the host without waiting for the client's answer.
+    /// Decides at once, so lines are counted in the order they come.
     fn write(
         self: CapRc<Self>,
         params: log_sink::WriteParams,
@@ -124,13 +124,10 @@ impl log_sink::Server for SinkProxy {
             }))
         })();
         async move {
-            match forward? {
-                Some(waiting) => {
-                    tokio::task::spawn_local(waiting);
-                    Ok(())
-                }
-                None => Ok(()),
+            if let Some(waiting) = forward? {
+                waiting.await;
             }
+            Ok(())
         }
     }
 }
@@ -208,18 +205,30 @@ mod tests {
         local(async {
             let held = Rc::new(Cell::new(0));
             let (proxy, revoke) = SinkProxy::wrap(capnp_rpc::new_client(Silent(held.clone())));
-            let lines = MAX_OUTSTANDING_WRITES + 500;
-            for _ in 0..lines {
-                // The proxy answers at once, whatever the sink does.
-                proxy.write_request().send().promise.await.unwrap();
-            }
-            while held.get() < MAX_OUTSTANDING_WRITES {
+            // Sent in order (a local call is dispatched when first polled).
+            let mut writes: Vec<_> = (0..MAX_OUTSTANDING_WRITES + 500)
+                .map(|_| tokio::task::spawn_local(proxy.write_request().send().promise))
+                .collect();
+            while held.get() < MAX_OUTSTANDING_WRITES || revoke.dropped() < 500 {
                 tokio::task::yield_now().await;
             }
             assert_eq!(held.get(), MAX_OUTSTANDING_WRITES);
             assert_eq!(revoke.dropped(), 500);
+            // The lines past the bound are answered without the sink.
+            let dropped = writes.split_off(MAX_OUTSTANDING_WRITES);
+            let answered = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+                for write in dropped {
+                    write.await.unwrap().unwrap();
+                }
+            });
+            answered.await.expect("a dropped line was not answered");
+            assert!(writes.iter().all(|write| !write.is_finished()));
             drop(revoke);
-            // Every write the sink held is let go.
+            // Revoking answers the waiting writes and lets go of every
+            // write the sink held.
+            for write in writes {
+                write.await.unwrap().unwrap();
+            }
             while held.get() > 0 {
                 tokio::task::yield_now().await;
             }
