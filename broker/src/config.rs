@@ -14,6 +14,8 @@
 //! path_prefixes = ["/repos/"]
 //! credentials = [{ host = "api.github.com", header = "Authorization", value = "Bearer {secret:github}" }]
 //! limits = { max_response_bytes = 1048576, total_time_ms = 10000 }
+//! ca_file = "certs/internal-ca.pem"    # PEM CAs trusted besides the system's
+//!                                      # (relative to this file)
 //!
 //! [fs]                                 # the quota of every volume …
 //! max_bytes = 67108864
@@ -186,14 +188,27 @@ impl BuiltinConfig {
     pub fn load(path: &Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
-        Self::parse(&path.display().to_string(), &text, |name| {
+        let dir = path.parent().unwrap_or(Path::new(""));
+        Self::parse_in(dir, &path.display().to_string(), &text, |name| {
             std::env::var(name).ok()
         })
     }
 
     /// Parses and checks the text of a configuration file called `origin`
-    /// (for messages); `env` looks up environment variables.
+    /// (for messages); `env` looks up environment variables. Relative paths
+    /// in it (`ca_file`) are taken from the working directory.
     pub fn parse(
+        origin: &str,
+        text: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, Error> {
+        Self::parse_in(Path::new(""), origin, text, env)
+    }
+
+    /// Like [`BuiltinConfig::parse`], with relative paths taken from `dir`
+    /// (the configuration file's directory).
+    pub fn parse_in(
+        dir: &Path,
         origin: &str,
         text: &str,
         env: impl Fn(&str) -> Option<String>,
@@ -241,7 +256,7 @@ impl BuiltinConfig {
             let key = format!("http.{name}");
             check_name(name).map_err(|why| bad(key.clone(), why))?;
             let policy = policy
-                .to_policy()
+                .to_policy_in(dir)
                 .map_err(|e| bad(key.clone(), e.to_string()))?;
             // Checks that every secret the policy's credentials use exists.
             caplet_egress::Gateway::new(policy.clone(), &secrets)

@@ -13,10 +13,16 @@
 //!     { "host": "api.github.com", "header": "Authorization",
 //!       "value": "Bearer {secret:github}" }
 //!   ],
-//!   "limits": { "max_response_bytes": 1048576, "total_time_ms": 10000 }
+//!   "limits": { "max_response_bytes": 1048576, "total_time_ms": 10000 },
+//!   "ca_file": "certs/internal-ca.pem"
 //! }
 //! ```
+//!
+//! `ca_file` names a PEM file of CA certificates trusted for `https` in
+//! addition to the default roots, relative to the configuration file's
+//! directory (see [`PolicyConfig::to_policy_in`]).
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -43,6 +49,10 @@ pub struct PolicyConfig {
     pub credentials: Vec<CredentialConfig>,
     /// Limits; omitted fields keep their defaults.
     pub limits: LimitsConfig,
+    /// A PEM file of CA certificates trusted for `https` in addition to the
+    /// default roots; relative paths are taken from the configuration
+    /// file's directory.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// One credential rule as written in configuration.
@@ -80,8 +90,15 @@ pub struct LimitsConfig {
 }
 
 impl PolicyConfig {
-    /// Checks and converts to a [`Policy`]; fails with `bad_config`.
+    /// Checks and converts to a [`Policy`], reading a relative `ca_file`
+    /// from the working directory; fails with `bad_config`.
     pub fn to_policy(&self) -> Result<Policy> {
+        self.to_policy_in(Path::new(""))
+    }
+
+    /// Like [`PolicyConfig::to_policy`], reading a relative `ca_file` from
+    /// `dir` (the configuration file's directory).
+    pub fn to_policy_in(&self, dir: &Path) -> Result<Policy> {
         let mut policy = Policy::default()
             .allow_hosts(self.hosts.iter().map(String::as_str))?
             .allow_ranges(self.allow_ranges.iter().map(String::as_str))?;
@@ -113,6 +130,9 @@ impl PolicyConfig {
         );
         if let Some(ms) = l.total_time_ms {
             limits.total_time = Duration::from_millis(ms);
+        }
+        if let Some(file) = &self.ca_file {
+            policy = policy.trust_ca_file(&dir.join(file))?;
         }
         Ok(policy)
     }

@@ -189,13 +189,15 @@ impl Gateway {
             .flat_map(|rule| rule.secret_names())
             .collect();
         let redactor = kept.redactor(names);
+        #[cfg(feature = "tls")]
+        let policy_roots = policy.ca_certificates.clone();
         Ok(Gateway {
             policy,
             secrets: kept,
             redactor,
             resolver: Box::new(SystemResolver),
             #[cfg(feature = "tls")]
-            tls: crate::tls::Tls::webpki_roots(),
+            tls: crate::tls::Tls::default_and(&policy_roots)?,
         })
     }
 
@@ -206,7 +208,7 @@ impl Gateway {
     }
 
     /// Trusts exactly these DER-encoded root certificates for `https`
-    /// instead of the built-in Mozilla roots (private CAs, tests). Fails with
+    /// instead of the default roots and the policy's own (tests). Fails with
     /// `bad_config` when one does not parse.
     #[cfg(feature = "tls")]
     pub fn with_root_certificates(

@@ -231,6 +231,9 @@ pub struct Policy {
     pub credentials: Vec<CredentialRule>,
     /// Size and time limits.
     pub limits: Limits,
+    /// CA certificates (DER) trusted for `https` in addition to the default
+    /// roots (default: none); `ca_file` in configuration.
+    pub ca_certificates: Vec<Vec<u8>>,
 }
 
 impl Default for Policy {
@@ -246,6 +249,7 @@ impl Default for Policy {
             allowed_ranges: Vec::new(),
             credentials: Vec::new(),
             limits: Limits::default(),
+            ca_certificates: Vec::new(),
         }
     }
 }
@@ -286,6 +290,27 @@ impl Policy {
             self.path_prefixes.push(prefix.to_string());
         }
         Ok(self)
+    }
+
+    /// Also trusts the CA certificates of the PEM file at `path` for
+    /// `https`. Fails with `bad_config` naming the file when it cannot be
+    /// read, holds no certificate or one that is not usable, and with
+    /// `unsupported` in a build without the `tls` feature.
+    pub fn trust_ca_file(mut self, path: &std::path::Path) -> Result<Self> {
+        #[cfg(feature = "tls")]
+        {
+            let ders = crate::tls::read_pem_certificates(path)?;
+            self.ca_certificates.extend(ders);
+            Ok(self)
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            let _ = &mut self;
+            Err(Error::Unsupported(format!(
+                "ca_file {}: built without the `tls` feature",
+                path.display()
+            )))
+        }
     }
 
     /// Adds address ranges in CIDR notation (`127.0.0.0/8`, `fd00::/8`) that
