@@ -13,8 +13,10 @@
 //! only for matching hosts, and only while the redirect chain stays on the
 //! origin of the first request; caller `Authorization`, `Cookie` and
 //! `Proxy-Authorization` headers are dropped once it leaves that origin.
-//! Secret values are scrubbed from response headers, the response body and
-//! error messages.
+//! Secret values, in any case, percent-encoded or in base64 (see
+//! [`Redactor`]), are scrubbed from every byte returned: the final URL,
+//! status text, header names and values, the body, and error messages
+//! (which carry redirect locations).
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -536,7 +538,10 @@ impl Gateway {
             })
             .map(|(name, value)| {
                 let value = String::from_utf8_lossy(value.as_bytes());
-                (name.as_str().to_string(), self.redactor.redact(&value))
+                (
+                    self.redactor.redact(name.as_str()),
+                    self.redactor.redact(&value),
+                )
             })
             .collect();
         let mut incoming = response.into_body();
@@ -566,7 +571,7 @@ impl Gateway {
             status_text: self.redactor.redact(&status_text),
             headers,
             body,
-            url: url.to_string(),
+            url: self.redactor.redact(&url.to_string()),
             redirects: 0,
         }))
     }
