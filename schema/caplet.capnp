@@ -288,7 +288,9 @@ interface Worker {
   #
   # On success `output` is the awaited return value as JSON text (`undefined`
   # becomes `null`) and `error` is unset. On failure `output` is empty and
-  # `error` says why; `logs` and `stats` are filled either way.
+  # `error` says why; `logs` and `stats` are filled either way. An
+  # `entrypoint` or `input` that is not UTF-8 fails the call itself with
+  # `bad_input: …` (type `failed`).
   #
   # `logSink` (optional, added after the first release): when set, every
   # console line the invocation keeps is also sent to it while the

@@ -167,7 +167,11 @@ fn serve_one<S: Read + Write>(stream: S, port: u16, handler: Handler) {
 }
 
 fn hello(seen: &Seen, _: u16) -> (String, String, Vec<u8>) {
-    ("200 OK".into(), String::new(), seen.path.clone().into_bytes())
+    (
+        "200 OK".into(),
+        String::new(),
+        seen.path.clone().into_bytes(),
+    )
 }
 
 fn config(port: u16, extra: &str) -> String {
@@ -210,7 +214,12 @@ fn https_works_in_the_shipped_binary_with_a_policy_ca_file() {
     let url = format!("https://api.test:{port}/secure");
     let out = ws.output(
         FETCH_JS,
-        &["--input", &fetch_input(&url), "--grant", "fetch=http:secure"],
+        &[
+            "--input",
+            &fetch_input(&url),
+            "--grant",
+            "fetch=http:secure",
+        ],
         &[],
     );
     assert_eq!(
@@ -224,7 +233,12 @@ fn https_trusts_the_system_roots_and_no_others() {
     let port = server(true, hello);
     let ws = Workspace::new(&config(port, ""));
     let url = format!("https://api.test:{port}/system");
-    let args = ["--input", &fetch_input(&url), "--grant", "fetch=http:secure"];
+    let args = [
+        "--input",
+        &fetch_input(&url),
+        "--grant",
+        "fetch=http:secure",
+    ];
     // The system's store, here the test CA through SSL_CERT_FILE.
     let ca = ws.path("certs/ca.pem");
     let out = ws.output(FETCH_JS, &args, &[("SSL_CERT_FILE", ca.to_str().unwrap())]);
@@ -250,7 +264,12 @@ fn https_to_http_redirects_are_refused() {
     let url = format!("https://api.test:{port}/start");
     let out = ws.output(
         FETCH_JS,
-        &["--input", &fetch_input(&url), "--grant", "fetch=http:secure"],
+        &[
+            "--input",
+            &fetch_input(&url),
+            "--grant",
+            "fetch=http:secure",
+        ],
         &[],
     );
     assert_eq!(
@@ -357,7 +376,10 @@ fn leaky(seen: &Seen, _: u16) -> (String, String, Vec<u8>) {
         }
         "/away" => (
             "302 Found".into(),
-            format!("location: http://denied.example/?k={}\r\n", secret.to_ascii_uppercase()),
+            format!(
+                "location: http://denied.example/?k={}\r\n",
+                secret.to_ascii_uppercase()
+            ),
             Vec::new(),
         ),
         _ => ("404 Not Found".into(), String::new(), Vec::new()),
@@ -440,11 +462,16 @@ credentials = [{{ host = "127.0.0.1", header = "Authorization", value = "Bearer 
         assert_eq!(header("x-upper").as_deref(), Some("[redacted]"), "{via}");
         assert_eq!(header("x-encoded").as_deref(), Some("[redacted]"), "{via}");
         let basic = header("x-basic").unwrap();
-        assert!(basic.starts_with("Basic ") && basic.contains("[redacted]"), "{basic}");
+        assert!(
+            basic.starts_with("Basic ") && basic.contains("[redacted]"),
+            "{basic}"
+        );
         assert!(header("x-bearer").unwrap().contains("[redacted]"), "{via}");
         let text = response["text"].as_str().unwrap();
         assert!(
-            text.starts_with("raw=[redacted] upper=[redacted] encoded=[redacted] b64=[redacted] b64u="),
+            text.starts_with(
+                "raw=[redacted] upper=[redacted] encoded=[redacted] b64=[redacted] b64u="
+            ),
             "{via}: {text}"
         );
     }

@@ -78,7 +78,11 @@ pub fn read(
     }
     let mut bound: Vec<Bound> = Vec::new();
     for entry in env.iter() {
-        let name = entry.get_name()?.to_str()?.to_string();
+        let name = entry
+            .get_name()?
+            .to_str()
+            .map_err(|_| Error::BadCode("a binding name is not valid utf-8".into()))?
+            .to_string();
         check_name(&name)?;
         if bound.iter().any(|b| b.name == name) {
             return Err(Error::BadCode(format!("binding {name:?} appears twice")));
@@ -114,8 +118,8 @@ pub struct Interface {
 
 /// Compiles (cached) or reads an `InterfaceSchema` and checks that JS can use
 /// the interface; errors start with `what`.
-pub fn resolve(
-    schema: interface_schema::Reader<'_>,
+pub fn resolve<'a>(
+    schema: interface_schema::Reader<'a>,
     compiler: &SchemaCompiler,
     what: &str,
 ) -> Result<Interface, Error> {
@@ -123,11 +127,21 @@ pub fn resolve(
         interface_schema::Which::Source(source) => {
             let source = source?;
             let mut files = Vec::new();
+            let utf8 = |text: capnp::text::Reader<'a>, field: &str| {
+                text.to_str()
+                    .map_err(|_| Error::Schema(format!("{what}: {field} is not valid utf-8")))
+            };
             for file in source.get_files()? {
-                files.push((file.get_name()?.to_str()?, file.get_text()?.to_str()?));
+                files.push((
+                    utf8(file.get_name()?, "a file name")?,
+                    utf8(file.get_text()?, "a file's text")?,
+                ));
             }
             let compiled = compiler
-                .compile(&files, source.get_interface_name()?.to_str()?)
+                .compile(
+                    &files,
+                    utf8(source.get_interface_name()?, "the interface name")?,
+                )
                 .map_err(|e| Error::Schema(format!("{what}: {e}")))?;
             (compiled.schema, compiled.interface_id)
         }

@@ -96,7 +96,10 @@ impl Builtins {
         grant: builtin_grant::Reader<'_>,
     ) -> Result<(capnp::capability::Client, compiled_schema::Reader<'_>), Error> {
         let kind = grant.get_kind()?;
-        let name = grant.get_name()?.to_str()?;
+        let name = grant
+            .get_name()?
+            .to_str()
+            .map_err(|_| Error::BadGrant("the name is not valid utf-8".into()))?;
         let kind_name = match kind {
             builtin_grant::Kind::Fs => "fs",
             builtin_grant::Kind::Kv => "kv",

@@ -57,6 +57,9 @@ pub enum Error {
     /// allow, or a malformed name.
     #[error("bad_grant: {0}")]
     BadGrant(String),
+    /// A field of a request is malformed (e.g. text that is not UTF-8).
+    #[error("bad_input: {0}")]
+    BadInput(String),
     /// A built-in cannot be served (its data directory cannot be opened).
     #[error("unavailable: {0}")]
     Unavailable(String),
@@ -93,7 +96,8 @@ impl From<capnp::NotInSchema> for Error {
 }
 
 impl From<std::str::Utf8Error> for Error {
+    /// A text field that is not UTF-8 is the caller's fault: `bad_input`.
     fn from(error: std::str::Utf8Error) -> Self {
-        Error::Capnp(error.into())
+        Error::BadInput(format!("a text field is not valid utf-8 ({error})"))
     }
 }

@@ -468,7 +468,11 @@ impl worker::Server for WorkerService {
         mut results: worker::EntrypointResults,
     ) -> Result<(), capnp::Error> {
         let params = params.get()?;
-        let name = params.get_name()?.to_str()?.to_string();
+        let name = params
+            .get_name()?
+            .to_str()
+            .map_err(|_| Error::Schema("the entrypoint name is not valid utf-8".into()))?
+            .to_string();
         let interface = bindings::resolve(
             params.get_interface_schema()?,
             &self.shared.schemas,
@@ -496,10 +500,17 @@ impl worker::Server for WorkerService {
         mut results: worker::InvokeResults,
     ) -> Result<(), capnp::Error> {
         let params = params.get()?;
+        // Read once: a second read would count twice against the message's
+        // traversal limit.
+        let (entrypoint, input) = (params.get_entrypoint()?, params.get_input()?);
+        for (field, text) in [("entrypoint", entrypoint), ("input", input)] {
+            text.to_str()
+                .map_err(|_| Error::BadInput(format!("the {field} is not valid utf-8")))?;
+        }
         let host_worker = self.host_worker().await?;
         let mut request = host_worker.invoke_request();
-        request.get().set_entrypoint(params.get_entrypoint()?);
-        request.get().set_input(params.get_input()?);
+        request.get().set_entrypoint(entrypoint);
+        request.get().set_input(input);
         // The host writes to a proxy, revoked when this call returns.
         let _revoke = if params.has_log_sink() {
             let (sink, revoke) = crate::log_sink::SinkProxy::wrap(params.get_log_sink()?);

@@ -268,7 +268,10 @@ impl Decoded {
 
     /// The input range of decoded byte `at`.
     fn position(&self, at: usize) -> (usize, usize) {
-        match self.escapes.binary_search_by_key(&at, |&(decoded, _)| decoded) {
+        match self
+            .escapes
+            .binary_search_by_key(&at, |&(decoded, _)| decoded)
+        {
             Ok(k) => (self.escapes[k].1, self.escapes[k].1 + 3),
             Err(0) => (at, at + 1),
             Err(k) => {
@@ -345,19 +348,22 @@ mod tests {
     #[test]
     fn matching_ignores_case() {
         let r = one("sk-Live-abc123");
-        assert_eq!(r.redact("a SK-LIVE-ABC123 b sk-live-abc123"), "a [redacted] b [redacted]");
+        assert_eq!(
+            r.redact("a SK-LIVE-ABC123 b sk-live-abc123"),
+            "a [redacted] b [redacted]"
+        );
     }
 
     #[test]
     fn percent_encoded_forms_are_found() {
         let r = one("sk-live abc+1");
         for (text, want) in [
-            ("?a=Bearer%20sk-live%20abc%2B1&b", "?a=Bearer%20[redacted]&b"),
-            ("?a=sk%2dlive+abc%2b1", "?a=[redacted]"),
             (
-                "%73%6B%2D%6C%69%76%65%20%61%62%63%2B%31!",
-                "[redacted]!",
+                "?a=Bearer%20sk-live%20abc%2B1&b",
+                "?a=Bearer%20[redacted]&b",
             ),
+            ("?a=sk%2dlive+abc%2b1", "?a=[redacted]"),
+            ("%73%6B%2D%6C%69%76%65%20%61%62%63%2B%31!", "[redacted]!"),
             ("sk%252Dlive%2520abc%252B1", "[redacted]"),
             ("%zz sk-live abc+1 %", "%zz [redacted] %"),
         ] {

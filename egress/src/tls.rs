@@ -194,7 +194,11 @@ mod tests {
         let roots = system_or_mozilla(vec![CertificateDer::from(b"junk".to_vec())]);
         assert_eq!(roots.len(), webpki_roots::TLS_SERVER_ROOTS.len());
         let roots = system_or_mozilla(vec![CertificateDer::from(CA.to_vec())]);
-        assert_eq!(roots.len(), 1, "the system's roots replace the Mozilla ones");
+        assert_eq!(
+            roots.len(),
+            1,
+            "the system's roots replace the Mozilla ones"
+        );
     }
 
     #[test]

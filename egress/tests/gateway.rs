@@ -354,7 +354,11 @@ fn secrets_in_the_final_url_header_names_and_any_spelling_are_redacted() {
             let encoded: String = secret.bytes().map(|b| format!("%{b:02x}")).collect();
             reply(
                 200,
-                &[(name.as_str(), "1"), ("x-upper", &upper), ("x-encoded", &encoded)],
+                &[
+                    (name.as_str(), "1"),
+                    ("x-upper", &upper),
+                    ("x-encoded", &encoded),
+                ],
                 format!("{upper} {encoded}").as_bytes(),
             )
         })
