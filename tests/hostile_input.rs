@@ -196,7 +196,7 @@ fn gatekeeper_authenticate() {
         let cases: [(&str, &[u8]); 4] = [
             ("empty token", b""),
             ("invalid utf-8 token", NOT_UTF8),
-            ("token with a nul byte", b"alice-0123\0456789abcdef"),
+            ("token with a nul byte", b"alice-0123\x00456789abcdef"),
             ("token with a newline", b"alice-0123456789abcdef\n"),
         ];
         for (case, token) in cases {
