@@ -36,8 +36,9 @@ pub struct Args {
     /// Seconds of load after warm-up.
     #[arg(long, default_value_t = 600)]
     pub duration: u64,
-    /// Seconds of load before the baseline is taken.
-    #[arg(long, default_value_t = 30)]
+    /// Seconds of load before the baseline is taken (long enough for every
+    /// cached id to be used).
+    #[arg(long, default_value_t = 60)]
     pub warmup: u64,
     /// Seconds at rest before each measurement of the baseline and the end.
     #[arg(long, default_value_t = 15)]
@@ -82,6 +83,9 @@ export default {
   spin() { for (;;) {} },
 };
 "#;
+
+/// Cached worker ids per client (`get`), all used during the warm-up.
+const CACHED_IDS: u64 = 16;
 
 /// The longest any one operation may take before it counts as `timeout`.
 const OP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -175,8 +179,13 @@ async fn soak(args: &Args, exe: &Path) -> anyhow::Result<()> {
     };
 
     // Warm-up, then rest, then the baseline.
+    let mut clients = Vec::new();
+    for _ in 0..args.clients {
+        clients.push(Rc::new(Connection::connect(&server.socket).await?));
+    }
     load_for(
         args,
+        &clients,
         &server.socket,
         pid,
         &tally,
@@ -191,6 +200,7 @@ async fn soak(args: &Args, exe: &Path) -> anyhow::Result<()> {
     phase.set("load");
     load_for(
         args,
+        &clients,
         &server.socket,
         pid,
         &tally,
@@ -319,6 +329,7 @@ fn print_sample(s: &Sample) {
 /// Runs the clients and the host killer for `length`, then waits for them.
 async fn load_for(
     args: &Args,
+    clients: &[Rc<Connection>],
     socket: &Path,
     pid: u32,
     tally: &Rc<RefCell<Tally>>,
@@ -326,10 +337,10 @@ async fn load_for(
 ) {
     let until = Instant::now() + length;
     let mut tasks = Vec::new();
-    for client in 0..args.clients {
-        let (socket, tally) = (socket.to_path_buf(), tally.clone());
+    for (client, connection) in clients.iter().enumerate() {
+        let (socket, tally, connection) = (socket.to_path_buf(), tally.clone(), connection.clone());
         tasks.push(tokio::task::spawn_local(async move {
-            drive(client, &socket, until, &tally).await;
+            drive(client, &connection, &socket, until, &tally).await;
         }));
     }
     if args.kill_every > 0 {
@@ -370,24 +381,21 @@ fn kind(error: &dyn std::fmt::Display) -> (String, String) {
     (kind, text)
 }
 
-/// One client: a connection and a warm worker, replaced when they fail.
-async fn drive(client: usize, socket: &Path, until: Instant, tally: &Rc<RefCell<Tally>>) {
+/// One client: its connection (kept across phases, so that the workers it
+/// cached keep a live `Bench` grant) and a warm worker, replaced when its
+/// host is killed.
+async fn drive(
+    client: usize,
+    connection: &Connection,
+    socket: &Path,
+    until: Instant,
+    tally: &Rc<RefCell<Tally>>,
+) {
     let pings = Rc::new(Cell::new(0u64));
-    let mut conn: Option<Connection> = None;
     let mut warm: Option<Worker> = None;
     let mut n: u64 = 0;
     while Instant::now() < until {
         n += 1;
-        if conn.is_none() {
-            match Connection::connect(socket).await {
-                Ok(c) => conn = Some(c),
-                Err(e) => {
-                    tally.borrow_mut().error(kind(&e));
-                    continue;
-                }
-            }
-        }
-        let connection = conn.as_ref().expect("connected");
         let code = WorkerCode::new("soak.js", WORKER)
             .grant("bench", provider::new(pings.clone()), provider::schema())
             .grant_builtin("fs", Builtin::fs(format!("soak{client}")))
@@ -407,7 +415,7 @@ async fn drive(client: usize, socket: &Path, until: Instant, tally: &Rc<RefCell<
                 timed(run).await
             }),
             1 => ("get+invoke", {
-                let id = format!("soak-{client}-{}", n % 64);
+                let id = format!("soak-{client}-{}", n % CACHED_IDS);
                 let run = async {
                     let worker = connection.get(&id, &code).await?;
                     worker.invoke("run", &input).await.map(|_| ())
