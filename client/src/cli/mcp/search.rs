@@ -11,7 +11,13 @@ use std::collections::BTreeSet;
 const MAX_ENTRIES: usize = 8;
 
 /// Declarations of every file (caplet's globals), never an answer.
-const PRELUDE: &[&str] = &["Capability", "RpcError", "Console", "console", "WorkerModule"];
+const PRELUDE: &[&str] = &[
+    "Capability",
+    "RpcError",
+    "Console",
+    "console",
+    "WorkerModule",
+];
 
 /// One searchable piece of the declarations.
 #[derive(Debug, Clone)]
