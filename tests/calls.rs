@@ -210,10 +210,10 @@ fn caplet_run_calls_prints_the_log_as_json_lines() {
             )
         })
         .collect();
-    // The store's refusal (`put "": invalid key: empty`) names no kind.
+    // The store's refusal names its kind (`bad_key: …`).
     assert_eq!(
         methods,
-        [("put", "ok"), ("get", "ok"), ("put", "failed")],
+        [("put", "ok"), ("get", "ok"), ("put", "bad_key")],
         "{stderr}"
     );
     let keys: Vec<&str> = lines[0]

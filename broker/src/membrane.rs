@@ -9,7 +9,9 @@
 //! capability) reaches the provider through a membrane, and so does every
 //! capability the provider then passes back into the worker. Params and
 //! results are copied field by field from the schema; a pointer the schema
-//! does not name is not copied.
+//! does not name is not copied. Params or results too large for one message
+//! (`caplet::check_payload`) fail that call with `too_large`, before they
+//! are copied, instead of ending the connection they would be sent on.
 //!
 //! It also keeps promise pipelining intact across the broker: capnp-rust
 //! forwards a call on a proxied capability by copying params and results,
@@ -34,6 +36,8 @@ use std::sync::Arc;
 use caplet_capnp_js::codec::{RawPointerBuilder, RawPointerReader, RawStruct};
 use caplet_capnp_js::dynamic::{self, DynServer};
 use caplet_capnp_js::schema::{FieldKind, Layout, SchemaSet, Type};
+
+use crate::grant::Grant;
 use capnp::capability::{Params, Promise, RemotePromise, Results};
 use capnp::private::capability::ClientHook;
 use capnp::private::layout::{
@@ -87,6 +91,8 @@ struct Side {
 /// capability and every membrane reached through it.
 struct Plans {
     schema: Arc<SchemaSet>,
+    /// The grant's budget and revocation, checked on every call.
+    grant: Rc<Grant>,
     /// By (granted interface, called interface, method). Only methods of
     /// the schema are kept: a call naming anything else is refused, and is
     /// not remembered (a peer choosing the ids cannot grow this map).
@@ -101,6 +107,8 @@ enum MethodPlan {
     /// Not a method of the granted interface.
     NotGranted,
     Granted {
+        /// `Interface.method`, for errors.
+        name: Box<str>,
         params: Rc<StructPlan>,
         results: Rc<StructPlan>,
     },
@@ -139,9 +147,10 @@ enum What {
 }
 
 impl Plans {
-    fn new(schema: Arc<SchemaSet>) -> Rc<Self> {
+    fn new(schema: Arc<SchemaSet>, grant: Rc<Grant>) -> Rc<Self> {
         Rc::new(Plans {
             schema,
+            grant,
             methods: RefCell::new(HashMap::new()),
             structs: RefCell::new(HashMap::new()),
             reaches: RefCell::new(HashMap::new()),
@@ -180,6 +189,7 @@ impl Plans {
             return Ok(MethodPlan::NotGranted);
         };
         Ok(MethodPlan::Granted {
+            name: format!("{}.{}", method.interface_name, method.name).into(),
             params: self.struct_plan(method.param_struct)?,
             results: self.struct_plan(method.result_struct)?,
         })
@@ -290,17 +300,25 @@ impl Plans {
 }
 
 impl Membrane {
-    /// Wraps `target`, granted as `interface_id` of `schema`.
+    /// Wraps `target`, granted as `interface_id` of `schema`, under
+    /// `grant`'s budget and revocation.
     pub fn wrap(
         target: capnp::capability::Client,
         schema: Arc<SchemaSet>,
         interface_id: u64,
+        grant: Rc<Grant>,
     ) -> capnp::capability::Client {
         let tap = Rc::new(Tap {
             log: None,
             binding: "".into(),
         });
-        Self::wrap_with(target, Plans::new(schema), interface_id, tap, Side::WORKER)
+        Self::wrap_with(
+            target,
+            Plans::new(schema, grant),
+            interface_id,
+            tap,
+            Side::WORKER,
+        )
     }
 
     /// Wraps `target` like [`Self::wrap`], recording the worker's calls
@@ -309,6 +327,7 @@ impl Membrane {
         target: capnp::capability::Client,
         schema: Arc<SchemaSet>,
         interface_id: u64,
+        grant: Rc<Grant>,
         log: Rc<CallLog>,
         binding: &str,
     ) -> capnp::capability::Client {
@@ -316,7 +335,13 @@ impl Membrane {
             log: Some(log),
             binding: binding.into(),
         });
-        Self::wrap_with(target, Plans::new(schema), interface_id, tap, Side::WORKER)
+        Self::wrap_with(
+            target,
+            Plans::new(schema, grant),
+            interface_id,
+            tap,
+            Side::WORKER,
+        )
     }
 
     fn wrap_with(
@@ -363,6 +388,7 @@ impl Membrane {
             .plans
             .method(self.interface_id, interface_id, method_id)?;
         let MethodPlan::Granted {
+            name,
             params: params_plan,
             results: plan,
         } = &*plan
@@ -372,10 +398,17 @@ impl Membrane {
             )));
         };
         let params = params.get()?;
-        let params_bytes = params.target_size()?.word_count * 8;
+        let params_size = params.target_size()?;
+        caplet::check_payload(params_size, &format!("the params of {name}"))?;
+        let params_bytes = params_size.word_count * 8;
+        let method = name.rsplit('.').next().unwrap_or(name);
+        self.plans
+            .grant
+            .admit(self.interface_id, method, params_bytes)?;
         let ticket = self.record(interface_id, method_id, params_bytes);
         let answered = self
             .call(
+                name,
                 interface_id,
                 method_id,
                 params,
@@ -398,6 +431,7 @@ impl Membrane {
     #[allow(clippy::too_many_arguments)]
     async fn call(
         &self,
+        name: &str,
         interface_id: u64,
         method_id: u16,
         params: any_pointer::Reader<'_>,
@@ -446,9 +480,15 @@ impl Membrane {
             )?;
             results.set_pipeline()?;
         }
-        let response = promise.await?;
+        let response = self.plans.grant.track(promise).await?;
         let answer = response.get()?;
-        let bytes = answer.target_size()?.word_count * 8;
+        // Checked before it is copied: an answer too large for one message
+        // fails this call (and is freed) instead of ending the caller's
+        // connection, and every call on it.
+        let size = answer.target_size()?;
+        caplet::check_payload(size, &format!("the results of {name}"))?;
+        let bytes = size.word_count * 8;
+        self.plans.grant.count_bytes(bytes)?;
         let answer = answer
             .get_as::<RawPointerReader<'_>>()?
             .0
@@ -691,12 +731,14 @@ struct Node { next @0 :Node; names @1 :List(Text); }
 
     fn plans() -> Rc<Plans> {
         let schema = caplet_capnp_js::compile::compile_files(&[("t.capnp", SCHEMA)]).unwrap();
-        Plans::new(Arc::new(schema))
+        Plans::new(Arc::new(schema), Grant::unlimited("link", LINK))
     }
 
     fn granted(plan: &MethodPlan) -> (&StructPlan, &StructPlan) {
         match plan {
-            MethodPlan::Granted { params, results } => (params, results),
+            MethodPlan::Granted {
+                params, results, ..
+            } => (params, results),
             MethodPlan::NotGranted => panic!("planned as not granted"),
         }
     }
@@ -948,7 +990,12 @@ struct Node { next @0 :Node; names @1 :List(Text); }
         }));
         let plans = plans();
         (
-            Membrane::wrap(provider, plans.schema.clone(), LINK),
+            Membrane::wrap(
+                provider,
+                plans.schema.clone(),
+                LINK,
+                Grant::unlimited("link", LINK),
+            ),
             reached,
         )
     }

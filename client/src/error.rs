@@ -138,6 +138,8 @@ pub enum Limit {
     Subrequests,
     /// Capability calls waiting at once (`Limits.callsInFlight`).
     CallsInFlight,
+    /// Timers pending at once (`Limits.pendingTimers`).
+    PendingTimers,
 }
 
 impl Limit {
@@ -151,6 +153,7 @@ impl Limit {
             Kind::OutputTooLarge => Some(Limit::Output),
             Kind::SubrequestLimitExceeded => Some(Limit::Subrequests),
             Kind::CallsInFlightExceeded => Some(Limit::CallsInFlight),
+            Kind::TimerLimitExceeded => Some(Limit::PendingTimers),
             _ => None,
         }
     }
@@ -165,6 +168,7 @@ impl Limit {
             Limit::Output => Kind::OutputTooLarge,
             Limit::Subrequests => Kind::SubrequestLimitExceeded,
             Limit::CallsInFlight => Kind::CallsInFlightExceeded,
+            Limit::PendingTimers => Kind::TimerLimitExceeded,
         }
     }
 

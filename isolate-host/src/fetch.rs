@@ -34,8 +34,8 @@ use rquickjs::{
     Array, ArrayBuffer, Coerced, Ctx, Exception, Function, Object, Persistent, TypedArray, Value,
 };
 
+use crate::caps::Caps;
 use crate::tasks::Completion;
-use crate::worker::Core;
 
 /// The binding name that turns on the global `fetch`.
 pub const BINDING: &str = "fetch";
@@ -46,18 +46,18 @@ const STANDARD_METHODS: [&str; 7] = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH"
 
 /// Installs `globalThis.fetch` when the worker has a `fetch` binding of the
 /// gateway interface.
-pub fn install<'js>(ctx: &Ctx<'js>, core: &Rc<Core>) -> rquickjs::Result<()> {
-    let Some(binding) = core.caps.binding(BINDING) else {
+pub fn install<'js>(ctx: &Ctx<'js>, caps: &Rc<Caps>) -> rquickjs::Result<()> {
+    let Some(binding) = caps.binding(BINDING) else {
         return Ok(());
     };
     if binding.interface_id != gateway::Client::TYPE_ID {
         return Ok(());
     }
-    let core = Rc::downgrade(core);
+    let caps = Rc::downgrade(caps);
     let fetch = Function::new(
         ctx.clone(),
         move |ctx: Ctx<'js>, input: Value<'js>, init: Opt<Value<'js>>| {
-            start(&ctx, &core, input, init.0)
+            start(&ctx, &caps, input, init.0)
         },
     )?
     .with_name("fetch")?;
@@ -89,13 +89,13 @@ struct Incoming {
 /// a promise of the response.
 fn start<'js>(
     ctx: &Ctx<'js>,
-    core: &Weak<Core>,
+    caps: &Weak<Caps>,
     input: Value<'js>,
     init: Option<Value<'js>>,
 ) -> rquickjs::Result<Value<'js>> {
-    let core = core
-        .upgrade()
-        .ok_or_else(|| Exception::throw_internal(ctx, "the worker is gone"))?;
+    let gone = || Exception::throw_internal(ctx, "the worker is gone");
+    let caps = caps.upgrade().ok_or_else(gone)?;
+    let core = caps.core().ok_or_else(gone)?;
     let (promise, resolve, reject) = ctx.promise()?;
     let outgoing = match read_request(ctx, input, init).and_then(|outgoing| {
         // Checked here: the request must fit in one message (and capnp
@@ -124,8 +124,7 @@ fn start<'js>(
         }
         Err(other) => return Err(other),
     };
-    let binding = core
-        .caps
+    let binding = caps
         .binding(BINDING)
         .ok_or_else(|| Exception::throw_internal(ctx, "the fetch binding is gone"))?;
     let client = gateway::Client::new(binding.client.hook.add_ref());
@@ -150,7 +149,8 @@ fn start<'js>(
     let resolve = Persistent::save(ctx, resolve);
     let reject = Persistent::save(ctx, reject);
     let weak = Rc::downgrade(&core);
-    core.tasks.push(async move {
+    let caps = Rc::downgrade(&caps);
+    core.tasks().push(async move {
         let answer = answer.await;
         if let Some(core) = weak.upgrade() {
             core.end_call();
@@ -174,7 +174,7 @@ fn start<'js>(
             })
         });
         let completion: Completion = Box::new(move |ctx: &Ctx<'_>| -> rquickjs::Result<()> {
-            let Some(core) = weak.upgrade() else {
+            let Some(caps) = caps.upgrade() else {
                 return Ok(());
             };
             match incoming {
@@ -183,7 +183,7 @@ fn start<'js>(
                     resolve.restore(ctx)?.call::<_, ()>((response,))
                 }
                 Err(error) => {
-                    let error = core.caps.rpc_error(ctx, &error)?;
+                    let error = caps.rpc_error(ctx, &error)?;
                     reject.restore(ctx)?.call::<_, ()>((error,))
                 }
             }

@@ -45,7 +45,7 @@ pub struct SchemaArg {
     binding: String,
 }
 
-fn parse_schema(spec: &str) -> Result<SchemaArg, String> {
+pub(crate) fn parse_schema(spec: &str) -> Result<SchemaArg, String> {
     let bad = || format!("expected FILE.capnp:Interface=BINDING, got {spec:?}");
     let (left, binding) = spec.rsplit_once('=').ok_or_else(bad)?;
     let (file, interface) = left.rsplit_once(':').ok_or_else(bad)?;
@@ -81,6 +81,49 @@ pub(crate) fn builtin_bindings(grants: &[(String, Builtin)]) -> Vec<TypedBinding
         .collect()
 }
 
+/// The typed bindings of `--schema` arguments. The files are compiled
+/// together, so one may import another.
+pub(crate) fn schema_bindings(schemas: &[SchemaArg]) -> anyhow::Result<Vec<TypedBinding>> {
+    let mut bindings = Vec::new();
+    let mut texts: Vec<(String, String)> = Vec::new();
+    for schema in schemas {
+        let name = schema
+            .file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| anyhow::anyhow!("{}: not a file name", schema.file.display()))?
+            .to_string();
+        if !texts.iter().any(|(n, _)| *n == name) {
+            texts.push((name, super::read_file(&schema.file, "schema")?));
+        }
+    }
+    if texts.is_empty() {
+        return Ok(bindings);
+    }
+    let files: Vec<(&str, &str)> = texts
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    let set = Arc::new(caplet_capnp_js::compile::compile_files(&files)?);
+    for schema in schemas {
+        let name = schema
+            .file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("");
+        let interface_id = caplet_capnp_js::compile::resolve_interface(
+            &set,
+            &format!("{name}:{}", schema.interface),
+        )?;
+        bindings.push(TypedBinding {
+            name: schema.binding.clone(),
+            schema: set.clone(),
+            interface_id,
+        });
+    }
+    Ok(bindings)
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     let mut grants: Vec<(String, Builtin)> = Vec::new();
     if let Some(config) = &args.config {
@@ -97,42 +140,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         grants.push((binding.clone(), builtin.clone()));
     }
     let mut bindings = builtin_bindings(&grants);
-    // The --schema files are compiled together, so one may import another.
-    let mut texts: Vec<(String, String)> = Vec::new();
-    for schema in &args.schemas {
-        let name = schema
-            .file
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or_else(|| anyhow::anyhow!("{}: not a file name", schema.file.display()))?
-            .to_string();
-        if !texts.iter().any(|(n, _)| *n == name) {
-            texts.push((name, super::read_file(&schema.file, "schema")?));
-        }
-    }
-    if !texts.is_empty() {
-        let files: Vec<(&str, &str)> = texts
-            .iter()
-            .map(|(n, t)| (n.as_str(), t.as_str()))
-            .collect();
-        let set = Arc::new(caplet_capnp_js::compile::compile_files(&files)?);
-        for schema in &args.schemas {
-            let name = schema
-                .file
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("");
-            let interface_id = caplet_capnp_js::compile::resolve_interface(
-                &set,
-                &format!("{name}:{}", schema.interface),
-            )?;
-            bindings.push(TypedBinding {
-                name: schema.binding.clone(),
-                schema: set.clone(),
-                interface_id,
-            });
-        }
-    }
+    bindings.extend(schema_bindings(&args.schemas)?);
     let mut names: Vec<&str> = bindings.iter().map(|b| b.name.as_str()).collect();
     names.sort_unstable();
     if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {

@@ -1,0 +1,39 @@
+//! The Web platform a worker sees beyond ECMAScript (the WinterTC Minimum
+//! Common API): every global here costs nothing until a worker touches it.
+//!
+//! Each area is a module (`platform/<area>.rs`) exporting
+//! `pub const GLOBALS: &[LazyGlobal]`: a global's name and the function that
+//! builds its value in a context. [`TABLES`] lists every area's table; it is
+//! the one place that says which platform globals exist. [`install`] puts
+//! them behind the global object's prototype (see `lazy`): the first lookup
+//! of a name builds it, and from then on it is an ordinary data property.
+//! Parts written in JavaScript live in `platform/js/*.js` and are reached
+//! through [`js::namespace`] / [`js::export`].
+//!
+//! Nothing here grants authority or reads a clock that moves while JS
+//! computes: `fetch` is added by the module that owns it; timers are host
+//! tasks (`timers`, on `crate::tasks`) and `performance` reads the engine's
+//! frozen clock.
+
+mod events;
+mod global;
+pub mod js;
+mod lazy;
+pub mod timers;
+
+pub use lazy::LazyGlobal;
+
+use rquickjs::Ctx;
+
+/// Every area's globals. Names must be unique across tables (checked by a
+/// unit test).
+pub static TABLES: &[&[LazyGlobal]] = &[events::GLOBALS, global::GLOBALS, timers::GLOBALS];
+
+/// Makes the platform's globals reachable in `ctx`. Call once per context,
+/// before any worker code runs; builds nothing.
+pub fn install(ctx: &Ctx<'_>) -> rquickjs::Result<()> {
+    lazy::install(ctx, TABLES)
+}
+
+#[cfg(test)]
+mod tests;
