@@ -32,8 +32,9 @@ pub enum Error {
         stack: String,
         logs: Vec<LogLine>,
         stats: Stats,
-        /// The capability calls it made (the call log).
-        calls: Vec<CallRecord>,
+        /// The capability calls it made (the call log; boxed to keep
+        /// `Error` small).
+        calls: Box<Vec<CallRecord>>,
     },
     /// A limit ended the invocation; the worker is rebuilt before it runs again.
     #[error("{}: {message}", limit.kind_name())]
@@ -42,8 +43,9 @@ pub enum Error {
         message: String,
         logs: Vec<LogLine>,
         stats: Stats,
-        /// The capability calls it made (the call log).
-        calls: Vec<CallRecord>,
+        /// The capability calls it made (the call log; boxed to keep
+        /// `Error` small).
+        calls: Box<Vec<CallRecord>>,
     },
     /// The worker ran but its invocation failed otherwise: no such
     /// entrypoint, a result with no JSON form, malformed input, a promise
@@ -54,8 +56,9 @@ pub enum Error {
         message: String,
         logs: Vec<LogLine>,
         stats: Stats,
-        /// The capability calls it made (the call log).
-        calls: Vec<CallRecord>,
+        /// The capability calls it made (the call log; boxed to keep
+        /// `Error` small).
+        calls: Box<Vec<CallRecord>>,
     },
     /// The broker refused the request; `kind` is the stable snake_case kind
     /// (`syntax_error`, `module_not_found`, `limit_too_high`, `id_conflict` …).
@@ -185,6 +188,7 @@ impl Error {
         stats: Stats,
         calls: Vec<CallRecord>,
     ) -> Self {
+        let calls = Box::new(calls);
         match (kind, Limit::of(kind)) {
             (Kind::Exception, _) => Error::Exception {
                 message,

@@ -22,8 +22,9 @@ pub struct Args {
     /// files.
     #[arg(long = "schema", value_name = "FILE.capnp:Interface=BINDING", value_parser = parse_schema)]
     schemas: Vec<SchemaArg>,
-    /// The broker's configuration (caplet.toml), checked as `run` and
-    /// `serve` read it.
+    /// The configuration (caplet.toml), checked as `run` and `serve` read
+    /// it; its `[mcp] grants` are declared too (what `caplet mcp --config`
+    /// grants), before --grant flags, which win for the same binding.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Print the declarations' size in characters on stderr.
@@ -124,10 +125,21 @@ pub(crate) fn schema_bindings(schemas: &[SchemaArg]) -> anyhow::Result<Vec<Typed
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let mut grants: Vec<(String, Builtin)> = Vec::new();
     if let Some(config) = &args.config {
-        caplet_broker::BuiltinConfig::load(config)?;
+        let config = caplet_broker::BuiltinConfig::load(config)?;
+        for (binding, spec) in &config.mcp.grants {
+            let builtin: Builtin = spec
+                .parse()
+                .map_err(|e| anyhow::anyhow!("[mcp] grants.{binding}: {e}"))?;
+            grants.push((binding.clone(), builtin));
+        }
     }
-    let mut bindings = builtin_bindings(&args.grants);
+    for (binding, builtin) in &args.grants {
+        grants.retain(|(b, _)| b != binding);
+        grants.push((binding.clone(), builtin.clone()));
+    }
+    let mut bindings = builtin_bindings(&grants);
     bindings.extend(schema_bindings(&args.schemas)?);
     let mut names: Vec<&str> = bindings.iter().map(|b| b.name.as_str()).collect();
     names.sort_unstable();

@@ -90,9 +90,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             config.builtins.add_host_policy(&builtin.name)?;
         }
     }
+    // The file's limits, then the flags again: a flag wins.
     for (name, value) in &config.builtins.mcp.limits.clone() {
+        if *value == 0 {
+            anyhow::bail!("[mcp] limits.{name}: a limit must be above 0");
+        }
         super::set_limit(&mut config.limits.defaults, name, *value)
             .map_err(|e| anyhow::anyhow!("[mcp] limits: {e}"))?;
+    }
+    for (name, value) in &args.broker.limit_default {
+        super::set_limit(&mut config.limits.defaults, name, *value).map_err(anyhow::Error::msg)?;
     }
     config
         .limits
@@ -105,10 +112,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
     let bindings = super::types::builtin_bindings(&grants);
     let decls = caplet_broker::types::declarations(&bindings, &Default::default())?;
-    let connection = std::rc::Rc::new(Connection::embedded(config));
     let (jobs, queue) = mpsc::unbounded_channel();
     let runner = Runner {
-        connection: connection.clone(),
+        connection: Connection::embedded(config),
         grants,
         max_chars,
     };
@@ -279,7 +285,7 @@ impl ServerHandler for CodeMode {
 
 /// Runs scripts on the broker's thread.
 struct Runner {
-    connection: std::rc::Rc<Connection>,
+    connection: Connection,
     grants: Vec<(String, Builtin)>,
     max_chars: usize,
 }

@@ -107,11 +107,9 @@ fn looks_like_arrow(t: &str) -> bool {
 
 /// `text` cut to at most `max` characters; `None` when it fits.
 pub fn cut(text: &str, max: usize) -> Option<String> {
-    let mut chars = text.char_indices();
-    match chars.nth(max) {
-        Some((at, _)) => Some(text[..at].to_string()),
-        None => None,
-    }
+    text.char_indices()
+        .nth(max)
+        .map(|(at, _)| text[..at].to_string())
 }
 
 #[cfg(test)]

@@ -10,6 +10,15 @@ use std::collections::BTreeSet;
 /// Most entries one answer shows.
 const MAX_ENTRIES: usize = 8;
 
+/// Declarations of every file (caplet's globals), never an answer.
+const PRELUDE: &[&str] = &[
+    "Capability",
+    "RpcError",
+    "Console",
+    "console",
+    "WorkerModule",
+];
+
 /// One searchable piece of the declarations.
 #[derive(Debug, Clone)]
 struct Entry {
@@ -57,16 +66,16 @@ impl Index {
                 continue;
             }
             let name = decl_name(line);
-            if line.starts_with("interface ") && line.trim_end().ends_with('{') {
+            if line.starts_with("interface ")
+                && line.contains(" extends ")
+                && line.trim_end().ends_with('{')
+            {
                 // An interface: one entry per member, plus its header.
                 let header = format!("{doc}{line}");
-                let mut block = format!("{header}\n");
                 i += 1;
                 let mut member = String::new();
                 while i < lines.len() && !lines[i].starts_with('}') {
                     let l = lines[i];
-                    block.push_str(l);
-                    block.push('\n');
                     member.push_str(l);
                     member.push('\n');
                     let trimmed = l.trim_start();
@@ -81,25 +90,12 @@ impl Index {
                     }
                     i += 1;
                 }
-                block.push_str("}\n");
-                if name == "Env" {
-                    env = block;
-                } else if !block.contains("extends Capability")
-                    && !entries.iter().any(|e| e.parent.as_deref() == Some(&header))
-                {
-                    entries.push(Entry {
-                        parent: None,
-                        name,
-                        text: block,
-                    });
-                } else {
-                    // The interface itself, found by its name and doc.
-                    entries.push(Entry {
-                        parent: None,
-                        name,
-                        text: format!("{header} … }}\n"),
-                    });
-                }
+                // The interface itself, found by its name and doc.
+                entries.push(Entry {
+                    parent: None,
+                    name,
+                    text: format!("{header} … }}\n"),
+                });
                 doc.clear();
                 i += 1;
                 continue;
@@ -114,11 +110,15 @@ impl Index {
                 text.push('\n');
                 i += 1;
             }
-            entries.push(Entry {
-                parent: None,
-                name,
-                text,
-            });
+            if name == "Env" {
+                env = text;
+            } else if !PRELUDE.contains(&name.as_str()) {
+                entries.push(Entry {
+                    parent: None,
+                    name,
+                    text,
+                });
+            }
         }
         Index { entries, env }
     }
@@ -153,7 +153,16 @@ impl Index {
             out.push_str(&self.env);
             return out;
         }
-        // Members grouped under their interface, in rank order of groups.
+        // Members grouped under their interface, in rank order of groups;
+        // an interface whose members are shown is not shown again.
+        let headers: Vec<String> = scored
+            .iter()
+            .filter_map(|(_, i)| self.entries[*i].parent.clone())
+            .collect();
+        scored.retain(|(_, i)| {
+            let e = &self.entries[*i];
+            e.parent.is_some() || !headers.iter().any(|h| e.text.starts_with(h.as_str()))
+        });
         let mut shown: Vec<usize> = scored.iter().map(|(_, i)| *i).collect();
         let mut groups: Vec<(Option<String>, Vec<usize>)> = Vec::new();
         for &i in &shown {
