@@ -18,6 +18,7 @@
 //! - [`console`]: captured `console.*` output.
 //! - [`log_stream`]: console lines sent to the caller while it runs.
 //! - [`fetch`]: the global `fetch()` of workers granted `env.fetch`.
+//! - [`platform`]: the Web platform globals, built on first access.
 //! - [`exception`]: thrown JS values turned into messages and locations.
 //! - [`server`]: the Cap'n Proto servers.
 
@@ -30,6 +31,7 @@ pub mod fetch;
 mod idle;
 pub mod log_stream;
 pub mod modules;
+pub mod platform;
 pub mod server;
 pub mod tasks;
 pub mod worker;
