@@ -89,7 +89,10 @@ fn required<'js>(
     })
 }
 
-fn atob<'js>(ctx: Ctx<'js>, data: Opt<Coerced<rquickjs::String<'js>>>) -> rquickjs::Result<rquickjs::String<'js>> {
+fn atob<'js>(
+    ctx: Ctx<'js>,
+    data: Opt<Coerced<rquickjs::String<'js>>>,
+) -> rquickjs::Result<rquickjs::String<'js>> {
     let data = required(&ctx, "atob", data)?;
     let Some(bytes) = forgiving_decode(&data) else {
         return Err(glue::throw_dom(
@@ -152,8 +155,13 @@ mod tests {
     #[test]
     fn bad_input_is_an_invalid_character_error() {
         for bad in ["'a'", "'YQ='", "'YQ==='", "'Y==Q'", "'*'", "'YQ\u{e9}'"] {
-            let out = js(&format!("try {{ atob({bad}); 'no' }} catch (e) {{ e.name + '|' + e.message }}"));
-            assert_eq!(out, "InvalidCharacterError|atob: the string is not valid base64", "{bad}");
+            let out = js(&format!(
+                "try {{ atob({bad}); 'no' }} catch (e) {{ e.name + '|' + e.message }}"
+            ));
+            assert_eq!(
+                out, "InvalidCharacterError|atob: the string is not valid base64",
+                "{bad}"
+            );
         }
         let out = js("try { btoa('\\u0100') } catch (e) { e.name }");
         assert_eq!(out, "InvalidCharacterError");

@@ -45,7 +45,10 @@ const OID_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1
 
 fn build_crypto<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Value<'js>> {
     let native = glue::native(ctx)?;
-    native.set("getRandomValues", Function::new(ctx.clone(), get_random_values)?)?;
+    native.set(
+        "getRandomValues",
+        Function::new(ctx.clone(), get_random_values)?,
+    )?;
     native.set("randomUUID", Function::new(ctx.clone(), random_uuid)?)?;
     native.set("digest", Function::new(ctx.clone(), digest)?)?;
     native.set("importKey", Function::new(ctx.clone(), import_key)?)?;
@@ -234,7 +237,11 @@ impl Hash {
 }
 
 /// `digest(hash, data)`: the digest as an `ArrayBuffer`.
-fn digest<'js>(ctx: Ctx<'js>, hash: String, data: TypedArray<'js, u8>) -> rquickjs::Result<Value<'js>> {
+fn digest<'js>(
+    ctx: Ctx<'js>,
+    hash: String,
+    data: TypedArray<'js, u8>,
+) -> rquickjs::Result<Value<'js>> {
     let out = over(&ctx, &data, |bytes| {
         Ok(ring::digest::digest(Hash::parse(&hash)?.digest(), bytes))
     })?;
@@ -431,8 +438,14 @@ fn rsa_public(n: &[u8], e: &[u8]) -> Outcome<Material> {
 fn check_kind(kind: &str, material: &Material) -> Outcome<()> {
     let fits = match kind {
         "secret" => matches!(material, Material::Secret(_)),
-        "EC" => matches!(material, Material::EcPrivate { .. } | Material::EcPublic { .. }),
-        "Ed25519" => matches!(material, Material::EdPrivate { .. } | Material::EdPublic { .. }),
+        "EC" => matches!(
+            material,
+            Material::EcPrivate { .. } | Material::EcPublic { .. }
+        ),
+        "Ed25519" => matches!(
+            material,
+            Material::EdPrivate { .. } | Material::EdPublic { .. }
+        ),
         "RSA" => matches!(material, Material::RsaPublic { .. }),
         _ => false,
     };
@@ -458,8 +471,10 @@ fn import_bytes(format: &str, kind: &str, curve: Option<&str>, data: &[u8]) -> O
         }
     };
     check_kind(kind, &material)?;
-    if let (Some(curve), Material::EcPrivate { curve: got, .. } | Material::EcPublic { curve: got, .. }) =
-        (curve, &material)
+    if let (
+        Some(curve),
+        Material::EcPrivate { curve: got, .. } | Material::EcPublic { curve: got, .. },
+    ) = (curve, &material)
     {
         if Curve::parse(curve)? != *got {
             return Err(data_error(format!(
@@ -492,7 +507,9 @@ fn import_spki(data: &[u8]) -> Outcome<Material> {
             .map_err(|e| data_error(format!("the rsa public key is not valid der: {e}")))?;
         rsa_public(rsa.modulus.as_bytes(), rsa.public_exponent.as_bytes())
     } else {
-        Err(not_supported(format!("spki keys of {oid} are not supported")))
+        Err(not_supported(format!(
+            "spki keys of {oid} are not supported"
+        )))
     }
 }
 
@@ -516,9 +533,13 @@ fn import_pkcs8(data: &[u8]) -> Outcome<Material> {
         let public = info.public_key;
         ed_private(seed.as_bytes(), public)
     } else if oid == OID_RSA {
-        Err(not_supported("rsa private keys are not supported (only verification)"))
+        Err(not_supported(
+            "rsa private keys are not supported (only verification)",
+        ))
     } else {
-        Err(not_supported(format!("pkcs8 keys of {oid} are not supported")))
+        Err(not_supported(format!(
+            "pkcs8 keys of {oid} are not supported"
+        )))
     }
 }
 
@@ -590,7 +611,11 @@ fn import_jwk(kind: &str, curve: Option<&str>, jwk: &Object<'_>) -> Outcome<Mate
             }
             rsa_public(&jwk_required(jwk, "n")?, &jwk_required(jwk, "e")?)?
         }
-        (kind, kty) => return Err(data_error(format!("a jwk of kty {kty} is not a {kind} key"))),
+        (kind, kty) => {
+            return Err(data_error(format!(
+                "a jwk of kty {kty} is not a {kind} key"
+            )))
+        }
     };
     Ok(material)
 }
@@ -621,7 +646,10 @@ fn import_key<'js>(
 /// `keyInfo(key)`: `[type, bits, curve]`: `"secret"`, `"public"` or
 /// `"private"`; the length of a secret or an RSA modulus in bits; the
 /// named curve of an ECDSA key.
-fn key_info<'js>(ctx: Ctx<'js>, key: Class<'js, KeyMaterial>) -> rquickjs::Result<rquickjs::Array<'js>> {
+fn key_info<'js>(
+    ctx: Ctx<'js>,
+    key: Class<'js, KeyMaterial>,
+) -> rquickjs::Result<rquickjs::Array<'js>> {
     let (kind, bits, curve) = match &key.borrow().0 {
         Material::Secret(bytes) => ("secret", bytes.len() * 8, None),
         Material::EcPrivate { curve, .. } => ("private", 0, Some(curve.name())),
@@ -770,7 +798,11 @@ fn export_key<'js>(
 
 /// `generateKey(kind, param)`: a secret of `param` bytes, or an ECDSA
 /// (`param` the curve) or Ed25519 pair as `[private, public]`.
-fn generate_key<'js>(ctx: Ctx<'js>, kind: String, param: Value<'js>) -> rquickjs::Result<Value<'js>> {
+fn generate_key<'js>(
+    ctx: Ctx<'js>,
+    kind: String,
+    param: Value<'js>,
+) -> rquickjs::Result<Value<'js>> {
     let fail = |f| throw(&ctx, f);
     match kind.as_str() {
         "secret" => {
@@ -901,7 +933,10 @@ fn verify_bytes(
             let key = ring::hmac::Key::new(Hash::parse(hash)?.hmac(), secret);
             Ok(ring::hmac::verify(&key, data, sig).is_ok())
         }
-        ("ECDSA", Material::EcPublic { curve, public } | Material::EcPrivate { curve, public, .. }) => {
+        (
+            "ECDSA",
+            Material::EcPublic { curve, public } | Material::EcPrivate { curve, public, .. },
+        ) => {
             if Hash::parse(hash)? != curve.hash() {
                 return Err(not_supported(format!(
                     "ecdsa on {} verifies with {} only",
@@ -985,7 +1020,8 @@ fn aes_gcm_bytes(
         ))
     })?;
     let key = aead::LessSafeKey::new(
-        aead::UnboundKey::new(algorithm, secret).map_err(|_| data_error("the aes key is invalid"))?,
+        aead::UnboundKey::new(algorithm, secret)
+            .map_err(|_| data_error("the aes key is invalid"))?,
     );
     let mut buffer = Vec::new();
     buffer
@@ -1046,16 +1082,28 @@ fn secret_of(material: &Material) -> Outcome<&[u8]> {
 /// The most bytes one `deriveBits` may produce.
 const MAX_DERIVED: usize = 1 << 20;
 
-fn pbkdf2_bytes(hash: &str, secret: &[u8], salt: &[u8], iterations: u32, len: usize) -> Outcome<Vec<u8>> {
-    let iterations =
-        NonZeroU32::new(iterations).ok_or_else(|| operation_error("pbkdf2 needs at least 1 iteration"))?;
+fn pbkdf2_bytes(
+    hash: &str,
+    secret: &[u8],
+    salt: &[u8],
+    iterations: u32,
+    len: usize,
+) -> Outcome<Vec<u8>> {
+    let iterations = NonZeroU32::new(iterations)
+        .ok_or_else(|| operation_error("pbkdf2 needs at least 1 iteration"))?;
     if len > MAX_DERIVED {
         return Err(operation_error(format!(
             "deriveBits produces at most {MAX_DERIVED} bytes"
         )));
     }
     let mut out = vec![0u8; len];
-    ring::pbkdf2::derive(Hash::parse(hash)?.pbkdf2(), iterations, salt, secret, &mut out);
+    ring::pbkdf2::derive(
+        Hash::parse(hash)?.pbkdf2(),
+        iterations,
+        salt,
+        secret,
+        &mut out,
+    );
     Ok(out)
 }
 
@@ -1121,4 +1169,215 @@ fn hkdf<'js>(
         hkdf_bytes(&hash, secret_of(&key.borrow().0)?, &salt, info, len)
     })?;
     glue::array_buffer(&ctx, &out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::glue::{run, run_async, test_context};
+    use super::*;
+
+    const HELPERS: &str = include_str!("js/testdata/crypto_helpers.js");
+
+    /// Runs an async body with the test helpers in scope.
+    fn js(body: &str) -> String {
+        let (runtime, context) = test_context();
+        run_async(&runtime, &context, GLOBALS, &format!("{HELPERS}\n{body}"))
+    }
+
+    #[test]
+    fn random_values_and_uuids_come_from_the_kernel() {
+        let (_runtime, context) = test_context();
+        context.with(|ctx| {
+            let uuid = run(&ctx, GLOBALS, "crypto.randomUUID()");
+            assert_eq!(uuid.len(), 36);
+            assert_eq!(&uuid[14..15], "4");
+            assert!(matches!(&uuid[19..20], "8" | "9" | "a" | "b"), "{uuid}");
+            assert_ne!(uuid, run(&ctx, GLOBALS, "crypto.randomUUID()"));
+            let out = run(
+                &ctx,
+                GLOBALS,
+                "const a = new Uint32Array(64); crypto.getRandomValues(a) === a && a.some((x) => x !== 0)",
+            );
+            assert_eq!(out, "true");
+            let out = run(&ctx, GLOBALS, "try { crypto.getRandomValues(new Uint8Array(65537)) } catch (e) { e.name }");
+            assert_eq!(out, "QuotaExceededError");
+            let out = run(&ctx, GLOBALS, "try { crypto.getRandomValues(new Float32Array(4)) } catch (e) { e.name }");
+            assert_eq!(out, "TypeMismatchError");
+        });
+    }
+
+    #[test]
+    fn digests_match_fips_180_vectors() {
+        let out = js("const abc = new Uint8Array([0x61, 0x62, 0x63]); const out = [];\
+            for (const h of ['SHA-1', 'sha-256', 'SHA-384', 'SHA-512']) out.push(hex(await crypto.subtle.digest(h, abc)));\
+            return out.join(' ');");
+        assert_eq!(
+            out,
+            "a9993e364706816aba3e25717850c26c9cd0d89d \
+             ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad \
+             cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7 \
+             ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f"
+        );
+        assert_eq!(
+            js("await crypto.subtle.digest('MD5', new Uint8Array(1))"),
+            "rejects NotSupportedError: digest: the algorithm MD5 is not supported"
+        );
+    }
+
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        let out = js("const key = await crypto.subtle.importKey('raw', new Uint8Array(20).fill(0x0b),\
+                {name: 'HMAC', hash: 'SHA-256'}, true, ['sign', 'verify']);\
+            const sig = await crypto.subtle.sign('HMAC', key, utf8('Hi There'));\
+            const ok = await crypto.subtle.verify('HMAC', key, sig, utf8('Hi There'));\
+            const bad = await crypto.subtle.verify('HMAC', key, sig, utf8('Hi there'));\
+            const jefe = await crypto.subtle.importKey('raw', utf8('Jefe'), {name: 'HMAC', hash: 'SHA-512'}, false, ['sign']);\
+            const sig2 = await crypto.subtle.sign({name: 'HMAC'}, jefe, utf8('what do ya want for nothing?'));\
+            const jwk = await crypto.subtle.exportKey('jwk', key);\
+            return [hex(sig), ok, bad, hex(sig2), jwk.kty, jwk.alg, jwk.k, key.algorithm.length].join(' ');");
+        assert_eq!(
+            out,
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7 true false \
+             164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737 \
+             oct HS256 CwsLCwsLCwsLCwsLCwsLCwsLCws 160"
+        );
+    }
+
+    #[test]
+    fn aes_gcm_matches_the_gcm_spec_vectors() {
+        let out = js("const key = await crypto.subtle.importKey('raw', unhex('feffe9928665731c6d6a8f9467308308'), 'AES-GCM', true, ['encrypt', 'decrypt']);\
+            const iv = unhex('cafebabefacedbaddecaf888');\
+            const p = unhex('d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39');\
+            const aad = unhex('feedfacedeadbeeffeedfacedeadbeefabaddad2');\
+            const c = await crypto.subtle.encrypt({name: 'AES-GCM', iv, additionalData: aad}, key, p);\
+            const back = await crypto.subtle.decrypt({name: 'AES-GCM', iv, additionalData: aad}, key, c);\
+            let tampered; try { await crypto.subtle.decrypt({name: 'AES-GCM', iv}, key, c); } catch (e) { tampered = e.name; }\
+            return [hex(c), hex(back) === hex(p), tampered].join(' ');");
+        assert_eq!(
+            out,
+            "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e21d514b25466931c7d8f6a5aac84aa051ba30b396a0aac973d58e0915bc94fbc3221a5db94fae95ae7121a47 true OperationError"
+        );
+        assert_eq!(
+            js("const key = await crypto.subtle.generateKey({name: 'AES-GCM', length: 256}, true, ['encrypt']);\
+                const c = await crypto.subtle.encrypt({name: 'AES-GCM', iv: new Uint8Array(8)}, key, new Uint8Array(1));"),
+            "rejects NotSupportedError: aes-gcm supports a 12-byte iv only, got 8 bytes"
+        );
+    }
+
+    #[test]
+    fn pbkdf2_and_hkdf_match_their_rfcs() {
+        let out = js("const pw = await crypto.subtle.importKey('raw', utf8('password'), 'PBKDF2', false, ['deriveBits']);\
+            const a = await crypto.subtle.deriveBits({name: 'PBKDF2', hash: 'SHA-1', salt: utf8('salt'), iterations: 4096}, pw, 160);\
+            const pw2 = await crypto.subtle.importKey('raw', utf8('passwd'), 'PBKDF2', false, ['deriveBits']);\
+            const b = await crypto.subtle.deriveBits({name: 'PBKDF2', hash: 'SHA-256', salt: utf8('salt'), iterations: 1}, pw2, 512);\
+            const ikm = await crypto.subtle.importKey('raw', new Uint8Array(22).fill(0x0b), 'HKDF', false, ['deriveBits']);\
+            const c = await crypto.subtle.deriveBits({name: 'HKDF', hash: 'SHA-256', salt: unhex('000102030405060708090a0b0c'),\
+                info: unhex('f0f1f2f3f4f5f6f7f8f9')}, ikm, 336);\
+            return [hex(a), hex(b), hex(c)].join(' ');");
+        assert_eq!(
+            out,
+            "4b007901b765489abead49d926f721d065a429c1 \
+             55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc49ca9cccf179b645991664b39d77ef317c71b845b1e30bd509112041d3a19783 \
+             3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
+        );
+        assert_eq!(
+            js("const k = await crypto.subtle.importKey('raw', utf8('x'), 'HKDF', false, ['deriveBits']);\
+                await crypto.subtle.deriveBits({name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(), info: new Uint8Array()}, k, 7)"),
+            "rejects OperationError: the length must be a multiple of 8, got 7"
+        );
+    }
+
+    #[test]
+    fn ed25519_matches_rfc_8032() {
+        let out = js("const priv = await crypto.subtle.importKey('jwk', {kty: 'OKP', crv: 'Ed25519',\
+                d: 'nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo'},\
+                'Ed25519', true, ['sign']);\
+            const sig = await crypto.subtle.sign('Ed25519', priv, new Uint8Array(0));\
+            const pub = await crypto.subtle.importKey('raw', unhex('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a'), 'Ed25519', true, ['verify']);\
+            const ok = await crypto.subtle.verify('Ed25519', pub, sig, new Uint8Array(0));\
+            const pkcs8 = await crypto.subtle.exportKey('pkcs8', priv);\
+            const again = await crypto.subtle.importKey('pkcs8', pkcs8, 'Ed25519', true, ['sign']);\
+            const spki = await crypto.subtle.exportKey('spki', pub);\
+            return [hex(sig), ok, hex(await crypto.subtle.sign('Ed25519', again, new Uint8Array(0))) === hex(sig), hex(spki)].join(' ');");
+        assert_eq!(
+            out,
+            "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b true true \
+             302a300506032b6570032100d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+        );
+    }
+
+    #[test]
+    fn ecdsa_verifies_rfc_6979_and_round_trips() {
+        let out = js("const pub = await crypto.subtle.importKey('jwk', {kty: 'EC', crv: 'P-256',\
+                x: 'YP7UuiVanTHJYet0xjVtaMBJuJI7Yfps5mliLmDyn7Y', y: 'eQP-EAi4vJmkGunpVii8ZPLxsgwtfp9Rd6PClNRGIpk'},\
+                {name: 'ECDSA', namedCurve: 'P-256'}, true, ['verify']);\
+            const sig = unhex('efd48b2aacb6a8fd1140dd9cd45e81d69d2c877b56aaf991c34d0ea84eaf3716f7cb1c942d657c41d436c7a1b6e29f65f3e900dbb9aff4064dc4ab2f843acda8');\
+            const ok = await crypto.subtle.verify({name: 'ECDSA', hash: 'SHA-256'}, pub, sig, utf8('sample'));\
+            const bad = await crypto.subtle.verify({name: 'ECDSA', hash: 'SHA-256'}, pub, sig, utf8('samplf'));\
+            const { privateKey, publicKey } = await crypto.subtle.generateKey({name: 'ECDSA', namedCurve: 'P-256'}, true, ['sign', 'verify']);\
+            const s = await crypto.subtle.sign({name: 'ECDSA', hash: 'SHA-256'}, privateKey, utf8('hi'));\
+            const spki = await crypto.subtle.exportKey('spki', publicKey);\
+            const pub2 = await crypto.subtle.importKey('spki', spki, {name: 'ECDSA', namedCurve: 'P-256'}, true, ['verify']);\
+            const ok2 = await crypto.subtle.verify({name: 'ECDSA', hash: 'SHA-256'}, pub2, s, utf8('hi'));\
+            const jwk = await crypto.subtle.exportKey('jwk', privateKey);\
+            const priv2 = await crypto.subtle.importKey('jwk', jwk, {name: 'ECDSA', namedCurve: 'P-256'}, true, ['sign']);\
+            const pkcs8 = await crypto.subtle.exportKey('pkcs8', priv2);\
+            const priv3 = await crypto.subtle.importKey('pkcs8', pkcs8, {name: 'ECDSA', namedCurve: 'P-256'}, false, ['sign']);\
+            const s3 = await crypto.subtle.sign({name: 'ECDSA', hash: 'SHA-256'}, priv3, utf8('hi'));\
+            const ok3 = await crypto.subtle.verify({name: 'ECDSA', hash: 'SHA-256'}, publicKey, s3, utf8('hi'));\
+            return [ok, bad, ok2, ok3, jwk.alg, jwk.crv, privateKey.type, publicKey.usages.join(), priv3.extractable].join(' ');");
+        assert_eq!(out, "true false true true ES256 P-256 private verify false");
+    }
+
+    #[test]
+    fn rs256_and_ps256_jwts_verify() {
+        let out = js("const n = RSA_N;\
+            async function check(jwt, alg, key) {\
+              const [h, p, s] = jwt.split('.');\
+              return crypto.subtle.verify(alg, key, b64url(s), utf8(h + '.' + p));\
+            }\
+            const rs = await crypto.subtle.importKey('jwk', {kty: 'RSA', n, e: 'AQAB', alg: 'RS256'},\
+                {name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256'}, false, ['verify']);\
+            const spki = Uint8Array.from(atobShim(RSA_SPKI), (c) => c.charCodeAt(0));\
+            const ps = await crypto.subtle.importKey('spki', spki, {name: 'RSA-PSS', hash: 'SHA-256'}, true, ['verify']);\
+            const forged = RS256_JWT.replace(/\\.[^.]*\\./, '.' + 'eyJzdWIiOiJhZG1pbiJ9' + '.');\
+            return [await check(RS256_JWT, 'RSASSA-PKCS1-v1_5', rs), await check(forged, 'RSASSA-PKCS1-v1_5', rs),\
+              await check(PS256_JWT, {name: 'RSA-PSS', saltLength: 32}, ps), ps.algorithm.modulusLength,\
+              (await crypto.subtle.exportKey('jwk', ps)).n === n].join(' ');");
+        assert_eq!(out, "true false true 2048 true");
+    }
+
+    #[test]
+    fn misuse_is_a_named_dom_exception() {
+        assert_eq!(
+            js("const k = await crypto.subtle.importKey('raw', new Uint8Array(16), 'AES-GCM', false, ['encrypt']);\
+                await crypto.subtle.exportKey('raw', k);"),
+            "rejects InvalidAccessError: exportKey: the key is not extractable"
+        );
+        assert_eq!(
+            js("const k = await crypto.subtle.importKey('raw', new Uint8Array(16), {name: 'HMAC', hash: 'SHA-256'}, false, ['sign']);\
+                await crypto.subtle.verify('HMAC', k, new Uint8Array(32), new Uint8Array(0));"),
+            "rejects InvalidAccessError: verify: the key's usages do not include verify"
+        );
+        assert_eq!(
+            js("await crypto.subtle.importKey('spki', new Uint8Array([1, 2, 3]), {name: 'ECDSA', namedCurve: 'P-256'}, true, ['verify']);")
+                .split(':')
+                .next()
+                .unwrap(),
+            "rejects DataError"
+        );
+        assert_eq!(
+            js("await crypto.subtle.importKey('jwk', {kty: 'oct', k: '!!'}, {name: 'HMAC', hash: 'SHA-256'}, true, ['sign']);"),
+            "rejects DataError: the jwk member k is not base64url"
+        );
+    }
+
+    #[test]
+    fn uuids_have_version_and_variant_bits() {
+        assert_eq!(
+            format_uuid([0xff; 16]),
+            "ffffffff-ffff-4fff-bfff-ffffffffffff"
+        );
+        assert_eq!(format_uuid([0; 16]), "00000000-0000-4000-8000-000000000000");
+    }
 }

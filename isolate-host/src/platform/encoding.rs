@@ -60,7 +60,10 @@ fn encode_into<'js>(
     dest: TypedArray<'js, u8>,
 ) -> rquickjs::Result<Vec<usize>> {
     let Some(raw) = dest.as_raw() else {
-        return Err(Exception::throw_type(&ctx, "the destination buffer is detached"));
+        return Err(Exception::throw_type(
+            &ctx,
+            "the destination buffer is detached",
+        ));
     };
     // SAFETY: `raw` points to the live bytes of `dest`; no JavaScript runs
     // while this slice exists.
@@ -151,7 +154,9 @@ fn decode_replacing(
     mut input: &[u8],
     last: bool,
 ) -> Result<String, String> {
-    let capacity = decoder.max_utf8_buffer_length(input.len()).ok_or_else(too_long)?;
+    let capacity = decoder
+        .max_utf8_buffer_length(input.len())
+        .ok_or_else(too_long)?;
     let mut out = String::new();
     out.try_reserve(capacity).map_err(|_| too_long())?;
     loop {
@@ -160,7 +165,9 @@ fn decode_replacing(
         match result {
             CoderResult::InputEmpty => return Ok(out),
             CoderResult::OutputFull => {
-                let more = decoder.max_utf8_buffer_length(input.len()).ok_or_else(too_long)?;
+                let more = decoder
+                    .max_utf8_buffer_length(input.len())
+                    .ok_or_else(too_long)?;
                 out.try_reserve(more.max(16)).map_err(|_| too_long())?;
             }
         }
@@ -209,7 +216,10 @@ fn decoder<'js>(
     let encoding = Encoding::for_label(label.as_bytes())
         .filter(|e| *e != encoding_rs::REPLACEMENT)
         .ok_or_else(|| {
-            Exception::throw_range(&ctx, &format!("the encoding label {label:?} is not supported"))
+            Exception::throw_range(
+                &ctx,
+                &format!("the encoding label {label:?} is not supported"),
+            )
         })?;
     Class::instance(
         ctx,
@@ -251,19 +261,29 @@ mod tests {
 
     #[test]
     fn encodes_utf8_and_replaces_lone_surrogates() {
-        assert_eq!(js("new TextEncoder().encode('aé€😀').join()"), "97,195,169,226,130,172,240,159,152,128");
-        assert_eq!(js("new TextEncoder().encode('\\ud800x').join()"), "239,191,189,120");
+        assert_eq!(
+            js("new TextEncoder().encode('aé€😀').join()"),
+            "97,195,169,226,130,172,240,159,152,128"
+        );
+        assert_eq!(
+            js("new TextEncoder().encode('\\ud800x').join()"),
+            "239,191,189,120"
+        );
         assert_eq!(js("new TextEncoder().encode().length"), "0");
         assert_eq!(js("new TextEncoder().encoding"), "utf-8");
     }
 
     #[test]
     fn encode_into_writes_whole_characters_only() {
-        let out = js("const d = new Uint8Array(5); const r = new TextEncoder().encodeInto('a😀b', d);\
-                      [r.read, r.written, d.join()].join('|')");
+        let out = js(
+            "const d = new Uint8Array(5); const r = new TextEncoder().encodeInto('a😀b', d);\
+                      [r.read, r.written, d.join()].join('|')",
+        );
         assert_eq!(out, "3|5|97,240,159,152,128");
-        let out = js("const d = new Uint8Array(3); const r = new TextEncoder().encodeInto('a😀', d);\
-                      [r.read, r.written].join('|')");
+        let out = js(
+            "const d = new Uint8Array(3); const r = new TextEncoder().encodeInto('a😀', d);\
+                      [r.read, r.written].join('|')",
+        );
         assert_eq!(out, "1|1");
     }
 
@@ -272,29 +292,56 @@ mod tests {
         assert_eq!(js("new TextDecoder(' Latin1 ').encoding"), "windows-1252");
         assert_eq!(js("new TextDecoder('sjis').encoding"), "shift_jis");
         assert_eq!(js("new TextDecoder('utf-16').encoding"), "utf-16le");
-        assert_eq!(js("new TextDecoder('x-user-defined').encoding"), "x-user-defined");
-        assert_eq!(js("new TextDecoder('windows-1252').decode(new Uint8Array([0x80, 0xe9]))"), "€é");
-        assert_eq!(js("new TextDecoder('shift_jis').decode(new Uint8Array([0x82, 0xa0]))"), "あ");
-        assert_eq!(js("new TextDecoder('gbk').decode(new Uint8Array([0xc4, 0xe3]))"), "你");
+        assert_eq!(
+            js("new TextDecoder('x-user-defined').encoding"),
+            "x-user-defined"
+        );
+        assert_eq!(
+            js("new TextDecoder('windows-1252').decode(new Uint8Array([0x80, 0xe9]))"),
+            "€é"
+        );
+        assert_eq!(
+            js("new TextDecoder('shift_jis').decode(new Uint8Array([0x82, 0xa0]))"),
+            "あ"
+        );
+        assert_eq!(
+            js("new TextDecoder('gbk').decode(new Uint8Array([0xc4, 0xe3]))"),
+            "你"
+        );
         assert_eq!(
             js("try { new TextDecoder('replacement') } catch (e) { e.name }"),
             "RangeError"
         );
-        assert_eq!(js("try { new TextDecoder('nope') } catch (e) { e.name + ': ' + e.message }"), "RangeError: the encoding label \"nope\" is not supported");
+        assert_eq!(
+            js("try { new TextDecoder('nope') } catch (e) { e.name + ': ' + e.message }"),
+            "RangeError: the encoding label \"nope\" is not supported"
+        );
     }
 
     #[test]
     fn bom_is_removed_unless_ignored() {
-        assert_eq!(js("new TextDecoder().decode(new Uint8Array([0xef,0xbb,0xbf,0x61])).length"), "1");
+        assert_eq!(
+            js("new TextDecoder().decode(new Uint8Array([0xef,0xbb,0xbf,0x61])).length"),
+            "1"
+        );
         assert_eq!(js("new TextDecoder('utf-8', {ignoreBOM: true}).decode(new Uint8Array([0xef,0xbb,0xbf,0x61])).length"), "2");
-        assert_eq!(js("new TextDecoder('utf-16le').decode(new Uint8Array([0xff,0xfe,0x61,0]))"), "a");
+        assert_eq!(
+            js("new TextDecoder('utf-16le').decode(new Uint8Array([0xff,0xfe,0x61,0]))"),
+            "a"
+        );
         // A UTF-16 BOM does not switch a UTF-8 decoder.
-        assert_eq!(js("new TextDecoder().decode(new Uint8Array([0xff,0xfe,0x61])).length"), "3");
+        assert_eq!(
+            js("new TextDecoder().decode(new Uint8Array([0xff,0xfe,0x61])).length"),
+            "3"
+        );
     }
 
     #[test]
     fn fatal_throws_type_errors_and_replacement_replaces() {
-        assert_eq!(js("new TextDecoder().decode(new Uint8Array([0x61, 0xff]))"), "a\u{fffd}");
+        assert_eq!(
+            js("new TextDecoder().decode(new Uint8Array([0x61, 0xff]))"),
+            "a\u{fffd}"
+        );
         assert_eq!(
             js("try { new TextDecoder('utf-8', {fatal: true}).decode(new Uint8Array([0x61, 0xff])) } catch (e) { e.name + ': ' + e.message }"),
             "TypeError: the input is not valid utf-8"
@@ -318,8 +365,14 @@ mod tests {
 
     #[test]
     fn decodes_any_buffer_source() {
-        assert_eq!(js("new TextDecoder().decode(new Uint16Array([0x6261]).buffer)"), "ab");
+        assert_eq!(
+            js("new TextDecoder().decode(new Uint16Array([0x6261]).buffer)"),
+            "ab"
+        );
         assert_eq!(js("new TextDecoder().decode(new DataView(new Uint8Array([0x61,0x62,0x63]).buffer, 1))"), "bc");
-        assert_eq!(js("try { new TextDecoder().decode('x') } catch (e) { e.name }"), "TypeError");
+        assert_eq!(
+            js("try { new TextDecoder().decode('x') } catch (e) { e.name }"),
+            "TypeError"
+        );
     }
 }

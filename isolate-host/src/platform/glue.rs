@@ -80,11 +80,7 @@ pub(crate) fn test_context() -> (rquickjs::Runtime, rquickjs::Context) {
 /// Installs `globals` in `ctx` eagerly and evaluates `script`, returning
 /// its value as a string, or `"throws Name: message"`.
 #[cfg(test)]
-pub(crate) fn run(
-    ctx: &Ctx<'_>,
-    globals: &[super::LazyGlobal],
-    script: &str,
-) -> String {
+pub(crate) fn run(ctx: &Ctx<'_>, globals: &[super::LazyGlobal], script: &str) -> String {
     use rquickjs::FromJs;
     for global in globals {
         let value = (global.build)(ctx).unwrap();

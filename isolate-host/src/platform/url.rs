@@ -41,7 +41,10 @@ fn shared<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
     native.set("parse", Function::new(ctx.clone(), parse)?)?;
     native.set("set", Function::new(ctx.clone(), set)?)?;
     native.set("parseQuery", Function::new(ctx.clone(), parse_query)?)?;
-    native.set("serializeQuery", Function::new(ctx.clone(), serialize_query)?)?;
+    native.set(
+        "serializeQuery",
+        Function::new(ctx.clone(), serialize_query)?,
+    )?;
     let built: Object = glue::install(ctx, GLUE, native)?
         .into_object()
         .ok_or_else(|| Exception::throw_internal(ctx, "url glue returned no object"))?;
@@ -99,7 +102,12 @@ fn parse<'js>(
 
 /// `set(href, field, value)`: the components after setting one of them as
 /// the URL setters do; `null` when `href` itself is refused.
-fn set<'js>(ctx: Ctx<'js>, href: String, field: String, value: String) -> rquickjs::Result<Value<'js>> {
+fn set<'js>(
+    ctx: Ctx<'js>,
+    href: String,
+    field: String,
+    value: String,
+) -> rquickjs::Result<Value<'js>> {
     let Ok(mut url) = Url::parse(&href) else {
         return Ok(Value::new_null(ctx));
     };
@@ -120,7 +128,10 @@ fn set<'js>(ctx: Ctx<'js>, href: String, field: String, value: String) -> rquick
         "search" => quirks::set_search(&mut url, &value),
         "hash" => quirks::set_hash(&mut url, &value),
         other => {
-            return Err(Exception::throw_type(&ctx, &format!("unknown url field {other}")));
+            return Err(Exception::throw_type(
+                &ctx,
+                &format!("unknown url field {other}"),
+            ));
         }
     }
     Ok(components(&ctx, &url)?.into_value())
@@ -165,25 +176,39 @@ mod tests {
 
     #[test]
     fn parses_and_exposes_components() {
-        let out = js("const u = new URL('https://user:pa@EXAMPLE.com:8080/a/../b?x=1#frag');\
+        let out = js(
+            "const u = new URL('https://user:pa@EXAMPLE.com:8080/a/../b?x=1#frag');\
              [u.href, u.origin, u.protocol, u.username, u.password, u.host, u.hostname,\
-              u.port, u.pathname, u.search, u.hash].join('|')");
+              u.port, u.pathname, u.search, u.hash].join('|')",
+        );
         assert_eq!(
             out,
             "https://user:pa@example.com:8080/b?x=1#frag|https://example.com:8080|https:|user|pa|example.com:8080|example.com|8080|/b|?x=1|#frag"
         );
         assert_eq!(js("new URL('../c?y', 'http://h/a/b').href"), "http://h/c?y");
-        assert_eq!(js("new URL('http://münchen.de/').host"), "xn--mnchen-3ya.de");
+        assert_eq!(
+            js("new URL('http://münchen.de/').host"),
+            "xn--mnchen-3ya.de"
+        );
         assert_eq!(js("new URL('https://h:443/').port"), "");
         assert_eq!(js("JSON.stringify({u: new URL('a:b')})"), "{\"u\":\"a:b\"}");
     }
 
     #[test]
     fn invalid_urls_throw_type_errors() {
-        assert_eq!(js("try { new URL('nope') } catch (e) { e.name + ': ' + e.message }"), "TypeError: invalid url: \"nope\"");
-        assert_eq!(js("URL.canParse('nope') + ' ' + URL.canParse('b', 'http://a/')"), "false true");
+        assert_eq!(
+            js("try { new URL('nope') } catch (e) { e.name + ': ' + e.message }"),
+            "TypeError: invalid url: \"nope\""
+        );
+        assert_eq!(
+            js("URL.canParse('nope') + ' ' + URL.canParse('b', 'http://a/')"),
+            "false true"
+        );
         assert_eq!(js("URL.parse('nope') === null"), "true");
-        assert_eq!(js("try { new URL('http://[::1') } catch (e) { e.name }"), "TypeError");
+        assert_eq!(
+            js("try { new URL('http://[::1') } catch (e) { e.name }"),
+            "TypeError"
+        );
     }
 
     #[test]
@@ -192,8 +217,14 @@ mod tests {
              u.pathname = 'x y'; u.hash = 'h'; u.port = '99'; u.protocol = 'https';\
              u.search = '?q=1'; u.hostname = 'b.org'; u.port = 'bad'; u.href");
         assert_eq!(out, "https://b.org:99/x%20y?q=1#h");
-        assert_eq!(js("const u = new URL('http://a/'); u.protocol = 'mailto'; u.protocol"), "http:");
-        assert_eq!(js("try { new URL('http://a/').href = 'nope' } catch (e) { e.name }"), "TypeError");
+        assert_eq!(
+            js("const u = new URL('http://a/'); u.protocol = 'mailto'; u.protocol"),
+            "http:"
+        );
+        assert_eq!(
+            js("try { new URL('http://a/').href = 'nope' } catch (e) { e.name }"),
+            "TypeError"
+        );
     }
 
     #[test]
