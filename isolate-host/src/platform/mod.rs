@@ -5,6 +5,7 @@
 use rquickjs::{Ctx, Value};
 
 pub mod base64;
+pub mod compression;
 pub mod crypto;
 pub mod encoding;
 mod glue;
