@@ -5,6 +5,11 @@
 //! an [`Isolate`] and never configures QuickJS itself, so a different engine
 //! can later replace this module alone.
 //!
+//! What a worker's global scope has beyond ECMAScript: `console`, `RpcError`,
+//! and the Web platform's globals of `platform::TABLES`, each built on first
+//! use behind the global object's prototype (`platform::install`, run here
+//! with the prelude, so a spare isolate has it too).
+//!
 //! What a worker's global scope lacks, on purpose: `eval` and the `Function`
 //! constructors (no `Eval` intrinsic unless the worker's policy allows it),
 //! `performance`, `SharedArrayBuffer` and `Atomics` (removed after the context
@@ -273,7 +278,8 @@ impl Prepared {
             };
             install()
                 .catch(&ctx)
-                .map_err(|e| Error::Engine(format!("prelude: {e}")))
+                .map_err(|e| Error::Engine(format!("prelude: {e}")))?;
+            crate::platform::install(&ctx).map_err(|e| Error::Engine(format!("platform: {e}")))
         })?;
         Ok(Self {
             context,
@@ -323,7 +329,7 @@ impl Isolate {
         meter.reset(limits.cpu_time, limits.wall_time);
         let handler_meter = meter.clone();
         runtime.set_interrupt_handler(Some(Box::new(move || handler_meter.should_interrupt())));
-        modules::install_worker_loader(&runtime, &bytecode);
+        modules::install_worker_loader(&runtime, &bytecode, &crate::platform::js::bytecode()?);
         Ok(Self {
             context,
             runtime,

@@ -18,6 +18,10 @@ use rquickjs::{Context, Ctx, Module, Runtime};
 use crate::error::Error;
 use crate::exception;
 
+/// The names of the platform's own JS modules (`platform::js`) start with
+/// this. They resolve only from each other, never from a worker's module.
+pub const PLATFORM_PREFIX: &str = "caplet:platform/";
+
 /// Longest module name accepted, in bytes.
 pub const MAX_NAME_BYTES: usize = 256;
 
@@ -85,9 +89,11 @@ pub fn resolve(base: &str, specifier: &str) -> Option<String> {
 }
 
 /// The resolver shared by the compiler and by worker runtimes: only the
-/// worker's own module names resolve.
+/// worker's own module names resolve, and from a platform module only the
+/// platform's.
 struct WorkerResolver {
     names: Rc<RefCell<Vec<String>>>,
+    platform: Option<Bytecode>,
 }
 
 impl Resolver for WorkerResolver {
@@ -98,8 +104,13 @@ impl Resolver for WorkerResolver {
         name: &str,
         _attributes: Option<ImportAttributes<'js>>,
     ) -> rquickjs::Result<String> {
-        match resolve(base, name) {
-            Some(found) if self.names.borrow().contains(&found) => Ok(found),
+        let platform = self
+            .platform
+            .as_ref()
+            .filter(|_| base.starts_with(PLATFORM_PREFIX));
+        match (resolve(base, name), platform) {
+            (Some(found), Some(platform)) if platform.contains_key(&found) => Ok(found),
+            (Some(found), None) if self.names.borrow().contains(&found) => Ok(found),
             _ => Err(rquickjs::Exception::throw_reference(
                 ctx,
                 &format!("module_not_found: {name:?} imported from {base:?}"),
@@ -154,9 +165,11 @@ impl Loader for CompileLoader {
     }
 }
 
-/// Loads modules from a worker's bytecode inside the worker's runtime.
+/// Loads modules from a worker's bytecode (and the platform's) inside the
+/// worker's runtime.
 struct BytecodeLoader {
     bytecode: Bytecode,
+    platform: Bytecode,
 }
 
 impl Loader for BytecodeLoader {
@@ -166,7 +179,12 @@ impl Loader for BytecodeLoader {
         name: &str,
         _attributes: Option<ImportAttributes<'js>>,
     ) -> rquickjs::Result<Module<'js, Declared>> {
-        let bytes = self.bytecode.get(name).ok_or_else(|| {
+        let bytes = if name.starts_with(PLATFORM_PREFIX) {
+            self.platform.get(name)
+        } else {
+            self.bytecode.get(name)
+        };
+        let bytes = bytes.ok_or_else(|| {
             rquickjs::Exception::throw_reference(ctx, &format!("module_not_found: {name:?}"))
         })?;
         load_bytecode(ctx, bytes)
@@ -184,13 +202,18 @@ pub fn load_bytecode<'js>(
     unsafe { Module::load(ctx.clone(), bytes) }
 }
 
-/// Installs the loader that serves a worker's compiled modules into its runtime.
-pub fn install_worker_loader(runtime: &Runtime, bytecode: &Bytecode) {
+/// Installs the loader that serves a worker's compiled modules, and the
+/// platform's (`platform`, names under [`PLATFORM_PREFIX`]), into its runtime.
+pub fn install_worker_loader(runtime: &Runtime, bytecode: &Bytecode, platform: &Bytecode) {
     let names = Rc::new(RefCell::new(bytecode.keys().cloned().collect()));
     runtime.set_loader(
-        WorkerResolver { names },
+        WorkerResolver {
+            names,
+            platform: Some(platform.clone()),
+        },
         BytecodeLoader {
             bytecode: bytecode.clone(),
+            platform: platform.clone(),
         },
     );
 }
@@ -266,6 +289,7 @@ impl Compiler {
         runtime.set_loader(
             WorkerResolver {
                 names: names.clone(),
+                platform: None,
             },
             CompileLoader { job: job.clone() },
         );

@@ -127,11 +127,10 @@ fn btoa<'js>(ctx: Ctx<'js>, data: Opt<Coerced<rquickjs::String<'js>>>) -> rquick
 #[cfg(test)]
 mod tests {
     use super::super::glue::{run, test_context};
-    use super::*;
 
     fn js(script: &str) -> String {
         let (_runtime, context) = test_context();
-        context.with(|ctx| run(&ctx, GLOBALS, script))
+        context.with(|ctx| run(&ctx, script))
     }
 
     #[test]

@@ -31,8 +31,6 @@ pub const GLOBALS: &[LazyGlobal] = &[
     },
 ];
 
-const GLUE: &str = include_str!("js/compression.js");
-
 /// How much input is coded before its output moves to the JS heap: deflate
 /// expands at most ~1032 times, so this bounds a step's output to ~1 MiB.
 const INPUT_SLICE: usize = 1024;
@@ -46,13 +44,15 @@ fn build_decompression<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Value<'js>> {
 }
 
 fn build<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
+    glue::built(ctx, "compression", "compression:classes", natives)
+}
+
+fn natives<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
     let native = glue::native(ctx)?;
     native.set("coder", Function::new(ctx.clone(), coder)?)?;
     native.set("push", Function::new(ctx.clone(), push)?)?;
     native.set("finish", Function::new(ctx.clone(), finish)?)?;
-    glue::install(ctx, GLUE, native)?
-        .into_object()
-        .ok_or_else(|| Exception::throw_internal(ctx, "compression glue returned no object"))
+    Ok(native)
 }
 
 /// Where a coder writes: the bytes made since they were last taken.
@@ -252,9 +252,8 @@ mod tests {
     fn js(script: &str) -> String {
         let (_runtime, context) = test_context();
         context.with(|ctx| {
-            let built = build(&ctx).unwrap();
-            ctx.globals().set("native", built.get::<_, Value>("native").unwrap()).unwrap();
-            run(&ctx, &[], &format!(
+            ctx.globals().set("native", natives(&ctx).unwrap()).unwrap();
+            run(&ctx, &format!(
                 "const code = (format, decompress, chunks) => {{\
                    const c = native.coder(format, decompress); const out = [];\
                    for (const chunk of chunks) out.push(...native.push(c, chunk));\

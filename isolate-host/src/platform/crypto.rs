@@ -32,8 +32,6 @@ pub const GLOBALS: &[LazyGlobal] = &[LazyGlobal {
     build: build_crypto,
 }];
 
-const GLUE: &str = include_str!("js/crypto.js");
-
 /// The most bytes `getRandomValues` fills at once (Web Crypto's quota).
 const RANDOM_QUOTA: usize = 65536;
 
@@ -44,6 +42,10 @@ const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112"
 const OID_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 
 fn build_crypto<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Value<'js>> {
+    Ok(glue::built(ctx, "crypto", "crypto:object", natives)?.into_value())
+}
+
+fn natives<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
     let native = glue::native(ctx)?;
     native.set(
         "getRandomValues",
@@ -60,7 +62,7 @@ fn build_crypto<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Value<'js>> {
     native.set("aesGcm", Function::new(ctx.clone(), aes_gcm)?)?;
     native.set("pbkdf2", Function::new(ctx.clone(), pbkdf2)?)?;
     native.set("hkdf", Function::new(ctx.clone(), hkdf)?)?;
-    glue::install(ctx, GLUE, native)
+    Ok(native)
 }
 
 /// A failed operation: the `DOMException` name and a message.
@@ -1181,27 +1183,26 @@ mod tests {
     /// Runs an async body with the test helpers in scope.
     fn js(body: &str) -> String {
         let (runtime, context) = test_context();
-        run_async(&runtime, &context, GLOBALS, &format!("{HELPERS}\n{body}"))
+        run_async(&runtime, &context, &format!("{HELPERS}\n{body}"))
     }
 
     #[test]
     fn random_values_and_uuids_come_from_the_kernel() {
         let (_runtime, context) = test_context();
         context.with(|ctx| {
-            let uuid = run(&ctx, GLOBALS, "crypto.randomUUID()");
+            let uuid = run(&ctx, "crypto.randomUUID()");
             assert_eq!(uuid.len(), 36);
             assert_eq!(&uuid[14..15], "4");
             assert!(matches!(&uuid[19..20], "8" | "9" | "a" | "b"), "{uuid}");
-            assert_ne!(uuid, run(&ctx, GLOBALS, "crypto.randomUUID()"));
+            assert_ne!(uuid, run(&ctx, "crypto.randomUUID()"));
             let out = run(
                 &ctx,
-                GLOBALS,
                 "const a = new Uint32Array(64); crypto.getRandomValues(a) === a && a.some((x) => x !== 0)",
             );
             assert_eq!(out, "true");
-            let out = run(&ctx, GLOBALS, "try { crypto.getRandomValues(new Uint8Array(65537)) } catch (e) { e.name }");
+            let out = run(&ctx, "try { crypto.getRandomValues(new Uint8Array(65537)) } catch (e) { e.name }");
             assert_eq!(out, "QuotaExceededError");
-            let out = run(&ctx, GLOBALS, "try { crypto.getRandomValues(new Float32Array(4)) } catch (e) { e.name }");
+            let out = run(&ctx, "try { crypto.getRandomValues(new Float32Array(4)) } catch (e) { e.name }");
             assert_eq!(out, "TypeMismatchError");
         });
     }

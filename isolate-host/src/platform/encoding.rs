@@ -21,28 +21,22 @@ pub const GLOBALS: &[LazyGlobal] = &[
     },
 ];
 
-const GLUE: &str = include_str!("js/encoding.js");
-
 fn build_encoder<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Value<'js>> {
-    build(ctx)?.get("TextEncoder")
+    glue::built(ctx, "encoding", "encoding:classes", natives)?.get("TextEncoder")
 }
 
 fn build_decoder<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Value<'js>> {
-    build(ctx)?.get("TextDecoder")
+    glue::built(ctx, "encoding", "encoding:classes", natives)?.get("TextDecoder")
 }
 
-/// Builds both classes (each global's first access builds its own pair;
-/// they share nothing, so that is harmless).
-fn build<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
+fn natives<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
     let native = glue::native(ctx)?;
     native.set("encode", Function::new(ctx.clone(), encode)?)?;
     native.set("encodeInto", Function::new(ctx.clone(), encode_into)?)?;
     native.set("encodingName", Function::new(ctx.clone(), encoding_name)?)?;
     native.set("decoder", Function::new(ctx.clone(), decoder)?)?;
     native.set("decode", Function::new(ctx.clone(), decode)?)?;
-    glue::install(ctx, GLUE, native)?
-        .into_object()
-        .ok_or_else(|| Exception::throw_internal(ctx, "encoding glue returned no object"))
+    Ok(native)
 }
 
 /// `encode(string)`: its UTF-8 bytes (lone surrogates become U+FFFD when
@@ -252,11 +246,10 @@ fn decode<'js>(
 #[cfg(test)]
 mod tests {
     use super::super::glue::{run, test_context};
-    use super::*;
 
     fn js(script: &str) -> String {
         let (_runtime, context) = test_context();
-        context.with(|ctx| run(&ctx, GLOBALS, script))
+        context.with(|ctx| run(&ctx, script))
     }
 
     #[test]

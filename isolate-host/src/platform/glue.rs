@@ -1,37 +1,38 @@
-//! Shared helpers of the Rust-backed platform modules: running a module's JS
-//! glue, throwing `DOMException`s, and reading byte arguments.
+//! Shared helpers of the Rust-backed platform modules (url, encoding,
+//! base64, crypto, compression): building a module's JS half over its
+//! natives once per context, throwing `DOMException`s, and moving bytes
+//! between JS buffers and Rust without leaving the metered heap.
 
 use rquickjs::{Ctx, Exception, Function, Object, Value};
 
-/// Runs a glue source (a script whose value is a function taking the
-/// module's native bindings) and calls it with `native`.
-pub(crate) fn install<'js>(
+/// The object a platform JS module's `install(native)` returns, built at
+/// most once per context (and cached under `key`): `module` is the name of
+/// `js/MODULE.js`, `natives` makes the native functions it is given.
+pub(crate) fn built<'js>(
     ctx: &Ctx<'js>,
-    source: &str,
-    native: Object<'js>,
-) -> rquickjs::Result<Value<'js>> {
-    let factory: Function<'js> = ctx.eval(source)?;
-    factory.call((native,))
+    module: &'static str,
+    key: &'static str,
+    natives: fn(&Ctx<'js>) -> rquickjs::Result<Object<'js>>,
+) -> rquickjs::Result<Object<'js>> {
+    if let Some(built) = super::lazy::cached_module(ctx, key) {
+        return Ok(built);
+    }
+    let install: Function<'js> = super::js::export(ctx, module, "install")?.get()?;
+    let built: Object<'js> = install.call((natives(ctx)?,))?;
+    super::lazy::cache_module(ctx, key, &built)?;
+    Ok(built)
 }
 
 /// Throws a `DOMException` named `name` (e.g. `"InvalidCharacterError"`)
-/// with `message`. Falls back to an `Error` carrying that name when the
-/// context has no `DOMException` constructor.
+/// with `message`.
 pub(crate) fn throw_dom(ctx: &Ctx<'_>, name: &str, message: &str) -> rquickjs::Error {
-    let constructor: Option<rquickjs::Constructor> = ctx.globals().get("DOMException").ok();
-    if let Some(constructor) = constructor {
-        match constructor.construct::<_, Value>((message, name)) {
-            Ok(error) => return ctx.throw(error),
+    let constructor: rquickjs::Constructor =
+        match super::js::export(ctx, "dom_exception", "DOMException").and_then(|c| c.get()) {
+            Ok(constructor) => constructor,
             Err(e) => return e,
-        }
-    }
-    match Exception::from_message(ctx.clone(), message) {
-        Ok(error) => {
-            if let Err(e) = error.as_object().set("name", name) {
-                return e;
-            }
-            error.throw()
-        }
+        };
+    match constructor.construct::<_, Value>((message, name)) {
+        Ok(error) => ctx.throw(error),
         Err(e) => e,
     }
 }
@@ -69,23 +70,26 @@ pub(crate) fn native<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
     Object::new(ctx.clone())
 }
 
-/// A fresh context with every intrinsic, for unit tests.
+/// A runtime and context set up as a worker's (its intrinsics, the
+/// platform's loader and lazy globals), plus `eval`, for unit tests.
 #[cfg(test)]
 pub(crate) fn test_context() -> (rquickjs::Runtime, rquickjs::Context) {
+    use crate::engine::WorkerIntrinsics;
+    use rquickjs::context::intrinsic::Eval;
     let runtime = rquickjs::Runtime::new().unwrap();
-    let context = rquickjs::Context::full(&runtime).unwrap();
+    runtime.set_memory_limit(64 << 20);
+    let context = rquickjs::Context::custom::<(WorkerIntrinsics, Eval)>(&runtime).unwrap();
+    let empty = std::rc::Rc::new(std::collections::HashMap::new());
+    crate::modules::install_worker_loader(&runtime, &empty, &super::js::bytecode().unwrap());
+    context.with(|ctx| super::install(&ctx).unwrap());
     (runtime, context)
 }
 
 /// Installs `globals` in `ctx` eagerly and evaluates `script`, returning
 /// its value as a string, or `"throws Name: message"`.
 #[cfg(test)]
-pub(crate) fn run(ctx: &Ctx<'_>, globals: &[super::LazyGlobal], script: &str) -> String {
+pub(crate) fn run(ctx: &Ctx<'_>, script: &str) -> String {
     use rquickjs::FromJs;
-    for global in globals {
-        let value = (global.build)(ctx).unwrap();
-        ctx.globals().set(global.name, value).unwrap();
-    }
     match ctx.eval::<Value, _>(script) {
         Ok(value) => rquickjs::Coerced::<String>::from_js(ctx, value).unwrap().0,
         Err(rquickjs::Error::Exception) => {
@@ -105,7 +109,6 @@ pub(crate) fn run(ctx: &Ctx<'_>, globals: &[super::LazyGlobal], script: &str) ->
 pub(crate) fn run_async(
     runtime: &rquickjs::Runtime,
     context: &rquickjs::Context,
-    globals: &[super::LazyGlobal],
     script: &str,
 ) -> String {
     context.with(|ctx| {
@@ -114,7 +117,7 @@ pub(crate) fn run_async(
              (v) => {{ globalThis.__out = String(v); }},\
              (e) => {{ globalThis.__out = 'rejects ' + (e && e.name) + ': ' + (e && e.message); }}); 'started'"
         );
-        assert_eq!(run(&ctx, globals, &wrapped), "started");
+        assert_eq!(run(&ctx, &wrapped), "started");
     });
     while runtime.execute_pending_job().unwrap() {}
     context.with(|ctx| {

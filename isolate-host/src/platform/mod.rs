@@ -1,20 +1,48 @@
-//! The Web platform of a worker, installed lazily: each module lists the
-//! globals it owns as [`LazyGlobal`]s, and a global is built on first access,
-//! so a worker that never touches one pays nothing for it.
-
-use rquickjs::{Ctx, Value};
+//! The Web platform a worker sees beyond ECMAScript (the WinterTC Minimum
+//! Common API): every global here costs nothing until a worker touches it.
+//!
+//! Each area is a module (`platform/<area>.rs`) exporting
+//! `pub const GLOBALS: &[LazyGlobal]`: a global's name and the function that
+//! builds its value in a context. [`TABLES`] lists every area's table; it is
+//! the one place that says which platform globals exist. [`install`] puts
+//! them behind the global object's prototype (see `lazy`): the first lookup
+//! of a name builds it, and from then on it is an ordinary data property.
+//! Parts written in JavaScript live in `platform/js/*.js` and are reached
+//! through [`js::namespace`] / [`js::export`].
+//!
+//! Nothing here grants authority or reads a clock: globals that need the
+//! host (fetch, timers) are added by the modules that own that host part.
 
 pub mod base64;
 pub mod compression;
 pub mod crypto;
 pub mod encoding;
+mod events;
 mod glue;
+pub mod js;
+mod lazy;
 pub mod url;
 
-/// A global built on first access.
-pub struct LazyGlobal {
-    /// The global's name, e.g. `"URL"`.
-    pub name: &'static str,
-    /// Builds the global's value in a context.
-    pub build: for<'js> fn(&Ctx<'js>) -> rquickjs::Result<Value<'js>>,
+pub use lazy::LazyGlobal;
+
+use rquickjs::Ctx;
+
+/// Every area's globals. Names must be unique across tables (checked by a
+/// unit test).
+pub static TABLES: &[&[LazyGlobal]] = &[
+    events::GLOBALS,
+    url::GLOBALS,
+    encoding::GLOBALS,
+    base64::GLOBALS,
+    crypto::GLOBALS,
+    compression::GLOBALS,
+];
+
+/// Makes the platform's globals reachable in `ctx`. Call once per context,
+/// before any worker code runs; builds nothing.
+pub fn install(ctx: &Ctx<'_>) -> rquickjs::Result<()> {
+    lazy::install(ctx, TABLES)
 }
+
+#[cfg(test)]
+mod tests;

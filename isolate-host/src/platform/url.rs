@@ -1,7 +1,7 @@
 //! `URL` and `URLSearchParams` (WHATWG URL), backed by the `url` crate,
 //! which implements the WHATWG parser and its setters (`url::quirks`). The
-//! classes themselves are JS glue (`js/url.js`) over four native functions;
-//! both globals are built on first access and share one build.
+//! classes themselves are JS (`js/url.js`) over four native functions; both
+//! globals are built on first access and share one build.
 
 use rquickjs::{Array, Ctx, Exception, Function, Object, Value};
 use url::{form_urlencoded, quirks, Url};
@@ -20,23 +20,21 @@ pub const GLOBALS: &[LazyGlobal] = &[
     },
 ];
 
-const GLUE: &str = include_str!("js/url.js");
-
 fn build_url<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Value<'js>> {
-    shared(ctx)?.get("URL")
+    classes(ctx)?.get("URL")
 }
 
 fn build_search_params<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Value<'js>> {
-    shared(ctx)?.get("URLSearchParams")
+    classes(ctx)?.get("URLSearchParams")
 }
 
-/// Builds the classes once per runtime (a worker's runtime has one
-/// context), so `URL` and `URLSearchParams` come from one build: a URL's
-/// `searchParams` is an instance of the global `URLSearchParams`.
-fn shared<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
-    if let Some(built) = ctx.userdata::<Built>() {
-        return built.0.clone().restore(ctx);
-    }
+/// Both classes, from one build per context: a URL's `searchParams` is an
+/// instance of the global `URLSearchParams`.
+fn classes<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
+    glue::built(ctx, "url", "url:classes", natives)
+}
+
+fn natives<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
     let native = glue::native(ctx)?;
     native.set("parse", Function::new(ctx.clone(), parse)?)?;
     native.set("set", Function::new(ctx.clone(), set)?)?;
@@ -45,20 +43,7 @@ fn shared<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
         "serializeQuery",
         Function::new(ctx.clone(), serialize_query)?,
     )?;
-    let built: Object = glue::install(ctx, GLUE, native)?
-        .into_object()
-        .ok_or_else(|| Exception::throw_internal(ctx, "url glue returned no object"))?;
-    let _ = ctx.store_userdata(Built(rquickjs::Persistent::save(ctx, built.clone())));
-    Ok(built)
-}
-
-/// The pair of classes built in a context.
-struct Built(rquickjs::Persistent<Object<'static>>);
-
-// SAFETY: `Built` holds only a persistent handle, which carries no borrowed
-// lifetime.
-unsafe impl<'js> rquickjs::JsLifetime<'js> for Built {
-    type Changed<'to> = Built;
+    Ok(native)
 }
 
 /// A URL's components in the order the glue reads them.
@@ -167,11 +152,10 @@ fn serialize_query(pairs: Array<'_>) -> rquickjs::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::super::glue::{run, test_context};
-    use super::*;
 
     fn js(script: &str) -> String {
         let (_runtime, context) = test_context();
-        context.with(|ctx| run(&ctx, GLOBALS, script))
+        context.with(|ctx| run(&ctx, script))
     }
 
     #[test]

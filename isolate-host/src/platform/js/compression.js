@@ -1,7 +1,6 @@
 // CompressionStream and DecompressionStream (WHATWG Compression) over
 // `flate2`: each is a TransformStream whose steps call the native coder.
-(function (native) {
-  "use strict";
+export function install(native) {
 
   function bytesOf(chunk) {
     if (chunk instanceof Uint8Array) return chunk;
@@ -44,5 +43,5 @@
     get [Symbol.toStringTag]() { return "DecompressionStream"; }
   }
 
-  return { CompressionStream, DecompressionStream, native };
-})
+  return { CompressionStream, DecompressionStream };
+}

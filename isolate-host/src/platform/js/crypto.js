@@ -1,14 +1,13 @@
 // crypto and crypto.subtle (Web Crypto) over `ring`: this glue normalises
 // algorithms, keeps CryptoKey's shape and usages, and returns promises; the
 // natives do the cryptography and throw DOMExceptions with the right names.
-(function (native) {
-  "use strict";
+
+import { DOMException } from "./dom_exception.js";
+
+export function install(native) {
 
   function domError(name, message) {
-    if (typeof DOMException === "function") return new DOMException(message, name);
-    const error = new Error(message);
-    error.name = name;
-    return error;
+    return new DOMException(message, name);
   }
 
   function bytesOf(input, what) {
@@ -343,4 +342,4 @@
 
   const crypto = Object.create(Crypto.prototype);
   return crypto;
-})
+}

@@ -1,6 +1,5 @@
 // TextEncoder and TextDecoder (WHATWG Encoding) over `encoding_rs`.
-(function (native) {
-  "use strict";
+export function install(native) {
 
   function bytesOf(input, what) {
     if (input instanceof Uint8Array) return input;
@@ -57,4 +56,4 @@
   }
 
   return { TextEncoder, TextDecoder };
-})
+}

@@ -1,7 +1,6 @@
 // URL and URLSearchParams (WHATWG URL) over the `url` crate: the natives
 // parse and set; this glue keeps the object shapes of the standard.
-(function (native) {
-  "use strict";
+export function install(native) {
   const FIELDS = ["href", "origin", "protocol", "username", "password", "host",
     "hostname", "port", "pathname", "search", "hash"];
   const kParts = Symbol("parts");
@@ -217,4 +216,4 @@
   });
 
   return { URL, URLSearchParams };
-})
+}
