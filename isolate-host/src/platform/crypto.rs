@@ -32,6 +32,9 @@ pub const GLOBALS: &[LazyGlobal] = &[LazyGlobal {
     build: build_crypto,
 }];
 
+/// The longest secret key `generateKey` makes, in bytes.
+const MAX_SECRET_BYTES: usize = 4096;
+
 /// The most bytes `getRandomValues` fills at once (Web Crypto's quota).
 const RANDOM_QUOTA: usize = 65536;
 
@@ -809,6 +812,12 @@ fn generate_key<'js>(
     match kind.as_str() {
         "secret" => {
             let len: usize = param.get()?;
+            if len > MAX_SECRET_BYTES {
+                return Err(fail(operation_error(format!(
+                    "a generated secret key is at most {} bits",
+                    MAX_SECRET_BYTES * 8
+                ))));
+            }
             let mut bytes = vec![0u8; len];
             fill_random(&mut bytes).map_err(fail)?;
             Ok(handle(&ctx, Material::Secret(bytes))?.into_value())
@@ -1081,8 +1090,11 @@ fn secret_of(material: &Material) -> Outcome<&[u8]> {
     }
 }
 
-/// The most bytes one `deriveBits` may produce.
-const MAX_DERIVED: usize = 1 << 20;
+/// The most HMAC rounds one PBKDF2 derivation may run (iterations times
+/// output blocks): the derivation runs in the host, where the worker's CPU
+/// limit cannot interrupt it. Twice OWASP's 600,000 iterations for
+/// PBKDF2-HMAC-SHA256 fits.
+const MAX_PBKDF2_ROUNDS: u64 = 2_000_000;
 
 fn pbkdf2_bytes(
     hash: &str,
@@ -1091,21 +1103,18 @@ fn pbkdf2_bytes(
     iterations: u32,
     len: usize,
 ) -> Outcome<Vec<u8>> {
+    let hash = Hash::parse(hash)?;
     let iterations = NonZeroU32::new(iterations)
         .ok_or_else(|| operation_error("pbkdf2 needs at least 1 iteration"))?;
-    if len > MAX_DERIVED {
+    let rounds = u64::from(iterations.get()) * len.div_ceil(hash.len()) as u64;
+    if rounds > MAX_PBKDF2_ROUNDS {
         return Err(operation_error(format!(
-            "deriveBits produces at most {MAX_DERIVED} bytes"
+            "pbkdf2 would run {rounds} hmac rounds (iterations times output blocks), \
+             more than the limit of {MAX_PBKDF2_ROUNDS}"
         )));
     }
     let mut out = vec![0u8; len];
-    ring::pbkdf2::derive(
-        Hash::parse(hash)?.pbkdf2(),
-        iterations,
-        salt,
-        secret,
-        &mut out,
-    );
+    ring::pbkdf2::derive(hash.pbkdf2(), iterations, salt, secret, &mut out);
     Ok(out)
 }
 
@@ -1282,10 +1291,29 @@ mod tests {
              3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
         );
         assert_eq!(
+            js("const k = await crypto.subtle.importKey('raw', utf8('x'), 'PBKDF2', false, ['deriveBits']);\
+                await crypto.subtle.deriveBits({name: 'PBKDF2', hash: 'SHA-256', salt: new Uint8Array(), iterations: 1000001}, k, 512)"),
+            "rejects OperationError: pbkdf2 would run 2000002 hmac rounds (iterations times output blocks), more than the limit of 2000000"
+        );
+        assert_eq!(
+            js("await crypto.subtle.generateKey({name: 'HMAC', hash: 'SHA-256', length: 2 ** 31}, true, ['sign'])"),
+            "rejects OperationError: a generated secret key is at most 32768 bits"
+        );
+        assert_eq!(
             js("const k = await crypto.subtle.importKey('raw', utf8('x'), 'HKDF', false, ['deriveBits']);\
                 await crypto.subtle.deriveBits({name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(), info: new Uint8Array()}, k, 7)"),
             "rejects OperationError: the length must be a multiple of 8, got 7"
         );
+    }
+
+    #[test]
+    fn derive_key_makes_a_usable_key() {
+        let out = js("const pw = await crypto.subtle.importKey('raw', utf8('password'), 'PBKDF2', false, ['deriveKey']);\
+            const key = await crypto.subtle.deriveKey({name: 'PBKDF2', hash: 'SHA-1', salt: utf8('salt'), iterations: 1},\
+                pw, {name: 'HMAC', hash: 'SHA-256', length: 160}, true, ['sign']);\
+            return [hex(await crypto.subtle.exportKey('raw', key)), key.algorithm.length, key.usages.join()].join(' ');");
+        // RFC 6070's first vector, as the raw key.
+        assert_eq!(out, "0c60c80f961f0e71f3a9b524af6012062fe037a6 160 sign");
     }
 
     #[test]

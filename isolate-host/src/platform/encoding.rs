@@ -126,11 +126,7 @@ impl DecoderState {
     /// fatal decoding error.
     fn decode(&mut self, input: &[u8], last: bool) -> Result<String, String> {
         let mut decoder = self.decoder.take().unwrap_or_else(|| self.new_decoder());
-        let result = if self.fatal {
-            decode_fatal(&mut decoder, input, last)
-        } else {
-            decode_replacing(&mut decoder, input, last)
-        };
+        let result = decode_sliced(&mut decoder, input, last, self.fatal);
         // A stream goes on only after a successful, non-final call.
         if !last && result.is_ok() {
             self.decoder = Some(decoder);
@@ -143,57 +139,59 @@ fn too_long() -> String {
     "the input is too long to decode".to_string()
 }
 
-fn decode_replacing(
-    decoder: &mut encoding_rs::Decoder,
-    mut input: &[u8],
-    last: bool,
-) -> Result<String, String> {
-    let capacity = decoder
-        .max_utf8_buffer_length(input.len())
-        .ok_or_else(too_long)?;
-    let mut out = String::new();
-    out.try_reserve(capacity).map_err(|_| too_long())?;
-    loop {
-        let (result, read, _) = decoder.decode_to_string(input, &mut out, last);
-        input = &input[read..];
-        match result {
-            CoderResult::InputEmpty => return Ok(out),
-            CoderResult::OutputFull => {
-                let more = decoder
-                    .max_utf8_buffer_length(input.len())
-                    .ok_or_else(too_long)?;
-                out.try_reserve(more.max(16)).map_err(|_| too_long())?;
-            }
-        }
-    }
-}
+/// How much input one decoding step takes: each step decodes into a
+/// window sized for this much, so the host never reserves the worst case
+/// (three bytes per input byte) for the whole input at once.
+const DECODE_SLICE: usize = 8192;
 
-fn decode_fatal(
+/// Decodes `input` slice by slice into one string (`last` ends the
+/// stream); `Err` is the message of a fatal error.
+fn decode_sliced(
     decoder: &mut encoding_rs::Decoder,
-    mut input: &[u8],
+    input: &[u8],
     last: bool,
+    fatal: bool,
 ) -> Result<String, String> {
-    let capacity = decoder
-        .max_utf8_buffer_length_without_replacement(input.len())
-        .ok_or_else(too_long)?;
     let mut out = String::new();
-    out.try_reserve(capacity).map_err(|_| too_long())?;
+    let window_len = if fatal {
+        decoder.max_utf8_buffer_length_without_replacement(DECODE_SLICE)
+    } else {
+        decoder.max_utf8_buffer_length(DECODE_SLICE)
+    }
+    .ok_or_else(too_long)?;
+    let mut window = String::with_capacity(window_len);
+    let mut slices = input.chunks(DECODE_SLICE).peekable();
+    // An empty input still ends the stream when `last`.
+    let mut pending: Option<&[u8]> = if input.is_empty() { Some(&[]) } else { None };
     loop {
-        let (result, read) = decoder.decode_to_string_without_replacement(input, &mut out, last);
-        input = &input[read..];
-        match result {
-            DecoderResult::InputEmpty => return Ok(out),
-            DecoderResult::Malformed(_, _) => {
-                return Err(format!(
-                    "the input is not valid {}",
-                    decoder.encoding().name().to_ascii_lowercase()
-                ))
-            }
-            DecoderResult::OutputFull => {
-                let more = decoder
-                    .max_utf8_buffer_length_without_replacement(input.len())
-                    .ok_or_else(too_long)?;
-                out.try_reserve(more.max(16)).map_err(|_| too_long())?;
+        let Some(mut slice) = pending.take().or_else(|| slices.next()) else {
+            return Ok(out);
+        };
+        let end = last && slices.peek().is_none();
+        loop {
+            let (done, read) = if fatal {
+                let (result, read) =
+                    decoder.decode_to_string_without_replacement(slice, &mut window, end);
+                match result {
+                    DecoderResult::InputEmpty => (true, read),
+                    DecoderResult::OutputFull => (false, read),
+                    DecoderResult::Malformed(_, _) => {
+                        return Err(format!(
+                            "the input is not valid {}",
+                            decoder.encoding().name().to_ascii_lowercase()
+                        ))
+                    }
+                }
+            } else {
+                let (result, read, _) = decoder.decode_to_string(slice, &mut window, end);
+                (result == CoderResult::InputEmpty, read)
+            };
+            slice = &slice[read..];
+            out.try_reserve(window.len()).map_err(|_| too_long())?;
+            out.push_str(&window);
+            window.clear();
+            if done {
+                break;
             }
         }
     }
@@ -354,6 +352,18 @@ mod tests {
         // A non-streamed call resets the decoder.
         let out = js("const d = new TextDecoder(); d.decode(new Uint8Array([0xe2]), {stream: true}); d.decode(); d.decode(new Uint8Array([0x61]))");
         assert_eq!(out, "a");
+    }
+
+    #[test]
+    fn input_longer_than_a_slice_decodes_whole() {
+        // Invalid bytes, and a character split across the slices' border.
+        let out = js("const b = new Uint8Array(20000).fill(0xff);\
+                      const e = new TextEncoder().encode('x'.repeat(8191) + '€' + 'y'.repeat(9000));\
+                      const d = new TextDecoder('utf-8', {fatal: true});\
+                      [new TextDecoder().decode(b).length, new TextDecoder('shift_jis').decode(b).length,\
+                       d.decode(e) === 'x'.repeat(8191) + '€' + 'y'.repeat(9000),\
+                       new TextDecoder().decode(e.subarray(0, 8193), {stream: true}).length].join()");
+        assert_eq!(out, "20000,20000,true,8191");
     }
 
     #[test]

@@ -218,7 +218,9 @@ export function install(native) {
           if (![128, 192, 256].includes(bits)) throw domError("OperationError", "generateKey: an AES key is 128, 192 or 256 bits");
         } else {
           bits = dict.length === undefined ? { "SHA-1": 512, "SHA-256": 512, "SHA-384": 1024, "SHA-512": 1024 }[params.hash] : Number(dict.length);
-          if (!(bits > 0) || bits % 8 !== 0) throw domError("OperationError", "generateKey: the HMAC length must be a positive multiple of 8");
+          if (!(Number.isSafeInteger(bits) && bits > 0) || bits % 8 !== 0) {
+            throw domError("OperationError", "generateKey: the HMAC length must be a positive multiple of 8");
+          }
         }
         const key = makeKey(native.generateKey("secret", bits / 8), params, extractable, usages);
         if (usages.length === 0) throw domError("SyntaxError", "generateKey: a secret key needs at least one usage");
@@ -253,6 +255,9 @@ export function install(native) {
       if (name === "RSA-PSS") {
         if (dict.saltLength === undefined) throw new TypeError("verify: RSA-PSS needs a saltLength");
         saltLength = Number(dict.saltLength);
+        if (!(Number.isSafeInteger(saltLength) && saltLength >= 0)) {
+          throw new TypeError("verify: saltLength must be a non-negative integer");
+        }
       }
       return native.verify(name, hash, saltLength, key[kMaterial],
         new Uint8Array(bytesOf(signature, "verify signature")), new Uint8Array(bytesOf(data, "verify data")));
@@ -271,6 +276,9 @@ export function install(native) {
       checkKey(baseKey, name, "deriveBits", "deriveBits");
       const hash = hashOf(dict, "deriveBits");
       const bits = length === null || length === undefined ? null : Number(length);
+      if (bits !== null && !(Number.isSafeInteger(bits) && bits >= 0)) {
+        throw new TypeError(`deriveBits: the length must be a non-negative integer, got ${String(length)}`);
+      }
       if (name === "PBKDF2") {
         if (dict.salt === undefined) throw new TypeError("deriveBits: PBKDF2 needs a salt");
         if (dict.iterations === undefined) throw new TypeError("deriveBits: PBKDF2 needs iterations");
@@ -294,6 +302,9 @@ export function install(native) {
         const hash = hashOf(target.dict, "deriveKey");
         bits = target.dict.length === undefined ? { "SHA-1": 512, "SHA-256": 512, "SHA-384": 1024, "SHA-512": 1024 }[hash] : Number(target.dict.length);
       } else throw domError("NotSupportedError", `deriveKey: cannot derive ${target.name} keys`);
+      if (!(Number.isSafeInteger(bits) && bits > 0)) {
+        throw domError("OperationError", "deriveKey: the derived key length must be a positive integer");
+      }
       const { name } = normalize(algorithm, "deriveKey");
       checkKey(baseKey, name, "deriveKey", "deriveKey");
       const derived = deriveWith(algorithm, baseKey, bits);
@@ -320,6 +331,9 @@ export function install(native) {
     if (dict.iv === undefined) throw new TypeError(`${op}: AES-GCM needs an iv`);
     const aad = dict.additionalData === undefined ? new Uint8Array(0) : new Uint8Array(bytesOf(dict.additionalData, "additionalData"));
     const tagLength = dict.tagLength === undefined ? 128 : Number(dict.tagLength);
+    if (!(Number.isSafeInteger(tagLength) && tagLength >= 0)) {
+      throw new TypeError(`${op}: tagLength must be a non-negative integer`);
+    }
     return native.aesGcm(encrypt, key[kMaterial], new Uint8Array(bytesOf(dict.iv, "iv")), aad, tagLength,
       new Uint8Array(bytesOf(data, `${op} data`)));
   }
