@@ -343,5 +343,6 @@ hostile!(
     platform_atob_huge_invalid,
     platform_digest_huge,
     platform_text_decode_expands,
+    platform_pbkdf2_iterations,
     clock_real_date_unreachable,
 );
