@@ -23,6 +23,7 @@ use crate::modules::{self, Bytecode, Compiler, Kind, Source, PLATFORM_PREFIX};
 const SOURCES: &[(&str, &str)] = &[
     ("abort", include_str!("js/abort.js")),
     ("clone", include_str!("js/clone.js")),
+    ("console", include_str!("js/console.js")),
     ("dom_exception", include_str!("js/dom_exception.js")),
     ("events", include_str!("js/events.js")),
     ("global", include_str!("js/global.js")),

@@ -13,6 +13,7 @@
 //! Nothing here grants authority or reads a clock: globals that need the
 //! host (fetch, timers) are added by the modules that own that host part.
 
+mod console;
 mod events;
 mod global;
 pub mod js;
@@ -24,7 +25,7 @@ use rquickjs::Ctx;
 
 /// Every area's globals. Names must be unique across tables (checked by a
 /// unit test).
-pub static TABLES: &[&[LazyGlobal]] = &[events::GLOBALS, global::GLOBALS];
+pub static TABLES: &[&[LazyGlobal]] = &[console::GLOBALS, events::GLOBALS, global::GLOBALS];
 
 /// Makes the platform's globals reachable in `ctx`. Call once per context,
 /// before any worker code runs; builds nothing.
