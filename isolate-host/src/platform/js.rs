@@ -28,6 +28,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("events", include_str!("js/events.js")),
     ("global", include_str!("js/global.js")),
     ("internal", include_str!("js/internal.js")),
+    ("streams", include_str!("js/streams.js")),
 ];
 
 /// Where the entry of module `name` lives: a stub that imports the module

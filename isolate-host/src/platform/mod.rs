@@ -18,6 +18,7 @@ mod events;
 mod global;
 pub mod js;
 mod lazy;
+mod streams;
 
 pub use lazy::LazyGlobal;
 
@@ -25,7 +26,12 @@ use rquickjs::Ctx;
 
 /// Every area's globals. Names must be unique across tables (checked by a
 /// unit test).
-pub static TABLES: &[&[LazyGlobal]] = &[console::GLOBALS, events::GLOBALS, global::GLOBALS];
+pub static TABLES: &[&[LazyGlobal]] = &[
+    console::GLOBALS,
+    events::GLOBALS,
+    global::GLOBALS,
+    streams::GLOBALS,
+];
 
 /// Makes the platform's globals reachable in `ctx`. Call once per context,
 /// before any worker code runs; builds nothing.
