@@ -1,7 +1,8 @@
-//! `TextEncoder` and `TextDecoder` (WHATWG Encoding) over `encoding_rs`:
-//! every encoding of the standard, its labels, `fatal`, `ignoreBOM` and
-//! `stream`. The classes are JS glue (`js/encoding.js`); a decoder's state
-//! between streamed calls lives in a native [`DecoderState`] object.
+//! `TextEncoder`, `TextDecoder`, `TextEncoderStream` and
+//! `TextDecoderStream` (WHATWG Encoding) over `encoding_rs`: every encoding
+//! of the standard, its labels, `fatal`, `ignoreBOM` and `stream`. The
+//! classes are JS (`js/encoding.js`); a decoder's state between streamed
+//! calls lives in a native [`DecoderState`] object.
 
 use encoding_rs::{CoderResult, DecoderResult, Encoding};
 use rquickjs::class::{JsClass, Trace, Tracer, Writable};
@@ -18,6 +19,14 @@ pub const GLOBALS: &[LazyGlobal] = &[
     LazyGlobal {
         name: "TextDecoder",
         build: build_decoder,
+    },
+    LazyGlobal {
+        name: "TextEncoderStream",
+        build: |ctx| glue::built(ctx, "encoding", "encoding:classes", natives)?.get("TextEncoderStream"),
+    },
+    LazyGlobal {
+        name: "TextDecoderStream",
+        build: |ctx| glue::built(ctx, "encoding", "encoding:classes", natives)?.get("TextDecoderStream"),
     },
 ];
 

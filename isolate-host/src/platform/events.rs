@@ -1,6 +1,7 @@
-//! Events and errors of the DOM Standard and WebIDL: `Event`,
-//! `EventTarget`, `CustomEvent`, `DOMException`, and `reportError` (HTML),
-//! implemented in `js/events.js` and `js/dom_exception.js`.
+//! Events, aborting and errors of the DOM Standard and WebIDL: `Event`,
+//! `EventTarget`, `CustomEvent`, `AbortController`, `AbortSignal`,
+//! `DOMException`, and `reportError` (HTML), implemented in
+//! `js/events.js`, `js/abort.js` and `js/dom_exception.js`.
 
 use super::js::export;
 use super::LazyGlobal;
@@ -21,6 +22,14 @@ pub const GLOBALS: &[LazyGlobal] = &[
     LazyGlobal {
         name: "reportError",
         build: |ctx| export(ctx, "events", "reportError"),
+    },
+    LazyGlobal {
+        name: "AbortController",
+        build: |ctx| export(ctx, "abort", "AbortController"),
+    },
+    LazyGlobal {
+        name: "AbortSignal",
+        build: |ctx| export(ctx, "abort", "AbortSignal"),
     },
     LazyGlobal {
         name: "DOMException",

@@ -21,8 +21,14 @@ use crate::modules::{self, Bytecode, Compiler, Kind, Source, PLATFORM_PREFIX};
 
 /// The platform's JS modules: name (without prefix and `.js`) and source.
 const SOURCES: &[(&str, &str)] = &[
+    ("abort", include_str!("js/abort.js")),
+    ("clone", include_str!("js/clone.js")),
+    ("console", include_str!("js/console.js")),
     ("dom_exception", include_str!("js/dom_exception.js")),
     ("events", include_str!("js/events.js")),
+    ("global", include_str!("js/global.js")),
+    ("internal", include_str!("js/internal.js")),
+    ("streams", include_str!("js/streams.js")),
     ("url", include_str!("js/url.js")),
     ("encoding", include_str!("js/encoding.js")),
     ("crypto", include_str!("js/crypto.js")),

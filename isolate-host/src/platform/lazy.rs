@@ -137,6 +137,11 @@ pub fn install<'js>(
         }
     };
     let globals = ctx.globals();
+    // The platform's definition wins over an engine built-in of the same
+    // name (QuickJS-NG's own `queueMicrotask` does not report errors).
+    for global in tables.iter().flat_map(|table| table.iter()) {
+        globals.remove(global.name)?;
+    }
     let object_proto = globals.get_prototype();
     let state = Box::new(State {
         tables,

@@ -15,12 +15,15 @@
 
 pub mod base64;
 pub mod compression;
+mod console;
 pub mod crypto;
 pub mod encoding;
 mod events;
+mod global;
 mod glue;
 pub mod js;
 mod lazy;
+mod streams;
 pub mod url;
 
 pub use lazy::LazyGlobal;
@@ -30,12 +33,15 @@ use rquickjs::Ctx;
 /// Every area's globals. Names must be unique across tables (checked by a
 /// unit test).
 pub static TABLES: &[&[LazyGlobal]] = &[
-    events::GLOBALS,
-    url::GLOBALS,
-    encoding::GLOBALS,
     base64::GLOBALS,
-    crypto::GLOBALS,
     compression::GLOBALS,
+    console::GLOBALS,
+    crypto::GLOBALS,
+    encoding::GLOBALS,
+    events::GLOBALS,
+    global::GLOBALS,
+    streams::GLOBALS,
+    url::GLOBALS,
 ];
 
 /// Makes the platform's globals reachable in `ctx`. Call once per context,

@@ -1,5 +1,7 @@
 // CompressionStream and DecompressionStream (WHATWG Compression) over
 // `flate2`: each is a TransformStream whose steps call the native coder.
+import { TransformStream } from "./streams.js";
+
 export function install(native) {
 
   function bytesOf(chunk) {

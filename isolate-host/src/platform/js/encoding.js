@@ -1,4 +1,8 @@
-// TextEncoder and TextDecoder (WHATWG Encoding) over `encoding_rs`.
+// TextEncoder, TextDecoder, TextEncoderStream and TextDecoderStream (WHATWG
+// Encoding) over `encoding_rs`.
+
+import { TransformStream } from "./streams.js";
+
 export function install(native) {
 
   function bytesOf(input, what) {
@@ -55,5 +59,57 @@ export function install(native) {
     get [Symbol.toStringTag]() { return "TextDecoder"; }
   }
 
-  return { TextEncoder, TextDecoder };
+  class TextEncoderStream {
+    #stream;
+    constructor() {
+      // A high surrogate that ended the last chunk waits for its pair.
+      let pending = "";
+      this.#stream = new TransformStream({
+        transform(chunk, controller) {
+          let text = pending + String(chunk);
+          pending = "";
+          const last = text.charCodeAt(text.length - 1);
+          if (last >= 0xd800 && last <= 0xdbff) {
+            pending = text.slice(-1);
+            text = text.slice(0, -1);
+          }
+          if (text.length > 0) controller.enqueue(native.encode(text.toWellFormed()));
+        },
+        flush(controller) {
+          if (pending !== "") controller.enqueue(native.encode("\ufffd"));
+        },
+      });
+    }
+    get encoding() { return "utf-8"; }
+    get readable() { return this.#stream.readable; }
+    get writable() { return this.#stream.writable; }
+    get [Symbol.toStringTag]() { return "TextEncoderStream"; }
+  }
+
+  class TextDecoderStream {
+    #stream;
+    #decoder;
+    constructor(label = "utf-8", options = undefined) {
+      const decoder = new TextDecoder(label, options);
+      this.#decoder = decoder;
+      this.#stream = new TransformStream({
+        transform(chunk, controller) {
+          const text = decoder.decode(bytesOf(chunk, "a TextDecoderStream chunk"), { stream: true });
+          if (text.length > 0) controller.enqueue(text);
+        },
+        flush(controller) {
+          const text = decoder.decode();
+          if (text.length > 0) controller.enqueue(text);
+        },
+      });
+    }
+    get encoding() { return this.#decoder.encoding; }
+    get fatal() { return this.#decoder.fatal; }
+    get ignoreBOM() { return this.#decoder.ignoreBOM; }
+    get readable() { return this.#stream.readable; }
+    get writable() { return this.#stream.writable; }
+    get [Symbol.toStringTag]() { return "TextDecoderStream"; }
+  }
+
+  return { TextEncoder, TextDecoder, TextEncoderStream, TextDecoderStream };
 }

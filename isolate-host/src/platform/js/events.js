@@ -4,19 +4,12 @@
 // is reported (reportError) and does not stop the others.
 
 import { DOMException } from "./dom_exception.js";
+import { requiredArguments, unclonable } from "./internal.js";
 
 const NONE = 0;
 const CAPTURING_PHASE = 1;
 const AT_TARGET = 2;
 const BUBBLING_PHASE = 3;
-
-function requiredArguments(given, needed, what) {
-  if (given < needed) {
-    throw new TypeError(
-      `${what}: ${needed} argument${needed === 1 ? "" : "s"} required, but only ${given} present`,
-    );
-  }
-}
 
 /** Reports an exception the way a host reports an uncaught one: on the console. */
 export function reportError(error) {
@@ -156,6 +149,7 @@ for (const [key, value] of [
   Object.defineProperty(Event.prototype, key, desc);
 }
 Object.defineProperty(Event.prototype, Symbol.toStringTag, { value: "Event", configurable: true });
+unclonable.add(Event.prototype);
 
 function flatten(options) {
   if (typeof options === "boolean" || options === undefined || options === null) {
@@ -226,6 +220,7 @@ export class EventTarget {
   }
 }
 Object.defineProperty(EventTarget.prototype, Symbol.toStringTag, { value: "EventTarget", configurable: true });
+unclonable.add(EventTarget.prototype);
 
 export class CustomEvent extends Event {
   #detail;
