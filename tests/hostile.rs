@@ -344,5 +344,6 @@ hostile!(
     platform_digest_huge,
     platform_text_decode_expands,
     platform_pbkdf2_iterations,
+    platform_inflate_bomb,
     clock_real_date_unreachable,
 );
