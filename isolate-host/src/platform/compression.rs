@@ -176,13 +176,10 @@ fn coder<'js>(
     Class::instance(ctx, Coder(Some(kind)))
 }
 
-/// Moves what the coder made so far onto the JS heap, as one more chunk.
-fn take<'js>(ctx: &Ctx<'js>, kind: &mut Kind, out: &Array<'js>) -> rquickjs::Result<()> {
-    let sink = kind.sink();
-    if !sink.0.is_empty() {
-        let chunk = glue::uint8(ctx, &sink.0)?;
-        sink.0.clear();
-        out.set(out.len(), chunk)?;
+/// Appends `made` to `out` as one more chunk, on the JS heap.
+fn append<'js>(ctx: &Ctx<'js>, out: &Array<'js>, made: &[u8]) -> rquickjs::Result<()> {
+    if !made.is_empty() {
+        out.set(out.len(), glue::uint8(ctx, made)?)?;
     }
     Ok(())
 }
@@ -197,7 +194,13 @@ fn coding_error(ctx: &Ctx<'_>, decompress: bool, e: &std::io::Error) -> rquickjs
     Exception::throw_type(ctx, &format!("could not {what}: {message}"))
 }
 
-/// `push(coder, bytes)`: the chunks that `bytes` produced.
+fn finished_error(ctx: &Ctx<'_>) -> rquickjs::Error {
+    Exception::throw_type(ctx, "the stream is already finished")
+}
+
+/// `push(coder, bytes)`: the chunks that `bytes` produced. The coder is
+/// borrowed only while Rust codes a slice, never while JS objects are made
+/// (which can run a worker's setters, and through them this coder again).
 fn push<'js>(
     ctx: Ctx<'js>,
     coder: Class<'js, Coder>,
@@ -205,19 +208,22 @@ fn push<'js>(
 ) -> rquickjs::Result<Array<'js>> {
     let out = Array::new(ctx.clone())?;
     let input = glue::with_bytes(&ctx, &input, <[u8]>::to_vec)?;
-    let mut coder = coder.borrow_mut();
-    let Some(kind) = coder.0.as_mut() else {
-        return Err(Exception::throw_type(
-            &ctx,
-            "the stream is already finished",
-        ));
-    };
-    let decompress = kind.decompresses();
     for slice in input.chunks(INPUT_SLICE) {
-        let written = kind.writer().write_all(slice);
-        take(&ctx, kind, &out)?;
+        let (written, made, decompress) = {
+            let mut coder = coder.try_borrow_mut()?;
+            let Some(kind) = coder.0.as_mut() else {
+                return Err(finished_error(&ctx));
+            };
+            let written = kind.writer().write_all(slice);
+            let made = std::mem::take(&mut kind.sink().0);
+            let decompress = kind.decompresses();
+            if written.is_err() {
+                coder.0 = None;
+            }
+            (written, made, decompress)
+        };
+        append(&ctx, &out, &made)?;
         if let Err(e) = written {
-            coder.0 = None;
             return Err(coding_error(&ctx, decompress, &e));
         }
     }
@@ -228,15 +234,12 @@ fn push<'js>(
 /// ended early.
 fn finish<'js>(ctx: Ctx<'js>, coder: Class<'js, Coder>) -> rquickjs::Result<Array<'js>> {
     let out = Array::new(ctx.clone())?;
-    let Some(mut kind) = coder.borrow_mut().0.take() else {
-        return Err(Exception::throw_type(
-            &ctx,
-            "the stream is already finished",
-        ));
+    let Some(mut kind) = coder.try_borrow_mut()?.0.take() else {
+        return Err(finished_error(&ctx));
     };
     let decompress = kind.decompresses();
     let finished = kind.try_finish();
-    take(&ctx, &mut kind, &out)?;
+    append(&ctx, &out, &kind.sink().0)?;
     if let Err(e) = finished {
         return Err(coding_error(&ctx, decompress, &e));
     }

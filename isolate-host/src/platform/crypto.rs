@@ -336,7 +336,8 @@ enum Material {
     RsaPublic { n: Vec<u8>, e: Vec<u8> },
 }
 
-/// A `CryptoKey`'s material, as a JS object only the glue holds.
+/// A `CryptoKey`'s material, as a JS object only the glue holds. It is
+/// never borrowed mutably, so its shared borrows cannot conflict.
 pub struct KeyMaterial(Material);
 
 impl<'js> Trace<'js> for KeyMaterial {

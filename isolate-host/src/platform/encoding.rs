@@ -22,11 +22,15 @@ pub const GLOBALS: &[LazyGlobal] = &[
     },
     LazyGlobal {
         name: "TextEncoderStream",
-        build: |ctx| glue::built(ctx, "encoding", "encoding:classes", natives)?.get("TextEncoderStream"),
+        build: |ctx| {
+            glue::built(ctx, "encoding", "encoding:classes", natives)?.get("TextEncoderStream")
+        },
     },
     LazyGlobal {
         name: "TextDecoderStream",
-        build: |ctx| glue::built(ctx, "encoding", "encoding:classes", natives)?.get("TextDecoderStream"),
+        build: |ctx| {
+            glue::built(ctx, "encoding", "encoding:classes", natives)?.get("TextDecoderStream")
+        },
     },
 ];
 
@@ -242,8 +246,10 @@ fn decode<'js>(
     stream: bool,
 ) -> rquickjs::Result<rquickjs::String<'js>> {
     let decoded = glue::with_bytes(&ctx, &input, |bytes| {
-        state.borrow_mut().decode(bytes, !stream)
-    })?;
+        state
+            .try_borrow_mut()
+            .map(|mut state| state.decode(bytes, !stream))
+    })??;
     match decoded {
         Ok(text) => rquickjs::String::from_str(ctx, &text),
         Err(message) => Err(Exception::throw_type(&ctx, &message)),
