@@ -6,6 +6,9 @@ export default function run() {
   const labels = ["unicode-1-1-utf-8", " UTF8 ", "ascii", "latin2", "cp1251", "utf-16", "utf-16be",
     "x-mac-cyrillic", "euc-kr", "big5", "gb2312", "gb18030", "iso-2022-jp", "koi8-u", "sjis", "x-user-defined"]
     .map((l) => new TextDecoder(l).encoding);
+  // Every encoding of the standard (but replacement) by its name.
+  const NAMES = ["UTF-8", "IBM866", "ISO-8859-2", "ISO-8859-3", "ISO-8859-4", "ISO-8859-5", "ISO-8859-6", "ISO-8859-7", "ISO-8859-8", "ISO-8859-8-I", "ISO-8859-10", "ISO-8859-13", "ISO-8859-14", "ISO-8859-15", "ISO-8859-16", "KOI8-R", "KOI8-U", "macintosh", "windows-874", "windows-1250", "windows-1251", "windows-1252", "windows-1253", "windows-1254", "windows-1255", "windows-1256", "windows-1257", "windows-1258", "x-mac-cyrillic", "GBK", "gb18030", "Big5", "EUC-JP", "ISO-2022-JP", "Shift_JIS", "EUC-KR", "UTF-16BE", "UTF-16LE", "x-user-defined"];
+  const names = NAMES.filter((n) => new TextDecoder(n).encoding !== n.toLowerCase());
   const refused = ["replacement", "utf-7", "nope", "utf-32"].map((l) => {
     try { new TextDecoder(l); return "accepted"; } catch (e) { return e.name; }
   });
@@ -37,6 +40,7 @@ export default function run() {
     encode: [[...enc.encode("aé€😀")], [...enc.encode("\ud800x")], enc.encode().length, enc.encoding],
     encodeInto: [result.read, result.written, [...into]],
     labels,
+    names: [NAMES.length, names],
     refused,
     decode: [
       new TextDecoder("windows-1252").decode(bytes(0x80, 0xe9, 0x9f)),
