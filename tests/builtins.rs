@@ -518,10 +518,9 @@ fn fetch_goes_through_the_policy_and_never_shows_the_credential() {
         text("big"),
         "RpcError: too_large: response body exceeds 1000 bytes"
     );
-    assert_eq!(
-        text("badArgs"),
-        "TypeError: fetch: the first argument must be a URL string"
-    );
+    // fetch(42) parses "42" as a URL, as the standard says, and fails.
+    assert_eq!(text("badArgs"), "TypeError: invalid URL \"42\"");
+    assert_eq!(text("readTwice"), "TypeError: the body was already read");
     assert_eq!(text("keyBody"), "[redacted]");
     assert_eq!(text("keyHeader"), "[redacted]");
     assert!(

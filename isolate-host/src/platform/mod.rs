@@ -15,12 +15,15 @@
 
 mod console;
 mod events;
+mod fetch_api;
 mod global;
 pub mod js;
 mod lazy;
+mod native;
 mod streams;
 
 pub use lazy::LazyGlobal;
+pub use native::load as native_module;
 
 use rquickjs::Ctx;
 
@@ -29,6 +32,7 @@ use rquickjs::Ctx;
 pub static TABLES: &[&[LazyGlobal]] = &[
     console::GLOBALS,
     events::GLOBALS,
+    fetch_api::GLOBALS,
     global::GLOBALS,
     streams::GLOBALS,
 ];
