@@ -472,7 +472,7 @@ function mixBody(klass, bodyOf, headersOf) {
 // ============================================================================
 
 const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
-const NORMALIZED_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH"]);
+const NORMALIZED_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);
 const REDIRECTS = new Set(["follow", "error", "manual"]);
 
 let requestState;
