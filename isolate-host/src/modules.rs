@@ -165,11 +165,16 @@ impl Loader for CompileLoader {
     }
 }
 
+/// Gives the module defined in Rust for a platform module name, if any.
+pub type NativeLoader =
+    for<'js> fn(&Ctx<'js>, &str) -> Option<rquickjs::Result<Module<'js, Declared>>>;
+
 /// Loads modules from a worker's bytecode (and the platform's) inside the
 /// worker's runtime.
 struct BytecodeLoader {
     bytecode: Bytecode,
     platform: Bytecode,
+    natives: NativeLoader,
 }
 
 impl Loader for BytecodeLoader {
@@ -180,6 +185,9 @@ impl Loader for BytecodeLoader {
         _attributes: Option<ImportAttributes<'js>>,
     ) -> rquickjs::Result<Module<'js, Declared>> {
         let bytes = if name.starts_with(PLATFORM_PREFIX) {
+            if let Some(native) = (self.natives)(ctx, name) {
+                return native;
+            }
             self.platform.get(name)
         } else {
             self.bytecode.get(name)
@@ -203,8 +211,14 @@ pub fn load_bytecode<'js>(
 }
 
 /// Installs the loader that serves a worker's compiled modules, and the
-/// platform's (`platform`, names under [`PLATFORM_PREFIX`]), into its runtime.
-pub fn install_worker_loader(runtime: &Runtime, bytecode: &Bytecode, platform: &Bytecode) {
+/// platform's (`platform`, names under [`PLATFORM_PREFIX`], and the modules
+/// `natives` defines in Rust), into its runtime.
+pub fn install_worker_loader(
+    runtime: &Runtime,
+    bytecode: &Bytecode,
+    platform: &Bytecode,
+    natives: NativeLoader,
+) {
     let names = Rc::new(RefCell::new(bytecode.keys().cloned().collect()));
     runtime.set_loader(
         WorkerResolver {
@@ -214,6 +228,7 @@ pub fn install_worker_loader(runtime: &Runtime, bytecode: &Bytecode, platform: &
         BytecodeLoader {
             bytecode: bytecode.clone(),
             platform: platform.clone(),
+            natives,
         },
     );
 }

@@ -19,14 +19,17 @@ mod console;
 pub mod crypto;
 pub mod encoding;
 mod events;
+mod fetch_api;
 mod global;
 mod glue;
 pub mod js;
 mod lazy;
+mod native;
 mod streams;
 pub mod url;
 
 pub use lazy::LazyGlobal;
+pub use native::load as native_module;
 
 use rquickjs::Ctx;
 
@@ -39,6 +42,7 @@ pub static TABLES: &[&[LazyGlobal]] = &[
     crypto::GLOBALS,
     encoding::GLOBALS,
     events::GLOBALS,
+    fetch_api::GLOBALS,
     global::GLOBALS,
     streams::GLOBALS,
     url::GLOBALS,
