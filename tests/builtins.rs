@@ -612,7 +612,7 @@ fn serve_whatwg(mut stream: TcpStream, hung_up: &HungUp) {
         "/moved" => ("302 Found", "location: /echo\r\n", Vec::new()),
         _ => (
             "200 OK",
-            "content-type: application/json\r\n",
+            "content-type: application/json\r\nx-utf8: \u{e9}\r\n",
             serde_json::json!({
                 "method": method,
                 "caller": headers.get("x-caller"),
@@ -652,6 +652,9 @@ fn fetch_is_whatwg_fetch_with_headers_streams_and_abort() {
         "Headers and a streamed request body reach the server"
     );
     assert_eq!(out["streamedBack"], "streamed back");
+    // A header value's UTF-8 bytes become one character each (a byte
+    // string), as in browsers.
+    assert_eq!(out["utf8Header"], serde_json::json!([195, 169]));
     assert_eq!(out["bodyUsed"], true);
     assert_eq!(
         out["aborted"], "AbortError: This signal is aborted.",

@@ -18,6 +18,7 @@ export default async function run({ base }) {
   const request = new Request(`${base}/echo`, { method: "POST", headers, body, duplex: "half" });
   const echoed = await fetch(request);
   out.echo = [echoed.status, echoed.headers.get("content-type"), await echoed.json()];
+  out.utf8Header = [...echoed.headers.get("x-utf8")].map((c) => c.charCodeAt(0));
 
   // The response body is a stream, read chunk by chunk.
   const streamed = await fetch(`${base}/echo`, { method: "PUT", body: "streamed back" });

@@ -55,7 +55,7 @@ pub fn bytecode() -> Result<Bytecode, Error> {
     if let Some(bytecode) = BYTECODE.with(|b| b.get().cloned()) {
         return Ok(bytecode);
     }
-    let compiler = Compiler::new(64 << 20, 1 << 20)?;
+    let compiler = Compiler::new(64 << 20, 1 << 20)?.without_source();
     let mut sources = Vec::with_capacity(SOURCES.len() * 2);
     for (name, text) in SOURCES {
         sources.push(Source {

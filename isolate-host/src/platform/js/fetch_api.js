@@ -50,6 +50,17 @@ function parseURL(input, base = undefined) {
   return text;
 }
 
+// The gateway gives header values as UTF-8 text; Headers hold byte strings
+// (one character per byte), as a browser's do.
+function isomorphicDecode(text) {
+  const bytes = utf8Encode(text);
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 4096) {
+    out += String.fromCharCode(...bytes.subarray(i, i + 4096));
+  }
+  return out;
+}
+
 function isURLSearchParams(v) {
   return v !== null && typeof v === "object" && Object.prototype.toString.call(v) === "[object URLSearchParams]";
 }
@@ -687,7 +698,7 @@ export function fetch(input, init = undefined) {
           type: "basic",
           status: answer.status,
           statusText: answer.statusText,
-          headers: immutableHeaders(answer.headers),
+          headers: immutableHeaders(answer.headers.map(([k, v]) => [k, isomorphicDecode(v)])),
           body: NULL_BODY_STATUS.has(answer.status) || r.method === "HEAD" ? null : new Body(stream, null),
           url: answer.url || r.url,
           redirected: answer.redirected,
