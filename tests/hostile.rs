@@ -329,6 +329,7 @@ hostile!(
     ambient_performance,
     ambient_shared_memory,
     ambient_webassembly_gc,
+    ambient_import_platform,
     eval_direct,
     eval_indirect,
     eval_function_constructor,
@@ -337,7 +338,18 @@ hostile!(
     eval_generator_function_constructor,
     eval_async_generator_function_constructor,
     eval_allowed_by_policy,
+    // The Web platform layer.
+    platform_clone_deep,
+    platform_clone_cycle,
+    platform_stream_never_ends,
     clock_frozen_during_computation,
+    // The Web platform's native parts.
+    platform_atob_huge,
+    platform_atob_huge_invalid,
+    platform_digest_huge,
+    platform_text_decode_expands,
+    platform_pbkdf2_iterations,
+    platform_inflate_bomb,
     clock_real_date_unreachable,
     // Timers.
     timer_order,

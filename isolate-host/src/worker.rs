@@ -52,7 +52,7 @@ impl JsWorker {
         let isolate = core.isolate();
 
         let (evaluated, job_error) = isolate.segment(|ctx| -> Result<_, Error> {
-            console::install(ctx, core.logs().clone()).map_err(|e| Error::Engine(e.to_string()))?;
+            console::attach(ctx, core.logs().clone()).map_err(|e| Error::Engine(e.to_string()))?;
             caps.install(ctx)
                 .map_err(|e| Error::Engine(e.to_string()))?;
             crate::fetch::install(ctx, &caps).map_err(|e| Error::Engine(e.to_string()))?;

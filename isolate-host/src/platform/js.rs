@@ -23,10 +23,19 @@ use crate::modules::{self, Bytecode, Compiler, Kind, Source, PLATFORM_PREFIX};
 const SOURCES: &[(&str, &str)] = &[
     ("abort", include_str!("js/abort.js")),
     ("clone", include_str!("js/clone.js")),
+    ("console", include_str!("js/console.js")),
     ("dom_exception", include_str!("js/dom_exception.js")),
     ("events", include_str!("js/events.js")),
     ("global", include_str!("js/global.js")),
+    ("fetch_api", include_str!("js/fetch_api.js")),
     ("internal", include_str!("js/internal.js")),
+    // Defined in Rust (`native.rs`); this text only lets the others link.
+    ("native", super::native::PLACEHOLDER),
+    ("streams", include_str!("js/streams.js")),
+    ("url", include_str!("js/url.js")),
+    ("encoding", include_str!("js/encoding.js")),
+    ("crypto", include_str!("js/crypto.js")),
+    ("compression", include_str!("js/compression.js")),
 ];
 
 /// Where the entry of module `name` lives: a stub that imports the module
@@ -46,7 +55,7 @@ pub fn bytecode() -> Result<Bytecode, Error> {
     if let Some(bytecode) = BYTECODE.with(|b| b.get().cloned()) {
         return Ok(bytecode);
     }
-    let compiler = Compiler::new(64 << 20, 1 << 20)?;
+    let compiler = Compiler::new(64 << 20, 1 << 20)?.without_source();
     let mut sources = Vec::with_capacity(SOURCES.len() * 2);
     for (name, text) in SOURCES {
         sources.push(Source {

@@ -15,19 +15,42 @@
 //! tasks (`timers`, on `crate::tasks`) and `performance` reads the engine's
 //! frozen clock.
 
+pub mod base64;
+pub mod compression;
+mod console;
+pub mod crypto;
+pub mod encoding;
 mod events;
+mod fetch_api;
 mod global;
+mod glue;
 pub mod js;
 mod lazy;
+mod native;
+mod streams;
 pub mod timers;
+pub mod url;
 
 pub use lazy::LazyGlobal;
+pub use native::load as native_module;
 
 use rquickjs::Ctx;
 
 /// Every area's globals. Names must be unique across tables (checked by a
 /// unit test).
-pub static TABLES: &[&[LazyGlobal]] = &[events::GLOBALS, global::GLOBALS, timers::GLOBALS];
+pub static TABLES: &[&[LazyGlobal]] = &[
+    base64::GLOBALS,
+    compression::GLOBALS,
+    console::GLOBALS,
+    crypto::GLOBALS,
+    encoding::GLOBALS,
+    events::GLOBALS,
+    fetch_api::GLOBALS,
+    global::GLOBALS,
+    streams::GLOBALS,
+    timers::GLOBALS,
+    url::GLOBALS,
+];
 
 /// Makes the platform's globals reachable in `ctx`. Call once per context,
 /// before any worker code runs; builds nothing.
