@@ -11,9 +11,27 @@
 # principal is the same across reconnects and broker restarts; per-principal
 # state (such as the `Broker.get` cache) is never shared between principals.
 #
+# Per-principal quotas (`caplet serve --quota NAME=VALUE`, or `[quotas]` of
+# `caplet.toml`). A principal, with every sub-principal it names in
+# `WorkerCode.principal` counted inside it, holds at most: `workers` live
+# workers (default 256), `cached_ids` ids in the `get` cache (default 256),
+# `memory_bytes` as the sum of its live workers' `Limits.memoryBytes`
+# (default 16 GiB) and `connections` open connections (default 256). A call
+# that would pass one fails with `overloaded` and the reason
+# `quota_exceeded: <name>: …`; other principals are not affected. A worker
+# stops counting once every client has released it (or its connection
+# closed) and the `get` cache no longer keeps it; a connection, once closed.
+#
 # Connection limits. The broker closes a connection that breaks one, except
 # where it says it answers `overloaded`:
-# - a message is at most 80 MiB, 64 levels of nesting and 511 segments;
+# - a message is at most 80 MiB, 64 levels of nesting and 511 segments.
+#   caplet itself never sends a larger one: params or results that would
+#   not fit (less 1 MiB of room, counting 64 bytes per capability) fail
+#   their one call with `too_large: …` instead, wherever the broker or an
+#   isolate-host forwards or answers them (a worker's call, a capability's
+#   answer, `Worker.invoke`), so one worker's call never ends a connection
+#   and the other calls on it. The built-ins answer far less (`fs.capnp`,
+#   `kv.capnp`, `http.capnp`);
 # - at most 256 calls in flight per connection by default; further calls are
 #   answered `overloaded` with reason `too_many_calls: …`. Answers carrying
 #   capabilities count until the client finishes them;
@@ -22,6 +40,10 @@
 # - a connection with no call in flight that sends nothing for 5 minutes by
 #   default is closed, and so is one whose message takes longer than 60
 #   seconds by default to arrive.
+# - TCP connections that have not authenticated take at most half of the
+#   file descriptors a reserve (for isolate-hosts, Unix-socket clients and
+#   the data directory) leaves; one beyond is closed as soon as it is
+#   accepted.
 #
 # What it is for: loading JavaScript workers into isolates and invoking them.
 # A worker reaches the world only through the capabilities listed in its
@@ -52,7 +74,9 @@ interface Broker {
   # `module_not_found`, `module_too_large`, `bad_code`, `limit_too_high` or
   # `schema_error` (an interface schema of `env` does not compile or cannot be
   # used from JS), all of type `failed`; or `overloaded` when no isolate-host
-  # can take the worker.
+  # can take the worker, or with `quota_exceeded: workers: …` or
+  # `quota_exceeded: memory_bytes: …` when the principal would pass a quota
+  # (unheld workers of its `get` cache are forgotten first to make room).
 
   get @1 (id :Text, code :WorkerCode) -> (worker :Worker);
   # Like `load`, but cached under `id` (for this connection's principal): a
@@ -60,8 +84,12 @@ interface Broker {
   # compiled worker, sharing its module state. The same id with different
   # code fails with `id_conflict` naming the id. `id` is 1–256 bytes.
   # Capabilities are not compared: a cached worker keeps the `env` grants of
-  # the `get` that created it. A principal keeps at most 1024 ids; beyond,
-  # the oldest is forgotten (its worker lives on while anyone holds it).
+  # the `get` that created it. A principal keeps at most `cached_ids` ids
+  # (quota, default 256), its sub-principals' included; beyond, the least
+  # recently used id whose worker no client holds is forgotten. When every
+  # cached worker is held, a new id fails with `overloaded`
+  # `quota_exceeded: cached_ids: …`. Loading counts against `workers` and
+  # `memory_bytes` like `load`.
 
   builtin @2 (grant :BuiltinGrant) -> (cap :Capability, interfaceSchema :InterfaceSchema);
   # A built-in capability the broker itself serves (see `BuiltinGrant`),
@@ -78,6 +106,30 @@ interface Broker {
   # defines, and quotas come from the configuration. Fails with `bad_grant: …` naming the
   # problem (unknown policy, malformed name), or `unavailable: …` when the
   # broker runs without a data directory or configuration for that kind.
+
+  types @3 (env :List(Binding)) -> (typescript :Text);
+  # TypeScript declarations of a worker's `env` for these bindings, as
+  # `caplet types` prints them: one global script declaring `Env` (each
+  # binding's interface, with the `.capnp` doc comments as JSDoc and
+  # pipelined return types), the worker's default-export shape
+  # `WorkerModule`, and caplet's globals. Written for models to read, so
+  # compact. Names and schemas are checked as `load` checks them (fails
+  # with `bad_code` or `schema_error`); the capabilities are not used and
+  # may be null.
+
+  audit @4 (env :List(Binding), limits :Limits) -> (json :Text);
+  # Everything a worker with these bindings and limits could reach, as
+  # `caplet audit --format json` prints it (see README, "Auditing what a
+  # worker can reach"): each binding with its interface, every interface
+  # reachable through capability-typed params, results, struct fields,
+  # lists and unions with the path it is reached by, flags (`untyped_capability`,
+  # `generic`, `undocumented_method`), the effective limits against the
+  # broker's maxima and this principal's quotas. A binding whose capability
+  # is a built-in this connection got from `builtin` (one of its latest 256)
+  # is reported with its kind and effective policy. Unlike `load`, schemas
+  # with `AnyPointer`, `Capability` or generics are reported (flagged), not
+  # refused. Fails with `bad_code`, `schema_error` or `limit_too_high` like
+  # `load`.
 }
 
 # ==============================================================================
@@ -112,7 +164,8 @@ struct WorkerCode {
   # A sub-principal the worker acts for, as the client names it (at most 256
   # bytes; empty means the connection's own principal). It lives under the
   # connection's principal (`<principal>/<name>`), so a client can separate
-  # its own workers but never join another principal's. A broker started
+  # its own workers but never join another principal's; its workers and ids
+  # count against the connection's principal's quotas. A broker started
   # with `--cordon principal` never places workers of different
   # (sub-)principals in the same isolate-host process; a load that finds no
   # host free for its principal fails with `overloaded`.
@@ -157,10 +210,55 @@ struct Binding {
 
   cap @1 :Capability;
   # The capability itself. The broker proxies every call made on it.
+  #
+  # How its interface looks from JavaScript: each method takes its params
+  # struct as a plain object and returns a pipelined promise of its results
+  # object. Int64/UInt64 ↔ BigInt (a safe-integer number is accepted too),
+  # other numbers ↔ number (out of the field's range, or not an integer for
+  # an integer field: `RangeError`), Text ↔ string, Data ↔ Uint8Array, enums
+  # ↔ enumerant names (a number is accepted; an enumerant unknown to the
+  # schema arrives as its number), Void ↔ null, lists ↔ arrays, structs and
+  # groups ↔ objects, interfaces ↔ stubs. A union reads as an object with
+  # the one member that is set (a Void member as `null`); sent from JS it
+  # must set exactly one member. Any other wrong type throws a `TypeError`
+  # naming the field.
 
   interfaceSchema @2 :InterfaceSchema;
   # The interface `cap` implements; the broker may never have seen it before.
   # (Not called `schema`: pycapnp reserves that attribute on every struct.)
+
+  budget @3 :Budget;
+  # Limits on the use of this grant, enforced by the broker's membrane for
+  # `cap` and for every capability reached through it (returned by its
+  # methods or passed back into the worker through it, at any depth),
+  # across all of the worker's invocations. Unset: none beyond the worker's
+  # own limits. `Worker.revoker` revokes the grant. Not compared by
+  # `Broker.get`: a cached worker keeps the budget of the `get` that made it.
+}
+
+struct Budget {
+  # What one grant may be used for. 0 (or empty) means no limit of that kind.
+  # A call over a budget fails with `overloaded` and the reason
+  # `budget_exhausted: <calls|bytes|expires>: …`, and does not reach the
+  # provider.
+
+  calls @0 :UInt64;
+  # Calls through the grant, in total.
+
+  bytes @1 :UInt64;
+  # Bytes of params plus results through the grant, in total (message
+  # sizes, counted as they pass the broker). The call whose params would
+  # pass it fails before it is sent; results that pass it fail the call.
+
+  expiresInMs @2 :UInt64;
+  # Milliseconds after the worker is loaded from which every call through
+  # the grant fails.
+
+  methods @3 :List(Text);
+  # The methods of the granted interface that may be called, by name (a
+  # narrower surface than the interface; empty: all). Others fail with
+  # `unimplemented` and the reason `method_not_allowed: …`. Capabilities
+  # reached through the grant keep their whole interfaces.
 }
 
 struct BuiltinGrant {
@@ -269,6 +367,11 @@ struct Limits {
   # Capability calls one invocation may have waiting for their results at
   # once (default 100). The call over the limit ends the invocation with
   # `callsInFlightExceeded`.
+
+  pendingTimers @9 :UInt32;
+  # Timers (`setTimeout`, `setInterval`) one invocation may have pending at
+  # once (default 1000, at most 100000). The timer over the limit ends the
+  # invocation with `timerLimitExceeded`.
 }
 
 # ==============================================================================
@@ -279,16 +382,21 @@ interface Worker {
   # A compiled worker living in an isolate-host.
 
   invoke @0 (entrypoint :Text, input :Text, logSink :LogSink)
-         -> (output :Text, logs :List(LogLine), stats :Stats, error :InvokeError);
+         -> (output :Text, logs :List(LogLine), stats :Stats, error :InvokeError,
+             calls :List(CallRecord));
   # Calls the worker. `entrypoint` names a method of the main module's default
   # export object (empty means `run`); when the default export is a function,
   # only `run` (or empty) is accepted and the function is called.
   # The function receives `(input, env, ctx)`, where `input` is `input` parsed
-  # as JSON (empty text means `null`).
+  # as JSON (empty text means `null`), and `ctx.waitUntil(promise)` keeps the
+  # invocation open after its result is ready until `promise` settles
+  # (within `wallTimeMs`). Timers still pending then are cancelled.
   #
   # On success `output` is the awaited return value as JSON text (`undefined`
   # becomes `null`) and `error` is unset. On failure `output` is empty and
-  # `error` says why; `logs` and `stats` are filled either way.
+  # `error` says why; `logs` and `stats` are filled either way. An
+  # `entrypoint` or `input` that is not UTF-8 fails the call itself with
+  # `bad_input: …` (type `failed`).
   #
   # `logSink` (optional, added after the first release): when set, every
   # console line the invocation keeps is also sent to it while the
@@ -297,11 +405,22 @@ interface Worker {
   # every line. Security: the isolate-host gets a broker proxy of the sink,
   # revoked when this call returns, and writes log lines only; the worker
   # cannot reach it. A sink that fails or is slow does not fail the
-  # invocation, and only delays its answer by at most one second.
+  # invocation, and only delays its answer by at most one second. At most
+  # 1024 writes wait for the sink's answer at once: a line that comes while
+  # that many wait is not sent, and `logs` then end with the warning
+  # `N log lines dropped: the log sink was too slow`. When this call
+  # returns (or is cancelled), the broker stops waiting for the sink's
+  # answers.
+  #
+  # `calls` (added after the first release) is the invocation's call log:
+  # every capability call its code made through `env` (and through
+  # capabilities those calls returned), in the order they started, as the
+  # broker's membrane saw them; at most 4096 records. Invocations of one
+  # worker are answered one after another.
 
-  entrypoint @1 (name :Text, interfaceSchema :InterfaceSchema) -> (cap :Capability);
-  # Serves an export of the main module as a typed capability: `name` names
-  # the export (`default` for the default export), an object whose methods
+  entrypoint @1 (exportName :Text, interfaceSchema :InterfaceSchema) -> (cap :Capability);
+  # Serves an export of the main module as a typed capability: `exportName`
+  # names the export (`default` for the default export), an object whose methods
   # implement the interface `interfaceSchema` describes. Each method gets the
   # params struct as a plain object and returns (or resolves to) the results
   # struct; capabilities in both directions become stubs and exported objects,
@@ -310,9 +429,32 @@ interface Worker {
   # Each call runs under the worker's limits like an invocation (or within the
   # invocation already running); a JS exception answers `failed` with its
   # message. The capability lives as long as the caller holds it and the
-  # worker lives. Fails with `entrypoint_not_found` (no such export, or not an
-  # object) or `schema_error` (the schema does not compile or cannot be used
-  # from JS, naming the place).
+  # worker's runtime lives: after an invocation (or a call on it) trips a
+  # limit, the runtime is rebuilt from the worker's code with fresh module
+  # state, and capabilities served from the old runtime answer
+  # `disconnected` (the worker itself keeps working; call `entrypoint`
+  # again). They are not silently re-pointed at the rebuilt runtime, so a
+  # caller learns that the state behind the object it held is gone. Fails
+  # with `entrypoint_not_found` (no such export, or not an object) or
+  # `schema_error` (the schema does not compile or cannot be used from JS,
+  # naming the place).
+  #
+  # (The parameter was called `name` before; pycapnp reserves `name` as a
+  # keyword of every call, so it was renamed. Names are not on the wire.)
+
+  revoker @2 (binding :Text) -> (revoker :Revoker);
+  # A revoker of the grant `env.<binding>` of this worker (see `Revoker`).
+  # Fails with `bad_request` naming the binding when the worker has none.
+}
+
+interface Revoker {
+  # Revokes one grant of a worker (see `Worker.revoker`).
+
+  revoke @0 () -> ();
+  # From now on every call through the grant, and through every capability
+  # reached from it, fails with `disconnected` and the reason `revoked: …`:
+  # calls in flight (they fail at once), later calls, and calls on stubs the
+  # worker keeps across invocations. Revoking again does nothing.
 }
 
 interface LogSink {
@@ -362,12 +504,53 @@ struct InvokeError {
     # The invocation made more than `Limits.subrequests` capability calls.
     callsInFlightExceeded @12;
     # More than `Limits.callsInFlight` capability calls were waiting at once.
+    timerLimitExceeded @13;
+    # More than `Limits.pendingTimers` timers were pending at once.
     #
     # After any of the limit kinds above (cpu, memory, wall time, stack,
-    # subrequests, calls in flight) the worker's runtime is thrown away and
+    # subrequests, calls in flight, timers) the worker's runtime is thrown away and
     # rebuilt from its code before its next invocation: module state does not
     # survive a tripped limit.
   }
+}
+
+struct CallRecord {
+  # One capability call a worker made during an invocation (see
+  # `Worker.invoke`), recorded by the broker.
+
+  binding @0 :Text;
+  # The `env` binding the call went through (also for calls on
+  # capabilities returned by that binding's calls).
+
+  interface @1 :Text;
+  # The called interface's name, e.g. `Volume`.
+
+  method @2 :Text;
+  # The method's name, e.g. `read`.
+
+  startUs @3 :UInt64;
+  # When the call reached the broker, in microseconds from the start of
+  # the invocation.
+
+  durationUs @4 :UInt64;
+  # Until its answer came back, in microseconds. A call still in flight
+  # when the invocation answered counts until then.
+
+  paramsBytes @5 :UInt64;
+  # Size of the params, in bytes (Cap'n Proto words × 8).
+
+  resultsBytes @6 :UInt64;
+  # Size of the results, in bytes; 0 for a failed call.
+
+  outcome @7 :Text;
+  # `ok`, or the error kind: the snake_case kind the error's reason starts
+  # with (`not_found`, `denied` …), else `failed`, `overloaded`,
+  # `disconnected` or `unimplemented`; `in_flight` for a call not answered
+  # when the invocation ended.
+
+  pipelinedOn @8 :Int64 = -1;
+  # The index (in this list) of the call whose answer this call was made
+  # on before that answer came back (promise pipelining), or -1.
 }
 
 struct LogLine {
@@ -408,7 +591,10 @@ interface Gatekeeper {
   authenticate @0 (token :Text) -> (broker :Broker);
   # Exchanges a token from the broker's token file for a `Broker` whose
   # principal is the token's name. May be called again on the same connection
-  # (for example with another principal's token).
+  # (for example with another principal's token). A principal that already
+  # has `connections` (quota) open connections is refused with `overloaded`
+  # `quota_exceeded: connections: …`, and the connection stays
+  # unauthenticated.
   #
   # A wrong token fails with `unauthenticated: invalid token` (type `failed`)
   # after a delay that grows with each failure on this connection and from the

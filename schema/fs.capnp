@@ -25,17 +25,29 @@
 # component longer than 255 bytes. The root `/` always exists, is a
 # directory, and can be neither written nor removed nor renamed.
 #
-# Limits: one file holds at most 16 MiB. Every volume has a quota, set by the
+# Limits: one file holds at most 16 MiB. One answer (a file's content, a
+# listing, a glob's matches, a batch's results) holds at most 32 MiB of
+# contents, paths and names (counting 32 bytes per item besides), so every
+# answer stays well under the 80 MiB message limit: a call that would
+# answer more fails with `too_large` and changes nothing, e.g.
+# `too_large: batch op 2: read /big: the batch results would be over
+# 33554432 bytes`. Every volume has a quota, set by the
 # broker at grant time: total bytes of file content, and number of entries
 # (files plus directories). An operation that would exceed either fails and
 # changes nothing; the message names the quota, e.g.
 # `write /notes/a.txt: quota exceeded: volume "workspace" allows 1048576 bytes`.
 #
 # Errors: every failure is a Cap'n Proto exception of type `failed` whose
-# reason is one line: the operation, the normalised path, and the cause, e.g.
-# `read /missing.txt: not found`, `remove /docs: directory not empty`,
-# `write /a/b.txt: parent directory /a does not exist`. Each method is atomic:
-# when it fails, nothing it would have changed has changed.
+# reason is one line: a stable snake_case kind, then the operation, the
+# normalised path, and the cause, e.g. `not_found: read /missing.txt: not
+# found`, `not_empty: remove /docs: directory not empty`, `not_found: write
+# /a/b.txt: parent directory /a does not exist`. The kinds: `not_found`,
+# `exists`, `not_a_directory`, `is_a_directory`, `not_empty`, `bad_path`
+# (escapes the root, NUL, too long, the root itself, a move into itself),
+# `too_large`, `quota_exceeded`, `read_only`, `too_many` (batch items, glob
+# matches), `storage` (the database failed); a database that stays busy
+# answers `overloaded`. Each method is atomic: when it fails, nothing it
+# would have changed has changed.
 
 @0xc328a1ecd0545e92;
 
@@ -97,7 +109,7 @@ interface Volume {
   # component `*` matches any run of characters and `?` exactly one, neither
   # crossing a `/`; a component that is exactly `**` matches zero or more
   # whole components. Other characters match themselves. At most 10000
-  # matches (`too many matches`).
+  # matches (`too many matches`) and one answer's 32 MiB (`too_large`).
 
   batch @9 (ops :List(FsOp)) -> (results :List(FsResult));
   # Runs `ops` in order, in one transaction: later ops see the effects of
@@ -105,7 +117,9 @@ interface Volume {
   # come back one per op, in order. If an op fails, everything is rolled
   # back and the call fails with `batch op <index>: <op> <path>: <cause>`
   # (index counted from 0), e.g. `batch op 1: remove /tmp: not found`.
-  # At most 1000 ops per batch.
+  # At most 1000 ops per batch, and the results of all its reads, lists and
+  # stats together at most one answer's 32 MiB: the op that would pass it
+  # fails the batch with `too_large`, before it is read.
 
   usage @10 () -> (bytes :UInt64, entries :UInt32, maxBytes :UInt64, maxEntries :UInt32);
   # How much of the quota the volume uses: bytes of file content, number of

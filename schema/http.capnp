@@ -27,8 +27,10 @@
 #
 # Credentials: API keys live only in the broker. A policy rule may add a
 # header such as `Authorization: Bearer <secret>` for a given destination
-# host; the caller never sees the secret (not in response headers, bodies,
-# error messages or logs) and cannot override the injected header. Injected
+# host; the caller never sees the secret (not in the response URL, status
+# text, header names or values, body, error messages or logs; matched in any
+# case, percent-encoded and in base64) and cannot override the injected
+# header. Injected
 # credentials, and caller-supplied `Authorization`, `Cookie` and
 # `Proxy-Authorization` headers, are dropped for the rest of a redirect chain
 # once it leaves the origin (scheme, host, port) of the first request.
@@ -127,20 +129,24 @@ struct Response {
   # Response headers, repeated names kept (values of one name are grouped,
   # in the order they were received), without connection-level ones
   # (`Connection`, `Keep-Alive`, `Transfer-Encoding`, `TE`, `Trailer`,
-  # `Upgrade`, `Proxy-*`). Any occurrence of a broker secret is replaced by
-  # `[redacted]`. The policy caps their count and total size (`too_large`).
+  # `Upgrade`, `Proxy-*`). Any occurrence of a broker secret, in names and
+  # values, is replaced by `[redacted]`. The policy caps their count and
+  # total size (`too_large`; default 64 KiB, configurable up to 1 MiB).
 
   body @3 :Data;
   # The response body, exactly as sent (the gateway asks for
   # `Accept-Encoding: identity` and refuses compressed responses with
   # `unsupported`), except that any occurrence of a broker secret is replaced
   # by `[redacted]` (`content-length` in `headers` is then adjusted).
-  # Capped by the policy's response limit (default 10 MiB):
+  # Capped by the policy's response limit (default 10 MiB, configurable up
+  # to 64 MiB so a response fits in one message; a larger
+  # `max_response_bytes` is refused when the configuration is read):
   # larger bodies fail with `too_large: response body exceeds N bytes`.
 
   url @4 :Text;
   # The URL that produced this response: the request URL, or the last
-  # redirect target.
+  # redirect target, with any occurrence of a broker secret replaced by
+  # `[redacted]`.
 
   redirects @5 :UInt8;
   # How many redirects were followed to get here.

@@ -12,13 +12,17 @@
 # What it can touch: only the keys of its own store.
 #
 # Limits: a key is 1–1024 bytes of UTF-8 without NUL; a value is at most
-# 1 MiB; `putMany` takes at most 1000 entries; `list` returns at most 1000
-# entries per page.
+# 1 MiB; `putMany` takes at most 1000 entries; a `list` page holds at most
+# 1000 entries and at most 32 MiB of keys and values (counting 32 bytes per
+# entry besides), so every answer stays well under the 80 MiB message limit.
 #
 # Errors: every failure is a Cap'n Proto exception of type `failed` whose
-# reason is one line naming the operation, the key and the cause, e.g.
-# `put "user:1": value too large: 2000000 bytes, limit 1048576`. Each method
-# is atomic: when it fails, nothing has changed.
+# reason is one line: a stable snake_case kind, then the operation, the key
+# and the cause, e.g. `too_large: put "user:1": value too large: 2000000
+# bytes, limit 1048576`. The kinds: `bad_key`, `too_large`, `too_many`
+# (putMany entries), `bad_cursor`, `storage`; a database
+# that stays busy answers `overloaded`. Each method is atomic: when it
+# fails, nothing has changed.
 
 @0x815c9fa6ac263aa4;
 
@@ -49,8 +53,10 @@ interface Store {
   # `cursor` means there are no more entries. A cursor is opaque, belongs to
   # its `prefix` (`invalid cursor` otherwise), and stays valid across writes:
   # a page continues after the last key of the previous one. `limit` is
-  # clamped to 1–1000 (0 means the default, 100). With `keysOnly` the values
-  # are left empty.
+  # clamped to 1–1000 (0 means the default, 100). A page also ends before
+  # the entry that would take it over 32 MiB (see Limits above), so it can
+  # hold fewer than `limit` entries while `cursor` says more follow. With
+  # `keysOnly` the values are left empty (and cost nothing).
 
   putMany @4 (entries :List(Entry)) -> ();
   # Stores every entry, in one transaction: all of them or none. If one is

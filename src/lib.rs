@@ -23,6 +23,39 @@ pub mod transport;
 /// nothing one accepts is refused by the other.
 pub const MAX_MESSAGE_WORDS: usize = 80 << 20 >> 3;
 
+/// Words one capability adds to a message beyond its payload: its entry in
+/// the message's capability table (a descriptor of one data word and one
+/// pointer, and a promised answer with a short transform when it points
+/// into an answer), rounded up.
+pub const CAP_DESCRIPTOR_WORDS: u64 = 8;
+
+/// The largest payload (the params or the results of one call) a caplet
+/// process sends or forwards, in words: [`MAX_MESSAGE_WORDS`] less 1 MiB of
+/// room for the RPC header, counting [`CAP_DESCRIPTOR_WORDS`] for each of
+/// its capabilities. A message the peer would refuse ends the whole
+/// connection, and with it every call on it (an isolate-host's connection
+/// is all its workers'), so an oversized payload fails its one call
+/// instead, with [`check_payload`].
+pub const MAX_PAYLOAD_WORDS: u64 = (MAX_MESSAGE_WORDS - (1 << 20 >> 3)) as u64;
+
+/// `Ok` when a payload of `size` fits in one message ([`MAX_PAYLOAD_WORDS`]);
+/// else the `failed` error `too_large: WHAT is N bytes, over the limit of M
+/// bytes of one message`, `what` naming the payload (`the results of
+/// Store.list`).
+pub fn check_payload(size: capnp::MessageSize, what: &str) -> capnp::Result<()> {
+    let words = size
+        .word_count
+        .saturating_add(u64::from(size.cap_count).saturating_mul(CAP_DESCRIPTOR_WORDS));
+    if words <= MAX_PAYLOAD_WORDS {
+        return Ok(());
+    }
+    Err(capnp::Error::failed(format!(
+        "too_large: {what} is {} bytes, over the limit of {} bytes of one message",
+        words.saturating_mul(8),
+        MAX_PAYLOAD_WORDS * 8
+    )))
+}
+
 /// How long an isolate-host waits, after an invocation, for the caller's
 /// `LogSink` to take the lines streamed to it before it answers anyway.
 pub const LOG_FLUSH_TIMEOUT_MS: u64 = 1000;
@@ -45,6 +78,7 @@ pub fn invoke_error_kind_name(kind: caplet_capnp::invoke_error::Kind) -> &'stati
         Kind::Internal => "internal",
         Kind::SubrequestLimitExceeded => "subrequest_limit_exceeded",
         Kind::CallsInFlightExceeded => "calls_in_flight_exceeded",
+        Kind::TimerLimitExceeded => "timer_limit_exceeded",
     }
 }
 
@@ -52,3 +86,32 @@ pub fn invoke_error_kind_name(kind: caplet_capnp::invoke_error::Kind) -> &'stati
 /// import), as a serialized `CodeGeneratorRequest` message (not aligned:
 /// read it with `capnp::serialize::read_message`, which copies).
 pub const SCHEMA_NODES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/schema-nodes.bin"));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_payload_over_the_message_limit_is_refused_naming_it() {
+        let size = |word_count, cap_count| capnp::MessageSize {
+            word_count,
+            cap_count,
+        };
+        assert!(check_payload(size(MAX_PAYLOAD_WORDS, 0), "x").is_ok());
+        let error =
+            check_payload(size(MAX_PAYLOAD_WORDS + 1, 0), "the results of Store.list").unwrap_err();
+        assert_eq!(error.kind, capnp::ErrorKind::Failed);
+        assert_eq!(
+            error.extra,
+            format!(
+                "too_large: the results of Store.list is {} bytes, over the limit of {} bytes of one message",
+                (MAX_PAYLOAD_WORDS + 1) * 8,
+                MAX_PAYLOAD_WORDS * 8
+            )
+        );
+        // Capabilities count with their descriptors.
+        let caps = (MAX_PAYLOAD_WORDS / CAP_DESCRIPTOR_WORDS) as u32;
+        assert!(check_payload(size(1, caps), "x").is_err());
+        assert!(check_payload(size(u64::MAX, u32::MAX), "x").is_err());
+    }
+}

@@ -103,7 +103,7 @@ fn fs_batches_traversal_quotas_and_read_only_volumes() {
     let out = ws.output(FS_JS, &fs_args("rules", "null"));
     assert_eq!(
         out["batch"],
-        "RpcError: batch op 1: remove /missing: not found"
+        "RpcError: not_found: batch op 1: remove /missing: not found"
     );
     assert_eq!(
         out["batchTrace"],
@@ -112,7 +112,7 @@ fn fs_batches_traversal_quotas_and_read_only_volumes() {
     );
     assert_eq!(
         out["traversal"],
-        r#"RpcError: read "../../etc/passwd": path escapes the volume root"#
+        r#"RpcError: bad_path: read "../../etc/passwd": path escapes the volume root"#
     );
     assert!(
         out["traversalWrite"]
@@ -123,12 +123,12 @@ fn fs_batches_traversal_quotas_and_read_only_volumes() {
     );
     assert_eq!(
         out["quota"],
-        r#"RpcError: write /big.txt: quota exceeded: volume "tiny" allows 10 bytes"#
+        r#"RpcError: quota_exceeded: write /big.txt: quota exceeded: volume "tiny" allows 10 bytes"#
     );
     assert_eq!(out["quotaUsage"], 0);
     assert_eq!(
         out["readOnly"],
-        r#"RpcError: write /x.txt: volume "docs" is read-only"#
+        r#"RpcError: read_only: write /x.txt: volume "docs" is read-only"#
     );
     assert_eq!(out["readOnlyList"], 0);
     assert!(
@@ -660,6 +660,7 @@ fn fetch_is_whatwg_fetch_with_headers_streams_and_abort() {
         out["aborted"], "AbortError: This signal is aborted.",
         "an aborted fetch rejects with the signal's reason"
     );
+    assert_eq!(out["timedOut"], "TimeoutError: The operation timed out.");
     assert_eq!(out["alreadyAborted"], "no thanks");
     assert_eq!(out["redirectError"], "TypeError");
     assert_eq!(out["redirectFollow"], serde_json::json!([true, true, 200]));

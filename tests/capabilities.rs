@@ -953,3 +953,113 @@ fn a_workers_own_export_called_back_through_a_stub_can_call_out() {
     });
     assert_eq!(server.host_pids(), host, "the isolate-host did not crash");
 }
+
+/// A `Named` whose `name()` never answers: it says when a call arrives,
+/// and when the caller cancels it (its future is dropped).
+#[derive(Default)]
+struct Hanging {
+    calls: Cell<u32>,
+    cancelled: Cell<u32>,
+    changed: tokio::sync::Notify,
+}
+
+impl Hanging {
+    async fn wait(&self, what: &str, done: impl Fn(&Self) -> bool) {
+        let wait = async {
+            loop {
+                let changed = self.changed.notified();
+                if done(self) {
+                    return;
+                }
+                changed.await;
+            }
+        };
+        tokio::time::timeout(GUARD, wait)
+            .await
+            .unwrap_or_else(|_| panic!("the hanging call was never {what}"));
+    }
+}
+
+struct HangingImpl(Rc<Hanging>);
+
+/// Counts a hanging call as cancelled when its future is dropped.
+struct OnCancel(Rc<Hanging>);
+
+impl Drop for OnCancel {
+    fn drop(&mut self) {
+        self.0.cancelled.set(self.0.cancelled.get() + 1);
+        self.0.changed.notify_waiters();
+    }
+}
+
+impl named::Server for HangingImpl {
+    async fn name(
+        self: CapRc<Self>,
+        _: named::NameParams,
+        _: named::NameResults,
+    ) -> Result<(), capnp::Error> {
+        let _cancel = OnCancel(self.0.clone());
+        self.0.calls.set(self.0.calls.get() + 1);
+        self.0.changed.notify_waiters();
+        std::future::pending().await
+    }
+}
+
+/// A client that cancels an invocation (drops the call, so capnp-rpc sends
+/// `Finish`) ends it exactly as if it had returned: the stub it kept in
+/// module state is released, the call it waited on and its interval are
+/// cancelled, and the worker, its module state intact, answers the next
+/// invocation.
+#[test]
+fn a_cancelled_invocation_ends_like_any_other() {
+    let server = Server::start(1);
+    block_on(async {
+        let conn = Connection::connect(&server.socket).await.unwrap();
+        let hanging = Rc::new(Hanging::default());
+        let hang: named::Client = capnp_rpc::new_client(HangingImpl(hanging.clone()));
+        let named: named::Client = capnp_rpc::new_client(NamedImpl("reached".into()));
+        let code = WorkerCode::new(
+            "cancelled.js",
+            "let kept; let runs = 0; let ticks = 0;
+             export default async (input, env) => {
+               runs++;
+               if (input === 'keep') {
+                 kept = env.named;
+                 setInterval(() => ticks++, 1);
+                 await env.hang.name();
+                 return 'never';
+               }
+               const before = ticks;
+               await new Promise((resolve) => setTimeout(resolve, 30));
+               let called;
+               try { called = `kept stub works: ${(await kept.name()).name}`; }
+               catch (e) { called = e.message; }
+               return `run ${runs}: ${called}; ticks since: ${ticks - before}`;
+             };",
+        )
+        .grant("named", named, schema("Named"))
+        .grant("hang", hang, schema("Named"));
+        let worker = conn.load(&code).await.unwrap();
+        {
+            let first = worker.invoke("run", r#""keep""#);
+            futures::pin_mut!(first);
+            tokio::select! {
+                _ = &mut first => panic!("the first invocation answered"),
+                () = hanging.wait("called", |h| h.calls.get() == 1) => {}
+            }
+            // Dropping the call cancels it.
+        }
+        let second = worker.invoke("run", r#""use""#).await.unwrap();
+        assert_eq!(
+            second.output,
+            r#""run 2: name(): this capability stub was disposed; ticks since: 0""#,
+            "the kept stub was released, and the interval cancelled, when the cancelled invocation ended"
+        );
+        hanging.wait("cancelled", |h| h.cancelled.get() == 1).await;
+        let third = worker.invoke("run", r#""use""#).await.unwrap();
+        assert_eq!(
+            third.output,
+            r#""run 3: name(): this capability stub was disposed; ticks since: 0""#
+        );
+    });
+}

@@ -209,3 +209,27 @@ fn the_readme_quick_start_prints_its_greeting() {
     assert_eq!(stdout, "{\"message\":\"Hello, world!\",\"length\":5}\n");
     assert_eq!(stderr, "[log] greeting world\n");
 }
+
+/// `pendingTimers` is a limit like the others: `--limit-default` lowers it
+/// (and `--limit-max` with it), and the timer over it ends the invocation
+/// with `timer_limit_exceeded`, naming the limit.
+#[test]
+fn the_pending_timers_limit_comes_from_the_flags() {
+    let (_dir, file) = script(
+        "timers.js",
+        "export default () => new Promise((resolve) => {
+           for (let i = 0; i < 3; i++) setTimeout(() => {}, 10);
+           setTimeout(resolve, 20);
+         });",
+    );
+    let file = file.to_str().unwrap();
+    let (code, stdout, stderr) = caplet(&["run", file, "--limit-default", "pendingTimers=4"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "null\n");
+    let (code, _, stderr) = caplet(&["run", file, "--limit-max", "pendingTimers=3"]);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("timer_limit_exceeded: the invocation had more than 3 timers pending"),
+        "{stderr}"
+    );
+}

@@ -5,7 +5,9 @@
 //! The program is also a complete `caplet` (it re-executes itself as
 //! `serve` and `isolate-host`), so it needs nothing else built.
 //!
-//! Run: `cargo run --release -p caplet-bench -- [--help]`
+//! Run: `cargo run --release -p caplet-bench -- [--help]`; the soak program
+//! (not a benchmark: mixed load for minutes, memory and descriptors over
+//! time) is `cargo run --release -p caplet-bench -- soak [--help]`.
 
 mod floor;
 mod measure;
@@ -14,6 +16,7 @@ mod peers;
 mod provider;
 mod report;
 mod run;
+mod soak;
 mod stats;
 
 use clap::Parser;
@@ -36,5 +39,9 @@ fn main() -> anyhow::Result<()> {
     }
     // The client and the embedded broker run here: tuned as `caplet` is.
     caplet_client::cli::no_huge_pages();
+    if std::env::args().nth(1).as_deref() == Some("soak") {
+        let args = std::env::args().enumerate().filter(|(i, _)| *i != 1);
+        return soak::run(soak::Args::parse_from(args.map(|(_, a)| a)));
+    }
     run::run(run::Args::parse())
 }

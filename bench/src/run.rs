@@ -473,6 +473,10 @@ impl Server {
             .arg(caplet::spin::limit().as_micros().to_string())
             .arg("--socket")
             .arg(&socket)
+            // The density measurement holds thousands of workers as one
+            // principal: no per-principal quota may stop it.
+            .args(["--quota", &format!("workers={}", u64::MAX)])
+            .args(["--quota", &format!("memory_bytes={}", u64::MAX)])
             .stdout(Stdio::piped())
             .spawn()?;
         let mut ready = String::new();

@@ -280,6 +280,9 @@ impl gatekeeper::Server for GatekeeperService {
         };
         match principal {
             Some(principal) => {
+                // A principal over its `connections` quota stays
+                // unauthenticated on this connection.
+                self.gate.count_for(&self.shared.quotas, &principal)?;
                 self.gate.authenticated();
                 let broker: broker::Client =
                     capnp_rpc::new_client(BrokerService::new(self.shared.clone(), principal));

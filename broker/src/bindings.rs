@@ -9,7 +9,9 @@ use caplet_capnp_js::schema::SchemaSet;
 use capnp::message::{Builder, HeapAllocator};
 use std::sync::Arc;
 
+use crate::grant::Grant;
 use crate::membrane::Membrane;
+use std::rc::Rc;
 
 use crate::error::Error;
 
@@ -21,6 +23,8 @@ pub struct Bound {
     pub name: String,
     /// The granted capability, seen through the broker's membrane.
     pub client: capnp::capability::Client,
+    /// Its budget and revocation (`Worker.revoker`).
+    pub grant: Rc<Grant>,
     /// A serialized `CompiledSchema` message with every node the interface
     /// needs (kept at its exact size, like the worker's spec).
     schema: Vec<u8>,
@@ -50,7 +54,7 @@ impl Bound {
 
 /// A JavaScript identifier of 1–64 ASCII letters, digits, `_` or `$`, not
 /// starting with a digit.
-fn check_name(name: &str) -> Result<(), Error> {
+pub(crate) fn check_name(name: &str) -> Result<(), Error> {
     let ok = (1..=64).contains(&name.len())
         && name
             .bytes()
@@ -66,9 +70,11 @@ fn check_name(name: &str) -> Result<(), Error> {
 }
 
 /// Checks and compiles every binding of `env`.
+/// Calls through the bindings are recorded in `calls`.
 pub fn read(
     env: capnp::struct_list::Reader<'_, binding::Owned>,
     compiler: &SchemaCompiler,
+    calls: &std::rc::Rc<crate::calls::CallLog>,
 ) -> Result<Vec<Bound>, Error> {
     if env.len() > MAX_BINDINGS {
         return Err(Error::BadCode(format!(
@@ -78,7 +84,11 @@ pub fn read(
     }
     let mut bound: Vec<Bound> = Vec::new();
     for entry in env.iter() {
-        let name = entry.get_name()?.to_str()?.to_string();
+        let name = entry
+            .get_name()?
+            .to_str()
+            .map_err(|_| Error::BadCode("a binding name is not valid utf-8".into()))?
+            .to_string();
         check_name(&name)?;
         if bound.iter().any(|b| b.name == name) {
             return Err(Error::BadCode(format!("binding {name:?} appears twice")));
@@ -93,10 +103,28 @@ pub fn read(
             &format!("binding {name:?}"),
         )?;
         let schema = capnp::serialize::write_message_to_words(&interface.compiled);
-        let client = Membrane::wrap(client, interface.set, interface.interface_id);
+        let grant = if entry.has_budget() {
+            let methods: Vec<String> = interface
+                .set
+                .interface(interface.interface_id)
+                .map(|info| info.methods.iter().map(|m| m.name.to_string()).collect())
+                .unwrap_or_default();
+            Grant::read(&name, interface.interface_id, entry.get_budget()?, &methods)?
+        } else {
+            Grant::unlimited(&name, interface.interface_id)
+        };
+        let client = Membrane::wrap_recorded(
+            client,
+            interface.set,
+            interface.interface_id,
+            grant.clone(),
+            calls.clone(),
+            &name,
+        );
         bound.push(Bound {
             name,
             client,
+            grant,
             schema,
         });
     }
@@ -119,15 +147,42 @@ pub fn resolve(
     compiler: &SchemaCompiler,
     what: &str,
 ) -> Result<Interface, Error> {
-    let (set, interface_id) = match schema.which()? {
+    let (set, interface_id) = resolve_unchecked(schema, compiler, what)?;
+    set.check_interface(interface_id)
+        .map_err(|e| Error::Schema(format!("{what}: {e}")))?;
+    Ok(Interface {
+        interface_id,
+        compiled: compiled_message(&set, interface_id)?,
+        set,
+    })
+}
+
+/// Compiles (cached) or reads an `InterfaceSchema` without checking that
+/// JS can use it (`Broker.audit` reports what JS could not use).
+pub fn resolve_unchecked<'a>(
+    schema: interface_schema::Reader<'a>,
+    compiler: &SchemaCompiler,
+    what: &str,
+) -> Result<(Arc<SchemaSet>, u64), Error> {
+    Ok(match schema.which()? {
         interface_schema::Which::Source(source) => {
             let source = source?;
             let mut files = Vec::new();
+            let utf8 = |text: capnp::text::Reader<'a>, field: &str| {
+                text.to_str()
+                    .map_err(|_| Error::Schema(format!("{what}: {field} is not valid utf-8")))
+            };
             for file in source.get_files()? {
-                files.push((file.get_name()?.to_str()?, file.get_text()?.to_str()?));
+                files.push((
+                    utf8(file.get_name()?, "a file name")?,
+                    utf8(file.get_text()?, "a file's text")?,
+                ));
             }
             let compiled = compiler
-                .compile(&files, source.get_interface_name()?.to_str()?)
+                .compile(
+                    &files,
+                    utf8(source.get_interface_name()?, "the interface name")?,
+                )
                 .map_err(|e| Error::Schema(format!("{what}: {e}")))?;
             (compiled.schema, compiled.interface_id)
         }
@@ -137,13 +192,6 @@ pub fn resolve(
                 .map_err(|e| Error::Schema(format!("{what}: {e}")))?;
             (Arc::new(set), compiled.get_interface_id())
         }
-    };
-    set.check_interface(interface_id)
-        .map_err(|e| Error::Schema(format!("{what}: {e}")))?;
-    Ok(Interface {
-        interface_id,
-        compiled: compiled_message(&set, interface_id)?,
-        set,
     })
 }
 

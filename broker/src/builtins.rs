@@ -16,6 +16,7 @@ use capnp::message::{Builder, HeapAllocator};
 use capnp::traits::HasTypeId;
 use std::cell::OnceCell;
 
+use crate::audit::BuiltinPolicy;
 use crate::config::{check_name, BuiltinConfig};
 use crate::error::Error;
 
@@ -88,6 +89,47 @@ impl Builtins {
         Ok(self.store.get_or_init(|| store))
     }
 
+    /// What a grant of `kind:name` reaches under this configuration, for
+    /// `caplet audit` and `Broker.audit`.
+    pub fn describe(
+        config: &BuiltinConfig,
+        kind: builtin_grant::Kind,
+        name: &str,
+        read_only: bool,
+    ) -> Result<BuiltinPolicy, Error> {
+        Ok(match kind {
+            builtin_grant::Kind::Fs => {
+                let quota = config.quota(name);
+                BuiltinPolicy::Fs {
+                    volume: name.to_string(),
+                    read_only,
+                    max_bytes: quota.max_bytes,
+                    max_entries: quota.max_entries,
+                }
+            }
+            builtin_grant::Kind::Kv => BuiltinPolicy::Kv {
+                store: name.to_string(),
+            },
+            builtin_grant::Kind::Http => BuiltinPolicy::Http {
+                name: name.to_string(),
+                policy: Box::new(config.policies.get(name).cloned().ok_or_else(|| {
+                    Error::BadGrant(format!(
+                        "http:{name}: no such policy in the broker's configuration"
+                    ))
+                })?),
+            },
+        })
+    }
+
+    /// What `grant` reaches (see [`Builtins::describe`]).
+    pub fn policy(&self, grant: builtin_grant::Reader<'_>) -> Result<BuiltinPolicy, Error> {
+        let name = grant
+            .get_name()?
+            .to_str()
+            .map_err(|_| Error::BadGrant("the name is not valid utf-8".into()))?;
+        Self::describe(&self.config, grant.get_kind()?, name, grant.get_read_only())
+    }
+
     /// The capability `grant` names, for `principal`, and the
     /// `CompiledSchema` of its interface.
     pub fn grant(
@@ -96,7 +138,10 @@ impl Builtins {
         grant: builtin_grant::Reader<'_>,
     ) -> Result<(capnp::capability::Client, compiled_schema::Reader<'_>), Error> {
         let kind = grant.get_kind()?;
-        let name = grant.get_name()?.to_str()?;
+        let name = grant
+            .get_name()?
+            .to_str()
+            .map_err(|_| Error::BadGrant("the name is not valid utf-8".into()))?;
         let kind_name = match kind {
             builtin_grant::Kind::Fs => "fs",
             builtin_grant::Kind::Kv => "kv",

@@ -1,7 +1,7 @@
 //! The broker's configuration file, `caplet.toml`: egress policies,
 //! secrets and volume quotas for the built-in capabilities (see
-//! [`crate::builtins`]). `caplet run --config` and `caplet serve --config`
-//! read the same file.
+//! [`crate::builtins`]), and the per-principal quotas of [`crate::quota`].
+//! `caplet run --config` and `caplet serve --config` read the same file.
 //!
 //! ```toml
 //! [secrets]
@@ -14,6 +14,8 @@
 //! path_prefixes = ["/repos/"]
 //! credentials = [{ host = "api.github.com", header = "Authorization", value = "Bearer {secret:github}" }]
 //! limits = { max_response_bytes = 1048576, total_time_ms = 10000 }
+//! ca_file = "certs/internal-ca.pem"    # PEM CAs trusted besides the system's
+//!                                      # (relative to this file)
 //!
 //! [fs]                                 # the quota of every volume …
 //! max_bytes = 67108864
@@ -24,7 +26,14 @@
 //!
 //! [dns]                                # names the broker resolves itself,
 //! "db.internal" = ["10.1.2.3"]         # before asking the system
+//!
+//! [quotas]                             # what one principal may hold
+//! workers = 256                        # (`caplet serve --quota` wins)
+//! memory_bytes = 17179869184
 //! ```
+//!
+//! `[quotas]` is the per-principal quotas only; the quotas of volumes stay
+//! under `[fs]`, as before.
 //!
 //! Pinned names change only what a name resolves to: the address rules
 //! still apply (`10.1.2.3` is refused unless a policy's `allow_ranges`
@@ -45,6 +54,7 @@ use caplet_store::Quota;
 use serde::Deserialize;
 
 use crate::error::Error;
+use crate::quota::Quotas;
 
 /// The default data directory, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "caplet-data";
@@ -60,6 +70,8 @@ struct FileConfig {
     http: BTreeMap<String, PolicyConfig>,
     fs: FsConfig,
     dns: BTreeMap<String, Vec<String>>,
+    quotas: Quotas,
+    mcp: crate::mcp_config::McpConfig,
 }
 
 /// Where one secret comes from: exactly one of `env` or `value`.
@@ -156,6 +168,11 @@ pub struct BuiltinConfig {
     /// Host names (lower case) the gateways resolve to these addresses
     /// without asking the system.
     pub dns: BTreeMap<String, Vec<IpAddr>>,
+    /// What one principal may hold (`[quotas]`); not a built-in's, but
+    /// configured in the same file.
+    pub quotas: Quotas,
+    /// `[mcp]`: what `caplet mcp` grants its scripts.
+    pub mcp: crate::mcp_config::McpConfig,
 }
 
 impl Default for BuiltinConfig {
@@ -168,6 +185,8 @@ impl Default for BuiltinConfig {
             default_quota: Quota::default(),
             volume_quotas: BTreeMap::new(),
             dns: BTreeMap::new(),
+            quotas: Quotas::DEFAULTS,
+            mcp: Default::default(),
         }
     }
 }
@@ -186,14 +205,27 @@ impl BuiltinConfig {
     pub fn load(path: &Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
-        Self::parse(&path.display().to_string(), &text, |name| {
+        let dir = path.parent().unwrap_or(Path::new(""));
+        Self::parse_in(dir, &path.display().to_string(), &text, |name| {
             std::env::var(name).ok()
         })
     }
 
     /// Parses and checks the text of a configuration file called `origin`
-    /// (for messages); `env` looks up environment variables.
+    /// (for messages); `env` looks up environment variables. Relative paths
+    /// in it (`ca_file`) are taken from the working directory.
     pub fn parse(
+        origin: &str,
+        text: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, Error> {
+        Self::parse_in(Path::new(""), origin, text, env)
+    }
+
+    /// Like [`BuiltinConfig::parse`], with relative paths taken from `dir`
+    /// (the configuration file's directory).
+    pub fn parse_in(
+        dir: &Path,
         origin: &str,
         text: &str,
         env: impl Fn(&str) -> Option<String>,
@@ -241,7 +273,7 @@ impl BuiltinConfig {
             let key = format!("http.{name}");
             check_name(name).map_err(|why| bad(key.clone(), why))?;
             let policy = policy
-                .to_policy()
+                .to_policy_in(dir)
                 .map_err(|e| bad(key.clone(), e.to_string()))?;
             // Checks that every secret the policy's credentials use exists.
             caplet_egress::Gateway::new(policy.clone(), &secrets)
@@ -284,6 +316,9 @@ impl BuiltinConfig {
             }
             dns.insert(name.to_ascii_lowercase(), ips);
         }
+        file.quotas
+            .check()
+            .map_err(|why| Error::Config(format!("{origin}: quotas.{why}")))?;
         Ok(Self {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             policies,
@@ -291,6 +326,8 @@ impl BuiltinConfig {
             default_quota,
             volume_quotas,
             dns,
+            quotas: file.quotas,
+            mcp: file.mcp.clone(),
         })
     }
 
@@ -414,6 +451,20 @@ max_entries = 3
         );
         assert_eq!(config.quota("other").max_bytes, 1000);
         assert_eq!(config.dns["db.internal"].len(), 2);
+        assert_eq!(config.quotas, Quotas::DEFAULTS);
+    }
+
+    #[test]
+    fn reads_the_per_principal_quotas() {
+        let config = parse("[quotas]\nworkers = 10\nconnections = 3\n").unwrap();
+        assert_eq!(
+            config.quotas,
+            Quotas {
+                workers: 10,
+                connections: 3,
+                ..Quotas::DEFAULTS
+            }
+        );
     }
 
     #[test]
@@ -430,6 +481,9 @@ max_entries = 3
             ("[http.\"a b\"]\n", "caplet.toml: http.a b: name"),
             ("[nope]\n", "caplet.toml:1: nope: unknown field"),
             ("[dns]\n\"a.b\" = [\"x\"]\n", "caplet.toml: dns.a.b: \"x\" is not an IP address"),
+            ("[quotas]\nworkerz = 1\n", "caplet.toml:2: quotas.workerz: unknown field `workerz`"),
+            ("[quotas]\nworkers = -1\n", "caplet.toml:2: quotas.workers: invalid value"),
+            ("[quotas]\ncached_ids = 0\n", "caplet.toml: quotas.cached_ids: a quota must be at least 1"),
         ];
         for (text, expected) in cases {
             let error = parse(text).unwrap_err().to_string();

@@ -32,8 +32,10 @@
 //!
 //! A TCP connection starts *unauthenticated*: until `Gatekeeper.authenticate`
 //! succeeds, its messages may be at most [`PRE_AUTH_MAX_MESSAGE_BYTES`], it
-//! may have at most [`PRE_AUTH_MAX_CALLS`] calls in flight, and it is closed
-//! if it has not authenticated within `auth_timeout`. A peer without a token
+//! may have at most [`PRE_AUTH_MAX_CALLS`] calls in flight, it is closed
+//! if it has not authenticated within `auth_timeout`, and it holds one of
+//! the few places the descriptor budget ([`crate::descriptors`]) leaves to
+//! unauthenticated connections. A peer without a token
 //! gets a few kilobytes of the broker's attention, not the full budget.
 
 use std::cell::{Cell, RefCell};
@@ -56,6 +58,7 @@ use tokio::time::{Instant, Sleep};
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
 use crate::error::Error;
+use crate::quota;
 
 /// Unsent answer bytes above which the broker stops reading from a peer.
 pub const MAX_BACKLOG_BYTES: u64 = 4 << 20;
@@ -208,6 +211,9 @@ pub(crate) fn spawn<S>(
         // connection: the peer sees the end now.
         drop(socket.borrow_mut().take());
         drop(ticket);
+        // Whatever still refers to the gate, the connection is over.
+        gate.held.borrow_mut().clear();
+        gate.unauthenticated.borrow_mut().take();
         match outcome {
             Err(error) if error.kind != capnp::ErrorKind::Disconnected => {
                 eprintln!("caplet: connection from {peer} ended: {error}");
@@ -239,6 +245,12 @@ pub struct Gate {
     end: RefCell<Option<capnp::Error>>,
     /// Woken when either of the two above happens.
     close: Notify,
+    /// The connection's shares of its principals' `connections` quotas
+    /// (one per principal it authenticated as), given back when it ends.
+    held: RefCell<Vec<quota::Held>>,
+    /// The connection's place among the unauthenticated TCP connections,
+    /// given back when it authenticates (or ends).
+    unauthenticated: RefCell<Option<Ticket>>,
 }
 
 impl Gate {
@@ -255,7 +267,37 @@ impl Gate {
             closing: Cell::new(false),
             end: RefCell::new(None),
             close: Notify::new(),
+            held: RefCell::new(Vec::new()),
+            unauthenticated: RefCell::new(None),
         })
+    }
+
+    /// Keeps `ticket` (a place among the unauthenticated connections) until
+    /// the peer authenticates.
+    pub(crate) fn until_authenticated(&self, ticket: Ticket) {
+        *self.unauthenticated.borrow_mut() = Some(ticket);
+    }
+
+    /// Counts this connection against `principal`'s `connections` quota
+    /// (once per principal, however often it authenticates as it), until
+    /// it ends.
+    pub(crate) fn count_for(&self, book: &Rc<quota::Book>, principal: &str) -> Result<(), Error> {
+        if self
+            .held
+            .borrow()
+            .iter()
+            .any(|h| h.principal() == principal)
+        {
+            return Ok(());
+        }
+        let held = book.connection(principal)?;
+        self.held.borrow_mut().push(held);
+        Ok(())
+    }
+
+    /// Keeps `held` until the connection ends.
+    pub(crate) fn keep(&self, held: quota::Held) {
+        self.held.borrow_mut().push(held);
     }
 
     /// Closes the connection once the calls in flight are answered (or after
@@ -268,6 +310,7 @@ impl Gate {
     /// The peer authenticated: the connection gets its full limits.
     pub(crate) fn authenticated(&self) {
         self.authenticated.set(true);
+        self.unauthenticated.borrow_mut().take();
     }
 
     /// Calls the peer has in flight (not answered yet).
@@ -481,7 +524,7 @@ impl capnp_rpc::Connection<Side> for GatedConnection {
                         if gate.full() {
                             reject(&inner, &gate, id)?;
                             rejected += 1;
-                            if rejected % REJECTIONS_PER_YIELD == 0 {
+                            if rejected.is_multiple_of(REJECTIONS_PER_YIELD) {
                                 // A flood of calls must not starve other peers.
                                 tokio::task::yield_now().await;
                             }
@@ -610,7 +653,7 @@ impl Framing {
                                 left: count,
                                 got: 0,
                                 bytes: [0; 4],
-                                pad: count % 2 == 0,
+                                pad: count.is_multiple_of(2),
                                 body: 0,
                             }
                         }
@@ -829,7 +872,7 @@ mod tests {
             assert_eq!(s.len() % 8, 0);
             out.extend_from_slice(&(s.len() as u32 / 8).to_le_bytes());
         }
-        if segments.len() % 2 == 0 {
+        if segments.len().is_multiple_of(2) {
             out.extend_from_slice(&[0; 4]);
         }
         for s in segments {

@@ -57,9 +57,15 @@ pub enum Error {
     /// allow, or a malformed name.
     #[error("bad_grant: {0}")]
     BadGrant(String),
+    /// A field of a request is malformed (e.g. text that is not UTF-8).
+    #[error("bad_input: {0}")]
+    BadInput(String),
     /// A built-in cannot be served (its data directory cannot be opened).
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// A principal would hold more than a quota of `crate::quota` allows.
+    #[error("quota_exceeded: {quota}: {detail}")]
+    QuotaExceeded { quota: &'static str, detail: String },
     /// A Cap'n Proto error passing through (from a host or a malformed message).
     #[error(transparent)]
     Capnp(#[from] capnp::Error),
@@ -78,7 +84,7 @@ impl From<Error> for capnp::Error {
     fn from(error: Error) -> Self {
         match error {
             Error::Capnp(inner) => inner,
-            Error::NoHost(_) | Error::TooManyCalls { .. } => {
+            Error::NoHost(_) | Error::TooManyCalls { .. } | Error::QuotaExceeded { .. } => {
                 capnp::Error::overloaded(error.to_string())
             }
             other => capnp::Error::failed(other.to_string()),
@@ -93,7 +99,8 @@ impl From<capnp::NotInSchema> for Error {
 }
 
 impl From<std::str::Utf8Error> for Error {
+    /// A text field that is not UTF-8 is the caller's fault: `bad_input`.
     fn from(error: std::str::Utf8Error) -> Self {
-        Error::Capnp(error.into())
+        Error::BadInput(format!("a text field is not valid utf-8 ({error})"))
     }
 }

@@ -5,31 +5,46 @@
 //! `LocalSet`), because capnp-rpc is single-threaded. Code map:
 //! - [`pool`]: spawning, watching and respawning isolate-hosts.
 //! - [`service`]: the `Broker` and `Worker` services clients call.
+//! - [`quota`]: per-principal quotas (workers, cached ids, memory,
+//!   connections); [`cache`]: the `get` cache, counted per principal.
 //! - [`bindings`]: a worker's granted capabilities and their schemas.
 //! - [`builtins`]: the `fs`, `kv` and `http` capabilities the broker serves.
 //! - [`config`]: `caplet.toml`, the policies, secrets and quotas of the
 //!   built-ins.
+//! - [`mcp_config`]: the `[mcp]` section of `caplet.toml` (`caplet mcp`).
+//! - [`calls`]: the call log of an invocation, recorded by the membranes.
 //! - [`membrane`]: the proxy around granted capabilities (keeps pipelining).
+//! - [`types`]: TypeScript declarations of a worker's `env`.
 //! - [`limits`]: defaults, maxima and the effective limits of a worker.
 //! - [`log_sink`]: the revocable proxy the host streams console lines to.
 //! - [`listener`]: the Unix socket and the TCP port clients connect to.
 //! - [`connection`]: one client connection, hardened: calls in flight,
 //!   idle and slow-message deadlines, backpressure.
+//! - [`descriptors`]: the descriptor limit, raised at start, and the
+//!   reserve unauthenticated TCP connections never take.
 //! - [`auth`]: the token file, the `Gatekeeper` of TCP connections and the
 //!   backoff after failed authentications.
 
+pub mod audit;
 pub mod auth;
 pub mod bindings;
 pub mod builtins;
+pub mod cache;
+pub mod calls;
 pub mod config;
 pub mod connection;
+pub mod descriptors;
 mod error;
+pub mod grant;
 pub mod limits;
 pub mod listener;
 pub mod log_sink;
+pub mod mcp_config;
 pub mod membrane;
 pub mod pool;
+pub mod quota;
 pub mod service;
+pub mod types;
 
 use std::rc::Rc;
 
@@ -39,6 +54,7 @@ pub use connection::ConnectionLimits;
 pub use error::Error;
 pub use limits::{LimitPolicy, Limits};
 pub use pool::{HostCommand, HostPool, PoolOptions};
+pub use quota::Quotas;
 
 /// Reader limits for every message the broker reads (from clients and from
 /// isolate-hosts), and the client library reads from the broker:
@@ -67,7 +83,8 @@ pub struct Config {
     pub limits: LimitPolicy,
     /// Limits of every client connection.
     pub connection: ConnectionLimits,
-    /// Data directory, policies, secrets and quotas of the built-ins.
+    /// What `caplet.toml` configures: the data directory, policies, secrets
+    /// and volume quotas of the built-ins, and the per-principal quotas.
     pub builtins: BuiltinConfig,
     /// Placement rules (cordons).
     pub pool: PoolOptions,
@@ -95,22 +112,32 @@ pub struct Broker {
     /// Open connections on the Unix socket, and on TCP.
     unix_admission: connection::Admission,
     tcp_admission: connection::Admission,
+    /// Unauthenticated TCP connections, within the descriptor budget.
+    tcp_unauthenticated: listener::Unauthenticated,
 }
 
 impl Broker {
-    /// Starts the host pool.
+    /// Raises the descriptor limit ([`descriptors`]) and starts the host
+    /// pool.
     pub fn start(config: Config) -> Self {
+        let budget = descriptors::Budget::raise(config.hosts);
         let pool = HostPool::start(config.host_command, config.hosts, config.pool);
+        let quotas = config.builtins.quotas;
         Self {
             shared: service::Shared::new(
                 pool,
                 config.limits,
                 builtins::Builtins::new(config.builtins)
                     .expect("the built-in schemas are compiled in and checked by a unit test"),
+                quotas,
             ),
             connection: config.connection,
             unix_admission: connection::Admission::new(config.connection.max_connections),
             tcp_admission: connection::Admission::new(config.connection.max_connections),
+            tcp_unauthenticated: listener::Unauthenticated {
+                admission: connection::Admission::new(budget.unauthenticated),
+                budget,
+            },
         }
     }
 
@@ -145,6 +172,7 @@ impl Broker {
                 self.shared.clone(),
                 self.connection,
                 self.tcp_admission.clone(),
+                self.tcp_unauthenticated.clone(),
             )
             .await
     }

@@ -17,6 +17,7 @@ pub struct Limits {
     pub log_bytes: u64,
     pub subrequests: u32,
     pub calls_in_flight: u32,
+    pub pending_timers: u32,
 }
 
 impl Limits {
@@ -31,6 +32,7 @@ impl Limits {
         log_bytes: 1 << 20,
         subrequests: 1_000,
         calls_in_flight: 100,
+        pending_timers: 1_000,
     };
 
     /// The most any worker may ask for.
@@ -48,6 +50,7 @@ impl Limits {
         log_bytes: 8 << 20,
         subrequests: 1_000_000,
         calls_in_flight: 10_000,
+        pending_timers: 100_000,
     };
 
     /// Writes these limits into a capnp `Limits`.
@@ -61,6 +64,7 @@ impl Limits {
         out.set_log_bytes(self.log_bytes);
         out.set_subrequests(self.subrequests);
         out.set_calls_in_flight(self.calls_in_flight);
+        out.set_pending_timers(self.pending_timers);
     }
 }
 
@@ -146,6 +150,12 @@ impl LimitPolicy {
                 d.calls_in_flight.into(),
                 m.calls_in_flight.into(),
             )? as u32,
+            pending_timers: pick(
+                "pendingTimers",
+                asked.get_pending_timers().into(),
+                d.pending_timers.into(),
+                m.pending_timers.into(),
+            )? as u32,
         })
     }
 
@@ -153,7 +163,7 @@ impl LimitPolicy {
     /// maximum, and every limit above zero.
     pub fn check(&self) -> Result<(), Error> {
         let (d, m) = (&self.defaults, &self.maxima);
-        let pairs: [(&'static str, u64, u64); 9] = [
+        let pairs: [(&'static str, u64, u64); 10] = [
             ("memoryBytes", d.memory_bytes, m.memory_bytes),
             ("cpuTimeMs", d.cpu_time_ms.into(), m.cpu_time_ms.into()),
             ("wallTimeMs", d.wall_time_ms.into(), m.wall_time_ms.into()),
@@ -166,6 +176,11 @@ impl LimitPolicy {
                 "callsInFlight",
                 d.calls_in_flight.into(),
                 m.calls_in_flight.into(),
+            ),
+            (
+                "pendingTimers",
+                d.pending_timers.into(),
+                m.pending_timers.into(),
             ),
         ];
         for (name, default, maximum) in pairs {

@@ -14,26 +14,46 @@ use caplet::caplet_capnp::{broker, gatekeeper};
 
 use crate::auth::{Authenticator, Backoff, GatekeeperService, Tokens};
 use crate::connection::{self, Admission, ConnectionLimits};
+use crate::descriptors::Budget;
 use crate::error::Error;
 use crate::service::{BrokerService, Shared};
 
-/// How long the accept loop pauses after a failed `accept` (for example when
-/// the process is out of file descriptors), so it does not spin.
+/// How long the accept loop first pauses after a failed `accept` (for
+/// example when the process is out of file descriptors), so it does not
+/// spin; the pause doubles while `accept` keeps failing.
 const ACCEPT_RETRY: Duration = Duration::from_millis(50);
+/// The longest pause after failed `accept`s.
+const ACCEPT_RETRY_MAX: Duration = Duration::from_secs(1);
 
-/// How often a listener logs a refused connection at most: a flood of
-/// connections must not become a flood of log lines.
+/// How often a listener logs a refused connection, or a failed `accept`, at
+/// most: a flood of connections must not become a flood of log lines.
 const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(1);
 
-/// A listener's log of refused connections: at most one line per
-/// [`REFUSAL_LOG_INTERVAL`]; the next line says how many were left out.
-#[derive(Default)]
+/// A listener's log of refused connections (or failed accepts): at most one
+/// line per [`REFUSAL_LOG_INTERVAL`]; the next line says how many were left
+/// out.
 struct RefusalLog {
     last: Cell<Option<Instant>>,
     left_out: Cell<u64>,
+    /// What the count of left-out lines counts ("refused", "failed").
+    noun: &'static str,
+}
+
+impl Default for RefusalLog {
+    fn default() -> Self {
+        Self::new("refused")
+    }
 }
 
 impl RefusalLog {
+    fn new(noun: &'static str) -> Self {
+        Self {
+            last: Cell::new(None),
+            left_out: Cell::new(0),
+            noun,
+        }
+    }
+
     fn refused(&self, line: impl FnOnce() -> String) {
         if let Some(line) = self.line_at(Instant::now(), line) {
             eprintln!("{line}");
@@ -53,9 +73,62 @@ impl RefusalLog {
         self.last.set(Some(now));
         Some(match self.left_out.replace(0) {
             0 => line(),
-            n => format!("{} ({n} more refused since the last such line)", line()),
+            n => format!(
+                "{} ({n} more {} since the last such line)",
+                line(),
+                self.noun
+            ),
         })
     }
+}
+
+/// A listener's pauses after failed `accept`s: growing while they fail,
+/// logged at most once a second.
+struct AcceptBackoff {
+    pause: Duration,
+    log: RefusalLog,
+}
+
+impl AcceptBackoff {
+    fn new() -> Self {
+        Self {
+            pause: ACCEPT_RETRY,
+            log: RefusalLog::new("failed"),
+        }
+    }
+
+    /// `accept` on `listener` failed: logs it and waits before the next try.
+    async fn failed(&mut self, listener: &str, error: std::io::Error) {
+        let pause = self.next_pause();
+        self.log.refused(|| {
+            format!(
+                "caplet: accept on {listener}: {error} (retrying in {} ms)",
+                pause.as_millis()
+            )
+        });
+        tokio::time::sleep(pause).await;
+    }
+
+    /// How long to wait after this failure; the next one waits twice as
+    /// long, up to [`ACCEPT_RETRY_MAX`].
+    fn next_pause(&mut self) -> Duration {
+        let pause = self.pause;
+        self.pause = (pause * 2).min(ACCEPT_RETRY_MAX);
+        pause
+    }
+
+    /// `accept` succeeded: the next failure pauses briefly again.
+    fn succeeded(&mut self) {
+        self.pause = ACCEPT_RETRY;
+    }
+}
+
+/// The places the descriptor budget leaves to unauthenticated TCP
+/// connections.
+#[derive(Clone)]
+pub(crate) struct Unauthenticated {
+    pub(crate) admission: Admission,
+    pub(crate) budget: Budget,
 }
 
 /// A ticket for a connection from `peer`, or `None` (and a log line) when
@@ -76,6 +149,46 @@ fn admit(
             ));
             None
         }
+    }
+}
+
+/// The `Broker` of a connection refused by a quota: every call fails with
+/// the reason, and the connection is closed once it is answered.
+struct Refused {
+    error: capnp::Error,
+    gate: Rc<connection::Gate>,
+}
+
+impl Refused {
+    fn refuse<T>(&self) -> Result<T, capnp::Error> {
+        self.gate.close_after_answers();
+        Err(self.error.clone())
+    }
+}
+
+impl broker::Server for Refused {
+    async fn load(
+        self: capnp::capability::Rc<Self>,
+        _: broker::LoadParams,
+        _: broker::LoadResults,
+    ) -> Result<(), capnp::Error> {
+        self.refuse()
+    }
+
+    async fn get(
+        self: capnp::capability::Rc<Self>,
+        _: broker::GetParams,
+        _: broker::GetResults,
+    ) -> Result<(), capnp::Error> {
+        self.refuse()
+    }
+
+    async fn builtin(
+        self: capnp::capability::Rc<Self>,
+        _: broker::BuiltinParams,
+        _: broker::BuiltinResults,
+    ) -> Result<(), capnp::Error> {
+        self.refuse()
     }
 }
 
@@ -136,15 +249,18 @@ impl UnixListener {
         admission: Admission,
     ) -> Result<(), Error> {
         let log = RefusalLog::default();
+        let mut backoff = AcceptBackoff::new();
         loop {
             let stream = match self.listener.accept().await {
                 Ok((stream, _)) => stream,
                 Err(error) => {
-                    eprintln!("caplet: accept on {}: {error}", self.path.display());
-                    tokio::time::sleep(ACCEPT_RETRY).await;
+                    backoff
+                        .failed(&self.path.display().to_string(), error)
+                        .await;
                     continue;
                 }
             };
+            backoff.succeeded();
             caplet::spin::watch(std::os::fd::AsRawFd::as_raw_fd(&stream));
             let credentials = match stream.peer_cred() {
                 Ok(credentials) => credentials,
@@ -167,12 +283,35 @@ impl UnixListener {
             let Some(ticket) = admit(&admission, &log, &peer, limits) else {
                 continue;
             };
+            // Over its `connections` quota, the principal is told so at its
+            // first call, and the connection is closed.
+            let counted = shared.quotas.connection(&principal);
+            if let Err(error) = &counted {
+                log.refused(|| format!("caplet: refused a connection from {peer}: {error}"));
+            }
             let shared = shared.clone();
-            connection::spawn(stream, ticket, peer, limits, true, move |_| {
-                let client: broker::Client =
-                    capnp_rpc::new_client(BrokerService::new(shared, principal));
-                client.client
-            });
+            connection::spawn(
+                stream,
+                ticket,
+                peer,
+                limits,
+                true,
+                move |gate| match counted {
+                    Ok(held) => {
+                        gate.keep(held);
+                        let client: broker::Client =
+                            capnp_rpc::new_client(BrokerService::new(shared, principal));
+                        client.client
+                    }
+                    Err(error) => {
+                        let client: broker::Client = capnp_rpc::new_client(Refused {
+                            error: error.into(),
+                            gate: gate.clone(),
+                        });
+                        client.client
+                    }
+                },
+            );
         }
     }
 }
@@ -218,19 +357,33 @@ impl TcpListener {
         shared: Rc<Shared>,
         limits: ConnectionLimits,
         admission: Admission,
+        unauthenticated: Unauthenticated,
     ) -> Result<(), Error> {
         let log = RefusalLog::default();
+        let mut backoff = AcceptBackoff::new();
         loop {
             let (stream, peer) = match self.listener.accept().await {
                 Ok(accepted) => accepted,
                 Err(error) => {
-                    eprintln!("caplet: accept on TCP: {error}");
-                    tokio::time::sleep(ACCEPT_RETRY).await;
+                    backoff.failed("TCP", error).await;
                     continue;
                 }
             };
+            backoff.succeeded();
             let Some(ticket) = admit(&admission, &log, &peer.to_string(), limits) else {
                 continue;
+            };
+            // Peers without a token never take the descriptors kept in reserve.
+            let until_authenticated = match unauthenticated.admission.admit() {
+                Ok(ticket) => ticket,
+                Err(open) => {
+                    let budget = unauthenticated.budget;
+                    log.refused(|| format!(
+                        "caplet: refused a connection from {peer}: {open} unauthenticated connections open, the limit is {} (half of the {} file descriptors less a reserve of {})",
+                        budget.unauthenticated, budget.limit, budget.reserve
+                    ));
+                    continue;
+                }
             };
             // Small RPC messages must not wait for Nagle's algorithm.
             let _ = stream.set_nodelay(true);
@@ -244,6 +397,7 @@ impl TcpListener {
                 limits,
                 false,
                 move |gate| {
+                    gate.until_authenticated(until_authenticated);
                     let client: gatekeeper::Client = capnp_rpc::new_client(GatekeeperService::new(
                         shared,
                         auth,
@@ -260,6 +414,15 @@ impl TcpListener {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failed_accepts_wait_longer_and_longer_up_to_a_second() {
+        let mut backoff = AcceptBackoff::new();
+        let pauses: Vec<u128> = (0..7).map(|_| backoff.next_pause().as_millis()).collect();
+        assert_eq!(pauses, [50, 100, 200, 400, 800, 1000, 1000]);
+        backoff.succeeded();
+        assert_eq!(backoff.next_pause(), ACCEPT_RETRY);
+    }
 
     #[test]
     fn refusals_are_logged_at_most_once_a_second_with_a_count_of_the_rest() {

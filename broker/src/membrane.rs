@@ -9,7 +9,9 @@
 //! capability) reaches the provider through a membrane, and so does every
 //! capability the provider then passes back into the worker. Params and
 //! results are copied field by field from the schema; a pointer the schema
-//! does not name is not copied.
+//! does not name is not copied. Params or results too large for one message
+//! (`caplet::check_payload`) fail that call with `too_large`, before they
+//! are copied, instead of ending the connection they would be sent on.
 //!
 //! It also keeps promise pipelining intact across the broker: capnp-rust
 //! forwards a call on a proxied capability by copying params and results,
@@ -20,6 +22,11 @@
 //! calls `set_pipeline`, so calls pipelined on them go out at once. Those
 //! pipelined capabilities are membranes too, so chains of any length stay
 //! pipelined, and they stay in the results when the answer comes.
+//!
+//! It records the worker's calls (those on granted capabilities and on
+//! what their answers return, not the provider's calls on capabilities the
+//! worker passed out) in the worker's call log (`calls`), with the call a
+//! pipelined call was made on.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -29,6 +36,8 @@ use std::sync::Arc;
 use caplet_capnp_js::codec::{RawPointerBuilder, RawPointerReader, RawStruct};
 use caplet_capnp_js::dynamic::{self, DynServer};
 use caplet_capnp_js::schema::{FieldKind, Layout, SchemaSet, Type};
+
+use crate::grant::Grant;
 use capnp::capability::{Params, Promise, RemotePromise, Results};
 use capnp::private::capability::ClientHook;
 use capnp::private::layout::{
@@ -36,6 +45,8 @@ use capnp::private::layout::{
 };
 use capnp::traits::{FromPointerBuilder, FromPointerReader};
 use capnp::{any_pointer, any_pointer_list, struct_list};
+
+use crate::calls::{self, CallLog, Ticket};
 
 /// How deep struct fields are followed when pre-filling pipelined results.
 const MAX_DEPTH: u32 = 16;
@@ -52,6 +63,26 @@ pub struct Membrane {
     /// The interface it was granted as: only its methods (own and
     /// inherited) pass.
     interface_id: u64,
+    /// The grant's call log.
+    tap: Rc<Tap>,
+    /// Calls on it are the worker's (recorded): the granted capability and
+    /// those its answers return. Capabilities the worker passes out are
+    /// called by the provider, and are not.
+    side: Side,
+}
+
+/// Where a grant's calls are recorded.
+struct Tap {
+    log: Option<Rc<CallLog>>,
+    binding: Rc<str>,
+}
+
+/// Which way the calls on a membrane go, and the call whose answer it came
+/// in (for the call log's `pipelined_on`).
+#[derive(Clone, Copy)]
+struct Side {
+    recorded: bool,
+    origin: Option<Ticket>,
 }
 
 /// What the membranes of one grant do with each method and each struct,
@@ -60,6 +91,8 @@ pub struct Membrane {
 /// capability and every membrane reached through it.
 struct Plans {
     schema: Arc<SchemaSet>,
+    /// The grant's budget and revocation, checked on every call.
+    grant: Rc<Grant>,
     /// By (granted interface, called interface, method). Only methods of
     /// the schema are kept: a call naming anything else is refused, and is
     /// not remembered (a peer choosing the ids cannot grow this map).
@@ -74,6 +107,8 @@ enum MethodPlan {
     /// Not a method of the granted interface.
     NotGranted,
     Granted {
+        /// `Interface.method`, for errors.
+        name: Box<str>,
         params: Rc<StructPlan>,
         results: Rc<StructPlan>,
     },
@@ -112,9 +147,10 @@ enum What {
 }
 
 impl Plans {
-    fn new(schema: Arc<SchemaSet>) -> Rc<Self> {
+    fn new(schema: Arc<SchemaSet>, grant: Rc<Grant>) -> Rc<Self> {
         Rc::new(Plans {
             schema,
+            grant,
             methods: RefCell::new(HashMap::new()),
             structs: RefCell::new(HashMap::new()),
             reaches: RefCell::new(HashMap::new()),
@@ -153,6 +189,7 @@ impl Plans {
             return Ok(MethodPlan::NotGranted);
         };
         Ok(MethodPlan::Granted {
+            name: format!("{}.{}", method.interface_name, method.name).into(),
             params: self.struct_plan(method.param_struct)?,
             results: self.struct_plan(method.result_struct)?,
         })
@@ -263,25 +300,81 @@ impl Plans {
 }
 
 impl Membrane {
-    /// Wraps `target`, granted as `interface_id` of `schema`.
+    /// Wraps `target`, granted as `interface_id` of `schema`, under
+    /// `grant`'s budget and revocation.
     pub fn wrap(
         target: capnp::capability::Client,
         schema: Arc<SchemaSet>,
         interface_id: u64,
+        grant: Rc<Grant>,
     ) -> capnp::capability::Client {
-        Self::wrap_with(target, Plans::new(schema), interface_id)
+        let tap = Rc::new(Tap {
+            log: None,
+            binding: "".into(),
+        });
+        Self::wrap_with(
+            target,
+            Plans::new(schema, grant),
+            interface_id,
+            tap,
+            Side::WORKER,
+        )
+    }
+
+    /// Wraps `target` like [`Self::wrap`], recording the worker's calls
+    /// through it (and through what it returns) in `log` as `binding`'s.
+    pub fn wrap_recorded(
+        target: capnp::capability::Client,
+        schema: Arc<SchemaSet>,
+        interface_id: u64,
+        grant: Rc<Grant>,
+        log: Rc<CallLog>,
+        binding: &str,
+    ) -> capnp::capability::Client {
+        let tap = Rc::new(Tap {
+            log: Some(log),
+            binding: binding.into(),
+        });
+        Self::wrap_with(
+            target,
+            Plans::new(schema, grant),
+            interface_id,
+            tap,
+            Side::WORKER,
+        )
     }
 
     fn wrap_with(
         target: capnp::capability::Client,
         plans: Rc<Plans>,
         interface_id: u64,
+        tap: Rc<Tap>,
+        side: Side,
     ) -> capnp::capability::Client {
         dynamic::client(Rc::new(Membrane {
             target,
             plans,
             interface_id,
+            tap,
+            side,
         }))
+    }
+
+    /// Records the start of a call on this membrane, if it is the worker's.
+    fn record(&self, interface_id: u64, method_id: u16, params_bytes: u64) -> Option<Ticket> {
+        let log = self.tap.log.as_ref().filter(|_| self.side.recorded)?;
+        let schema = &self.plans.schema;
+        let interface = schema.name(interface_id).unwrap_or("?");
+        let method = schema
+            .method(interface_id, method_id)
+            .map_or("?", |m| &*m.name);
+        log.start(
+            &self.tap.binding,
+            interface,
+            method,
+            params_bytes,
+            self.side.origin,
+        )
     }
 
     async fn forward(
@@ -295,6 +388,7 @@ impl Membrane {
             .plans
             .method(self.interface_id, interface_id, method_id)?;
         let MethodPlan::Granted {
+            name,
             params: params_plan,
             results: plan,
         } = &*plan
@@ -304,6 +398,56 @@ impl Membrane {
             )));
         };
         let params = params.get()?;
+        let params_size = params.target_size()?;
+        caplet::check_payload(params_size, &format!("the params of {name}"))?;
+        let params_bytes = params_size.word_count * 8;
+        let method = name.rsplit('.').next().unwrap_or(name);
+        self.plans
+            .grant
+            .admit(self.interface_id, method, params_bytes)?;
+        let ticket = self.record(interface_id, method_id, params_bytes);
+        let answered = self
+            .call(
+                name,
+                interface_id,
+                method_id,
+                params,
+                params_plan,
+                plan,
+                ticket,
+                &mut results,
+            )
+            .await;
+        if let (Some(log), Some(ticket)) = (&self.tap.log, ticket) {
+            match &answered {
+                Ok(bytes) => log.finish(ticket, *bytes, "ok"),
+                Err(e) => log.finish(ticket, 0, &calls::outcome_of(e)),
+            }
+        }
+        answered.map(|_| ())
+    }
+
+    /// Forwards the call; returns the size of its results in bytes.
+    #[allow(clippy::too_many_arguments)]
+    async fn call(
+        &self,
+        name: &str,
+        interface_id: u64,
+        method_id: u16,
+        params: any_pointer::Reader<'_>,
+        params_plan: &StructPlan,
+        plan: &StructPlan,
+        ticket: Option<Ticket>,
+        results: &mut Results<any_pointer::Owned>,
+    ) -> Result<u64, capnp::Error> {
+        let passed_out = Side {
+            recorded: !self.side.recorded,
+            origin: None,
+        };
+        let returned = Side {
+            recorded: self.side.recorded,
+            origin: ticket,
+        };
         let mut request = self
             .target
             .new_call::<any_pointer::Owned, any_pointer::Owned>(
@@ -316,17 +460,36 @@ impl Membrane {
             .0
             .get_struct(None)?;
         let to = request.get().get_as::<RawPointerBuilder<'_>>()?.0;
-        self.copy_struct(params_plan, &from, &mut to.init_struct(params_plan.size), 0)?;
+        self.copy_struct(
+            params_plan,
+            &from,
+            &mut to.init_struct(params_plan.size),
+            0,
+            passed_out,
+        )?;
         let RemotePromise { promise, pipeline } = request.send();
 
         if plan.prefills {
             let root = results.get().get_as::<RawPointerBuilder<'_>>()?.0;
-            self.fill(plan, &mut root.init_struct(plan.size), &pipeline, 0)?;
+            self.fill(
+                plan,
+                &mut root.init_struct(plan.size),
+                &pipeline,
+                0,
+                returned,
+            )?;
             results.set_pipeline()?;
         }
-        let response = promise.await?;
-        let answer = response
-            .get()?
+        let response = self.plans.grant.track(promise).await?;
+        let answer = response.get()?;
+        // Checked before it is copied: an answer too large for one message
+        // fails this call (and is freed) instead of ending the caller's
+        // connection, and every call on it.
+        let size = answer.target_size()?;
+        caplet::check_payload(size, &format!("the results of {name}"))?;
+        let bytes = size.word_count * 8;
+        self.plans.grant.count_bytes(bytes)?;
+        let answer = answer
             .get_as::<RawPointerReader<'_>>()?
             .0
             .get_struct(None)?;
@@ -336,15 +499,23 @@ impl Membrane {
         } else {
             root.init_struct(plan.size)
         };
-        self.copy_struct(plan, &answer, &mut out, 0)
+        self.copy_struct(plan, &answer, &mut out, 0, returned)?;
+        Ok(bytes)
     }
 
     /// `cap` behind a membrane of this grant, as `interface_id`.
-    fn wrap_cap(&self, cap: Box<dyn ClientHook>, interface_id: u64) -> Box<dyn ClientHook> {
+    fn wrap_cap(
+        &self,
+        cap: Box<dyn ClientHook>,
+        interface_id: u64,
+        side: Side,
+    ) -> Box<dyn ClientHook> {
         Membrane::wrap_with(
             capnp::capability::Client::new(cap),
             self.plans.clone(),
             interface_id,
+            self.tap.clone(),
+            side,
         )
         .hook
     }
@@ -358,6 +529,7 @@ impl Membrane {
         out: &mut StructBuilder<'_>,
         pipeline: &any_pointer::Pipeline,
         depth: u32,
+        side: Side,
     ) -> Result<(), capnp::Error> {
         for slot in plan.pointers.iter().filter(|slot| slot.when.is_empty()) {
             match slot.what {
@@ -365,7 +537,7 @@ impl Membrane {
                     let cap = pipeline.get_pointer_field(slot.index).as_cap();
                     out.reborrow()
                         .get_pointer_field(slot.index.into())
-                        .set_capability(self.wrap_cap(cap, interface_id));
+                        .set_capability(self.wrap_cap(cap, interface_id, side));
                 }
                 What::Struct(id) if depth + 1 < MAX_DEPTH => {
                     let inner = self.plans.struct_plan(id)?;
@@ -375,7 +547,7 @@ impl Membrane {
                             .get_pointer_field(slot.index.into())
                             .init_struct(inner.size);
                         let pipeline = pipeline.get_pointer_field(slot.index);
-                        self.fill(&inner, &mut built, &pipeline, depth + 1)?;
+                        self.fill(&inner, &mut built, &pipeline, depth + 1, side)?;
                     }
                 }
                 _ => {}
@@ -397,6 +569,7 @@ impl Membrane {
         from: &StructReader<'_>,
         to: &mut StructBuilder<'_>,
         depth: u32,
+        side: Side,
     ) -> Result<(), capnp::Error> {
         if depth > MAX_NESTING {
             return Err(nested_too_deep());
@@ -418,10 +591,16 @@ impl Membrane {
                 if let What::Struct(id) = slot.what {
                     let inner = self.plans.struct_plan(id)?;
                     let mut built = target.get_struct(inner.size, None)?;
-                    self.copy_struct(&inner, &source.get_struct(None)?, &mut built, depth + 1)?;
+                    self.copy_struct(
+                        &inner,
+                        &source.get_struct(None)?,
+                        &mut built,
+                        depth + 1,
+                        side,
+                    )?;
                 }
             } else if !source.is_null() {
-                self.copy_pointer(&slot.what, source, target, depth)?;
+                self.copy_pointer(&slot.what, source, target, depth, side)?;
             }
         }
         Ok(())
@@ -434,20 +613,21 @@ impl Membrane {
         from: PointerReader<'_>,
         to: PointerBuilder<'_>,
         depth: u32,
+        side: Side,
     ) -> Result<(), capnp::Error> {
         match what {
             What::Plain => any_pointer::Builder::new(to).set_as(any_pointer::Reader::new(from)),
             What::Cap(interface_id) => {
                 let mut to = to;
-                to.set_capability(self.wrap_cap(from.get_capability()?, *interface_id));
+                to.set_capability(self.wrap_cap(from.get_capability()?, *interface_id, side));
                 Ok(())
             }
             What::Struct(id) => {
                 let plan = self.plans.struct_plan(*id)?;
                 let mut built = to.init_struct(plan.size);
-                self.copy_struct(&plan, &from.get_struct(None)?, &mut built, depth + 1)
+                self.copy_struct(&plan, &from.get_struct(None)?, &mut built, depth + 1, side)
             }
-            What::List(element) => self.copy_list(element, from, to, depth + 1),
+            What::List(element) => self.copy_list(element, from, to, depth + 1, side),
         }
     }
 
@@ -458,6 +638,7 @@ impl Membrane {
         from: PointerReader<'_>,
         to: PointerBuilder<'_>,
         depth: u32,
+        side: Side,
     ) -> Result<(), capnp::Error> {
         if depth > MAX_NESTING {
             return Err(nested_too_deep());
@@ -470,7 +651,7 @@ impl Membrane {
             let mut built = struct_list::Builder::<RawStruct>::get_from_pointer(to, None)?;
             for i in 0..list.len() {
                 let mut out = built.reborrow().get(i).0;
-                self.copy_struct(&plan, &list.get(i).0, &mut out, depth + 1)?;
+                self.copy_struct(&plan, &list.get(i).0, &mut out, depth + 1, side)?;
             }
             return Ok(());
         }
@@ -480,11 +661,19 @@ impl Membrane {
             let item = list.get(i).get_as::<RawPointerReader<'_>>()?.0;
             if !item.is_null() {
                 let out = built.reborrow().get_pointer_element(i);
-                self.copy_pointer(element, item, out, depth)?;
+                self.copy_pointer(element, item, out, depth, side)?;
             }
         }
         Ok(())
     }
+}
+
+impl Side {
+    /// A granted capability: the worker calls it.
+    const WORKER: Side = Side {
+        recorded: true,
+        origin: None,
+    };
 }
 
 fn nested_too_deep() -> capnp::Error {
@@ -542,12 +731,14 @@ struct Node { next @0 :Node; names @1 :List(Text); }
 
     fn plans() -> Rc<Plans> {
         let schema = caplet_capnp_js::compile::compile_files(&[("t.capnp", SCHEMA)]).unwrap();
-        Plans::new(Arc::new(schema))
+        Plans::new(Arc::new(schema), Grant::unlimited("link", LINK))
     }
 
     fn granted(plan: &MethodPlan) -> (&StructPlan, &StructPlan) {
         match plan {
-            MethodPlan::Granted { params, results } => (params, results),
+            MethodPlan::Granted {
+                params, results, ..
+            } => (params, results),
             MethodPlan::NotGranted => panic!("planned as not granted"),
         }
     }
@@ -799,7 +990,12 @@ struct Node { next @0 :Node; names @1 :List(Text); }
         }));
         let plans = plans();
         (
-            Membrane::wrap(provider, plans.schema.clone(), LINK),
+            Membrane::wrap(
+                provider,
+                plans.schema.clone(),
+                LINK,
+                Grant::unlimited("link", LINK),
+            ),
             reached,
         )
     }

@@ -13,22 +13,26 @@
 //! reloaded at its next invocation, and the pool checks the host.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
 
-use caplet::caplet_capnp::{broker, invoke_error, worker, worker_code};
+use caplet::caplet_capnp::{broker, invoke_error, log_line, revoker, worker, worker_code};
 use caplet::host_capnp::{host_worker, worker_spec};
 use caplet_capnp_js::compile::SchemaCompiler;
 use capnp::capability::Rc as CapRc;
 use capnp::message::{Builder, HeapAllocator};
 
+use crate::audit::{AuditBinding, BuiltinPolicy};
 use crate::bindings::{self, Bound};
 use crate::builtins::Builtins;
+use crate::cache::{Cache, Lookup};
 use crate::error::Error;
+use crate::grant::Grant;
 use crate::limits::{LimitPolicy, Limits};
 use crate::membrane::Membrane;
 use crate::pool::{HostHandle, HostPool};
+use crate::quota;
 
 /// Most modules one worker may have.
 const MAX_MODULES: u32 = 1024;
@@ -40,31 +44,15 @@ const MAX_PRINCIPAL_BYTES: usize = 256;
 /// its host.
 pub const WALL_GRACE: Duration = Duration::from_millis(500);
 
-/// A `get` cache key: (principal, id). One principal never sees another's ids.
-type CacheKey = (String, String);
-
-/// Most `get` ids one principal may have cached; beyond, the oldest is
-/// forgotten (its worker lives on while someone holds it).
-const MAX_CACHED: usize = 1024;
-
-/// A worker cached under a `get` id.
-#[derive(Clone)]
-struct Cached {
-    /// What `get` compares (see `WorkerService::canonical`).
-    canonical: Vec<u8>,
-    worker: worker::Client,
-    /// When it was cached (`Shared::cached_count`).
-    made: u64,
-}
-
 /// State shared by every connection of one broker.
 pub struct Shared {
     pub pool: Rc<HostPool>,
     pub limits: LimitPolicy,
-    /// `get` ids: (principal, id) → worker, at most `MAX_CACHED` per principal.
-    cache: RefCell<HashMap<CacheKey, Cached>>,
-    /// Numbers cache entries in the order they were made.
-    cached_count: std::cell::Cell<u64>,
+    /// `get` ids: (principal or sub-principal, id) → worker, counted per
+    /// authenticated principal against its `cached_ids` quota.
+    cache: RefCell<Cache<WorkerService>>,
+    /// What each principal holds, against its quotas.
+    pub quotas: Rc<quota::Book>,
     /// Interface schemas sent as `.capnp` source, compiled once per content.
     schemas: SchemaCompiler,
     /// The capabilities `Broker.builtin` hands out.
@@ -72,49 +60,75 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Caches `worker` under `key` unless a worker is cached there already
-    /// (a `get` that loaded meanwhile); returns what is cached. Keeps each
-    /// principal's ids to `MAX_CACHED`, forgetting the oldest.
-    fn remember(&self, key: CacheKey, canonical: Vec<u8>, worker: worker::Client) -> Cached {
-        let mut cache = self.cache.borrow_mut();
-        if let Some(entry) = cache.get(&key) {
-            return entry.clone();
-        }
-        let made = self.cached_count.get() + 1;
-        self.cached_count.set(made);
-        let principal = key.0.clone();
-        let entry = Cached {
-            canonical,
-            worker,
-            made,
-        };
-        cache.insert(key, entry.clone());
-        let mine: Vec<(&CacheKey, u64)> = cache
-            .iter()
-            .filter(|(k, _)| k.0 == principal)
-            .map(|(k, e)| (k, e.made))
-            .collect();
-        if mine.len() > MAX_CACHED {
-            if let Some(oldest) = mine
-                .iter()
-                .min_by_key(|(_, made)| *made)
-                .map(|(k, _)| (*k).clone())
-            {
-                cache.remove(&oldest);
-            }
-        }
-        entry
-    }
-
-    pub fn new(pool: Rc<HostPool>, limits: LimitPolicy, builtins: Builtins) -> Rc<Self> {
+    pub fn new(
+        pool: Rc<HostPool>,
+        limits: LimitPolicy,
+        builtins: Builtins,
+        quotas: quota::Quotas,
+    ) -> Rc<Self> {
         Rc::new(Self {
             pool,
             limits,
             builtins,
-            cache: RefCell::new(HashMap::new()),
-            cached_count: std::cell::Cell::new(0),
+            cache: RefCell::new(Cache::default()),
+            quotas: quota::Book::new(quotas),
             schemas: SchemaCompiler::new(256),
         })
+    }
+
+    /// Forgets `principal`'s least recently used cached worker that no
+    /// client holds (dropping it gives back its share of the quotas);
+    /// whether there was one.
+    fn forget_one(&self, principal: &str) -> bool {
+        let forgotten = self.cache.borrow_mut().forget_unused(principal);
+        // Dropped here, after the cache's borrow ended.
+        forgotten.is_some()
+    }
+
+    /// Makes room in the cache for one more id of `principal`, forgetting
+    /// unheld workers as needed.
+    fn room_for_id(&self, principal: &str) -> Result<(), Error> {
+        let quota = self.quotas.quotas().cached_ids;
+        loop {
+            let count = self.cache.borrow().count(principal) as u64;
+            if count < quota {
+                return Ok(());
+            }
+            if !self.forget_one(principal) {
+                return Err(Error::QuotaExceeded {
+                    quota: "cached_ids",
+                    detail: format!(
+                        "{principal:?} has {count} ids cached, all of them held, the quota is {quota}"
+                    ),
+                });
+            }
+        }
+    }
+
+    /// Room for one more live worker of `principal` with `memory_bytes` of
+    /// memory limit. The cache gives way first: unheld cached workers are
+    /// forgotten, least recently used first, until the worker fits.
+    fn hold_worker(&self, principal: &str, memory_bytes: u64) -> Result<quota::Held, Error> {
+        let quota = self.quotas.quotas().memory_bytes;
+        if memory_bytes > quota {
+            // Nothing forgotten could make room: keep the cache.
+            return Err(Error::QuotaExceeded {
+                quota: "memory_bytes",
+                detail: format!(
+                    "a worker's memoryBytes of {memory_bytes} is above the quota of {quota}"
+                ),
+            });
+        }
+        loop {
+            match self.quotas.worker(principal, memory_bytes) {
+                Ok(held) => return Ok(held),
+                Err(error) => {
+                    if !self.forget_one(principal) {
+                        return Err(error);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -122,7 +136,13 @@ impl Shared {
 pub struct BrokerService {
     shared: Rc<Shared>,
     principal: String,
+    /// The latest built-ins `builtin` handed out on this connection, kept
+    /// (so their identity cannot be reused) for `audit` to recognise.
+    granted: RefCell<VecDeque<(capnp::capability::Client, BuiltinPolicy)>>,
 }
+
+/// How many built-ins `audit` recognises per connection.
+const AUDIT_BUILTINS: usize = 256;
 
 impl BrokerService {
     /// A `Broker` for `principal`: `unix:<uid>` on the Unix socket, the
@@ -131,6 +151,7 @@ impl BrokerService {
         Self {
             shared,
             principal: principal.into(),
+            granted: RefCell::new(VecDeque::new()),
         }
     }
 
@@ -154,19 +175,29 @@ impl BrokerService {
         })
     }
 
-    /// Checks `code` into a worker, not yet loaded on a host.
-    fn check(&self, code: worker_code::Reader<'_>) -> Result<Rc<WorkerService>, Error> {
-        let checked = Checked::new(code, &self.shared)?;
+    /// Checks `code`, for whom the worker will act.
+    fn check(&self, code: worker_code::Reader<'_>) -> Result<Checked, Error> {
+        Checked::new(code, &self.shared, self.cordon(code)?)
+    }
+
+    /// A worker of checked code, not yet loaded on a host, counted against
+    /// this connection's principal's quotas while it lives.
+    fn admit(&self, checked: Checked) -> Result<Rc<WorkerService>, Error> {
+        let held = self
+            .shared
+            .hold_worker(&self.principal, checked.limits.memory_bytes)?;
         Ok(Rc::new(WorkerService {
             shared: self.shared.clone(),
-            principal: self.cordon(code)?,
-            spec: capnp::serialize::write_message_to_words(&checked.spec),
+            principal: checked.principal,
+            spec: checked.spec,
             bindings: checked.bindings,
+            calls: checked.calls,
             wall_time: Duration::from_millis(checked.limits.wall_time_ms.into()),
             cpu_time: Duration::from_millis(checked.limits.cpu_time_ms.into()),
             placement: RefCell::new(None),
             pending: RefCell::new(None),
             loading: tokio::sync::Mutex::new(()),
+            _held: held,
         }))
     }
 }
@@ -177,7 +208,8 @@ impl broker::Server for BrokerService {
         params: broker::LoadParams,
         mut results: broker::LoadResults,
     ) -> Result<(), capnp::Error> {
-        let worker = self.check(params.get()?.get_code()?)?;
+        let checked = self.check(params.get()?.get_code()?)?;
+        let worker = self.admit(checked)?;
         // Answer with the worker before its host has loaded it, so an
         // invocation pipelined on this call goes out at once (it waits for
         // the load on the host, not for a round trip through the client).
@@ -205,29 +237,41 @@ impl broker::Server for BrokerService {
                 Error::BadCode(format!("worker id must be 1 to {MAX_ID_BYTES} bytes")).into(),
             );
         }
-        let code = params.get_code()?;
-        let worker = self.check(code)?;
-        let canonical = worker.canonical();
-        // One principal never sees another's ids; under a cordon a named
-        // sub-principal has its own too.
-        let key = (worker.principal.clone(), id);
-        let cached = self.shared.cache.borrow().get(&key).cloned();
-        if let Some(entry) = cached {
-            if entry.canonical != canonical {
-                return Err(Error::IdConflict(key.1).into());
+        let checked = self.check(params.get_code()?)?;
+        let canonical = checked.canonical();
+        // One principal never sees another's ids; a named sub-principal has
+        // its own too, counted against its principal's quota.
+        let key = (checked.principal.clone(), id);
+        let found = self.shared.cache.borrow_mut().lookup(&key, &canonical);
+        match found {
+            Lookup::Hit(worker) => {
+                results
+                    .get()
+                    .set_worker(capnp_rpc::new_client_from_rc(worker));
+                return Ok(());
             }
-            results.get().set_worker(entry.worker);
-            return Ok(());
+            Lookup::Conflict => return Err(Error::IdConflict(key.1).into()),
+            Lookup::Miss => {}
         }
+        self.shared.room_for_id(&self.principal)?;
+        let worker = self.admit(checked)?;
         worker.host_worker().await?;
-        let worker: worker::Client = capnp_rpc::new_client_from_rc(worker);
-        // Another `get` for the same id may have finished while this one loaded.
-        let entry = self.shared.remember(key.clone(), canonical.clone(), worker);
-        if entry.canonical != canonical {
-            return Err(Error::IdConflict(key.1).into());
+        // Other `get`s may have filled the cache, or cached this id, meanwhile.
+        self.shared.room_for_id(&self.principal)?;
+        let cached =
+            self.shared
+                .cache
+                .borrow_mut()
+                .insert(&self.principal, key.clone(), canonical, worker);
+        match cached {
+            Lookup::Hit(worker) => {
+                results
+                    .get()
+                    .set_worker(capnp_rpc::new_client_from_rc(worker));
+                Ok(())
+            }
+            Lookup::Conflict | Lookup::Miss => Err(Error::IdConflict(key.1).into()),
         }
-        results.get().set_worker(entry.worker);
-        Ok(())
     }
 
     async fn builtin(
@@ -237,30 +281,133 @@ impl broker::Server for BrokerService {
     ) -> Result<(), capnp::Error> {
         let grant = params.get()?.get_grant()?;
         let (client, schema) = self.shared.builtins.grant(&self.principal, grant)?;
+        let policy = self.shared.builtins.policy(grant)?;
+        let mut granted = self.granted.borrow_mut();
+        if granted.len() == AUDIT_BUILTINS {
+            granted.pop_front();
+        }
+        granted.push_back((client.clone(), policy));
+        drop(granted);
         let mut out = results.get();
         out.reborrow().init_cap().set_as_capability(client.hook);
         out.init_interface_schema().set_compiled(schema)?;
         Ok(())
     }
+
+    async fn types(
+        self: CapRc<Self>,
+        params: broker::TypesParams,
+        mut results: broker::TypesResults,
+    ) -> Result<(), capnp::Error> {
+        let env = params.get()?.get_env()?;
+        let text = crate::types::declarations_for_env(env, &self.shared.schemas)?;
+        results.get().set_typescript(&text);
+        Ok(())
+    }
+
+    async fn audit(
+        self: CapRc<Self>,
+        params: broker::AuditParams,
+        mut results: broker::AuditResults,
+    ) -> Result<(), capnp::Error> {
+        let params = params.get()?;
+        let env = params.get_env()?;
+        if env.len() > bindings::MAX_BINDINGS {
+            return Err(Error::BadCode(format!(
+                "a worker may have at most {} bindings, got {}",
+                bindings::MAX_BINDINGS,
+                env.len()
+            ))
+            .into());
+        }
+        let mut audited: Vec<AuditBinding> = Vec::new();
+        for entry in env.iter() {
+            let name = entry.get_name()?.to_str()?.to_string();
+            bindings::check_name(&name)?;
+            if audited.iter().any(|b| b.name == name) {
+                return Err(Error::BadCode(format!("binding {name:?} appears twice")).into());
+            }
+            let (schema, interface_id) = bindings::resolve_unchecked(
+                entry.get_interface_schema()?,
+                &self.shared.schemas,
+                &format!("binding {name:?}"),
+            )?;
+            let builtin = match entry
+                .get_cap()
+                .get_as_capability::<capnp::capability::Client>()
+            {
+                Ok(cap) => {
+                    let ptr = cap.hook.get_ptr();
+                    self.granted
+                        .borrow()
+                        .iter()
+                        .find(|(client, _)| client.hook.get_ptr() == ptr)
+                        .map(|(_, policy)| policy.clone())
+                }
+                Err(_) => None,
+            };
+            audited.push(AuditBinding {
+                name,
+                schema,
+                interface_id,
+                builtin,
+            });
+        }
+        let limits = self.shared.limits.resolve(params.get_limits()?)?;
+        let report = crate::audit::report(
+            &audited,
+            &limits,
+            &self.shared.limits,
+            self.shared.quotas.quotas(),
+        );
+        results.get().set_json(report.to_string());
+        Ok(())
+    }
 }
 
-/// A client's code, checked: the host's `WorkerSpec` (without `env`), the
-/// bindings, and the effective limits.
+/// A client's code, checked: the host's `WorkerSpec` (without `env`,
+/// serialized), the bindings, the effective limits, and whom it acts for.
 struct Checked {
-    spec: Builder<HeapAllocator>,
+    /// The spec is kept serialized, at its exact size: a message builder's
+    /// first segment alone is 8 KiB, and the broker keeps one spec per live
+    /// worker.
+    spec: Vec<u8>,
     bindings: Vec<Bound>,
     limits: Limits,
+    /// The connection's principal, or a sub-principal under it (cordons).
+    principal: String,
+    calls: Rc<crate::calls::CallLog>,
 }
 
 impl Checked {
-    fn new(code: worker_code::Reader<'_>, shared: &Shared) -> Result<Self, Error> {
+    fn new(
+        code: worker_code::Reader<'_>,
+        shared: &Shared,
+        principal: String,
+    ) -> Result<Self, Error> {
         let (spec, limits) = make_spec(code, &shared.limits)?;
-        let bindings = bindings::read(code.get_env()?, &shared.schemas)?;
+        let calls = crate::calls::CallLog::new();
+        let bindings = bindings::read(code.get_env()?, &shared.schemas, &calls)?;
         Ok(Self {
-            spec,
+            spec: capnp::serialize::write_message_to_words(&spec),
             bindings,
             limits,
+            principal,
+            calls,
         })
+    }
+
+    /// What `get` compares: the spec, and each binding's name and schema.
+    /// Capabilities themselves cannot be compared: a cached worker keeps
+    /// those of the `get` that created it.
+    fn canonical(&self) -> Vec<u8> {
+        let mut bytes = self.spec.clone();
+        for binding in &self.bindings {
+            bytes.extend_from_slice(binding.name.as_bytes());
+            bytes.push(0);
+            bytes.extend(binding.schema_words());
+        }
+        bytes
     }
 }
 
@@ -339,9 +486,6 @@ fn make_spec(
 }
 
 /// Serves `Worker`: a checked spec and where it currently lives.
-///
-/// The spec is kept serialized, at its exact size: a message builder's first
-/// segment alone is 8 KiB, and the broker keeps one spec per live worker.
 struct WorkerService {
     shared: Rc<Shared>,
     /// Whom the worker acts for (cordons).
@@ -357,6 +501,10 @@ struct WorkerService {
     pending: RefCell<Option<host_worker::Client>>,
     /// Held while (re)loading, so concurrent invocations load only once.
     loading: tokio::sync::Mutex<()>,
+    /// This worker's share of its principal's quotas, given back with it.
+    _held: quota::Held,
+    /// The call log its bindings' membranes record into.
+    calls: Rc<crate::calls::CallLog>,
 }
 
 #[derive(Clone)]
@@ -367,19 +515,6 @@ struct Placement {
 }
 
 impl WorkerService {
-    /// What `get` compares: the spec, and each binding's name and schema.
-    /// Capabilities themselves cannot be compared: a cached worker keeps
-    /// those of the `get` that created it.
-    fn canonical(&self) -> Vec<u8> {
-        let mut bytes = self.spec.clone();
-        for binding in &self.bindings {
-            bytes.extend_from_slice(binding.name.as_bytes());
-            bytes.push(0);
-            bytes.extend(binding.schema_words());
-        }
-        bytes
-    }
-
     /// The worker on a live host, loading it there if its host is gone.
     /// While a load is in flight, its promised worker (calls on it fail if
     /// the load fails).
@@ -423,6 +558,11 @@ impl WorkerService {
         for (i, binding) in self.bindings.iter().enumerate() {
             binding.write(env.reborrow().get(i as u32))?;
         }
+        // Compiled schemas can be larger than the source the client sent.
+        caplet::check_payload(
+            request.get().into_reader().total_size()?,
+            "the worker's spec",
+        )?;
         let sent = request.send();
         *self.pending.borrow_mut() = Some(sent.pipeline.get_worker());
         let response = sent.promise.await;
@@ -462,13 +602,34 @@ impl Drop for WorkerService {
 }
 
 impl worker::Server for WorkerService {
+    async fn revoker(
+        self: CapRc<Self>,
+        params: worker::RevokerParams,
+        mut results: worker::RevokerResults,
+    ) -> Result<(), capnp::Error> {
+        let binding = params.get()?.get_binding()?.to_str()?;
+        let Some(bound) = self.bindings.iter().find(|b| b.name == binding) else {
+            return Err(capnp::Error::failed(format!(
+                "bad_request: the worker has no grant env.{binding}"
+            )));
+        };
+        results
+            .get()
+            .set_revoker(capnp_rpc::new_client(RevokerService(bound.grant.clone())));
+        Ok(())
+    }
+
     async fn entrypoint(
         self: CapRc<Self>,
         params: worker::EntrypointParams,
         mut results: worker::EntrypointResults,
     ) -> Result<(), capnp::Error> {
         let params = params.get()?;
-        let name = params.get_name()?.to_str()?.to_string();
+        let name = params
+            .get_export_name()?
+            .to_str()
+            .map_err(|_| Error::Schema("the entrypoint name is not valid utf-8".into()))?
+            .to_string();
         let interface = bindings::resolve(
             params.get_interface_schema()?,
             &self.shared.schemas,
@@ -483,10 +644,15 @@ impl worker::Server for WorkerService {
         let response = request.send().promise.await?;
         let cap: capnp::capability::Client = response.get()?.get_cap().get_as_capability()?;
         // Through a membrane, like grants: calls pass the broker, pipelined.
-        results
-            .get()
-            .init_cap()
-            .set_as_capability(Membrane::wrap(cap, interface.set, interface.interface_id).hook);
+        results.get().init_cap().set_as_capability(
+            Membrane::wrap(
+                cap,
+                interface.set,
+                interface.interface_id,
+                Grant::unlimited(&format!("entrypoint {name:?}"), interface.interface_id),
+            )
+            .hook,
+        );
         Ok(())
     }
 
@@ -496,12 +662,25 @@ impl worker::Server for WorkerService {
         mut results: worker::InvokeResults,
     ) -> Result<(), capnp::Error> {
         let params = params.get()?;
+        // What is forwarded to the host is no larger than what came.
+        caplet::check_payload(params.total_size()?, "the invocation's params")?;
+        // Read once: a second read would count twice against the message's
+        // traversal limit.
+        let (entrypoint, input) = (params.get_entrypoint()?, params.get_input()?);
+        for (field, text) in [("entrypoint", entrypoint), ("input", input)] {
+            text.to_str()
+                .map_err(|_| Error::BadInput(format!("the {field} is not valid utf-8")))?;
+        }
         let host_worker = self.host_worker().await?;
+        // Its calls are recorded from here until it answers; invocations of
+        // one worker take turns (the host runs them one after another).
+        let recording = self.calls.begin().await;
         let mut request = host_worker.invoke_request();
-        request.get().set_entrypoint(params.get_entrypoint()?);
-        request.get().set_input(params.get_input()?);
-        // The host writes to a proxy, revoked when this call returns.
-        let _revoke = if params.has_log_sink() {
+        request.get().set_entrypoint(entrypoint);
+        request.get().set_input(input);
+        // The host writes to a proxy, revoked when this call returns (or is
+        // cancelled).
+        let revoke = if params.has_log_sink() {
             let (sink, revoke) = crate::log_sink::SinkProxy::wrap(params.get_log_sink()?);
             request.get().set_log_sink(sink);
             Some(revoke)
@@ -517,8 +696,12 @@ impl worker::Server for WorkerService {
             Ok(response) => {
                 let response = response?;
                 let response = response.get()?;
+                caplet::check_payload(response.total_size()?, "the invocation's results")?;
                 out.set_output(response.get_output()?);
-                out.set_logs(response.get_logs()?)?;
+                // The host has had every write answered (or waited for them
+                // as long as it does) before it answered: the count is final.
+                let dropped = revoke.as_ref().map_or(0, crate::log_sink::Revoke::dropped);
+                write_logs(out.reborrow(), response.get_logs()?, dropped)?;
                 out.set_stats(response.get_stats()?)?;
                 if response.has_error() {
                     out.set_error(response.get_error()?)?;
@@ -532,7 +715,7 @@ impl worker::Server for WorkerService {
                         .pool
                         .check_stuck(placement.slot, placement.generation);
                 }
-                let mut error = out.init_error();
+                let mut error = out.reborrow().init_error();
                 error.set_kind(invoke_error::Kind::WallTimeExceeded);
                 error.set_message(format!(
                     "the invocation took longer than {} ms",
@@ -540,6 +723,45 @@ impl worker::Server for WorkerService {
                 ));
             }
         }
+        let window = recording.finish();
+        let len = u32::try_from(window.records.len()).unwrap_or(u32::MAX);
+        crate::calls::write(&window.records, out.init_calls(len));
         Ok(())
     }
+}
+
+/// Serves `Revoker` for one grant.
+struct RevokerService(Rc<Grant>);
+
+impl revoker::Server for RevokerService {
+    async fn revoke(
+        self: CapRc<Self>,
+        _: revoker::RevokeParams,
+        _: revoker::RevokeResults,
+    ) -> Result<(), capnp::Error> {
+        self.0.revoke();
+        Ok(())
+    }
+}
+
+/// Copies the host's `logs` into the client's results; when the client's
+/// sink was too slow for `dropped` lines, a last warning says so.
+fn write_logs(
+    mut out: worker::invoke_results::Builder<'_>,
+    logs: capnp::struct_list::Reader<'_, log_line::Owned>,
+    dropped: u64,
+) -> capnp::Result<()> {
+    if dropped == 0 {
+        return out.set_logs(logs);
+    }
+    let mut list = out.init_logs(logs.len() + 1);
+    for (i, line) in logs.iter().enumerate() {
+        list.set_with_caveats(i as u32, line)?;
+    }
+    let mut warning = list.get(logs.len());
+    warning.set_level(log_line::Level::Warn);
+    warning.set_text(format!(
+        "{dropped} log lines dropped: the log sink was too slow"
+    ));
+    Ok(())
 }

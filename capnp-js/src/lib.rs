@@ -17,6 +17,10 @@
 //!   [`codec::read_params`], [`codec::write_results`], [`codec::read_results`]
 //!   for a method given `(interface id, method ordinal)`. Capabilities go
 //!   through the integrator's [`codec::CapWriter`] / [`codec::CapReader`].
+//! * [`json_schema`] — the same bindings as an MCP tool list (one tool per
+//!   method, params as JSON Schema), to measure against the declarations.
+//! * [`typescript`] — TypeScript declarations of a worker's `env` from its
+//!   bindings' schemas, with their doc comments as JSDoc.
 //!
 //! ## Type mapping
 //!
@@ -89,7 +93,9 @@
 pub mod codec;
 pub mod compile;
 pub mod dynamic;
+pub mod json_schema;
 pub mod schema;
+pub mod typescript;
 
 pub use codec::{CapReader, CapWriter, CodecError, ErrorKind, Limits, Path};
 pub use compile::{compile_schema, CompileError, Compiled, SchemaCompiler};

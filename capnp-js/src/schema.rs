@@ -159,7 +159,7 @@ impl Type {
         })
     }
 
-    fn from_reader(t: type_::Reader<'_>, depth: usize) -> Result<Type, SchemaError> {
+    pub(crate) fn from_reader(t: type_::Reader<'_>, depth: usize) -> Result<Type, SchemaError> {
         if depth > MAX_SCHEMA_DEPTH {
             return Err(SchemaError::Invalid("type nesting too deep".into()));
         }
@@ -432,6 +432,17 @@ pub struct SchemaSet {
     names: IdMap<Box<str>>,
     /// Ids of group nodes (never valid as a `Type::Struct`).
     groups: HashSet<u64, BuildHasherDefault<IdHasher>>,
+    /// Doc comments, when the nodes came with their `sourceInfo`.
+    docs: IdMap<NodeDocs>,
+}
+
+/// The doc comments of one node, from a `CodeGeneratorRequest`'s
+/// `sourceInfo`: the node's own and its members' (struct fields in the
+/// order of `Node.struct.fields`, enumerants, methods by ordinal).
+#[derive(Debug, Clone, Default)]
+struct NodeDocs {
+    doc: Box<str>,
+    members: Vec<Box<str>>,
 }
 
 const _: () = {
@@ -468,10 +479,24 @@ impl SchemaSet {
     /// Builds a set from a serialized `CodeGeneratorRequest` (what `capnp
     /// compile -o-` writes; [`crate::compile`] produces one).
     pub fn from_code_generator_request(bytes: &[u8]) -> Result<SchemaSet, SchemaError> {
-        let mut slice = bytes;
-        let msg = capnp::serialize::read_message_from_flat_slice(&mut slice, ReaderOptions::new())?;
+        // Copied: `bytes` need not be aligned (`include_bytes!` is not).
+        let msg = capnp::serialize::read_message(bytes, ReaderOptions::new())?;
         let req: capnp::schema_capnp::code_generator_request::Reader<'_> = msg.get_root()?;
-        SchemaSet::from_nodes(req.get_nodes()?.iter())
+        let mut set = SchemaSet::from_nodes(req.get_nodes()?.iter())?;
+        for info in req.get_source_info()? {
+            let text = |t: capnp::text::Reader<'_>| -> Result<Box<str>, SchemaError> {
+                Ok(t.to_str().map_err(capnp::Error::from)?.trim_end().into())
+            };
+            let mut members = Vec::new();
+            for m in info.get_members()? {
+                members.push(text(m.get_doc_comment()?)?);
+            }
+            let doc = text(info.get_doc_comment()?)?;
+            if !doc.is_empty() || members.iter().any(|m| !m.is_empty()) {
+                set.docs.insert(info.get_id(), NodeDocs { doc, members });
+            }
+        }
+        Ok(set)
     }
 
     /// Builds a set from schema nodes, e.g. `CompiledSchema.nodes` sent by a
@@ -576,6 +601,7 @@ impl SchemaSet {
             interfaces,
             names,
             groups,
+            docs: IdMap::default(),
         })
     }
 
@@ -605,6 +631,21 @@ impl SchemaSet {
             place: String::new(),
         })?;
         Ok(message::TypedReader::new(words_reader(words)))
+    }
+
+    /// The doc comment of node `id`, if the set was built from a
+    /// `CodeGeneratorRequest` that had one ([`Self::from_code_generator_request`]).
+    pub fn doc(&self, id: u64) -> Option<&str> {
+        let doc = &self.docs.get(&id)?.doc;
+        (!doc.is_empty()).then_some(&**doc)
+    }
+
+    /// The doc comment of member `index` of node `id`: a struct's field at
+    /// that index of `Node.struct.fields`, an enumerant, or a method by
+    /// ordinal.
+    pub fn member_doc(&self, id: u64, index: usize) -> Option<&str> {
+        let doc = self.docs.get(&id)?.members.get(index)?;
+        (!doc.is_empty()).then_some(&**doc)
     }
 
     /// Short name of node `id` (`Color`, `Params`, …).

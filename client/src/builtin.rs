@@ -1,12 +1,13 @@
 //! Built-in capabilities (`fs`, `kv`, `http`) asked of the broker with
 //! `Broker.builtin`, and the grant specs the command line writes them in:
 //! `fs:NAME`, `fs:NAME:ro`, `kv:NAME`, `http:POLICY`, granted as
-//! `--grant BINDING=SPEC`.
+//! `--grant BINDING=SPEC`, optionally followed by a budget
+//! (`,calls=N,bytes=B,expires=SECONDS,methods=a|b`).
 
 use std::fmt;
 use std::str::FromStr;
 
-use caplet::caplet_capnp::builtin_grant;
+use caplet::caplet_capnp::{budget, builtin_grant};
 
 /// Which built-in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,13 +20,79 @@ pub enum BuiltinKind {
     Http,
 }
 
-/// One built-in capability: its kind, its name (volume, store or policy)
-/// and, for `fs`, whether it is read-only.
+/// One built-in capability: its kind, its name (volume, store or policy),
+/// for `fs` whether it is read-only, and the budget of its grant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Builtin {
     pub kind: BuiltinKind,
     pub name: String,
     pub read_only: bool,
+    /// The grant's budget (`Binding.budget`); the default limits nothing.
+    pub budget: Budget,
+}
+
+/// What a grant may be used for (`Binding.budget`): 0 or empty means no
+/// limit of that kind. Enforced by the broker for the grant and everything
+/// reached through it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Budget {
+    /// Calls through the grant, in total.
+    pub calls: u64,
+    /// Bytes of params plus results, in total.
+    pub bytes: u64,
+    /// Milliseconds after the load from which every call fails.
+    pub expires_in_ms: u64,
+    /// The granted interface's methods that may be called.
+    pub methods: Vec<String>,
+}
+
+impl Budget {
+    /// Whether it limits anything.
+    pub fn is_empty(&self) -> bool {
+        *self == Budget::default()
+    }
+
+    pub(crate) fn write(&self, mut out: budget::Builder<'_>) {
+        out.set_calls(self.calls);
+        out.set_bytes(self.bytes);
+        out.set_expires_in_ms(self.expires_in_ms);
+        let mut methods = out.init_methods(self.methods.len() as u32);
+        for (i, m) in self.methods.iter().enumerate() {
+            methods.set(i as u32, m);
+        }
+    }
+
+    /// Parses one `KEY=VALUE` option of a grant spec into this budget.
+    fn set(&mut self, option: &str) -> Result<(), String> {
+        let number = |value: &str| {
+            value
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("{option:?}: expected a whole number above 0"))
+        };
+        match option.split_once('=') {
+            Some(("calls", value)) => self.calls = number(value)?,
+            Some(("bytes", value)) => self.bytes = number(value)?,
+            Some(("expires", value)) => {
+                self.expires_in_ms = number(value)?
+                    .checked_mul(1000)
+                    .ok_or_else(|| format!("{option:?}: too far away"))?
+            }
+            Some(("methods", value)) => {
+                self.methods = value.split('|').map(str::to_string).collect();
+                if self.methods.iter().any(String::is_empty) {
+                    return Err(format!("{option:?}: a method name is empty"));
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "unknown option {option:?}: expected calls=N, bytes=B, expires=SECONDS or methods=a|b"
+                ))
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Builtin {
@@ -57,7 +124,13 @@ impl Builtin {
             kind,
             name: name.into(),
             read_only: false,
+            budget: Budget::default(),
         }
+    }
+
+    /// The same built-in, granted under `budget`.
+    pub fn with_budget(self, budget: Budget) -> Self {
+        Self { budget, ..self }
     }
 
     pub(crate) fn write(&self, mut out: builtin_grant::Builder<'_>) {
@@ -82,6 +155,18 @@ impl fmt::Display for Builtin {
         if self.read_only {
             f.write_str(":ro")?;
         }
+        let b = &self.budget;
+        for (key, value) in [("calls", b.calls), ("bytes", b.bytes)] {
+            if value > 0 {
+                write!(f, ",{key}={value}")?;
+            }
+        }
+        if b.expires_in_ms > 0 {
+            write!(f, ",expires={}", b.expires_in_ms / 1000)?;
+        }
+        if !b.methods.is_empty() {
+            write!(f, ",methods={}", b.methods.join("|"))?;
+        }
         Ok(())
     }
 }
@@ -90,9 +175,19 @@ impl FromStr for Builtin {
     type Err = String;
 
     /// Parses `fs:NAME`, `fs:NAME:ro`, `fs:NAME:rw`, `kv:NAME` or
-    /// `http:POLICY`. The error is one line naming the bad part.
-    fn from_str(spec: &str) -> Result<Self, String> {
-        let bad = |why: &str| Err(format!("bad grant spec {spec:?}: {why}"));
+    /// `http:POLICY`, then any budget options (`,calls=N,bytes=B,
+    /// expires=SECONDS,methods=a|b`). The error is one line naming the bad
+    /// part.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let mut parts = text.split(',');
+        let spec = parts.next().unwrap_or_default();
+        let mut budget = Budget::default();
+        for option in parts {
+            budget
+                .set(option)
+                .map_err(|why| format!("bad grant spec {text:?}: {why}"))?;
+        }
+        let bad = |why: &str| Err(format!("bad grant spec {text:?}: {why}"));
         let Some((kind, rest)) = spec.split_once(':') else {
             return bad("expected KIND:NAME, e.g. fs:workspace, kv:main or http:api");
         };
@@ -118,6 +213,7 @@ impl FromStr for Builtin {
             kind,
             name: name.to_string(),
             read_only,
+            budget,
         })
     }
 }
@@ -155,6 +251,15 @@ mod tests {
             parse_grant("fetch=http:api").unwrap(),
             ("fetch".to_string(), Builtin::http("api"))
         );
+        let budgeted = Builtin::kv("main").with_budget(Budget {
+            calls: 100,
+            bytes: 0,
+            expires_in_ms: 60_000,
+            methods: vec!["get".into(), "list".into()],
+        });
+        let text = "kv:main,calls=100,expires=60,methods=get|list";
+        assert_eq!(text.parse::<Builtin>().unwrap(), budgeted);
+        assert_eq!(budgeted.to_string(), text);
     }
 
     #[test]
@@ -165,6 +270,10 @@ mod tests {
             ("fs:x:rx", "unknown mode \"rx\""),
             ("kv:x:ro", "only fs grants take a mode"),
             ("fs:", "the name is empty"),
+            ("kv:x,calls=0", "above 0"),
+            ("kv:x,calls=many", "\"calls=many\""),
+            ("kv:x,color=red", "unknown option \"color=red\""),
+            ("kv:x,methods=get||put", "a method name is empty"),
         ] {
             let error = text.parse::<Builtin>().unwrap_err();
             assert!(error.contains(needle), "{text}: {error}");

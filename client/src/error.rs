@@ -2,7 +2,7 @@
 
 use caplet::caplet_capnp::invoke_error::Kind;
 
-use crate::{LogLine, Stats};
+use crate::{CallRecord, LogLine, Stats};
 
 /// Why a client call failed.
 ///
@@ -32,6 +32,8 @@ pub enum Error {
         stack: String,
         logs: Vec<LogLine>,
         stats: Stats,
+        /// The capability calls it made (the call log).
+        calls: Vec<CallRecord>,
     },
     /// A limit ended the invocation; the worker is rebuilt before it runs again.
     #[error("{}: {message}", limit.kind_name())]
@@ -40,6 +42,8 @@ pub enum Error {
         message: String,
         logs: Vec<LogLine>,
         stats: Stats,
+        /// The capability calls it made (the call log).
+        calls: Vec<CallRecord>,
     },
     /// The worker ran but its invocation failed otherwise: no such
     /// entrypoint, a result with no JSON form, malformed input, a promise
@@ -50,6 +54,8 @@ pub enum Error {
         message: String,
         logs: Vec<LogLine>,
         stats: Stats,
+        /// The capability calls it made (the call log).
+        calls: Vec<CallRecord>,
     },
     /// The broker refused the request; `kind` is the stable snake_case kind
     /// (`syntax_error`, `module_not_found`, `limit_too_high`, `id_conflict` …).
@@ -129,6 +135,8 @@ pub enum Limit {
     Subrequests,
     /// Capability calls waiting at once (`Limits.callsInFlight`).
     CallsInFlight,
+    /// Timers pending at once (`Limits.pendingTimers`).
+    PendingTimers,
 }
 
 impl Limit {
@@ -142,6 +150,7 @@ impl Limit {
             Kind::OutputTooLarge => Some(Limit::Output),
             Kind::SubrequestLimitExceeded => Some(Limit::Subrequests),
             Kind::CallsInFlightExceeded => Some(Limit::CallsInFlight),
+            Kind::TimerLimitExceeded => Some(Limit::PendingTimers),
             _ => None,
         }
     }
@@ -156,6 +165,7 @@ impl Limit {
             Limit::Output => Kind::OutputTooLarge,
             Limit::Subrequests => Kind::SubrequestLimitExceeded,
             Limit::CallsInFlight => Kind::CallsInFlightExceeded,
+            Limit::PendingTimers => Kind::TimerLimitExceeded,
         }
     }
 
@@ -173,6 +183,7 @@ impl Error {
         stack: String,
         logs: Vec<LogLine>,
         stats: Stats,
+        calls: Vec<CallRecord>,
     ) -> Self {
         match (kind, Limit::of(kind)) {
             (Kind::Exception, _) => Error::Exception {
@@ -180,18 +191,21 @@ impl Error {
                 stack,
                 logs,
                 stats,
+                calls,
             },
             (_, Some(limit)) => Error::LimitExceeded {
                 limit,
                 message,
                 logs,
                 stats,
+                calls,
             },
             (kind, None) => Error::Invocation {
                 kind,
                 message,
                 logs,
                 stats,
+                calls,
             },
         }
     }
@@ -223,6 +237,16 @@ impl Error {
             Error::Exception { logs, .. }
             | Error::LimitExceeded { logs, .. }
             | Error::Invocation { logs, .. } => logs,
+            _ => &[],
+        }
+    }
+
+    /// The call log of a failed invocation (empty for other errors).
+    pub fn calls(&self) -> &[CallRecord] {
+        match self {
+            Error::Exception { calls, .. }
+            | Error::LimitExceeded { calls, .. }
+            | Error::Invocation { calls, .. } => calls,
             _ => &[],
         }
     }
@@ -259,6 +283,7 @@ mod tests {
                 String::new(),
                 Vec::new(),
                 Stats::default(),
+                Vec::new(),
             )
         };
         assert!(matches!(sort(Kind::Exception), Error::Exception { .. }));

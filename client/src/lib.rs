@@ -30,7 +30,7 @@ use futures::future::Either;
 use futures::AsyncReadExt;
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
-pub use builtin::{parse_grant, Builtin, BuiltinKind};
+pub use builtin::{parse_grant, Budget, Builtin, BuiltinKind};
 pub use caplet::caplet_capnp::invoke_error::Kind as InvokeErrorKind;
 pub use caplet::caplet_capnp::log_line::Level;
 pub use error::{kind_name, Error, Limit};
@@ -58,6 +58,7 @@ pub struct Limits {
     pub log_bytes: Option<u64>,
     pub subrequests: Option<u32>,
     pub calls_in_flight: Option<u32>,
+    pub pending_timers: Option<u32>,
 }
 
 /// The interface a granted capability implements. The broker may never have
@@ -141,6 +142,8 @@ pub struct Grant {
     pub name: String,
     pub cap: capnp::capability::Client,
     pub schema: InterfaceSchema,
+    /// What the grant may be used for; the default limits nothing.
+    pub budget: Budget,
 }
 
 impl std::fmt::Debug for Grant {
@@ -211,15 +214,29 @@ impl WorkerCode {
     /// program implements itself, or one it got from elsewhere) with the
     /// schema of its interface.
     pub fn grant(
+        self,
+        name: impl Into<String>,
+        cap: impl capnp::capability::FromClientHook,
+        schema: InterfaceSchema,
+    ) -> Self {
+        self.grant_budgeted(name, cap, schema, Budget::default())
+    }
+
+    /// Like [`WorkerCode::grant`], under `budget`: the broker enforces it
+    /// for the grant and every capability reached through it
+    /// ([`Worker::revoker`] revokes the grant).
+    pub fn grant_budgeted(
         mut self,
         name: impl Into<String>,
         cap: impl capnp::capability::FromClientHook,
         schema: InterfaceSchema,
+        budget: Budget,
     ) -> Self {
         self.grants.push(Grant {
             name: name.into(),
             cap: capnp::capability::Client::new(cap.into_client_hook()),
             schema,
+            budget,
         });
         self
     }
@@ -271,10 +288,14 @@ impl WorkerCode {
         let mut env = out
             .reborrow()
             .init_env((self.grants.len() + builtins.len()) as u32);
-        for (i, (name, response)) in builtins.iter().enumerate() {
+        for (i, ((name, response), (_, builtin))) in builtins.iter().zip(&self.builtins).enumerate()
+        {
             let response = response.get()?;
             let mut entry = env.reborrow().get((self.grants.len() + i) as u32);
             entry.set_name(name);
+            if !builtin.budget.is_empty() {
+                builtin.budget.write(entry.reborrow().init_budget());
+            }
             entry.reborrow().init_cap().set_as_capability(
                 response
                     .get_cap()
@@ -286,6 +307,9 @@ impl WorkerCode {
         for (i, grant) in self.grants.iter().enumerate() {
             let mut entry = env.reborrow().get(i as u32);
             entry.set_name(&grant.name);
+            if !grant.budget.is_empty() {
+                grant.budget.write(entry.reborrow().init_budget());
+            }
             entry
                 .reborrow()
                 .init_cap()
@@ -303,6 +327,7 @@ impl WorkerCode {
         limits.set_log_bytes(l.log_bytes.unwrap_or(0));
         limits.set_subrequests(l.subrequests.unwrap_or(0));
         limits.set_calls_in_flight(l.calls_in_flight.unwrap_or(0));
+        limits.set_pending_timers(l.pending_timers.unwrap_or(0));
         Ok(())
     }
 }
@@ -339,6 +364,61 @@ pub struct Invocation {
     pub output: String,
     pub logs: Vec<LogLine>,
     pub stats: Stats,
+    /// The capability calls it made (the call log, `CallRecord` in the
+    /// schema), in the order they started.
+    pub calls: Vec<CallRecord>,
+}
+
+/// One capability call of an invocation, as the broker recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallRecord {
+    /// The `env` binding it went through.
+    pub binding: String,
+    pub interface: String,
+    pub method: String,
+    /// From the invocation's start, µs.
+    pub start_us: u64,
+    pub duration_us: u64,
+    pub params_bytes: u64,
+    pub results_bytes: u64,
+    /// `ok`, or the error kind.
+    pub outcome: String,
+    /// The index of the call it was pipelined on.
+    pub pipelined_on: Option<u32>,
+}
+
+impl CallRecord {
+    fn read(r: caplet::caplet_capnp::call_record::Reader<'_>) -> capnp::Result<Self> {
+        let text = |t: capnp::Result<capnp::text::Reader<'_>>| -> capnp::Result<String> {
+            Ok(t?.to_str()?.to_string())
+        };
+        Ok(Self {
+            binding: text(r.get_binding())?,
+            interface: text(r.get_interface())?,
+            method: text(r.get_method())?,
+            start_us: r.get_start_us(),
+            duration_us: r.get_duration_us(),
+            params_bytes: r.get_params_bytes(),
+            results_bytes: r.get_results_bytes(),
+            outcome: text(r.get_outcome())?,
+            pipelined_on: u32::try_from(r.get_pipelined_on()).ok(),
+        })
+    }
+
+    /// The record as JSON, with the keys `caplet run --calls` prints.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "binding": self.binding,
+            "interface": self.interface,
+            "method": self.method,
+            "start_us": self.start_us,
+            "duration_us": self.duration_us,
+            "params_bytes": self.params_bytes,
+            "results_bytes": self.results_bytes,
+            "outcome": self.outcome,
+            "pipelined_on": self.pipelined_on,
+        })
+    }
 }
 
 /// A connection to a broker, remote or embedded.
@@ -504,6 +584,40 @@ impl Connection {
         })
     }
 
+    /// The TypeScript declarations of `code`'s `env` (`Broker.types`): the
+    /// `.d.ts` a model or `tsc` reads to write a worker against its grants.
+    pub async fn types(&self, code: &WorkerCode) -> Result<String, Error> {
+        let builtins = self.builtins(code).await?;
+        // Written as a load would be (a request's message carries the
+        // capabilities), and only its `env` sent.
+        let mut scratch = self.broker.load_request();
+        code.write(scratch.get().init_code(), &builtins)?;
+        let mut request = self.broker.types_request();
+        request
+            .get()
+            .set_env(scratch.get().get_code()?.into_reader().get_env()?)?;
+        let response = request.send().promise.await?;
+        let text = response.get()?.get_typescript()?;
+        Ok(text.to_str().map_err(capnp::Error::from)?.to_string())
+    }
+
+    /// Everything a worker of `code` could reach (`Broker.audit`): the JSON
+    /// report `caplet audit --format json` prints, with `code`'s built-ins
+    /// and their effective policies, its grants' interfaces and everything
+    /// they lead to, its limits and this principal's quotas.
+    pub async fn audit(&self, code: &WorkerCode) -> Result<String, Error> {
+        let builtins = self.builtins(code).await?;
+        let mut scratch = self.broker.load_request();
+        code.write(scratch.get().init_code(), &builtins)?;
+        let mut request = self.broker.audit_request();
+        let written = scratch.get().get_code()?.into_reader();
+        request.get().set_env(written.get_env()?)?;
+        request.get().set_limits(written.get_limits()?)?;
+        let response = request.send().promise.await?;
+        let text = response.get()?.get_json()?;
+        Ok(text.to_str().map_err(capnp::Error::from)?.to_string())
+    }
+
     /// Loads a fresh worker and invokes it once, in one round trip: the
     /// invocation is pipelined on the load. A load failure is the error.
     pub async fn run(
@@ -591,6 +705,17 @@ fn bootstrap_io<T: capnp::capability::FromClientHook>(
     (bootstrap, Rc::new(link))
 }
 
+/// Revokes one grant of a worker ([`Worker::revoker`]).
+pub struct Revoker(caplet::caplet_capnp::revoker::Client);
+
+impl Revoker {
+    /// Revokes the grant (again: nothing more happens).
+    pub async fn revoke(&self) -> Result<(), Error> {
+        self.0.revoke_request().send().promise.await?;
+        Ok(())
+    }
+}
+
 /// A loaded worker.
 #[derive(Clone)]
 pub struct Worker {
@@ -611,10 +736,20 @@ impl Worker {
         schema: &InterfaceSchema,
     ) -> Result<C, Error> {
         let mut request = self.client.entrypoint_request();
-        request.get().set_name(name);
+        request.get().set_export_name(name);
         schema.write(request.get().init_interface_schema())?;
         let response = request.send().promise.await?;
         Ok(response.get()?.get_cap().get_as_capability()?)
+    }
+
+    /// A revoker of this worker's grant `env.<binding>`: once it is
+    /// revoked, every call through the grant and everything reached from
+    /// it fails with `disconnected` (`revoked: …`), calls in flight too.
+    pub async fn revoker(&self, binding: &str) -> Result<Revoker, Error> {
+        let mut request = self.client.revoker_request();
+        request.get().set_binding(binding);
+        let response = request.send().promise.await?;
+        Ok(Revoker(response.get()?.get_revoker()?))
     }
 
     /// Calls `entrypoint` (empty means `run`) with `input` (JSON text).
@@ -662,6 +797,11 @@ impl Worker {
             cpu_time: Duration::from_micros(stats.get_cpu_time_us()),
             peak_memory_bytes: stats.get_peak_memory_bytes(),
         };
+        let calls = response
+            .get_calls()?
+            .iter()
+            .map(CallRecord::read)
+            .collect::<capnp::Result<Vec<_>>>()?;
         if response.has_error() {
             let error = response.get_error()?;
             return Err(Error::invocation(
@@ -673,6 +813,7 @@ impl Worker {
                 error.get_stack()?.to_string().map_err(capnp::Error::from)?,
                 logs,
                 stats,
+                calls,
             ));
         }
         Ok(Invocation {
@@ -682,6 +823,7 @@ impl Worker {
                 .map_err(capnp::Error::from)?,
             logs,
             stats,
+            calls,
         })
     }
 }

@@ -13,16 +13,24 @@
 //!     { "host": "api.github.com", "header": "Authorization",
 //!       "value": "Bearer {secret:github}" }
 //!   ],
-//!   "limits": { "max_response_bytes": 1048576, "total_time_ms": 10000 }
+//!   "limits": { "max_response_bytes": 1048576, "total_time_ms": 10000 },
+//!   "ca_file": "certs/internal-ca.pem"
 //! }
 //! ```
+//!
+//! `ca_file` names a PEM file of CA certificates trusted for `https` in
+//! addition to the default roots, relative to the configuration file's
+//! directory (see [`PolicyConfig::to_policy_in`]).
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::error::Result;
-use crate::policy::{CredentialRule, Policy};
+use crate::error::{Error, Result};
+use crate::policy::{
+    CredentialRule, Policy, MAX_RESPONSE_BYTES_LIMIT, MAX_RESPONSE_HEADER_BYTES_LIMIT,
+};
 
 /// A [`Policy`] as written in configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -43,6 +51,10 @@ pub struct PolicyConfig {
     pub credentials: Vec<CredentialConfig>,
     /// Limits; omitted fields keep their defaults.
     pub limits: LimitsConfig,
+    /// A PEM file of CA certificates trusted for `https` in addition to the
+    /// default roots; relative paths are taken from the configuration
+    /// file's directory.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// One credential rule as written in configuration.
@@ -80,8 +92,38 @@ pub struct LimitsConfig {
 }
 
 impl PolicyConfig {
-    /// Checks and converts to a [`Policy`]; fails with `bad_config`.
+    /// Checks and converts to a [`Policy`], reading a relative `ca_file`
+    /// from the working directory; fails with `bad_config`, e.g. for a
+    /// response limit too large for one message.
     pub fn to_policy(&self) -> Result<Policy> {
+        self.to_policy_in(Path::new(""))
+    }
+
+    /// Like [`PolicyConfig::to_policy`], reading a relative `ca_file` from
+    /// `dir` (the configuration file's directory).
+    pub fn to_policy_in(&self, dir: &Path) -> Result<Policy> {
+        let l = &self.limits;
+        let over = |key: &str, value: u64, limit: u64| {
+            Error::Config(format!(
+                "limits.{key} = {value} is over {limit}, the most one answer can carry"
+            ))
+        };
+        if let Some(value) = l
+            .max_response_bytes
+            .filter(|&v| v > MAX_RESPONSE_BYTES_LIMIT)
+        {
+            return Err(over("max_response_bytes", value, MAX_RESPONSE_BYTES_LIMIT));
+        }
+        if let Some(value) = l
+            .max_response_header_bytes
+            .filter(|&v| v > MAX_RESPONSE_HEADER_BYTES_LIMIT)
+        {
+            return Err(over(
+                "max_response_header_bytes",
+                value as u64,
+                MAX_RESPONSE_HEADER_BYTES_LIMIT as u64,
+            ));
+        }
         let mut policy = Policy::default()
             .allow_hosts(self.hosts.iter().map(String::as_str))?
             .allow_ranges(self.allow_ranges.iter().map(String::as_str))?;
@@ -97,7 +139,6 @@ impl PolicyConfig {
         for rule in &self.credentials {
             policy = policy.inject(CredentialRule::new(&rule.host, &rule.header, &rule.value)?);
         }
-        let l = &self.limits;
         let limits = &mut policy.limits;
         macro_rules! set {
             ($($field:ident),*) => { $( if let Some(v) = l.$field { limits.$field = v; } )* };
@@ -113,6 +154,9 @@ impl PolicyConfig {
         );
         if let Some(ms) = l.total_time_ms {
             limits.total_time = Duration::from_millis(ms);
+        }
+        if let Some(file) = &self.ca_file {
+            policy = policy.trust_ca_file(&dir.join(file))?;
         }
         Ok(policy)
     }
@@ -162,5 +206,26 @@ mod tests {
             config.to_policy().unwrap_err().to_string(),
             "bad_config: invalid address range \"10.0.0.0/33\""
         );
+    }
+
+    #[test]
+    fn response_limits_must_fit_in_one_answer() {
+        let limits = |json: &str| -> Result<Policy> {
+            serde_json::from_str::<PolicyConfig>(&format!(r#"{{"limits": {json}}}"#))
+                .unwrap()
+                .to_policy()
+        };
+        assert_eq!(
+            limits(r#"{"max_response_bytes": 104857600}"#)
+                .unwrap_err()
+                .to_string(),
+            "bad_config: limits.max_response_bytes = 104857600 is over 67108864, the most one answer can carry"
+        );
+        assert!(limits(r#"{"max_response_header_bytes": 1048577}"#)
+            .unwrap_err()
+            .to_string()
+            .contains("limits.max_response_header_bytes = 1048577 is over 1048576"));
+        let policy = limits(r#"{"max_response_bytes": 67108864}"#).unwrap();
+        assert_eq!(policy.limits.max_response_bytes, MAX_RESPONSE_BYTES_LIMIT);
     }
 }

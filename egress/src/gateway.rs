@@ -13,8 +13,10 @@
 //! only for matching hosts, and only while the redirect chain stays on the
 //! origin of the first request; caller `Authorization`, `Cookie` and
 //! `Proxy-Authorization` headers are dropped once it leaves that origin.
-//! Secret values are scrubbed from response headers, the response body and
-//! error messages.
+//! Secret values, in any case, percent-encoded or in base64 (see
+//! [`Redactor`]), are scrubbed from every byte returned: the final URL,
+//! status text, header names and values, the body, and error messages
+//! (which carry redirect locations).
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -189,13 +191,15 @@ impl Gateway {
             .flat_map(|rule| rule.secret_names())
             .collect();
         let redactor = kept.redactor(names);
+        #[cfg(feature = "tls")]
+        let policy_roots = policy.ca_certificates.clone();
         Ok(Gateway {
             policy,
             secrets: kept,
             redactor,
             resolver: Box::new(SystemResolver),
             #[cfg(feature = "tls")]
-            tls: crate::tls::Tls::webpki_roots(),
+            tls: crate::tls::Tls::default_and(&policy_roots)?,
         })
     }
 
@@ -206,7 +210,7 @@ impl Gateway {
     }
 
     /// Trusts exactly these DER-encoded root certificates for `https`
-    /// instead of the built-in Mozilla roots (private CAs, tests). Fails with
+    /// instead of the default roots and the policy's own (tests). Fails with
     /// `bad_config` when one does not parse.
     #[cfg(feature = "tls")]
     pub fn with_root_certificates(
@@ -534,7 +538,10 @@ impl Gateway {
             })
             .map(|(name, value)| {
                 let value = String::from_utf8_lossy(value.as_bytes());
-                (name.as_str().to_string(), self.redactor.redact(&value))
+                (
+                    self.redactor.redact(name.as_str()),
+                    self.redactor.redact(&value),
+                )
             })
             .collect();
         let mut incoming = response.into_body();
@@ -564,7 +571,7 @@ impl Gateway {
             status_text: self.redactor.redact(&status_text),
             headers,
             body,
-            url: url.to_string(),
+            url: self.redactor.redact(&url.to_string()),
             redirects: 0,
         }))
     }

@@ -31,10 +31,12 @@
 //! only at send time. Secret values are scrubbed from response headers,
 //! bodies and error messages, and no `Debug` output shows them.
 //!
-//! `https` needs the cargo feature `tls` (rustls with the `ring` provider,
-//! Mozilla roots from `webpki-roots`, or the broker's own roots through
-//! [`Gateway::with_root_certificates`]); without it `https` URLs fail with
-//! `unsupported: …`. Redirects from `https` to `http` are refused.
+//! `https` comes with the cargo feature `tls`, on by default (rustls with
+//! the `ring` provider; the system's roots, or the Mozilla roots from
+//! `webpki-roots` where the system has none, plus a policy's own CA
+//! certificates, `ca_file`); without it `https` URLs fail with
+//! `unsupported: …`. Redirects from `https` to `http` are refused
+//! (`denied: … redirect from https to http is not allowed`).
 //!
 //! Not supported: compressed responses (never advertised; a server that
 //! compresses anyway gets `unsupported: …`), HTTP/2, connection reuse.

@@ -168,17 +168,27 @@ impl CredentialRule {
     }
 }
 
+/// The most `max_response_bytes` may be (64 MiB): a response travels to the
+/// worker in one Cap'n Proto message, at most `caplet::MAX_MESSAGE_WORDS`
+/// (80 MiB) with its head, URL and framing.
+pub const MAX_RESPONSE_BYTES_LIMIT: u64 = 64 << 20;
+
+/// The most `max_response_header_bytes` may be (1 MiB), for the same reason.
+pub const MAX_RESPONSE_HEADER_BYTES_LIMIT: usize = 1 << 20;
+
 /// Size, count and time limits of one gateway.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// Largest response body, in bytes (default 10 MiB).
+    /// Largest response body, in bytes (default 10 MiB, at most
+    /// [`MAX_RESPONSE_BYTES_LIMIT`] from configuration).
     pub max_response_bytes: u64,
     /// Largest request body, in bytes (default 10 MiB).
     pub max_request_bytes: u64,
     /// Most response headers (default 100).
     pub max_response_headers: usize,
     /// Largest response head (status line and headers), in bytes (default
-    /// 64 KiB).
+    /// 64 KiB, at most [`MAX_RESPONSE_HEADER_BYTES_LIMIT`] from
+    /// configuration).
     pub max_response_header_bytes: usize,
     /// Most caller-supplied request headers (default 100).
     pub max_request_headers: usize,
@@ -231,6 +241,9 @@ pub struct Policy {
     pub credentials: Vec<CredentialRule>,
     /// Size and time limits.
     pub limits: Limits,
+    /// CA certificates (DER) trusted for `https` in addition to the default
+    /// roots (default: none); `ca_file` in configuration.
+    pub ca_certificates: Vec<Vec<u8>>,
 }
 
 impl Default for Policy {
@@ -246,6 +259,7 @@ impl Default for Policy {
             allowed_ranges: Vec::new(),
             credentials: Vec::new(),
             limits: Limits::default(),
+            ca_certificates: Vec::new(),
         }
     }
 }
@@ -286,6 +300,27 @@ impl Policy {
             self.path_prefixes.push(prefix.to_string());
         }
         Ok(self)
+    }
+
+    /// Also trusts the CA certificates of the PEM file at `path` for
+    /// `https`. Fails with `bad_config` naming the file when it cannot be
+    /// read, holds no certificate or one that is not usable, and with
+    /// `unsupported` in a build without the `tls` feature.
+    pub fn trust_ca_file(mut self, path: &std::path::Path) -> Result<Self> {
+        #[cfg(feature = "tls")]
+        {
+            let ders = crate::tls::read_pem_certificates(path)?;
+            self.ca_certificates.extend(ders);
+            Ok(self)
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            let _ = &mut self;
+            Err(Error::Unsupported(format!(
+                "ca_file {}: built without the `tls` feature",
+                path.display()
+            )))
+        }
     }
 
     /// Adds address ranges in CIDR notation (`127.0.0.0/8`, `fd00::/8`) that

@@ -3,10 +3,13 @@
 //!
 //! Secrets are loaded by the broker from its configuration or environment
 //! and handed to a gateway; agent code never holds them. `Debug` output
-//! shows secret names only, never values.
+//! shows secret names only, never values. The [`Redactor`] finds a secret
+//! in any case, percent-encoded or in base64.
 
 use std::collections::BTreeMap;
 use std::fmt;
+
+use aho_corasick::AhoCorasick;
 
 use crate::error::{Error, Result};
 
@@ -79,15 +82,7 @@ impl Secrets {
 
     /// A redactor for the given secrets (unknown names are ignored).
     pub(crate) fn redactor<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Redactor {
-        let mut values: Vec<Vec<u8>> = names
-            .into_iter()
-            .filter_map(|name| self.get(name))
-            .map(|value| value.as_bytes().to_vec())
-            .collect();
-        // Longest first, so a secret containing another is redacted whole.
-        values.sort_by_key(|value| std::cmp::Reverse(value.len()));
-        values.dedup();
-        Redactor { values }
+        Redactor::new(names.into_iter().filter_map(|name| self.get(name)))
     }
 }
 
@@ -100,58 +95,192 @@ impl fmt::Debug for Secrets {
 }
 
 /// Replaces every occurrence of a set of secret values by [`REDACTED`].
+///
+/// An occurrence is any spelling a server could send a secret back in:
+///
+/// - the value itself, in any ASCII case;
+/// - percent-encoded, wholly or in part, once or twice (`%2D`, `%252D`),
+///   with `+` for a space as in forms;
+/// - base64 (standard or URL-safe alphabet) inside a longer base64 text, at
+///   any of the three byte alignments (e.g. `Basic base64(user:secret)`):
+///   the run of characters that depends on the secret alone is replaced.
+///   Only for secrets whose run is at least [`MIN_BASE64_RUN`] characters,
+///   so a short secret does not blank out unrelated text.
+///
+/// Overlapping occurrences are replaced as one.
 #[derive(Clone, Default)]
 pub struct Redactor {
-    values: Vec<Vec<u8>>,
+    /// Every spelling of every secret, searched for in one pass.
+    searcher: Option<AhoCorasick>,
+    secrets: usize,
 }
 
+/// Shortest base64 run of a secret that is searched for.
+pub const MIN_BASE64_RUN: usize = 8;
+
 impl Redactor {
-    /// `bytes` with every secret replaced; returns the input untouched
-    /// when it holds none.
-    pub fn redact_bytes(&self, bytes: Vec<u8>) -> Vec<u8> {
-        let mut bytes = bytes;
-        for secret in &self.values {
-            if find(&bytes, secret).is_none() {
+    /// A redactor for these secret values.
+    pub fn new<'a>(values: impl IntoIterator<Item = &'a str>) -> Redactor {
+        use base64::Engine;
+        let mut needles: Vec<Vec<u8>> = Vec::new();
+        let mut secrets = 0;
+        for value in values {
+            if value.is_empty() {
                 continue;
             }
-            let mut out = Vec::with_capacity(bytes.len());
-            let mut rest = &bytes[..];
-            while let Some(at) = find(rest, secret) {
-                out.extend_from_slice(&rest[..at]);
-                out.extend_from_slice(REDACTED.as_bytes());
-                rest = &rest[at + secret.len()..];
+            secrets += 1;
+            needles.push(value.as_bytes().to_vec());
+            for offset in 0..3 {
+                let mut input = vec![0u8; offset];
+                input.extend_from_slice(value.as_bytes());
+                for engine in [
+                    base64::engine::general_purpose::STANDARD_NO_PAD,
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                ] {
+                    let encoded = engine.encode(&input);
+                    // Characters whose 6 bits come from the secret alone.
+                    let first = (offset * 4).div_ceil(3);
+                    let last = (input.len() * 4) / 3;
+                    if last >= first + MIN_BASE64_RUN {
+                        needles.push(encoded.as_bytes()[first..last].to_vec());
+                    }
+                }
             }
-            out.extend_from_slice(rest);
-            bytes = out;
         }
-        bytes
+        needles.sort();
+        needles.dedup();
+        let searcher = (!needles.is_empty()).then(|| {
+            AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(&needles)
+                .expect("secret needles form a valid automaton")
+        });
+        Redactor { searcher, secrets }
     }
 
-    /// `text` with every secret replaced.
-    pub fn redact(&self, text: &str) -> String {
-        let mut text = text.to_string();
-        for secret in &self.values {
-            if let Ok(secret) = std::str::from_utf8(secret) {
-                text = text.replace(secret, REDACTED);
+    /// `bytes` with every occurrence of a secret replaced; returns the input
+    /// untouched when it holds none.
+    pub fn redact_bytes(&self, bytes: Vec<u8>) -> Vec<u8> {
+        let Some(searcher) = &self.searcher else {
+            return bytes;
+        };
+        let mut found: Vec<(usize, usize)> = Vec::new();
+        let mut collect = |view: &[u8], map: &dyn Fn(usize, usize) -> (usize, usize)| {
+            for hit in searcher.find_overlapping_iter(view) {
+                found.push(map(hit.start(), hit.end()));
+            }
+        };
+        collect(&bytes, &|start, end| (start, end));
+        if bytes.contains(&b'%') || bytes.contains(&b'+') {
+            let once = Decoded::new(&bytes, false);
+            collect(&once.bytes, &|s, e| once.original(s, e));
+            let plus = Decoded::new(&bytes, true);
+            collect(&plus.bytes, &|s, e| plus.original(s, e));
+            if once.bytes.contains(&b'%') {
+                let twice = Decoded::new(&once.bytes, false);
+                collect(&twice.bytes, &|s, e| {
+                    let (s, e) = twice.original(s, e);
+                    once.original(s, e)
+                });
             }
         }
-        text
+        if found.is_empty() {
+            return bytes;
+        }
+        found.sort_unstable();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut done = 0;
+        let mut ranges = found.into_iter().peekable();
+        while let Some((start, mut end)) = ranges.next() {
+            while let Some(&(next_start, next_end)) = ranges.peek() {
+                if next_start > end {
+                    break;
+                }
+                end = end.max(next_end);
+                ranges.next();
+            }
+            out.extend_from_slice(&bytes[done..start]);
+            out.extend_from_slice(REDACTED.as_bytes());
+            done = end;
+        }
+        out.extend_from_slice(&bytes[done..]);
+        out
+    }
+
+    /// `text` with every occurrence of a secret replaced.
+    pub fn redact(&self, text: &str) -> String {
+        if self.searcher.is_none() {
+            return text.to_string();
+        }
+        let bytes = self.redact_bytes(text.as_bytes().to_vec());
+        match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        }
     }
 }
 
 impl fmt::Debug for Redactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Redactor({} secrets)", self.values.len())
+        write!(f, "Redactor({} secrets)", self.secrets)
     }
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || needle.len() > haystack.len() {
-        return None;
+/// Text with its percent escapes (`%XX`, any case) decoded, remembering
+/// where each decoded byte came from.
+struct Decoded {
+    bytes: Vec<u8>,
+    /// For each escape: its index in `bytes`, and in the input (3 bytes).
+    escapes: Vec<(usize, usize)>,
+}
+
+impl Decoded {
+    /// Decodes `input`'s escapes, and `+` as a space when `plus`.
+    fn new(input: &[u8], plus: bool) -> Decoded {
+        let mut bytes = Vec::with_capacity(input.len());
+        let mut escapes = Vec::new();
+        let mut i = 0;
+        while i < input.len() {
+            let hex = |at: usize| input.get(at).and_then(|b| (*b as char).to_digit(16));
+            match (input[i], hex(i + 1), hex(i + 2)) {
+                (b'%', Some(high), Some(low)) => {
+                    escapes.push((bytes.len(), i));
+                    bytes.push((high * 16 + low) as u8);
+                    i += 3;
+                }
+                (b'+', _, _) if plus => {
+                    bytes.push(b' ');
+                    i += 1;
+                }
+                (byte, _, _) => {
+                    bytes.push(byte);
+                    i += 1;
+                }
+            }
+        }
+        Decoded { bytes, escapes }
     }
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
+
+    /// The input range the decoded range `start..end` came from.
+    fn original(&self, start: usize, end: usize) -> (usize, usize) {
+        (self.position(start).0, self.position(end - 1).1)
+    }
+
+    /// The input range of decoded byte `at`.
+    fn position(&self, at: usize) -> (usize, usize) {
+        match self
+            .escapes
+            .binary_search_by_key(&at, |&(decoded, _)| decoded)
+        {
+            Ok(k) => (self.escapes[k].1, self.escapes[k].1 + 3),
+            Err(0) => (at, at + 1),
+            Err(k) => {
+                let (decoded, input) = self.escapes[k - 1];
+                let at = input + 3 + (at - decoded - 1);
+                (at, at + 1)
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -210,5 +339,70 @@ mod tests {
             redactor.redact_bytes(b"nothing".to_vec()),
             b"nothing".to_vec()
         );
+    }
+
+    fn one(secret: &str) -> Redactor {
+        Redactor::new([secret])
+    }
+
+    #[test]
+    fn matching_ignores_case() {
+        let r = one("sk-Live-abc123");
+        assert_eq!(
+            r.redact("a SK-LIVE-ABC123 b sk-live-abc123"),
+            "a [redacted] b [redacted]"
+        );
+    }
+
+    #[test]
+    fn percent_encoded_forms_are_found() {
+        let r = one("sk-live abc+1");
+        for (text, want) in [
+            (
+                "?a=Bearer%20sk-live%20abc%2B1&b",
+                "?a=Bearer%20[redacted]&b",
+            ),
+            ("?a=sk%2dlive+abc%2b1", "?a=[redacted]"),
+            ("%73%6B%2D%6C%69%76%65%20%61%62%63%2B%31!", "[redacted]!"),
+            ("sk%252Dlive%2520abc%252B1", "[redacted]"),
+            ("%zz sk-live abc+1 %", "%zz [redacted] %"),
+        ] {
+            assert_eq!(r.redact(text), want, "{text}");
+        }
+        // `+` is a space only in its own view: a literal `+` still matches.
+        assert_eq!(r.redact("x=sk-live%20abc+1"), "x=[redacted]");
+    }
+
+    #[test]
+    fn base64_forms_are_found_at_every_alignment() {
+        use base64::Engine;
+        let secret = "sk-live-0123456789";
+        let r = one(secret);
+        for prefix in ["", "u", "us", "user:", "Bearer "] {
+            for engine in [
+                base64::engine::general_purpose::STANDARD,
+                base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            ] {
+                let encoded = engine.encode(format!("{prefix}{secret}"));
+                let out = r.redact(&format!("Basic {encoded}"));
+                assert!(out.starts_with("Basic ") && out.contains(REDACTED), "{out}");
+                // Left: `Basic `, the prefix's characters, at most 3 more.
+                let left = out.replace(REDACTED, "");
+                let most = "Basic ".len() + (prefix.len() * 4).div_ceil(3) + 3;
+                assert!(left.len() <= most, "{prefix:?}: {out}");
+            }
+        }
+        // Short secrets are not searched for in base64.
+        let r = one("abc");
+        assert_eq!(r.redact("YWJj"), "YWJj");
+        assert_eq!(r.redact("xABCx"), "x[redacted]x");
+    }
+
+    #[test]
+    fn overlapping_occurrences_become_one() {
+        let r = Redactor::new(["abcabc", "cab"]);
+        assert_eq!(r.redact("xabcabcabcx"), "x[redacted]x");
+        let r = Redactor::new(["aaaa"]);
+        assert_eq!(r.redact("aaaaaa"), "[redacted]");
     }
 }

@@ -341,6 +341,47 @@ fn redirects_are_followed_and_limited() {
 }
 
 #[test]
+fn secrets_in_the_final_url_header_names_and_any_spelling_are_redacted() {
+    run(async {
+        let server = TestServer::start(|seen, _| {
+            let auth = seen.header("authorization").join(",");
+            let secret = auth.strip_prefix("Bearer ").unwrap_or("none").to_string();
+            let upper = secret.to_ascii_uppercase();
+            if seen.target.starts_with("/start") {
+                return redirect(302, &format!("/echo?a=Bearer%20{secret}"));
+            }
+            let name = format!("x-{}", secret.to_ascii_lowercase());
+            let encoded: String = secret.bytes().map(|b| format!("%{b:02x}")).collect();
+            reply(
+                200,
+                &[
+                    (name.as_str(), "1"),
+                    ("x-upper", &upper),
+                    ("x-encoded", &encoded),
+                ],
+                format!("{upper} {encoded}").as_bytes(),
+            )
+        })
+        .await;
+        let gw = credential_gateway(server.port);
+        let response = gw
+            .fetch(get(&server.url("api.test", "/start")))
+            .await
+            .expect("fetch");
+        assert_eq!(
+            response.url,
+            server.url("api.test", "/echo?a=Bearer%20[redacted]")
+        );
+        assert_eq!(header(&response, "x-[redacted]"), Some("1"));
+        assert_eq!(header(&response, "x-upper"), Some("[redacted]"));
+        assert_eq!(header(&response, "x-encoded"), Some("[redacted]"));
+        assert_eq!(response.body, b"[redacted] [redacted]");
+        let all = format!("{response:?}").to_ascii_lowercase();
+        assert!(!all.contains(&SECRET.to_ascii_lowercase()), "{all}");
+    });
+}
+
+#[test]
 fn injected_credential_reaches_the_server_but_never_the_caller() {
     run(async {
         let server = TestServer::start(|seen, port| {

@@ -12,14 +12,15 @@
 //!
 //! What a worker's global scope lacks, on purpose: `eval` and the `Function`
 //! constructors (no `Eval` intrinsic unless the worker's policy allows it),
-//! `performance`, `SharedArrayBuffer` and `Atomics` (removed after the context
-//! is built), and anything from the host (timers, `require`, `process`,
-//! `std`, `os` are never added; `fetch` exists only when a worker is granted
-//! an http gateway named `fetch`, and goes through it: see `fetch.rs`).
-//! `Date.now()` and `new Date()` read a clock that stands still while
-//! JavaScript computes: it is set when a segment starts, i.e. at the start of
-//! an invocation and after each I/O completion, so a worker cannot time its
-//! own computation.
+//! `SharedArrayBuffer` and `Atomics` (removed after the context is built),
+//! and anything from the host (`require`, `process`, `std`, `os` are never
+//! added; `fetch` exists only when a worker is granted an http gateway
+//! named `fetch`, and goes through it: see `fetch.rs`; timers are host
+//! tasks: see `timers.rs`). `Date.now()`, `new Date()` and
+//! `performance.now()` read a clock that stands still while JavaScript
+//! computes: it is set when a segment starts, i.e. at the start of an
+//! invocation, after each I/O completion and when a timer fires, so a
+//! worker cannot time its own computation.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -33,8 +34,9 @@ use crate::modules::{self, Bytecode};
 
 /// The intrinsics a worker gets. `Eval` is left out, which removes `eval`,
 /// the `Function` constructors (plain, async, generator) and the parser
-/// itself from the worker; `Performance` and `DOMException` are left out as
-/// ambient extras.
+/// itself from the worker; `Performance` (a clock that moves) and
+/// `DOMException` are left out as ambient extras (the prelude adds a frozen
+/// `performance`).
 pub type WorkerIntrinsics = (
     intrinsic::Date,
     intrinsic::RegExpCompiler,
@@ -47,45 +49,16 @@ pub type WorkerIntrinsics = (
     intrinsic::WeakRef,
 );
 
-/// The most JS stack a worker may use in this process: half the main
-/// thread's stack (`RLIMIT_STACK`), so QuickJS's own check always fires
-/// before the real stack runs out. Set once at start-up.
-static STACK_CEILING: std::sync::atomic::AtomicUsize =
-    std::sync::atomic::AtomicUsize::new(DEFAULT_STACK_CEILING);
-
-/// The ceiling when the stack size is unknown or unlimited.
-const DEFAULT_STACK_CEILING: usize = 4 << 20;
-
-/// Reads `RLIMIT_STACK` and sets the stack ceiling from it. Must run before
-/// confinement (which denies `prlimit64`).
-pub fn init_stack_ceiling() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `limit` is a valid, writable rlimit.
-    let rc = unsafe { libc::getrlimit(libc::RLIMIT_STACK, &mut limit) };
-    let ceiling = if rc != 0 || limit.rlim_cur == libc::RLIM_INFINITY {
-        DEFAULT_STACK_CEILING
-    } else {
-        (limit.rlim_cur / 2) as usize
-    };
-    STACK_CEILING.store(ceiling, std::sync::atomic::Ordering::Relaxed);
-}
-
-/// The most JS stack any runtime of this process may be given.
-pub fn stack_ceiling() -> usize {
-    STACK_CEILING.load(std::sync::atomic::Ordering::Relaxed)
-}
+pub use crate::stack::{init_stack_ceiling, stack_ceiling};
 
 /// Globals deleted from every worker's context after it is built: shared
 /// memory and blocking waits have no place in a single-threaded host.
-const REMOVED_GLOBALS: &[&str] = &["SharedArrayBuffer", "Atomics", "performance"];
+const REMOVED_GLOBALS: &[&str] = &["SharedArrayBuffer", "Atomics"];
 
 /// Installs the frozen clock: replaces `Date` with a constructor whose
 /// `Date.now()`, `new Date()` and `Date()` read `clock()` instead of the
-/// system time. Compiled once per host by [`modules::prelude`], never from a
-/// client's text.
+/// system time. Compiled once per host by [`prelude`], never from a
+/// client's text. (`performance.now()` reads the same clock: [`frozen_now`].)
 pub const PRELUDE: &str = r#"
 export default function install(clock) {
   const RealDate = globalThis.Date;
@@ -106,6 +79,33 @@ export default function install(clock) {
   define(globalThis, "Date", { value: Date, writable: true, enumerable: false, configurable: true });
 }
 "#;
+
+thread_local! {
+    static PRELUDE_BYTECODE: std::cell::OnceCell<Rc<[u8]>> = const { std::cell::OnceCell::new() };
+}
+
+/// The bytecode of the engine's prelude ([`PRELUDE`]),
+/// compiled once per thread by a compiler of its own.
+pub fn prelude() -> Result<Rc<[u8]>, Error> {
+    if let Some(bytes) = PRELUDE_BYTECODE.with(|p| p.get().cloned()) {
+        return Ok(bytes);
+    }
+    let compiler = modules::Compiler::new(16 << 20, 256 << 10)?;
+    let name = "caplet:prelude";
+    let compiled = compiler.compile(&[modules::Source {
+        name: name.to_string(),
+        kind: modules::Kind::Js,
+        text: PRELUDE.to_string(),
+    }])?;
+    let bytes = compiled
+        .get(name)
+        .cloned()
+        .ok_or_else(|| Error::Engine("the prelude did not compile".into()))?;
+    PRELUDE_BYTECODE.with(|p| {
+        let _ = p.set(bytes.clone());
+    });
+    Ok(bytes)
+}
 
 /// Engine limits and policy of one worker, all concrete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +131,8 @@ pub enum Trip {
     Subrequests,
     /// Too many capability calls waiting at once.
     CallsInFlight,
+    /// Too many timers pending at once.
+    Timers,
 }
 
 /// Counts the time one invocation spends running JavaScript, across all of
@@ -250,7 +252,7 @@ pub fn prepare_spare() -> Result<(), Error> {
 impl Prepared {
     fn new(allow_eval: bool) -> Result<Self, Error> {
         let engine = |e: rquickjs::Error| Error::Engine(e.to_string());
-        let prelude = modules::prelude()?;
+        let prelude = prelude()?;
         let runtime = Runtime::new().map_err(engine)?;
         let context = if allow_eval {
             Context::custom::<(WorkerIntrinsics, intrinsic::Eval)>(&runtime)
@@ -268,6 +270,8 @@ impl Prepared {
                 // Without the intrinsic it only throws; take it away entirely.
                 globals.remove("eval").map_err(engine)?;
             }
+            ctx.store_userdata(FrozenClock(clock.clone()))
+                .map_err(|e| Error::Engine(e.to_string()))?;
             let read = clock.clone();
             let clock_fn = Function::new(ctx.clone(), move || read.get()).map_err(engine)?;
             let install = || -> rquickjs::Result<()> {
@@ -392,6 +396,21 @@ impl Isolate {
     }
 }
 
+/// The frozen clock of a context, kept with its runtime.
+struct FrozenClock(Rc<Cell<f64>>);
+
+// SAFETY: holds no JS value and no lifetime.
+unsafe impl<'js> rquickjs::JsLifetime<'js> for FrozenClock {
+    type Changed<'to> = FrozenClock;
+}
+
+/// What `Date.now()` reads in `ctx`: the time its current segment started,
+/// in milliseconds since the Unix epoch.
+pub fn frozen_now(ctx: &Ctx<'_>) -> f64 {
+    ctx.userdata::<FrozenClock>()
+        .map_or(0.0, |clock| clock.0.get())
+}
+
 /// Milliseconds since the Unix epoch, as `Date.now()` reports them.
 fn now_ms() -> f64 {
     SystemTime::now()
@@ -456,12 +475,12 @@ mod tests {
     #[test]
     fn ambient_globals_are_gone() {
         let (isolate, main) = isolate(
-            "globalThis.out = [typeof SharedArrayBuffer, typeof Atomics, typeof performance, typeof eval];",
+            "globalThis.out = [typeof SharedArrayBuffer, typeof Atomics, typeof eval];",
             limits(),
         );
         assert_eq!(
             run(&isolate, &main).unwrap(),
-            r#"["undefined","undefined","undefined","undefined"]"#
+            r#"["undefined","undefined","undefined"]"#
         );
     }
 
@@ -483,13 +502,17 @@ mod tests {
     #[test]
     fn the_clock_stands_still_within_a_segment_and_moves_between_them() {
         let (isolate, main) = isolate(
-            "const a = Date.now(); const d = new Date(); let x = 0;
-             for (let i = 0; i < 1e6; i++) x += i;
+            "const a = Date.now(); const d = new Date(); const p = performance.now(); let x = 0;
+             for (let i = 0; i < 3e5; i++) x += i;
              globalThis.out = [Date.now() - a, new Date() - d, Date() === new Date(a).toString(),
-                               Date.prototype.constructor === Date, Date.name, Date.length];",
+                               Date.prototype.constructor === Date, Date.name, Date.length,
+                               performance.now() - p, p === a, performance.timeOrigin];",
             limits(),
         );
-        assert_eq!(run(&isolate, &main).unwrap(), r#"[0,0,true,true,"Date",7]"#);
+        assert_eq!(
+            run(&isolate, &main).unwrap(),
+            r#"[0,0,true,true,"Date",7,0,true,0]"#
+        );
         // A new segment (after I/O) reads the system clock again.
         isolate.clock.set(0.0);
         let read = || {

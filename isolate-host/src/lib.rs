@@ -8,33 +8,40 @@
 //! rlimits, no_new_privs, Landlock, seccomp allowlist): from then on it cannot
 //! open a file, create a socket, run a program or start a thread. Missing
 //! kernel features are logged on stderr, or fatal with
-//! [`HostOptions::require_confinement`]. Code map:
-//! - [`caps`]: capabilities in JavaScript (stubs, calls, pipelining, exports).
-//! - [`engine`]: the engine boundary; the only place a runtime is configured.
+//! [`HostOptions::require_confinement`]. Code map (dependencies go
+//! down: `server` → `worker` → {`caps`, `fetch`, `platform`} →
+//! `invocation` → {`console`, `tasks`} → `engine`; the engine installs the
+//! platform's lazy globals and loads bytecode through `modules`):
+//! - `server`: the Cap'n Proto servers.
+//! - `worker`: a loaded worker (its capabilities, exports, loading).
+//! - `caps`: capabilities in JavaScript (stubs, calls, pipelining, exports).
+//! - `fetch`: the global `fetch()` of workers granted `env.fetch`.
+//! - `console`: captured `console.*` output, and the lines sent to the
+//!   caller while it runs.
+//! - `platform`: the Web platform's globals, built lazily on first use
+//!   (timers among them, on `tasks`).
+//! - `invocation`: one invocation as a value (its start, budgets, the
+//!   driver protocol for calls into the worker, its end in `Drop`).
+//! - `tasks`: host operations and timers an invocation waits on.
+//! - [`engine`]: the engine boundary, where a runtime is configured.
 //! - [`modules`]: module names, import resolution, compilation to bytecode.
-//! - [`worker`]: a loaded worker and its invocation loop.
 //! - `idle`: freeing released workers and preparing the next isolate when idle.
-//! - [`tasks`]: host operations an invocation waits on.
-//! - [`console`]: captured `console.*` output.
-//! - [`log_stream`]: console lines sent to the caller while it runs.
-//! - [`fetch`]: the global `fetch()` of workers granted `env.fetch`.
-//! - [`platform`]: the Web platform's globals, built lazily on first use.
-//! - [`exception`]: thrown JS values turned into messages and locations.
-//! - [`server`]: the Cap'n Proto servers.
+//! - `exception`: thrown JS values turned into messages and locations.
 
-pub mod caps;
-pub mod console;
+mod caps;
+mod console;
 pub mod engine;
 mod error;
-pub mod exception;
-pub mod fetch;
+mod exception;
+mod fetch;
 mod idle;
-pub mod log_stream;
+mod invocation;
 pub mod modules;
-pub mod platform;
-pub mod server;
-pub mod tasks;
-pub mod worker;
+mod platform;
+mod server;
+mod stack;
+mod tasks;
+mod worker;
 
 pub use error::{Error, InvokeFailure};
 
@@ -74,7 +81,7 @@ fn start_up(options: &HostOptions) -> Result<tokio::runtime::Runtime, Error> {
         .on_thread_park(caplet::spin::before_park)
         .build()
         .map_err(|e| Error::Engine(format!("cannot start the event loop: {e}")))?;
-    modules::prelude()?;
+    engine::prelude()?;
     platform::js::bytecode()?;
     engine::init_stack_ceiling();
     // SAFETY: getppid has no preconditions and cannot fail.

@@ -242,33 +242,6 @@ pub fn install_worker_loader(
     );
 }
 
-thread_local! {
-    static PRELUDE: std::cell::OnceCell<Rc<[u8]>> = const { std::cell::OnceCell::new() };
-}
-
-/// The bytecode of the engine's prelude ([`crate::engine::PRELUDE`]),
-/// compiled once per thread by a compiler of its own.
-pub fn prelude() -> Result<Rc<[u8]>, Error> {
-    if let Some(bytes) = PRELUDE.with(|p| p.get().cloned()) {
-        return Ok(bytes);
-    }
-    let compiler = Compiler::new(16 << 20, 256 << 10)?;
-    let name = "caplet:prelude";
-    let compiled = compiler.compile(&[Source {
-        name: name.to_string(),
-        kind: Kind::Js,
-        text: crate::engine::PRELUDE.to_string(),
-    }])?;
-    let bytes = compiled
-        .get(name)
-        .cloned()
-        .ok_or_else(|| Error::Engine("the prelude did not compile".into()))?;
-    PRELUDE.with(|p| {
-        let _ = p.set(bytes.clone());
-    });
-    Ok(bytes)
-}
-
 /// Turns worker sources into bytecode. One per isolate-host; each compilation
 /// uses a fresh context, so module names of different workers never meet.
 pub struct Compiler {
@@ -310,7 +283,7 @@ impl Compiler {
         let runtime = Runtime::new().map_err(|e| Error::Engine(e.to_string()))?;
         runtime.set_memory_limit(memory_bytes);
         // Parsing deeply nested source recurses: never past the real stack.
-        runtime.set_max_stack_size(stack_bytes.min(crate::engine::stack_ceiling()));
+        runtime.set_max_stack_size(stack_bytes.min(crate::stack::stack_ceiling()));
         let job = Rc::new(RefCell::new(CompileJob::default()));
         let names = Rc::new(RefCell::new(Vec::new()));
         runtime.set_loader(

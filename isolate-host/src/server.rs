@@ -18,8 +18,9 @@ use caplet_capnp_js::schema::SchemaSet;
 use crate::caps::Binding;
 use crate::engine::EngineLimits;
 use crate::error::Error;
+use crate::invocation::{Outcome, WorkerLimits};
 use crate::modules::{Bytecode, Compiler, Kind, Source};
-use crate::worker::{JsWorker, Outcome, WorkerLimits};
+use crate::worker::JsWorker;
 
 /// Serves `IsolateHost`.
 pub struct HostServer {
@@ -113,6 +114,7 @@ fn read_spec(spec: worker_spec::Reader<'_>) -> Result<(Vec<Source>, String, Work
         log_bytes: limits.get_log_bytes() as usize,
         subrequests: limits.get_subrequests(),
         calls_in_flight: limits.get_calls_in_flight(),
+        pending_timers: limits.get_pending_timers(),
     };
     Ok((sources, main, limits))
 }
@@ -254,16 +256,15 @@ impl host_worker::Server for HostWorkerServer {
         let entrypoint = params.get_entrypoint()?.to_str()?.to_string();
         let input = params.get_input()?.to_str()?.to_string();
         let stream = if params.has_log_sink() {
-            Some(crate::log_stream::LogStream::new(params.get_log_sink()?))
+            Some(crate::console::LogStream::new(params.get_log_sink()?))
         } else {
             None
         };
         // Invocations of one worker run one after another.
         let _turn = self.busy.lock().await;
         let worker = self.current().await?;
-        worker.stream_logs(stream);
-        let outcome = worker.invoke(&entrypoint, &input).await;
-        if let Some(stream) = worker.stream_logs(None) {
+        let (outcome, stream) = worker.invoke(&entrypoint, &input, stream).await;
+        if let Some(stream) = stream {
             stream.flush().await;
         }
         drop(worker);

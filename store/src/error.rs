@@ -160,6 +160,14 @@ pub enum Error {
         /// The limit.
         limit: usize,
     },
+    /// An answer would pass [`crate::answer::MAX_ANSWER_BYTES`].
+    #[error("the {what} would be over {limit} bytes")]
+    TooLarge {
+        /// What the answer is: `batch results`, `listing`, `glob matches`.
+        what: &'static str,
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// A batch (or putMany) has too many items.
     #[error("too many items: {len}, limit {limit}")]
     TooManyItems {
@@ -207,6 +215,37 @@ impl Error {
         }
     }
 
+    /// The stable snake_case kind of the innermost error, which starts the
+    /// reason of the capnp exception (`not_found: read /a: not found`), so
+    /// clients tell failures apart without reading the message.
+    pub fn kind(&self) -> &'static str {
+        match self.cause() {
+            Error::NotFound | Error::ParentMissing { .. } => "not_found",
+            Error::AlreadyExists | Error::DestinationExists { .. } => "exists",
+            Error::NotADirectory | Error::ParentNotADirectory { .. } => "not_a_directory",
+            Error::IsADirectory => "is_a_directory",
+            Error::NotEmpty => "not_empty",
+            Error::PathEscapesRoot
+            | Error::PathHasNul
+            | Error::PathTooLong { .. }
+            | Error::NameTooLong { .. }
+            | Error::RootImmutable
+            | Error::IntoItself => "bad_path",
+            Error::FileTooLarge { .. } | Error::ValueTooLarge { .. } | Error::TooLarge { .. } => {
+                "too_large"
+            }
+            Error::QuotaBytes { .. } | Error::QuotaEntries { .. } => "quota_exceeded",
+            Error::ReadOnly { .. } => "read_only",
+            Error::TooManyMatches { .. } | Error::TooManyItems { .. } => "too_many",
+            Error::InvalidKey { .. } => "bad_key",
+            Error::InvalidCursor => "bad_cursor",
+            Error::InvalidName { .. } => "bad_name",
+            Error::Open { .. } | Error::Sqlite(_) | Error::Internal(_) => "storage",
+            // `cause()` never returns a context wrapper.
+            Error::Op { .. } | Error::Item { .. } => "storage",
+        }
+    }
+
     fn is_busy(&self) -> bool {
         matches!(
             self.cause(),
@@ -231,13 +270,14 @@ pub(crate) fn quote(input: &str) -> String {
 }
 
 impl From<Error> for capnp::Error {
-    /// Store errors become `failed`, except a database that stayed locked
-    /// past the busy timeout, which is back-pressure: `overloaded`.
+    /// Store errors become `failed` with their kind first
+    /// (`not_found: read /a: not found`), except a database that stayed
+    /// locked past the busy timeout, which is back-pressure: `overloaded`.
     fn from(e: Error) -> capnp::Error {
         if e.is_busy() {
-            capnp::Error::overloaded(e.to_string())
+            capnp::Error::overloaded(format!("overloaded: {e}"))
         } else {
-            capnp::Error::failed(e.to_string())
+            capnp::Error::failed(format!("{}: {e}", e.kind()))
         }
     }
 }
@@ -285,6 +325,18 @@ mod tests {
         assert_eq!(capnp::Error::from(busy).kind, capnp::ErrorKind::Overloaded);
         let e = capnp::Error::from(Error::NotFound.op("read", "/a"));
         assert_eq!(e.kind, capnp::ErrorKind::Failed);
-        assert!(e.extra.contains("read /a: not found"), "{}", e.extra);
+        assert_eq!(e.extra, "not_found: read /a: not found");
+        let e = capnp::Error::from(
+            Error::QuotaBytes {
+                volume: "v".into(),
+                limit: 1,
+            }
+            .op("write", "/a"),
+        );
+        assert!(
+            e.extra.starts_with("quota_exceeded: write /a: "),
+            "{}",
+            e.extra
+        );
     }
 }

@@ -11,6 +11,7 @@ use std::rc::Rc;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
+use crate::answer::Budget;
 use crate::error::{quote, Error, Result};
 
 /// Longest key, in bytes.
@@ -21,7 +22,8 @@ pub const MAX_VALUE_BYTES: usize = 1 << 20;
 pub const MAX_PUT_MANY: usize = 1000;
 /// Page size when `limit` is 0.
 pub const DEFAULT_LIST_LIMIT: u32 = 100;
-/// Largest page.
+/// Largest page, in entries; a page also ends before the entry that would
+/// take it over [`crate::MAX_ANSWER_BYTES`] of keys and values.
 pub const MAX_LIST_LIMIT: u32 = 1000;
 
 /// One page of a listing.
@@ -96,7 +98,7 @@ fn encode_cursor(key: &[u8]) -> String {
 }
 
 fn decode_cursor(cursor: &str) -> Option<Vec<u8>> {
-    if cursor.len() % 2 != 0
+    if !cursor.len().is_multiple_of(2)
         || cursor.len() > MAX_KEY_BYTES * 2
         || !cursor.bytes().all(|b| b.is_ascii_hexdigit())
     {
@@ -167,6 +169,9 @@ impl Kv {
     /// One page of the entries whose key starts with `prefix`, after
     /// `cursor` (empty: from the start). `limit` 0 means
     /// [`DEFAULT_LIST_LIMIT`]; larger than [`MAX_LIST_LIMIT`] is clamped.
+    /// The page also ends before the entry that would take it over
+    /// [`crate::MAX_ANSWER_BYTES`] (a page always holds one entry, if any is
+    /// left: one entry is far smaller).
     pub fn list(&self, prefix: &str, cursor: &str, limit: u32, keys_only: bool) -> Result<Page> {
         let run = || -> Result<Page> {
             if prefix.len() > MAX_KEY_BYTES {
@@ -188,9 +193,10 @@ impl Kv {
             };
             let end = prefix_end(prefix.as_bytes());
             let mut sql = String::from(if keys_only {
-                "SELECT key, x'' FROM kv WHERE store = ?1 AND key >= ?2 AND key > ?3"
+                "SELECT key, x'', length(key) FROM kv WHERE store = ?1 AND key >= ?2 AND key > ?3"
             } else {
-                "SELECT key, value FROM kv WHERE store = ?1 AND key >= ?2 AND key > ?3"
+                "SELECT key, value, length(key) + length(value) FROM kv
+                 WHERE store = ?1 AND key >= ?2 AND key > ?3"
             });
             if end.is_some() {
                 sql.push_str(" AND key < ?5");
@@ -200,24 +206,29 @@ impl Kv {
             let mut stmt = conn.prepare(&sql)?;
             let after = after.unwrap_or_default();
             let fetch = i64::from(limit) + 1;
-            let map = |row: &rusqlite::Row<'_>| -> rusqlite::Result<(Vec<u8>, Vec<u8>)> {
-                Ok((row.get(0)?, row.get(1)?))
+            let mut rows = match &end {
+                Some(end) => stmt.query(params![self.id, prefix.as_bytes(), after, fetch, end])?,
+                None => stmt.query(params![self.id, prefix.as_bytes(), after, fetch])?,
             };
-            let rows: Vec<(Vec<u8>, Vec<u8>)> = match &end {
-                Some(end) => stmt
-                    .query_map(params![self.id, prefix.as_bytes(), after, fetch, end], map)?
-                    .collect::<rusqlite::Result<_>>()?,
-                None => stmt
-                    .query_map(params![self.id, prefix.as_bytes(), after, fetch], map)?
-                    .collect::<rusqlite::Result<_>>()?,
-            };
-            let more = rows.len() > limit as usize;
-            let mut entries = Vec::with_capacity(rows.len().min(limit as usize));
-            for (key, value) in rows.into_iter().take(limit as usize) {
-                let key = String::from_utf8(key).map_err(|_| Error::InvalidKey {
+            // Rows are read one at a time, so a page past the byte budget is
+            // never read whole: of the row that does not fit, only its size
+            // (which SQLite knows without loading the value) is read.
+            let mut budget = Budget::new("page");
+            let mut entries = Vec::new();
+            let mut more = false;
+            while let Some(row) = rows.next()? {
+                let size = usize::try_from(row.get::<_, i64>(2)?).unwrap_or(usize::MAX);
+                if entries.len() == limit as usize || (!entries.is_empty() && !budget.fits(size)) {
+                    more = true;
+                    break;
+                }
+                // The first entry always fits: a key and a value are far
+                // smaller than the budget.
+                let _ = budget.take(size);
+                let key = String::from_utf8(row.get(0)?).map_err(|_| Error::InvalidKey {
                     reason: "stored key is not UTF-8".to_string(),
                 })?;
-                entries.push((key, value));
+                entries.push((key, row.get(1)?));
             }
             let cursor = match entries.last() {
                 Some((key, _)) if more => encode_cursor(key.as_bytes()),
@@ -381,6 +392,42 @@ mod tests {
                 cursor: String::new()
             }
         );
+    }
+
+    #[test]
+    fn pages_are_bounded_by_size_as_well_as_count() {
+        use crate::answer::{ITEM_OVERHEAD, MAX_ANSWER_BYTES};
+        let dir = tempfile::tempdir().unwrap();
+        let kv = store(&dir);
+        let value = vec![7u8; MAX_VALUE_BYTES];
+        let total: usize = 85;
+        for k in 0..total {
+            kv.put(&format!("k{k:02}"), &value).unwrap();
+        }
+        let per_entry = (3 + MAX_VALUE_BYTES) as u64 + ITEM_OVERHEAD;
+        let fit = (MAX_ANSWER_BYTES / per_entry) as usize;
+        let (mut seen, mut cursor, mut pages) = (Vec::new(), String::new(), 0);
+        loop {
+            let page = kv.list("", &cursor, MAX_LIST_LIMIT, false).unwrap();
+            pages += 1;
+            let bytes: usize = page.entries.iter().map(|(k, v)| k.len() + v.len()).sum();
+            assert!(bytes as u64 <= MAX_ANSWER_BYTES, "page of {bytes} bytes");
+            assert!(page.entries.len() <= fit);
+            seen.extend(page.entries.into_iter().map(|(k, v)| {
+                assert_eq!(v, value);
+                k
+            }));
+            if page.cursor.is_empty() {
+                break;
+            }
+            cursor = page.cursor;
+        }
+        assert_eq!(pages, total.div_ceil(fit));
+        let expected: Vec<String> = (0..total).map(|k| format!("k{k:02}")).collect();
+        assert_eq!(seen, expected, "every entry once, in order");
+        // Keys only: the values cost nothing, one page holds them all.
+        let page = kv.list("", "", MAX_LIST_LIMIT, true).unwrap();
+        assert_eq!((page.entries.len(), page.cursor.as_str()), (total, ""));
     }
 
     #[test]

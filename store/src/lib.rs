@@ -7,7 +7,8 @@
 //! - the storage layer, plain Rust over rusqlite (bundled SQLite) and
 //!   independent of capnp: [`Store`] opens the database in a data directory,
 //!   [`Vfs`] is one volume ([`vfs`]), [`Kv`] one key/value store ([`kv`]),
-//!   [`path`] normalises paths and matches globs;
+//!   [`path`] normalises paths and matches globs, and [`answer`] bounds
+//!   what one call answers;
 //! - the capnp servers: [`FsVolumeServer`] and [`KvStoreServer`] serve the
 //!   generated `volume::Server` / `store::Server` traits on top of it.
 //!
@@ -32,6 +33,7 @@
 //! # }
 //! ```
 
+pub mod answer;
 pub mod db;
 pub mod error;
 pub mod kv;
@@ -45,6 +47,7 @@ use std::rc::Rc;
 
 use rusqlite::Connection;
 
+pub use answer::MAX_ANSWER_BYTES;
 pub use error::{Error, Result};
 pub use kv::{Kv, Page};
 pub use server::{FsVolumeServer, KvStoreServer};

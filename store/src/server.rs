@@ -569,7 +569,7 @@ mod tests {
             req.get().set_path("/notes");
             assert_eq!(
                 failure(req.send().promise.await),
-                "remove /notes: directory not empty"
+                "not_empty: remove /notes: directory not empty"
             );
             let mut req = v.remove_request();
             req.get().set_path("/notes");
@@ -579,11 +579,11 @@ mod tests {
 
             assert_eq!(
                 failure(read(&v, "../etc/passwd").await),
-                r#"read "../etc/passwd": path escapes the volume root"#
+                r#"bad_path: read "../etc/passwd": path escapes the volume root"#
             );
             assert_eq!(
                 failure(read(&v, "/missing").await),
-                "read /missing: not found"
+                "not_found: read /missing: not found"
             );
 
             write(&v, "/u", b"1234").await?;
@@ -615,7 +615,7 @@ mod tests {
             }
             assert_eq!(
                 failure(req.send().promise.await),
-                "batch op 1: remove /missing: not found"
+                "not_found: batch op 1: remove /missing: not found"
             );
             assert_eq!(read(&v, "/keep").await?, b"before");
             assert_eq!(list(&v, "/").await?, ["/keep"]);
@@ -668,32 +668,32 @@ mod tests {
             assert_eq!(list(&v, "/").await?, ["/readme"]);
             assert_eq!(
                 failure(write(&v, "/readme", b"bye").await),
-                r#"write /readme: volume "docs" is read-only"#
+                r#"read_only: write /readme: volume "docs" is read-only"#
             );
             let mut req = v.append_request();
             req.get().set_path("/log");
             assert_eq!(
                 failure(req.send().promise.await),
-                r#"append /log: volume "docs" is read-only"#
+                r#"read_only: append /log: volume "docs" is read-only"#
             );
             let mut req = v.mkdir_request();
             req.get().set_path("/d");
             assert_eq!(
                 failure(req.send().promise.await),
-                r#"mkdir /d: volume "docs" is read-only"#
+                r#"read_only: mkdir /d: volume "docs" is read-only"#
             );
             let mut req = v.remove_request();
             req.get().set_path("/readme");
             assert_eq!(
                 failure(req.send().promise.await),
-                r#"remove /readme: volume "docs" is read-only"#
+                r#"read_only: remove /readme: volume "docs" is read-only"#
             );
             let mut req = v.rename_request();
             req.get().set_from("/readme");
             req.get().set_to("/other");
             assert_eq!(
                 failure(req.send().promise.await),
-                r#"rename /readme: volume "docs" is read-only"#
+                r#"read_only: rename /readme: volume "docs" is read-only"#
             );
 
             let mut req = v.batch_request();
@@ -704,7 +704,7 @@ mod tests {
             }
             assert_eq!(
                 failure(req.send().promise.await),
-                r#"batch op 1: remove /readme: volume "docs" is read-only"#
+                r#"read_only: batch op 1: remove /readme: volume "docs" is read-only"#
             );
             let mut req = v.batch_request();
             req.get().init_ops(1).get(0).init_read().set_path("/readme");
@@ -781,7 +781,7 @@ mod tests {
             }
             assert_eq!(
                 failure(req.send().promise.await),
-                r#"putMany entry 1: put "": invalid key: empty"#
+                r#"bad_key: putMany entry 1: put "": invalid key: empty"#
             );
             let mut req = kv.get_request();
             req.get().set_key("fresh");

@@ -17,6 +17,7 @@ use std::rc::Rc;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
+use crate::answer::Budget;
 use crate::error::{quote, Error, Result};
 use crate::path;
 
@@ -165,6 +166,14 @@ impl Op {
         }
     }
 
+    /// What the op's answer is called in a `too_large` error.
+    fn answer(&self) -> &'static str {
+        match self {
+            Op::List { .. } => "listing",
+            _ => "result",
+        }
+    }
+
     /// Whether the op may change the volume.
     pub fn is_mutation(&self) -> bool {
         !matches!(self, Op::Read { .. } | Op::List { .. } | Op::Stat { .. })
@@ -182,6 +191,13 @@ impl Op {
             volume: volume.to_string(),
         }
         .op(self.name(), self.target())
+    }
+}
+
+impl Entry {
+    /// The bytes it adds to an answer (see [`crate::answer`]).
+    fn answer_bytes(&self) -> usize {
+        self.path.len() + self.name.len()
     }
 }
 
@@ -252,7 +268,7 @@ impl Vfs {
         let tx = begin(&mut conn, op.is_mutation()).map_err(|e| e.op(op.name(), op.target()))?;
         let result = self
             .on(&tx)
-            .apply(op)
+            .apply(op, &mut Budget::new(op.answer()))
             .map_err(|e| e.op(op.name(), op.target()))?;
         tx.commit()
             .map_err(|e| Error::from(e).op(op.name(), op.target()))?;
@@ -260,7 +276,9 @@ impl Vfs {
     }
 
     /// Runs `ops` in order in one transaction: all take effect or none.
-    /// A failure is [`Error::Item`] naming the index of the failing op.
+    /// A failure is [`Error::Item`] naming the index of the failing op; so
+    /// is a read or listing that takes the results over
+    /// [`crate::MAX_ANSWER_BYTES`] (`too_large`).
     pub fn batch(&self, ops: &[Op]) -> Result<Vec<OpResult>> {
         if ops.len() > MAX_BATCH_OPS {
             return Err(Error::TooManyItems {
@@ -273,9 +291,10 @@ impl Vfs {
         let tx = begin(&mut conn, ops.iter().any(Op::is_mutation))
             .map_err(|e| e.op("batch", format!("{} ops", ops.len())))?;
         let volume = self.on(&tx);
+        let mut budget = Budget::new("batch results");
         let mut results = Vec::with_capacity(ops.len());
         for (index, op) in ops.iter().enumerate() {
-            let result = volume.apply(op).map_err(|e| Error::Item {
+            let result = volume.apply(op, &mut budget).map_err(|e| Error::Item {
                 what: "batch op",
                 index,
                 source: Box::new(e.op(op.name(), op.target())),
@@ -362,7 +381,8 @@ impl Vfs {
     }
 
     /// Every entry (the root excepted) whose path matches `pattern`, sorted
-    /// by path; see [`path::glob_match`].
+    /// by path; see [`path::glob_match`]. At most [`MAX_GLOB_MATCHES`]
+    /// entries and [`crate::MAX_ANSWER_BYTES`].
     pub fn glob(&self, pattern: &str) -> Result<Vec<Entry>> {
         let conn = self.conn.borrow();
         let pat = path::normalize(pattern).map_err(|e| e.op("glob", quote(pattern)))?;
@@ -381,6 +401,7 @@ impl Vfs {
             )?;
             let rows = stmt.query_map(params![self.id, literal, lo, hi], row_to_entry)?;
             let mut out = Vec::new();
+            let mut budget = Budget::new("glob matches");
             for row in rows {
                 let entry = row?;
                 if path::glob_match(&pat_parts, &path::components(&entry.path)) {
@@ -389,6 +410,7 @@ impl Vfs {
                             limit: MAX_GLOB_MATCHES,
                         });
                     }
+                    budget.take(entry.answer_bytes())?;
                     out.push(entry);
                 }
             }
@@ -447,9 +469,12 @@ struct Volume<'c, 'v> {
 }
 
 impl Volume<'_, '_> {
-    fn apply(&self, op: &Op) -> Result<OpResult> {
-        match op {
-            Op::Read { path } => self.read(&path::normalize(path)?).map(OpResult::Content),
+    /// Runs `op`, counting what it answers against `budget`.
+    fn apply(&self, op: &Op, budget: &mut Budget) -> Result<OpResult> {
+        let result = match op {
+            Op::Read { path } => self
+                .read(&path::normalize(path)?, budget)
+                .map(OpResult::Content),
             Op::Write {
                 path,
                 content,
@@ -460,11 +485,15 @@ impl Volume<'_, '_> {
             Op::Append { path, content } => self
                 .append(&path::normalize(path)?, content)
                 .map(OpResult::Size),
-            Op::List { path } => self.list(&path::normalize(path)?).map(OpResult::Entries),
-            Op::Stat { path } => Ok(match self.stat(&path::normalize(path)?)? {
-                Some(entry) => OpResult::Entry(entry),
-                None => OpResult::None,
-            }),
+            Op::List { path } => self
+                .list(&path::normalize(path)?, budget)
+                .map(OpResult::Entries),
+            Op::Stat { path } => match self.stat(&path::normalize(path)?)? {
+                Some(entry) => budget
+                    .take(entry.answer_bytes())
+                    .map(|()| OpResult::Entry(entry)),
+                None => Ok(OpResult::None),
+            },
             Op::Mkdir { path, parents } => self
                 .mkdir(&path::normalize(path)?, *parents)
                 .map(|()| OpResult::None),
@@ -474,7 +503,14 @@ impl Volume<'_, '_> {
             Op::Rename { from, to } => self
                 .rename(&path::normalize(from)?, &path::normalize(to)?)
                 .map(|()| OpResult::None),
+        }?;
+        if !matches!(
+            result,
+            OpResult::Content(_) | OpResult::Entry(_) | OpResult::Entries(_)
+        ) {
+            budget.take(0)?;
         }
+        Ok(result)
     }
 
     fn node(&self, path: &str) -> Result<Option<Node>> {
@@ -585,11 +621,15 @@ impl Volume<'_, '_> {
         )?)
     }
 
-    fn read(&self, path: &str) -> Result<Vec<u8>> {
+    /// A file's content, counted against `budget` before it is read.
+    fn read(&self, path: &str, budget: &mut Budget) -> Result<Vec<u8>> {
         match self.node(path)? {
             None => Err(Error::NotFound),
             Some(Node::Dir) => Err(Error::IsADirectory),
-            Some(Node::File { .. }) => self.content(path),
+            Some(Node::File { size }) => {
+                budget.take(usize::try_from(size).unwrap_or(usize::MAX))?;
+                self.content(path)
+            }
         }
     }
 
@@ -663,17 +703,24 @@ impl Volume<'_, '_> {
         }
     }
 
-    fn list(&self, path: &str) -> Result<Vec<Entry>> {
+    /// A directory's children, each counted against `budget` as it is read.
+    fn list(&self, path: &str, budget: &mut Budget) -> Result<Vec<Entry>> {
         match self.node(path)? {
             None => return Err(Error::NotFound),
             Some(Node::File { .. }) => return Err(Error::NotADirectory),
             Some(Node::Dir) => {}
         }
+        budget.take(0)?;
         let mut stmt = self.conn.prepare(
             "SELECT path, dir, size FROM nodes WHERE volume = ?1 AND parent = ?2 ORDER BY path",
         )?;
-        let rows = stmt.query_map(params![self.vfs.id, path], row_to_entry)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let mut entries = Vec::new();
+        for row in stmt.query_map(params![self.vfs.id, path], row_to_entry)? {
+            let entry = row?;
+            budget.take(entry.answer_bytes())?;
+            entries.push(entry);
+        }
+        Ok(entries)
     }
 
     fn stat(&self, path: &str) -> Result<Option<Entry>> {
@@ -814,6 +861,91 @@ mod tests {
 
     fn paths(entries: &[Entry]) -> Vec<&str> {
         entries.iter().map(|e| e.path.as_str()).collect()
+    }
+
+    #[test]
+    fn answers_are_bounded_by_size() {
+        use crate::answer::MAX_ANSWER_BYTES;
+        let dir = tempfile::tempdir().unwrap();
+        let v = volume(&dir);
+        let file = vec![7u8; 10 << 20];
+        v.write("/big", &file, false).unwrap();
+        let read = || Op::Read {
+            path: "/big".into(),
+        };
+        // Three reads of 10 MiB fit in one answer; a fourth is refused
+        // before its content is read, and the batch changes nothing.
+        let results = v.batch(&[read(), read(), read()]).unwrap();
+        assert_eq!(results.len(), 3);
+        let ops = [
+            Op::Write {
+                path: "/new".into(),
+                content: b"x".to_vec(),
+                create_parents: false,
+            },
+            read(),
+            read(),
+            read(),
+            read(),
+        ];
+        assert_eq!(
+            v.batch(&ops).unwrap_err().to_string(),
+            format!(
+                "batch op 4: read /big: the batch results would be over {MAX_ANSWER_BYTES} bytes"
+            )
+        );
+        assert_eq!(v.stat("/new").unwrap(), None);
+        // A thousand reads fail just the same, without reading them all.
+        let many: Vec<Op> = (0..MAX_BATCH_OPS).map(|_| read()).collect();
+        assert!(matches!(
+            v.batch(&many).unwrap_err().cause(),
+            Error::TooLarge { .. }
+        ));
+
+        // Listings and globs are counted entry by entry: 8000 entries of
+        // over 4 KiB of path and name pass the bound.
+        let mut deep = String::new();
+        for _ in 0..15 {
+            deep.push('/');
+            deep.push_str(&"d".repeat(255));
+        }
+        v.mkdir(&deep, true).unwrap();
+        let names: Vec<String> = (0..8000).map(|i| format!("{i:0>255}")).collect();
+        for chunk in names.chunks(MAX_BATCH_OPS) {
+            let ops: Vec<Op> = chunk
+                .iter()
+                .map(|name| Op::Write {
+                    path: format!("{deep}/{name}"),
+                    content: Vec::new(),
+                    create_parents: false,
+                })
+                .collect();
+            v.batch(&ops).unwrap();
+        }
+        let listing = v
+            .list(&deep)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            listing.ends_with(&format!(
+                "the listing would be over {MAX_ANSWER_BYTES} bytes"
+            )),
+            "{listing}"
+        );
+        let glob = v
+            .glob("/**")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            glob.ends_with(&format!(
+                "the glob matches would be over {MAX_ANSWER_BYTES} bytes"
+            )),
+            "{glob}"
+        );
+        // A smaller answer is whole.
+        assert_eq!(v.glob("/*").unwrap().len(), 2);
     }
 
     #[test]

@@ -96,17 +96,28 @@ impl Server {
     /// READY line, and for the `READY tcp://…` line too when `extra` has
     /// `--listen`.
     pub fn start_with(hosts: u16, extra: &[&str]) -> Server {
+        Self::start_command(hosts, extra, |_| {})
+    }
+
+    /// Like [`Server::start_with`], with `configure` applied to the command
+    /// first (e.g. to set resource limits in the child).
+    pub fn start_command(
+        hosts: u16,
+        extra: &[&str],
+        configure: impl FnOnce(&mut Command),
+    ) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let socket = dir.path().join("caplet.sock");
-        let mut child = Command::new(caplet_bin())
+        let mut command = Command::new(caplet_bin());
+        command
             .args(["serve", "--hosts", &hosts.to_string()])
             .arg("--socket")
             .arg(&socket)
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn caplet serve");
+            .stderr(Stdio::piped());
+        configure(&mut command);
+        let mut child = command.spawn().expect("spawn caplet serve");
         let stderr = forward_lines(child.stderr.take().expect("stderr"));
         let stdout = forward_lines(child.stdout.take().expect("stdout"));
         let ready = stdout
@@ -164,6 +175,12 @@ impl Server {
             }
         }
         false
+    }
+
+    /// The stderr lines that have arrived by now and were not read yet;
+    /// never blocks.
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.stderr.try_iter().collect()
     }
 
     /// The pids of this server's isolate-hosts (its child processes).

@@ -1,8 +1,11 @@
 //! The `caplet` command line: argument parsing and dispatch. Each subcommand
 //! lives in its own module.
 
+mod audit;
+mod mcp;
 mod run;
 mod serve;
+mod types;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +42,19 @@ enum Command {
     /// stdout once it accepts connections and its isolate-hosts are up;
     /// Ctrl-C or SIGTERM shut it down cleanly.
     Serve(serve::Args),
+    /// Print the TypeScript declarations (.d.ts) of a worker's env for the
+    /// given grants: its Env type, every interface it reaches with its doc
+    /// comments, and the worker's default-export shape.
+    Types(types::Args),
+    /// Print everything a worker's grants can reach: every interface reached
+    /// through them (with the path by which), flags for what makes the
+    /// surface open-ended, built-in policies, limits and quotas. With
+    /// --diff OLD.json, what grew or shrank (exit status 3 if it grew).
+    Audit(audit::Args),
+    /// Serve code mode over MCP (stdio, or streamable HTTP with --http): a
+    /// `search` tool over the typed API of the grants and an `execute`
+    /// tool running a script in a fresh worker.
+    Mcp(mcp::Args),
     /// Internal: run as an isolate-host on the socket at stdin.
     #[command(hide = true)]
     IsolateHost(HostArgs),
@@ -84,7 +100,8 @@ struct BrokerArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     hosts: Option<u16>,
     /// The broker's configuration: http policies, secrets and volume quotas
-    /// of the built-in capabilities (see README, `caplet.toml`).
+    /// of the built-in capabilities, and per-principal quotas (see README,
+    /// `caplet.toml`).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Where the built-in fs volumes and kv stores are kept (a SQLite
@@ -145,6 +162,7 @@ fn set_limit(limits: &mut caplet_broker::Limits, name: &str, value: u64) -> Resu
         "logBytes" => limits.log_bytes = value,
         "subrequests" => limits.subrequests = small(value)?,
         "callsInFlight" => limits.calls_in_flight = small(value)?,
+        "pendingTimers" => limits.pending_timers = small(value)?,
         other => return Err(format!("no limit called {other:?}")),
     }
     Ok(())
@@ -181,6 +199,7 @@ impl BrokerArgs {
         d.log_bytes = d.log_bytes.min(m.log_bytes);
         d.subrequests = d.subrequests.min(m.subrequests);
         d.calls_in_flight = d.calls_in_flight.min(m.calls_in_flight);
+        d.pending_timers = d.pending_timers.min(m.pending_timers);
         for (name, value) in &self.limit_default {
             set_limit(&mut config.limits.defaults, name, *value).map_err(anyhow::Error::msg)?;
         }
@@ -213,6 +232,12 @@ pub fn main() -> ExitCode {
         Command::IsolateHost(args) => args.run(),
         Command::Run(args) => block_on(run::run(args)),
         Command::Serve(args) => block_on(serve::serve(args)),
+        Command::Types(args) => types::run(args),
+        Command::Audit(args) => match audit::run(args) {
+            Ok(code) => return code,
+            Err(error) => Err(error),
+        },
+        Command::Mcp(args) => block_on(mcp::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -251,3 +276,42 @@ pub fn no_huge_pages() {
     // memory of ours.
     unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
 }
+
+/// How often a serving broker lets the allocator give back what it freed.
+const RECLAIM_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Gives the memory a broker freed back to the system, for as long as it
+/// runs. mimalloc purges a freed page only once its purge delay (1 s) has
+/// passed *and* a later free comes along, so a broker that goes quiet after
+/// a burst (a large answer refused, a storm of log lines) would keep that
+/// memory. Once a second `mi_collect(false)` purges what has been free past
+/// the delay; it costs a walk of the thread's pages (microseconds), and
+/// nothing when mimalloc is not the allocator. SQLite allocates with the C
+/// library's malloc, which keeps freed memory below its heap's top (a
+/// 16 MiB file read is enough): with more than [`TRIM_ABOVE`] of it free,
+/// `malloc_trim` returns it.
+pub async fn reclaim_freed_memory() {
+    extern "C" {
+        /// mimalloc's own `void mi_collect(bool force)` (`mimalloc.h`).
+        fn mi_collect(force: bool);
+    }
+    let mut tick = tokio::time::interval(RECLAIM_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        // SAFETY: mi_collect takes no pointer and is safe to call at any
+        // time from any thread.
+        unsafe { mi_collect(false) };
+        #[cfg(target_env = "gnu")]
+        {
+            // SAFETY: mallinfo2 and malloc_trim take no pointer of ours.
+            if unsafe { libc::mallinfo2() }.fordblks > TRIM_ABOVE {
+                unsafe { libc::malloc_trim(0) };
+            }
+        }
+    }
+}
+
+/// Free bytes in the C library's heap past which they are given back.
+#[cfg(target_env = "gnu")]
+const TRIM_ABOVE: usize = 4 << 20;

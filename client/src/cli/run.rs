@@ -36,6 +36,11 @@ pub struct Args {
     /// Print the invocation's wall time, CPU time and peak memory on stderr.
     #[arg(long)]
     stats: bool,
+    /// Print the invocation's call log on stderr: one JSON line per
+    /// capability call (binding, interface, method, start_us, duration_us,
+    /// params_bytes, results_bytes, outcome, pipelined_on).
+    #[arg(long)]
+    calls: bool,
     #[command(flatten)]
     broker: super::BrokerArgs,
 }
@@ -144,6 +149,9 @@ async fn invoke(connection: &Connection, code: &WorkerCode, args: &Args) -> anyh
     match invoked {
         Ok(done) => {
             print_logs(&rest(&done.logs));
+            if args.calls {
+                print_calls(&done.calls);
+            }
             println!("{}", done.output);
             if args.stats {
                 print_stats(&done.stats);
@@ -152,6 +160,9 @@ async fn invoke(connection: &Connection, code: &WorkerCode, args: &Args) -> anyh
         }
         Err(error) => {
             print_logs(&rest(error.logs()));
+            if args.calls {
+                print_calls(error.calls());
+            }
             let mut text = error.to_string();
             match &error {
                 Error::Exception { stack, stats, .. } => {
@@ -184,6 +195,12 @@ fn print_logs(logs: &[crate::LogLine]) {
             Level::Error => "error",
         };
         eprintln!("[{level}] {}", line.text);
+    }
+}
+
+fn print_calls(calls: &[crate::CallRecord]) {
+    for call in calls {
+        eprintln!("{}", call.to_json());
     }
 }
 

@@ -46,6 +46,11 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 256,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     max_calls_in_flight: u64,
+    /// A per-principal quota, as NAME=VALUE with NAME one of `workers`,
+    /// `cached_ids`, `memory_bytes`, `connections` (repeatable; wins over
+    /// `[quotas]` of --config). A principal's sub-principals count inside it.
+    #[arg(long, value_name = "NAME=VALUE", value_parser = caplet_broker::Quotas::parse_setting)]
+    quota: Vec<(String, u64)>,
     #[command(flatten)]
     broker: super::BrokerArgs,
 }
@@ -74,7 +79,16 @@ pub async fn serve(args: Args) -> anyhow::Result<()> {
     config.connection.auth_timeout = Duration::from_secs(args.auth_timeout_secs);
     config.connection.max_connections = args.max_connections as usize;
     config.connection.max_calls_in_flight = args.max_calls_in_flight as usize;
+    for (name, value) in &args.quota {
+        config
+            .builtins
+            .quotas
+            .set(name, *value)
+            .map_err(anyhow::Error::msg)?;
+    }
     let broker = caplet_broker::Broker::start(config);
+    // Ends with the event loop.
+    tokio::task::spawn_local(super::reclaim_freed_memory());
     let listeners = bind(socket, args.listen, tokens).await;
     let (unix, tcp) = match listeners {
         Ok(listeners) => listeners,

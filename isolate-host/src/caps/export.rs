@@ -4,14 +4,11 @@
 //! A call on an export runs the object's method in the worker with
 //! `(params, env)`, in one of two ways:
 //! - *inside the running invocation*, when one is running (a callback from a
-//!   capability the invocation is waiting on): the method runs in its own
-//!   CPU-metered segment, and if it returns a promise, the call waits while
-//!   the invocation loop runs tasks and jobs (it signals `Core::progress`
-//!   after each segment);
-//! - *as its own invocation* (the *driver*), when the worker is idle: the
-//!   call takes `Core::driver` and runs the loop itself, under the worker's
-//!   limits, releasing its stubs at the end. A waiting call whose invocation
-//!   ended first takes over the same way.
+//!   capability the invocation is waiting on);
+//! - *as its own invocation* (the *driver*), when the worker is idle.
+//!
+//! Which one, and the protocol between them, is `invocation`'s
+//! (`Core::call_into`).
 //!
 //! A thrown exception answers the call with a `failed` Cap'n Proto exception;
 //! a tripped limit poisons the worker. An export lives as long as the other
@@ -27,30 +24,30 @@ use capnp::{any_pointer, Error};
 use rquickjs::function::This;
 use rquickjs::{CatchResultExt, Ctx, Object, Persistent, Value};
 
-use super::{Reader, Writer};
+use super::{Caps, Reader, Writer};
 use crate::error::InvokeFailure;
-use crate::worker::{self, Core};
+use crate::invocation as worker;
 
 /// A JS object exported as a capability. The object itself stays in the
 /// worker's `Caps` (see `Caps::export`); this holds its id.
 pub struct Export {
-    core: Weak<Core>,
+    caps: Weak<Caps>,
     id: u64,
     interface_id: u64,
 }
 
 impl Drop for Export {
     fn drop(&mut self) {
-        if let Some(core) = self.core.upgrade() {
-            core.caps.unexport(self.id);
+        if let Some(caps) = self.caps.upgrade() {
+            caps.unexport(self.id);
         }
     }
 }
 
 impl Export {
-    pub(super) fn new(core: Weak<Core>, id: u64, interface_id: u64) -> Rc<Self> {
+    pub(super) fn new(caps: Weak<Caps>, id: u64, interface_id: u64) -> Rc<Self> {
         Rc::new(Self {
-            core,
+            caps,
             id,
             interface_id,
         })
@@ -63,14 +60,10 @@ impl Export {
         params: Params<any_pointer::Owned>,
         mut results: Results<any_pointer::Owned>,
     ) -> Result<(), Error> {
-        let core = self
-            .core
-            .upgrade()
-            .filter(|core| core.usable())
-            .ok_or_else(|| {
-                Error::disconnected("the worker that served this object is gone".into())
-            })?;
-        let schema = core.caps.schema();
+        let gone = || Error::disconnected("the worker that served this object is gone".into());
+        let caps = self.caps.upgrade().ok_or_else(gone)?;
+        let core = caps.core().filter(|core| core.usable()).ok_or_else(gone)?;
+        let schema = caps.schema();
         let interface = schema
             .interface(self.interface_id)
             .map_err(|e| Error::failed(e.to_string()))?;
@@ -83,7 +76,7 @@ impl Export {
                 ))
             })?
             .clone();
-        let caps = &core.caps;
+        let caps = &*caps;
         let call = |ctx: &Ctx<'_>| -> Result<Persistent<Value<'static>>, InvokeFailure> {
             let object = caps
                 .exported(self.id)
@@ -123,55 +116,7 @@ impl Export {
         let reply =
             replier(|ctx, value| write_results(ctx, &schema, &method, value, &mut results, caps));
 
-        let outcome = match core.driver.try_lock() {
-            Ok(_driving) => core.drive(call, reply).await,
-            Err(_) => Self::inside(&core, call, reply).await,
-        };
-        outcome.map_err(to_capnp)
-    }
-
-    /// Runs a call inside the invocation already running, taking over as
-    /// driver if that invocation ends before this call settles.
-    async fn inside<R>(
-        core: &Core,
-        call: impl FnOnce(&Ctx<'_>) -> Result<Persistent<Value<'static>>, InvokeFailure>,
-        reply: impl for<'js> FnOnce(&Ctx<'js>, Value<'js>) -> Result<R, InvokeFailure>,
-    ) -> Result<R, InvokeFailure> {
-        // While this call waits, the invocation keeps its tasks and stubs
-        // when it ends (`Core::end`), so this call can take over as driver.
-        core.inside_calls.set(core.inside_calls.get() + 1);
-        let result = Self::wait_inside(core, call, reply).await;
-        core.inside_calls.set(core.inside_calls.get() - 1);
-        result
-    }
-
-    async fn wait_inside<R>(
-        core: &Core,
-        call: impl FnOnce(&Ctx<'_>) -> Result<Persistent<Value<'static>>, InvokeFailure>,
-        reply: impl for<'js> FnOnce(&Ctx<'js>, Value<'js>) -> Result<R, InvokeFailure>,
-    ) -> Result<R, InvokeFailure> {
-        let (returned, job_error) = core.isolate.segment(call);
-        core.progress.notify_waiters();
-        let returned = core.check(returned, job_error)?;
-        loop {
-            let progressed = core.progress.notified();
-            if !core.usable() {
-                return Err(worker::internal("the worker was stopped by a limit"));
-            }
-            if let Some(value) = core.poll_settled(&returned)? {
-                return core
-                    .isolate
-                    .with(|ctx| reply(ctx, value.restore(ctx).map_err(worker::internal)?));
-            }
-            if let Ok(_driving) = core.driver.try_lock() {
-                // The invocation it ran in ended first: carry on as driver.
-                core.inside_calls.set(core.inside_calls.get() - 1);
-                let result = core.drive(|_| Ok(returned), reply).await;
-                core.inside_calls.set(core.inside_calls.get() + 1);
-                return result;
-            }
-            progressed.await;
-        }
+        core.call_into(call, reply).await.map_err(to_capnp)
     }
 }
 
@@ -191,7 +136,7 @@ fn write_results<'js>(
     method: &caplet_capnp_js::schema::MethodInfo,
     value: Value<'js>,
     results: &mut Results<any_pointer::Owned>,
-    caps: &super::Caps,
+    caps: &Caps,
 ) -> Result<(), InvokeFailure> {
     let value = if value.is_undefined() || value.is_null() {
         Object::new(ctx.clone())
@@ -214,7 +159,22 @@ fn write_results<'js>(
             caplet::caplet_capnp::invoke_error::Kind::Exception,
             e.to_string(),
         )
-    })
+    })?;
+    // Results too large for one message would end the host's connection
+    // (every worker's calls): this call fails instead, and they are freed.
+    results
+        .get()
+        .into_reader()
+        .target_size()
+        .and_then(|size| {
+            caplet::check_payload(
+                size,
+                &format!("the results of {}.{}", method.interface_name, method.name),
+            )
+        })
+        .map_err(|e| {
+            InvokeFailure::new(caplet::caplet_capnp::invoke_error::Kind::Exception, e.extra)
+        })
 }
 
 /// How a failed call on an export answers the caller.

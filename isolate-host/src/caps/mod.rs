@@ -32,15 +32,10 @@ use caplet_capnp_js::schema::{IdMap, SchemaSet};
 use capnp::private::capability::ClientHook;
 use rquickjs::{Ctx, Function, Object, Persistent, Value};
 
-use crate::worker::Core;
+use crate::invocation::{Core, Held};
 
 pub use export::Export;
-pub use stub::{Slot, StubCell};
-
-/// Something an invocation holds on the other side, let go when it ends.
-trait Held {
-    fn release(&self);
-}
+pub use stub::StubCell;
 
 /// A capability granted to the worker, visible as `env.<name>`.
 #[derive(Clone)]
@@ -51,15 +46,13 @@ pub struct Binding {
 }
 
 /// Per-worker capability state. Holds JS values, so it is dropped before the
-/// worker's isolate (see `worker::Core`).
+/// worker's isolate (see `worker::JsWorker`).
 pub struct Caps {
+    me: Weak<Caps>,
     core: Weak<Core>,
     /// Every interface the worker meets: its bindings' and its entrypoints'.
     schema: RefCell<Rc<SchemaSet>>,
     bindings: Vec<Binding>,
-    /// What the current invocation holds on the other side: its stubs, its
-    /// calls' pipelines and answers.
-    held: RefCell<Vec<Weak<dyn Held>>>,
     /// Objects exported as capabilities, by export id. They live here, not
     /// in their `Export` (which the other side may hold past the worker's
     /// life): QuickJS must never free a runtime while a handle on one of its
@@ -81,18 +74,18 @@ struct Intrinsics {
 }
 
 impl Caps {
-    pub fn new(core: Weak<Core>, schema: Rc<SchemaSet>, bindings: Vec<Binding>) -> Self {
-        Self {
+    pub fn new(core: Weak<Core>, schema: Rc<SchemaSet>, bindings: Vec<Binding>) -> Rc<Self> {
+        Rc::new_cyclic(|me| Self {
+            me: me.clone(),
             core,
             schema: RefCell::new(schema),
             bindings,
-            held: RefCell::new(Vec::new()),
             exported: RefCell::default(),
             next_export: std::cell::Cell::new(0),
             stub_protos: RefCell::default(),
             pipeline_protos: RefCell::default(),
             intrinsics: RefCell::new(None),
-        }
+        })
     }
 
     /// The binding called `name`, if the worker has one.
@@ -139,7 +132,7 @@ impl Caps {
         self.exported
             .borrow_mut()
             .insert(id, Persistent::save(ctx, object));
-        caplet_capnp_js::dynamic::client(Export::new(self.core.clone(), id, interface_id))
+        caplet_capnp_js::dynamic::client(Export::new(self.me.clone(), id, interface_id))
     }
 
     /// The object behind export `id`, while it is exported.
@@ -210,22 +203,8 @@ impl Caps {
 
     /// Registers `held` for release when the invocation ends.
     fn hold(&self, held: Weak<dyn Held>) {
-        let mut all = self.held.borrow_mut();
-        if all.len() == all.capacity() {
-            // Keep the list to what is still alive (amortised).
-            all.retain(|held| held.strong_count() > 0);
-        }
-        all.push(held);
-    }
-
-    /// Releases everything the invocation that just ended held: stubs,
-    /// pipelines, and answers it never awaited (with the capabilities in
-    /// them).
-    pub fn end_invocation(&self) {
-        for held in self.held.take() {
-            if let Some(held) = held.upgrade() {
-                held.release();
-            }
+        if let Some(core) = self.core() {
+            core.hold(held);
         }
     }
 
@@ -252,7 +231,8 @@ impl Caps {
         Ok(error.into_value())
     }
 
-    fn core(&self) -> Option<Rc<Core>> {
+    /// The worker's invocation state, while the worker lives.
+    pub fn core(&self) -> Option<Rc<Core>> {
         self.core.upgrade()
     }
 }

@@ -23,7 +23,8 @@ use rquickjs::function::{Opt, This};
 use rquickjs::object::Accessor;
 use rquickjs::{Class, Ctx, Exception, Function, JsLifetime, Object, Persistent, Value};
 
-use super::{Caps, Held, Reader};
+use super::{Caps, Reader};
+use crate::invocation::Held;
 
 type Answered = Result<Response<any_pointer::Owned>, capnp::Error>;
 
@@ -276,7 +277,7 @@ impl Caps {
         let proto = Object::new(ctx.clone())?;
         for field in &layout.fields {
             let name = field.name.to_string();
-            let core = self.core.clone();
+            let caps = self.me.clone();
             match &field.kind {
                 FieldKind::Slot {
                     ty: Type::Interface(interface_id),
@@ -285,7 +286,7 @@ impl Caps {
                 } => {
                     let (interface_id, offset) = (*interface_id, *offset as u16);
                     let getter = move |ctx: Ctx<'js>, this: This<Value<'js>>| {
-                        let core = core
+                        let caps = caps
                             .upgrade()
                             .ok_or_else(|| Exception::throw_internal(&ctx, "the worker is gone"))?;
                         let cell = cell(&ctx, &this.0)?;
@@ -295,8 +296,7 @@ impl Caps {
                             .get(&ctx)?
                             .get_pointer_field(offset)
                             .as_cap();
-                        core.caps
-                            .stub(&ctx, capnp::capability::Client::new(hook), interface_id)
+                        caps.stub(&ctx, capnp::capability::Client::new(hook), interface_id)
                     };
                     proto.prop(name.as_str(), Accessor::new_get(getter))?;
                 }
@@ -308,10 +308,10 @@ impl Caps {
                     let (struct_id, offset) = (*struct_id, *offset as u16);
                     let field_name = name.clone();
                     let getter = move |ctx: Ctx<'js>, this: This<Value<'js>>| {
-                        let core = core
+                        let caps = caps
                             .upgrade()
                             .ok_or_else(|| Exception::throw_internal(&ctx, "the worker is gone"))?;
-                        let schema = core.caps.schema();
+                        let schema = caps.schema();
                         let info = schema
                             .struct_info(struct_id)
                             .map_err(|e| Exception::throw_type(&ctx, &e.to_string()))?;
@@ -319,7 +319,7 @@ impl Caps {
                         let cell = cell.borrow();
                         let pipeline = cell.pipe.get(&ctx)?.get_pointer_field(offset);
                         let origin = cell.field(&this.0, &field_name);
-                        core.caps.pipeline(&ctx, pipeline, &info.layout, origin)
+                        caps.pipeline(&ctx, pipeline, &info.layout, origin)
                     };
                     proto.prop(name.as_str(), Accessor::new_get(getter))?;
                 }
@@ -327,14 +327,14 @@ impl Caps {
                     let group = group.clone();
                     let field_name = name.clone();
                     let getter = move |ctx: Ctx<'js>, this: This<Value<'js>>| {
-                        let core = core
+                        let caps = caps
                             .upgrade()
                             .ok_or_else(|| Exception::throw_internal(&ctx, "the worker is gone"))?;
                         let cell = cell(&ctx, &this.0)?;
                         let cell = cell.borrow();
                         let pipeline = cell.pipe.get(&ctx)?.noop();
                         let origin = cell.field(&this.0, &field_name);
-                        core.caps.pipeline(&ctx, pipeline, &group, origin)
+                        caps.pipeline(&ctx, pipeline, &group, origin)
                     };
                     proto.prop(name.as_str(), Accessor::new_get(getter))?;
                 }
@@ -348,15 +348,15 @@ impl Caps {
         // collector cannot see, and would keep a cycle through a pending
         // pipeline alive past the runtime (QuickJS then aborts the host).
         let settled = {
-            let core = self.core.clone();
+            let caps = self.me.clone();
             move |ctx: &Ctx<'js>,
                   this: &Value<'js>|
                   -> rquickjs::Result<(Value<'js>, super::Intrinsics)> {
-                let core = core
+                let caps = caps
                     .upgrade()
                     .ok_or_else(|| Exception::throw_internal(ctx, "the worker is gone"))?;
-                let intrinsics = core.caps.intrinsics();
-                let settled = settled_value(ctx, &core.caps, this, &intrinsics.then)?;
+                let intrinsics = caps.intrinsics();
+                let settled = settled_value(ctx, &caps, this, &intrinsics.then)?;
                 Ok((settled, intrinsics))
             }
         };

@@ -12,7 +12,8 @@ use rquickjs::function::{Opt, This};
 use rquickjs::{Class, Ctx, Exception, Function, JsLifetime, Object, Persistent, Value};
 
 use super::pipeline::Answer;
-use super::{Caps, Held, Writer};
+use super::{Caps, Writer};
+use crate::invocation::Held;
 use crate::tasks::Completion;
 
 /// The capability inside a stub. Emptied on dispose and at invocation end.
@@ -87,7 +88,7 @@ impl Caps {
         let proto = Object::new(ctx.clone())?;
         for method in &interface.methods {
             let method = method.clone();
-            let core = self.core.clone();
+            let caps = self.me.clone();
             let name = method.name.to_string();
             let function = Function::new(
                 ctx.clone(),
@@ -95,10 +96,10 @@ impl Caps {
                       this: This<Value<'js>>,
                       params: Opt<Value<'js>>|
                       -> rquickjs::Result<Value<'js>> {
-                    let core = core
+                    let caps = caps
                         .upgrade()
                         .ok_or_else(|| Exception::throw_internal(&ctx, "the worker is gone"))?;
-                    core.caps.call(&ctx, &this.0, &method, params.0)
+                    caps.call(&ctx, &this.0, &method, params.0)
                 },
             )?
             .with_name(&name)?;
@@ -171,20 +172,32 @@ impl Caps {
             &mut Writer { caps: self },
         )
         .map_err(|e| e.throw(ctx))?;
+        // Params too large for one message would end the host's connection
+        // (every worker's calls): this call throws instead, as `failed`.
+        let size = request.get().into_reader().target_size();
+        if let Err(error) = size.and_then(|size| {
+            caplet::check_payload(
+                size,
+                &format!("the params of {}.{}", method.interface_name, method.name),
+            )
+        }) {
+            return Err(ctx.throw(self.rpc_error(ctx, &error)?));
+        }
         core_rc.start_call(ctx)?;
         let RemotePromise { promise, pipeline } = request.send();
 
         let answer = Rc::new(Answer::new(method.interface_id, method.ordinal));
         let core = self.core.clone();
+        let caps = self.me.clone();
         let arriving = answer.clone();
-        core_rc.tasks.push(async move {
+        core_rc.tasks().push(async move {
             let response = promise.await;
             if let Some(core) = core.upgrade() {
                 core.end_call();
             }
             let completion: Completion = Box::new(move |ctx: &Ctx<'_>| -> rquickjs::Result<()> {
-                match core.upgrade() {
-                    Some(core) => arriving.arrive(ctx, &core.caps, response),
+                match caps.upgrade() {
+                    Some(caps) => arriving.arrive(ctx, &caps, response),
                     None => Ok(()),
                 }
             });

@@ -10,18 +10,23 @@
 //! Parts written in JavaScript live in `platform/js/*.js` and are reached
 //! through [`js::namespace`] / [`js::export`].
 //!
-//! Nothing here grants authority or reads a clock: globals that need the
-//! host (fetch, timers) are added by the modules that own that host part.
+//! Nothing here grants authority or reads a clock that moves while JS
+//! computes: `fetch` is added by the module that owns it; timers are host
+//! tasks (`timers`, on `crate::tasks`) and `performance` reads the engine's
+//! frozen clock.
 
 mod console;
 mod events;
 mod fetch_api;
+mod gateway;
 mod global;
 pub mod js;
 mod lazy;
 mod native;
 mod streams;
+pub mod timers;
 
+pub use gateway::grant as grant_fetch;
 pub use lazy::LazyGlobal;
 pub use native::load as native_module;
 
@@ -35,6 +40,7 @@ pub static TABLES: &[&[LazyGlobal]] = &[
     fetch_api::GLOBALS,
     global::GLOBALS,
     streams::GLOBALS,
+    timers::GLOBALS,
 ];
 
 /// Makes the platform's globals reachable in `ctx`. Call once per context,
