@@ -660,6 +660,7 @@ fn fetch_is_whatwg_fetch_with_headers_streams_and_abort() {
         out["aborted"], "AbortError: This signal is aborted.",
         "an aborted fetch rejects with the signal's reason"
     );
+    assert_eq!(out["timedOut"], "TimeoutError: The operation timed out.");
     assert_eq!(out["alreadyAborted"], "no thanks");
     assert_eq!(out["redirectError"], "TypeError");
     assert_eq!(out["redirectFollow"], serde_json::json!([true, true, 200]));

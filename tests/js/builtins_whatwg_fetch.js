@@ -1,6 +1,7 @@
 // WHATWG fetch end to end over env.fetch (policy "local"): Headers, a
-// streamed request body, the response body as a ReadableStream, and an
-// AbortSignal that cancels a request the server never answers.
+// streamed request body, the response body as a ReadableStream, and
+// AbortSignals (an AbortController's, AbortSignal.timeout) that cancel a
+// request the server never answers.
 const ascii = (text) => Uint8Array.from(text, (c) => c.charCodeAt(0));
 const text = (bytes) => String.fromCharCode(...bytes);
 
@@ -40,6 +41,9 @@ export default async function run({ base }) {
   out.aborted = await slow.then(() => "resolved", (e) => `${e.name}: ${e.message}`);
   // Asked while this invocation still runs (its end would drop the call too).
   out.serverSawHangUp = await (await fetch(`${base}/hung-up`)).text();
+  // AbortSignal.timeout aborts a request the server never answers.
+  out.timedOut = await fetch(`${base}/slow`, { headers, signal: AbortSignal.timeout(50) })
+    .then(() => "resolved", (e) => `${e.name}: ${e.message}`);
   // An already aborted signal rejects at once with its reason.
   out.alreadyAborted = await fetch(`${base}/echo`, { signal: AbortSignal.abort("no thanks") })
     .then(() => "resolved", (e) => e);

@@ -22,6 +22,7 @@ pub mod crypto;
 pub mod encoding;
 mod events;
 mod fetch_api;
+mod gateway;
 mod global;
 mod glue;
 pub mod js;
@@ -31,6 +32,7 @@ mod streams;
 pub mod timers;
 pub mod url;
 
+pub use gateway::grant as grant_fetch;
 pub use lazy::LazyGlobal;
 pub use native::load as native_module;
 

@@ -24,7 +24,10 @@ impl ModuleDef for Natives {
     fn evaluate<'js>(ctx: &Ctx<'js>, exports: &Exports<'js>) -> rquickjs::Result<()> {
         exports.export("utf8Encode", Function::new(ctx.clone(), utf8_encode)?)?;
         exports.export("utf8Decode", Function::new(ctx.clone(), utf8_decode)?)?;
-        exports.export("fetchSend", Function::new(ctx.clone(), crate::fetch::send)?)?;
+        exports.export(
+            "fetchSend",
+            Function::new(ctx.clone(), super::gateway::send)?,
+        )?;
         Ok(())
     }
 }
