@@ -145,6 +145,40 @@ fn diff_exits_3_when_the_surface_grew_and_0_when_it_did_not() {
         serde_json::json!(["+ env.docs write access to volume docs"])
     );
 
+    // A budget is part of the surface: raising a limit or dropping an
+    // allowlist is growth.
+    let (_, budgeted) = audit(
+        dir.path(),
+        SCHEMA,
+        CONFIG,
+        "ro,calls=5,methods=read|list",
+        &["--format", "json"],
+    );
+    let report: serde_json::Value = serde_json::from_str(&budgeted).unwrap();
+    assert_eq!(
+        report["bindings"][0]["budget"],
+        serde_json::json!({"calls": 5, "bytes": null, "expires_in_ms": null, "methods": ["list", "read"]})
+    );
+    std::fs::write(&old_path, budgeted).unwrap();
+    let (code, grown, _) = grew(SCHEMA, CONFIG, "ro,calls=10,methods=read|list|stat");
+    assert_eq!(code, 3);
+    assert_eq!(
+        grown,
+        serde_json::json!([
+            "+ env.docs budget calls: 5 -> 10",
+            "+ env.docs allows method stat"
+        ])
+    );
+    let (code, grown, _) = grew(SCHEMA, CONFIG, "ro");
+    assert_eq!(code, 3);
+    assert_eq!(
+        grown,
+        serde_json::json!([
+            "+ env.docs budget calls: 5 -> unlimited",
+            "+ env.docs method allowlist removed"
+        ])
+    );
+
     // Shrinking is not growth: the old report diffed against a smaller one.
     std::fs::write(
         &old_path,

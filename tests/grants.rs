@@ -247,6 +247,40 @@ fn revoking_a_grant_fails_calls_in_flight_later_calls_and_capabilities_reached_t
 }
 
 #[test]
+fn a_cached_worker_is_not_reached_with_another_budget() {
+    let server = Server::start(1);
+    block_on(async {
+        let conn = Connection::connect(&server.socket).await.unwrap();
+        let code = |budget: Budget| {
+            let chain: chain::Client = capnp_rpc::new_client(HangingChain {
+                calls: Rc::default(),
+                hang_from: u32::MAX,
+                hung: Rc::default(),
+            });
+            WorkerCode::new("main.js", "export default {}").grant_budgeted(
+                "chain",
+                chain,
+                schema("Chain"),
+                budget,
+            )
+        };
+        let limited = Budget {
+            calls: 1,
+            ..Budget::default()
+        };
+        conn.get("cached", &code(limited.clone())).await.unwrap();
+        conn.get("cached", &code(limited)).await.unwrap();
+        let error = conn
+            .get("cached", &code(Budget::default()))
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.contains("id_conflict"), "{error}");
+    });
+}
+
+#[test]
 fn grant_options_on_the_command_line_become_a_budget() {
     let (_dir, script) = support::script(
         "kv.js",
@@ -283,6 +317,8 @@ fn grant_options_on_the_command_line_become_a_budget() {
     let (code, _, stderr) = support::caplet(&[
         "run",
         script.to_str().unwrap(),
+        "--data",
+        data.path().to_str().unwrap(),
         "--grant",
         "kv=kv:main,methods=nope",
     ]);

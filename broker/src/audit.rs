@@ -42,6 +42,8 @@ pub struct AuditBinding {
     pub schema: Arc<SchemaSet>,
     pub interface_id: u64,
     pub builtin: Option<BuiltinPolicy>,
+    /// `Binding.budget` as `Grant::budget` describes it (`None`: none).
+    pub budget: Option<Value>,
 }
 
 /// The report of everything `bindings` can reach, with `limits` (the
@@ -64,6 +66,9 @@ pub fn report(
             let (kind, policy) = builtin_json(builtin);
             entry["kind"] = json!(kind);
             entry["policy"] = policy;
+        }
+        if let Some(budget) = &binding.budget {
+            entry["budget"] = budget.clone();
         }
         out_bindings.push(entry);
         walk.queue.push_back((
@@ -164,6 +169,8 @@ fn interface_name(schema: &SchemaSet, id: u64) -> String {
 struct Walk {
     queue: VecDeque<(Arc<SchemaSet>, u64, String)>,
     seen: HashSet<u64>,
+    /// Interfaces flagged for having no schema (once each).
+    unknown: HashSet<u64>,
     interfaces: Vec<Value>,
     flags: Vec<Value>,
 }
@@ -175,16 +182,28 @@ impl Walk {
 
     fn run(&mut self) {
         while let Some((schema, id, path)) = self.queue.pop_front() {
-            if !self.seen.insert(id) {
+            if self.seen.contains(&id) {
                 continue;
             }
             let Ok(info) = schema.interface(id) else {
-                self.flag(
-                    "untyped_capability",
-                    format!("{path}: interface {id:#x} has no schema"),
-                );
+                // Another binding's schema may still describe it.
+                if self.unknown.insert(id) {
+                    self.flag(
+                        "untyped_capability",
+                        format!("{path}: interface {id:#x} has no schema"),
+                    );
+                }
                 continue;
             };
+            self.seen.insert(id);
+            for superclass in &info.superclasses {
+                if schema.interface(*superclass).is_err() {
+                    self.flag(
+                        "untyped_capability",
+                        format!("{path}: superclass {superclass:#x} has no schema"),
+                    );
+                }
+            }
             let name = info.display_name.to_string();
             if info.generic || info.generic_superclass {
                 self.flag("generic", name.clone());
@@ -403,25 +422,112 @@ impl Diff {
             .extend(new_items.difference(&old_items).map(|i| format!("+ {i}")));
         diff.shrank
             .extend(old_items.difference(&new_items).map(|i| format!("- {i}")));
-        // Limits: a larger value is growth.
-        if let (Some(old_l), Some(new_l)) = (old["limits"].as_object(), new["limits"].as_object()) {
-            for (name, l) in new_l {
-                let (a, b) = (
-                    old_l.get(name).and_then(|o| o["value"].as_u64()),
-                    l["value"].as_u64(),
+        if let Some(limits) = new["limits"].as_object() {
+            for (name, value) in limits {
+                let before = &old["limits"][name.as_str()]["value"];
+                diff.number(format!("limits {name}"), before, &value["value"]);
+            }
+        }
+        if let Some(quotas) = new["quotas"].as_object() {
+            for (name, value) in quotas {
+                diff.number(
+                    format!("quotas {name}"),
+                    &old["quotas"][name.as_str()],
+                    value,
                 );
-                match (a, b) {
-                    (Some(a), Some(b)) if b > a => {
-                        diff.grew.push(format!("+ limit {name}: {a} -> {b}"))
-                    }
-                    (Some(a), Some(b)) if b < a => {
-                        diff.shrank.push(format!("- limit {name}: {a} -> {b}"))
-                    }
-                    _ => {}
+            }
+        }
+        let by_name = |report: &Value, name: &str| -> Value {
+            report["bindings"]
+                .as_array()
+                .and_then(|b| b.iter().find(|b| b["name"] == name))
+                .cloned()
+                .unwrap_or(Value::Null)
+        };
+        for b in new["bindings"].as_array().into_iter().flatten() {
+            let name = s(&b["name"]);
+            let before = by_name(old, name);
+            if before.is_null() {
+                continue; // a new binding is growth already
+            }
+            for key in ["calls", "bytes", "expires_in_ms"] {
+                // No budget at all is unlimited too.
+                diff.number(
+                    format!("env.{name} budget {key}"),
+                    &before["budget"][key],
+                    &b["budget"][key],
+                );
+            }
+            let methods = |v: &Value| -> Option<BTreeSet<String>> {
+                v.as_array()
+                    .map(|m| m.iter().map(|x| s(x).to_string()).collect())
+            };
+            match (
+                methods(&before["budget"]["methods"]),
+                methods(&b["budget"]["methods"]),
+            ) {
+                (Some(_), None) => diff
+                    .grew
+                    .push(format!("+ env.{name} method allowlist removed")),
+                (None, Some(_)) => diff
+                    .shrank
+                    .push(format!("- env.{name} method allowlist added")),
+                (Some(a), Some(c)) => {
+                    diff.grew.extend(
+                        c.difference(&a)
+                            .map(|m| format!("+ env.{name} allows method {m}")),
+                    );
+                    diff.shrank.extend(
+                        a.difference(&c)
+                            .map(|m| format!("- env.{name} allows method {m}")),
+                    );
+                }
+                (None, None) => {}
+            }
+            let (policy, old_policy) = (&b["policy"], &before["policy"]);
+            for key in ["max_bytes", "max_entries"] {
+                if !policy["quota"][key].is_null() {
+                    diff.number(
+                        format!("env.{name} quota {key}"),
+                        &old_policy["quota"][key],
+                        &policy["quota"][key],
+                    );
+                }
+            }
+            if let Some(limits) = policy["limits"].as_object() {
+                for (key, value) in limits {
+                    diff.number(
+                        format!("env.{name} http limit {key}"),
+                        &old_policy["limits"][key.as_str()],
+                        value,
+                    );
                 }
             }
         }
         diff
+    }
+
+    /// Compares one number of the surface: larger is growth, and so is a
+    /// limit that went away (`null` or missing is unlimited).
+    fn number(&mut self, label: String, old: &Value, new: &Value) {
+        let (a, b) = (old.as_u64(), new.as_u64());
+        let show = |v: Option<u64>| v.map_or("unlimited".to_string(), |n| n.to_string());
+        let grew = match (a, b) {
+            (Some(a), Some(b)) => b > a,
+            (Some(_), None) => true,
+            _ => false,
+        };
+        let shrank = match (a, b) {
+            (Some(a), Some(b)) => b < a,
+            (None, Some(_)) => true,
+            _ => false,
+        };
+        let line = format!("{label}: {} -> {}", show(a), show(b));
+        if grew {
+            self.grew.push(format!("+ {line}"));
+        } else if shrank {
+            self.shrank.push(format!("- {line}"));
+        }
     }
 
     /// Nothing changed.
@@ -462,6 +568,15 @@ fn items(report: &Value) -> BTreeSet<String> {
         let name = s(&b["name"]);
         out.insert(format!("binding env.{name}: {}", s(&b["interface"])));
         let p = &b["policy"];
+        for (key, what) in [
+            ("volume", "volume"),
+            ("store", "store"),
+            ("policy", "http policy"),
+        ] {
+            if let Some(value) = p[key].as_str() {
+                out.insert(format!("env.{name} {what} {value}"));
+            }
+        }
         match b["kind"].as_str() {
             Some("fs") if p["read_only"] == json!(false) => {
                 out.insert(format!(
@@ -554,6 +669,7 @@ struct Pick { union { chosen @0 :Chosen; none @1 :Void; } }
             schema: Arc::new(schema),
             interface_id: 0xaa00000000000001,
             builtin: None,
+            budget: None,
         }
     }
 
@@ -629,7 +745,7 @@ struct Pick { union { chosen @0 :Chosen; none @1 :Void; } }
             diff.grew,
             [
                 "+ method t.capnp:Dir.extra() -> ()",
-                "+ limit cpuTimeMs: 1000 -> 2000"
+                "+ limits cpuTimeMs: 1000 -> 2000"
             ]
         );
         assert!(diff.shrank.is_empty());

@@ -31,6 +31,7 @@ pub struct Grant {
     interface_id: u64,
     max_calls: Option<u64>,
     max_bytes: Option<u64>,
+    expires_in_ms: Option<u64>,
     expires: Option<Instant>,
     methods: Option<HashSet<String>>,
     calls: Cell<u64>,
@@ -48,6 +49,7 @@ impl Grant {
             interface_id,
             max_calls: None,
             max_bytes: None,
+            expires_in_ms: None,
             expires: None,
             methods: None,
             calls: Cell::new(0),
@@ -83,16 +85,55 @@ impl Grant {
             }
             allowed.insert(name.to_string());
         }
-        let expires = positive(budget.get_expires_in_ms())
-            .map(|ms| Instant::now().checked_add(Duration::from_millis(ms)));
+        let expires_in_ms = positive(budget.get_expires_in_ms());
+        let expires = expires_in_ms.map(|ms| Instant::now().checked_add(Duration::from_millis(ms)));
         Ok(Rc::new(Grant {
             max_calls: positive(budget.get_calls()),
             max_bytes: positive(budget.get_bytes()),
+            expires_in_ms,
             // An expiry too far to represent never comes.
             expires: expires.flatten(),
             methods: (!allowed.is_empty()).then_some(allowed),
             ..Rc::into_inner(Grant::unlimited(binding, interface_id)).expect("fresh")
         }))
+    }
+
+    /// The budget `budget` describes for a grant of `interface_id` of
+    /// `schema`, checked as a load checks it, as [`Grant::budget`] reports
+    /// it (for `caplet audit` and `Broker.audit`).
+    pub fn describe_budget(
+        binding: &str,
+        schema: &caplet_capnp_js::schema::SchemaSet,
+        interface_id: u64,
+        budget: budget::Reader<'_>,
+    ) -> Result<Option<serde_json::Value>, Error> {
+        let methods: Vec<String> = schema
+            .interface(interface_id)
+            .map(|info| info.methods.iter().map(|m| m.name.to_string()).collect())
+            .unwrap_or_default();
+        Ok(Grant::read(binding, interface_id, budget, &methods)?.budget())
+    }
+
+    /// The budget as the grant was given it, `None` when it limits nothing:
+    /// `{calls, bytes, expires_in_ms, methods}`, each `null` when unlimited
+    /// (`methods` sorted). What `Broker.get` compares and the audit reports.
+    pub fn budget(&self) -> Option<serde_json::Value> {
+        let mut methods: Option<Vec<&String>> = self.methods.as_ref().map(|m| m.iter().collect());
+        if let Some(methods) = &mut methods {
+            methods.sort();
+        }
+        let limited = self.max_calls.is_some()
+            || self.max_bytes.is_some()
+            || self.expires_in_ms.is_some()
+            || methods.is_some();
+        limited.then(|| {
+            serde_json::json!({
+                "calls": self.max_calls,
+                "bytes": self.max_bytes,
+                "expires_in_ms": self.expires_in_ms,
+                "methods": methods,
+            })
+        })
     }
 
     /// Checks a call of `method` (bare name) on a membrane granted as

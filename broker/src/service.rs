@@ -346,11 +346,17 @@ impl broker::Server for BrokerService {
                 }
                 Err(_) => None,
             };
+            let budget = if entry.has_budget() {
+                Grant::describe_budget(&name, &schema, interface_id, entry.get_budget()?)?
+            } else {
+                None
+            };
             audited.push(AuditBinding {
                 name,
                 schema,
                 interface_id,
                 builtin,
+                budget,
             });
         }
         let limits = self.shared.limits.resolve(params.get_limits()?)?;
@@ -406,6 +412,12 @@ impl Checked {
             bytes.extend_from_slice(binding.name.as_bytes());
             bytes.push(0);
             bytes.extend(binding.schema_words());
+            // A budget is part of what a grant is: the same id with another
+            // budget is other code (`id_conflict`), never the unlimited one.
+            if let Some(budget) = binding.grant.budget() {
+                bytes.extend_from_slice(budget.to_string().as_bytes());
+            }
+            bytes.push(0);
         }
         bytes
     }

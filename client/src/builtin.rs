@@ -52,6 +52,13 @@ impl Budget {
         *self == Budget::default()
     }
 
+    /// This budget as a `Budget` message of its own.
+    pub fn to_message(&self) -> capnp::message::Builder<capnp::message::HeapAllocator> {
+        let mut message = capnp::message::Builder::new_default();
+        self.write(message.init_root());
+        message
+    }
+
     pub(crate) fn write(&self, mut out: budget::Builder<'_>) {
         out.set_calls(self.calls);
         out.set_bytes(self.bytes);

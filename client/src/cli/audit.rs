@@ -63,11 +63,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             &builtin.name,
             builtin.read_only,
         )?;
+        let budget = if builtin.budget.is_empty() {
+            None
+        } else {
+            let message = builtin.budget.to_message();
+            caplet_broker::grant::Grant::describe_budget(
+                name,
+                &typed.schema,
+                typed.interface_id,
+                message.get_root_as_reader()?,
+            )?
+        };
         bindings.push(AuditBinding {
             name: name.clone(),
             schema: typed.schema,
             interface_id: typed.interface_id,
             builtin: Some(policy),
+            budget,
         });
     }
     for typed in schema_bindings(&args.schemas)? {
@@ -76,6 +88,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             schema: typed.schema,
             interface_id: typed.interface_id,
             builtin: None,
+            budget: None,
         });
     }
     let mut names: Vec<&str> = bindings.iter().map(|b| b.name.as_str()).collect();

@@ -232,8 +232,8 @@ struct Binding {
   # `cap` and for every capability reached through it (returned by its
   # methods or passed back into the worker through it, at any depth),
   # across all of the worker's invocations. Unset: none beyond the worker's
-  # own limits. `Worker.revoker` revokes the grant. Not compared by
-  # `Broker.get`: a cached worker keeps the budget of the `get` that made it.
+  # own limits. `Worker.revoker` revokes the grant. `Broker.get` compares
+  # budgets: the same id with another budget is `id_conflict`.
 }
 
 struct Budget {
@@ -243,7 +243,9 @@ struct Budget {
   # provider.
 
   calls @0 :UInt64;
-  # Calls through the grant, in total.
+  # Calls through the grant, in total, both ways: the worker's calls on
+  # the granted capability and on what it reaches, and the provider's
+  # calls on objects the worker passed out through the grant.
 
   bytes @1 :UInt64;
   # Bytes of params plus results through the grant, in total (message
@@ -257,8 +259,10 @@ struct Budget {
   methods @3 :List(Text);
   # The methods of the granted interface that may be called, by name (a
   # narrower surface than the interface; empty: all). Others fail with
-  # `unimplemented` and the reason `method_not_allowed: …`. Capabilities
-  # reached through the grant keep their whole interfaces.
+  # `unimplemented` and the reason `method_not_allowed: …`. It holds for
+  # every capability of the granted interface reached through the grant;
+  # capabilities of other interfaces reached through it keep their whole
+  # interfaces.
 }
 
 struct BuiltinGrant {
@@ -453,8 +457,8 @@ interface Revoker {
   revoke @0 () -> ();
   # From now on every call through the grant, and through every capability
   # reached from it, fails with `disconnected` and the reason `revoked: …`:
-  # calls in flight (they fail at once), later calls, and calls on stubs the
-  # worker keeps across invocations. Revoking again does nothing.
+  # calls in flight (they fail at once) and later calls, in this invocation
+  # and the next ones. Revoking again does nothing.
 }
 
 interface LogSink {
