@@ -30,8 +30,10 @@ pub mod fetch;
 mod idle;
 pub mod log_stream;
 pub mod modules;
+pub mod platform;
 pub mod server;
 pub mod tasks;
+pub mod typescript;
 pub mod worker;
 
 pub use error::{Error, InvokeFailure};
