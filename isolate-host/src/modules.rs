@@ -102,6 +102,7 @@ impl Resolver for WorkerResolver {
     ) -> rquickjs::Result<String> {
         match resolve(base, name) {
             Some(found) if self.names.borrow().contains(&found) => Ok(found),
+            _ if node::native_import(base, name).is_some() => Ok(name.to_string()),
             // A Node.js built-in, unless the worker has a module of that name.
             _ => match (node::builtin(name), node::refusal(name)) {
                 (Some(builtin), _) => Ok(builtin.to_string()),
@@ -153,6 +154,9 @@ impl Loader for CompileLoader {
     ) -> rquickjs::Result<Module<'js, Declared>> {
         let source = self.job.borrow().sources.get(name).cloned();
         if source.is_none() {
+            if let Some(native) = node::declare_native(ctx, name) {
+                return native;
+            }
             if let Some(bytes) = builtin_bytecode(ctx, name)? {
                 return load_bytecode(ctx, &bytes);
             }
@@ -183,6 +187,9 @@ impl Loader for BytecodeLoader {
     ) -> rquickjs::Result<Module<'js, Declared>> {
         if let Some(bytes) = self.bytecode.get(name) {
             return load_bytecode(ctx, bytes);
+        }
+        if let Some(native) = node::declare_native(ctx, name) {
+            return native;
         }
         match builtin_bytecode(ctx, name)? {
             Some(bytes) => load_bytecode(ctx, &bytes),

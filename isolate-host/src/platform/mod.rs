@@ -8,6 +8,7 @@
 //! evaluates the JS half (`js/intl.js`, bytecode shared by every worker of
 //! the host) with the native half.
 
+pub mod crypto;
 pub mod intl;
 pub mod node;
 

@@ -6,7 +6,8 @@
 //!
 //! The modules are JavaScript (`js/node/*.js`), compiled once per host and
 //! shared by every worker that imports them; a worker that imports none
-//! pays nothing.
+//! pays nothing. `node:crypto` also imports the native module
+//! `caplet:crypto-native` (see `crypto.rs`), which only `node:` modules can.
 
 /// The modules a worker can import: canonical name and source.
 pub const MODULES: &[(&str, &str)] = &[
@@ -16,6 +17,7 @@ pub const MODULES: &[(&str, &str)] = &[
         "export * from \"node:assert\";\nexport { default } from \"node:assert\";\n",
     ),
     ("node:buffer", include_str!("js/node/buffer.js")),
+    ("node:crypto", include_str!("js/node/crypto.js")),
     ("node:events", include_str!("js/node/events.js")),
     ("node:path", include_str!("js/node/path.js")),
     (
@@ -98,10 +100,6 @@ const REFUSED: &[(&str, &str)] = &[
     ("perf_hooks", "use the global performance"),
     ("async_hooks", "not available in a worker"),
     ("diagnostics_channel", "not available in a worker"),
-    (
-        "crypto",
-        "use the global crypto (WebCrypto); node:crypto is not available yet",
-    ),
     ("zlib", "use CompressionStream and DecompressionStream"),
     (
         "stream",
@@ -109,6 +107,23 @@ const REFUSED: &[(&str, &str)] = &[
     ),
     ("sqlite", "grant a kv store as env.kv"),
 ];
+
+/// Whether module `base` may import `specifier`, a host-only native module
+/// (only the `node:` modules may).
+pub fn native_import(base: &str, specifier: &str) -> Option<&'static str> {
+    (base.starts_with("node:") && specifier == crate::platform::crypto::MODULE)
+        .then_some(crate::platform::crypto::MODULE)
+}
+
+/// Declares host-only native module `name` in `ctx`, if it is one.
+pub fn declare_native<'js>(
+    ctx: &rquickjs::Ctx<'js>,
+    name: &str,
+) -> Option<rquickjs::Result<rquickjs::Module<'js, rquickjs::module::Declared>>> {
+    (name == crate::platform::crypto::MODULE).then(|| {
+        rquickjs::Module::declare_def::<crate::platform::crypto::CryptoNative, _>(ctx.clone(), name)
+    })
+}
 
 /// Strips `node:` from a specifier.
 fn bare(specifier: &str) -> &str {
