@@ -340,5 +340,12 @@ hostile!(
     eval_async_generator_function_constructor,
     eval_allowed_by_policy,
     clock_frozen_during_computation,
+    // The Web platform's native parts.
+    platform_atob_huge,
+    platform_atob_huge_invalid,
+    platform_digest_huge,
+    platform_text_decode_expands,
+    platform_pbkdf2_iterations,
+    platform_inflate_bomb,
     clock_real_date_unreachable,
 );

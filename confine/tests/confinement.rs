@@ -238,6 +238,7 @@ fn tokio_workload_runs_confined() {
     assert_eq!(echoed, 1 << 20);
     expect(&lines, "seccomp", "applied");
     expect(&lines, "echo", "1048576");
+    expect(&lines, "getrandom", "32");
     expect(&lines, "timers", "ok");
     expect(&lines, "local_tasks", "100");
     expect(&lines, "alloc_100mb", "ok");
@@ -828,6 +829,20 @@ fn workload() {
     let sock = unsafe { UnixStream::from_raw_fd(0) };
 
     confine_now(false);
+
+    // Web Crypto's randomness (crypto.getRandomValues, key generation)
+    // comes from the kernel through getrandom, which must stay allowed.
+    let mut random = [0u8; 32];
+    // SAFETY: `random` is a valid, writable buffer of 32 bytes.
+    let got = unsafe { libc::getrandom(random.as_mut_ptr().cast(), random.len(), 0) };
+    out(
+        "getrandom",
+        if got < 0 {
+            rc(got as i64)
+        } else {
+            got.to_string()
+        },
+    );
 
     runtime.block_on(async move {
         let local = tokio::task::LocalSet::new();

@@ -1,13 +1,17 @@
-//! The worker's `console`: `log`, `info`, `warn`, `error` and `debug` are
-//! captured into the invocation's log lines, with a byte budget, and sent
-//! on to a [`LogStream`] when the caller asked for live output.
+//! The worker's log: `console.log`, `info`, `warn`, `error` and `debug`
+//! write into the invocation's log lines, with a byte budget, and on to a
+//! [`LogStream`] when the caller asked for live output.
+//!
+//! [`attach`] gives a worker's runtime its sink; the `console` object itself
+//! is a lazy platform global (`platform/console.rs`), built from
+//! [`methods`] on first use, so a worker that never logs pays nothing for it.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use caplet::caplet_capnp::log_line::Level;
 use rquickjs::function::Rest;
-use rquickjs::{Ctx, Function, Object, Value};
+use rquickjs::{Ctx, Function, JsLifetime, Value};
 
 use crate::log_stream::LogStream;
 
@@ -119,9 +123,37 @@ fn format_value<'js>(ctx: &Ctx<'js>, value: &Value<'js>) -> String {
         .unwrap_or_else(|_| format!("[{}]", value.type_name()))
 }
 
-/// Installs `globalThis.console`, writing into `sink`.
-pub fn install<'js>(ctx: &Ctx<'js>, sink: Rc<RefCell<LogSink>>) -> rquickjs::Result<()> {
-    let console = Object::new(ctx.clone())?;
+/// The sink of a worker's runtime, kept as runtime userdata (it holds no
+/// JS value).
+struct Attached(Rc<RefCell<LogSink>>);
+
+// SAFETY: holds no JS value and no lifetime.
+unsafe impl<'js> JsLifetime<'js> for Attached {
+    type Changed<'to> = Attached;
+}
+
+/// Makes `sink` the log of `ctx`'s runtime: where the `console` built later
+/// writes.
+pub fn attach(ctx: &Ctx<'_>, sink: Rc<RefCell<LogSink>>) -> rquickjs::Result<()> {
+    ctx.store_userdata(Attached(sink))
+        .map(drop)
+        .map_err(|_| rquickjs::Exception::throw_internal(ctx, "the log is in use"))
+}
+
+/// The five native log methods (`log`, `info`, `warn`, `error`, `debug`,
+/// in that order), writing into the attached sink. Each formats its
+/// arguments and joins them with spaces.
+pub fn methods<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Vec<Function<'js>>> {
+    let Some(sink) = ctx
+        .userdata::<Attached>()
+        .map(|attached| attached.0.clone())
+    else {
+        return Err(rquickjs::Exception::throw_internal(
+            ctx,
+            "console is not available: this runtime has no log",
+        ));
+    };
+    let mut methods = Vec::with_capacity(5);
     for (name, level) in [
         ("log", Level::Info),
         ("info", Level::Info),
@@ -138,10 +170,11 @@ pub fn install<'js>(ctx: &Ctx<'js>, sink: Rc<RefCell<LogSink>>) -> rquickjs::Res
                 .collect::<Vec<_>>()
                 .join(" ");
             sink.borrow_mut().push(level, text);
-        })?;
-        console.set(name, function)?;
+        })?
+        .with_name(name)?;
+        methods.push(function);
     }
-    ctx.globals().set("console", console)
+    Ok(methods)
 }
 
 #[cfg(test)]

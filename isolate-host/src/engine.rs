@@ -5,6 +5,11 @@
 //! an [`Isolate`] and never configures QuickJS itself, so a different engine
 //! can later replace this module alone.
 //!
+//! What a worker's global scope has beyond ECMAScript: `console`, `RpcError`,
+//! and the Web platform's globals of `platform::TABLES`, each built on first
+//! use behind the global object's prototype (`platform::install`, run here
+//! with the prelude, so a spare isolate has it too).
+//!
 //! What a worker's global scope lacks, on purpose: `eval` and the `Function`
 //! constructors (no `Eval` intrinsic unless the worker's policy allows it),
 //! `performance`, `SharedArrayBuffer` and `Atomics` (removed after the context
@@ -79,14 +84,14 @@ const REMOVED_GLOBALS: &[&str] = &["SharedArrayBuffer", "Atomics", "performance"
 
 /// Installs the frozen clock: replaces `Date` with a constructor whose
 /// `Date.now()`, `new Date()` and `Date()` read `clock()` instead of the
-/// system time; and installs a lazy `Intl` global and the locale methods of
-/// the built-ins (`toLocaleString`, `toLocaleDateString`,
-/// `toLocaleTimeString`, `localeCompare`, `toLocaleUpperCase`,
-/// `toLocaleLowerCase`), which build `Intl` through `platform("intl")` (see
-/// `crate::platform`) the first time one is used; and a lazy `Buffer`. Compiled once per host by
+/// system time; and replaces the locale methods of the built-ins
+/// (`toLocaleString`, `toLocaleDateString`, `toLocaleTimeString`,
+/// `localeCompare`, `toLocaleUpperCase`, `toLocaleLowerCase`) with ones that
+/// go through `Intl` (`crate::platform::intl`), built the first time one is
+/// used. Compiled once per host by
 /// [`modules::prelude`], never from a client's text.
 pub const PRELUDE: &str = r#"
-export default function install(clock, platform) {
+export default function install(clock, intlParts) {
   const RealDate = globalThis.Date;
   const proto = RealDate.prototype;
   const construct = Reflect.construct;
@@ -104,22 +109,10 @@ export default function install(clock, platform) {
   define(proto, "constructor", { value: Date, writable: true, enumerable: false, configurable: true });
   define(globalThis, "Date", { value: Date, writable: true, enumerable: false, configurable: true });
 
-  // Intl and the locale methods: built by the platform layer on first use.
+  // The locale methods, routed through Intl (a lazy platform global); the
+  // helpers are built on first use, with Intl, by `intlParts()`.
   let parts;
-  const intl = () => (parts ??= platform("intl")).locale;
-  const global = (value) => define(globalThis, "Intl", { value, writable: true, enumerable: false, configurable: true });
-  define(globalThis, "Intl", {
-    get() { parts ??= platform("intl"); global(parts.Intl); return parts.Intl; },
-    set(value) { global(value); },
-    enumerable: false, configurable: true,
-  });
-  // Buffer (Node.js), also built on first use.
-  const buffer = (value) => define(globalThis, "Buffer", { value, writable: true, enumerable: false, configurable: true });
-  define(globalThis, "Buffer", {
-    get() { const B = platform("buffer").Buffer; buffer(B); return B; },
-    set(value) { buffer(value); },
-    enumerable: false, configurable: true,
-  });
+  const intl = () => (parts ??= intlParts());
   const valueOf = (proto) => proto.valueOf;
   const numberValue = valueOf(Number.prototype), bigintValue = valueOf(BigInt.prototype);
   const isView = ArrayBuffer.isView, isArray = Array.isArray;
@@ -313,16 +306,17 @@ impl Prepared {
             }
             let read = clock.clone();
             let clock_fn = Function::new(ctx.clone(), move || read.get()).map_err(engine)?;
-            let platform_fn = crate::platform::build_function(&ctx).map_err(engine)?;
+            let intl_fn = crate::platform::intl::prelude_function(&ctx).map_err(engine)?;
             let install = || -> rquickjs::Result<()> {
                 let (module, _) = modules::load_bytecode(&ctx, &prelude)?.eval()?;
                 let install: Function = module.namespace()?.get("default")?;
-                install.call::<_, Value>((clock_fn, platform_fn))?;
+                install.call::<_, Value>((clock_fn, intl_fn))?;
                 Ok(())
             };
             install()
                 .catch(&ctx)
-                .map_err(|e| Error::Engine(format!("prelude: {e}")))
+                .map_err(|e| Error::Engine(format!("prelude: {e}")))?;
+            crate::platform::install(&ctx).map_err(|e| Error::Engine(format!("platform: {e}")))
         })?;
         Ok(Self {
             context,
@@ -372,7 +366,7 @@ impl Isolate {
         meter.reset(limits.cpu_time, limits.wall_time);
         let handler_meter = meter.clone();
         runtime.set_interrupt_handler(Some(Box::new(move || handler_meter.should_interrupt())));
-        modules::install_worker_loader(&runtime, &bytecode);
+        modules::install_worker_loader(&runtime, &bytecode, &crate::platform::js::bytecode()?);
         Ok(Self {
             context,
             runtime,

@@ -18,6 +18,7 @@
 //! - [`console`]: captured `console.*` output.
 //! - [`log_stream`]: console lines sent to the caller while it runs.
 //! - [`fetch`]: the global `fetch()` of workers granted `env.fetch`.
+//! - [`platform`]: the Web platform's globals, built lazily on first use.
 //! - [`exception`]: thrown JS values turned into messages and locations.
 //! - [`server`]: the Cap'n Proto servers.
 
@@ -75,6 +76,7 @@ fn start_up(options: &HostOptions) -> Result<tokio::runtime::Runtime, Error> {
         .build()
         .map_err(|e| Error::Engine(format!("cannot start the event loop: {e}")))?;
     modules::prelude()?;
+    platform::js::bytecode()?;
     engine::init_stack_ceiling();
     // SAFETY: getppid has no preconditions and cannot fail.
     let parent = options

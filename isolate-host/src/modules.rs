@@ -20,6 +20,10 @@ use crate::error::Error;
 use crate::exception;
 use crate::platform::node;
 
+/// The names of the platform's own JS modules (`platform::js`) start with
+/// this. They resolve only from each other, never from a worker's module.
+pub const PLATFORM_PREFIX: &str = "caplet:platform/";
+
 /// Longest module name accepted, in bytes.
 pub const MAX_NAME_BYTES: usize = 256;
 
@@ -87,9 +91,11 @@ pub fn resolve(base: &str, specifier: &str) -> Option<String> {
 }
 
 /// The resolver shared by the compiler and by worker runtimes: only the
-/// worker's own module names resolve.
+/// worker's own module names resolve, and from a platform module only the
+/// platform's.
 struct WorkerResolver {
     names: Rc<RefCell<Vec<String>>>,
+    platform: Option<Bytecode>,
 }
 
 impl Resolver for WorkerResolver {
@@ -100,11 +106,16 @@ impl Resolver for WorkerResolver {
         name: &str,
         _attributes: Option<ImportAttributes<'js>>,
     ) -> rquickjs::Result<String> {
-        match resolve(base, name) {
-            Some(found) if self.names.borrow().contains(&found) => Ok(found),
-            _ if node::native_import(base, name).is_some() => Ok(name.to_string()),
+        let platform = self
+            .platform
+            .as_ref()
+            .filter(|_| base.starts_with(PLATFORM_PREFIX));
+        match (resolve(base, name), platform) {
+            (Some(found), Some(platform)) if platform.contains_key(&found) => Ok(found),
+            (Some(found), None) if self.names.borrow().contains(&found) => Ok(found),
+            (_, None) if node::native_import(base, name).is_some() => Ok(name.to_string()),
             // A Node.js built-in, unless the worker has a module of that name.
-            _ => match (node::builtin(name), node::refusal(name)) {
+            (_, None) => match (node::builtin(name), node::refusal(name)) {
                 (Some(builtin), _) => Ok(builtin.to_string()),
                 (None, Some(why)) => Err(rquickjs::Exception::throw_reference(
                     ctx,
@@ -115,6 +126,10 @@ impl Resolver for WorkerResolver {
                     &format!("module_not_found: {name:?} imported from {base:?}"),
                 )),
             },
+            _ => Err(rquickjs::Exception::throw_reference(
+                ctx,
+                &format!("module_not_found: {name:?} imported from {base:?}"),
+            )),
         }
     }
 }
@@ -173,9 +188,11 @@ impl Loader for CompileLoader {
     }
 }
 
-/// Loads modules from a worker's bytecode inside the worker's runtime.
+/// Loads modules from a worker's bytecode (and the platform's) inside the
+/// worker's runtime.
 struct BytecodeLoader {
     bytecode: Bytecode,
+    platform: Bytecode,
 }
 
 impl Loader for BytecodeLoader {
@@ -185,6 +202,12 @@ impl Loader for BytecodeLoader {
         name: &str,
         _attributes: Option<ImportAttributes<'js>>,
     ) -> rquickjs::Result<Module<'js, Declared>> {
+        if name.starts_with(PLATFORM_PREFIX) {
+            let bytes = self.platform.get(name).ok_or_else(|| {
+                rquickjs::Exception::throw_reference(ctx, &format!("module_not_found: {name:?}"))
+            })?;
+            return load_bytecode(ctx, bytes);
+        }
         if let Some(bytes) = self.bytecode.get(name) {
             return load_bytecode(ctx, bytes);
         }
@@ -212,13 +235,18 @@ pub fn load_bytecode<'js>(
     unsafe { Module::load(ctx.clone(), bytes) }
 }
 
-/// Installs the loader that serves a worker's compiled modules into its runtime.
-pub fn install_worker_loader(runtime: &Runtime, bytecode: &Bytecode) {
+/// Installs the loader that serves a worker's compiled modules, and the
+/// platform's (`platform`, names under [`PLATFORM_PREFIX`]), into its runtime.
+pub fn install_worker_loader(runtime: &Runtime, bytecode: &Bytecode, platform: &Bytecode) {
     let names = Rc::new(RefCell::new(bytecode.keys().cloned().collect()));
     runtime.set_loader(
-        WorkerResolver { names },
+        WorkerResolver {
+            names,
+            platform: Some(platform.clone()),
+        },
         BytecodeLoader {
             bytecode: bytecode.clone(),
+            platform: platform.clone(),
         },
     );
 }
@@ -331,6 +359,7 @@ impl Compiler {
         runtime.set_loader(
             WorkerResolver {
                 names: names.clone(),
+                platform: None,
             },
             CompileLoader { job: job.clone() },
         );

@@ -144,7 +144,7 @@ impl JsWorker {
         let isolate = &core.isolate;
 
         let (evaluated, job_error) = isolate.segment(|ctx| -> Result<_, Error> {
-            console::install(ctx, core.logs.clone()).map_err(|e| Error::Engine(e.to_string()))?;
+            console::attach(ctx, core.logs.clone()).map_err(|e| Error::Engine(e.to_string()))?;
             core.caps
                 .install(ctx)
                 .map_err(|e| Error::Engine(e.to_string()))?;

@@ -29,3 +29,4 @@ globalThis.out = [
   new Intl.DateTimeFormat().resolvedOptions().locale,
   new Date(NaN).toLocaleString(),
 ];
+export default () => globalThis.out;

@@ -20,3 +20,4 @@ globalThis.out = [
   attempt(() => Intl.NumberFormat.prototype.format.call({})),
   attempt(() => "a".localeCompare("b", "\u0000")),
 ];
+export default () => globalThis.out;

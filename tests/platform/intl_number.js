@@ -40,3 +40,4 @@ globalThis.out = [
   Intl.NumberFormat.supportedLocalesOf(["de-DE", "tlh", "ja"]).join(),
   [1234.5, 6].toLocaleString("de"),
 ];
+export default () => globalThis.out;

@@ -39,3 +39,4 @@ globalThis.out = [
   new Intl.Collator(["xx", "fr-CA"]).resolvedOptions().locale,
   Object.prototype.toString.call(Intl),
 ];
+export default () => globalThis.out;

@@ -16,3 +16,4 @@ globalThis.out = [
   getHashes().join(),
   typeof crypto.randomUUID,
 ];
+export default () => globalThis.out;

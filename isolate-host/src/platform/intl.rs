@@ -6,9 +6,11 @@
 //! ICU4X: canonicalization, collation, number, date, plural, list, relative
 //! time formatting, segmentation, display names and case mapping.
 //!
-//! Nothing here exists in a worker until it touches `Intl` or a locale
-//! method (`toLocaleString`, `localeCompare`, …): the prelude installs a
-//! lazy `Intl` and the locale methods, and the first use builds the classes.
+//! Nothing here exists in a worker until it touches `Intl` (a lazy global)
+//! or a locale method (`toLocaleString`, `localeCompare`, …, installed by
+//! the engine's prelude, which calls [`prelude_function`]): the first use
+//! builds the classes, once per context (`js/intl.js` keeps what it built),
+//! so `Intl` and the locale methods share one set of intrinsics.
 //!
 //! Hostile input: a locale tag longer than [`MAX_TAG_BYTES`] or malformed is
 //! a `RangeError`, never a panic; every ICU4X failure becomes a JS error.
@@ -23,6 +25,32 @@ use fixed_decimal::{
 use icu_locale::{Locale, LocaleCanonicalizer};
 use rquickjs::{Ctx, Exception, Function, Object, Result, Value};
 use writeable::Writeable;
+
+use super::{js, LazyGlobal};
+
+/// The global this module owns.
+pub const GLOBALS: &[LazyGlobal] = &[LazyGlobal {
+    name: "Intl",
+    build: build_intl,
+}];
+
+fn build_intl<'js>(ctx: &Ctx<'js>) -> Result<Value<'js>> {
+    parts(ctx)?.get("Intl")
+}
+
+/// `{ Intl, locale }`: the namespace and the helpers of the locale methods,
+/// built once per context.
+fn parts<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
+    let build: Function = js::export(ctx, "intl", "default")?.get()?;
+    build.call((native(ctx)?,))
+}
+
+/// The prelude's `intl()` function: the locale methods' helpers.
+pub fn prelude_function<'js>(ctx: &Ctx<'js>) -> Result<Function<'js>> {
+    Function::new(ctx.clone(), |ctx: Ctx<'js>| -> Result<Object<'js>> {
+        parts(&ctx)?.get("locale")
+    })
+}
 
 /// Longest locale tag accepted, in bytes (ECMA-402 sets no limit; real tags
 /// are far shorter).

@@ -111,8 +111,8 @@ const REFUSED: &[(&str, &str)] = &[
 /// Whether module `base` may import `specifier`, a host-only native module
 /// (only the `node:` modules may).
 pub fn native_import(base: &str, specifier: &str) -> Option<&'static str> {
-    (base.starts_with("node:") && specifier == crate::platform::crypto::MODULE)
-        .then_some(crate::platform::crypto::MODULE)
+    (base.starts_with("node:") && specifier == crate::platform::node_crypto::MODULE)
+        .then_some(crate::platform::node_crypto::MODULE)
 }
 
 /// Declares host-only native module `name` in `ctx`, if it is one.
@@ -120,8 +120,11 @@ pub fn declare_native<'js>(
     ctx: &rquickjs::Ctx<'js>,
     name: &str,
 ) -> Option<rquickjs::Result<rquickjs::Module<'js, rquickjs::module::Declared>>> {
-    (name == crate::platform::crypto::MODULE).then(|| {
-        rquickjs::Module::declare_def::<crate::platform::crypto::CryptoNative, _>(ctx.clone(), name)
+    (name == crate::platform::node_crypto::MODULE).then(|| {
+        rquickjs::Module::declare_def::<crate::platform::node_crypto::CryptoNative, _>(
+            ctx.clone(),
+            name,
+        )
     })
 }
 

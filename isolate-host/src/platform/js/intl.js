@@ -1,9 +1,15 @@
 // Intl (ECMA-402): the classes, option reading and resolvedOptions(). The
 // locale work is done by `native` (platform/intl.rs, ICU4X). Compiled once
 // per host; evaluated in a worker the first time it touches Intl or a locale
-// method. Options a worker asks for that caplet does not implement throw a
+// method; what it builds is kept, so Intl and the locale methods share it.
+// Options a worker asks for that caplet does not implement throw a
 // RangeError naming them, never are ignored.
+let built;
 export default function build(native) {
+  return (built ??= make(native));
+}
+
+function make(native) {
   const DEFAULT = "en-US";
   const define = Object.defineProperty;
   const str = (v) => (typeof v === "symbol" ? (() => { throw new TypeError("cannot convert a Symbol to a string"); })() : String(v));

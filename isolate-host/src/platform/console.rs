@@ -1,0 +1,24 @@
+//! `console` (WHATWG Console Standard): the five native log methods of
+//! `crate::console` wrapped by `js/console.js` (grouping, counters, timers
+//! on the frozen clock, assert, table, dir, trace), built when a worker
+//! first touches `console`.
+
+use rquickjs::Function;
+
+use super::js::export;
+use super::LazyGlobal;
+
+pub const GLOBALS: &[LazyGlobal] = &[LazyGlobal {
+    name: "console",
+    build: |ctx| {
+        let natives = crate::console::methods(ctx)?;
+        let make: Function = export(ctx, "console", "makeConsole")?.get()?;
+        make.call((
+            natives[0].clone(),
+            natives[1].clone(),
+            natives[2].clone(),
+            natives[3].clone(),
+            natives[4].clone(),
+        ))
+    },
+}];

@@ -1,0 +1,49 @@
+// CompressionStream and DecompressionStream (WHATWG Compression) over
+// `flate2`: each is a TransformStream whose steps call the native coder.
+import { TransformStream } from "./streams.js";
+
+export function install(native) {
+
+  function bytesOf(chunk) {
+    if (chunk instanceof Uint8Array) return chunk;
+    if (ArrayBuffer.isView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk);
+    throw new TypeError("a compression stream chunk must be an ArrayBuffer or an ArrayBufferView");
+  }
+
+  function transform(format, decompress) {
+    const coder = native.coder(String(format), decompress);
+    return new TransformStream({
+      transform(chunk, controller) {
+        for (const out of native.push(coder, bytesOf(chunk))) controller.enqueue(out);
+      },
+      flush(controller) {
+        for (const out of native.finish(coder)) controller.enqueue(out);
+      },
+    });
+  }
+
+  class CompressionStream {
+    #stream;
+    constructor(format) {
+      if (arguments.length < 1) throw new TypeError("CompressionStream needs a format");
+      this.#stream = transform(format, false);
+    }
+    get readable() { return this.#stream.readable; }
+    get writable() { return this.#stream.writable; }
+    get [Symbol.toStringTag]() { return "CompressionStream"; }
+  }
+
+  class DecompressionStream {
+    #stream;
+    constructor(format) {
+      if (arguments.length < 1) throw new TypeError("DecompressionStream needs a format");
+      this.#stream = transform(format, true);
+    }
+    get readable() { return this.#stream.readable; }
+    get writable() { return this.#stream.writable; }
+    get [Symbol.toStringTag]() { return "DecompressionStream"; }
+  }
+
+  return { CompressionStream, DecompressionStream };
+}
