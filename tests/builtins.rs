@@ -518,10 +518,9 @@ fn fetch_goes_through_the_policy_and_never_shows_the_credential() {
         text("big"),
         "RpcError: too_large: response body exceeds 1000 bytes"
     );
-    assert_eq!(
-        text("badArgs"),
-        "TypeError: fetch: the first argument must be a URL string"
-    );
+    // fetch(42) parses "42" as a URL, as the standard says, and fails.
+    assert_eq!(text("badArgs"), "TypeError: invalid URL \"42\"");
+    assert_eq!(text("readTwice"), "TypeError: the body was already read");
     assert_eq!(text("keyBody"), "[redacted]");
     assert_eq!(text("keyHeader"), "[redacted]");
     assert!(
@@ -535,6 +534,136 @@ fn fetch_goes_through_the_policy_and_never_shows_the_credential() {
         SECRET
     );
     assert!(!stdout.contains(SECRET) && !stderr.contains(SECRET));
+}
+
+/// Whether the server saw the client of `/slow` hang up.
+type HungUp = std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>;
+
+/// An HTTP/1.1 server on 127.0.0.1 for WHATWG fetch, a thread per
+/// connection: `/echo` answers the method, headers and body as JSON,
+/// `/moved` redirects to `/echo`, `/slow` never answers (it waits for the
+/// client to hang up and records it), and `/hung-up` answers whether that
+/// happened, waiting up to [`GUARD`] for it.
+fn whatwg_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().unwrap().port();
+    let hung_up = HungUp::default();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let hung_up = hung_up.clone();
+            std::thread::spawn(move || serve_whatwg(stream, &hung_up));
+        }
+    });
+    port
+}
+
+fn serve_whatwg(mut stream: TcpStream, hung_up: &HungUp) {
+    let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or("").to_string();
+    let path = parts.next().unwrap_or("").to_string();
+    let mut headers = serde_json::Map::new();
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.trim_end().split_once(':') {
+            headers.insert(name.to_ascii_lowercase(), value.trim().into());
+        }
+    }
+    let length: usize = headers
+        .get("content-length")
+        .and_then(|v| v.as_str()?.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    let _ = reader.read_exact(&mut body);
+    let (status, extra, body) = match path.as_str() {
+        "/slow" => {
+            // Never answer; the gateway hangs up when the fetch is cancelled.
+            let mut rest = Vec::new();
+            let _ = reader.read_to_end(&mut rest);
+            let (flag, changed) = &**hung_up;
+            *flag.lock().unwrap() = true;
+            changed.notify_all();
+            return;
+        }
+        "/hung-up" => {
+            let (flag, changed) = &**hung_up;
+            let seen = changed
+                .wait_timeout_while(flag.lock().unwrap(), GUARD, |seen| !*seen)
+                .map(|(seen, _)| *seen)
+                .unwrap_or(false);
+            (
+                "200 OK",
+                "",
+                if seen {
+                    b"yes".to_vec()
+                } else {
+                    b"no".to_vec()
+                },
+            )
+        }
+        "/moved" => ("302 Found", "location: /echo\r\n", Vec::new()),
+        _ => (
+            "200 OK",
+            "content-type: application/json\r\n",
+            serde_json::json!({
+                "method": method,
+                "caller": headers.get("x-caller"),
+                "accept": headers.get("accept"),
+                "body": String::from_utf8_lossy(&body),
+            })
+            .to_string()
+            .into_bytes(),
+        ),
+    };
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n{extra}\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(&body);
+}
+
+#[test]
+fn fetch_is_whatwg_fetch_with_headers_streams_and_abort() {
+    let port = whatwg_server();
+    let config = format!(
+        "[http.local]\nhosts = [\"127.0.0.1\"]\nports = [{port}]\nallow_ranges = [\"127.0.0.1/32\"]\n"
+    );
+    let ws = Workspace::new(&config);
+    let input = format!(r#"{{"base":"http://127.0.0.1:{port}"}}"#);
+    let out = ws.output(
+        include_str!("js/builtins_whatwg_fetch.js"),
+        &["--input", &input, "--grant", "fetch=http:local"],
+    );
+    assert_eq!(
+        out["echo"],
+        serde_json::json!([200, "application/json", {
+            "method": "POST", "caller": "e2e", "accept": "application/json",
+            "body": "part one, part two, part three",
+        }]),
+        "Headers and a streamed request body reach the server"
+    );
+    assert_eq!(out["streamedBack"], "streamed back");
+    assert_eq!(out["bodyUsed"], true);
+    assert_eq!(
+        out["aborted"], "AbortError: This signal is aborted.",
+        "an aborted fetch rejects with the signal's reason"
+    );
+    assert_eq!(out["alreadyAborted"], "no thanks");
+    assert_eq!(out["redirectError"], "TypeError");
+    assert_eq!(out["redirectFollow"], serde_json::json!([true, true, 200]));
+    assert_eq!(out["redirectManual"], "TypeError");
+    // The abort reached the broker while the invocation still ran: the
+    // gateway dropped the request, and the server saw its client hang up.
+    assert_eq!(out["serverSawHangUp"], "yes");
 }
 
 #[test]

@@ -331,6 +331,7 @@ hostile!(
     ambient_performance,
     ambient_shared_memory,
     ambient_webassembly_gc,
+    ambient_import_platform,
     eval_direct,
     eval_indirect,
     eval_function_constructor,
@@ -339,6 +340,10 @@ hostile!(
     eval_generator_function_constructor,
     eval_async_generator_function_constructor,
     eval_allowed_by_policy,
+    // The Web platform layer.
+    platform_clone_deep,
+    platform_clone_cycle,
+    platform_stream_never_ends,
     clock_frozen_during_computation,
     // The Web platform's native parts.
     platform_atob_huge,

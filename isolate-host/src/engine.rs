@@ -366,7 +366,12 @@ impl Isolate {
         meter.reset(limits.cpu_time, limits.wall_time);
         let handler_meter = meter.clone();
         runtime.set_interrupt_handler(Some(Box::new(move || handler_meter.should_interrupt())));
-        modules::install_worker_loader(&runtime, &bytecode, &crate::platform::js::bytecode()?);
+        modules::install_worker_loader(
+            &runtime,
+            &bytecode,
+            &crate::platform::js::bytecode()?,
+            crate::platform::native_module,
+        );
         Ok(Self {
             context,
             runtime,

@@ -144,11 +144,14 @@ struct CompileLoader {
 struct CompileJob {
     sources: HashMap<String, Source>,
     bytecode: HashMap<String, Rc<[u8]>>,
+    /// Leave functions' source text out of the bytecode.
+    strip_source: bool,
 }
 
 fn declare_and_write<'js>(
     ctx: &Ctx<'js>,
     source: &Source,
+    strip_source: bool,
 ) -> rquickjs::Result<(Module<'js, Declared>, Vec<u8>)> {
     let text = match source.kind {
         Kind::Js => source.text.clone(),
@@ -156,7 +159,10 @@ fn declare_and_write<'js>(
         Kind::Json => format!("export default {};", source.text),
     };
     let module = Module::declare(ctx.clone(), source.name.as_str(), text)?;
-    let bytecode = module.write(WriteOptions::default())?;
+    let bytecode = module.write(WriteOptions {
+        strip_source,
+        ..WriteOptions::default()
+    })?;
     Ok((module, bytecode))
 }
 
@@ -167,7 +173,10 @@ impl Loader for CompileLoader {
         name: &str,
         _attributes: Option<ImportAttributes<'js>>,
     ) -> rquickjs::Result<Module<'js, Declared>> {
-        let source = self.job.borrow().sources.get(name).cloned();
+        let (source, strip_source) = {
+            let job = self.job.borrow();
+            (job.sources.get(name).cloned(), job.strip_source)
+        };
         if source.is_none() {
             if let Some(native) = node::declare_native(ctx, name) {
                 return native;
@@ -179,7 +188,7 @@ impl Loader for CompileLoader {
         let source = source.ok_or_else(|| {
             rquickjs::Exception::throw_reference(ctx, &format!("module_not_found: {name:?}"))
         })?;
-        let (module, bytecode) = declare_and_write(ctx, &source)?;
+        let (module, bytecode) = declare_and_write(ctx, &source, strip_source)?;
         self.job
             .borrow_mut()
             .bytecode
@@ -188,11 +197,16 @@ impl Loader for CompileLoader {
     }
 }
 
+/// Gives the module defined in Rust for a platform module name, if any.
+pub type NativeLoader =
+    for<'js> fn(&Ctx<'js>, &str) -> Option<rquickjs::Result<Module<'js, Declared>>>;
+
 /// Loads modules from a worker's bytecode (and the platform's) inside the
 /// worker's runtime.
 struct BytecodeLoader {
     bytecode: Bytecode,
     platform: Bytecode,
+    natives: NativeLoader,
 }
 
 impl Loader for BytecodeLoader {
@@ -203,6 +217,9 @@ impl Loader for BytecodeLoader {
         _attributes: Option<ImportAttributes<'js>>,
     ) -> rquickjs::Result<Module<'js, Declared>> {
         if name.starts_with(PLATFORM_PREFIX) {
+            if let Some(native) = (self.natives)(ctx, name) {
+                return native;
+            }
             let bytes = self.platform.get(name).ok_or_else(|| {
                 rquickjs::Exception::throw_reference(ctx, &format!("module_not_found: {name:?}"))
             })?;
@@ -236,8 +253,14 @@ pub fn load_bytecode<'js>(
 }
 
 /// Installs the loader that serves a worker's compiled modules, and the
-/// platform's (`platform`, names under [`PLATFORM_PREFIX`]), into its runtime.
-pub fn install_worker_loader(runtime: &Runtime, bytecode: &Bytecode, platform: &Bytecode) {
+/// platform's (`platform`, names under [`PLATFORM_PREFIX`], and the modules
+/// `natives` defines in Rust), into its runtime.
+pub fn install_worker_loader(
+    runtime: &Runtime,
+    bytecode: &Bytecode,
+    platform: &Bytecode,
+    natives: NativeLoader,
+) {
     let names = Rc::new(RefCell::new(bytecode.keys().cloned().collect()));
     runtime.set_loader(
         WorkerResolver {
@@ -247,6 +270,7 @@ pub fn install_worker_loader(runtime: &Runtime, bytecode: &Bytecode, platform: &
         BytecodeLoader {
             bytecode: bytecode.clone(),
             platform: platform.clone(),
+            natives,
         },
     );
 }
@@ -325,6 +349,9 @@ pub struct Compiler {
     /// texts), oldest first. Loading the same code again skips the parser.
     /// The bytecode is still this compiler's own output.
     cache: RefCell<std::collections::VecDeque<([u8; 32], Bytecode, usize)>>,
+    /// Leave functions' source text (`Function.prototype.toString`) out of
+    /// the bytecode; line numbers stay.
+    strip_source: bool,
 }
 
 /// How many compiled workers the cache keeps, and how many bytes of bytecode.
@@ -368,7 +395,18 @@ impl Compiler {
             job,
             names,
             cache: RefCell::new(std::collections::VecDeque::new()),
+            strip_source: false,
         })
+    }
+
+    /// A compiler whose bytecode has no functions' source text: for the
+    /// host's own modules, which a worker loads on first use, so their
+    /// functions cost no copy of their text in each worker.
+    pub fn without_source(self) -> Self {
+        Self {
+            strip_source: true,
+            ..self
+        }
     }
 
     /// Compiles every module (or finds them compiled before). Fails with the
@@ -419,6 +457,7 @@ impl Compiler {
                 .map(|s| (s.name.clone(), s.clone()))
                 .collect(),
             bytecode: HashMap::new(),
+            strip_source: self.strip_source,
         };
         let result = self.compile_all(&sources);
         let job = std::mem::take(&mut *self.job.borrow_mut());
@@ -437,7 +476,7 @@ impl Compiler {
                 if self.job.borrow().bytecode.contains_key(&source.name) {
                     continue; // already compiled as an import of an earlier module
                 }
-                match declare_and_write(&ctx, source) {
+                match declare_and_write(&ctx, source, self.strip_source) {
                     Ok((_, bytecode)) => {
                         self.job
                             .borrow_mut()

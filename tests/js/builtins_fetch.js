@@ -21,8 +21,11 @@ export default async function run({ base, port }, env) {
     names: [...hello.headers].map(([name]) => name).sort(),
   };
   const posted = await fetch(`${base}/json`, { method: "post", body: "ping" });
+  // A body is read once (Fetch Standard); a clone reads its own copy.
+  const copy = posted.clone();
   out.json = await posted.json();
-  out.bytes = new Uint8Array(await posted.arrayBuffer()).length;
+  out.bytes = new Uint8Array(await copy.arrayBuffer()).length;
+  out.readTwice = await failure(posted.text());
   const notFound = await fetch(`${base}/nowhere`);
   out.notFound = [notFound.status, notFound.ok];
 

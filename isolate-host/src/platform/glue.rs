@@ -80,7 +80,12 @@ pub(crate) fn test_context() -> (rquickjs::Runtime, rquickjs::Context) {
     runtime.set_memory_limit(64 << 20);
     let context = rquickjs::Context::custom::<(WorkerIntrinsics, Eval)>(&runtime).unwrap();
     let empty = std::rc::Rc::new(std::collections::HashMap::new());
-    crate::modules::install_worker_loader(&runtime, &empty, &super::js::bytecode().unwrap());
+    crate::modules::install_worker_loader(
+        &runtime,
+        &empty,
+        &super::js::bytecode().unwrap(),
+        super::native_module,
+    );
     context.with(|ctx| super::install(&ctx).unwrap());
     (runtime, context)
 }

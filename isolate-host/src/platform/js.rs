@@ -27,7 +27,10 @@ const SOURCES: &[(&str, &str)] = &[
     ("dom_exception", include_str!("js/dom_exception.js")),
     ("events", include_str!("js/events.js")),
     ("global", include_str!("js/global.js")),
+    ("fetch_api", include_str!("js/fetch_api.js")),
     ("internal", include_str!("js/internal.js")),
+    // Defined in Rust (`native.rs`); this text only lets the others link.
+    ("native", super::native::PLACEHOLDER),
     ("streams", include_str!("js/streams.js")),
     ("url", include_str!("js/url.js")),
     ("encoding", include_str!("js/encoding.js")),
@@ -54,7 +57,7 @@ pub fn bytecode() -> Result<Bytecode, Error> {
     if let Some(bytecode) = BYTECODE.with(|b| b.get().cloned()) {
         return Ok(bytecode);
     }
-    let compiler = Compiler::new(64 << 20, 1 << 20)?;
+    let compiler = Compiler::new(64 << 20, 1 << 20)?.without_source();
     let mut sources = Vec::with_capacity(SOURCES.len() * 2);
     for (name, text) in SOURCES {
         sources.push(Source {

@@ -20,17 +20,20 @@ mod console;
 pub mod crypto;
 pub mod encoding;
 mod events;
+mod fetch_api;
 mod global;
 mod glue;
 pub mod intl;
 pub mod js;
 mod lazy;
+mod native;
 pub mod node;
 mod node_crypto;
 mod streams;
 pub mod url;
 
 pub use lazy::LazyGlobal;
+pub use native::load as native_module;
 
 use rquickjs::Ctx;
 
@@ -44,6 +47,7 @@ pub static TABLES: &[&[LazyGlobal]] = &[
     crypto::GLOBALS,
     encoding::GLOBALS,
     events::GLOBALS,
+    fetch_api::GLOBALS,
     global::GLOBALS,
     intl::GLOBALS,
     streams::GLOBALS,

@@ -19,7 +19,7 @@ fn runtime() -> (Runtime, Context) {
     let runtime = Runtime::new().unwrap();
     let context = context(&runtime);
     let empty = std::rc::Rc::new(std::collections::HashMap::new());
-    modules::install_worker_loader(&runtime, &empty, &js::bytecode().unwrap());
+    modules::install_worker_loader(&runtime, &empty, &js::bytecode().unwrap(), native_module);
     context.with(|ctx| {
         install(&ctx).unwrap();
         let sink = std::rc::Rc::new(std::cell::RefCell::new(crate::console::LogSink::default()));

@@ -39,7 +39,9 @@ function fail(what) {
  *  a value is to the engine: "ordinary", "array", "error", "proxy" or
  *  "other" (an exotic or host object). */
 export function makeStructuredClone(kind) {
-  function clone(value, memory) {
+  // Iterative: `clone` makes a value's copy (an empty shell for containers)
+  // and queues filling the shell, so depth never reaches the JS stack.
+  function clone(value, memory, work) {
     const type = typeof value;
     if (type === "symbol") throw fail("a Symbol");
     if (type === "function") throw fail(`function ${value.name || "(anonymous)"}`);
@@ -52,7 +54,13 @@ export function makeStructuredClone(kind) {
       if (unclonable.has(proto)) throw fail(`a ${value[Symbol.toStringTag] ?? "platform object"}`);
     }
     let out;
-    if (isBoolean(value)) out = Object(Boolean.prototype.valueOf.call(value));
+    if (k === "array" || k === "ordinary") {
+      // Plain objects and arrays (the common case) need no brand checks.
+      out = k === "array" ? new Array(value.length) : {};
+      work.push(() => {
+        for (const key of Object.keys(value)) out[key] = clone(value[key], memory, work);
+      });
+    } else if (isBoolean(value)) out = Object(Boolean.prototype.valueOf.call(value));
     else if (isNumber(value)) out = Object(Number.prototype.valueOf.call(value));
     else if (isBigInt(value)) out = Object(BigInt.prototype.valueOf.call(value));
     else if (isString(value)) out = Object(String.prototype.valueOf.call(value));
@@ -65,7 +73,7 @@ export function makeStructuredClone(kind) {
         : new ArrayBuffer(value.byteLength);
       new Uint8Array(out).set(new Uint8Array(value));
     } else if (ArrayBuffer.isView(value)) {
-      const buffer = clone(value.buffer, memory);
+      const buffer = clone(value.buffer, memory, work);
       if (isDataView(value)) {
         out = new DataView(buffer, value.byteOffset, value.byteLength);
       } else {
@@ -74,16 +82,16 @@ export function makeStructuredClone(kind) {
       }
     } else if (isMap(value)) {
       out = new Map();
-      memory.set(value, out);
       const entries = [...Map.prototype.entries.call(value)];
-      for (const [key, item] of entries) out.set(clone(key, memory), clone(item, memory));
-      return out;
+      work.push(() => {
+        for (const [key, item] of entries) out.set(clone(key, memory, work), clone(item, memory, work));
+      });
     } else if (isSet(value)) {
       out = new Set();
-      memory.set(value, out);
       const items = [...Set.prototype.values.call(value)];
-      for (const item of items) out.add(clone(item, memory));
-      return out;
+      work.push(() => {
+        for (const item of items) out.add(clone(item, memory, work));
+      });
     } else if (value instanceof DOMException) {
       out = new DOMException(value.message, value.name);
     } else if (k === "error") {
@@ -91,25 +99,16 @@ export function makeStructuredClone(kind) {
       const Ctor = ERRORS[ERROR_NAMES.has(name) ? name : "Error"];
       const message = Object.getOwnPropertyDescriptor(value, "message");
       out = message !== undefined && "value" in message ? new Ctor(String(message.value)) : new Ctor();
-      memory.set(value, out);
       const stack = value.stack;
       if (typeof stack === "string") {
         Object.defineProperty(out, "stack", { value: stack, writable: true, configurable: true });
       }
       if (Object.hasOwn(value, "cause")) {
-        Object.defineProperty(out, "cause", { value: clone(value.cause, memory), writable: true, configurable: true });
+        const cause = value.cause;
+        work.push(() => {
+          Object.defineProperty(out, "cause", { value: clone(cause, memory, work), writable: true, configurable: true });
+        });
       }
-      return out;
-    } else if (k === "array") {
-      out = new Array(value.length);
-      memory.set(value, out);
-      for (const key of Object.keys(value)) out[key] = clone(value[key], memory);
-      return out;
-    } else if (k === "ordinary") {
-      out = {};
-      memory.set(value, out);
-      for (const key of Object.keys(value)) out[key] = clone(value[key], memory);
-      return out;
     } else {
       throw fail(`a ${Object.prototype.toString.call(value).slice(8, -1)}`);
     }
@@ -130,7 +129,9 @@ export function makeStructuredClone(kind) {
       if (buffer.detached) throw fail("a detached ArrayBuffer");
       transferred.push(buffer);
     }
-    const out = clone(value, memory);
+    const work = [];
+    const out = clone(value, memory, work);
+    while (work.length > 0) work.pop()();
     for (const buffer of transferred) {
       // Not in the value: still detached, as the standard says.
       buffer.transfer();
