@@ -27,7 +27,7 @@ function make(native) {
       if (typeof item !== "string" && (typeof item !== "object" || item === null)) throw new TypeError("locale must be a string or object");
       const text = item && item[localeTag] ? item[localeTag] : str(item);
       // Language tags are ASCII; anything else (a lone surrogate too) is malformed.
-      if (!/^[\x21-\x7e]{1,255}$/.test(text)) throw new RangeError(`invalid language tag: ${JSON.stringify(text.slice(0, 40))}${text.length > 40 ? "…" : ""}`);
+      if (text.length === 0 || text.length > 255 || !/^[\x21-\x7e]+$/.test(text)) throw new RangeError(`invalid language tag: ${JSON.stringify(text.slice(0, 40))}${text.length > 40 ? "…" : ""}`);
       const tag = native.canonicalize(text);
       if (!seen.includes(tag)) seen.push(tag);
     }
