@@ -84,14 +84,10 @@ const REMOVED_GLOBALS: &[&str] = &["SharedArrayBuffer", "Atomics", "performance"
 
 /// Installs the frozen clock: replaces `Date` with a constructor whose
 /// `Date.now()`, `new Date()` and `Date()` read `clock()` instead of the
-/// system time; and replaces the locale methods of the built-ins
-/// (`toLocaleString`, `toLocaleDateString`, `toLocaleTimeString`,
-/// `localeCompare`, `toLocaleUpperCase`, `toLocaleLowerCase`) with ones that
-/// go through `Intl` (`crate::platform::intl`), built the first time one is
-/// used. Compiled once per host by
-/// [`modules::prelude`], never from a client's text.
+/// system time. Compiled once per host by [`modules::prelude`], never from a
+/// client's text.
 pub const PRELUDE: &str = r#"
-export default function install(clock, intlParts) {
+export default function install(clock) {
   const RealDate = globalThis.Date;
   const proto = RealDate.prototype;
   const construct = Reflect.construct;
@@ -108,38 +104,6 @@ export default function install(clock, intlParts) {
   method("UTC", RealDate.UTC);
   define(proto, "constructor", { value: Date, writable: true, enumerable: false, configurable: true });
   define(globalThis, "Date", { value: Date, writable: true, enumerable: false, configurable: true });
-
-  // The locale methods, routed through Intl (a lazy platform global); the
-  // helpers are built on first use, with Intl, by `intlParts()`.
-  let parts;
-  const intl = () => (parts ??= intlParts());
-  const valueOf = (proto) => proto.valueOf;
-  const numberValue = valueOf(Number.prototype), bigintValue = valueOf(BigInt.prototype);
-  const isView = ArrayBuffer.isView, isArray = Array.isArray;
-  function toLocaleString(locales, options) {
-    const t = typeof this;
-    if (t === "number" || this instanceof Number) return intl().number(numberValue.call(this), locales, options);
-    if (t === "bigint" || this instanceof BigInt) return intl().number(bigintValue.call(this), locales, options);
-    if (this instanceof RealDate) return intl().date("all", this, locales, options);
-    if (isArray(this) || isView(this)) {
-      const o = Object(this), out = [];
-      for (let i = 0, n = o.length; i < n; i++) {
-        const x = o[i];
-        out.push(x === undefined || x === null ? "" : String(x.toLocaleString(locales, options)));
-      }
-      return out.join(",");
-    }
-    throw new TypeError("toLocaleString called on an incompatible receiver");
-  }
-  const typedArray = Object.getPrototypeOf(Uint8Array.prototype);
-  for (const p of [Number.prototype, BigInt.prototype, proto, Array.prototype, typedArray]) define(p, "toLocaleString", { value: toLocaleString, writable: true, enumerable: false, configurable: true });
-  const locale = (p, f) => define(p, f.name, { value: f, writable: true, enumerable: false, configurable: true });
-  locale(proto, function toLocaleDateString(locales, options) { return intl().date("date", this, locales, options); });
-  locale(proto, function toLocaleTimeString(locales, options) { return intl().date("time", this, locales, options); });
-  const string = (s) => { if (s === undefined || s === null) throw new TypeError("String.prototype method called on null or undefined"); return String(s); };
-  locale(String.prototype, function localeCompare(that, locales, options) { return intl().compare(string(this), String(that), locales, options); });
-  locale(String.prototype, function toLocaleUpperCase(locales) { return intl().caseMap(string(this), locales, true); });
-  locale(String.prototype, function toLocaleLowerCase(locales) { return intl().caseMap(string(this), locales, false); });
 }
 "#;
 
@@ -306,11 +270,10 @@ impl Prepared {
             }
             let read = clock.clone();
             let clock_fn = Function::new(ctx.clone(), move || read.get()).map_err(engine)?;
-            let intl_fn = crate::platform::intl::prelude_function(&ctx).map_err(engine)?;
             let install = || -> rquickjs::Result<()> {
                 let (module, _) = modules::load_bytecode(&ctx, &prelude)?.eval()?;
                 let install: Function = module.namespace()?.get("default")?;
-                install.call::<_, Value>((clock_fn, intl_fn))?;
+                install.call::<_, Value>((clock_fn,))?;
                 Ok(())
             };
             install()

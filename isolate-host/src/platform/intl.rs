@@ -7,10 +7,10 @@
 //! time formatting, segmentation, display names and case mapping.
 //!
 //! Nothing here exists in a worker until it touches `Intl` (a lazy global)
-//! or a locale method (`toLocaleString`, `localeCompare`, …, installed by
-//! the engine's prelude, which calls [`prelude_function`]): the first use
-//! builds the classes, once per context (`js/intl.js` keeps what it built),
-//! so `Intl` and the locale methods share one set of intrinsics.
+//! or a locale method (`toLocaleString`, `localeCompare`, …, natives put in
+//! place by [`install_locale_methods`]): the first use builds the classes,
+//! once per context (`js/intl.js` keeps what it built), so `Intl` and the
+//! locale methods share one set of intrinsics.
 //!
 //! Hostile input: a locale tag longer than [`MAX_TAG_BYTES`] or malformed is
 //! a `RangeError`, never a panic; every ICU4X failure becomes a JS error.
@@ -45,11 +45,71 @@ fn parts<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
     build.call((native(ctx)?,))
 }
 
-/// The prelude's `intl()` function: the locale methods' helpers.
-pub fn prelude_function<'js>(ctx: &Ctx<'js>) -> Result<Function<'js>> {
-    Function::new(ctx.clone(), |ctx: Ctx<'js>| -> Result<Object<'js>> {
-        parts(&ctx)?.get("locale")
-    })
+/// The locale methods of the built-ins, replaced by ones that go through
+/// `Intl` (ECMA-402's versions): name, length, and the prototypes that get
+/// it. One function serves every prototype of a name (`toLocaleString`
+/// dispatches on its receiver).
+const LOCALE_METHODS: &[(&str, usize, &[&str])] = &[
+    (
+        "toLocaleString",
+        0,
+        &["Number", "BigInt", "Date", "Array", "%TypedArray%"],
+    ),
+    ("toLocaleDateString", 0, &["Date"]),
+    ("toLocaleTimeString", 0, &["Date"]),
+    ("localeCompare", 1, &["String"]),
+    ("toLocaleUpperCase", 0, &["String"]),
+    ("toLocaleLowerCase", 0, &["String"]),
+];
+
+/// Replaces the built-ins' locale methods in `ctx` with natives that call
+/// the same-named helper of `js/intl.js` (built with `Intl` on first use).
+/// A native function per method is all this costs a context: redefining an
+/// existing property's value changes no shape, and no JS is loaded until a
+/// method runs.
+pub fn install_locale_methods(ctx: &Ctx<'_>) -> Result<()> {
+    let globals = ctx.globals();
+    let typed_array: Object = globals
+        .get::<_, Object>("Uint8Array")?
+        .get::<_, Object>("prototype")?
+        .get_prototype()
+        .ok_or_else(|| Exception::throw_internal(ctx, "no %TypedArray%.prototype"))?;
+    for (name, length, owners) in LOCALE_METHODS {
+        let method = forwarder(ctx, name)?;
+        method.set_name(*name)?;
+        method.set_length(*length)?;
+        for owner in *owners {
+            let proto: Object = if *owner == "%TypedArray%" {
+                typed_array.clone()
+            } else {
+                globals.get::<_, Object>(*owner)?.get("prototype")?
+            };
+            proto.prop(
+                *name,
+                rquickjs::object::Property::from(method.clone())
+                    .writable()
+                    .configurable(),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// A native method that calls helper `name` of `js/intl.js` with its
+/// receiver and arguments.
+fn forwarder<'js>(ctx: &Ctx<'js>, name: &'static str) -> Result<Function<'js>> {
+    use rquickjs::function::{Rest, This};
+    Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>,
+              this: This<Value<'js>>,
+              args: Rest<Value<'js>>|
+              -> Result<Value<'js>> {
+            let helpers: Object = parts(&ctx)?.get("locale")?;
+            let helper: Function = helpers.get(name)?;
+            helper.call((This(this.0), Rest(args.0)))
+        },
+    )
 }
 
 /// Longest locale tag accepted, in bytes (ECMA-402 sets no limit; real tags

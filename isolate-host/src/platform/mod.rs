@@ -57,7 +57,8 @@ pub static TABLES: &[&[LazyGlobal]] = &[
 /// Makes the platform's globals reachable in `ctx`. Call once per context,
 /// before any worker code runs; builds nothing.
 pub fn install(ctx: &Ctx<'_>) -> rquickjs::Result<()> {
-    lazy::install(ctx, TABLES)
+    lazy::install(ctx, TABLES)?;
+    intl::install_locale_methods(ctx)
 }
 
 #[cfg(test)]

@@ -499,16 +499,42 @@ function make(native) {
   tag(Intl, "Intl");
 
   // The locale methods of the built-ins, routed through the classes above.
+  // The locale methods of the built-ins (installed as natives that call
+  // these, see platform/intl.rs), routed through the classes above.
+  const number = (x, l, o) => formatNumber(slot(new NumberFormat(l, o), NumberFormat), x);
+  const date = (kind, d, l, o) => {
+    const ms = thisTimeValue.call(d);
+    if (Number.isNaN(ms)) return "Invalid Date";
+    const f = kind === "all" ? dtfAll(l, o) : kind === "date" ? dtfDate(l, o) : dtfTime(l, o);
+    return native.formatDate(slot(f, DateTimeFormat).locale, slot(f, DateTimeFormat).n, ms);
+  };
+  const isDate = (v) => { try { thisTimeValue.call(v); return true; } catch { return false; } };
+  const numberValue = Number.prototype.valueOf, bigintValue = BigInt.prototype.valueOf;
+  const string = (s) => {
+    if (s === undefined || s === null) throw new TypeError("String.prototype method called on null or undefined");
+    return String(s);
+  };
   const locale = {
-    number: (x, l, o) => formatNumber(slot(new NumberFormat(l, o), NumberFormat), x),
-    date: (kind, d, l, o) => {
-      const ms = thisTimeValue.call(d);
-      if (Number.isNaN(ms)) return "Invalid Date";
-      const f = kind === "all" ? dtfAll(l, o) : kind === "date" ? dtfDate(l, o) : dtfTime(l, o);
-      return native.formatDate(slot(f, DateTimeFormat).locale, slot(f, DateTimeFormat).n, ms);
+    toLocaleString(locales, options) {
+      const t = typeof this;
+      if (t === "number" || this instanceof Number) return number(numberValue.call(this), locales, options);
+      if (t === "bigint" || this instanceof BigInt) return number(bigintValue.call(this), locales, options);
+      if (t === "object" && this !== null && isDate(this)) return date("all", this, locales, options);
+      if (Array.isArray(this) || ArrayBuffer.isView(this)) {
+        const o = Object(this), out = [];
+        for (let i = 0, n = o.length; i < n; i++) {
+          const x = o[i];
+          out.push(x === undefined || x === null ? "" : String(x.toLocaleString(locales, options)));
+        }
+        return out.join(",");
+      }
+      throw new TypeError("toLocaleString called on an incompatible receiver");
     },
-    compare: (a, b, l, o) => new Collator(l, o).compare(a, b),
-    caseMap: (s, l, upper) => native.caseMap(bestLocale(l), upper, s),
+    toLocaleDateString(locales, options) { return date("date", this, locales, options); },
+    toLocaleTimeString(locales, options) { return date("time", this, locales, options); },
+    localeCompare(that, locales, options) { return new Collator(locales, options).compare(string(this), String(that)); },
+    toLocaleUpperCase(locales) { return native.caseMap(bestLocale(locales), true, string(this)); },
+    toLocaleLowerCase(locales) { return native.caseMap(bestLocale(locales), false, string(this)); },
   };
   return { Intl, locale };
 }
