@@ -15,5 +15,10 @@ globalThis.out = [
   attempt(() => createHash("whirlpool")),
   getHashes().join(),
   typeof crypto.randomUUID,
+  String(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(crypto.randomUUID())),
+  String(crypto.randomBytes(16).length),
+  String(crypto.randomBytes(16).equals(crypto.randomBytes(16))),
+  String((() => { const n = crypto.randomInt(10); return Number.isInteger(n) && n >= 0 && n < 10; })()),
+  typeof crypto.webcrypto.subtle.digest,
 ];
 export default () => globalThis.out;
