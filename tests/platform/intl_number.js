@@ -39,5 +39,10 @@ globalThis.out = [
   JSON.stringify(nf("de-DE", { style: "currency", currency: "eur" }).resolvedOptions()),
   Intl.NumberFormat.supportedLocalesOf(["de-DE", "tlh", "ja"]).join(),
   [1234.5, 6].toLocaleString("de"),
+  nf("en-US", { style: "currency", currency: "USD", maximumFractionDigits: 0 }).format(1234.56),
+  nf("en-US", { style: "currency", currency: "USD", maximumFractionDigits: 0 }).format(-1234.56),
+  nf("en-US", { style: "currency", currency: "USD", minimumFractionDigits: 4 }).format(1.5),
+  nf("de-DE", { style: "currency", currency: "EUR", maximumFractionDigits: 0 }).format(1234.56),
+  nf("en-US", { style: "currency", currency: "USD", currencyDisplay: "name" }).format(2),
 ];
 export default () => globalThis.out;

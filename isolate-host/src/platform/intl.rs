@@ -410,10 +410,35 @@ fn format_number(
                 "name" => CurrencyFormatter::try_new_name(prefs, currency),
                 _ => CurrencyFormatter::try_new_symbol(prefs, currency, Default::default()),
             };
-            match made {
-                Ok(f) => Ok(f.format_fixed_decimal(&d).write_to_string().into_owned()),
-                Err(e) => data_error(ctx, "Intl.NumberFormat", e),
-            }
+            let formatter = match made {
+                Ok(f) => f,
+                Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
+            };
+            let text = formatter
+                .format_fixed_decimal(&d)
+                .write_to_string()
+                .into_owned();
+            // ICU4X rounds to the currency's own digits; the worker's digit
+            // options win: swap ICU4X's digits for ours in its pattern.
+            let currency_digits = opt_i16(options, "currencyDigits")?.unwrap_or(2);
+            let plain = |value: &Decimal, options| -> Result<String> {
+                let mut value = value.clone();
+                value.set_sign(fixed_decimal::Sign::None);
+                match icu_decimal::DecimalFormatter::try_new((&locale).into(), options) {
+                    Ok(f) => Ok(f.format(&value).write_to_string().into_owned()),
+                    Err(e) => data_error(ctx, "Intl.NumberFormat", e),
+                }
+            };
+            let mut theirs = d.clone();
+            theirs.round_with_mode(-currency_digits, HALF_EXPAND);
+            theirs.absolute.pad_end(-currency_digits);
+            let theirs = plain(&theirs, DecimalFormatterOptions::default())?;
+            let ours = plain(&d, decimal_options)?;
+            Ok(if theirs != ours && text.contains(&theirs) {
+                text.replacen(&theirs, &ours, 1)
+            } else {
+                text
+            })
         }
         _ => match icu_decimal::DecimalFormatter::try_new((&locale).into(), decimal_options) {
             Ok(f) => Ok(f.format(&d).write_to_string().into_owned()),

@@ -172,6 +172,7 @@ function make(native) {
         s.currencySign = currencySign;
       }
       const cd = style === "currency" ? (CURRENCY_DIGITS[currency] ?? 2) : 0;
+      if (style === "currency") s.currencyDigits = cd;
       digitOptions(s, options, cd, style === "currency" ? cd : style === "percent" ? 0 : 3, notation === "compact");
       s.notation = notation;
       if (notation === "compact") s.compactDisplay = option(options, "compactDisplay", ["short", "long"], "short");
