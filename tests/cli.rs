@@ -65,6 +65,66 @@ fn run_with_extra_modules_and_an_entrypoint() {
     assert_eq!(stdout, "\"from lib\"\n");
 }
 
+#[test]
+fn run_a_typescript_worker_that_imports_typescript() {
+    let (dir, file) = script(
+        "agent.ts",
+        "import { greet, type Person } from './util.ts';\n\
+         interface Input { name: string }\n\
+         export default { run(input: Input): string {\n\
+           const p: Person = { name: input.name as string };\n\
+           return greet(p);\n\
+         } };\n",
+    );
+    let util = dir.path().join("util.ts");
+    std::fs::write(
+        &util,
+        "export type Person = { name: string };\n\
+         export function greet(p: Person): string {\n\
+           if (p.name === 'x') throw new Error('no x');\n\
+           return `hello ${p.name}`;\n\
+         }\n",
+    )
+    .unwrap();
+    let module = format!("util.ts={}", util.display());
+    let args = |input: &'static str| {
+        vec![
+            "run".to_string(),
+            file.to_str().unwrap().to_string(),
+            "--module".into(),
+            module.clone(),
+            "--input".into(),
+            input.to_string(),
+        ]
+    };
+    let run = |input| {
+        let args = args(input);
+        caplet(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let (code, stdout, stderr) = run(r#"{"name":"ts"}"#);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "\"hello ts\"\n");
+    // The stack of a thrown error points into the TypeScript source as written.
+    let (code, _, stderr) = run(r#"{"name":"x"}"#);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("no x") && stderr.contains("util.ts:3:"),
+        "{stderr}"
+    );
+    // A construct that needs a transform is named with its line.
+    let (_dir, file) = script(
+        "enum.ts",
+        "let a: number = 1;\nenum E { A }\nexport default { run: () => a };\n",
+    );
+    let (code, _, stderr) = caplet(&["run", file.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr.lines().next().unwrap_or(""),
+        "error: syntax_error: enum.ts:2:1: TypeScript enum is not supported in strip-only mode",
+        "{stderr}"
+    );
+}
+
 /// Each failure: exit code 1, nothing on stdout, and a first stderr line
 /// naming the cause.
 #[test]

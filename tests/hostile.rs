@@ -270,6 +270,8 @@ macro_rules! hostile {
 }
 
 hostile!(
+    // The platform: Intl with hostile locales.
+    intl_hostile_locales,
     // Infinite loops.
     loop_for,
     loop_in_try_catch,

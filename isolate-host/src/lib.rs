@@ -41,6 +41,7 @@ mod platform;
 mod server;
 mod stack;
 mod tasks;
+mod typescript;
 mod worker;
 
 pub use error::{Error, InvokeFailure};

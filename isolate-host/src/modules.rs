@@ -1,5 +1,6 @@
 //! A worker's modules: name validation, specifier resolution, and compilation
-//! of sources into QuickJS bytecode.
+//! of sources into QuickJS bytecode (TypeScript modules, named `.ts` or
+//! `.mts`, are type-stripped first: see `typescript`).
 //!
 //! Workers never get the `Eval` intrinsic, and QuickJS cannot parse without it,
 //! so sources are compiled here, in a context of the host-wide compiler
@@ -17,6 +18,7 @@ use rquickjs::{Context, Ctx, Module, Runtime};
 
 use crate::error::Error;
 use crate::exception;
+use crate::platform::node;
 
 /// The names of the platform's own JS modules (`platform::js`) start with
 /// this. They resolve only from each other, never from a worker's module.
@@ -111,6 +113,19 @@ impl Resolver for WorkerResolver {
         match (resolve(base, name), platform) {
             (Some(found), Some(platform)) if platform.contains_key(&found) => Ok(found),
             (Some(found), None) if self.names.borrow().contains(&found) => Ok(found),
+            (_, None) if node::native_import(base, name).is_some() => Ok(name.to_string()),
+            // A Node.js built-in, unless the worker has a module of that name.
+            (_, None) => match (node::builtin(name), node::refusal(name)) {
+                (Some(builtin), _) => Ok(builtin.to_string()),
+                (None, Some(why)) => Err(rquickjs::Exception::throw_reference(
+                    ctx,
+                    &format!("module_not_found: {why} (imported from {base:?})"),
+                )),
+                (None, None) => Err(rquickjs::Exception::throw_reference(
+                    ctx,
+                    &format!("module_not_found: {name:?} imported from {base:?}"),
+                )),
+            },
             _ => Err(rquickjs::Exception::throw_reference(
                 ctx,
                 &format!("module_not_found: {name:?} imported from {base:?}"),
@@ -162,6 +177,14 @@ impl Loader for CompileLoader {
             let job = self.job.borrow();
             (job.sources.get(name).cloned(), job.strip_source)
         };
+        if source.is_none() {
+            if let Some(native) = node::declare_native(ctx, name) {
+                return native;
+            }
+            if let Some(bytes) = builtin_bytecode(ctx, name)? {
+                return load_bytecode(ctx, &bytes);
+            }
+        }
         let source = source.ok_or_else(|| {
             rquickjs::Exception::throw_reference(ctx, &format!("module_not_found: {name:?}"))
         })?;
@@ -193,18 +216,28 @@ impl Loader for BytecodeLoader {
         name: &str,
         _attributes: Option<ImportAttributes<'js>>,
     ) -> rquickjs::Result<Module<'js, Declared>> {
-        let bytes = if name.starts_with(PLATFORM_PREFIX) {
+        if name.starts_with(PLATFORM_PREFIX) {
             if let Some(native) = (self.natives)(ctx, name) {
                 return native;
             }
-            self.platform.get(name)
-        } else {
-            self.bytecode.get(name)
-        };
-        let bytes = bytes.ok_or_else(|| {
-            rquickjs::Exception::throw_reference(ctx, &format!("module_not_found: {name:?}"))
-        })?;
-        load_bytecode(ctx, bytes)
+            let bytes = self.platform.get(name).ok_or_else(|| {
+                rquickjs::Exception::throw_reference(ctx, &format!("module_not_found: {name:?}"))
+            })?;
+            return load_bytecode(ctx, bytes);
+        }
+        if let Some(bytes) = self.bytecode.get(name) {
+            return load_bytecode(ctx, bytes);
+        }
+        if let Some(native) = node::declare_native(ctx, name) {
+            return native;
+        }
+        match builtin_bytecode(ctx, name)? {
+            Some(bytes) => load_bytecode(ctx, &bytes),
+            None => Err(rquickjs::Exception::throw_reference(
+                ctx,
+                &format!("module_not_found: {name:?}"),
+            )),
+        }
     }
 }
 
@@ -240,6 +273,46 @@ pub fn install_worker_loader(
             natives,
         },
     );
+}
+
+thread_local! {
+    /// Host modules (the platform's JS, the `node:` modules), compiled once
+    /// per host thread and never freed: runtimes read bytecode in place.
+    static HOST_MODULES: RefCell<HashMap<&'static str, Rc<[u8]>>> = RefCell::new(HashMap::new());
+}
+
+/// The bytecode of a module the host provides (`name` is never a worker's:
+/// it comes from this binary), compiled the first time any worker of this
+/// host needs it.
+pub fn host_module(name: &'static str, source: &'static str) -> Result<Rc<[u8]>, Error> {
+    if let Some(found) = HOST_MODULES.with(|m| m.borrow().get(name).cloned()) {
+        return Ok(found);
+    }
+    let compiler = Compiler::new(32 << 20, 256 << 10)?;
+    let compiled = compiler.compile(&[Source {
+        name: name.to_string(),
+        kind: Kind::Js,
+        text: source.to_string(),
+    }])?;
+    let bytes = compiled
+        .get(name)
+        .cloned()
+        .ok_or_else(|| Error::Engine(format!("host module {name} did not compile")))?;
+    // Kept for the thread's life: a worker's runtime may read it until the end.
+    std::mem::forget(bytes.clone());
+    HOST_MODULES.with(|m| m.borrow_mut().insert(name, bytes.clone()));
+    Ok(bytes)
+}
+
+/// The bytecode of the `node:` built-in `name`, if it is one.
+fn builtin_bytecode(ctx: &Ctx<'_>, name: &str) -> rquickjs::Result<Option<Rc<[u8]>>> {
+    let Some(canonical) = node::builtin(name).filter(|c| *c == name) else {
+        return Ok(None);
+    };
+    let source = node::source(canonical).unwrap_or_default();
+    host_module(canonical, source)
+        .map(Some)
+        .map_err(|e| rquickjs::Exception::throw_internal(ctx, &format!("{canonical}: {e}")))
 }
 
 /// Turns worker sources into bytecode. One per isolate-host; each compilation
@@ -346,6 +419,13 @@ impl Compiler {
                     .map_err(|e| Error::BadCode(format!("json module {:?}: {e}", source.name)))?;
             }
         }
+        // TypeScript becomes JavaScript with every position kept.
+        let mut sources = sources.to_vec();
+        for source in &mut sources {
+            if source.kind == Kind::Js && crate::typescript::is_typescript(&source.name) {
+                source.text = crate::typescript::strip(&source.name, &source.text)?;
+            }
+        }
         *self.names.borrow_mut() = sources.iter().map(|s| s.name.clone()).collect();
         *self.job.borrow_mut() = CompileJob {
             sources: sources
@@ -355,7 +435,7 @@ impl Compiler {
             bytecode: HashMap::new(),
             strip_source: self.strip_source,
         };
-        let result = self.compile_all(sources);
+        let result = self.compile_all(&sources);
         let job = std::mem::take(&mut *self.job.borrow_mut());
         self.names.borrow_mut().clear();
         result?;
@@ -471,6 +551,39 @@ mod tests {
             .unwrap_err();
         let text = err.to_string();
         assert!(text.starts_with("syntax_error: main.js:2:"), "{text}");
+    }
+
+    #[test]
+    fn typescript_modules_import_each_other_and_keep_positions() {
+        let compiler = Compiler::new(64 << 20, 1 << 20).unwrap();
+        let out = compiler
+            .compile(&[
+                js(
+                    "agent.ts",
+                    "import { x } from './util.ts';\nexport default (n: number): number => x + n;",
+                ),
+                js("util.ts", "export const x: number = 1;\ntype T = string;"),
+            ])
+            .unwrap();
+        assert_eq!(out.len(), 2);
+        // A syntax error QuickJS finds after stripping points at the TS source.
+        let err = compiler
+            .compile(&[js(
+                "agent.ts",
+                "let a: string = '';\nlet b: number = 1 +;\n",
+            )])
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("syntax_error: agent.ts:2:"),
+            "{err}"
+        );
+        let err = compiler
+            .compile(&[js("main.mts", "\nenum E { A }\n")])
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "syntax_error: main.mts:2:1: TypeScript enum is not supported in strip-only mode"
+        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
-// import() of a host module fails: only the worker's own modules resolve.
+// import() of a host module fails: "os" is node:os, which a worker may not have.
 // expect: exception
-// message: module_not_found: "os" imported from
+// message: module_not_found: node:os is not available in a worker; a worker does not see its host
 export default async () => await import("os");

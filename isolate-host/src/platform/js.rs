@@ -36,6 +36,8 @@ const SOURCES: &[(&str, &str)] = &[
     ("encoding", include_str!("js/encoding.js")),
     ("crypto", include_str!("js/crypto.js")),
     ("compression", include_str!("js/compression.js")),
+    ("intl", include_str!("js/intl.js")),
+    ("buffer", include_str!("js/buffer.js")),
 ];
 
 /// Where the entry of module `name` lives: a stub that imports the module

@@ -16,6 +16,7 @@
 //! frozen clock.
 
 pub mod base64;
+mod buffer;
 pub mod compression;
 mod console;
 pub mod crypto;
@@ -25,9 +26,12 @@ mod fetch_api;
 mod gateway;
 mod global;
 mod glue;
+pub mod intl;
 pub mod js;
 mod lazy;
 mod native;
+pub mod node;
+mod node_crypto;
 mod streams;
 pub mod timers;
 pub mod url;
@@ -42,6 +46,7 @@ use rquickjs::Ctx;
 /// unit test).
 pub static TABLES: &[&[LazyGlobal]] = &[
     base64::GLOBALS,
+    buffer::GLOBALS,
     compression::GLOBALS,
     console::GLOBALS,
     crypto::GLOBALS,
@@ -49,6 +54,7 @@ pub static TABLES: &[&[LazyGlobal]] = &[
     events::GLOBALS,
     fetch_api::GLOBALS,
     global::GLOBALS,
+    intl::GLOBALS,
     streams::GLOBALS,
     timers::GLOBALS,
     url::GLOBALS,
@@ -57,8 +63,11 @@ pub static TABLES: &[&[LazyGlobal]] = &[
 /// Makes the platform's globals reachable in `ctx`. Call once per context,
 /// before any worker code runs; builds nothing.
 pub fn install(ctx: &Ctx<'_>) -> rquickjs::Result<()> {
-    lazy::install(ctx, TABLES)
+    lazy::install(ctx, TABLES)?;
+    intl::install_locale_methods(ctx)
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_intl_node;

@@ -177,5 +177,9 @@ fn installing_costs_almost_nothing() {
     let after = runtime.memory_usage().malloc_size;
     let cost = after - before;
     println!("platform install: {cost} bytes per context");
-    assert!(cost < 512, "installing the platform cost {cost} bytes");
+    // The lazy object (under 512 bytes), plus the six native locale methods
+    // of `intl::install_locale_methods` (about 150 bytes each with their
+    // name and length): ECMA-402 says the built-ins' toLocaleString and
+    // friends go through Intl, so they are replaced in every context.
+    assert!(cost < 1536, "installing the platform cost {cost} bytes");
 }

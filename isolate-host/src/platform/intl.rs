@@ -1,0 +1,976 @@
+//! `Intl` (ECMA-402) over ICU4X with its compiled data: the native half.
+//!
+//! The JavaScript half (`js/intl.js`) owns the classes, option reading and
+//! `resolvedOptions()`; it calls the functions of the native object built
+//! here with options already validated, and these do the locale work with
+//! ICU4X: canonicalization, collation, number, date, plural, list, relative
+//! time formatting, segmentation, display names and case mapping.
+//!
+//! Nothing here exists in a worker until it touches `Intl` (a lazy global)
+//! or a locale method (`toLocaleString`, `localeCompare`, …, natives put in
+//! place by [`install_locale_methods`]): the first use builds the classes,
+//! once per context (`js/intl.js` keeps what it built), so `Intl` and the
+//! locale methods share one set of intrinsics.
+//!
+//! Hostile input: a locale tag longer than [`MAX_TAG_BYTES`] or malformed is
+//! a `RangeError`, never a panic; every ICU4X failure becomes a JS error.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use fixed_decimal::{
+    Decimal, FloatPrecision, SignDisplay, SignedRoundingMode, UnsignedRoundingMode,
+};
+use icu_locale::{Locale, LocaleCanonicalizer};
+use rquickjs::{Ctx, Exception, Function, Object, Result, Value};
+use writeable::Writeable;
+
+use super::{js, LazyGlobal};
+
+/// The global this module owns.
+pub const GLOBALS: &[LazyGlobal] = &[LazyGlobal {
+    name: "Intl",
+    build: build_intl,
+}];
+
+fn build_intl<'js>(ctx: &Ctx<'js>) -> Result<Value<'js>> {
+    parts(ctx)?.get("Intl")
+}
+
+/// `{ Intl, locale }`: the namespace and the helpers of the locale methods,
+/// built once per context.
+fn parts<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
+    let build: Function = js::export(ctx, "intl", "default")?.get()?;
+    build.call((native(ctx)?,))
+}
+
+/// The locale methods of the built-ins, replaced by ones that go through
+/// `Intl` (ECMA-402's versions): name, length, and the prototypes that get
+/// it. One function serves every prototype of a name (`toLocaleString`
+/// dispatches on its receiver).
+const LOCALE_METHODS: &[(&str, usize, &[&str])] = &[
+    (
+        "toLocaleString",
+        0,
+        &["Number", "BigInt", "Date", "Array", "%TypedArray%"],
+    ),
+    ("toLocaleDateString", 0, &["Date"]),
+    ("toLocaleTimeString", 0, &["Date"]),
+    ("localeCompare", 1, &["String"]),
+    ("toLocaleUpperCase", 0, &["String"]),
+    ("toLocaleLowerCase", 0, &["String"]),
+];
+
+/// Replaces the built-ins' locale methods in `ctx` with natives that call
+/// the same-named helper of `js/intl.js` (built with `Intl` on first use).
+/// A native function per method is all this costs a context: redefining an
+/// existing property's value changes no shape, and no JS is loaded until a
+/// method runs.
+pub fn install_locale_methods(ctx: &Ctx<'_>) -> Result<()> {
+    let globals = ctx.globals();
+    let typed_array: Object = globals
+        .get::<_, Object>("Uint8Array")?
+        .get::<_, Object>("prototype")?
+        .get_prototype()
+        .ok_or_else(|| Exception::throw_internal(ctx, "no %TypedArray%.prototype"))?;
+    for (name, length, owners) in LOCALE_METHODS {
+        let method = forwarder(ctx, name)?;
+        method.set_name(*name)?;
+        method.set_length(*length)?;
+        for owner in *owners {
+            let proto: Object = if *owner == "%TypedArray%" {
+                typed_array.clone()
+            } else {
+                globals.get::<_, Object>(*owner)?.get("prototype")?
+            };
+            proto.prop(
+                *name,
+                rquickjs::object::Property::from(method.clone())
+                    .writable()
+                    .configurable(),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// A native method that calls helper `name` of `js/intl.js` with its
+/// receiver and arguments.
+fn forwarder<'js>(ctx: &Ctx<'js>, name: &'static str) -> Result<Function<'js>> {
+    use rquickjs::function::{Rest, This};
+    Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>,
+              this: This<Value<'js>>,
+              args: Rest<Value<'js>>|
+              -> Result<Value<'js>> {
+            let helpers: Object = parts(&ctx)?.get("locale")?;
+            let helper: Function = helpers.get(name)?;
+            helper.call((This(this.0), Rest(args.0)))
+        },
+    )
+}
+
+/// Longest locale tag accepted, in bytes (ECMA-402 sets no limit; real tags
+/// are far shorter).
+pub const MAX_TAG_BYTES: usize = 255;
+
+/// Languages whose data is known good and that `supportedLocalesOf` reports
+/// (ICU4X's compiled data covers CLDR's modern locales; these are the ones
+/// caplet promises). A tag is supported when its language is listed (with
+/// its script for Chinese).
+const SUPPORTED_LANGUAGES: &[&str] = &[
+    "en", "de", "fr", "es", "it", "pt", "nl", "pl", "ru", "uk", "tr", "ar", "he", "hi", "ja", "ko",
+    "zh", "sv", "da", "nb", "fi", "cs", "el", "hu", "ro", "id", "th", "vi",
+];
+
+fn range_error<T>(ctx: &Ctx<'_>, message: &str) -> Result<T> {
+    Err(Exception::throw_range(ctx, message))
+}
+
+fn type_error<T>(ctx: &Ctx<'_>, message: &str) -> Result<T> {
+    Err(Exception::throw_type(ctx, message))
+}
+
+/// Shows at most 40 characters of a hostile string in an error.
+fn shown(text: &str) -> String {
+    let mut out: String = text.chars().take(40).collect();
+    if out.len() < text.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// Parses and canonicalizes one BCP 47 tag, or says why not.
+pub fn canonicalize(tag: &str) -> std::result::Result<Locale, String> {
+    if tag.is_empty() || tag.len() > MAX_TAG_BYTES {
+        return Err(format!(
+            "invalid language tag: {:?} (1 to {MAX_TAG_BYTES} bytes)",
+            shown(tag)
+        ));
+    }
+    let mut locale =
+        Locale::try_from_str(tag).map_err(|_| format!("invalid language tag: {:?}", shown(tag)))?;
+    LocaleCanonicalizer::new_extended().canonicalize(&mut locale);
+    Ok(locale)
+}
+
+/// Whether caplet has data for `locale` (see [`SUPPORTED_LANGUAGES`]).
+pub fn is_supported(locale: &Locale) -> bool {
+    let language = locale.id.language.as_str();
+    if language == "zh" {
+        // Chinese only with a script: zh-Hans, zh-Hant, or a region implying one.
+        return true;
+    }
+    SUPPORTED_LANGUAGES.contains(&language)
+}
+
+/// The locale a worker's request resolves to: the first supported one, or
+/// the default.
+fn locale(ctx: &Ctx<'_>, tag: &str) -> Result<Locale> {
+    match canonicalize(tag) {
+        Ok(locale) => Ok(locale),
+        Err(message) => range_error(ctx, &message),
+    }
+}
+
+fn data_error<T>(ctx: &Ctx<'_>, what: &str, e: impl std::fmt::Display) -> Result<T> {
+    Err(Exception::throw_range(
+        ctx,
+        &format!("{what}: no locale data ({e})"),
+    ))
+}
+
+/// Reads a string option (already validated by the JS half).
+fn opt(options: &Object<'_>, key: &str) -> Result<Option<String>> {
+    options.get::<_, Option<String>>(key)
+}
+
+fn opt_i16(options: &Object<'_>, key: &str) -> Result<Option<i16>> {
+    Ok(options.get::<_, Option<f64>>(key)?.map(|v| v as i16))
+}
+
+fn opt_bool(options: &Object<'_>, key: &str) -> Result<bool> {
+    Ok(options.get::<_, Option<bool>>(key)?.unwrap_or(false))
+}
+
+// ------------------------------------------------------------------ Collator
+
+thread_local! {
+    /// Collators by their options: building one costs far more than a
+    /// comparison, and `sort` compares many times.
+    static COLLATORS: RefCell<HashMap<String, Rc<icu_collator::CollatorBorrowed<'static>>>> =
+        RefCell::new(HashMap::new());
+}
+
+/// How many collators the cache keeps (all of one host's workers).
+const COLLATOR_CACHE: usize = 32;
+
+fn collator(
+    ctx: &Ctx<'_>,
+    tag: &str,
+    options: &Object<'_>,
+) -> Result<Rc<icu_collator::CollatorBorrowed<'static>>> {
+    use icu_collator::options::{AlternateHandling, CaseLevel, CollatorOptions, Strength};
+    use icu_collator::preferences::{CollationCaseFirst, CollationNumericOrdering};
+    let sensitivity = opt(options, "sensitivity")?.unwrap_or_else(|| "variant".into());
+    let punctuation = opt_bool(options, "ignorePunctuation")?;
+    let numeric = opt_bool(options, "numeric")?;
+    let case_first = opt(options, "caseFirst")?.unwrap_or_else(|| "false".into());
+    let key = format!("{tag}|{sensitivity}|{punctuation}|{numeric}|{case_first}");
+    if let Some(found) = COLLATORS.with(|c| c.borrow().get(&key).cloned()) {
+        return Ok(found);
+    }
+    let locale = locale(ctx, tag)?;
+    let mut prefs = icu_collator::CollatorPreferences::from(&locale);
+    prefs.numeric_ordering = Some(if numeric {
+        CollationNumericOrdering::True
+    } else {
+        CollationNumericOrdering::False
+    });
+    prefs.case_first = Some(match case_first.as_str() {
+        "upper" => CollationCaseFirst::Upper,
+        "lower" => CollationCaseFirst::Lower,
+        _ => CollationCaseFirst::False,
+    });
+    let mut o = CollatorOptions::default();
+    match sensitivity.as_str() {
+        "base" => o.strength = Some(Strength::Primary),
+        "accent" => o.strength = Some(Strength::Secondary),
+        "case" => {
+            o.strength = Some(Strength::Primary);
+            o.case_level = Some(CaseLevel::On);
+        }
+        _ => o.strength = Some(Strength::Tertiary),
+    }
+    if punctuation {
+        o.alternate_handling = Some(AlternateHandling::Shifted);
+    }
+    let made = match icu_collator::Collator::try_new(prefs, o) {
+        Ok(c) => Rc::new(c),
+        Err(e) => return data_error(ctx, "Intl.Collator", e),
+    };
+    COLLATORS.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= COLLATOR_CACHE {
+            c.clear();
+        }
+        c.insert(key, made.clone());
+    });
+    Ok(made)
+}
+
+// ------------------------------------------------------------------ numbers
+
+/// A JS number or numeric string (BigInt, via its decimal text) as a decimal.
+fn decimal(ctx: &Ctx<'_>, value: &Value<'_>) -> Result<Decimal> {
+    if let Some(n) = value.as_number() {
+        return match Decimal::try_from_f64(n, FloatPrecision::RoundTrip) {
+            Ok(d) => Ok(d),
+            Err(_) => range_error(ctx, "number out of range for formatting"),
+        };
+    }
+    if let Some(s) = value.as_string() {
+        let s = s.to_string()?;
+        return match Decimal::try_from_str(&s) {
+            Ok(d) => Ok(d),
+            Err(_) => range_error(ctx, &format!("not a decimal number: {:?}", shown(&s))),
+        };
+    }
+    type_error(ctx, "expected a number")
+}
+
+const HALF_EXPAND: SignedRoundingMode =
+    SignedRoundingMode::Unsigned(UnsignedRoundingMode::HalfExpand);
+
+/// Applies ECMA-402 digit options (already resolved by the JS half).
+fn round_digits(d: &mut Decimal, options: &Object<'_>) -> Result<()> {
+    let min_int = opt_i16(options, "minimumIntegerDigits")?.unwrap_or(1);
+    if let (Some(min_sig), Some(max_sig)) = (
+        opt_i16(options, "minimumSignificantDigits")?,
+        opt_i16(options, "maximumSignificantDigits")?,
+    ) {
+        let top = d.absolute.nonzero_magnitude_start();
+        d.round_with_mode(top - max_sig + 1, HALF_EXPAND);
+        d.absolute.trim_end();
+        let top = d.absolute.nonzero_magnitude_start();
+        d.absolute.pad_end(top - min_sig + 1);
+    } else {
+        let min_frac = opt_i16(options, "minimumFractionDigits")?.unwrap_or(0);
+        let max_frac = opt_i16(options, "maximumFractionDigits")?.unwrap_or(3);
+        d.round_with_mode(-max_frac, HALF_EXPAND);
+        d.absolute.trim_end();
+        d.absolute.pad_end(-min_frac);
+    }
+    d.absolute.pad_start(min_int);
+    Ok(())
+}
+
+fn sign_display(name: Option<&str>) -> SignDisplay {
+    match name {
+        Some("never") => SignDisplay::Never,
+        Some("always") => SignDisplay::Always,
+        Some("exceptZero") => SignDisplay::ExceptZero,
+        Some("negative") => SignDisplay::Negative,
+        _ => SignDisplay::Auto,
+    }
+}
+
+fn format_number(
+    ctx: &Ctx<'_>,
+    tag: &str,
+    options: &Object<'_>,
+    value: &Value<'_>,
+) -> Result<String> {
+    use icu_decimal::options::{DecimalFormatterOptions, GroupingStrategy};
+    let locale = locale(ctx, tag)?;
+    let mut d = decimal(ctx, value)?;
+    let style = opt(options, "style")?.unwrap_or_else(|| "decimal".into());
+    let notation = opt(options, "notation")?.unwrap_or_else(|| "standard".into());
+    if style == "percent" {
+        d.multiply_pow10(2);
+    }
+    let signs = sign_display(opt(options, "signDisplay")?.as_deref());
+    let mut decimal_options = DecimalFormatterOptions::default();
+    decimal_options.grouping_strategy = Some(match opt(options, "useGrouping")?.as_deref() {
+        Some("false") => GroupingStrategy::Never,
+        Some("min2") => GroupingStrategy::Min2,
+        Some("always") => GroupingStrategy::Always,
+        _ => GroupingStrategy::Auto,
+    });
+    if notation == "compact" {
+        let prefs = icu_decimal::preferences::CompactDecimalFormatterPreferences::from(&locale);
+        let long = opt(options, "compactDisplay")?.as_deref() == Some("long");
+        let formatter = if long {
+            icu_decimal::CompactDecimalFormatter::try_new_long(prefs, Default::default())
+        } else {
+            icu_decimal::CompactDecimalFormatter::try_new_short(prefs, Default::default())
+        };
+        let formatter = match formatter {
+            Ok(f) => f,
+            Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
+        };
+        // ECMA-402's compact rounding: no fraction digits once the compact
+        // number has two integer digits, else two significant digits.
+        if opt_i16(options, "maximumSignificantDigits")?.is_some()
+            || opt(options, "explicitDigits")?.is_some()
+        {
+            round_digits(&mut d, options)?;
+        } else if !d.absolute.is_zero() {
+            let top = d.absolute.nonzero_magnitude_start();
+            let exponent = formatter.compact_exponent_for_magnitude(top) as i16;
+            if top - exponent >= 1 {
+                d.round_with_mode(exponent, HALF_EXPAND);
+            } else {
+                d.round_with_mode(top - 1, HALF_EXPAND);
+            }
+            d.absolute.trim_end();
+        }
+        d.apply_sign_display(signs);
+        return Ok(formatter.format(&d).write_to_string().into_owned());
+    }
+    round_digits(&mut d, options)?;
+    d.apply_sign_display(signs);
+    match style.as_str() {
+        "percent" => {
+            use icu_experimental::dimension::percent::formatter::PercentFormatter;
+            let prefs = (&locale).into();
+            let decimal =
+                match icu_decimal::DecimalFormatter::try_new((&locale).into(), decimal_options) {
+                    Ok(f) => f,
+                    Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
+                };
+            match PercentFormatter::try_new_with_decimal_formatter(
+                prefs,
+                decimal,
+                Default::default(),
+            ) {
+                Ok(f) => Ok(f.format(&d).write_to_string().into_owned()),
+                Err(e) => data_error(ctx, "Intl.NumberFormat", e),
+            }
+        }
+        "currency" => {
+            use icu_experimental::dimension::currency::formatter::CurrencyFormatter;
+            use icu_experimental::dimension::currency::CurrencyType;
+            let code = opt(options, "currency")?.unwrap_or_default();
+            let Ok(currency) = CurrencyType::try_from_str(&code.to_ascii_lowercase()) else {
+                return range_error(ctx, &format!("invalid currency code: {:?}", shown(&code)));
+            };
+            let prefs = (&locale).into();
+            let display = opt(options, "currencyDisplay")?.unwrap_or_else(|| "symbol".into());
+            let made = match display.as_str() {
+                "narrowSymbol" => {
+                    CurrencyFormatter::try_new_symbol_narrow(prefs, currency, Default::default())
+                }
+                "code" => CurrencyFormatter::try_new_code(prefs, currency, Default::default()),
+                "name" => CurrencyFormatter::try_new_name(prefs, currency),
+                _ => CurrencyFormatter::try_new_symbol(prefs, currency, Default::default()),
+            };
+            let formatter = match made {
+                Ok(f) => f,
+                Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
+            };
+            let text = formatter
+                .format_fixed_decimal(&d)
+                .write_to_string()
+                .into_owned();
+            // ICU4X rounds to the currency's own digits; the worker's digit
+            // options win: swap ICU4X's digits for ours in its pattern.
+            let currency_digits = opt_i16(options, "currencyDigits")?.unwrap_or(2);
+            let plain = |value: &Decimal, options| -> Result<String> {
+                let mut value = value.clone();
+                value.set_sign(fixed_decimal::Sign::None);
+                match icu_decimal::DecimalFormatter::try_new((&locale).into(), options) {
+                    Ok(f) => Ok(f.format(&value).write_to_string().into_owned()),
+                    Err(e) => data_error(ctx, "Intl.NumberFormat", e),
+                }
+            };
+            let mut theirs = d.clone();
+            theirs.round_with_mode(-currency_digits, HALF_EXPAND);
+            theirs.absolute.pad_end(-currency_digits);
+            let theirs = plain(&theirs, DecimalFormatterOptions::default())?;
+            let ours = plain(&d, decimal_options)?;
+            Ok(if theirs != ours && text.contains(&theirs) {
+                text.replacen(&theirs, &ours, 1)
+            } else {
+                text
+            })
+        }
+        _ => match icu_decimal::DecimalFormatter::try_new((&locale).into(), decimal_options) {
+            Ok(f) => Ok(f.format(&d).write_to_string().into_owned()),
+            Err(e) => data_error(ctx, "Intl.NumberFormat", e),
+        },
+    }
+}
+
+fn plural_select(
+    ctx: &Ctx<'_>,
+    tag: &str,
+    options: &Object<'_>,
+    value: &Value<'_>,
+) -> Result<&'static str> {
+    use icu_plurals::{PluralCategory, PluralRules};
+    let locale = locale(ctx, tag)?;
+    let mut d = decimal(ctx, value)?;
+    round_digits(&mut d, options)?;
+    let prefs = (&locale).into();
+    let rules = if opt(options, "type")?.as_deref() == Some("ordinal") {
+        PluralRules::try_new_ordinal(prefs)
+    } else {
+        PluralRules::try_new_cardinal(prefs)
+    };
+    let rules = match rules {
+        Ok(r) => r,
+        Err(e) => return data_error(ctx, "Intl.PluralRules", e),
+    };
+    Ok(match rules.category_for(&d) {
+        PluralCategory::Zero => "zero",
+        PluralCategory::One => "one",
+        PluralCategory::Two => "two",
+        PluralCategory::Few => "few",
+        PluralCategory::Many => "many",
+        _ => "other",
+    })
+}
+
+// ------------------------------------------------------------------ dates
+
+/// The canonical IANA name of a time zone, from the tz database compiled in.
+fn time_zone(ctx: &Ctx<'_>, name: &str) -> Result<jiff::tz::TimeZone> {
+    if name.len() > MAX_TAG_BYTES {
+        return range_error(ctx, &format!("invalid time zone: {:?}", shown(name)));
+    }
+    if name.eq_ignore_ascii_case("utc") || name.eq_ignore_ascii_case("etc/utc") {
+        return Ok(jiff::tz::TimeZone::UTC);
+    }
+    match jiff::tz::TimeZone::get(name) {
+        Ok(tz) => Ok(tz),
+        Err(_) => range_error(ctx, &format!("invalid time zone: {:?}", shown(name))),
+    }
+}
+
+fn time_zone_name(tz: &jiff::tz::TimeZone) -> String {
+    tz.iana_name().unwrap_or("UTC").to_string()
+}
+
+fn format_date(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) -> Result<String> {
+    use icu_datetime::fieldbag::DateTimeFieldBag;
+    use icu_datetime::fieldsets::builder::{DateFields, FieldSetBuilder, ZoneStyle};
+    use icu_datetime::options::{Length, TimePrecision, YearStyle};
+    use icu_datetime::preferences::HourCycle;
+    use icu_time::zone::UtcOffset;
+    use icu_time::{DateTime, ZonedDateTime};
+
+    if !ms.is_finite() || ms.abs() > 8.64e15 {
+        return range_error(ctx, "invalid time value");
+    }
+    let ms = ms as i64;
+    let locale = locale(ctx, tag)?;
+    let tz = time_zone(
+        ctx,
+        &opt(options, "timeZone")?.unwrap_or_else(|| "UTC".into()),
+    )?;
+    let offset = match jiff::Timestamp::from_millisecond(ms) {
+        Ok(ts) => tz.to_offset(ts).seconds(),
+        Err(_) => return range_error(ctx, "invalid time value"),
+    };
+    let mut prefs = icu_datetime::DateTimeFormatterPreferences::from(&locale);
+    match opt(options, "hourCycle")?.as_deref() {
+        Some("h12") => prefs.hour_cycle = Some(HourCycle::H12),
+        Some("h23") => prefs.hour_cycle = Some(HourCycle::H23),
+        Some("h11") => prefs.hour_cycle = Some(HourCycle::H11),
+        _ => {}
+    }
+    let length = |style: &str| match style {
+        "full" | "long" => Length::Long,
+        "medium" => Length::Medium,
+        _ => Length::Short,
+    };
+    let date_style = opt(options, "dateStyle")?;
+    let time_style = opt(options, "timeStyle")?;
+    let field_set = if date_style.is_some() || time_style.is_some() {
+        let mut builder = FieldSetBuilder::new();
+        // ICU4X takes one length for a date and time; the date's wins.
+        builder.length = Some(length(
+            date_style
+                .as_deref()
+                .or(time_style.as_deref())
+                .unwrap_or("medium"),
+        ));
+        if let Some(style) = &date_style {
+            builder.date_fields = Some(if style == "full" {
+                DateFields::YMDE
+            } else {
+                DateFields::YMD
+            });
+            if style == "short" {
+                builder.year_style = Some(YearStyle::Auto);
+            }
+        }
+        if let Some(style) = &time_style {
+            builder.time_precision = Some(if style == "short" {
+                TimePrecision::Minute
+            } else {
+                TimePrecision::Second
+            });
+            match style.as_str() {
+                "full" => builder.zone_style = Some(ZoneStyle::SpecificLong),
+                "long" => builder.zone_style = Some(ZoneStyle::SpecificShort),
+                _ => {}
+            }
+        }
+        match builder.build_composite() {
+            Ok(f) => f,
+            Err(e) => return range_error(ctx, &format!("unsupported dateStyle/timeStyle: {e:?}")),
+        }
+    } else {
+        let skeleton = opt(options, "skeleton")?.unwrap_or_default();
+        match DateTimeFieldBag::try_from_skeleton(&skeleton) {
+            Ok(bag) => bag.to_composite_field_set(),
+            Err(e) => {
+                return range_error(ctx, &format!("unsupported date fields {skeleton:?}: {e:?}"))
+            }
+        }
+    };
+    let formatter = match icu_datetime::DateTimeFormatter::try_new(prefs, field_set) {
+        Ok(f) => f,
+        Err(e) => return data_error(ctx, "Intl.DateTimeFormat", e),
+    };
+    let Ok(utc_offset) = UtcOffset::try_from_seconds(offset) else {
+        return range_error(ctx, "time zone offset out of range");
+    };
+    let local = ZonedDateTime::from_epoch_milliseconds_and_utc_offset(ms, utc_offset);
+    let zone = icu_time::zone::IanaParser::new()
+        .parse(&time_zone_name(&tz))
+        .with_offset(Some(utc_offset))
+        .at_date_time(DateTime {
+            date: local.date,
+            time: local.time,
+        });
+    let zoned = ZonedDateTime {
+        date: local.date,
+        time: local.time,
+        zone,
+    };
+    // As V8 (Node.js, Deno, Cloudflare Workers) does: CLDR's narrow no-break
+    // space before AM/PM becomes a plain space, so output matches theirs.
+    Ok(formatter
+        .format(&zoned)
+        .write_to_string()
+        .replace('\u{202f}', " "))
+}
+
+// ------------------------------------------------------------------ lists, relative time, names
+
+fn format_list(
+    ctx: &Ctx<'_>,
+    tag: &str,
+    kind: &str,
+    style: &str,
+    items: Vec<String>,
+) -> Result<String> {
+    use icu_list::options::{ListFormatterOptions, ListLength};
+    use icu_list::ListFormatter;
+    let locale = locale(ctx, tag)?;
+    let length = match style {
+        "short" => ListLength::Short,
+        "narrow" => ListLength::Narrow,
+        _ => ListLength::Wide,
+    };
+    let options = ListFormatterOptions::default().with_length(length);
+    let prefs = (&locale).into();
+    let formatter = match kind {
+        "disjunction" => ListFormatter::try_new_or(prefs, options),
+        "unit" => ListFormatter::try_new_unit(prefs, options),
+        _ => ListFormatter::try_new_and(prefs, options),
+    };
+    match formatter {
+        Ok(f) => Ok(f.format_to_string(items.iter())),
+        Err(e) => data_error(ctx, "Intl.ListFormat", e),
+    }
+}
+
+fn format_relative(
+    ctx: &Ctx<'_>,
+    tag: &str,
+    options: &Object<'_>,
+    value: f64,
+    unit: &str,
+) -> Result<String> {
+    use icu_experimental::relativetime::options::Numeric;
+    use icu_experimental::relativetime::{
+        RelativeTimeFormatter as F, RelativeTimeFormatterOptions,
+    };
+    let locale = locale(ctx, tag)?;
+    let style = opt(options, "style")?.unwrap_or_else(|| "long".into());
+    let mut o = RelativeTimeFormatterOptions::default();
+    o.numeric = Some(if opt(options, "numeric")?.as_deref() == Some("auto") {
+        Numeric::Auto
+    } else {
+        Numeric::Always
+    });
+    let p = (&locale).into();
+    let made = match (style.as_str(), unit) {
+        ("long", "second") => F::try_new_long_second(p, o),
+        ("long", "minute") => F::try_new_long_minute(p, o),
+        ("long", "hour") => F::try_new_long_hour(p, o),
+        ("long", "day") => F::try_new_long_day(p, o),
+        ("long", "week") => F::try_new_long_week(p, o),
+        ("long", "month") => F::try_new_long_month(p, o),
+        ("long", "quarter") => F::try_new_long_quarter(p, o),
+        ("long", "year") => F::try_new_long_year(p, o),
+        ("short", "second") => F::try_new_short_second(p, o),
+        ("short", "minute") => F::try_new_short_minute(p, o),
+        ("short", "hour") => F::try_new_short_hour(p, o),
+        ("short", "day") => F::try_new_short_day(p, o),
+        ("short", "week") => F::try_new_short_week(p, o),
+        ("short", "month") => F::try_new_short_month(p, o),
+        ("short", "quarter") => F::try_new_short_quarter(p, o),
+        ("short", "year") => F::try_new_short_year(p, o),
+        (_, "second") => F::try_new_narrow_second(p, o),
+        (_, "minute") => F::try_new_narrow_minute(p, o),
+        (_, "hour") => F::try_new_narrow_hour(p, o),
+        (_, "day") => F::try_new_narrow_day(p, o),
+        (_, "week") => F::try_new_narrow_week(p, o),
+        (_, "month") => F::try_new_narrow_month(p, o),
+        (_, "quarter") => F::try_new_narrow_quarter(p, o),
+        (_, "year") => F::try_new_narrow_year(p, o),
+        _ => return range_error(ctx, &format!("invalid unit argument: {:?}", shown(unit))),
+    };
+    let formatter = match made {
+        Ok(f) => f,
+        Err(e) => return data_error(ctx, "Intl.RelativeTimeFormat", e),
+    };
+    let mut d = match Decimal::try_from_f64(value, FloatPrecision::RoundTrip) {
+        Ok(d) => d,
+        Err(_) => return range_error(ctx, "invalid value for relative time"),
+    };
+    d.round_with_mode(-3, HALF_EXPAND);
+    d.absolute.trim_end();
+    Ok(formatter.format(d).write_to_string().into_owned())
+}
+
+fn display_name(
+    ctx: &Ctx<'_>,
+    tag: &str,
+    options: &Object<'_>,
+    code: &str,
+) -> Result<Option<String>> {
+    use icu_experimental::displaynames::multi::{
+        LanguageDisplayNames, LocaleDisplayNamesFormatter, RegionDisplayNames, ScriptDisplayNames,
+    };
+    use icu_experimental::displaynames::{DisplayNamesOptions, Style};
+    let locale = locale(ctx, tag)?;
+    let mut o = DisplayNamesOptions::default();
+    o.style = Some(match opt(options, "style")?.as_deref() {
+        Some("short") => Style::Short,
+        Some("narrow") => Style::Narrow,
+        _ => Style::Long,
+    });
+    let prefs = (&locale).into();
+    let kind = opt(options, "type")?.unwrap_or_default();
+    let bad = |ctx: &Ctx<'_>| {
+        range_error::<Option<String>>(
+            ctx,
+            &format!(
+                "invalid code for Intl.DisplayNames of type {kind}: {:?}",
+                shown(code)
+            ),
+        )
+    };
+    match kind.as_str() {
+        "region" => {
+            let Ok(region) = code.parse::<icu_locale::subtags::Region>() else {
+                return bad(ctx);
+            };
+            match RegionDisplayNames::try_new(prefs, o) {
+                Ok(f) => Ok(f.of(region).map(str::to_string)),
+                Err(e) => data_error(ctx, "Intl.DisplayNames", e),
+            }
+        }
+        "script" => {
+            let Ok(script) = code.parse::<icu_locale::subtags::Script>() else {
+                return bad(ctx);
+            };
+            match ScriptDisplayNames::try_new(prefs, o) {
+                Ok(f) => Ok(f.of(script).map(str::to_string)),
+                Err(e) => data_error(ctx, "Intl.DisplayNames", e),
+            }
+        }
+        "language" => {
+            let Ok(requested) = canonicalize(code) else {
+                return bad(ctx);
+            };
+            if requested.id.script.is_none()
+                && requested.id.region.is_none()
+                && requested.id.variants.is_empty()
+            {
+                return match LanguageDisplayNames::try_new(prefs, o) {
+                    Ok(f) => Ok(f.of(requested.id.language).map(str::to_string)),
+                    Err(e) => data_error(ctx, "Intl.DisplayNames", e),
+                };
+            }
+            match LocaleDisplayNamesFormatter::try_new(prefs, o) {
+                Ok(f) => Ok(Some(f.of(&requested).into_owned())),
+                Err(e) => data_error(ctx, "Intl.DisplayNames", e),
+            }
+        }
+        other => range_error(
+            ctx,
+            &format!("Intl.DisplayNames type {other:?} is not supported"),
+        ),
+    }
+}
+
+// ------------------------------------------------------------------ segmenter, case
+
+/// Segment starts (UTF-16 offsets) of `text`, each followed by 1 if the
+/// segment is word-like (word granularity) else 0; the last start is the end.
+fn segment(ctx: &Ctx<'_>, tag: &str, granularity: &str, text: String) -> Result<Vec<u32>> {
+    use icu_segmenter::options::{SentenceBreakInvariantOptions, WordBreakInvariantOptions};
+    use icu_segmenter::{GraphemeClusterSegmenter, SentenceSegmenter, WordSegmenter};
+    let _ = locale(ctx, tag)?;
+    let utf16: Vec<u16> = text.encode_utf16().collect();
+    let mut out = Vec::new();
+    match granularity {
+        "word" => {
+            let mut it = WordSegmenter::new_auto(WordBreakInvariantOptions::default())
+                .segment_utf16(&utf16)
+                .iter_with_word_type();
+            // The first boundary is 0 and has no segment before it.
+            if let Some((start, _)) = it.next() {
+                out.push(start as u32);
+            }
+            for (end, kind) in it {
+                out.push(u32::from(kind.is_word_like()));
+                out.push(end as u32);
+            }
+        }
+        "sentence" => {
+            for at in SentenceSegmenter::new(SentenceBreakInvariantOptions::default())
+                .segment_utf16(&utf16)
+            {
+                if !out.is_empty() {
+                    out.push(0);
+                }
+                out.push(at as u32);
+            }
+        }
+        _ => {
+            for at in GraphemeClusterSegmenter::new().segment_utf16(&utf16) {
+                if !out.is_empty() {
+                    out.push(0);
+                }
+                out.push(at as u32);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn case_map(ctx: &Ctx<'_>, tag: &str, upper: bool, text: String) -> Result<String> {
+    let locale = locale(ctx, tag)?;
+    let mapper = icu_casemap::CaseMapper::new();
+    Ok(if upper {
+        mapper.uppercase_to_string(&text, &locale.id).into_owned()
+    } else {
+        mapper.lowercase_to_string(&text, &locale.id).into_owned()
+    })
+}
+
+// ------------------------------------------------------------------ the native object
+
+/// Builds the object the JS half of `Intl` calls.
+pub fn native<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
+    let o = Object::new(ctx.clone())?;
+    o.set(
+        "canonicalize",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, tag: String| match canonicalize(&tag) {
+                Ok(l) => Ok(l.to_string()),
+                Err(m) => range_error(&ctx, &m),
+            },
+        )?,
+    )?;
+    o.set(
+        "supported",
+        Function::new(ctx.clone(), |tag: String| {
+            canonicalize(&tag).is_ok_and(|l| is_supported(&l))
+        })?,
+    )?;
+    o.set(
+        "compare",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>,
+             tag: String,
+             options: Object<'js>,
+             a: String,
+             b: String|
+             -> Result<i32> {
+                let c = collator(&ctx, &tag, &options)?;
+                Ok(c.compare(&a, &b) as i32)
+            },
+        )?,
+    )?;
+    o.set(
+        "formatNumber",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, tag: String, options: Object<'js>, value: Value<'js>| {
+                format_number(&ctx, &tag, &options, &value)
+            },
+        )?,
+    )?;
+    o.set(
+        "plural",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, tag: String, options: Object<'js>, value: Value<'js>| {
+                plural_select(&ctx, &tag, &options, &value)
+            },
+        )?,
+    )?;
+    o.set(
+        "formatDate",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, tag: String, options: Object<'js>, ms: f64| {
+                format_date(&ctx, &tag, &options, ms)
+            },
+        )?,
+    )?;
+    o.set(
+        "timeZone",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, name: String| {
+            time_zone(&ctx, &name).map(|tz| time_zone_name(&tz))
+        })?,
+    )?;
+    o.set(
+        "formatList",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, tag: String, kind: String, style: String, items: Vec<String>| {
+                format_list(&ctx, &tag, &kind, &style, items)
+            },
+        )?,
+    )?;
+    o.set(
+        "formatRelative",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, tag: String, options: Object<'js>, value: f64, unit: String| {
+                format_relative(&ctx, &tag, &options, value, &unit)
+            },
+        )?,
+    )?;
+    o.set(
+        "displayName",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, tag: String, options: Object<'js>, code: String| {
+                display_name(&ctx, &tag, &options, &code)
+            },
+        )?,
+    )?;
+    o.set(
+        "segment",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, tag: String, granularity: String, text: String| {
+                segment(&ctx, &tag, &granularity, text)
+            },
+        )?,
+    )?;
+    o.set(
+        "caseMap",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, tag: String, upper: bool, text: String| {
+                case_map(&ctx, &tag, upper, text)
+            },
+        )?,
+    )?;
+    Ok(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_canonicalized_and_hostile_ones_refused() {
+        assert_eq!(canonicalize("EN-us").unwrap().to_string(), "en-US");
+        assert_eq!(
+            canonicalize("zh-hant-tw").unwrap().to_string(),
+            "zh-Hant-TW"
+        );
+        assert_eq!(canonicalize("iw").unwrap().to_string(), "he");
+        for bad in [
+            "",
+            "en_US!",
+            "-",
+            "x",
+            &"a".repeat(100_000),
+            "en-US-u-",
+            "\u{0}",
+        ] {
+            let err = canonicalize(bad).unwrap_err();
+            assert!(err.starts_with("invalid language tag"), "{err}");
+            assert!(err.len() < 120, "the message stays short: {err}");
+        }
+    }
+
+    #[test]
+    fn the_promised_locales_are_supported() {
+        for tag in [
+            "en", "de", "fr", "es", "it", "pt", "nl", "pl", "ru", "uk", "tr", "ar", "he", "hi",
+            "ja", "ko", "zh-Hans", "zh-Hant", "en-GB", "pt-BR",
+        ] {
+            assert!(is_supported(&canonicalize(tag).unwrap()), "{tag}");
+        }
+        assert!(!is_supported(&canonicalize("tlh").unwrap()));
+    }
+}

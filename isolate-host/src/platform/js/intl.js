@@ -1,0 +1,541 @@
+// Intl (ECMA-402): the classes, option reading and resolvedOptions(). The
+// locale work is done by `native` (platform/intl.rs, ICU4X). Compiled once
+// per host; evaluated in a worker the first time it touches Intl or a locale
+// method; what it builds is kept, so Intl and the locale methods share it.
+// Options a worker asks for that caplet does not implement throw a
+// RangeError naming them, never are ignored.
+let built;
+export default function build(native) {
+  return (built ??= make(native));
+}
+
+function make(native) {
+  const DEFAULT = "en-US";
+  const define = Object.defineProperty;
+  const str = (v) => (typeof v === "symbol" ? (() => { throw new TypeError("cannot convert a Symbol to a string"); })() : String(v));
+  const MAX_LOCALES = 64;
+
+  function canonicalizeList(locales) {
+    if (locales === undefined) return [];
+    const list = typeof locales === "string" || (locales && locales[localeTag]) ? [locales] : Object(locales);
+    const len = Math.min(Number(list.length) || 0, 2 ** 32);
+    if (len > MAX_LOCALES) throw new RangeError(`too many locales: ${len} (at most ${MAX_LOCALES})`);
+    const seen = [];
+    for (let i = 0; i < len; i++) {
+      if (!(i in list)) continue;
+      const item = list[i];
+      if (typeof item !== "string" && (typeof item !== "object" || item === null)) throw new TypeError("locale must be a string or object");
+      const text = item && item[localeTag] ? item[localeTag] : str(item);
+      // Language tags are ASCII; anything else (a lone surrogate too) is malformed.
+      if (text.length === 0 || text.length > 255 || !/^[\x21-\x7e]+$/.test(text)) throw new RangeError(`invalid language tag: ${JSON.stringify(text.slice(0, 40))}${text.length > 40 ? "…" : ""}`);
+      const tag = native.canonicalize(text);
+      if (!seen.includes(tag)) seen.push(tag);
+    }
+    return seen;
+  }
+  const localeTag = Symbol("locale");
+
+  function bestLocale(locales) {
+    for (const tag of canonicalizeList(locales)) {
+      if (native.supported(tag)) return tag;
+      // BestAvailableLocale: drop subtags from the end (extensions first).
+      let t = tag.split("-u-")[0];
+      while (t.includes("-")) {
+        t = t.slice(0, t.lastIndexOf("-"));
+        if (native.supported(t)) return tag.includes("-u-") ? tag : t;
+      }
+    }
+    return DEFAULT;
+  }
+  function supportedLocalesOf(locales, options) {
+    if (options !== undefined) option(Object(options), "localeMatcher", ["lookup", "best fit"], "best fit");
+    return canonicalizeList(locales).filter((t) => native.supported(t));
+  }
+
+  function option(options, name, allowed, fallback) {
+    let v = options[name];
+    if (v === undefined) return fallback;
+    if (allowed === "boolean") return Boolean(v);
+    v = str(v);
+    if (allowed && !allowed.includes(v)) throw new RangeError(`${v} is not a valid value for option ${name}`);
+    return v;
+  }
+  function numberOption(options, name, min, max, fallback) {
+    let v = options[name];
+    if (v === undefined) return fallback;
+    v = Number(v);
+    if (Number.isNaN(v) || v < min || v > max) throw new RangeError(`${name} value is out of range`);
+    return Math.floor(v);
+  }
+  function toOptions(options) {
+    if (options === undefined) return Object.create(null);
+    if (options === null) throw new TypeError("options must be an object");
+    return Object(options);
+  }
+  function unsupported(options, names, what) {
+    for (const n of names) if (options[n] !== undefined) throw new RangeError(`${what} option ${n} is not supported`);
+  }
+  const extension = (tag, key) => {
+    const m = new RegExp(`-u(?:-[a-z0-9]{2,8})*?-${key}-([a-z0-9]{3,8}(?:-[a-z0-9]{3,8})*)`).exec(tag);
+    return m ? m[1] : undefined;
+  };
+  const SLOT = {};
+  for (const n of ["Collator", "NumberFormat", "DateTimeFormat", "PluralRules", "RelativeTimeFormat", "ListFormat", "Segmenter", "DisplayNames"]) SLOT[n] = Symbol(n);
+  function slot(self, Class) {
+    const s = self !== null && (typeof self === "object" || typeof self === "function") ? self[SLOT[Class.name]] : undefined;
+    if (!s) throw new TypeError(`method called on an incompatible receiver; expected Intl.${Class.name}`);
+    return s;
+  }
+  function method(proto, name, f) {
+    define(proto, name, { value: f, writable: true, enumerable: false, configurable: true });
+  }
+  function getter(proto, name, f) {
+    define(proto, name, { get: f, enumerable: false, configurable: true });
+  }
+  function tag(proto, name) {
+    define(proto, Symbol.toStringTag, { value: name, configurable: true });
+  }
+
+  // ---------------------------------------------------------------- Collator
+  class Collator {
+    constructor(locales, options) {
+      options = toOptions(options);
+      option(options, "localeMatcher", ["lookup", "best fit"]);
+      const usage = option(options, "usage", ["sort", "search"], "sort");
+      const locale = bestLocale(locales);
+      let numeric = options.numeric === undefined ? extension(locale, "kn") === "true" || extension(locale, "kn") === "" : Boolean(options.numeric);
+      const caseFirst = option(options, "caseFirst", ["upper", "lower", "false"], extension(locale, "kf") || "false");
+      const sensitivity = option(options, "sensitivity", ["base", "accent", "case", "variant"], "variant");
+      const ignorePunctuation = option(options, "ignorePunctuation", "boolean", false);
+      const s = { locale: locale.split("-u-")[0], usage, sensitivity, ignorePunctuation, collation: "default", numeric, caseFirst };
+      define(this, SLOT.Collator, { value: s });
+      native.compare(s.locale, s, "", ""); // load now: errors surface at construction
+    }
+    static supportedLocalesOf(l, o) { return supportedLocalesOf(l, o); }
+  }
+    getter(Collator.prototype, "compare", function () {
+    const s = slot(this, Collator);
+    return s.bound || (s.bound = (a, b) => native.compare(s.locale, s, str(a), str(b)));
+  });
+  method(Collator.prototype, "resolvedOptions", function resolvedOptions() {
+    const { locale, usage, sensitivity, ignorePunctuation, collation, numeric, caseFirst } = slot(this, Collator);
+    return { locale, usage, sensitivity, ignorePunctuation, collation, numeric, caseFirst };
+  });
+  tag(Collator.prototype, "Intl.Collator");
+
+  // ---------------------------------------------------------------- NumberFormat
+  const CURRENCY_DIGITS = { BHD: 3, IQD: 3, JOD: 3, KWD: 3, LYD: 3, OMR: 3, TND: 3, BIF: 0, CLP: 0, DJF: 0, GNF: 0, ISK: 0, JPY: 0, KMF: 0, KRW: 0, PYG: 0, RWF: 0, UGX: 0, UYI: 0, VND: 0, VUV: 0, XAF: 0, XOF: 0, XPF: 0 };
+  function digitOptions(s, options, minFracDefault, maxFracDefault, compact) {
+    s.minimumIntegerDigits = numberOption(options, "minimumIntegerDigits", 1, 21, 1);
+    const mnsd = options.minimumSignificantDigits, mxsd = options.maximumSignificantDigits;
+    const mnfd = options.minimumFractionDigits, mxfd = options.maximumFractionDigits;
+    unsupported(options, ["roundingIncrement", "roundingMode", "roundingPriority", "trailingZeroDisplay"], "Intl.NumberFormat");
+    if (mnsd !== undefined || mxsd !== undefined) {
+      s.minimumSignificantDigits = numberOption(options, "minimumSignificantDigits", 1, 21, 1);
+      s.maximumSignificantDigits = numberOption(options, "maximumSignificantDigits", s.minimumSignificantDigits, 21, 21);
+    } else if (mnfd !== undefined || mxfd !== undefined) {
+      let mn = numberOption(options, "minimumFractionDigits", 0, 100, undefined);
+      let mx = numberOption(options, "maximumFractionDigits", 0, 100, undefined);
+      if (mn === undefined) mn = Math.min(minFracDefault, mx);
+      else if (mx === undefined) mx = Math.max(maxFracDefault, mn);
+      else if (mn > mx) throw new RangeError("minimumFractionDigits is greater than maximumFractionDigits");
+      s.minimumFractionDigits = mn;
+      s.maximumFractionDigits = mx;
+      if (compact) s.explicitDigits = "true";
+    } else if (!compact) {
+      s.minimumFractionDigits = minFracDefault;
+      s.maximumFractionDigits = maxFracDefault;
+    }
+  }
+  class NumberFormat {
+    constructor(locales, options) {
+      options = toOptions(options);
+      option(options, "localeMatcher", ["lookup", "best fit"]);
+      const locale = bestLocale(locales);
+      const nu = option(options, "numberingSystem", undefined, undefined);
+      if (nu !== undefined) throw new RangeError("Intl.NumberFormat option numberingSystem is not supported (use a -u-nu- locale extension)");
+      const style = option(options, "style", ["decimal", "percent", "currency", "unit"], "decimal");
+      if (style === "unit") throw new RangeError("Intl.NumberFormat style \"unit\" is not supported");
+      let currency = option(options, "currency");
+      if (currency !== undefined && !/^[A-Za-z]{3}$/.test(currency)) throw new RangeError(`invalid currency code: ${currency}`);
+      if (style === "currency" && currency === undefined) throw new TypeError("currency is required with style \"currency\"");
+      const currencyDisplay = option(options, "currencyDisplay", ["code", "symbol", "narrowSymbol", "name"], "symbol");
+      const currencySign = option(options, "currencySign", ["standard", "accounting"], "standard");
+      if (currencySign !== "standard") throw new RangeError("Intl.NumberFormat option currencySign \"accounting\" is not supported");
+      const notation = option(options, "notation", ["standard", "scientific", "engineering", "compact"], "standard");
+      if (notation === "scientific" || notation === "engineering") throw new RangeError(`Intl.NumberFormat notation "${notation}" is not supported`);
+      const s = { locale, numberingSystem: numberingSystem(locale), style };
+      if (style === "currency") {
+        currency = currency.toUpperCase();
+        s.currency = currency;
+        s.currencyDisplay = currencyDisplay;
+        s.currencySign = currencySign;
+      }
+      const cd = style === "currency" ? (CURRENCY_DIGITS[currency] ?? 2) : 0;
+      if (style === "currency") s.currencyDigits = cd;
+      digitOptions(s, options, cd, style === "currency" ? cd : style === "percent" ? 0 : 3, notation === "compact");
+      s.notation = notation;
+      if (notation === "compact") s.compactDisplay = option(options, "compactDisplay", ["short", "long"], "short");
+      const g = options.useGrouping;
+      s.useGrouping = g === undefined ? (notation === "compact" ? "min2" : "auto") : g === false || g === "false" ? false : g === true || g === "true" ? "always" : option(options, "useGrouping", ["min2", "auto", "always"]);
+      s.signDisplay = option(options, "signDisplay", ["auto", "never", "always", "exceptZero", "negative"], "auto");
+      s.roundingMode = "halfExpand";
+      define(this, SLOT.NumberFormat, { value: s });
+      native.formatNumber(locale, this[SLOT.NumberFormat].n = nativeOptions(s), 0);
+    }
+    static supportedLocalesOf(l, o) { return supportedLocalesOf(l, o); }
+  }
+  // The digits the locale's data uses, named as in CLDR.
+  const DIGITS = { "٠": "arab", "۰": "arabext", "०": "deva", "০": "beng", "๐": "thai", "〇": "hanidec", "0": "latn" };
+  function numberingSystem(locale) {
+    return DIGITS[native.formatNumber(locale, {}, 0)] || "latn";
+  }
+  function nativeOptions(s) {
+    const n = {};
+    for (const k in s) n[k] = typeof s[k] === "boolean" ? String(s[k]) : s[k];
+    return n;
+  }
+    function formatNumber(s, x) {
+    if (typeof x === "bigint") return native.formatNumber(s.locale, s.n, String(x));
+    if (typeof x === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(x)) return native.formatNumber(s.locale, s.n, x.trim());
+    x = Number(x);
+    if (Number.isNaN(x)) return "NaN";
+    if (!Number.isFinite(x)) {
+      const sign = x < 0 ? (s.signDisplay === "never" ? "" : "-") : s.signDisplay === "always" || s.signDisplay === "exceptZero" ? "+" : "";
+      return sign + (s.style === "percent" ? "∞%" : "∞");
+    }
+    return native.formatNumber(s.locale, s.n, x);
+  }
+  getter(NumberFormat.prototype, "format", function () {
+    const s = slot(this, NumberFormat);
+    return s.bound || (s.bound = (x) => formatNumber(s, x));
+  });
+  method(NumberFormat.prototype, "formatToParts", function formatToParts(x) {
+    // Parts are not split yet: one literal part keeps the text exact.
+    return [{ type: "literal", value: formatNumber(slot(this, NumberFormat), x) }];
+  });
+  method(NumberFormat.prototype, "resolvedOptions", function resolvedOptions() {
+    const s = slot(this, NumberFormat);
+    const out = {};
+    for (const k of ["locale", "numberingSystem", "style", "currency", "currencyDisplay", "currencySign", "minimumIntegerDigits", "minimumFractionDigits", "maximumFractionDigits", "minimumSignificantDigits", "maximumSignificantDigits", "useGrouping", "notation", "compactDisplay", "signDisplay", "roundingMode"])
+      if (s[k] !== undefined) out[k] = s[k];
+    out.roundingIncrement = 1;
+    out.trailingZeroDisplay = "auto";
+    out.roundingPriority = "auto";
+    return out;
+  });
+  tag(NumberFormat.prototype, "Intl.NumberFormat");
+
+  // ---------------------------------------------------------------- PluralRules
+  class PluralRules {
+    constructor(locales, options) {
+      if (new.target === undefined) throw new TypeError("Intl.PluralRules must be called with new");
+      options = toOptions(options);
+      option(options, "localeMatcher", ["lookup", "best fit"]);
+      const type = option(options, "type", ["cardinal", "ordinal"], "cardinal");
+      const s = { locale: bestLocale(locales), type };
+      digitOptions(s, options, 0, 3, false);
+      s.n = nativeOptions(s);
+      define(this, SLOT.PluralRules, { value: s });
+    }
+    static supportedLocalesOf(l, o) { return supportedLocalesOf(l, o); }
+  }
+    method(PluralRules.prototype, "select", function select(n) {
+    const s = slot(this, PluralRules);
+    n = Number(n);
+    if (!Number.isFinite(n)) return "other";
+    return native.plural(s.locale, s.n, n);
+  });
+  method(PluralRules.prototype, "resolvedOptions", function resolvedOptions() {
+    const s = slot(this, PluralRules);
+    const out = { locale: s.locale, type: s.type };
+    for (const k of ["minimumIntegerDigits", "minimumFractionDigits", "maximumFractionDigits", "minimumSignificantDigits", "maximumSignificantDigits"]) if (s[k] !== undefined) out[k] = s[k];
+    const cats = ["zero", "one", "two", "few", "many", "other"];
+    const found = new Set();
+    for (const v of [0, 1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 13, 20, 21, 22, 23, 100, 101, 1000000, 0.5, 1.5]) found.add(native.plural(s.locale, s.n, v));
+    out.pluralCategories = cats.filter((c) => found.has(c));
+    return out;
+  });
+  tag(PluralRules.prototype, "Intl.PluralRules");
+
+  // ---------------------------------------------------------------- DateTimeFormat
+  const FIELDS = {
+    weekday: [["narrow", "EEEEE"], ["short", "EEE"], ["long", "EEEE"]],
+    era: [["narrow", "GGGGG"], ["short", "G"], ["long", "GGGG"]],
+    year: [["2-digit", "yy"], ["numeric", "y"]],
+    month: [["2-digit", "MM"], ["numeric", "M"], ["narrow", "MMMMM"], ["short", "MMM"], ["long", "MMMM"]],
+    day: [["2-digit", "dd"], ["numeric", "d"]],
+    hour: [["2-digit", "jj"], ["numeric", "j"]],
+    minute: [["2-digit", "mm"], ["numeric", "m"]],
+    second: [["2-digit", "ss"], ["numeric", "s"]],
+    timeZoneName: [["short", "z"], ["long", "zzzz"], ["shortOffset", "O"], ["longOffset", "OOOO"], ["shortGeneric", "v"], ["longGeneric", "vvvv"]],
+  };
+  class DateTimeFormat {
+    constructor(locales, options) {
+      options = toOptions(options);
+      option(options, "localeMatcher", ["lookup", "best fit"]);
+      unsupported(options, ["dayPeriod", "formatMatcher"], "Intl.DateTimeFormat");
+      const locale = bestLocale(locales);
+      const calendar = option(options, "calendar");
+      if (calendar !== undefined) throw new RangeError("Intl.DateTimeFormat option calendar is not supported (use a -u-ca- locale extension)");
+      if (options.numberingSystem !== undefined) throw new RangeError("Intl.DateTimeFormat option numberingSystem is not supported (use a -u-nu- locale extension)");
+      const hour12 = options.hour12 === undefined ? undefined : Boolean(options.hour12);
+      let hourCycle = option(options, "hourCycle", ["h11", "h12", "h23", "h24"]);
+      if (hour12 !== undefined) hourCycle = hour12 ? "h12" : "h23";
+      if (hourCycle === "h24") throw new RangeError("Intl.DateTimeFormat hourCycle \"h24\" is not supported");
+      const tz = options.timeZone === undefined ? "UTC" : native.timeZone(str(options.timeZone));
+      const s = { locale, calendar: extension(locale, "ca") || "gregory", numberingSystem: numberingSystem(locale), timeZone: tz };
+      let skeleton = "";
+      let any = false;
+      for (const k of Object.keys(FIELDS)) {
+        const v = option(options, k, FIELDS[k].map((p) => p[0]));
+        if (v !== undefined) {
+          s[k] = v;
+          if (k !== "timeZoneName" && k !== "era") any = true;
+          skeleton += FIELDS[k].find((p) => p[0] === v)[1];
+        }
+      }
+      const fsd = numberOption(options, "fractionalSecondDigits", 1, 3, undefined);
+      if (fsd !== undefined) { s.fractionalSecondDigits = fsd; skeleton += "S".repeat(fsd); any = true; }
+      const dateStyle = option(options, "dateStyle", ["full", "long", "medium", "short"]);
+      const timeStyle = option(options, "timeStyle", ["full", "long", "medium", "short"]);
+      if ((dateStyle || timeStyle) && (any || s.timeZoneName || s.era)) throw new TypeError("dateStyle and timeStyle cannot be combined with other date and time options");
+      if (dateStyle) s.dateStyle = dateStyle;
+      if (timeStyle) s.timeStyle = timeStyle;
+      if (!dateStyle && !timeStyle && !any) {
+        const d = this instanceof DateTimeFormat ? DateTimeFormat.defaults : "date";
+        if (d !== "time") { skeleton = "yMd" + skeleton; s.year = s.month = s.day = "numeric"; }
+        if (d !== "date") { skeleton = skeleton + "jms"; s.hour = "numeric"; s.minute = s.second = "2-digit"; }
+      }
+      if (hourCycle && (s.hour || timeStyle)) { s.hourCycle = hourCycle; s.hour12 = hourCycle === "h11" || hourCycle === "h12"; skeleton = skeleton.replace(/j/g, s.hour12 ? "h" : "H"); }
+      s.n = { skeleton, dateStyle, timeStyle, hourCycle, timeZone: tz };
+      define(this, SLOT.DateTimeFormat, { value: s });
+      native.formatDate(locale, s.n, 0);
+    }
+    static supportedLocalesOf(l, o) { return supportedLocalesOf(l, o); }
+  }
+    DateTimeFormat.defaults = "date";
+  const thisTimeValue = Date.prototype.valueOf;
+  function formatDate(s, d) {
+    const ms = d === undefined ? Date.now() : typeof d === "object" && d !== null && d instanceof Date ? thisTimeValue.call(d) : Number(d);
+    if (!Number.isFinite(ms)) throw new RangeError("invalid time value");
+    return native.formatDate(s.locale, s.n, ms);
+  }
+  getter(DateTimeFormat.prototype, "format", function () {
+    const s = slot(this, DateTimeFormat);
+    return s.bound || (s.bound = (d) => formatDate(s, d));
+  });
+  method(DateTimeFormat.prototype, "formatToParts", function formatToParts(d) {
+    return [{ type: "literal", value: formatDate(slot(this, DateTimeFormat), d) }];
+  });
+  method(DateTimeFormat.prototype, "resolvedOptions", function resolvedOptions() {
+    const s = slot(this, DateTimeFormat);
+    const out = {};
+    for (const k of ["locale", "calendar", "numberingSystem", "timeZone", "hourCycle", "hour12", "weekday", "era", "year", "month", "day", "hour", "minute", "second", "fractionalSecondDigits", "timeZoneName", "dateStyle", "timeStyle"])
+      if (s[k] !== undefined) out[k] = s[k];
+    return out;
+  });
+  tag(DateTimeFormat.prototype, "Intl.DateTimeFormat");
+  function dateWith(defaults) {
+    return function (locales, options) {
+      DateTimeFormat.defaults = defaults;
+      try { return new DateTimeFormat(locales, options); } finally { DateTimeFormat.defaults = "date"; }
+    };
+  }
+  const dtfAll = dateWith("all"), dtfDate = dateWith("date"), dtfTime = dateWith("time");
+
+  // ---------------------------------------------------------------- RelativeTimeFormat
+  const UNITS = ["second", "minute", "hour", "day", "week", "month", "quarter", "year"];
+  class RelativeTimeFormat {
+    constructor(locales, options) {
+      if (new.target === undefined) throw new TypeError("Intl.RelativeTimeFormat must be called with new");
+      options = toOptions(options);
+      option(options, "localeMatcher", ["lookup", "best fit"]);
+      const locale = bestLocale(locales);
+      const s = { locale, style: option(options, "style", ["long", "short", "narrow"], "long"), numeric: option(options, "numeric", ["always", "auto"], "always"), numberingSystem: numberingSystem(locale) };
+      define(this, SLOT.RelativeTimeFormat, { value: s });
+    }
+    static supportedLocalesOf(l, o) { return supportedLocalesOf(l, o); }
+  }
+    method(RelativeTimeFormat.prototype, "format", function format(value, unit) {
+    const s = slot(this, RelativeTimeFormat);
+    value = Number(value);
+    if (!Number.isFinite(value)) throw new RangeError("invalid value for relative time");
+    unit = str(unit);
+    const u = unit.endsWith("s") ? unit.slice(0, -1) : unit;
+    if (!UNITS.includes(u)) throw new RangeError(`invalid unit argument: ${unit}`);
+    return native.formatRelative(s.locale, s, value, u);
+  });
+  method(RelativeTimeFormat.prototype, "resolvedOptions", function resolvedOptions() {
+    const { locale, style, numeric, numberingSystem } = slot(this, RelativeTimeFormat);
+    return { locale, style, numeric, numberingSystem };
+  });
+  tag(RelativeTimeFormat.prototype, "Intl.RelativeTimeFormat");
+
+  // ---------------------------------------------------------------- ListFormat
+  class ListFormat {
+    constructor(locales, options) {
+      if (new.target === undefined) throw new TypeError("Intl.ListFormat must be called with new");
+      options = toOptions(options);
+      option(options, "localeMatcher", ["lookup", "best fit"]);
+      const s = { locale: bestLocale(locales), type: option(options, "type", ["conjunction", "disjunction", "unit"], "conjunction"), style: option(options, "style", ["long", "short", "narrow"], "long") };
+      define(this, SLOT.ListFormat, { value: s });
+    }
+    static supportedLocalesOf(l, o) { return supportedLocalesOf(l, o); }
+  }
+    method(ListFormat.prototype, "format", function format(list) {
+    const s = slot(this, ListFormat);
+    const items = [];
+    if (list !== undefined) for (const x of list) { if (typeof x !== "string") throw new TypeError("list items must be strings"); items.push(x); }
+    return native.formatList(s.locale, s.type, s.style, items);
+  });
+  method(ListFormat.prototype, "resolvedOptions", function resolvedOptions() {
+    const { locale, type, style } = slot(this, ListFormat);
+    return { locale, type, style };
+  });
+  tag(ListFormat.prototype, "Intl.ListFormat");
+
+  // ---------------------------------------------------------------- Segmenter
+  class Segmenter {
+    constructor(locales, options) {
+      if (new.target === undefined) throw new TypeError("Intl.Segmenter must be called with new");
+      options = toOptions(options);
+      option(options, "localeMatcher", ["lookup", "best fit"]);
+      const s = { locale: bestLocale(locales), granularity: option(options, "granularity", ["grapheme", "word", "sentence"], "grapheme") };
+      define(this, SLOT.Segmenter, { value: s });
+    }
+    static supportedLocalesOf(l, o) { return supportedLocalesOf(l, o); }
+  }
+    const segmentsProto = {
+    containing(index) {
+      const n = Math.trunc(Number(index)) || 0;
+      for (const seg of this) if (n >= seg.index && n < seg.index + seg.segment.length) return seg;
+      return undefined;
+    },
+    [Symbol.iterator]() {
+      const { input, b, word } = this;
+      let i = 0;
+      return {
+        next() {
+          if (i + 2 > b.length) return { done: true, value: undefined };
+          const start = b[i], end = b[i + 2];
+          const value = { segment: input.slice(start, end), index: start, input };
+          if (word) value.isWordLike = b[i + 1] === 1;
+          i += 2;
+          return { done: false, value };
+        },
+        [Symbol.iterator]() { return this; },
+      };
+    },
+  };
+  method(Segmenter.prototype, "segment", function segment(input) {
+    const s = slot(this, Segmenter);
+    input = str(input);
+    const segs = Object.create(segmentsProto);
+    define(segs, "input", { value: input });
+    define(segs, "word", { value: s.granularity === "word" });
+    define(segs, "b", { value: input.length === 0 ? [] : native.segment(s.locale, s.granularity, input) });
+    return segs;
+  });
+  method(Segmenter.prototype, "resolvedOptions", function resolvedOptions() {
+    const { locale, granularity } = slot(this, Segmenter);
+    return { locale, granularity };
+  });
+  tag(Segmenter.prototype, "Intl.Segmenter");
+
+  // ---------------------------------------------------------------- DisplayNames
+  class DisplayNames {
+    constructor(locales, options) {
+      if (new.target === undefined) throw new TypeError("Intl.DisplayNames must be called with new");
+      if (options === undefined) throw new TypeError("Intl.DisplayNames needs options with a type");
+      options = toOptions(options);
+      option(options, "localeMatcher", ["lookup", "best fit"]);
+      const style = option(options, "style", ["narrow", "short", "long"], "long");
+      const type = option(options, "type", ["language", "region", "script", "currency", "calendar", "dateTimeField"]);
+      if (type === undefined) throw new TypeError("Intl.DisplayNames option type is required");
+      if (!["language", "region", "script"].includes(type)) throw new RangeError(`Intl.DisplayNames type "${type}" is not supported`);
+      const fallback = option(options, "fallback", ["code", "none"], "code");
+      const languageDisplay = option(options, "languageDisplay", ["dialect", "standard"], "dialect");
+      const s = { locale: bestLocale(locales), style, type, fallback };
+      if (type === "language") s.languageDisplay = languageDisplay;
+      define(this, SLOT.DisplayNames, { value: s });
+    }
+    static supportedLocalesOf(l, o) { return supportedLocalesOf(l, o); }
+  }
+    method(DisplayNames.prototype, "of", function of(code) {
+    const s = slot(this, DisplayNames);
+    code = str(code);
+    const name = native.displayName(s.locale, s, code);
+    if (name !== undefined && name !== null) return name;
+    return s.fallback === "code" ? (s.type === "region" ? code.toUpperCase() : code) : undefined;
+  });
+  method(DisplayNames.prototype, "resolvedOptions", function resolvedOptions() {
+    const { locale, style, type, fallback, languageDisplay } = slot(this, DisplayNames);
+    const out = { locale, style, type, fallback };
+    if (languageDisplay) out.languageDisplay = languageDisplay;
+    return out;
+  });
+  tag(DisplayNames.prototype, "Intl.DisplayNames");
+
+  // ---------------------------------------------------------------- Intl
+  const Intl = {};
+  const classes = { Collator, NumberFormat, DateTimeFormat, PluralRules, RelativeTimeFormat, ListFormat, Segmenter, DisplayNames };
+  for (const name in classes) {
+    define(Intl, name, { value: classes[name], writable: true, enumerable: false, configurable: true });
+  }
+  // Collator and NumberFormat and DateTimeFormat may be called without new.
+  for (const name of ["Collator", "NumberFormat", "DateTimeFormat"]) {
+    const Class = classes[name];
+    const callable = function (locales, options) { return new Class(locales, options); };
+    define(callable, "name", { value: name });
+    define(callable, "prototype", { value: Class.prototype });
+    define(callable, "supportedLocalesOf", { value: Class.supportedLocalesOf, writable: true, configurable: true });
+    define(Class.prototype, "constructor", { value: callable, writable: true, configurable: true });
+    define(Intl, name, { value: callable, writable: true, enumerable: false, configurable: true });
+  }
+  method(Intl, "getCanonicalLocales", function getCanonicalLocales(locales) { return canonicalizeList(locales); });
+  method(Intl, "supportedValuesOf", function supportedValuesOf(key) {
+    throw new RangeError(`Intl.supportedValuesOf is not supported (key ${str(key)})`);
+  });
+  tag(Intl, "Intl");
+
+  // The locale methods of the built-ins, routed through the classes above.
+  // The locale methods of the built-ins (installed as natives that call
+  // these, see platform/intl.rs), routed through the classes above.
+  const number = (x, l, o) => formatNumber(slot(new NumberFormat(l, o), NumberFormat), x);
+  const date = (kind, d, l, o) => {
+    const ms = thisTimeValue.call(d);
+    if (Number.isNaN(ms)) return "Invalid Date";
+    const f = kind === "all" ? dtfAll(l, o) : kind === "date" ? dtfDate(l, o) : dtfTime(l, o);
+    return native.formatDate(slot(f, DateTimeFormat).locale, slot(f, DateTimeFormat).n, ms);
+  };
+  const isDate = (v) => { try { thisTimeValue.call(v); return true; } catch { return false; } };
+  const numberValue = Number.prototype.valueOf, bigintValue = BigInt.prototype.valueOf;
+  const string = (s) => {
+    if (s === undefined || s === null) throw new TypeError("String.prototype method called on null or undefined");
+    return String(s);
+  };
+  const locale = {
+    toLocaleString(locales, options) {
+      const t = typeof this;
+      if (t === "number" || this instanceof Number) return number(numberValue.call(this), locales, options);
+      if (t === "bigint" || this instanceof BigInt) return number(bigintValue.call(this), locales, options);
+      if (t === "object" && this !== null && isDate(this)) return date("all", this, locales, options);
+      if (Array.isArray(this) || ArrayBuffer.isView(this)) {
+        const o = Object(this), out = [];
+        for (let i = 0, n = o.length; i < n; i++) {
+          const x = o[i];
+          out.push(x === undefined || x === null ? "" : String(x.toLocaleString(locales, options)));
+        }
+        return out.join(",");
+      }
+      throw new TypeError("toLocaleString called on an incompatible receiver");
+    },
+    toLocaleDateString(locales, options) { return date("date", this, locales, options); },
+    toLocaleTimeString(locales, options) { return date("time", this, locales, options); },
+    localeCompare(that, locales, options) { return new Collator(locales, options).compare(string(this), String(that)); },
+    toLocaleUpperCase(locales) { return native.caseMap(bestLocale(locales), true, string(this)); },
+    toLocaleLowerCase(locales) { return native.caseMap(bestLocale(locales), false, string(this)); },
+  };
+  return { Intl, locale };
+}

@@ -1,0 +1,194 @@
+// node:util: format, inspect, promisify, callbackify, deprecate, inherits,
+// isDeepStrictEqual, types, and the platform's TextEncoder/TextDecoder.
+// Written for caplet after Node.js's documented behaviour (util.format's
+// specifiers, util.inspect's default output for plain data).
+
+const kCustomPromisify = Symbol.for("nodejs.util.promisify.custom");
+const kInspect = Symbol.for("nodejs.util.inspect.custom");
+const toStr = Object.prototype.toString;
+const tagOf = (v) => toStr.call(v).slice(8, -1);
+
+export const types = {
+  isDate: (v) => v instanceof Date,
+  isRegExp: (v) => v instanceof RegExp,
+  isMap: (v) => v instanceof Map,
+  isSet: (v) => v instanceof Set,
+  isWeakMap: (v) => v instanceof WeakMap,
+  isWeakSet: (v) => v instanceof WeakSet,
+  isPromise: (v) => v instanceof Promise,
+  isNativeError: (v) => v instanceof Error,
+  isArrayBuffer: (v) => v instanceof ArrayBuffer,
+  isAnyArrayBuffer: (v) => v instanceof ArrayBuffer,
+  isArrayBufferView: (v) => ArrayBuffer.isView(v),
+  isTypedArray: (v) => ArrayBuffer.isView(v) && !(v instanceof DataView),
+  isUint8Array: (v) => v instanceof Uint8Array,
+  isDataView: (v) => v instanceof DataView,
+  isAsyncFunction: (v) => typeof v === "function" && tagOf(v) === "AsyncFunction",
+  isGeneratorFunction: (v) => typeof v === "function" && /GeneratorFunction$/.test(tagOf(v)),
+  isGeneratorObject: (v) => tagOf(v) === "Generator",
+  isBoxedPrimitive: (v) => v instanceof Number || v instanceof String || v instanceof Boolean || v instanceof BigInt || v instanceof Symbol,
+  isProxy: () => false,
+};
+
+const quote = (s) => "'" + s.replace(/\\/g, "\\\\").replace(/'/g, "\\'").replace(/\n/g, "\\n") + "'";
+const identifier = /^[A-Za-z_$][\w$]*$/;
+
+export function inspect(value, options) {
+  const opts = typeof options === "object" && options !== null ? options : {};
+  const depth = opts.depth === undefined ? 2 : opts.depth === null ? Infinity : opts.depth;
+  const seen = [];
+  const fmt = (v, level, inner) => {
+    switch (typeof v) {
+      case "string": return inner ? quote(v) : v === undefined ? "" : inner === false ? v : quote(v);
+      case "number": return Object.is(v, -0) ? "-0" : String(v);
+      case "bigint": return `${v}n`;
+      case "boolean": case "undefined": return String(v);
+      case "symbol": return v.toString();
+      case "function": {
+        const name = v.name ? `: ${v.name}` : " (anonymous)";
+        const kind = /^class\s/.test(Function.prototype.toString.call(v)) ? "class" : types.isAsyncFunction(v) ? "AsyncFunction" : "Function";
+        return kind === "class" ? `[class ${v.name || "(anonymous)"}]` : `[${kind}${name}]`;
+      }
+    }
+    if (v === null) return "null";
+    if (typeof v[kInspect] === "function") return String(v[kInspect](depth - level, opts, inspect));
+    if (seen.includes(v)) return "[Circular *1]";
+    if (v instanceof Date) return Number.isNaN(v.getTime()) ? "Invalid Date" : v.toISOString();
+    if (v instanceof RegExp) return String(v);
+    if (v instanceof Error) return v.stack ? `${v.name}: ${v.message}\n${v.stack}`.trimEnd() : `${v.name}: ${v.message}`;
+    if (v instanceof Promise) return "Promise { <unknown> }";
+    if (level > depth) return Array.isArray(v) ? "[Array]" : `[${v.constructor && v.constructor.name || "Object"}]`;
+    seen.push(v);
+    try {
+      const wrap = (open, parts, close, prefix = "") => {
+        if (parts.length === 0) return `${prefix}${open}${close}`;
+        const one = `${prefix}${open} ${parts.join(", ")} ${close}`;
+        if (one.length <= 72 && !one.includes("\n")) return one;
+        const pad = "  ".repeat(level + 1);
+        return `${prefix}${open}\n${pad}${parts.join(`,\n${pad}`)}\n${"  ".repeat(level)}${close}`;
+      };
+      const props = (o, skipIndex) => Object.keys(o).filter((k) => !(skipIndex && /^\d+$/.test(k)))
+        .map((k) => `${identifier.test(k) ? k : quote(k)}: ${fmt(o[k], level + 1, true)}`);
+      if (Array.isArray(v)) {
+        const items = [];
+        for (let i = 0; i < Math.min(v.length, 100); i++) items.push(i in v ? fmt(v[i], level + 1, true) : "<empty>");
+        if (v.length > 100) items.push(`... ${v.length - 100} more items`);
+        return wrap("[", items.concat(props(v, true)), "]");
+      }
+      if (v instanceof Map) return wrap("{", [...v].map(([k, x]) => `${fmt(k, level + 1, true)} => ${fmt(x, level + 1, true)}`), "}", `Map(${v.size}) `);
+      if (v instanceof Set) return wrap("{", [...v].map((x) => fmt(x, level + 1, true)), "}", `Set(${v.size}) `);
+      if (ArrayBuffer.isView(v) && !(v instanceof DataView)) {
+        const name = v.constructor && v.constructor.name || "TypedArray";
+        if (name === "Buffer") return `<Buffer ${[...v.subarray(0, 50)].map((b) => b.toString(16).padStart(2, "0")).join(" ")}${v.length > 50 ? ` ... ${v.length - 50} more bytes` : ""}>`;
+        return wrap("[", [...v.subarray(0, 100)].map((x) => fmt(x, level + 1, true)), "]", `${name}(${v.length}) `);
+      }
+      const proto = Object.getPrototypeOf(v);
+      const name = proto === null ? "[Object: null prototype]" : proto === Object.prototype ? "" : (proto.constructor && proto.constructor.name) || "";
+      return wrap("{", props(v, false), "}", name ? `${name} ` : "");
+    } finally {
+      seen.pop();
+    }
+  };
+  return fmt(value, 0, true);
+}
+inspect.custom = kInspect;
+
+export function format(first, ...args) {
+  if (typeof first !== "string") return [first, ...args].map((a) => (typeof a === "string" ? a : inspect(a))).join(" ");
+  let i = 0;
+  let out = first.replace(/%([sdifjoOc%])/g, (m, c) => {
+    if (c === "%") return "%";
+    if (i >= args.length) return m;
+    const a = args[i++];
+    switch (c) {
+      case "s": return typeof a === "string" ? a : typeof a === "bigint" ? `${a}n` : typeof a === "object" && a !== null ? inspect(a, { depth: 1 }) : String(a);
+      case "d": return typeof a === "bigint" ? `${a}n` : typeof a === "object" ? "NaN" : String(Number(a));
+      case "i": return typeof a === "bigint" ? `${a}n` : String(parseInt(a, 10));
+      case "f": return String(parseFloat(a));
+      case "j": try { return JSON.stringify(a); } catch { return "[Circular]"; }
+      case "o": case "O": return inspect(a);
+      case "c": return "";
+    }
+    return m;
+  });
+  for (; i < args.length; i++) out += " " + (typeof args[i] === "string" ? args[i] : inspect(args[i]));
+  return out;
+}
+
+export function promisify(original) {
+  if (typeof original !== "function") throw new TypeError('The "original" argument must be of type function');
+  if (original[kCustomPromisify]) return original[kCustomPromisify];
+  return function (...args) {
+    return new Promise((resolve, reject) => {
+      original.call(this, ...args, (err, ...values) => (err ? reject(err) : resolve(values.length > 1 ? values : values[0])));
+    });
+  };
+}
+promisify.custom = kCustomPromisify;
+
+export function callbackify(original) {
+  if (typeof original !== "function") throw new TypeError('The "original" argument must be of type function');
+  return function (...args) {
+    const cb = args.pop();
+    original.apply(this, args).then((v) => cb(null, v), (e) => cb(e || new Error("Promise was rejected with a falsy value")));
+  };
+}
+
+export function deprecate(fn, message, code) {
+  let warned = false;
+  return function (...args) {
+    if (!warned) {
+      warned = true;
+      console.warn(`[${code || "DEP"}] DeprecationWarning: ${message}`);
+    }
+    return new.target ? Reflect.construct(fn, args, new.target) : fn.apply(this, args);
+  };
+}
+
+export function inherits(ctor, superCtor) {
+  Object.setPrototypeOf(ctor.prototype, superCtor.prototype);
+  Object.setPrototypeOf(ctor, superCtor);
+  Object.defineProperty(ctor, "super_", { value: superCtor, writable: true, configurable: true });
+}
+
+export function isDeepStrictEqual(a, b) {
+  return deepEqual(a, b, []);
+}
+
+export function deepEqual(a, b, seen) {
+  if (Object.is(a, b)) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false;
+  if (tagOf(a) !== tagOf(b)) return false;
+  for (const [x, y] of seen) if (x === a && y === b) return true;
+  seen.push([a, b]);
+  if (a instanceof Date) return a.getTime() === b.getTime();
+  if (a instanceof RegExp) return String(a) === String(b) && a.lastIndex === b.lastIndex;
+  if (a instanceof Error && (a.message !== b.message || a.name !== b.name)) return false;
+  if (ArrayBuffer.isView(a)) {
+    if (a.byteLength !== b.byteLength) return false;
+    const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength), y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  }
+  if (a instanceof Map) {
+    if (a.size !== b.size) return false;
+    for (const [k, v] of a) if (!b.has(k) || !deepEqual(v, b.get(k), seen)) return false;
+  } else if (a instanceof Set) {
+    if (a.size !== b.size) return false;
+    outer: for (const v of a) {
+      if (b.has(v)) continue;
+      if (typeof v === "object" && v !== null) for (const w of b) if (deepEqual(v, w, seen)) continue outer;
+      return false;
+    }
+  }
+  const ka = Object.keys(a), kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (const k of ka) if (!Object.prototype.hasOwnProperty.call(b, k) || !deepEqual(a[k], b[k], seen)) return false;
+  return true;
+}
+
+export const TextEncoder = globalThis.TextEncoder;
+export const TextDecoder = globalThis.TextDecoder;
+export const isArray = Array.isArray;
+
+export default { format, inspect, promisify, callbackify, deprecate, inherits, isDeepStrictEqual, types, TextEncoder, TextDecoder, isArray };
