@@ -539,7 +539,7 @@ impl Gateway {
             .map(|(name, value)| {
                 let value = String::from_utf8_lossy(value.as_bytes());
                 (
-                    self.redactor.redact(name.as_str()),
+                    self.redactor.redact_token(name.as_str()),
                     self.redactor.redact(&value),
                 )
             })

@@ -16,6 +16,10 @@ use crate::error::{Error, Result};
 /// Replacement for a secret found in output.
 pub const REDACTED: &str = "[redacted]";
 
+/// What replaces a secret inside an HTTP token (a header name), where `[`
+/// and `]` are not allowed: the name stays one a client can use.
+pub const REDACTED_TOKEN: &str = "redacted";
+
 /// A named set of secret values.
 #[derive(Clone, Default)]
 pub struct Secrets {
@@ -207,6 +211,12 @@ impl Redactor {
         out
     }
 
+    /// `token` (a header name) with every occurrence of a secret replaced
+    /// by [`REDACTED_TOKEN`], so it stays a valid token.
+    pub fn redact_token(&self, token: &str) -> String {
+        self.redact(token).replace(REDACTED, REDACTED_TOKEN)
+    }
+
     /// `text` with every occurrence of a secret replaced.
     pub fn redact(&self, text: &str) -> String {
         if self.searcher.is_none() {
@@ -343,6 +353,13 @@ mod tests {
 
     fn one(secret: &str) -> Redactor {
         Redactor::new([secret])
+    }
+
+    #[test]
+    fn a_secret_in_a_header_name_leaves_a_valid_name() {
+        let r = one("sk-live-abc123");
+        assert_eq!(r.redact_token("x-sk-live-abc123"), "x-redacted");
+        assert_eq!(r.redact_token("x-plain"), "x-plain");
     }
 
     #[test]

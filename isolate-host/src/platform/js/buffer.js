@@ -1,5 +1,6 @@
 // The global Buffer (and node:buffer), from buffer 6.0.3 (MIT, Feross Aboukhadijeh),
-// with base64-js 1.5.1 (MIT) and ieee754 1.2.1 (BSD-3-Clause).
+// with base64-js 1.5.1 (MIT) and ieee754 1.2.1 (BSD-3-Clause); their license
+// texts are in buffer.LICENSES beside this file.
 const base64 = (function () { const exports = {}; (function () {
 'use strict'
 

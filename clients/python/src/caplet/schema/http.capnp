@@ -29,7 +29,8 @@
 # header such as `Authorization: Bearer <secret>` for a given destination
 # host; the caller never sees the secret (not in the response URL, status
 # text, header names or values, body, error messages or logs; matched in any
-# case, percent-encoded and in base64) and cannot override the injected
+# case, percent-encoded and in base64; replaced by `[redacted]`, or by
+# `redacted` inside a header name) and cannot override the injected
 # header. Injected
 # credentials, and caller-supplied `Authorization`, `Cookie` and
 # `Proxy-Authorization` headers, are dropped for the rest of a redirect chain
