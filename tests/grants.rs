@@ -178,7 +178,19 @@ fn the_call_over_a_budget_fails_and_the_method_allowlist_holds() {
         );
         assert_eq!(out[6], "ok", "a capability reached keeps its interface");
         assert_eq!(out[7], "b");
-        // The budget spans invocations.
+        // The budget spans invocations, and a refused call is in the call
+        // log with its kind.
+        let done = worker.invoke("run", "null").await.expect("invoke");
+        let outcomes: Vec<(&str, &str)> = done
+            .calls
+            .iter()
+            .map(|c| (c.method.as_str(), c.outcome.as_str()))
+            .collect();
+        assert_eq!(outcomes[0], ("get", "budget_exhausted"), "{outcomes:?}");
+        assert!(
+            outcomes.contains(&("dropped", "method_not_allowed")),
+            "{outcomes:?}"
+        );
         let again = invoke(&worker).await;
         assert!(
             again[0]

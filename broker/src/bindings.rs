@@ -103,16 +103,12 @@ pub fn read(
             &format!("binding {name:?}"),
         )?;
         let schema = capnp::serialize::write_message_to_words(&interface.compiled);
-        let grant = if entry.has_budget() {
-            let methods: Vec<String> = interface
-                .set
-                .interface(interface.interface_id)
-                .map(|info| info.methods.iter().map(|m| m.name.to_string()).collect())
-                .unwrap_or_default();
-            Grant::read(&name, interface.interface_id, entry.get_budget()?, &methods)?
+        let budget = if entry.has_budget() {
+            Some(entry.get_budget()?)
         } else {
-            Grant::unlimited(&name, interface.interface_id)
+            None
         };
+        let grant = Grant::for_binding(&name, &interface.set, interface.interface_id, budget)?;
         let client = Membrane::wrap_recorded(
             client,
             interface.set,

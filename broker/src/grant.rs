@@ -3,8 +3,8 @@
 //! A [`Grant`] is shared by the membrane of a granted capability and every
 //! membrane reached through it (the same `Plans` in `membrane`), so a
 //! budget counts, and a revocation reaches, everything the grant leads to:
-//! capabilities returned by its methods, JS objects passed out through it,
-//! and stubs the worker keeps across invocations. Every call is checked
+//! capabilities returned by its methods and JS objects passed out through
+//! it, in every invocation of the worker. Every call is checked
 //! before it is forwarded; calls in flight are tracked so that a revocation
 //! fails them at once instead of leaving the worker waiting on a provider
 //! it should no longer reach.
@@ -44,7 +44,11 @@ pub struct Grant {
 impl Grant {
     /// A grant without a budget (revocable all the same).
     pub fn unlimited(binding: &str, interface_id: u64) -> Rc<Grant> {
-        Rc::new(Grant {
+        Rc::new(Grant::new(binding, interface_id))
+    }
+
+    fn new(binding: &str, interface_id: u64) -> Grant {
+        Grant {
             binding: binding.to_string(),
             interface_id,
             max_calls: None,
@@ -57,12 +61,30 @@ impl Grant {
             revoked: Cell::new(false),
             in_flight: RefCell::new(HashMap::new()),
             next_call: Cell::new(0),
-        })
+        }
+    }
+
+    /// The grant of a binding of `interface_id` of `schema`, under `budget`
+    /// when it has one (`Binding.budget`).
+    pub fn for_binding(
+        binding: &str,
+        schema: &caplet_capnp_js::schema::SchemaSet,
+        interface_id: u64,
+        budget: Option<budget::Reader<'_>>,
+    ) -> Result<Rc<Grant>, Error> {
+        let Some(budget) = budget else {
+            return Ok(Grant::unlimited(binding, interface_id));
+        };
+        let methods: Vec<String> = schema
+            .interface(interface_id)
+            .map(|info| info.methods.iter().map(|m| m.name.to_string()).collect())
+            .unwrap_or_default();
+        Grant::read(binding, interface_id, budget, &methods)
     }
 
     /// The grant of `Binding.budget`; `method_names` are the granted
     /// interface's methods, which the allowlist must name.
-    pub fn read(
+    fn read(
         binding: &str,
         interface_id: u64,
         budget: budget::Reader<'_>,
@@ -94,7 +116,7 @@ impl Grant {
             // An expiry too far to represent never comes.
             expires: expires.flatten(),
             methods: (!allowed.is_empty()).then_some(allowed),
-            ..Rc::into_inner(Grant::unlimited(binding, interface_id)).expect("fresh")
+            ..Grant::new(binding, interface_id)
         }))
     }
 
@@ -107,11 +129,7 @@ impl Grant {
         interface_id: u64,
         budget: budget::Reader<'_>,
     ) -> Result<Option<serde_json::Value>, Error> {
-        let methods: Vec<String> = schema
-            .interface(interface_id)
-            .map(|info| info.methods.iter().map(|m| m.name.to_string()).collect())
-            .unwrap_or_default();
-        Ok(Grant::read(binding, interface_id, budget, &methods)?.budget())
+        Ok(Grant::for_binding(binding, schema, interface_id, Some(budget))?.budget())
     }
 
     /// The budget as the grant was given it, `None` when it limits nothing:

@@ -36,8 +36,6 @@ use std::sync::Arc;
 use caplet_capnp_js::codec::{RawPointerBuilder, RawPointerReader, RawStruct};
 use caplet_capnp_js::dynamic::{self, DynServer};
 use caplet_capnp_js::schema::{FieldKind, Layout, SchemaSet, Type};
-
-use crate::grant::Grant;
 use capnp::capability::{Params, Promise, RemotePromise, Results};
 use capnp::private::capability::ClientHook;
 use capnp::private::layout::{
@@ -47,6 +45,7 @@ use capnp::traits::{FromPointerBuilder, FromPointerReader};
 use capnp::{any_pointer, any_pointer_list, struct_list};
 
 use crate::calls::{self, CallLog, Ticket};
+use crate::grant::Grant;
 
 /// How deep struct fields are followed when pre-filling pipelined results.
 const MAX_DEPTH: u32 = 16;
@@ -402,22 +401,28 @@ impl Membrane {
         caplet::check_payload(params_size, &format!("the params of {name}"))?;
         let params_bytes = params_size.word_count * 8;
         let method = name.rsplit('.').next().unwrap_or(name);
-        self.plans
-            .grant
-            .admit(self.interface_id, method, params_bytes)?;
         let ticket = self.record(interface_id, method_id, params_bytes);
-        let answered = self
-            .call(
-                name,
-                interface_id,
-                method_id,
-                params,
-                params_plan,
-                plan,
-                ticket,
-                &mut results,
-            )
-            .await;
+        // A call the grant refuses is in the call log too, with its kind.
+        let answered = match self
+            .plans
+            .grant
+            .admit(self.interface_id, method, params_bytes)
+        {
+            Ok(()) => {
+                self.call(
+                    name,
+                    interface_id,
+                    method_id,
+                    params,
+                    params_plan,
+                    plan,
+                    ticket,
+                    &mut results,
+                )
+                .await
+            }
+            Err(refused) => Err(refused),
+        };
         if let (Some(log), Some(ticket)) = (&self.tap.log, ticket) {
             match &answered {
                 Ok(bytes) => log.finish(ticket, *bytes, "ok"),
