@@ -54,7 +54,7 @@ impl Bound {
 
 /// A JavaScript identifier of 1–64 ASCII letters, digits, `_` or `$`, not
 /// starting with a digit.
-pub(crate) fn check_name(name: &str) -> Result<(), Error> {
+fn check_name(name: &str) -> Result<(), Error> {
     let ok = (1..=64).contains(&name.len())
         && name
             .bytes()
@@ -69,20 +69,18 @@ pub(crate) fn check_name(name: &str) -> Result<(), Error> {
     }
 }
 
-/// Checks and compiles every binding of `env`.
-/// Calls through the bindings are recorded in `calls`.
-pub fn read(
-    env: capnp::struct_list::Reader<'_, binding::Owned>,
-    compiler: &SchemaCompiler,
-    calls: &std::rc::Rc<crate::calls::CallLog>,
-) -> Result<Vec<Bound>, Error> {
+/// The bindings of `env` with their names, checked: at most
+/// [`MAX_BINDINGS`], each name a JavaScript identifier, none twice.
+pub fn entries<'a>(
+    env: capnp::struct_list::Reader<'a, binding::Owned>,
+) -> Result<Vec<(String, binding::Reader<'a>)>, Error> {
     if env.len() > MAX_BINDINGS {
         return Err(Error::BadCode(format!(
             "a worker may have at most {MAX_BINDINGS} bindings, got {}",
             env.len()
         )));
     }
-    let mut bound: Vec<Bound> = Vec::new();
+    let mut out: Vec<(String, binding::Reader<'a>)> = Vec::new();
     for entry in env.iter() {
         let name = entry
             .get_name()?
@@ -90,9 +88,23 @@ pub fn read(
             .map_err(|_| Error::BadCode("a binding name is not valid utf-8".into()))?
             .to_string();
         check_name(&name)?;
-        if bound.iter().any(|b| b.name == name) {
+        if out.iter().any(|(seen, _)| *seen == name) {
             return Err(Error::BadCode(format!("binding {name:?} appears twice")));
         }
+        out.push((name, entry));
+    }
+    Ok(out)
+}
+
+/// Checks and compiles every binding of `env`.
+/// Calls through the bindings are recorded in `calls`.
+pub fn read(
+    env: capnp::struct_list::Reader<'_, binding::Owned>,
+    compiler: &SchemaCompiler,
+    calls: &std::rc::Rc<crate::calls::CallLog>,
+) -> Result<Vec<Bound>, Error> {
+    let mut bound: Vec<Bound> = Vec::new();
+    for (name, entry) in entries(env)? {
         let client: capnp::capability::Client = entry
             .get_cap()
             .get_as_capability()

@@ -311,22 +311,8 @@ impl broker::Server for BrokerService {
         mut results: broker::AuditResults,
     ) -> Result<(), capnp::Error> {
         let params = params.get()?;
-        let env = params.get_env()?;
-        if env.len() > bindings::MAX_BINDINGS {
-            return Err(Error::BadCode(format!(
-                "a worker may have at most {} bindings, got {}",
-                bindings::MAX_BINDINGS,
-                env.len()
-            ))
-            .into());
-        }
         let mut audited: Vec<AuditBinding> = Vec::new();
-        for entry in env.iter() {
-            let name = entry.get_name()?.to_str()?.to_string();
-            bindings::check_name(&name)?;
-            if audited.iter().any(|b| b.name == name) {
-                return Err(Error::BadCode(format!("binding {name:?} appears twice")).into());
-            }
+        for (name, entry) in bindings::entries(params.get_env()?)? {
             let (schema, interface_id) = bindings::resolve_unchecked(
                 entry.get_interface_schema()?,
                 &self.shared.schemas,

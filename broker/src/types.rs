@@ -67,20 +67,8 @@ pub fn declarations_for_env(
     env: capnp::struct_list::Reader<'_, binding::Owned>,
     compiler: &SchemaCompiler,
 ) -> Result<String, Error> {
-    if env.len() > crate::bindings::MAX_BINDINGS {
-        return Err(Error::BadCode(format!(
-            "a worker may have at most {} bindings, got {}",
-            crate::bindings::MAX_BINDINGS,
-            env.len()
-        )));
-    }
     let mut bindings: Vec<TypedBinding> = Vec::new();
-    for entry in env.iter() {
-        let name = entry.get_name()?.to_str()?.to_string();
-        crate::bindings::check_name(&name)?;
-        if bindings.iter().any(|b| b.name == name) {
-            return Err(Error::BadCode(format!("binding {name:?} appears twice")));
-        }
+    for (name, entry) in crate::bindings::entries(env)? {
         let interface = crate::bindings::resolve(
             entry.get_interface_schema()?,
             compiler,

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use caplet::caplet_capnp::limits;
 use caplet_broker::audit::{self, AuditBinding, Diff};
 
-use super::types::{builtin_bindings, parse_schema, schema_bindings, SchemaArg};
+use super::types::{builtin_bindings, check_unique, parse_schema, schema_bindings, SchemaArg};
 use crate::{Builtin, BuiltinKind};
 
 /// Exit status when `--diff` finds that the surface grew.
@@ -91,11 +91,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             budget: None,
         });
     }
-    let mut names: Vec<&str> = bindings.iter().map(|b| b.name.as_str()).collect();
-    names.sort_unstable();
-    if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
-        anyhow::bail!("binding {:?} is granted twice", twice[0]);
-    }
+    check_unique(bindings.iter().map(|b| b.name.as_str()))?;
     let limits = worker_limits(&args.limits, &config.limits)?;
     let report = audit::report(&bindings, &limits, &config.limits, &config.builtins.quotas);
 

@@ -81,6 +81,16 @@ pub(crate) fn builtin_bindings(grants: &[(String, Builtin)]) -> Vec<TypedBinding
         .collect()
 }
 
+/// Fails naming the first binding granted twice.
+pub(crate) fn check_unique<'a>(names: impl Iterator<Item = &'a str>) -> anyhow::Result<()> {
+    let mut names: Vec<&str> = names.collect();
+    names.sort_unstable();
+    if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
+        anyhow::bail!("binding {:?} is granted twice", twice[0]);
+    }
+    Ok(())
+}
+
 /// The typed bindings of `--schema` arguments. The files are compiled
 /// together, so one may import another.
 pub(crate) fn schema_bindings(schemas: &[SchemaArg]) -> anyhow::Result<Vec<TypedBinding>> {
@@ -141,11 +151,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let mut bindings = builtin_bindings(&grants);
     bindings.extend(schema_bindings(&args.schemas)?);
-    let mut names: Vec<&str> = bindings.iter().map(|b| b.name.as_str()).collect();
-    names.sort_unstable();
-    if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
-        anyhow::bail!("binding {:?} is granted twice", twice[0]);
-    }
+    check_unique(bindings.iter().map(|b| b.name.as_str()))?;
     let text = if args.mcp_tool_list {
         let env: Vec<caplet_capnp_js::typescript::EnvBinding<'_>> = bindings
             .iter()

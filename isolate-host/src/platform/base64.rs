@@ -126,12 +126,7 @@ fn btoa<'js>(ctx: Ctx<'js>, data: Opt<Coerced<rquickjs::String<'js>>>) -> rquick
 
 #[cfg(test)]
 mod tests {
-    use super::super::glue::{run, test_context};
-
-    fn js(script: &str) -> String {
-        let (_runtime, context) = test_context();
-        context.with(|ctx| run(&ctx, script))
-    }
+    use super::super::glue::run_fresh as js;
 
     #[test]
     fn round_trips_latin1() {

@@ -258,12 +258,7 @@ fn decode<'js>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::glue::{run, test_context};
-
-    fn js(script: &str) -> String {
-        let (_runtime, context) = test_context();
-        context.with(|ctx| run(&ctx, script))
-    }
+    use super::super::glue::run_fresh as js;
 
     #[test]
     fn encodes_utf8_and_replaces_lone_surrogates() {

@@ -108,6 +108,13 @@ pub(crate) fn run(ctx: &Ctx<'_>, script: &str) -> String {
     }
 }
 
+/// [`run`] in a context of its own from [`test_context`].
+#[cfg(test)]
+pub(crate) fn run_fresh(script: &str) -> String {
+    let (_runtime, context) = test_context();
+    context.with(|ctx| run(&ctx, script))
+}
+
 /// Like [`run`] for a script whose value is a promise: runs the jobs until
 /// it settles and returns what it resolved to, or `"rejects Name: message"`.
 #[cfg(test)]

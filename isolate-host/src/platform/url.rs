@@ -151,12 +151,7 @@ fn serialize_query(pairs: Array<'_>) -> rquickjs::Result<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::glue::{run, test_context};
-
-    fn js(script: &str) -> String {
-        let (_runtime, context) = test_context();
-        context.with(|ctx| run(&ctx, script))
-    }
+    use super::super::glue::run_fresh as js;
 
     #[test]
     fn parses_and_exposes_components() {
