@@ -7,9 +7,9 @@
 
 use std::rc::Rc;
 
+use crate::codec::raw::ClientHook;
 use capnp::any_pointer;
 use capnp::capability::{DispatchCallResult, FromClientHook, Params, Promise, Results};
-use capnp::private::capability::ClientHook;
 
 /// A capability server that dispatches by (interface id, method ordinal).
 pub trait DynServer: 'static {

@@ -8,12 +8,12 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
 
+use caplet_capnp_js::codec::raw::{CapTable, ClientHook};
 use caplet_capnp_js::codec::{self, CapReader, CapWriter, CodecError, ErrorKind, NoCaps, Path};
 use caplet_capnp_js::compile::{self, CompileError, SchemaCompiler};
 use caplet_capnp_js::schema::{SchemaError, SchemaSet};
 use capnp::any_pointer;
 use capnp::message::{self, ReaderOptions};
-use capnp::private::capability::ClientHook;
 use capnp::traits::{Imbue, ImbueMut};
 use rquickjs::{Context, Ctx, Object, Runtime, Value};
 
@@ -93,7 +93,7 @@ fn encode<'js>(
     schema: &SchemaSet,
     id: u64,
     value: &Value<'js>,
-) -> Result<(Vec<u8>, capnp::private::layout::CapTable, TestCaps), CodecError> {
+) -> Result<(Vec<u8>, CapTable, TestCaps), CodecError> {
     let mut caps = TestCaps::default();
     let mut table = Vec::new();
     let mut msg = message::Builder::new_default();
@@ -118,7 +118,7 @@ fn decode<'js>(
     schema: &SchemaSet,
     id: u64,
     bytes: &[u8],
-    table: &capnp::private::layout::CapTable,
+    table: &CapTable,
     mut caps: TestCaps,
 ) -> Result<Object<'js>, CodecError> {
     let mut slice = bytes;
