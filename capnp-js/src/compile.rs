@@ -482,6 +482,7 @@ fn run_capturing_stderr<T>(capture: &Path, f: impl FnOnce() -> T) -> (T, String)
         // SAFETY: plain descriptor juggling; `saved` is restored below before
         // anything else can observe fd 2 (the stderr lock is held throughout).
         let saved = unsafe { libc::dup(2) };
+        // SAFETY: `file` is open for the whole call; fd 2 is restored below.
         if saved < 0 || unsafe { libc::dup2(file.as_raw_fd(), 2) } < 0 {
             if saved >= 0 {
                 // SAFETY: `saved` is a descriptor we own.
