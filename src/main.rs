@@ -1,4 +1,4 @@
-//! The `caplet` binary; everything lives in [`caplet_client::cli`].
+//! The `caplet` binary; everything lives in [`caplet_cli::cli`].
 
 /// mimalloc: the broker's time goes largely to allocation in capnp-rpc's
 /// bookkeeping (profiled with caplet-bench); QuickJS keeps libc's malloc.
@@ -6,5 +6,5 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    caplet_client::cli::main()
+    caplet_cli::cli::main()
 }

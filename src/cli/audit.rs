@@ -9,7 +9,7 @@ use caplet::caplet_capnp::limits;
 use caplet_broker::audit::{self, AuditBinding, Diff};
 
 use super::types::{builtin_bindings, check_unique, parse_schema, schema_bindings, SchemaArg};
-use crate::{Builtin, BuiltinKind};
+use caplet_client::{Builtin, BuiltinKind};
 
 /// Exit status when `--diff` finds that the surface grew.
 const GREW: u8 = 3;
@@ -18,7 +18,7 @@ const GREW: u8 = 3;
 pub struct Args {
     /// A built-in capability granted as env.BINDING (repeatable), as for
     /// `caplet run`: fs:VOLUME, fs:VOLUME:ro, kv:STORE or http:POLICY.
-    #[arg(long = "grant", value_name = "BINDING=SPEC", value_parser = crate::parse_grant)]
+    #[arg(long = "grant", value_name = "BINDING=SPEC", value_parser = caplet_client::parse_grant)]
     grants: Vec<(String, Builtin)>,
     /// A client-provided interface granted as env.BINDING (repeatable):
     /// FILE.capnp:Interface=BINDING.

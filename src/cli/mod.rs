@@ -259,6 +259,22 @@ fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(future: F) -> a
 }
 
 /// A path argument that must name an existing file.
+/// A call record as JSON, with the keys `caplet run --calls` prints (and
+/// `caplet mcp`'s `execute` answers).
+fn call_json(call: &caplet_client::CallRecord) -> serde_json::Value {
+    serde_json::json!({
+        "binding": call.binding,
+        "interface": call.interface,
+        "method": call.method,
+        "start_us": call.start_us,
+        "duration_us": call.duration_us,
+        "params_bytes": call.params_bytes,
+        "results_bytes": call.results_bytes,
+        "outcome": call.outcome,
+        "pipelined_on": call.pipelined_on,
+    })
+}
+
 fn read_file(path: &PathBuf, what: &str) -> anyhow::Result<String> {
     std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("cannot read {what} {}: {e}", path.display()))

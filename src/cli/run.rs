@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::{Builtin, BuiltinKind, Connection, Error, Level, WorkerCode};
+use caplet_client::{Builtin, BuiltinKind, Connection, Error, Level, WorkerCode};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -31,7 +31,7 @@ pub struct Args {
     /// an http gateway also gives the worker a global fetch(). With the
     /// embedded broker, http:HOST without such a policy in --config allows
     /// just that host.
-    #[arg(long = "grant", value_name = "BINDING=SPEC", value_parser = crate::parse_grant)]
+    #[arg(long = "grant", value_name = "BINDING=SPEC", value_parser = caplet_client::parse_grant)]
     grants: Vec<(String, Builtin)>,
     /// Print the invocation's wall time, CPU time and peak memory on stderr.
     #[arg(long)]
@@ -145,7 +145,7 @@ async fn invoke(connection: &Connection, code: &WorkerCode, args: &Args) -> anyh
             print_logs(std::slice::from_ref(&line));
         })
         .await;
-    let rest = |logs: &[crate::LogLine]| logs.get(streamed.get()..).unwrap_or_default().to_vec();
+    let rest = |logs: &[caplet_client::LogLine]| logs.get(streamed.get()..).unwrap_or_default().to_vec();
     match invoked {
         Ok(done) => {
             print_logs(&rest(&done.logs));
@@ -186,7 +186,7 @@ async fn invoke(connection: &Connection, code: &WorkerCode, args: &Args) -> anyh
     }
 }
 
-fn print_logs(logs: &[crate::LogLine]) {
+fn print_logs(logs: &[caplet_client::LogLine]) {
     for line in logs {
         let level = match line.level {
             Level::Debug => "debug",
@@ -198,13 +198,13 @@ fn print_logs(logs: &[crate::LogLine]) {
     }
 }
 
-fn print_calls(calls: &[crate::CallRecord]) {
+fn print_calls(calls: &[caplet_client::CallRecord]) {
     for call in calls {
-        eprintln!("{}", call.to_json());
+        eprintln!("{}", super::call_json(call));
     }
 }
 
-fn print_stats(stats: &crate::Stats) {
+fn print_stats(stats: &caplet_client::Stats) {
     eprintln!(
         "stats: wall {} µs, cpu {} µs, peak memory {} KiB",
         stats.wall_time.as_micros(),

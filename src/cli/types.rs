@@ -9,13 +9,13 @@ use caplet::caplet_capnp::builtin_grant;
 use caplet_broker::types::{self, TypedBinding};
 use caplet_capnp_js::typescript::Extra;
 
-use crate::{Builtin, BuiltinKind};
+use caplet_client::{Builtin, BuiltinKind};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A built-in capability granted as env.BINDING (repeatable), as for
     /// `caplet run`: fs:VOLUME, fs:VOLUME:ro, kv:STORE or http:POLICY.
-    #[arg(long = "grant", value_name = "BINDING=SPEC", value_parser = crate::parse_grant)]
+    #[arg(long = "grant", value_name = "BINDING=SPEC", value_parser = caplet_client::parse_grant)]
     grants: Vec<(String, Builtin)>,
     /// A client-provided interface granted as env.BINDING (repeatable):
     /// FILE.capnp:Interface=BINDING. Imports resolve among the --schema

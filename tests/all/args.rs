@@ -48,7 +48,7 @@ fn zero_hosts_is_refused() {
 
 #[test]
 fn broker_options_are_refused_with_connect() {
-    let hello = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/hello.js");
+    let hello = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/hello.js");
     let (code, _, stderr) = caplet(&[
         "run",
         hello,

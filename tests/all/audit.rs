@@ -3,7 +3,7 @@
 //! surface grew: a method added, a host added to a policy, a volume switched
 //! from read-only to read-write).
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

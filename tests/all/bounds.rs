@@ -3,7 +3,7 @@
 //! never answers costs a bounded, temporary amount of memory. Against real
 //! `caplet serve` processes, real SQLite files and real processes' RSS.
 
-mod support;
+use crate::support;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -18,10 +18,7 @@ use caplet_client::{Builtin, Connection, InterfaceSchema, Limits, WorkerCode};
 use capnp::capability::Rc as CapRc;
 use support::{block_on, Server};
 
-#[allow(dead_code, clippy::all, clippy::unimplemented)]
-mod caps_capnp {
-    include!(concat!(env!("OUT_DIR"), "/caps_capnp.rs"));
-}
+use crate::caps_capnp;
 
 /// How long a test waits for an event before failing.
 const GUARD: Duration = Duration::from_secs(20);
@@ -89,7 +86,7 @@ fn neighbour() -> (WorkerCode, tokio::sync::oneshot::Sender<()>) {
         gate,
         InterfaceSchema::source(
             "caps.capnp",
-            include_str!("schemas/caps.capnp"),
+            include_str!("../schemas/caps.capnp"),
             "caps.capnp:Named",
         ),
     );
@@ -253,7 +250,7 @@ fn a_worker_cannot_answer_more_than_one_message_holds() {
         let worker = conn.load(&code).await.unwrap();
         let schema = InterfaceSchema::source(
             "caps.capnp",
-            include_str!("schemas/caps.capnp"),
+            include_str!("../schemas/caps.capnp"),
             "caps.capnp:Echo",
         );
         let echo: caps_capnp::echo::Client = worker.entrypoint("echo", &schema).await.unwrap();

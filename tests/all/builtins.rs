@@ -4,7 +4,7 @@
 //! 127.0.0.1, the global `fetch`, live log streaming, and the `caplet.toml`
 //! and `--grant` errors.
 
-mod support;
+use crate::support;
 
 use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -19,10 +19,7 @@ use caplet_client::{Builtin, Connection, Error, InterfaceSchema, Level, WorkerCo
 use capnp::capability::Rc as CapRc;
 use support::{block_on, caplet_bin, Server};
 
-#[allow(dead_code, clippy::all, clippy::unimplemented)]
-mod caps_capnp {
-    include!(concat!(env!("OUT_DIR"), "/caps_capnp.rs"));
-}
+use crate::caps_capnp;
 
 /// How long a test waits for an event before failing.
 const GUARD: Duration = Duration::from_secs(15);
@@ -79,7 +76,7 @@ impl Workspace {
 // fs and kv
 // ============================================================================
 
-const FS_JS: &str = include_str!("js/builtins_fs.js");
+const FS_JS: &str = include_str!("../js/builtins_fs.js");
 const FS_GRANTS: [&str; 8] = [
     "--grant",
     "fs=fs:workspace",
@@ -168,7 +165,7 @@ fn two_workers_appending_to_one_volume_lose_nothing() {
     );
     block_on(async {
         let conn = Connection::connect(&server.socket).await.unwrap();
-        let code = WorkerCode::new("append.js", include_str!("js/builtins_append.js"))
+        let code = WorkerCode::new("append.js", include_str!("../js/builtins_append.js"))
             .grant_builtin("fs", Builtin::fs("shared"));
         let (a, b) = futures::join!(conn.load(&code), conn.load(&code));
         let (a, b) = (a.unwrap(), b.unwrap());
@@ -193,7 +190,7 @@ fn two_workers_appending_to_one_volume_lose_nothing() {
 fn two_brokers_appending_to_one_data_directory_lose_nothing() {
     let ws = Workspace::new("");
     let script = ws.path("append.js");
-    std::fs::write(&script, include_str!("js/builtins_append.js")).unwrap();
+    std::fs::write(&script, include_str!("../js/builtins_append.js")).unwrap();
     // Two `caplet run` processes: two brokers, one SQLite file.
     let spawn = || {
         Command::new(caplet_bin())
@@ -463,7 +460,7 @@ fn fetch_goes_through_the_policy_and_never_shows_the_credential() {
     let ws = Workspace::new(&http_config(port));
     let input = format!(r#"{{"base":"http://127.0.0.1:{port}","port":{port}}}"#);
     let (code, stdout, stderr) = ws.run(
-        include_str!("js/builtins_fetch.js"),
+        include_str!("../js/builtins_fetch.js"),
         &[
             "--input",
             &input,
@@ -640,7 +637,7 @@ fn fetch_is_whatwg_fetch_with_headers_streams_and_abort() {
     let ws = Workspace::new(&config);
     let input = format!(r#"{{"base":"http://127.0.0.1:{port}"}}"#);
     let out = ws.output(
-        include_str!("js/builtins_whatwg_fetch.js"),
+        include_str!("../js/builtins_whatwg_fetch.js"),
         &["--input", &input, "--grant", "fetch=http:local"],
     );
     assert_eq!(
@@ -819,12 +816,12 @@ fn console_lines_stream_to_the_caller_while_the_worker_runs() {
         let gate: caps_capnp::named::Client = capnp_rpc::new_client(Gate {
             ready: RefCell::new(Some(ready)),
         });
-        let code = WorkerCode::new("log.js", include_str!("js/builtins_log.js")).grant(
+        let code = WorkerCode::new("log.js", include_str!("../js/builtins_log.js")).grant(
             "gate",
             gate,
             InterfaceSchema::source(
                 "caps.capnp",
-                include_str!("schemas/caps.capnp"),
+                include_str!("../schemas/caps.capnp"),
                 "caps.capnp:Named",
             ),
         );

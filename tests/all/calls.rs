@@ -4,7 +4,7 @@
 //! `calls` hold exactly those records. And `caplet run --calls` prints the
 //! log as JSON lines.
 
-mod support;
+use crate::support;
 
 use std::rc::Rc;
 
@@ -12,14 +12,11 @@ use caplet_client::{CallRecord, Connection, InterfaceSchema, WorkerCode};
 use capnp::capability::Rc as CapRc;
 use support::{block_on, Server};
 
-#[allow(dead_code, clippy::all, clippy::unimplemented)]
-mod caps_capnp {
-    include!(concat!(env!("OUT_DIR"), "/caps_capnp.rs"));
-}
+use crate::caps_capnp;
 
 use caps_capnp::{callback, chain, faulty};
 
-const SCHEMA: &str = include_str!("schemas/caps.capnp");
+const SCHEMA: &str = include_str!("../schemas/caps.capnp");
 
 fn schema(interface: &str) -> InterfaceSchema {
     InterfaceSchema::source("caps.capnp", SCHEMA, format!("caps.capnp:{interface}"))

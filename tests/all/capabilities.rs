@@ -2,7 +2,7 @@
 //! this test process are granted (with their `.capnp` source) to workers
 //! running in a real `caplet serve` and its isolate-hosts, and JS calls them.
 
-mod support;
+use crate::support;
 
 use std::cell::{Cell, RefCell};
 use std::pin::Pin;
@@ -16,14 +16,11 @@ use futures::AsyncReadExt;
 use support::{block_on, Server};
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
-#[allow(dead_code, clippy::all, clippy::unimplemented)]
-mod caps_capnp {
-    include!(concat!(env!("OUT_DIR"), "/caps_capnp.rs"));
-}
+use crate::caps_capnp;
 
 use caps_capnp::{callback, caller, chain, echo, factory, faulty, named, thing};
 
-const SCHEMA: &str = include_str!("schemas/caps.capnp");
+const SCHEMA: &str = include_str!("../schemas/caps.capnp");
 
 fn schema(interface: &str) -> InterfaceSchema {
     InterfaceSchema::source("caps.capnp", SCHEMA, format!("caps.capnp:{interface}"))
@@ -369,7 +366,7 @@ fn every_type_round_trips_through_a_rust_capability() {
     block_on(async {
         let conn = Connection::connect(&server.socket).await.unwrap();
         let echo: echo::Client = capnp_rpc::new_client(EchoImpl);
-        let code = WorkerCode::new("types.js", include_str!("js/types.js")).grant(
+        let code = WorkerCode::new("types.js", include_str!("../js/types.js")).grant(
             "echo",
             echo,
             schema("Echo"),
@@ -393,7 +390,7 @@ fn wrong_types_throw_errors_naming_the_field() {
     block_on(async {
         let conn = Connection::connect(&server.socket).await.unwrap();
         let echo: echo::Client = capnp_rpc::new_client(EchoImpl);
-        let code = WorkerCode::new("errors.js", include_str!("js/type_errors.js")).grant(
+        let code = WorkerCode::new("errors.js", include_str!("../js/type_errors.js")).grant(
             "echo",
             echo,
             schema("Echo"),
@@ -551,7 +548,7 @@ fn rust_capabilities_call_back_into_js_objects() {
     block_on(async {
         let conn = Connection::connect(&server.socket).await.unwrap();
         let caller: caller::Client = capnp_rpc::new_client(CallerImpl);
-        let code = WorkerCode::new("callbacks.js", include_str!("js/callbacks.js")).grant(
+        let code = WorkerCode::new("callbacks.js", include_str!("../js/callbacks.js")).grant(
             "caller",
             caller,
             schema("Caller"),
@@ -578,7 +575,7 @@ fn stubs_are_released_on_dispose_and_at_invocation_end() {
     let server = Server::start(1);
     block_on(async {
         let conn = Connection::connect(&server.socket).await.unwrap();
-        let (code, drops) = with_factory("lifetime.js", include_str!("js/lifetime.js"));
+        let (code, drops) = with_factory("lifetime.js", include_str!("../js/lifetime.js"));
         let out = run(&conn, code, "null").await;
         assert_eq!(out["touched"], 1);
         assert_eq!(
@@ -615,7 +612,7 @@ fn answers_never_awaited_are_released_at_invocation_end() {
     let server = Server::start(1);
     block_on(async {
         let conn = Connection::connect(&server.socket).await.unwrap();
-        let (code, drops) = with_factory("unawaited.js", include_str!("js/unawaited.js"));
+        let (code, drops) = with_factory("unawaited.js", include_str!("../js/unawaited.js"));
         let worker = conn.load(&code).await.unwrap();
         let first = worker.invoke("run", r#""stash""#).await.unwrap();
         let first: serde_json::Value = serde_json::from_str(&first.output).unwrap();

@@ -1,7 +1,7 @@
 //! End to end through the `caplet` binary: `caplet run` against a running
 //! `caplet serve` (--connect) and with its embedded broker.
 
-mod support;
+use crate::support;
 
 use support::{caplet, script, Server};
 

@@ -3,7 +3,7 @@
 //! JSON-RPC lines on stdio; and the refusal to serve HTTP off loopback
 //! without a token file.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};

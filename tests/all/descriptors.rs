@@ -3,7 +3,7 @@
 //! keeps serving its Unix-socket clients promptly and logs the flood at
 //! most once a second.
 
-mod support;
+use crate::support;
 
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;

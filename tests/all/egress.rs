@@ -6,7 +6,7 @@
 //! names and values, status text, body, errors), in its raw, case-changed,
 //! URL-encoded and base64 forms.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -20,7 +20,7 @@ use support::caplet_bin;
 const SECRET: &str = "sk-Test-5f1c0a9e7d3b42c6";
 
 /// The test CA's certificate, PEM.
-const CA_PEM: &str = include_str!("../egress/tests/tls/ca.pem");
+const CA_PEM: &str = include_str!("../../egress/tests/tls/ca.pem");
 
 /// A temporary directory with a `caplet.toml` and a copy of the test CA,
 /// and `caplet run` in it.
@@ -124,9 +124,9 @@ fn server(tls: bool, handler: Handler) -> u16 {
 
 fn server_tls_config() -> Arc<rustls::ServerConfig> {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-    let cert = CertificateDer::from(include_bytes!("../egress/tests/tls/leaf.der").to_vec());
+    let cert = CertificateDer::from(include_bytes!("../../egress/tests/tls/leaf.der").to_vec());
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-        include_bytes!("../egress/tests/tls/leaf.key.der").to_vec(),
+        include_bytes!("../../egress/tests/tls/leaf.key.der").to_vec(),
     ));
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)

@@ -27,20 +27,17 @@
 //! it, with its module state intact. The worker is granted `env.named` (answers
 //! `{name: "hostile"}`) and `env.hang` (never answers).
 
-mod support;
+use crate::support;
 
 use caplet_client::{kind_name, Connection, Error, InterfaceSchema, Limits, WorkerCode};
 use capnp::capability::Rc as CapRc;
 use support::{block_on, Server};
 
-#[allow(dead_code, clippy::all, clippy::unimplemented)]
-mod caps_capnp {
-    include!(concat!(env!("OUT_DIR"), "/caps_capnp.rs"));
-}
+use crate::caps_capnp;
 
 use caps_capnp::named;
 
-const SCHEMA: &str = include_str!("schemas/caps.capnp");
+const SCHEMA: &str = include_str!("../schemas/caps.capnp");
 
 /// Answers `name()` with "hostile".
 struct Named;
@@ -246,7 +243,7 @@ macro_rules! hostile {
             fn $name() {
                 run_case(
                     stringify!($name),
-                    include_str!(concat!("hostile/", stringify!($name), ".js")),
+                    include_str!(concat!("../hostile/", stringify!($name), ".js")),
                 );
             }
         )*

@@ -7,7 +7,7 @@
 //! unnamed failure; and the server keeps serving: a normal call on the same
 //! connection works after every one.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

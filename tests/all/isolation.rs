@@ -5,7 +5,7 @@
 //! replaced, workers poisoned by a limit are rebuilt, limits come from flags,
 //! and cordons keep principals in separate hosts.
 
-mod support;
+use crate::support;
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -17,14 +17,11 @@ use capnp::capability::Rc as CapRc;
 use support::{block_on, caplet_bin, Server};
 use tokio::sync::watch;
 
-#[allow(dead_code, clippy::all, clippy::unimplemented)]
-mod caps_capnp {
-    include!(concat!(env!("OUT_DIR"), "/caps_capnp.rs"));
-}
+use crate::caps_capnp;
 
 use caps_capnp::named;
 
-const SCHEMA: &str = include_str!("schemas/caps.capnp");
+const SCHEMA: &str = include_str!("../schemas/caps.capnp");
 
 /// How long a test waits for an event before failing.
 const GUARD: Duration = Duration::from_secs(15);

@@ -1,7 +1,7 @@
 //! End to end through the client library: a real `caplet serve` process, its
 //! isolate-host processes, and QuickJS, over the Unix socket.
 
-mod support;
+use crate::support;
 
 use caplet_client::{Connection, Error, InvokeErrorKind, Level, WorkerCode};
 use support::{block_on, Server};

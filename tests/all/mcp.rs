@@ -9,7 +9,7 @@
 //! the `mcp-tests` feature, which CI turns on after installing it (`pip
 //! install mcp`): `cargo test -p caplet --features mcp-tests --test mcp`.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};

@@ -14,7 +14,7 @@
 //! `run`) and `NAME.out` next to each other; `cargo test -p caplet --test
 //! platform` runs them all and lists every mismatch.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,7 +1,7 @@
 //! End to end at the process level: isolate-host supervision and clean
 //! shutdown of `caplet serve`.
 
-mod support;
+use crate::support;
 
 use caplet_client::{Connection, WorkerCode};
 use support::{alive, block_on, Server};

@@ -5,7 +5,7 @@
 //! the `python-tests` feature, which CI turns on after installing pycapnp:
 //! `cargo test -p caplet --features python-tests --test python`.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

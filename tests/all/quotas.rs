@@ -4,7 +4,7 @@
 //! `overloaded` / `quota_exceeded: <name>: …` while others are served; and
 //! the quota comes back as the principal lets go.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::time::Instant;

@@ -2,7 +2,7 @@
 //! hardening of every connection (malformed frames, call storms, idle and
 //! slow connections), against real `caplet serve` processes.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -1,9 +1,8 @@
 //! Test support: the `caplet` binary, a real `caplet serve` process on a
 //! temporary socket, and a single-threaded runtime for the client library.
-#![allow(dead_code)] // each test file uses its own subset
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -11,69 +10,10 @@ use std::time::Duration;
 /// How long a test waits for a line from a server before failing.
 pub const LINE_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// The `caplet` binary cargo built next to this test.
-///
-/// `cargo test --workspace` builds it; `cargo test -p caplet --test NAME`
-/// does not rebuild it, so a binary older than any source it is built from
-/// is refused rather than silently tested.
+/// The `caplet` binary of this package, which cargo builds before the
+/// tests that use it.
 pub fn caplet_bin() -> PathBuf {
-    static CHECKED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    CHECKED
-        .get_or_init(|| {
-            let exe = std::env::current_exe().expect("test executable path");
-            let dir = exe.parent().and_then(Path::parent).expect("target profile dir");
-            let bin = dir.join("caplet");
-            let built = std::fs::metadata(&bin).and_then(|m| m.modified()).unwrap_or_else(|_| {
-                panic!("{} is missing: run `cargo test --workspace`, which builds it", bin.display())
-            });
-            let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-            if let Some((_, newer)) = newest_source(root).filter(|(time, _)| *time > built) {
-                panic!(
-                    "{} is older than {}: run `cargo build -p caplet-client` (or `cargo test --workspace`)",
-                    bin.display(),
-                    newer.display()
-                );
-            }
-            bin
-        })
-        .clone()
-}
-
-/// The most recently modified `.rs` or `.capnp` file the binary is built from.
-fn newest_source(root: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
-    let crates = [
-        "schema",
-        "src",
-        "build.rs",
-        "broker",
-        "isolate-host",
-        "client",
-        "capnp-js",
-        "store",
-        "egress",
-        "confine",
-    ];
-    let mut pending: Vec<PathBuf> = crates.iter().map(|c| root.join(c)).collect();
-    let mut newest: Option<(std::time::SystemTime, PathBuf)> = None;
-    while let Some(path) = pending.pop() {
-        if path.is_dir() {
-            let skip = path
-                .file_name()
-                .is_some_and(|n| n == "tests" || n == "examples");
-            if !skip {
-                if let Ok(entries) = std::fs::read_dir(&path) {
-                    pending.extend(entries.flatten().map(|e| e.path()));
-                }
-            }
-        } else if path.extension().is_some_and(|e| e == "rs" || e == "capnp") {
-            if let Ok(time) = std::fs::metadata(&path).and_then(|m| m.modified()) {
-                if newest.as_ref().is_none_or(|(t, _)| time > *t) {
-                    newest = Some((time, path));
-                }
-            }
-        }
-    }
-    newest
+    PathBuf::from(env!("CARGO_BIN_EXE_caplet"))
 }
 
 /// A `caplet serve` process on a temporary socket, stopped on drop.

@@ -2,20 +2,17 @@
 //! types` prints for the same grants (a built-in and a client-provided
 //! interface), and refuses a bad binding as `load` would.
 
-mod support;
+use crate::support;
 
 use caplet_client::{Builtin, Connection, Error, InterfaceSchema, WorkerCode};
 use capnp::capability::Rc as CapRc;
 use support::{block_on, Server};
 
-#[allow(dead_code, clippy::all, clippy::unimplemented)]
-mod caps_capnp {
-    include!(concat!(env!("OUT_DIR"), "/caps_capnp.rs"));
-}
+use crate::caps_capnp;
 
 use caps_capnp::named;
 
-const SCHEMA: &str = include_str!("schemas/caps.capnp");
+const SCHEMA: &str = include_str!("../schemas/caps.capnp");
 
 struct NamedImpl;
 

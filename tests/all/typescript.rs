@@ -8,7 +8,7 @@
 //! installing it: `cargo test -p caplet --features typescript-tests --test
 //! typescript`.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -28,7 +28,7 @@ use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{Builtin, BuiltinKind, Connection, Error, Level, WorkerCode};
+use caplet_client::{Builtin, BuiltinKind, Connection, Error, Level, WorkerCode};
 
 /// Results and logs longer than this many characters are cut by default.
 pub const DEFAULT_MAX_CHARS: usize = 24_000;
@@ -48,7 +48,7 @@ pub struct Args {
     /// Grant a built-in capability to every script as env.BINDING
     /// (repeatable), as for `caplet run`; added to `[mcp] grants` of
     /// --config.
-    #[arg(long = "grant", value_name = "BINDING=SPEC", value_parser = crate::parse_grant)]
+    #[arg(long = "grant", value_name = "BINDING=SPEC", value_parser = caplet_client::parse_grant)]
     grants: Vec<(String, Builtin)>,
     /// Cut a script's result and its logs at this many characters (default
     /// 24000, or `[mcp] max_chars` of --config).
@@ -369,7 +369,7 @@ impl Runner {
                 logs.len()
             ));
         }
-        let calls: Vec<Value> = calls.iter().map(crate::CallRecord::to_json).collect();
+        let calls: Vec<Value> = calls.iter().map(super::call_json).collect();
         let mut out = json!({ "result": result, "logs": kept, "calls": calls });
         if !notes.is_empty() {
             out["notes"] = json!(notes);
@@ -386,7 +386,7 @@ fn error_kind(error: &Error) -> String {
     match error {
         Error::Exception { .. } => "exception".into(),
         Error::LimitExceeded { limit, .. } => limit.kind_name().into(),
-        Error::Invocation { kind, .. } => crate::kind_name(*kind).into(),
+        Error::Invocation { kind, .. } => caplet_client::kind_name(*kind).into(),
         Error::Refused { kind, .. } | Error::Denied { kind, .. } => kind.clone(),
         Error::Disconnected(_) => "disconnected".into(),
         Error::Overloaded(_) => "overloaded".into(),
