@@ -297,8 +297,8 @@ struct BuiltinGrant {
 
 struct InterfaceSchema {
   # Describes a capability's interface at run time, so that JavaScript can
-  # call it with plain objects. EXPERIMENTAL: filled in by the capabilities
-  # work; field numbers are stable.
+  # call it with plain objects (and `caplet types` / `Broker.types` describe
+  # it in TypeScript).
 
   union {
     source @0 :SourceSchema;
@@ -579,8 +579,8 @@ struct Stats {
   # microseconds (see `Limits.cpuTimeMs`).
   peakMemoryBytes @2 :UInt64;
   # Largest heap size of the worker's runtime seen during the invocation,
-  # sampled (measuring walks the whole heap): after the first stretch of
-  # JavaScript, after every 16th later one, and at the end.
+  # sampled (measuring walks the whole heap): after every 64th segment of
+  # the invocation's tasks, and at its end.
 }
 
 # ==============================================================================
