@@ -7,7 +7,7 @@
 //!
 //! The SDK is not part of a Rust toolchain, so these tests build only with
 //! the `mcp-tests` feature, which CI turns on after installing it (`pip
-//! install mcp`): `cargo test -p caplet --features mcp-tests --test mcp`.
+//! install mcp`): `cargo test --features mcp-tests --test all mcp::`.
 
 use crate::support;
 

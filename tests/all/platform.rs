@@ -11,8 +11,8 @@
 //! from caplet's own output.
 //!
 //! Adding a case: drop `NAME.js` (its default export is the entrypoint
-//! `run`) and `NAME.out` next to each other; `cargo test -p caplet --test
-//! platform` runs them all and lists every mismatch.
+//! `run`) and `NAME.out` next to each other; `cargo test --test all
+//! platform::` runs them all and lists every mismatch.
 
 use crate::support;
 

@@ -3,7 +3,7 @@
 //!
 //! pycapnp is not part of a Rust toolchain, so these tests build only with
 //! the `python-tests` feature, which CI turns on after installing pycapnp:
-//! `cargo test -p caplet --features python-tests --test python`.
+//! `cargo test --features python-tests --test all python::`.
 
 use crate::support;
 

@@ -5,8 +5,8 @@
 //!
 //! `tsc` (npm `typescript`) is not part of a Rust toolchain, so these tests
 //! build only with the `typescript-tests` feature, which CI turns on after
-//! installing it: `cargo test -p caplet --features typescript-tests --test
-//! typescript`.
+//! installing it: `cargo test --features typescript-tests --test all
+//! typescript::`.
 
 use crate::support;
 
