@@ -304,7 +304,7 @@ const RECLAIM_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 /// the delay; it costs a walk of the thread's pages (microseconds), and
 /// nothing when mimalloc is not the allocator. SQLite allocates with the C
 /// library's malloc, which keeps freed memory below its heap's top (a
-/// 16 MiB file read is enough): with more than [`TRIM_ABOVE`] of it free,
+/// 16 MiB file read is enough): with more than `TRIM_ABOVE` of it free,
 /// `malloc_trim` returns it.
 pub async fn reclaim_freed_memory() {
     extern "C" {
