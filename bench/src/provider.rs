@@ -2,7 +2,7 @@
 //! `bench/schema/bench.capnp`, served as a [`caplet_capnp_js::dynamic`]
 //! server on the raw struct layout.
 //!
-//! Generated code comes only from the root `build.rs`, and this tiny
+//! Generated code comes only from `schema/build.rs`, and this tiny
 //! interface does not need it: its two methods read and write one `UInt32`
 //! and one capability at layout positions fixed by the schema.
 

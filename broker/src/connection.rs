@@ -2,7 +2,7 @@
 //! (Unix socket or TCP) is served here.
 //!
 //! Three layers sit between the socket and capnp-rpc:
-//! - [`Guarded`] wraps the byte stream. It follows the Cap'n Proto framing
+//! - `Guarded` wraps the byte stream. It follows the Cap'n Proto framing
 //!   (segment table, then segments) without buffering anything, and fails the
 //!   read side when the connection is *idle* (nothing arrives for
 //!   `idle_timeout` while no call is in flight) or *slow* (a message takes
@@ -13,7 +13,7 @@
 //!   nesting 64) and capnp-futures' own limit of 512 segments per message:
 //!   a malformed or oversized frame fails this connection's RPC system, which
 //!   closes this connection and nothing else.
-//! - [`GatedNetwork`] wraps the two-party `VatNetwork` and looks at each RPC
+//! - `GatedNetwork` wraps the two-party `VatNetwork` and looks at each RPC
 //!   message's header. It counts the peer's questions (`Call`, `Bootstrap`)
 //!   until their `Return` is sent or the peer `Finish`es them, and answers
 //!   that carry capabilities until the peer `Finish`es them (capnp-rpc keeps

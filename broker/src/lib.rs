@@ -56,21 +56,9 @@ pub use limits::{LimitPolicy, Limits};
 pub use pool::{HostCommand, HostPool, PoolOptions};
 pub use quota::Quotas;
 
-/// Reader limits for every message the broker reads (from clients and from
-/// isolate-hosts), and the client library reads from the broker:
-/// - traversal limit 80 MiB (10 Mi words): big enough for 64 MiB of modules
-///   plus the rest of a `WorkerCode`; a frame whose segment table announces
-///   more is refused before its body is read;
-/// - nesting limit 64, against deeply nested pointers.
-///
-/// capnp-futures also refuses frames of 512 segments or more. A message that
-/// breaks a limit ends the connection it came on, and only that one.
-pub fn reader_options() -> capnp::message::ReaderOptions {
-    let mut options = capnp::message::ReaderOptions::new();
-    options.traversal_limit_in_words(Some(caplet::MAX_MESSAGE_WORDS));
-    options.nesting_limit(64);
-    options
-}
+/// The reader limits of every message the broker reads (defined with the
+/// schemas, so that the client library shares them without the broker).
+pub use caplet::reader_options;
 
 /// How a broker runs.
 #[derive(Debug, Clone)]

@@ -8,9 +8,11 @@
 //! `disconnected` and is never retried.
 //!
 //! Wall-clock time is enforced twice: by the host, which ends the invocation
-//! with `wallTimeExceeded`, and here, [`WALL_GRACE`] later, should the host
-//! be stuck: the caller gets `wallTimeExceeded` anyway, the worker is
-//! reloaded at its next invocation, and the pool checks the host.
+//! with `wallTimeExceeded` (and waits up to `caplet::LOG_FLUSH_TIMEOUT_MS`
+//! for a slow log sink before it answers), and here, [`WALL_GRACE`] after
+//! both, should the host be stuck: the caller gets `wallTimeExceeded`
+//! anyway, the worker is reloaded at its next invocation, and the pool
+//! checks the host (`Limits.wallTimeMs` in `schema/caplet.capnp`).
 
 use std::cell::RefCell;
 use std::collections::VecDeque;

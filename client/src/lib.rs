@@ -16,7 +16,6 @@
 //! ```
 
 mod builtin;
-pub mod cli;
 mod error;
 
 use std::cell::RefCell;
@@ -404,21 +403,6 @@ impl CallRecord {
             pipelined_on: u32::try_from(r.get_pipelined_on()).ok(),
         })
     }
-
-    /// The record as JSON, with the keys `caplet run --calls` prints.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "binding": self.binding,
-            "interface": self.interface,
-            "method": self.method,
-            "start_us": self.start_us,
-            "duration_us": self.duration_us,
-            "params_bytes": self.params_bytes,
-            "results_bytes": self.results_bytes,
-            "outcome": self.outcome,
-            "pipelined_on": self.pipelined_on,
-        })
-    }
 }
 
 /// A connection to a broker, remote or embedded.
@@ -431,6 +415,7 @@ impl CallRecord {
 pub struct Connection {
     broker: broker::Client,
     /// Keeps an embedded broker alive as long as the connection.
+    #[cfg(feature = "embedded")]
     embedded: Option<Rc<caplet_broker::Broker>>,
     /// Keeps a remote connection open; `None` when embedded.
     link: Option<Rc<Link>>,
@@ -466,6 +451,7 @@ impl Connection {
         let (broker, link) = bootstrap(stream);
         Ok(Self {
             broker,
+            #[cfg(feature = "embedded")]
             embedded: None,
             link: Some(link),
         })
@@ -493,6 +479,7 @@ impl Connection {
         let response = request.send().promise.await?;
         Ok(Self {
             broker: response.get()?.get_broker()?,
+            #[cfg(feature = "embedded")]
             embedded: None,
             link: Some(link),
         })
@@ -507,13 +494,15 @@ impl Connection {
         let (broker, link) = bootstrap_io(reader, writer);
         Self {
             broker,
+            #[cfg(feature = "embedded")]
             embedded: None,
             link: Some(link),
         }
     }
 
     /// Starts a broker in this process (its isolate-hosts are still separate
-    /// processes) and connects to it.
+    /// processes) and connects to it. Needs the `embedded` feature.
+    #[cfg(feature = "embedded")]
     pub fn embedded(config: caplet_broker::Config) -> Self {
         let broker = Rc::new(caplet_broker::Broker::start(config));
         Self {
@@ -524,6 +513,7 @@ impl Connection {
     }
 
     /// The embedded broker, if this connection started one.
+    #[cfg(feature = "embedded")]
     pub fn embedded_broker(&self) -> Option<&Rc<caplet_broker::Broker>> {
         self.embedded.as_ref()
     }
@@ -660,6 +650,7 @@ impl Connection {
         if let Some(link) = &self.link {
             link.close();
         }
+        #[cfg(feature = "embedded")]
         if let Some(broker) = self.embedded {
             broker.shutdown().await;
         }
@@ -685,7 +676,7 @@ fn bootstrap_io<T: capnp::capability::FromClientHook>(
         reader,
         writer,
         rpc_twoparty_capnp::Side::Client,
-        caplet_broker::reader_options(),
+        caplet::reader_options(),
     );
     let mut rpc = RpcSystem::new(Box::new(network), None);
     let bootstrap: T = rpc.bootstrap(rpc_twoparty_capnp::Side::Server);

@@ -1,9 +1,11 @@
-//! The engine boundary: the one place where a worker's QuickJS runtime and
-//! context are configured (memory limit, stack size, CPU and wall-clock
-//! deadlines via the interrupt handler, intrinsics, the frozen clock, the
-//! globals removed). Everything else in the isolate-host asks this module for
-//! an [`Isolate`] and never configures QuickJS itself, so a different engine
-//! can later replace this module alone.
+//! The engine boundary: where a worker's QuickJS runtime and context are
+//! configured (memory limit, stack size, CPU and wall-clock deadlines via
+//! the interrupt handler, intrinsics, the frozen clock, the globals
+//! removed). The isolate-host has one other runtime, the compiler's, which
+//! parses sources and never runs a worker's code; `modules::Compiler::new`
+//! configures it (its own memory and stack limits). Everything else asks
+//! this module for an [`Isolate`] and never configures QuickJS itself, so a
+//! different engine can later replace these two modules alone.
 //!
 //! What a worker's global scope has beyond ECMAScript: `console`, `RpcError`,
 //! and the Web platform's globals of `platform::TABLES`, each built on first

@@ -1,5 +1,5 @@
 """Drives `caplet mcp` with the official MCP Python SDK's client, over stdio
-or streamable HTTP, and prints one JSON report on stdout for tests/mcp.rs to
+or streamable HTTP, and prints one JSON report on stdout for tests/all/mcp.rs to
 check. Usage:
 
     client.py stdio CAPLET DATA_DIR     # starts `caplet mcp` itself

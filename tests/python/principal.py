@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Test helper for tests/python.rs: one principal's view of a broker, from
+"""Test helper for tests/all/python.rs: one principal's view of a broker, from
 Python over TCP with a token.
 
 Authenticates, writes (or reads) a file in its own `workspace` volume through

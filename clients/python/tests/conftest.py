@@ -22,7 +22,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..")
 def caplet_bin() -> str:
     path = os.environ.get("CAPLET_BIN") or os.path.join(ROOT, "target", "debug", "caplet")
     if not os.access(path, os.X_OK):
-        pytest.fail(f"{path} is missing: run `cargo build -p caplet-client` or set CAPLET_BIN")
+        pytest.fail(f"{path} is missing: run `cargo build -p caplet-cli` or set CAPLET_BIN")
     return path
 
 

@@ -1,6 +1,6 @@
 //! In-process tests of `Intl`, `Buffer` and the `node:` modules: the
 //! conformance cases of `tests/platform/` whose names start with `intl_` or
-//! `node_` (also run end to end by `tests/platform.rs`), evaluated in a real
+//! `node_` (also run end to end by `tests/all/platform.rs`), evaluated in a real
 //! worker isolate, with a diff per line; and the module resolution rules.
 
 use std::time::Duration;
@@ -59,7 +59,7 @@ fn run_modules(sources: &[(&str, &str)]) -> std::result::Result<Vec<String>, Str
 /// The conformance files of `tests/platform/` whose names start with
 /// `prefix`: each `NAME.js` sets `globalThis.out` to an array of strings,
 /// and `NAME.out` holds them as `=> ` and a JSON array (the format of
-/// `tests/platform.rs`).
+/// `tests/all/platform.rs`).
 fn conformance(prefix: &str) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/platform");
     let mut files: Vec<_> = std::fs::read_dir(&dir)

@@ -297,8 +297,8 @@ struct BuiltinGrant {
 
 struct InterfaceSchema {
   # Describes a capability's interface at run time, so that JavaScript can
-  # call it with plain objects. EXPERIMENTAL: filled in by the capabilities
-  # work; field numbers are stable.
+  # call it with plain objects (and `caplet types` / `Broker.types` describe
+  # it in TypeScript).
 
   union {
     source @0 :SourceSchema;
@@ -335,47 +335,71 @@ struct CompiledSchema {
 }
 
 struct Limits {
-  # Per-worker resource limits. 0 means "the broker's default".
+  # Per-worker resource limits. This is the one place their defaults,
+  # maxima and enforcement are written down (README.md, ARCHITECTURE.md
+  # and the code's docs refer here). 0 means "the broker's default". The
+  # defaults and maxima below are the broker's built-in ones (`caplet
+  # serve --limit-default/--limit-max NAME=VALUE` change them; a maximum
+  # below a default lowers the default with it). Asking for more than the
+  # maximum fails the load with `limit_too_high`. A tripped limit ends the
+  # invocation with the `InvokeError.Kind` named below, and the worker's
+  # runtime is rebuilt from its code before its next invocation.
 
   memoryBytes @0 :UInt64;
-  # Heap limit of the worker's JavaScript runtime, in bytes (default 64 MiB).
+  # Heap limit of the worker's JavaScript runtime, in bytes (default 64 MiB,
+  # at most 2 GiB), enforced by QuickJS's allocator on every allocation:
+  # `memoryLimitExceeded`.
 
   cpuTimeMs @1 :UInt32;
   # Time one invocation may spend running JavaScript, in milliseconds
-  # (default 1000): its CPU time, counted per stretch of JavaScript with the
-  # monotonic clock (so time the host thread is preempted counts too).
+  # (default 1000, at most 300000): its CPU time, counted per stretch of
+  # JavaScript with the monotonic clock (so time the host thread is
+  # preempted counts too), enforced by the runtime's interrupt handler:
+  # `cpuLimitExceeded`.
 
   wallTimeMs @2 :UInt32;
-  # Wall-clock time one invocation may take, in milliseconds (default 30000).
+  # Wall-clock time one invocation may take, in milliseconds (default
+  # 30000, at most 3600000), `ctx.waitUntil` included: `wallTimeExceeded`.
+  # The isolate-host enforces it, then waits up to one second more for a
+  # slow `LogSink` (`caplet::LOG_FLUSH_TIMEOUT_MS`) before it answers. A
+  # host that has not answered 500 ms after that (`wallTimeMs` + 1 s +
+  # 500 ms) is presumed stuck: the broker answers `wallTimeExceeded`
+  # itself, and kills the host unless it answers a status check within 2 s.
 
   stackBytes @3 :UInt32;
-  # Maximum JavaScript stack size, in bytes (default 1 MiB, at most 4 MiB).
-  # An isolate-host never grants more than half its thread's stack.
+  # Maximum JavaScript stack size, in bytes (default 1 MiB, at most 4 MiB),
+  # enforced by QuickJS's stack check: `stackOverflow`. An isolate-host
+  # never grants more than half its thread's stack.
 
   moduleBytes @4 :UInt64;
   # Total size of all module sources and their names, in bytes (default
-  # 8 MiB).
+  # 8 MiB, at most 64 MiB), checked by the broker at load:
+  # `module_too_large`.
 
   outputBytes @5 :UInt64;
-  # Size of one invocation's JSON output, in bytes (default 16 MiB).
+  # Size of one invocation's JSON output, in bytes (default 16 MiB, at most
+  # 32 MiB), checked by the isolate-host while it serialises:
+  # `outputTooLarge`.
 
   logBytes @6 :UInt64;
   # Total size of the log lines one invocation may keep, in bytes (default
-  # 1 MiB); later lines are dropped and a final warning says so.
+  # 1 MiB, at most 8 MiB); later lines are dropped by the isolate-host and
+  # a final warning says so.
 
   subrequests @7 :UInt32;
-  # Capability calls one invocation may make, in total (default 1000). The
-  # call over the limit ends the invocation with `subrequestLimitExceeded`.
+  # Capability calls one invocation may make, in total (default 1000, at
+  # most 1000000), counted by the isolate-host. The call over the limit
+  # ends the invocation with `subrequestLimitExceeded`.
 
   callsInFlight @8 :UInt32;
   # Capability calls one invocation may have waiting for their results at
-  # once (default 100). The call over the limit ends the invocation with
-  # `callsInFlightExceeded`.
+  # once (default 100, at most 10000), counted by the isolate-host. The
+  # call over the limit ends the invocation with `callsInFlightExceeded`.
 
   pendingTimers @9 :UInt32;
   # Timers (`setTimeout`, `setInterval`) one invocation may have pending at
-  # once (default 1000, at most 100000). The timer over the limit ends the
-  # invocation with `timerLimitExceeded`.
+  # once (default 1000, at most 100000), counted by the isolate-host. The
+  # timer over the limit ends the invocation with `timerLimitExceeded`.
 }
 
 # ==============================================================================
@@ -497,7 +521,7 @@ struct InvokeError {
     # The worker's heap reached `Limits.memoryBytes`.
     wallTimeExceeded @7;
     # The invocation took longer than `Limits.wallTimeMs`. Enforced by the
-    # isolate-host and, should the host be stuck, by the broker.
+    # isolate-host and, should the host be stuck, by the broker (see there).
     stackOverflow @8;
     # The JavaScript stack reached `Limits.stackBytes`.
     outputTooLarge @9;
@@ -579,8 +603,8 @@ struct Stats {
   # microseconds (see `Limits.cpuTimeMs`).
   peakMemoryBytes @2 :UInt64;
   # Largest heap size of the worker's runtime seen during the invocation,
-  # sampled (measuring walks the whole heap): after the first stretch of
-  # JavaScript, after every 16th later one, and at the end.
+  # sampled (measuring walks the whole heap): after every 64th segment of
+  # the invocation's tasks, and at its end.
 }
 
 # ==============================================================================

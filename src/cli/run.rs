@@ -1,0 +1,232 @@
+//! `caplet run`: load a worker, invoke it once, print the result.
+
+use std::path::PathBuf;
+
+use caplet_client::{Builtin, BuiltinKind, Connection, Error, Level, WorkerCode};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The worker's main module (an ES module whose default export is called).
+    file: PathBuf,
+    /// Add a module the worker can import, as NAME=FILE (repeatable). Names
+    /// ending in .json are JSON modules.
+    #[arg(long = "module", value_name = "NAME=FILE", value_parser = parse_module)]
+    modules: Vec<(String, PathBuf)>,
+    /// The entrypoint: a method of the default export.
+    #[arg(long, value_name = "NAME", default_value = "run")]
+    entry: String,
+    /// The input passed to the entrypoint, as JSON.
+    #[arg(long, value_name = "JSON", default_value = "null")]
+    input: String,
+    /// Use a running broker instead of an embedded one: the path of its Unix
+    /// socket, or tcp://HOST:PORT (with --token-file).
+    #[arg(long, value_name = "SOCKET|tcp://HOST:PORT")]
+    connect: Option<std::ffi::OsString>,
+    /// The token for --connect tcp://…: a file of one line, `token` or
+    /// `name:token`.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// Grant a built-in capability as env.BINDING (repeatable): SPEC is
+    /// fs:VOLUME, fs:VOLUME:ro, kv:STORE or http:POLICY. Granted as `fetch`,
+    /// an http gateway also gives the worker a global fetch(). With the
+    /// embedded broker, http:HOST without such a policy in --config allows
+    /// just that host.
+    #[arg(long = "grant", value_name = "BINDING=SPEC", value_parser = caplet_client::parse_grant)]
+    grants: Vec<(String, Builtin)>,
+    /// Print the invocation's wall time, CPU time and peak memory on stderr.
+    #[arg(long)]
+    stats: bool,
+    /// Print the invocation's call log on stderr: one JSON line per
+    /// capability call (binding, interface, method, start_us, duration_us,
+    /// params_bytes, results_bytes, outcome, pipelined_on).
+    #[arg(long)]
+    calls: bool,
+    #[command(flatten)]
+    broker: super::BrokerArgs,
+}
+
+fn parse_module(spec: &str) -> Result<(String, PathBuf), String> {
+    match spec.split_once('=') {
+        Some((name, file)) if !name.is_empty() && !file.is_empty() => {
+            Ok((name.to_string(), PathBuf::from(file)))
+        }
+        _ => Err(format!("expected NAME=FILE, got {spec:?}")),
+    }
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    if let Err(e) = serde_json::from_str::<serde_json::Value>(&args.input) {
+        anyhow::bail!("malformed --input: not valid JSON: {e}");
+    }
+    let main_name = args
+        .file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| anyhow::anyhow!("{}: not a file name", args.file.display()))?
+        .to_string();
+    let mut code = WorkerCode::new(main_name, super::read_file(&args.file, "worker")?);
+    for (name, file) in &args.modules {
+        code = code.module(name.clone(), super::read_file(file, "module")?);
+    }
+    for (binding, builtin) in &args.grants {
+        code = code.grant_builtin(binding.clone(), builtin.clone());
+    }
+    if args.connect.is_some() && args.broker.any_given() {
+        anyhow::bail!("--hosts, --config, --data, --cordon, --require-confinement, --limit-default and --limit-max configure the embedded broker: they cannot be used with --connect");
+    }
+
+    let connection = match (&args.connect, &args.token_file) {
+        (Some(target), token_file) => {
+            match target.to_str().and_then(|t| t.strip_prefix("tcp://")) {
+                Some(address) => {
+                    let Some(token_file) = token_file else {
+                        anyhow::bail!("--connect tcp://… needs --token-file");
+                    };
+                    let token = read_token(token_file)?;
+                    Connection::connect_tcp(address, &token).await?
+                }
+                None if token_file.is_some() => {
+                    anyhow::bail!("--token-file is only used with --connect tcp://…")
+                }
+                None => Connection::connect(target).await?,
+            }
+        }
+        (None, Some(_)) => anyhow::bail!("--token-file is only used with --connect tcp://…"),
+        (None, None) => {
+            let mut config = args.broker.config(1)?;
+            for (_, builtin) in &args.grants {
+                if builtin.kind == BuiltinKind::Http {
+                    config.builtins.add_host_policy(&builtin.name)?;
+                }
+            }
+            Connection::embedded(config)
+        }
+    };
+    let result = invoke(&connection, &code, &args).await;
+    connection.close().await;
+    result
+}
+
+/// Reads a client token file: one line, `token` or `name:token` (blank lines
+/// and `#` comments are skipped). The token never appears in an error.
+fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
+    let text = super::read_file(&path.to_path_buf(), "token file")?;
+    match parse_token(&text) {
+        Some(token) => Ok(token.to_string()),
+        None => anyhow::bail!(
+            "token file {}: expected exactly one line, `token` or `name:token`",
+            path.display()
+        ),
+    }
+}
+
+/// The token in a client token file's text, if it has exactly one.
+fn parse_token(text: &str) -> Option<&str> {
+    let mut lines = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'));
+    let (Some(line), None) = (lines.next(), lines.next()) else {
+        return None;
+    };
+    let token = line.split_once(':').map_or(line, |(_, token)| token);
+    (!token.is_empty()).then_some(token)
+}
+
+async fn invoke(connection: &Connection, code: &WorkerCode, args: &Args) -> anyhow::Result<()> {
+    let worker = connection.load(code).await?;
+    // Lines are printed as the worker logs them; at the end only what did
+    // not stream (the note about dropped lines) is left to print.
+    let streamed = std::rc::Rc::new(std::cell::Cell::new(0usize));
+    let count = streamed.clone();
+    let invoked = worker
+        .invoke_streaming(&args.entry, &args.input, move |line| {
+            count.set(count.get() + 1);
+            print_logs(std::slice::from_ref(&line));
+        })
+        .await;
+    let rest = |logs: &[caplet_client::LogLine]| logs.get(streamed.get()..).unwrap_or_default().to_vec();
+    match invoked {
+        Ok(done) => {
+            print_logs(&rest(&done.logs));
+            if args.calls {
+                print_calls(&done.calls);
+            }
+            println!("{}", done.output);
+            if args.stats {
+                print_stats(&done.stats);
+            }
+            Ok(())
+        }
+        Err(error) => {
+            print_logs(&rest(error.logs()));
+            if args.calls {
+                print_calls(error.calls());
+            }
+            let mut text = error.to_string();
+            match &error {
+                Error::Exception { stack, stats, .. } => {
+                    if !stack.is_empty() {
+                        text.push('\n');
+                        text.push_str(stack);
+                    }
+                    if args.stats {
+                        print_stats(stats);
+                    }
+                }
+                Error::LimitExceeded { stats, .. } | Error::Invocation { stats, .. }
+                    if args.stats =>
+                {
+                    print_stats(stats)
+                }
+                _ => {}
+            }
+            Err(anyhow::anyhow!(text))
+        }
+    }
+}
+
+fn print_logs(logs: &[caplet_client::LogLine]) {
+    for line in logs {
+        let level = match line.level {
+            Level::Debug => "debug",
+            Level::Info => "log",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        };
+        eprintln!("[{level}] {}", line.text);
+    }
+}
+
+fn print_calls(calls: &[caplet_client::CallRecord]) {
+    for call in calls {
+        eprintln!("{}", super::call_json(call));
+    }
+}
+
+fn print_stats(stats: &caplet_client::Stats) {
+    eprintln!(
+        "stats: wall {} µs, cpu {} µs, peak memory {} KiB",
+        stats.wall_time.as_micros(),
+        stats.cpu_time.as_micros(),
+        stats.peak_memory_bytes / 1024
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_token;
+
+    #[test]
+    fn a_token_file_holds_one_token_with_or_without_its_name() {
+        assert_eq!(parse_token("secret-token\n"), Some("secret-token"));
+        assert_eq!(parse_token("alice:secret-token"), Some("secret-token"));
+        assert_eq!(
+            parse_token("# mine\n\n  alice:secret-token  \n"),
+            Some("secret-token")
+        );
+        assert_eq!(parse_token(""), None);
+        assert_eq!(parse_token("alice:"), None);
+        assert_eq!(parse_token("one\ntwo\n"), None);
+    }
+}

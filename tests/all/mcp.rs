@@ -1,0 +1,358 @@
+//! `caplet mcp` driven by the official MCP Python SDK's client
+//! (`tests/mcp/client.py`), over stdio and over streamable HTTP: listing
+//! the tools, `search`, and `execute` with an fs and a kv grant (result,
+//! logs, calls), a syntax error, an exception, a CPU-limit trip, a cut
+//! result and concurrent scripts; and malformed JSON-RPC on both
+//! transports, after which the server still answers.
+//!
+//! The SDK is not part of a Rust toolchain, so these tests build only with
+//! the `mcp-tests` feature, which CI turns on after installing it (`pip
+//! install mcp`): `cargo test --features mcp-tests --test all mcp::`.
+
+use crate::support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{json, Value};
+
+fn client_script() -> &'static str {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp/client.py")
+}
+
+/// Runs `client.py ARGS…` and parses its report.
+fn run_client(args: &[&str]) -> Value {
+    let out = Command::new("python3")
+        .arg(client_script())
+        .args(args)
+        .output()
+        .expect("run python3 (pip install mcp)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "client.py failed:\n{stderr}");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("report: {e}\n{stderr}"))
+}
+
+/// Checks a report of `client.py` (the same over both transports).
+fn check_report(report: &Value) {
+    let tools = report["tools"].as_object().expect("tools");
+    assert_eq!(tools.len(), 2, "{tools:?}");
+    let execute = tools["execute"].as_str().expect("execute's description");
+    // The description carries the API's summary, without its docs.
+    assert!(
+        execute.contains("interface Env {\n  fs: Volume;\n  kv: Store;\n}"),
+        "{execute}"
+    );
+    assert!(
+        execute.contains("read(params: { path: string }): Promise<"),
+        "{execute}"
+    );
+    assert!(!execute.contains("/**"), "{execute}");
+    assert!(tools["search"]
+        .as_str()
+        .expect("search")
+        .contains("interface Store"));
+    assert_eq!(report["execute_schema"]["required"], json!(["code"]));
+
+    let search = report["search"].as_str().expect("search text");
+    assert!(
+        search.starts_with("/**") || search.starts_with("interface Volume"),
+        "{search}"
+    );
+    assert!(
+        search.contains("interface Volume extends Capability {"),
+        "{search}"
+    );
+    assert!(
+        search.contains("  read(params: { path: string }): Promise<"),
+        "{search}"
+    );
+    assert!(!search.contains("interface Store extends"), "{search}");
+
+    let script = &report["script"];
+    assert_eq!(script["is_error"], false, "{script}");
+    let out = &script["structured"];
+    assert_eq!(
+        out["result"],
+        json!({ "text": "buy milk", "found": true, "size": 8 }),
+        "{out}"
+    );
+    assert_eq!(
+        out["logs"],
+        json!([{ "level": "log", "text": "read buy milk" }]),
+        "{out}"
+    );
+    assert!(out.get("error").is_none(), "{out}");
+    let calls: Vec<(String, String, String)> = out["calls"]
+        .as_array()
+        .expect("calls")
+        .iter()
+        .map(|c| {
+            assert!(c["duration_us"].as_u64().is_some(), "{c}");
+            (
+                c["binding"].as_str().unwrap_or_default().to_string(),
+                c["method"].as_str().unwrap_or_default().to_string(),
+                c["outcome"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String, String)> = [
+        ("fs", "write"),
+        ("fs", "read"),
+        ("kv", "put"),
+        ("kv", "get"),
+    ]
+    .iter()
+    .map(|(b, m)| (b.to_string(), m.to_string(), "ok".to_string()))
+    .collect();
+    assert_eq!(calls, expected, "{out}");
+    // The text content is the same JSON, for clients without structured content.
+    let text: Value =
+        serde_json::from_str(script["text"][0].as_str().expect("text")).expect("JSON");
+    assert_eq!(&text, out);
+
+    assert_eq!(
+        report["arrow"]["structured"]["result"], true,
+        "{}",
+        report["arrow"]
+    );
+    assert_eq!(
+        report["module"]["structured"]["result"], 42,
+        "{}",
+        report["module"]
+    );
+
+    let syntax = &report["syntax"];
+    assert_eq!(syntax["is_error"], true, "{syntax}");
+    assert_eq!(
+        syntax["structured"]["error"]["kind"], "syntax_error",
+        "{syntax}"
+    );
+    assert_eq!(syntax["structured"]["result"], Value::Null);
+
+    let thrown = &report["thrown"];
+    assert_eq!(thrown["is_error"], true, "{thrown}");
+    assert_eq!(
+        thrown["structured"]["error"]["kind"], "exception",
+        "{thrown}"
+    );
+    let message = thrown["structured"]["error"]["message"]
+        .as_str()
+        .expect("message");
+    assert!(message.starts_with("Error: boom"), "{message}");
+    assert_eq!(
+        thrown["structured"]["logs"],
+        json!([{ "level": "warn", "text": "about to" }])
+    );
+
+    let cpu = &report["cpu"];
+    assert_eq!(cpu["is_error"], true, "{cpu}");
+    assert_eq!(
+        cpu["structured"]["error"]["kind"], "cpu_limit_exceeded",
+        "{cpu}"
+    );
+
+    let big = &report["big"]["structured"];
+    let cut = big["result"]
+        .as_str()
+        .expect("a cut result is its JSON text");
+    assert_eq!(cut.chars().count(), 24_000);
+    assert!(cut.starts_with("\"xxx"), "{cut:.20}");
+    assert_eq!(
+        big["notes"],
+        json!(["result cut at 24000 of 30002 characters: shown as its JSON text"])
+    );
+
+    assert_eq!(report["concurrent"], json!([0, 2, 4, 6]));
+}
+
+#[test]
+fn the_python_sdk_uses_caplet_mcp_over_stdio() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let caplet = support::caplet_bin();
+    let report = run_client(&[
+        "stdio",
+        caplet.to_str().expect("UTF-8 path"),
+        data.path().to_str().expect("UTF-8 path"),
+    ]);
+    check_report(&report);
+}
+
+/// A `caplet mcp --http 127.0.0.1:0` process, killed on drop.
+struct HttpServer {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl HttpServer {
+    fn start(token: Option<&str>) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut command = Command::new(support::caplet_bin());
+        command
+            .args(["mcp", "--http", "127.0.0.1:0", "--grant", "fs=fs:notes"])
+            .args(["--grant", "kv=kv:main", "--limit-default", "cpuTimeMs=200"])
+            .arg("--data")
+            .arg(dir.path().join("data"));
+        if let Some(token) = token {
+            let file = dir.path().join("tokens");
+            std::fs::write(&file, format!("tester:{token}\n")).expect("token file");
+            command.arg("--token-file").arg(file);
+        }
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn caplet mcp");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("READY line");
+        let url = line
+            .trim()
+            .strip_prefix("READY ")
+            .unwrap_or_else(|| panic!("unexpected line {line:?}"))
+            .to_string();
+        HttpServer {
+            child,
+            url,
+            _dir: dir,
+        }
+    }
+
+    fn address(&self) -> &str {
+        self.url
+            .strip_prefix("http://")
+            .and_then(|u| u.strip_suffix("/mcp"))
+            .expect("http://ADDR/mcp")
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_python_sdk_uses_caplet_mcp_over_http_with_a_token() {
+    let server = HttpServer::start(Some("s3cret-token-0123456789"));
+    let report = run_client(&["http", &server.url, "s3cret-token-0123456789"]);
+    check_report(&report);
+}
+
+/// One raw HTTP/1.1 POST to the server; returns the status and the body.
+fn post(address: &str, body: &str, token: Option<&str>) -> (u16, String) {
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    write!(
+        stream,
+        "POST /mcp HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\n{auth}Content-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read the answer");
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    (status, body.to_string())
+}
+
+const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}"#;
+
+#[test]
+fn http_refuses_a_missing_or_wrong_token_and_answers_malformed_json_rpc() {
+    let server = HttpServer::start(Some("s3cret-token-0123456789"));
+    let (status, body) = post(server.address(), INITIALIZE, None);
+    assert_eq!(status, 401, "{body}");
+    let (status, _) = post(server.address(), INITIALIZE, Some("wrong-token-0123456789"));
+    assert_eq!(status, 401);
+    let token = Some("s3cret-token-0123456789");
+    let (status, body) = post(
+        server.address(),
+        "{\"jsonrpc\": \"2.0\", \"id\": 1, \"meth",
+        token,
+    );
+    assert!(status == 400 || status == 200, "{status} {body}");
+    assert!(
+        body.contains("\"code\":-32700") || body.contains("\"code\":-32600"),
+        "{body}"
+    );
+    let (status, body) = post(server.address(), INITIALIZE, token);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"serverInfo\""), "{body}");
+}
+
+/// Reads lines from `reader` until one is a JSON-RPC message with `id`.
+fn read_answer(reader: &mut impl BufRead, id: &Value) -> Value {
+    loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).expect("read") > 0,
+            "stdout closed"
+        );
+        let message: Value = serde_json::from_str(&line).expect("one JSON message per line");
+        if &message["id"] == id {
+            return message;
+        }
+    }
+}
+
+#[test]
+fn stdio_answers_malformed_json_rpc_and_keeps_serving() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(support::caplet_bin())
+        .args(["mcp", "--data"])
+        .arg(data.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn caplet mcp");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    writeln!(stdin, "{INITIALIZE}").expect("send");
+    let init = read_answer(&mut stdout, &json!(1));
+    assert!(init["result"]["serverInfo"].is_object(), "{init}");
+    writeln!(
+        stdin,
+        r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#
+    )
+    .expect("send");
+    // Not JSON, then JSON that is no JSON-RPC message, then a real request.
+    writeln!(stdin, "{{this is not json").expect("send");
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":2,"bogus":true}}"#).expect("send");
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":3,"method":"tools/list"}}"#).expect("send");
+    // Three answers, in any order (the errors do not wait for rmcp).
+    let mut answers = std::collections::HashMap::new();
+    while answers.len() < 3 {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).expect("read") > 0,
+            "stdout closed"
+        );
+        let message: Value = serde_json::from_str(&line).expect("one JSON message per line");
+        answers.insert(message["id"].to_string(), message);
+    }
+    let parse = &answers["null"];
+    assert_eq!(parse["error"]["code"], -32700, "{parse}");
+    let invalid = &answers["2"];
+    assert_eq!(invalid["error"]["code"], -32600, "{invalid}");
+    let listed = &answers["3"];
+    let names: Vec<&str> = listed["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(names, ["search", "execute"], "{listed}");
+    drop(stdin);
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "{status}");
+}
