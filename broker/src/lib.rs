@@ -76,6 +76,10 @@ pub struct Config {
     pub builtins: BuiltinConfig,
     /// Placement rules (cordons).
     pub pool: PoolOptions,
+    /// Whether the membranes record each invocation's calls (`calls`):
+    /// on by default; off only to measure what recording costs (the
+    /// bench), when every `calls` is empty.
+    pub call_log: bool,
 }
 
 impl Config {
@@ -88,6 +92,7 @@ impl Config {
             connection: ConnectionLimits::default(),
             builtins: BuiltinConfig::default(),
             pool: PoolOptions::default(),
+            call_log: true,
         }
     }
 }
@@ -118,6 +123,7 @@ impl Broker {
                 builtins::Builtins::new(config.builtins)
                     .expect("the built-in schemas are compiled in and checked by a unit test"),
                 quotas,
+                config.call_log,
             ),
             connection: config.connection,
             unix_admission: connection::Admission::new(config.connection.max_connections),

@@ -12,6 +12,12 @@
 //! Revoking answers the writes still waiting and lets go of the client's
 //! answers (capnp-rpc tells the client it no longer wants them), so nothing
 //! of the invocation stays once it has ended.
+//!
+//! The broker streams the invocation's call records to the same sink
+//! (`LogSink.call`, [`Revoke::call_stream`]) under the same bound: lines
+//! and records share the writes waiting, and records beyond it are counted
+//! apart ([`Revoke::calls_dropped`]). A sink that answers a record
+//! `unimplemented` (written before `call` existed) gets no more.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -19,6 +25,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use caplet::caplet_capnp::log_sink;
+
+use crate::calls;
 use capnp::capability::Rc as CapRc;
 use tokio::sync::Notify;
 
@@ -32,6 +40,8 @@ struct Shared {
     outstanding: Cell<usize>,
     /// Lines not forwarded because [`MAX_OUTSTANDING_WRITES`] were waiting.
     dropped: Cell<u64>,
+    /// Call records not sent because [`MAX_OUTSTANDING_WRITES`] were waiting.
+    calls_dropped: Cell<u64>,
     /// Wakes the waiting writes when the proxy is revoked (an `Arc` for
     /// `notified_owned`, a future that borrows nothing).
     revoked: Arc<Notify>,
@@ -45,19 +55,62 @@ pub struct SinkProxy {
 
 /// Ends a [`SinkProxy`] when dropped, letting go of the writes still
 /// waiting for the client.
-pub struct Revoke(Rc<Shared>);
+pub struct Revoke {
+    shared: Rc<Shared>,
+    target: log_sink::Client,
+}
 
 impl Revoke {
     /// How many lines were dropped so far because the sink was too slow.
     pub fn dropped(&self) -> u64 {
-        self.0.dropped.get()
+        self.shared.dropped.get()
+    }
+
+    /// How many call records were not sent because the sink was too slow.
+    pub fn calls_dropped(&self) -> u64 {
+        self.shared.calls_dropped.get()
+    }
+
+    /// Sends call records to the client's sink (`LogSink.call`) until
+    /// revoked, each answered on its own (the sender never waits).
+    pub fn call_stream(&self) -> calls::Stream {
+        let shared = self.shared.clone();
+        let target = self.target.clone();
+        let unimplemented = Rc::new(Cell::new(false));
+        Rc::new(move |record: &calls::Record| {
+            if !shared.open.get() || unimplemented.get() {
+                return;
+            }
+            if shared.outstanding.get() >= MAX_OUTSTANDING_WRITES {
+                shared.calls_dropped.set(shared.calls_dropped.get() + 1);
+                return;
+            }
+            let mut request = target.call_request();
+            calls::write_one(record, request.get().init_record());
+            shared.outstanding.set(shared.outstanding.get() + 1);
+            let waiting = Waiting(shared.clone());
+            let revoked = shared.revoked.clone().notified_owned();
+            let answer = request.send().promise;
+            let unimplemented = unimplemented.clone();
+            tokio::task::spawn_local(async move {
+                let _waiting = waiting;
+                tokio::select! {
+                    answer = answer => {
+                        if answer.is_err_and(|e| e.kind == capnp::ErrorKind::Unimplemented) {
+                            unimplemented.set(true);
+                        }
+                    }
+                    () = revoked => {}
+                }
+            });
+        })
     }
 }
 
 impl Drop for Revoke {
     fn drop(&mut self) {
-        self.0.open.set(false);
-        self.0.revoked.notify_waiters();
+        self.shared.open.set(false);
+        self.shared.revoked.notify_waiters();
     }
 }
 
@@ -77,13 +130,14 @@ impl SinkProxy {
             open: Cell::new(true),
             outstanding: Cell::new(0),
             dropped: Cell::new(0),
+            calls_dropped: Cell::new(0),
             revoked: Arc::new(Notify::new()),
         });
         let proxy = SinkProxy {
-            target,
+            target: target.clone(),
             shared: shared.clone(),
         };
-        (capnp_rpc::new_client(proxy), Revoke(shared))
+        (capnp_rpc::new_client(proxy), Revoke { shared, target })
     }
 }
 
@@ -171,6 +225,111 @@ mod tests {
             std::future::pending::<()>().await;
             Ok(())
         }
+
+        async fn call(
+            self: CapRc<Self>,
+            _: log_sink::CallParams,
+            _: log_sink::CallResults,
+        ) -> Result<(), capnp::Error> {
+            self.0.set(self.0.get() + 1);
+            let _held = Held(self.0.clone());
+            std::future::pending::<()>().await;
+            Ok(())
+        }
+    }
+
+    fn record() -> calls::Record {
+        calls::Record {
+            binding: "b".into(),
+            interface: "I".into(),
+            method: "m".into(),
+            start_us: 1,
+            duration_us: Some(2),
+            params_bytes: 8,
+            results_bytes: 8,
+            outcome: "ok".into(),
+            pipelined_on: None,
+        }
+    }
+
+    #[test]
+    fn call_records_share_the_bound_of_writes_waiting_and_stop_when_revoked() {
+        local(async {
+            let held = Rc::new(Cell::new(0));
+            let (proxy, revoke) = SinkProxy::wrap(capnp_rpc::new_client(Silent(held.clone())));
+            // Lines take half the writes waiting, records the rest; the
+            // records past the bound are counted apart from lines.
+            let lines: Vec<_> = (0..MAX_OUTSTANDING_WRITES / 2)
+                .map(|_| tokio::task::spawn_local(proxy.write_request().send().promise))
+                .collect();
+            while held.get() < MAX_OUTSTANDING_WRITES / 2 {
+                tokio::task::yield_now().await;
+            }
+            let stream = revoke.call_stream();
+            for _ in 0..MAX_OUTSTANDING_WRITES / 2 + 9 {
+                stream(&record());
+            }
+            while held.get() < MAX_OUTSTANDING_WRITES {
+                tokio::task::yield_now().await;
+            }
+            assert_eq!(revoke.calls_dropped(), 9);
+            assert_eq!(revoke.dropped(), 0);
+            drop(revoke);
+            for line in lines {
+                line.await.unwrap().unwrap();
+            }
+            // Revoked: every record let go, and nothing more is sent.
+            while held.get() > 0 {
+                tokio::task::yield_now().await;
+            }
+            stream(&record());
+            tokio::task::yield_now().await;
+            assert_eq!(held.get(), 0);
+        });
+    }
+
+    /// A sink written before `LogSink.call`: it answers `unimplemented`.
+    struct LinesOnly(Rc<Cell<u32>>);
+
+    impl log_sink::Server for LinesOnly {
+        async fn write(
+            self: CapRc<Self>,
+            _: log_sink::WriteParams,
+            _: log_sink::WriteResults,
+        ) -> Result<(), capnp::Error> {
+            Ok(())
+        }
+
+        async fn call(
+            self: CapRc<Self>,
+            _: log_sink::CallParams,
+            _: log_sink::CallResults,
+        ) -> Result<(), capnp::Error> {
+            self.0.set(self.0.get() + 1);
+            Err(capnp::Error::unimplemented("no call records here".into()))
+        }
+    }
+
+    #[test]
+    fn a_sink_that_answers_unimplemented_gets_no_more_records() {
+        local(async {
+            let asked = Rc::new(Cell::new(0));
+            let (_proxy, revoke) = SinkProxy::wrap(capnp_rpc::new_client(LinesOnly(asked.clone())));
+            let stream = revoke.call_stream();
+            stream(&record());
+            while asked.get() == 0 {
+                tokio::task::yield_now().await;
+            }
+            // Its answer has reached the stream once it no longer waits.
+            while revoke.shared.outstanding.get() > 0 {
+                tokio::task::yield_now().await;
+            }
+            for _ in 0..5 {
+                stream(&record());
+            }
+            assert_eq!(revoke.shared.outstanding.get(), 0, "a record was sent");
+            assert_eq!(asked.get(), 1);
+        });
     }
 
     fn local(test: impl Future<Output = ()>) {

@@ -9,7 +9,13 @@
 //! capability) reaches the provider through a membrane, and so does every
 //! capability the provider then passes back into the worker. Params and
 //! results are copied field by field from the schema; a pointer the schema
-//! does not name is not copied. Params or results too large for one message
+//! does not name is not copied. Every struct, with or without capability
+//! fields, is copied cut to its schema's size (a struct sent larger than its
+//! schema loses the words and pointers the schema does not name, and any
+//! capability in them); the rest (text, data, lists of those and of
+//! numbers) is copied whole but without capabilities: one hidden in such a
+//! value (e.g. a struct list read as a list of numbers) fails the call with
+//! `bad_request`. Params or results too large for one message
 //! (`caplet::check_payload`) fail that call with `too_large`, before they
 //! are copied, instead of ending the connection they would be sent on.
 //!
@@ -39,7 +45,8 @@ use caplet_capnp_js::schema::{FieldKind, Layout, SchemaSet, Type};
 use capnp::capability::{Params, Promise, RemotePromise, Results};
 use capnp::private::capability::ClientHook;
 use capnp::private::layout::{
-    ElementSize, PointerBuilder, PointerReader, StructBuilder, StructReader, StructSize,
+    CapTableReader, ElementSize, PointerBuilder, PointerReader, StructBuilder, StructReader,
+    StructSize,
 };
 use capnp::traits::{FromPointerBuilder, FromPointerReader};
 use capnp::{any_pointer, any_pointer_list, struct_list};
@@ -98,8 +105,8 @@ struct Plans {
     methods: RefCell<HashMap<(u64, u64, u16), Rc<MethodPlan>>>,
     /// By struct id; only ids the schema's own fields name.
     structs: RefCell<HashMap<u64, Rc<StructPlan>>>,
-    /// [`Plans::reaches_cap`]'s answers, by (struct id, everywhere).
-    reaches: RefCell<HashMap<(u64, bool), bool>>,
+    /// [`Plans::reaches_cap`]'s answers, by struct id.
+    reaches: RefCell<HashMap<u64, bool>>,
 }
 
 enum MethodPlan {
@@ -135,13 +142,14 @@ struct Slot {
 
 /// What a pointer holds, as far as capabilities go.
 enum What {
-    /// No capability can be in it: copied as it is.
+    /// Text, data, or a list of those or of numbers: copied whole, and no
+    /// capability may be in it.
     Plain,
     /// A capability of this interface: wrapped in a membrane.
     Cap(u64),
-    /// A struct (by id) that can hold capabilities: copied field by field.
+    /// A struct (by id): copied field by field, cut to its schema's size.
     Struct(u64),
-    /// A list whose elements can hold capabilities.
+    /// A list of structs, of lists of those, or of capabilities.
     List(Box<What>),
 }
 
@@ -210,7 +218,7 @@ impl Plans {
                 pointers: info.pointer_count,
             },
             pointers,
-            prefills: self.reaches_cap(id, false),
+            prefills: self.reaches_cap(id),
         });
         self.structs.borrow_mut().insert(id, plan.clone());
         Ok(plan)
@@ -240,7 +248,9 @@ impl Plans {
     fn what(&self, ty: &Type) -> Option<What> {
         Some(match ty {
             Type::Interface(id) => What::Cap(*id),
-            Type::Struct(id) if self.reaches_cap(*id, true) => What::Struct(*id),
+            // Even without capability fields: a struct sent larger than its
+            // schema could carry one in a pointer the schema does not name.
+            Type::Struct(id) => What::Struct(*id),
             Type::List(element) => match self.what(element)? {
                 What::Plain => What::Plain,
                 element => What::List(Box::new(element)),
@@ -250,20 +260,19 @@ impl Plans {
         })
     }
 
-    /// Whether an interface field can be reached from struct `id`: through
-    /// any field (`everywhere`), or only through struct and group fields
-    /// outside unions (what can be pre-filled). The schema's own structs
-    /// are walked once each, so recursive types end.
-    fn reaches_cap(&self, id: u64, everywhere: bool) -> bool {
-        if let Some(&reaches) = self.reaches.borrow().get(&(id, everywhere)) {
+    /// Whether an interface field can be reached from struct `id` through
+    /// struct and group fields outside unions (what can be pre-filled). The
+    /// schema's own structs are walked once each, so recursive types end.
+    fn reaches_cap(&self, id: u64) -> bool {
+        if let Some(&reaches) = self.reaches.borrow().get(&id) {
             return reaches;
         }
-        let reaches = self.walk_for_cap(id, everywhere);
-        self.reaches.borrow_mut().insert((id, everywhere), reaches);
+        let reaches = self.walk_for_cap(id);
+        self.reaches.borrow_mut().insert(id, reaches);
         reaches
     }
 
-    fn walk_for_cap(&self, id: u64, everywhere: bool) -> bool {
+    fn walk_for_cap(&self, id: u64) -> bool {
         let mut seen = HashSet::from([id]);
         let mut todo = vec![id];
         while let Some(id) = todo.pop() {
@@ -273,19 +282,16 @@ impl Plans {
             let mut layouts = vec![&info.layout];
             while let Some(layout) = layouts.pop() {
                 for field in &layout.fields {
-                    if !everywhere && field.discriminant.is_some() {
+                    if field.discriminant.is_some() {
                         continue;
                     }
-                    let mut ty = match &field.kind {
+                    let ty = match &field.kind {
                         FieldKind::Group(group) => {
                             layouts.push(group);
                             continue;
                         }
                         FieldKind::Slot { ty, .. } => ty,
                     };
-                    while let (Type::List(element), true) = (ty, everywhere) {
-                        ty = element;
-                    }
                     match ty {
                         Type::Interface(_) => return true,
                         Type::Struct(inner) if seen.insert(*inner) => todo.push(*inner),
@@ -621,7 +627,22 @@ impl Membrane {
         side: Side,
     ) -> Result<(), capnp::Error> {
         match what {
-            What::Plain => any_pointer::Builder::new(to).set_as(any_pointer::Reader::new(from)),
+            What::Plain => {
+                // Read without the message's capabilities: a capability
+                // pointer in it fails the copy instead of passing unwrapped.
+                let mut from = from;
+                from.imbue(CapTableReader::Dummy);
+                any_pointer::Builder::new(to)
+                    .set_as(any_pointer::Reader::new(from))
+                    .map_err(|e| match e.kind {
+                        capnp::ErrorKind::MessageContainsInvalidCapabilityPointer => {
+                            capnp::Error::failed(
+                                "bad_request: a capability where the schema has none".into(),
+                            )
+                        }
+                        _ => e,
+                    })
+            }
             What::Cap(interface_id) => {
                 let mut to = to;
                 to.set_capability(self.wrap_cap(from.get_capability()?, *interface_id, side));
@@ -717,6 +738,8 @@ interface Link @0xc0ffee0000000001 {
   many @4 () -> (links :List(Link), holders :List(Holder), deep :List(List(Link)));
   give @5 (to :Taker) -> ();
   tree @6 () -> (root :Node);
+  texts @7 () -> (names :List(Text));
+  keep @8 (node :Node) -> ();
 }
 interface Extended @0xc0ffee0000000002 extends(Link) {
   more @0 () -> ();
@@ -727,12 +750,13 @@ interface Taker @0xc0ffee0000000003 {
 struct Holder { a @0 :Int32; link @1 :Link; deeper @2 :Deeper; }
 struct Deeper { link @0 :Link; }
 struct Pick { union { link @0 :Link; none @1 :Void; } }
-struct Node { next @0 :Node; names @1 :List(Text); }
+struct Node @0xc0ffee0000000004 { next @0 :Node; names @1 :List(Text); }
 "#;
 
     const LINK: u64 = 0xc0ffee0000000001;
     const EXTENDED: u64 = 0xc0ffee0000000002;
     const TAKER: u64 = 0xc0ffee0000000003;
+    const NODE: u64 = 0xc0ffee0000000004;
 
     fn plans() -> Rc<Plans> {
         let schema = caplet_capnp_js::compile::compile_files(&[("t.capnp", SCHEMA)]).unwrap();
@@ -803,11 +827,14 @@ struct Node { next @0 :Node; names @1 :List(Text); }
         let (give, _) = granted(&plan);
         assert_eq!(slots(give), [(0, format!("cap {TAKER:#x}"))]);
 
-        // A recursive struct without capabilities is plain, and planning it
-        // ends.
+        // A struct without capabilities is still copied field by field (cut
+        // to its schema's size), and planning a recursive one ends.
         let plan = plans.method(LINK, LINK, 6).unwrap();
         let (_, tree) = granted(&plan);
-        assert_eq!(slots(tree), [(0, "plain".into())]);
+        assert_eq!(slots(tree), [(0, "struct".into())]);
+        assert!(!tree.prefills);
+        let node = plans.struct_plan(NODE).unwrap();
+        assert_eq!(slots(&node), [(0, "struct".into()), (1, "plain".into())]);
     }
 
     #[test]
@@ -882,6 +909,30 @@ struct Node { next @0 :Node; names @1 :List(Text); }
                         .get_pointer_element(0)
                         .init_list(ElementSize::Pointer, 1);
                     inner
+                        .reborrow()
+                        .get_pointer_element(0)
+                        .set_capability(self.link());
+                }
+                6 => {
+                    // `root` is a Node sent larger than its schema, with a
+                    // capability in a pointer the schema does not name, and
+                    // so is its `next`.
+                    let root = out.init_struct(size(0, 1));
+                    let mut node = root.get_pointer_field(0).init_struct(size(1, 3));
+                    node.reborrow()
+                        .get_pointer_field(2)
+                        .set_capability(self.link());
+                    node.reborrow()
+                        .get_pointer_field(1)
+                        .init_list(ElementSize::Pointer, 0);
+                    let next = node.get_pointer_field(0).init_struct(size(0, 4));
+                    next.get_pointer_field(3).set_capability(self.link());
+                }
+                7 => {
+                    // A capability where the schema has a list of text.
+                    let root = out.init_struct(size(0, 1));
+                    let mut names = root.get_pointer_field(0).init_list(ElementSize::Pointer, 1);
+                    names
                         .reborrow()
                         .get_pointer_element(0)
                         .set_capability(self.link());
@@ -1097,5 +1148,113 @@ struct Node { next @0 :Node; names @1 :List(Text); }
             let link = taker.got.borrow_mut().take().expect("the taker was called");
             assert_behind_membrane(&link, &reached, "the link given to the taker").await;
         });
+    }
+
+    /// Counts the capabilities a `keep` call's node brings in pointers its
+    /// schema does not name.
+    struct Keeper {
+        smuggled: Rc<Cell<u32>>,
+        calls: Rc<Cell<u32>>,
+    }
+
+    impl DynServer for Keeper {
+        fn dispatch(
+            self: Rc<Self>,
+            _interface_id: u64,
+            _method_id: u16,
+            params: Params<any_pointer::Owned>,
+            _results: Results<any_pointer::Owned>,
+        ) -> Promise<(), capnp::Error> {
+            self.calls.set(self.calls.get() + 1);
+            let node = params
+                .get()
+                .and_then(|p| p.get_as::<RawPointerReader<'_>>())
+                .and_then(|p| p.0.get_struct(None))
+                .and_then(|root| root.get_pointer_field(0).get_struct(None));
+            match node {
+                Ok(node) => {
+                    for i in 0..4 {
+                        if node.get_pointer_field(i).get_capability().is_ok() {
+                            self.smuggled.set(self.smuggled.get() + 1);
+                        }
+                    }
+                    Promise::ok(())
+                }
+                Err(e) => Promise::err(e),
+            }
+        }
+    }
+
+    #[test]
+    fn a_capability_in_a_pointer_the_schema_does_not_name_does_not_pass() {
+        let (granted, reached) = grant();
+        futures::executor::block_on(async {
+            // Results: the provider's oversized Node loses its extra
+            // pointers, and so does the Node inside it.
+            let response = call(&granted, LINK, 6).await.unwrap();
+            let node = root(&response)
+                .get_pointer_field(0)
+                .get_struct(None)
+                .unwrap();
+            assert!(
+                node.get_pointer_field(2).is_null(),
+                "an unnamed capability passed"
+            );
+            let next = node.get_pointer_field(0).get_struct(None).unwrap();
+            assert!(
+                next.get_pointer_field(3).is_null(),
+                "an unnamed capability passed"
+            );
+            assert_eq!(reached.get(), 1);
+
+            // A capability inside a list of text fails the call.
+            let error = call(&granted, LINK, 7)
+                .await
+                .err()
+                .expect("a capability passed");
+            assert!(
+                error
+                    .to_string()
+                    .contains("bad_request: a capability where the schema has none"),
+                "{error}"
+            );
+        });
+
+        // Params: a Node the worker sends larger than its schema reaches the
+        // provider without the capability in its extra pointer.
+        let keeper = Rc::new(Keeper {
+            smuggled: Rc::new(Cell::new(0)),
+            calls: Rc::new(Cell::new(0)),
+        });
+        let kept = Membrane::wrap(
+            dynamic::client(keeper.clone()),
+            plans().schema.clone(),
+            LINK,
+            Grant::unlimited("link", LINK),
+        );
+        let (link, _) = grant();
+        futures::executor::block_on(async {
+            let mut request =
+                kept.new_call::<any_pointer::Owned, any_pointer::Owned>(LINK, 8, None);
+            let root = request.get().get_as::<RawPointerBuilder<'_>>().unwrap().0;
+            let node = root
+                .init_struct(StructSize {
+                    data: 0,
+                    pointers: 1,
+                })
+                .get_pointer_field(0)
+                .init_struct(StructSize {
+                    data: 0,
+                    pointers: 4,
+                });
+            node.get_pointer_field(3).set_capability(link.hook);
+            request.send().promise.await.unwrap();
+        });
+        assert_eq!(keeper.calls.get(), 1);
+        assert_eq!(
+            keeper.smuggled.get(),
+            0,
+            "an unnamed capability reached the provider"
+        );
     }
 }

@@ -59,6 +59,8 @@ pub struct Shared {
     schemas: SchemaCompiler,
     /// The capabilities `Broker.builtin` hands out.
     pub builtins: Builtins,
+    /// Whether workers' calls are recorded (`Config::call_log`).
+    call_log: bool,
 }
 
 impl Shared {
@@ -67,11 +69,13 @@ impl Shared {
         limits: LimitPolicy,
         builtins: Builtins,
         quotas: quota::Quotas,
+        call_log: bool,
     ) -> Rc<Self> {
         Rc::new(Self {
             pool,
             limits,
             builtins,
+            call_log,
             cache: RefCell::new(Cache::default()),
             quotas: quota::Book::new(quotas),
             schemas: SchemaCompiler::new(256),
@@ -380,7 +384,10 @@ impl Checked {
         principal: String,
     ) -> Result<Self, Error> {
         let (spec, limits) = make_spec(code, &shared.limits)?;
-        let calls = crate::calls::CallLog::new();
+        let calls = match shared.call_log {
+            true => crate::calls::CallLog::new(),
+            false => crate::calls::CallLog::off(),
+        };
         let bindings = bindings::read(code.get_env()?, &shared.schemas, &calls)?;
         Ok(Self {
             spec: capnp::serialize::write_message_to_words(&spec),
@@ -670,21 +677,26 @@ impl worker::Server for WorkerService {
                 .map_err(|_| Error::BadInput(format!("the {field} is not valid utf-8")))?;
         }
         let host_worker = self.host_worker().await?;
-        // Its calls are recorded from here until it answers; invocations of
-        // one worker take turns (the host runs them one after another).
-        let recording = self.calls.begin().await;
-        let mut request = host_worker.invoke_request();
-        request.get().set_entrypoint(entrypoint);
-        request.get().set_input(input);
         // The host writes to a proxy, revoked when this call returns (or is
-        // cancelled).
-        let revoke = if params.has_log_sink() {
-            let (sink, revoke) = crate::log_sink::SinkProxy::wrap(params.get_log_sink()?);
-            request.get().set_log_sink(sink);
-            Some(revoke)
+        // cancelled); the call records go to the same sink.
+        let sink = if params.has_log_sink() {
+            Some(crate::log_sink::SinkProxy::wrap(params.get_log_sink()?))
         } else {
             None
         };
+        // Its calls are recorded from here until it answers; invocations of
+        // one worker take turns (the host runs them one after another).
+        let recording = self
+            .calls
+            .begin(sink.as_ref().map(|(_, revoke)| revoke.call_stream()))
+            .await;
+        let mut request = host_worker.invoke_request();
+        request.get().set_entrypoint(entrypoint);
+        request.get().set_input(input);
+        let revoke = sink.map(|(sink, revoke)| {
+            request.get().set_log_sink(sink);
+            revoke
+        });
         // What goes to the host must fit one message, measured on the copy
         // (a builder is read without a traversal limit).
         caplet::check_payload(
@@ -696,7 +708,11 @@ impl worker::Server for WorkerService {
         // up to LOG_FLUSH_TIMEOUT_MS for a slow log sink; only later is it stuck.
         let backstop =
             self.wall_time + Duration::from_millis(caplet::LOG_FLUSH_TIMEOUT_MS) + WALL_GRACE;
-        match tokio::time::timeout(backstop, request.send().promise).await {
+        let answered = tokio::time::timeout(backstop, request.send().promise).await;
+        // Closed first: the records still to stream go out (and are
+        // counted) before the logs are written, and before the answer.
+        let window = recording.finish();
+        match answered {
             Ok(response) => {
                 let response = response?;
                 let response = response.get()?;
@@ -704,7 +720,9 @@ impl worker::Server for WorkerService {
                 out.set_output(response.get_output()?);
                 // The host has had every write answered (or waited for them
                 // as long as it does) before it answered: the count is final.
-                let dropped = revoke.as_ref().map_or(0, crate::log_sink::Revoke::dropped);
+                let dropped = revoke
+                    .as_ref()
+                    .map_or((0, 0), |r| (r.dropped(), r.calls_dropped()));
                 write_logs(out.reborrow(), response.get_logs()?, dropped)?;
                 out.set_stats(response.get_stats()?)?;
                 if response.has_error() {
@@ -727,9 +745,9 @@ impl worker::Server for WorkerService {
                 ));
             }
         }
-        let window = recording.finish();
         let len = u32::try_from(window.records.len()).unwrap_or(u32::MAX);
-        crate::calls::write(&window.records, out.init_calls(len));
+        crate::calls::write(&window.records, out.reborrow().init_calls(len));
+        out.set_calls_dropped(u32::try_from(window.dropped).unwrap_or(u32::MAX));
         Ok(())
     }
 }
@@ -749,23 +767,32 @@ impl revoker::Server for RevokerService {
 }
 
 /// Copies the host's `logs` into the client's results; when the client's
-/// sink was too slow for `dropped` lines, a last warning says so.
+/// sink was too slow for `dropped` (lines, call records), last warnings say
+/// so.
 fn write_logs(
     mut out: worker::invoke_results::Builder<'_>,
     logs: capnp::struct_list::Reader<'_, log_line::Owned>,
-    dropped: u64,
+    (lines, records): (u64, u64),
 ) -> capnp::Result<()> {
-    if dropped == 0 {
+    let warnings: Vec<String> = [
+        (lines, "log lines dropped"),
+        (records, "call records not streamed"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}: the log sink was too slow"))
+    .collect();
+    if warnings.is_empty() {
         return out.set_logs(logs);
     }
-    let mut list = out.init_logs(logs.len() + 1);
+    let mut list = out.init_logs(logs.len() + warnings.len() as u32);
     for (i, line) in logs.iter().enumerate() {
         list.set_with_caveats(i as u32, line)?;
     }
-    let mut warning = list.get(logs.len());
-    warning.set_level(log_line::Level::Warn);
-    warning.set_text(format!(
-        "{dropped} log lines dropped: the log sink was too slow"
-    ));
+    for (i, text) in warnings.iter().enumerate() {
+        let mut warning = list.reborrow().get(logs.len() + i as u32);
+        warning.set_level(log_line::Level::Warn);
+        warning.set_text(text);
+    }
     Ok(())
 }

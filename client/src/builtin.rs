@@ -82,9 +82,11 @@ impl Budget {
             Some(("calls", value)) => self.calls = number(value)?,
             Some(("bytes", value)) => self.bytes = number(value)?,
             Some(("expires", value)) => {
-                self.expires_in_ms = number(value)?
-                    .checked_mul(1000)
-                    .ok_or_else(|| format!("{option:?}: too far away"))?
+                self.expires_in_ms = seconds_as_ms(value)
+                    .filter(|ms| *ms > 0)
+                    .ok_or_else(|| {
+                        format!("{option:?}: expected seconds above 0, at most 3 decimals")
+                    })?
             }
             Some(("methods", value)) => {
                 self.methods = value.split('|').map(str::to_string).collect();
@@ -100,6 +102,25 @@ impl Budget {
         }
         Ok(())
     }
+}
+
+/// `SECONDS` (a whole number, or with up to 3 decimals) in milliseconds;
+/// `None` when it is not such a number or too large.
+fn seconds_as_ms(text: &str) -> Option<u64> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !digits(whole) || !digits(fraction) || fraction.len() > 3 {
+        return None;
+    }
+    if text.ends_with('.') {
+        return None;
+    }
+    let ms = format!("{fraction:0<3}").parse::<u64>().ok()?;
+    whole
+        .parse::<u64>()
+        .ok()?
+        .checked_mul(1000)?
+        .checked_add(ms)
 }
 
 impl Builtin {
@@ -169,7 +190,16 @@ impl fmt::Display for Builtin {
             }
         }
         if b.expires_in_ms > 0 {
-            write!(f, ",expires={}", b.expires_in_ms / 1000)?;
+            // Exact: whole seconds, or as many decimals as the milliseconds
+            // need, so the spec parses back to the same budget.
+            let (secs, ms) = (b.expires_in_ms / 1000, b.expires_in_ms % 1000);
+            match ms {
+                0 => write!(f, ",expires={secs}")?,
+                _ => {
+                    let fraction = format!("{ms:03}");
+                    write!(f, ",expires={secs}.{}", fraction.trim_end_matches('0'))?
+                }
+            }
         }
         if !b.methods.is_empty() {
             write!(f, ",methods={}", b.methods.join("|"))?;
@@ -267,6 +297,38 @@ mod tests {
         let text = "kv:main,calls=100,expires=60,methods=get|list";
         assert_eq!(text.parse::<Builtin>().unwrap(), budgeted);
         assert_eq!(budgeted.to_string(), text);
+    }
+
+    #[test]
+    fn an_expiry_prints_exactly_and_parses_back() {
+        for (ms, text) in [
+            (1_500, "kv:main,expires=1.5"),
+            (1, "kv:main,expires=0.001"),
+            (60_250, "kv:main,expires=60.25"),
+            (2_000, "kv:main,expires=2"),
+        ] {
+            let builtin = Builtin::kv("main").with_budget(Budget {
+                expires_in_ms: ms,
+                ..Budget::default()
+            });
+            assert_eq!(builtin.to_string(), text);
+            assert_eq!(text.parse::<Builtin>().unwrap(), builtin);
+        }
+        for bad in [
+            "0",
+            "0.0",
+            "1.2345",
+            "1.",
+            ".5",
+            "-1",
+            "1e3",
+            "99999999999999999999",
+        ] {
+            let error = format!("kv:x,expires={bad}")
+                .parse::<Builtin>()
+                .unwrap_err();
+            assert!(error.contains("expected seconds above 0"), "{bad}: {error}");
+        }
     }
 
     #[test]
