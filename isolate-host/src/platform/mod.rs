@@ -29,6 +29,7 @@ mod glue;
 pub mod intl;
 pub mod js;
 mod lazy;
+mod multipart;
 mod native;
 pub mod node;
 mod node_crypto;

@@ -8,7 +8,7 @@ import { DOMException } from "./dom_exception.js";
 import { AbortController, AbortSignal, addAbortAlgorithm, removeAbortAlgorithm } from "./abort.js";
 import { ReadableStream, createReadableStream, isDisturbed } from "./streams.js";
 import { requiredArguments, tag, unclonable } from "./internal.js";
-import { utf8Encode, utf8Decode, fetchSend } from "./native.js";
+import { utf8Encode, utf8Decode, fetchSend, multipartParse } from "./native.js";
 
 const construct = Symbol("construct");
 
@@ -446,7 +446,13 @@ async function formDataOf(bodyOwner, bytes, headers) {
     return form;
   }
   if (essence === "multipart/form-data") {
-    throw new TypeError("formData(): parsing multipart/form-data bodies is not supported yet");
+    // Parsed in Rust by the multer crate (RFC 7578).
+    const form = new FormData();
+    for (const [name, value] of multipartParse(bytes, headers.get("content-type"))) {
+      if (typeof value === "string") form.append(name, value);
+      else form.append(name, new File([value.bytes], value.filename, { type: value.type }));
+    }
+    return form;
   }
   throw new TypeError(`formData(): the body's content type ${JSON.stringify(essence)} is not form data`);
 }
