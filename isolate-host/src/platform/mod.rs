@@ -36,6 +36,7 @@ mod node_crypto;
 mod streams;
 pub mod timers;
 pub mod url;
+mod url_pattern;
 
 pub use gateway::grant as grant_fetch;
 pub use lazy::LazyGlobal;
@@ -59,6 +60,7 @@ pub static TABLES: &[&[LazyGlobal]] = &[
     streams::GLOBALS,
     timers::GLOBALS,
     url::GLOBALS,
+    url_pattern::GLOBALS,
 ];
 
 /// Makes the platform's globals reachable in `ctx`. Call once per context,
