@@ -94,7 +94,7 @@ mod tests {
         let json = parse(r#""https://example.com/books/:id""#, None, false).unwrap();
         let pattern: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(pattern["pathname"]["patternString"], "/books/:id");
-        assert_eq!(pattern["pathname"]["regexpString"], "^\\/books(?:\\/([^\\/]+?))$");
+        assert_eq!(pattern["pathname"]["regexpString"], "^/books(?:/([^/]+?))$");
         assert_eq!(pattern["pathname"]["groupNameList"][0], "id");
         assert!(parse(r#""/relative""#, None, false)
             .unwrap_err()
