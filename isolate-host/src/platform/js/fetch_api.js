@@ -405,7 +405,9 @@ class Body {
   get disturbed() {
     return this.used || (this.streamValue !== null && isDisturbed(this.streamValue));
   }
-  async consume() {
+  // The whole body; past `limit` bytes the stream is cancelled and the
+  // read fails with `tooLarge(limit)`.
+  async consume(limit = Infinity, tooLarge = undefined) {
     if (this.disturbed || this.streamValue?.locked) throw new TypeError("the body was already read");
     this.used = true;
     if (this.streamValue === null) return this.source.slice();
@@ -418,6 +420,11 @@ class Body {
       if (!(value instanceof Uint8Array)) throw new TypeError("a body chunk is not a Uint8Array");
       chunks.push(value);
       total += value.byteLength;
+      if (total > limit) {
+        const error = tooLarge(limit);
+        reader.cancel(error).catch(() => {});
+        throw error;
+      }
     }
     return concat(chunks, total);
   }
@@ -655,6 +662,11 @@ unclonable.add(Response.prototype);
 // fetch (Fetch §5.7), over the worker's http gateway
 // ============================================================================
 
+// The largest request body fetch() reads from a stream: the size of a
+// whole request the gateway takes in one message (gateway.rs,
+// MAX_REQUEST_BYTES); the broker's policy may allow less.
+const MAX_REQUEST_BODY = 32 << 20;
+
 export function fetch(input, init = undefined) {
   if (arguments.length < 1) return Promise.reject(new TypeError("fetch: 1 argument required, but only 0 present"));
   let request;
@@ -676,7 +688,10 @@ export function fetch(input, init = undefined) {
       else if (responseBody !== null) responseBody.abort(signal.reason);
     };
     addAbortAlgorithm(signal, onAbort);
-    const body = r.body === null ? Promise.resolve(new Uint8Array()) : r.body.consume();
+    // A streamed body is read to its end (the gateway takes one message),
+    // at most MAX_REQUEST_BODY bytes of it.
+    const body = r.body === null ? Promise.resolve(new Uint8Array())
+      : r.body.consume(MAX_REQUEST_BODY, (limit) => new TypeError(`fetch: the request body exceeds ${limit} bytes`));
     body.then((bytes) => {
       if (settled) return;
       const headers = [...headerList(r.headers)];
