@@ -13,6 +13,7 @@ mod floor;
 mod measure;
 mod memory;
 mod peers;
+mod platform;
 mod provider;
 mod report;
 mod run;

@@ -56,7 +56,7 @@ pub struct Args {
     #[arg(long)]
     pub no_peers: bool,
     /// Run only these measurements (comma-separated: cold, warm, calls,
-    /// chain, fib, memory, peers), e.g. to profile one of them.
+    /// chain, fib, platform, memory, peers), e.g. to profile one of them.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Print the tables as Markdown (for BENCHMARKS.md).
@@ -191,6 +191,16 @@ async fn caplet(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<
             format!("compute: fib({FIB_ARG}) in a warm worker"),
             measure::fib(&conn, args.fib_samples, FIB_ARG).await,
         );
+    }
+    if args.wants("platform") {
+        eprintln!("  platform globals, cold and warm…");
+        let (cold, warm) = match crate::platform::cold_and_warm(&conn, n).await {
+            Ok((cold, warm)) => (Ok(cold), Ok(warm)),
+            Err(e) => (Err(anyhow::anyhow!("{e:#}")), Err(e)),
+        };
+        let what = "URL + TextEncoder + subtle.digest + Intl.NumberFormat";
+        report.add("platform_cold", format!("platform cold: load + first invoke, {what}"), cold);
+        report.add("platform_warm", format!("platform warm: invoke, {what}"), warm);
     }
     drop(conn);
     server.stop();

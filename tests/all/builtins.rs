@@ -649,6 +649,14 @@ fn fetch_is_whatwg_fetch_with_headers_streams_and_abort() {
         "Headers and a streamed request body reach the server"
     );
     assert_eq!(out["streamedBack"], "streamed back");
+    assert_eq!(
+        out["endlessBody"], "TypeError: fetch: the request body exceeds 33554432 bytes",
+        "a request body stream that never ends is cut with a named error"
+    );
+    assert_eq!(
+        out["endlessCancelled"], "fetch: the request body exceeds 33554432 bytes",
+        "and the stream is cancelled with that error"
+    );
     // A header value's UTF-8 bytes become one character each (a byte
     // string), as in browsers.
     assert_eq!(out["utf8Header"], serde_json::json!([195, 169]));

@@ -33,6 +33,18 @@ export default async function run({ base }) {
   out.streamedBack = JSON.parse(text(received)).body;
   out.bodyUsed = streamed.bodyUsed;
 
+  // A streamed body that never ends is cut at the gateway's 32 MiB and
+  // cancelled, with a named error, before anything is sent.
+  let cancelled = null;
+  const chunk = new Uint8Array(1 << 20);
+  const endless = new ReadableStream({
+    pull(c) { c.enqueue(chunk); },
+    cancel(reason) { cancelled = reason.message; },
+  });
+  out.endlessBody = await fetch(`${base}/echo`, { method: "POST", body: endless, duplex: "half" })
+    .then(() => "resolved", (e) => `${e.name}: ${e.message}`);
+  out.endlessCancelled = cancelled;
+
   // Aborting cancels a request in flight: the server never answers /slow.
   const controller = new AbortController();
   const slow = fetch(`${base}/slow`, { signal: controller.signal });

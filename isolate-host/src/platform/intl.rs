@@ -20,7 +20,8 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use fixed_decimal::{
-    Decimal, FloatPrecision, SignDisplay, SignedRoundingMode, UnsignedRoundingMode,
+    Decimal, FloatPrecision, RoundingIncrement, SignDisplay, SignedRoundingMode,
+    UnsignedRoundingMode,
 };
 use icu_locale::{Locale, LocaleCanonicalizer};
 use rquickjs::{Ctx, Exception, Function, Object, Result, Value};
@@ -284,26 +285,99 @@ fn decimal(ctx: &Ctx<'_>, value: &Value<'_>) -> Result<Decimal> {
 const HALF_EXPAND: SignedRoundingMode =
     SignedRoundingMode::Unsigned(UnsignedRoundingMode::HalfExpand);
 
-/// Applies ECMA-402 digit options (already resolved by the JS half).
+/// ECMA-402's `roundingMode` as fixed_decimal's (all nine exist there).
+fn rounding_mode(options: &Object<'_>) -> Result<SignedRoundingMode> {
+    use UnsignedRoundingMode as U;
+    Ok(match opt(options, "roundingMode")?.as_deref() {
+        Some("ceil") => SignedRoundingMode::Ceil,
+        Some("floor") => SignedRoundingMode::Floor,
+        Some("expand") => SignedRoundingMode::Unsigned(U::Expand),
+        Some("trunc") => SignedRoundingMode::Unsigned(U::Trunc),
+        Some("halfCeil") => SignedRoundingMode::HalfCeil,
+        Some("halfFloor") => SignedRoundingMode::HalfFloor,
+        Some("halfTrunc") => SignedRoundingMode::Unsigned(U::HalfTrunc),
+        Some("halfEven") => SignedRoundingMode::Unsigned(U::HalfEven),
+        _ => HALF_EXPAND,
+    })
+}
+
+/// ECMA-402's `roundingIncrement` (1, 2, 5, 10, 20, 25, 50, … 5000, checked
+/// by the JS half) as a position shift and fixed_decimal's increment.
+fn rounding_increment(options: &Object<'_>) -> Result<(i16, RoundingIncrement)> {
+    let mut n = opt_i16(options, "roundingIncrement")?.unwrap_or(1).max(1);
+    let mut shift = 0;
+    while n % 10 == 0 {
+        n /= 10;
+        shift += 1;
+    }
+    Ok(match n {
+        2 => (shift, RoundingIncrement::MultiplesOf2),
+        5 => (shift, RoundingIncrement::MultiplesOf5),
+        25 => (shift, RoundingIncrement::MultiplesOf25),
+        _ => (shift, RoundingIncrement::MultiplesOf1),
+    })
+}
+
+/// Applies ECMA-402 digit options (already resolved by the JS half):
+/// significant or fraction digits, or both with `roundingPriority`, then
+/// `roundingMode`, `roundingIncrement` and `trailingZeroDisplay`.
 fn round_digits(d: &mut Decimal, options: &Object<'_>) -> Result<()> {
+    let mode = rounding_mode(options)?;
     let min_int = opt_i16(options, "minimumIntegerDigits")?.unwrap_or(1);
-    if let (Some(min_sig), Some(max_sig)) = (
+    let sig = match (
         opt_i16(options, "minimumSignificantDigits")?,
         opt_i16(options, "maximumSignificantDigits")?,
     ) {
-        let top = d.absolute.nonzero_magnitude_start();
-        d.round_with_mode(top - max_sig + 1, HALF_EXPAND);
-        d.absolute.trim_end();
-        let top = d.absolute.nonzero_magnitude_start();
-        d.absolute.pad_end(top - min_sig + 1);
-    } else {
-        let min_frac = opt_i16(options, "minimumFractionDigits")?.unwrap_or(0);
-        let max_frac = opt_i16(options, "maximumFractionDigits")?.unwrap_or(3);
-        d.round_with_mode(-max_frac, HALF_EXPAND);
-        d.absolute.trim_end();
-        d.absolute.pad_end(-min_frac);
+        (Some(min), Some(max)) => Some((min, max)),
+        _ => None,
+    };
+    let frac = match (
+        opt_i16(options, "minimumFractionDigits")?,
+        opt_i16(options, "maximumFractionDigits")?,
+    ) {
+        (None, None) if sig.is_some() => None,
+        (min, max) => Some((min.unwrap_or(0), max.unwrap_or(3))),
+    };
+    let strip_if_integer = opt(options, "trailingZeroDisplay")?.as_deref() == Some("stripIfInteger");
+    // Each way of rounding gives the rounded value, its rounding magnitude
+    // and the position down to which zeros are kept.
+    let by_sig = |(min, max): (i16, i16)| {
+        let mut r = d.clone();
+        let magnitude = r.absolute.nonzero_magnitude_start() - max + 1;
+        r.round_with_mode(magnitude, mode);
+        r.absolute.trim_end();
+        let keep = r.absolute.nonzero_magnitude_start() - min + 1;
+        (r, magnitude, keep)
+    };
+    let (increment_shift, increment) = rounding_increment(options)?;
+    let by_frac = |(min, max): (i16, i16)| {
+        let mut r = d.clone();
+        r.round_with_mode_and_increment(-max + increment_shift, mode, increment);
+        r.absolute.trim_end();
+        (r, -max, -min)
+    };
+    let (mut rounded, _, mut keep) = match (sig, frac) {
+        (Some(sig), None) => by_sig(sig),
+        (None, Some(frac)) => by_frac(frac),
+        (Some(sig), Some(frac)) => {
+            // ECMA-402: the fixed result is the more precise one on a tie.
+            let (s, f) = (by_sig(sig), by_frac(frac));
+            let fixed_is_more_precise = f.1 <= s.1;
+            let more = opt(options, "roundingPriority")?.as_deref() != Some("lessPrecision");
+            if more == fixed_is_more_precise {
+                f
+            } else {
+                s
+            }
+        }
+        (None, None) => by_frac((0, 3)),
+    };
+    if strip_if_integer && rounded.absolute.nonzero_magnitude_end() >= 0 {
+        keep = keep.max(0);
     }
-    d.absolute.pad_start(min_int);
+    rounded.absolute.pad_end(keep);
+    rounded.absolute.pad_start(min_int);
+    *d = rounded;
     Ok(())
 }
 
@@ -360,10 +434,11 @@ fn format_number(
         } else if !d.absolute.is_zero() {
             let top = d.absolute.nonzero_magnitude_start();
             let exponent = formatter.compact_exponent_for_magnitude(top) as i16;
+            let mode = rounding_mode(options)?;
             if top - exponent >= 1 {
-                d.round_with_mode(exponent, HALF_EXPAND);
+                d.round_with_mode(exponent, mode);
             } else {
-                d.round_with_mode(top - 1, HALF_EXPAND);
+                d.round_with_mode(top - 1, mode);
             }
             d.absolute.trim_end();
         }

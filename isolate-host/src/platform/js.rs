@@ -33,6 +33,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("native", super::native::PLACEHOLDER),
     ("streams", include_str!("js/streams.js")),
     ("url", include_str!("js/url.js")),
+    ("url_pattern", include_str!("js/url_pattern.js")),
     ("encoding", include_str!("js/encoding.js")),
     ("crypto", include_str!("js/crypto.js")),
     ("compression", include_str!("js/compression.js")),

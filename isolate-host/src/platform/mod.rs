@@ -29,12 +29,14 @@ mod glue;
 pub mod intl;
 pub mod js;
 mod lazy;
+mod multipart;
 mod native;
 pub mod node;
 mod node_crypto;
 mod streams;
 pub mod timers;
 pub mod url;
+mod url_pattern;
 
 pub use gateway::grant as grant_fetch;
 pub use lazy::LazyGlobal;
@@ -58,6 +60,7 @@ pub static TABLES: &[&[LazyGlobal]] = &[
     streams::GLOBALS,
     timers::GLOBALS,
     url::GLOBALS,
+    url_pattern::GLOBALS,
 ];
 
 /// Makes the platform's globals reachable in `ctx`. Call once per context,

@@ -1,6 +1,6 @@
 //! `caplet:platform/native.js`: the native half of the platform's JS
 //! modules, a module defined in Rust (UTF-8 through Rust's own codec, and
-//! the http gateway's `fetchSend`). Only platform modules can import it.
+//! the http gateway's `fetchSend`, `multipartParse` for `formData()`). Only platform modules can import it.
 
 use rquickjs::module::{Declarations, Exports, ModuleDef};
 use rquickjs::{Ctx, Function, Module, TypedArray, Value};
@@ -9,7 +9,7 @@ use rquickjs::{Ctx, Function, Module, TypedArray, Value};
 pub const NAME: &str = "caplet:platform/native.js";
 
 /// What the compiler sees in its place (the exports, for linking).
-pub const PLACEHOLDER: &str = "export let utf8Encode, utf8Decode, fetchSend;";
+pub const PLACEHOLDER: &str = "export let utf8Encode, utf8Decode, fetchSend, multipartParse;";
 
 struct Natives;
 
@@ -18,6 +18,7 @@ impl ModuleDef for Natives {
         decl.declare("utf8Encode")?;
         decl.declare("utf8Decode")?;
         decl.declare("fetchSend")?;
+        decl.declare("multipartParse")?;
         Ok(())
     }
 
@@ -27,6 +28,10 @@ impl ModuleDef for Natives {
         exports.export(
             "fetchSend",
             Function::new(ctx.clone(), super::gateway::send)?,
+        )?;
+        exports.export(
+            "multipartParse",
+            Function::new(ctx.clone(), super::multipart::parse_js)?,
         )?;
         Ok(())
     }

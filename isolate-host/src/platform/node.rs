@@ -98,8 +98,8 @@ const REFUSED: &[(&str, &str)] = &[
     ("repl", "a worker has no terminal"),
     ("tty", "a worker has no terminal"),
     ("perf_hooks", "use the global performance"),
-    ("async_hooks", "not available in a worker"),
-    ("diagnostics_channel", "not available in a worker"),
+    ("async_hooks", "pass context along explicitly"),
+    ("diagnostics_channel", "log with console instead"),
     ("zlib", "use CompressionStream and DecompressionStream"),
     (
         "stream",

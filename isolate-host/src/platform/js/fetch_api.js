@@ -8,7 +8,7 @@ import { DOMException } from "./dom_exception.js";
 import { AbortController, AbortSignal, addAbortAlgorithm, removeAbortAlgorithm } from "./abort.js";
 import { ReadableStream, createReadableStream, isDisturbed } from "./streams.js";
 import { requiredArguments, tag, unclonable } from "./internal.js";
-import { utf8Encode, utf8Decode, fetchSend } from "./native.js";
+import { utf8Encode, utf8Decode, fetchSend, multipartParse } from "./native.js";
 
 const construct = Symbol("construct");
 
@@ -405,7 +405,9 @@ class Body {
   get disturbed() {
     return this.used || (this.streamValue !== null && isDisturbed(this.streamValue));
   }
-  async consume() {
+  // The whole body; past `limit` bytes the stream is cancelled and the
+  // read fails with `tooLarge(limit)`.
+  async consume(limit = Infinity, tooLarge = undefined) {
     if (this.disturbed || this.streamValue?.locked) throw new TypeError("the body was already read");
     this.used = true;
     if (this.streamValue === null) return this.source.slice();
@@ -418,6 +420,11 @@ class Body {
       if (!(value instanceof Uint8Array)) throw new TypeError("a body chunk is not a Uint8Array");
       chunks.push(value);
       total += value.byteLength;
+      if (total > limit) {
+        const error = tooLarge(limit);
+        reader.cancel(error).catch(() => {});
+        throw error;
+      }
     }
     return concat(chunks, total);
   }
@@ -446,7 +453,13 @@ async function formDataOf(bodyOwner, bytes, headers) {
     return form;
   }
   if (essence === "multipart/form-data") {
-    throw new TypeError("formData(): parsing multipart/form-data bodies is not supported yet");
+    // Parsed in Rust by the multer crate (RFC 7578).
+    const form = new FormData();
+    for (const [name, value] of multipartParse(bytes, headers.get("content-type"))) {
+      if (typeof value === "string") form.append(name, value);
+      else form.append(name, new File([value.bytes], value.filename, { type: value.type }));
+    }
+    return form;
   }
   throw new TypeError(`formData(): the body's content type ${JSON.stringify(essence)} is not form data`);
 }
@@ -649,6 +662,11 @@ unclonable.add(Response.prototype);
 // fetch (Fetch §5.7), over the worker's http gateway
 // ============================================================================
 
+// The largest request body fetch() reads from a stream: the size of a
+// whole request the gateway takes in one message (gateway.rs,
+// MAX_REQUEST_BYTES); the broker's policy may allow less.
+const MAX_REQUEST_BODY = 32 << 20;
+
 export function fetch(input, init = undefined) {
   if (arguments.length < 1) return Promise.reject(new TypeError("fetch: 1 argument required, but only 0 present"));
   let request;
@@ -670,7 +688,10 @@ export function fetch(input, init = undefined) {
       else if (responseBody !== null) responseBody.abort(signal.reason);
     };
     addAbortAlgorithm(signal, onAbort);
-    const body = r.body === null ? Promise.resolve(new Uint8Array()) : r.body.consume();
+    // A streamed body is read to its end (the gateway takes one message),
+    // at most MAX_REQUEST_BODY bytes of it.
+    const body = r.body === null ? Promise.resolve(new Uint8Array())
+      : r.body.consume(MAX_REQUEST_BODY, (limit) => new TypeError(`fetch: the request body exceeds ${limit} bytes`));
     body.then((bytes) => {
       if (settled) return;
       const headers = [...headerList(r.headers)];

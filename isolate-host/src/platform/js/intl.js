@@ -125,26 +125,51 @@ function make(native) {
 
   // ---------------------------------------------------------------- NumberFormat
   const CURRENCY_DIGITS = { BHD: 3, IQD: 3, JOD: 3, KWD: 3, LYD: 3, OMR: 3, TND: 3, BIF: 0, CLP: 0, DJF: 0, GNF: 0, ISK: 0, JPY: 0, KMF: 0, KRW: 0, PYG: 0, RWF: 0, UGX: 0, UYI: 0, VND: 0, VUV: 0, XAF: 0, XOF: 0, XPF: 0 };
+  const INCREMENTS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000];
+  const ROUNDING_MODES = ["ceil", "floor", "expand", "trunc", "halfCeil", "halfFloor", "halfExpand", "halfTrunc", "halfEven"];
+  // ECMA-402 SetNumberFormatDigitOptions.
   function digitOptions(s, options, minFracDefault, maxFracDefault, compact) {
     s.minimumIntegerDigits = numberOption(options, "minimumIntegerDigits", 1, 21, 1);
     const mnsd = options.minimumSignificantDigits, mxsd = options.maximumSignificantDigits;
     const mnfd = options.minimumFractionDigits, mxfd = options.maximumFractionDigits;
-    unsupported(options, ["roundingIncrement", "roundingMode", "roundingPriority", "trailingZeroDisplay"], "Intl.NumberFormat");
-    if (mnsd !== undefined || mxsd !== undefined) {
+    const increment = numberOption(options, "roundingIncrement", 1, 5000, 1);
+    if (!INCREMENTS.includes(increment)) throw new RangeError(`roundingIncrement value is out of range: ${increment}`);
+    s.roundingMode = option(options, "roundingMode", ROUNDING_MODES, "halfExpand");
+    s.roundingPriority = option(options, "roundingPriority", ["auto", "morePrecision", "lessPrecision"], "auto");
+    s.trailingZeroDisplay = option(options, "trailingZeroDisplay", ["auto", "stripIfInteger"], "auto");
+    s.roundingIncrement = increment;
+    if (increment !== 1) maxFracDefault = minFracDefault;
+    const hasSd = mnsd !== undefined || mxsd !== undefined;
+    const hasFd = mnfd !== undefined || mxfd !== undefined;
+    let needSd = true, needFd = true;
+    if (s.roundingPriority === "auto") {
+      needSd = hasSd;
+      if (needSd || (!hasFd && compact)) needFd = false;
+    }
+    if (needSd) {
       s.minimumSignificantDigits = numberOption(options, "minimumSignificantDigits", 1, 21, 1);
       s.maximumSignificantDigits = numberOption(options, "maximumSignificantDigits", s.minimumSignificantDigits, 21, 21);
-    } else if (mnfd !== undefined || mxfd !== undefined) {
-      let mn = numberOption(options, "minimumFractionDigits", 0, 100, undefined);
-      let mx = numberOption(options, "maximumFractionDigits", 0, 100, undefined);
-      if (mn === undefined) mn = Math.min(minFracDefault, mx);
-      else if (mx === undefined) mx = Math.max(maxFracDefault, mn);
-      else if (mn > mx) throw new RangeError("minimumFractionDigits is greater than maximumFractionDigits");
-      s.minimumFractionDigits = mn;
-      s.maximumFractionDigits = mx;
-      if (compact) s.explicitDigits = "true";
-    } else if (!compact) {
-      s.minimumFractionDigits = minFracDefault;
-      s.maximumFractionDigits = maxFracDefault;
+    }
+    if (needFd) {
+      if (hasFd) {
+        let mn = numberOption(options, "minimumFractionDigits", 0, 100, undefined);
+        let mx = numberOption(options, "maximumFractionDigits", 0, 100, undefined);
+        if (mn === undefined) mn = Math.min(minFracDefault, mx);
+        else if (mx === undefined) mx = Math.max(maxFracDefault, mn);
+        else if (mn > mx) throw new RangeError("minimumFractionDigits is greater than maximumFractionDigits");
+        s.minimumFractionDigits = mn;
+        s.maximumFractionDigits = mx;
+        if (compact && !needSd) s.explicitDigits = "true";
+      } else {
+        s.minimumFractionDigits = minFracDefault;
+        s.maximumFractionDigits = maxFracDefault;
+      }
+    }
+    if (increment !== 1) {
+      if (needSd) throw new TypeError("roundingIncrement needs fraction digits, not significant digits");
+      if (s.maximumFractionDigits !== s.minimumFractionDigits) {
+        throw new RangeError("roundingIncrement needs maximumFractionDigits equal to minimumFractionDigits");
+      }
     }
   }
   class NumberFormat {
@@ -179,7 +204,6 @@ function make(native) {
       const g = options.useGrouping;
       s.useGrouping = g === undefined ? (notation === "compact" ? "min2" : "auto") : g === false || g === "false" ? false : g === true || g === "true" ? "always" : option(options, "useGrouping", ["min2", "auto", "always"]);
       s.signDisplay = option(options, "signDisplay", ["auto", "never", "always", "exceptZero", "negative"], "auto");
-      s.roundingMode = "halfExpand";
       define(this, SLOT.NumberFormat, { value: s });
       native.formatNumber(locale, this[SLOT.NumberFormat].n = nativeOptions(s), 0);
     }
@@ -217,11 +241,8 @@ function make(native) {
   method(NumberFormat.prototype, "resolvedOptions", function resolvedOptions() {
     const s = slot(this, NumberFormat);
     const out = {};
-    for (const k of ["locale", "numberingSystem", "style", "currency", "currencyDisplay", "currencySign", "minimumIntegerDigits", "minimumFractionDigits", "maximumFractionDigits", "minimumSignificantDigits", "maximumSignificantDigits", "useGrouping", "notation", "compactDisplay", "signDisplay", "roundingMode"])
+    for (const k of ["locale", "numberingSystem", "style", "currency", "currencyDisplay", "currencySign", "minimumIntegerDigits", "minimumFractionDigits", "maximumFractionDigits", "minimumSignificantDigits", "maximumSignificantDigits", "useGrouping", "notation", "compactDisplay", "signDisplay", "roundingIncrement", "roundingMode", "roundingPriority", "trailingZeroDisplay"])
       if (s[k] !== undefined) out[k] = s[k];
-    out.roundingIncrement = 1;
-    out.trailingZeroDisplay = "auto";
-    out.roundingPriority = "auto";
     return out;
   });
   tag(NumberFormat.prototype, "Intl.NumberFormat");
