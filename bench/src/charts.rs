@@ -1,0 +1,260 @@
+//! The charts of one run (`caplet-bench --svg DIR`), drawn with plotters'
+//! SVG backend from the same measurements as the printed tables:
+//!
+//! - `cold-start.svg`, `memory.svg`: log-scale bars of cold start and of
+//!   memory per live worker, caplet against every peer measured;
+//! - `throughput-*.svg`: rate against concurrent clients, one line per
+//!   runtime, for each kind of operation;
+//! - `chain-latency.svg`: latency of a chain of calls over the delayed link
+//!   against its length, pipelined and awaited call by call.
+
+use std::path::{Path, PathBuf};
+
+use plotters::coord::ranged1d::SegmentValue;
+use plotters::prelude::*;
+
+use crate::report::Report;
+use crate::stats::Unit;
+
+const SIZE: (u32, u32) = (760, 440);
+const FONT: &str = "sans-serif";
+/// One color per series, in order.
+const COLORS: [RGBColor; 5] = [
+    RGBColor(0xd9, 0x48, 0x1c),
+    RGBColor(0x1f, 0x6f, 0xb4),
+    RGBColor(0x3a, 0x9a, 0x3a),
+    RGBColor(0x8e, 0x5a, 0xb5),
+    RGBColor(0x80, 0x80, 0x80),
+];
+
+/// Writes every chart the run has data for into `dir`; returns their paths.
+pub fn write(report: &Report, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let mut written = Vec::new();
+    let cold = [
+        ("cold_unix", "caplet (socket)"),
+        ("cold_embedded", "caplet (embedded)"),
+        ("workerd_cold", "workerd Loader"),
+        ("deno_cold", "Deno Worker"),
+        ("bwrap", "bwrap"),
+        ("fork_exec", "fork+exec"),
+    ];
+    let bars = present(report, &cold);
+    if !bars.is_empty() {
+        let path = dir.join("cold-start.svg");
+        bar_chart(&path, "Cold start: new worker + first call (median, log scale)", "µs", 1e6, &bars)?;
+        written.push(path);
+    }
+    let memory = [
+        ("memory", "caplet"),
+        ("workerd_memory", "workerd Loader"),
+        ("deno_memory", "Deno Worker"),
+    ];
+    let bars = present(report, &memory);
+    if !bars.is_empty() {
+        let path = dir.join("memory.svg");
+        bar_chart(&path, "Memory per live idle worker (median, log scale)", "KiB", 1.0 / 1024.0, &bars)?;
+        written.push(path);
+    }
+    let mut kinds: Vec<&str> = report.curves.iter().map(|c| c.kind).collect();
+    kinds.dedup();
+    for kind in kinds {
+        let slug: String = kind
+            .split_whitespace()
+            .next()
+            .unwrap_or("rate")
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        let path = dir.join(format!("throughput-{slug}.svg"));
+        if throughput_chart(&path, report, kind)? {
+            written.push(path);
+        }
+    }
+    if !report.chain_points.is_empty() {
+        let path = dir.join("chain-latency.svg");
+        chain_chart(&path, report)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// The medians of `keys` that the run measured, with their labels.
+fn present(report: &Report, keys: &[(&str, &'static str)]) -> Vec<(&'static str, f64)> {
+    keys.iter()
+        .filter_map(|(key, label)| report.get(key).map(|(_, s)| (*label, s.median)))
+        .filter(|(_, v)| *v > 0.0)
+        .collect()
+}
+
+/// Vertical bars on a log scale, each labelled with its value; values are
+/// multiplied by `scale` into `unit`.
+fn bar_chart(
+    path: &Path,
+    title: &str,
+    unit: &str,
+    scale: f64,
+    bars: &[(&'static str, f64)],
+) -> anyhow::Result<()> {
+    let values: Vec<f64> = bars.iter().map(|(_, v)| v * scale).collect();
+    let low = values.iter().copied().fold(f64::INFINITY, f64::min) / 3.0;
+    let high = values.iter().copied().fold(0.0, f64::max) * 4.0;
+    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, (FONT, 20))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(64)
+        .build_cartesian_2d((0..bars.len()).into_segmented(), (low..high).log_scale())?;
+    let label = |v: &SegmentValue<usize>| match v {
+        SegmentValue::CenterOf(i) => bars.get(*i).map_or("", |(l, _)| l).to_string(),
+        _ => String::new(),
+    };
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(bars.len() + 1)
+        .x_label_formatter(&label)
+        .y_desc(unit)
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .label_style((FONT, 13))
+        .draw()?;
+    chart.draw_series(values.iter().enumerate().map(|(i, v)| {
+        let color = if bars[i].0.starts_with("caplet") {
+            COLORS[0]
+        } else {
+            COLORS[4]
+        };
+        Rectangle::new(
+            [(SegmentValue::Exact(i), low), (SegmentValue::Exact(i + 1), *v)],
+            color.mix(0.85).filled(),
+        )
+    }))?;
+    chart.draw_series(values.iter().enumerate().map(|(i, v)| {
+        Text::new(
+            format!("{v:.1} {unit}"),
+            (SegmentValue::CenterOf(i), v * 1.25),
+            (FONT, 13).into_font().color(&BLACK),
+        )
+    }))?;
+    root.present()?;
+    Ok(())
+}
+
+/// Rate against concurrent clients, one line per runtime; false if no
+/// runtime has points for `kind`.
+fn throughput_chart(path: &Path, report: &Report, kind: &str) -> anyhow::Result<bool> {
+    let curves: Vec<_> = report
+        .curves
+        .iter()
+        .filter(|c| c.kind == kind && !c.points.is_empty())
+        .collect();
+    if curves.is_empty() {
+        return Ok(false);
+    }
+    let rates = curves.iter().flat_map(|c| c.points.iter().map(|p| p.rate));
+    let (low, high) = rates.fold((f64::INFINITY, 0.0f64), |(l, h), r| (l.min(r), h.max(r)));
+    let max_clients = curves
+        .iter()
+        .flat_map(|c| c.points.iter().map(|p| p.clients))
+        .max()
+        .unwrap_or(1) as f64;
+    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE)?;
+    let title = format!("{kind} against concurrent clients ({} cores)", report.cores);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, (FONT, 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(72)
+        .build_cartesian_2d(
+            (0.8f64..max_clients * 1.25).log_scale(),
+            (low / 2.0..high * 2.0).log_scale(),
+        )?;
+    chart
+        .configure_mesh()
+        .x_desc("concurrent clients")
+        .y_desc(kind)
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| Unit::PerSecond.format(*v))
+        .label_style((FONT, 13))
+        .draw()?;
+    for (i, curve) in curves.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let points: Vec<(f64, f64)> = curve
+            .points
+            .iter()
+            .map(|p| (p.clients as f64, p.rate))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
+            .label(curve.runtime)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+        chart.draw_series(points.into_iter().map(|p| Circle::new(p, 3, color.filled())))?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .label_font((FONT, 13))
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()?;
+    root.present()?;
+    Ok(true)
+}
+
+/// Chain latency over the delayed link against chain length.
+fn chain_chart(path: &Path, report: &Report) -> anyhow::Result<()> {
+    let points = &report.chain_points;
+    let max_depth = points.iter().map(|p| p.depth).max().unwrap_or(1) as f64;
+    let high = points
+        .iter()
+        .map(|p| p.awaited.max(p.pipelined))
+        .fold(0.0, f64::max)
+        * 1e3
+        * 1.15;
+    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "Chain of calls to a capability across a delayed link (median)",
+            (FONT, 20),
+        )
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(64)
+        .build_cartesian_2d(0f64..max_depth + 0.5, 0f64..high)?;
+    chart
+        .configure_mesh()
+        .x_desc("calls in the chain")
+        .y_desc("ms per chain")
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .label_style((FONT, 13))
+        .draw()?;
+    let series: [(&str, fn(&crate::report::ChainPoint) -> f64); 2] = [
+        ("each call awaited", |p| p.awaited),
+        ("pipelined", |p| p.pipelined),
+    ];
+    for (i, (name, value)) in series.into_iter().enumerate() {
+        let color = COLORS[(i + 1) % 2];
+        let line: Vec<(f64, f64)> = points
+            .iter()
+            .map(|p| (f64::from(p.depth), value(p) * 1e3))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+        chart.draw_series(line.into_iter().map(|p| Circle::new(p, 3, color.filled())))?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .label_font((FONT, 13))
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
