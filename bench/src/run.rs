@@ -60,7 +60,7 @@ pub struct Args {
     #[arg(long)]
     pub workerd: Option<PathBuf>,
     /// Most live dynamic workers for workerd's memory per worker.
-    #[arg(long, default_value_t = 400)]
+    #[arg(long, default_value_t = 1000)]
     pub workerd_workers: usize,
     /// Seconds at most for loading workerd's live dynamic workers.
     #[arg(long, default_value_t = 30)]

@@ -89,6 +89,9 @@ pub struct Workerd {
 
 impl Workerd {
     pub fn start(binary: &Path) -> anyhow::Result<Self> {
+        // workerd runs in the config's folder: the binary's path must not
+        // be relative.
+        let binary = &std::fs::canonicalize(binary)?;
         let dir = tempfile::tempdir()?;
         std::fs::write(dir.path().join("parent.js"), PARENT)?;
         std::fs::write(dir.path().join("config.capnp"), CONFIG)?;
