@@ -10,7 +10,10 @@
 //   throughput C KIND SECS   C clients at once for SECS seconds, each either
 //                sending messages to its own live worker (KIND warm) or
 //                creating, messaging and terminating workers (KIND cold);
-//                prints {"rate": ops/s, "samples": [latency of each op…]}
+//                prints {"rate": ops/s, "samples": [latency of each op…],
+//                "cores_busy": CPU seconds of this process per second}
+import process from "node:process";
+
 const [mode, countText, argText, secsText] = Deno.args;
 const count = Number(countText);
 const url = new URL("./worker.js", import.meta.url).href;
@@ -80,6 +83,7 @@ if (mode === "cold") {
     await expect(workers[c], 0, 0);
   }
   let ops = 0;
+  const cpuStart = process.cpuUsage();
   const start = performance.now();
   const deadline = start + Number(secsText) * 1e3;
   async function client(c) {
@@ -99,9 +103,12 @@ if (mode === "cold") {
   const clients = [];
   for (let c = 0; c < count; c++) clients.push(client(c));
   await Promise.all(clients);
-  const rate = ops / ((performance.now() - start) / 1e3);
+  const seconds = (performance.now() - start) / 1e3;
+  const cpu = process.cpuUsage(cpuStart);
+  const rate = ops / seconds;
   for (const worker of workers) worker.terminate();
-  console.log(JSON.stringify({ rate, samples }));
+  const cores_busy = (cpu.user + cpu.system) / 1e6 / seconds;
+  console.log(JSON.stringify({ rate, samples, cores_busy }));
 } else {
   throw new Error(`unknown mode ${mode}`);
 }

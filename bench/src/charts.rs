@@ -56,8 +56,12 @@ pub fn write(report: &Report, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         bar_chart(&path, "Memory per live idle worker (median, log scale)", "KiB", 1.0 / 1024.0, &bars)?;
         written.push(path);
     }
-    let mut kinds: Vec<&str> = report.curves.iter().map(|c| c.kind).collect();
-    kinds.dedup();
+    let mut kinds: Vec<&str> = Vec::new();
+    for curve in &report.curves {
+        if !kinds.contains(&curve.kind) {
+            kinds.push(curve.kind);
+        }
+    }
     for kind in kinds {
         let slug: String = kind
             .split_whitespace()

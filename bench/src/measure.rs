@@ -84,12 +84,12 @@ pub struct Timed {
 }
 
 /// The CPU clocks of this process and its descendants, each with its role.
-struct CpuClock {
+pub struct CpuClock {
     pids: Vec<(u32, &'static str)>,
 }
 
 impl CpuClock {
-    fn new() -> anyhow::Result<Self> {
+    pub fn new() -> anyhow::Result<Self> {
         let me = std::process::id();
         let pids = memory::family(me)?
             .into_iter()
@@ -107,7 +107,7 @@ impl CpuClock {
         Ok(Self { pids })
     }
 
-    fn now(&self) -> f64 {
+    pub fn now(&self) -> f64 {
         let pids: Vec<u32> = self.pids.iter().map(|(pid, _)| *pid).collect();
         memory::cpu_ns(&pids) as f64 * 1e-9
     }

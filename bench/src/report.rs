@@ -33,6 +33,9 @@ pub struct Point {
     pub rate: f64,
     pub p50: f64,
     pub p99: f64,
+    /// CPU seconds per second of wall time of the runtime's processes and
+    /// its clients over the window (cores kept busy), where measured.
+    pub cores_busy: Option<f64>,
 }
 
 /// Throughput of one runtime and one kind of operation across concurrency.
@@ -207,7 +210,13 @@ impl Report {
                 let base = curve.points.first().map_or(0.0, |p| p.rate);
                 for p in &curve.points {
                     let speedup = p.rate / base;
-                    let efficiency = speedup / p.clients.min(self.cores.max(1)) as f64;
+                    let (busy, per_cpu) = match p.cores_busy {
+                        Some(busy) if busy > 0.0 => (
+                            format!("{busy:.2}"),
+                            Unit::PerSecond.format(p.rate / busy).replace("/s", ""),
+                        ),
+                        _ => ("—".into(), "—".into()),
+                    };
                     rows.push(vec![
                         curve.runtime.to_string(),
                         curve.kind.to_string(),
@@ -216,7 +225,8 @@ impl Report {
                         Unit::Time.format(p.p50),
                         Unit::Time.format(p.p99),
                         format!("{speedup:.2}×"),
-                        format!("{:.0}%", efficiency * 100.0),
+                        busy,
+                        per_cpu,
                     ]);
                 }
             }
@@ -230,7 +240,8 @@ impl Report {
                     "p50",
                     "p99",
                     "vs 1 client",
-                    "per-core efficiency",
+                    "cores busy",
+                    "per CPU-second",
                 ],
                 rows,
                 2,

@@ -82,6 +82,8 @@ pub async fn caplet(
             calls,
         });
     }
+    let clock = measure::CpuClock::new()?;
+    let cpu_start = clock.now();
     let start = Instant::now();
     let deadline = start + window;
     let mut tasks = Vec::with_capacity(clients);
@@ -96,11 +98,18 @@ pub async fn caplet(
         latencies.append(&mut l);
     }
     let elapsed = start.elapsed().as_secs_f64();
-    point(clients, units as f64 / elapsed, latencies)
+    let busy = (clock.now() - cpu_start) / elapsed;
+    point(clients, units as f64 / elapsed, latencies, Some(busy))
 }
 
-/// A point from a rate and the latencies of single operations (seconds).
-pub fn point(clients: usize, rate: f64, latencies: Vec<f64>) -> anyhow::Result<Point> {
+/// A point from a rate, the latencies of single operations (seconds) and
+/// the cores kept busy.
+pub fn point(
+    clients: usize,
+    rate: f64,
+    latencies: Vec<f64>,
+    cores_busy: Option<f64>,
+) -> anyhow::Result<Point> {
     anyhow::ensure!(!latencies.is_empty(), "no operation finished in the window");
     let summary = Summary::of(Unit::Time, latencies);
     Ok(Point {
@@ -108,6 +117,7 @@ pub fn point(clients: usize, rate: f64, latencies: Vec<f64>) -> anyhow::Result<P
         rate,
         p50: summary.median,
         p99: summary.p99,
+        cores_busy,
     })
 }
 

@@ -376,6 +376,9 @@ async fn concurrent(
         };
         connections.push(http);
     }
+    // This process (the clients) and workerd, its child.
+    let clock = crate::measure::CpuClock::new()?;
+    let cpu_start = clock.now();
     let start = Instant::now();
     let deadline = start + window;
     let mut tasks = Vec::with_capacity(clients);
@@ -404,8 +407,9 @@ async fn concurrent(
         units += n;
         latencies.append(&mut l);
     }
-    let rate = units as f64 / start.elapsed().as_secs_f64();
-    throughput::point(clients, rate, latencies)
+    let elapsed = start.elapsed().as_secs_f64();
+    let busy = (clock.now() - cpu_start) / elapsed;
+    throughput::point(clients, units as f64 / elapsed, latencies, Some(busy))
 }
 
 /// One invocation making `CALLS_PER_OP` capability calls, as caplet's.
