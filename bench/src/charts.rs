@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
+use plotters::style::text_anchor;
 
 use crate::report::Report;
 use crate::stats::Unit;
@@ -42,7 +43,7 @@ pub fn write(report: &Report, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let bars = present(report, &cold);
     if !bars.is_empty() {
         let path = dir.join("cold-start.svg");
-        bar_chart(&path, "Cold start: new worker + first call (median, log scale)", "µs", 1e6, &bars)?;
+        bar_chart(&path, "Cold start: new worker + first call (median, log scale)", Unit::Time, &bars)?;
         written.push(path);
     }
     let memory = [
@@ -53,7 +54,7 @@ pub fn write(report: &Report, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let bars = present(report, &memory);
     if !bars.is_empty() {
         let path = dir.join("memory.svg");
-        bar_chart(&path, "Memory per live idle worker (median, log scale)", "KiB", 1.0 / 1024.0, &bars)?;
+        bar_chart(&path, "Memory per live idle worker (median, log scale)", Unit::Bytes, &bars)?;
         written.push(path);
     }
     let mut kinds: Vec<&str> = Vec::new();
@@ -91,16 +92,15 @@ fn present(report: &Report, keys: &[(&str, &'static str)]) -> Vec<(&'static str,
         .collect()
 }
 
-/// Vertical bars on a log scale, each labelled with its value; values are
-/// multiplied by `scale` into `unit`.
+/// Vertical bars on a log scale, each labelled with its value in `unit`;
+/// caplet's bars in color, the peers' in grey.
 fn bar_chart(
     path: &Path,
     title: &str,
-    unit: &str,
-    scale: f64,
+    unit: Unit,
     bars: &[(&'static str, f64)],
 ) -> anyhow::Result<()> {
-    let values: Vec<f64> = bars.iter().map(|(_, v)| v * scale).collect();
+    let values: Vec<f64> = bars.iter().map(|(_, v)| *v).collect();
     let low = values.iter().copied().fold(f64::INFINITY, f64::min) / 3.0;
     let high = values.iter().copied().fold(0.0, f64::max) * 4.0;
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
@@ -120,8 +120,8 @@ fn bar_chart(
         .disable_x_mesh()
         .x_labels(bars.len() + 1)
         .x_label_formatter(&label)
-        .y_desc(unit)
-        .y_label_formatter(&|v| format!("{v:.0}"))
+        .y_labels(6)
+        .y_label_formatter(&|v| unit.format(*v))
         .label_style((FONT, 13))
         .draw()?;
     chart.draw_series(values.iter().enumerate().map(|(i, v)| {
@@ -130,16 +130,24 @@ fn bar_chart(
         } else {
             COLORS[4]
         };
-        Rectangle::new(
+        let mut bar = Rectangle::new(
             [(SegmentValue::Exact(i), low), (SegmentValue::Exact(i + 1), *v)],
             color.mix(0.85).filled(),
-        )
+        );
+        bar.set_margin(0, 0, 14, 14);
+        bar
     }))?;
     chart.draw_series(values.iter().enumerate().map(|(i, v)| {
         Text::new(
-            format!("{v:.1} {unit}"),
-            (SegmentValue::CenterOf(i), v * 1.25),
-            (FONT, 13).into_font().color(&BLACK),
+            unit.format(*v),
+            (SegmentValue::CenterOf(i), v * 1.2),
+            (FONT, 13)
+                .into_font()
+                .color(&BLACK)
+                .pos(text_anchor::Pos::new(
+                    text_anchor::HPos::Center,
+                    text_anchor::VPos::Bottom,
+                )),
         )
     }))?;
     root.present()?;
@@ -159,11 +167,13 @@ fn throughput_chart(path: &Path, report: &Report, kind: &str) -> anyhow::Result<
     }
     let rates = curves.iter().flat_map(|c| c.points.iter().map(|p| p.rate));
     let (low, high) = rates.fold((f64::INFINITY, 0.0f64), |(l, h), r| (l.min(r), h.max(r)));
+    // x is log2 of the clients, so that each doubling is one tick.
     let max_clients = curves
         .iter()
         .flat_map(|c| c.points.iter().map(|p| p.clients))
         .max()
         .unwrap_or(1) as f64;
+    let max_x = max_clients.log2();
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
     let title = format!("{kind} against concurrent clients ({} cores)", report.cores);
@@ -172,15 +182,13 @@ fn throughput_chart(path: &Path, report: &Report, kind: &str) -> anyhow::Result<
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(72)
-        .build_cartesian_2d(
-            (0.8f64..max_clients * 1.25).log_scale(),
-            (low / 2.0..high * 2.0).log_scale(),
-        )?;
+        .build_cartesian_2d(-0.3f64..max_x + 0.3, (low / 2.0..high * 2.0).log_scale())?;
     chart
         .configure_mesh()
         .x_desc("concurrent clients")
         .y_desc(kind)
-        .x_label_formatter(&|v| format!("{v:.0}"))
+        .x_labels(max_x as usize + 1)
+        .x_label_formatter(&|v| format!("{:.0}", v.exp2()))
         .y_label_formatter(&|v| Unit::PerSecond.format(*v))
         .label_style((FONT, 13))
         .draw()?;
@@ -189,7 +197,7 @@ fn throughput_chart(path: &Path, report: &Report, kind: &str) -> anyhow::Result<
         let points: Vec<(f64, f64)> = curve
             .points
             .iter()
-            .map(|p| (p.clients as f64, p.rate))
+            .map(|p| ((p.clients as f64).log2(), p.rate))
             .collect();
         chart
             .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
