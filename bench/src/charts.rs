@@ -43,7 +43,12 @@ pub fn write(report: &Report, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let bars = present(report, &cold);
     if !bars.is_empty() {
         let path = dir.join("cold-start.svg");
-        bar_chart(&path, "Cold start: new worker + first call (median, log scale)", Unit::Time, &bars)?;
+        bar_chart(
+            &path,
+            "Cold start: new worker + first call (median, log scale)",
+            Unit::Time,
+            &bars,
+        )?;
         written.push(path);
     }
     let memory = [
@@ -54,7 +59,12 @@ pub fn write(report: &Report, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let bars = present(report, &memory);
     if !bars.is_empty() {
         let path = dir.join("memory.svg");
-        bar_chart(&path, "Memory per live idle worker (median, log scale)", Unit::Bytes, &bars)?;
+        bar_chart(
+            &path,
+            "Memory per live idle worker (median, log scale)",
+            Unit::Bytes,
+            &bars,
+        )?;
         written.push(path);
     }
     let mut kinds: Vec<&str> = Vec::new();
@@ -131,7 +141,10 @@ fn bar_chart(
             COLORS[4]
         };
         let mut bar = Rectangle::new(
-            [(SegmentValue::Exact(i), low), (SegmentValue::Exact(i + 1), *v)],
+            [
+                (SegmentValue::Exact(i), low),
+                (SegmentValue::Exact(i + 1), *v),
+            ],
             color.mix(0.85).filled(),
         );
         bar.set_margin(0, 0, 14, 14);
@@ -202,19 +215,28 @@ fn throughput_chart(path: &Path, report: &Report, kind: &str) -> anyhow::Result<
         chart
             .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
             .label(curve.runtime)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
-        chart.draw_series(points.into_iter().map(|p| Circle::new(p, 3, color.filled())))?;
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
+        chart.draw_series(
+            points
+                .into_iter()
+                .map(|p| Circle::new(p, 3, color.filled())),
+        )?;
     }
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.9))
         .border_style(BLACK)
         .label_font((FONT, 13))
-        .position(SeriesLabelPosition::LowerRight)
+        .position(SeriesLabelPosition::UpperRight)
         .draw()?;
     root.present()?;
     Ok(true)
 }
+
+/// One of the two latencies of a chain point.
+type ChainValue = fn(&crate::report::ChainPoint) -> f64;
 
 /// Chain latency over the delayed link against chain length.
 fn chain_chart(path: &Path, report: &Report) -> anyhow::Result<()> {
@@ -230,8 +252,11 @@ fn chain_chart(path: &Path, report: &Report) -> anyhow::Result<()> {
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
         .caption(
-            "Chain of calls to a capability across a delayed link (median)",
-            (FONT, 20),
+            format!(
+                "Chain of calls to a capability in the client, over a {} (median)",
+                report.link
+            ),
+            (FONT, 18),
         )
         .margin(12)
         .x_label_area_size(40)
@@ -244,7 +269,7 @@ fn chain_chart(path: &Path, report: &Report) -> anyhow::Result<()> {
         .x_label_formatter(&|v| format!("{v:.0}"))
         .label_style((FONT, 13))
         .draw()?;
-    let series: [(&str, fn(&crate::report::ChainPoint) -> f64); 2] = [
+    let series: [(&str, ChainValue); 2] = [
         ("each call awaited", |p| p.awaited),
         ("pipelined", |p| p.pipelined),
     ];
@@ -257,7 +282,9 @@ fn chain_chart(path: &Path, report: &Report) -> anyhow::Result<()> {
         chart
             .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))?
             .label(name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
         chart.draw_series(line.into_iter().map(|p| Circle::new(p, 3, color.filled())))?;
     }
     chart
@@ -269,4 +296,70 @@ fn chain_chart(path: &Path, report: &Report) -> anyhow::Result<()> {
         .draw()?;
     root.present()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{ChainPoint, Curve, Point};
+    use crate::stats::Summary;
+
+    #[test]
+    fn writes_each_chart_it_has_data_for() {
+        let mut report = Report {
+            cores: 2,
+            link: "1 ms link".into(),
+            ..Report::default()
+        };
+        report.add("cold_unix", "cold", Ok(Summary::single(Unit::Time, 200e-6)));
+        report.peer(
+            "workerd_cold",
+            "workerd",
+            Ok(Summary::single(Unit::Time, 4e-3)),
+        );
+        report.peer("deno_cold", "deno", Err("missing".into()));
+        let point = |clients, rate| Point {
+            clients,
+            rate,
+            p50: 1e-4,
+            p99: 1e-3,
+            cores_busy: None,
+        };
+        report.curves.push(Curve {
+            runtime: "caplet",
+            kind: "warm invocations/s",
+            points: vec![point(1, 10_000.0), point(2, 18_000.0)],
+        });
+        report.chain_points = vec![
+            ChainPoint {
+                depth: 1,
+                pipelined: 2e-3,
+                awaited: 2e-3,
+            },
+            ChainPoint {
+                depth: 10,
+                pipelined: 2.4e-3,
+                awaited: 20e-3,
+            },
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let written = write(&report, dir.path()).unwrap();
+        let names: Vec<String> = written
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        // No memory figure was measured: no memory chart.
+        assert_eq!(
+            names,
+            ["cold-start.svg", "throughput-warm.svg", "chain-latency.svg"]
+        );
+        let cold = std::fs::read_to_string(dir.path().join("cold-start.svg")).unwrap();
+        assert!(cold.starts_with("<svg"), "{cold}");
+        assert!(cold.contains("caplet (socket)") && cold.contains("workerd Loader"));
+        assert!(cold.contains("200.0 µs") && cold.contains("4.0 ms"));
+        // A peer that failed has no bar.
+        assert!(!cold.contains("Deno Worker"));
+        let chain = std::fs::read_to_string(dir.path().join("chain-latency.svg")).unwrap();
+        assert!(chain.contains("pipelined") && chain.contains("each call awaited"));
+    }
 }

@@ -216,7 +216,10 @@ pub fn fib_value(n: u32) -> u64 {
 
 /// A worker granted a fresh `Bench` capability as `env.bench`, and the
 /// count of calls that reach it.
-pub async fn with_bench(conn: &Connection, source: &str) -> anyhow::Result<(Worker, Rc<Cell<u64>>)> {
+pub async fn with_bench(
+    conn: &Connection,
+    source: &str,
+) -> anyhow::Result<(Worker, Rc<Cell<u64>>)> {
     let calls = Rc::new(Cell::new(0));
     let code = WorkerCode::new("main.js", source)
         .grant("bench", provider::new(calls.clone()), provider::schema())
@@ -294,7 +297,11 @@ pub async fn chains(
     let mut chains = Vec::new();
     for shape in shapes {
         let depth = shape.depth;
-        let source = if shape.pipelined { CHAIN } else { CHAIN_AWAITED };
+        let source = if shape.pipelined {
+            CHAIN
+        } else {
+            CHAIN_AWAITED
+        };
         let (worker, count) = with_bench(conn, source).await?;
         let input = format!(r#"{{"depth":{depth},"reps":{reps}}}"#);
         expect(

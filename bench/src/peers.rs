@@ -162,7 +162,9 @@ impl Deno {
     /// (`cold`).
     pub fn throughput(&self, kind: &str, clients: usize, secs: f64) -> anyhow::Result<Point> {
         let out = self.run(&["throughput", &clients.to_string(), kind, &secs.to_string()])?;
-        let rate = out["rate"].as_f64().context("no rate in the deno peer's output")?;
+        let rate = out["rate"]
+            .as_f64()
+            .context("no rate in the deno peer's output")?;
         let busy = out["cores_busy"].as_f64();
         crate::throughput::point(clients, rate, Self::samples(&out, "samples")?, busy)
     }

@@ -59,7 +59,10 @@ fn pipe(mut from: UnixStream, mut to: UnixStream, delay: Duration) {
             match from.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    if chunks.send((Instant::now() + delay, buf[..n].to_vec())).is_err() {
+                    if chunks
+                        .send((Instant::now() + delay, buf[..n].to_vec()))
+                        .is_err()
+                    {
                         break;
                     }
                 }
@@ -78,4 +81,40 @@ fn pipe(mut from: UnixStream, mut to: UnixStream, delay: Duration) {
         }
         let _ = to.shutdown(Shutdown::Write);
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bytes cross the relay unchanged, each way no sooner than the delay.
+    #[test]
+    fn delays_each_direction() {
+        let delay = Duration::from_millis(20);
+        let (mut client, client_side) = UnixStream::pair().unwrap();
+        let (broker_side, mut broker) = UnixStream::pair().unwrap();
+        pipe(
+            client_side.try_clone().unwrap(),
+            broker_side.try_clone().unwrap(),
+            delay,
+        );
+        pipe(broker_side, client_side, delay);
+
+        let start = Instant::now();
+        client.write_all(b"ping").unwrap();
+        let mut got = [0u8; 4];
+        broker.read_exact(&mut got).unwrap();
+        assert!(start.elapsed() >= delay, "{:?}", start.elapsed());
+        assert_eq!(&got, b"ping");
+
+        let start = Instant::now();
+        broker.write_all(b"pong").unwrap();
+        client.read_exact(&mut got).unwrap();
+        assert!(start.elapsed() >= delay, "{:?}", start.elapsed());
+        assert_eq!(&got, b"pong");
+
+        // End of input on one side reaches the other.
+        drop(client);
+        assert_eq!(broker.read(&mut got).unwrap(), 0);
+    }
 }

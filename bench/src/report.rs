@@ -64,6 +64,8 @@ pub struct Report {
     pub curves: Vec<Curve>,
     /// Chain latency over the delayed link, by depth.
     pub chain_points: Vec<ChainPoint>,
+    /// The delayed link, as the chain chart names it (`1 ms link`).
+    pub link: String,
     /// Cores of this machine.
     pub cores: usize,
 }
@@ -189,7 +191,9 @@ impl Report {
                 let Some(peer) = self.find(key) else { continue };
                 let ratio = match (&caplet.result, &peer.result) {
                     (Ok(c), Ok(p)) => format!("{:.1}×", c.advantage_over(p)),
-                    (_, Err(why)) if why.starts_with("missing") || why.starts_with("not installed") => {
+                    (_, Err(why))
+                        if why.starts_with("missing") || why.starts_with("not installed") =>
+                    {
                         "peer not installed".into()
                     }
                     _ => "—".into(),

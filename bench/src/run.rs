@@ -453,7 +453,11 @@ async fn link(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<()
     let chains = match measured {
         Ok(chains) => chains,
         Err(error) => {
-            report.add("link_one", format!("one capability call from JS ({over})"), Err(error));
+            report.add(
+                "link_one",
+                format!("one capability call from JS ({over})"),
+                Err(error),
+            );
             return Ok(());
         }
     };
@@ -471,6 +475,7 @@ async fn link(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<()
             awaited: at(depth, false).0.median,
         });
     }
+    report.link = over.clone();
     let by_depth: Vec<String> = report
         .chain_points
         .iter()
@@ -483,11 +488,16 @@ async fn link(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<()
             )
         })
         .collect();
-    report
-        .notes
-        .push(format!("chain latency by length ({over}, medians): {}", by_depth.join("; ")));
+    report.notes.push(format!(
+        "chain latency by length ({over}, medians): {}",
+        by_depth.join("; ")
+    ));
     let (one, ten, ten_awaited) = (at(1, true), at(10, true), at(10, false));
-    report.add("link_one", format!("one capability call from JS ({over})"), Ok(one.0));
+    report.add(
+        "link_one",
+        format!("one capability call from JS ({over})"),
+        Ok(one.0),
+    );
     report.add(
         "link_chain",
         format!("chain of 10 pipelined calls ({over})"),
@@ -507,12 +517,18 @@ async fn link(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<()
     report.add(
         "link_awaited_ratio",
         format!("  ↳ awaited chain of 10 / one call ({over}; 10× is a round trip per call)"),
-        Ok(Summary::single(Unit::Ratio, ten_awaited.0.median / one.0.median)),
+        Ok(Summary::single(
+            Unit::Ratio,
+            ten_awaited.0.median / one.0.median,
+        )),
     );
     report.add(
         "link_saved",
         format!("  ↳ time pipelining saves on a chain of 10 ({over})"),
-        Ok(Summary::single(Unit::Time, ten_awaited.0.median - ten.0.median)),
+        Ok(Summary::single(
+            Unit::Time,
+            ten_awaited.0.median - ten.0.median,
+        )),
     );
     note_roles(report, &format!("one call from JS ({over})"), &one.1);
     note_per_link(report, &over, &one.1, &ten.1);
@@ -530,15 +546,19 @@ async fn throughput(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Res
         throughput::Kind::Cold,
         throughput::Kind::Calls,
     ] {
-        eprintln!("throughput across concurrency (caplet serve --hosts {hosts}): {}…", kind.name());
+        eprintln!(
+            "throughput across concurrency (caplet serve --hosts {hosts}): {}…",
+            kind.name()
+        );
         let mut points = Vec::new();
         for clients in throughput::CLIENTS {
             match throughput::caplet(&server.socket, kind, clients, window).await {
                 Ok(point) => points.push(point),
                 Err(error) => {
-                    report
-                        .notes
-                        .push(format!("caplet {} with {clients} clients failed: {error:#}", kind.name()));
+                    report.notes.push(format!(
+                        "caplet {} with {clients} clients failed: {error:#}",
+                        kind.name()
+                    ));
                     break;
                 }
             }
@@ -662,9 +682,9 @@ fn measure_peers(args: &Args, report: &mut Report) {
                 match deno.throughput(kind, clients, args.throughput_secs) {
                     Ok(point) => points.push(point),
                     Err(error) => {
-                        report
-                            .notes
-                            .push(format!("Deno {name} with {clients} clients failed: {error:#}"));
+                        report.notes.push(format!(
+                            "Deno {name} with {clients} clients failed: {error:#}"
+                        ));
                         break;
                     }
                 }
@@ -686,9 +706,15 @@ fn measure_workerd(args: &Args, report: &mut Report) {
             ("workerd_noop", "workerd: HTTP request to the parent alone"),
             ("workerd_cold", "workerd: LOADER.load() + first call"),
             ("workerd_warm", "workerd: call to a loaded dynamic worker"),
-            ("workerd_warm_parent", "workerd: call from the parent to a loaded dynamic worker"),
+            (
+                "workerd_warm_parent",
+                "workerd: call from the parent to a loaded dynamic worker",
+            ),
             ("workerd_fib", "workerd: fib(25) in a dynamic worker"),
-            ("workerd_calls", "workerd: calls/s from a dynamic worker to its parent"),
+            (
+                "workerd_calls",
+                "workerd: calls/s from a dynamic worker to its parent",
+            ),
             ("workerd_memory", "workerd: memory per live dynamic worker"),
         ];
         rows.map(|(key, name)| (key, name.to_string(), Err::<Summary, String>(why.clone())))
@@ -753,7 +779,10 @@ fn run_workerd(args: &Args, binary: &Path, report: &mut Report) -> anyhow::Resul
                 Ok(d.per_worker),
             )
         }
-        Err(e) => ("workerd: memory per live dynamic worker".into(), Err(failed(e))),
+        Err(e) => (
+            "workerd: memory per live dynamic worker".into(),
+            Err(failed(e)),
+        ),
     };
     for (kind, points) in r.curves {
         report.curves.push(crate::report::Curve {
@@ -818,7 +847,10 @@ impl Relay {
             .spawn()?;
         let mut ready = String::new();
         BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut ready)?;
-        anyhow::ensure!(ready.starts_with("READY "), "the relay did not start: {ready:?}");
+        anyhow::ensure!(
+            ready.starts_with("READY "),
+            "the relay did not start: {ready:?}"
+        );
         Ok(Self {
             child,
             socket,

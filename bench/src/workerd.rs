@@ -103,7 +103,13 @@ impl Workerd {
         let mut command = Command::new(binary);
         command
             .current_dir(dir.path())
-            .args(["serve", "--experimental", "config.capnp", "--socket-fd", "http=3"])
+            .args([
+                "serve",
+                "--experimental",
+                "config.capnp",
+                "--socket-fd",
+                "http=3",
+            ])
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
@@ -156,7 +162,8 @@ pub struct Http {
 impl Http {
     async fn connect(socket: &Path) -> anyhow::Result<Self> {
         let stream = tokio::net::UnixStream::connect(socket).await?;
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         tokio::task::spawn_local(connection);
         Ok(Self { sender })
     }
@@ -170,7 +177,10 @@ impl Http {
         let status = response.status();
         let body = response.into_body().collect().await?.to_bytes();
         let body = String::from_utf8_lossy(&body).into_owned();
-        anyhow::ensure!(status.is_success(), "workerd answered {path} with {status}: {body}");
+        anyhow::ensure!(
+            status.is_success(),
+            "workerd answered {path} with {status}: {body}"
+        );
         Ok(body)
     }
 
@@ -226,9 +236,13 @@ pub async fn measure(workerd: &Workerd, plan: &Plan) -> anyhow::Result<Results> 
     let n = plan.n;
     eprintln!("  HTTP round trip, cold load, warm call…");
     let noop = repeat(n, async |_| http.timed("/noop", "noop").await).await;
-    let cold = repeat(n, async |i| http.timed(&format!("/cold?i={i}"), &i.to_string()).await).await;
+    let cold = repeat(n, async |i| {
+        http.timed(&format!("/cold?i={i}"), &i.to_string()).await
+    })
+    .await;
     let warm = repeat(n, async |i| {
-        http.timed(&format!("/warm?n=1&i={i}"), &i.to_string()).await
+        http.timed(&format!("/warm?n=1&i={i}"), &i.to_string())
+            .await
     })
     .await;
     const BATCH: u32 = 100;
@@ -244,11 +258,24 @@ pub async fn measure(workerd: &Workerd, plan: &Plan) -> anyhow::Result<Results> 
     let fib_path = format!("/fib?n={}", plan.fib_arg);
     // The first request loads the worker.
     http.timed(&fib_path, &want).await?;
-    let fib = repeat(plan.fib_samples, async |_| http.timed(&fib_path, &want).await).await;
+    let fib = repeat(plan.fib_samples, async |_| {
+        http.timed(&fib_path, &want).await
+    })
+    .await;
     eprintln!("  capability calls from a dynamic worker to its parent…");
     let calls = calls(&mut http, plan).await;
-    eprintln!("  live dynamic workers (up to {}, {} s at most)…", plan.max_workers, plan.density_budget.as_secs());
-    let density = density(&mut http, workerd.pid(), plan.max_workers, plan.density_budget).await;
+    eprintln!(
+        "  live dynamic workers (up to {}, {} s at most)…",
+        plan.max_workers,
+        plan.density_budget.as_secs()
+    );
+    let density = density(
+        &mut http,
+        workerd.pid(),
+        plan.max_workers,
+        plan.density_budget,
+    )
+    .await;
     drop(http);
     let mut curves = Vec::new();
     if let Some(window) = plan.throughput_window {
@@ -259,7 +286,10 @@ pub async fn measure(workerd: &Workerd, plan: &Plan) -> anyhow::Result<Results> 
                 match concurrent(workerd, kind, clients, window).await {
                     Ok(point) => points.push(point),
                     Err(error) => {
-                        eprintln!("  workerd {} with {clients} clients failed: {error:#}", kind.name());
+                        eprintln!(
+                            "  workerd {} with {clients} clients failed: {error:#}",
+                            kind.name()
+                        );
                         break;
                     }
                 }
@@ -345,7 +375,10 @@ async fn density(
         }
         live += size;
     }
-    anyhow::ensure!(!per_worker.is_empty(), "too few workers for a memory sample ({live})");
+    anyhow::ensure!(
+        !per_worker.is_empty(),
+        "too few workers for a memory sample ({live})"
+    );
     let anew = http.get(&format!("/check?from=0&to={live}")).await?;
     anyhow::ensure!(
         anew == "0",
@@ -390,8 +423,15 @@ async fn concurrent(
             while Instant::now() < deadline {
                 i += 1;
                 let (t, n) = match kind {
-                    Kind::Warm => (http.timed(&format!("/warm?n=1&i={i}"), &i.to_string()).await?, 1),
-                    Kind::Cold => (http.timed(&format!("/cold?i={i}"), &i.to_string()).await?, 1),
+                    Kind::Warm => (
+                        http.timed(&format!("/warm?n=1&i={i}"), &i.to_string())
+                            .await?,
+                        1,
+                    ),
+                    Kind::Cold => (
+                        http.timed(&format!("/cold?i={i}"), &i.to_string()).await?,
+                        1,
+                    ),
                     Kind::Calls => call_op(&mut http).await?,
                 };
                 units += n;
@@ -416,5 +456,8 @@ async fn concurrent(
 async fn call_op(http: &mut Http) -> anyhow::Result<(Duration, u64)> {
     let calls = throughput::CALLS_PER_OP;
     let path = format!("/calls?n={calls}&inflight={}", throughput::CALLS_INFLIGHT);
-    Ok((http.timed(&path, &calls.to_string()).await?, u64::from(calls)))
+    Ok((
+        http.timed(&path, &calls.to_string()).await?,
+        u64::from(calls),
+    ))
 }
