@@ -322,6 +322,7 @@ mod tests {
             clients,
             rate,
             p50: 1e-4,
+            p90: 5e-4,
             p99: 1e-3,
             cores_busy: None,
         };

@@ -26,12 +26,13 @@ pub struct Comparison {
 
 /// One point of a curve across concurrency: `clients` concurrent clients,
 /// operations per second over the whole window, and the latency of one
-/// operation.
+/// operation (median, p90, p99).
 #[derive(Debug, Clone, Copy)]
 pub struct Point {
     pub clients: usize,
     pub rate: f64,
     pub p50: f64,
+    pub p90: f64,
     pub p99: f64,
     /// CPU seconds per second of wall time of the runtime's processes and
     /// its clients over the window (cores kept busy), where measured.
@@ -227,6 +228,7 @@ impl Report {
                         p.clients.to_string(),
                         Unit::PerSecond.format(p.rate),
                         Unit::Time.format(p.p50),
+                        Unit::Time.format(p.p90),
                         Unit::Time.format(p.p99),
                         format!("{speedup:.2}×"),
                         busy,
@@ -241,7 +243,8 @@ impl Report {
                     "operation",
                     "clients",
                     "rate",
-                    "p50",
+                    "median",
+                    "p90",
                     "p99",
                     "vs 1 client",
                     "cores busy",

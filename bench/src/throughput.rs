@@ -116,6 +116,7 @@ pub fn point(
         clients,
         rate,
         p50: summary.median,
+        p90: summary.p90,
         p99: summary.p99,
         cores_busy,
     })
