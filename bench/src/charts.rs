@@ -28,6 +28,17 @@ const COLORS: [RGBColor; 5] = [
     RGBColor(0x80, 0x80, 0x80),
 ];
 
+/// The same color for a runtime in every chart.
+fn color_of(runtime: &str) -> RGBColor {
+    match runtime {
+        "caplet" => COLORS[0],
+        "workerd" => COLORS[1],
+        "Deno Workers" => COLORS[2],
+        "caplet, 1 host" => COLORS[3],
+        _ => COLORS[4],
+    }
+}
+
 /// Writes every chart the run has data for into `dir`; returns their paths.
 pub fn write(report: &Report, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
@@ -205,8 +216,8 @@ fn throughput_chart(path: &Path, report: &Report, kind: &str) -> anyhow::Result<
         .y_label_formatter(&|v| Unit::PerSecond.format(*v))
         .label_style((FONT, 13))
         .draw()?;
-    for (i, curve) in curves.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
+    for curve in &curves {
+        let color = color_of(curve.runtime);
         let points: Vec<(f64, f64)> = curve
             .points
             .iter()

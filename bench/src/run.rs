@@ -538,40 +538,52 @@ async fn link(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<()
 /// caplet's throughput curves: `caplet serve` with one host per core, and
 /// 1 to 64 concurrent clients.
 async fn throughput(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<()> {
-    let hosts = report.cores;
+    let cores = report.cores;
     let window = std::time::Duration::from_secs_f64(args.throughput_secs);
-    let server = Server::start(exe, hosts)?;
-    for kind in [
-        throughput::Kind::Warm,
-        throughput::Kind::Cold,
-        throughput::Kind::Calls,
-    ] {
-        eprintln!(
-            "throughput across concurrency (caplet serve --hosts {hosts}): {}…",
-            kind.name()
-        );
-        let mut points = Vec::new();
-        for clients in throughput::CLIENTS {
-            match throughput::caplet(&server.socket, kind, clients, window).await {
-                Ok(point) => points.push(point),
-                Err(error) => {
-                    report.notes.push(format!(
-                        "caplet {} with {clients} clients failed: {error:#}",
-                        kind.name()
-                    ));
-                    break;
+    // One host per core, as `caplet serve`; with more than one core, warm
+    // and cold once more on a single host, to show what the cores add.
+    let mut runs = vec![(cores, "caplet")];
+    if cores > 1 {
+        runs.push((1, "caplet, 1 host"));
+    }
+    for (hosts, runtime) in runs {
+        let server = Server::start(exe, hosts)?;
+        for kind in [
+            throughput::Kind::Warm,
+            throughput::Kind::Cold,
+            throughput::Kind::Calls,
+        ] {
+            if hosts != cores && kind == throughput::Kind::Calls {
+                continue;
+            }
+            eprintln!(
+                "throughput across concurrency (caplet serve --hosts {hosts}): {}…",
+                kind.name()
+            );
+            let mut points = Vec::new();
+            for clients in throughput::CLIENTS {
+                match throughput::caplet(&server.socket, kind, clients, window).await {
+                    Ok(point) => points.push(point),
+                    Err(error) => {
+                        report.notes.push(format!(
+                            "{runtime} {} with {clients} clients failed: {error:#}",
+                            kind.name()
+                        ));
+                        break;
+                    }
                 }
             }
+            report.curves.push(crate::report::Curve {
+                runtime,
+                kind: kind.name(),
+                points,
+            });
         }
-        report.curves.push(crate::report::Curve {
-            runtime: "caplet",
-            kind: kind.name(),
-            points,
-        });
+        server.stop();
     }
-    server.stop();
     report.notes.push(format!(
-        "throughput: caplet serve --hosts {hosts}; each point runs {} s; the clients are tasks of the single-threaded bench process, for every runtime",
+        "throughput: caplet serve --hosts {cores} (\"caplet\") and --hosts 1 (\"caplet, 1 host\"); each point runs {} s; \
+         the clients are tasks of the single-threaded bench process, for every runtime",
         args.throughput_secs
     ));
     Ok(())
