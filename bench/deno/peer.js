@@ -7,7 +7,14 @@
 //   warm N       postMessage + reply to one live worker, N times
 //   fib N ARG    fib(ARG) in one live worker, N times
 //   density N    N live idle workers (each answered once); RSS growth per worker
-const [mode, countText, argText] = Deno.args;
+//   throughput C KIND SECS   C clients at once for SECS seconds, each either
+//                sending messages to its own live worker (KIND warm) or
+//                creating, messaging and terminating workers (KIND cold);
+//                prints {"rate": ops/s, "samples": [latency of each op…],
+//                "cores_busy": CPU seconds of this process per second}
+import process from "node:process";
+
+const [mode, countText, argText, secsText] = Deno.args;
 const count = Number(countText);
 const url = new URL("./worker.js", import.meta.url).href;
 
@@ -68,6 +75,40 @@ if (mode === "cold") {
   }
   console.log(JSON.stringify({ bytes_per_worker: perWorker, reached: live.length }));
   for (const worker of live) worker.terminate();
+} else if (mode === "throughput") {
+  const warm = argText === "warm";
+  const workers = [];
+  for (let c = 0; warm && c < count; c++) {
+    workers.push(spawn());
+    await expect(workers[c], 0, 0);
+  }
+  let ops = 0;
+  const cpuStart = process.cpuUsage();
+  const start = performance.now();
+  const deadline = start + Number(secsText) * 1e3;
+  async function client(c) {
+    for (let i = 1; performance.now() < deadline; i++) {
+      const t = performance.now();
+      if (warm) {
+        await expect(workers[c], i, i);
+      } else {
+        const worker = spawn();
+        await expect(worker, i, i);
+        worker.terminate();
+      }
+      samples.push((performance.now() - t) / 1e3);
+      ops++;
+    }
+  }
+  const clients = [];
+  for (let c = 0; c < count; c++) clients.push(client(c));
+  await Promise.all(clients);
+  const seconds = (performance.now() - start) / 1e3;
+  const cpu = process.cpuUsage(cpuStart);
+  const rate = ops / seconds;
+  for (const worker of workers) worker.terminate();
+  const cores_busy = (cpu.user + cpu.system) / 1e6 / seconds;
+  console.log(JSON.stringify({ rate, samples, cores_busy }));
 } else {
   throw new Error(`unknown mode ${mode}`);
 }

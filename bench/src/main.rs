@@ -1,6 +1,8 @@
 //! caplet's benchmark program. Prints median, p90 and p99 of each
 //! measurement, the targets of DESIGN.md, and the ratios against peers
-//! measured in the same run (Deno Workers, bubblewrap, fork+exec).
+//! measured in the same run (workerd's Worker Loader, Deno Workers,
+//! bubblewrap, fork+exec), throughput across concurrent clients, chains of
+//! calls over a delayed link, and (`--svg DIR`) charts of it all.
 //!
 //! The program is also a complete `caplet` (it re-executes itself as
 //! `serve` and `isolate-host`), so it needs nothing else built.
@@ -9,16 +11,20 @@
 //! (not a benchmark: mixed load for minutes, memory and descriptors over
 //! time) is `cargo run --release -p caplet-bench -- soak [--help]`.
 
+mod charts;
 mod floor;
 mod measure;
 mod memory;
 mod peers;
 mod platform;
 mod provider;
+mod relay;
 mod report;
 mod run;
 mod soak;
 mod stats;
+mod throughput;
+mod workerd;
 
 use clap::Parser;
 
@@ -43,6 +49,10 @@ fn main() -> anyhow::Result<()> {
     if std::env::args().nth(1).as_deref() == Some("soak") {
         let args = std::env::args().enumerate().filter(|(i, _)| *i != 1);
         return soak::run(soak::Args::parse_from(args.map(|(_, a)| a)));
+    }
+    if std::env::args().nth(1).as_deref() == Some("relay") {
+        let args = std::env::args().enumerate().filter(|(i, _)| *i != 1);
+        return relay::main(relay::Args::parse_from(args.map(|(_, a)| a)));
     }
     run::run(run::Args::parse())
 }

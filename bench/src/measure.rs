@@ -15,7 +15,7 @@ use crate::stats::{Summary, Unit};
 pub const TRIVIAL: &str = "export default { run: (input) => input };";
 
 /// Calls `env.bench.ping` `calls` times with `inflight` calls outstanding.
-const PING: &str = r#"
+pub const PING: &str = r#"
 export default {
   async run({ calls, inflight }, env) {
     let sent = 0, sum = 0;
@@ -50,6 +50,22 @@ export default {
 };
 "#;
 
+/// The same chains, each call awaited before the next is sent: one round
+/// trip per link.
+const CHAIN_AWAITED: &str = r#"
+export default {
+  async run({ depth, reps }, env) {
+    let last = 0;
+    for (let r = 0; r < reps; r++) {
+      let link = await env.bench.next();
+      for (let i = 1; i < depth; i++) link = await link.next.next();
+      last = link.depth;
+    }
+    return last;
+  },
+};
+"#;
+
 /// The engine's raw speed.
 const FIB: &str = r#"
 function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }
@@ -68,12 +84,12 @@ pub struct Timed {
 }
 
 /// The CPU clocks of this process and its descendants, each with its role.
-struct CpuClock {
+pub struct CpuClock {
     pids: Vec<(u32, &'static str)>,
 }
 
 impl CpuClock {
-    fn new() -> anyhow::Result<Self> {
+    pub fn new() -> anyhow::Result<Self> {
         let me = std::process::id();
         let pids = memory::family(me)?
             .into_iter()
@@ -82,6 +98,7 @@ impl CpuClock {
                     _ if pid == me => "client",
                     Some("serve") => "broker",
                     Some("isolate-host") => "isolate-host",
+                    Some("relay") => "relay",
                     _ => "other",
                 };
                 (pid, role)
@@ -90,7 +107,7 @@ impl CpuClock {
         Ok(Self { pids })
     }
 
-    fn now(&self) -> f64 {
+    pub fn now(&self) -> f64 {
         let pids: Vec<u32> = self.pids.iter().map(|(pid, _)| *pid).collect();
         memory::cpu_ns(&pids) as f64 * 1e-9
     }
@@ -189,7 +206,7 @@ pub async fn fib(conn: &Connection, n: usize, arg: u32) -> anyhow::Result<Summar
     Ok(Summary::times(samples))
 }
 
-fn fib_value(n: u32) -> u64 {
+pub fn fib_value(n: u32) -> u64 {
     let (mut a, mut b) = (0u64, 1u64);
     for _ in 0..n {
         (a, b) = (b, a + b);
@@ -199,7 +216,10 @@ fn fib_value(n: u32) -> u64 {
 
 /// A worker granted a fresh `Bench` capability as `env.bench`, and the
 /// count of calls that reach it.
-async fn with_bench(conn: &Connection, source: &str) -> anyhow::Result<(Worker, Rc<Cell<u64>>)> {
+pub async fn with_bench(
+    conn: &Connection,
+    source: &str,
+) -> anyhow::Result<(Worker, Rc<Cell<u64>>)> {
     let calls = Rc::new(Cell::new(0));
     let code = WorkerCode::new("main.js", source)
         .grant("bench", provider::new(calls.clone()), provider::schema())
@@ -254,21 +274,35 @@ pub async fn capability_calls(
     })
 }
 
-/// The time of one chain of `depth` dependent, pipelined calls from JS, for
-/// each of `depths`: `samples` invocations of `reps` chains each, per chain,
-/// with the mean CPU time per chain of each role. The depths take turns
-/// sample by sample, so that each sees the same machine (other load comes
-/// and goes).
+/// One shape of chain: `depth` dependent calls, each on the capability the
+/// previous one returns, sent pipelined (nothing awaited before the last)
+/// or each awaited before the next is sent.
+#[derive(Debug, Clone, Copy)]
+pub struct Chain {
+    pub depth: u32,
+    pub pipelined: bool,
+}
+
+/// The time of one chain from JS, for each of `shapes`: `samples`
+/// invocations of `reps` chains each, per chain, with the mean CPU time per
+/// chain of each role. The shapes take turns sample by sample, so that each
+/// sees the same machine (other load comes and goes).
 pub async fn chains(
     conn: &Connection,
     samples: usize,
-    depths: &[u32],
+    shapes: &[Chain],
     reps: u32,
 ) -> anyhow::Result<Vec<(Summary, Vec<(&'static str, f64)>)>> {
     let clock = CpuClock::new()?;
     let mut chains = Vec::new();
-    for &depth in depths {
-        let (worker, count) = with_bench(conn, CHAIN).await?;
+    for shape in shapes {
+        let depth = shape.depth;
+        let source = if shape.pipelined {
+            CHAIN
+        } else {
+            CHAIN_AWAITED
+        };
+        let (worker, count) = with_bench(conn, source).await?;
         let input = format!(r#"{{"depth":{depth},"reps":{reps}}}"#);
         expect(
             &worker.invoke("run", &input).await?.output,
@@ -410,7 +444,7 @@ async fn load_one(conn: &Connection, code: &WorkerCode, i: usize) -> anyhow::Res
     Ok(worker)
 }
 
-fn expect(output: &str, want: &str) -> anyhow::Result<()> {
+pub fn expect(output: &str, want: &str) -> anyhow::Result<()> {
     anyhow::ensure!(output == want, "wrong output {output:?}, expected {want:?}");
     Ok(())
 }

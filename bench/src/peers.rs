@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 
+use crate::report::Point;
 use crate::stats::{Summary, Unit};
 
 const DENO_PEER: &str = include_str!("../deno/peer.js");
@@ -61,7 +62,7 @@ pub fn on_path(name: &str) -> Option<PathBuf> {
         .find(|candidate| is_executable(candidate))
 }
 
-fn is_executable(path: &Path) -> bool {
+pub fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     path.metadata()
         .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
@@ -154,6 +155,18 @@ impl Deno {
     pub fn fib(&self, n: usize, arg: u32) -> anyhow::Result<Summary> {
         let out = self.run(&["fib", &n.to_string(), &arg.to_string()])?;
         Ok(Summary::of(Unit::Time, Self::samples(&out, "samples")?))
+    }
+
+    /// `clients` clients at once for `secs` seconds, each messaging its own
+    /// live worker (`warm`) or creating, messaging and terminating workers
+    /// (`cold`).
+    pub fn throughput(&self, kind: &str, clients: usize, secs: f64) -> anyhow::Result<Point> {
+        let out = self.run(&["throughput", &clients.to_string(), kind, &secs.to_string()])?;
+        let rate = out["rate"]
+            .as_f64()
+            .context("no rate in the deno peer's output")?;
+        let busy = out["cores_busy"].as_f64();
+        crate::throughput::point(clients, rate, Self::samples(&out, "samples")?, busy)
     }
 
     /// `n` live idle workers.

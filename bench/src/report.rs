@@ -24,12 +24,51 @@ pub struct Comparison {
     pub peers: Vec<&'static str>,
 }
 
+/// One point of a curve across concurrency: `clients` concurrent clients,
+/// operations per second over the whole window, and the latency of one
+/// operation (median, p90, p99).
+#[derive(Debug, Clone, Copy)]
+pub struct Point {
+    pub clients: usize,
+    pub rate: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    /// CPU seconds per second of wall time of the runtime's processes and
+    /// its clients over the window (cores kept busy), where measured.
+    pub cores_busy: Option<f64>,
+}
+
+/// Throughput of one runtime and one kind of operation across concurrency.
+pub struct Curve {
+    pub runtime: &'static str,
+    pub kind: &'static str,
+    pub points: Vec<Point>,
+}
+
+/// Latency of a chain of `depth` calls over the delayed link, pipelined and
+/// awaited one by one (medians, seconds).
+#[derive(Debug, Clone, Copy)]
+pub struct ChainPoint {
+    pub depth: u32,
+    pub pipelined: f64,
+    pub awaited: f64,
+}
+
 #[derive(Default)]
 pub struct Report {
     pub caplet: Vec<Row>,
     pub peers: Vec<Row>,
     pub comparisons: Vec<Comparison>,
     pub notes: Vec<String>,
+    /// Throughput across concurrency, per runtime (for tables and charts).
+    pub curves: Vec<Curve>,
+    /// Chain latency over the delayed link, by depth.
+    pub chain_points: Vec<ChainPoint>,
+    /// The delayed link, as the chain chart names it (`1 ms link`).
+    pub link: String,
+    /// Cores of this machine.
+    pub cores: usize,
 }
 
 impl Report {
@@ -85,6 +124,12 @@ impl Report {
 
     fn find(&self, key: &str) -> Option<&Row> {
         self.caplet.iter().chain(&self.peers).find(|r| r.key == key)
+    }
+
+    /// The measurement under `key` and its name, if it succeeded.
+    pub fn get(&self, key: &str) -> Option<(&str, &Summary)> {
+        let row = self.find(key)?;
+        row.result.as_ref().ok().map(|s| (row.name.as_str(), s))
     }
 
     pub fn print(&self, markdown: bool) {
@@ -147,7 +192,11 @@ impl Report {
                 let Some(peer) = self.find(key) else { continue };
                 let ratio = match (&caplet.result, &peer.result) {
                     (Ok(c), Ok(p)) => format!("{:.1}×", c.advantage_over(p)),
-                    (_, Err(why)) if why.starts_with("missing") => "peer missing".into(),
+                    (_, Err(why))
+                        if why.starts_with("missing") || why.starts_with("not installed") =>
+                    {
+                        "peer not installed".into()
+                    }
                     _ => "—".into(),
                 };
                 rows.push(vec![caplet.name.clone(), peer.name.clone(), ratio]);
@@ -159,6 +208,53 @@ impl Report {
             rows,
             2,
         );
+        if !self.curves.is_empty() {
+            println!();
+            let mut rows = Vec::new();
+            for curve in &self.curves {
+                let base = curve.points.first().map_or(0.0, |p| p.rate);
+                for p in &curve.points {
+                    let speedup = p.rate / base;
+                    let (busy, per_cpu) = match p.cores_busy {
+                        Some(busy) if busy > 0.0 => (
+                            format!("{busy:.2}"),
+                            Unit::PerSecond.format(p.rate / busy).replace("/s", ""),
+                        ),
+                        _ => ("—".into(), "—".into()),
+                    };
+                    rows.push(vec![
+                        curve.runtime.to_string(),
+                        curve.kind.to_string(),
+                        p.clients.to_string(),
+                        Unit::PerSecond.format(p.rate),
+                        Unit::Time.format(p.p50),
+                        Unit::Time.format(p.p90),
+                        Unit::Time.format(p.p99),
+                        format!("{speedup:.2}×"),
+                        busy,
+                        per_cpu,
+                    ]);
+                }
+            }
+            table(
+                markdown,
+                &[
+                    "runtime",
+                    "operation",
+                    "clients",
+                    "rate",
+                    "median",
+                    "p90",
+                    "p99",
+                    "vs 1 client",
+                    "cores busy",
+                    "per CPU-second",
+                ],
+                rows,
+                2,
+            );
+            println!();
+        }
         for note in &self.notes {
             println!("{}{note}", if markdown { "- " } else { "note: " });
         }

@@ -7,11 +7,14 @@ use std::process::{Child, Command, Stdio};
 
 use caplet_client::Connection;
 
+use crate::charts;
 use crate::floor;
 use crate::measure;
 use crate::peers::{self, Deno};
 use crate::report::Report;
 use crate::stats::{Summary, Unit};
+use crate::throughput;
+use crate::workerd;
 
 /// Measures caplet against its peers in one run, and prints median, p90 and
 /// p99 of each measurement with the ratio against the peers.
@@ -52,13 +55,37 @@ pub struct Args {
     /// installed, else `deno` on PATH).
     #[arg(long)]
     pub deno: Option<PathBuf>,
+    /// The workerd binary (default: the one `scripts/install-peers.sh`
+    /// installed, else `workerd` on PATH).
+    #[arg(long)]
+    pub workerd: Option<PathBuf>,
+    /// Most live dynamic workers for workerd's memory per worker.
+    #[arg(long, default_value_t = 1000)]
+    pub workerd_workers: usize,
+    /// Seconds at most for loading workerd's live dynamic workers.
+    #[arg(long, default_value_t = 30)]
+    pub workerd_budget: u64,
     /// Skip the peers.
     #[arg(long)]
     pub no_peers: bool,
     /// Run only these measurements (comma-separated: cold, warm, calls,
-    /// chain, fib, platform, memory, peers), e.g. to profile one of them.
+    /// chain, fib, platform, memory, peers, link), e.g. to profile one of them.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// One-way delay of the relay between client and broker for the
+    /// pipelining-over-a-link measurement, in microseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub delay_us: u64,
+    /// Samples of each chain shape over the delayed link.
+    #[arg(long, default_value_t = 10)]
+    pub link_samples: usize,
+    /// Seconds each point of the throughput-across-concurrency curves runs.
+    #[arg(long, default_value_t = 1.0)]
+    pub throughput_secs: f64,
+    /// Also write the run's charts as SVG files into this folder
+    /// (`docs/bench` for BENCHMARKS.md).
+    #[arg(long, value_name = "DIR")]
+    pub svg: Option<PathBuf>,
     /// Print the tables as Markdown (for BENCHMARKS.md).
     #[arg(long)]
     pub markdown: bool,
@@ -80,6 +107,10 @@ const MEMORY_TARGET: f64 = 200.0 * 1024.0;
 const WORKERS_TARGET: f64 = 50_000.0;
 const CALLS_TARGET: f64 = 100_000.0;
 const CHAIN_TARGET: f64 = 2.0;
+/// Over the delayed link: a pipelined chain of 10 against one call.
+const LINK_CHAIN_TARGET: f64 = 1.3;
+/// Chain depths over the delayed link (the chart's x axis).
+const LINK_DEPTHS: [u32; 4] = [1, 2, 5, 10];
 
 impl Args {
     fn wants(&self, measurement: &str) -> bool {
@@ -99,7 +130,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .on_thread_park(caplet::spin::before_park)
         .build()?;
     let local = tokio::task::LocalSet::new();
-    let mut report = Report::default();
+    let mut report = Report {
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        ..Report::default()
+    };
     report.notes.push(match args.spin_us {
         0 => "caplet processes sleep as soon as they run out of work (--spin-us 0)".to_string(),
         us => format!(
@@ -121,6 +155,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
     println!();
     report.print(args.markdown);
+    if let Some(dir) = &args.svg {
+        for path in charts::write(&report, dir)? {
+            eprintln!("wrote {}", path.display());
+        }
+    }
     Ok(())
 }
 
@@ -259,6 +298,13 @@ async fn caplet(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<
         embedded.close().await;
     }
 
+    if args.wants("link") {
+        link(args, exe, report).await?;
+    }
+    if args.wants("throughput") {
+        throughput(args, exe, report).await?;
+    }
+
     if !args.wants("memory") {
         return Ok(());
     }
@@ -347,11 +393,16 @@ fn note_roles(report: &mut Report, what: &str, roles: &[(&'static str, f64)]) {
 
 /// One call against a chain of 10 dependent pipelined calls, and their ratio.
 async fn chains(report: &mut Report, conn: &Connection, over: &str, samples: usize) {
-    let (one, ten, ratio) = match measure::chains(conn, samples, &[1, 10], CHAIN_REPS).await {
+    let shapes = [1, 10].map(|depth| measure::Chain {
+        depth,
+        pipelined: true,
+    });
+    let (one, ten, ratio) = match measure::chains(conn, samples, &shapes, CHAIN_REPS).await {
         Ok(chains) => {
             for ((_, roles), what) in chains.iter().zip(["one call", "chain of 10"]) {
                 note_roles(report, &format!("{what} from JS ({over})"), roles);
             }
+            note_per_link(report, over, &chains[0].1, &chains[1].1);
             let (one, ten) = (chains[0].0, chains[1].0);
             let ratio = Summary::single(Unit::Ratio, ten.median / one.median);
             (Ok(one), Ok(ten), Ok(ratio))
@@ -382,6 +433,195 @@ async fn chains(report: &mut Report, conn: &Connection, over: &str, samples: usi
         ratio,
         CHAIN_TARGET,
     );
+}
+
+/// Chains of calls to a capability that lives in the client, with a relay
+/// adding `--delay-us` each way between the client and `caplet serve`: one
+/// call, pipelined chains and the same chains awaited link by link.
+async fn link(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<()> {
+    let delay = args.delay_us;
+    let over = format!("{} ms link", delay as f64 / 1000.0);
+    eprintln!("pipelining over a link with {delay} µs each way (relay process)…");
+    let server = Server::start(exe, 1)?;
+    let relay = Relay::start(exe, &server.socket, delay)?;
+    let conn = Connection::connect(&relay.socket).await?;
+    let mut shapes: Vec<measure::Chain> = LINK_DEPTHS
+        .iter()
+        .map(|&depth| measure::Chain {
+            depth,
+            pipelined: true,
+        })
+        .collect();
+    shapes.extend(LINK_DEPTHS[1..].iter().map(|&depth| measure::Chain {
+        depth,
+        pipelined: false,
+    }));
+    let measured = measure::chains(&conn, args.link_samples, &shapes, CHAIN_REPS).await;
+    drop(conn);
+    relay.stop();
+    server.stop();
+    let chains = match measured {
+        Ok(chains) => chains,
+        Err(error) => {
+            report.add(
+                "link_one",
+                format!("one capability call from JS ({over})"),
+                Err(error),
+            );
+            return Ok(());
+        }
+    };
+    let at = |depth: u32, pipelined: bool| {
+        shapes
+            .iter()
+            .position(|s| s.depth == depth && (s.pipelined == pipelined || depth == 1))
+            .map(|i| &chains[i])
+            .expect("measured shape")
+    };
+    for &depth in &LINK_DEPTHS {
+        report.chain_points.push(crate::report::ChainPoint {
+            depth,
+            pipelined: at(depth, true).0.median,
+            awaited: at(depth, false).0.median,
+        });
+    }
+    report.link = over.clone();
+    let by_depth: Vec<String> = report
+        .chain_points
+        .iter()
+        .map(|p| {
+            format!(
+                "{}: {} pipelined, {} awaited",
+                p.depth,
+                Unit::Time.format(p.pipelined),
+                Unit::Time.format(p.awaited)
+            )
+        })
+        .collect();
+    report.notes.push(format!(
+        "chain latency by length ({over}, medians): {}",
+        by_depth.join("; ")
+    ));
+    let (one, ten, ten_awaited) = (at(1, true), at(10, true), at(10, false));
+    report.add(
+        "link_one",
+        format!("one capability call from JS ({over})"),
+        Ok(one.0),
+    );
+    report.add(
+        "link_chain",
+        format!("chain of 10 pipelined calls ({over})"),
+        Ok(ten.0),
+    );
+    report.add_target(
+        "link_chain_ratio",
+        format!("  ↳ pipelined chain of 10 / one call ({over})"),
+        Ok(Summary::single(Unit::Ratio, ten.0.median / one.0.median)),
+        LINK_CHAIN_TARGET,
+    );
+    report.add(
+        "link_awaited",
+        format!("chain of 10 calls, each awaited ({over})"),
+        Ok(ten_awaited.0),
+    );
+    report.add(
+        "link_awaited_ratio",
+        format!("  ↳ awaited chain of 10 / one call ({over}; 10× is a round trip per call)"),
+        Ok(Summary::single(
+            Unit::Ratio,
+            ten_awaited.0.median / one.0.median,
+        )),
+    );
+    report.add(
+        "link_saved",
+        format!("  ↳ time pipelining saves on a chain of 10 ({over})"),
+        Ok(Summary::single(
+            Unit::Time,
+            ten_awaited.0.median - ten.0.median,
+        )),
+    );
+    note_roles(report, &format!("one call from JS ({over})"), &one.1);
+    note_per_link(report, &over, &one.1, &ten.1);
+    Ok(())
+}
+
+/// caplet's throughput curves: `caplet serve` with one host per core, and
+/// 1 to 64 concurrent clients.
+async fn throughput(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<()> {
+    let cores = report.cores;
+    let window = std::time::Duration::from_secs_f64(args.throughput_secs);
+    // One host per core, as `caplet serve`; with more than one core, warm
+    // and cold once more on a single host, to show what the cores add.
+    let mut runs = vec![(cores, "caplet")];
+    if cores > 1 {
+        runs.push((1, "caplet, 1 host"));
+    }
+    for (hosts, runtime) in runs {
+        let server = Server::start(exe, hosts)?;
+        for kind in [
+            throughput::Kind::Warm,
+            throughput::Kind::Cold,
+            throughput::Kind::Calls,
+        ] {
+            if hosts != cores && kind == throughput::Kind::Calls {
+                continue;
+            }
+            eprintln!(
+                "throughput across concurrency (caplet serve --hosts {hosts}): {}…",
+                kind.name()
+            );
+            let mut points = Vec::new();
+            for clients in throughput::CLIENTS {
+                match throughput::caplet(&server.socket, kind, clients, window).await {
+                    Ok(point) => points.push(point),
+                    Err(error) => {
+                        report.notes.push(format!(
+                            "{runtime} {} with {clients} clients failed: {error:#}",
+                            kind.name()
+                        ));
+                        break;
+                    }
+                }
+            }
+            report.curves.push(crate::report::Curve {
+                runtime,
+                kind: kind.name(),
+                points,
+            });
+        }
+        server.stop();
+    }
+    report.notes.push(format!(
+        "throughput: caplet serve --hosts {cores} (\"caplet\") and --hosts 1 (\"caplet, 1 host\"); each point runs {} s; \
+         the clients are tasks of the single-threaded bench process, for every runtime",
+        args.throughput_secs
+    ));
+    Ok(())
+}
+
+/// A note of the CPU time each process spends per pipelined link: the
+/// chain of 10 less one call, over 9.
+fn note_per_link(
+    report: &mut Report,
+    over: &str,
+    one: &[(&'static str, f64)],
+    ten: &[(&'static str, f64)],
+) {
+    let mut total = 0.0;
+    let roles: Vec<String> = ten
+        .iter()
+        .map(|(role, t)| {
+            let o = one.iter().find(|(r, _)| r == role).map_or(0.0, |(_, o)| *o);
+            let per_link = (t - o) / 9.0;
+            total += per_link;
+            format!("{role} {}", Unit::Time.format(per_link))
+        })
+        .collect();
+    report.notes.push(format!(
+        "CPU time per pipelined link ({over}; chain of 10 less one call, / 9): {} in all; {}",
+        Unit::Time.format(total),
+        roles.join(", ")
+    ));
 }
 
 fn measure_peers(args: &Args, report: &mut Report) {
@@ -453,17 +693,197 @@ fn measure_peers(args: &Args, report: &mut Report) {
             Err(why),
         ),
     }
+    if let (Ok(deno), true) = (&deno, args.wants("throughput")) {
+        for (kind, name) in [
+            ("warm", throughput::Kind::Warm.name()),
+            ("cold", throughput::Kind::Cold.name()),
+        ] {
+            eprintln!("peer: Deno Workers, throughput across concurrency: {name}…");
+            let mut points = Vec::new();
+            for clients in throughput::CLIENTS {
+                match deno.throughput(kind, clients, args.throughput_secs) {
+                    Ok(point) => points.push(point),
+                    Err(error) => {
+                        report.notes.push(format!(
+                            "Deno {name} with {clients} clients failed: {error:#}"
+                        ));
+                        break;
+                    }
+                }
+            }
+            report.curves.push(crate::report::Curve {
+                runtime: "Deno Workers",
+                kind: name,
+                points,
+            });
+        }
+    }
+    measure_workerd(args, report);
+}
+
+/// The workerd peer: its Worker Loader, in the same run.
+fn measure_workerd(args: &Args, report: &mut Report) {
+    let missing = |why: String| {
+        let rows: [(&'static str, &str); 7] = [
+            ("workerd_noop", "workerd: HTTP request to the parent alone"),
+            ("workerd_cold", "workerd: LOADER.load() + first call"),
+            ("workerd_warm", "workerd: call to a loaded dynamic worker"),
+            (
+                "workerd_warm_parent",
+                "workerd: call from the parent to a loaded dynamic worker",
+            ),
+            ("workerd_fib", "workerd: fib(25) in a dynamic worker"),
+            (
+                "workerd_calls",
+                "workerd: calls/s from a dynamic worker to its parent",
+            ),
+            ("workerd_memory", "workerd: memory per live dynamic worker"),
+        ];
+        rows.map(|(key, name)| (key, name.to_string(), Err::<Summary, String>(why.clone())))
+    };
+    let rows = match workerd::find(args.workerd.as_deref()) {
+        None => missing(match &args.workerd {
+            Some(path) => format!("not installed ({} is not an executable)", path.display()),
+            None => "not installed (scripts/install-peers.sh installs it from npm)".to_string(),
+        }),
+        Some(binary) => {
+            if let Ok(version) = workerd::version(&binary) {
+                report.notes.push(format!(
+                    "workerd peer: {version}, `serve --experimental`, one parent worker with a workerLoader binding; \
+                     workerd enforces no CPU or memory limit on dynamic workers in this configuration, and runs all isolates on one thread"
+                ));
+            }
+            eprintln!("peer: workerd Worker Loader…");
+            match run_workerd(args, &binary, report) {
+                Ok(rows) => rows,
+                Err(error) => missing(format!("failed: {error:#}")),
+            }
+        }
+    };
+    for (key, name, result) in rows {
+        report.peer(key, name, result);
+    }
+}
+
+type PeerRow = (&'static str, String, Result<Summary, String>);
+
+fn run_workerd(args: &Args, binary: &Path, report: &mut Report) -> anyhow::Result<[PeerRow; 7]> {
+    let plan = workerd::Plan {
+        n: args.iterations,
+        fib_samples: args.fib_samples,
+        fib_arg: FIB_ARG,
+        call_samples: args.call_samples,
+        calls: args.calls,
+        inflight: args.inflight,
+        max_workers: args.workerd_workers,
+        density_budget: std::time::Duration::from_secs(args.workerd_budget),
+        throughput_window: args
+            .wants("throughput")
+            .then(|| std::time::Duration::from_secs_f64(args.throughput_secs)),
+    };
+    let server = workerd::Workerd::start(binary)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let results = tokio::task::LocalSet::new().block_on(&runtime, workerd::measure(&server, &plan));
+    server.stop();
+    let r = results?;
+    let failed = |e: anyhow::Error| format!("failed: {e:#}");
+    let inflight = args.inflight;
+    let (memory_name, memory) = match r.density {
+        Ok(d) => {
+            report.notes.push(format!(
+                "workerd peer: {} live dynamic workers, {}",
+                d.reached, d.stopped
+            ));
+            (
+                format!("workerd: memory per live dynamic worker ({})", d.reached),
+                Ok(d.per_worker),
+            )
+        }
+        Err(e) => (
+            "workerd: memory per live dynamic worker".into(),
+            Err(failed(e)),
+        ),
+    };
+    for (kind, points) in r.curves {
+        report.curves.push(crate::report::Curve {
+            runtime: "workerd",
+            kind: kind.name(),
+            points,
+        });
+    }
+    Ok([
+        ("workerd_noop", "workerd: HTTP request to the parent alone".into(), r.noop.map_err(failed)),
+        ("workerd_cold", "workerd: LOADER.load() + first call (HTTP request)".into(), r.cold.map_err(failed)),
+        ("workerd_warm", "workerd: call to a loaded dynamic worker (HTTP request)".into(), r.warm.map_err(failed)),
+        (
+            "workerd_warm_parent",
+            "workerd: call from the parent to a loaded dynamic worker (in-process, batch of 100)".into(),
+            r.warm_in_parent.map_err(failed),
+        ),
+        ("workerd_fib", format!("workerd: fib({FIB_ARG}) in a dynamic worker"), r.fib.map_err(failed)),
+        (
+            "workerd_calls",
+            format!("workerd: calls/s from a dynamic worker to its parent's entrypoint, {inflight} in flight"),
+            r.calls.map_err(failed),
+        ),
+        ("workerd_memory", memory_name, memory),
+    ])
 }
 
 fn compare(report: &mut Report) {
     for key in ["cold_unix", "cold_embedded"] {
-        report.compare(key, &["deno_cold", "bwrap", "fork_exec"]);
+        report.compare(key, &["workerd_cold", "deno_cold", "bwrap", "fork_exec"]);
     }
     for key in ["warm_unix", "warm_embedded"] {
-        report.compare(key, &["deno_warm"]);
+        report.compare(key, &["workerd_warm", "deno_warm"]);
     }
-    report.compare("memory", &["deno_memory"]);
-    report.compare("fib", &["deno_fib"]);
+    report.compare("memory", &["workerd_memory", "deno_memory"]);
+    report.compare("fib", &["workerd_fib", "deno_fib"]);
+    for key in ["calls_unix", "calls_embedded"] {
+        report.compare(key, &["workerd_calls"]);
+    }
+}
+
+/// A latency-adding relay (this program re-executed as `relay`) in front of
+/// a broker's socket; killed when stopped.
+struct Relay {
+    child: Child,
+    socket: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Relay {
+    fn start(exe: &Path, to: &Path, delay_us: u64) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let socket = dir.path().join("relay.sock");
+        let mut child = Command::new(exe)
+            .arg("relay")
+            .arg("--listen")
+            .arg(&socket)
+            .arg("--to")
+            .arg(to)
+            .args(["--delay-us", &delay_us.to_string()])
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let mut ready = String::new();
+        BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut ready)?;
+        anyhow::ensure!(
+            ready.starts_with("READY "),
+            "the relay did not start: {ready:?}"
+        );
+        Ok(Self {
+            child,
+            socket,
+            _dir: dir,
+        })
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// A `caplet serve` (this program re-executed) on a socket in a temporary
