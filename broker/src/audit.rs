@@ -33,6 +33,13 @@ pub enum BuiltinPolicy {
     Kv { store: String },
     /// An http gateway bound to a named policy.
     Http { name: String, policy: Box<Policy> },
+    /// An upstream MCP server: its name, its command and the names of the
+    /// variables set for it (never their values).
+    Mcp {
+        server: String,
+        command: Vec<String>,
+        env: Vec<String>,
+    },
 }
 
 /// One binding to audit.
@@ -121,6 +128,14 @@ fn builtin_json(builtin: &BuiltinPolicy) -> (&'static str, Value) {
             }),
         ),
         BuiltinPolicy::Kv { store } => ("kv", json!({ "store": store })),
+        BuiltinPolicy::Mcp {
+            server,
+            command,
+            env,
+        } => (
+            "mcp",
+            json!({ "server": server, "command": command, "env": env }),
+        ),
         BuiltinPolicy::Http { name, policy } => {
             let host = |h: &HostPattern| match h {
                 HostPattern::Exact(name) => name.clone(),

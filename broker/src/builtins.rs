@@ -34,6 +34,8 @@ pub struct Builtins {
     fs: BuiltinSchema,
     kv: BuiltinSchema,
     http: BuiltinSchema,
+    /// Upstream MCP servers, started at their first grant.
+    upstreams: crate::upstream::Upstreams,
 }
 
 impl std::fmt::Debug for Builtins {
@@ -73,6 +75,7 @@ impl Builtins {
             http: schema("http.capnp", caplet::http_capnp::gateway::Client::TYPE_ID)?,
             config,
             store: OnceCell::new(),
+            upstreams: Default::default(),
         })
     }
 
@@ -110,6 +113,14 @@ impl Builtins {
             builtin_grant::Kind::Kv => BuiltinPolicy::Kv {
                 store: name.to_string(),
             },
+            builtin_grant::Kind::Mcp => {
+                let upstream = config.mcp_servers.get(name).ok_or_else(|| no_server(name))?;
+                BuiltinPolicy::Mcp {
+                    server: name.to_string(),
+                    command: upstream.command().to_vec(),
+                    env: upstream.env_names().map(str::to_string).collect(),
+                }
+            }
             builtin_grant::Kind::Http => BuiltinPolicy::Http {
                 name: name.to_string(),
                 policy: Box::new(config.policies.get(name).cloned().ok_or_else(|| {
@@ -119,6 +130,21 @@ impl Builtins {
                 })?),
             },
         })
+    }
+
+    /// The upstream MCP server `grant` (of kind `mcp`) names, started at
+    /// its first grant; its [`crate::upstream::Upstream::grant`] is the
+    /// capability.
+    pub async fn upstream(
+        &self,
+        grant: builtin_grant::Reader<'_>,
+    ) -> Result<std::rc::Rc<crate::upstream::Upstream>, Error> {
+        let name = grant
+            .get_name()?
+            .to_str()
+            .map_err(|_| Error::BadGrant("the name is not valid utf-8".into()))?;
+        check_name(name).map_err(|why| Error::BadGrant(format!("mcp:{name}: {why}")))?;
+        self.upstreams.get(&self.config.mcp_servers, name).await
     }
 
     /// What `grant` reaches (see [`Builtins::describe`]).
@@ -146,6 +172,7 @@ impl Builtins {
             builtin_grant::Kind::Fs => "fs",
             builtin_grant::Kind::Kv => "kv",
             builtin_grant::Kind::Http => "http",
+            builtin_grant::Kind::Mcp => "mcp",
         };
         check_name(name).map_err(|why| Error::BadGrant(format!("{kind_name}:{name}: {why}")))?;
         let failed = |e: caplet_store::Error| Error::BadGrant(format!("{kind_name}:{name}: {e}"));
@@ -180,6 +207,11 @@ impl Builtins {
                     &self.http,
                 )
             }
+            builtin_grant::Kind::Mcp => {
+                return Err(Error::BadGrant(format!(
+                    "mcp:{name}: an upstream is granted with Builtins::upstream"
+                )))
+            }
         };
         Ok((
             client,
@@ -188,6 +220,12 @@ impl Builtins {
                 .get_root_as_reader::<compiled_schema::Reader>()?,
         ))
     }
+}
+
+fn no_server(name: &str) -> Error {
+    Error::BadGrant(format!(
+        "mcp:{name}: no such MCP server in the broker's configuration"
+    ))
 }
 
 /// Resolves the configuration's `[dns]` names itself, and every other name

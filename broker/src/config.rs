@@ -72,6 +72,7 @@ struct FileConfig {
     dns: BTreeMap<String, Vec<String>>,
     quotas: Quotas,
     mcp: crate::mcp_config::McpConfig,
+    mcp_servers: BTreeMap<String, crate::mcp_config::McpServerConfig>,
 }
 
 /// Where one secret comes from: exactly one of `env` or `value`.
@@ -173,6 +174,8 @@ pub struct BuiltinConfig {
     pub quotas: Quotas,
     /// `[mcp]`: what `caplet mcp` grants its scripts.
     pub mcp: crate::mcp_config::McpConfig,
+    /// `[mcp_servers.NAME]`: upstream MCP servers (`mcp:NAME`), checked.
+    pub mcp_servers: BTreeMap<String, crate::upstream::UpstreamConfig>,
 }
 
 impl Default for BuiltinConfig {
@@ -187,6 +190,7 @@ impl Default for BuiltinConfig {
             dns: BTreeMap::new(),
             quotas: Quotas::DEFAULTS,
             mcp: Default::default(),
+            mcp_servers: BTreeMap::new(),
         }
     }
 }
@@ -316,6 +320,14 @@ impl BuiltinConfig {
             }
             dns.insert(name.to_ascii_lowercase(), ips);
         }
+        let mut mcp_servers = BTreeMap::new();
+        for (name, server) in &file.mcp_servers {
+            let key = format!("mcp_servers.{name}");
+            check_name(name).map_err(|why| bad(key.clone(), why))?;
+            let upstream = crate::upstream::UpstreamConfig::new(name, server, &secrets)
+                .map_err(|why| bad(key, why))?;
+            mcp_servers.insert(name.clone(), upstream);
+        }
         file.quotas
             .check()
             .map_err(|why| Error::Config(format!("{origin}: quotas.{why}")))?;
@@ -328,6 +340,7 @@ impl BuiltinConfig {
             dns,
             quotas: file.quotas,
             mcp: file.mcp.clone(),
+            mcp_servers,
         })
     }
 

@@ -11,7 +11,9 @@
 //! - [`builtins`]: the `fs`, `kv` and `http` capabilities the broker serves.
 //! - [`config`]: `caplet.toml`, the policies, secrets and quotas of the
 //!   built-ins.
-//! - [`mcp_config`]: the `[mcp]` section of `caplet.toml` (`caplet mcp`).
+//! - [`mcp_config`]: the `[mcp]` and `[mcp_servers.NAME]` sections of
+//!   `caplet.toml` (`caplet mcp`, upstream MCP servers).
+//! - [`upstream`]: upstream MCP servers served as capabilities (`mcp:NAME`).
 //! - [`calls`]: the call log of an invocation, recorded by the membranes.
 //! - [`membrane`]: the proxy around granted capabilities (keeps pipelining).
 //! - [`types`]: TypeScript declarations of a worker's `env`.
@@ -40,6 +42,7 @@ pub mod limits;
 pub mod listener;
 pub mod log_sink;
 pub mod mcp_config;
+pub mod upstream;
 pub mod membrane;
 pub mod pool;
 pub mod quota;

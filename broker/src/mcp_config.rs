@@ -19,3 +19,20 @@ pub struct McpConfig {
     /// Results and logs are cut at this many characters (default 24000).
     pub max_chars: Option<usize>,
 }
+
+/// `[mcp_servers.NAME]` as written: an upstream MCP server a worker may be
+/// granted as `mcp:NAME`. Exactly one of `command` or `url`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct McpServerConfig {
+    /// A program and its arguments, started by the broker and spoken to
+    /// over its stdin and stdout (the MCP stdio transport).
+    pub command: Option<Vec<String>>,
+    /// The URL of a streamable HTTP MCP server (not supported yet: the
+    /// configuration names it, and the grant refuses it).
+    pub url: Option<String>,
+    /// Environment variables of the command's process besides the broker's
+    /// own (never the broker's `CAPLET_SECRET_*`), as `NAME = "TEMPLATE"`
+    /// where the template may hold `{secret:NAME}` placeholders.
+    pub env: BTreeMap<String, String>,
+}

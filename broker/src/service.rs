@@ -19,7 +19,9 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
 
-use caplet::caplet_capnp::{broker, invoke_error, log_line, revoker, worker, worker_code};
+use caplet::caplet_capnp::{
+    broker, builtin_grant, invoke_error, log_line, revoker, worker, worker_code,
+};
 use caplet::host_capnp::{host_worker, worker_spec};
 use caplet_capnp_js::compile::SchemaCompiler;
 use capnp::capability::Rc as CapRc;
@@ -286,7 +288,14 @@ impl broker::Server for BrokerService {
         mut results: broker::BuiltinResults,
     ) -> Result<(), capnp::Error> {
         let grant = params.get()?.get_grant()?;
-        let (client, schema) = self.shared.builtins.grant(&self.principal, grant)?;
+        let upstream;
+        let (client, schema) = match grant.get_kind()? {
+            builtin_grant::Kind::Mcp => {
+                upstream = self.shared.builtins.upstream(grant).await?;
+                upstream.grant()?
+            }
+            _ => self.shared.builtins.grant(&self.principal, grant)?,
+        };
         let policy = self.shared.builtins.policy(grant)?;
         let mut granted = self.granted.borrow_mut();
         if granted.len() == AUDIT_BUILTINS {

@@ -25,12 +25,14 @@ pub fn builtin_schema() -> Arc<SchemaSet> {
     .clone()
 }
 
-/// The interface a built-in of `kind` implements.
-pub fn builtin_interface(kind: builtin_grant::Kind) -> u64 {
+/// The interface a built-in of `kind` implements; `None` for `mcp`, whose
+/// interface is made from its upstream's tools (`crate::upstream`).
+pub fn builtin_interface(kind: builtin_grant::Kind) -> Option<u64> {
     match kind {
-        builtin_grant::Kind::Fs => caplet::fs_capnp::volume::Client::TYPE_ID,
-        builtin_grant::Kind::Kv => caplet::kv_capnp::store::Client::TYPE_ID,
-        builtin_grant::Kind::Http => caplet::http_capnp::gateway::Client::TYPE_ID,
+        builtin_grant::Kind::Fs => Some(caplet::fs_capnp::volume::Client::TYPE_ID),
+        builtin_grant::Kind::Kv => Some(caplet::kv_capnp::store::Client::TYPE_ID),
+        builtin_grant::Kind::Http => Some(caplet::http_capnp::gateway::Client::TYPE_ID),
+        builtin_grant::Kind::Mcp => None,
     }
 }
 
@@ -98,7 +100,7 @@ mod tests {
         .map(|(name, kind)| TypedBinding {
             name: name.into(),
             schema: set.clone(),
-            interface_id: builtin_interface(kind),
+            interface_id: builtin_interface(kind).unwrap(),
         })
         .collect()
     }

@@ -1,6 +1,6 @@
 //! Built-in capabilities (`fs`, `kv`, `http`) asked of the broker with
 //! `Broker.builtin`, and the grant specs the command line writes them in:
-//! `fs:NAME`, `fs:NAME:ro`, `kv:NAME`, `http:POLICY`, granted as
+//! `fs:NAME`, `fs:NAME:ro`, `kv:NAME`, `http:POLICY`, `mcp:SERVER`, granted as
 //! `--grant BINDING=SPEC`, optionally followed by a budget
 //! (`,calls=N,bytes=B,expires=SECONDS,methods=a|b`).
 
@@ -18,6 +18,8 @@ pub enum BuiltinKind {
     Kv,
     /// An http gateway bound to a configured policy (`http.capnp:Gateway`).
     Http,
+    /// The tools of a configured upstream MCP server (`mcp.capnp`).
+    Mcp,
 }
 
 /// One built-in capability: its kind, its name (volume, store or policy),
@@ -142,6 +144,11 @@ impl Builtin {
         Self::new(BuiltinKind::Kv, name)
     }
 
+    /// The upstream MCP server `server` of the broker's configuration.
+    pub fn mcp(server: impl Into<String>) -> Self {
+        Self::new(BuiltinKind::Mcp, server)
+    }
+
     /// An http gateway with the broker's policy `policy`.
     pub fn http(policy: impl Into<String>) -> Self {
         Self::new(BuiltinKind::Http, policy)
@@ -166,6 +173,7 @@ impl Builtin {
             BuiltinKind::Fs => builtin_grant::Kind::Fs,
             BuiltinKind::Kv => builtin_grant::Kind::Kv,
             BuiltinKind::Http => builtin_grant::Kind::Http,
+            BuiltinKind::Mcp => builtin_grant::Kind::Mcp,
         });
         out.set_name(&self.name);
         out.set_read_only(self.read_only);
@@ -178,6 +186,7 @@ impl fmt::Display for Builtin {
             BuiltinKind::Fs => "fs",
             BuiltinKind::Kv => "kv",
             BuiltinKind::Http => "http",
+            BuiltinKind::Mcp => "mcp",
         };
         write!(f, "{kind}:{}", self.name)?;
         if self.read_only {
@@ -232,7 +241,12 @@ impl FromStr for Builtin {
             "fs" => BuiltinKind::Fs,
             "kv" => BuiltinKind::Kv,
             "http" => BuiltinKind::Http,
-            other => return bad(&format!("unknown kind {other:?}: expected fs, kv or http")),
+            "mcp" => BuiltinKind::Mcp,
+            other => {
+                return bad(&format!(
+                    "unknown kind {other:?}: expected fs, kv, http or mcp"
+                ))
+            }
         };
         let (name, read_only) = match (kind, rest.rsplit_once(':')) {
             (BuiltinKind::Fs, Some((name, "ro"))) => (name, true),
@@ -279,6 +293,7 @@ mod tests {
             ("fs:docs:ro", Builtin::fs_read_only("docs")),
             ("kv:main", Builtin::kv("main")),
             ("http:api.example.com", Builtin::http("api.example.com")),
+            ("mcp:weather", Builtin::mcp("weather")),
         ] {
             assert_eq!(text.parse::<Builtin>().unwrap(), builtin);
             assert_eq!(builtin.to_string(), text);

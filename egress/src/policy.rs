@@ -154,6 +154,13 @@ impl CredentialRule {
         })
     }
 
+    /// The value with the secrets of `secrets` filled in; `None` when one
+    /// is missing. For values the broker hands to a party it trusts with
+    /// them (the process of an upstream MCP server), never to a worker.
+    pub fn render_from(&self, secrets: &crate::secrets::Secrets) -> Option<String> {
+        self.render(|name| secrets.get(name).map(str::to_string))
+    }
+
     /// The header value with secrets filled in; `None` when a secret is
     /// missing. Only the gateway calls this, right before sending.
     pub(crate) fn render(&self, lookup: impl Fn(&str) -> Option<String>) -> Option<String> {

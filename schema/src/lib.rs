@@ -13,6 +13,7 @@ capnp::generated_code!(pub mod host_capnp);
 capnp::generated_code!(pub mod fs_capnp);
 capnp::generated_code!(pub mod kv_capnp);
 capnp::generated_code!(pub mod http_capnp);
+capnp::generated_code!(pub mod mcp_capnp);
 
 pub mod spin;
 pub mod transport;

@@ -17,7 +17,9 @@ const GREW: u8 = 3;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A built-in capability granted as env.BINDING (repeatable), as for
-    /// `caplet run`: fs:VOLUME, fs:VOLUME:ro, kv:STORE or http:POLICY.
+    /// `caplet run`: fs:VOLUME, fs:VOLUME:ro, kv:STORE, http:POLICY or
+    /// mcp:SERVER (started to list its tools). The `[mcp] grants` of
+    /// --config come first; a flag wins for the same binding.
     #[arg(long = "grant", value_name = "BINDING=SPEC", value_parser = caplet_client::parse_grant)]
     grants: Vec<(String, Builtin)>,
     /// A client-provided interface granted as env.BINDING (repeatable):
@@ -50,8 +52,11 @@ enum Format {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut config = args.broker.config(1)?;
     let mut bindings = Vec::new();
-    let typed = builtin_bindings(&args.grants);
-    for ((name, builtin), typed) in args.grants.iter().zip(typed) {
+    // As `caplet mcp --config` grants its scripts: `[mcp] grants`, then
+    // the --grant flags.
+    let grants = super::types::config_grants(&config.builtins, &args.grants)?;
+    let typed = builtin_bindings(&grants, &config.builtins)?;
+    for ((name, builtin), typed) in grants.iter().zip(typed) {
         if builtin.kind == BuiltinKind::Http {
             // As `caplet run` does: http:HOST without such a policy allows
             // just that host.

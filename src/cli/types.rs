@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use caplet::caplet_capnp::builtin_grant;
 use caplet_broker::types::{self, TypedBinding};
+use caplet_broker::upstream;
+use rmcp::model::Tool;
 use caplet_capnp_js::typescript::Extra;
 
 use caplet_client::{Builtin, BuiltinKind};
@@ -14,7 +16,8 @@ use caplet_client::{Builtin, BuiltinKind};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A built-in capability granted as env.BINDING (repeatable), as for
-    /// `caplet run`: fs:VOLUME, fs:VOLUME:ro, kv:STORE or http:POLICY.
+    /// `caplet run`: fs:VOLUME, fs:VOLUME:ro, kv:STORE, http:POLICY or
+    /// mcp:SERVER (a server of --config, started to list its tools).
     #[arg(long = "grant", value_name = "BINDING=SPEC", value_parser = caplet_client::parse_grant)]
     grants: Vec<(String, Builtin)>,
     /// A client-provided interface granted as env.BINDING (repeatable):
@@ -65,20 +68,111 @@ pub(crate) fn builtin_kind(kind: BuiltinKind) -> builtin_grant::Kind {
         BuiltinKind::Fs => builtin_grant::Kind::Fs,
         BuiltinKind::Kv => builtin_grant::Kind::Kv,
         BuiltinKind::Http => builtin_grant::Kind::Http,
+        BuiltinKind::Mcp => builtin_grant::Kind::Mcp,
     }
 }
 
-/// The typed bindings of built-in grants.
-pub(crate) fn builtin_bindings(grants: &[(String, Builtin)]) -> Vec<TypedBinding> {
+/// The typed bindings of built-in grants. An `mcp` grant's interface is
+/// made from its upstream's tools: the upstream is started (from
+/// `config`) to list them, and stopped.
+pub(crate) fn builtin_bindings(
+    grants: &[(String, Builtin)],
+    config: &caplet_broker::BuiltinConfig,
+) -> anyhow::Result<Vec<TypedBinding>> {
     let set = types::builtin_schema();
-    grants
-        .iter()
-        .map(|(name, builtin)| TypedBinding {
+    let mut bindings = Vec::new();
+    for (name, builtin) in grants {
+        let (schema, interface_id) = match types::builtin_interface(builtin_kind(builtin.kind)) {
+            Some(id) => (set.clone(), id),
+            None => {
+                let tools = upstream_tools(config, &builtin.name)?;
+                let tools: Vec<&Tool> = tools.iter().collect();
+                let (id, set) = upstream::interface_schema(&builtin.name, &tools)?;
+                (Arc::new(set), id)
+            }
+        };
+        bindings.push(TypedBinding {
             name: name.clone(),
-            schema: set.clone(),
-            interface_id: types::builtin_interface(builtin_kind(builtin.kind)),
-        })
-        .collect()
+            schema,
+            interface_id,
+        });
+    }
+    Ok(bindings)
+}
+
+/// The declarations of `grants` and `schemas`: upstream MCP servers
+/// (`mcp:NAME`, started from `config` to list their tools) are declared
+/// from their tools' JSON Schemas, the rest from their Cap'n Proto schemas.
+pub(crate) fn grant_declarations(
+    grants: &[(String, Builtin)],
+    schemas: &[SchemaArg],
+    config: &caplet_broker::BuiltinConfig,
+) -> anyhow::Result<String> {
+    let (upstreams, builtins): (Vec<_>, Vec<_>) = grants
+        .iter()
+        .cloned()
+        .partition(|(_, b)| b.kind == BuiltinKind::Mcp);
+    let mut bindings = builtin_bindings(&builtins, config)?;
+    bindings.extend(schema_bindings(schemas)?);
+    let mut extra = Extra::default();
+    for (binding, builtin) in &upstreams {
+        let tools = upstream_tools(config, &builtin.name)?;
+        let (type_name, decls) = upstream::declarations(&builtin.name, binding, tools.iter());
+        extra.env.push((
+            binding.clone(),
+            type_name,
+            format!("The tools of the MCP server `{}`.", builtin.name),
+        ));
+        extra.decls.push_str(&decls);
+    }
+    check_unique(
+        bindings
+            .iter()
+            .map(|b| b.name.as_str())
+            .chain(upstreams.iter().map(|(b, _)| b.as_str())),
+    )?;
+    Ok(types::declarations(&bindings, &extra)?)
+}
+
+/// The tools upstream MCP server `server` of `config` lists: it is started,
+/// asked and stopped.
+pub(crate) fn upstream_tools(
+    config: &caplet_broker::BuiltinConfig,
+    server: &str,
+) -> anyhow::Result<Vec<Tool>> {
+    let upstream = config.mcp_servers.get(server).ok_or_else(|| {
+        anyhow::anyhow!("bad_grant: mcp:{server}: no such MCP server in the configuration")
+    })?;
+    // On a thread of its own: the caller may be inside a runtime already.
+    let upstream = upstream.clone();
+    std::thread::spawn(move || -> anyhow::Result<Vec<Tool>> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        Ok(runtime.block_on(upstream.list_tools())?)
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("mcp:{server}: listing its tools failed"))?
+}
+
+/// Grants of `[mcp] grants` in `config`, then `flags` (which win for the
+/// same binding).
+pub(crate) fn config_grants(
+    config: &caplet_broker::BuiltinConfig,
+    flags: &[(String, Builtin)],
+) -> anyhow::Result<Vec<(String, Builtin)>> {
+    let mut grants: Vec<(String, Builtin)> = Vec::new();
+    for (binding, spec) in &config.mcp.grants {
+        let builtin: Builtin = spec
+            .parse()
+            .map_err(|e| anyhow::anyhow!("[mcp] grants.{binding}: {e}"))?;
+        grants.push((binding.clone(), builtin));
+    }
+    for (binding, builtin) in flags {
+        grants.retain(|(b, _)| b != binding);
+        grants.push((binding.clone(), builtin.clone()));
+    }
+    Ok(grants)
 }
 
 /// Fails naming the first binding granted twice.
@@ -135,24 +229,19 @@ pub(crate) fn schema_bindings(schemas: &[SchemaArg]) -> anyhow::Result<Vec<Typed
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let mut grants: Vec<(String, Builtin)> = Vec::new();
-    if let Some(config) = &args.config {
-        let config = caplet_broker::BuiltinConfig::load(config)?;
-        for (binding, spec) in &config.mcp.grants {
-            let builtin: Builtin = spec
-                .parse()
-                .map_err(|e| anyhow::anyhow!("[mcp] grants.{binding}: {e}"))?;
-            grants.push((binding.clone(), builtin));
-        }
-    }
-    for (binding, builtin) in &args.grants {
-        grants.retain(|(b, _)| b != binding);
-        grants.push((binding.clone(), builtin.clone()));
-    }
-    let mut bindings = builtin_bindings(&grants);
-    bindings.extend(schema_bindings(&args.schemas)?);
-    check_unique(bindings.iter().map(|b| b.name.as_str()))?;
+    let config = match &args.config {
+        Some(path) => caplet_broker::BuiltinConfig::load(path)?,
+        None => caplet_broker::BuiltinConfig::default(),
+    };
+    let grants = if args.config.is_some() {
+        config_grants(&config, &args.grants)?
+    } else {
+        args.grants.clone()
+    };
     let text = if args.mcp_tool_list {
+        let mut bindings = builtin_bindings(&grants, &config)?;
+        bindings.extend(schema_bindings(&args.schemas)?);
+        check_unique(bindings.iter().map(|b| b.name.as_str()))?;
         let env: Vec<caplet_capnp_js::typescript::EnvBinding<'_>> = bindings
             .iter()
             .map(|b| caplet_capnp_js::typescript::EnvBinding {
@@ -164,7 +253,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let list = caplet_capnp_js::json_schema::mcp_tool_list(&env, &[&types::builtin_schema()])?;
         format!("{list}\n")
     } else {
-        types::declarations(&bindings, &Extra::default())?
+        grant_declarations(&grants, &args.schemas, &config)?
     };
     print!("{text}");
     if args.stats {

@@ -28,10 +28,18 @@ use crate::invocation::Held;
 
 type Answered = Result<Response<any_pointer::Owned>, capnp::Error>;
 
+/// The params struct of every tool of an upstream MCP server
+/// (`mcp.capnp`): its calls send and answer JSON text, which JS never sees.
+pub const TOOL_CALL: u64 = 
+    <caplet::mcp_capnp::tool_call::Builder<'_> as capnp::traits::HasTypeId>::TYPE_ID;
+
 /// A call's answer, from the call until JS awaits it.
 pub struct Answer {
     interface_id: u64,
     ordinal: u16,
+    /// A tool call: the result is `ToolResult.json`, parsed, and a
+    /// `type_error` rejects with a `TypeError`.
+    tool: bool,
     state: RefCell<AnswerState>,
 }
 
@@ -50,10 +58,11 @@ enum AnswerState {
 }
 
 impl Answer {
-    pub fn new(interface_id: u64, ordinal: u16) -> Self {
+    pub fn new(interface_id: u64, ordinal: u16, tool: bool) -> Self {
         Self {
             interface_id,
             ordinal,
+            tool,
             state: RefCell::new(AnswerState::Waiting),
         }
     }
@@ -121,8 +130,22 @@ impl Answer {
                 &mut Reader { caps },
             ))
         });
+        let decoded = decoded.map(|r| r.map(Object::into_value));
         match decoded {
+            Ok(Ok(value)) if self.tool => match tool_result(ctx, value) {
+                Ok(value) => resolve.call::<_, ()>((value,)),
+                Err(_) => {
+                    let thrown = ctx.catch();
+                    reject.call::<_, ()>((thrown,))
+                }
+            },
             Ok(Ok(value)) => resolve.call::<_, ()>((value,)),
+            Err(rpc_error) if self.tool && tool_type_error(&rpc_error).is_some() => {
+                let message = tool_type_error(&rpc_error).unwrap_or_default();
+                let _ = Exception::throw_type(ctx, message);
+                let thrown = ctx.catch();
+                reject.call::<_, ()>((thrown,))
+            }
             Ok(Err(codec_error)) => {
                 let _ = codec_error.throw(ctx);
                 let thrown = ctx.catch();
@@ -134,6 +157,22 @@ impl Answer {
             }
         }
     }
+}
+
+/// The value of a tool's `ToolResult`: its JSON, parsed.
+fn tool_result<'js>(ctx: &Ctx<'js>, results: Value<'js>) -> rquickjs::Result<Value<'js>> {
+    let json: String = match results.as_object() {
+        Some(results) => results.get("json")?,
+        None => String::new(),
+    };
+    ctx.json_parse(json)
+}
+
+/// The message of a tool call refused for its arguments (`type_error: …`),
+/// which JS gets as a `TypeError`.
+fn tool_type_error(error: &capnp::Error) -> Option<&str> {
+    let (reason, _) = super::remote_reason(&error.extra);
+    reason.strip_prefix("type_error: ")
 }
 
 impl Held for Answer {

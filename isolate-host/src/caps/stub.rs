@@ -11,7 +11,7 @@ use rquickjs::class::{JsClass, Readable, Trace, Tracer};
 use rquickjs::function::{Opt, This};
 use rquickjs::{Class, Ctx, Exception, Function, JsLifetime, Object, Persistent, Value};
 
-use super::pipeline::Answer;
+use super::pipeline::{Answer, TOOL_CALL};
 use super::{Caps, Writer};
 use crate::invocation::Held;
 use crate::tasks::Completion;
@@ -154,6 +154,12 @@ impl Caps {
             Some(params) => params,
             None => Object::new(ctx.clone())?.into_value(),
         };
+        let tool = method.param_struct == TOOL_CALL;
+        let params = if tool {
+            tool_call(ctx, &method.name, params)?
+        } else {
+            params
+        };
         let core_rc = self
             .core()
             .ok_or_else(|| Exception::throw_internal(ctx, "the worker is gone"))?;
@@ -186,7 +192,7 @@ impl Caps {
         core_rc.start_call(ctx)?;
         let RemotePromise { promise, pipeline } = request.send();
 
-        let answer = Rc::new(Answer::new(method.interface_id, method.ordinal));
+        let answer = Rc::new(Answer::new(method.interface_id, method.ordinal, tool));
         let core = self.core.clone();
         let caps = self.me.clone();
         let arriving = answer.clone();
@@ -209,4 +215,24 @@ impl Caps {
             .map_err(|e| Exception::throw_type(ctx, &e.to_string()))?;
         self.call_pipeline(ctx, pipeline, &results.layout, answer)
     }
+}
+
+/// The params of a tool of an upstream MCP server (`mcp.capnp`): the
+/// arguments object as JSON text, `{ arguments }`.
+fn tool_call<'js>(ctx: &Ctx<'js>, tool: &str, args: Value<'js>) -> rquickjs::Result<Value<'js>> {
+    if !args.is_object() || args.is_array() || args.is_function() {
+        return Err(Exception::throw_type(
+            ctx,
+            &format!("{tool}(): the arguments must be an object"),
+        ));
+    }
+    let text = ctx
+        .json_stringify(args)?
+        .ok_or_else(|| {
+            Exception::throw_type(ctx, &format!("{tool}(): the arguments are not JSON"))
+        })?
+        .to_string()?;
+    let params = Object::new(ctx.clone())?;
+    params.set("arguments", text)?;
+    Ok(params.into_value())
 }

@@ -74,17 +74,7 @@ struct CodeMode {
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut config = args.broker.config(1)?;
-    let mut grants = Vec::new();
-    for (binding, spec) in &config.builtins.mcp.grants {
-        let builtin: Builtin = spec
-            .parse()
-            .map_err(|e| anyhow::anyhow!("[mcp] grants.{binding}: {e}"))?;
-        grants.push((binding.clone(), builtin));
-    }
-    for (binding, builtin) in &args.grants {
-        grants.retain(|(b, _)| b != binding);
-        grants.push((binding.clone(), builtin.clone()));
-    }
+    let grants = super::types::config_grants(&config.builtins, &args.grants)?;
     for (_, builtin) in &grants {
         if builtin.kind == BuiltinKind::Http {
             config.builtins.add_host_policy(&builtin.name)?;
@@ -110,8 +100,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .or(config.builtins.mcp.max_chars)
         .unwrap_or(DEFAULT_MAX_CHARS);
 
-    let bindings = super::types::builtin_bindings(&grants);
-    let decls = caplet_broker::types::declarations(&bindings, &Default::default())?;
+    let decls = super::types::grant_declarations(&grants, &[], &config.builtins)?;
     let (jobs, queue) = mpsc::unbounded_channel();
     let runner = Runner {
         connection: Connection::embedded(config),

@@ -277,7 +277,7 @@ struct BuiltinGrant {
   # For `fs`, the volume; for `kv`, the store: 1–64 bytes of ASCII letters,
   # digits, `_`, `-` and `.`, chosen freely (each principal has its own
   # namespace). For `http`, the name of a policy in the broker's
-  # configuration.
+  # configuration; for `mcp`, the name of an upstream MCP server in it.
 
   readOnly @2 :Bool;
   # `fs` only: the volume accepts reads only (see `fs.capnp`). Ignored by
@@ -292,6 +292,11 @@ struct BuiltinGrant {
     http @2;
     # A `Gateway` of `http.capnp` bound to one named egress policy. Granted
     # as `env.fetch`, it also gives the worker a global `fetch()`.
+    mcp @3;
+    # The tools of the upstream MCP server `[mcp_servers.NAME]` of the
+    # broker's configuration, one method per tool (see `mcp.capnp`). The
+    # broker starts or connects to the upstream at the first grant; one that
+    # cannot be reached fails the grant with `unavailable`.
   }
 }
 
