@@ -71,7 +71,7 @@ CREATE TABLE kv (
 const MIGRATION_LOCK: i64 = 0x6361_706c_6574;
 
 /// How to reach the database.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct PgOptions {
     /// `postgres://USER@HOST:PORT/DB` (or a `key=value` connection string).
     pub url: String,
@@ -79,6 +79,16 @@ pub struct PgOptions {
     pub password: Option<String>,
     /// The pool's size.
     pub max_connections: usize,
+}
+
+impl std::fmt::Debug for PgOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgOptions")
+            .field("url", &"…")
+            .field("password", &self.password.as_ref().map(|_| "redacted"))
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
 }
 
 impl PgOptions {

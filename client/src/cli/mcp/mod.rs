@@ -113,8 +113,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let bindings = super::types::builtin_bindings(&grants);
     let decls = caplet_broker::types::declarations(&bindings, &Default::default())?;
     let (jobs, queue) = mpsc::unbounded_channel();
+    let connection = Connection::embedded(config);
+    if let Some(broker) = connection.embedded_broker() {
+        broker.connect_store().await?;
+    }
     let runner = Runner {
-        connection: Connection::embedded(config),
+        connection,
         grants,
         max_chars,
     };
