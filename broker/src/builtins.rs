@@ -1,6 +1,7 @@
 //! The built-in capabilities a broker serves itself: `fs` volumes and `kv`
-//! stores (crate `caplet-store`, SQLite in the data directory) and `http`
-//! gateways (crate `caplet-egress`), handed out by `Broker.builtin`.
+//! stores (crate `caplet-store`: SQLite in the data directory, or the
+//! PostgreSQL database of `[store]`) and `http` gateways (crate
+//! `caplet-egress`), handed out by `Broker.builtin`.
 //!
 //! What a grant may reach comes from the [`BuiltinConfig`], never from the
 //! request: volumes and stores are namespaced by the asking connection's
@@ -28,9 +29,10 @@ struct BuiltinSchema {
 /// The broker's built-in capabilities.
 pub struct Builtins {
     config: BuiltinConfig,
-    /// Opened at the first `fs` or `kv` grant, so a broker that never grants
-    /// them never creates its data directory.
-    store: OnceCell<caplet_store::Store>,
+    /// SQLite: opened at the first `fs` or `kv` grant, so a broker that
+    /// never grants them never creates its data directory. PostgreSQL:
+    /// connected (and migrated) by [`Builtins::connect_store`] at start.
+    store: OnceCell<caplet_store::Backend>,
     fs: BuiltinSchema,
     kv: BuiltinSchema,
     http: BuiltinSchema,
@@ -79,9 +81,14 @@ impl Builtins {
         })
     }
 
-    fn store(&self) -> Result<&caplet_store::Store, Error> {
+    fn store(&self) -> Result<&caplet_store::Backend, Error> {
         if let Some(store) = self.store.get() {
             return Ok(store);
+        }
+        if self.config.postgres.is_some() {
+            return Err(Error::Unavailable(
+                "the postgres store is not connected".into(),
+            ));
         }
         let store = caplet_store::Store::open(&self.config.data_dir).map_err(|e| {
             Error::Unavailable(format!(
@@ -89,7 +96,39 @@ impl Builtins {
                 self.config.data_dir.display()
             ))
         })?;
-        Ok(self.store.get_or_init(|| store))
+        Ok(self
+            .store
+            .get_or_init(|| caplet_store::Backend::Sqlite(store)))
+    }
+
+    /// With a `[store]` database: connects to it and runs its migrations
+    /// (a broker does this before it serves). Without: nothing, SQLite
+    /// opens at the first grant.
+    pub async fn connect_store(&self) -> Result<(), Error> {
+        let Some(options) = &self.config.postgres else {
+            return Ok(());
+        };
+        if self.store.get().is_some() {
+            return Ok(());
+        }
+        let store = caplet_store::PgStore::connect(options)
+            .await
+            .map_err(|e| Error::Unavailable(format!("cannot open the postgres store: {e}")))?;
+        let _ = self.store.set(caplet_store::Backend::Postgres(store));
+        Ok(())
+    }
+
+    /// Whether the store answers now (readiness): a round trip to
+    /// PostgreSQL, a read of SQLite's schema version; `Ok` for a SQLite
+    /// store not opened yet (it opens at the first grant).
+    pub async fn ping(&self) -> Result<(), caplet_store::Error> {
+        match self.store.get() {
+            Some(store) => store.ping().await,
+            None if self.config.postgres.is_some() => Err(caplet_store::Error::Unreachable(
+                "the postgres store is not connected".into(),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// What a grant of `kind:name` reaches under this configuration, for

@@ -27,6 +27,11 @@
 //! [dns]                                # names the broker resolves itself,
 //! "db.internal" = ["10.1.2.3"]         # before asking the system
 //!
+//! [store]                              # fs and kv in PostgreSQL, shared by
+//! url = "postgres://caplet@db:5432/caplet"  # brokers (default: SQLite in
+//! password_secret = "db"               # the data directory); `[secrets]`
+//! max_connections = 16                 # names the password; the pool size
+//!
 //! [quotas]                             # what one principal may hold
 //! workers = 256                        # (`caplet serve --quota` wins)
 //! memory_bytes = 17179869184
@@ -73,6 +78,25 @@ struct FileConfig {
     quotas: Quotas,
     mcp: crate::mcp_config::McpConfig,
     mcp_servers: BTreeMap<String, crate::mcp_config::McpServerConfig>,
+    store: StoreFileConfig,
+}
+
+/// `[store]`: where fs and kv live when not in the data directory.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct StoreFileConfig {
+    url: Option<String>,
+    password_secret: Option<String>,
+    max_connections: Option<usize>,
+}
+
+/// Checks a store URL: PostgreSQL's, `postgres://USER@HOST:PORT/DB`.
+pub fn check_store_url(url: &str) -> Result<(), String> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(())
+    } else {
+        Err("expected a postgres:// url (without one, fs and kv live in the data directory)".into())
+    }
 }
 
 /// Where one secret comes from: exactly one of `env` or `value`.
@@ -176,6 +200,9 @@ pub struct BuiltinConfig {
     pub mcp: crate::mcp_config::McpConfig,
     /// `[mcp_servers.NAME]`: upstream MCP servers (`mcp:NAME`), checked.
     pub mcp_servers: BTreeMap<String, crate::upstream::UpstreamConfig>,
+    /// `[store]` (or `--store`): the PostgreSQL database of `fs` and `kv`;
+    /// `None` keeps them in SQLite in [`BuiltinConfig::data_dir`].
+    pub postgres: Option<caplet_store::PgOptions>,
 }
 
 impl Default for BuiltinConfig {
@@ -191,6 +218,7 @@ impl Default for BuiltinConfig {
             quotas: Quotas::DEFAULTS,
             mcp: Default::default(),
             mcp_servers: BTreeMap::new(),
+            postgres: None,
         }
     }
 }
@@ -331,6 +359,37 @@ impl BuiltinConfig {
         file.quotas
             .check()
             .map_err(|why| Error::Config(format!("{origin}: quotas.{why}")))?;
+        let postgres = match &file.store.url {
+            None => {
+                if file.store.password_secret.is_some() || file.store.max_connections.is_some() {
+                    return Err(bad("store".into(), "give the url of the database".into()));
+                }
+                None
+            }
+            Some(url) => {
+                check_store_url(url).map_err(|why| bad("store.url".into(), why))?;
+                let mut options = caplet_store::PgOptions::new(url.clone());
+                if let Some(name) = &file.store.password_secret {
+                    let password = secrets.get(name).ok_or_else(|| {
+                        bad(
+                            "store.password_secret".into(),
+                            format!("no secret called {name:?} in [secrets]"),
+                        )
+                    })?;
+                    options.password = Some(password.to_string());
+                }
+                if let Some(n) = file.store.max_connections {
+                    if !(1..=1024).contains(&n) {
+                        return Err(bad(
+                            "store.max_connections".into(),
+                            "between 1 and 1024".into(),
+                        ));
+                    }
+                    options.max_connections = n;
+                }
+                Some(options)
+            }
+        };
         Ok(Self {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             policies,
@@ -341,7 +400,19 @@ impl BuiltinConfig {
             quotas: file.quotas,
             mcp: file.mcp.clone(),
             mcp_servers,
+            postgres,
         })
+    }
+
+    /// Keeps `fs` and `kv` in the PostgreSQL database at `url` (`--store`),
+    /// with the password and pool size of `[store]` if it has them.
+    pub fn set_store_url(&mut self, url: &str) -> Result<(), Error> {
+        check_store_url(url).map_err(|why| Error::Config(format!("--store: {why}")))?;
+        match &mut self.postgres {
+            Some(options) => options.url = url.to_string(),
+            None => self.postgres = Some(caplet_store::PgOptions::new(url)),
+        }
+        Ok(())
     }
 
     /// Adds a policy `host` allowing only that host (default ports, methods

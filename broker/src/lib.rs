@@ -174,6 +174,17 @@ impl Broker {
             .await
     }
 
+    /// Connects the `[store]` database and runs its migrations, when one is
+    /// configured (see [`builtins::Builtins::connect_store`]).
+    pub async fn connect_store(&self) -> Result<(), Error> {
+        self.shared.builtins.connect_store().await
+    }
+
+    /// Whether the store of `fs` and `kv` answers now (for `/readyz`).
+    pub async fn ping_store(&self) -> Result<(), caplet_store::Error> {
+        self.shared.builtins.ping().await
+    }
+
     /// The host pool.
     pub fn pool(&self) -> &Rc<HostPool> {
         &self.shared.pool

@@ -75,7 +75,7 @@ impl Secrets {
     }
 
     /// The value of secret `name`.
-    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+    pub fn get(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(String::as_str)
     }
 

@@ -108,6 +108,12 @@ struct BrokerArgs {
     /// database, created at the first fs or kv grant).
     #[arg(long, value_name = "DIR", default_value = caplet_broker::config::DEFAULT_DATA_DIR)]
     data: PathBuf,
+    /// Keep fs volumes and kv stores in this PostgreSQL database instead
+    /// (`postgres://USER@HOST:PORT/DB`; the password from `[store]
+    /// password_secret`), shared by every broker given it; no data
+    /// directory is made.
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
     /// Refuse to run isolate-hosts on a kernel that lacks any confinement
     /// feature (seccomp, Landlock …); without it, what is missing is logged.
     #[arg(long)]
@@ -184,6 +190,9 @@ impl BrokerArgs {
             None => caplet_broker::BuiltinConfig::from_env()?,
         };
         config.builtins.data_dir = self.data.clone();
+        if let Some(url) = &self.store {
+            config.builtins.set_store_url(url)?;
+        }
         config.pool.cordon = self.cordon.is_some();
         for (name, value) in &self.limit_max {
             set_limit(&mut config.limits.maxima, name, *value).map_err(anyhow::Error::msg)?;
@@ -216,6 +225,7 @@ impl BrokerArgs {
         self.hosts.is_some()
             || self.config.is_some()
             || self.data.as_os_str() != caplet_broker::config::DEFAULT_DATA_DIR
+            || self.store.is_some()
             || self.require_confinement
             || self.cordon.is_some()
             || !self.limit_default.is_empty()

@@ -99,7 +99,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                     config.builtins.add_host_policy(&builtin.name)?;
                 }
             }
-            Connection::embedded(config)
+            let connection = Connection::embedded(config);
+            if let Some(broker) = connection.embedded_broker() {
+                broker.connect_store().await?;
+            }
+            connection
         }
     };
     let result = invoke(&connection, &code, &args).await;

@@ -87,6 +87,11 @@ pub async fn serve(args: Args) -> anyhow::Result<()> {
             .map_err(anyhow::Error::msg)?;
     }
     let broker = caplet_broker::Broker::start(config);
+    // A `[store]` database is reached and migrated before READY.
+    if let Err(error) = broker.connect_store().await {
+        broker.shutdown().await;
+        return Err(error.into());
+    }
     // Ends with the event loop.
     tokio::task::spawn_local(super::reclaim_freed_memory());
     let listeners = bind(socket, args.listen, tokens).await;

@@ -28,6 +28,22 @@ pub enum Error {
     /// SQLite failed (I/O error, corruption, lock timeout).
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL answered with an error (a constraint, a bad query, a lock
+    /// wait over the lock timeout); `code` is its SQLSTATE.
+    #[error("postgres: {code}: {message}")]
+    Postgres {
+        /// The SQLSTATE, e.g. `55P03` (lock not available).
+        code: String,
+        /// PostgreSQL's message, one line.
+        message: String,
+    },
+    /// PostgreSQL cannot be reached (refused, closed, timed out, shutting
+    /// down): the call failed and changed nothing it did not commit.
+    #[error("storage unreachable: {0}")]
+    Unreachable(String),
+    /// The store's configuration is unusable (a bad URL, a missing password).
+    #[error("store configuration: {0}")]
+    Config(String),
     /// A broken invariant or an unusable database (never the caller's fault).
     #[error("internal error: {0}")]
     Internal(String),
@@ -240,18 +256,33 @@ impl Error {
             Error::InvalidKey { .. } => "bad_key",
             Error::InvalidCursor => "bad_cursor",
             Error::InvalidName { .. } => "bad_name",
-            Error::Open { .. } | Error::Sqlite(_) | Error::Internal(_) => "storage",
+            Error::Open { .. }
+            | Error::Sqlite(_)
+            | Error::Postgres { .. }
+            | Error::Config(_)
+            | Error::Internal(_) => "storage",
+            Error::Unreachable(_) => "disconnected",
             // `cause()` never returns a context wrapper.
             Error::Op { .. } | Error::Item { .. } => "storage",
         }
     }
 
+    /// Whether the database stayed locked past its timeout (SQLite busy;
+    /// PostgreSQL lock timeout, serialization failure or deadlock).
     fn is_busy(&self) -> bool {
-        matches!(
-            self.cause(),
-            Error::Sqlite(rusqlite::Error::SqliteFailure(e, _))
-                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-        )
+        match self.cause() {
+            Error::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ),
+            Error::Postgres { code, .. } => matches!(code.as_str(), "55P03" | "40001" | "40P01"),
+            _ => false,
+        }
+    }
+
+    /// Whether the store could not be reached at all.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self.cause(), Error::Unreachable(_))
     }
 }
 
@@ -272,14 +303,65 @@ pub(crate) fn quote(input: &str) -> String {
 impl From<Error> for capnp::Error {
     /// Store errors become `failed` with their kind first
     /// (`not_found: read /a: not found`), except a database that stayed
-    /// locked past the busy timeout, which is back-pressure: `overloaded`.
+    /// locked past the busy timeout, which is back-pressure: `overloaded`,
+    /// and a database that cannot be reached: `disconnected`.
     fn from(e: Error) -> capnp::Error {
-        if e.is_busy() {
+        if e.is_unreachable() {
+            capnp::Error::disconnected(format!("disconnected: {e}"))
+        } else if e.is_busy() {
             capnp::Error::overloaded(format!("overloaded: {e}"))
         } else {
             capnp::Error::failed(format!("{}: {e}", e.kind()))
         }
     }
+}
+
+/// One line of PostgreSQL's error: its SQLSTATE and message, or what the
+/// client saw; a lost or refused connection is [`Error::Unreachable`].
+impl From<tokio_postgres::Error> for Error {
+    fn from(e: tokio_postgres::Error) -> Error {
+        if let Some(db) = e.as_db_error() {
+            let code = db.code().code();
+            // 08xxx: connection exception; 57P01-3: shutting down, crashed,
+            // starting up.
+            if code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03") {
+                return Error::Unreachable(one_line(db.message()));
+            }
+            return Error::Postgres {
+                code: code.to_string(),
+                message: one_line(db.message()),
+            };
+        }
+        let io = std::error::Error::source(&e)
+            .and_then(|s| s.downcast_ref::<std::io::Error>())
+            .map(|io| io.to_string());
+        let text = e.to_string();
+        if e.is_closed() || io.is_some() || text == "timeout waiting for server" {
+            return Error::Unreachable(match io {
+                Some(io) => one_line(&format!("{text}: {io}")),
+                None => one_line(&text),
+            });
+        }
+        Error::Internal(one_line(&format!("postgres: {text}")))
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for Error {
+    fn from(e: deadpool_postgres::PoolError) -> Error {
+        use deadpool_postgres::PoolError;
+        match e {
+            PoolError::Backend(e) => e.into(),
+            PoolError::Timeout(_) => {
+                Error::Unreachable("no postgres connection became free in time".into())
+            }
+            other => Error::Internal(one_line(&format!("postgres pool: {other}"))),
+        }
+    }
+}
+
+/// `text` on one line.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

@@ -66,7 +66,7 @@ pub fn check_key(key: &str) -> Result<()> {
     Err(Error::InvalidKey { reason })
 }
 
-fn check_value(value: &[u8]) -> Result<()> {
+pub(crate) fn check_value(value: &[u8]) -> Result<()> {
     if value.len() > MAX_VALUE_BYTES {
         return Err(Error::ValueTooLarge {
             size: value.len(),
@@ -89,7 +89,7 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
-fn encode_cursor(key: &[u8]) -> String {
+pub(crate) fn encode_cursor(key: &[u8]) -> String {
     key.iter()
         .fold(String::with_capacity(key.len() * 2), |mut s, b| {
             let _ = write!(s, "{b:02x}");
@@ -108,6 +108,45 @@ fn decode_cursor(cursor: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(cursor.get(i..i + 2)?, 16).ok())
         .collect()
+}
+
+/// What one `list` call reads: at most `limit` keys after `after` and
+/// before `end`, checked and resolved from the call's arguments.
+pub(crate) struct ListRange {
+    /// Entries in the page: `limit` 0 is [`DEFAULT_LIST_LIMIT`], more than
+    /// [`MAX_LIST_LIMIT`] is clamped.
+    pub(crate) limit: u32,
+    /// The page starts after this key (the cursor's); empty from the start.
+    pub(crate) after: Vec<u8>,
+    /// The page ends before this key ([`prefix_end`] of the prefix).
+    pub(crate) end: Option<Vec<u8>>,
+}
+
+impl ListRange {
+    pub(crate) fn new(prefix: &str, cursor: &str, limit: u32) -> Result<ListRange> {
+        if prefix.len() > MAX_KEY_BYTES {
+            return Err(Error::InvalidKey {
+                reason: format!("prefix of {} bytes, limit {MAX_KEY_BYTES}", prefix.len()),
+            });
+        }
+        let limit = match limit {
+            0 => DEFAULT_LIST_LIMIT,
+            n => n.min(MAX_LIST_LIMIT),
+        };
+        let after = if cursor.is_empty() {
+            Vec::new()
+        } else {
+            match decode_cursor(cursor) {
+                Some(key) if key.starts_with(prefix.as_bytes()) => key,
+                _ => return Err(Error::InvalidCursor),
+            }
+        };
+        Ok(ListRange {
+            limit,
+            after,
+            end: prefix_end(prefix.as_bytes()),
+        })
+    }
 }
 
 impl Kv {
@@ -174,24 +213,7 @@ impl Kv {
     /// left: one entry is far smaller).
     pub fn list(&self, prefix: &str, cursor: &str, limit: u32, keys_only: bool) -> Result<Page> {
         let run = || -> Result<Page> {
-            if prefix.len() > MAX_KEY_BYTES {
-                return Err(Error::InvalidKey {
-                    reason: format!("prefix of {} bytes, limit {MAX_KEY_BYTES}", prefix.len()),
-                });
-            }
-            let limit = match limit {
-                0 => DEFAULT_LIST_LIMIT,
-                n => n.min(MAX_LIST_LIMIT),
-            };
-            let after = if cursor.is_empty() {
-                None
-            } else {
-                match decode_cursor(cursor) {
-                    Some(key) if key.starts_with(prefix.as_bytes()) => Some(key),
-                    _ => return Err(Error::InvalidCursor),
-                }
-            };
-            let end = prefix_end(prefix.as_bytes());
+            let ListRange { limit, after, end } = ListRange::new(prefix, cursor, limit)?;
             let mut sql = String::from(if keys_only {
                 "SELECT key, x'', length(key) FROM kv WHERE store = ?1 AND key >= ?2 AND key > ?3"
             } else {
@@ -204,7 +226,6 @@ impl Kv {
             sql.push_str(" ORDER BY key LIMIT ?4");
             let conn = self.conn.borrow();
             let mut stmt = conn.prepare(&sql)?;
-            let after = after.unwrap_or_default();
             let fetch = i64::from(limit) + 1;
             let mut rows = match &end {
                 Some(end) => stmt.query(params![self.id, prefix.as_bytes(), after, fetch, end])?,

@@ -1,20 +1,24 @@
-//! caplet's built-in `fs` and `kv` capabilities, stored in SQLite.
+//! caplet's built-in `fs` and `kv` capabilities, stored in SQLite or
+//! PostgreSQL.
 //!
 //! This crate owns the broker's embedded state for workers: virtual file
 //! system volumes (`schema/fs.capnp`, interface `Volume`) and key/value
 //! stores (`schema/kv.capnp`, interface `Store`). It has two layers:
 //!
-//! - the storage layer, plain Rust over rusqlite (bundled SQLite) and
-//!   independent of capnp: [`Store`] opens the database in a data directory,
-//!   [`Vfs`] is one volume ([`vfs`]), [`Kv`] one key/value store ([`kv`]),
-//!   [`path`] normalises paths and matches globs, and [`answer`] bounds
-//!   what one call answers;
+//! - the storage layer, plain Rust and independent of capnp: [`Store`]
+//!   opens the SQLite database (bundled, through rusqlite) in a data
+//!   directory, [`Vfs`] is one volume there ([`vfs`]), [`Kv`] one
+//!   key/value store ([`kv`]); [`pg`] is the same on PostgreSQL, shared
+//!   by several brokers; [`Backend`] is either, and [`backend`]'s
+//!   [`VolumeHandle`] and [`KvHandle`] a volume or store on either, with
+//!   async calls; [`path`] normalises paths and matches globs, [`answer`]
+//!   bounds what one call answers;
 //! - the capnp servers: [`FsVolumeServer`] and [`KvStoreServer`] serve the
 //!   generated `volume::Server` / `store::Server` traits on top of it.
 //!
 //! Every volume and store is namespaced by (principal, name): the broker
 //! picks both at grant time, so two principals never see each other's data,
-//! whatever names their code uses. All of it lives in one SQLite file,
+//! whatever names their code uses. On SQLite all of it lives in one file,
 //! `store.sqlite3`, in WAL mode with a busy timeout, so several [`Store`]s
 //! (threads or processes) can share a data directory ([`db`]).
 //!
@@ -34,10 +38,12 @@
 //! ```
 
 pub mod answer;
+pub mod backend;
 pub mod db;
 pub mod error;
 pub mod kv;
 pub mod path;
+pub mod pg;
 pub mod server;
 pub mod vfs;
 
@@ -48,8 +54,10 @@ use std::rc::Rc;
 use rusqlite::Connection;
 
 pub use answer::MAX_ANSWER_BYTES;
+pub use backend::{KvHandle, VolumeHandle};
 pub use error::{Error, Result};
 pub use kv::{Kv, Page};
+pub use pg::{PgOptions, PgStore};
 pub use server::{FsVolumeServer, KvStoreServer};
 pub use vfs::{Entry, Kind, Op, OpResult, Quota, Usage, Vfs};
 
@@ -82,6 +90,13 @@ impl Store {
         })
     }
 
+    /// Whether the database answers: reads its schema version.
+    pub fn ping(&self) -> Result<()> {
+        let conn = self.conn.borrow();
+        conn.query_row("PRAGMA user_version", [], |row| row.get::<_, i64>(0))?;
+        Ok(())
+    }
+
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
@@ -108,7 +123,62 @@ impl Store {
         quota: Quota,
     ) -> Result<caplet::fs_capnp::volume::Client> {
         let vfs = self.vfs(principal, name, quota)?;
-        Ok(capnp_rpc::new_client(FsVolumeServer::new(vfs, read_only)))
+        Ok(capnp_rpc::new_client(FsVolumeServer::new(
+            VolumeHandle::Sqlite(vfs),
+            read_only,
+        )))
+    }
+
+    /// A `Store` capability on the kv store `name` of `principal`.
+    pub fn kv_client(
+        &self,
+        principal: &str,
+        name: &str,
+    ) -> Result<caplet::kv_capnp::store::Client> {
+        let kv = self.kv(principal, name)?;
+        Ok(capnp_rpc::new_client(KvStoreServer::new(KvHandle::Sqlite(kv))))
+    }
+}
+
+/// Where volumes and kv stores live: a SQLite file in a data directory (the
+/// default), or a PostgreSQL database that several brokers may share.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    /// One SQLite file, `store.sqlite3`, in a data directory.
+    Sqlite(Store),
+    /// A PostgreSQL database.
+    Postgres(PgStore),
+}
+
+impl Backend {
+    /// The volume `name` of `principal` (created empty when new), with the
+    /// quota of this grant.
+    pub fn volume(&self, principal: &str, name: &str, quota: Quota) -> Result<VolumeHandle> {
+        Ok(match self {
+            Backend::Sqlite(store) => VolumeHandle::Sqlite(store.vfs(principal, name, quota)?),
+            Backend::Postgres(store) => VolumeHandle::Postgres(store.vfs(principal, name, quota)?),
+        })
+    }
+
+    /// The kv store `name` of `principal` (created empty when new).
+    pub fn kv(&self, principal: &str, name: &str) -> Result<KvHandle> {
+        Ok(match self {
+            Backend::Sqlite(store) => KvHandle::Sqlite(store.kv(principal, name)?),
+            Backend::Postgres(store) => KvHandle::Postgres(store.kv(principal, name)?),
+        })
+    }
+
+    /// A `Volume` capability on the volume `name` of `principal` (see
+    /// [`Store::volume_client`]).
+    pub fn volume_client(
+        &self,
+        principal: &str,
+        name: &str,
+        read_only: bool,
+        quota: Quota,
+    ) -> Result<caplet::fs_capnp::volume::Client> {
+        let volume = self.volume(principal, name, quota)?;
+        Ok(capnp_rpc::new_client(FsVolumeServer::new(volume, read_only)))
     }
 
     /// A `Store` capability on the kv store `name` of `principal`.
@@ -119,5 +189,14 @@ impl Store {
     ) -> Result<caplet::kv_capnp::store::Client> {
         let kv = self.kv(principal, name)?;
         Ok(capnp_rpc::new_client(KvStoreServer::new(kv)))
+    }
+
+    /// Whether the store answers now (for a readiness probe): SQLite reads
+    /// its schema version; PostgreSQL makes one round trip. Cheap.
+    pub async fn ping(&self) -> Result<()> {
+        match self {
+            Backend::Sqlite(store) => store.ping(),
+            Backend::Postgres(store) => store.ping().await,
+        }
     }
 }

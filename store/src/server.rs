@@ -1,23 +1,26 @@
 //! The capnp servers: `fs.capnp`'s `Volume` and `kv.capnp`'s `Store`.
 //!
 //! Each method reads its params into plain Rust values, runs the storage
-//! call synchronously (no borrow of the connection outlives it, and nothing
-//! here awaits), and fills its results. Errors cross into capnp exactly
-//! once, through `From<Error> for capnp::Error`: a one-line `failed`.
+//! call on its [`VolumeHandle`] or [`KvHandle`] (at once on SQLite, where
+//! no borrow of the connection outlives the call; awaiting its queries on
+//! PostgreSQL), and fills its results. Errors cross into capnp exactly
+//! once, through `From<Error> for capnp::Error`: a one-line `failed`
+//! (`overloaded` when the database stayed locked, `disconnected` when it
+//! cannot be reached).
 //!
 //! A read-only [`FsVolumeServer`] refuses every mutating method, and every
 //! batch holding a mutating op, before touching the database, with
 //! `<op> <path>: volume "<name>" is read-only`.
 
-use std::future::{ready, Future};
+use std::future::Future;
 
 use caplet::fs_capnp::{entry, fs_op, volume};
 use caplet::kv_capnp::store;
 use capnp::capability::Rc;
 
 use crate::error::Error;
-use crate::kv::Kv;
-use crate::vfs::{Entry, Kind, Op, OpResult, Vfs};
+use crate::backend::{KvHandle, VolumeHandle};
+use crate::vfs::{Entry, Kind, Op, OpResult};
 
 type Reply = Result<(), capnp::Error>;
 
@@ -46,9 +49,9 @@ fn size32(size: u64) -> u32 {
     u32::try_from(size).unwrap_or(u32::MAX)
 }
 
-/// Serves `fs.capnp`'s `Volume` on one [`Vfs`].
+/// Serves `fs.capnp`'s `Volume` on one volume, on either backend.
 pub struct FsVolumeServer {
-    vfs: Vfs,
+    vfs: VolumeHandle,
     read_only: bool,
 }
 
@@ -63,19 +66,19 @@ impl std::fmt::Debug for FsVolumeServer {
 
 impl FsVolumeServer {
     /// Serves `vfs`; with `read_only`, every mutation is refused.
-    pub fn new(vfs: Vfs, read_only: bool) -> FsVolumeServer {
+    pub fn new(vfs: VolumeHandle, read_only: bool) -> FsVolumeServer {
         FsVolumeServer { vfs, read_only }
     }
 
     /// Runs one op, after the read-only check.
-    fn exec(&self, op: Op) -> Result<OpResult, capnp::Error> {
+    async fn exec(&self, op: Op) -> Result<OpResult, capnp::Error> {
         if self.read_only && op.is_mutation() {
             return Err(op.read_only_error(self.vfs.name()).into());
         }
-        Ok(self.vfs.exec(&op)?)
+        Ok(self.vfs.exec(&op).await?)
     }
 
-    fn run_batch(&self, params: volume::BatchParams, mut results: volume::BatchResults) -> Reply {
+    async fn run_batch(&self, params: volume::BatchParams, mut results: volume::BatchResults) -> Reply {
         let ops_reader = params.get()?.get_ops()?;
         let mut ops = Vec::with_capacity(ops_reader.len() as usize);
         for op in ops_reader.iter() {
@@ -91,7 +94,7 @@ impl FsVolumeServer {
                 .into());
             }
         }
-        let outcomes = self.vfs.batch(&ops)?;
+        let outcomes = self.vfs.batch(&ops).await?;
         let mut list = results.get().init_results(outcomes.len() as u32);
         for (i, outcome) in outcomes.iter().enumerate() {
             let mut r = list.reborrow().get(i as u32);
@@ -149,13 +152,13 @@ impl volume::Server for FsVolumeServer {
         params: volume::ReadParams,
         mut results: volume::ReadResults,
     ) -> impl Future<Output = Reply> + 'static {
-        ready((|| {
+        async move {
             let path = text(params.get()?.get_path())?;
-            if let OpResult::Content(c) = self.exec(Op::Read { path })? {
+            if let OpResult::Content(c) = self.exec(Op::Read { path }).await? {
                 results.get().set_content(&c);
             }
             Ok(())
-        })())
+        }
     }
 
     fn write(
@@ -163,15 +166,15 @@ impl volume::Server for FsVolumeServer {
         params: volume::WriteParams,
         _: volume::WriteResults,
     ) -> impl Future<Output = Reply> + 'static {
-        ready((|| {
+        async move {
             let p = params.get()?;
             self.exec(Op::Write {
                 path: text(p.get_path())?,
                 content: p.get_content()?.to_vec(),
                 create_parents: p.get_create_parents(),
-            })?;
+            }).await?;
             Ok(())
-        })())
+        }
     }
 
     fn append(
@@ -179,17 +182,17 @@ impl volume::Server for FsVolumeServer {
         params: volume::AppendParams,
         mut results: volume::AppendResults,
     ) -> impl Future<Output = Reply> + 'static {
-        ready((|| {
+        async move {
             let p = params.get()?;
             let op = Op::Append {
                 path: text(p.get_path())?,
                 content: p.get_content()?.to_vec(),
             };
-            if let OpResult::Size(s) = self.exec(op)? {
+            if let OpResult::Size(s) = self.exec(op).await? {
                 results.get().set_size(size32(s));
             }
             Ok(())
-        })())
+        }
     }
 
     fn list(
@@ -197,13 +200,13 @@ impl volume::Server for FsVolumeServer {
         params: volume::ListParams,
         mut results: volume::ListResults,
     ) -> impl Future<Output = Reply> + 'static {
-        ready((|| {
+        async move {
             let path = text(params.get()?.get_path())?;
-            if let OpResult::Entries(es) = self.exec(Op::List { path })? {
+            if let OpResult::Entries(es) = self.exec(Op::List { path }).await? {
                 fill_entries(results.get().init_entries(es.len() as u32), &es);
             }
             Ok(())
-        })())
+        }
     }
 
     fn stat(
@@ -211,15 +214,15 @@ impl volume::Server for FsVolumeServer {
         params: volume::StatParams,
         mut results: volume::StatResults,
     ) -> impl Future<Output = Reply> + 'static {
-        ready((|| {
+        async move {
             let path = text(params.get()?.get_path())?;
             let mut r = results.get();
-            if let OpResult::Entry(e) = self.exec(Op::Stat { path })? {
+            if let OpResult::Entry(e) = self.exec(Op::Stat { path }).await? {
                 r.set_exists(true);
                 fill_entry(r.init_entry(), &e);
             }
             Ok(())
-        })())
+        }
     }
 
     fn mkdir(
@@ -227,14 +230,14 @@ impl volume::Server for FsVolumeServer {
         params: volume::MkdirParams,
         _: volume::MkdirResults,
     ) -> impl Future<Output = Reply> + 'static {
-        ready((|| {
+        async move {
             let p = params.get()?;
             self.exec(Op::Mkdir {
                 path: text(p.get_path())?,
                 parents: p.get_parents(),
-            })?;
+            }).await?;
             Ok(())
-        })())
+        }
     }
 
     fn remove(
@@ -242,14 +245,14 @@ impl volume::Server for FsVolumeServer {
         params: volume::RemoveParams,
         _: volume::RemoveResults,
     ) -> impl Future<Output = Reply> + 'static {
-        ready((|| {
+        async move {
             let p = params.get()?;
             self.exec(Op::Remove {
                 path: text(p.get_path())?,
                 recursive: p.get_recursive(),
-            })?;
+            }).await?;
             Ok(())
-        })())
+        }
     }
 
     fn rename(
@@ -257,14 +260,14 @@ impl volume::Server for FsVolumeServer {
         params: volume::RenameParams,
         _: volume::RenameResults,
     ) -> impl Future<Output = Reply> + 'static {
-        ready((|| {
+        async move {
             let p = params.get()?;
             self.exec(Op::Rename {
                 from: text(p.get_from())?,
                 to: text(p.get_to())?,
-            })?;
+            }).await?;
             Ok(())
-        })())
+        }
     }
 
     fn glob(
@@ -272,12 +275,12 @@ impl volume::Server for FsVolumeServer {
         params: volume::GlobParams,
         mut results: volume::GlobResults,
     ) -> impl Future<Output = Reply> + 'static {
-        ready((|| {
+        async move {
             let pattern = text(params.get()?.get_pattern())?;
-            let es = self.vfs.glob(&pattern)?;
+            let es = self.vfs.glob(&pattern).await?;
             fill_entries(results.get().init_entries(es.len() as u32), &es);
             Ok(())
-        })())
+        }
     }
 
     fn batch(
@@ -285,7 +288,7 @@ impl volume::Server for FsVolumeServer {
         params: volume::BatchParams,
         results: volume::BatchResults,
     ) -> impl Future<Output = Reply> + 'static {
-        ready(self.run_batch(params, results))
+        async move { self.run_batch(params, results).await }
     }
 
     fn usage(
@@ -293,8 +296,8 @@ impl volume::Server for FsVolumeServer {
         _: volume::UsageParams,
         mut results: volume::UsageResults,
     ) -> impl Future<Output = Reply> + 'static {
-        ready((|| {
-            let usage = self.vfs.usage().map_err(|e| e.op("usage", "/"))?;
+        async move {
+            let usage = self.vfs.usage().await.map_err(|e| e.op("usage", "/"))?;
             let quota = self.vfs.quota();
             let mut r = results.get();
             r.set_bytes(usage.bytes);
@@ -302,13 +305,13 @@ impl volume::Server for FsVolumeServer {
             r.set_max_bytes(quota.max_bytes);
             r.set_max_entries(size32(quota.max_entries));
             Ok(())
-        })())
+        }
     }
 }
 
-/// Serves `kv.capnp`'s `Store` on one [`Kv`].
+/// Serves `kv.capnp`'s `Store` on one kv store, on either backend.
 pub struct KvStoreServer {
-    kv: Kv,
+    kv: KvHandle,
 }
 
 impl std::fmt::Debug for KvStoreServer {
@@ -321,7 +324,7 @@ impl std::fmt::Debug for KvStoreServer {
 
 impl KvStoreServer {
     /// Serves `kv`.
-    pub fn new(kv: Kv) -> KvStoreServer {
+    pub fn new(kv: KvHandle) -> KvStoreServer {
         KvStoreServer { kv }
     }
 }
@@ -332,15 +335,15 @@ impl store::Server for KvStoreServer {
         params: store::GetParams,
         mut results: store::GetResults,
     ) -> impl Future<Output = Reply> + 'static {
-        ready((|| {
+        async move {
             let key = text(params.get()?.get_key())?;
-            if let Some(value) = self.kv.get(&key)? {
+            if let Some(value) = self.kv.get(&key).await? {
                 let mut r = results.get();
                 r.set_found(true);
                 r.set_value(&value);
             }
             Ok(())
-        })())
+        }
     }
 
     fn put(
@@ -348,11 +351,11 @@ impl store::Server for KvStoreServer {
         params: store::PutParams,
         _: store::PutResults,
     ) -> impl Future<Output = Reply> + 'static {
-        ready((|| {
+        async move {
             let p = params.get()?;
-            self.kv.put(&text(p.get_key())?, p.get_value()?)?;
+            self.kv.put(&text(p.get_key())?, p.get_value()?).await?;
             Ok(())
-        })())
+        }
     }
 
     fn delete(
@@ -360,12 +363,12 @@ impl store::Server for KvStoreServer {
         params: store::DeleteParams,
         mut results: store::DeleteResults,
     ) -> impl Future<Output = Reply> + 'static {
-        ready((|| {
+        async move {
             let key = text(params.get()?.get_key())?;
-            let existed = self.kv.delete(&key)?;
+            let existed = self.kv.delete(&key).await?;
             results.get().set_existed(existed);
             Ok(())
-        })())
+        }
     }
 
     fn list(
@@ -373,14 +376,15 @@ impl store::Server for KvStoreServer {
         params: store::ListParams,
         mut results: store::ListResults,
     ) -> impl Future<Output = Reply> + 'static {
-        ready((|| {
+        async move {
             let p = params.get()?;
             let page = self.kv.list(
                 &text(p.get_prefix())?,
                 &text(p.get_cursor())?,
                 p.get_limit(),
                 p.get_keys_only(),
-            )?;
+                )
+                .await?;
             let mut r = results.get();
             r.set_cursor(page.cursor.as_str());
             let mut list = r.init_entries(page.entries.len() as u32);
@@ -390,7 +394,7 @@ impl store::Server for KvStoreServer {
                 e.set_value(value);
             }
             Ok(())
-        })())
+        }
     }
 
     fn put_many(
@@ -398,15 +402,15 @@ impl store::Server for KvStoreServer {
         params: store::PutManyParams,
         _: store::PutManyResults,
     ) -> impl Future<Output = Reply> + 'static {
-        ready((|| {
+        async move {
             let list = params.get()?.get_entries()?;
             let mut entries = Vec::with_capacity(list.len() as usize);
             for e in list.iter() {
                 entries.push((text(e.get_key())?, e.get_value()?.to_vec()));
             }
-            self.kv.put_many(&entries)?;
+            self.kv.put_many(&entries).await?;
             Ok(())
-        })())
+        }
     }
 }
 

@@ -167,7 +167,7 @@ impl Op {
     }
 
     /// What the op's answer is called in a `too_large` error.
-    fn answer(&self) -> &'static str {
+    pub(crate) fn answer(&self) -> &'static str {
         match self {
             Op::List { .. } => "listing",
             _ => "result",
@@ -196,7 +196,7 @@ impl Op {
 
 impl Entry {
     /// The bytes it adds to an answer (see [`crate::answer`]).
-    fn answer_bytes(&self) -> usize {
+    pub(crate) fn answer_bytes(&self) -> usize {
         self.path.len() + self.name.len()
     }
 }
@@ -439,7 +439,18 @@ fn begin(conn: &mut Connection, write: bool) -> Result<Transaction<'_>> {
     Ok(conn.transaction_with_behavior(behavior)?)
 }
 
-fn unreachable_result<T>(op: &'static str, got: OpResult) -> Result<T> {
+/// `file too large` past [`MAX_FILE_BYTES`].
+pub(crate) fn check_size(size: u64) -> Result<()> {
+    if size > MAX_FILE_BYTES {
+        return Err(Error::FileTooLarge {
+            size,
+            limit: MAX_FILE_BYTES,
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn unreachable_result<T>(op: &'static str, got: OpResult) -> Result<T> {
     Err(Error::Internal(format!("{op} returned {got:?}")))
 }
 
@@ -457,7 +468,7 @@ fn row_to_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
 
 /// What is stored at a path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Node {
+pub(crate) enum Node {
     Dir,
     File { size: u64 },
 }
@@ -633,19 +644,9 @@ impl Volume<'_, '_> {
         }
     }
 
-    fn check_size(size: u64) -> Result<()> {
-        if size > MAX_FILE_BYTES {
-            return Err(Error::FileTooLarge {
-                size,
-                limit: MAX_FILE_BYTES,
-            });
-        }
-        Ok(())
-    }
-
     fn write(&self, path: &str, content: &[u8], create_parents: bool) -> Result<()> {
         let size = content.len() as u64;
-        Self::check_size(size)?;
+        check_size(size)?;
         match self.node(path)? {
             Some(Node::Dir) => Err(Error::IsADirectory),
             Some(Node::File { size: old }) => {
@@ -684,7 +685,7 @@ impl Volume<'_, '_> {
             Some(Node::Dir) => Err(Error::IsADirectory),
             Some(Node::File { size }) => {
                 let new_size = size + content.len() as u64;
-                Self::check_size(new_size)?;
+                check_size(new_size)?;
                 self.charge(content.len() as i64, 0)?;
                 let mut data = self.content(path)?;
                 data.extend_from_slice(content);
@@ -695,7 +696,7 @@ impl Volume<'_, '_> {
                 Ok(new_size)
             }
             None => {
-                Self::check_size(content.len() as u64)?;
+                check_size(content.len() as u64)?;
                 self.parent_dir(path, false)?;
                 self.insert_file(path, content)?;
                 Ok(content.len() as u64)

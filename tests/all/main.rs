@@ -37,6 +37,8 @@ mod library;
 #[cfg(feature = "mcp-tests")]
 mod mcp;
 mod platform;
+#[cfg(feature = "postgres-tests")]
+mod postgres;
 mod processes;
 #[cfg(feature = "python-tests")]
 mod python;

@@ -102,8 +102,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
     let decls = super::types::grant_declarations(&grants, &[], &config.builtins)?;
     let (jobs, queue) = mpsc::unbounded_channel();
+    let connection = Connection::embedded(config);
+    if let Some(broker) = connection.embedded_broker() {
+        broker.connect_store().await?;
+    }
     let runner = Runner {
-        connection: Connection::embedded(config),
+        connection,
         grants,
         max_chars,
     };
