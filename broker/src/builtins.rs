@@ -89,6 +89,15 @@ impl Builtins {
         Ok(self.store.get_or_init(|| store))
     }
 
+    /// Whether the store answers, if it has been opened (a broker opens it
+    /// at the first `fs` or `kv` grant).
+    pub async fn ping_store(&self) -> Option<Result<(), caplet_store::Error>> {
+        match self.store.get() {
+            Some(store) => Some(store.ping().await),
+            None => None,
+        }
+    }
+
     /// What a grant of `kind:name` reaches under this configuration, for
     /// `caplet audit` and `Broker.audit`.
     pub fn describe(

@@ -82,6 +82,14 @@ impl Store {
         })
     }
 
+    /// Checks that the database answers: reads its schema version. For
+    /// readiness probes (`/readyz`); a PostgreSQL store answers the same.
+    pub async fn ping(&self) -> Result<()> {
+        let conn = self.conn.borrow();
+        conn.query_row("PRAGMA user_version", [], |row| row.get::<_, i64>(0))?;
+        Ok(())
+    }
+
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
