@@ -81,6 +81,10 @@ pub const OUTCOMES: &[&str] = &[
     "resolve_failed",
     "upstream_error",
     "method_not_allowed",
+    // Kinds of load errors on the host
+    "syntax_error",
+    "module_not_found",
+    "module_evaluation_failed",
     "other",
 ];
 
