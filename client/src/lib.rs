@@ -18,6 +18,7 @@
 mod builtin;
 pub mod cli;
 mod error;
+pub mod route;
 
 use std::cell::RefCell;
 use std::path::Path;
@@ -34,6 +35,7 @@ pub use builtin::{parse_grant, Budget, Builtin, BuiltinKind};
 pub use caplet::caplet_capnp::invoke_error::Kind as InvokeErrorKind;
 pub use caplet::caplet_capnp::log_line::Level;
 pub use error::{kind_name, Error, Limit};
+pub use route::{BrokerAddress, Routed, Router};
 
 /// The capnp crates the public API speaks in, re-exported for callers.
 pub use {capnp, capnp_rpc};
