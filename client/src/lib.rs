@@ -1,6 +1,9 @@
 //! caplet's Rust client: connect to a broker (or start one in-process), load
 //! JavaScript workers, invoke them.
 //!
+//! [`route::Router`] spreads `get` over several brokers by rendezvous
+//! hashing, failing over to the next broker when one is down.
+//!
 //! Everything here is single-threaded (Cap'n Proto RPC is): call it from a
 //! tokio `current_thread` runtime inside a `LocalSet`.
 //!
