@@ -12,6 +12,7 @@
 //! time) is `cargo run --release -p caplet-bench -- soak [--help]`.
 
 mod charts;
+mod brokers;
 mod floor;
 mod measure;
 mod memory;

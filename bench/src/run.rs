@@ -69,7 +69,7 @@ pub struct Args {
     #[arg(long)]
     pub no_peers: bool,
     /// Run only these measurements (comma-separated: cold, warm, calls,
-    /// chain, fib, platform, memory, peers, link), e.g. to profile one of them.
+    /// chain, fib, platform, memory, brokers, peers, link), e.g. to profile one of them.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// One-way delay of the relay between client and broker for the
@@ -303,6 +303,9 @@ async fn caplet(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<
     }
     if args.wants("throughput") {
         throughput(args, exe, report).await?;
+    }
+    if args.wants("brokers") {
+        brokers(args, exe, report).await?;
     }
 
     if !args.wants("memory") {
@@ -832,7 +835,35 @@ fn run_workerd(args: &Args, binary: &Path, report: &mut Report) -> anyhow::Resul
     ])
 }
 
+/// Aggregate invocations per second with one `caplet serve --hosts 1`,
+/// then with two ([`crate::brokers`]).
+async fn brokers(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<()> {
+    use crate::brokers::{aggregate, CONNECTIONS, INFLIGHT};
+    let samples = args.call_samples.max(5);
+    eprintln!("aggregate invocations/s: one broker, then two…");
+    let one = Server::start(exe, 1)?;
+    let single = aggregate(&[&one.socket], samples).await;
+    one.stop();
+    let (a, b) = (Server::start(exe, 1)?, Server::start(exe, 1)?);
+    let pair = aggregate(&[&a.socket, &b.socket], samples).await;
+    a.stop();
+    b.stop();
+    let load = format!("{CONNECTIONS} connections × {INFLIGHT} in flight");
+    report.add(
+        "brokers_one",
+        format!("invocations/s, 1 broker ({load})"),
+        single,
+    );
+    report.add(
+        "brokers_two",
+        format!("invocations/s, 2 brokers ({load})"),
+        pair,
+    );
+    Ok(())
+}
+
 fn compare(report: &mut Report) {
+    report.compare("brokers_two", &["brokers_one"]);
     for key in ["cold_unix", "cold_embedded"] {
         report.compare(key, &["workerd_cold", "deno_cold", "bwrap", "fork_exec"]);
     }

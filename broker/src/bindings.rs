@@ -97,11 +97,13 @@ pub fn entries<'a>(
 }
 
 /// Checks and compiles every binding of `env`.
-/// Calls through the bindings are recorded in `calls`.
+/// Calls through the bindings are recorded in `calls`, and counted in
+/// `metrics`.
 pub fn read(
     env: capnp::struct_list::Reader<'_, binding::Owned>,
     compiler: &SchemaCompiler,
     calls: &std::rc::Rc<crate::calls::CallLog>,
+    metrics: &std::rc::Rc<crate::metrics::Metrics>,
 ) -> Result<Vec<Bound>, Error> {
     let mut bound: Vec<Bound> = Vec::new();
     for (name, entry) in entries(env)? {
@@ -128,6 +130,7 @@ pub fn read(
             grant.clone(),
             calls.clone(),
             &name,
+            metrics.clone(),
         );
         bound.push(Bound {
             name,

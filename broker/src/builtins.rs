@@ -131,6 +131,15 @@ impl Builtins {
         }
     }
 
+    /// Whether the store answers, if it has been opened (a broker opens it
+    /// at the first `fs` or `kv` grant).
+    pub async fn ping_if_open(&self) -> Option<Result<(), caplet_store::Error>> {
+        match self.store.get() {
+            Some(store) => Some(store.ping().await),
+            None => None,
+        }
+    }
+
     /// What a grant of `kind:name` reaches under this configuration, for
     /// `caplet audit` and `Broker.audit`.
     pub fn describe(

@@ -125,6 +125,11 @@ impl Admission {
         }
     }
 
+    /// How many connections are open.
+    pub(crate) fn open(&self) -> usize {
+        self.open.get()
+    }
+
     /// A ticket for one more connection, or the number open when full.
     pub(crate) fn admit(&self) -> Result<Ticket, usize> {
         let open = self.open.get();

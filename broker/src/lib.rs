@@ -24,6 +24,8 @@
 //!   idle and slow-message deadlines, backpressure.
 //! - [`descriptors`]: the descriptor limit, raised at start, and the
 //!   reserve unauthenticated TCP connections never take.
+//! - [`metrics`]: the counters and histograms `caplet serve --metrics`
+//!   reports, and readiness ([`Broker::readiness`]).
 //! - [`auth`]: the token file, the `Gatekeeper` of TCP connections and the
 //!   backoff after failed authentications.
 
@@ -44,6 +46,7 @@ pub mod log_sink;
 pub mod mcp_config;
 pub mod upstream;
 pub mod membrane;
+pub mod metrics;
 pub mod pool;
 pub mod quota;
 pub mod service;
@@ -185,6 +188,15 @@ impl Broker {
         self.shared.builtins.ping().await
     }
 
+    /// What `caplet serve --metrics` reads: metrics and readiness.
+    pub fn probe(&self) -> Probe {
+        Probe {
+            shared: self.shared.clone(),
+            unix_admission: self.unix_admission.clone(),
+            tcp_admission: self.tcp_admission.clone(),
+        }
+    }
+
     /// The host pool.
     pub fn pool(&self) -> &Rc<HostPool> {
         &self.shared.pool
@@ -194,5 +206,51 @@ impl Broker {
     pub async fn shutdown(&self) {
         self.shared.pool.shutdown();
         self.shared.pool.stopped().await;
+    }
+}
+
+/// A broker's metrics and readiness, for its HTTP endpoints. Lives on the
+/// broker's thread (`Rc`).
+#[derive(Clone)]
+pub struct Probe {
+    shared: Rc<service::Shared>,
+    unix_admission: connection::Admission,
+    tcp_admission: connection::Admission,
+}
+
+impl Probe {
+    /// Whether the broker can serve: at least one isolate-host is up (a
+    /// host that exits is restarted within milliseconds), and the store
+    /// answers a ping once it has been opened. The error names what is
+    /// missing.
+    pub async fn readiness(&self) -> Result<(), String> {
+        let hosts = self.shared.pool.pids();
+        if !hosts.iter().any(|pid| *pid != 0) {
+            return Err(format!("no isolate-host is up (of {})", hosts.len()));
+        }
+        self.shared
+            .builtins
+            .ping()
+            .await
+            .map_err(|error| format!("the store does not answer: {error}"))
+    }
+
+    /// Every metric, in the Prometheus text format (version 0.0.4).
+    pub async fn metrics_text(&self) -> String {
+        let hosts = self.shared.pool.pids();
+        let store_up = self
+            .shared
+            .builtins
+            .ping_if_open()
+            .await
+            .map(|pinged| pinged.is_ok());
+        self.shared.metrics.render(metrics::Gauges {
+            hosts_up: hosts.iter().filter(|pid| **pid != 0).count(),
+            hosts: hosts.len(),
+            host_restarts: self.shared.pool.restarts(),
+            unix_connections: self.unix_admission.open(),
+            tcp_connections: self.tcp_admission.open(),
+            store_up,
+        })
     }
 }

@@ -38,6 +38,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Instant;
 
 use caplet_capnp_js::codec::{RawPointerBuilder, RawPointerReader, RawStruct};
 use caplet_capnp_js::dynamic::{self, DynServer};
@@ -53,6 +54,7 @@ use capnp::{any_pointer, any_pointer_list, struct_list};
 
 use crate::calls::{self, CallLog, Ticket};
 use crate::grant::Grant;
+use crate::metrics::{self, Metrics};
 
 /// How deep struct fields are followed when pre-filling pipelined results.
 const MAX_DEPTH: u32 = 16;
@@ -81,6 +83,8 @@ pub struct Membrane {
 struct Tap {
     log: Option<Rc<CallLog>>,
     binding: Rc<str>,
+    /// The broker's metrics, counting the worker's calls.
+    metrics: Option<Rc<Metrics>>,
 }
 
 /// Which way the calls on a membrane go, and the call whose answer it came
@@ -316,6 +320,7 @@ impl Membrane {
         let tap = Rc::new(Tap {
             log: None,
             binding: "".into(),
+            metrics: None,
         });
         Self::wrap_with(
             target,
@@ -327,7 +332,8 @@ impl Membrane {
     }
 
     /// Wraps `target` like [`Self::wrap`], recording the worker's calls
-    /// through it (and through what it returns) in `log` as `binding`'s.
+    /// through it (and through what it returns) in `log` as `binding`'s,
+    /// and counting them in `metrics`.
     pub fn wrap_recorded(
         target: capnp::capability::Client,
         schema: Arc<SchemaSet>,
@@ -335,10 +341,12 @@ impl Membrane {
         grant: Rc<Grant>,
         log: Rc<CallLog>,
         binding: &str,
+        metrics: Rc<Metrics>,
     ) -> capnp::capability::Client {
         let tap = Rc::new(Tap {
             log: Some(log),
             binding: binding.into(),
+            metrics: Some(metrics),
         });
         Self::wrap_with(
             target,
@@ -408,6 +416,10 @@ impl Membrane {
         let params_bytes = params_size.word_count * 8;
         let method = name.rsplit('.').next().unwrap_or(name);
         let ticket = self.record(interface_id, method_id, params_bytes);
+        let counted = match &self.tap.metrics {
+            Some(metrics) if self.side.recorded => Some((metrics, Instant::now())),
+            _ => None,
+        };
         // A call the grant refuses is in the call log too, with its kind.
         let answered = match self
             .plans
@@ -434,6 +446,13 @@ impl Membrane {
                 Ok(bytes) => log.finish(ticket, *bytes, "ok"),
                 Err(e) => log.finish(ticket, 0, &calls::outcome_of(e)),
             }
+        }
+        if let Some((metrics, started)) = counted {
+            let outcome = match &answered {
+                Ok(_) => metrics::outcome_index("ok"),
+                Err(e) => metrics::outcome_index(&calls::outcome_of(e)),
+            };
+            metrics.capability_call(outcome, started, metrics::store_op(interface_id, method));
         }
         answered.map(|_| ())
     }

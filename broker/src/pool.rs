@@ -108,6 +108,8 @@ pub struct HostPool {
     /// Bumped whenever a slot comes up or goes down; placement waits on it.
     changes: watch::Sender<u64>,
     shutdown: watch::Sender<bool>,
+    /// Hosts that exited while the pool was running (each is restarted).
+    restarts: Cell<u64>,
 }
 
 /// How long placement waits for a host to come up.
@@ -134,6 +136,7 @@ impl HostPool {
                 .collect(),
             changes: watch::channel(0).0,
             shutdown: watch::channel(false).0,
+            restarts: Cell::new(0),
         });
         for index in 0..pool.slots.len() {
             tokio::task::spawn_local(supervise(pool.clone(), index));
@@ -150,6 +153,11 @@ impl HostPool {
                 _ => 0,
             })
             .collect()
+    }
+
+    /// How many hosts exited while the pool ran, and were started again.
+    pub fn restarts(&self) -> u64 {
+        self.restarts.get()
     }
 
     /// Whether the host a worker was placed on is still the same process.
@@ -375,6 +383,7 @@ async fn supervise(pool: Rc<HostPool>, index: usize) {
                     status = child.wait() => {
                         let status = status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
                         log(&format!("isolate-host {index} (pid {pid}) exited ({status}); restarting it"));
+                        pool.restarts.set(pool.restarts.get() + 1);
                     }
                     _ = shutdown.wait_for(|stop| *stop) => {
                         let _ = child.start_kill();

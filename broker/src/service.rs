@@ -17,7 +17,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use caplet::caplet_capnp::{
     broker, builtin_grant, invoke_error, log_line, revoker, worker, worker_code,
@@ -35,6 +35,7 @@ use crate::error::Error;
 use crate::grant::Grant;
 use crate::limits::{LimitPolicy, Limits};
 use crate::membrane::Membrane;
+use crate::metrics::{self, Metrics};
 use crate::pool::{HostHandle, HostPool};
 use crate::quota;
 
@@ -63,6 +64,8 @@ pub struct Shared {
     pub builtins: Builtins,
     /// Whether workers' calls are recorded (`Config::call_log`).
     call_log: bool,
+    /// What `caplet serve --metrics` reports.
+    pub metrics: Rc<Metrics>,
 }
 
 impl Shared {
@@ -81,6 +84,7 @@ impl Shared {
             cache: RefCell::new(Cache::default()),
             quotas: quota::Book::new(quotas),
             schemas: SchemaCompiler::new(256),
+            metrics: Metrics::new(),
         })
     }
 
@@ -206,7 +210,17 @@ impl BrokerService {
             pending: RefCell::new(None),
             loading: tokio::sync::Mutex::new(()),
             _held: held,
+            _live: self.shared.metrics.live_worker(),
+            account: self.principal.clone(),
         }))
+    }
+}
+
+/// The `outcome` label of a call's result.
+fn outcome<T>(result: &Result<T, capnp::Error>) -> usize {
+    match result {
+        Ok(_) => metrics::outcome_index("ok"),
+        Err(error) => metrics::outcome_index(&crate::calls::outcome_of(error)),
     }
 }
 
@@ -216,17 +230,26 @@ impl broker::Server for BrokerService {
         params: broker::LoadParams,
         mut results: broker::LoadResults,
     ) -> Result<(), capnp::Error> {
-        let checked = self.check(params.get()?.get_code()?)?;
-        let worker = self.admit(checked)?;
-        // Answer with the worker before its host has loaded it, so an
-        // invocation pipelined on this call goes out at once (it waits for
-        // the load on the host, not for a round trip through the client).
-        results
-            .get()
-            .set_worker(capnp_rpc::new_client_from_rc(worker.clone()));
-        results.set_pipeline()?;
-        worker.host_worker().await?;
-        Ok(())
+        let started = Instant::now();
+        let loaded = async {
+            let checked = self.check(params.get()?.get_code()?)?;
+            let worker = self.admit(checked)?;
+            // Answer with the worker before its host has loaded it, so an
+            // invocation pipelined on this call goes out at once (it waits
+            // for the load on the host, not for a round trip through the
+            // client).
+            results
+                .get()
+                .set_worker(capnp_rpc::new_client_from_rc(worker.clone()));
+            results.set_pipeline()?;
+            worker.host_worker().await?;
+            Ok(())
+        }
+        .await;
+        self.shared
+            .metrics
+            .load(outcome(&loaded), started.elapsed());
+        loaded
     }
 
     async fn get(
@@ -234,52 +257,66 @@ impl broker::Server for BrokerService {
         params: broker::GetParams,
         mut results: broker::GetResults,
     ) -> Result<(), capnp::Error> {
-        let params = params.get()?;
-        let id = params
-            .get_id()?
-            .to_str()
-            .map_err(|_| Error::BadCode("worker id is not valid UTF-8".into()))?
-            .to_string();
-        if id.is_empty() || id.len() > MAX_ID_BYTES {
-            return Err(
-                Error::BadCode(format!("worker id must be 1 to {MAX_ID_BYTES} bytes")).into(),
-            );
-        }
-        let checked = self.check(params.get_code()?)?;
-        let canonical = checked.canonical();
-        // One principal never sees another's ids; a named sub-principal has
-        // its own too, counted against its principal's quota.
-        let key = (checked.principal.clone(), id);
-        let found = self.shared.cache.borrow_mut().lookup(&key, &canonical);
-        match found {
-            Lookup::Hit(worker) => {
-                results
-                    .get()
-                    .set_worker(capnp_rpc::new_client_from_rc(worker));
-                return Ok(());
+        let started = Instant::now();
+        // A cached worker is no load; a refused `get` counts as a failed one.
+        let mut loads = false;
+        let answer = async {
+            let params = params.get()?;
+            let id = params
+                .get_id()?
+                .to_str()
+                .map_err(|_| Error::BadCode("worker id is not valid UTF-8".into()))?
+                .to_string();
+            if id.is_empty() || id.len() > MAX_ID_BYTES {
+                return Err(Error::BadCode(format!(
+                    "worker id must be 1 to {MAX_ID_BYTES} bytes"
+                ))
+                .into());
             }
-            Lookup::Conflict => return Err(Error::IdConflict(key.1).into()),
-            Lookup::Miss => {}
+            let checked = self.check(params.get_code()?)?;
+            let canonical = checked.canonical();
+            // One principal never sees another's ids; a named sub-principal
+            // has its own too, counted against its principal's quota.
+            let key = (checked.principal.clone(), id);
+            let found = self.shared.cache.borrow_mut().lookup(&key, &canonical);
+            match found {
+                Lookup::Hit(worker) => {
+                    results
+                        .get()
+                        .set_worker(capnp_rpc::new_client_from_rc(worker));
+                    return Ok(());
+                }
+                Lookup::Conflict => return Err(Error::IdConflict(key.1).into()),
+                Lookup::Miss => loads = true,
+            }
+            self.shared.room_for_id(&self.principal)?;
+            let worker = self.admit(checked)?;
+            worker.host_worker().await?;
+            // Other `get`s may have filled the cache, or cached this id,
+            // meanwhile.
+            self.shared.room_for_id(&self.principal)?;
+            let cached =
+                self.shared
+                    .cache
+                    .borrow_mut()
+                    .insert(&self.principal, key.clone(), canonical, worker);
+            match cached {
+                Lookup::Hit(worker) => {
+                    results
+                        .get()
+                        .set_worker(capnp_rpc::new_client_from_rc(worker));
+                    Ok(())
+                }
+                Lookup::Conflict | Lookup::Miss => Err(Error::IdConflict(key.1).into()),
+            }
         }
-        self.shared.room_for_id(&self.principal)?;
-        let worker = self.admit(checked)?;
-        worker.host_worker().await?;
-        // Other `get`s may have filled the cache, or cached this id, meanwhile.
-        self.shared.room_for_id(&self.principal)?;
-        let cached =
+        .await;
+        if loads || answer.is_err() {
             self.shared
-                .cache
-                .borrow_mut()
-                .insert(&self.principal, key.clone(), canonical, worker);
-        match cached {
-            Lookup::Hit(worker) => {
-                results
-                    .get()
-                    .set_worker(capnp_rpc::new_client_from_rc(worker));
-                Ok(())
-            }
-            Lookup::Conflict | Lookup::Miss => Err(Error::IdConflict(key.1).into()),
+                .metrics
+                .load(outcome(&answer), started.elapsed());
         }
+        answer
     }
 
     async fn builtin(
@@ -397,7 +434,7 @@ impl Checked {
             true => crate::calls::CallLog::new(),
             false => crate::calls::CallLog::off(),
         };
-        let bindings = bindings::read(code.get_env()?, &shared.schemas, &calls)?;
+        let bindings = bindings::read(code.get_env()?, &shared.schemas, &calls, &shared.metrics)?;
         Ok(Self {
             spec: capnp::serialize::write_message_to_words(&spec),
             bindings,
@@ -519,6 +556,10 @@ struct WorkerService {
     loading: tokio::sync::Mutex<()>,
     /// This worker's share of its principal's quotas, given back with it.
     _held: quota::Held,
+    /// Counts it in `caplet_live_workers` while it lives.
+    _live: metrics::LiveWorker,
+    /// The connection's principal, whose invocations it counts.
+    account: String,
     /// The call log its bindings' membranes record into.
     calls: Rc<crate::calls::CallLog>,
 }
@@ -677,87 +718,106 @@ impl worker::Server for WorkerService {
         params: worker::InvokeParams,
         mut results: worker::InvokeResults,
     ) -> Result<(), capnp::Error> {
-        let params = params.get()?;
-        // Read once: a second read (even to measure the params) would count
-        // twice against the message's traversal limit.
-        let (entrypoint, input) = (params.get_entrypoint()?, params.get_input()?);
-        for (field, text) in [("entrypoint", entrypoint), ("input", input)] {
-            text.to_str()
-                .map_err(|_| Error::BadInput(format!("the {field} is not valid utf-8")))?;
+        let started = Instant::now();
+        // `ok`, or the kind of the error the invocation answered with.
+        let mut kind = "ok";
+        let answer = async {
+            let params = params.get()?;
+            // Read once: a second read (even to measure the params) would count
+            // twice against the message's traversal limit.
+            let (entrypoint, input) = (params.get_entrypoint()?, params.get_input()?);
+            for (field, text) in [("entrypoint", entrypoint), ("input", input)] {
+                text.to_str()
+                    .map_err(|_| Error::BadInput(format!("the {field} is not valid utf-8")))?;
+            }
+            let host_worker = self.host_worker().await?;
+            // The host writes to a proxy, revoked when this call returns (or is
+            // cancelled); the call records go to the same sink.
+            let sink = if params.has_log_sink() {
+                Some(crate::log_sink::SinkProxy::wrap(params.get_log_sink()?))
+            } else {
+                None
+            };
+            // Its calls are recorded from here until it answers; invocations of
+            // one worker take turns (the host runs them one after another).
+            let recording = self
+                .calls
+                .begin(sink.as_ref().map(|(_, revoke)| revoke.call_stream()))
+                .await;
+            let mut request = host_worker.invoke_request();
+            request.get().set_entrypoint(entrypoint);
+            request.get().set_input(input);
+            let revoke = sink.map(|(sink, revoke)| {
+                request.get().set_log_sink(sink);
+                revoke
+            });
+            // What goes to the host must fit one message, measured on the copy
+            // (a builder is read without a traversal limit).
+            caplet::check_payload(
+                request.get().into_reader().total_size()?,
+                "the invocation's params",
+            )?;
+            let mut out = results.get();
+            // The host answers a worker past its wall time itself, after waiting
+            // up to LOG_FLUSH_TIMEOUT_MS for a slow log sink; only later is it stuck.
+            let backstop =
+                self.wall_time + Duration::from_millis(caplet::LOG_FLUSH_TIMEOUT_MS) + WALL_GRACE;
+            let answered = tokio::time::timeout(backstop, request.send().promise).await;
+            // Closed first: the records still to stream go out (and are
+            // counted) before the logs are written, and before the answer.
+            let window = recording.finish();
+            match answered {
+                Ok(response) => {
+                    let response = response?;
+                    let response = response.get()?;
+                    caplet::check_payload(response.total_size()?, "the invocation's results")?;
+                    out.set_output(response.get_output()?);
+                    // The host has had every write answered (or waited for them
+                    // as long as it does) before it answered: the count is final.
+                    let dropped = revoke
+                        .as_ref()
+                        .map_or((0, 0), |r| (r.dropped(), r.calls_dropped()));
+                    write_logs(out.reborrow(), response.get_logs()?, dropped)?;
+                    out.set_stats(response.get_stats()?)?;
+                    if response.has_error() {
+                        let error = response.get_error()?;
+                        kind = error
+                            .get_kind()
+                            .map_or("other", metrics::invoke_error_kind);
+                        out.set_error(error)?;
+                    }
+                }
+                Err(_) => {
+                    // The host did not end the invocation itself: it may be
+                    // stuck. Never use this placement again, and check the host.
+                    if let Some(placement) = self.forget_placement() {
+                        self.shared
+                            .pool
+                            .check_stuck(placement.slot, placement.generation);
+                    }
+                    let mut error = out.reborrow().init_error();
+                    error.set_kind(invoke_error::Kind::WallTimeExceeded);
+                    kind = "wall_time_exceeded";
+                    error.set_message(format!(
+                        "the invocation took longer than {} ms",
+                        self.wall_time.as_millis()
+                    ));
+                }
+            }
+            let len = u32::try_from(window.records.len()).unwrap_or(u32::MAX);
+            crate::calls::write(&window.records, out.reborrow().init_calls(len));
+            out.set_calls_dropped(u32::try_from(window.dropped).unwrap_or(u32::MAX));
+            Ok(())
         }
-        let host_worker = self.host_worker().await?;
-        // The host writes to a proxy, revoked when this call returns (or is
-        // cancelled); the call records go to the same sink.
-        let sink = if params.has_log_sink() {
-            Some(crate::log_sink::SinkProxy::wrap(params.get_log_sink()?))
-        } else {
-            None
+        .await;
+        let outcome = match &answer {
+            Ok(()) => metrics::outcome_index(kind),
+            Err(error) => metrics::outcome_index(&crate::calls::outcome_of(error)),
         };
-        // Its calls are recorded from here until it answers; invocations of
-        // one worker take turns (the host runs them one after another).
-        let recording = self
-            .calls
-            .begin(sink.as_ref().map(|(_, revoke)| revoke.call_stream()))
-            .await;
-        let mut request = host_worker.invoke_request();
-        request.get().set_entrypoint(entrypoint);
-        request.get().set_input(input);
-        let revoke = sink.map(|(sink, revoke)| {
-            request.get().set_log_sink(sink);
-            revoke
-        });
-        // What goes to the host must fit one message, measured on the copy
-        // (a builder is read without a traversal limit).
-        caplet::check_payload(
-            request.get().into_reader().total_size()?,
-            "the invocation's params",
-        )?;
-        let mut out = results.get();
-        // The host answers a worker past its wall time itself, after waiting
-        // up to LOG_FLUSH_TIMEOUT_MS for a slow log sink; only later is it stuck.
-        let backstop =
-            self.wall_time + Duration::from_millis(caplet::LOG_FLUSH_TIMEOUT_MS) + WALL_GRACE;
-        let answered = tokio::time::timeout(backstop, request.send().promise).await;
-        // Closed first: the records still to stream go out (and are
-        // counted) before the logs are written, and before the answer.
-        let window = recording.finish();
-        match answered {
-            Ok(response) => {
-                let response = response?;
-                let response = response.get()?;
-                caplet::check_payload(response.total_size()?, "the invocation's results")?;
-                out.set_output(response.get_output()?);
-                // The host has had every write answered (or waited for them
-                // as long as it does) before it answered: the count is final.
-                let dropped = revoke
-                    .as_ref()
-                    .map_or((0, 0), |r| (r.dropped(), r.calls_dropped()));
-                write_logs(out.reborrow(), response.get_logs()?, dropped)?;
-                out.set_stats(response.get_stats()?)?;
-                if response.has_error() {
-                    out.set_error(response.get_error()?)?;
-                }
-            }
-            Err(_) => {
-                // The host did not end the invocation itself: it may be
-                // stuck. Never use this placement again, and check the host.
-                if let Some(placement) = self.forget_placement() {
-                    self.shared
-                        .pool
-                        .check_stuck(placement.slot, placement.generation);
-                }
-                let mut error = out.reborrow().init_error();
-                error.set_kind(invoke_error::Kind::WallTimeExceeded);
-                error.set_message(format!(
-                    "the invocation took longer than {} ms",
-                    self.wall_time.as_millis()
-                ));
-            }
-        }
-        let len = u32::try_from(window.records.len()).unwrap_or(u32::MAX);
-        crate::calls::write(&window.records, out.reborrow().init_calls(len));
-        out.set_calls_dropped(u32::try_from(window.dropped).unwrap_or(u32::MAX));
-        Ok(())
+        self.shared
+            .metrics
+            .invocation(&self.account, outcome, started.elapsed());
+        answer
     }
 }
 

@@ -1,6 +1,9 @@
 //! caplet's Rust client: connect to a broker (or start one in-process), load
 //! JavaScript workers, invoke them.
 //!
+//! [`route::Router`] spreads `get` over several brokers by rendezvous
+//! hashing, failing over to the next broker when one is down.
+//!
 //! Everything here is single-threaded (Cap'n Proto RPC is): call it from a
 //! tokio `current_thread` runtime inside a `LocalSet`.
 //!
@@ -17,6 +20,7 @@
 
 mod builtin;
 mod error;
+pub mod route;
 
 use std::cell::RefCell;
 use std::path::Path;
@@ -33,6 +37,7 @@ pub use builtin::{parse_grant, Budget, Builtin, BuiltinKind};
 pub use caplet::caplet_capnp::invoke_error::Kind as InvokeErrorKind;
 pub use caplet::caplet_capnp::log_line::Level;
 pub use error::{kind_name, Error, Limit};
+pub use route::{BrokerAddress, Routed, Router};
 
 /// The capnp crates the public API speaks in, re-exported for callers.
 pub use {capnp, capnp_rpc};

@@ -4,6 +4,7 @@
 mod audit;
 mod mcp;
 mod run;
+mod metrics;
 mod serve;
 mod types;
 

@@ -51,6 +51,12 @@ pub struct Args {
     /// `[quotas]` of --config). A principal's sub-principals count inside it.
     #[arg(long, value_name = "NAME=VALUE", value_parser = caplet_broker::Quotas::parse_setting)]
     quota: Vec<(String, u64)>,
+    /// Serve Prometheus metrics (`/metrics`), liveness (`/healthz`) and
+    /// readiness (`/readyz`) over HTTP at this address, e.g.
+    /// 127.0.0.1:9420. They need no token: bind it where only the
+    /// orchestrator and the monitoring reach.
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics: Option<SocketAddr>,
     #[command(flatten)]
     broker: super::BrokerArgs,
 }
@@ -102,6 +108,16 @@ pub async fn serve(args: Args) -> anyhow::Result<()> {
             return Err(error);
         }
     };
+    let metrics = match args.metrics {
+        Some(address) => match super::metrics::Listener::bind(address).await {
+            Ok(listener) => Some(listener),
+            Err(error) => {
+                broker.shutdown().await;
+                return Err(error);
+            }
+        },
+        None => None,
+    };
     // READY means work can start at once: every isolate-host is up.
     if let Err(error) = broker.pool().ready().await {
         broker.shutdown().await;
@@ -117,6 +133,9 @@ pub async fn serve(args: Args) -> anyhow::Result<()> {
         if let Some(tcp) = &tcp {
             writeln!(stdout, "READY tcp://{}", tcp.local_addr()?)?;
         }
+        if let Some(metrics) = &metrics {
+            writeln!(stdout, "READY http://{}/metrics", metrics.local_addr()?)?;
+        }
         stdout.flush()?;
     }
     let serve_unix = async {
@@ -131,7 +150,14 @@ pub async fn serve(args: Args) -> anyhow::Result<()> {
             None => std::future::pending().await,
         }
     };
+    let serve_metrics = async {
+        match &metrics {
+            Some(listener) => listener.serve(broker.probe()).await,
+            None => std::future::pending().await,
+        }
+    };
     let outcome = tokio::select! {
+        () = serve_metrics => Ok(()),
         served = serve_unix => served.map_err(anyhow::Error::from),
         served = serve_tcp => served.map_err(anyhow::Error::from),
         _ = terminate.recv() => Ok(()),

@@ -27,6 +27,7 @@ mod calls;
 mod capabilities;
 mod cli;
 mod codemode;
+mod deploy;
 mod descriptors;
 mod egress;
 mod grants;
@@ -36,6 +37,7 @@ mod isolation;
 mod library;
 #[cfg(feature = "mcp-tests")]
 mod mcp;
+mod metrics;
 mod platform;
 #[cfg(feature = "postgres-tests")]
 mod postgres;
@@ -44,6 +46,7 @@ mod processes;
 mod python;
 mod quotas;
 mod remote;
+mod routing;
 mod types;
 #[cfg(feature = "typescript-tests")]
 mod typescript;

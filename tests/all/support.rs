@@ -22,6 +22,8 @@ pub struct Server {
     pub socket: PathBuf,
     /// `127.0.0.1:PORT` when started with `--listen`.
     pub tcp: Option<String>,
+    /// `127.0.0.1:PORT` of the HTTP endpoints when started with `--metrics`.
+    pub metrics: Option<String>,
     stderr: mpsc::Receiver<String>,
     _dir: tempfile::TempDir,
 }
@@ -73,10 +75,21 @@ impl Server {
                 .unwrap_or_else(|| panic!("unexpected line {ready:?}"))
                 .to_string()
         });
+        let metrics = extra.contains(&"--metrics").then(|| {
+            let ready = stdout
+                .recv_timeout(LINE_TIMEOUT)
+                .expect("no READY http:// line from caplet serve");
+            ready
+                .strip_prefix("READY http://")
+                .and_then(|rest| rest.strip_suffix("/metrics"))
+                .unwrap_or_else(|| panic!("unexpected line {ready:?}"))
+                .to_string()
+        });
         Server {
             child,
             socket,
             tcp,
+            metrics,
             stderr,
             _dir: dir,
         }

@@ -28,6 +28,7 @@ from .connection import (
     connect_tcp,
     run,
 )
+from .route import Routed, Router
 from .errors import CapletError, CodeError, Disconnected, InvokeError, Refused, StorageError
 from ._schemas import caplet_capnp, fs_capnp, http_capnp, kv_capnp
 
@@ -45,6 +46,8 @@ __all__ = [
     "Limits",
     "LogLine",
     "Refused",
+    "Routed",
+    "Router",
     "Stats",
     "StorageError",
     "Worker",
