@@ -58,7 +58,7 @@ fn broker(url: &str, config: &str) -> Broker {
 }
 
 fn code(name: &str) -> WorkerCode {
-    WorkerCode::new("store.js", include_str!("js/postgres_store.js"))
+    WorkerCode::new("store.js", include_str!("../js/postgres_store.js"))
         .grant_builtin("fs", Builtin::fs(name))
         .grant_builtin("kv", Builtin::kv(name))
 }
