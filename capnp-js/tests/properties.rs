@@ -27,7 +27,7 @@ use caplet_capnp_js::compile;
 use caplet_capnp_js::schema::SchemaSet;
 use capnp::any_pointer;
 use capnp::message::{self, ReaderOptions};
-use capnp::schema_capnp::{code_generator_request, node};
+use capnp::schema_capnp::{code_generator_request, field, node, type_};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use rquickjs::{Context, Ctx, Object, Runtime, Value};
@@ -260,10 +260,15 @@ fn ty(at: usize, count: usize) -> BoxedStrategy<Ty> {
     if at + 1 < count {
         leaf.push(((at + 1)..count).prop_map(Ty::Struct).boxed());
     }
-    proptest::strategy::Union::new(leaf)
-        .boxed()
-        .prop_recursive(3, 8, 1, |inner| inner.prop_map(|t| Ty::List(Box::new(t))))
-        .boxed()
+    let leaf = proptest::strategy::Union::new(leaf).boxed();
+    let list = |t: Ty| Ty::List(Box::new(t));
+    prop_oneof![
+        8 => leaf.clone(),
+        2 => leaf.clone().prop_map(list),
+        1 => leaf.clone().prop_map(move |t| list(list(t))),
+        1 => leaf.prop_map(move |t| list(list(list(t)))),
+    ]
+    .boxed()
 }
 
 fn default_for(ty: &Ty) -> BoxedStrategy<Option<Lit>> {
@@ -281,7 +286,8 @@ fn default_for(ty: &Ty) -> BoxedStrategy<Option<Lit>> {
             .boxed(),
         Ty::F64 => (-1e300f64..1e300f64).prop_map(Lit::Float).boxed(),
         Ty::Text => "[a-z ]{0,6}".prop_map(Lit::Text).boxed(),
-        Ty::Data => proptest::collection::vec(any::<u8>(), 0..4)
+        // `0x""` is not a literal the schema language has.
+        Ty::Data => proptest::collection::vec(any::<u8>(), 1..4)
             .prop_map(Lit::Data)
             .boxed(),
         Ty::Enum(e) => (0..ENUMS[*e]).prop_map(Lit::Enum).boxed(),
@@ -819,30 +825,43 @@ fn random_and_mutated_messages_read_without_panic() {
         .unwrap();
 }
 
-/// A change to the compiled nodes: in the struct node at (index mod count),
-/// set the data size, the pointer count, the discriminant offset, or a
-/// field's slot offset (field index mod count) to a value.
+/// A change to the compiled nodes: a struct's data size or pointer count
+/// (of the struct at index mod the count of non-group structs), a union's
+/// discriminant offset (of the struct or group with a union at index mod
+/// their count), or a slot's offset (of the non-Void slot at index mod the
+/// count of all of them), set to a value.
 #[derive(Clone, Debug)]
 enum NodeMutation {
     DataWords(usize, u16),
     Pointers(usize, u16),
     Discriminant(usize, u32),
-    Offset(usize, usize, u32),
+    Offset(usize, u32),
 }
 
 fn node_mutations() -> impl Strategy<Value = Vec<NodeMutation>> {
-    let small = prop_oneof![0u32..8, Just(u32::MAX), any::<u32>()];
-    let small16 = prop_oneof![0u16..4, Just(u16::MAX), any::<u16>()];
+    // Mostly near the real sizes, where an off-by-one would hide.
+    let small = prop_oneof![6 => 0u32..24, 1 => Just(u32::MAX), 1 => any::<u32>()];
+    let small16 = prop_oneof![6 => 0u16..4, 1 => Just(u16::MAX), 1 => any::<u16>()];
     proptest::collection::vec(
         prop_oneof![
-            (any::<usize>(), small16.clone()).prop_map(|(n, v)| NodeMutation::DataWords(n, v)),
-            (any::<usize>(), small16).prop_map(|(n, v)| NodeMutation::Pointers(n, v)),
-            (any::<usize>(), small.clone()).prop_map(|(n, v)| NodeMutation::Discriminant(n, v)),
-            (any::<usize>(), any::<usize>(), small)
-                .prop_map(|(n, f, v)| NodeMutation::Offset(n, f, v)),
+            1 => (any::<usize>(), small16.clone()).prop_map(|(n, v)| NodeMutation::DataWords(n, v)),
+            1 => (any::<usize>(), small16).prop_map(|(n, v)| NodeMutation::Pointers(n, v)),
+            1 => (any::<usize>(), small.clone()).prop_map(|(n, v)| NodeMutation::Discriminant(n, v)),
+            2 => (any::<usize>(), small).prop_map(|(n, v)| NodeMutation::Offset(n, v)),
         ],
         1..4,
     )
+}
+
+/// The struct (or group) node at `i` of `list`.
+fn struct_at<'a>(
+    list: &'a mut capnp::struct_list::Builder<'_, node::Owned>,
+    i: u32,
+) -> Option<node::struct_::Builder<'a>> {
+    match list.reborrow().get(i).which() {
+        Ok(node::Which::Struct(s)) => Some(s),
+        _ => None,
+    }
 }
 
 /// The set's nodes with `changes` applied, as one message.
@@ -861,36 +880,59 @@ fn mutated_nodes(
         list.set_with_caveats(i as u32, node.get().expect("a node"))
             .expect("copied");
     }
-    let structs: Vec<u32> = (0..list.len())
-        .filter(|&i| matches!(list.reborrow().get(i).which(), Ok(node::Which::Struct(_))))
-        .collect();
-    if structs.is_empty() {
-        return msg;
-    }
-    for change in changes {
-        let index = match change {
-            NodeMutation::DataWords(n, _)
-            | NodeMutation::Pointers(n, _)
-            | NodeMutation::Discriminant(n, _)
-            | NodeMutation::Offset(n, _, _) => structs[n % structs.len()],
-        };
-        let node = list.reborrow().get(index);
-        let Ok(node::Which::Struct(mut s)) = node.which() else {
+    // Where each kind of change can land.
+    let (mut structs, mut unions, mut slots) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..list.len() {
+        let node = list.reborrow().get(i).into_reader();
+        let Ok(node::Which::Struct(s)) = node.which() else {
             continue;
         };
+        if !s.get_is_group() {
+            structs.push(i);
+        }
+        if s.get_discriminant_count() > 0 {
+            unions.push(i);
+        }
+        for (f, field) in s.get_fields().expect("fields").iter().enumerate() {
+            if let Ok(field::Which::Slot(slot)) = field.which() {
+                let void = matches!(
+                    slot.get_type().and_then(|t| Ok(t.which()?)),
+                    Ok(type_::Which::Void(()))
+                );
+                if !void {
+                    slots.push((i, f as u32));
+                }
+            }
+        }
+    }
+    let pick = |from: &[u32], n: usize| (!from.is_empty()).then(|| from[n % from.len()]);
+    for change in changes {
         match *change {
-            NodeMutation::DataWords(_, v) => s.set_data_word_count(v),
-            NodeMutation::Pointers(_, v) => s.set_pointer_count(v),
-            NodeMutation::Discriminant(_, v) => s.set_discriminant_offset(v),
-            NodeMutation::Offset(_, f, v) => {
-                let Ok(fields) = s.get_fields() else { continue };
-                if fields.is_empty() {
+            NodeMutation::DataWords(n, v) => {
+                if let Some(mut s) = pick(&structs, n).and_then(|i| struct_at(&mut list, i)) {
+                    s.set_data_word_count(v);
+                }
+            }
+            NodeMutation::Pointers(n, v) => {
+                if let Some(mut s) = pick(&structs, n).and_then(|i| struct_at(&mut list, i)) {
+                    s.set_pointer_count(v);
+                }
+            }
+            NodeMutation::Discriminant(n, v) => {
+                if let Some(mut s) = pick(&unions, n).and_then(|i| struct_at(&mut list, i)) {
+                    s.set_discriminant_offset(v);
+                }
+            }
+            NodeMutation::Offset(n, v) => {
+                if slots.is_empty() {
                     continue;
                 }
-                let len = fields.len() as usize;
-                let field = fields.get((f % len) as u32);
-                if let Ok(capnp::schema_capnp::field::Which::Slot(mut slot)) = field.which() {
-                    slot.set_offset(v);
+                let (i, f) = slots[n % slots.len()];
+                if let Some(s) = struct_at(&mut list, i) {
+                    let field = s.get_fields().expect("fields").get(f);
+                    if let Ok(field::Which::Slot(mut slot)) = field.which() {
+                        slot.set_offset(v);
+                    }
                 }
             }
         }
