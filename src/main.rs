@@ -1,4 +1,4 @@
-//! The `caplet` binary; everything lives in [`caplet_cli::cli`].
+//! The `caplet` binary; everything lives in [`caplet_cli`].
 
 /// mimalloc: the broker's time goes largely to allocation in capnp-rpc's
 /// bookkeeping (profiled with caplet-bench); QuickJS keeps libc's malloc.
@@ -6,5 +6,5 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    caplet_cli::cli::main()
+    caplet_cli::main()
 }

@@ -40,13 +40,13 @@ fn main() -> anyhow::Result<()> {
         std::env::args().nth(1).as_deref(),
         Some("serve" | "isolate-host")
     ) {
-        std::process::exit(match caplet_cli::cli::main() {
+        std::process::exit(match caplet_cli::main() {
             code if code == std::process::ExitCode::SUCCESS => 0,
             _ => 1,
         });
     }
     // The client and the embedded broker run here: tuned as `caplet` is.
-    caplet_cli::cli::no_huge_pages();
+    caplet_cli::no_huge_pages();
     if std::env::args().nth(1).as_deref() == Some("soak") {
         let args = std::env::args().enumerate().filter(|(i, _)| *i != 1);
         return soak::run(soak::Args::parse_from(args.map(|(_, a)| a)));

@@ -1,5 +1,10 @@
 //! The `caplet` command line: argument parsing and dispatch. Each subcommand
 //! lives in its own module.
+//!
+//! This is the library of the root package `caplet-cli` (wasmtime's
+//! `wasmtime-cli` layout): the `caplet` binary (`src/main.rs`) only calls
+//! [`main`], and the benchmark program links it to run itself as
+//! `caplet serve` and `caplet isolate-host`.
 
 mod audit;
 mod mcp;

@@ -149,7 +149,8 @@ async fn invoke(connection: &Connection, code: &WorkerCode, args: &Args) -> anyh
             print_logs(std::slice::from_ref(&line));
         })
         .await;
-    let rest = |logs: &[caplet_client::LogLine]| logs.get(streamed.get()..).unwrap_or_default().to_vec();
+    let rest =
+        |logs: &[caplet_client::LogLine]| logs.get(streamed.get()..).unwrap_or_default().to_vec();
     match invoked {
         Ok(done) => {
             print_logs(&rest(&done.logs));

@@ -11,8 +11,8 @@
 
 mod support;
 
-/// The end-to-end tests' own schemas (`tests/schemas/`), compiled by the
-/// root `build.rs`; at the crate root, where the generated code's paths
+/// The end-to-end tests' own schemas (`tests/schemas/`), compiled by
+/// `tests/schemas/build.rs`; at the crate root, where the generated code's paths
 /// (`crate::caps_capnp::…`) point.
 #[allow(dead_code, clippy::all, clippy::unimplemented)]
 mod caps_capnp {

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 fn main() {
+    // Cargo runs a build script in its package's folder, the root.
     let folder = "tests/schemas";
     println!("cargo:rerun-if-changed={folder}");
     let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
