@@ -9,6 +9,7 @@
 //! (not a benchmark: mixed load for minutes, memory and descriptors over
 //! time) is `cargo run --release -p caplet-bench -- soak [--help]`.
 
+mod call_log;
 mod floor;
 mod measure;
 mod memory;

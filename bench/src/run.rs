@@ -56,7 +56,7 @@ pub struct Args {
     #[arg(long)]
     pub no_peers: bool,
     /// Run only these measurements (comma-separated: cold, warm, calls,
-    /// chain, fib, memory, peers), e.g. to profile one of them.
+    /// chain, fib, memory, peers, calllog), e.g. to profile one of them.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Print the tables as Markdown (for BENCHMARKS.md).
@@ -247,6 +247,11 @@ async fn caplet(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<
             chains(report, &embedded, "embedded", chain_samples).await;
         }
         embedded.close().await;
+    }
+
+    if args.wants("calllog") {
+        eprintln!("call log on and off, embedded ({n} pairs)…");
+        crate::call_log::measure(exe, n, report).await;
     }
 
     if !args.wants("memory") {
