@@ -38,7 +38,11 @@ pub async fn measure(exe: &Path, pairs: usize, report: &mut Report) {
     match rows {
         Ok((on, off, ratio)) => {
             report.add("call_log_on", "warm capability call, call log on", Ok(on));
-            report.add("call_log_off", "warm capability call, call log off", Ok(off));
+            report.add(
+                "call_log_off",
+                "warm capability call, call log off",
+                Ok(off),
+            );
             report.add_target(
                 "call_log_ratio",
                 "  ↳ on / off, median of paired runs",

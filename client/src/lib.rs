@@ -857,8 +857,11 @@ struct LogSinkServer {
     on_line: std::cell::RefCell<Box<dyn FnMut(LogLine)>>,
     /// `None`: records are refused (`unimplemented`), so the broker stops
     /// sending them.
-    on_call: Option<std::cell::RefCell<Box<dyn FnMut(CallRecord)>>>,
+    on_call: Option<OnCall>,
 }
+
+/// The callback of [`Worker::invoke_watching`].
+type OnCall = std::cell::RefCell<Box<dyn FnMut(CallRecord)>>;
 
 impl log_sink::Server for LogSinkServer {
     async fn write(
