@@ -13,6 +13,7 @@
 
 mod charts;
 mod brokers;
+mod call_log;
 mod floor;
 mod measure;
 mod memory;

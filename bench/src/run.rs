@@ -69,7 +69,7 @@ pub struct Args {
     #[arg(long)]
     pub no_peers: bool,
     /// Run only these measurements (comma-separated: cold, warm, calls,
-    /// chain, fib, platform, memory, brokers, peers, link), e.g. to profile one of them.
+    /// chain, fib, platform, memory, brokers, peers, link, calllog), e.g. to profile one of them.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// One-way delay of the relay between client and broker for the
@@ -306,6 +306,10 @@ async fn caplet(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<
     }
     if args.wants("brokers") {
         brokers(args, exe, report).await?;
+    }
+    if args.wants("calllog") {
+        eprintln!("call log on and off, embedded ({n} pairs)…");
+        crate::call_log::measure(exe, n, report).await;
     }
 
     if !args.wants("memory") {

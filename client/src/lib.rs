@@ -371,6 +371,8 @@ pub struct Invocation {
     /// The capability calls it made (the call log, `CallRecord` in the
     /// schema), in the order they started.
     pub calls: Vec<CallRecord>,
+    /// Calls made beyond the call log's bounds, not in `calls`.
+    pub calls_dropped: u32,
 }
 
 /// One capability call of an invocation, as the broker recorded it.
@@ -764,6 +766,26 @@ impl Worker {
     ) -> Result<Invocation, Error> {
         let sink: log_sink::Client = capnp_rpc::new_client(LogSinkServer {
             on_line: std::cell::RefCell::new(Box::new(on_line)),
+            on_call: None,
+        });
+        self.invoke_with(entrypoint, input, Some(sink)).await
+    }
+
+    /// Like [`Worker::invoke_streaming`], and calls `on_call` with each
+    /// record of the call log while the invocation runs: in the order the
+    /// calls started, each once it and every call before it have been
+    /// answered (the `n`th is `calls[n]`), all before this returns. Under a
+    /// slow callback records may be dropped (the logs then say how many).
+    pub async fn invoke_watching(
+        &self,
+        entrypoint: &str,
+        input: &str,
+        on_line: impl FnMut(LogLine) + 'static,
+        on_call: impl FnMut(CallRecord) + 'static,
+    ) -> Result<Invocation, Error> {
+        let sink: log_sink::Client = capnp_rpc::new_client(LogSinkServer {
+            on_line: std::cell::RefCell::new(Box::new(on_line)),
+            on_call: Some(std::cell::RefCell::new(Box::new(on_call))),
         });
         self.invoke_with(entrypoint, input, Some(sink)).await
     }
@@ -820,14 +842,22 @@ impl Worker {
             logs,
             stats,
             calls,
+            calls_dropped: response.get_calls_dropped(),
         })
     }
 }
 
-/// Serves `LogSink` for [`Worker::invoke_streaming`].
+/// Serves `LogSink` for [`Worker::invoke_streaming`] and
+/// [`Worker::invoke_watching`].
 struct LogSinkServer {
     on_line: std::cell::RefCell<Box<dyn FnMut(LogLine)>>,
+    /// `None`: records are refused (`unimplemented`), so the broker stops
+    /// sending them.
+    on_call: Option<OnCall>,
 }
+
+/// The callback of [`Worker::invoke_watching`].
+type OnCall = std::cell::RefCell<Box<dyn FnMut(CallRecord)>>;
 
 impl log_sink::Server for LogSinkServer {
     async fn write(
@@ -838,6 +868,21 @@ impl log_sink::Server for LogSinkServer {
         let line = LogLine::read(params.get()?.get_line()?)?;
         // The callback runs synchronously; the borrow ends before returning.
         (self.on_line.borrow_mut())(line);
+        Ok(())
+    }
+
+    async fn call(
+        self: capnp::capability::Rc<Self>,
+        params: log_sink::CallParams,
+        _results: log_sink::CallResults,
+    ) -> Result<(), capnp::Error> {
+        let Some(on_call) = &self.on_call else {
+            return Err(capnp::Error::unimplemented(
+                "call records were not asked for".into(),
+            ));
+        };
+        let record = CallRecord::read(params.get()?.get_record()?)?;
+        (on_call.borrow_mut())(record);
         Ok(())
     }
 }

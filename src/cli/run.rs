@@ -141,21 +141,39 @@ async fn invoke(connection: &Connection, code: &WorkerCode, args: &Args) -> anyh
     let worker = connection.load(code).await?;
     // Lines are printed as the worker logs them; at the end only what did
     // not stream (the note about dropped lines) is left to print.
+    // So are call records (`--calls`); at the end, those that did not.
     let streamed = std::rc::Rc::new(std::cell::Cell::new(0usize));
     let count = streamed.clone();
-    let invoked = worker
-        .invoke_streaming(&args.entry, &args.input, move |line| {
-            count.set(count.get() + 1);
-            print_logs(std::slice::from_ref(&line));
-        })
-        .await;
-    let rest =
-        |logs: &[caplet_client::LogLine]| logs.get(streamed.get()..).unwrap_or_default().to_vec();
+    let on_line = move |line: caplet_client::LogLine| {
+        count.set(count.get() + 1);
+        print_logs(std::slice::from_ref(&line));
+    };
+    let calls_streamed = std::rc::Rc::new(std::cell::Cell::new(0usize));
+    let invoked = if args.calls {
+        let count = calls_streamed.clone();
+        worker
+            .invoke_watching(&args.entry, &args.input, on_line, move |call| {
+                count.set(count.get() + 1);
+                print_calls(std::slice::from_ref(&call));
+            })
+            .await
+    } else {
+        worker
+            .invoke_streaming(&args.entry, &args.input, on_line)
+            .await
+    };
+    let rest = |logs: &[caplet_client::LogLine]| logs.get(streamed.get()..).unwrap_or_default().to_vec();
+    let calls_rest = |calls: &[caplet_client::CallRecord]| {
+        calls
+            .get(calls_streamed.get()..)
+            .unwrap_or_default()
+            .to_vec()
+    };
     match invoked {
         Ok(done) => {
             print_logs(&rest(&done.logs));
             if args.calls {
-                print_calls(&done.calls);
+                print_calls(&calls_rest(&done.calls));
             }
             println!("{}", done.output);
             if args.stats {
@@ -166,7 +184,7 @@ async fn invoke(connection: &Connection, code: &WorkerCode, args: &Args) -> anyh
         Err(error) => {
             print_logs(&rest(error.logs()));
             if args.calls {
-                print_calls(error.calls());
+                print_calls(&calls_rest(error.calls()));
             }
             let mut text = error.to_string();
             match &error {

@@ -112,8 +112,21 @@ fn the_call_log_records_pipelined_chains_returned_capabilities_and_failures() {
         .grant("gate", opener, schema("Callback"))
         .grant("faulty", faulty, schema("Faulty"));
         let worker = conn.load(&code).await.expect("load");
-        let done = worker.invoke("run", "null").await.expect("invoke");
+        // Streamed live too (`LogSink.call`): the same records, in order.
+        let streamed = Rc::new(std::cell::RefCell::new(Vec::new()));
+        let into = streamed.clone();
+        let done = worker
+            .invoke_watching(
+                "run",
+                "null",
+                |_| {},
+                move |call| into.borrow_mut().push(call),
+            )
+            .await
+            .expect("invoke");
         assert_eq!(done.output, r#"[101,1,"not_found: no such thing"]"#);
+        assert_eq!(*streamed.borrow(), done.calls);
+        assert_eq!(done.calls_dropped, 0);
         let summary: Vec<(&str, &str, &str, &str, Option<u32>)> = done
             .calls
             .iter()
@@ -165,6 +178,47 @@ fn the_call_log_records_pipelined_chains_returned_capabilities_and_failures() {
             assert_eq!(done.output, "8");
             assert_eq!(done.calls.len(), 1, "{:?}", done.calls);
         }
+    });
+}
+
+#[test]
+fn the_call_log_keeps_at_most_4096_records_and_counts_the_calls_beyond() {
+    let server = Server::start(1);
+    block_on(async {
+        let conn = Connection::connect(&server.socket).await.expect("connect");
+        let gate: callback::Client =
+            capnp_rpc::new_client(GateImpl(Rc::new(tokio::sync::Notify::new())));
+        let code = WorkerCode::new(
+            "many.js",
+            "export default { async run(n, env) {
+                let sum = 0;
+                for (let i = 0; i < n; i++) sum += (await env.gate.onValue({ n: 1 })).doubled;
+                return sum;
+            } }",
+        )
+        .grant("gate", gate, schema("Callback"))
+        .limits(caplet_client::Limits {
+            subrequests: Some(10_000),
+            ..Default::default()
+        });
+        let worker = conn.load(&code).await.expect("load");
+        let streamed = Rc::new(std::cell::Cell::new(0usize));
+        let count = streamed.clone();
+        let done = worker
+            .invoke_watching("run", "4100", |_| {}, move |_| count.set(count.get() + 1))
+            .await
+            .expect("invoke");
+        assert_eq!(done.output, "8200");
+        assert_eq!(done.calls.len(), 4096);
+        assert_eq!(done.calls_dropped, 4);
+        assert!(done.calls.iter().all(|c| c.outcome == "ok"));
+        // What was recorded was streamed, unless the sink fell behind (and
+        // then the logs say so).
+        let warned = done.logs.iter().any(|l| {
+            l.text
+                .ends_with("call records not streamed: the log sink was too slow")
+        });
+        assert!(streamed.get() == 4096 || warned, "{}", streamed.get());
     });
 }
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any, Awaitable, Callable, List, TypeVar
+from typing import Any, Awaitable, Callable, Dict, List, TypeVar
 
 import pytest
 
@@ -399,13 +399,28 @@ def test_the_call_log_from_python(server: Server) -> None:
     };
     """
 
+    streamed: List[Dict[str, Any]] = []
+
     async def main() -> caplet.Invocation:
         async with await caplet.connect(server.socket) as conn:
             code = WorkerCode(worker_js).grant("types", Types(), schema=TYPES).grant("broken", Failing(), schema=TYPES)
-            return await conn.run(code)
+            first = await conn.run(code)
+            # Streamed live (`LogSink.call`): the same records, in order.
+            worker = await conn.load(code)
+            stream = worker.invoke_stream("run", None, on_call=streamed.append)
+            async for _ in stream:
+                pass
+            live = stream.result
+            assert streamed == live.calls
+            assert live.calls_dropped == 0
+            return first
 
     inv = run(main)
     assert inv.output == [3, 6, "failed"]
+    assert inv.calls_dropped == 0
+    assert [(c["method"], c["outcome"], c["pipelined_on"]) for c in streamed] == [
+        (c["method"], c["outcome"], c["pipelined_on"]) for c in inv.calls
+    ]
     summary = [(c["binding"], c["interface"], c["method"], c["outcome"], c["pipelined_on"]) for c in inv.calls]
     assert summary == [
         ("types", "Types", "adder", "ok", None),

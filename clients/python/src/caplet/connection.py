@@ -121,6 +121,8 @@ class Invocation:
     logs: List[LogLine] = field(default_factory=list)
     stats: Stats = field(default_factory=lambda: Stats(0, 0, 0))
     calls: List[Dict[str, Any]] = field(default_factory=list)
+    calls_dropped: int = 0
+    """Calls made beyond the call log's bounds, not in `calls`."""
 
     @staticmethod
     def _read(results: Any) -> "Invocation":
@@ -128,13 +130,14 @@ class Invocation:
         s = results.stats
         stats = Stats(s.wallTimeUs, s.cpuTimeUs, s.peakMemoryBytes)
         calls = _read_calls(results)
+        dropped = int(results.callsDropped)
         if results._has("error"):
             error = results.error
-            invocation = Invocation(None, "", logs, stats, calls)
+            invocation = Invocation(None, "", logs, stats, calls, dropped)
             kind = _snake(str(error.kind))
             raise InvokeError(kind, error.message, error.stack, invocation)
         text = results.output
-        return Invocation(json.loads(text) if text else None, text, logs, stats, calls)
+        return Invocation(json.loads(text) if text else None, text, logs, stats, calls, dropped)
 
 
 def _read_calls(results: Any) -> List[Dict[str, Any]]:
@@ -145,22 +148,22 @@ def _read_calls(results: Any) -> List[Dict[str, Any]]:
     on, or None)."""
     if not results._has("calls"):
         return []
-    out = []
-    for r in results.calls:
-        out.append(
-            {
-                "binding": r.binding,
-                "interface": r.interface,
-                "method": r.method,
-                "start_us": r.startUs,
-                "duration_us": r.durationUs,
-                "params_bytes": r.paramsBytes,
-                "results_bytes": r.resultsBytes,
-                "outcome": r.outcome,
-                "pipelined_on": r.pipelinedOn if r.pipelinedOn >= 0 else None,
-            }
-        )
-    return out
+    return [_read_call(r) for r in results.calls]
+
+
+def _read_call(r: Any) -> Dict[str, Any]:
+    """One `CallRecord` as a dict (see `_read_calls`)."""
+    return {
+        "binding": r.binding,
+        "interface": r.interface,
+        "method": r.method,
+        "start_us": r.startUs,
+        "duration_us": r.durationUs,
+        "params_bytes": r.paramsBytes,
+        "results_bytes": r.resultsBytes,
+        "outcome": r.outcome,
+        "pipelined_on": r.pipelinedOn if r.pipelinedOn >= 0 else None,
+    }
 
 
 def _snake(name: str) -> str:
@@ -222,13 +225,28 @@ _BUILTIN_INTERFACES: Dict[str, Callable[[], Any]] = {
 
 
 class _Sink(_schemas.caplet_capnp.LogSink.Server):  # type: ignore[misc]
-    """The `LogSink` a streamed invocation hands the broker."""
+    """The `LogSink` a streamed invocation hands the broker. Without
+    `call`, pycapnp answers call records `unimplemented`, and the broker
+    sends no more."""
 
     def __init__(self, queue: "asyncio.Queue[LogLine]") -> None:
         self.queue = queue
 
     async def write(self, line: Any, _context: Any, **kwargs: Any) -> None:
         self.queue.put_nowait(LogLine._read(line))
+
+
+class _CallSink(_Sink):
+    """A `_Sink` that also takes the call records (`LogSink.call`)."""
+
+    def __init__(
+        self, queue: "asyncio.Queue[LogLine]", on_call: Callable[[Dict[str, Any]], None]
+    ) -> None:
+        super().__init__(queue)
+        self.on_call = on_call
+
+    async def call(self, record: Any, _context: Any, **kwargs: Any) -> None:
+        self.on_call(_read_call(record))
 
 
 # ---- connection and workers --------------------------------------------------
@@ -377,15 +395,24 @@ class Worker:
         results = await _rpc(self.cap.invoke(entrypoint, json.dumps(input)))
         return Invocation._read(results)
 
-    def invoke_stream(self, entrypoint: str = "run", input: Any = None) -> "InvocationStream":
+    def invoke_stream(
+        self,
+        entrypoint: str = "run",
+        input: Any = None,
+        on_call: Optional[Callable[[Dict[str, Any]], None]] = None,
+    ) -> "InvocationStream":
         """Like `invoke`, but yields each log line while the worker runs::
 
             stream = worker.invoke_stream("run", data)
             async for line in stream:
                 print(line.level, line.text)
             print(stream.result.output)
-        """
-        return InvocationStream(self, entrypoint, json.dumps(input))
+
+        With `on_call`, each record of the call log (a dict as in
+        `Invocation.calls`) is passed to it while the worker runs: in the
+        order the calls started, each once it and every call before it were
+        answered, all before the stream ends (the `n`th is `calls[n]`)."""
+        return InvocationStream(self, entrypoint, json.dumps(input), on_call)
 
     async def entrypoint(self, export: str, schema: InterfaceSchema) -> Capability:
         """An export of the main module served as a typed capability of
@@ -404,10 +431,17 @@ class InvocationStream:
     `async for`; afterwards `result` holds the `Invocation` (or iterating
     raised the `InvokeError`)."""
 
-    def __init__(self, worker: Worker, entrypoint: str, input_json: str) -> None:
+    def __init__(
+        self,
+        worker: Worker,
+        entrypoint: str,
+        input_json: str,
+        on_call: Optional[Callable[[Dict[str, Any]], None]] = None,
+    ) -> None:
         self._worker = worker
         self._entrypoint = entrypoint
         self._input = input_json
+        self._on_call = on_call
         self._result: Optional[Invocation] = None
 
     @property
@@ -419,7 +453,7 @@ class InvocationStream:
 
     async def __aiter__(self) -> AsyncIterator[LogLine]:
         queue: "asyncio.Queue[LogLine]" = asyncio.Queue()
-        sink = _Sink(queue)
+        sink = _Sink(queue) if self._on_call is None else _CallSink(queue, self._on_call)
         call = asyncio.ensure_future(
             _rpc(self._worker.cap.invoke(self._entrypoint, self._input, sink))
         )

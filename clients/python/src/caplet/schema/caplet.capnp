@@ -416,7 +416,7 @@ interface Worker {
 
   invoke @0 (entrypoint :Text, input :Text, logSink :LogSink)
          -> (output :Text, logs :List(LogLine), stats :Stats, error :InvokeError,
-             calls :List(CallRecord));
+             calls :List(CallRecord), callsDropped :UInt32);
   # Calls the worker. `entrypoint` names a method of the main module's default
   # export object (empty means `run`); when the default export is a function,
   # only `run` (or empty) is accepted and the function is called.
@@ -448,8 +448,14 @@ interface Worker {
   # `calls` (added after the first release) is the invocation's call log:
   # every capability call its code made through `env` (and through
   # capabilities those calls returned), in the order they started, as the
-  # broker's membrane saw them; at most 4096 records. Invocations of one
-  # worker are answered one after another.
+  # broker's membrane saw them; at most 4096 records and 1 MiB of them (as
+  # encoded here). `callsDropped` (added after the first release) counts
+  # the calls made beyond those bounds, which are not recorded. Invocations
+  # of one worker are answered one after another. With a `logSink`, the
+  # records are also streamed to `LogSink.call` (see there) under the same
+  # bound of 1024 writes waiting as log lines; a record that comes while
+  # that many wait is not sent, and `logs` then end with the warning
+  # `N call records not streamed: the log sink was too slow`.
 
   entrypoint @1 (exportName :Text, interfaceSchema :InterfaceSchema) -> (cap :Capability);
   # Serves an export of the main module as a typed capability: `exportName`
@@ -497,6 +503,16 @@ interface LogSink {
   write @0 (line :LogLine) -> ();
   # One console line. Calls arrive in the order the worker logged; the
   # answer is not awaited before the worker goes on.
+
+  call @1 (record :CallRecord) -> ();
+  # One record of the invocation's call log (added after the first
+  # release), sent by the broker: in the order the calls started, each once
+  # its call and every call started before it have been answered, and the
+  # rest (outcome `in_flight`) when the invocation ends, all before
+  # `Worker.invoke` returns; the `n`th record sent is `calls[n]`, so
+  # `pipelinedOn` indexes the records sent. A sink that answers
+  # `unimplemented` (one written before this method) gets no more records
+  # in that invocation. The answer is not awaited before the worker goes on.
 }
 
 struct InvokeError {
