@@ -338,7 +338,8 @@ fn round_digits(d: &mut Decimal, options: &Object<'_>) -> Result<()> {
         (None, None) if sig.is_some() => None,
         (min, max) => Some((min.unwrap_or(0), max.unwrap_or(3))),
     };
-    let strip_if_integer = opt(options, "trailingZeroDisplay")?.as_deref() == Some("stripIfInteger");
+    let strip_if_integer =
+        opt(options, "trailingZeroDisplay")?.as_deref() == Some("stripIfInteger");
     // Each way of rounding gives the rounded value, its rounding magnitude
     // and the position down to which zeros are kept.
     let by_sig = |(min, max): (i16, i16)| {
