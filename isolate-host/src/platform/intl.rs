@@ -907,7 +907,12 @@ fn locale_with(tag: &str, options: &[(String, String)]) -> std::result::Result<S
     use icu_locale::extensions::unicode::{Key, Value};
     let mut locale = canonicalize(tag)?;
     for (name, value) in options {
-        let bad = || format!("invalid value {:?} for Intl.Locale option {name}", shown(value));
+        let bad = || {
+            format!(
+                "invalid value {:?} for Intl.Locale option {name}",
+                shown(value)
+            )
+        };
         match name.as_str() {
             "language" => locale.id.language = value.parse().map_err(|_| bad())?,
             "script" => locale.id.script = Some(value.parse().map_err(|_| bad())?),
@@ -937,7 +942,14 @@ fn locale_parts(tag: &str) -> std::result::Result<Vec<Option<String>>, String> {
     ];
     for key in LOCALE_KEYS {
         let key: Key = key.parse().map_err(|_| format!("bad key {key}"))?;
-        parts.push(locale.extensions.unicode.keywords.get(&key).map(|v| v.to_string()));
+        parts.push(
+            locale
+                .extensions
+                .unicode
+                .keywords
+                .get(&key)
+                .map(|v| v.to_string()),
+        );
     }
     Ok(parts)
 }
