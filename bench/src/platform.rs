@@ -35,7 +35,10 @@ pub async fn cold_and_warm(conn: &Connection, n: usize) -> anyhow::Result<(Summa
         let worker = conn.load(&code).await?;
         let output = worker.invoke("run", &input).await?.output;
         cold.push(start.elapsed());
-        anyhow::ensure!(output == input, "wrong output {output:?}, expected {input:?}");
+        anyhow::ensure!(
+            output == input,
+            "wrong output {output:?}, expected {input:?}"
+        );
     }
     let worker = conn.load(&code).await?;
     worker.invoke("run", "0").await?;
@@ -45,7 +48,10 @@ pub async fn cold_and_warm(conn: &Connection, n: usize) -> anyhow::Result<(Summa
         let start = Instant::now();
         let output = worker.invoke("run", &input).await?.output;
         warm.push(start.elapsed());
-        anyhow::ensure!(output == input, "wrong output {output:?}, expected {input:?}");
+        anyhow::ensure!(
+            output == input,
+            "wrong output {output:?}, expected {input:?}"
+        );
     }
     Ok((Summary::times(cold), Summary::times(warm)))
 }

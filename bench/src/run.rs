@@ -238,8 +238,16 @@ async fn caplet(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<
             Err(e) => (Err(anyhow::anyhow!("{e:#}")), Err(e)),
         };
         let what = "URL + TextEncoder + subtle.digest + Intl.NumberFormat";
-        report.add("platform_cold", format!("platform cold: load + first invoke, {what}"), cold);
-        report.add("platform_warm", format!("platform warm: invoke, {what}"), warm);
+        report.add(
+            "platform_cold",
+            format!("platform cold: load + first invoke, {what}"),
+            cold,
+        );
+        report.add(
+            "platform_warm",
+            format!("platform warm: invoke, {what}"),
+            warm,
+        );
     }
     drop(conn);
     server.stop();

@@ -338,7 +338,8 @@ fn round_digits(d: &mut Decimal, options: &Object<'_>) -> Result<()> {
         (None, None) if sig.is_some() => None,
         (min, max) => Some((min.unwrap_or(0), max.unwrap_or(3))),
     };
-    let strip_if_integer = opt(options, "trailingZeroDisplay")?.as_deref() == Some("stripIfInteger");
+    let strip_if_integer =
+        opt(options, "trailingZeroDisplay")?.as_deref() == Some("stripIfInteger");
     // Each way of rounding gives the rounded value, its rounding magnitude
     // and the position down to which zeros are kept.
     let by_sig = |(min, max): (i16, i16)| {
@@ -894,6 +895,79 @@ fn case_map(ctx: &Ctx<'_>, tag: &str, upper: bool, text: String) -> Result<Strin
     })
 }
 
+// ------------------------------------------------------------------ Intl.Locale
+
+/// The Unicode extension keys `Intl.Locale` reads and reports.
+const LOCALE_KEYS: [&str; 6] = ["ca", "co", "hc", "kf", "kn", "nu"];
+
+/// `new Intl.Locale(tag, options)`: `tag` with `options` applied (`language`,
+/// `script`, `region`, or a key of [`LOCALE_KEYS`], already read and
+/// checked for their allowed values by the JS half), canonicalized.
+fn locale_with(tag: &str, options: &[(String, String)]) -> std::result::Result<String, String> {
+    use icu_locale::extensions::unicode::{Key, Value};
+    let mut locale = canonicalize(tag)?;
+    for (name, value) in options {
+        let bad = || {
+            format!(
+                "invalid value {:?} for Intl.Locale option {name}",
+                shown(value)
+            )
+        };
+        match name.as_str() {
+            "language" => locale.id.language = value.parse().map_err(|_| bad())?,
+            "script" => locale.id.script = Some(value.parse().map_err(|_| bad())?),
+            "region" => locale.id.region = Some(value.parse().map_err(|_| bad())?),
+            key if LOCALE_KEYS.contains(&key) => {
+                let key: Key = key.parse().map_err(|_| bad())?;
+                let value: Value = value.parse().map_err(|_| bad())?;
+                locale.extensions.unicode.keywords.set(key, value);
+            }
+            _ => return Err(format!("unknown Intl.Locale option {name}")),
+        }
+    }
+    canonicalize(&locale.to_string()).map(|l| l.to_string())
+}
+
+/// The parts of a canonical tag `Intl.Locale` exposes: base name, language,
+/// script, region, then the value of each of [`LOCALE_KEYS`] (`""` for a
+/// key present without a value, i.e. `true`), absent ones `None`.
+fn locale_parts(tag: &str) -> std::result::Result<Vec<Option<String>>, String> {
+    use icu_locale::extensions::unicode::Key;
+    let locale = canonicalize(tag)?;
+    let mut parts = vec![
+        Some(locale.id.to_string()),
+        Some(locale.id.language.to_string()),
+        locale.id.script.map(|s| s.to_string()),
+        locale.id.region.map(|r| r.to_string()),
+    ];
+    for key in LOCALE_KEYS {
+        let key: Key = key.parse().map_err(|_| format!("bad key {key}"))?;
+        parts.push(
+            locale
+                .extensions
+                .unicode
+                .keywords
+                .get(&key)
+                .map(|v| v.to_string()),
+        );
+    }
+    Ok(parts)
+}
+
+/// `maximize`/`minimize` of `Intl.Locale` (CLDR likely subtags, ICU4X's
+/// `LocaleExpander`): the tag with its language identifier expanded or
+/// reduced, extensions kept.
+fn locale_expand(tag: &str, maximize: bool) -> std::result::Result<String, String> {
+    let mut locale = canonicalize(tag)?;
+    let expander = icu_locale::LocaleExpander::new_extended();
+    if maximize {
+        expander.maximize(&mut locale.id);
+    } else {
+        expander.minimize(&mut locale.id);
+    }
+    Ok(locale.to_string())
+}
+
 // ------------------------------------------------------------------ the native object
 
 /// Builds the object the JS half of `Intl` calls.
@@ -908,6 +982,34 @@ pub fn native<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
                 Err(m) => range_error(&ctx, &m),
             },
         )?,
+    )?;
+    o.set(
+        "localeWith",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, tag: String, options: Vec<Vec<String>>| {
+                let pairs: Vec<(String, String)> = options
+                    .into_iter()
+                    .filter_map(|pair| match <[String; 2]>::try_from(pair) {
+                        Ok([name, value]) => Some((name, value)),
+                        Err(_) => None,
+                    })
+                    .collect();
+                locale_with(&tag, &pairs).or_else(|m| range_error(&ctx, &m))
+            },
+        )?,
+    )?;
+    o.set(
+        "localeParts",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, tag: String| {
+            locale_parts(&tag).or_else(|m| range_error(&ctx, &m))
+        })?,
+    )?;
+    o.set(
+        "localeExpand",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, tag: String, maximize: bool| {
+            locale_expand(&tag, maximize).or_else(|m| range_error(&ctx, &m))
+        })?,
     )?;
     o.set(
         "supported",

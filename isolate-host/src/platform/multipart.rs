@@ -124,7 +124,8 @@ mod tests {
 
     #[test]
     fn parts_and_errors() {
-        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n\xef\xbb\xbfone\r\n\
+        let body =
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n\xef\xbb\xbfone\r\n\
 --XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x.bin\"\r\n\r\n\x00\x01\r\n\
 --XyZ--\r\n";
         let parts = parse(body.to_vec(), "multipart/form-data; boundary=XyZ").unwrap();
@@ -148,6 +149,10 @@ mod tests {
         assert!(parse(body.to_vec(), "multipart/form-data")
             .unwrap_err()
             .starts_with("the content type has no usable boundary"));
-        assert!(parse(b"--XyZ\r\nnot a header\r\n".to_vec(), "multipart/form-data; boundary=XyZ").is_err());
+        assert!(parse(
+            b"--XyZ\r\nnot a header\r\n".to_vec(),
+            "multipart/form-data; boundary=XyZ"
+        )
+        .is_err());
     }
 }

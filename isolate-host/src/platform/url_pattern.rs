@@ -31,7 +31,8 @@ fn natives<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
 fn parse(input: &str, base_url: Option<&str>, ignore_case: bool) -> Result<String, String> {
     let input: StringOrInit =
         serde_json::from_str(input).map_err(|e| format!("bad pattern input: {e}"))?;
-    let init = quirks::process_construct_pattern_input(input, base_url).map_err(|e| e.to_string())?;
+    let init =
+        quirks::process_construct_pattern_input(input, base_url).map_err(|e| e.to_string())?;
     let options = UrlPatternOptions {
         ignore_case,
         ..Default::default()

@@ -80,7 +80,7 @@ function make(native) {
     return m ? m[1] : undefined;
   };
   const SLOT = {};
-  for (const n of ["Collator", "NumberFormat", "DateTimeFormat", "PluralRules", "RelativeTimeFormat", "ListFormat", "Segmenter", "DisplayNames"]) SLOT[n] = Symbol(n);
+  for (const n of ["Collator", "NumberFormat", "DateTimeFormat", "PluralRules", "RelativeTimeFormat", "ListFormat", "Segmenter", "DisplayNames", "Locale"]) SLOT[n] = Symbol(n);
   function slot(self, Class) {
     const s = self !== null && (typeof self === "object" || typeof self === "function") ? self[SLOT[Class.name]] : undefined;
     if (!s) throw new TypeError(`method called on an incompatible receiver; expected Intl.${Class.name}`);
@@ -498,9 +498,54 @@ function make(native) {
   });
   tag(DisplayNames.prototype, "Intl.DisplayNames");
 
+  // ---------------------------------------------------------------- Locale
+  // ECMA-402 §14: the tag and its options are parsed and canonicalized by
+  // ICU4X (native.localeWith); maximize/minimize use CLDR's likely subtags.
+  const LOCALE_OPTIONS = [
+    ["language"], ["script"], ["region"], ["calendar", "ca"], ["collation", "co"],
+    ["hourCycle", "hc", ["h11", "h12", "h23", "h24"]], ["caseFirst", "kf", ["upper", "lower", "false"]],
+    ["numeric", "kn", "boolean"], ["numberingSystem", "nu"],
+  ];
+  const KEYS = ["calendar", "collation", "hourCycle", "caseFirst", "numeric", "numberingSystem"];
+  class Locale {
+    constructor(tag, options) {
+      if (new.target === undefined) throw new TypeError("Intl.Locale must be called with new");
+      if (typeof tag !== "string" && (typeof tag !== "object" || tag === null)) {
+        throw new TypeError("Intl.Locale: the tag must be a string or an Intl.Locale");
+      }
+      const text = tag[localeTag] ?? str(tag);
+      options = options === undefined ? {} : toOptions(options);
+      const pairs = [];
+      for (const [name, key, allowed] of LOCALE_OPTIONS) {
+        let v = option(options, name, allowed);
+        if (v === undefined) continue;
+        if (allowed === "boolean") v = String(v);
+        pairs.push([key ?? name, v]);
+      }
+      if (text.length === 0 || text.length > 255 || !/^[\x21-\x7e]+$/.test(text)) {
+        throw new RangeError(`invalid language tag: ${JSON.stringify(text.slice(0, 40))}`);
+      }
+      const canonical = native.localeWith(text, pairs);
+      const [baseName, language, script, region, ...keys] = native.localeParts(canonical);
+      const s = { tag: canonical, baseName, language, script: script ?? undefined, region: region ?? undefined };
+      KEYS.forEach((name, i) => { s[name] = keys[i] ?? undefined; });
+      if (s.numeric !== undefined) s.numeric = s.numeric === "" || s.numeric === "true";
+      else s.numeric = false;
+      define(this, SLOT.Locale, { value: s });
+      define(this, localeTag, { value: canonical });
+    }
+  }
+  for (const name of ["baseName", "language", "script", "region", ...KEYS]) {
+    getter(Locale.prototype, name, function () { return slot(this, Locale)[name]; });
+  }
+  method(Locale.prototype, "toString", function toString() { return slot(this, Locale).tag; });
+  method(Locale.prototype, "maximize", function maximize() { return new Locale(native.localeExpand(slot(this, Locale).tag, true)); });
+  method(Locale.prototype, "minimize", function minimize() { return new Locale(native.localeExpand(slot(this, Locale).tag, false)); });
+  tag(Locale.prototype, "Intl.Locale");
+
   // ---------------------------------------------------------------- Intl
   const Intl = {};
-  const classes = { Collator, NumberFormat, DateTimeFormat, PluralRules, RelativeTimeFormat, ListFormat, Segmenter, DisplayNames };
+  const classes = { Collator, NumberFormat, DateTimeFormat, PluralRules, RelativeTimeFormat, ListFormat, Segmenter, DisplayNames, Locale };
   for (const name in classes) {
     define(Intl, name, { value: classes[name], writable: true, enumerable: false, configurable: true });
   }
