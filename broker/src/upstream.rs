@@ -237,7 +237,8 @@ impl Upstream {
         }));
         Ok((
             client,
-            self.schema.get_root_as_reader::<compiled_schema::Reader>()?,
+            self.schema
+                .get_root_as_reader::<compiled_schema::Reader>()?,
         ))
     }
 
@@ -248,7 +249,10 @@ impl Upstream {
 
     async fn call(&self, method_id: u16, arguments: &str) -> Result<String, capnp::Error> {
         let entry = self.tools.get(usize::from(method_id)).ok_or_else(|| {
-            capnp::Error::unimplemented(format!("mcp:{} has no tool @{method_id}", self.config.name))
+            capnp::Error::unimplemented(format!(
+                "mcp:{} has no tool @{method_id}",
+                self.config.name
+            ))
         })?;
         let name = &entry.tool.name;
         let arguments: Value = serde_json::from_str(arguments)
@@ -277,7 +281,7 @@ impl Upstream {
         };
         let peer = self.peer.borrow().clone().ok_or_else(|| {
             capnp::Error::disconnected(format!(
-                "mcp:{}: the upstream is down and being restarted",
+                "disconnected: mcp:{}: the upstream is down and being restarted",
                 self.config.name
             ))
         })?;
@@ -289,7 +293,7 @@ impl Upstream {
                     capnp::Error::failed(format!("upstream: {name}(): {}", one_line(&e.message)))
                 }
                 other => capnp::Error::disconnected(format!(
-                    "mcp:{}: {name}(): {}",
+                    "disconnected: mcp:{}: {name}(): {}",
                     self.config.name,
                     one_line(&other.to_string())
                 )),
@@ -516,6 +520,7 @@ async fn supervise(upstream: Weak<Upstream>, mut running: RunningService<RoleCli
             Some(up) => *up.peer.borrow_mut() = Some(running.peer().clone()),
             None => return,
         }
+        eprintln!("caplet: mcp upstream {:?} is up again", config.name);
     }
 }
 
