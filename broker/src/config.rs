@@ -27,6 +27,10 @@
 //! [dns]                                # names the broker resolves itself,
 //! "db.internal" = ["10.1.2.3"]         # before asking the system
 //!
+//! [mcp_servers.calc]                   # an upstream MCP server, granted
+//! command = ["calc-mcp", "--stdio"]    # as `mcp:calc` (see `upstream`)
+//! env = { CALC_TOKEN = "{secret:other}" }
+//!
 //! [quotas]                             # what one principal may hold
 //! workers = 256                        # (`caplet serve --quota` wins)
 //! memory_bytes = 17179869184
