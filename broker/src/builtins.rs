@@ -162,7 +162,10 @@ impl Builtins {
                 store: name.to_string(),
             },
             builtin_grant::Kind::Mcp => {
-                let upstream = config.mcp_servers.get(name).ok_or_else(|| no_server(name))?;
+                let upstream = config
+                    .mcp_servers
+                    .get(name)
+                    .ok_or_else(|| no_server(name))?;
                 BuiltinPolicy::Mcp {
                     server: name.to_string(),
                     command: upstream.command().to_vec(),

@@ -32,6 +32,10 @@
 //! password_secret = "db"               # the data directory); `[secrets]`
 //! max_connections = 16                 # names the password; the pool size
 //!
+//! [mcp_servers.calc]                   # an upstream MCP server, granted
+//! command = ["calc-mcp", "--stdio"]    # as `mcp:calc` (see `upstream`)
+//! env = { CALC_TOKEN = "{secret:other}" }
+//!
 //! [quotas]                             # what one principal may hold
 //! workers = 256                        # (`caplet serve --quota` wins)
 //! memory_bytes = 17179869184

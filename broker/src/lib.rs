@@ -44,13 +44,13 @@ pub mod limits;
 pub mod listener;
 pub mod log_sink;
 pub mod mcp_config;
-pub mod upstream;
 pub mod membrane;
 pub mod metrics;
 pub mod pool;
 pub mod quota;
 pub mod service;
 pub mod types;
+pub mod upstream;
 
 use std::rc::Rc;
 

@@ -237,7 +237,8 @@ impl Upstream {
         }));
         Ok((
             client,
-            self.schema.get_root_as_reader::<compiled_schema::Reader>()?,
+            self.schema
+                .get_root_as_reader::<compiled_schema::Reader>()?,
         ))
     }
 
@@ -248,7 +249,10 @@ impl Upstream {
 
     async fn call(&self, method_id: u16, arguments: &str) -> Result<String, capnp::Error> {
         let entry = self.tools.get(usize::from(method_id)).ok_or_else(|| {
-            capnp::Error::unimplemented(format!("mcp:{} has no tool @{method_id}", self.config.name))
+            capnp::Error::unimplemented(format!(
+                "mcp:{} has no tool @{method_id}",
+                self.config.name
+            ))
         })?;
         let name = &entry.tool.name;
         let arguments: Value = serde_json::from_str(arguments)
@@ -277,7 +281,7 @@ impl Upstream {
         };
         let peer = self.peer.borrow().clone().ok_or_else(|| {
             capnp::Error::disconnected(format!(
-                "mcp:{}: the upstream is down and being restarted",
+                "disconnected: mcp:{}: the upstream is down and being restarted",
                 self.config.name
             ))
         })?;
@@ -289,7 +293,7 @@ impl Upstream {
                     capnp::Error::failed(format!("upstream: {name}(): {}", one_line(&e.message)))
                 }
                 other => capnp::Error::disconnected(format!(
-                    "mcp:{}: {name}(): {}",
+                    "disconnected: mcp:{}: {name}(): {}",
                     self.config.name,
                     one_line(&other.to_string())
                 )),
@@ -516,6 +520,7 @@ async fn supervise(upstream: Weak<Upstream>, mut running: RunningService<RoleCli
             Some(up) => *up.peer.borrow_mut() = Some(running.peer().clone()),
             None => return,
         }
+        eprintln!("caplet: mcp upstream {:?} is up again", config.name);
     }
 }
 
@@ -626,5 +631,122 @@ impl Upstreams {
             .entry(name.to_string())
             .or_insert(up)
             .clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn tool(name: &str, description: &str, input: Value, output: Option<Value>) -> Tool {
+        let object = |v: Value| match v {
+            Value::Object(map) => std::sync::Arc::new(map),
+            _ => panic!("a schema is an object"),
+        };
+        let mut tool = Tool::new(name.to_string(), description.to_string(), object(input));
+        tool.output_schema = output.map(object);
+        tool
+    }
+
+    #[test]
+    fn tools_are_declared_from_their_json_schemas_with_their_descriptions() {
+        let add = tool(
+            "add",
+            "Add two numbers.",
+            json!({
+                "type": "object",
+                "properties": {
+                    "a": { "type": "integer", "description": "The first." },
+                    "b": { "type": "number" },
+                    "mode": { "enum": ["fast", "exact"] },
+                    "tags": { "type": "array", "items": { "type": "string" } },
+                },
+                "required": ["a", "b"],
+            }),
+            Some(
+                json!({ "type": "object", "properties": { "total": { "type": "number" } }, "required": ["total"] }),
+            ),
+        );
+        let odd = tool("get-page", "", json!({ "type": "object" }), None);
+        let (name, text) = declarations("calc", "my_calc", [&add, &odd].into_iter());
+        assert_eq!(name, "MyCalcTools");
+        assert!(text.contains("interface MyCalcTools {\n"), "{text}");
+        assert!(text.contains("  /** Add two numbers. */\n"), "{text}");
+        assert!(
+            text.contains(
+                "  add(args: { /** The first. */ a: number; b: number; mode?: \"fast\" | \"exact\"; tags?: Array<string>; }): Promise<{ total: number; }>;\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("  \"get-page\"(args: Record<string, unknown>): Promise<unknown>;\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn each_tool_is_a_method_of_the_upstreams_interface() {
+        let a = tool("add", "", json!({ "type": "object" }), None);
+        let b = tool("get-page", "", json!({ "type": "object" }), None);
+        let (id, set) = interface_schema("calc", &[&a, &b]).expect("schema");
+        let interface = set.interface(id).expect("interface");
+        let names: Vec<&str> = interface.methods.iter().map(|m| &*m.name).collect();
+        assert_eq!(names, ["add", "get-page"]);
+        assert!(interface
+            .methods
+            .iter()
+            .all(|m| m.param_struct == tool_call::Builder::TYPE_ID
+                && m.result_struct == tool_result::Builder::TYPE_ID));
+        // Another tool list is another interface.
+        let (other, _) = interface_schema("calc", &[&a]).expect("schema");
+        assert_ne!(id, other);
+    }
+
+    #[test]
+    fn server_configs_are_checked_and_never_print_secret_values() {
+        let mut secrets = caplet_egress::Secrets::new();
+        secrets.insert("calc", "s3cr3t").unwrap();
+        let server = |command: Option<Vec<&str>>, url: Option<&str>, env: &[(&str, &str)]| {
+            crate::mcp_config::McpServerConfig {
+                command: command.map(|c| c.into_iter().map(String::from).collect()),
+                url: url.map(String::from),
+                env: env
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            }
+        };
+        let ok = UpstreamConfig::new(
+            "calc",
+            &server(
+                Some(vec!["calc-server", "--stdio"]),
+                None,
+                &[("TOKEN", "Bearer {secret:calc}")],
+            ),
+            &secrets,
+        )
+        .expect("config");
+        assert_eq!(ok.env, [("TOKEN".to_string(), "Bearer s3cr3t".to_string())]);
+        assert!(!format!("{ok:?}").contains("s3cr3t"));
+        for (bad, needle) in [
+            (server(None, None, &[]), "exactly one of `command` or `url`"),
+            (
+                server(Some(vec!["x"]), Some("http://a"), &[]),
+                "exactly one of",
+            ),
+            (server(Some(vec![]), None, &[]), "give the program"),
+            (
+                server(None, Some("http://127.0.0.1:1/mcp"), &[]),
+                "not supported yet",
+            ),
+            (
+                server(Some(vec!["x"]), None, &[("T", "{secret:nope}")]),
+                "env.T: no secret nope",
+            ),
+        ] {
+            let error = UpstreamConfig::new("calc", &bad, &secrets).unwrap_err();
+            assert!(error.contains(needle), "{error}");
+        }
     }
 }

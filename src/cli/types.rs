@@ -8,8 +8,8 @@ use std::sync::Arc;
 use caplet::caplet_capnp::builtin_grant;
 use caplet_broker::types::{self, TypedBinding};
 use caplet_broker::upstream;
-use rmcp::model::Tool;
 use caplet_capnp_js::typescript::Extra;
+use rmcp::model::Tool;
 
 use caplet_client::{Builtin, BuiltinKind};
 

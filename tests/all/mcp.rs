@@ -5,6 +5,12 @@
 //! result and concurrent scripts; and malformed JSON-RPC on both
 //! transports, after which the server still answers.
 //!
+//! Upstream MCP servers: `tests/mcp/upstream.py` (the SDK's MCPServer) is
+//! granted as `mcp:calc` through `caplet mcp --config`; one script reads a
+//! file, calls two of its tools and stores a key; bad arguments are a
+//! TypeError naming the field; a killed upstream answers `disconnected`
+//! until the broker has started it again.
+//!
 //! The SDK is not part of a Rust toolchain, so these tests build only with
 //! the `mcp-tests` feature, which CI turns on after installing it (`pip
 //! install mcp`): `cargo test --features mcp-tests --test all mcp::`.
@@ -355,4 +361,115 @@ fn stdio_answers_malformed_json_rpc_and_keeps_serving() {
     drop(stdin);
     let status = child.wait().expect("wait");
     assert!(status.success(), "{status}");
+}
+
+#[test]
+fn an_upstream_mcp_server_is_granted_to_scripts_as_typed_tools() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pid_file = dir.path().join("upstream.pid");
+    let config = dir.path().join("caplet.toml");
+    let upstream = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp/upstream.py");
+    std::fs::write(
+        &config,
+        format!(
+            "[mcp_servers.calc]\ncommand = [\"python3\", {upstream:?}, {pid:?}]\n\n\
+             [mcp]\ngrants = {{ fs = \"fs:notes\", kv = \"kv:main\", calc = \"mcp:calc\" }}\n",
+            pid = pid_file.to_str().expect("UTF-8 path"),
+        ),
+    )
+    .expect("config");
+    let caplet = support::caplet_bin();
+    let report = run_client(&[
+        "upstream",
+        caplet.to_str().expect("UTF-8 path"),
+        dir.path().join("data").to_str().expect("UTF-8 path"),
+        config.to_str().expect("UTF-8 path"),
+        pid_file.to_str().expect("UTF-8 path"),
+    ]);
+
+    // The declarations carry the tools, typed from their JSON Schemas,
+    // with their descriptions.
+    let execute = report["execute"].as_str().expect("execute's description");
+    assert!(execute.contains("  calc: CalcTools;\n"), "{execute}");
+    assert!(
+        execute.contains(
+            "add(args: { a: number; b: number; }): Promise<{ terms: number; total: number; }>;"
+        ),
+        "{execute}"
+    );
+    let search = report["search"].as_str().expect("search");
+    assert!(search.contains("Add two whole numbers."), "{search}");
+
+    assert_eq!(report["seed"]["is_error"], false, "{}", report["seed"]);
+    let script = &report["script"]["structured"];
+    assert_eq!(report["script"]["is_error"], false, "{script}");
+    assert_eq!(
+        script["result"],
+        json!({ "total": 42, "hello": "hello, ada" }),
+        "{script}"
+    );
+    let calls: Vec<(&str, &str, &str)> = script["calls"]
+        .as_array()
+        .expect("calls")
+        .iter()
+        .map(|c| {
+            (
+                c["binding"].as_str().unwrap_or_default(),
+                c["method"].as_str().unwrap_or_default(),
+                c["outcome"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("fs", "read", "ok"),
+            ("calc", "add", "ok"),
+            ("calc", "greet", "ok"),
+            ("kv", "put", "ok")
+        ],
+        "{script}"
+    );
+
+    let bad = &report["bad_args"]["structured"];
+    assert_eq!(report["bad_args"]["is_error"], false, "{bad}");
+    let result = &bad["result"];
+    assert_eq!(result["ok"], 3, "{bad}");
+    assert_eq!(result["stored"], "42", "{bad}");
+    assert_eq!(result["bad"]["name"], "TypeError", "{bad}");
+    let message = result["bad"]["message"].as_str().expect("message");
+    assert!(
+        message.starts_with("add(): field \"a\": \"two\" is not of type \"integer\""),
+        "{message}"
+    );
+    assert_eq!(result["failed"]["name"], "RpcError", "{bad}");
+    assert_eq!(result["failed"]["type"], "failed", "{bad}");
+    let failed = result["failed"]["message"].as_str().expect("message");
+    assert!(failed.starts_with("tool_error: fail(): "), "{failed}");
+    // Refused arguments never reached the upstream, and are logged so.
+    let outcomes: Vec<&str> = bad["calls"]
+        .as_array()
+        .expect("calls")
+        .iter()
+        .map(|c| c["outcome"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(outcomes, ["ok", "type_error", "tool_error", "ok"], "{bad}");
+
+    // Killed, the upstream answers `disconnected` until it is started again
+    // (or already answers from its new process).
+    let after = &report["after_kill"]["structured"];
+    match after["error"]["kind"].as_str() {
+        None => assert_eq!(after["result"], 42, "{after}"),
+        Some(_) => {
+            let message = after["error"]["message"].as_str().expect("message");
+            assert!(
+                message.contains("RpcError") && message.contains("mcp:calc"),
+                "{after}"
+            );
+            assert_eq!(after["calls"][0]["outcome"], "disconnected", "{after}");
+        }
+    }
+    let restarted = &report["restarted"]["structured"];
+    assert_eq!(restarted["result"], 42, "{restarted}");
+    assert_eq!(report["new_pid"], true);
 }

@@ -4,11 +4,19 @@ check. Usage:
 
     client.py stdio CAPLET DATA_DIR     # starts `caplet mcp` itself
     client.py http URL TOKEN            # a running `caplet mcp --http`
+    client.py upstream CAPLET DATA_DIR CONFIG PID_FILE
+                                        # `caplet mcp --config CONFIG`
+                                        # granting the upstream of
+                                        # upstream.py, which it kills
 """
 
 import asyncio
 import json
+import os
+import queue
+import signal
 import sys
+import threading
 
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
@@ -86,10 +94,88 @@ async def over_http(url, token):
                 return await exercise(session)
 
 
+# The issue's "done when": one script reads a file, calls two upstream
+# tools and stores a key; it returns only what is needed.
+UPSTREAM_SCRIPT = """
+const file = await env.fs.read({ path: "/in/numbers.txt" });
+const [a, b] = new TextDecoder().decode(file.content).split(",").map(Number);
+const sum = await env.calc.add({ a, b });
+const hello = await env.calc.greet({ name: "ada" });
+await env.kv.put({ key: "sum", value: new TextEncoder().encode(String(sum.total)) });
+return { total: sum.total, hello: hello.result };
+"""
+
+SEED = """
+await env.fs.write({ path: "/in/numbers.txt", content: new TextEncoder().encode("2,40"), createParents: true });
+return true;
+"""
+
+# Bad arguments are refused before the upstream is called, as a TypeError;
+# a tool that fails rejects with an RpcError.
+BAD_ARGS = """
+const ok = await env.calc.add({ a: 1, b: 2 });
+let bad, failed;
+try { await env.calc.add({ a: "two", b: 1 }); } catch (e) { bad = { name: e.name, message: e.message }; }
+try { await env.calc.fail({ reason: "nope" }); } catch (e) { failed = { name: e.name, type: e.type, message: e.message }; }
+const stored = await env.kv.get({ key: "sum" });
+return { ok: ok.total, bad, failed, stored: new TextDecoder().decode(stored.value) };
+"""
+
+ADD = "return (await env.calc.add({ a: 20, b: 22 })).total;"
+
+
+async def upstream(caplet, data, config, pid_file):
+    # caplet's stderr, line by line: the broker says there when it has
+    # started an upstream again.
+    read_fd, write_fd = os.pipe()
+    lines = queue.Queue()
+
+    def pump():
+        with os.fdopen(read_fd, "r", errors="replace") as stream:
+            for line in stream:
+                lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    errlog = os.fdopen(write_fd, "w")
+    server = StdioServerParameters(
+        command=caplet, args=["mcp", "--config", config, "--data", data]
+    )
+    report = {}
+    async with stdio_client(server, errlog=errlog) as (read, write):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            tools = await session.list_tools()
+            report["execute"] = next(t.description for t in tools.tools if t.name == "execute")
+            found = await session.call_tool("search", {"query": "add numbers"})
+            report["search"] = found.content[0].text
+            report["seed"] = summary(await session.call_tool("execute", {"code": SEED}))
+            report["script"] = summary(await session.call_tool("execute", {"code": UPSTREAM_SCRIPT}))
+            report["bad_args"] = summary(await session.call_tool("execute", {"code": BAD_ARGS}))
+            # Kill the upstream: the next call is `disconnected` (or, if the
+            # broker was quicker, answered by the restarted upstream) ...
+            with open(pid_file) as f:
+                first_pid = int(f.read())
+            os.kill(first_pid, signal.SIGKILL)
+            report["after_kill"] = summary(await session.call_tool("execute", {"code": ADD}))
+            # ... and once the broker says the upstream is up again, calls
+            # are answered.
+            loop = asyncio.get_running_loop()
+            while True:
+                line = await loop.run_in_executor(None, lines.get, True, 60)
+                if "is up again" in line:
+                    break
+            report["restarted"] = summary(await session.call_tool("execute", {"code": ADD}))
+            with open(pid_file) as f:
+                report["new_pid"] = int(f.read()) != first_pid
+    return report
+
+
 def main():
     mode = sys.argv[1]
     if mode == "stdio":
         report = asyncio.run(over_stdio(sys.argv[2], sys.argv[3]))
+    elif mode == "upstream":
+        report = asyncio.run(upstream(*sys.argv[2:6]))
     elif mode == "http":
         report = asyncio.run(over_http(sys.argv[2], sys.argv[3]))
     else:

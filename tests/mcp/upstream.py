@@ -34,12 +34,6 @@ def greet(name: str) -> str:
 
 
 @server.tool()
-def secret_env() -> str:
-    """The value of the variable CALC_TOKEN the broker set from its secrets."""
-    return os.environ.get("CALC_TOKEN", "")
-
-
-@server.tool()
 def fail(reason: str) -> str:
     """Always fails with `reason`."""
     raise ValueError(reason)

@@ -30,7 +30,7 @@ type Answered = Result<Response<any_pointer::Owned>, capnp::Error>;
 
 /// The params struct of every tool of an upstream MCP server
 /// (`mcp.capnp`): its calls send and answer JSON text, which JS never sees.
-pub const TOOL_CALL: u64 = 
+pub const TOOL_CALL: u64 =
     <caplet::mcp_capnp::tool_call::Builder<'_> as capnp::traits::HasTypeId>::TYPE_ID;
 
 /// A call's answer, from the call until JS awaits it.

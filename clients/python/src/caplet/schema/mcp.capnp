@@ -26,7 +26,9 @@
 #   - `upstream`: the upstream refused the call (a JSON-RPC error).
 #   - `too_large`: the result is over 16 MiB of JSON.
 # An upstream that is down (its process died and is being restarted, or its
-# connection broke) answers `disconnected`.
+# connection broke) answers an exception of type `disconnected`, reason
+# `disconnected: mcp:NAME: …`; the broker starts it again (after 50 ms,
+# doubling up to 5 s while starts fail) and later calls are answered.
 
 @0xff4e940035fc8eae;
 
