@@ -11,6 +11,7 @@ mod mcp;
 mod run;
 mod metrics;
 mod serve;
+mod store;
 mod types;
 
 use std::path::PathBuf;
@@ -61,6 +62,10 @@ enum Command {
     /// `search` tool over the typed API of the grants and an `execute`
     /// tool running a script in a fresh worker.
     Mcp(mcp::Args),
+    /// Move the fs/kv store between backends: `export` writes a dump to
+    /// stdout, `import` reads one from stdin (SQLite with --data, or
+    /// PostgreSQL with --store).
+    Store(store::Args),
     /// Internal: run as an isolate-host on the socket at stdin.
     #[command(hide = true)]
     IsolateHost(HostArgs),
@@ -254,6 +259,7 @@ pub fn main() -> ExitCode {
             Err(error) => Err(error),
         },
         Command::Mcp(args) => block_on(mcp::run(args)),
+        Command::Store(args) => block_on(store::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,7 +12,8 @@
 //!   by several brokers; [`Backend`] is either, and [`backend`]'s
 //!   [`VolumeHandle`] and [`KvHandle`] a volume or store on either, with
 //!   async calls; [`path`] normalises paths and matches globs, [`answer`]
-//!   bounds what one call answers;
+//!   bounds what one call answers, and [`dump`] moves a whole store
+//!   between backends;
 //! - the capnp servers: [`FsVolumeServer`] and [`KvStoreServer`] serve the
 //!   generated `volume::Server` / `store::Server` traits on top of it.
 //!
@@ -40,6 +41,7 @@
 pub mod answer;
 pub mod backend;
 pub mod db;
+pub mod dump;
 pub mod error;
 pub mod kv;
 pub mod path;

@@ -296,3 +296,89 @@ fn stopping_postgres_fails_storage_calls_with_disconnected_until_it_is_back() {
         }
     });
 }
+
+/// Runs `caplet ARGS` with `stdin`; returns stdout, failing on an error.
+fn caplet_piped(args: &[&str], stdin: &[u8]) -> (Vec<u8>, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(support::caplet_bin())
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin).unwrap();
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "caplet {args:?}: {stderr}");
+    (out.stdout, stderr)
+}
+
+#[test]
+fn caplet_store_moves_data_sqlite_to_postgres_and_back() {
+    let url = pg_url();
+    let name = unique("moved");
+    let dir = tempfile::tempdir().unwrap();
+    let (first, back) = (dir.path().join("first"), dir.path().join("back"));
+    let script = dir.path().join("store.js");
+    std::fs::write(&script, include_str!("js/postgres_store.js")).unwrap();
+    let fs_grant = format!("fs=fs:{name}");
+    let kv_grant = format!("kv=kv:{name}");
+    let run = |data: &std::path::Path, entry: &str, input: &str| {
+        let (out, _) = caplet_piped(
+            &[
+                "run",
+                script.to_str().unwrap(),
+                "--data",
+                data.to_str().unwrap(),
+                "--grant",
+                &fs_grant,
+                "--grant",
+                &kv_grant,
+                "--entry",
+                entry,
+                "--input",
+                input,
+            ],
+            b"",
+        );
+        String::from_utf8(out).unwrap().trim().to_string()
+    };
+    assert_eq!(
+        run(&first, "write", r#"{"marker": "moved"}"#),
+        r#""written""#
+    );
+
+    let (dump, progress) = caplet_piped(
+        &["store", "export", "--data", first.to_str().unwrap()],
+        b"",
+    );
+    assert!(progress.contains("exported 1 volumes, 2 files and directories, 1 kv stores, 1 keys"), "{progress}");
+    let (_, progress) = caplet_piped(&["store", "import", "--store", &url], &dump);
+    assert!(progress.starts_with("imported "), "{progress}");
+
+    // A broker on PostgreSQL serves it.
+    let broker = broker(&url, "");
+    block_on(async {
+        let conn = Connection::connect(&broker.server.socket).await.unwrap();
+        let worker = conn.load(&code(&name)).await.unwrap();
+        let out = worker.invoke("read", "{}").await.unwrap();
+        assert_eq!(
+            json(&out.output),
+            serde_json::json!({ "file": "moved", "kv": "moved" })
+        );
+    });
+
+    // And back into a new SQLite store.
+    let (dump, _) = caplet_piped(&["store", "export", "--store", &url], b"");
+    caplet_piped(
+        &["store", "import", "--data", back.to_str().unwrap()],
+        &dump,
+    );
+    assert_eq!(
+        json(&run(&back, "read", "{}")),
+        serde_json::json!({ "file": "moved", "kv": "moved" })
+    );
+}
