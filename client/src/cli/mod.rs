@@ -3,8 +3,8 @@
 
 mod audit;
 mod mcp;
-mod run;
 mod metrics;
+mod run;
 mod serve;
 mod types;
 
