@@ -43,21 +43,19 @@ pub async fn aggregate(sockets: &[&Path], samples: usize) -> anyhow::Result<Summ
     let (answered, stop, failed) = (&answered, &stop, &failed);
     let drive = async {
         let lanes = workers.iter().flat_map(|worker| {
-            (0..INFLIGHT).map(move |lane| {
-                async move {
-                    let input = lane.to_string();
-                    while !stop.get() {
-                        match worker.invoke("run", &input).await {
-                            Ok(done) if done.output == input => answered.set(answered.get() + 1),
-                            Ok(done) => {
-                                *failed.borrow_mut() =
-                                    Some(anyhow::anyhow!("echoed {:?}, not {input:?}", done.output));
-                                stop.set(true);
-                            }
-                            Err(error) => {
-                                *failed.borrow_mut() = Some(error.into());
-                                stop.set(true);
-                            }
+            (0..INFLIGHT).map(move |lane| async move {
+                let input = lane.to_string();
+                while !stop.get() {
+                    match worker.invoke("run", &input).await {
+                        Ok(done) if done.output == input => answered.set(answered.get() + 1),
+                        Ok(done) => {
+                            *failed.borrow_mut() =
+                                Some(anyhow::anyhow!("echoed {:?}, not {input:?}", done.output));
+                            stop.set(true);
+                        }
+                        Err(error) => {
+                            *failed.borrow_mut() = Some(error.into());
+                            stop.set(true);
                         }
                     }
                 }

@@ -139,7 +139,9 @@ pub fn store_op(interface_id: u64, method: &str) -> Option<&'static str> {
     } else {
         return None;
     };
-    ops.iter().find(|(name, _)| *name == method).map(|(_, op)| *op)
+    ops.iter()
+        .find(|(name, _)| *name == method)
+        .map(|(_, op)| *op)
 }
 
 /// How many principals get series of their own in
@@ -177,8 +179,8 @@ pub fn invoke_error_kind(kind: caplet::caplet_capnp::invoke_error::Kind) -> &'st
 
 /// Upper bounds of the latency buckets, in seconds (50 µs to 30 s).
 const BUCKETS: [f64; 19] = [
-    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-    0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
 
 /// A latency histogram: a count per bucket (the last one is `+Inf`) and
@@ -416,7 +418,12 @@ impl Metrics {
 
     /// One capability call a worker made through a membrane; `store_op`
     /// names it (`fs.write`, `kv.get`) when it went to a store.
-    pub fn capability_call(&self, outcome: usize, started: Instant, store_op: Option<&'static str>) {
+    pub fn capability_call(
+        &self,
+        outcome: usize,
+        started: Instant,
+        store_op: Option<&'static str>,
+    ) {
         self.capability_calls.count(outcome);
         self.capability_call_duration.observe(started.elapsed());
         self.limit_trip(OUTCOMES[outcome.min(OTHER)]);
@@ -467,7 +474,11 @@ impl Metrics {
                     .inc_by(count.get());
             }
         }
-        registry.register("limit_trips", "Limits and quotas that tripped, by kind", trips);
+        registry.register(
+            "limit_trips",
+            "Limits and quotas that tripped, by kind",
+            trips,
+        );
         let store = Family::<Vec<(&'static str, &'static str)>, Counter>::default();
         for ((op, outcome), count) in self.store_operations.borrow().iter() {
             store

@@ -268,10 +268,9 @@ impl broker::Server for BrokerService {
                 .map_err(|_| Error::BadCode("worker id is not valid UTF-8".into()))?
                 .to_string();
             if id.is_empty() || id.len() > MAX_ID_BYTES {
-                return Err(Error::BadCode(format!(
-                    "worker id must be 1 to {MAX_ID_BYTES} bytes"
-                ))
-                .into());
+                return Err(
+                    Error::BadCode(format!("worker id must be 1 to {MAX_ID_BYTES} bytes")).into(),
+                );
             }
             let checked = self.check(params.get_code()?)?;
             let canonical = checked.canonical();
@@ -295,11 +294,12 @@ impl broker::Server for BrokerService {
             // Other `get`s may have filled the cache, or cached this id,
             // meanwhile.
             self.shared.room_for_id(&self.principal)?;
-            let cached =
-                self.shared
-                    .cache
-                    .borrow_mut()
-                    .insert(&self.principal, key.clone(), canonical, worker);
+            let cached = self.shared.cache.borrow_mut().insert(
+                &self.principal,
+                key.clone(),
+                canonical,
+                worker,
+            );
             match cached {
                 Lookup::Hit(worker) => {
                     results
@@ -781,9 +781,7 @@ impl worker::Server for WorkerService {
                     out.set_stats(response.get_stats()?)?;
                     if response.has_error() {
                         let error = response.get_error()?;
-                        kind = error
-                            .get_kind()
-                            .map_or("other", metrics::invoke_error_kind);
+                        kind = error.get_kind().map_or("other", metrics::invoke_error_kind);
                         out.set_error(error)?;
                     }
                 }

@@ -227,7 +227,9 @@ mod tests {
         assert!(Router::new(Vec::new(), "alice").is_err());
         assert!(BrokerAddress::parse("tcp://127.0.0.1:1", None).is_err());
         assert_eq!(
-            BrokerAddress::parse("/run/caplet.sock", None).unwrap().key(),
+            BrokerAddress::parse("/run/caplet.sock", None)
+                .unwrap()
+                .key(),
             "unix:/run/caplet.sock"
         );
     }

@@ -99,9 +99,7 @@ async fn answer<B>(probe: &caplet_broker::Probe, request: &Request<B>) -> Respon
             let mut response = text(StatusCode::OK, probe.metrics_text().await);
             response.headers_mut().insert(
                 hyper::header::CONTENT_TYPE,
-                hyper::header::HeaderValue::from_static(
-                    caplet_broker::metrics::CONTENT_TYPE,
-                ),
+                hyper::header::HeaderValue::from_static(caplet_broker::metrics::CONTENT_TYPE),
             );
             response
         }

@@ -8,8 +8,8 @@
 
 mod audit;
 mod mcp;
-mod run;
 mod metrics;
+mod run;
 mod serve;
 mod store;
 mod types;

@@ -30,7 +30,9 @@ fn manifests() -> Vec<Yaml> {
 }
 
 fn of_kind<'a>(docs: &'a [Yaml], kind: &str) -> Vec<&'a Yaml> {
-    docs.iter().filter(|d| d["kind"].as_str() == Some(kind)).collect()
+    docs.iter()
+        .filter(|d| d["kind"].as_str() == Some(kind))
+        .collect()
 }
 
 fn strings(value: &Yaml) -> Vec<&str> {
@@ -78,7 +80,11 @@ fn the_deployment_probes_serve_and_secrets_fit_together() {
     for (probe, path) in [("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")] {
         let get = &container[probe]["httpGet"];
         assert_eq!(get["path"].as_str(), Some(path), "{probe}");
-        assert_eq!(port_named(get["port"].as_str().unwrap()), Some(port), "{probe}");
+        assert_eq!(
+            port_named(get["port"].as_str().unwrap()),
+            Some(port),
+            "{probe}"
+        );
     }
     let listen = flag(&args, "--listen").expect("--listen");
     let rpc: i64 = listen.rsplit(':').next().unwrap().parse().unwrap();
@@ -93,10 +99,16 @@ fn the_deployment_probes_serve_and_secrets_fit_together() {
     };
     for env in container["env"].as_vec().unwrap() {
         let from = &env["valueFrom"]["secretKeyRef"];
-        let (name, key) = (from["name"].as_str().unwrap(), from["key"].as_str().unwrap());
+        let (name, key) = (
+            from["name"].as_str().unwrap(),
+            from["key"].as_str().unwrap(),
+        );
         assert!(defines(name, key), "secret {name} key {key}");
         let var = env["name"].as_str().unwrap();
-        assert!(args.contains(&format!("$({var})").as_str()), "{var} is used");
+        assert!(
+            args.contains(&format!("$({var})").as_str()),
+            "{var} is used"
+        );
     }
     let token_file = flag(&args, "--token-file").expect("--token-file");
     let mount = container["volumeMounts"]
@@ -157,12 +169,18 @@ fn the_dockerfile_is_multi_stage_and_runs_the_binary_as_non_root() {
     let copies: Vec<&&str> = last.iter().filter(|l| l.starts_with("COPY ")).collect();
     assert_eq!(copies.len(), 1, "{copies:?}");
     assert!(copies[0].starts_with("COPY --from=build ") && copies[0].ends_with("/caplet"));
-    assert!(!last.iter().any(|l| l.starts_with("RUN ")), "no RUN in the final stage");
+    assert!(
+        !last.iter().any(|l| l.starts_with("RUN ")),
+        "no RUN in the final stage"
+    );
     let user = last
         .iter()
         .find_map(|l| l.strip_prefix("USER "))
         .expect("USER");
-    assert!(!user.starts_with('0') && !user.starts_with("root"), "{user}");
+    assert!(
+        !user.starts_with('0') && !user.starts_with("root"),
+        "{user}"
+    );
     // The manifests run as the image's user.
     let docs = manifests();
     let uid = of_kind(&docs, "Deployment")[0]["spec"]["template"]["spec"]["securityContext"]

@@ -49,14 +49,20 @@ fn get_sticks_to_one_broker_across_reconnects_and_fails_over() {
         let routed = router.get("job-1", &code).await.unwrap();
         let first = routed.broker;
         assert_eq!(first, router.ranking("job-1")[0]);
-        assert_eq!(routed.worker.invoke("run", "null").await.unwrap().output, "1");
+        assert_eq!(
+            routed.worker.invoke("run", "null").await.unwrap().output,
+            "1"
+        );
         drop((routed, router));
 
         let router = Router::new(addresses.clone(), &principal).unwrap();
         let routed = router.get("job-1", &code).await.unwrap();
         assert_eq!(routed.broker, first);
         // The worker cached by the first router's get, not a new one.
-        assert_eq!(routed.worker.invoke("run", "null").await.unwrap().output, "2");
+        assert_eq!(
+            routed.worker.invoke("run", "null").await.unwrap().output,
+            "2"
+        );
         let chosen = servers[first].metrics.clone().unwrap();
         let other = servers[1 - first].metrics.clone().unwrap();
         assert_eq!(loads(&chosen), 1);
@@ -70,12 +76,18 @@ fn get_sticks_to_one_broker_across_reconnects_and_fails_over() {
         let routed = router.get("job-1", &code).await.unwrap();
         assert_eq!(routed.broker, 1 - first);
         // A fresh worker on the other broker.
-        assert_eq!(routed.worker.invoke("run", "null").await.unwrap().output, "1");
+        assert_eq!(
+            routed.worker.invoke("run", "null").await.unwrap().output,
+            "1"
+        );
         // A new router goes there too, and finds that worker.
         let router = Router::new(addresses.clone(), &principal).unwrap();
         let routed = router.get("job-1", &code).await.unwrap();
         assert_eq!(routed.broker, 1 - first);
-        assert_eq!(routed.worker.invoke("run", "null").await.unwrap().output, "2");
+        assert_eq!(
+            routed.worker.invoke("run", "null").await.unwrap().output,
+            "2"
+        );
         assert_eq!(loads(&other), 1);
     });
 }
