@@ -33,12 +33,14 @@ pub enum BuiltinPolicy {
     Kv { store: String },
     /// An http gateway bound to a named policy.
     Http { name: String, policy: Box<Policy> },
-    /// An upstream MCP server: its name, its command and the names of the
-    /// variables set for it (never their values).
+    /// An upstream MCP server: its name, its command, the names of the
+    /// variables set for it (never their values) and, when it was asked,
+    /// its tools as `{name, description, input_schema}`.
     Mcp {
         server: String,
         command: Vec<String>,
         env: Vec<String>,
+        tools: Vec<Value>,
     },
 }
 
@@ -132,9 +134,10 @@ fn builtin_json(builtin: &BuiltinPolicy) -> (&'static str, Value) {
             server,
             command,
             env,
+            tools,
         } => (
             "mcp",
-            json!({ "server": server, "command": command, "env": env }),
+            json!({ "server": server, "command": command, "env": env, "tools": tools }),
         ),
         BuiltinPolicy::Http { name, policy } => {
             let host = |h: &HostPattern| match h {

@@ -170,6 +170,7 @@ impl Builtins {
                     server: name.to_string(),
                     command: upstream.command().to_vec(),
                     env: upstream.env_names().map(str::to_string).collect(),
+                    tools: Vec::new(),
                 }
             }
             builtin_grant::Kind::Http => BuiltinPolicy::Http {

@@ -62,12 +62,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             // just that host.
             config.builtins.add_host_policy(&builtin.name)?;
         }
-        let policy = caplet_broker::builtins::Builtins::describe(
+        let mut policy = caplet_broker::builtins::Builtins::describe(
             &config.builtins,
             super::types::builtin_kind(builtin.kind),
             &builtin.name,
             builtin.read_only,
         )?;
+        if let audit::BuiltinPolicy::Mcp { tools, .. } = &mut policy {
+            // The upstream's tools, with their descriptions and schemas.
+            *tools = super::types::upstream_tools(&config.builtins, &builtin.name)?
+                .into_iter()
+                .map(|t| {
+                    serde_json::json!({
+                        "name": t.name,
+                        "description": t.description,
+                        "input_schema": t.input_schema,
+                    })
+                })
+                .collect();
+        }
         let budget = if builtin.budget.is_empty() {
             None
         } else {

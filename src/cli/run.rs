@@ -27,7 +27,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
     /// Grant a built-in capability as env.BINDING (repeatable): SPEC is
-    /// fs:VOLUME, fs:VOLUME:ro, kv:STORE or http:POLICY. Granted as `fetch`,
+    /// fs:VOLUME, fs:VOLUME:ro, kv:STORE, http:POLICY or mcp:SERVER (an
+    /// upstream MCP server of --config). Granted as `fetch`,
     /// an http gateway also gives the worker a global fetch(). With the
     /// embedded broker, http:HOST without such a policy in --config allows
     /// just that host.

@@ -473,3 +473,68 @@ fn an_upstream_mcp_server_is_granted_to_scripts_as_typed_tools() {
     assert_eq!(restarted["result"], 42, "{restarted}");
     assert_eq!(report["new_pid"], true);
 }
+
+#[test]
+fn audit_lists_the_mcp_grants_of_the_config_and_the_upstreams_tools() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("caplet.toml");
+    let upstream = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp/upstream.py");
+    let pid = dir.path().join("pid");
+    std::fs::write(
+        &config,
+        format!(
+            "[secrets]\ncalc = {{ value = \"s3cr3t-calc-token\" }}\n\n\
+             [mcp_servers.calc]\ncommand = [\"python3\", {upstream:?}, {pid:?}]\n\
+             env = {{ CALC_TOKEN = \"Bearer {{secret:calc}}\" }}\n\n\
+             [mcp]\ngrants = {{ kv = \"kv:main\", calc = \"mcp:calc\" }}\n",
+            pid = pid.to_str().expect("UTF-8 path"),
+        ),
+    )
+    .expect("config");
+    let out = Command::new(support::caplet_bin())
+        .args(["audit", "--format", "json", "--config"])
+        .arg(&config)
+        .output()
+        .expect("caplet audit");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!stdout.contains("s3cr3t"), "{stdout}");
+    let report: Value = serde_json::from_str(&stdout).expect("JSON");
+    let bindings = report["bindings"].as_array().expect("bindings");
+    let names: Vec<&str> = bindings
+        .iter()
+        .map(|b| b["name"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(names, ["calc", "kv"], "{report}");
+    let calc = &bindings[0];
+    assert_eq!(calc["kind"], "mcp");
+    assert_eq!(calc["policy"]["server"], "calc");
+    assert_eq!(calc["policy"]["env"], json!(["CALC_TOKEN"]));
+    let tools: Vec<(&str, &str)> = calc["policy"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap_or_default(),
+                t["description"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tools,
+        [
+            ("add", "Add two whole numbers."),
+            ("greet", "A greeting for `name`, as text."),
+            ("fail", "Always fails with `reason`.")
+        ]
+    );
+    assert_eq!(
+        calc["policy"]["tools"][0]["input_schema"]["required"],
+        json!(["a", "b"])
+    );
+}
