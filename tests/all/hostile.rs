@@ -341,6 +341,8 @@ hostile!(
     platform_clone_deep,
     platform_clone_cycle,
     platform_stream_never_ends,
+    platform_urlpattern_redos,
+    platform_multipart_many_parts,
     clock_frozen_during_computation,
     // The Web platform's native parts.
     platform_atob_huge,
