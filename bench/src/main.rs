@@ -18,6 +18,7 @@ mod report;
 mod run;
 mod soak;
 mod stats;
+mod store;
 
 use clap::Parser;
 

@@ -55,8 +55,12 @@ pub struct Args {
     /// Skip the peers.
     #[arg(long)]
     pub no_peers: bool,
+    /// The PostgreSQL database of the `store` measurement (default
+    /// `CAPLET_BENCH_PG_URL`; without either, only SQLite is measured).
+    #[arg(long, value_name = "URL")]
+    pub pg_url: Option<String>,
     /// Run only these measurements (comma-separated: cold, warm, calls,
-    /// chain, fib, memory, peers), e.g. to profile one of them.
+    /// chain, fib, memory, peers, store), e.g. to profile one of them.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Print the tables as Markdown (for BENCHMARKS.md).
@@ -129,6 +133,13 @@ async fn caplet(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<
     let chain_samples = (n / 10).max(10);
     let inflight = args.inflight;
 
+    if args.wants("store") {
+        let pg_url = args
+            .pg_url
+            .clone()
+            .or_else(|| std::env::var("CAPLET_BENCH_PG_URL").ok());
+        crate::store::measure(n, pg_url.as_deref(), report).await?;
+    }
     let server = Server::start(exe, 1)?;
     let conn = Connection::connect(&server.socket).await?;
     eprintln!("caplet over a Unix socket (caplet serve --hosts 1):");
