@@ -27,6 +27,7 @@ mod soak;
 mod stats;
 mod throughput;
 mod workerd;
+mod store;
 
 use clap::Parser;
 

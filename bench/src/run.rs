@@ -68,8 +68,12 @@ pub struct Args {
     /// Skip the peers.
     #[arg(long)]
     pub no_peers: bool,
+    /// The PostgreSQL database of the `store` measurement (default
+    /// `CAPLET_BENCH_PG_URL`; without either, only SQLite is measured).
+    #[arg(long, value_name = "URL")]
+    pub pg_url: Option<String>,
     /// Run only these measurements (comma-separated: cold, warm, calls,
-    /// chain, fib, platform, memory, brokers, peers, link, calllog), e.g. to profile one of them.
+    /// chain, fib, platform, memory, brokers, peers, link, calllog, store), e.g. to profile one of them.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// One-way delay of the relay between client and broker for the
@@ -168,6 +172,13 @@ async fn caplet(args: &Args, exe: &Path, report: &mut Report) -> anyhow::Result<
     let chain_samples = (n / 10).max(10);
     let inflight = args.inflight;
 
+    if args.wants("store") {
+        let pg_url = args
+            .pg_url
+            .clone()
+            .or_else(|| std::env::var("CAPLET_BENCH_PG_URL").ok());
+        crate::store::measure(n, pg_url.as_deref(), report).await?;
+    }
     let server = Server::start(exe, 1)?;
     let conn = Connection::connect(&server.socket).await?;
     eprintln!("caplet over a Unix socket (caplet serve --hosts 1):");

@@ -506,6 +506,54 @@ mod tests {
     }
 
     #[test]
+    fn store_section_names_a_postgres_database_and_its_password_secret() {
+        assert!(parse("").unwrap().postgres.is_none());
+        let config = parse(
+            "[secrets]\ndb = { value = \"pw\" }\n[store]\nurl = \"postgres://caplet@db:5432/caplet\"\npassword_secret = \"db\"\nmax_connections = 4\n",
+        )
+        .unwrap();
+        let pg = config.postgres.clone().unwrap();
+        assert_eq!(pg.url, "postgres://caplet@db:5432/caplet");
+        assert_eq!(pg.password.as_deref(), Some("pw"));
+        assert_eq!(pg.max_connections, 4);
+        assert!(
+            !format!("{config:?}").contains("pw\""),
+            "the password is never printed"
+        );
+        // --store keeps the file's password.
+        let mut config = config;
+        config.set_store_url("postgres://other@h/db").unwrap();
+        let pg = config.postgres.unwrap();
+        assert_eq!(
+            (pg.url.as_str(), pg.password.as_deref()),
+            ("postgres://other@h/db", Some("pw"))
+        );
+        for (text, error) in [
+            (
+                "[store]\nurl = \"mysql://x\"\n",
+                "caplet.toml: store.url: expected a postgres:// url",
+            ),
+            (
+                "[store]\nurl = \"postgres://u@h/d\"\npassword_secret = \"nope\"\n",
+                "caplet.toml: store.password_secret: no secret called \"nope\" in [secrets]",
+            ),
+            (
+                "[store]\npassword_secret = \"db\"\n",
+                "caplet.toml: store: give the url of the database",
+            ),
+            (
+                "[store]\nurl = \"postgres://u@h/d\"\nmax_connections = 0\n",
+                "caplet.toml: store.max_connections: between 1 and 1024",
+            ),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(error), "{e}");
+        }
+        let mut config = parse("").unwrap();
+        assert!(config.set_store_url("sqlite://x").is_err());
+    }
+
+    #[test]
     fn reads_policies_secrets_and_quotas() {
         let config = parse(
             r#"

@@ -101,8 +101,12 @@ impl Record {
                 path,
                 content,
             } => match content {
-                None => json!({ "node": { "principal": principal, "volume": volume, "path": path, "dir": true } }),
-                Some(c) => json!({ "node": { "principal": principal, "volume": volume, "path": path, "dir": false, "content": b64(c) } }),
+                None => {
+                    json!({ "node": { "principal": principal, "volume": volume, "path": path, "dir": true } })
+                }
+                Some(c) => {
+                    json!({ "node": { "principal": principal, "volume": volume, "path": path, "dir": false, "content": b64(c) } })
+                }
             },
             Record::Store { principal, name } => {
                 json!({ "store": { "principal": principal, "name": name } })
@@ -426,7 +430,14 @@ async fn pg_id(
     name: &str,
 ) -> Result<i64> {
     crate::db::check_name("principal", principal)?;
-    crate::db::check_name(if table == "volumes" { "volume" } else { "store" }, name)?;
+    crate::db::check_name(
+        if table == "volumes" {
+            "volume"
+        } else {
+            "store"
+        },
+        name,
+    )?;
     tx.execute(
         &format!(
             "INSERT INTO {table} (principal, name) VALUES ($1, $2)

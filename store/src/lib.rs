@@ -138,7 +138,9 @@ impl Store {
         name: &str,
     ) -> Result<caplet::kv_capnp::store::Client> {
         let kv = self.kv(principal, name)?;
-        Ok(capnp_rpc::new_client(KvStoreServer::new(KvHandle::Sqlite(kv))))
+        Ok(capnp_rpc::new_client(KvStoreServer::new(KvHandle::Sqlite(
+            kv,
+        ))))
     }
 }
 
@@ -180,7 +182,9 @@ impl Backend {
         quota: Quota,
     ) -> Result<caplet::fs_capnp::volume::Client> {
         let volume = self.volume(principal, name, quota)?;
-        Ok(capnp_rpc::new_client(FsVolumeServer::new(volume, read_only)))
+        Ok(capnp_rpc::new_client(FsVolumeServer::new(
+            volume, read_only,
+        )))
     }
 
     /// A `Store` capability on the kv store `name` of `principal`.

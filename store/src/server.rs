@@ -12,14 +12,12 @@
 //! batch holding a mutating op, before touching the database, with
 //! `<op> <path>: volume "<name>" is read-only`.
 
-use std::future::Future;
-
 use caplet::fs_capnp::{entry, fs_op, volume};
 use caplet::kv_capnp::store;
 use capnp::capability::Rc;
 
-use crate::error::Error;
 use crate::backend::{KvHandle, VolumeHandle};
+use crate::error::Error;
 use crate::vfs::{Entry, Kind, Op, OpResult};
 
 type Reply = Result<(), capnp::Error>;
@@ -78,7 +76,11 @@ impl FsVolumeServer {
         Ok(self.vfs.exec(&op).await?)
     }
 
-    async fn run_batch(&self, params: volume::BatchParams, mut results: volume::BatchResults) -> Reply {
+    async fn run_batch(
+        &self,
+        params: volume::BatchParams,
+        mut results: volume::BatchResults,
+    ) -> Reply {
         let ops_reader = params.get()?.get_ops()?;
         let mut ops = Vec::with_capacity(ops_reader.len() as usize);
         for op in ops_reader.iter() {
@@ -147,165 +149,141 @@ fn read_op(op: fs_op::Reader<'_>) -> capnp::Result<Op> {
 }
 
 impl volume::Server for FsVolumeServer {
-    fn read(
+    async fn read(
         self: Rc<Self>,
         params: volume::ReadParams,
         mut results: volume::ReadResults,
-    ) -> impl Future<Output = Reply> + 'static {
-        async move {
-            let path = text(params.get()?.get_path())?;
-            if let OpResult::Content(c) = self.exec(Op::Read { path }).await? {
-                results.get().set_content(&c);
-            }
-            Ok(())
+    ) -> Reply {
+        let path = text(params.get()?.get_path())?;
+        if let OpResult::Content(c) = self.exec(Op::Read { path }).await? {
+            results.get().set_content(&c);
         }
+        Ok(())
     }
 
-    fn write(
-        self: Rc<Self>,
-        params: volume::WriteParams,
-        _: volume::WriteResults,
-    ) -> impl Future<Output = Reply> + 'static {
-        async move {
-            let p = params.get()?;
-            self.exec(Op::Write {
-                path: text(p.get_path())?,
-                content: p.get_content()?.to_vec(),
-                create_parents: p.get_create_parents(),
-            }).await?;
-            Ok(())
-        }
+    async fn write(self: Rc<Self>, params: volume::WriteParams, _: volume::WriteResults) -> Reply {
+        let p = params.get()?;
+        self.exec(Op::Write {
+            path: text(p.get_path())?,
+            content: p.get_content()?.to_vec(),
+            create_parents: p.get_create_parents(),
+        })
+        .await?;
+        Ok(())
     }
 
-    fn append(
+    async fn append(
         self: Rc<Self>,
         params: volume::AppendParams,
         mut results: volume::AppendResults,
-    ) -> impl Future<Output = Reply> + 'static {
-        async move {
-            let p = params.get()?;
-            let op = Op::Append {
-                path: text(p.get_path())?,
-                content: p.get_content()?.to_vec(),
-            };
-            if let OpResult::Size(s) = self.exec(op).await? {
-                results.get().set_size(size32(s));
-            }
-            Ok(())
+    ) -> Reply {
+        let p = params.get()?;
+        let op = Op::Append {
+            path: text(p.get_path())?,
+            content: p.get_content()?.to_vec(),
+        };
+        if let OpResult::Size(s) = self.exec(op).await? {
+            results.get().set_size(size32(s));
         }
+        Ok(())
     }
 
-    fn list(
+    async fn list(
         self: Rc<Self>,
         params: volume::ListParams,
         mut results: volume::ListResults,
-    ) -> impl Future<Output = Reply> + 'static {
-        async move {
-            let path = text(params.get()?.get_path())?;
-            if let OpResult::Entries(es) = self.exec(Op::List { path }).await? {
-                fill_entries(results.get().init_entries(es.len() as u32), &es);
-            }
-            Ok(())
+    ) -> Reply {
+        let path = text(params.get()?.get_path())?;
+        if let OpResult::Entries(es) = self.exec(Op::List { path }).await? {
+            fill_entries(results.get().init_entries(es.len() as u32), &es);
         }
+        Ok(())
     }
 
-    fn stat(
+    async fn stat(
         self: Rc<Self>,
         params: volume::StatParams,
         mut results: volume::StatResults,
-    ) -> impl Future<Output = Reply> + 'static {
-        async move {
-            let path = text(params.get()?.get_path())?;
-            let mut r = results.get();
-            if let OpResult::Entry(e) = self.exec(Op::Stat { path }).await? {
-                r.set_exists(true);
-                fill_entry(r.init_entry(), &e);
-            }
-            Ok(())
+    ) -> Reply {
+        let path = text(params.get()?.get_path())?;
+        let mut r = results.get();
+        if let OpResult::Entry(e) = self.exec(Op::Stat { path }).await? {
+            r.set_exists(true);
+            fill_entry(r.init_entry(), &e);
         }
+        Ok(())
     }
 
-    fn mkdir(
-        self: Rc<Self>,
-        params: volume::MkdirParams,
-        _: volume::MkdirResults,
-    ) -> impl Future<Output = Reply> + 'static {
-        async move {
-            let p = params.get()?;
-            self.exec(Op::Mkdir {
-                path: text(p.get_path())?,
-                parents: p.get_parents(),
-            }).await?;
-            Ok(())
-        }
+    async fn mkdir(self: Rc<Self>, params: volume::MkdirParams, _: volume::MkdirResults) -> Reply {
+        let p = params.get()?;
+        self.exec(Op::Mkdir {
+            path: text(p.get_path())?,
+            parents: p.get_parents(),
+        })
+        .await?;
+        Ok(())
     }
 
-    fn remove(
+    async fn remove(
         self: Rc<Self>,
         params: volume::RemoveParams,
         _: volume::RemoveResults,
-    ) -> impl Future<Output = Reply> + 'static {
-        async move {
-            let p = params.get()?;
-            self.exec(Op::Remove {
-                path: text(p.get_path())?,
-                recursive: p.get_recursive(),
-            }).await?;
-            Ok(())
-        }
+    ) -> Reply {
+        let p = params.get()?;
+        self.exec(Op::Remove {
+            path: text(p.get_path())?,
+            recursive: p.get_recursive(),
+        })
+        .await?;
+        Ok(())
     }
 
-    fn rename(
+    async fn rename(
         self: Rc<Self>,
         params: volume::RenameParams,
         _: volume::RenameResults,
-    ) -> impl Future<Output = Reply> + 'static {
-        async move {
-            let p = params.get()?;
-            self.exec(Op::Rename {
-                from: text(p.get_from())?,
-                to: text(p.get_to())?,
-            }).await?;
-            Ok(())
-        }
+    ) -> Reply {
+        let p = params.get()?;
+        self.exec(Op::Rename {
+            from: text(p.get_from())?,
+            to: text(p.get_to())?,
+        })
+        .await?;
+        Ok(())
     }
 
-    fn glob(
+    async fn glob(
         self: Rc<Self>,
         params: volume::GlobParams,
         mut results: volume::GlobResults,
-    ) -> impl Future<Output = Reply> + 'static {
-        async move {
-            let pattern = text(params.get()?.get_pattern())?;
-            let es = self.vfs.glob(&pattern).await?;
-            fill_entries(results.get().init_entries(es.len() as u32), &es);
-            Ok(())
-        }
+    ) -> Reply {
+        let pattern = text(params.get()?.get_pattern())?;
+        let es = self.vfs.glob(&pattern).await?;
+        fill_entries(results.get().init_entries(es.len() as u32), &es);
+        Ok(())
     }
 
-    fn batch(
+    async fn batch(
         self: Rc<Self>,
         params: volume::BatchParams,
         results: volume::BatchResults,
-    ) -> impl Future<Output = Reply> + 'static {
-        async move { self.run_batch(params, results).await }
+    ) -> Reply {
+        self.run_batch(params, results).await
     }
 
-    fn usage(
+    async fn usage(
         self: Rc<Self>,
         _: volume::UsageParams,
         mut results: volume::UsageResults,
-    ) -> impl Future<Output = Reply> + 'static {
-        async move {
-            let usage = self.vfs.usage().await.map_err(|e| e.op("usage", "/"))?;
-            let quota = self.vfs.quota();
-            let mut r = results.get();
-            r.set_bytes(usage.bytes);
-            r.set_entries(size32(usage.entries));
-            r.set_max_bytes(quota.max_bytes);
-            r.set_max_entries(size32(quota.max_entries));
-            Ok(())
-        }
+    ) -> Reply {
+        let usage = self.vfs.usage().await.map_err(|e| e.op("usage", "/"))?;
+        let quota = self.vfs.quota();
+        let mut r = results.get();
+        r.set_bytes(usage.bytes);
+        r.set_entries(size32(usage.entries));
+        r.set_max_bytes(quota.max_bytes);
+        r.set_max_entries(size32(quota.max_entries));
+        Ok(())
     }
 }
 
@@ -330,87 +308,75 @@ impl KvStoreServer {
 }
 
 impl store::Server for KvStoreServer {
-    fn get(
+    async fn get(
         self: Rc<Self>,
         params: store::GetParams,
         mut results: store::GetResults,
-    ) -> impl Future<Output = Reply> + 'static {
-        async move {
-            let key = text(params.get()?.get_key())?;
-            if let Some(value) = self.kv.get(&key).await? {
-                let mut r = results.get();
-                r.set_found(true);
-                r.set_value(&value);
-            }
-            Ok(())
+    ) -> Reply {
+        let key = text(params.get()?.get_key())?;
+        if let Some(value) = self.kv.get(&key).await? {
+            let mut r = results.get();
+            r.set_found(true);
+            r.set_value(&value);
         }
+        Ok(())
     }
 
-    fn put(
-        self: Rc<Self>,
-        params: store::PutParams,
-        _: store::PutResults,
-    ) -> impl Future<Output = Reply> + 'static {
-        async move {
-            let p = params.get()?;
-            self.kv.put(&text(p.get_key())?, p.get_value()?).await?;
-            Ok(())
-        }
+    async fn put(self: Rc<Self>, params: store::PutParams, _: store::PutResults) -> Reply {
+        let p = params.get()?;
+        self.kv.put(&text(p.get_key())?, p.get_value()?).await?;
+        Ok(())
     }
 
-    fn delete(
+    async fn delete(
         self: Rc<Self>,
         params: store::DeleteParams,
         mut results: store::DeleteResults,
-    ) -> impl Future<Output = Reply> + 'static {
-        async move {
-            let key = text(params.get()?.get_key())?;
-            let existed = self.kv.delete(&key).await?;
-            results.get().set_existed(existed);
-            Ok(())
-        }
+    ) -> Reply {
+        let key = text(params.get()?.get_key())?;
+        let existed = self.kv.delete(&key).await?;
+        results.get().set_existed(existed);
+        Ok(())
     }
 
-    fn list(
+    async fn list(
         self: Rc<Self>,
         params: store::ListParams,
         mut results: store::ListResults,
-    ) -> impl Future<Output = Reply> + 'static {
-        async move {
-            let p = params.get()?;
-            let page = self.kv.list(
+    ) -> Reply {
+        let p = params.get()?;
+        let page = self
+            .kv
+            .list(
                 &text(p.get_prefix())?,
                 &text(p.get_cursor())?,
                 p.get_limit(),
                 p.get_keys_only(),
-                )
-                .await?;
-            let mut r = results.get();
-            r.set_cursor(page.cursor.as_str());
-            let mut list = r.init_entries(page.entries.len() as u32);
-            for (i, (key, value)) in page.entries.iter().enumerate() {
-                let mut e = list.reborrow().get(i as u32);
-                e.set_key(key.as_str());
-                e.set_value(value);
-            }
-            Ok(())
+            )
+            .await?;
+        let mut r = results.get();
+        r.set_cursor(page.cursor.as_str());
+        let mut list = r.init_entries(page.entries.len() as u32);
+        for (i, (key, value)) in page.entries.iter().enumerate() {
+            let mut e = list.reborrow().get(i as u32);
+            e.set_key(key.as_str());
+            e.set_value(value);
         }
+        Ok(())
     }
 
-    fn put_many(
+    async fn put_many(
         self: Rc<Self>,
         params: store::PutManyParams,
         _: store::PutManyResults,
-    ) -> impl Future<Output = Reply> + 'static {
-        async move {
-            let list = params.get()?.get_entries()?;
-            let mut entries = Vec::with_capacity(list.len() as usize);
-            for e in list.iter() {
-                entries.push((text(e.get_key())?, e.get_value()?.to_vec()));
-            }
-            self.kv.put_many(&entries).await?;
-            Ok(())
+    ) -> Reply {
+        let list = params.get()?.get_entries()?;
+        let mut entries = Vec::with_capacity(list.len() as usize);
+        for e in list.iter() {
+            entries.push((text(e.get_key())?, e.get_value()?.to_vec()));
         }
+        self.kv.put_many(&entries).await?;
+        Ok(())
     }
 }
 

@@ -127,10 +127,7 @@ on_every_backend!(files_and_directories, |backend, who| {
     assert_eq!(read(&v, "/notes/a.txt").await?, b"hello world");
     write(&v, "/notes/a.txt", b"short", false).await?;
     assert_eq!(read(&v, "/notes/a.txt").await?, b"short");
-    assert_eq!(
-        list(&v, "/notes").await?,
-        ["/notes/a.txt", "/notes/b.txt"]
-    );
+    assert_eq!(list(&v, "/notes").await?, ["/notes/a.txt", "/notes/b.txt"]);
     assert_eq!(list(&v, "/").await?, ["/notes"]);
     assert_eq!(stat(&v, "/notes").await?, Some((Kind::Directory, 0)));
     assert_eq!(stat(&v, "/notes/a.txt").await?, Some((Kind::File, 5)));
@@ -282,7 +279,10 @@ on_every_backend!(quotas_on_bytes_and_entries, |backend, who| {
     let v = backend.volume(&who, "workspace", quota)?;
     write(&v, "/a", b"12345678", false).await?;
     assert_eq!(
-        write(&v, "/b", b"123", false).await.unwrap_err().to_string(),
+        write(&v, "/b", b"123", false)
+            .await
+            .unwrap_err()
+            .to_string(),
         r#"write /b: quota exceeded: volume "workspace" allows 10 bytes"#
     );
     assert_eq!(
@@ -554,7 +554,9 @@ on_every_backend!(kv_lists_in_byte_order_with_cursors, |backend, who| {
     let mut entries: Vec<(String, Vec<u8>)> = (0..250)
         .map(|i| (format!("user:{i:04}"), i.to_string().into_bytes()))
         .collect();
-    for other in ["user", "user;", "usea:1", "zzz", "user:é", "user:Z", "\u{7f}"] {
+    for other in [
+        "user", "user;", "usea:1", "zzz", "user:é", "user:Z", "\u{7f}",
+    ] {
         entries.push((other.to_string(), b"x".to_vec()));
     }
     kv.put_many(&entries).await?;
@@ -612,36 +614,39 @@ on_every_backend!(kv_put_many_is_all_or_nothing, |backend, who| {
     Ok(())
 });
 
-on_every_backend!(two_handles_writing_at_once_never_pass_the_quota, |backend, who| {
-    // Two handles (on PostgreSQL: two brokers' worth of connections) race
-    // batches against one quota of 50 entries; exactly 50 land.
-    let quota = Quota {
-        max_bytes: 1 << 20,
-        max_entries: 50,
-    };
-    let a = backend.volume(&who, "shared", quota)?;
-    let b = backend.volume(&who, "shared", quota)?;
-    let batch = |v: VolumeHandle, side: &'static str| async move {
-        let mut landed = 0;
-        for i in 0..20 {
-            let ops: Vec<Op> = (0..3)
-                .map(|j| Op::Write {
-                    path: format!("/{side}-{i}-{j}"),
-                    content: b"x".to_vec(),
-                    create_parents: false,
-                })
-                .collect();
-            match v.batch(&ops).await {
-                Ok(_) => landed += 3,
-                Err(e) => assert_eq!(e.kind(), "quota_exceeded", "{e}"),
+on_every_backend!(
+    two_handles_writing_at_once_never_pass_the_quota,
+    |backend, who| {
+        // Two handles (on PostgreSQL: two brokers' worth of connections) race
+        // batches against one quota of 50 entries; exactly 50 land.
+        let quota = Quota {
+            max_bytes: 1 << 20,
+            max_entries: 50,
+        };
+        let a = backend.volume(&who, "shared", quota)?;
+        let b = backend.volume(&who, "shared", quota)?;
+        let batch = |v: VolumeHandle, side: &'static str| async move {
+            let mut landed = 0;
+            for i in 0..20 {
+                let ops: Vec<Op> = (0..3)
+                    .map(|j| Op::Write {
+                        path: format!("/{side}-{i}-{j}"),
+                        content: b"x".to_vec(),
+                        create_parents: false,
+                    })
+                    .collect();
+                match v.batch(&ops).await {
+                    Ok(_) => landed += 3,
+                    Err(e) => assert_eq!(e.kind(), "quota_exceeded", "{e}"),
+                }
             }
-        }
-        landed
-    };
-    let (la, lb) = futures::join!(batch(a.clone(), "a"), batch(b, "b"));
-    let usage = a.usage().await?;
-    assert_eq!(usage.entries, (la + lb) as u64);
-    assert!(usage.entries <= 50 && usage.entries >= 48, "{usage:?}");
-    assert_eq!(list(&a, "/").await?.len() as u64, usage.entries);
-    Ok(())
-});
+            landed
+        };
+        let (la, lb) = futures::join!(batch(a.clone(), "a"), batch(b, "b"));
+        let usage = a.usage().await?;
+        assert_eq!(usage.entries, (la + lb) as u64);
+        assert!(usage.entries <= 50 && usage.entries >= 48, "{usage:?}");
+        assert_eq!(list(&a, "/").await?.len() as u64, usage.entries);
+        Ok(())
+    }
+);

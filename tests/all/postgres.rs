@@ -169,7 +169,10 @@ fn killing_broker_a_mid_batch_leaves_all_or_nothing() {
         }
         support::signal(a_pid, libc::SIGKILL);
         a.server.child.wait().unwrap();
-        assert!(batch.await.unwrap().is_err(), "the batch cannot have answered");
+        assert!(
+            batch.await.unwrap().is_err(),
+            "the batch cannot have answered"
+        );
 
         let on_b = Connection::connect(&b.server.socket).await.unwrap();
         let worker = on_b.load(&code(&name)).await.unwrap();
@@ -186,7 +189,10 @@ fn killing_broker_a_mid_batch_leaves_all_or_nothing() {
             .unwrap();
         assert_eq!(out.output, r#""done""#);
         let usage = json(&worker.invoke("usage", "{}").await.unwrap().output);
-        assert_eq!(usage, serde_json::json!({ "entries": 1000, "listed": 1000 }));
+        assert_eq!(
+            usage,
+            serde_json::json!({ "entries": 1000, "listed": 1000 })
+        );
     });
 }
 
@@ -351,11 +357,12 @@ fn caplet_store_moves_data_sqlite_to_postgres_and_back() {
         r#""written""#
     );
 
-    let (dump, progress) = caplet_piped(
-        &["store", "export", "--data", first.to_str().unwrap()],
-        b"",
+    let (dump, progress) =
+        caplet_piped(&["store", "export", "--data", first.to_str().unwrap()], b"");
+    assert!(
+        progress.contains("exported 1 volumes, 2 files and directories, 1 kv stores, 1 keys"),
+        "{progress}"
     );
-    assert!(progress.contains("exported 1 volumes, 2 files and directories, 1 kv stores, 1 keys"), "{progress}");
     let (_, progress) = caplet_piped(&["store", "import", "--store", &url], &dump);
     assert!(progress.starts_with("imported "), "{progress}");
 

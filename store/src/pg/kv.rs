@@ -57,7 +57,9 @@ impl PgKv {
             check_value(value)?;
             let (client, id) = self.client().await?;
             let stmt = client.prepare_cached(PUT).await?;
-            client.execute(&stmt, &[&id, &key.as_bytes(), &value]).await?;
+            client
+                .execute(&stmt, &[&id, &key.as_bytes(), &value])
+                .await?;
             Ok(())
         };
         run.await.map_err(|e: Error| e.op("put", quote(key)))

@@ -133,7 +133,9 @@ impl PgStore {
             return Err(Error::Config("the store url names no user".into()));
         }
         if options.max_connections == 0 {
-            return Err(Error::Config("the pool needs at least one connection".into()));
+            return Err(Error::Config(
+                "the pool needs at least one connection".into(),
+            ));
         }
         config
             .connect_timeout(CONNECT_TIMEOUT)

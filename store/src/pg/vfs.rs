@@ -21,8 +21,8 @@ use crate::answer::Budget;
 use crate::error::{quote, Error, Result};
 use crate::path;
 use crate::vfs::{
-    check_size, unreachable_result, Entry, Kind, Node, Op, OpResult, Quota, Usage,
-    MAX_BATCH_OPS, MAX_GLOB_MATCHES,
+    check_size, unreachable_result, Entry, Kind, Node, Op, OpResult, Quota, Usage, MAX_BATCH_OPS,
+    MAX_GLOB_MATCHES,
 };
 
 /// A handle on one volume in PostgreSQL. Cheap to clone.
