@@ -92,9 +92,16 @@ impl Store {
         })
     }
 
-    /// Whether the database answers: reads its schema version.
+    /// Checks that the database answers, for readiness probes (`/readyz`):
+    /// opens the database file afresh, read-only, and reads its schema
+    /// version, so a file that is gone or damaged fails here even while
+    /// the open connection's cache still answers. A PostgreSQL store
+    /// answers the same call.
     pub fn ping(&self) -> Result<()> {
-        let conn = self.conn.borrow();
+        let conn = Connection::open_with_flags(
+            self.data_dir.join(db::DB_FILE),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
         conn.query_row("PRAGMA user_version", [], |row| row.get::<_, i64>(0))?;
         Ok(())
     }

@@ -193,3 +193,39 @@ fn counters_read_exactly_the_workload_and_the_probes_answer() {
     let text = http(&address, "GET", "/metrics").1;
     assert_eq!(sample(&text, "caplet_host_restarts_total"), 1.0, "{text}");
 }
+
+#[test]
+fn readyz_is_503_while_the_store_does_not_answer() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        1,
+        &[
+            "--metrics",
+            "127.0.0.1:0",
+            "--data",
+            data.path().to_str().unwrap(),
+        ],
+    );
+    let address = server.metrics.clone().unwrap();
+    block_on(async {
+        let conn = Connection::connect(&server.socket).await.unwrap();
+        // The first kv grant opens the store.
+        let _kv: caplet::kv_capnp::store::Client =
+            conn.builtin(&Builtin::kv("counter")).await.unwrap();
+        assert_eq!(http(&address, "GET", "/readyz"), (200, "ready\n".into()));
+        let text = http(&address, "GET", "/metrics").1;
+        assert_eq!(sample(&text, "caplet_store_up"), 1.0, "{text}");
+
+        // The data directory goes away (an unmounted volume): the open
+        // connection still reads its cache and the unlinked file, but the
+        // database is no longer there for anyone else.
+        std::fs::remove_dir_all(data.path()).unwrap();
+        let (status, body) = http(&address, "GET", "/readyz");
+        assert_eq!(status, 503, "{body}");
+        assert!(body.starts_with("the store does not answer: "), "{body}");
+        let text = http(&address, "GET", "/metrics").1;
+        assert_eq!(sample(&text, "caplet_store_up"), 0.0, "{text}");
+        // Alive all the same.
+        assert_eq!(http(&address, "GET", "/healthz").0, 200);
+    });
+}
