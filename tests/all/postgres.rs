@@ -329,7 +329,7 @@ fn caplet_store_moves_data_sqlite_to_postgres_and_back() {
     let dir = tempfile::tempdir().unwrap();
     let (first, back) = (dir.path().join("first"), dir.path().join("back"));
     let script = dir.path().join("store.js");
-    std::fs::write(&script, include_str!("js/postgres_store.js")).unwrap();
+    std::fs::write(&script, include_str!("../js/postgres_store.js")).unwrap();
     let fs_grant = format!("fs=fs:{name}");
     let kv_grant = format!("kv=kv:{name}");
     let run = |data: &std::path::Path, entry: &str, input: &str| {
