@@ -11,9 +11,9 @@
 //! (not a benchmark: mixed load for minutes, memory and descriptors over
 //! time) is `cargo run --release -p caplet-bench -- soak [--help]`.
 
-mod charts;
 mod brokers;
 mod call_log;
+mod charts;
 mod floor;
 mod measure;
 mod memory;
@@ -25,9 +25,9 @@ mod report;
 mod run;
 mod soak;
 mod stats;
+mod store;
 mod throughput;
 mod workerd;
-mod store;
 
 use clap::Parser;
 

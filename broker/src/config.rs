@@ -69,7 +69,7 @@ use crate::quota::Quotas;
 pub const DEFAULT_DATA_DIR: &str = "caplet-data";
 
 /// The prefix of environment variables read as secrets.
-pub const SECRET_ENV_PREFIX: &str = "CAPLET_SECRET_";
+pub use caplet_egress::secrets::ENV_PREFIX as SECRET_ENV_PREFIX;
 
 /// `caplet.toml` as written.
 #[derive(Debug, Default, Deserialize)]

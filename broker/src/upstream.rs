@@ -37,8 +37,8 @@ use rmcp::service::{Peer, RoleClient, RunningService, ServiceExt};
 use rmcp::transport::TokioChildProcess;
 use serde_json::Value;
 
-use crate::config::SECRET_ENV_PREFIX;
 use crate::error::Error;
+use caplet_egress::secrets::ENV_PREFIX as SECRET_ENV_PREFIX;
 
 /// Most tools one upstream may list (each is a method of its interface).
 pub const MAX_TOOLS: usize = 1024;

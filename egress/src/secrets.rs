@@ -20,6 +20,10 @@ pub const REDACTED: &str = "[redacted]";
 /// and `]` are not allowed: the name stays one a client can use.
 pub const REDACTED_TOKEN: &str = "redacted";
 
+/// The prefix of environment variables a broker reads as secrets
+/// (`CAPLET_SECRET_NAME` is the secret `NAME`).
+pub const ENV_PREFIX: &str = "CAPLET_SECRET_";
+
 /// A named set of secret values.
 #[derive(Clone, Default)]
 pub struct Secrets {

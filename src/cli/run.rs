@@ -163,7 +163,8 @@ async fn invoke(connection: &Connection, code: &WorkerCode, args: &Args) -> anyh
             .invoke_streaming(&args.entry, &args.input, on_line)
             .await
     };
-    let rest = |logs: &[caplet_client::LogLine]| logs.get(streamed.get()..).unwrap_or_default().to_vec();
+    let rest =
+        |logs: &[caplet_client::LogLine]| logs.get(streamed.get()..).unwrap_or_default().to_vec();
     let calls_rest = |calls: &[caplet_client::CallRecord]| {
         calls
             .get(calls_streamed.get()..)

@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 
-use crate::path::{MAX_NAME_BYTES, MAX_PATH_BYTES};
+use crate::{MAX_NAME_BYTES, MAX_PATH_BYTES};
 
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

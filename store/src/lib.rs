@@ -38,6 +38,11 @@
 //! # }
 //! ```
 
+/// Longest accepted path, in bytes, as given (before normalisation).
+pub const MAX_PATH_BYTES: usize = 4096;
+/// Longest accepted path component, in bytes.
+pub const MAX_NAME_BYTES: usize = 255;
+
 pub mod answer;
 pub mod backend;
 pub mod db;

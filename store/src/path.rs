@@ -7,11 +7,7 @@
 //! root: there is nothing above it to reach.
 
 use crate::error::{Error, Result};
-
-/// Longest accepted path, in bytes, as given (before normalisation).
-pub const MAX_PATH_BYTES: usize = 4096;
-/// Longest accepted path component, in bytes.
-pub const MAX_NAME_BYTES: usize = 255;
+pub use crate::{MAX_NAME_BYTES, MAX_PATH_BYTES};
 
 /// Normalises `raw` into an absolute path: drops empty and `.` components,
 /// resolves `..`, and takes a relative path from the root.
