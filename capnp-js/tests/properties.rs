@@ -399,6 +399,10 @@ impl Js {
 /// (written, read back).
 type Pair = (Js, Js);
 
+/// Named members of an object: the name, the value written and read back
+/// (`None`: left out), and what it reads as when left out.
+type Parts = Vec<(String, Option<Pair>, Js)>;
+
 fn same(js: Js) -> Pair {
     (js.clone(), js)
 }
@@ -477,12 +481,8 @@ fn default_js(ty: &Ty, default: &Option<Lit>) -> Js {
 
 /// Values for `members`, named from `namer`: each field is written or
 /// left out; groups are always written; a union gets exactly one member.
-fn members_value(
-    schema: &Schema,
-    members: &[Member],
-    namer: &mut Namer,
-) -> BoxedStrategy<Vec<(String, Option<Pair>, Js)>> {
-    let mut parts: Vec<BoxedStrategy<Vec<(String, Option<Pair>, Js)>>> = Vec::new();
+fn members_value(schema: &Schema, members: &[Member], namer: &mut Namer) -> BoxedStrategy<Parts> {
+    let mut parts: Vec<BoxedStrategy<Parts>> = Vec::new();
     for m in members {
         match m {
             Member::Field(ty, default) => {
@@ -527,12 +527,8 @@ fn members_value(
 
 /// Exactly one member of a union, written (a member left out would leave
 /// the union unset).
-fn union_value(
-    schema: &Schema,
-    members: &[Member],
-    namer: &mut Namer,
-) -> BoxedStrategy<Vec<(String, Option<Pair>, Js)>> {
-    let each: Vec<BoxedStrategy<Vec<(String, Option<Pair>, Js)>>> = members
+fn union_value(schema: &Schema, members: &[Member], namer: &mut Namer) -> BoxedStrategy<Parts> {
+    let each: Vec<BoxedStrategy<Parts>> = members
         .iter()
         .map(|m| members_value(schema, std::slice::from_ref(m), namer))
         .collect();
@@ -552,7 +548,7 @@ fn union_value(
 }
 
 /// (written object, read-back object) from named parts.
-fn object(fields: Vec<(String, Option<Pair>, Js)>) -> Pair {
+fn object(fields: Parts) -> Pair {
     let mut written = Vec::new();
     let mut read = Vec::new();
     for (name, value, absent) in fields {
