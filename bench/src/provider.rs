@@ -9,12 +9,11 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use caplet_capnp_js::codec::{RawPointerBuilder, RawPointerReader};
+use caplet_capnp_js::codec::raw::{RawPointerBuilder, RawPointerReader, StructBuilder, StructSize};
 use caplet_capnp_js::dynamic::{self, DynServer};
 use caplet_client::InterfaceSchema;
 use capnp::any_pointer;
 use capnp::capability::{Params, Promise, Results};
-use capnp::private::layout::StructSize;
 
 /// The schema file, as sent to the broker with each grant.
 pub const SCHEMA: &str = include_str!("../schema/bench.capnp");
@@ -64,12 +63,9 @@ impl Bench {
                     .0
                     .get_struct(None)?;
                 let n: u32 = params.get_data_field(0);
-                let out = results
-                    .get()
-                    .get_as::<RawPointerBuilder>()?
-                    .0
-                    .init_struct(ONE_WORD);
-                out.set_data_field::<u32>(0, n);
+                let out =
+                    StructBuilder::init(results.get().get_as::<RawPointerBuilder>()?.0, ONE_WORD);
+                out.set_data::<u32>(0, n, 0)?;
             }
             1 => {
                 let depth = self.depth + 1;
@@ -77,13 +73,12 @@ impl Bench {
                     depth,
                     calls: self.calls.clone(),
                 }));
-                let out = results
-                    .get()
-                    .get_as::<RawPointerBuilder>()?
-                    .0
-                    .init_struct(WORD_AND_POINTER);
-                out.set_data_field::<u32>(0, depth);
-                out.get_pointer_field(0).set_capability(next.hook);
+                let out = StructBuilder::init(
+                    results.get().get_as::<RawPointerBuilder>()?.0,
+                    WORD_AND_POINTER,
+                );
+                out.set_data::<u32>(0, depth, 0)?;
+                out.pointer(0)?.set_capability(next.hook);
             }
             other => {
                 return Err(capnp::Error::unimplemented(format!(

@@ -40,16 +40,14 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use caplet_capnp_js::codec::{RawPointerBuilder, RawPointerReader, RawStruct};
+use caplet_capnp_js::codec::raw::{
+    self, CapTableReader, ClientHook, ElementSize, PointerBuilder, PointerReader, RawPointerBuilder,
+    RawPointerReader, RawStruct, StructBuilder, StructReader, StructSize,
+};
 use caplet_capnp_js::dynamic::{self, DynServer};
 use caplet_capnp_js::schema::{FieldKind, Layout, SchemaSet, Type};
 use capnp::capability::{Params, Promise, RemotePromise, Results};
-use capnp::private::capability::ClientHook;
-use capnp::private::layout::{
-    CapTableReader, ElementSize, PointerBuilder, PointerReader, StructBuilder, StructReader,
-    StructSize,
-};
-use capnp::traits::{FromPointerBuilder, FromPointerReader};
+use capnp::traits::FromPointerReader;
 use capnp::{any_pointer, any_pointer_list, struct_list};
 
 use crate::calls::{self, CallLog, Ticket};
@@ -493,7 +491,7 @@ impl Membrane {
         self.copy_struct(
             params_plan,
             &from,
-            &mut to.init_struct(params_plan.size),
+            &mut StructBuilder::init(to, params_plan.size),
             0,
             passed_out,
         )?;
@@ -503,7 +501,7 @@ impl Membrane {
             let root = results.get().get_as::<RawPointerBuilder<'_>>()?.0;
             self.fill(
                 plan,
-                &mut root.init_struct(plan.size),
+                &mut StructBuilder::init(root, plan.size),
                 &pipeline,
                 0,
                 returned,
@@ -525,9 +523,9 @@ impl Membrane {
             .get_struct(None)?;
         let root = results.get().get_as::<RawPointerBuilder<'_>>()?.0;
         let mut out = if plan.prefills {
-            root.get_struct(plan.size, None)?
+            StructBuilder::get(root, plan.size)?
         } else {
-            root.init_struct(plan.size)
+            StructBuilder::init(root, plan.size)
         };
         self.copy_struct(plan, &answer, &mut out, 0, returned)?;
         Ok(bytes)
@@ -566,16 +564,16 @@ impl Membrane {
                 What::Cap(interface_id) => {
                     let cap = pipeline.get_pointer_field(slot.index).as_cap();
                     out.reborrow()
-                        .get_pointer_field(slot.index.into())
+                        .pointer(slot.index.into())?
                         .set_capability(self.wrap_cap(cap, interface_id, side));
                 }
                 What::Struct(id) if depth + 1 < MAX_DEPTH => {
                     let inner = self.plans.struct_plan(id)?;
                     if inner.prefills {
-                        let mut built = out
-                            .reborrow()
-                            .get_pointer_field(slot.index.into())
-                            .init_struct(inner.size);
+                        let mut built = StructBuilder::init(
+                            out.reborrow().pointer(slot.index.into())?,
+                            inner.size,
+                        );
                         let pipeline = pipeline.get_pointer_field(slot.index);
                         self.fill(&inner, &mut built, &pipeline, depth + 1, side)?;
                     }
@@ -605,7 +603,7 @@ impl Membrane {
             return Err(nested_too_deep());
         }
         for word in 0..usize::from(plan.size.data) {
-            to.set_data_field::<u64>(word, from.get_data_field::<u64>(word));
+            to.set_data::<u64>(word, from.get_data_field::<u64>(word), 0)?;
         }
         for slot in &plan.pointers {
             let present = slot
@@ -616,11 +614,11 @@ impl Membrane {
                 continue;
             }
             let source = from.get_pointer_field(slot.index.into());
-            let target = to.reborrow().get_pointer_field(slot.index.into());
+            let target = to.reborrow().pointer(slot.index.into())?;
             if !target.is_null() {
                 if let What::Struct(id) = slot.what {
                     let inner = self.plans.struct_plan(id)?;
-                    let mut built = target.get_struct(inner.size, None)?;
+                    let mut built = StructBuilder::get(target, inner.size)?;
                     self.copy_struct(
                         &inner,
                         &source.get_struct(None)?,
@@ -669,7 +667,7 @@ impl Membrane {
             }
             What::Struct(id) => {
                 let plan = self.plans.struct_plan(*id)?;
-                let mut built = to.init_struct(plan.size);
+                let mut built = StructBuilder::init(to, plan.size);
                 self.copy_struct(&plan, &from.get_struct(None)?, &mut built, depth + 1, side)
             }
             What::List(element) => self.copy_list(element, from, to, depth + 1, side),
@@ -691,11 +689,9 @@ impl Membrane {
         if let What::Struct(id) = element {
             let plan = self.plans.struct_plan(*id)?;
             let list = struct_list::Reader::<RawStruct>::get_from_pointer(&from, None)?;
-            let mut to = to;
-            to.reborrow().init_struct_list(list.len(), plan.size);
-            let mut built = struct_list::Builder::<RawStruct>::get_from_pointer(to, None)?;
+            let mut built = raw::StructListBuilder::init(to, list.len(), plan.size)?;
             for i in 0..list.len() {
-                let mut out = built.reborrow().get(i).0;
+                let mut out = built.get(i)?;
                 self.copy_struct(&plan, &list.get(i).0, &mut out, depth + 1, side)?;
             }
             return Ok(());
@@ -884,7 +880,7 @@ struct Node @0xc0ffee0000000004 { next @0 :Node; names @1 :List(Text); }
     }
 
     impl Provider {
-        fn link(&self) -> Box<dyn capnp::private::capability::ClientHook> {
+        fn link(&self) -> Box<dyn ClientHook> {
             dynamic::client(Rc::new(Provider {
                 reached: self.reached.clone(),
             }))
@@ -895,21 +891,22 @@ struct Node @0xc0ffee0000000004 { next @0 :Node; names @1 :List(Text); }
             let size = |data, pointers| StructSize { data, pointers };
             match method_id {
                 0 => {
-                    let root = out.init_struct(size(1, 1));
-                    root.set_data_field::<u32>(0, 1);
-                    root.get_pointer_field(0).set_capability(self.link());
+                    let root = StructBuilder::init(out, size(1, 1));
+                    root.set_data::<u32>(0, 1, 0).unwrap();
+                    root.pointer(0).unwrap().set_capability(self.link());
                 }
                 2 => {
-                    let root = out.init_struct(size(0, 1));
-                    let pick = root.get_pointer_field(0).init_struct(size(1, 1));
+                    let root = StructBuilder::init(out, size(0, 1));
+                    let pick = StructBuilder::init(root.pointer(0).unwrap(), size(1, 1));
                     // Discriminant 0: `link`.
-                    pick.get_pointer_field(0).set_capability(self.link());
+                    pick.pointer(0).unwrap().set_capability(self.link());
                 }
                 4 => {
-                    let mut root = out.init_struct(size(0, 3));
+                    let mut root = StructBuilder::init(out, size(0, 3));
                     let mut links = root
                         .reborrow()
-                        .get_pointer_field(0)
+                        .pointer(0)
+                        .unwrap()
                         .init_list(ElementSize::Pointer, 2);
                     for i in 0..2 {
                         links
@@ -917,13 +914,11 @@ struct Node @0xc0ffee0000000004 { next @0 :Node; names @1 :List(Text); }
                             .get_pointer_element(i)
                             .set_capability(self.link());
                     }
-                    let mut holders = root.reborrow().get_pointer_field(1);
-                    holders.reborrow().init_struct_list(1, size(1, 2));
-                    let mut holders =
-                        struct_list::Builder::<RawStruct>::get_from_pointer(holders, None).unwrap();
-                    let holder = holders.reborrow().get(0).0;
-                    holder.get_pointer_field(0).set_capability(self.link());
-                    let outer = root.get_pointer_field(2).init_list(ElementSize::Pointer, 1);
+                    let holders = root.reborrow().pointer(1).unwrap();
+                    let mut holders = raw::StructListBuilder::init(holders, 1, size(1, 2)).unwrap();
+                    let holder = holders.get(0).unwrap();
+                    holder.pointer(0).unwrap().set_capability(self.link());
+                    let outer = root.pointer(2).unwrap().init_list(ElementSize::Pointer, 1);
                     let mut inner = outer
                         .get_pointer_element(0)
                         .init_list(ElementSize::Pointer, 1);
@@ -978,11 +973,14 @@ struct Node @0xc0ffee0000000004 { next @0 :Node; names @1 :List(Text); }
                     let mut request =
                         to.new_call::<any_pointer::Owned, any_pointer::Owned>(TAKER, 0, None);
                     let root = request.get().get_as::<RawPointerBuilder<'_>>()?.0;
-                    root.init_struct(StructSize {
-                        data: 0,
-                        pointers: 1,
-                    })
-                    .get_pointer_field(0)
+                    StructBuilder::init(
+                        root,
+                        StructSize {
+                            data: 0,
+                            pointers: 1,
+                        },
+                    )
+                    .pointer(0)?
                     .set_capability(self.link());
                     request.send().promise.await?;
                     Ok(())
@@ -1157,11 +1155,15 @@ struct Node @0xc0ffee0000000004 { next @0 :Node; names @1 :List(Text); }
             let mut request =
                 granted.new_call::<any_pointer::Owned, any_pointer::Owned>(LINK, 5, None);
             let root = request.get().get_as::<RawPointerBuilder<'_>>().unwrap().0;
-            root.init_struct(StructSize {
-                data: 0,
-                pointers: 1,
-            })
-            .get_pointer_field(0)
+            StructBuilder::init(
+                root,
+                StructSize {
+                    data: 0,
+                    pointers: 1,
+                },
+            )
+            .pointer(0)
+            .unwrap()
             .set_capability(dynamic::client(taker.clone()).hook);
             request.send().promise.await.unwrap();
             let link = taker.got.borrow_mut().take().expect("the taker was called");

@@ -306,10 +306,8 @@ fn parent_death_kills_the_confined_child() {
     // that a failure fails instead of hanging. As a child subreaper, this
     // process inherits the orphaned grandchild and can reap it.
     // SAFETY: PR_SET_CHILD_SUBREAPER takes an integer.
-    assert_eq!(
-        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) },
-        0
-    );
+    let subreaper = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    assert_eq!(subreaper, 0);
     let mut reaper = Reaper {
         middle: scenario("middle").spawn().unwrap(),
         grandchild: None,

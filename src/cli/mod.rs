@@ -344,6 +344,8 @@ pub async fn reclaim_freed_memory() {
         {
             // SAFETY: mallinfo2 and malloc_trim take no pointer of ours.
             if unsafe { libc::mallinfo2() }.fordblks > TRIM_ABOVE {
+                // SAFETY: malloc_trim takes no pointer; it only returns
+                // free heap memory to the system.
                 unsafe { libc::malloc_trim(0) };
             }
         }

@@ -36,7 +36,7 @@ use capnp::traits::{FromPointerBuilder, FromPointerReader};
 
 pub use capnp::private::capability::ClientHook;
 pub use capnp::private::layout::{
-    CapTable, ElementSize, ListBuilder, ListReader, PointerBuilder, PointerReader,
+    CapTable, CapTableReader, ElementSize, ListBuilder, ListReader, PointerBuilder, PointerReader,
     PrimitiveElement, StructReader, StructSize,
 };
 

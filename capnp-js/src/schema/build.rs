@@ -12,6 +12,9 @@ use std::hash::BuildHasherDefault;
 use capnp::message::ReaderOptions;
 use capnp::schema_capnp::{field, node, value};
 
+/// Short name of a node: its display name minus the file/scope prefix. The
+/// parameter and result structs the compiler makes for a method
+/// (`find$Params`) are called `Params` / `Results`.
 fn short_name(n: node::Reader<'_>) -> Result<Box<str>, SchemaError> {
     let display = n.get_display_name()?.to_str().map_err(capnp::Error::from)?;
     let prefix = n.get_display_name_prefix_length() as usize;

@@ -65,9 +65,6 @@ impl fmt::Debug for SchemaSet {
     }
 }
 
-/// Short name of a node: its display name minus the file/scope prefix. The
-/// parameter and result structs the compiler makes for a method
-
 impl SchemaSet {
     /// Number of nodes in the set.
     pub fn len(&self) -> usize {

@@ -27,9 +27,9 @@ mod stub;
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
+use caplet_capnp_js::codec::raw::ClientHook;
 use caplet_capnp_js::codec::{self, CapReader, CapWriter, CodecError};
 use caplet_capnp_js::schema::{IdMap, SchemaSet};
-use capnp::private::capability::ClientHook;
 use rquickjs::{Ctx, Function, Object, Persistent, Value};
 
 use crate::invocation::{Core, Held};
