@@ -41,8 +41,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use caplet_capnp_js::codec::raw::{
-    self, CapTableReader, ClientHook, ElementSize, PointerBuilder, PointerReader, RawPointerBuilder,
-    RawPointerReader, RawStruct, StructBuilder, StructReader, StructSize,
+    self, CapTableReader, ClientHook, ElementSize, PointerBuilder, PointerReader,
+    RawPointerBuilder, RawPointerReader, RawStruct, StructBuilder, StructReader, StructSize,
 };
 use caplet_capnp_js::dynamic::{self, DynServer};
 use caplet_capnp_js::schema::{FieldKind, Layout, SchemaSet, Type};
@@ -931,21 +931,23 @@ struct Node @0xc0ffee0000000004 { next @0 :Node; names @1 :List(Text); }
                     // `root` is a Node sent larger than its schema, with a
                     // capability in a pointer the schema does not name, and
                     // so is its `next`.
-                    let root = out.init_struct(size(0, 1));
-                    let mut node = root.get_pointer_field(0).init_struct(size(1, 3));
+                    let root = StructBuilder::init(out, size(0, 1));
+                    let mut node = StructBuilder::init(root.pointer(0).unwrap(), size(1, 3));
                     node.reborrow()
-                        .get_pointer_field(2)
+                        .pointer(2)
+                        .unwrap()
                         .set_capability(self.link());
                     node.reborrow()
-                        .get_pointer_field(1)
+                        .pointer(1)
+                        .unwrap()
                         .init_list(ElementSize::Pointer, 0);
-                    let next = node.get_pointer_field(0).init_struct(size(0, 4));
-                    next.get_pointer_field(3).set_capability(self.link());
+                    let next = StructBuilder::init(node.pointer(0).unwrap(), size(0, 4));
+                    next.pointer(3).unwrap().set_capability(self.link());
                 }
                 7 => {
                     // A capability where the schema has a list of text.
-                    let root = out.init_struct(size(0, 1));
-                    let mut names = root.get_pointer_field(0).init_list(ElementSize::Pointer, 1);
+                    let root = StructBuilder::init(out, size(0, 1));
+                    let mut names = root.pointer(0).unwrap().init_list(ElementSize::Pointer, 1);
                     names
                         .reborrow()
                         .get_pointer_element(0)
@@ -1258,17 +1260,21 @@ struct Node @0xc0ffee0000000004 { next @0 :Node; names @1 :List(Text); }
             let mut request =
                 kept.new_call::<any_pointer::Owned, any_pointer::Owned>(LINK, 8, None);
             let root = request.get().get_as::<RawPointerBuilder<'_>>().unwrap().0;
-            let node = root
-                .init_struct(StructSize {
+            let root = StructBuilder::init(
+                root,
+                StructSize {
                     data: 0,
                     pointers: 1,
-                })
-                .get_pointer_field(0)
-                .init_struct(StructSize {
+                },
+            );
+            let node = StructBuilder::init(
+                root.pointer(0).unwrap(),
+                StructSize {
                     data: 0,
                     pointers: 4,
-                });
-            node.get_pointer_field(3).set_capability(link.hook);
+                },
+            );
+            node.pointer(3).unwrap().set_capability(link.hook);
             request.send().promise.await.unwrap();
         });
         assert_eq!(keeper.calls.get(), 1);

@@ -134,6 +134,7 @@ fn counters_read_exactly_the_workload_and_the_probes_answer() {
     });
 
     let n = INVOCATIONS as f64;
+    // SAFETY: getuid(2) has no preconditions and cannot fail.
     let uid = unsafe { libc::getuid() };
     for (series, expected) in [
         ("caplet_invocations_total{outcome=\"ok\"}", n),

@@ -39,6 +39,7 @@ fn get_sticks_to_one_broker_across_reconnects_and_fails_over() {
         .iter()
         .map(|s| BrokerAddress::Unix(s.socket.clone()))
         .collect();
+    // SAFETY: getuid(2) has no preconditions and cannot fail.
     let uid = unsafe { libc::getuid() };
     let principal = format!("unix:{uid}");
     let code = WorkerCode::new("counter.js", COUNTER);
