@@ -25,7 +25,7 @@
 //! - [`descriptors`]: the descriptor limit, raised at start, and the
 //!   reserve unauthenticated TCP connections never take.
 //! - [`metrics`]: the counters and histograms `caplet serve --metrics`
-//!   reports, and readiness ([`Broker::readiness`]).
+//!   reports, and readiness ([`Probe::readiness`]).
 //! - [`auth`]: the token file, the `Gatekeeper` of TCP connections and the
 //!   backoff after failed authentications.
 

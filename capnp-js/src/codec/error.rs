@@ -21,7 +21,7 @@ pub enum ErrorKind {
     /// The schema lacks a node or uses an unsupported construct
     /// (thrown as `TypeError`).
     Schema,
-    /// The message would exceed [`Limits`] (thrown as `RangeError`).
+    /// The message would exceed [`Limits`](super::write::Limits) (thrown as `RangeError`).
     Limit,
     /// The Cap'n Proto message is malformed (thrown as `Error`).
     Capnp,

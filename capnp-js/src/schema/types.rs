@@ -36,7 +36,7 @@ impl Hasher for IdHasher {
 /// A map keyed by node id.
 pub type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
-/// Errors building or checking a [`SchemaSet`].
+/// Errors building or checking a [`SchemaSet`](super::SchemaSet).
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SchemaError {
     /// A node id that is not in the set.
@@ -111,7 +111,7 @@ pub enum Type {
     Struct(u64),
     /// Interface by node id.
     Interface(u64),
-    /// A type the codec refuses (see [`SchemaSet::check_interface`]).
+    /// A type the codec refuses (see [`SchemaSet::check_interface`](super::SchemaSet::check_interface)).
     Unsupported(Unsupported),
 }
 
@@ -357,7 +357,7 @@ pub struct InterfaceInfo {
     pub own_methods: Vec<MethodInfo>,
     /// Own methods first, then inherited ones (breadth-first over `extends`,
     /// each interface once). Superclasses missing from the set are skipped
-    /// here and reported by [`SchemaSet::check_interface`].
+    /// here and reported by [`SchemaSet::check_interface`](super::SchemaSet::check_interface).
     pub methods: Vec<MethodInfo>,
 }
 
