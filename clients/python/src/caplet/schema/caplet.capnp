@@ -89,7 +89,10 @@ interface Broker {
   # recently used id whose worker no client holds is forgotten. When every
   # cached worker is held, a new id fails with `overloaded`
   # `quota_exceeded: cached_ids: …`. Loading counts against `workers` and
-  # `memory_bytes` like `load`.
+  # `memory_bytes` like `load`. The cache is per broker and best-effort:
+  # brokers sharing a store do not share it, and a `get` that misses (another
+  # broker, an eviction, a restart) simply loads the worker anew, so module
+  # state must never be relied on; durable state belongs in `fs` or `kv`.
 
   builtin @2 (grant :BuiltinGrant) -> (cap :Capability, interfaceSchema :InterfaceSchema);
   # A built-in capability the broker itself serves (see `BuiltinGrant`),
