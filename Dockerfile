@@ -7,7 +7,7 @@
 FROM rust:1.88-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked -p caplet-client --bin caplet \
+RUN cargo build --release --locked -p caplet-cli --bin caplet \
     && cp target/release/caplet /caplet
 
 # glibc and libgcc, nothing else: no shell, no package manager.

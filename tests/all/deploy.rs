@@ -188,4 +188,29 @@ fn the_dockerfile_is_multi_stage_and_runs_the_binary_as_non_root() {
         .as_i64()
         .unwrap();
     assert_eq!(user.split(':').next().unwrap(), uid.to_string());
+    // The build stage builds the package that owns the `caplet` binary.
+    let build = lines[..*stages.last().unwrap()]
+        .iter()
+        .find(|l| l.contains("cargo build"))
+        .expect("a cargo build in the build stage");
+    let words: Vec<&str> = build.split_whitespace().collect();
+    let package = words
+        .iter()
+        .position(|w| *w == "-p")
+        .map(|i| words[i + 1])
+        .expect("cargo build -p PACKAGE");
+    // The root package's `[[bin]] caplet` (its name is the first `name =`
+    // after `[package]`).
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let (_, package_section) = manifest.split_once("\n[package]\n").unwrap();
+    let root_package = package_section
+        .lines()
+        .find_map(|l| l.strip_prefix("name = "))
+        .unwrap()
+        .trim_matches('"');
+    assert!(manifest.contains("[[bin]]\nname = \"caplet\"\n"));
+    assert_eq!(
+        package, root_package,
+        "the Dockerfile builds {package}, not the package of the caplet binary"
+    );
 }
