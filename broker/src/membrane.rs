@@ -488,6 +488,8 @@ impl Membrane {
             .0
             .get_struct(None)?;
         let to = request.get().get_as::<RawPointerBuilder<'_>>()?.0;
+        start_copy();
+        charge(struct_words(params_plan.size))?;
         self.copy_struct(
             params_plan,
             &from,
@@ -522,6 +524,8 @@ impl Membrane {
             .0
             .get_struct(None)?;
         let root = results.get().get_as::<RawPointerBuilder<'_>>()?.0;
+        start_copy();
+        charge(struct_words(plan.size))?;
         let mut out = if plan.prefills {
             StructBuilder::get(root, plan.size)?
         } else {
@@ -618,6 +622,7 @@ impl Membrane {
             if !target.is_null() {
                 if let What::Struct(id) = slot.what {
                     let inner = self.plans.struct_plan(id)?;
+                    charge(struct_words(inner.size))?;
                     let mut built = StructBuilder::get(target, inner.size)?;
                     self.copy_struct(
                         &inner,
@@ -649,6 +654,7 @@ impl Membrane {
                 // pointer in it fails the copy instead of passing unwrapped.
                 let mut from = from;
                 from.imbue(CapTableReader::Dummy);
+                charge(from.total_size()?.word_count)?;
                 any_pointer::Builder::new(to)
                     .set_as(any_pointer::Reader::new(from))
                     .map_err(|e| match e.kind {
@@ -667,6 +673,7 @@ impl Membrane {
             }
             What::Struct(id) => {
                 let plan = self.plans.struct_plan(*id)?;
+                charge(struct_words(plan.size))?;
                 let mut built = StructBuilder::init(to, plan.size);
                 self.copy_struct(&plan, &from.get_struct(None)?, &mut built, depth + 1, side)
             }
@@ -689,6 +696,7 @@ impl Membrane {
         if let What::Struct(id) = element {
             let plan = self.plans.struct_plan(*id)?;
             let list = struct_list::Reader::<RawStruct>::get_from_pointer(&from, None)?;
+            charge(u64::from(list.len()) * struct_words(plan.size))?;
             let mut built = raw::StructListBuilder::init(to, list.len(), plan.size)?;
             for i in 0..list.len() {
                 let mut out = built.get(i)?;
@@ -697,6 +705,7 @@ impl Membrane {
             return Ok(());
         }
         let list = any_pointer_list::Reader::get_from_pointer(&from, None)?;
+        charge(u64::from(list.len()))?;
         let mut built = to.init_list(ElementSize::Pointer, list.len());
         for i in 0..list.len() {
             let item = list.get(i).get_as::<RawPointerReader<'_>>()?.0;
@@ -707,6 +716,42 @@ impl Membrane {
         }
         Ok(())
     }
+}
+
+thread_local! {
+    /// Words the current copy (one call's params or results) has built so
+    /// far. A copy runs without an `.await`, so one copy at a time per thread.
+    static COPIED_WORDS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Starts counting a new copy's words (see [`charge`]).
+fn start_copy() {
+    COPIED_WORDS.with(|w| w.set(0));
+}
+
+/// Counts `words` more of the copy being built, and fails it with
+/// `too_large` past one message's payload (`caplet::MAX_PAYLOAD_WORDS`). A
+/// copy is rebuilt at the schema's sizes, so it can be far larger than the
+/// message it copies (a list of zero-size structs whose schema is large
+/// costs its sender a word); counted before each allocation, it never is.
+fn charge(words: u64) -> Result<(), capnp::Error> {
+    COPIED_WORDS.with(|w| {
+        let total = w.get().saturating_add(words);
+        w.set(total);
+        if total > caplet::MAX_PAYLOAD_WORDS {
+            Err(capnp::Error::failed(format!(
+                "too_large: the copy of this call's payload at its schema's sizes passes {} bytes, the limit of one message",
+                caplet::MAX_PAYLOAD_WORDS * 8
+            )))
+        } else {
+            Ok(())
+        }
+    })
+}
+
+/// Words of one struct of `size`.
+fn struct_words(size: StructSize) -> u64 {
+    u64::from(size.data) + u64::from(size.pointers)
 }
 
 impl Side {
@@ -755,6 +800,7 @@ interface Link @0xc0ffee0000000001 {
   tree @6 () -> (root :Node);
   texts @7 () -> (names :List(Text));
   keep @8 (node :Node) -> ();
+  bomb @9 () -> (holders :List(Holder));
 }
 interface Extended @0xc0ffee0000000002 extends(Link) {
   more @0 () -> ();
@@ -944,6 +990,13 @@ struct Node @0xc0ffee0000000004 { next @0 :Node; names @1 :List(Text); }
                     let next = StructBuilder::init(node.pointer(0).unwrap(), size(0, 4));
                     next.pointer(3).unwrap().set_capability(self.link());
                 }
+                9 => {
+                    // Four million Holders (3 words each in the schema)
+                    // sent as zero-size structs: one word on the wire.
+                    let root = StructBuilder::init(out, size(0, 1));
+                    raw::StructListBuilder::init(root.pointer(0).unwrap(), 4_000_000, size(0, 0))
+                        .unwrap();
+                }
                 7 => {
                     // A capability where the schema has a list of text.
                     let root = StructBuilder::init(out, size(0, 1));
@@ -1055,6 +1108,25 @@ struct Node @0xc0ffee0000000004 { next @0 :Node; names @1 :List(Text); }
 
     fn item<'a>(list: &any_pointer_list::Reader<'a>, i: u32) -> PointerReader<'a> {
         list.get(i).get_as::<RawPointerReader<'a>>().unwrap().0
+    }
+
+    #[test]
+    fn a_copy_larger_than_one_message_fails_the_call_before_it_is_built() {
+        let (granted, _) = grant();
+        futures::executor::block_on(async {
+            let error = call(&granted, LINK, 9)
+                .await
+                .err()
+                .expect("12 million words were copied");
+            assert!(
+                error
+                    .to_string()
+                    .contains("too_large: the copy of this call's payload"),
+                "{error}"
+            );
+            // The membrane still answers.
+            call(&granted, LINK, 3).await.unwrap();
+        });
     }
 
     /// A provider (that would also answer `Extended`) granted as `Link`.

@@ -38,7 +38,6 @@ use rmcp::transport::TokioChildProcess;
 use serde_json::Value;
 
 use crate::error::Error;
-use caplet_egress::secrets::ENV_PREFIX as SECRET_ENV_PREFIX;
 
 /// Most tools one upstream may list (each is a method of its interface).
 pub const MAX_TOOLS: usize = 1024;
@@ -129,15 +128,9 @@ impl UpstreamConfig {
     async fn connect(&self) -> Result<RunningService<RoleClient, ()>, String> {
         let mut command = tokio::process::Command::new(&self.command[0]);
         command.args(&self.command[1..]);
-        for (key, _) in std::env::vars_os() {
-            if key
-                .to_str()
-                .is_some_and(|k| k.starts_with(SECRET_ENV_PREFIX))
-            {
-                command.env_remove(key);
-            }
-        }
-        command.envs(self.env.iter().map(|(k, v)| (k, v)));
+        command
+            .env_clear()
+            .envs(child_env(std::env::vars_os(), &self.env));
         let transport = TokioChildProcess::new(command)
             .map_err(|e| format!("cannot start {:?}: {e}", self.command[0]))?;
         match tokio::time::timeout(START_TIMEOUT, ().serve(transport)).await {
@@ -634,10 +627,60 @@ impl Upstreams {
     }
 }
 
+/// Variables of the broker's environment an upstream server inherits: what
+/// a program needs to run and nothing else. A secret can come from any
+/// variable (`[secrets] x = { env = "GITHUB_TOKEN" }`), so the environment
+/// is cleared and only these pass, then the server's own `env`.
+const INHERITED_ENV: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"];
+
+/// The whole environment of an upstream server's process: the
+/// [`INHERITED_ENV`] variables of `parent`, then `own` (which wins).
+fn child_env(
+    parent: impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+    own: &[(String, String)],
+) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    let mut env: Vec<(std::ffi::OsString, std::ffi::OsString)> = parent
+        .filter(|(key, _)| key.to_str().is_some_and(|k| INHERITED_ENV.contains(&k)))
+        .collect();
+    env.retain(|(key, _)| !own.iter().any(|(k, _)| key.to_str() == Some(k.as_str())));
+    env.extend(own.iter().map(|(k, v)| (k.into(), v.into())));
+    env
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_upstream_inherits_no_secret_of_the_broker() {
+        let parent = [
+            ("PATH", "/usr/bin"),
+            ("HOME", "/home/caplet"),
+            ("GITHUB_TOKEN", "ghp_secret"),
+            ("CAPLET_SECRET_DB", "hunter2"),
+            ("PGPASSWORD", "hunter3"),
+        ]
+        .map(|(k, v)| (k.into(), v.into()));
+        let own = [
+            ("TOKEN".to_string(), "for-the-server".to_string()),
+            ("HOME".to_string(), "/srv".to_string()),
+        ];
+        let mut env: Vec<(String, String)> = child_env(parent.into_iter(), &own)
+            .into_iter()
+            .map(|(k, v)| (k.into_string().unwrap(), v.into_string().unwrap()))
+            .collect();
+        env.sort();
+        assert_eq!(
+            env,
+            [
+                ("HOME", "/srv"),
+                ("PATH", "/usr/bin"),
+                ("TOKEN", "for-the-server")
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+    }
 
     fn tool(name: &str, description: &str, input: Value, output: Option<Value>) -> Tool {
         let object = |v: Value| match v {
