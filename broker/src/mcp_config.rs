@@ -31,8 +31,9 @@ pub struct McpServerConfig {
     /// The URL of a streamable HTTP MCP server (not supported yet: the
     /// configuration names it, and the grant refuses it).
     pub url: Option<String>,
-    /// Environment variables of the command's process besides the broker's
-    /// own (never the broker's `CAPLET_SECRET_*`), as `NAME = "TEMPLATE"`
+    /// Environment variables of the command's process, besides the few it
+    /// inherits from the broker (`PATH`, `HOME`, locale, `TZ`, `TMPDIR`;
+    /// never a secret), as `NAME = "TEMPLATE"`
     /// where the template may hold `{secret:NAME}` placeholders.
     pub env: BTreeMap<String, String>,
 }
