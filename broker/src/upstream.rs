@@ -173,6 +173,45 @@ async fn list(peer: &Peer<RoleClient>) -> Result<Vec<Tool>, String> {
     Ok(tools)
 }
 
+/// Longest tool name accepted, in bytes.
+const MAX_TOOL_NAME_BYTES: usize = 128;
+
+/// Names a tool may not have: on a capability stub they would shadow what
+/// JavaScript itself looks up (a `then` makes the stub a thenable that
+/// `await` would call).
+const RESERVED_TOOL_NAMES: &[&str] = &[
+    "then",
+    "constructor",
+    "__proto__",
+    "toString",
+    "valueOf",
+    "toJSON",
+];
+
+/// Checks the names an upstream lists before they become methods: each
+/// 1–128 bytes of printable ASCII other than space, none reserved, none
+/// listed twice (a second would be unreachable). The error names the first
+/// bad one.
+fn check_tool_names<'a>(names: impl Iterator<Item = &'a str>) -> Result<(), String> {
+    let mut seen = std::collections::HashSet::new();
+    for name in names {
+        let bad = |why: &str| Err(format!("bad_tool_name: {name:?}: {why}"));
+        if name.is_empty() || name.len() > MAX_TOOL_NAME_BYTES {
+            return bad(&format!("a tool name is 1-{MAX_TOOL_NAME_BYTES} bytes"));
+        }
+        if !name.bytes().all(|b| b.is_ascii_graphic()) {
+            return bad("a tool name is printable ASCII without spaces");
+        }
+        if RESERVED_TOOL_NAMES.contains(&name) {
+            return bad("reserved in JavaScript");
+        }
+        if !seen.insert(name) {
+            return bad("listed twice");
+        }
+    }
+    Ok(())
+}
+
 /// One tool: its name, its argument checker and its description.
 struct ToolEntry {
     tool: Tool,
@@ -196,6 +235,7 @@ impl Upstream {
         let running = config.connect().await.map_err(|e| config.unavailable(e))?;
         let peer = running.peer().clone();
         let listed = list(&peer).await.map_err(|e| config.unavailable(e))?;
+        check_tool_names(listed.iter().map(|t| &*t.name)).map_err(|e| config.unavailable(e))?;
         let mut tools = Vec::new();
         for tool in listed {
             let schema = Value::Object((*tool.input_schema).clone());
@@ -651,6 +691,30 @@ fn child_env(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn tool_names_that_would_be_unsafe_or_unreachable_methods_are_refused() {
+        assert_eq!(
+            check_tool_names(["add", "get-weather", "a.b"].into_iter()),
+            Ok(())
+        );
+        for (names, why) in [
+            (vec!["add", "add"], "\"add\": listed twice"),
+            (vec!["then"], "\"then\": reserved in JavaScript"),
+            (vec!["__proto__"], "\"__proto__\": reserved in JavaScript"),
+            (vec![""], "\"\": a tool name is 1-128 bytes"),
+            (vec!["two words"], "printable ASCII without spaces"),
+            (vec!["caf\u{e9}"], "printable ASCII without spaces"),
+        ] {
+            let error = check_tool_names(names.into_iter()).unwrap_err();
+            assert!(
+                error.starts_with("bad_tool_name: ") && error.contains(why),
+                "{error}"
+            );
+        }
+        let long = "x".repeat(129);
+        assert!(check_tool_names([long.as_str()].into_iter()).is_err());
+    }
 
     #[test]
     fn an_upstream_inherits_no_secret_of_the_broker() {
