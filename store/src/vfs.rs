@@ -29,6 +29,59 @@ pub const MAX_BATCH_OPS: usize = 1000;
 /// Most entries one glob may return.
 pub const MAX_GLOB_MATCHES: usize = 10_000;
 
+/// The matches of one glob over a volume, for both backends: the range of
+/// paths that can match, and the matches, bounded by [`MAX_GLOB_MATCHES`]
+/// and [`crate::MAX_ANSWER_BYTES`]. The backends differ only in how they
+/// read the candidates (in path order).
+pub(crate) struct GlobMatches<'p> {
+    /// The components of the normalised pattern.
+    parts: Vec<&'p str>,
+    out: Vec<Entry>,
+    budget: Budget,
+}
+
+impl<'p> GlobMatches<'p> {
+    /// For `pattern`, already normalised ([`path::normalize`]).
+    pub(crate) fn new(pattern: &'p str) -> Self {
+        GlobMatches {
+            parts: path::components(pattern),
+            out: Vec::new(),
+            budget: Budget::new("glob matches"),
+        }
+    }
+
+    /// The pattern's literal prefix and the range of paths under it: only
+    /// entries there can match.
+    pub(crate) fn candidates(&self) -> (String, String, String) {
+        let literal = self
+            .parts
+            .iter()
+            .take_while(|c| !path::has_wildcard(c) && **c != "**")
+            .fold("/".to_string(), |dir, c| path::join(&dir, c));
+        let (lo, hi) = path::descendants_range(&literal);
+        (literal, lo, hi)
+    }
+
+    /// Keeps `entry` if it matches; fails past the bounds.
+    pub(crate) fn offer(&mut self, entry: Entry) -> Result<()> {
+        if path::glob_match(&self.parts, &path::components(&entry.path)) {
+            if self.out.len() == MAX_GLOB_MATCHES {
+                return Err(Error::TooManyMatches {
+                    limit: MAX_GLOB_MATCHES,
+                });
+            }
+            self.budget.take(entry.answer_bytes())?;
+            self.out.push(entry);
+        }
+        Ok(())
+    }
+
+    /// The matches, in the order offered.
+    pub(crate) fn into_entries(self) -> Vec<Entry> {
+        self.out
+    }
+}
+
 /// The limits of one volume grant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Quota {
@@ -386,13 +439,8 @@ impl Vfs {
     pub fn glob(&self, pattern: &str) -> Result<Vec<Entry>> {
         let conn = self.conn.borrow();
         let pat = path::normalize(pattern).map_err(|e| e.op("glob", quote(pattern)))?;
-        let pat_parts = path::components(&pat);
-        // Only entries under the pattern's literal prefix can match.
-        let literal = pat_parts
-            .iter()
-            .take_while(|c| !path::has_wildcard(c) && **c != "**")
-            .fold("/".to_string(), |dir, c| path::join(&dir, c));
-        let (lo, hi) = path::descendants_range(&literal);
+        let mut matches = GlobMatches::new(&pat);
+        let (literal, lo, hi) = matches.candidates();
         let run = || -> Result<Vec<Entry>> {
             let mut stmt = conn.prepare(
                 "SELECT path, dir, size FROM nodes
@@ -400,21 +448,10 @@ impl Vfs {
                  ORDER BY path",
             )?;
             let rows = stmt.query_map(params![self.id, literal, lo, hi], row_to_entry)?;
-            let mut out = Vec::new();
-            let mut budget = Budget::new("glob matches");
             for row in rows {
-                let entry = row?;
-                if path::glob_match(&pat_parts, &path::components(&entry.path)) {
-                    if out.len() == MAX_GLOB_MATCHES {
-                        return Err(Error::TooManyMatches {
-                            limit: MAX_GLOB_MATCHES,
-                        });
-                    }
-                    budget.take(entry.answer_bytes())?;
-                    out.push(entry);
-                }
+                matches.offer(row?)?;
             }
-            Ok(out)
+            Ok(matches.into_entries())
         };
         run().map_err(|e| e.op("glob", pat.clone()))
     }

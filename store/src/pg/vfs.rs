@@ -21,8 +21,8 @@ use crate::answer::Budget;
 use crate::error::{quote, Error, Result};
 use crate::path;
 use crate::vfs::{
-    check_size, unreachable_result, Entry, Kind, Node, Op, OpResult, Quota, Usage, MAX_BATCH_OPS,
-    MAX_GLOB_MATCHES,
+    check_size, unreachable_result, Entry, GlobMatches, Kind, Node, Op, OpResult, Quota, Usage,
+    MAX_BATCH_OPS,
 };
 
 /// A handle on one volume in PostgreSQL. Cheap to clone.
@@ -155,12 +155,8 @@ impl PgVfs {
     /// by path (see [`crate::Vfs::glob`]).
     pub async fn glob(&self, pattern: &str) -> Result<Vec<Entry>> {
         let pat = path::normalize(pattern).map_err(|e| e.op("glob", quote(pattern)))?;
-        let pat_parts = path::components(&pat);
-        let literal = pat_parts
-            .iter()
-            .take_while(|c| !path::has_wildcard(c) && **c != "**")
-            .fold("/".to_string(), |dir, c| path::join(&dir, c));
-        let (lo, hi) = path::descendants_range(&literal);
+        let mut matches = GlobMatches::new(&pat);
+        let (literal, lo, hi) = matches.candidates();
         let run = async {
             let (mut client, id) = self.client().await?;
             let (tx, _) = begin(&mut client, id, false).await?;
@@ -175,21 +171,10 @@ impl PgVfs {
                 .query_raw(&stmt, slice_iter(&[&id, &literal, &lo, &hi]))
                 .await?;
             pin_mut!(rows);
-            let mut out = Vec::new();
-            let mut budget = Budget::new("glob matches");
             while let Some(row) = rows.try_next().await? {
-                let entry = row_to_entry(&row);
-                if path::glob_match(&pat_parts, &path::components(&entry.path)) {
-                    if out.len() == MAX_GLOB_MATCHES {
-                        return Err(Error::TooManyMatches {
-                            limit: MAX_GLOB_MATCHES,
-                        });
-                    }
-                    budget.take(entry.answer_bytes())?;
-                    out.push(entry);
-                }
+                matches.offer(row_to_entry(&row))?;
             }
-            Ok(out)
+            Ok::<_, Error>(matches.into_entries())
         };
         run.await.map_err(|e| e.op("glob", pat.clone()))
     }
