@@ -26,11 +26,26 @@ use rquickjs::{Class, Ctx, Exception, Function, Object, TypedArray, Value};
 
 use super::{glue, LazyGlobal};
 
-/// The globals this module owns.
-pub const GLOBALS: &[LazyGlobal] = &[LazyGlobal {
-    name: "crypto",
-    build: build_crypto,
-}];
+/// The globals this module owns: the `crypto` object and the interfaces
+/// behind it (which cannot be constructed, as in browsers).
+pub const GLOBALS: &[LazyGlobal] = &[
+    LazyGlobal {
+        name: "crypto",
+        build: |ctx| built_part(ctx, "crypto"),
+    },
+    LazyGlobal {
+        name: "Crypto",
+        build: |ctx| built_part(ctx, "Crypto"),
+    },
+    LazyGlobal {
+        name: "CryptoKey",
+        build: |ctx| built_part(ctx, "CryptoKey"),
+    },
+    LazyGlobal {
+        name: "SubtleCrypto",
+        build: |ctx| built_part(ctx, "SubtleCrypto"),
+    },
+];
 
 /// The longest secret key `generateKey` makes, in bytes.
 const MAX_SECRET_BYTES: usize = 4096;
@@ -44,8 +59,10 @@ const OID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
 const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 const OID_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 
-fn build_crypto<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Value<'js>> {
-    Ok(glue::built(ctx, "crypto", "crypto:object", natives)?.into_value())
+/// One of the values `js/crypto.js`'s `install` returns (built once per
+/// context, whichever of them a worker touches first).
+fn built_part<'js>(ctx: &Ctx<'js>, name: &str) -> rquickjs::Result<Value<'js>> {
+    glue::built(ctx, "crypto", "crypto:object", natives)?.get(name)
 }
 
 fn natives<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {

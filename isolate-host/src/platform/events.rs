@@ -1,6 +1,7 @@
 //! Events, aborting and errors of the DOM Standard and WebIDL: `Event`,
 //! `EventTarget`, `CustomEvent`, `AbortController`, `AbortSignal`,
-//! `DOMException`, and `reportError` (HTML), implemented in
+//! `DOMException`, and `reportError`, `ErrorEvent` and
+//! `PromiseRejectionEvent` (HTML), implemented in
 //! `js/events.js`, `js/abort.js` and `js/dom_exception.js`.
 
 use super::js::export;
@@ -18,6 +19,14 @@ pub const GLOBALS: &[LazyGlobal] = &[
     LazyGlobal {
         name: "CustomEvent",
         build: |ctx| export(ctx, "events", "CustomEvent"),
+    },
+    LazyGlobal {
+        name: "ErrorEvent",
+        build: |ctx| export(ctx, "events", "ErrorEvent"),
+    },
+    LazyGlobal {
+        name: "PromiseRejectionEvent",
+        build: |ctx| export(ctx, "events", "PromiseRejectionEvent"),
     },
     LazyGlobal {
         name: "reportError",

@@ -355,5 +355,5 @@ export function install(native) {
   }
 
   const crypto = Object.create(Crypto.prototype);
-  return crypto;
+  return { crypto, Crypto, CryptoKey, SubtleCrypto };
 }

@@ -238,3 +238,47 @@ export class CustomEvent extends Event {
   }
 }
 Object.defineProperty(CustomEvent.prototype, Symbol.toStringTag, { value: "CustomEvent", configurable: true });
+
+// ErrorEvent and PromiseRejectionEvent (HTML §8.1.7): the shapes of the
+// `error` and `unhandledrejection` events, for code that builds or tests them.
+export class ErrorEvent extends Event {
+  #message;
+  #filename;
+  #lineno;
+  #colno;
+  #error;
+  constructor(type, eventInitDict = undefined) {
+    requiredArguments(arguments.length, 1, "ErrorEvent constructor");
+    super(type, eventInitDict);
+    const init = eventInitDict ?? {};
+    this.#message = init.message === undefined ? "" : String(init.message);
+    this.#filename = init.filename === undefined ? "" : String(init.filename);
+    this.#lineno = init.lineno === undefined ? 0 : Number(init.lineno) >>> 0;
+    this.#colno = init.colno === undefined ? 0 : Number(init.colno) >>> 0;
+    this.#error = init.error;
+  }
+  get message() { return this.#message; }
+  get filename() { return this.#filename; }
+  get lineno() { return this.#lineno; }
+  get colno() { return this.#colno; }
+  get error() { return this.#error; }
+}
+Object.defineProperty(ErrorEvent.prototype, Symbol.toStringTag, { value: "ErrorEvent", configurable: true });
+
+export class PromiseRejectionEvent extends Event {
+  #promise;
+  #reason;
+  constructor(type, eventInitDict) {
+    requiredArguments(arguments.length, 2, "PromiseRejectionEvent constructor");
+    const init = eventInitDict ?? {};
+    if (init.promise === null || (typeof init.promise !== "object" && typeof init.promise !== "function")) {
+      throw new TypeError("PromiseRejectionEvent constructor: eventInitDict.promise must be an object");
+    }
+    super(type, eventInitDict);
+    this.#promise = init.promise;
+    this.#reason = init.reason;
+  }
+  get promise() { return this.#promise; }
+  get reason() { return this.#reason; }
+}
+Object.defineProperty(PromiseRejectionEvent.prototype, Symbol.toStringTag, { value: "PromiseRejectionEvent", configurable: true });
