@@ -71,7 +71,7 @@ type WorkerModule = { run(input: any, env: Env, ctx: object): unknown } | ((inpu
 
 /// The global `fetch` of a worker granted an http gateway as `env.fetch`.
 const FETCH: &str = r#"/** Fetch through `env.fetch` (its egress policy applies). */
-declare function fetch(url: string, init?: { method?: string; headers?: Record<string, string> | [string, string][]; body?: string | Uint8Array | ArrayBuffer }): Promise<FetchResponse>;
+declare function fetch(url: string, init?: { method?: string; headers?: Record<string, string> | [string, string][]; body?: string | Uint8Array | ArrayBuffer; redirect?: "follow" | "manual" | "error" }): Promise<FetchResponse>;
 interface FetchResponse {
   status: number; ok: boolean; statusText: string; url: string; redirected: boolean;
   headers: { get(name: string): string | null; has(name: string): boolean };

@@ -35,6 +35,9 @@ pub enum Error {
     /// The whole fetch took longer than the policy allows.
     #[error("timeout: fetch took longer than {} ms", .0.as_millis())]
     Timeout(Duration),
+    /// The server redirected and the request's redirect mode is `error`.
+    #[error("redirected: {0}")]
+    Redirected(String),
     /// The policy, a credential rule or the secrets are misconfigured.
     #[error("bad_config: {0}")]
     Config(String),
@@ -61,6 +64,7 @@ impl Error {
             Error::Connect(d) => Error::Connect(f(d)),
             Error::Upstream(d) => Error::Upstream(f(d)),
             Error::TooLarge(d) => Error::TooLarge(f(d)),
+            Error::Redirected(d) => Error::Redirected(f(d)),
             Error::Config(d) => Error::Config(f(d)),
             timeout @ Error::Timeout(_) => timeout,
         }

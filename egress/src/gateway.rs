@@ -6,8 +6,10 @@
 //! the host; the address rules on every resolved address; a TCP connection
 //! the gateway opens itself to one of those checked addresses; one HTTP/1.1
 //! exchange over hyper's connection-level client (no pool, no proxy, no
-//! automatic redirects, no second lookup). Redirects are followed here, each
-//! hop checked from scratch. The whole fetch runs under one tokio timeout.
+//! automatic redirects, no second lookup). Redirects are handled here as
+//! the request's [`RedirectMode`] says: followed (each hop checked from
+//! scratch), returned as the final response, or refused before a second
+//! request is sent. The whole fetch runs under one tokio timeout.
 //!
 //! Credentials from the policy are rendered into headers only at send time,
 //! only for matching hosts, and only while the redirect chain stays on the
@@ -104,6 +106,21 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// Body; empty means none.
     pub body: Vec<u8>,
+    /// What to do with a redirect.
+    pub redirect: RedirectMode,
+}
+
+/// How a fetch treats a redirect (a 301, 302, 303, 307 or 308 with a
+/// `Location` header): the Fetch Standard's `redirect` modes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RedirectMode {
+    /// Follow it, checking every hop, up to the policy's `max_redirects`.
+    #[default]
+    Follow,
+    /// Return it as the final response; send no second request.
+    Manual,
+    /// Fail with [`Error::Redirected`]; send no second request.
+    Error,
 }
 
 /// What the final server answered, already scrubbed of secrets.
@@ -262,9 +279,10 @@ impl Gateway {
         let first_origin = url.origin();
         let mut same_origin = true;
         let mut hop = 0usize;
+        let mode = request.redirect;
         loop {
             let outcome = self
-                .send(&method, &url, &headers, body.clone(), same_origin)
+                .send(&method, &url, &headers, body.clone(), same_origin, mode)
                 .await
                 .map_err(|e| e.at_hop(hop, &url.to_string()))?;
             let (status, location) = match outcome {
@@ -274,6 +292,12 @@ impl Gateway {
                 }
                 Outcome::Redirect { status, location } => (status, location),
             };
+            if mode == RedirectMode::Error {
+                return Err(Error::Redirected(format!(
+                    "the server answered {} with location {location} and the request's redirect mode is error",
+                    status.as_u16()
+                )));
+            }
             hop += 1;
             if hop > usize::from(limits.max_redirects) {
                 return Err(
@@ -423,6 +447,7 @@ impl Gateway {
         caller: &[(HeaderName, HeaderValue)],
         body: Bytes,
         may_inject: bool,
+        mode: RedirectMode,
     ) -> Result<Outcome> {
         if !SCHEMES.contains(&url.scheme.as_str()) {
             return Err(Error::Unsupported(format!(
@@ -447,10 +472,10 @@ impl Gateway {
         if url.scheme == "https" {
             let stream = self.tls.connect(url, stream).await?;
             return self
-                .exchange(TokioIo::new(stream), method, url, request)
+                .exchange(TokioIo::new(stream), method, url, request, mode)
                 .await;
         }
-        self.exchange(TokioIo::new(stream), method, url, request)
+        self.exchange(TokioIo::new(stream), method, url, request, mode)
             .await
     }
 
@@ -461,6 +486,7 @@ impl Gateway {
         method: &Method,
         url: &Url,
         request: hyper::Request<Full<Bytes>>,
+        mode: RedirectMode,
     ) -> Result<Outcome>
     where
         T: hyper::rt::Read + hyper::rt::Write + Unpin,
@@ -477,7 +503,7 @@ impl Gateway {
                 .send_request(request)
                 .await
                 .map_err(|e| self.hyper_error(&e))?;
-            self.read_response(method, url, response).await
+            self.read_response(method, url, response, mode).await
         };
         // Drive the connection and the exchange together on this task: no
         // spawned task outlives the fetch, and dropping it closes the socket.
@@ -498,9 +524,11 @@ impl Gateway {
         method: &Method,
         url: &Url,
         response: hyper::Response<Incoming>,
+        mode: RedirectMode,
     ) -> Result<Outcome> {
         let status = response.status();
-        if matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
+        // With `manual`, a redirect is read like any final response.
+        if mode != RedirectMode::Manual && matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
             if let Some(location) = response.headers().get(header::LOCATION) {
                 let location = String::from_utf8_lossy(location.as_bytes()).into_owned();
                 return Ok(Outcome::Redirect { status, location });

@@ -19,9 +19,10 @@
 //!    environment proxy (`HTTP_PROXY` and friends are never read);
 //! 4. speaks HTTP/1.1 over that stream with hyper's connection-level client
 //!    (`Accept-Encoding: identity`, `Connection: close`, no pool);
-//! 5. follows redirects itself, re-running steps 2–4 for every hop, and
-//!    drops injected credentials and caller `Authorization`/`Cookie` once the
-//!    chain leaves the first origin;
+//! 5. follows redirects itself (unless the request's [`RedirectMode`] is
+//!    `manual`, which returns the redirect, or `error`, which fails on it),
+//!    re-running steps 2–4 for every hop, and drops injected credentials and
+//!    caller `Authorization`/`Cookie` once the chain leaves the first origin;
 //! 6. enforces the [`policy::Limits`]: response body (streamed, aborted at
 //!    the limit), response head size and header count, request size, number
 //!    of redirects, and one timeout over the whole fetch.
@@ -59,7 +60,7 @@ pub mod url;
 
 pub use config::PolicyConfig;
 pub use error::{Error, Result};
-pub use gateway::{Gateway, Request, Response};
+pub use gateway::{Gateway, RedirectMode, Request, Response};
 pub use policy::{CredentialRule, HostPattern, Limits, Policy};
 pub use resolve::{Resolver, StaticResolver, SystemResolver};
 pub use secrets::Secrets;

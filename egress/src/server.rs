@@ -8,10 +8,10 @@
 
 use std::rc::Rc;
 
-use caplet::http_capnp::{gateway, header, request};
+use caplet::http_capnp::{gateway, header, request, RedirectMode as WireRedirect};
 
 use crate::error::Error;
-use crate::gateway::{Gateway, Request, Response};
+use crate::gateway::{Gateway, RedirectMode, Request, Response};
 
 /// Serves `http.capnp:Gateway` for one gateway.
 #[derive(Debug)]
@@ -52,11 +52,20 @@ fn read_request(reader: request::Reader<'_>) -> Result<Request, Error> {
         headers.push((name, value));
     }
     let body = reader.get_body().map_err(bad("body"))?.to_vec();
+    let redirect = match reader.get_redirect() {
+        Ok(WireRedirect::Follow) => RedirectMode::Follow,
+        Ok(WireRedirect::Manual) => RedirectMode::Manual,
+        Ok(WireRedirect::Error) => RedirectMode::Error,
+        Err(capnp::NotInSchema(n)) => {
+            return Err(Error::BadRequest(format!("unknown redirect mode {n}")))
+        }
+    };
     Ok(Request {
         method,
         url,
         headers,
         body,
+        redirect,
     })
 }
 

@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use caplet_egress::gateway::{Gateway, Request, Response};
+use caplet_egress::gateway::{Gateway, RedirectMode, Request, Response};
 use caplet_egress::policy::{CredentialRule, Limits, Policy};
 use caplet_egress::resolve::StaticResolver;
 use caplet_egress::secrets::Secrets;
@@ -72,6 +72,7 @@ fn allowed_request_passes() {
                 url: server.url("127.0.0.1", "/hello?x=1"),
                 headers: vec![("X-Custom".into(), "yes".into())],
                 body: b"payload".to_vec(),
+                ..Request::default()
             })
             .await
             .expect("fetch");
@@ -329,6 +330,7 @@ fn redirects_are_followed_and_limited() {
             url: server.url("api.test", path),
             headers: vec![("content-type".into(), "text/plain".into())],
             body: b"data".to_vec(),
+            ..Request::default()
         };
         let response = gw.fetch(post("/post")).await.expect("303");
         assert_eq!(response.body, b"GET");
@@ -462,6 +464,7 @@ fn credentials_are_stripped_on_cross_origin_redirects() {
                 ("X-Keep".into(), "1".into()),
             ],
             body: Vec::new(),
+            ..Request::default()
         };
 
         gw.fetch(with_caller_headers("/same"))
@@ -761,6 +764,125 @@ fn request_size_limits() {
             "too_large: request headers exceed 64 bytes"
         );
         assert_eq!(server.connections(), 0);
+    });
+}
+
+#[test]
+fn redirect_modes_manual_and_error_send_no_second_request() {
+    run(async {
+        let server = TestServer::start(|seen, port| match seen.target.as_str() {
+            "/moved" => reply(
+                301,
+                &[("location", "/landing"), ("x-hop", "first")],
+                b"moved to /landing",
+            ),
+            "/away" => redirect(302, &format!("http://unlisted.test:{port}/x")),
+            "/nowhere" => reply(302, &[], b"no location"),
+            _ => reply(200, &[], b"landed"),
+        })
+        .await;
+        let gw = gateway(local_policy(server.port));
+        let fetch = |path: &str, redirect| Request {
+            redirect,
+            ..get(&server.url("api.test", path))
+        };
+        let targets = || -> Vec<String> { server.seen().into_iter().map(|s| s.target).collect() };
+
+        // manual: the redirect itself is the answer, body and all.
+        let manual = gw
+            .fetch(fetch("/moved", RedirectMode::Manual))
+            .await
+            .expect("manual");
+        assert_eq!((manual.status, manual.redirects), (301, 0));
+        assert_eq!(header(&manual, "location"), Some("/landing"));
+        assert_eq!(header(&manual, "x-hop"), Some("first"));
+        assert_eq!(manual.body, b"moved to /landing");
+        assert_eq!(manual.url, server.url("api.test", "/moved"));
+        // Not followed, so a location the policy would refuse is no error.
+        let away = gw
+            .fetch(fetch("/away", RedirectMode::Manual))
+            .await
+            .expect("manual away");
+        assert_eq!(away.status, 302);
+        assert_eq!(
+            header(&away, "location"),
+            Some(format!("http://unlisted.test:{}/x", server.port).as_str())
+        );
+        assert_eq!(targets(), ["/moved", "/away"]);
+
+        // error: fails at the first redirect.
+        let err = gw
+            .fetch(fetch("/moved", RedirectMode::Error))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "redirected: the server answered 301 with location /landing and the request's redirect mode is error"
+        );
+        // A 3xx without a location is not a redirect in any mode.
+        let nowhere = gw
+            .fetch(fetch("/nowhere", RedirectMode::Error))
+            .await
+            .expect("no location");
+        assert_eq!(
+            (nowhere.status, nowhere.body.as_slice()),
+            (302, &b"no location"[..])
+        );
+        assert_eq!(targets(), ["/moved", "/away", "/moved", "/nowhere"]);
+
+        // follow, the default, goes on to the landing page.
+        let followed = gw
+            .fetch(fetch("/moved", RedirectMode::default()))
+            .await
+            .expect("follow");
+        assert_eq!((followed.status, followed.redirects), (200, 1));
+        assert_eq!(followed.body, b"landed");
+        assert_eq!(followed.url, server.url("api.test", "/landing"));
+        assert_eq!(
+            targets(),
+            ["/moved", "/away", "/moved", "/nowhere", "/moved", "/landing"]
+        );
+    });
+}
+
+#[test]
+fn manual_redirects_are_scrubbed_of_secrets() {
+    run(async {
+        let server = TestServer::start(|seen, _| {
+            let key = seen.header("authorization").join(",");
+            reply(
+                307,
+                &[("location", &format!("/next?auth={key}"))],
+                key.as_bytes(),
+            )
+        })
+        .await;
+        let gw = credential_gateway(server.port);
+        let response = gw
+            .fetch(Request {
+                redirect: RedirectMode::Manual,
+                ..get(&server.url("api.test", "/"))
+            })
+            .await
+            .expect("fetch");
+        assert_eq!(response.status, 307);
+        assert_eq!(
+            header(&response, "location"),
+            Some("/next?auth=Bearer [redacted]")
+        );
+        assert_eq!(response.body, b"Bearer [redacted]");
+        let err = gw
+            .fetch(Request {
+                redirect: RedirectMode::Error,
+                ..get(&server.url("api.test", "/"))
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "redirected: the server answered 307 with location /next?auth=Bearer [redacted] and the request's redirect mode is error"
+        );
+        assert_eq!(server.seen().len(), 2);
     });
 }
 

@@ -4,7 +4,7 @@
 
 mod support;
 
-use caplet::http_capnp::gateway;
+use caplet::http_capnp::{gateway, request, response, RedirectMode};
 use caplet_egress::policy::CredentialRule;
 use caplet_egress::secrets::Secrets;
 use caplet_egress::{Gateway, GatewayServer};
@@ -154,5 +154,76 @@ fn denials_are_failed_exceptions_over_rpc() {
             "{}",
             err.extra
         );
+    });
+}
+
+#[test]
+fn redirect_modes_over_rpc() {
+    run(async {
+        let server = TestServer::start(|seen, _| match seen.target.as_str() {
+            "/start" => reply(308, &[("location", "/final")], b"see /final"),
+            _ => reply(200, &[], b"final"),
+        })
+        .await;
+        let client = connect(gateway_for(server.port));
+        let fetch = |mode| {
+            let mut request = client.fetch_request();
+            let mut r = request.get().init_request();
+            r.set_url(server.url("api.test", "/start"));
+            r.set_redirect(mode);
+            request.send().promise
+        };
+
+        let reply = fetch(RedirectMode::Manual).await.expect("manual");
+        let response = reply.get().unwrap().get_response().unwrap();
+        assert_eq!(response.get_status(), 308);
+        assert_eq!(response.get_redirects(), 0);
+        assert_eq!(response.get_body().unwrap(), b"see /final");
+        let location: Vec<String> = response
+            .get_headers()
+            .unwrap()
+            .iter()
+            .filter(|h| h.get_name().unwrap() == "location")
+            .map(|h| h.get_value().unwrap().to_string().unwrap())
+            .collect();
+        assert_eq!(location, ["/final"]);
+
+        let err = fetch(RedirectMode::Error).await.map(|_| ()).unwrap_err();
+        assert_eq!(err.kind, capnp::ErrorKind::Failed);
+        assert!(
+            err.extra.ends_with(
+                "redirected: the server answered 308 with location /final and the request's redirect mode is error"
+            ),
+            "{}",
+            err.extra
+        );
+        let targets: Vec<String> = server.seen().into_iter().map(|s| s.target).collect();
+        assert_eq!(targets, ["/start", "/start"], "no second request");
+
+        let reply = fetch(RedirectMode::Follow).await.expect("follow");
+        let response = reply.get().unwrap().get_response().unwrap();
+        assert_eq!((response.get_status(), response.get_redirects()), (200, 1));
+    });
+}
+
+#[test]
+fn an_unknown_redirect_mode_is_a_bad_request() {
+    run(async {
+        let server = TestServer::start(|_, _| reply(200, &[], b"")).await;
+        let client = connect(gateway_for(server.port));
+        // A newer client's mode, 7: `Response.status` has the same place in
+        // the data section as `Request.redirect`.
+        let mut raw = capnp::message::Builder::new_default();
+        raw.init_root::<response::Builder>().set_status(7);
+        let raw = raw.get_root_as_reader::<request::Reader>().unwrap();
+        let mut request = client.fetch_request();
+        request.get().set_request(raw).unwrap();
+        let err = request.send().promise.await.map(|_| ()).unwrap_err();
+        assert!(
+            err.extra.ends_with("bad_request: unknown redirect mode 7"),
+            "{}",
+            err.extra
+        );
+        assert_eq!(server.connections(), 0);
     });
 }

@@ -16,9 +16,11 @@
 //! - A refused or failed request rejects with the gateway's `RpcError`
 //!   (e.g. `denied: …`, `too_large: …`); an HTTP error status is not an
 //!   error.
-//! - The gateway follows redirects itself and takes the whole body in one
-//!   message: `redirect: "error"` is checked on the answer, `"manual"` is
-//!   refused, and a streamed request body is read to its end first.
+//! - The gateway handles the request's redirect mode itself (`follow`;
+//!   `manual` returns the 3xx response, as in Deno and workerd; `error`
+//!   rejects with a `TypeError` before a second request is sent) and takes
+//!   the whole body in one message, so a streamed request body is read to
+//!   its end first.
 
 use std::rc::Rc;
 

@@ -312,6 +312,106 @@ fn a_missing_or_bad_ca_file_is_a_one_line_error_naming_key_and_file() {
 }
 
 // ============================================================================
+// Redirect modes
+// ============================================================================
+
+/// Paths the redirecting server was asked for, in order (one test uses it).
+static REDIRECT_PATHS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// `/moved` → `/landing`, `/away` → a host the policy refuses, `/loop` →
+/// itself; records every path it is asked for.
+fn redirecting(seen: &Seen, _: u16) -> (String, String, Vec<u8>) {
+    REDIRECT_PATHS.lock().unwrap().push(seen.path.clone());
+    let found = |location: &str| ("302 Found".to_string(), format!("location: {location}\r\n"));
+    let (status, headers, body) = match seen.path.as_str() {
+        "/moved" => (
+            "301 Moved Permanently".to_string(),
+            "location: /landing\r\nx-hop: first\r\n".to_string(),
+            "moved to /landing",
+        ),
+        "/away" => {
+            let (status, headers) = found("http://elsewhere.test/x");
+            (status, headers, "")
+        }
+        "/loop" => {
+            let (status, headers) = found("/loop");
+            (status, headers, "")
+        }
+        "/landing" => ("200 OK".to_string(), String::new(), "landed"),
+        _ => ("404 Not Found".to_string(), String::new(), ""),
+    };
+    (status, headers, body.as_bytes().to_vec())
+}
+
+#[test]
+fn fetch_redirect_modes_follow_manual_and_error() {
+    let port = server(false, redirecting);
+    let ws = Workspace::new(&config(port, ""));
+    let base = format!("http://api.test:{port}");
+    let out = ws.output(
+        include_str!("../js/egress_redirect_modes.js"),
+        &[
+            "--input",
+            &serde_json::json!({ "base": base }).to_string(),
+            "--grant",
+            "fetch=http:secure",
+        ],
+        &[],
+    );
+    let url = |path: &str| format!("{base}{path}");
+    assert_eq!(
+        out["follow"],
+        serde_json::json!({
+            "status": 200, "type": "basic", "redirected": true, "url": url("/landing"),
+            "location": null, "body": "landed",
+        }),
+        "follow: the final response, redirected, at the final URL"
+    );
+    assert_eq!(
+        out["manual"],
+        serde_json::json!({
+            "status": 301, "type": "basic", "redirected": false, "url": url("/moved"),
+            "location": "/landing", "ok": false, "hop": "first", "body": "moved to /landing",
+        }),
+        "manual: the 301 itself, Location readable, body kept"
+    );
+    assert_eq!(out["manualAway"]["status"], 302);
+    assert_eq!(out["manualAway"]["location"], "http://elsewhere.test/x");
+    assert_eq!(
+        out["followAway"],
+        "RpcError: denied: redirect 1 to http://elsewhere.test/x: host elsewhere.test is not in the allowlist",
+        "the policy checks every hop that is followed"
+    );
+    assert_eq!(
+        out["error"],
+        serde_json::json!([
+            "TypeError: fetch failed: redirected: the server answered 301 with location /landing and the request's redirect mode is error",
+            "RpcError",
+        ])
+    );
+    assert_eq!(
+        out["loop"], "RpcError: denied: redirect 6 to /loop: more than 5 redirects",
+        "a redirect loop ends at the policy's max_redirects (default 5)"
+    );
+    assert_eq!(out["manualLoop"], 302);
+    assert_eq!(
+        out["gatewayManual"],
+        serde_json::json!([301, 0, url("/moved")])
+    );
+
+    let mut expected = vec![
+        "/moved", "/landing", // follow
+        "/moved",   // manual
+        "/away",    // manual, not followed
+        "/away",    // follow: refused before a second request
+        "/moved",   // error: no request to /landing
+    ];
+    expected.extend(["/loop"; 6]); // follow: the first request and 5 hops
+    expected.extend(["/loop", "/moved"]); // manual, env.fetch manual
+    assert_eq!(*REDIRECT_PATHS.lock().unwrap(), expected);
+}
+
+// ============================================================================
 // Redaction
 // ============================================================================
 

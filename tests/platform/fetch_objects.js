@@ -50,6 +50,8 @@ export default async function run() {
   out.requestErrors = [fails(() => new Request("https://e/", { body: "x" })), fails(() => new Request("https://e/", { method: "CONNECT" })),
     fails(() => new Request("https://e/", { method: "POST", body: new ReadableStream() })),
     fails(() => new Request("https://e/", { redirect: "bogus" })), fails(() => new Request("no scheme"))];
+  const manual = new Request("https://e/", { redirect: "manual" });
+  out.redirectModes = [manual.redirect, manual.clone().redirect, new Request(manual).redirect, new Request(manual, { redirect: "error" }).redirect];
   const ac = new AbortController();
   const following = new Request("https://e/", { signal: ac.signal });
   ac.abort("why");

@@ -7,7 +7,7 @@
 
 use std::rc::{Rc, Weak};
 
-use caplet::http_capnp::gateway;
+use caplet::http_capnp::{gateway, RedirectMode};
 use capnp::capability::FromClientHook;
 use futures::future::{AbortHandle, Abortable};
 use rquickjs::{Array, Ctx, Exception, Function, JsLifetime, Object, Persistent, TypedArray};
@@ -38,9 +38,10 @@ pub fn grant(ctx: &Ctx<'_>, caps: &Rc<Caps>) -> rquickjs::Result<()> {
 /// Largest request (URL, headers and body) `fetch` sends, in bytes.
 const MAX_REQUEST_BYTES: usize = 32 << 20;
 
-/// `fetchSend(method, url, headers, body)`: sends one request through the
-/// worker's gateway. `headers` is an array of `[name, value]` pairs, `body`
-/// a Uint8Array. Returns `{ promise, cancel }`: the promise resolves to
+/// `fetchSend(method, url, headers, body, redirect)`: sends one request
+/// through the worker's gateway. `headers` is an array of `[name, value]`
+/// pairs, `body` a Uint8Array, `redirect` the request's redirect mode
+/// (`"follow"`, `"manual"` or `"error"`, handled by the gateway). Returns `{ promise, cancel }`: the promise resolves to
 /// `{ status, statusText, url, redirected, headers, body }` or rejects with
 /// the gateway's `RpcError`; `cancel()` drops the call.
 pub fn send<'js>(
@@ -49,7 +50,19 @@ pub fn send<'js>(
     url: String,
     headers: Array<'js>,
     body: TypedArray<'js, u8>,
+    redirect: String,
 ) -> rquickjs::Result<Object<'js>> {
+    let redirect = match redirect.as_str() {
+        "follow" => RedirectMode::Follow,
+        "manual" => RedirectMode::Manual,
+        "error" => RedirectMode::Error,
+        other => {
+            return Err(Exception::throw_type(
+                &ctx,
+                &format!("fetch: invalid redirect mode {other:?}"),
+            ))
+        }
+    };
     let caps = ctx
         .userdata::<Granted>()
         .and_then(|granted| granted.0.upgrade())
@@ -96,6 +109,7 @@ pub fn send<'js>(
             header.set_value(value);
         }
         request.set_body(&body);
+        request.set_redirect(redirect);
     }
     // Counted like every capability call (subrequest and in-flight limits).
     core.start_call(&ctx)?;

@@ -1,8 +1,9 @@
 // Fetch Standard objects (Headers, Request, Response, the Body mixin) and
 // File API objects (Blob, File, FormData), plus fetch() over the worker's
-// http gateway (native.js: fetchSend). The gateway follows redirects
-// itself and takes a whole body, so `redirect: "manual"` is refused and a
-// streamed request body is read to its end before it is sent.
+// http gateway (native.js: fetchSend). The gateway handles the request's
+// redirect mode itself (it follows redirects, returns the 3xx for
+// "manual", fails before a second request for "error") and takes a whole
+// body, so a streamed request body is read to its end before it is sent.
 
 import { DOMException } from "./dom_exception.js";
 import { AbortController, AbortSignal, addAbortAlgorithm, removeAbortAlgorithm } from "./abort.js";
@@ -675,9 +676,6 @@ export function fetch(input, init = undefined) {
   const r = requestState(request);
   const signal = r.signal;
   if (signal.aborted) return Promise.reject(signal.reason);
-  if (r.redirect === "manual") {
-    return Promise.reject(new TypeError("fetch: redirect 'manual' is not supported: the http gateway follows redirects itself"));
-  }
   return new Promise((resolve, reject) => {
     let cancel = null;
     let responseBody = null;
@@ -695,17 +693,13 @@ export function fetch(input, init = undefined) {
     body.then((bytes) => {
       if (settled) return;
       const headers = [...headerList(r.headers)];
-      const sent = fetchSend(r.method, r.url, headers, bytes);
+      const sent = fetchSend(r.method, r.url, headers, bytes, r.redirect);
       cancel = sent.cancel;
       return sent.promise.then((answer) => {
         cancel = null;
         if (settled) return;
-        if (r.redirect === "error" && answer.redirected) {
-          settled = true;
-          removeAbortAlgorithm(signal, onAbort);
-          reject(new TypeError("fetch: the response was redirected and the request's redirect mode is 'error'"));
-          return;
-        }
+        // "manual" gives the redirect itself, as Deno and workerd do (a
+        // browser would give an opaqueredirect with status 0 instead).
         let controller;
         const stream = createReadableStream({
           start(c) {
@@ -737,9 +731,13 @@ export function fetch(input, init = undefined) {
 }
 
 // A refused or failed request keeps the gateway's RpcError (its kind, e.g.
-// `denied: …`, says why); anything else becomes a TypeError, as the
-// standard's network error does.
+// `denied: …`, says why), except a redirect refused by the "error" mode
+// (`redirected: …`), a network error of the standard's; anything else
+// becomes a TypeError, as the standard's network error does.
 function toNetworkError(error) {
-  if (error instanceof Error && error.name === "RpcError") return error;
+  if (error instanceof Error && error.name === "RpcError") {
+    if (!String(error.message).startsWith("redirected: ")) return error;
+    return new TypeError(`fetch failed: ${error.message}`, { cause: error });
+  }
   return new TypeError(`fetch failed: ${error}`);
 }

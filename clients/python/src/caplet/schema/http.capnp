@@ -49,6 +49,8 @@
 #   `too_large: …`       e.g. `response body exceeds N bytes`, or too many /
 #                        too large response headers;
 #   `timeout: …`         the whole fetch, redirects included, took too long.
+#   `redirected: …`      the server redirected and the request's redirect
+#                        mode is `error`.
 #   `bad_config: …`      the broker's policy for this grant is unusable.
 # A server answering with an HTTP error status (404, 500 …) is not an
 # exception: it is a normal `Response`.
@@ -64,11 +66,13 @@ interface Gateway {
   # cookies, no connection reuse, no cache.
 
   fetch @0 (request :Request) -> (response :Response);
-  # Sends `request` and returns the final response, following redirects
-  # (301, 302, 303, 307, 308) itself, up to the policy's redirect limit; every
-  # hop is checked exactly like the first request. 303, and 301/302 after a
-  # non-GET/HEAD request, continue as `GET` without a body; 307/308 repeat the
-  # method and body. Fails with one of the kinds listed in the header above.
+  # Sends `request` and returns the final response. A redirect (301, 302,
+  # 303, 307 or 308 with a `Location` header) is handled as the request's
+  # `redirect` mode says; with the default, `follow`, the gateway follows it
+  # itself, up to the policy's redirect limit, and every hop is checked
+  # exactly like the first request. 303, and 301/302 after a `POST`,
+  # continue as `GET` without a body; 307/308 repeat the method and body.
+  # Fails with one of the kinds listed in the header above.
 }
 
 # ==============================================================================
@@ -101,6 +105,33 @@ struct Request {
   body @3 :Data;
   # Request body; empty means none. Capped by the policy's request body limit
   # (default 10 MiB, `too_large`).
+
+  redirect @4 :RedirectMode;
+  # What to do when a server answers with a redirect. Default `follow`, so
+  # callers that predate this field keep their behaviour.
+}
+
+enum RedirectMode {
+  # How `Gateway.fetch` treats a redirect: a 301, 302, 303, 307 or 308
+  # response with a `Location` header. (One without `Location` is always
+  # the final response.) The names are the Fetch Standard's `redirect`
+  # modes.
+
+  follow @0;
+  # Send the next request to `Location` (resolved against the request URL)
+  # and return what the chain ends with: each hop is checked by the policy
+  # like the first, at most the policy's `max_redirects` hops are followed
+  # (more fail with `denied: … more than N redirects`), and `Response.url`
+  # and `Response.redirects` say where it ended and how many hops it took.
+
+  manual @1;
+  # Return the redirect itself as the final response: its status, headers
+  # (`location` included, as the server sent it, secrets redacted) and body.
+  # No second request is sent; `redirects` is 0.
+
+  error @2;
+  # Fail at the first redirect with `redirected: …`, naming its status and
+  # `Location`; no second request is sent.
 }
 
 struct Header {
@@ -118,9 +149,9 @@ struct Response {
   # What the final server answered.
 
   status @0 :UInt16;
-  # HTTP status code, 100–999. A 301/302/303/307/308 only when it came
-  # without a `Location` header (otherwise it was followed, or the fetch
-  # failed).
+  # HTTP status code, 100–999. A 301/302/303/307/308 only when the request's
+  # redirect mode is `manual` or it came without a `Location` header
+  # (otherwise it was followed, or the fetch failed).
 
   statusText @1 :Text;
   # The reason phrase the server sent, or the standard one for `status` (may
@@ -146,7 +177,7 @@ struct Response {
 
   url @4 :Text;
   # The URL that produced this response: the request URL, or the last
-  # redirect target, with any occurrence of a broker secret replaced by
+  # redirect target followed, with any occurrence of a broker secret replaced by
   # `[redacted]`.
 
   redirects @5 :UInt8;
