@@ -8,6 +8,7 @@ use std::sync::Arc;
 use caplet::caplet_capnp::builtin_grant;
 use caplet_broker::types::{self, TypedBinding};
 use caplet_broker::upstream;
+use caplet_capnp_js::json_schema::inline_refs;
 use caplet_capnp_js::typescript::Extra;
 use rmcp::model::Tool;
 
@@ -116,7 +117,10 @@ pub(crate) fn grant_declarations(
     bindings.extend(schema_bindings(schemas)?);
     let mut extra = Extra::default();
     for (binding, builtin) in &upstreams {
-        let tools = upstream_tools(config, &builtin.name)?;
+        let tools: Vec<Tool> = upstream_tools(config, &builtin.name)?
+            .iter()
+            .map(refs_inlined)
+            .collect();
         let (type_name, decls) = upstream::declarations(&builtin.name, binding, tools.iter());
         extra.env.push((
             binding.clone(),
@@ -132,6 +136,15 @@ pub(crate) fn grant_declarations(
             .chain(upstreams.iter().map(|(b, _)| b.as_str())),
     )?;
     Ok(types::declarations(&bindings, &extra)?)
+}
+
+/// `tool` with the `$ref`s of its schemas written out (nested models, as
+/// pydantic writes them), so they are declared as the types they name.
+fn refs_inlined(tool: &Tool) -> Tool {
+    let mut tool = tool.clone();
+    tool.input_schema = Arc::new(inline_refs(&tool.input_schema));
+    tool.output_schema = tool.output_schema.map(|s| Arc::new(inline_refs(&s)));
+    tool
 }
 
 /// The tools upstream MCP server `server` of `config` lists: it is started,
