@@ -2,10 +2,10 @@
 (FastMCP in mcp 1.x) whose tools' input schemas cover what `caplet types`
 has to declare: required and optional fields, string enums, integers and
 numbers, booleans, arrays, nested objects (pydantic models, which the SDK
-writes as `$defs` and `$ref`) and nullable fields.
-tests/all/typescript/upstream.rs grants it as `mcp:shop` and checks the
-declarations with `tsc`; the Python package's tests call it through a
-broker. Usage:
+writes as `$defs` and `$ref`) and nullable fields; one tool always
+fails. tests/all/typescript/upstream.rs grants it as `mcp:shop` and
+checks the declarations with `tsc`; the Python package's tests call it
+through a broker. Usage:
 
     typed.py
 """
@@ -16,6 +16,7 @@ from typing import Literal, Optional
 from pydantic import BaseModel, Field
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 
 server = MCPServer("shop")
 
@@ -67,6 +68,13 @@ def search(
     """Product names matching `query`, sorted by `sort`."""
     names = [f"{query}-{i}" for i in range(limit)]
     return sorted(names, reverse=sort == "price")
+
+
+@server.tool()
+def cancel(order_id: int) -> str:
+    """Cancels order `order_id`: always fails, as the order has shipped."""
+    # A ToolError's text reaches the client (other exceptions are hidden).
+    raise ToolError(f"order {order_id} has shipped")
 
 
 if __name__ == "__main__":
