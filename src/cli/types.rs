@@ -8,8 +8,6 @@ use std::sync::Arc;
 use caplet::caplet_capnp::builtin_grant;
 use caplet_broker::types::{self, TypedBinding};
 use caplet_broker::upstream;
-use caplet_capnp_js::json_schema::inline_refs;
-use caplet_capnp_js::typescript::Extra;
 use rmcp::model::Tool;
 
 use caplet_client::{Builtin, BuiltinKind};
@@ -115,19 +113,13 @@ pub(crate) fn grant_declarations(
         .partition(|(_, b)| b.kind == BuiltinKind::Mcp);
     let mut bindings = builtin_bindings(&builtins, config)?;
     bindings.extend(schema_bindings(schemas)?);
-    let mut extra = Extra::default();
+    let mut declared = Vec::new();
     for (binding, builtin) in &upstreams {
-        let tools: Vec<Tool> = upstream_tools(config, &builtin.name)?
-            .iter()
-            .map(refs_inlined)
-            .collect();
-        let (type_name, decls) = upstream::declarations(&builtin.name, binding, tools.iter());
-        extra.env.push((
-            binding.clone(),
-            type_name,
-            format!("The tools of the MCP server `{}`.", builtin.name),
-        ));
-        extra.decls.push_str(&decls);
+        declared.push(types::UpstreamBinding {
+            name: binding.clone(),
+            server: builtin.name.clone(),
+            tools: upstream_tools(config, &builtin.name)?,
+        });
     }
     check_unique(
         bindings
@@ -135,16 +127,7 @@ pub(crate) fn grant_declarations(
             .map(|b| b.name.as_str())
             .chain(upstreams.iter().map(|(b, _)| b.as_str())),
     )?;
-    Ok(types::declarations(&bindings, &extra)?)
-}
-
-/// `tool` with the `$ref`s of its schemas written out (nested models, as
-/// pydantic writes them), so they are declared as the types they name.
-fn refs_inlined(tool: &Tool) -> Tool {
-    let mut tool = tool.clone();
-    tool.input_schema = Arc::new(inline_refs(&tool.input_schema));
-    tool.output_schema = tool.output_schema.map(|s| Arc::new(inline_refs(&s)));
-    tool
+    Ok(types::declarations_with_upstreams(&bindings, &declared)?)
 }
 
 /// The tools upstream MCP server `server` of `config` lists: it is started,

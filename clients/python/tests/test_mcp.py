@@ -2,7 +2,8 @@
 upstream MCP server written with the official Python SDK
 (`tests/mcp/typed.py` of the repository, run by this interpreter): granted
 to a worker that calls two tools, one with bad arguments; called from
-Python through `McpTools`; and an unknown server refused."""
+Python through `McpTools`; declared by `Connection.types`; and an unknown
+server refused."""
 
 from __future__ import annotations
 
@@ -108,6 +109,26 @@ def test_mcp_tools_called_from_python_and_granted(shop_server: Server) -> None:
     assert failed.message.startswith("cancel(): "), failed.message
     assert failed.message.endswith("order 7 has shipped"), failed.message
     assert out["granted"] == ["x-0"]
+
+
+def test_types_declare_the_tools_from_their_json_schemas(shop_server: Server) -> None:
+    async def main() -> str:
+        async with await caplet.connect(shop_server.socket) as conn:
+            code = WorkerCode("export default {}").grant("shop", Builtin.mcp("shop")).grant("kv", Builtin.kv("main"))
+            return await conn.types(code)
+
+    text = run(main)
+    assert "interface Env {\n" in text, text
+    assert "  kv: Store;\n" in text, text
+    assert "  shop: ShopTools;\n" in text, text
+    # As the worker calls them: JSON values in and out, nested models
+    # written out; not the ToolCall/ToolResult interface of the wire.
+    assert (
+        "  search(args: { limit?: number; max_price?: number | null; query: string; "
+        'sort?: "price" | "name"; tags?: Array<string>; }): Promise<{ result: Array<string>; }>;\n'
+    ) in text, text
+    assert "ship_to: { city: string; street: string; zip?: string | null; }" in text, text
+    assert "ToolCall" not in text, text
 
 
 def test_an_unknown_upstream_is_refused(shop_server: Server) -> None:

@@ -420,6 +420,14 @@ class Connection:
         message = await self._code(code)
         return Worker((await _rpc(self._broker.load(message))).worker)
 
+    async def types(self, code: WorkerCode) -> str:
+        """The TypeScript declarations (`.d.ts`) of `code`'s `env`, as
+        `caplet types` prints them (`Broker.types`): what a model needs to
+        write the worker. An upstream MCP server's tools are declared from
+        their JSON Schemas."""
+        message = await self._code(code)
+        return str((await _rpc(self._broker.types(message.env))).typescript)
+
     async def get(self, id: str, code: Union[WorkerCode, str]) -> "Worker":
         """Like `load`, but cached under `id` for this principal: the same id
         with the same code returns the worker already loaded (sharing its
