@@ -118,7 +118,10 @@ interface Broker {
   # `WorkerModule`, and caplet's globals. Written for models to read, so
   # compact. Names and schemas are checked as `load` checks them (fails
   # with `bad_code` or `schema_error`); the capabilities are not used and
-  # may be null.
+  # may be null. A binding whose schema is the one `builtin` gives an `mcp`
+  # grant is declared as the worker sees it, from the upstream's tools'
+  # JSON Schemas (the upstream is started if need be: `unavailable` if it
+  # cannot be).
 
   audit @4 (env :List(Binding), limits :Limits) -> (json :Text);
   # Everything a worker with these bindings and limits could reach, as

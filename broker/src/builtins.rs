@@ -199,6 +199,35 @@ impl Builtins {
         self.upstreams.get(&self.config.mcp_servers, name).await
     }
 
+    /// Binding `b` as the tools of an upstream MCP server, if its interface
+    /// is the one this broker makes of one of its configured servers (same
+    /// name, same tools; the server is started if need be); `None` for any
+    /// other interface, which `Broker.types` declares from its schema.
+    pub async fn upstream_binding(
+        &self,
+        b: &crate::types::TypedBinding,
+    ) -> Result<Option<crate::types::UpstreamBinding>, Error> {
+        let Some(server) = crate::types::upstream_server(b) else {
+            return Ok(None);
+        };
+        if !self.config.mcp_servers.contains_key(&server) {
+            return Ok(None);
+        }
+        let up = self
+            .upstreams
+            .get(&self.config.mcp_servers, &server)
+            .await?;
+        let tools: Vec<&rmcp::model::Tool> = up.tools().collect();
+        let (id, _) = crate::upstream::interface_schema(&server, &tools)?;
+        Ok(
+            (id == b.interface_id).then(|| crate::types::UpstreamBinding {
+                name: b.name.clone(),
+                server,
+                tools: tools.into_iter().cloned().collect(),
+            }),
+        )
+    }
+
     /// What `grant` reaches (see [`Builtins::describe`]).
     pub fn policy(&self, grant: builtin_grant::Reader<'_>) -> Result<BuiltinPolicy, Error> {
         let name = grant

@@ -352,7 +352,15 @@ impl broker::Server for BrokerService {
         mut results: broker::TypesResults,
     ) -> Result<(), capnp::Error> {
         let env = params.get()?.get_env()?;
-        let text = crate::types::declarations_for_env(env, &self.shared.schemas)?;
+        let mut bindings = Vec::new();
+        let mut upstreams = Vec::new();
+        for b in crate::types::env_bindings(env, &self.shared.schemas)? {
+            match self.shared.builtins.upstream_binding(&b).await? {
+                Some(up) => upstreams.push(up),
+                None => bindings.push(b),
+            }
+        }
+        let text = crate::types::declarations_with_upstreams(&bindings, &upstreams)?;
         results.get().set_typescript(&text);
         Ok(())
     }

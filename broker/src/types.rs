@@ -1,15 +1,19 @@
 //! TypeScript declarations of a worker's `env` (`Broker.types`, `caplet
 //! types`, `caplet mcp`): resolves each binding's interface schema as a
 //! load would, and hands them to `caplet_capnp_js::typescript`, with the
-//! built-in schemas (and their doc comments) always at hand.
+//! built-in schemas (and their doc comments) always at hand. An upstream
+//! MCP server's tools are declared from their JSON Schemas instead
+//! ([`UpstreamBinding`]), with their `$ref`s written out.
 
 use std::sync::{Arc, OnceLock};
 
 use caplet::caplet_capnp::{binding, builtin_grant};
 use caplet_capnp_js::compile::SchemaCompiler;
+use caplet_capnp_js::json_schema::inline_refs;
 use caplet_capnp_js::schema::SchemaSet;
 use caplet_capnp_js::typescript::{self, EnvBinding, Extra};
 use capnp::traits::HasTypeId;
+use rmcp::model::Tool;
 
 use crate::error::Error;
 
@@ -62,13 +66,65 @@ pub fn declarations(bindings: &[TypedBinding], extra: &Extra) -> Result<String, 
         .map_err(|e| Error::Schema(e.to_string()))
 }
 
-/// The declarations for the bindings of a `WorkerCode.env` (`Broker.types`):
-/// names and schemas are checked as `Broker.load` checks them; the
-/// capabilities are not looked at (they may be null).
-pub fn declarations_for_env(
+/// The tools of upstream MCP server `server` granted as binding `name`:
+/// declared as a `…Tools` interface whose methods take and answer the
+/// JSON values their schemas describe (what the worker sees), not as the
+/// `ToolCall`/`ToolResult` interface the broker made of them.
+#[derive(Debug, Clone)]
+pub struct UpstreamBinding {
+    pub name: String,
+    pub server: String,
+    pub tools: Vec<Tool>,
+}
+
+/// The declarations for `bindings` and `upstreams`.
+pub fn declarations_with_upstreams(
+    bindings: &[TypedBinding],
+    upstreams: &[UpstreamBinding],
+) -> Result<String, Error> {
+    let mut sorted: Vec<&UpstreamBinding> = upstreams.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut extra = Extra::default();
+    for up in sorted {
+        let tools: Vec<Tool> = up.tools.iter().map(refs_inlined).collect();
+        let (type_name, decls) = crate::upstream::declarations(&up.server, &up.name, tools.iter());
+        extra.env.push((
+            up.name.clone(),
+            type_name,
+            format!("The tools of the MCP server `{}`.", up.server),
+        ));
+        extra.decls.push_str(&decls);
+    }
+    declarations(bindings, &extra)
+}
+
+/// `tool` with the `$ref`s of its schemas written out (nested models, as
+/// pydantic writes them), so they are declared as the types they name.
+fn refs_inlined(tool: &Tool) -> Tool {
+    let mut tool = tool.clone();
+    tool.input_schema = Arc::new(inline_refs(&tool.input_schema));
+    tool.output_schema = tool.output_schema.map(|s| Arc::new(inline_refs(&s)));
+    tool
+}
+
+/// The upstream MCP server whose tools binding `b`'s interface claims to
+/// be (its display name, `mcp:NAME`: see
+/// [`crate::upstream::interface_schema`]). Anyone can name an interface so:
+/// the caller checks it against that server's.
+pub fn upstream_server(b: &TypedBinding) -> Option<String> {
+    let node = b.schema.node(b.interface_id).ok()?;
+    let node = node.get().ok()?;
+    let name = node.get_display_name().ok()?.to_str().ok()?;
+    name.strip_prefix("mcp:").map(str::to_string)
+}
+
+/// The bindings of a `WorkerCode.env` (`Broker.types`), resolved: names
+/// and schemas are checked as `Broker.load` checks them; the capabilities
+/// are not looked at (they may be null).
+pub fn env_bindings(
     env: capnp::struct_list::Reader<'_, binding::Owned>,
     compiler: &SchemaCompiler,
-) -> Result<String, Error> {
+) -> Result<Vec<TypedBinding>, Error> {
     let mut bindings: Vec<TypedBinding> = Vec::new();
     for (name, entry) in crate::bindings::entries(env)? {
         let interface = crate::bindings::resolve(
@@ -82,7 +138,7 @@ pub fn declarations_for_env(
             interface_id: interface.interface_id,
         });
     }
-    declarations(&bindings, &Extra::default())
+    Ok(bindings)
 }
 
 #[cfg(test)]

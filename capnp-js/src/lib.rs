@@ -18,7 +18,9 @@
 //!   for a method given `(interface id, method ordinal)`. Capabilities go
 //!   through the integrator's [`codec::CapWriter`] / [`codec::CapReader`].
 //! * [`json_schema`] — the same bindings as an MCP tool list (one tool per
-//!   method, params as JSON Schema), to measure against the declarations.
+//!   method, params as JSON Schema), to measure against the declarations;
+//!   and [`json_schema::inline_refs`], which writes out the `$ref`s of an
+//!   upstream MCP tool's schema so it can be declared.
 //! * [`typescript`] — TypeScript declarations of a worker's `env` from its
 //!   bindings' schemas, with their doc comments as JSDoc.
 //!

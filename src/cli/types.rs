@@ -8,7 +8,6 @@ use std::sync::Arc;
 use caplet::caplet_capnp::builtin_grant;
 use caplet_broker::types::{self, TypedBinding};
 use caplet_broker::upstream;
-use caplet_capnp_js::typescript::Extra;
 use rmcp::model::Tool;
 
 use caplet_client::{Builtin, BuiltinKind};
@@ -114,16 +113,13 @@ pub(crate) fn grant_declarations(
         .partition(|(_, b)| b.kind == BuiltinKind::Mcp);
     let mut bindings = builtin_bindings(&builtins, config)?;
     bindings.extend(schema_bindings(schemas)?);
-    let mut extra = Extra::default();
+    let mut declared = Vec::new();
     for (binding, builtin) in &upstreams {
-        let tools = upstream_tools(config, &builtin.name)?;
-        let (type_name, decls) = upstream::declarations(&builtin.name, binding, tools.iter());
-        extra.env.push((
-            binding.clone(),
-            type_name,
-            format!("The tools of the MCP server `{}`.", builtin.name),
-        ));
-        extra.decls.push_str(&decls);
+        declared.push(types::UpstreamBinding {
+            name: binding.clone(),
+            server: builtin.name.clone(),
+            tools: upstream_tools(config, &builtin.name)?,
+        });
     }
     check_unique(
         bindings
@@ -131,7 +127,7 @@ pub(crate) fn grant_declarations(
             .map(|b| b.name.as_str())
             .chain(upstreams.iter().map(|(b, _)| b.as_str())),
     )?;
-    Ok(types::declarations(&bindings, &extra)?)
+    Ok(types::declarations_with_upstreams(&bindings, &declared)?)
 }
 
 /// The tools upstream MCP server `server` of `config` lists: it is started,

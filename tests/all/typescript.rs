@@ -1,7 +1,8 @@
 //! `caplet types` checked by TypeScript's own compiler: `tsc --noEmit
 //! --strict` accepts the generated declarations with a worker written
 //! against them (pipelined calls, unions, enums, bigint, the built-ins),
-//! and rejects a worker that passes a wrong parameter name or type.
+//! and rejects a worker that passes a wrong parameter name or type. The
+//! `upstream` module does the same for an upstream MCP server's tools.
 //!
 //! `tsc` (npm `typescript`) is not part of a Rust toolchain, so these tests
 //! build only with the `typescript-tests` feature, which CI turns on after
@@ -9,6 +10,9 @@
 //! typescript::`.
 
 use crate::support;
+
+#[cfg(feature = "mcp-tests")]
+mod upstream;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -342,7 +342,7 @@ def test_connect_to_a_missing_socket_names_it() -> None:
 def test_shipped_schemas_match_the_repository() -> None:
     shipped = os.path.join(os.path.dirname(caplet.__file__), "schema")
     repo = os.path.join(HERE, "..", "..", "..", "schema")
-    for name in ("caplet.capnp", "fs.capnp", "kv.capnp", "http.capnp"):
+    for name in ("caplet.capnp", "fs.capnp", "kv.capnp", "http.capnp", "mcp.capnp"):
         with open(os.path.join(shipped, name)) as a, open(os.path.join(repo, name)) as b:
             assert a.read() == b.read(), f"{name} differs: copy schema/{name} into clients/python/src/caplet/schema/"
 

@@ -12,7 +12,8 @@ served from Python), invoke them and stream their logs.
     asyncio.run(main())
 
 Errors are exceptions with a stable `.kind`, one class per family:
-`CodeError`, `InvokeError`, `Refused`, `Disconnected`, `StorageError`.
+`CodeError`, `InvokeError`, `Refused`, `Disconnected`, `StorageError`,
+`ToolError`.
 """
 
 from .code import Builtin, InterfaceSchema, Limits, WorkerCode
@@ -22,6 +23,7 @@ from .connection import (
     Invocation,
     InvocationStream,
     LogLine,
+    McpTools,
     Stats,
     Worker,
     connect,
@@ -29,7 +31,7 @@ from .connection import (
     run,
 )
 from .route import Routed, Router
-from .errors import CapletError, CodeError, Disconnected, InvokeError, Refused, StorageError
+from .errors import CapletError, CodeError, Disconnected, InvokeError, Refused, StorageError, ToolError
 from ._schemas import caplet_capnp, fs_capnp, http_capnp, kv_capnp
 
 __all__ = [
@@ -45,11 +47,13 @@ __all__ = [
     "InvokeError",
     "Limits",
     "LogLine",
+    "McpTools",
     "Refused",
     "Routed",
     "Router",
     "Stats",
     "StorageError",
+    "ToolError",
     "Worker",
     "WorkerCode",
     "caplet_capnp",

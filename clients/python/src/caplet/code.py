@@ -140,7 +140,8 @@ class Builtin:
     """A built-in capability the broker serves, to grant or to call:
     `Builtin.fs("workspace")`, `Builtin.fs("docs", read_only=True)`,
     `Builtin.kv("main")`, `Builtin.http("github")` (an egress policy of the
-    broker's `caplet.toml`)."""
+    broker's `caplet.toml`), `Builtin.mcp("shop")` (an upstream MCP server
+    of it)."""
 
     kind: str
     name: str
@@ -162,9 +163,19 @@ class Builtin:
         `fetch`, it also gives the worker a global `fetch()`."""
         return Builtin("http", policy)
 
+    @staticmethod
+    def mcp(server: str) -> "Builtin":
+        """The tools of the upstream MCP server `[mcp_servers.<server>]` of
+        the broker's `caplet.toml`, one method per tool: a worker calls
+        `await env.<binding>.<tool>(args)`. From Python,
+        `Connection.builtin` returns them as `McpTools`. The broker starts
+        the server at the first grant; one it cannot reach is refused
+        (`unavailable`)."""
+        return Builtin("mcp", server)
+
     def _fill(self, builder: Any) -> None:
-        if self.kind not in ("fs", "kv", "http"):
-            raise ValueError(f"unknown built-in kind {self.kind!r}: fs, kv or http")
+        if self.kind not in ("fs", "kv", "http", "mcp"):
+            raise ValueError(f"unknown built-in kind {self.kind!r}: fs, kv, http or mcp")
         builder.kind = self.kind
         builder.name = self.name
         builder.readOnly = self.read_only

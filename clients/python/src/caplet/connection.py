@@ -13,7 +13,19 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional, Tuple, TypeVar, Union
+from typing import (
+    Any,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Tuple,
+    TypeVar,
+    Union,
+)
 
 import capnp
 
@@ -28,6 +40,7 @@ __all__ = [
     "Connection",
     "Worker",
     "Capability",
+    "McpTools",
     "Invocation",
     "InvocationStream",
     "LogLine",
@@ -217,6 +230,48 @@ class _Call:
         return Capability(getattr(self._promise, name))
 
 
+class McpTools(Capability):
+    """The tools of an upstream MCP server (`Builtin.mcp(name)`), as
+    `Connection.builtin` returns them. `await tools.call("search",
+    {"query": "tea"})` calls one: the broker checks the arguments against
+    the tool's `inputSchema` (a mismatch raises `ToolError` with kind
+    `type_error`, naming the field) and answers the tool's structured
+    content, or its text, returned here parsed from JSON. A tool that fails
+    raises `ToolError` with kind `tool_error`. Grant it to a worker as it
+    is."""
+
+    def __init__(self, cap: Any, schema: InterfaceSchema, loader: Any, tools: Tuple[str, ...]) -> None:
+        super().__init__(cap, schema)
+        # pycapnp's schemas of `cap` live in the loader: keep it as long.
+        self._loader = loader
+        self.tools = tools
+        """The tools' names, in the order the server lists them."""
+
+    @classmethod
+    def _from_results(cls, results: Any) -> "McpTools":
+        """Types the capability of a `Broker.builtin` answer for an `mcp`
+        grant with the interface the broker made from the tool list."""
+        compiled = results.interfaceSchema.compiled
+        loader = capnp.SchemaLoader()
+        names: Tuple[str, ...] = ()
+        for node in compiled.nodes:
+            loader.load_dynamic(node)
+            if node.id == compiled.interfaceId:
+                names = tuple(m.name for m in node.interface.methods)
+        interface = loader.get(compiled.interfaceId).as_interface()
+        typed = results.cap.as_interface(interface)
+        return cls(typed, InterfaceSchema._from_reader(results.interfaceSchema), loader, names)
+
+    async def call(self, tool: str, arguments: Optional[Mapping[str, Any]] = None) -> Any:
+        """Calls `tool` with `arguments` (JSON values) and returns its
+        result. A name the server does not list raises `ValueError`."""
+        if tool not in self.tools:
+            raise ValueError(f"no tool {tool!r}: the server lists {list(self.tools)}")
+        text = json.dumps(dict(arguments or {}))
+        results = await _rpc(self.cap._send(tool, arguments=text))
+        return json.loads(results.json)
+
+
 _BUILTIN_INTERFACES: Dict[str, Callable[[], Any]] = {
     "fs": lambda: _schemas.fs_capnp.Volume,
     "kv": lambda: _schemas.kv_capnp.Store,
@@ -329,10 +384,13 @@ class Connection:
 
     async def builtin(self, spec: Builtin) -> Capability:
         """A built-in capability (`Builtin.fs(...)`, `.kv(...)`,
-        `.http(...)`) to call from Python or to grant."""
+        `.http(...)`, `.mcp(...)`: then an `McpTools`) to call from Python
+        or to grant."""
         grant = new_message("BuiltinGrant")
         spec._fill(grant)
         results = await _rpc(self._broker.builtin(grant))
+        if spec.kind == "mcp":
+            return McpTools._from_results(results)
         typed = results.cap.as_interface(_BUILTIN_INTERFACES[spec.kind]())
         return Capability(typed, InterfaceSchema._from_reader(results.interfaceSchema))
 
@@ -361,6 +419,14 @@ class Connection:
             code = WorkerCode(code)
         message = await self._code(code)
         return Worker((await _rpc(self._broker.load(message))).worker)
+
+    async def types(self, code: WorkerCode) -> str:
+        """The TypeScript declarations (`.d.ts`) of `code`'s `env`, as
+        `caplet types` prints them (`Broker.types`): what a model needs to
+        write the worker. An upstream MCP server's tools are declared from
+        their JSON Schemas."""
+        message = await self._code(code)
+        return str((await _rpc(self._broker.types(message.env))).typescript)
 
     async def get(self, id: str, code: Union[WorkerCode, str]) -> "Worker":
         """Like `load`, but cached under `id` for this principal: the same id

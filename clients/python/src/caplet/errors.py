@@ -23,6 +23,7 @@ __all__ = [
     "Refused",
     "Disconnected",
     "StorageError",
+    "ToolError",
     "from_rpc",
 ]
 
@@ -97,6 +98,15 @@ class StorageError(CapletError):
     `exists`, `quota_exceeded`, `read_only`, `too_large`, `bad_path`, …"""
 
 
+class ToolError(CapletError):
+    """A tool of an upstream MCP server (`Builtin.mcp`) called from Python
+    failed: `type_error` (the arguments do not match the tool's
+    `inputSchema`; the message names the field), `tool_error` (the tool
+    answered an error; the message is its text), `upstream` (the server
+    refused the call)."""
+
+
+_TOOL_KINDS = frozenset({"type_error", "tool_error", "upstream"})
 _CODE_KINDS = frozenset(
     {
         "syntax_error",
@@ -174,4 +184,6 @@ def from_rpc(error: Any) -> CapletError:
         return Refused(kind, message)
     if kind in _STORAGE_KINDS:
         return StorageError(kind, message)
+    if kind in _TOOL_KINDS:
+        return ToolError(kind, message)
     return CapletError(kind, message)
