@@ -1,0 +1,378 @@
+//! The HTTP client under rmcp's streamable HTTP transport, for upstream MCP
+//! servers configured with `url` (`crate::upstream`).
+//!
+//! rmcp runs the protocol (sessions, the event stream, reconnection); this
+//! module only moves its requests: one hyper HTTP/1.1 connection per
+//! request, over TCP or, for `https`, TLS with the default roots
+//! (`caplet_egress::connect_tls`). Every request carries the configured
+//! headers (credentials from `[secrets]`, filled in by the broker). Every
+//! answer is bounded: a JSON body or a POST's event stream at
+//! [`MAX_RESPONSE_BYTES`], an error's text at [`MAX_ERROR_BYTES`]. The
+//! upstream is the operator's choice, so unlike the `http` built-in no
+//! address is refused.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use caplet_egress::url::Url;
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use rmcp::transport::streamable_http_client::{
+    StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
+};
+use sse_stream::{Sse, SseStream};
+
+/// Largest answer read: a JSON body, or the whole event stream of one
+/// request, in bytes (a tool result is at most
+/// [`crate::upstream::MAX_RESULT_BYTES`] of JSON; the rest is room for its
+/// envelope and text content).
+pub const MAX_RESPONSE_BYTES: usize = 64 << 20;
+
+/// Most bytes of an error answer kept for its message.
+pub const MAX_ERROR_BYTES: usize = 512;
+
+const SESSION_ID: &str = "mcp-session-id";
+const LAST_EVENT_ID: &str = "last-event-id";
+const EVENT_STREAM: &str = "text/event-stream";
+const JSON: &str = "application/json";
+
+/// Headers rmcp or this client sets itself; configured headers may not.
+pub const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "accept",
+    "content-type",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    SESSION_ID,
+    LAST_EVENT_ID,
+    "mcp-protocol-version",
+];
+
+/// Why a request to the upstream failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("cannot connect to {0}: {1}")]
+    Connect(String, String),
+    #[error("{0}")]
+    Http(#[from] hyper::Error),
+    #[error("bad request: {0}")]
+    Request(String),
+    #[error("the upstream refused the request: HTTP {0}: {1}")]
+    Refused(u16, String),
+}
+
+impl From<HttpError> for StreamableHttpError<HttpError> {
+    fn from(e: HttpError) -> Self {
+        StreamableHttpError::Client(e)
+    }
+}
+
+type HttpResult<T> = Result<T, StreamableHttpError<HttpError>>;
+
+/// The client of one upstream's URL.
+#[derive(Clone)]
+pub struct HttpClient {
+    url: Arc<Url>,
+}
+
+impl HttpClient {
+    /// A client of `url` (checked by `Url::parse`).
+    pub fn new(url: Url) -> Self {
+        Self { url: Arc::new(url) }
+    }
+
+    fn request(
+        &self,
+        method: Method,
+        session_id: Option<&str>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> hyper::http::request::Builder {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(self.url.request_target())
+            .header(hyper::header::HOST, self.url.host_header());
+        for (name, value) in custom_headers {
+            builder = builder.header(name, value);
+        }
+        if let Some(id) = session_id {
+            builder = builder.header(SESSION_ID, id);
+        }
+        builder
+    }
+
+    /// Connects and sends `request` on a new connection.
+    async fn send(&self, request: Request<Full<Bytes>>) -> Result<Response<Incoming>, HttpError> {
+        let url = &*self.url;
+        let address = format!("{}:{}", url.host, url.port);
+        let tcp = tokio::net::TcpStream::connect(&address)
+            .await
+            .map_err(|e| HttpError::Connect(address.clone(), e.to_string()))?;
+        let _ = tcp.set_nodelay(true);
+        if url.scheme == "https" {
+            let tls = caplet_egress::connect_tls(url, tcp)
+                .await
+                .map_err(|e| HttpError::Connect(address, e.to_string()))?;
+            send_on(tls, request).await
+        } else {
+            send_on(tcp, request).await
+        }
+    }
+}
+
+async fn send_on<S>(
+    stream: S,
+    request: Request<Full<Bytes>>,
+) -> Result<Response<Incoming>, HttpError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    // The connection ends with its response (or when the stream is dropped).
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(sender.send_request(request).await?)
+}
+
+fn header<'a>(response: &'a Response<Incoming>, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+fn is_type(response: &Response<Incoming>, expected: &str) -> bool {
+    header(response, hyper::header::CONTENT_TYPE.as_str()).is_some_and(|ct| {
+        ct.split(';')
+            .next()
+            .is_some_and(|essence| essence.trim().eq_ignore_ascii_case(expected))
+    })
+}
+
+/// The body of `response`, at most `limit` bytes.
+async fn read_body(response: Response<Incoming>, limit: usize) -> HttpResult<Bytes> {
+    match Limited::new(response.into_body(), limit).collect().await {
+        Ok(body) => Ok(body.to_bytes()),
+        Err(e) => match e.downcast::<hyper::Error>() {
+            Ok(e) => Err(HttpError::Http(*e).into()),
+            Err(_) => Err(StreamableHttpError::ResponseBodyTooLarge { max_size: limit }),
+        },
+    }
+}
+
+/// A failed status as an error: its code and the start of its text, on
+/// one line.
+async fn refused(response: Response<Incoming>) -> StreamableHttpError<HttpError> {
+    let status = response.status();
+    let mut body = Vec::new();
+    let mut stream = response.into_body().into_data_stream();
+    while body.len() < MAX_ERROR_BYTES {
+        match stream.next().await {
+            Some(Ok(chunk)) => body.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    body.truncate(MAX_ERROR_BYTES);
+    let text = String::from_utf8_lossy(&body);
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let reason = status.canonical_reason().unwrap_or("");
+    HttpError::Refused(
+        status.as_u16(),
+        if text.is_empty() {
+            reason.to_string()
+        } else {
+            format!("{reason}: {text}")
+        },
+    )
+    .into()
+}
+
+/// The events of a `text/event-stream` body, at most
+/// [`MAX_RESPONSE_BYTES`] in all.
+fn events(response: Response<Incoming>) -> BoxStream<'static, Result<Sse, sse_stream::Error>> {
+    let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
+        .map_err(|e| std::io::Error::other(e.to_string()));
+    SseStream::new(body).boxed()
+}
+
+impl StreamableHttpClient for HttpClient {
+    type Error = HttpError;
+
+    async fn post_message(
+        &self,
+        _uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> HttpResult<StreamableHttpPostResponse> {
+        let body = serde_json::to_vec(&message)?;
+        let mut builder = self
+            .request(Method::POST, session_id.as_deref(), custom_headers)
+            .header(hyper::header::CONTENT_TYPE, JSON)
+            .header(hyper::header::ACCEPT, format!("{EVENT_STREAM}, {JSON}"));
+        if let Some(token) = auth_header {
+            builder = builder.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = builder
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| HttpError::Request(e.to_string()))?;
+        let response = self.send(request).await?;
+        let status = response.status();
+        if matches!(status, StatusCode::ACCEPTED | StatusCode::NO_CONTENT) {
+            return Ok(StreamableHttpPostResponse::Accepted);
+        }
+        if status == StatusCode::NOT_FOUND && session_id.is_some() {
+            return Err(StreamableHttpError::SessionExpired);
+        }
+        let new_session = header(&response, SESSION_ID).map(str::to_string);
+        let awaits_no_response = !matches!(message, ClientJsonRpcMessage::Request(_));
+        if !status.is_success() {
+            // A JSON-RPC error answered with an error status is an answer.
+            if is_type(&response, JSON) && status != StatusCode::UNAUTHORIZED {
+                let body = read_body(response, MAX_RESPONSE_BYTES).await?;
+                return match serde_json::from_slice::<ServerJsonRpcMessage>(&body) {
+                    Ok(error @ ServerJsonRpcMessage::Error(_)) => {
+                        Ok(StreamableHttpPostResponse::Json(error, new_session))
+                    }
+                    _ => Err(HttpError::Refused(
+                        status.as_u16(),
+                        String::from_utf8_lossy(&body[..body.len().min(MAX_ERROR_BYTES)])
+                            .split_whitespace()
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    )
+                    .into()),
+                };
+            }
+            return Err(refused(response).await);
+        }
+        if is_type(&response, EVENT_STREAM) {
+            return Ok(StreamableHttpPostResponse::Sse(
+                events(response),
+                new_session,
+            ));
+        }
+        if is_type(&response, JSON) {
+            let body = read_body(response, MAX_RESPONSE_BYTES).await?;
+            return match serde_json::from_slice::<ServerJsonRpcMessage>(&body) {
+                Ok(message) => Ok(StreamableHttpPostResponse::Json(message, new_session)),
+                Err(_) if awaits_no_response => Ok(StreamableHttpPostResponse::Accepted),
+                Err(e) => Err(StreamableHttpError::Deserialize(e)),
+            };
+        }
+        if awaits_no_response {
+            return Ok(StreamableHttpPostResponse::Accepted);
+        }
+        Err(StreamableHttpError::UnexpectedContentType(
+            header(&response, hyper::header::CONTENT_TYPE.as_str()).map(str::to_string),
+        ))
+    }
+
+    async fn delete_session(
+        &self,
+        _uri: Arc<str>,
+        session_id: Arc<str>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> HttpResult<()> {
+        let mut builder = self.request(Method::DELETE, Some(&session_id), custom_headers);
+        if let Some(token) = auth_header {
+            builder = builder.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = builder
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| HttpError::Request(e.to_string()))?;
+        let response = self.send(request).await?;
+        let status = response.status();
+        if status.is_success() || status == StatusCode::METHOD_NOT_ALLOWED {
+            return Ok(());
+        }
+        Err(refused(response).await)
+    }
+
+    async fn get_stream(
+        &self,
+        _uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> HttpResult<BoxStream<'static, Result<Sse, sse_stream::Error>>> {
+        let mut builder = self
+            .request(Method::GET, session_id.as_deref(), custom_headers)
+            .header(hyper::header::ACCEPT, EVENT_STREAM);
+        if let Some(id) = last_event_id {
+            builder = builder.header(LAST_EVENT_ID, id);
+        }
+        if let Some(token) = auth_header {
+            builder = builder.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = builder
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| HttpError::Request(e.to_string()))?;
+        let response = self.send(request).await?;
+        let status = response.status();
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            return Err(StreamableHttpError::ServerDoesNotSupportSse);
+        }
+        if status == StatusCode::NOT_FOUND && session_id.is_some() {
+            return Err(StreamableHttpError::SessionExpired);
+        }
+        if !status.is_success() {
+            return Err(refused(response).await);
+        }
+        if !is_type(&response, EVENT_STREAM) {
+            return Err(StreamableHttpError::UnexpectedContentType(
+                header(&response, hyper::header::CONTENT_TYPE.as_str()).map(str::to_string),
+            ));
+        }
+        Ok(events(response))
+    }
+}
+
+/// Checks a configured header: its name is a valid one that neither rmcp
+/// nor this client sets; its value (secrets filled in) is a valid one.
+pub fn check_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), String> {
+    let parsed = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| format!("headers.{name}: not a valid header name"))?;
+    if RESERVED_HEADERS.contains(&parsed.as_str()) {
+        return Err(format!(
+            "headers.{name}: set by the MCP transport, it cannot be configured"
+        ));
+    }
+    // The value may hold a secret: the error never shows it.
+    let value = HeaderValue::from_str(value).map_err(|_| {
+        format!("headers.{name}: not a valid header value (it holds control characters)")
+    })?;
+    Ok((parsed, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configured_headers_are_checked_without_showing_their_values() {
+        assert!(check_header("Authorization", "Bearer abc").is_ok());
+        assert!(check_header("X-Api-Key", "k").is_ok());
+        for (name, value, needle) in [
+            ("bad name", "v", "not a valid header name"),
+            ("", "v", "not a valid header name"),
+            ("Accept", "v", "set by the MCP transport"),
+            ("Mcp-Session-Id", "v", "set by the MCP transport"),
+            ("Host", "v", "set by the MCP transport"),
+            ("X-Key", "s3cr3t\nInjected: 1", "not a valid header value"),
+        ] {
+            let error = check_header(name, value).unwrap_err();
+            assert!(error.contains(needle), "{error}");
+            assert!(!error.contains("s3cr3t"), "{error}");
+        }
+    }
+}
