@@ -25,6 +25,7 @@ use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use futures::future::{FutureExt, LocalBoxFuture, Shared};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use caplet::caplet_capnp::compiled_schema;
@@ -37,7 +38,9 @@ use capnp::traits::HasTypeId;
 use capnp::{any_pointer, schema_capnp};
 use hyper::header::{HeaderName, HeaderValue};
 use rmcp::model::{CallToolRequestParams, PaginatedRequestParams, Tool};
-use rmcp::service::{Peer, RoleClient, RunningService, ServiceExt};
+use rmcp::service::{
+    Peer, RoleClient, RunningService, RunningServiceCancellationToken, ServiceExt,
+};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use serde_json::Value;
@@ -380,7 +383,19 @@ pub struct Upstream {
     interface_id: u64,
     schema: Builder<HeapAllocator>,
     /// The client while the upstream is up.
-    peer: RefCell<Option<Peer<RoleClient>>>,
+    link: RefCell<Option<Link>>,
+    /// Whether it is up, for whoever waits for it to be back.
+    up: watch::Sender<bool>,
+}
+
+/// The client of one run of an upstream (one process, or one MCP session
+/// over HTTP).
+struct Link {
+    peer: Peer<RoleClient>,
+    /// Ends the run: the supervisor then starts a new one.
+    stop: RunningServiceCancellationToken,
+    /// Which run this is; a call only ends the run it was made on.
+    run: u64,
 }
 
 impl Upstream {
@@ -414,10 +429,32 @@ impl Upstream {
             tools,
             interface_id,
             schema,
-            peer: RefCell::new(Some(peer)),
+            link: RefCell::new(Some(Link {
+                peer,
+                stop: running.cancellation_token(),
+                run: 0,
+            })),
+            up: watch::Sender::new(true),
         });
         tokio::task::spawn_local(supervise(Rc::downgrade(&upstream), running));
         Ok(upstream)
+    }
+
+    /// Ends run `run` if it is still the current one.
+    fn end_run(&self, run: u64) {
+        let mut link = self.link.borrow_mut();
+        if link.as_ref().is_some_and(|l| l.run == run) {
+            if let Some(link) = link.take() {
+                link.stop.cancel();
+            }
+            self.up.send_replace(false);
+        }
+    }
+
+    /// Whether the upstream is up, as it changes (down while the
+    /// supervisor starts it again).
+    pub fn up(&self) -> watch::Receiver<bool> {
+        self.up.subscribe()
     }
 
     /// A capability calling its tools, with its interface schema.
@@ -471,12 +508,17 @@ impl Upstream {
                 "type_error: {name}(): the arguments must be an object"
             )));
         };
-        let peer = self.peer.borrow().clone().ok_or_else(|| {
-            capnp::Error::disconnected(format!(
-                "disconnected: mcp:{}: the upstream is down and being restarted",
-                self.config.name
-            ))
-        })?;
+        let (peer, run) = self
+            .link
+            .borrow()
+            .as_ref()
+            .map(|link| (link.peer.clone(), link.run))
+            .ok_or_else(|| {
+                capnp::Error::disconnected(format!(
+                    "disconnected: mcp:{}: the upstream is down and being restarted",
+                    self.config.name
+                ))
+            })?;
         let upstream = &self.config.name;
         let call =
             peer.call_tool(CallToolRequestParams::new(name.clone()).with_arguments(arguments));
@@ -494,10 +536,16 @@ impl Upstream {
                     "upstream: {name}(): {}",
                     self.config.redact(&e.message)
                 )),
-                other => capnp::Error::disconnected(format!(
-                    "disconnected: mcp:{upstream}: {name}(): {}",
-                    self.config.redact(&other.to_string())
-                )),
+                other => {
+                    // The transport failed (the process died, the server
+                    // cannot be reached): this run is over, and the
+                    // supervisor starts another after its backoff.
+                    self.end_run(run);
+                    capnp::Error::disconnected(format!(
+                        "disconnected: mcp:{upstream}: {name}(): {}",
+                        self.config.redact(&innermost(&other))
+                    ))
+                }
             })?;
         let text = || {
             result
@@ -696,12 +744,30 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Keeps the upstream running: starts it again whenever it ends.
+/// The last error of `error`'s chain (the cause, without the layers of
+/// transport names around it).
+fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = error;
+    while let Some(source) = last.source() {
+        last = source;
+    }
+    let text = last.to_string();
+    text.strip_prefix("Client error: ")
+        .map(str::to_string)
+        .unwrap_or(text)
+}
+
+/// Keeps the upstream running: starts it again whenever it ends (the
+/// process exits, or a call finds the transport broken), after 50 ms,
+/// doubling up to 5 s while starts fail.
 async fn supervise(upstream: Weak<Upstream>, mut running: RunningService<RoleClient, ()>) {
+    let mut run = 0;
     loop {
         let _ = running.waiting().await;
         let Some(config) = upstream.upgrade().map(|up| {
-            up.peer.borrow_mut().take();
+            if up.link.borrow_mut().take().is_some() {
+                up.up.send_replace(false);
+            }
             up.config.clone()
         }) else {
             return;
@@ -724,8 +790,16 @@ async fn supervise(upstream: Weak<Upstream>, mut running: RunningService<RoleCli
                 }
             }
         };
+        run += 1;
         match upstream.upgrade() {
-            Some(up) => *up.peer.borrow_mut() = Some(running.peer().clone()),
+            Some(up) => {
+                *up.link.borrow_mut() = Some(Link {
+                    peer: running.peer().clone(),
+                    stop: running.cancellation_token(),
+                    run,
+                });
+                up.up.send_replace(true);
+            }
             None => return,
         }
         eprintln!("caplet: mcp upstream {:?} is up again", config.name);
@@ -1276,16 +1350,28 @@ mod tests {
         /// on it (one per start of the upstream).
         pub struct Running {
             pub url: String,
+            pub address: std::net::SocketAddr,
             pub sessions: Arc<AtomicUsize>,
+            task: tokio::task::JoinHandle<()>,
         }
 
         impl Running {
+            /// Stops the server and closes its connections.
+            pub async fn stop(self) {
+                self.task.abort();
+                let _ = self.task.await;
+            }
+
             pub fn sessions(&self) -> usize {
                 self.sessions.load(Ordering::SeqCst)
             }
         }
 
         pub async fn serve(server: Server) -> Running {
+            serve_on(server, "127.0.0.1:0".parse().expect("address")).await
+        }
+
+        pub async fn serve_on(server: Server, address: std::net::SocketAddr) -> Running {
             let sessions = Arc::new(AtomicUsize::new(0));
             let opened = sessions.clone();
             let service = Arc::new(StreamableHttpService::new(
@@ -1296,14 +1382,14 @@ mod tests {
                 Arc::new(LocalSessionManager::default()),
                 StreamableHttpServerConfig::default(),
             ));
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
+            let listener = tokio::net::TcpListener::bind(address).await.expect("bind");
             let address = listener.local_addr().expect("address");
-            tokio::spawn(async move {
+            let task = tokio::spawn(async move {
+                // Aborting the server aborts its connections too.
+                let mut connections = tokio::task::JoinSet::new();
                 while let Ok((stream, _)) = listener.accept().await {
                     let service = service.clone();
-                    tokio::spawn(async move {
+                    connections.spawn(async move {
                         let handler = hyper::service::service_fn(
                             move |request: hyper::Request<hyper::body::Incoming>| {
                                 let service = service.clone();
@@ -1318,7 +1404,9 @@ mod tests {
             });
             Running {
                 url: format!("http://{address}/mcp"),
+                address,
                 sessions,
+                task,
             }
         }
     }
@@ -1503,6 +1591,54 @@ mod tests {
                 .await
                 .expect("echo");
             assert_eq!(after, r#""after""#);
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn an_http_upstream_that_is_down_answers_disconnected_until_it_is_back() {
+        local(async {
+            let running = fake::serve(fake::Server {
+                listing: fake::Listing::Tools,
+            })
+            .await;
+            let address = running.address;
+            let configs = http_config(&running.url, None);
+            let upstreams = Upstreams::default();
+            let up = upstreams.get(&configs, "remote").await.expect("started");
+            let echo = || up.call(method(&up, "echo"), r#"{"text":"hi"}"#);
+            assert_eq!(echo().await.expect("echo"), r#""hi""#);
+            running.stop().await;
+            let error = echo().await.expect_err("down");
+            assert_eq!(error.kind, capnp::ErrorKind::Disconnected);
+            assert!(
+                error.extra.starts_with(&format!(
+                    "disconnected: mcp:remote: echo(): cannot connect to {address}: "
+                )),
+                "{error:?}"
+            );
+            // Down: calls answer at once, without trying the server.
+            let mut up_again = up.up();
+            let error = echo().await.expect_err("down");
+            assert_eq!(
+                error.extra,
+                "disconnected: mcp:remote: the upstream is down and being restarted"
+            );
+            // Back: the supervisor's next try connects, and calls are
+            // answered (a new MCP session).
+            let back = fake::serve_on(
+                fake::Server {
+                    listing: fake::Listing::Tools,
+                },
+                address,
+            )
+            .await;
+            tokio::time::timeout(Duration::from_secs(30), up_again.wait_for(|up| *up))
+                .await
+                .expect("up again in time")
+                .expect("up");
+            assert_eq!(echo().await.expect("echo"), r#""hi""#);
+            assert_eq!(back.sessions(), 1);
         })
         .await
     }
