@@ -266,10 +266,15 @@ impl UpstreamConfig {
         };
         match handshake {
             Ok(Ok(running)) => Ok(running),
-            Ok(Err(e)) => Err(format!(
-                "the MCP handshake failed: {}",
-                self.redact(&e.to_string())
-            )),
+            Ok(Err(e)) => {
+                let why = match &e {
+                    rmcp::service::ClientInitializeError::TransportError { error, .. } => {
+                        innermost(error)
+                    }
+                    other => other.to_string(),
+                };
+                Err(format!("the MCP handshake failed: {}", self.redact(&why)))
+            }
             Err(_) => Err(format!(
                 "no MCP handshake within {} s",
                 START_TIMEOUT.as_secs()
