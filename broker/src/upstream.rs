@@ -1,21 +1,32 @@
 //! Upstream MCP servers as capabilities (`[mcp_servers.NAME]`, granted as
 //! `mcp:NAME`, `mcp.capnp`).
 //!
-//! The broker is the MCP client (`rmcp`): it starts the server's command
-//! at the first grant, lists its tools, and serves one capability per
-//! grant whose interface it builds from that list, one method per tool
-//! (every method takes a `ToolCall` and answers a `ToolResult`). A call's
-//! arguments are checked against the tool's `inputSchema` (crate
-//! `jsonschema`) before the upstream sees them. The capability goes into a
-//! worker's `env` like any built-in, so its calls pass the membrane (call
-//! log, budgets, revocation) and count against the worker's subrequests.
+//! The broker is the MCP client (`rmcp`): at the first grant it starts the
+//! server's `command` (stdio) or connects to its `url` (streamable HTTP,
+//! through [`crate::upstream_http`]), lists its tools, and serves one
+//! capability per grant whose interface it builds from that list, one
+//! method per tool (every method takes a `ToolCall` and answers a
+//! `ToolResult`). A call's arguments are checked against the tool's
+//! `inputSchema` (crate `jsonschema`) before the upstream sees them. The
+//! capability goes into a worker's `env` like any built-in, so its calls
+//! pass the membrane (call log, budgets, revocation) and count against the
+//! worker's subrequests.
 //!
-//! A supervisor task owns the running client: when the upstream process
-//! dies it starts it again (after 50 ms, doubling up to 5 s while starts
-//! fail). While it is down, calls answer `disconnected`. The process gets
-//! the broker's environment without its `CAPLET_SECRET_*` variables, plus
-//! the server's `env` table, whose `{secret:NAME}` placeholders are filled
-//! in here: workers never see them.
+//! Starts are single-flight ([`Upstreams`]): grants that need an upstream
+//! while it starts wait for that one start, and a failed start answers the
+//! grants of its backoff period at once. A supervisor task owns the running
+//! client: when the process dies, or a call finds the transport broken
+//! (the HTTP server cannot be reached), it starts or connects again (after
+//! 50 ms, doubling up to 5 s while that fails). While it is down, calls
+//! answer `disconnected`. Each call has a timeout (`call_timeout_ms`),
+//! answering `timeout`; `tools/list` is read for at most [`MAX_TOOL_PAGES`]
+//! pages and [`MAX_TOOLS`] tools.
+//!
+//! Credentials stay here: a process gets a cleared environment (a few
+//! variables of the broker's) plus the server's `env`, an HTTP server the
+//! `headers`, both with their `{secret:NAME}` placeholders filled in here.
+//! Workers, `caplet types` and `caplet audit` see only their names, and the
+//! secrets are replaced by `[redacted]` in whatever the upstream answers.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
