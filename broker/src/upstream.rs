@@ -922,7 +922,7 @@ enum Slot {
 /// A start is single-flight: the grants that need an upstream while it is
 /// being started wait for that one start. A failed start is remembered for
 /// a backoff (50 ms after the first failure, doubling up to 5 s, like the
-/// restarts of [`supervise`]): grants during it answer its error at once,
+/// restarts of a running upstream): grants during it answer its error at once,
 /// and the first grant after it starts the upstream again.
 #[derive(Default)]
 pub struct Upstreams {
