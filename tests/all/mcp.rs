@@ -544,14 +544,31 @@ fn audit_lists_the_mcp_grants_of_the_config_and_the_upstreams_tools() {
 struct HttpUpstream {
     child: Child,
     port: u16,
+    scheme: &'static str,
 }
+
+/// The test CA of egress, and a certificate it signed for 127.0.0.1.
+const TLS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/egress/tests/tls");
 
 impl HttpUpstream {
     fn start(token: &str) -> Self {
+        Self::spawn(token, false)
+    }
+
+    /// Over HTTPS, with the certificate of [`TLS_DIR`].
+    fn start_tls(token: &str) -> Self {
+        Self::spawn(token, true)
+    }
+
+    fn spawn(token: &str, tls: bool) -> Self {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp/http_upstream.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .arg(token)
+        let mut command = Command::new("python3");
+        command.arg(script).arg(token);
+        if tls {
+            command.arg(format!("{TLS_DIR}/leaf.der"));
+            command.arg(format!("{TLS_DIR}/leaf.key.der"));
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -565,7 +582,12 @@ impl HttpUpstream {
             .strip_prefix("READY ")
             .and_then(|p| p.trim().parse().ok())
             .unwrap_or_else(|| panic!("http_upstream.py said {line:?}"));
-        Self { child, port }
+        let scheme = if tls { "https" } else { "http" };
+        Self {
+            child,
+            port,
+            scheme,
+        }
     }
 
     /// A `caplet.toml` granting it as `mcp:remote` to `caplet mcp`, with
@@ -576,8 +598,8 @@ impl HttpUpstream {
             toml += &format!("[secrets]\nremote = {{ value = {secret:?} }}\n\n");
         }
         toml += &format!(
-            "[mcp_servers.remote]\nurl = \"http://127.0.0.1:{}/mcp\"\n",
-            self.port
+            "[mcp_servers.remote]\nurl = \"{}://127.0.0.1:{}/mcp\"\n",
+            self.scheme, self.port
         );
         if secret.is_some() {
             toml += "headers = { Authorization = \"Bearer {secret:remote}\" }\n";
@@ -731,28 +753,45 @@ fn an_upstream_over_http_is_granted_with_its_bearer_from_a_secret() {
     assert_eq!(tools, ["add", "greet", "whoami"], "{audit}");
 }
 
+/// `caplet run` of a worker returning `remote.add({a: 1, b: 2}).total`
+/// with `mcp:remote` granted from `config`, with `env` set: its exit
+/// status, stdout and stderr.
+fn run_add(
+    dir: &std::path::Path,
+    config: &std::path::Path,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> (bool, String, String) {
+    let script = dir.join("agent.js");
+    std::fs::write(
+        &script,
+        "export default { async run(input, env) { return (await env.remote.add({ a: 1, b: 2 })).total; } };",
+    )
+    .expect("script");
+    let out = Command::new(support::caplet_bin())
+        .args(["run", "--grant", "remote=mcp:remote", "--data"])
+        .arg(dir.join("data"))
+        .arg("--config")
+        .arg(config)
+        .arg(&script)
+        .env_remove("SSL_CERT_DIR")
+        .envs(env.iter().copied())
+        .output()
+        .expect("caplet run");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 #[test]
 fn an_upstream_over_http_refuses_a_missing_or_a_wrong_bearer() {
     let upstream = HttpUpstream::start(HTTP_TOKEN);
     for secret in [None, Some("not-the-token-7c1e")] {
         let dir = tempfile::tempdir().expect("tempdir");
         let config = upstream.config(dir.path(), secret);
-        let script = dir.path().join("agent.js");
-        std::fs::write(
-            &script,
-            "export default { async run(input, env) { return (await env.remote.add({ a: 1, b: 2 })).total; } };",
-        )
-        .expect("script");
-        let out = Command::new(support::caplet_bin())
-            .args(["run", "--grant", "remote=mcp:remote", "--data"])
-            .arg(dir.path().join("data"))
-            .arg("--config")
-            .arg(&config)
-            .arg(&script)
-            .output()
-            .expect("caplet run");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{stderr}");
+        let (ok, _, stderr) = run_add(dir.path(), &config, &[]);
+        assert!(!ok, "{stderr}");
         // The grant fails with the upstream's own answer, on one line.
         let line = stderr
             .lines()
@@ -770,4 +809,28 @@ fn an_upstream_over_http_refuses_a_missing_or_a_wrong_bearer() {
             assert!(!stderr.contains(secret), "{stderr}");
         }
     }
+}
+
+#[test]
+fn an_upstream_over_https_is_trusted_through_the_systems_roots() {
+    let upstream = HttpUpstream::start_tls(HTTP_TOKEN);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = upstream.config(dir.path(), Some(HTTP_TOKEN));
+    // The system's roots are the file SSL_CERT_FILE names: with the test
+    // CA among them the server is trusted.
+    let ca = std::ffi::OsString::from(format!("{TLS_DIR}/ca.pem"));
+    let (ok, stdout, stderr) = run_add(dir.path(), &config, &[("SSL_CERT_FILE", &ca)]);
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout.trim(), "3", "{stderr}");
+    // Without it (no system root, so the Mozilla roots) it is not.
+    let empty = dir.path().join("no-roots.pem");
+    std::fs::write(&empty, "").expect("empty roots");
+    let (ok, _, stderr) = run_add(dir.path(), &config, &[("SSL_CERT_FILE", empty.as_os_str())]);
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr.contains(
+            "unavailable: mcp:remote: the MCP handshake failed: cannot connect to 127.0.0.1:"
+        ) && stderr.contains("invalid peer certificate"),
+        "{stderr}"
+    );
 }

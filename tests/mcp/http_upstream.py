@@ -6,14 +6,19 @@ Every request must carry `Authorization: Bearer TOKEN` (the SDK's own
 bearer middleware, with a token verifier accepting TOKEN alone); without it
 the server answers 401. It listens on 127.0.0.1 on a port the system picks,
 prints `READY PORT` once it accepts connections, and serves until killed.
+Given a certificate and its key (DER files), it serves HTTPS instead.
 Usage:
 
-    http_upstream.py TOKEN
+    http_upstream.py TOKEN [CERT_DER KEY_DER]
 """
 
 import asyncio
+import base64
+import os
 import socket
+import ssl
 import sys
+import tempfile
 
 import uvicorn
 from pydantic import BaseModel
@@ -41,8 +46,8 @@ class Sum(BaseModel):
     terms: int
 
 
-def build(token, port):
-    url = f"http://127.0.0.1:{port}"
+def build(token, scheme, port):
+    url = f"{scheme}://127.0.0.1:{port}"
     server = MCPServer(
         "remote",
         token_verifier=OneToken(token),
@@ -74,7 +79,19 @@ def build(token, port):
     return server
 
 
-async def main(token):
+def pem_files(cert_der, key_der):
+    """The certificate and its PKCS#8 key, as the PEM files uvicorn reads."""
+    folder = tempfile.mkdtemp()
+    cert, key = os.path.join(folder, "cert.pem"), os.path.join(folder, "key.pem")
+    with open(cert_der, "rb") as f, open(cert, "w") as out:
+        out.write(ssl.DER_cert_to_PEM_cert(f.read()))
+    with open(key_der, "rb") as f, open(key, "w") as out:
+        body = base64.encodebytes(f.read()).decode()
+        out.write(f"-----BEGIN PRIVATE KEY-----\n{body}-----END PRIVATE KEY-----\n")
+    return cert, key
+
+
+async def main(token, tls):
     # The socket is bound first, so the port is known before the server
     # (which names its own URL in its OAuth metadata) is built. The app and
     # the uvicorn server are what MCPServer.run("streamable-http") builds.
@@ -84,12 +101,17 @@ async def main(token):
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)
     port = sock.getsockname()[1]
-    server = build(token, port)
+    server = build(token, "https" if tls else "http", port)
     app = server.streamable_http_app(host="127.0.0.1")
-    http = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    certs = pem_files(*tls) if tls else (None, None)
+    http = uvicorn.Server(
+        uvicorn.Config(
+            app, log_level="warning", ssl_certfile=certs[0], ssl_keyfile=certs[1]
+        )
+    )
     print(f"READY {port}", flush=True)
     await http.serve(sockets=[sock])
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1]))
+    asyncio.run(main(sys.argv[1], sys.argv[2:4]))
