@@ -552,16 +552,22 @@ impl Upstream {
                     "upstream: {name}(): {}",
                     self.config.redact(&e.message)
                 )),
-                other => {
+                e
+                @ (rmcp::ServiceError::TransportSend(_) | rmcp::ServiceError::TransportClosed) => {
                     // The transport failed (the process died, the server
                     // cannot be reached): this run is over, and the
                     // supervisor starts another after its backoff.
                     self.end_run(run);
                     capnp::Error::disconnected(format!(
                         "disconnected: mcp:{upstream}: {name}(): {}",
-                        self.config.redact(&innermost(&other))
+                        self.config.redact(&innermost(&e))
                     ))
                 }
+                // An answer that is not a tool result, and the like.
+                other => capnp::Error::failed(format!(
+                    "upstream: {name}(): {}",
+                    self.config.redact(&other.to_string())
+                )),
             })?;
         let text = || {
             result

@@ -347,10 +347,12 @@ pub fn check_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue)
             "headers.{name}: set by the MCP transport, it cannot be configured"
         ));
     }
-    // The value may hold a secret: the error never shows it.
-    let value = HeaderValue::from_str(value).map_err(|_| {
+    // The value may hold a secret: the error never shows it, and the value
+    // is marked sensitive (never shown by `Debug`, never indexed by HPACK).
+    let mut value = HeaderValue::from_str(value).map_err(|_| {
         format!("headers.{name}: not a valid header value (it holds control characters)")
     })?;
+    value.set_sensitive(true);
     Ok((parsed, value))
 }
 
