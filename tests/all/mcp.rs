@@ -11,6 +11,16 @@
 //! TypeError naming the field; a killed upstream answers `disconnected`
 //! until the broker has started it again.
 //!
+//! Upstream MCP servers over streamable HTTP: `tests/mcp/http_upstream.py`
+//! (the SDK's MCPServer behind its bearer middleware, on 127.0.0.1, over
+//! HTTP or HTTPS) is granted as `mcp:remote` with `url` and an
+//! `Authorization` header from a secret (`tests/mcp/drive.py` runs the
+//! scripts through `caplet mcp`): two tools in one script, the credential
+//! the server echoes comes back redacted, and `types`/`audit` name the
+//! header but never show the secret; a missing or wrong bearer fails the
+//! grant with the server's 401; HTTPS is trusted through the system's
+//! roots only.
+//!
 //! The SDK is not part of a Rust toolchain, so these tests build only with
 //! the `mcp-tests` feature, which CI turns on after installing it (`pip
 //! install mcp`): `cargo test --features mcp-tests --test all mcp::`.
