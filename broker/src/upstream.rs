@@ -299,6 +299,18 @@ impl UpstreamConfig {
         one_line(&self.redactor.redact(text))
     }
 
+    /// `json` with the secrets of this configuration replaced by
+    /// `[redacted]`; `None` when that would leave it invalid JSON (the
+    /// secret spans its syntax).
+    fn redact_json(&self, json: String) -> Option<String> {
+        let redacted = self.redactor.redact(&json);
+        if redacted == json {
+            return Some(json);
+        }
+        serde_json::from_str::<Value>(&redacted).ok()?;
+        Some(redacted)
+    }
+
     /// Starts the server, lists its tools and stops it (`caplet types`,
     /// `caplet audit`).
     pub async fn list_tools(&self) -> Result<Vec<Tool>, Error> {
@@ -587,13 +599,11 @@ impl Upstream {
             Some(value) => value.to_string(),
             None => Value::String(text()).to_string(),
         };
-        let redacted = self.config.redactor.redact(&json);
-        if redacted != json && serde_json::from_str::<Value>(&redacted).is_err() {
-            return Err(capnp::Error::failed(format!(
+        let json = self.config.redact_json(json).ok_or_else(|| {
+            capnp::Error::failed(format!(
                 "redacted: the result of {name}() holds a secret of mcp:{upstream}'s configuration"
-            )));
-        }
-        let json = redacted;
+            ))
+        })?;
         if json.len() > MAX_RESULT_BYTES {
             return Err(capnp::Error::failed(format!(
                 "too_large: the result of {name}() is {} bytes of JSON, over the limit of {MAX_RESULT_BYTES}",
@@ -1164,6 +1174,32 @@ mod tests {
             headers: map(headers),
             call_timeout_ms: None,
         }
+    }
+
+    #[test]
+    fn secrets_are_taken_out_of_results_or_the_result_is_refused() {
+        let mut secrets = caplet_egress::Secrets::new();
+        secrets.insert("key", "1,\"b").unwrap();
+        secrets.insert("token", "tok-123456").unwrap();
+        let config = UpstreamConfig::new(
+            "calc",
+            &server(
+                None,
+                Some("http://a/mcp"),
+                &[],
+                &[("X-Key", "{secret:key}"), ("X-Token", "{secret:token}")],
+            ),
+            &secrets,
+        )
+        .expect("config");
+        let plain = r#"{"a":2,"c":"no secret"}"#.to_string();
+        assert_eq!(config.redact_json(plain.clone()), Some(plain));
+        assert_eq!(
+            config.redact_json(r#"{"echo":"Bearer tok-123456"}"#.into()),
+            Some(r#"{"echo":"Bearer [redacted]"}"#.into())
+        );
+        // Blanking this one would break the JSON: the result is refused.
+        assert_eq!(config.redact_json(r#"{"a":1,"b":2}"#.into()), None);
     }
 
     #[test]
