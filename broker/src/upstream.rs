@@ -1410,6 +1410,8 @@ mod tests {
             pub url: String,
             pub address: std::net::SocketAddr,
             pub sessions: Arc<AtomicUsize>,
+            /// TCP connections accepted.
+            pub connections: Arc<AtomicUsize>,
             task: tokio::task::JoinHandle<()>,
         }
 
@@ -1442,10 +1444,17 @@ mod tests {
             ));
             let listener = tokio::net::TcpListener::bind(address).await.expect("bind");
             let address = listener.local_addr().expect("address");
+            let accepted = Arc::new(AtomicUsize::new(0));
+            let counted = accepted.clone();
             let task = tokio::spawn(async move {
                 // Aborting the server aborts its connections too.
                 let mut connections = tokio::task::JoinSet::new();
                 while let Ok((stream, _)) = listener.accept().await {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    // As HTTP servers do for kept-alive connections (else
+                    // Nagle holds each small answer for the client's
+                    // delayed ACK).
+                    let _ = stream.set_nodelay(true);
                     let service = service.clone();
                     connections.spawn(async move {
                         let handler = hyper::service::service_fn(
@@ -1464,6 +1473,7 @@ mod tests {
                 url: format!("http://{address}/mcp"),
                 address,
                 sessions,
+                connections: accepted,
                 task,
             }
         }
@@ -1503,11 +1513,24 @@ mod tests {
             let up = upstreams.get(&configs, "remote").await.expect("started");
             let names: Vec<&str> = up.tools().map(|t| &*t.name).collect();
             assert_eq!(names, ["echo", "hang", "whoami"]);
-            let echo = up
-                .call(method(&up, "echo"), r#"{"text":"hi"}"#)
-                .await
-                .expect("echo");
-            assert_eq!(echo, r#""hi""#);
+            // Connections before: the handshake's and the event stream's.
+            let before = running
+                .connections
+                .load(std::sync::atomic::Ordering::SeqCst);
+            for _ in 0..20 {
+                let echo = up
+                    .call(method(&up, "echo"), r#"{"text":"hi"}"#)
+                    .await
+                    .expect("echo");
+                assert_eq!(echo, r#""hi""#);
+            }
+            let opened = running
+                .connections
+                .load(std::sync::atomic::Ordering::SeqCst)
+                - before;
+            // Connections are kept alive: twenty calls need few (none
+            // here), not one each.
+            assert!(opened < 10, "{opened} connections for 20 calls");
             // The server got the header; what it sends back of it is
             // redacted.
             let whoami = up.call(method(&up, "whoami"), "{}").await.expect("whoami");

@@ -2,9 +2,9 @@
 //! servers configured with `url` (`crate::upstream`).
 //!
 //! rmcp runs the protocol (sessions, the event stream, reconnection); this
-//! module only moves its requests: one hyper HTTP/1.1 connection per
-//! request, over TCP or, for `https`, TLS with the default roots
-//! (`caplet_egress::connect_tls`). Every request carries the configured
+//! module only moves its requests, on hyper HTTP/1.1 connections kept
+//! alive (at most [`MAX_IDLE_CONNECTIONS`] idle ones), over TCP or, for
+//! `https`, TLS with the default roots (`caplet_egress::connect_tls`). Every request carries the configured
 //! headers (credentials from `[secrets]`, filled in by the broker). Every
 //! answer is bounded: a JSON body or a POST's event stream at
 //! [`MAX_RESPONSE_BYTES`], an error's text at [`MAX_ERROR_BYTES`]. The
@@ -12,7 +12,7 @@
 //! address is refused.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use caplet_egress::url::Url;
@@ -77,16 +77,28 @@ impl From<HttpError> for StreamableHttpError<HttpError> {
 
 type HttpResult<T> = Result<T, StreamableHttpError<HttpError>>;
 
+/// Most idle connections kept for the next requests of one upstream.
+pub const MAX_IDLE_CONNECTIONS: usize = 8;
+
+/// An HTTP/1.1 connection's sending half.
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
 /// The client of one upstream's URL.
 #[derive(Clone)]
 pub struct HttpClient {
     url: Arc<Url>,
+    /// Connections kept for the next requests (keep-alive): one is used
+    /// again once its last response has been read to its end.
+    pool: Arc<Mutex<Vec<Sender>>>,
 }
 
 impl HttpClient {
     /// A client of `url` (checked by `Url::parse`).
     pub fn new(url: Url) -> Self {
-        Self { url: Arc::new(url) }
+        Self {
+            url: Arc::new(url),
+            pool: Arc::default(),
+        }
     }
 
     fn request(
@@ -108,8 +120,54 @@ impl HttpClient {
         builder
     }
 
-    /// Connects and sends `request` on a new connection.
-    async fn send(&self, request: Request<Full<Bytes>>) -> Result<Response<Incoming>, HttpError> {
+    fn pool(&self) -> std::sync::MutexGuard<'_, Vec<Sender>> {
+        self.pool.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// An idle connection ready for a request; closed ones are dropped.
+    fn idle(&self) -> Option<Sender> {
+        let mut pool = self.pool();
+        pool.retain(|sender| !sender.is_closed());
+        let ready = pool.iter().position(Sender::is_ready)?;
+        Some(pool.swap_remove(ready))
+    }
+
+    /// Keeps `sender` for later requests, if there is room.
+    fn keep(&self, sender: Sender) {
+        let mut pool = self.pool();
+        pool.retain(|sender| !sender.is_closed());
+        if pool.len() < MAX_IDLE_CONNECTIONS {
+            pool.push(sender);
+        }
+    }
+
+    /// Sends `request` on an idle connection, or on a new one.
+    async fn send(
+        &self,
+        mut request: Request<Full<Bytes>>,
+    ) -> Result<Response<Incoming>, HttpError> {
+        while let Some(mut sender) = self.idle() {
+            match sender.try_send_request(request).await {
+                Ok(response) => {
+                    self.keep(sender);
+                    return Ok(response);
+                }
+                // Closed before it was sent (the server ended an idle
+                // connection): another connection gets it.
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) => request = unsent,
+                    None => return Err(HttpError::Http(e.into_error())),
+                },
+            }
+        }
+        let mut sender = self.connect().await?;
+        let response = sender.send_request(request).await?;
+        self.keep(sender);
+        Ok(response)
+    }
+
+    /// A new connection to the upstream.
+    async fn connect(&self) -> Result<Sender, HttpError> {
         let url = &*self.url;
         let address = format!("{}:{}", url.host, url.port);
         let tcp = tokio::net::TcpStream::connect(&address)
@@ -120,27 +178,24 @@ impl HttpClient {
             let tls = caplet_egress::connect_tls(url, tcp)
                 .await
                 .map_err(|e| HttpError::Connect(address, e.to_string()))?;
-            send_on(tls, request).await
+            handshake(tls).await
         } else {
-            send_on(tcp, request).await
+            handshake(tcp).await
         }
     }
 }
 
-async fn send_on<S>(
-    stream: S,
-    request: Request<Full<Bytes>>,
-) -> Result<Response<Incoming>, HttpError>
+async fn handshake<S>(stream: S) -> Result<Sender, HttpError>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    // The connection ends with its response (or when the stream is dropped).
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    // The connection ends when the server closes it, or when its sender is
+    // dropped (out of the pool) and its last response is over.
     tokio::spawn(async move {
         let _ = connection.await;
     });
-    Ok(sender.send_request(request).await?)
+    Ok(sender)
 }
 
 fn header<'a>(response: &'a Response<Incoming>, name: &str) -> Option<&'a str> {
