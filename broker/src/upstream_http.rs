@@ -29,6 +29,8 @@ use rmcp::transport::streamable_http_client::{
 };
 use sse_stream::{Sse, SseStream};
 
+use crate::error::Error;
+
 /// Largest answer read: a JSON body, or the whole event stream of one
 /// request, in bytes (a tool result is at most
 /// [`crate::upstream::MAX_RESULT_BYTES`] of JSON; the rest is room for its
@@ -56,26 +58,19 @@ pub const RESERVED_HEADERS: &[&str] = &[
     "mcp-protocol-version",
 ];
 
-/// Why a request to the upstream failed.
-#[derive(Debug, thiserror::Error)]
-pub enum HttpError {
-    #[error("cannot connect to {0}: {1}")]
-    Connect(String, String),
-    #[error("{0}")]
-    Http(#[from] hyper::Error),
-    #[error("bad request: {0}")]
-    Request(String),
-    #[error("the upstream refused the request: HTTP {0}: {1}")]
-    Refused(u16, String),
-}
-
-impl From<HttpError> for StreamableHttpError<HttpError> {
-    fn from(e: HttpError) -> Self {
+impl From<Error> for StreamableHttpError<Error> {
+    fn from(e: Error) -> Self {
         StreamableHttpError::Client(e)
     }
 }
 
-type HttpResult<T> = Result<T, StreamableHttpError<HttpError>>;
+impl From<hyper::Error> for Error {
+    fn from(e: hyper::Error) -> Self {
+        Error::UpstreamHttp(e.to_string())
+    }
+}
+
+type HttpResult<T> = Result<T, StreamableHttpError<Error>>;
 
 /// Most idle connections kept for the next requests of one upstream.
 pub const MAX_IDLE_CONNECTIONS: usize = 8;
@@ -142,10 +137,7 @@ impl HttpClient {
     }
 
     /// Sends `request` on an idle connection, or on a new one.
-    async fn send(
-        &self,
-        mut request: Request<Full<Bytes>>,
-    ) -> Result<Response<Incoming>, HttpError> {
+    async fn send(&self, mut request: Request<Full<Bytes>>) -> Result<Response<Incoming>, Error> {
         while let Some(mut sender) = self.idle() {
             match sender.try_send_request(request).await {
                 Ok(response) => {
@@ -156,7 +148,7 @@ impl HttpClient {
                 // connection): another connection gets it.
                 Err(mut e) => match e.take_message() {
                     Some(unsent) => request = unsent,
-                    None => return Err(HttpError::Http(e.into_error())),
+                    None => return Err(e.into_error().into()),
                 },
             }
         }
@@ -167,17 +159,23 @@ impl HttpClient {
     }
 
     /// A new connection to the upstream.
-    async fn connect(&self) -> Result<Sender, HttpError> {
+    async fn connect(&self) -> Result<Sender, Error> {
         let url = &*self.url;
         let address = format!("{}:{}", url.host, url.port);
         let tcp = tokio::net::TcpStream::connect(&address)
             .await
-            .map_err(|e| HttpError::Connect(address.clone(), e.to_string()))?;
+            .map_err(|e| Error::UpstreamUnreachable {
+                address: address.clone(),
+                reason: e.to_string(),
+            })?;
         let _ = tcp.set_nodelay(true);
         if url.scheme == "https" {
-            let tls = caplet_egress::connect_tls(url, tcp)
-                .await
-                .map_err(|e| HttpError::Connect(address, e.to_string()))?;
+            let tls = caplet_egress::connect_tls(url, tcp).await.map_err(|e| {
+                Error::UpstreamUnreachable {
+                    address,
+                    reason: e.to_string(),
+                }
+            })?;
             handshake(tls).await
         } else {
             handshake(tcp).await
@@ -185,7 +183,7 @@ impl HttpClient {
     }
 }
 
-async fn handshake<S>(stream: S) -> Result<Sender, HttpError>
+async fn handshake<S>(stream: S) -> Result<Sender, Error>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
@@ -215,7 +213,7 @@ async fn read_body(response: Response<Incoming>, limit: usize) -> HttpResult<Byt
     match Limited::new(response.into_body(), limit).collect().await {
         Ok(body) => Ok(body.to_bytes()),
         Err(e) => match e.downcast::<hyper::Error>() {
-            Ok(e) => Err(HttpError::Http(*e).into()),
+            Ok(e) => Err(Error::from(*e).into()),
             Err(_) => Err(StreamableHttpError::ResponseBodyTooLarge { max_size: limit }),
         },
     }
@@ -223,7 +221,7 @@ async fn read_body(response: Response<Incoming>, limit: usize) -> HttpResult<Byt
 
 /// A failed status as an error: its code and the start of its text, on
 /// one line.
-async fn refused(response: Response<Incoming>) -> StreamableHttpError<HttpError> {
+async fn refused(response: Response<Incoming>) -> StreamableHttpError<Error> {
     let status = response.status();
     let mut body = Vec::new();
     let mut stream = response.into_body().into_data_stream();
@@ -233,19 +231,22 @@ async fn refused(response: Response<Incoming>) -> StreamableHttpError<HttpError>
             _ => break,
         }
     }
-    body.truncate(MAX_ERROR_BYTES);
-    let text = String::from_utf8_lossy(&body);
+    refusal(status, &body).into()
+}
+
+/// The error of an answer with `status` and the start of `body`.
+fn refusal(status: StatusCode, body: &[u8]) -> Error {
+    let text = String::from_utf8_lossy(&body[..body.len().min(MAX_ERROR_BYTES)]);
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let reason = status.canonical_reason().unwrap_or("");
-    HttpError::Refused(
-        status.as_u16(),
-        if text.is_empty() {
+    Error::UpstreamRefused {
+        status: status.as_u16(),
+        detail: if text.is_empty() {
             reason.to_string()
         } else {
             format!("{reason}: {text}")
         },
-    )
-    .into()
+    }
 }
 
 /// The events of a `text/event-stream` body, at most
@@ -257,7 +258,7 @@ fn events(response: Response<Incoming>) -> BoxStream<'static, Result<Sse, sse_st
 }
 
 impl StreamableHttpClient for HttpClient {
-    type Error = HttpError;
+    type Error = Error;
 
     async fn post_message(
         &self,
@@ -277,7 +278,7 @@ impl StreamableHttpClient for HttpClient {
         }
         let request = builder
             .body(Full::new(Bytes::from(body)))
-            .map_err(|e| HttpError::Request(e.to_string()))?;
+            .map_err(|e| Error::UpstreamHttp(e.to_string()))?;
         let response = self.send(request).await?;
         let status = response.status();
         if matches!(status, StatusCode::ACCEPTED | StatusCode::NO_CONTENT) {
@@ -296,14 +297,7 @@ impl StreamableHttpClient for HttpClient {
                     Ok(error @ ServerJsonRpcMessage::Error(_)) => {
                         Ok(StreamableHttpPostResponse::Json(error, new_session))
                     }
-                    _ => Err(HttpError::Refused(
-                        status.as_u16(),
-                        String::from_utf8_lossy(&body[..body.len().min(MAX_ERROR_BYTES)])
-                            .split_whitespace()
-                            .collect::<Vec<_>>()
-                            .join(" "),
-                    )
-                    .into()),
+                    _ => Err(refusal(status, &body).into()),
                 };
             }
             return Err(refused(response).await);
@@ -343,7 +337,7 @@ impl StreamableHttpClient for HttpClient {
         }
         let request = builder
             .body(Full::new(Bytes::new()))
-            .map_err(|e| HttpError::Request(e.to_string()))?;
+            .map_err(|e| Error::UpstreamHttp(e.to_string()))?;
         let response = self.send(request).await?;
         let status = response.status();
         if status.is_success() || status == StatusCode::METHOD_NOT_ALLOWED {
@@ -371,7 +365,7 @@ impl StreamableHttpClient for HttpClient {
         }
         let request = builder
             .body(Full::new(Bytes::new()))
-            .map_err(|e| HttpError::Request(e.to_string()))?;
+            .map_err(|e| Error::UpstreamHttp(e.to_string()))?;
         let response = self.send(request).await?;
         let status = response.status();
         if status == StatusCode::METHOD_NOT_ALLOWED {
