@@ -1,15 +1,16 @@
 //! The HTTP client under rmcp's streamable HTTP transport, for upstream MCP
-//! servers configured with `url` (`crate::upstream`).
+//! servers configured with `url` (the `upstream` module uses it; it uses
+//! nothing of that module).
 //!
 //! rmcp runs the protocol (sessions, the event stream, reconnection); this
 //! module only moves its requests, on hyper HTTP/1.1 connections kept
 //! alive (at most [`MAX_IDLE_CONNECTIONS`] idle ones), over TCP or, for
-//! `https`, TLS with the default roots (`caplet_egress::connect_tls`). Every request carries the configured
-//! headers (credentials from `[secrets]`, filled in by the broker). Every
-//! answer is bounded: a JSON body or a POST's event stream at
-//! [`MAX_RESPONSE_BYTES`], an error's text at [`MAX_ERROR_BYTES`]. The
-//! upstream is the operator's choice, so unlike the `http` built-in no
-//! address is refused.
+//! `https`, TLS with the default roots (`caplet_egress::connect_tls`).
+//! Every request carries the configured headers (credentials from
+//! `[secrets]`, filled in by the broker). Every answer is bounded: a JSON
+//! body or a POST's event stream at [`MAX_RESPONSE_BYTES`], an error's text
+//! at [`MAX_ERROR_BYTES`]. The upstream is the operator's choice, so unlike
+//! the `http` built-in no address is refused.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -32,9 +33,8 @@ use sse_stream::{Sse, SseStream};
 use crate::error::Error;
 
 /// Largest answer read: a JSON body, or the whole event stream of one
-/// request, in bytes (a tool result is at most
-/// [`crate::upstream::MAX_RESULT_BYTES`] of JSON; the rest is room for its
-/// envelope and text content).
+/// request, in bytes (a tool result passed on is at most 16 MiB of JSON;
+/// the rest is room for its envelope and text content).
 pub const MAX_RESPONSE_BYTES: usize = 64 << 20;
 
 /// Most bytes of an error answer kept for its message.
