@@ -1610,6 +1610,31 @@ mod tests {
         .await
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_server_that_never_completes_a_connection_is_unreachable() {
+        local(async {
+            // It accepts TCP connections (in its backlog) and never says a
+            // word: the TLS handshake waits for its answer.
+            let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let address = silent.local_addr().expect("address");
+            let configs = http_config(&format!("https://{address}/mcp"), None);
+            let error = match Upstreams::default().get(&configs, "remote").await {
+                Err(e) => e.to_string(),
+                Ok(_) => panic!("started"),
+            };
+            assert_eq!(
+                error,
+                format!(
+                    "unavailable: mcp:remote: the MCP handshake failed: \
+                     cannot connect to {address}: no connection within 10 s"
+                )
+            );
+        })
+        .await
+    }
+
     #[tokio::test]
     async fn tools_list_stops_at_its_limits_of_pages_and_tools() {
         local(async {

@@ -72,6 +72,11 @@ impl From<hyper::Error> for Error {
 
 type HttpResult<T> = Result<T, StreamableHttpError<Error>>;
 
+/// How long opening a connection (TCP, then TLS for `https`) may take: a
+/// server that does not answer is then unreachable, so its calls answer
+/// `disconnected` instead of each waiting for its call timeout.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Most idle connections kept for the next requests of one upstream.
 pub const MAX_IDLE_CONNECTIONS: usize = 8;
 
@@ -158,28 +163,36 @@ impl HttpClient {
         Ok(response)
     }
 
-    /// A new connection to the upstream.
+    /// A new connection to the upstream, within [`CONNECT_TIMEOUT`].
     async fn connect(&self) -> Result<Sender, Error> {
         let url = &*self.url;
         let address = format!("{}:{}", url.host, url.port);
-        let tcp = tokio::net::TcpStream::connect(&address)
+        let unreachable = |reason: String| Error::UpstreamUnreachable {
+            address: address.clone(),
+            reason,
+        };
+        let connect = async {
+            let tcp = tokio::net::TcpStream::connect(&address)
+                .await
+                .map_err(|e| unreachable(e.to_string()))?;
+            let _ = tcp.set_nodelay(true);
+            if url.scheme == "https" {
+                let tls = caplet_egress::connect_tls(url, tcp)
+                    .await
+                    .map_err(|e| unreachable(e.to_string()))?;
+                handshake(tls).await
+            } else {
+                handshake(tcp).await
+            }
+        };
+        tokio::time::timeout(CONNECT_TIMEOUT, connect)
             .await
-            .map_err(|e| Error::UpstreamUnreachable {
-                address: address.clone(),
-                reason: e.to_string(),
-            })?;
-        let _ = tcp.set_nodelay(true);
-        if url.scheme == "https" {
-            let tls = caplet_egress::connect_tls(url, tcp).await.map_err(|e| {
-                Error::UpstreamUnreachable {
-                    address,
-                    reason: e.to_string(),
-                }
-            })?;
-            handshake(tls).await
-        } else {
-            handshake(tcp).await
-        }
+            .map_err(|_| {
+                unreachable(format!(
+                    "no connection within {} s",
+                    CONNECT_TIMEOUT.as_secs()
+                ))
+            })?
     }
 }
 
