@@ -33,13 +33,16 @@ pub enum BuiltinPolicy {
     Kv { store: String },
     /// An http gateway bound to a named policy.
     Http { name: String, policy: Box<Policy> },
-    /// An upstream MCP server: its name, its command, the names of the
-    /// variables set for it (never their values) and, when it was asked,
-    /// its tools as `{name, description, input_schema}`.
+    /// An upstream MCP server: its name, its command and the names of the
+    /// variables set for it, or its URL and the names of the headers sent
+    /// to it (never their values) and, when it was asked, its tools as
+    /// `{name, description, input_schema}`.
     Mcp {
         server: String,
         command: Vec<String>,
         env: Vec<String>,
+        url: Option<String>,
+        headers: Vec<String>,
         tools: Vec<Value>,
     },
 }
@@ -134,7 +137,19 @@ fn builtin_json(builtin: &BuiltinPolicy) -> (&'static str, Value) {
             server,
             command,
             env,
+            url: Some(url),
+            headers,
             tools,
+        } if command.is_empty() && env.is_empty() => (
+            "mcp",
+            json!({ "server": server, "url": url, "headers": headers, "tools": tools }),
+        ),
+        BuiltinPolicy::Mcp {
+            server,
+            command,
+            env,
+            tools,
+            ..
         } => (
             "mcp",
             json!({ "server": server, "command": command, "env": env, "tools": tools }),

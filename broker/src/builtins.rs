@@ -170,6 +170,8 @@ impl Builtins {
                     server: name.to_string(),
                     command: upstream.command().to_vec(),
                     env: upstream.env_names().map(str::to_string).collect(),
+                    url: upstream.url(),
+                    headers: upstream.header_names().map(str::to_string).collect(),
                     tools: Vec::new(),
                 }
             }

@@ -36,6 +36,11 @@
 //! command = ["calc-mcp", "--stdio"]    # as `mcp:calc` (see `upstream`)
 //! env = { CALC_TOKEN = "{secret:other}" }
 //!
+//! [mcp_servers.docs]                   # one over streamable HTTP, with
+//! url = "https://mcp.example.com/mcp"  # headers filled from `[secrets]`
+//! headers = { Authorization = "Bearer {secret:other}" }
+//! call_timeout_ms = 20000              # per tool call (default 60000)
+//!
 //! [quotas]                             # what one principal may hold
 //! workers = 256                        # (`caplet serve --quota` wins)
 //! memory_bytes = 17179869184

@@ -63,6 +63,17 @@ pub enum Error {
     /// A built-in cannot be served (its data directory cannot be opened).
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// An upstream MCP server at a URL cannot be reached
+    /// (`crate::upstream_http`).
+    #[error("cannot connect to {address}: {reason}")]
+    UpstreamUnreachable { address: String, reason: String },
+    /// An upstream MCP server at a URL answered an error status: the
+    /// status and the start of its answer, on one line.
+    #[error("the upstream refused the request: HTTP {status}: {detail}")]
+    UpstreamRefused { status: u16, detail: String },
+    /// An HTTP exchange with an upstream MCP server failed midway.
+    #[error("http: {0}")]
+    UpstreamHttp(String),
     /// A principal would hold more than a quota of `crate::quota` allows.
     #[error("quota_exceeded: {quota}: {detail}")]
     QuotaExceeded { quota: &'static str, detail: String },

@@ -13,7 +13,8 @@
 //!   built-ins.
 //! - [`mcp_config`]: the `[mcp]` and `[mcp_servers.NAME]` sections of
 //!   `caplet.toml` (`caplet mcp`, upstream MCP servers).
-//! - [`upstream`]: upstream MCP servers served as capabilities (`mcp:NAME`).
+//! - [`upstream`]: upstream MCP servers served as capabilities (`mcp:NAME`);
+//!   [`upstream_http`]: the HTTP client under those reached by `url`.
 //! - [`calls`]: the call log of an invocation, recorded by the membranes.
 //! - [`membrane`]: the proxy around granted capabilities (keeps pipelining).
 //! - [`types`]: TypeScript declarations of a worker's `env`.
@@ -51,6 +52,7 @@ pub mod quota;
 pub mod service;
 pub mod types;
 pub mod upstream;
+pub mod upstream_http;
 
 use std::rc::Rc;
 

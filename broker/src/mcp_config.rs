@@ -28,12 +28,19 @@ pub struct McpServerConfig {
     /// A program and its arguments, started by the broker and spoken to
     /// over its stdin and stdout (the MCP stdio transport).
     pub command: Option<Vec<String>>,
-    /// The URL of a streamable HTTP MCP server (not supported yet: the
-    /// configuration names it, and the grant refuses it).
+    /// The URL of an MCP server speaking the streamable HTTP transport
+    /// (`http://` or `https://`, the system's roots for TLS).
     pub url: Option<String>,
     /// Environment variables of the command's process, besides the few it
     /// inherits from the broker (`PATH`, `HOME`, locale, `TZ`, `TMPDIR`;
     /// never a secret), as `NAME = "TEMPLATE"`
     /// where the template may hold `{secret:NAME}` placeholders.
     pub env: BTreeMap<String, String>,
+    /// Headers of every request to `url`, as `NAME = "TEMPLATE"` where the
+    /// template may hold `{secret:NAME}` placeholders
+    /// (`Authorization = "Bearer {secret:github}"`). Only with `url`.
+    pub headers: BTreeMap<String, String>,
+    /// How long one tool call may take, in milliseconds, before it fails
+    /// with `timeout` (default 60000).
+    pub call_timeout_ms: Option<u64>,
 }

@@ -1,21 +1,32 @@
 //! Upstream MCP servers as capabilities (`[mcp_servers.NAME]`, granted as
 //! `mcp:NAME`, `mcp.capnp`).
 //!
-//! The broker is the MCP client (`rmcp`): it starts the server's command
-//! at the first grant, lists its tools, and serves one capability per
-//! grant whose interface it builds from that list, one method per tool
-//! (every method takes a `ToolCall` and answers a `ToolResult`). A call's
-//! arguments are checked against the tool's `inputSchema` (crate
-//! `jsonschema`) before the upstream sees them. The capability goes into a
-//! worker's `env` like any built-in, so its calls pass the membrane (call
-//! log, budgets, revocation) and count against the worker's subrequests.
+//! The broker is the MCP client (`rmcp`): at the first grant it starts the
+//! server's `command` (stdio) or connects to its `url` (streamable HTTP,
+//! through [`crate::upstream_http`]), lists its tools, and serves one
+//! capability per grant whose interface it builds from that list, one
+//! method per tool (every method takes a `ToolCall` and answers a
+//! `ToolResult`). A call's arguments are checked against the tool's
+//! `inputSchema` (crate `jsonschema`) before the upstream sees them. The
+//! capability goes into a worker's `env` like any built-in, so its calls
+//! pass the membrane (call log, budgets, revocation) and count against the
+//! worker's subrequests.
 //!
-//! A supervisor task owns the running client: when the upstream process
-//! dies it starts it again (after 50 ms, doubling up to 5 s while starts
-//! fail). While it is down, calls answer `disconnected`. The process gets
-//! the broker's environment without its `CAPLET_SECRET_*` variables, plus
-//! the server's `env` table, whose `{secret:NAME}` placeholders are filled
-//! in here: workers never see them.
+//! Starts are single-flight ([`Upstreams`]): grants that need an upstream
+//! while it starts wait for that one start, and a failed start answers the
+//! grants of its backoff period at once. A supervisor task owns the running
+//! client: when the process dies, or a call finds the transport broken
+//! (the HTTP server cannot be reached), it starts or connects again (after
+//! 50 ms, doubling up to 5 s while that fails). While it is down, calls
+//! answer `disconnected`. Each call has a timeout (`call_timeout_ms`),
+//! answering `timeout`; `tools/list` is read for at most [`MAX_TOOL_PAGES`]
+//! pages and [`MAX_TOOLS`] tools.
+//!
+//! Credentials stay here: a process gets a cleared environment (a few
+//! variables of the broker's) plus the server's `env`, an HTTP server the
+//! `headers`, both with their `{secret:NAME}` placeholders filled in here.
+//! Workers, `caplet types` and `caplet audit` see only their names, and the
+//! secrets are replaced by `[redacted]` in whatever the upstream answers.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -23,6 +34,10 @@ use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
+
+use futures::future::{FutureExt, LocalBoxFuture, Shared};
+use tokio::sync::watch;
+use tokio::time::Instant;
 
 use caplet::caplet_capnp::compiled_schema;
 use caplet::mcp_capnp::{tool_call, tool_result};
@@ -32,9 +47,13 @@ use capnp::capability::{Params, Promise, Results};
 use capnp::message::{Builder, HeapAllocator};
 use capnp::traits::HasTypeId;
 use capnp::{any_pointer, schema_capnp};
-use rmcp::model::{CallToolRequestParams, Tool};
-use rmcp::service::{Peer, RoleClient, RunningService, ServiceExt};
-use rmcp::transport::TokioChildProcess;
+use hyper::header::{HeaderName, HeaderValue};
+use rmcp::model::{CallToolRequestParams, PaginatedRequestParams, Tool};
+use rmcp::service::{
+    Peer, RoleClient, RunningService, RunningServiceCancellationToken, ServiceExt,
+};
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use serde_json::Value;
 
 use crate::error::Error;
@@ -42,34 +61,97 @@ use crate::error::Error;
 /// Most tools one upstream may list (each is a method of its interface).
 pub const MAX_TOOLS: usize = 1024;
 
+/// Most pages of `tools/list` read before the listing fails.
+pub const MAX_TOOL_PAGES: usize = 64;
+
 /// Largest tool result passed on to a worker, in bytes of JSON.
 pub const MAX_RESULT_BYTES: usize = 16 << 20;
 
 /// How long the broker waits for an upstream to start and list its tools.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The first and the longest wait before an upstream is started again.
-const RESTART_DELAY: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(5));
+/// How long one tool call may take when `call_timeout_ms` is not given.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The largest `call_timeout_ms`: an hour.
+pub const MAX_CALL_TIMEOUT_MS: u64 = 3_600_000;
+
+/// The first and the longest wait before an upstream is started again, or
+/// before a grant tries again to start one whose start failed.
+pub const RESTART_DELAY: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(5));
+
+/// How the broker reaches an upstream.
+#[derive(Clone)]
+enum Transport {
+    /// A process it starts, over its stdin and stdout.
+    Command {
+        /// The program and its arguments.
+        command: Vec<String>,
+        /// `env`, secrets filled in. Never printed.
+        env: Vec<(String, String)>,
+    },
+    /// A server at a URL, over streamable HTTP.
+    Http {
+        url: caplet_egress::url::Url,
+        /// `headers`, secrets filled in. Never printed.
+        headers: Vec<(HeaderName, HeaderValue)>,
+    },
+}
 
 /// One checked `[mcp_servers.NAME]`.
 #[derive(Clone)]
 pub struct UpstreamConfig {
     name: String,
-    /// The program and its arguments.
-    command: Vec<String>,
-    /// `env`, secrets filled in. Never printed.
-    env: Vec<(String, String)>,
+    transport: Transport,
+    call_timeout: Duration,
+    /// The secrets `env` or `headers` use, taken out of whatever the
+    /// upstream answers (it could echo a credential back).
+    redactor: caplet_egress::secrets::Redactor,
 }
 
 impl std::fmt::Debug for UpstreamConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let env: Vec<&str> = self.env.iter().map(|(k, _)| k.as_str()).collect();
-        f.debug_struct("UpstreamConfig")
-            .field("name", &self.name)
-            .field("command", &self.command)
-            .field("env", &env)
-            .finish()
+        let mut out = f.debug_struct("UpstreamConfig");
+        out.field("name", &self.name);
+        match &self.transport {
+            Transport::Command { command, env } => {
+                let env: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
+                out.field("command", command).field("env", &env)
+            }
+            Transport::Http { url, headers } => {
+                let headers: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
+                out.field("url", &url.to_string())
+                    .field("headers", &headers)
+            }
+        }
+        .field("call_timeout", &self.call_timeout)
+        .finish()
     }
+}
+
+/// `template` with its `{secret:NAME}` placeholders filled from `secrets`,
+/// and the values of the secrets it uses; `what` names it in errors.
+fn render(
+    what: &str,
+    template: &str,
+    secrets: &caplet_egress::Secrets,
+    used: &mut Vec<String>,
+) -> Result<String, String> {
+    let rule = caplet_egress::CredentialRule::new("*", "x-template", template)
+        .map_err(|e| format!("{what}: {e}"))?;
+    let value = rule.render_from(secrets).ok_or_else(|| {
+        let missing: Vec<&str> = rule
+            .secret_names()
+            .filter(|s| !secrets.contains(s))
+            .collect();
+        format!("{what}: no secret {}", missing.join(", "))
+    })?;
+    used.extend(
+        rule.secret_names()
+            .filter_map(|s| secrets.get(s))
+            .map(str::to_string),
+    );
+    Ok(value)
 }
 
 impl UpstreamConfig {
@@ -79,68 +161,154 @@ impl UpstreamConfig {
         server: &crate::mcp_config::McpServerConfig,
         secrets: &caplet_egress::Secrets,
     ) -> Result<Self, String> {
-        let command = match (&server.command, &server.url) {
-            (Some(command), None) => command.clone(),
-            (None, Some(_)) => {
-                return Err(
-                    "url: streamable HTTP upstreams are not supported yet: give `command`".into(),
-                )
+        let mut used = Vec::new();
+        let transport = match (&server.command, &server.url) {
+            (Some(command), None) => {
+                if command.first().is_none_or(|program| program.is_empty()) {
+                    return Err("command: give the program and its arguments".into());
+                }
+                if !server.headers.is_empty() {
+                    return Err("headers: only for a server at a `url`".into());
+                }
+                let mut env = Vec::new();
+                for (key, template) in &server.env {
+                    if key.is_empty() || key.contains('=') || key.contains('\0') {
+                        return Err(format!("env.{key}: not a variable name"));
+                    }
+                    let value = render(&format!("env.{key}"), template, secrets, &mut used)?;
+                    env.push((key.clone(), value));
+                }
+                Transport::Command {
+                    command: command.clone(),
+                    env,
+                }
+            }
+            (None, Some(url)) => {
+                let url = caplet_egress::url::Url::parse(url).map_err(|e| format!("url: {e}"))?;
+                if !server.env.is_empty() {
+                    return Err("env: only for a server started with `command`".into());
+                }
+                let mut headers = Vec::new();
+                for (key, template) in &server.headers {
+                    let what = format!("headers.{key}");
+                    let value = render(&what, template, secrets, &mut used)?;
+                    headers.push(crate::upstream_http::check_header(key, &value)?);
+                }
+                Transport::Http { url, headers }
             }
             _ => return Err("give exactly one of `command` or `url`".into()),
         };
-        if command.first().is_none_or(|program| program.is_empty()) {
-            return Err("command: give the program and its arguments".into());
-        }
-        let mut env = Vec::new();
-        for (key, template) in &server.env {
-            if key.is_empty() || key.contains('=') || key.contains('\0') {
-                return Err(format!("env.{key}: not a variable name"));
+        let call_timeout = match server.call_timeout_ms {
+            None => DEFAULT_CALL_TIMEOUT,
+            Some(ms @ 1..=MAX_CALL_TIMEOUT_MS) => Duration::from_millis(ms),
+            Some(ms) => {
+                return Err(format!(
+                    "call_timeout_ms: {ms} is not between 1 and {MAX_CALL_TIMEOUT_MS}"
+                ))
             }
-            let rule = caplet_egress::CredentialRule::new("*", "x-env", template)
-                .map_err(|e| format!("env.{key}: {e}"))?;
-            let value = rule.render_from(secrets).ok_or_else(|| {
-                let missing: Vec<&str> = rule
-                    .secret_names()
-                    .filter(|s| !secrets.contains(s))
-                    .collect();
-                format!("env.{key}: no secret {}", missing.join(", "))
-            })?;
-            env.push((key.clone(), value));
-        }
+        };
         Ok(Self {
             name: name.to_string(),
-            command,
-            env,
+            transport,
+            call_timeout,
+            redactor: caplet_egress::secrets::Redactor::new(used.iter().map(String::as_str)),
         })
     }
 
-    /// The command, for `caplet audit`.
+    /// The command (empty for a server at a URL), for `caplet audit`.
     pub fn command(&self) -> &[String] {
-        &self.command
+        match &self.transport {
+            Transport::Command { command, .. } => command,
+            Transport::Http { .. } => &[],
+        }
     }
 
     /// The names of the `env` variables (never their values).
     pub fn env_names(&self) -> impl Iterator<Item = &str> {
-        self.env.iter().map(|(k, _)| k.as_str())
+        let env: &[(String, String)] = match &self.transport {
+            Transport::Command { env, .. } => env,
+            Transport::Http { .. } => &[],
+        };
+        env.iter().map(|(k, _)| k.as_str())
     }
 
-    /// Starts the server and completes the MCP handshake.
+    /// The URL of a server at a URL, for `caplet audit`.
+    pub fn url(&self) -> Option<String> {
+        match &self.transport {
+            Transport::Http { url, .. } => Some(url.to_string()),
+            Transport::Command { .. } => None,
+        }
+    }
+
+    /// The names of the headers sent to a server at a URL (never their
+    /// values).
+    pub fn header_names(&self) -> impl Iterator<Item = &str> {
+        let headers: &[(HeaderName, HeaderValue)] = match &self.transport {
+            Transport::Http { headers, .. } => headers,
+            Transport::Command { .. } => &[],
+        };
+        headers.iter().map(|(k, _)| k.as_str())
+    }
+
+    /// Starts the server (or connects to it) and completes the MCP
+    /// handshake.
     async fn connect(&self) -> Result<RunningService<RoleClient, ()>, String> {
-        let mut command = tokio::process::Command::new(&self.command[0]);
-        command.args(&self.command[1..]);
-        command
-            .env_clear()
-            .envs(child_env(std::env::vars_os(), &self.env));
-        let transport = TokioChildProcess::new(command)
-            .map_err(|e| format!("cannot start {:?}: {e}", self.command[0]))?;
-        match tokio::time::timeout(START_TIMEOUT, ().serve(transport)).await {
+        let handshake = match &self.transport {
+            Transport::Command { command: argv, env } => {
+                let mut command = tokio::process::Command::new(&argv[0]);
+                command.args(&argv[1..]);
+                command
+                    .env_clear()
+                    .envs(child_env(std::env::vars_os(), env));
+                let transport = TokioChildProcess::new(command)
+                    .map_err(|e| format!("cannot start {:?}: {e}", argv[0]))?;
+                tokio::time::timeout(START_TIMEOUT, ().serve(transport)).await
+            }
+            Transport::Http { url, headers } => {
+                let mut config = StreamableHttpClientTransportConfig::with_uri(url.to_string());
+                config.custom_headers = headers.iter().cloned().collect();
+                config.max_json_response_size = crate::upstream_http::MAX_RESPONSE_BYTES;
+                let transport = StreamableHttpClientTransport::with_client(
+                    crate::upstream_http::HttpClient::new(url.clone()),
+                    config,
+                );
+                tokio::time::timeout(START_TIMEOUT, ().serve(transport)).await
+            }
+        };
+        match handshake {
             Ok(Ok(running)) => Ok(running),
-            Ok(Err(e)) => Err(format!("the MCP handshake failed: {e}")),
+            Ok(Err(e)) => {
+                let why = match &e {
+                    rmcp::service::ClientInitializeError::TransportError { error, .. } => {
+                        innermost(error)
+                    }
+                    other => other.to_string(),
+                };
+                Err(format!("the MCP handshake failed: {}", self.redact(&why)))
+            }
             Err(_) => Err(format!(
                 "no MCP handshake within {} s",
                 START_TIMEOUT.as_secs()
             )),
         }
+    }
+
+    /// `text` from the upstream, on one line, without the secrets of this
+    /// configuration.
+    fn redact(&self, text: &str) -> String {
+        one_line(&self.redactor.redact(text))
+    }
+
+    /// `json` with the secrets of this configuration replaced by
+    /// `[redacted]`; `None` when that would leave it invalid JSON (the
+    /// secret spans its syntax).
+    fn redact_json(&self, json: String) -> Option<String> {
+        let redacted = self.redactor.redact(&json);
+        if redacted == json {
+            return Some(json);
+        }
+        serde_json::from_str::<Value>(&redacted).ok()?;
+        Some(redacted)
     }
 
     /// Starts the server, lists its tools and stops it (`caplet types`,
@@ -149,7 +317,7 @@ impl UpstreamConfig {
         let running = self.connect().await.map_err(|e| self.unavailable(e))?;
         let tools = list(&running.peer().clone())
             .await
-            .map_err(|e| self.unavailable(e))?;
+            .map_err(|e| self.unavailable(self.redact(&e)))?;
         let _ = running.cancel().await;
         Ok(tools)
     }
@@ -159,18 +327,36 @@ impl UpstreamConfig {
     }
 }
 
+/// The tools `peer` lists, page after page: at most [`MAX_TOOLS`] tools
+/// on at most [`MAX_TOOL_PAGES`] pages, in [`START_TIMEOUT`].
 async fn list(peer: &Peer<RoleClient>) -> Result<Vec<Tool>, String> {
-    let tools = tokio::time::timeout(START_TIMEOUT, peer.list_all_tools())
+    let pages = async {
+        let mut tools = Vec::new();
+        let mut cursor = None;
+        for _ in 0..MAX_TOOL_PAGES {
+            let params = cursor.map(|c| PaginatedRequestParams::default().with_cursor(Some(c)));
+            let page = peer
+                .list_tools(params)
+                .await
+                .map_err(|e| format!("tools/list failed: {e}"))?;
+            tools.extend(page.tools);
+            if tools.len() > MAX_TOOLS {
+                return Err(format!(
+                    "too_many_tools: it lists more than the limit of {MAX_TOOLS} tools"
+                ));
+            }
+            match page.next_cursor {
+                None => return Ok(tools),
+                Some(next) => cursor = Some(next),
+            }
+        }
+        Err(format!(
+            "too_many_tools: its tools/list goes on past the limit of {MAX_TOOL_PAGES} pages"
+        ))
+    };
+    tokio::time::timeout(START_TIMEOUT, pages)
         .await
         .map_err(|_| "tools/list did not answer".to_string())?
-        .map_err(|e| format!("tools/list failed: {e}"))?;
-    if tools.len() > MAX_TOOLS {
-        return Err(format!(
-            "too_many_tools: it lists {} tools, over the limit of {MAX_TOOLS}",
-            tools.len()
-        ));
-    }
-    Ok(tools)
 }
 
 /// Longest tool name accepted, in bytes.
@@ -225,22 +411,36 @@ pub struct Upstream {
     interface_id: u64,
     schema: Builder<HeapAllocator>,
     /// The client while the upstream is up.
-    peer: RefCell<Option<Peer<RoleClient>>>,
+    link: RefCell<Option<Link>>,
+    /// Whether it is up, for whoever waits for it to be back.
+    up: watch::Sender<bool>,
+}
+
+/// The client of one run of an upstream (one process, or one MCP session
+/// over HTTP).
+struct Link {
+    peer: Peer<RoleClient>,
+    /// Ends the run: the supervisor then starts a new one.
+    stop: RunningServiceCancellationToken,
+    /// Which run this is; a call only ends the run it was made on.
+    run: u64,
 }
 
 impl Upstream {
     /// Starts `config`'s server, lists its tools and keeps it running (a
-    /// supervisor task restarts it when it dies). Needs a `LocalSet`.
-    pub async fn start(config: UpstreamConfig) -> Result<Rc<Upstream>, Error> {
-        let running = config.connect().await.map_err(|e| config.unavailable(e))?;
+    /// supervisor task restarts it when it dies). Needs a `LocalSet`. The
+    /// error is one line, `mcp:NAME: why`.
+    async fn start(config: UpstreamConfig) -> Result<Rc<Upstream>, String> {
+        let failed = |why: String| format!("mcp:{}: {why}", config.name);
+        let running = config.connect().await.map_err(failed)?;
         let peer = running.peer().clone();
-        let listed = list(&peer).await.map_err(|e| config.unavailable(e))?;
-        check_tool_names(listed.iter().map(|t| &*t.name)).map_err(|e| config.unavailable(e))?;
+        let listed = list(&peer).await.map_err(|e| failed(config.redact(&e)))?;
+        check_tool_names(listed.iter().map(|t| &*t.name)).map_err(failed)?;
         let mut tools = Vec::new();
         for tool in listed {
             let schema = Value::Object((*tool.input_schema).clone());
             let validator = jsonschema::validator_for(&schema).map_err(|e| {
-                config.unavailable(format!(
+                failed(format!(
                     "tool {:?}: its inputSchema is not a valid JSON Schema: {e}",
                     tool.name
                 ))
@@ -248,17 +448,41 @@ impl Upstream {
             tools.push(ToolEntry { tool, validator });
         }
         let listed: Vec<&Tool> = tools.iter().map(|t| &t.tool).collect();
-        let (interface_id, set) = interface_schema(&config.name, &listed)?;
-        let schema = crate::bindings::compiled_message(&set, interface_id)?;
+        let (interface_id, set) =
+            interface_schema(&config.name, &listed).map_err(|e| failed(e.to_string()))?;
+        let schema = crate::bindings::compiled_message(&set, interface_id)
+            .map_err(|e| failed(e.to_string()))?;
         let upstream = Rc::new(Upstream {
             config,
             tools,
             interface_id,
             schema,
-            peer: RefCell::new(Some(peer)),
+            link: RefCell::new(Some(Link {
+                peer,
+                stop: running.cancellation_token(),
+                run: 0,
+            })),
+            up: watch::Sender::new(true),
         });
         tokio::task::spawn_local(supervise(Rc::downgrade(&upstream), running));
         Ok(upstream)
+    }
+
+    /// Ends run `run` if it is still the current one.
+    fn end_run(&self, run: u64) {
+        let mut link = self.link.borrow_mut();
+        if link.as_ref().is_some_and(|l| l.run == run) {
+            if let Some(link) = link.take() {
+                link.stop.cancel();
+            }
+            self.up.send_replace(false);
+        }
+    }
+
+    /// Whether the upstream is up, as it changes (down while the
+    /// supervisor starts it again).
+    pub fn up(&self) -> watch::Receiver<bool> {
+        self.up.subscribe()
     }
 
     /// A capability calling its tools, with its interface schema.
@@ -312,23 +536,49 @@ impl Upstream {
                 "type_error: {name}(): the arguments must be an object"
             )));
         };
-        let peer = self.peer.borrow().clone().ok_or_else(|| {
-            capnp::Error::disconnected(format!(
-                "disconnected: mcp:{}: the upstream is down and being restarted",
-                self.config.name
-            ))
-        })?;
-        let result = peer
-            .call_tool(CallToolRequestParams::new(name.clone()).with_arguments(arguments))
+        let (peer, run) = self
+            .link
+            .borrow()
+            .as_ref()
+            .map(|link| (link.peer.clone(), link.run))
+            .ok_or_else(|| {
+                capnp::Error::disconnected(format!(
+                    "disconnected: mcp:{}: the upstream is down and being restarted",
+                    self.config.name
+                ))
+            })?;
+        let upstream = &self.config.name;
+        let call =
+            peer.call_tool(CallToolRequestParams::new(name.clone()).with_arguments(arguments));
+        // Dropping the call on a timeout sends the upstream its cancellation.
+        let result = tokio::time::timeout(self.config.call_timeout, call)
             .await
+            .map_err(|_| {
+                capnp::Error::failed(format!(
+                    "timeout: mcp:{upstream}: {name}() did not answer within {} ms",
+                    self.config.call_timeout.as_millis()
+                ))
+            })?
             .map_err(|e| match e {
-                rmcp::ServiceError::McpError(e) => {
-                    capnp::Error::failed(format!("upstream: {name}(): {}", one_line(&e.message)))
+                rmcp::ServiceError::McpError(e) => capnp::Error::failed(format!(
+                    "upstream: {name}(): {}",
+                    self.config.redact(&e.message)
+                )),
+                e
+                @ (rmcp::ServiceError::TransportSend(_) | rmcp::ServiceError::TransportClosed) => {
+                    // The transport failed (the process died, the server
+                    // cannot be reached): this run is over, and the
+                    // supervisor starts another after its backoff.
+                    self.end_run(run);
+                    capnp::Error::disconnected(format!(
+                        "disconnected: mcp:{upstream}: {name}(): {}",
+                        self.config.redact(&innermost(&e))
+                    ))
                 }
-                other => capnp::Error::disconnected(format!(
-                    "disconnected: mcp:{}: {name}(): {}",
-                    self.config.name,
-                    one_line(&other.to_string())
+                // An answer that is not a tool result, and the like.
+                other => capnp::Error::failed(format!(
+                    "upstream: {name}(): {}",
+                    self.config.redact(&other.to_string())
                 )),
             })?;
         let text = || {
@@ -342,13 +592,18 @@ impl Upstream {
         if result.is_error == Some(true) {
             return Err(capnp::Error::failed(format!(
                 "tool_error: {name}(): {}",
-                one_line(&text())
+                self.config.redact(&text())
             )));
         }
         let json = match &result.structured_content {
             Some(value) => value.to_string(),
             None => Value::String(text()).to_string(),
         };
+        let json = self.config.redact_json(json).ok_or_else(|| {
+            capnp::Error::failed(format!(
+                "redacted: the result of {name}() holds a secret of mcp:{upstream}'s configuration"
+            ))
+        })?;
         if json.len() > MAX_RESULT_BYTES {
             return Err(capnp::Error::failed(format!(
                 "too_large: the result of {name}() is {} bytes of JSON, over the limit of {MAX_RESULT_BYTES}",
@@ -521,12 +776,30 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Keeps the upstream running: starts it again whenever it ends.
+/// The last error of `error`'s chain (the cause, without the layers of
+/// transport names around it).
+fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = error;
+    while let Some(source) = last.source() {
+        last = source;
+    }
+    let text = last.to_string();
+    text.strip_prefix("Client error: ")
+        .map(str::to_string)
+        .unwrap_or(text)
+}
+
+/// Keeps the upstream running: starts it again whenever it ends (the
+/// process exits, or a call finds the transport broken), after 50 ms,
+/// doubling up to 5 s while starts fail.
 async fn supervise(upstream: Weak<Upstream>, mut running: RunningService<RoleClient, ()>) {
+    let mut run = 0;
     loop {
         let _ = running.waiting().await;
         let Some(config) = upstream.upgrade().map(|up| {
-            up.peer.borrow_mut().take();
+            if up.link.borrow_mut().take().is_some() {
+                up.up.send_replace(false);
+            }
             up.config.clone()
         }) else {
             return;
@@ -549,8 +822,16 @@ async fn supervise(upstream: Weak<Upstream>, mut running: RunningService<RoleCli
                 }
             }
         };
+        run += 1;
         match upstream.upgrade() {
-            Some(up) => *up.peer.borrow_mut() = Some(running.peer().clone()),
+            Some(up) => {
+                *up.link.borrow_mut() = Some(Link {
+                    peer: running.peer().clone(),
+                    stop: running.cancellation_token(),
+                    run,
+                });
+                up.up.send_replace(true);
+            }
             None => return,
         }
         eprintln!("caplet: mcp upstream {:?} is up again", config.name);
@@ -635,10 +916,33 @@ pub fn interface_schema(name: &str, tools: &[&Tool]) -> Result<(u64, SchemaSet),
     Ok((id, set))
 }
 
+/// A start of an upstream, awaited by every grant that needs it.
+type Start = Shared<LocalBoxFuture<'static, Result<Rc<Upstream>, String>>>;
+
+/// Where one upstream stands.
+enum Slot {
+    /// Being started: grants wait for this one start.
+    Starting(Start),
+    Up(Rc<Upstream>),
+    /// Its last start failed with `why`: grants answer that until `until`,
+    /// then one starts it again. `delay` grows like [`RESTART_DELAY`].
+    Failed {
+        why: String,
+        until: Instant,
+        delay: Duration,
+    },
+}
+
 /// The upstreams a broker has started, by name.
+///
+/// A start is single-flight: the grants that need an upstream while it is
+/// being started wait for that one start. A failed start is remembered for
+/// a backoff (50 ms after the first failure, doubling up to 5 s, like the
+/// restarts of a running upstream): grants during it answer its error at once,
+/// and the first grant after it starts the upstream again.
 #[derive(Default)]
 pub struct Upstreams {
-    started: RefCell<BTreeMap<String, Rc<Upstream>>>,
+    slots: Rc<RefCell<BTreeMap<String, Slot>>>,
 }
 
 impl Upstreams {
@@ -648,22 +952,63 @@ impl Upstreams {
         configs: &BTreeMap<String, UpstreamConfig>,
         name: &str,
     ) -> Result<Rc<Upstream>, Error> {
-        if let Some(up) = self.started.borrow().get(name) {
-            return Ok(up.clone());
-        }
         let config = configs.get(name).ok_or_else(|| {
             Error::BadGrant(format!(
                 "mcp:{name}: no such MCP server in the broker's configuration"
             ))
         })?;
-        let up = Upstream::start(config.clone()).await?;
-        // Two first grants may have raced: keep the one stored first.
-        Ok(self
-            .started
-            .borrow_mut()
-            .entry(name.to_string())
-            .or_insert(up)
-            .clone())
+        let start = {
+            let mut slots = self.slots.borrow_mut();
+            let previous = match slots.get(name) {
+                Some(Slot::Up(up)) => return Ok(up.clone()),
+                Some(Slot::Starting(start)) => Some(start.clone()),
+                Some(Slot::Failed { why, until, delay }) => {
+                    let now = Instant::now();
+                    if now < *until {
+                        return Err(Error::Unavailable(format!(
+                            "{why} (a start failed {} ms ago: not retried for {} ms)",
+                            (*delay - (*until - now)).as_millis(),
+                            (*until - now).as_millis().max(1)
+                        )));
+                    }
+                    let next = (*delay * 2).min(RESTART_DELAY.1);
+                    let start = self.begin(name, config.clone(), next);
+                    slots.insert(name.to_string(), Slot::Starting(start.clone()));
+                    Some(start)
+                }
+                None => None,
+            };
+            previous.unwrap_or_else(|| {
+                let start = self.begin(name, config.clone(), RESTART_DELAY.0);
+                slots.insert(name.to_string(), Slot::Starting(start.clone()));
+                start
+            })
+        };
+        start.await.map_err(Error::Unavailable)
+    }
+
+    /// A start of `config` that records its outcome in its slot (even when
+    /// the grant that began it is gone): up, or failed for `delay`.
+    fn begin(&self, name: &str, config: UpstreamConfig, delay: Duration) -> Start {
+        let slots = Rc::downgrade(&self.slots);
+        let name = name.to_string();
+        async move {
+            let started = Upstream::start(config).await;
+            if let Some(slots) = slots.upgrade() {
+                let slot = match &started {
+                    Ok(up) => Slot::Up(up.clone()),
+                    Err(why) => Slot::Failed {
+                        why: why.clone(),
+                        until: Instant::now() + delay,
+                        delay,
+                    },
+                };
+                slots.borrow_mut().insert(name, slot);
+            }
+            started
+        }
+        .boxed_local()
+        .shared()
     }
 }
 
@@ -810,50 +1155,597 @@ mod tests {
         assert_ne!(id, other);
     }
 
+    fn server(
+        command: Option<Vec<&str>>,
+        url: Option<&str>,
+        env: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> crate::mcp_config::McpServerConfig {
+        let map = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        crate::mcp_config::McpServerConfig {
+            command: command.map(|c| c.into_iter().map(String::from).collect()),
+            url: url.map(String::from),
+            env: map(env),
+            headers: map(headers),
+            call_timeout_ms: None,
+        }
+    }
+
+    #[test]
+    fn secrets_are_taken_out_of_results_or_the_result_is_refused() {
+        let mut secrets = caplet_egress::Secrets::new();
+        secrets.insert("key", "1,\"b").unwrap();
+        secrets.insert("token", "tok-123456").unwrap();
+        let config = UpstreamConfig::new(
+            "calc",
+            &server(
+                None,
+                Some("http://a/mcp"),
+                &[],
+                &[("X-Key", "{secret:key}"), ("X-Token", "{secret:token}")],
+            ),
+            &secrets,
+        )
+        .expect("config");
+        let plain = r#"{"a":2,"c":"no secret"}"#.to_string();
+        assert_eq!(config.redact_json(plain.clone()), Some(plain));
+        assert_eq!(
+            config.redact_json(r#"{"echo":"Bearer tok-123456"}"#.into()),
+            Some(r#"{"echo":"Bearer [redacted]"}"#.into())
+        );
+        // Blanking this one would break the JSON: the result is refused.
+        assert_eq!(config.redact_json(r#"{"a":1,"b":2}"#.into()), None);
+    }
+
     #[test]
     fn server_configs_are_checked_and_never_print_secret_values() {
         let mut secrets = caplet_egress::Secrets::new();
         secrets.insert("calc", "s3cr3t").unwrap();
-        let server = |command: Option<Vec<&str>>, url: Option<&str>, env: &[(&str, &str)]| {
-            crate::mcp_config::McpServerConfig {
-                command: command.map(|c| c.into_iter().map(String::from).collect()),
-                url: url.map(String::from),
-                env: env
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-            }
-        };
         let ok = UpstreamConfig::new(
             "calc",
             &server(
                 Some(vec!["calc-server", "--stdio"]),
                 None,
                 &[("TOKEN", "Bearer {secret:calc}")],
+                &[],
             ),
             &secrets,
         )
         .expect("config");
-        assert_eq!(ok.env, [("TOKEN".to_string(), "Bearer s3cr3t".to_string())]);
+        assert_eq!(ok.env_names().collect::<Vec<_>>(), ["TOKEN"]);
+        let Transport::Command { env, .. } = &ok.transport else {
+            panic!("a command")
+        };
+        assert_eq!(env, &[("TOKEN".to_string(), "Bearer s3cr3t".to_string())]);
         assert!(!format!("{ok:?}").contains("s3cr3t"));
+        let http = UpstreamConfig::new(
+            "calc",
+            &server(
+                None,
+                Some("https://mcp.example.com/mcp"),
+                &[],
+                &[("Authorization", "Bearer {secret:calc}")],
+            ),
+            &secrets,
+        )
+        .expect("config");
+        assert_eq!(http.url().as_deref(), Some("https://mcp.example.com/mcp"));
+        assert_eq!(http.header_names().collect::<Vec<_>>(), ["authorization"]);
+        assert!(http.command().is_empty());
+        assert!(!format!("{http:?}").contains("s3cr3t"));
         for (bad, needle) in [
-            (server(None, None, &[]), "exactly one of `command` or `url`"),
             (
-                server(Some(vec!["x"]), Some("http://a"), &[]),
+                server(None, None, &[], &[]),
+                "exactly one of `command` or `url`",
+            ),
+            (
+                server(Some(vec!["x"]), Some("http://a"), &[], &[]),
                 "exactly one of",
             ),
-            (server(Some(vec![]), None, &[]), "give the program"),
+            (server(Some(vec![]), None, &[], &[]), "give the program"),
             (
-                server(None, Some("http://127.0.0.1:1/mcp"), &[]),
-                "not supported yet",
+                server(Some(vec!["x"]), None, &[("T", "{secret:nope}")], &[]),
+                "env.T: no secret nope",
+            ),
+            (server(None, Some("ftp://a/mcp"), &[], &[]), "url: "),
+            (server(None, Some("not a url"), &[], &[]), "url: "),
+            (
+                server(
+                    None,
+                    Some("http://a/mcp"),
+                    &[],
+                    &[("X-Key", "{secret:nope}")],
+                ),
+                "headers.X-Key: no secret nope",
             ),
             (
-                server(Some(vec!["x"]), None, &[("T", "{secret:nope}")]),
-                "env.T: no secret nope",
+                server(None, Some("http://a/mcp"), &[], &[("bad name", "v")]),
+                "headers.bad name: not a valid header name",
+            ),
+            (
+                server(None, Some("http://a/mcp"), &[], &[("Accept", "v")]),
+                "set by the MCP transport",
+            ),
+            (
+                server(None, Some("http://a/mcp"), &[("T", "v")], &[]),
+                "env: only for a server started with `command`",
+            ),
+            (
+                server(Some(vec!["x"]), None, &[], &[("X-Key", "v")]),
+                "headers: only for a server at a `url`",
             ),
         ] {
             let error = UpstreamConfig::new("calc", &bad, &secrets).unwrap_err();
             assert!(error.contains(needle), "{error}");
         }
+        // A header value made invalid around a secret does not show it.
+        let error = UpstreamConfig::new(
+            "calc",
+            &server(
+                None,
+                Some("http://a/mcp"),
+                &[],
+                &[("X-Key", "{secret:calc}\u{7f}")],
+            ),
+            &secrets,
+        )
+        .unwrap_err();
+        assert!(error.starts_with("headers.X-Key: "), "{error}");
+        assert!(!error.contains("s3cr3t"), "{error}");
+        let mut zero = server(Some(vec!["x"]), None, &[], &[]);
+        zero.call_timeout_ms = Some(0);
+        let error = UpstreamConfig::new("calc", &zero, &secrets).unwrap_err();
+        assert!(
+            error.contains("call_timeout_ms: 0 is not between 1 and"),
+            "{error}"
+        );
+    }
+
+    /// An MCP server of rmcp's own, served over streamable HTTP on
+    /// 127.0.0.1 in this process: the upstream of the tests below.
+    mod fake {
+        use std::convert::Infallible;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+
+        use rmcp::model::{
+            CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ListToolsResult,
+            PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+        };
+        use rmcp::service::RequestContext;
+        use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+        use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+        use rmcp::{ErrorData, RoleServer, ServerHandler};
+        use serde_json::{json, Value};
+
+        /// What `tools/list` answers.
+        #[derive(Clone, Copy)]
+        pub enum Listing {
+            /// `echo`, `hang` and `whoami`, on one page.
+            Tools,
+            /// Pages of this many tools, each naming a next page.
+            Endless(usize),
+        }
+
+        #[derive(Clone)]
+        pub struct Server {
+            pub listing: Listing,
+        }
+
+        fn tool(name: String) -> Tool {
+            let schema = json!({ "type": "object" });
+            let Value::Object(schema) = schema else {
+                unreachable!()
+            };
+            Tool::new(name, "a tool".to_string(), Arc::new(schema))
+        }
+
+        impl ServerHandler for Server {
+            fn get_info(&self) -> ServerConfig {
+                ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            }
+
+            async fn list_tools(
+                &self,
+                request: Option<PaginatedRequestParams>,
+                _context: RequestContext<RoleServer>,
+            ) -> Result<ListToolsResult, ErrorData> {
+                match self.listing {
+                    Listing::Tools => Ok(ListToolsResult::with_all_items(
+                        ["echo", "hang", "whoami"]
+                            .map(String::from)
+                            .map(tool)
+                            .to_vec(),
+                    )),
+                    Listing::Endless(size) => {
+                        let page: usize = request
+                            .and_then(|r| r.cursor)
+                            .and_then(|c| c.parse().ok())
+                            .unwrap_or(0);
+                        let tools = (0..size).map(|i| tool(format!("t{page}_{i}"))).collect();
+                        let mut result = ListToolsResult::with_all_items(tools);
+                        result.next_cursor = Some((page + 1).to_string());
+                        Ok(result)
+                    }
+                }
+            }
+
+            async fn call_tool(
+                &self,
+                request: CallToolRequestParams,
+                context: RequestContext<RoleServer>,
+            ) -> Result<CallToolResponse, ErrorData> {
+                let text = match &*request.name {
+                    "echo" => request
+                        .arguments
+                        .and_then(|a| a.get("text").cloned())
+                        .and_then(|t| t.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                    // Never answers.
+                    "hang" => std::future::pending().await,
+                    // Echoes the credential it was sent.
+                    "whoami" => context
+                        .extensions
+                        .get::<hyper::http::request::Parts>()
+                        .and_then(|p| p.headers.get("authorization"))
+                        .and_then(|v| v.to_str().ok())
+                        .map(|v| format!("you sent {v}"))
+                        .unwrap_or_default(),
+                    other => {
+                        return Err(ErrorData::invalid_params(format!("no tool {other}"), None))
+                    }
+                };
+                Ok(CallToolResult::success(vec![ContentBlock::text(text)]).into())
+            }
+        }
+
+        /// A running server: its URL and how many MCP sessions were opened
+        /// on it (one per start of the upstream).
+        pub struct Running {
+            pub url: String,
+            pub address: std::net::SocketAddr,
+            pub sessions: Arc<AtomicUsize>,
+            /// TCP connections accepted.
+            pub connections: Arc<AtomicUsize>,
+            task: tokio::task::JoinHandle<()>,
+        }
+
+        impl Running {
+            /// Stops the server and closes its connections.
+            pub async fn stop(self) {
+                self.task.abort();
+                let _ = self.task.await;
+            }
+
+            pub fn sessions(&self) -> usize {
+                self.sessions.load(Ordering::SeqCst)
+            }
+        }
+
+        pub async fn serve(server: Server) -> Running {
+            serve_on(server, "127.0.0.1:0".parse().expect("address")).await
+        }
+
+        pub async fn serve_on(server: Server, address: std::net::SocketAddr) -> Running {
+            let sessions = Arc::new(AtomicUsize::new(0));
+            let opened = sessions.clone();
+            let service = Arc::new(StreamableHttpService::new(
+                move || {
+                    opened.fetch_add(1, Ordering::SeqCst);
+                    Ok(server.clone())
+                },
+                Arc::new(LocalSessionManager::default()),
+                StreamableHttpServerConfig::default(),
+            ));
+            let listener = tokio::net::TcpListener::bind(address).await.expect("bind");
+            let address = listener.local_addr().expect("address");
+            let accepted = Arc::new(AtomicUsize::new(0));
+            let counted = accepted.clone();
+            let task = tokio::spawn(async move {
+                // Aborting the server aborts its connections too.
+                let mut connections = tokio::task::JoinSet::new();
+                while let Ok((stream, _)) = listener.accept().await {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    // As HTTP servers do for kept-alive connections (else
+                    // Nagle holds each small answer for the client's
+                    // delayed ACK).
+                    let _ = stream.set_nodelay(true);
+                    let service = service.clone();
+                    connections.spawn(async move {
+                        let handler = hyper::service::service_fn(
+                            move |request: hyper::Request<hyper::body::Incoming>| {
+                                let service = service.clone();
+                                async move { Ok::<_, Infallible>(service.handle(request).await) }
+                            },
+                        );
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(hyper_util::rt::TokioIo::new(stream), handler)
+                            .await;
+                    });
+                }
+            });
+            Running {
+                url: format!("http://{address}/mcp"),
+                address,
+                sessions,
+                connections: accepted,
+                task,
+            }
+        }
+    }
+
+    fn http_config(url: &str, call_timeout_ms: Option<u64>) -> BTreeMap<String, UpstreamConfig> {
+        let mut secrets = caplet_egress::Secrets::new();
+        secrets.insert("tok", "s3cr3t-token-value").unwrap();
+        let mut config = server(
+            None,
+            Some(url),
+            &[],
+            &[("Authorization", "Bearer {secret:tok}")],
+        );
+        config.call_timeout_ms = call_timeout_ms;
+        let config = UpstreamConfig::new("remote", &config, &secrets).expect("config");
+        BTreeMap::from([("remote".to_string(), config)])
+    }
+
+    fn method(up: &Upstream, name: &str) -> u16 {
+        up.tools().position(|t| t.name == name).expect("a tool") as u16
+    }
+
+    async fn local<F: std::future::Future>(test: F) -> F::Output {
+        tokio::task::LocalSet::new().run_until(test).await
+    }
+
+    #[tokio::test]
+    async fn an_http_upstream_gets_its_headers_and_never_shows_their_secret() {
+        local(async {
+            let running = fake::serve(fake::Server {
+                listing: fake::Listing::Tools,
+            })
+            .await;
+            let configs = http_config(&running.url, None);
+            let upstreams = Upstreams::default();
+            let up = upstreams.get(&configs, "remote").await.expect("started");
+            let names: Vec<&str> = up.tools().map(|t| &*t.name).collect();
+            assert_eq!(names, ["echo", "hang", "whoami"]);
+            // Connections before: the handshake's and the event stream's.
+            let before = running
+                .connections
+                .load(std::sync::atomic::Ordering::SeqCst);
+            for _ in 0..20 {
+                let echo = up
+                    .call(method(&up, "echo"), r#"{"text":"hi"}"#)
+                    .await
+                    .expect("echo");
+                assert_eq!(echo, r#""hi""#);
+            }
+            let opened = running
+                .connections
+                .load(std::sync::atomic::Ordering::SeqCst)
+                - before;
+            // Connections are kept alive: twenty calls need few (none
+            // here), not one each.
+            assert!(opened < 10, "{opened} connections for 20 calls");
+            // The server got the header; what it sends back of it is
+            // redacted.
+            let whoami = up.call(method(&up, "whoami"), "{}").await.expect("whoami");
+            assert_eq!(whoami, r#""you sent Bearer [redacted]""#);
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn concurrent_first_grants_share_one_start() {
+        local(async {
+            let running = fake::serve(fake::Server {
+                listing: fake::Listing::Tools,
+            })
+            .await;
+            let configs = http_config(&running.url, None);
+            let upstreams = Upstreams::default();
+            let (a, b, c) = tokio::join!(
+                upstreams.get(&configs, "remote"),
+                upstreams.get(&configs, "remote"),
+                upstreams.get(&configs, "remote"),
+            );
+            let (a, b, c) = (a.expect("a"), b.expect("b"), c.expect("c"));
+            assert!(Rc::ptr_eq(&a, &b) && Rc::ptr_eq(&b, &c));
+            assert_eq!(running.sessions(), 1, "one start for three grants");
+            let again = upstreams.get(&configs, "remote").await.expect("again");
+            assert!(Rc::ptr_eq(&a, &again));
+            assert_eq!(running.sessions(), 1);
+        })
+        .await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_start_is_remembered_for_a_growing_backoff() {
+        local(async {
+            let secrets = caplet_egress::Secrets::new();
+            let config = server(
+                Some(vec!["/nonexistent/caplet-test-no-such-program"]),
+                None,
+                &[],
+                &[],
+            );
+            let config = UpstreamConfig::new("gone", &config, &secrets).expect("config");
+            let configs = BTreeMap::from([("gone".to_string(), config)]);
+            let upstreams = Upstreams::default();
+            let error = |e: Result<Rc<Upstream>, Error>| match e {
+                Err(e) => e.to_string(),
+                Ok(_) => panic!("started"),
+            };
+            let first = error(upstreams.get(&configs, "gone").await);
+            assert!(
+                first.starts_with("unavailable: mcp:gone: cannot start"),
+                "{first}"
+            );
+            assert!(!first.contains("not retried"), "{first}");
+            // At once: the same failure, without trying again.
+            let cached = error(upstreams.get(&configs, "gone").await);
+            assert!(cached.starts_with(&first), "{cached}");
+            assert!(
+                cached.ends_with("(a start failed 0 ms ago: not retried for 50 ms)"),
+                "{cached}"
+            );
+            tokio::time::advance(Duration::from_millis(20)).await;
+            let later = error(upstreams.get(&configs, "gone").await);
+            assert!(
+                later.ends_with("(a start failed 20 ms ago: not retried for 30 ms)"),
+                "{later}"
+            );
+            // After the backoff a grant tries again; its failure is kept
+            // twice as long.
+            tokio::time::advance(Duration::from_millis(30)).await;
+            let retried = error(upstreams.get(&configs, "gone").await);
+            assert_eq!(retried, first);
+            let cached = error(upstreams.get(&configs, "gone").await);
+            assert!(cached.ends_with("not retried for 100 ms)"), "{cached}");
+        })
+        .await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_server_that_never_completes_a_connection_is_unreachable() {
+        local(async {
+            // It accepts TCP connections (in its backlog) and never says a
+            // word: the TLS handshake waits for its answer.
+            let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let address = silent.local_addr().expect("address");
+            let configs = http_config(&format!("https://{address}/mcp"), None);
+            let error = match Upstreams::default().get(&configs, "remote").await {
+                Err(e) => e.to_string(),
+                Ok(_) => panic!("started"),
+            };
+            assert_eq!(
+                error,
+                format!(
+                    "unavailable: mcp:remote: the MCP handshake failed: \
+                     cannot connect to {address}: no connection within 10 s"
+                )
+            );
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn tools_list_stops_at_its_limits_of_pages_and_tools() {
+        local(async {
+            for (size, needle) in [
+                (
+                    1,
+                    "too_many_tools: its tools/list goes on past the limit of 64 pages",
+                ),
+                (
+                    600,
+                    "too_many_tools: it lists more than the limit of 1024 tools",
+                ),
+            ] {
+                let running = fake::serve(fake::Server {
+                    listing: fake::Listing::Endless(size),
+                })
+                .await;
+                let configs = http_config(&running.url, None);
+                let error = match Upstreams::default().get(&configs, "remote").await {
+                    Err(e) => e.to_string(),
+                    Ok(_) => panic!("listed endless pages"),
+                };
+                assert!(error.contains(needle), "{error}");
+            }
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_call_past_its_timeout_fails_alone() {
+        local(async {
+            let running = fake::serve(fake::Server {
+                listing: fake::Listing::Tools,
+            })
+            .await;
+            let configs = http_config(&running.url, Some(300));
+            let upstreams = Upstreams::default();
+            let up = upstreams.get(&configs, "remote").await.expect("started");
+            let hang = up.call(method(&up, "hang"), "{}");
+            let echo = async {
+                up.call(method(&up, "echo"), r#"{"text":"meanwhile"}"#)
+                    .await
+            };
+            // Bounded, so that without the timeout this fails instead of
+            // hanging.
+            let (hang, echo) =
+                tokio::time::timeout(Duration::from_secs(20), async { tokio::join!(hang, echo) })
+                    .await
+                    .expect("the call timeout fired");
+            assert_eq!(echo.expect("echo"), r#""meanwhile""#);
+            let error = hang.expect_err("timed out");
+            assert_eq!(
+                error.extra,
+                "timeout: mcp:remote: hang() did not answer within 300 ms"
+            );
+            assert_eq!(crate::calls::outcome_of(&error), "timeout");
+            // The upstream still answers.
+            let after = up
+                .call(method(&up, "echo"), r#"{"text":"after"}"#)
+                .await
+                .expect("echo");
+            assert_eq!(after, r#""after""#);
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn an_http_upstream_that_is_down_answers_disconnected_until_it_is_back() {
+        local(async {
+            let running = fake::serve(fake::Server {
+                listing: fake::Listing::Tools,
+            })
+            .await;
+            let address = running.address;
+            let configs = http_config(&running.url, None);
+            let upstreams = Upstreams::default();
+            let up = upstreams.get(&configs, "remote").await.expect("started");
+            let echo = || up.call(method(&up, "echo"), r#"{"text":"hi"}"#);
+            assert_eq!(echo().await.expect("echo"), r#""hi""#);
+            running.stop().await;
+            let error = echo().await.expect_err("down");
+            assert_eq!(error.kind, capnp::ErrorKind::Disconnected);
+            assert!(
+                error.extra.starts_with(&format!(
+                    "disconnected: mcp:remote: echo(): cannot connect to {address}: "
+                )),
+                "{error:?}"
+            );
+            // Down: calls answer at once, without trying the server.
+            let mut up_again = up.up();
+            let error = echo().await.expect_err("down");
+            assert_eq!(
+                error.extra,
+                "disconnected: mcp:remote: the upstream is down and being restarted"
+            );
+            // Back: the supervisor's next try connects, and calls are
+            // answered (a new MCP session).
+            let back = fake::serve_on(
+                fake::Server {
+                    listing: fake::Listing::Tools,
+                },
+                address,
+            )
+            .await;
+            tokio::time::timeout(Duration::from_secs(30), up_again.wait_for(|up| *up))
+                .await
+                .expect("up again in time")
+                .expect("up");
+            assert_eq!(echo().await.expect("echo"), r#""hi""#);
+            assert_eq!(back.sessions(), 1);
+        })
+        .await
     }
 }

@@ -65,3 +65,15 @@ pub use policy::{CredentialRule, HostPattern, Limits, Policy};
 pub use resolve::{Resolver, StaticResolver, SystemResolver};
 pub use secrets::Secrets;
 pub use server::GatewayServer;
+
+/// Runs a TLS handshake for `url` over `stream`, trusting the default roots
+/// (the system's, or Mozilla's where the system has none; see the `tls`
+/// module): for clients of the broker's own, such as upstream MCP servers
+/// over `https`, that have no policy of their own.
+#[cfg(feature = "tls")]
+pub async fn connect_tls(
+    url: &url::Url,
+    stream: tokio::net::TcpStream,
+) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    tls::connect_default(url, stream).await
+}

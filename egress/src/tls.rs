@@ -102,16 +102,30 @@ impl Tls {
         url: &Url,
         stream: TcpStream,
     ) -> Result<TlsStream<TcpStream>> {
-        let name: ServerName<'static> = match &url.host {
-            Host::Ip(ip) => ServerName::from(*ip),
-            Host::Name(name) => ServerName::try_from(name.clone())
-                .map_err(|_| Error::BadRequest(format!("invalid tls server name {name}")))?,
-        };
-        self.connector()
-            .connect(name, stream)
-            .await
-            .map_err(|e| Error::Connect(format!("tls handshake with {} failed: {e}", url.host)))
+        handshake(self.connector(), url, stream).await
     }
+}
+
+/// Runs the TLS handshake for `url` over `stream`, trusting the default
+/// roots.
+pub(crate) async fn connect_default(url: &Url, stream: TcpStream) -> Result<TlsStream<TcpStream>> {
+    handshake(default_connector(), url, stream).await
+}
+
+async fn handshake(
+    connector: &TlsConnector,
+    url: &Url,
+    stream: TcpStream,
+) -> Result<TlsStream<TcpStream>> {
+    let name: ServerName<'static> = match &url.host {
+        Host::Ip(ip) => ServerName::from(*ip),
+        Host::Name(name) => ServerName::try_from(name.clone())
+            .map_err(|_| Error::BadRequest(format!("invalid tls server name {name}")))?,
+    };
+    connector
+        .connect(name, stream)
+        .await
+        .map_err(|e| Error::Connect(format!("tls handshake with {} failed: {e}", url.host)))
 }
 
 /// Reads the CA certificates of a PEM file (one or more `CERTIFICATE`

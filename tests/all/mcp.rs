@@ -11,6 +11,16 @@
 //! TypeError naming the field; a killed upstream answers `disconnected`
 //! until the broker has started it again.
 //!
+//! Upstream MCP servers over streamable HTTP: `tests/mcp/http_upstream.py`
+//! (the SDK's MCPServer behind its bearer middleware, on 127.0.0.1, over
+//! HTTP or HTTPS) is granted as `mcp:remote` with `url` and an
+//! `Authorization` header from a secret (`tests/mcp/drive.py` runs the
+//! scripts through `caplet mcp`): two tools in one script, the credential
+//! the server echoes comes back redacted, and `types`/`audit` name the
+//! header but never show the secret; a missing or wrong bearer fails the
+//! grant with the server's 401; HTTPS is trusted through the system's
+//! roots only.
+//!
 //! The SDK is not part of a Rust toolchain, so these tests build only with
 //! the `mcp-tests` feature, which CI turns on after installing it (`pip
 //! install mcp`): `cargo test --features mcp-tests --test all mcp::`.
@@ -536,5 +546,301 @@ fn audit_lists_the_mcp_grants_of_the_config_and_the_upstreams_tools() {
     assert_eq!(
         calc["policy"]["tools"][0]["input_schema"]["required"],
         json!(["a", "b"])
+    );
+}
+
+/// `tests/mcp/http_upstream.py`: an MCP server over streamable HTTP on
+/// 127.0.0.1 that requires `Authorization: Bearer TOKEN`; killed on drop.
+struct HttpUpstream {
+    child: Child,
+    port: u16,
+    scheme: &'static str,
+}
+
+/// The test CA of egress, and a certificate it signed for 127.0.0.1.
+const TLS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/egress/tests/tls");
+
+impl HttpUpstream {
+    fn start(token: &str) -> Self {
+        Self::spawn(token, false)
+    }
+
+    /// Over HTTPS, with the certificate of [`TLS_DIR`].
+    fn start_tls(token: &str) -> Self {
+        Self::spawn(token, true)
+    }
+
+    fn spawn(token: &str, tls: bool) -> Self {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp/http_upstream.py");
+        let mut command = Command::new("python3");
+        command.arg(script).arg(token);
+        if tls {
+            command.arg(format!("{TLS_DIR}/leaf.der"));
+            command.arg(format!("{TLS_DIR}/leaf.key.der"));
+        }
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run python3 (pip install mcp)");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("READY line");
+        let port = line
+            .strip_prefix("READY ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("http_upstream.py said {line:?}"));
+        let scheme = if tls { "https" } else { "http" };
+        Self {
+            child,
+            port,
+            scheme,
+        }
+    }
+
+    /// A `caplet.toml` granting it as `mcp:remote` to `caplet mcp`, with
+    /// the bearer header from the secret `remote` (none: no header).
+    fn config(&self, dir: &std::path::Path, secret: Option<&str>) -> std::path::PathBuf {
+        let mut toml = String::new();
+        if let Some(secret) = secret {
+            toml += &format!("[secrets]\nremote = {{ value = {secret:?} }}\n\n");
+        }
+        toml += &format!(
+            "[mcp_servers.remote]\nurl = \"{}://127.0.0.1:{}/mcp\"\n",
+            self.scheme, self.port
+        );
+        if secret.is_some() {
+            toml += "headers = { Authorization = \"Bearer {secret:remote}\" }\n";
+        }
+        toml += "\n[mcp]\ngrants = { remote = \"mcp:remote\" }\n";
+        let path = dir.join("caplet.toml");
+        std::fs::write(&path, toml).expect("config");
+        path
+    }
+}
+
+impl Drop for HttpUpstream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `scripts` through `caplet mcp --config CONFIG` (tests/mcp/drive.py);
+/// the report, and its text (to look for secrets in).
+fn drive(config: &std::path::Path, data: &std::path::Path, scripts: &[&str]) -> (Value, String) {
+    let out = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp/drive.py"))
+        .arg(support::caplet_bin())
+        .arg(config)
+        .arg(data)
+        .args(scripts)
+        .output()
+        .expect("run python3 (pip install mcp)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "drive.py failed:\n{stderr}");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let report = serde_json::from_str(&text).unwrap_or_else(|e| panic!("report: {e}\n{stderr}"));
+    (report, text)
+}
+
+/// `(binding, method, outcome)` of each call of an `execute` result.
+fn call_outcomes(result: &Value) -> Vec<(String, String, String)> {
+    result["structured"]["calls"]
+        .as_array()
+        .expect("calls")
+        .iter()
+        .map(|c| {
+            let field = |k: &str| c[k].as_str().unwrap_or_default().to_string();
+            (field("binding"), field("method"), field("outcome"))
+        })
+        .collect()
+}
+
+/// The bearer token of the tests over HTTP: it must never come out.
+const HTTP_TOKEN: &str = "tok-5ecret-for-remote-9f2c";
+
+#[test]
+fn an_upstream_over_http_is_granted_with_its_bearer_from_a_secret() {
+    let upstream = HttpUpstream::start(HTTP_TOKEN);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = upstream.config(dir.path(), Some(HTTP_TOKEN));
+    let (report, text) = drive(
+        &config,
+        &dir.path().join("data"),
+        &[
+            "const sum = await env.remote.add({ a: 2, b: 40 });\n\
+             const hello = await env.remote.greet({ name: \"ada\" });\n\
+             return { total: sum.total, hello: hello.result };",
+            // The server echoes the credential it got.
+            "return (await env.remote.whoami({})).result;",
+            "try { await env.remote.add({ a: \"two\", b: 1 }); } \
+             catch (e) { return { name: e.name, message: e.message }; }",
+        ],
+    );
+    assert!(!text.contains(HTTP_TOKEN), "{text}");
+    let execute = report["execute"].as_str().expect("execute's description");
+    assert!(execute.contains("  remote: RemoteTools;\n"), "{execute}");
+    assert!(
+        execute.contains(
+            "add(args: { a: number; b: number; }): Promise<{ terms: number; total: number; }>;"
+        ),
+        "{execute}"
+    );
+    let results = report["results"].as_array().expect("results");
+
+    let two = &results[0];
+    assert_eq!(two["is_error"], false, "{two}");
+    assert_eq!(
+        two["structured"]["result"],
+        json!({ "total": 42, "hello": "hello, ada" }),
+        "{two}"
+    );
+    let calls = call_outcomes(two);
+    let expected = [("remote", "add", "ok"), ("remote", "greet", "ok")]
+        .map(|(b, m, o)| (b.to_string(), m.to_string(), o.to_string()));
+    assert_eq!(calls, expected, "{two}");
+
+    let whoami = &results[1];
+    assert_eq!(
+        whoami["structured"]["result"], "you sent [redacted]",
+        "{whoami}"
+    );
+
+    let bad = &results[2]["structured"]["result"];
+    assert_eq!(bad["name"], "TypeError", "{bad}");
+    let message = bad["message"].as_str().expect("message");
+    assert!(
+        message.starts_with("add(): field \"a\": \"two\" is not of type \"integer\""),
+        "{message}"
+    );
+
+    // The declarations and the audit name the header, never its value.
+    let types = Command::new(support::caplet_bin())
+        .args(["types", "--grant", "remote=mcp:remote", "--config"])
+        .arg(&config)
+        .output()
+        .expect("caplet types");
+    let declarations = String::from_utf8_lossy(&types.stdout);
+    assert!(
+        types.status.success(),
+        "{}",
+        String::from_utf8_lossy(&types.stderr)
+    );
+    assert!(
+        declarations.contains("greet(args: { name: string; })"),
+        "{declarations}"
+    );
+    assert!(!declarations.contains(HTTP_TOKEN), "{declarations}");
+    let audit = Command::new(support::caplet_bin())
+        .args(["audit", "--format", "json", "--config"])
+        .arg(&config)
+        .output()
+        .expect("caplet audit");
+    let stdout = String::from_utf8_lossy(&audit.stdout);
+    assert!(
+        audit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&audit.stderr)
+    );
+    assert!(!stdout.contains(HTTP_TOKEN), "{stdout}");
+    let audit: Value = serde_json::from_str(&stdout).expect("JSON");
+    let policy = &audit["bindings"][0]["policy"];
+    assert_eq!(
+        policy["url"],
+        format!("http://127.0.0.1:{}/mcp", upstream.port),
+        "{audit}"
+    );
+    assert_eq!(policy["headers"], json!(["authorization"]), "{audit}");
+    let tools: Vec<&str> = policy["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .map(|t| t["name"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(tools, ["add", "greet", "whoami"], "{audit}");
+}
+
+/// `caplet run` of a worker returning `remote.add({a: 1, b: 2}).total`
+/// with `mcp:remote` granted from `config`, with `env` set: its exit
+/// status, stdout and stderr.
+fn run_add(
+    dir: &std::path::Path,
+    config: &std::path::Path,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> (bool, String, String) {
+    let script = dir.join("agent.js");
+    std::fs::write(
+        &script,
+        "export default { async run(input, env) { return (await env.remote.add({ a: 1, b: 2 })).total; } };",
+    )
+    .expect("script");
+    let out = Command::new(support::caplet_bin())
+        .args(["run", "--grant", "remote=mcp:remote", "--data"])
+        .arg(dir.join("data"))
+        .arg("--config")
+        .arg(config)
+        .arg(&script)
+        .env_remove("SSL_CERT_DIR")
+        .envs(env.iter().copied())
+        .output()
+        .expect("caplet run");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn an_upstream_over_http_refuses_a_missing_or_a_wrong_bearer() {
+    let upstream = HttpUpstream::start(HTTP_TOKEN);
+    for secret in [None, Some("not-the-token-7c1e")] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = upstream.config(dir.path(), secret);
+        let (ok, _, stderr) = run_add(dir.path(), &config, &[]);
+        assert!(!ok, "{stderr}");
+        // The grant fails with the upstream's own answer, on one line.
+        let line = stderr
+            .lines()
+            .find(|l| l.contains("mcp:remote"))
+            .unwrap_or_else(|| panic!("{stderr}"));
+        assert!(
+            line.contains(
+                "unavailable: mcp:remote: the MCP handshake failed: \
+                 the upstream refused the request: HTTP 401: Unauthorized: "
+            ),
+            "{stderr}"
+        );
+        assert!(line.contains("invalid_token"), "{stderr}");
+        if let Some(secret) = secret {
+            assert!(!stderr.contains(secret), "{stderr}");
+        }
+    }
+}
+
+#[test]
+fn an_upstream_over_https_is_trusted_through_the_systems_roots() {
+    let upstream = HttpUpstream::start_tls(HTTP_TOKEN);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = upstream.config(dir.path(), Some(HTTP_TOKEN));
+    // The system's roots are the file SSL_CERT_FILE names: with the test
+    // CA among them the server is trusted.
+    let ca = std::ffi::OsString::from(format!("{TLS_DIR}/ca.pem"));
+    let (ok, stdout, stderr) = run_add(dir.path(), &config, &[("SSL_CERT_FILE", &ca)]);
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout.trim(), "3", "{stderr}");
+    // Without it (no system root, so the Mozilla roots) it is not.
+    let empty = dir.path().join("no-roots.pem");
+    std::fs::write(&empty, "").expect("empty roots");
+    let (ok, _, stderr) = run_add(dir.path(), &config, &[("SSL_CERT_FILE", empty.as_os_str())]);
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr.contains(
+            "unavailable: mcp:remote: the MCP handshake failed: cannot connect to 127.0.0.1:"
+        ) && stderr.contains("invalid peer certificate"),
+        "{stderr}"
     );
 }

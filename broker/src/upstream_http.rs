@@ -1,0 +1,442 @@
+//! The HTTP client under rmcp's streamable HTTP transport, for upstream MCP
+//! servers configured with `url` (the `upstream` module uses it; it uses
+//! nothing of that module).
+//!
+//! rmcp runs the protocol (sessions, the event stream, reconnection); this
+//! module only moves its requests, on hyper HTTP/1.1 connections kept
+//! alive (at most [`MAX_IDLE_CONNECTIONS`] idle ones), over TCP or, for
+//! `https`, TLS with the default roots (`caplet_egress::connect_tls`).
+//! Every request carries the configured headers (credentials from
+//! `[secrets]`, filled in by the broker). Every answer is bounded: a JSON
+//! body or a POST's event stream at [`MAX_RESPONSE_BYTES`], an error's text
+//! at [`MAX_ERROR_BYTES`]. The upstream is the operator's choice, so unlike
+//! the `http` built-in no address is refused.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use caplet_egress::url::Url;
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use rmcp::transport::streamable_http_client::{
+    StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
+};
+use sse_stream::{Sse, SseStream};
+
+use crate::error::Error;
+
+/// Largest answer read: a JSON body, or the whole event stream of one
+/// request, in bytes (a tool result passed on is at most 16 MiB of JSON;
+/// the rest is room for its envelope and text content).
+pub const MAX_RESPONSE_BYTES: usize = 64 << 20;
+
+/// Most bytes of an error answer kept for its message.
+pub const MAX_ERROR_BYTES: usize = 512;
+
+const SESSION_ID: &str = "mcp-session-id";
+const LAST_EVENT_ID: &str = "last-event-id";
+const EVENT_STREAM: &str = "text/event-stream";
+const JSON: &str = "application/json";
+
+/// Headers rmcp or this client sets itself; configured headers may not.
+pub const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "accept",
+    "content-type",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    SESSION_ID,
+    LAST_EVENT_ID,
+    "mcp-protocol-version",
+];
+
+impl From<Error> for StreamableHttpError<Error> {
+    fn from(e: Error) -> Self {
+        StreamableHttpError::Client(e)
+    }
+}
+
+impl From<hyper::Error> for Error {
+    fn from(e: hyper::Error) -> Self {
+        Error::UpstreamHttp(e.to_string())
+    }
+}
+
+type HttpResult<T> = Result<T, StreamableHttpError<Error>>;
+
+/// How long opening a connection (TCP, then TLS for `https`) may take: a
+/// server that does not answer is then unreachable, so its calls answer
+/// `disconnected` instead of each waiting for its call timeout.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Most idle connections kept for the next requests of one upstream.
+pub const MAX_IDLE_CONNECTIONS: usize = 8;
+
+/// An HTTP/1.1 connection's sending half.
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+/// The client of one upstream's URL.
+#[derive(Clone)]
+pub struct HttpClient {
+    url: Arc<Url>,
+    /// Connections kept for the next requests (keep-alive): one is used
+    /// again once its last response has been read to its end.
+    pool: Arc<Mutex<Vec<Sender>>>,
+}
+
+impl HttpClient {
+    /// A client of `url` (checked by `Url::parse`).
+    pub fn new(url: Url) -> Self {
+        Self {
+            url: Arc::new(url),
+            pool: Arc::default(),
+        }
+    }
+
+    fn request(
+        &self,
+        method: Method,
+        session_id: Option<&str>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> hyper::http::request::Builder {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(self.url.request_target())
+            .header(hyper::header::HOST, self.url.host_header());
+        for (name, value) in custom_headers {
+            builder = builder.header(name, value);
+        }
+        if let Some(id) = session_id {
+            builder = builder.header(SESSION_ID, id);
+        }
+        builder
+    }
+
+    fn pool(&self) -> std::sync::MutexGuard<'_, Vec<Sender>> {
+        self.pool.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// An idle connection ready for a request; closed ones are dropped.
+    fn idle(&self) -> Option<Sender> {
+        let mut pool = self.pool();
+        pool.retain(|sender| !sender.is_closed());
+        let ready = pool.iter().position(Sender::is_ready)?;
+        Some(pool.swap_remove(ready))
+    }
+
+    /// Keeps `sender` for later requests, if there is room.
+    fn keep(&self, sender: Sender) {
+        let mut pool = self.pool();
+        pool.retain(|sender| !sender.is_closed());
+        if pool.len() < MAX_IDLE_CONNECTIONS {
+            pool.push(sender);
+        }
+    }
+
+    /// Sends `request` on an idle connection, or on a new one.
+    async fn send(&self, mut request: Request<Full<Bytes>>) -> Result<Response<Incoming>, Error> {
+        while let Some(mut sender) = self.idle() {
+            match sender.try_send_request(request).await {
+                Ok(response) => {
+                    self.keep(sender);
+                    return Ok(response);
+                }
+                // Closed before it was sent (the server ended an idle
+                // connection): another connection gets it.
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) => request = unsent,
+                    None => return Err(e.into_error().into()),
+                },
+            }
+        }
+        let mut sender = self.connect().await?;
+        let response = sender.send_request(request).await?;
+        self.keep(sender);
+        Ok(response)
+    }
+
+    /// A new connection to the upstream, within [`CONNECT_TIMEOUT`].
+    async fn connect(&self) -> Result<Sender, Error> {
+        let url = &*self.url;
+        let address = format!("{}:{}", url.host, url.port);
+        let unreachable = |reason: String| Error::UpstreamUnreachable {
+            address: address.clone(),
+            reason,
+        };
+        let connect = async {
+            let tcp = tokio::net::TcpStream::connect(&address)
+                .await
+                .map_err(|e| unreachable(e.to_string()))?;
+            let _ = tcp.set_nodelay(true);
+            if url.scheme == "https" {
+                let tls = caplet_egress::connect_tls(url, tcp)
+                    .await
+                    .map_err(|e| unreachable(e.to_string()))?;
+                handshake(tls).await
+            } else {
+                handshake(tcp).await
+            }
+        };
+        tokio::time::timeout(CONNECT_TIMEOUT, connect)
+            .await
+            .map_err(|_| {
+                unreachable(format!(
+                    "no connection within {} s",
+                    CONNECT_TIMEOUT.as_secs()
+                ))
+            })?
+    }
+}
+
+async fn handshake<S>(stream: S) -> Result<Sender, Error>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    // The connection ends when the server closes it, or when its sender is
+    // dropped (out of the pool) and its last response is over.
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(sender)
+}
+
+fn header<'a>(response: &'a Response<Incoming>, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+fn is_type(response: &Response<Incoming>, expected: &str) -> bool {
+    header(response, hyper::header::CONTENT_TYPE.as_str()).is_some_and(|ct| {
+        ct.split(';')
+            .next()
+            .is_some_and(|essence| essence.trim().eq_ignore_ascii_case(expected))
+    })
+}
+
+/// The body of `response`, at most `limit` bytes.
+async fn read_body(response: Response<Incoming>, limit: usize) -> HttpResult<Bytes> {
+    match Limited::new(response.into_body(), limit).collect().await {
+        Ok(body) => Ok(body.to_bytes()),
+        Err(e) => match e.downcast::<hyper::Error>() {
+            Ok(e) => Err(Error::from(*e).into()),
+            Err(_) => Err(StreamableHttpError::ResponseBodyTooLarge { max_size: limit }),
+        },
+    }
+}
+
+/// A failed status as an error: its code and the start of its text, on
+/// one line.
+async fn refused(response: Response<Incoming>) -> StreamableHttpError<Error> {
+    let status = response.status();
+    let mut body = Vec::new();
+    let mut stream = response.into_body().into_data_stream();
+    while body.len() < MAX_ERROR_BYTES {
+        match stream.next().await {
+            Some(Ok(chunk)) => body.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    refusal(status, &body).into()
+}
+
+/// The error of an answer with `status` and the start of `body`.
+fn refusal(status: StatusCode, body: &[u8]) -> Error {
+    let text = String::from_utf8_lossy(&body[..body.len().min(MAX_ERROR_BYTES)]);
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let reason = status.canonical_reason().unwrap_or("");
+    Error::UpstreamRefused {
+        status: status.as_u16(),
+        detail: if text.is_empty() {
+            reason.to_string()
+        } else {
+            format!("{reason}: {text}")
+        },
+    }
+}
+
+/// The events of a `text/event-stream` body, at most
+/// [`MAX_RESPONSE_BYTES`] in all.
+fn events(response: Response<Incoming>) -> BoxStream<'static, Result<Sse, sse_stream::Error>> {
+    let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
+        .map_err(|e| std::io::Error::other(e.to_string()));
+    SseStream::new(body).boxed()
+}
+
+impl StreamableHttpClient for HttpClient {
+    type Error = Error;
+
+    async fn post_message(
+        &self,
+        _uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> HttpResult<StreamableHttpPostResponse> {
+        let body = serde_json::to_vec(&message)?;
+        let mut builder = self
+            .request(Method::POST, session_id.as_deref(), custom_headers)
+            .header(hyper::header::CONTENT_TYPE, JSON)
+            .header(hyper::header::ACCEPT, format!("{EVENT_STREAM}, {JSON}"));
+        if let Some(token) = auth_header {
+            builder = builder.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = builder
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| Error::UpstreamHttp(e.to_string()))?;
+        let response = self.send(request).await?;
+        let status = response.status();
+        if matches!(status, StatusCode::ACCEPTED | StatusCode::NO_CONTENT) {
+            return Ok(StreamableHttpPostResponse::Accepted);
+        }
+        if status == StatusCode::NOT_FOUND && session_id.is_some() {
+            return Err(StreamableHttpError::SessionExpired);
+        }
+        let new_session = header(&response, SESSION_ID).map(str::to_string);
+        let awaits_no_response = !matches!(message, ClientJsonRpcMessage::Request(_));
+        if !status.is_success() {
+            // A JSON-RPC error answered with an error status is an answer.
+            if is_type(&response, JSON) && status != StatusCode::UNAUTHORIZED {
+                let body = read_body(response, MAX_RESPONSE_BYTES).await?;
+                return match serde_json::from_slice::<ServerJsonRpcMessage>(&body) {
+                    Ok(error @ ServerJsonRpcMessage::Error(_)) => {
+                        Ok(StreamableHttpPostResponse::Json(error, new_session))
+                    }
+                    _ => Err(refusal(status, &body).into()),
+                };
+            }
+            return Err(refused(response).await);
+        }
+        if is_type(&response, EVENT_STREAM) {
+            return Ok(StreamableHttpPostResponse::Sse(
+                events(response),
+                new_session,
+            ));
+        }
+        if is_type(&response, JSON) {
+            let body = read_body(response, MAX_RESPONSE_BYTES).await?;
+            return match serde_json::from_slice::<ServerJsonRpcMessage>(&body) {
+                Ok(message) => Ok(StreamableHttpPostResponse::Json(message, new_session)),
+                Err(_) if awaits_no_response => Ok(StreamableHttpPostResponse::Accepted),
+                Err(e) => Err(StreamableHttpError::Deserialize(e)),
+            };
+        }
+        if awaits_no_response {
+            return Ok(StreamableHttpPostResponse::Accepted);
+        }
+        Err(StreamableHttpError::UnexpectedContentType(
+            header(&response, hyper::header::CONTENT_TYPE.as_str()).map(str::to_string),
+        ))
+    }
+
+    async fn delete_session(
+        &self,
+        _uri: Arc<str>,
+        session_id: Arc<str>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> HttpResult<()> {
+        let mut builder = self.request(Method::DELETE, Some(&session_id), custom_headers);
+        if let Some(token) = auth_header {
+            builder = builder.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = builder
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| Error::UpstreamHttp(e.to_string()))?;
+        let response = self.send(request).await?;
+        let status = response.status();
+        if status.is_success() || status == StatusCode::METHOD_NOT_ALLOWED {
+            return Ok(());
+        }
+        Err(refused(response).await)
+    }
+
+    async fn get_stream(
+        &self,
+        _uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> HttpResult<BoxStream<'static, Result<Sse, sse_stream::Error>>> {
+        let mut builder = self
+            .request(Method::GET, session_id.as_deref(), custom_headers)
+            .header(hyper::header::ACCEPT, EVENT_STREAM);
+        if let Some(id) = last_event_id {
+            builder = builder.header(LAST_EVENT_ID, id);
+        }
+        if let Some(token) = auth_header {
+            builder = builder.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = builder
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| Error::UpstreamHttp(e.to_string()))?;
+        let response = self.send(request).await?;
+        let status = response.status();
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            return Err(StreamableHttpError::ServerDoesNotSupportSse);
+        }
+        if status == StatusCode::NOT_FOUND && session_id.is_some() {
+            return Err(StreamableHttpError::SessionExpired);
+        }
+        if !status.is_success() {
+            return Err(refused(response).await);
+        }
+        if !is_type(&response, EVENT_STREAM) {
+            return Err(StreamableHttpError::UnexpectedContentType(
+                header(&response, hyper::header::CONTENT_TYPE.as_str()).map(str::to_string),
+            ));
+        }
+        Ok(events(response))
+    }
+}
+
+/// Checks a configured header: its name is a valid one that neither rmcp
+/// nor this client sets; its value (secrets filled in) is a valid one.
+pub fn check_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), String> {
+    let parsed = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| format!("headers.{name}: not a valid header name"))?;
+    if RESERVED_HEADERS.contains(&parsed.as_str()) {
+        return Err(format!(
+            "headers.{name}: set by the MCP transport, it cannot be configured"
+        ));
+    }
+    // The value may hold a secret: the error never shows it, and the value
+    // is marked sensitive (never shown by `Debug`, never indexed by HPACK).
+    let mut value = HeaderValue::from_str(value).map_err(|_| {
+        format!("headers.{name}: not a valid header value (it holds control characters)")
+    })?;
+    value.set_sensitive(true);
+    Ok((parsed, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configured_headers_are_checked_without_showing_their_values() {
+        assert!(check_header("Authorization", "Bearer abc").is_ok());
+        assert!(check_header("X-Api-Key", "k").is_ok());
+        for (name, value, needle) in [
+            ("bad name", "v", "not a valid header name"),
+            ("", "v", "not a valid header name"),
+            ("Accept", "v", "set by the MCP transport"),
+            ("Mcp-Session-Id", "v", "set by the MCP transport"),
+            ("Host", "v", "set by the MCP transport"),
+            ("X-Key", "s3cr3t\nInjected: 1", "not a valid header value"),
+        ] {
+            let error = check_header(name, value).unwrap_err();
+            assert!(error.contains(needle), "{error}");
+            assert!(!error.contains("s3cr3t"), "{error}");
+        }
+    }
+}
