@@ -612,12 +612,6 @@ impl Upstream {
         }
         Ok(json)
     }
-
-    /// `Env` lines and declarations of this upstream granted as `binding`:
-    /// an interface with one method per tool, typed from its JSON Schemas.
-    pub fn declarations(&self, binding: &str) -> (String, String) {
-        declarations(&self.config.name, binding, self.tools())
-    }
 }
 
 /// The TypeScript of `tools` of upstream `name` granted as `binding`: the
