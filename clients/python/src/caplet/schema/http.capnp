@@ -106,7 +106,7 @@ struct Request {
   # Request body; empty means none. Capped by the policy's request body limit
   # (default 10 MiB, `too_large`).
 
-  redirect @4 :RedirectMode;
+  redirect @4 :RedirectMode = follow;
   # What to do when a server answers with a redirect. Default `follow`, so
   # callers that predate this field keep their behaviour.
 }
