@@ -45,6 +45,8 @@ struct Shared {
     /// Wakes the waiting writes when the proxy is revoked (an `Arc` for
     /// `notified_owned`, a future that borrows nothing).
     revoked: Arc<Notify>,
+    /// Signalled each time a write stops waiting ([`Revoke::flushed`]).
+    answered: Notify,
 }
 
 /// Forwards `write` to the client's sink until revoked.
@@ -69,6 +71,21 @@ impl Revoke {
     /// How many call records were not sent because the sink was too slow.
     pub fn calls_dropped(&self) -> u64 {
         self.shared.calls_dropped.get()
+    }
+
+    /// Waits until every write and call record sent to the client's sink
+    /// has been answered, or `timeout` has passed. The broker calls it
+    /// before it answers the invocation, so a client has handled every
+    /// record streamed to it (as the host does for lines) by the time it
+    /// reads the answer; without it the last records could reach a client's
+    /// handler after the answer did.
+    pub async fn flushed(&self, timeout: std::time::Duration) {
+        let all_answered = async {
+            while self.shared.outstanding.get() > 0 {
+                self.shared.answered.notified().await;
+            }
+        };
+        let _ = tokio::time::timeout(timeout, all_answered).await;
     }
 
     /// Sends call records to the client's sink (`LogSink.call`) until
@@ -120,6 +137,7 @@ struct Waiting(Rc<Shared>);
 impl Drop for Waiting {
     fn drop(&mut self) {
         self.0.outstanding.set(self.0.outstanding.get() - 1);
+        self.0.answered.notify_waiters();
     }
 }
 
@@ -132,6 +150,7 @@ impl SinkProxy {
             dropped: Cell::new(0),
             calls_dropped: Cell::new(0),
             revoked: Arc::new(Notify::new()),
+            answered: Notify::new(),
         });
         let proxy = SinkProxy {
             target: target.clone(),
@@ -329,6 +348,70 @@ mod tests {
             }
             assert_eq!(revoke.shared.outstanding.get(), 0, "a record was sent");
             assert_eq!(asked.get(), 1);
+        });
+    }
+
+    /// Answers each record once `open` is notified; counts the answered.
+    struct Gated {
+        open: Rc<Notify>,
+        answered: Rc<Cell<u32>>,
+    }
+
+    impl log_sink::Server for Gated {
+        async fn call(
+            self: CapRc<Self>,
+            _: log_sink::CallParams,
+            _: log_sink::CallResults,
+        ) -> Result<(), capnp::Error> {
+            self.open.notified().await;
+            self.answered.set(self.answered.get() + 1);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn flushed_waits_until_the_client_has_answered_every_record() {
+        local(async {
+            let open = Rc::new(Notify::new());
+            let answered = Rc::new(Cell::new(0));
+            let sink = Gated {
+                open: open.clone(),
+                answered: answered.clone(),
+            };
+            let (_proxy, revoke) = SinkProxy::wrap(capnp_rpc::new_client(sink));
+            let revoke = Rc::new(revoke);
+            let stream = revoke.call_stream();
+            for _ in 0..3 {
+                stream(&record());
+            }
+            let flushing = {
+                let revoke = revoke.clone();
+                tokio::task::spawn_local(async move {
+                    revoke.flushed(std::time::Duration::from_secs(3600)).await;
+                })
+            };
+            for _ in 0..20 {
+                tokio::task::yield_now().await;
+            }
+            assert!(!flushing.is_finished(), "flushed before the sink answered");
+            assert_eq!(answered.get(), 0);
+            while answered.get() < 3 {
+                open.notify_waiters();
+                tokio::task::yield_now().await;
+            }
+            flushing.await.unwrap();
+            assert_eq!(revoke.shared.outstanding.get(), 0);
+        });
+    }
+
+    #[test]
+    fn flushed_gives_up_on_a_sink_that_never_answers() {
+        local(async {
+            let held = Rc::new(Cell::new(0));
+            let (_proxy, revoke) = SinkProxy::wrap(capnp_rpc::new_client(Silent(held.clone())));
+            revoke.call_stream()(&record());
+            revoke.flushed(std::time::Duration::from_millis(20)).await;
+            assert_eq!(revoke.shared.outstanding.get(), 1);
         });
     }
 

@@ -776,6 +776,13 @@ impl worker::Server for WorkerService {
             let window = recording.finish();
             match answered {
                 Ok(response) => {
+                    // The records just streamed are answered before the
+                    // invocation is (bounded like the host's wait for lines).
+                    if let Some(revoke) = &revoke {
+                        revoke
+                            .flushed(Duration::from_millis(caplet::LOG_FLUSH_TIMEOUT_MS))
+                            .await;
+                    }
                     let response = response?;
                     let response = response.get()?;
                     caplet::check_payload(response.total_size()?, "the invocation's results")?;

@@ -25,10 +25,16 @@
 #   - `tool_error`: the tool answered with `isError`; the reason is its text.
 #   - `upstream`: the upstream refused the call (a JSON-RPC error).
 #   - `too_large`: the result is over 16 MiB of JSON.
-# An upstream that is down (its process died and is being restarted, or its
-# connection broke) answers an exception of type `disconnected`, reason
-# `disconnected: mcp:NAME: …`; the broker starts it again (after 50 ms,
-# doubling up to 5 s while starts fail) and later calls are answered.
+#   - `timeout`: the tool did not answer within the server's
+#     `call_timeout_ms` (default 60 s); the upstream is sent a cancellation.
+#   - `redacted`: the result held a secret of the server's configuration
+#     in a way that could not be blanked out (it is otherwise replaced by
+#     `[redacted]`).
+# An upstream that is down (its process died and is being restarted, or it
+# cannot be reached) answers an exception of type `disconnected`, reason
+# `disconnected: mcp:NAME: …`; the broker starts it again or reconnects
+# (after 50 ms, doubling up to 5 s while starts fail) and later calls are
+# answered.
 
 @0xff4e940035fc8eae;
 
