@@ -2,6 +2,16 @@
 //! runtimes of released workers (`JS_FreeRuntime` and its collection are a
 //! large share of a load's cost when they run inline) and preparing the
 //! isolate the next load will take.
+//!
+//! It runs in the event loop's park hook ([`before_park`]), one step at a
+//! time: only when no task is ready (so every answer queued has been
+//! written), and only while no message waits on the broker's connection
+//! (`caplet::spin::readable`). A step is one released runtime freed or one
+//! of the spare isolate's two steps (`engine::prepare_spare_step`), so a
+//! message that comes while the host works waits for one step at most. Done
+//! as one block right after a load's answer, the same work (about as long
+//! as the load and the invocation together) held up the invocation that a
+//! client sends as soon as the load is answered.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -11,32 +21,94 @@ use crate::worker::JsWorker;
 
 thread_local! {
     static GRAVEYARD: RefCell<Vec<Rc<JsWorker>>> = const { RefCell::new(Vec::new()) };
-    static WAKE: Rc<tokio::sync::Notify> = Rc::new(tokio::sync::Notify::new());
 }
 
 /// Hands over a released worker, to be freed when the host is idle.
 pub fn bury(worker: Rc<JsWorker>) {
     GRAVEYARD.with(|graveyard| graveyard.borrow_mut().push(worker));
-    wake();
 }
 
-/// Asks for idle work (after a load took the prepared isolate).
-pub fn wake() {
-    WAKE.with(|wake| wake.notify_one());
+/// Whether idle work is waiting: a released runtime to free, or the spare
+/// isolate to (finish) preparing.
+pub fn pending() -> bool {
+    GRAVEYARD.with(|graveyard| !graveyard.borrow().is_empty()) || engine::spare_pending()
 }
 
-/// Runs for the host's life on its `LocalSet`.
-pub async fn run() {
-    let wake = WAKE.with(Rc::clone);
-    loop {
-        wake.notified().await;
-        // Let the answers already queued go out first.
-        tokio::task::yield_now().await;
-        tokio::task::yield_now().await;
-        let buried = GRAVEYARD.with(|graveyard| std::mem::take(&mut *graveyard.borrow_mut()));
-        drop(buried);
-        if let Err(error) = engine::prepare_spare() {
-            eprintln!("caplet: isolate-host cannot prepare an isolate: {error}");
+/// Does one step of idle work: frees one released runtime, or else takes
+/// the spare isolate one step further.
+pub fn step() -> Result<(), crate::error::Error> {
+    let buried = GRAVEYARD.with(|graveyard| graveyard.borrow_mut().pop());
+    if let Some(worker) = buried {
+        // Dropped here, after the graveyard's borrow ended.
+        drop(worker);
+        return Ok(());
+    }
+    engine::prepare_spare_step()
+}
+
+/// The host's park hook: idle work, one step at a time while no message
+/// waits, then the spin (`caplet::spin::before_park`).
+pub fn before_park() {
+    while pending() {
+        if caplet::spin::readable() {
+            // The runtime reads it next; the work waits for the next park.
+            return;
         }
+        // A process that waits for this CPU (the broker, on its way to
+        // forward the answer just sent) goes first.
+        // SAFETY: sched_yield has no preconditions.
+        unsafe { libc::sched_yield() };
+        if let Err(error) = step() {
+            eprintln!("caplet: isolate-host cannot prepare an isolate: {error}");
+            break;
+        }
+    }
+    caplet::spin::before_park();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+
+    /// Each test runs on a thread of its own: its spare, graveyard and
+    /// watched connections are its own.
+    #[test]
+    fn idle_work_waits_while_a_message_is_waiting_and_runs_once_it_is_read() {
+        crate::engine::prelude().unwrap();
+        crate::platform::js::bytecode().unwrap();
+        caplet::spin::set_limit(std::time::Duration::ZERO);
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        caplet::spin::watch(ours.as_raw_fd());
+        assert!(pending(), "a new host has no spare yet");
+
+        theirs.write_all(b"a message").unwrap();
+        before_park();
+        assert!(
+            engine::spare_pending(),
+            "no step may run while a message waits to be read"
+        );
+
+        let mut read = [0u8; 9];
+        std::io::Read::read_exact(&mut &ours, &mut read).unwrap();
+        before_park();
+        assert!(
+            !pending(),
+            "with nothing to read, the whole spare is prepared"
+        );
+    }
+
+    #[test]
+    fn a_step_is_one_of_the_spares_two_halves() {
+        crate::engine::prelude().unwrap();
+        crate::platform::js::bytecode().unwrap();
+        assert!(engine::spare_pending());
+        step().unwrap();
+        assert!(engine::spare_pending(), "one step leaves the second half");
+        step().unwrap();
+        assert!(!engine::spare_pending());
+        assert!(!pending());
     }
 }
