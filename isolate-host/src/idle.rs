@@ -11,7 +11,9 @@
 //! message that comes while the host works waits for one step at most. Done
 //! as one block right after a load's answer, the same work (about as long
 //! as the load and the invocation together) held up the invocation that a
-//! client sends as soon as the load is answered.
+//! client sends as soon as the load is answered. A host that never runs
+//! out of work frees released runtimes as they come past [`MAX_BURIED`],
+//! and its loads prepare their isolates themselves.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -23,9 +25,21 @@ thread_local! {
     static GRAVEYARD: RefCell<Vec<Rc<JsWorker>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Hands over a released worker, to be freed when the host is idle.
+/// Most released runtimes waiting to be freed. A host that never runs out
+/// of work never reaches its park hook: past this many, the oldest is freed
+/// at once, so memory stays bounded.
+pub const MAX_BURIED: usize = 16;
+
+/// Hands over a released worker, to be freed when the host is idle (or at
+/// once, the oldest, when [`MAX_BURIED`] are waiting).
 pub fn bury(worker: Rc<JsWorker>) {
-    GRAVEYARD.with(|graveyard| graveyard.borrow_mut().push(worker));
+    let oldest = GRAVEYARD.with(|graveyard| {
+        let mut graveyard = graveyard.borrow_mut();
+        graveyard.push(worker);
+        (graveyard.len() > MAX_BURIED).then(|| graveyard.remove(0))
+    });
+    // Dropped here, after the graveyard's borrow ended.
+    drop(oldest);
 }
 
 /// Whether idle work is waiting: a released runtime to free, or the spare
@@ -98,6 +112,67 @@ mod tests {
             !pending(),
             "with nothing to read, the whole spare is prepared"
         );
+    }
+
+    /// A loaded worker of trivial code.
+    async fn trivial_worker() -> Rc<JsWorker> {
+        use crate::engine::EngineLimits;
+        use crate::invocation::WorkerLimits;
+        use crate::modules::{Compiler, Kind, Source};
+        let compiler = Compiler::new(16 << 20, 256 << 10).unwrap();
+        let bytecode = compiler
+            .compile(&[Source {
+                name: "main.js".to_string(),
+                kind: Kind::Js,
+                text: "export default { run: (input) => input };".to_string(),
+            }])
+            .unwrap();
+        let limits = WorkerLimits {
+            engine: EngineLimits {
+                memory_bytes: 16 << 20,
+                stack_bytes: 256 << 10,
+                cpu_time: std::time::Duration::from_secs(1),
+                wall_time: std::time::Duration::from_secs(1),
+                allow_eval: false,
+            },
+            output_bytes: 1 << 20,
+            log_bytes: 1 << 20,
+            subrequests: 10,
+            calls_in_flight: 10,
+            pending_timers: 10,
+        };
+        let schema = Rc::new(caplet_capnp_js::SchemaSet::from_nodes(std::iter::empty()).unwrap());
+        Rc::new(
+            JsWorker::load(bytecode, "main.js", limits, schema, Vec::new())
+                .await
+                .unwrap(),
+        )
+    }
+
+    #[test]
+    fn past_the_bound_the_oldest_released_runtime_is_freed_at_once() {
+        crate::engine::prelude().unwrap();
+        crate::platform::js::bytecode().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        tokio::task::LocalSet::new().block_on(&runtime, async {
+            let oldest = trivial_worker().await;
+            let watch = Rc::downgrade(&oldest);
+            bury(oldest);
+            for _ in 1..MAX_BURIED {
+                bury(trivial_worker().await);
+            }
+            assert!(watch.upgrade().is_some(), "within the bound, it waits");
+            bury(trivial_worker().await);
+            assert!(
+                watch.upgrade().is_none(),
+                "one past it, the oldest is freed"
+            );
+            let waiting = GRAVEYARD.with(|graveyard| graveyard.borrow().len());
+            assert_eq!(waiting, MAX_BURIED);
+        });
     }
 
     #[test]
