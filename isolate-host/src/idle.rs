@@ -68,10 +68,6 @@ pub fn before_park() {
             // The runtime reads it next; the work waits for the next park.
             return;
         }
-        // A process that waits for this CPU (the broker, on its way to
-        // forward the answer just sent) goes first.
-        // SAFETY: sched_yield has no preconditions.
-        unsafe { libc::sched_yield() };
         if let Err(error) = step() {
             eprintln!("caplet: isolate-host cannot prepare an isolate: {error}");
             break;
