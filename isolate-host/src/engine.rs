@@ -237,24 +237,61 @@ struct Prepared {
     prelude: Rc<[u8]>,
 }
 
-thread_local! {
-    /// One isolate prepared ahead, in idle time, for the next load.
-    static SPARE: std::cell::RefCell<Option<Prepared>> = const { std::cell::RefCell::new(None) };
+/// The spare isolate, prepared ahead for the next load in two steps of
+/// idle time (each step is a stretch the host cannot interrupt, so a
+/// message that comes meanwhile waits for one step at most, not both).
+enum Spare {
+    /// A runtime and a context with the worker intrinsics (about half the
+    /// work).
+    Bare { context: Context, runtime: Runtime },
+    /// Ready to take.
+    Ready(Prepared),
 }
 
-/// Prepares the spare isolate if there is none (call when idle).
+thread_local! {
+    static SPARE: std::cell::RefCell<Option<Spare>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Whether the spare isolate is missing or not yet complete.
+pub fn spare_pending() -> bool {
+    SPARE.with(|spare| !matches!(*spare.borrow(), Some(Spare::Ready(_))))
+}
+
+/// Does the next step of preparing the spare isolate, if it needs one
+/// (call when idle).
+pub fn prepare_spare_step() -> Result<(), Error> {
+    let taken = SPARE.with(|spare| spare.borrow_mut().take());
+    let next = match taken {
+        None => {
+            let (context, runtime) = Prepared::bare(false)?;
+            Spare::Bare { context, runtime }
+        }
+        Some(Spare::Bare { context, runtime }) => {
+            Spare::Ready(Prepared::finish(context, runtime, false)?)
+        }
+        Some(ready @ Spare::Ready(_)) => ready,
+    };
+    SPARE.with(|spare| *spare.borrow_mut() = Some(next));
+    Ok(())
+}
+
+/// Prepares the whole spare isolate now (at start-up).
 pub fn prepare_spare() -> Result<(), Error> {
-    if SPARE.with(|spare| spare.borrow().is_none()) {
-        let prepared = Prepared::new(false)?;
-        SPARE.with(|spare| *spare.borrow_mut() = Some(prepared));
+    while spare_pending() {
+        prepare_spare_step()?;
     }
     Ok(())
 }
 
 impl Prepared {
     fn new(allow_eval: bool) -> Result<Self, Error> {
+        let (context, runtime) = Self::bare(allow_eval)?;
+        Self::finish(context, runtime, allow_eval)
+    }
+
+    /// The first step: a runtime and a context with the worker intrinsics.
+    fn bare(allow_eval: bool) -> Result<(Context, Runtime), Error> {
         let engine = |e: rquickjs::Error| Error::Engine(e.to_string());
-        let prelude = prelude()?;
         let runtime = Runtime::new().map_err(engine)?;
         let context = if allow_eval {
             Context::custom::<(WorkerIntrinsics, intrinsic::Eval)>(&runtime)
@@ -262,6 +299,14 @@ impl Prepared {
             Context::custom::<WorkerIntrinsics>(&runtime)
         }
         .map_err(engine)?;
+        Ok((context, runtime))
+    }
+
+    /// The second step: removed globals, the frozen clock's prelude and the
+    /// platform's lazy globals.
+    fn finish(context: Context, runtime: Runtime, allow_eval: bool) -> Result<Self, Error> {
+        let engine = |e: rquickjs::Error| Error::Engine(e.to_string());
+        let prelude = prelude()?;
         let clock = Rc::new(Cell::new(now_ms()));
         context.with(|ctx| -> Result<(), Error> {
             let globals = ctx.globals();
@@ -324,7 +369,9 @@ impl Isolate {
             clock,
             prelude,
         } = match spare {
-            Some(prepared) => prepared,
+            Some(Spare::Ready(prepared)) => prepared,
+            // Half prepared: only the second step is left to do here.
+            Some(Spare::Bare { context, runtime }) => Prepared::finish(context, runtime, false)?,
             None => Prepared::new(limits.allow_eval)?,
         };
         runtime.set_memory_limit(limits.memory_bytes);

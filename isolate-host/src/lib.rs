@@ -79,7 +79,8 @@ pub fn serve_stdin(options: &HostOptions) -> Result<(), Error> {
 fn start_up(options: &HostOptions) -> Result<tokio::runtime::Runtime, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .on_thread_park(caplet::spin::before_park)
+        // Idle work first (`idle`), then the spin.
+        .on_thread_park(idle::before_park)
         .build()
         .map_err(|e| Error::Engine(format!("cannot start the event loop: {e}")))?;
     engine::prelude()?;
@@ -170,7 +171,6 @@ fn physical_memory() -> u64 {
 
 async fn serve(fd: OwnedFd) -> Result<(), Error> {
     engine::prepare_spare()?;
-    tokio::task::spawn_local(idle::run());
     caplet::spin::watch(std::os::fd::AsRawFd::as_raw_fd(&fd));
     let std_stream = std::os::unix::net::UnixStream::from(fd);
     std_stream

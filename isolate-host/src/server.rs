@@ -136,9 +136,9 @@ impl isolate_host::Server for HostServer {
             schema,
             bindings,
         };
+        // Took the spare isolate: the next is prepared in idle time, once
+        // this answer is on its way (`idle`).
         let worker = recipe.build().await?;
-        // Prepare the next load's isolate once this answer is on its way.
-        crate::idle::wake();
         self.live_workers.set(self.live_workers.get() + 1);
         let server = HostWorkerServer {
             recipe,

@@ -67,6 +67,22 @@ pub fn watch(fd: RawFd) {
     });
 }
 
+/// Whether a watched connection has bytes waiting now (one `epoll_wait` with
+/// no timeout); `false` on a thread that watches none. Work a process may
+/// put off (an isolate-host's idle work) checks it first, so a message that
+/// came meanwhile is handled before it.
+pub fn readable() -> bool {
+    WATCHED.with(|watched| {
+        let watched = watched.borrow();
+        let Some(epfd) = watched.as_ref() else {
+            return false;
+        };
+        let mut event = libc::epoll_event { events: 0, u64: 0 };
+        // SAFETY: `event` has room for the one event asked for.
+        unsafe { libc::epoll_wait(epfd.as_raw_fd(), &mut event, 1, 0) > 0 }
+    })
+}
+
 /// Spins for up to [`limit`] until a watched connection is readable; returns
 /// at once on a thread that watches none. For
 /// `tokio::runtime::Builder::on_thread_park`.
@@ -128,6 +144,19 @@ mod tests {
         watch(ours.as_raw_fd());
         let limit = Duration::from_millis(20);
         assert!(spin_for(limit) >= limit);
+    }
+
+    #[test]
+    fn readable_says_whether_a_watched_connection_has_bytes() {
+        assert!(!readable(), "a thread watching nothing has nothing to read");
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        watch(ours.as_raw_fd());
+        assert!(!readable());
+        theirs.write_all(b"x").unwrap();
+        assert!(readable());
+        let mut byte = [0u8; 1];
+        std::io::Read::read_exact(&mut &ours, &mut byte).unwrap();
+        assert!(!readable(), "read, the connection is quiet again");
     }
 
     #[test]
