@@ -102,11 +102,14 @@ static EXOTIC: qjs::JSClassExoticMethods = qjs::JSClassExoticMethods {
     set_property: None,
 };
 
-/// Makes the globals of `tables` lazily reachable from `ctx`'s global object.
-/// Call once per context, before any worker code runs.
+/// Makes the globals of `tables` lazily reachable from `ctx`'s global object,
+/// first removing the engine's own globals named in `shadowed` (own
+/// properties of the global object would hide the lazy ones). Call once per
+/// context, before any worker code runs.
 pub fn install<'js>(
     ctx: &Ctx<'js>,
     tables: &'static [&'static [LazyGlobal]],
+    shadowed: &[&str],
 ) -> rquickjs::Result<()> {
     let raw = ctx.as_raw().as_ptr();
     let class_id = match ctx.userdata::<LazyClass>() {
@@ -138,9 +141,10 @@ pub fn install<'js>(
     };
     let globals = ctx.globals();
     // The platform's definition wins over an engine built-in of the same
-    // name (QuickJS-NG's own `queueMicrotask` does not report errors).
-    for global in tables.iter().flat_map(|table| table.iter()) {
-        globals.remove(global.name)?;
+    // name. Only the names the engine defines are removed: removing a name
+    // costs an atom lookup, and a spare isolate is prepared per load.
+    for name in shadowed {
+        globals.remove(*name)?;
     }
     let object_proto = globals.get_prototype();
     let state = Box::new(State {

@@ -63,10 +63,15 @@ pub static TABLES: &[&[LazyGlobal]] = &[
     url_pattern::GLOBALS,
 ];
 
+/// The engine's own globals that a platform global replaces (QuickJS-NG's
+/// `queueMicrotask` does not report errors). A unit test checks that a
+/// worker context defines no other name of [`TABLES`].
+pub const SHADOWED_BUILTINS: &[&str] = &["queueMicrotask"];
+
 /// Makes the platform's globals reachable in `ctx`. Call once per context,
 /// before any worker code runs; builds nothing.
 pub fn install(ctx: &Ctx<'_>) -> rquickjs::Result<()> {
-    lazy::install(ctx, TABLES)?;
+    lazy::install(ctx, TABLES, SHADOWED_BUILTINS)?;
     intl::install_locale_methods(ctx)
 }
 

@@ -48,6 +48,38 @@ fn global_names_are_unique() {
 }
 
 #[test]
+fn the_engine_defines_no_platform_global_but_the_shadowed_ones() {
+    // Both kinds of worker context (with and without `eval`): an engine
+    // global of a platform name would hide the lazy one unless it is in
+    // SHADOWED_BUILTINS, which `install` removes.
+    use crate::engine::WorkerIntrinsics;
+    let runtime = Runtime::new().unwrap();
+    let contexts = [
+        context(&runtime),
+        Context::custom::<WorkerIntrinsics>(&runtime).unwrap(),
+    ];
+    for context in contexts {
+        context.with(|ctx| {
+            let globals = ctx.globals();
+            let defined: Vec<&str> = TABLES
+                .iter()
+                .flat_map(|table| table.iter())
+                .map(|global| global.name)
+                .filter(|name| globals.contains_key(*name).unwrap())
+                .collect();
+            assert_eq!(defined, SHADOWED_BUILTINS);
+            install(&ctx).unwrap();
+            let object: rquickjs::Object = globals.get("Object").unwrap();
+            let has_own: rquickjs::Function = object.get("hasOwn").unwrap();
+            for name in SHADOWED_BUILTINS {
+                let own: bool = has_own.call((globals.clone(), *name)).unwrap();
+                assert!(!own, "{name} still shadows");
+            }
+        });
+    }
+}
+
+#[test]
 fn nothing_is_built_until_touched() {
     let (_runtime, context) = runtime();
     let built = "Object.getOwnPropertyNames(Object.getPrototypeOf(globalThis))";
