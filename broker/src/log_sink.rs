@@ -17,7 +17,10 @@
 //! (`LogSink.call`, [`Revoke::call_stream`]) under the same bound: lines
 //! and records share the writes waiting, and records beyond it are counted
 //! apart ([`Revoke::calls_dropped`]). A sink that answers a record
-//! `unimplemented` (written before `call` existed) gets no more.
+//! `unimplemented` (written before `call` existed) gets no more. Before the
+//! broker answers the invocation it waits, up to `LOG_FLUSH_TIMEOUT_MS`,
+//! for the client to answer the records sent ([`Revoke::flushed`]), so the
+//! answer never overtakes a record in the client's hands.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -45,7 +48,9 @@ struct Shared {
     /// Wakes the waiting writes when the proxy is revoked (an `Arc` for
     /// `notified_owned`, a future that borrows nothing).
     revoked: Arc<Notify>,
-    /// Signalled each time a write stops waiting ([`Revoke::flushed`]).
+    /// Call records among `outstanding` ([`Revoke::flushed`]).
+    records_outstanding: Cell<usize>,
+    /// Signalled each time a call record stops waiting.
     answered: Notify,
 }
 
@@ -73,15 +78,15 @@ impl Revoke {
         self.shared.calls_dropped.get()
     }
 
-    /// Waits until every write and call record sent to the client's sink
-    /// has been answered, or `timeout` has passed. The broker calls it
-    /// before it answers the invocation, so a client has handled every
-    /// record streamed to it (as the host does for lines) by the time it
-    /// reads the answer; without it the last records could reach a client's
-    /// handler after the answer did.
+    /// Waits until every call record sent to the client's sink has been
+    /// answered, or `timeout` has passed. The broker calls it before it
+    /// answers the invocation, so a client has handled every record
+    /// streamed to it by the time it reads the answer (the host waits for
+    /// lines the same way, so lines are not waited for twice); without it
+    /// the last records could reach a client's handler after the answer.
     pub async fn flushed(&self, timeout: std::time::Duration) {
         let all_answered = async {
-            while self.shared.outstanding.get() > 0 {
+            while self.shared.records_outstanding.get() > 0 {
                 self.shared.answered.notified().await;
             }
         };
@@ -105,7 +110,10 @@ impl Revoke {
             let mut request = target.call_request();
             calls::write_one(record, request.get().init_record());
             shared.outstanding.set(shared.outstanding.get() + 1);
-            let waiting = Waiting(shared.clone());
+            shared
+                .records_outstanding
+                .set(shared.records_outstanding.get() + 1);
+            let waiting = Waiting(shared.clone(), true);
             let revoked = shared.revoked.clone().notified_owned();
             let answer = request.send().promise;
             let unimplemented = unimplemented.clone();
@@ -131,13 +139,17 @@ impl Drop for Revoke {
     }
 }
 
-/// Counts one write as waiting until dropped.
-struct Waiting(Rc<Shared>);
+/// Counts one write (a call record if `.1`) as waiting until dropped.
+struct Waiting(Rc<Shared>, bool);
 
 impl Drop for Waiting {
     fn drop(&mut self) {
         self.0.outstanding.set(self.0.outstanding.get() - 1);
-        self.0.answered.notify_waiters();
+        if self.1 {
+            let records = &self.0.records_outstanding;
+            records.set(records.get() - 1);
+            self.0.answered.notify_waiters();
+        }
     }
 }
 
@@ -150,6 +162,7 @@ impl SinkProxy {
             dropped: Cell::new(0),
             calls_dropped: Cell::new(0),
             revoked: Arc::new(Notify::new()),
+            records_outstanding: Cell::new(0),
             answered: Notify::new(),
         });
         let proxy = SinkProxy {
@@ -182,7 +195,7 @@ impl log_sink::Server for SinkProxy {
             let mut request = target.write_request();
             request.get().set_line(params.get()?.get_line()?)?;
             shared.outstanding.set(shared.outstanding.get() + 1);
-            let waiting = Waiting(shared.clone());
+            let waiting = Waiting(shared.clone(), false);
             // Made before this returns, so a revoke from now on wakes it.
             let revoked = shared.revoked.clone().notified_owned();
             let answer = request.send().promise;
@@ -411,6 +424,25 @@ mod tests {
             let (_proxy, revoke) = SinkProxy::wrap(capnp_rpc::new_client(Silent(held.clone())));
             revoke.call_stream()(&record());
             revoke.flushed(std::time::Duration::from_millis(20)).await;
+            assert_eq!(revoke.shared.outstanding.get(), 1);
+        });
+    }
+
+    #[test]
+    fn flushed_does_not_wait_for_lines_the_host_already_waited_for() {
+        local(async {
+            let held = Rc::new(Cell::new(0));
+            let (proxy, revoke) = SinkProxy::wrap(capnp_rpc::new_client(Silent(held.clone())));
+            let _line = tokio::task::spawn_local(proxy.write_request().send().promise);
+            while held.get() == 0 {
+                tokio::task::yield_now().await;
+            }
+            // A line still waits, no record does: done at once, never at
+            // the timeout.
+            let flushed = revoke.flushed(std::time::Duration::from_secs(3600));
+            tokio::time::timeout(std::time::Duration::from_secs(60), flushed)
+                .await
+                .expect("flushed waited for a line");
             assert_eq!(revoke.shared.outstanding.get(), 1);
         });
     }
