@@ -392,21 +392,283 @@ fn sign_display(name: Option<&str>) -> SignDisplay {
     }
 }
 
-fn format_number(
+/// One part of a formatted number or date: its ECMA-402 type and text.
+type Run = (&'static str, String);
+
+/// A `writeable` sink keeping the text and where each annotated part lies
+/// (ICU4X marks integer, group, decimal, fraction, signs, date fields).
+#[derive(Default)]
+struct PartsSink {
+    text: String,
+    depth: usize,
+    /// (start, end, nesting depth, part value).
+    spans: Vec<(usize, usize, usize, &'static str)>,
+}
+
+impl std::fmt::Write for PartsSink {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.text.push_str(s);
+        Ok(())
+    }
+}
+
+impl writeable::PartsWrite for PartsSink {
+    type SubPartsWrite = Self;
+    fn with_part(
+        &mut self,
+        part: writeable::Part,
+        mut f: impl FnMut(&mut Self) -> std::fmt::Result,
+    ) -> std::fmt::Result {
+        let start = self.text.len();
+        self.depth += 1;
+        let result = f(self);
+        self.depth -= 1;
+        self.spans
+            .push((start, self.text.len(), self.depth, part.value));
+        result
+    }
+}
+
+impl PartsSink {
+    fn of(w: &impl Writeable) -> Self {
+        let mut sink = Self::default();
+        // Writing to a String cannot fail.
+        let _ = w.write_to_parts(&mut sink);
+        sink
+    }
+
+    /// The text cut into runs, each labelled with the innermost part over
+    /// it that `accept` names (`None`: text no part covers): ICU4X nests a
+    /// group inside its integer, a date field's digits inside the field.
+    fn runs(
+        &self,
+        accept: impl Fn(&str) -> Option<&'static str>,
+    ) -> Vec<(Option<&'static str>, String)> {
+        let mut label: Vec<Option<(usize, &'static str)>> = vec![None; self.text.len()];
+        for &(start, end, depth, value) in &self.spans {
+            let Some(name) = accept(value) else { continue };
+            for slot in &mut label[start..end] {
+                if slot.is_none_or(|(d, _)| depth > d) {
+                    *slot = Some((depth, name));
+                }
+            }
+        }
+        let mut out: Vec<(Option<&'static str>, String)> = Vec::new();
+        for (i, c) in self.text.char_indices() {
+            let name = label[i].map(|(_, n)| n);
+            match out.last_mut() {
+                Some((last, text)) if *last == name => text.push(c),
+                _ => out.push((name, c.to_string())),
+            }
+        }
+        out
+    }
+}
+
+/// The parts of a number's digits as ICU4X's `DecimalFormatter` writes them.
+fn decimal_runs(formatter: &icu_decimal::DecimalFormatter, d: &Decimal) -> Vec<Run> {
+    PartsSink::of(&formatter.format(d))
+        .runs(|v| match v {
+            "integer" => Some("integer"),
+            "group" => Some("group"),
+            "decimal" => Some("decimal"),
+            "fraction" => Some("fraction"),
+            "minusSign" => Some("minusSign"),
+            "plusSign" => Some("plusSign"),
+            _ => None,
+        })
+        .into_iter()
+        .fold(Vec::new(), |mut out: Vec<Run>, (name, text)| {
+            // ICU4X's sign includes the bidi mark before it; ECMA-402 (as
+            // ICU) makes the mark a literal.
+            let kind = name.unwrap_or("literal");
+            let sign = text.trim_start_matches(is_bidi_mark);
+            if kind != "literal" && sign.len() < text.len() {
+                push_str(&mut out, "literal", &text[..text.len() - sign.len()]);
+                out.push((kind, sign.to_string()));
+            } else {
+                push_str(&mut out, kind, &text);
+            }
+            out
+        })
+}
+
+fn is_bidi_mark(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{61c}')
+}
+
+/// Cuts the text around a number (a currency symbol, a percent sign, a unit,
+/// a compact suffix, spaces, signs, accounting parentheses) into parts:
+/// the locale's signs; spaces, bidi marks and parentheses are literal; the
+/// rest is of type `kind`, spaces inside it included ("US dollars").
+fn affix_runs(text: &str, kind: &'static str, signs: &Signs, out: &mut Vec<Run>) {
+    let literal = |c: char| c.is_whitespace() || is_bidi_mark(c) || matches!(c, '(' | ')');
+    // Tokens: a sign, a literal character, or a character of `kind`.
+    let mut tokens: Vec<Run> = Vec::new();
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        // A sign stands at either end of the affix, next to the number or
+        // past only spaces and marks (not the hyphen of "anglo-saxonnes").
+        let at_end = |after: &str| {
+            text[..text.len() - rest.len()].chars().all(literal) || after.chars().all(literal)
+        };
+        let sign = [(&signs.minus, "minusSign"), (&signs.plus, "plusSign")]
+            .into_iter()
+            .find(|(s, _)| {
+                !s.is_empty() && rest.starts_with(s.as_str()) && at_end(&rest[s.len()..])
+            });
+        if let Some((s, name)) = sign {
+            tokens.push((name, s.clone()));
+            rest = &rest[s.len()..];
+            continue;
+        }
+        let name = if literal(c) { "literal" } else { kind };
+        match tokens.last_mut() {
+            Some((last, t)) if *last == name && name != "minusSign" && name != "plusSign" => {
+                t.push(c)
+            }
+            _ => tokens.push((name, c.to_string())),
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    // Spaces between two runs of `kind` are part of it.
+    let mut i = 0;
+    while i + 2 < tokens.len() {
+        if tokens[i].0 == kind
+            && tokens[i + 1].0 == "literal"
+            && tokens[i + 1].1.chars().all(char::is_whitespace)
+            && tokens[i + 2].0 == kind
+        {
+            let (_, space) = tokens.remove(i + 1);
+            let (_, next) = tokens.remove(i + 1);
+            tokens[i].1.push_str(&space);
+            tokens[i].1.push_str(&next);
+        } else {
+            i += 1;
+        }
+    }
+    for (k, t) in tokens {
+        push_str(out, k, &t);
+    }
+}
+
+/// Appends text to the last run when it is a literal too, else a new run.
+fn push_str(out: &mut Vec<Run>, kind: &'static str, text: &str) {
+    match out.last_mut() {
+        Some((last, t)) if *last == kind && kind == "literal" => t.push_str(text),
+        _ => out.push((kind, text.to_string())),
+    }
+}
+
+/// The locale's minus and plus signs as its `DecimalFormatter` writes them.
+struct Signs {
+    minus: String,
+    plus: String,
+}
+
+fn signs(formatter: &icu_decimal::DecimalFormatter) -> Signs {
+    let sign_of = |sd: SignDisplay, v: i64| {
+        let mut d = Decimal::from(v);
+        d.apply_sign_display(sd);
+        decimal_runs(formatter, &d)
+            .into_iter()
+            .filter(|(k, _)| *k == "minusSign" || *k == "plusSign")
+            .map(|(_, t)| t)
+            .collect::<String>()
+    };
+    Signs {
+        minus: sign_of(SignDisplay::Auto, -1),
+        plus: sign_of(SignDisplay::Always, 1),
+    }
+}
+
+/// The parts of `text`, which shows the digits `number` (formatted alone,
+/// without a sign) once, with `kind` the type of what surrounds them.
+fn around_number(
+    ctx: &Ctx<'_>,
+    text: &str,
+    number: Vec<Run>,
+    kind: &'static str,
+    signs: &Signs,
+) -> Result<Vec<Run>> {
+    let digits: String = number.iter().map(|(_, t)| t.as_str()).collect();
+    let Some(at) = text.find(&digits) else {
+        return Err(Exception::throw_internal(
+            ctx,
+            &format!("Intl.NumberFormat: {digits:?} not found in {text:?}"),
+        ));
+    };
+    let mut out = Vec::new();
+    affix_runs(&text[..at], kind, signs, &mut out);
+    for (k, t) in number {
+        push_str(&mut out, k, &t);
+    }
+    affix_runs(&text[at + digits.len()..], kind, signs, &mut out);
+    Ok(out)
+}
+
+/// What a non-finite value shows instead of its digits.
+enum Special {
+    Finite,
+    Infinity,
+    NaN,
+}
+
+/// Formats `value` (a number, or a decimal string for BigInt and exact
+/// strings) under `options` (already resolved by the JS half) as ECMA-402's
+/// parts. `format()` is their concatenation, so both always agree.
+fn format_number_parts(
     ctx: &Ctx<'_>,
     tag: &str,
     options: &Object<'_>,
     value: &Value<'_>,
-) -> Result<String> {
+) -> Result<Vec<Run>> {
+    let special = match value.as_number() {
+        Some(n) if n.is_nan() => Special::NaN,
+        Some(n) if n.is_infinite() => Special::Infinity,
+        _ => Special::Finite,
+    };
+    let mut runs = match special {
+        Special::Finite => number_runs(ctx, tag, options, decimal(ctx, value)?, false)?,
+        // The pattern and signs of a stand-in value, its digits replaced:
+        // NaN is not negative (ECMA-402 formats it as zero's sign would be).
+        Special::NaN => number_runs(ctx, tag, options, Decimal::from(0), true)?,
+        Special::Infinity => {
+            let n = value.as_number().unwrap_or(0.0);
+            number_runs(ctx, tag, options, Decimal::from(n.signum() as i64), true)?
+        }
+    };
+    if !matches!(special, Special::Finite) {
+        let (kind, text) = match special {
+            Special::NaN => ("nan", "NaN"),
+            _ => ("infinity", "∞"),
+        };
+        let digit = |k: &str| matches!(k, "integer" | "group" | "decimal" | "fraction");
+        let first = runs
+            .iter()
+            .position(|(k, _)| digit(k))
+            .unwrap_or(runs.len());
+        runs.retain(|(k, _)| !digit(k));
+        runs.insert(first.min(runs.len()), (kind, text.to_string()));
+    }
+    Ok(runs)
+}
+
+fn number_runs(
+    ctx: &Ctx<'_>,
+    tag: &str,
+    options: &Object<'_>,
+    mut d: Decimal,
+    non_finite: bool,
+) -> Result<Vec<Run>> {
     use icu_decimal::options::{DecimalFormatterOptions, GroupingStrategy};
     let locale = locale(ctx, tag)?;
-    let mut d = decimal(ctx, value)?;
     let style = opt(options, "style")?.unwrap_or_else(|| "decimal".into());
     let notation = opt(options, "notation")?.unwrap_or_else(|| "standard".into());
     if style == "percent" {
         d.multiply_pow10(2);
     }
-    let signs = sign_display(opt(options, "signDisplay")?.as_deref());
+    let sign_display = sign_display(opt(options, "signDisplay")?.as_deref());
     let mut decimal_options = DecimalFormatterOptions::default();
     decimal_options.grouping_strategy = Some(match opt(options, "useGrouping")?.as_deref() {
         Some("false") => GroupingStrategy::Never,
@@ -414,60 +676,133 @@ fn format_number(
         Some("always") => GroupingStrategy::Always,
         _ => GroupingStrategy::Auto,
     });
+    let formatter = match icu_decimal::DecimalFormatter::try_new((&locale).into(), decimal_options)
+    {
+        Ok(f) => f,
+        Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
+    };
+    let signs = signs(&formatter);
+    let unsigned = |d: &Decimal| {
+        let mut d = d.clone();
+        d.set_sign(fixed_decimal::Sign::None);
+        d
+    };
     if notation == "compact" {
+        if style != "decimal" {
+            return range_error(
+                ctx,
+                &format!("Intl.NumberFormat notation \"compact\" with style \"{style}\" is not supported"),
+            );
+        }
         let prefs = icu_decimal::preferences::CompactDecimalFormatterPreferences::from(&locale);
         let long = opt(options, "compactDisplay")?.as_deref() == Some("long");
-        let formatter = if long {
-            icu_decimal::CompactDecimalFormatter::try_new_long(prefs, Default::default())
+        let compact_options =
+            icu_decimal::options::CompactDecimalFormatterOptions::from(decimal_options.clone());
+        let compact = if long {
+            icu_decimal::CompactDecimalFormatter::try_new_long(prefs, compact_options)
         } else {
-            icu_decimal::CompactDecimalFormatter::try_new_short(prefs, Default::default())
+            icu_decimal::CompactDecimalFormatter::try_new_short(prefs, compact_options)
         };
-        let formatter = match formatter {
+        let compact = match compact {
             Ok(f) => f,
             Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
         };
-        // ECMA-402's compact rounding: no fraction digits once the compact
-        // number has two integer digits, else two significant digits.
-        if opt_i16(options, "maximumSignificantDigits")?.is_some()
-            || opt(options, "explicitDigits")?.is_some()
-        {
-            round_digits(&mut d, options)?;
-        } else if !d.absolute.is_zero() {
-            let top = d.absolute.nonzero_magnitude_start();
-            let exponent = formatter.compact_exponent_for_magnitude(top) as i16;
-            let mode = rounding_mode(options)?;
-            if top - exponent >= 1 {
-                d.round_with_mode(exponent, mode);
+        let exponent_of = |d: &Decimal| {
+            if d.absolute.is_zero() {
+                0
             } else {
-                d.round_with_mode(top - 1, mode);
+                compact.compact_exponent_for_magnitude(d.absolute.nonzero_magnitude_start())
             }
-            d.absolute.trim_end();
+        };
+        // ECMA-402's compact rounding: no fraction digits once the compact
+        // number has two integer digits, else two significant digits; the
+        // worker's digit options instead when it gave any.
+        let explicit = opt_i16(options, "maximumSignificantDigits")?.is_some()
+            || opt(options, "explicitDigits")?.is_some();
+        let round = |d: &mut Decimal, exponent: u8| -> Result<()> {
+            if explicit {
+                // The digits apply to the compact number (ECMA-402
+                // ComputeExponent): round it, not the whole value.
+                d.multiply_pow10(-i16::from(exponent));
+                round_digits(d, options)?;
+                d.multiply_pow10(i16::from(exponent));
+            } else if !d.absolute.is_zero() {
+                let top = d.absolute.nonzero_magnitude_start();
+                let exponent = i16::from(exponent);
+                let mode = rounding_mode(options)?;
+                if top - exponent >= 1 {
+                    d.round_with_mode(exponent, mode);
+                } else {
+                    d.round_with_mode(top - 1, mode);
+                }
+                d.absolute.trim_end();
+            }
+            Ok(())
+        };
+        let unrounded = d.clone();
+        let mut exponent = exponent_of(&d);
+        round(&mut d, exponent)?;
+        // Rounding up to the next power of ten may change the exponent.
+        if exponent_of(&d) != exponent {
+            exponent = exponent_of(&d);
+            d = unrounded;
+            round(&mut d, exponent)?;
         }
-        d.apply_sign_display(signs);
-        return Ok(formatter.format(&d).write_to_string().into_owned());
+        d.apply_sign_display(sign_display);
+        let mut significand = d.clone();
+        significand.multiply_pow10(-i16::from(exponent));
+        if !explicit {
+            significand.absolute.trim_end();
+        }
+        let text = match compact.format_with_exponent(&significand, exponent) {
+            Ok(w) => w.write_to_string().into_owned(),
+            Err(_) => return Err(Exception::throw_internal(ctx, "compact exponent mismatch")),
+        };
+        return around_number(
+            ctx,
+            &text,
+            decimal_runs(&formatter, &unsigned(&significand)),
+            "compact",
+            &signs,
+        );
+    }
+    if style == "unit" && opt(options, "unit")?.as_deref() != Some("percent") {
+        round_digits(&mut d, options)?;
+        d.apply_sign_display(sign_display);
+        return unit_runs(ctx, &locale, options, &formatter, &d, non_finite);
     }
     round_digits(&mut d, options)?;
-    d.apply_sign_display(signs);
+    d.apply_sign_display(sign_display);
     match style.as_str() {
-        "percent" => {
+        "percent" | "unit" => {
             use icu_experimental::dimension::percent::formatter::PercentFormatter;
             let prefs = (&locale).into();
-            let decimal =
+            let percent =
                 match icu_decimal::DecimalFormatter::try_new((&locale).into(), decimal_options) {
                     Ok(f) => f,
                     Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
                 };
-            match PercentFormatter::try_new_with_decimal_formatter(
+            let text = match PercentFormatter::try_new_with_decimal_formatter(
                 prefs,
-                decimal,
+                percent,
                 Default::default(),
             ) {
-                Ok(f) => Ok(f.format(&d).write_to_string().into_owned()),
-                Err(e) => data_error(ctx, "Intl.NumberFormat", e),
-            }
+                Ok(f) => f.format(&d).write_to_string().into_owned(),
+                Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
+            };
+            around_number(
+                ctx,
+                &text,
+                decimal_runs(&formatter, &unsigned(&d)),
+                "percentSign",
+                &signs,
+            )
         }
         "currency" => {
             use icu_experimental::dimension::currency::formatter::CurrencyFormatter;
+            use icu_experimental::dimension::currency::options::{
+                CurrencyFormatterOptions, CurrencyUsage,
+            };
             use icu_experimental::dimension::currency::CurrencyType;
             let code = opt(options, "currency")?.unwrap_or_default();
             let Ok(currency) = CurrencyType::try_from_str(&code.to_ascii_lowercase()) else {
@@ -475,49 +810,251 @@ fn format_number(
             };
             let prefs = (&locale).into();
             let display = opt(options, "currencyDisplay")?.unwrap_or_else(|| "symbol".into());
-            let made = match display.as_str() {
-                "narrowSymbol" => {
-                    CurrencyFormatter::try_new_symbol_narrow(prefs, currency, Default::default())
-                }
-                "code" => CurrencyFormatter::try_new_code(prefs, currency, Default::default()),
-                "name" => CurrencyFormatter::try_new_name(prefs, currency),
-                _ => CurrencyFormatter::try_new_symbol(prefs, currency, Default::default()),
+            let usage = if opt(options, "currencySign")?.as_deref() == Some("accounting") {
+                CurrencyUsage::Accounting
+            } else {
+                CurrencyUsage::Standard
             };
-            let formatter = match made {
+            let o = CurrencyFormatterOptions::from(usage);
+            if display == "name" && non_finite {
+                // The name's plural form depends on the digits shown.
+                return range_error(
+                    ctx,
+                    "Intl.NumberFormat cannot format NaN or Infinity with currencyDisplay \"name\"",
+                );
+            }
+            let made = match display.as_str() {
+                "narrowSymbol" => CurrencyFormatter::try_new_symbol_narrow(prefs, currency, o),
+                "code" => CurrencyFormatter::try_new_code(prefs, currency, o),
+                "name" => CurrencyFormatter::try_new_name(prefs, currency),
+                _ => CurrencyFormatter::try_new_symbol(prefs, currency, o),
+            };
+            let currency_formatter = match made {
                 Ok(f) => f,
                 Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
             };
-            let text = formatter
+            let text = currency_formatter
                 .format_fixed_decimal(&d)
                 .write_to_string()
                 .into_owned();
             // ICU4X rounds to the currency's own digits; the worker's digit
             // options win: swap ICU4X's digits for ours in its pattern.
             let currency_digits = opt_i16(options, "currencyDigits")?.unwrap_or(2);
-            let plain = |value: &Decimal, options| -> Result<String> {
-                let mut value = value.clone();
-                value.set_sign(fixed_decimal::Sign::None);
-                match icu_decimal::DecimalFormatter::try_new((&locale).into(), options) {
-                    Ok(f) => Ok(f.format(&value).write_to_string().into_owned()),
-                    Err(e) => data_error(ctx, "Intl.NumberFormat", e),
-                }
+            let default_formatter = match icu_decimal::DecimalFormatter::try_new(
+                (&locale).into(),
+                DecimalFormatterOptions::default(),
+            ) {
+                Ok(f) => f,
+                Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
             };
-            let mut theirs = d.clone();
+            let mut theirs = unsigned(&d);
             theirs.round_with_mode(-currency_digits, HALF_EXPAND);
             theirs.absolute.pad_end(-currency_digits);
-            let theirs = plain(&theirs, DecimalFormatterOptions::default())?;
-            let ours = plain(&d, decimal_options)?;
-            Ok(if theirs != ours && text.contains(&theirs) {
+            let theirs = default_formatter
+                .format(&theirs)
+                .write_to_string()
+                .into_owned();
+            let ours_runs = decimal_runs(&formatter, &unsigned(&d));
+            let ours: String = ours_runs.iter().map(|(_, t)| t.as_str()).collect();
+            let text = if theirs != ours && text.contains(&theirs) {
                 text.replacen(&theirs, &ours, 1)
             } else {
                 text
-            })
+            };
+            around_number(ctx, &text, ours_runs, "currency", &signs)
         }
-        _ => match icu_decimal::DecimalFormatter::try_new((&locale).into(), decimal_options) {
-            Ok(f) => Ok(f.format(&d).write_to_string().into_owned()),
-            Err(e) => data_error(ctx, "Intl.NumberFormat", e),
-        },
+        _ => Ok(decimal_runs(&formatter, &d)),
     }
+}
+
+/// ICU4X's CLDR unit display names: the categories it has data for (area,
+/// duration, length, mass, volume), each split in three markers.
+fn unit_names(
+    locale: &Locale,
+    width: &str,
+    unit: &str,
+) -> Option<
+    icu_provider::DataPayload<
+        icu_provider::marker::ErasedMarker<
+            icu_experimental::dimension::provider::units::display_names::UnitsDisplayNames<'static>,
+        >,
+    >,
+> {
+    use icu_experimental::dimension::provider::units::categorized_display_names::*;
+    use icu_provider::prelude::*;
+    let attribute = format!("{width}-{unit}");
+    let attribute = DataMarkerAttributes::try_from_str(&attribute).ok()?;
+    let data_locale = DataLocale::from(locale);
+    // Each unit lives in one of the markers for a locale; the others fall
+    // back to the root locale's names, used only when nothing better exists.
+    let mut root = None;
+    macro_rules! try_markers {
+        ($($marker:ty),*) => {
+            $(
+                let request = DataRequest {
+                    id: DataIdentifierBorrowed::for_marker_attributes_and_locale(attribute, &data_locale),
+                    metadata: silent(),
+                };
+                if let Ok(response) = DataProvider::<$marker>::load(&icu_experimental::provider::Baked, request) {
+                    let fell_to_root = response.metadata.locale.as_ref().is_some_and(|l| l.is_unknown())
+                        && !data_locale.is_unknown();
+                    if !fell_to_root {
+                        return Some(response.payload.cast());
+                    }
+                    if root.is_none() {
+                        root = Some(response.payload.cast());
+                    }
+                }
+            )*
+        };
+    }
+    try_markers!(
+        UnitsNamesLengthCoreV1,
+        UnitsNamesLengthExtendedV1,
+        UnitsNamesLengthOutlierV1,
+        UnitsNamesMassCoreV1,
+        UnitsNamesMassExtendedV1,
+        UnitsNamesMassOutlierV1,
+        UnitsNamesVolumeCoreV1,
+        UnitsNamesVolumeExtendedV1,
+        UnitsNamesVolumeOutlierV1,
+        UnitsNamesAreaCoreV1,
+        UnitsNamesAreaExtendedV1,
+        UnitsNamesAreaOutlierV1,
+        UnitsNamesDurationCoreV1,
+        UnitsNamesDurationExtendedV1,
+        UnitsNamesDurationOutlierV1
+    );
+    root
+}
+
+/// A data request that logs nothing when the data is missing (looking is
+/// how caplet finds out).
+fn silent() -> icu_provider::DataRequestMetadata {
+    let mut m = icu_provider::DataRequestMetadata::default();
+    m.silent = true;
+    m
+}
+
+/// ECMA-402's sanctioned simple units (Table 2 of §6.6.2), sorted.
+pub const SANCTIONED_UNITS: &[&str] = &[
+    "acre",
+    "bit",
+    "byte",
+    "celsius",
+    "centimeter",
+    "day",
+    "degree",
+    "fahrenheit",
+    "fluid-ounce",
+    "foot",
+    "gallon",
+    "gigabit",
+    "gigabyte",
+    "gram",
+    "hectare",
+    "hour",
+    "inch",
+    "kilobit",
+    "kilobyte",
+    "kilogram",
+    "kilometer",
+    "liter",
+    "megabit",
+    "megabyte",
+    "meter",
+    "microsecond",
+    "mile",
+    "mile-scandinavian",
+    "milliliter",
+    "millimeter",
+    "millisecond",
+    "minute",
+    "month",
+    "nanosecond",
+    "ounce",
+    "percent",
+    "petabyte",
+    "pound",
+    "second",
+    "stone",
+    "terabit",
+    "terabyte",
+    "week",
+    "yard",
+    "year",
+];
+
+/// Whether caplet can format `unit` (a sanctioned simple unit with ICU4X
+/// data, or `percent`).
+pub fn unit_supported(unit: &str) -> bool {
+    unit == "percent"
+        || (SANCTIONED_UNITS.contains(&unit)
+            && unit_names(&Locale::UNKNOWN, "short", unit).is_some())
+}
+
+fn unit_runs(
+    ctx: &Ctx<'_>,
+    locale: &Locale,
+    options: &Object<'_>,
+    formatter: &icu_decimal::DecimalFormatter,
+    d: &Decimal,
+    non_finite: bool,
+) -> Result<Vec<Run>> {
+    let unit = opt(options, "unit")?.unwrap_or_default();
+    let width = opt(options, "unitDisplay")?.unwrap_or_else(|| "short".into());
+    let plurals = match icu_plurals::PluralRules::try_new_cardinal(locale.into()) {
+        Ok(r) => r,
+        Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
+    };
+    let signs = signs(formatter);
+    let number = decimal_runs(formatter, d);
+    let pattern_for = |unit: &str| -> Result<String> {
+        let Some(names) = unit_names(locale, &width, unit) else {
+            return range_error(
+                ctx,
+                &format!(
+                    "Intl.NumberFormat unit {:?} is not supported (no locale data)",
+                    shown(unit)
+                ),
+            );
+        };
+        let pattern = if non_finite {
+            names.get().elements.get_default().1
+        } else {
+            names.get().get(d.into(), &plurals)
+        };
+        let text = pattern
+            .interpolate(("\u{0}",))
+            .write_to_string()
+            .into_owned();
+        Ok(text)
+    };
+    let text = pattern_for(&unit)?;
+    let mut out = Vec::new();
+    // CLDR writes some forms without the number ("لتر", one liter).
+    let Some((before, after)) = text.split_once('\u{0}') else {
+        affix_runs(&text, "unit", &signs, &mut out);
+        return Ok(out);
+    };
+    affix_runs(before, "unit", &signs, &mut out);
+    for (k, t) in number {
+        push_str(&mut out, k, &t);
+    }
+    affix_runs(after, "unit", &signs, &mut out);
+    Ok(out)
+}
+
+fn format_number(
+    ctx: &Ctx<'_>,
+    tag: &str,
+    options: &Object<'_>,
+    value: &Value<'_>,
+) -> Result<String> {
+    Ok(format_number_parts(ctx, tag, options, value)?
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect())
 }
 
 fn plural_select(
@@ -571,6 +1108,15 @@ fn time_zone_name(tz: &jiff::tz::TimeZone) -> String {
 }
 
 fn format_date(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) -> Result<String> {
+    Ok(format_date_parts(ctx, tag, options, ms)?
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect())
+}
+
+/// The date's ECMA-402 parts (`formatToParts`): ICU4X's field parts, the
+/// text between them literal.
+fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) -> Result<Vec<Run>> {
     use icu_datetime::fieldbag::DateTimeFieldBag;
     use icu_datetime::fieldsets::builder::{DateFields, FieldSetBuilder, ZoneStyle};
     use icu_datetime::options::{Length, TimePrecision, YearStyle};
@@ -671,10 +1217,42 @@ fn format_date(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) -> Resul
     };
     // As V8 (Node.js, Deno, Cloudflare Workers) does: CLDR's narrow no-break
     // space before AM/PM becomes a plain space, so output matches theirs.
-    Ok(formatter
-        .format(&zoned)
-        .write_to_string()
-        .replace('\u{202f}', " "))
+    let runs = PartsSink::of(&formatter.format(&zoned)).runs(|v| match v {
+        "era" => Some("era"),
+        "year" | "extendedYear" => Some("year"),
+        "relatedYear" => Some("relatedYear"),
+        "yearName" => Some("yearName"),
+        "month" => Some("month"),
+        "day" => Some("day"),
+        "weekday" => Some("weekday"),
+        "dayPeriod" => Some("dayPeriod"),
+        "hour" => Some("hour"),
+        "minute" => Some("minute"),
+        "second" => Some("second"),
+        "timeZoneName" => Some("timeZoneName"),
+        _ => None,
+    });
+    let mut out: Vec<Run> = Vec::new();
+    for (name, text) in runs {
+        let text = text.replace('\u{202f}', " ");
+        match name {
+            // ICU4X writes seconds and their fraction as one field.
+            Some("second") if text.contains(|c: char| !c.is_numeric()) => {
+                let cut = text
+                    .char_indices()
+                    .find(|(_, c)| !c.is_numeric())
+                    .map_or(text.len(), |(i, _)| i);
+                let (whole, rest) = text.split_at(cut);
+                let sep_len = rest.chars().next().map_or(0, char::len_utf8);
+                out.push(("second", whole.to_string()));
+                push_str(&mut out, "literal", &rest[..sep_len]);
+                out.push(("fractionalSecond", rest[sep_len..].to_string()));
+            }
+            Some(name) => out.push((name, text)),
+            None => push_str(&mut out, "literal", &text),
+        }
+    }
+    Ok(out)
 }
 
 // ------------------------------------------------------------------ lists, relative time, names
@@ -784,6 +1362,9 @@ fn display_name(
         Some("narrow") => Style::Narrow,
         _ => Style::Long,
     });
+    if opt(options, "languageDisplay")?.as_deref() == Some("standard") {
+        o.language_display = icu_experimental::displaynames::LanguageDisplay::Standard;
+    }
     let prefs = (&locale).into();
     let kind = opt(options, "type")?.unwrap_or_default();
     let bad = |ctx: &Ctx<'_>| {
@@ -831,6 +1412,12 @@ fn display_name(
                 Ok(f) => Ok(Some(f.of(&requested).into_owned())),
                 Err(e) => data_error(ctx, "Intl.DisplayNames", e),
             }
+        }
+        "currency" => {
+            if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_alphabetic()) {
+                return bad(ctx);
+            }
+            Ok(currency_name(&locale, &code.to_ascii_uppercase()))
         }
         other => range_error(
             ctx,
@@ -968,6 +1555,158 @@ fn locale_expand(tag: &str, maximize: bool) -> std::result::Result<String, Strin
     Ok(locale.to_string())
 }
 
+/// Parts as the JS half takes them: type, text, type, text, …
+fn flatten(runs: Vec<Run>) -> Vec<String> {
+    runs.into_iter()
+        .flat_map(|(k, t)| [k.to_string(), t])
+        .collect()
+}
+
+// ------------------------------------------------------------------ supportedValuesOf
+
+/// `Intl.supportedValuesOf(key)`: what caplet's Intl accepts for `key`,
+/// from ICU4X's data (and the tz database `timeZone` reads), sorted.
+fn supported_values(key: &str) -> std::result::Result<Vec<String>, String> {
+    let mut out: Vec<String> = match key {
+        "calendar" => calendars(),
+        // Only the default collation: Intl.Collator refuses the
+        // `collation` option and `-u-co-`.
+        "collation" => Vec::new(),
+        "currency" => currencies(),
+        "numberingSystem" => numbering_systems(),
+        "timeZone" => time_zones(),
+        "unit" => SANCTIONED_UNITS
+            .iter()
+            .filter(|u| unit_supported(u))
+            .map(|u| u.to_string())
+            .collect(),
+        other => {
+            return Err(format!(
+                "invalid key for Intl.supportedValuesOf: {:?}",
+                shown(other)
+            ))
+        }
+    };
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// Calendars DateTimeFormat formats with (`-u-ca-`): each of CLDR's
+/// calendar identifiers that ICU4X maps to a calendar of its own.
+fn calendars() -> Vec<String> {
+    use icu_calendar::preferences::CalendarAlgorithm;
+    use icu_calendar::AnyCalendarKind;
+    use icu_locale::extensions::unicode::Value;
+    [
+        "buddhist",
+        "chinese",
+        "coptic",
+        "dangi",
+        "ethioaa",
+        "ethiopic",
+        "gregory",
+        "hebrew",
+        "indian",
+        "islamic-civil",
+        "islamic-tbla",
+        "islamic-umalqura",
+        "iso8601",
+        "japanese",
+        "persian",
+        "roc",
+    ]
+    .into_iter()
+    .filter(|id| {
+        Value::try_from_str(id)
+            .ok()
+            .and_then(|v| CalendarAlgorithm::try_from(&v).ok())
+            .is_some_and(|a| AnyCalendarKind::try_from(a).is_ok())
+    })
+    .map(str::to_string)
+    .collect()
+}
+
+/// ISO 4217 codes ICU4X has a display name for.
+fn currencies() -> Vec<String> {
+    let mut out = Vec::new();
+    let english: Locale = icu_locale::locale!("en");
+    let mut code;
+    for a in b'A'..=b'Z' {
+        for b in b'A'..=b'Z' {
+            for c in b'A'..=b'Z' {
+                code = [a, b, c];
+                let text = std::str::from_utf8(&code).unwrap_or_default();
+                if currency_name(&english, text).is_some() {
+                    out.push(text.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Numbering systems ICU4X has digits for (candidates: CLDR's numeric
+/// systems), as `-u-nu-` takes them.
+fn numbering_systems() -> Vec<String> {
+    use icu_decimal::provider::DecimalDigitsV1;
+    use icu_provider::prelude::*;
+    [
+        "adlm", "ahom", "arab", "arabext", "bali", "beng", "bhks", "brah", "cakm", "cham", "deva",
+        "diak", "fullwide", "gara", "gong", "gonm", "gujr", "gukh", "guru", "hanidec", "hmng",
+        "hmnp", "java", "kali", "kawi", "khmr", "knda", "krai", "lana", "lanatham", "laoo", "latn",
+        "lepc", "limb", "mathbold", "mathdbl", "mathmono", "mathsanb", "mathsans", "mlym", "modi",
+        "mong", "mroo", "mtei", "mymr", "mymrepka", "mymrpao", "mymrshan", "mymrtlng", "nagm",
+        "newa", "nkoo", "olck", "onao", "orya", "osma", "outlined", "rohg", "saur", "segment",
+        "shrd", "sind", "sinh", "sora", "sund", "sunu", "takr", "talu", "tamldec", "telu", "thai",
+        "tibt", "tirh", "tnsa", "tols", "vaii", "wara", "wcho",
+    ]
+    .into_iter()
+    .filter(|nu| {
+        DataMarkerAttributes::try_from_str(nu).is_ok_and(|attribute| {
+            let request = DataRequest {
+                id: DataIdentifierBorrowed::for_marker_attributes(attribute),
+                metadata: silent(),
+            };
+            DataProvider::<DecimalDigitsV1>::load(&icu_decimal::provider::Baked, request).is_ok()
+        })
+    })
+    .map(str::to_string)
+    .collect()
+}
+
+/// The canonical IANA names of the tz database's zones.
+fn time_zones() -> Vec<String> {
+    icu_time::zone::iana::IanaParserExtended::new()
+        .iter()
+        .map(|z| z.canonical)
+        .filter(|name| !name.starts_with("Etc/") || *name == "Etc/UTC")
+        .filter(|name| jiff::tz::TimeZone::get(name).is_ok())
+        .map(|name| {
+            if name == "Etc/UTC" {
+                "UTC".to_string()
+            } else {
+                name.to_string()
+            }
+        })
+        .collect()
+}
+
+/// A currency's display name in `locale` (CLDR's, compiled into ICU4X).
+fn currency_name(locale: &Locale, code: &str) -> Option<String> {
+    use icu_experimental::dimension::provider::currency::displayname::CurrencyDisplaynameV1;
+    use icu_provider::prelude::*;
+    let attribute = DataMarkerAttributes::try_from_str(code).ok()?;
+    let data_locale = DataLocale::from(locale);
+    let request = DataRequest {
+        id: DataIdentifierBorrowed::for_marker_attributes_and_locale(attribute, &data_locale),
+        metadata: silent(),
+    };
+    DataProvider::<CurrencyDisplaynameV1>::load(&icu_experimental::provider::Baked, request)
+        .ok()
+        .map(|r| r.payload.get().to_string())
+}
+
 // ------------------------------------------------------------------ the native object
 
 /// Builds the object the JS half of `Intl` calls.
@@ -1058,6 +1797,35 @@ pub fn native<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
                 format_date(&ctx, &tag, &options, ms)
             },
         )?,
+    )?;
+    o.set(
+        "formatNumberToParts",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, tag: String, options: Object<'js>, value: Value<'js>| {
+                format_number_parts(&ctx, &tag, &options, &value).map(flatten)
+            },
+        )?,
+    )?;
+    o.set(
+        "formatDateToParts",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, tag: String, options: Object<'js>, ms: f64| {
+                format_date_parts(&ctx, &tag, &options, ms).map(flatten)
+            },
+        )?,
+    )?;
+    o.set(
+        "supportedValuesOf",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, key: String| {
+            supported_values(&key).or_else(|m| range_error(&ctx, &m))
+        })?,
+    )?;
+    o.set("sanctionedUnits", SANCTIONED_UNITS.to_vec())?;
+    o.set(
+        "unitSupported",
+        Function::new(ctx.clone(), |unit: String| unit_supported(&unit))?,
     )?;
     o.set(
         "timeZone",

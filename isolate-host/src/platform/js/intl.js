@@ -102,6 +102,7 @@ function make(native) {
       options = toOptions(options);
       option(options, "localeMatcher", ["lookup", "best fit"]);
       const usage = option(options, "usage", ["sort", "search"], "sort");
+      if (options.collation !== undefined) throw new RangeError("Intl.Collator option collation is not supported (only the default collation)");
       const locale = bestLocale(locales);
       let numeric = options.numeric === undefined ? extension(locale, "kn") === "true" || extension(locale, "kn") === "" : Boolean(options.numeric);
       const caseFirst = option(options, "caseFirst", ["upper", "lower", "false"], extension(locale, "kf") || "false");
@@ -180,21 +181,32 @@ function make(native) {
       const nu = option(options, "numberingSystem", undefined, undefined);
       if (nu !== undefined) throw new RangeError("Intl.NumberFormat option numberingSystem is not supported (use a -u-nu- locale extension)");
       const style = option(options, "style", ["decimal", "percent", "currency", "unit"], "decimal");
-      if (style === "unit") throw new RangeError("Intl.NumberFormat style \"unit\" is not supported");
       let currency = option(options, "currency");
       if (currency !== undefined && !/^[A-Za-z]{3}$/.test(currency)) throw new RangeError(`invalid currency code: ${currency}`);
       if (style === "currency" && currency === undefined) throw new TypeError("currency is required with style \"currency\"");
       const currencyDisplay = option(options, "currencyDisplay", ["code", "symbol", "narrowSymbol", "name"], "symbol");
       const currencySign = option(options, "currencySign", ["standard", "accounting"], "standard");
-      if (currencySign !== "standard") throw new RangeError("Intl.NumberFormat option currencySign \"accounting\" is not supported");
+      const unit = option(options, "unit");
+      if (unit !== undefined && !isUnit(unit)) throw new RangeError(`invalid unit: ${unit.slice(0, 40)}`);
+      if (style === "unit" && unit === undefined) throw new TypeError("unit is required with style \"unit\"");
+      const unitDisplay = option(options, "unitDisplay", ["short", "narrow", "long"], "short");
+      // ICU4X has no data for compound units (CLDR names many, "km/h",
+      // "mpg", which a derivation would get wrong) nor for some simple ones.
+      if (style === "unit" && !native.unitSupported(unit)) throw new RangeError(`Intl.NumberFormat unit "${unit}" is not supported (no locale data)`);
       const notation = option(options, "notation", ["standard", "scientific", "engineering", "compact"], "standard");
+      // ICU4X has no exponent symbols (CLDR's "E") to format these with.
       if (notation === "scientific" || notation === "engineering") throw new RangeError(`Intl.NumberFormat notation "${notation}" is not supported`);
+      if (notation === "compact" && style !== "decimal") throw new RangeError(`Intl.NumberFormat notation "compact" with style "${style}" is not supported`);
       const s = { locale, numberingSystem: numberingSystem(locale), style };
       if (style === "currency") {
         currency = currency.toUpperCase();
         s.currency = currency;
         s.currencyDisplay = currencyDisplay;
         s.currencySign = currencySign;
+      }
+      if (style === "unit") {
+        s.unit = unit;
+        s.unitDisplay = unitDisplay;
       }
       const cd = style === "currency" ? (CURRENCY_DIGITS[currency] ?? 2) : 0;
       if (style === "currency") s.currencyDigits = cd;
@@ -209,6 +221,13 @@ function make(native) {
     }
     static supportedLocalesOf(l, o) { return supportedLocalesOf(l, o); }
   }
+  // ECMA-402 IsWellFormedUnitIdentifier: a sanctioned unit, or two joined by "-per-".
+  const SANCTIONED = new Set(native.sanctionedUnits);
+  function isUnit(unit) {
+    if (SANCTIONED.has(unit)) return true;
+    const i = unit.indexOf("-per-");
+    return i > 0 && SANCTIONED.has(unit.slice(0, i)) && SANCTIONED.has(unit.slice(i + 5));
+  }
   // The digits the locale's data uses, named as in CLDR.
   const DIGITS = { "٠": "arab", "۰": "arabext", "०": "deva", "০": "beng", "๐": "thai", "〇": "hanidec", "0": "latn" };
   function numberingSystem(locale) {
@@ -222,26 +241,31 @@ function make(native) {
     function formatNumber(s, x) {
     if (typeof x === "bigint") return native.formatNumber(s.locale, s.n, String(x));
     if (typeof x === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(x)) return native.formatNumber(s.locale, s.n, x.trim());
-    x = Number(x);
-    if (Number.isNaN(x)) return "NaN";
-    if (!Number.isFinite(x)) {
-      const sign = x < 0 ? (s.signDisplay === "never" ? "" : "-") : s.signDisplay === "always" || s.signDisplay === "exceptZero" ? "+" : "";
-      return sign + (s.style === "percent" ? "∞%" : "∞");
-    }
-    return native.formatNumber(s.locale, s.n, x);
+    return native.formatNumber(s.locale, s.n, Number(x));
+  }
+  function numberToParts(s, x) {
+    if (typeof x === "bigint") x = String(x);
+    else if (!(typeof x === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(x))) x = Number(x);
+    else x = x.trim();
+    return objects(native.formatNumberToParts(s.locale, s.n, x));
+  }
+  // [type, value, type, value, …] from the native half as ECMA-402's parts.
+  function objects(flat) {
+    const out = [];
+    for (let i = 0; i < flat.length; i += 2) out.push({ type: flat[i], value: flat[i + 1] });
+    return out;
   }
   getter(NumberFormat.prototype, "format", function () {
     const s = slot(this, NumberFormat);
     return s.bound || (s.bound = (x) => formatNumber(s, x));
   });
   method(NumberFormat.prototype, "formatToParts", function formatToParts(x) {
-    // Parts are not split yet: one literal part keeps the text exact.
-    return [{ type: "literal", value: formatNumber(slot(this, NumberFormat), x) }];
+    return numberToParts(slot(this, NumberFormat), x);
   });
   method(NumberFormat.prototype, "resolvedOptions", function resolvedOptions() {
     const s = slot(this, NumberFormat);
     const out = {};
-    for (const k of ["locale", "numberingSystem", "style", "currency", "currencyDisplay", "currencySign", "minimumIntegerDigits", "minimumFractionDigits", "maximumFractionDigits", "minimumSignificantDigits", "maximumSignificantDigits", "useGrouping", "notation", "compactDisplay", "signDisplay", "roundingIncrement", "roundingMode", "roundingPriority", "trailingZeroDisplay"])
+    for (const k of ["locale", "numberingSystem", "style", "currency", "currencyDisplay", "currencySign", "unit", "unitDisplay", "minimumIntegerDigits", "minimumFractionDigits", "maximumFractionDigits", "minimumSignificantDigits", "maximumSignificantDigits", "useGrouping", "notation", "compactDisplay", "signDisplay", "roundingIncrement", "roundingMode", "roundingPriority", "trailingZeroDisplay"])
       if (s[k] !== undefined) out[k] = s[k];
     return out;
   });
@@ -347,7 +371,10 @@ function make(native) {
     return s.bound || (s.bound = (d) => formatDate(s, d));
   });
   method(DateTimeFormat.prototype, "formatToParts", function formatToParts(d) {
-    return [{ type: "literal", value: formatDate(slot(this, DateTimeFormat), d) }];
+    const s = slot(this, DateTimeFormat);
+    const ms = d === undefined ? Date.now() : typeof d === "object" && d !== null && d instanceof Date ? thisTimeValue.call(d) : Number(d);
+    if (!Number.isFinite(ms)) throw new RangeError("invalid time value");
+    return objects(native.formatDateToParts(s.locale, s.n, ms));
   });
   method(DateTimeFormat.prototype, "resolvedOptions", function resolvedOptions() {
     const s = slot(this, DateTimeFormat);
@@ -373,6 +400,7 @@ function make(native) {
       options = toOptions(options);
       option(options, "localeMatcher", ["lookup", "best fit"]);
       const locale = bestLocale(locales);
+      if (options.numberingSystem !== undefined) throw new RangeError("Intl.RelativeTimeFormat option numberingSystem is not supported (use a -u-nu- locale extension)");
       const s = { locale, style: option(options, "style", ["long", "short", "narrow"], "long"), numeric: option(options, "numeric", ["always", "auto"], "always"), numberingSystem: numberingSystem(locale) };
       define(this, SLOT.RelativeTimeFormat, { value: s });
     }
@@ -474,7 +502,8 @@ function make(native) {
       const style = option(options, "style", ["narrow", "short", "long"], "long");
       const type = option(options, "type", ["language", "region", "script", "currency", "calendar", "dateTimeField"]);
       if (type === undefined) throw new TypeError("Intl.DisplayNames option type is required");
-      if (!["language", "region", "script"].includes(type)) throw new RangeError(`Intl.DisplayNames type "${type}" is not supported`);
+      // ICU4X has no names of calendars or date fields.
+      if (!["language", "region", "script", "currency"].includes(type)) throw new RangeError(`Intl.DisplayNames type "${type}" is not supported`);
       const fallback = option(options, "fallback", ["code", "none"], "code");
       const languageDisplay = option(options, "languageDisplay", ["dialect", "standard"], "dialect");
       const s = { locale: bestLocale(locales), style, type, fallback };
@@ -488,7 +517,7 @@ function make(native) {
     code = str(code);
     const name = native.displayName(s.locale, s, code);
     if (name !== undefined && name !== null) return name;
-    return s.fallback === "code" ? (s.type === "region" ? code.toUpperCase() : code) : undefined;
+    return s.fallback === "code" ? (s.type === "region" || s.type === "currency" ? code.toUpperCase() : code) : undefined;
   });
   method(DisplayNames.prototype, "resolvedOptions", function resolvedOptions() {
     const { locale, style, type, fallback, languageDisplay } = slot(this, DisplayNames);
@@ -561,7 +590,7 @@ function make(native) {
   }
   method(Intl, "getCanonicalLocales", function getCanonicalLocales(locales) { return canonicalizeList(locales); });
   method(Intl, "supportedValuesOf", function supportedValuesOf(key) {
-    throw new RangeError(`Intl.supportedValuesOf is not supported (key ${str(key)})`);
+    return native.supportedValuesOf(str(key));
   });
   tag(Intl, "Intl");
 
