@@ -276,7 +276,10 @@ fn decimal(ctx: &Ctx<'_>, value: &Value<'_>) -> Result<Decimal> {
         let s = s.to_string()?;
         return match Decimal::try_from_str(&s) {
             Ok(d) => Ok(d),
-            Err(_) => range_error(ctx, &format!("not a decimal number: {:?}", shown(&s))),
+            Err(_) => range_error(
+                ctx,
+                &format!("number out of range for formatting: {:?}", shown(&s)),
+            ),
         };
     }
     type_error(ctx, "expected a number")
@@ -751,7 +754,11 @@ fn number_runs(
         d.apply_sign_display(sign_display);
         let mut significand = d.clone();
         significand.multiply_pow10(-i16::from(exponent));
-        if !explicit {
+        if explicit {
+            // Shifting turned the integer's zeros into fraction digits:
+            // the worker's digit options say which of them show.
+            round_digits(&mut significand, options)?;
+        } else {
             significand.absolute.trim_end();
         }
         let text = match compact.format_with_exponent(&significand, exponent) {
@@ -790,11 +797,17 @@ fn number_runs(
                 Ok(f) => f.format(&d).write_to_string().into_owned(),
                 Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
             };
+            // As a unit, the percent sign is the unit's part.
+            let kind = if style == "unit" {
+                "unit"
+            } else {
+                "percentSign"
+            };
             around_number(
                 ctx,
                 &text,
                 decimal_runs(&formatter, &unsigned(&d)),
-                "percentSign",
+                kind,
                 &signs,
             )
         }
@@ -837,34 +850,59 @@ fn number_runs(
                 .format_fixed_decimal(&d)
                 .write_to_string()
                 .into_owned();
-            // ICU4X rounds to the currency's own digits; the worker's digit
-            // options win: swap ICU4X's digits for ours in its pattern.
-            let currency_digits = opt_i16(options, "currencyDigits")?.unwrap_or(2);
-            let default_formatter = match icu_decimal::DecimalFormatter::try_new(
-                (&locale).into(),
-                DecimalFormatterOptions::default(),
-            ) {
-                Ok(f) => f,
+            // ICU4X rounds to the currency's digits in its own data (CLDR's,
+            // which differ from ISO 4217's for a few: AFN, IDR, HUF …); the
+            // worker's digit options win: swap ICU4X's digits for ours.
+            let theirs = match currency_digits_as_icu4x_writes(&locale, currency, &d) {
+                Ok(t) => t,
                 Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
             };
-            let mut theirs = unsigned(&d);
-            theirs.round_with_mode(-currency_digits, HALF_EXPAND);
-            theirs.absolute.pad_end(-currency_digits);
-            let theirs = default_formatter
-                .format(&theirs)
-                .write_to_string()
-                .into_owned();
             let ours_runs = decimal_runs(&formatter, &unsigned(&d));
             let ours: String = ours_runs.iter().map(|(_, t)| t.as_str()).collect();
-            let text = if theirs != ours && text.contains(&theirs) {
+            let text = if theirs == ours {
+                text
+            } else if text.contains(&theirs) {
                 text.replacen(&theirs, &ours, 1)
             } else {
-                text
+                return Err(Exception::throw_internal(
+                    ctx,
+                    &format!("Intl.NumberFormat: {theirs:?} not found in {text:?}"),
+                ));
             };
             around_number(ctx, &text, ours_runs, "currency", &signs)
         }
         _ => Ok(decimal_runs(&formatter, &d)),
     }
+}
+
+/// The digits ICU4X's `CurrencyFormatter` writes for `d`: rounded to the
+/// currency's digits and increment in its data, padded, default grouping.
+fn currency_digits_as_icu4x_writes(
+    locale: &Locale,
+    currency: icu_experimental::dimension::currency::CurrencyType,
+    d: &Decimal,
+) -> std::result::Result<String, icu_provider::DataError> {
+    use icu_experimental::dimension::provider::currency::fractions::{
+        CurrencyFractionsV1, Rounding,
+    };
+    use icu_provider::prelude::*;
+    let fractions: DataPayload<CurrencyFractionsV1> = icu_experimental::provider::Baked
+        .load(Default::default())?
+        .payload;
+    let info = fractions.get().resolve(currency);
+    let digits = i16::from(info.digits);
+    let (magnitude, increment) = match info.rounding {
+        Rounding::R50 => (-digits + 1, RoundingIncrement::MultiplesOf5),
+        Rounding::R20 => (-digits + 1, RoundingIncrement::MultiplesOf2),
+        Rounding::R5 => (-digits, RoundingIncrement::MultiplesOf5),
+        _ => (-digits, RoundingIncrement::MultiplesOf1),
+    };
+    let mut theirs = d.clone();
+    theirs.set_sign(fixed_decimal::Sign::None);
+    theirs.round_with_mode_and_increment(magnitude, HALF_EXPAND, increment);
+    theirs.absolute.pad_end(-digits);
+    let formatter = icu_decimal::DecimalFormatter::try_new(locale.into(), Default::default())?;
+    Ok(formatter.format(&theirs).write_to_string().into_owned())
 }
 
 /// ICU4X's CLDR unit display names: the categories it has data for (area,

@@ -193,6 +193,8 @@ function make(native) {
       // ICU4X has no data for compound units (CLDR names many, "km/h",
       // "mpg", which a derivation would get wrong) nor for some simple ones.
       if (style === "unit" && !native.unitSupported(unit)) throw new RangeError(`Intl.NumberFormat unit "${unit}" is not supported (no locale data)`);
+      // CLDR's percent pattern is the short form; its unit names ("percent", "Prozent") are not in ICU4X's data.
+      if (style === "unit" && unit === "percent" && unitDisplay !== "short") throw new RangeError(`Intl.NumberFormat unit "percent" with unitDisplay "${unitDisplay}" is not supported (no locale data)`);
       const notation = option(options, "notation", ["standard", "scientific", "engineering", "compact"], "standard");
       // ICU4X has no exponent symbols (CLDR's "E") to format these with.
       if (notation === "scientific" || notation === "engineering") throw new RangeError(`Intl.NumberFormat notation "${notation}" is not supported`);
