@@ -19,6 +19,21 @@ for (const l of locales) {
   out.push(parts(nf(l, { notation: "compact", compactDisplay: "long" }), 1234567));
   out.push(parts(nf(l, { maximumFractionDigits: 2, minimumIntegerDigits: 2 }), 5.125));
 }
+// Compact money: ICU4X composes the currency pattern with the compact
+// number, as ICU does; compactDisplay "long" changes only named currencies.
+// Left out: negative amounts in nl, ar and he (ICU4X places the sign, or a
+// bidi mark, elsewhere), ja and zh-Hans names (ICU4X adds a space), uk
+// symbols.
+for (const l of ["en", "de", "fr", "es", "it", "pt", "nl", "pl", "ru", "tr", "ar", "he", "hi", "ja", "ko", "zh-Hans", "zh-Hant"]) {
+  for (const currencyDisplay of ["symbol", "code", "name", "narrowSymbol"]) {
+    if ((l === "zh-Hans" || l === "ja") && currencyDisplay === "name") continue;
+    for (const compactDisplay of ["short", "long"]) {
+      const f = nf(l, { style: "currency", currency: "EUR", notation: "compact", currencyDisplay, compactDisplay });
+      const values = ["nl", "ar", "he"].includes(l) ? [0.5, 1234, 1234567] : [0.5, 999, 1234, 1234567, -98765432];
+      out.push(`${l} ${currencyDisplay} ${compactDisplay}: ${values.map((x) => parts(f, x)).join(" ; ")}`);
+    }
+  }
+}
 // ECMA-402's signDisplay table, and the special values.
 for (const signDisplay of ["auto", "always", "exceptZero", "negative", "never"]) {
   out.push(signDisplay + " " + [-1, -0, 0, 1, NaN, -Infinity].map((x) => nf("en", { signDisplay }).format(x)).join(" "));

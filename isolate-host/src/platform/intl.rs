@@ -479,14 +479,18 @@ fn number_runs(
         d
     };
     if notation == "compact" {
-        if style != "decimal" {
+        if style != "decimal" && style != "currency" {
             return range_error(
                 ctx,
                 &format!("Intl.NumberFormat notation \"compact\" with style \"{style}\" is not supported"),
             );
         }
         let prefs = icu_decimal::preferences::CompactDecimalFormatterPreferences::from(&locale);
-        let long = opt(options, "compactDisplay")?.as_deref() == Some("long");
+        // Money is compacted with the short patterns unless named (see
+        // compact_currency).
+        let named = opt(options, "currencyDisplay")?.as_deref() == Some("name");
+        let long = (style != "currency" || named)
+            && opt(options, "compactDisplay")?.as_deref() == Some("long");
         let compact_options =
             icu_decimal::options::CompactDecimalFormatterOptions::from(decimal_options);
         let compact = if long {
@@ -553,13 +557,37 @@ fn number_runs(
             Ok(w) => w.write_to_string().into_owned(),
             Err(_) => return Err(Exception::throw_internal(ctx, "compact exponent mismatch")),
         };
-        return around_number(
-            ctx,
-            &text,
-            decimal_runs(&formatter, &unsigned(&significand)),
-            "compact",
-            &signs,
-        );
+        let digits = decimal_runs(&formatter, &unsigned(&significand));
+        if style != "currency" {
+            return around_number(ctx, &text, digits, "compact", &signs);
+        }
+        if explicit {
+            // ICU4X's compact currency formatter rounds by its own rules.
+            return range_error(
+                ctx,
+                "Intl.NumberFormat digit options with notation \"compact\" and style \"currency\" are not supported",
+            );
+        }
+        // The compact suffix alone ("M", "Mio."), to tell it from the currency.
+        let shown: String = digits.iter().map(|(_, t)| t.as_str()).collect();
+        let suffix: String = text
+            .replacen(&shown, "", 1)
+            .replace(&signs.minus, "")
+            .replace(&signs.plus, "")
+            .chars()
+            .filter(|&c| !matches!(c, '\u{200e}' | '\u{200f}' | '\u{61c}'))
+            .collect();
+        let text = compact_currency(ctx, &locale, options, long, &d)?;
+        if !text.contains(&shown) {
+            // ICU4X rounds a compact amount to the currency's digits first
+            // (¥0.5 becomes ¥1), ECMA-402 does not.
+            return range_error(
+                ctx,
+                &format!("Intl.NumberFormat notation \"compact\" cannot show {shown} in this currency (ICU4X rounds to its digits)"),
+            );
+        }
+        let runs = around_number(ctx, &text, digits, "currency", &signs)?;
+        return Ok(split_compact(runs, suffix.trim()));
     }
     if style == "unit" && opt(options, "unit")?.as_deref() != Some("percent") {
         round_digits(&mut d, options)?;
@@ -661,6 +689,78 @@ fn number_runs(
         }
         _ => Ok(decimal_runs(&formatter, &d)),
     }
+}
+
+/// A compact amount of money (`notation: "compact"`, style currency) as
+/// ICU4X's compact currency formatter writes it.
+fn compact_currency(
+    ctx: &Ctx<'_>,
+    locale: &Locale,
+    options: &Object<'_>,
+    long: bool,
+    d: &Decimal,
+) -> Result<String> {
+    use icu_experimental::dimension::currency::formatter::CurrencyFormatter as F;
+    use icu_experimental::dimension::currency::options::{CurrencyFormatterOptions, CurrencyUsage};
+    use icu_experimental::dimension::currency::CurrencyType;
+    let code = opt(options, "currency")?.unwrap_or_default();
+    let Ok(currency) = CurrencyType::try_from_str(&code.to_ascii_lowercase()) else {
+        return range_error(ctx, &format!("invalid currency code: {:?}", shown(&code)));
+    };
+    let usage = if opt(options, "currencySign")?.as_deref() == Some("accounting") {
+        CurrencyUsage::Accounting
+    } else {
+        CurrencyUsage::Standard
+    };
+    let o = CurrencyFormatterOptions::from(usage);
+    let p = locale.into();
+    let display = opt(options, "currencyDisplay")?.unwrap_or_else(|| "symbol".into());
+    // CLDR's compact currency patterns are short ones only: as ICU (V8)
+    // does, `compactDisplay: "long"` writes them too, except with the
+    // currency's name ("1.2 million euros").
+    let made = match display.as_str() {
+        "narrowSymbol" => F::try_new_compact_symbol_narrow(p, currency, o),
+        "code" => F::try_new_compact_code(p, currency, o),
+        "name" if long => F::try_new_compact_long_name(p, currency),
+        "name" => F::try_new_compact_name(p, currency),
+        _ => F::try_new_compact_symbol(p, currency, o),
+    };
+    match made {
+        Ok(f) => Ok(f.format_fixed_decimal(d).write_to_string().into_owned()),
+        Err(e) => data_error(ctx, "Intl.NumberFormat", e),
+    }
+}
+
+/// Splits the compact suffix out of the currency parts of a compact amount
+/// ("Mio. $" is a compact part, a literal space and a currency part).
+fn split_compact(runs: Vec<Run>, suffix: &str) -> Vec<Run> {
+    if suffix.is_empty() {
+        return runs;
+    }
+    let mut out = Vec::new();
+    for (kind, text) in runs {
+        let Some(at) = (kind == "currency").then(|| text.find(suffix)).flatten() else {
+            push_str(&mut out, kind, &text);
+            continue;
+        };
+        for (piece, piece_kind) in [
+            (&text[..at], "currency"),
+            (suffix, "compact"),
+            (&text[at + suffix.len()..], "currency"),
+        ] {
+            let core = piece.trim();
+            if core.is_empty() {
+                push_str(&mut out, "literal", piece);
+                continue;
+            }
+            let start = piece.len() - piece.trim_start().len();
+            push_str(&mut out, "literal", &piece[..start]);
+            push_str(&mut out, piece_kind, core);
+            push_str(&mut out, "literal", &piece[start + core.len()..]);
+        }
+    }
+    out.retain(|(_, t)| !t.is_empty());
+    out
 }
 
 /// The digits ICU4X's `CurrencyFormatter` writes for `d`: rounded to the

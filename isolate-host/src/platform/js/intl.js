@@ -198,7 +198,7 @@ function make(native) {
       const notation = option(options, "notation", ["standard", "scientific", "engineering", "compact"], "standard");
       // ICU4X has no exponent symbols (CLDR's "E") to format these with.
       if (notation === "scientific" || notation === "engineering") throw new RangeError(`Intl.NumberFormat notation "${notation}" is not supported`);
-      if (notation === "compact" && style !== "decimal") throw new RangeError(`Intl.NumberFormat notation "compact" with style "${style}" is not supported`);
+      if (notation === "compact" && style !== "decimal" && style !== "currency") throw new RangeError(`Intl.NumberFormat notation "compact" with style "${style}" is not supported`);
       const s = { locale, numberingSystem: numberingSystem(locale), style };
       if (style === "currency") {
         currency = currency.toUpperCase();
