@@ -240,16 +240,18 @@ function make(native) {
     for (const k in s) n[k] = typeof s[k] === "boolean" ? String(s[k]) : s[k];
     return n;
   }
-    function formatNumber(s, x) {
-    if (typeof x === "bigint") return native.formatNumber(s.locale, s.n, String(x));
-    if (typeof x === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(x)) return native.formatNumber(s.locale, s.n, x.trim());
-    return native.formatNumber(s.locale, s.n, Number(x));
+  // What the native half formats: a number, or the exact decimal text of a
+  // BigInt or of a decimal string.
+  function numeric(x) {
+    if (typeof x === "bigint") return String(x);
+    if (typeof x === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(x)) return x.trim();
+    return Number(x);
+  }
+  function formatNumber(s, x) {
+    return native.formatNumber(s.locale, s.n, numeric(x));
   }
   function numberToParts(s, x) {
-    if (typeof x === "bigint") x = String(x);
-    else if (!(typeof x === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(x))) x = Number(x);
-    else x = x.trim();
-    return objects(native.formatNumberToParts(s.locale, s.n, x));
+    return objects(native.formatNumberToParts(s.locale, s.n, numeric(x)));
   }
   // [type, value, type, value, …] from the native half as ECMA-402's parts.
   function objects(flat) {
@@ -363,10 +365,13 @@ function make(native) {
   }
     DateTimeFormat.defaults = "date";
   const thisTimeValue = Date.prototype.valueOf;
-  function formatDate(s, d) {
+  function timeValue(d) {
     const ms = d === undefined ? Date.now() : typeof d === "object" && d !== null && d instanceof Date ? thisTimeValue.call(d) : Number(d);
     if (!Number.isFinite(ms)) throw new RangeError("invalid time value");
-    return native.formatDate(s.locale, s.n, ms);
+    return ms;
+  }
+  function formatDate(s, d) {
+    return native.formatDate(s.locale, s.n, timeValue(d));
   }
   getter(DateTimeFormat.prototype, "format", function () {
     const s = slot(this, DateTimeFormat);
@@ -374,9 +379,7 @@ function make(native) {
   });
   method(DateTimeFormat.prototype, "formatToParts", function formatToParts(d) {
     const s = slot(this, DateTimeFormat);
-    const ms = d === undefined ? Date.now() : typeof d === "object" && d !== null && d instanceof Date ? thisTimeValue.call(d) : Number(d);
-    if (!Number.isFinite(ms)) throw new RangeError("invalid time value");
-    return objects(native.formatDateToParts(s.locale, s.n, ms));
+    return objects(native.formatDateToParts(s.locale, s.n, timeValue(d)));
   });
   method(DateTimeFormat.prototype, "resolvedOptions", function resolvedOptions() {
     const s = slot(this, DateTimeFormat);
