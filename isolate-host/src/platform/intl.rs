@@ -413,6 +413,7 @@ fn format_number_parts(
     tag: &str,
     options: &Object<'_>,
     value: &Value<'_>,
+    want_parts: bool,
 ) -> Result<Vec<Run>> {
     let special = match value.as_number() {
         Some(n) if n.is_nan() => Special::NaN,
@@ -420,13 +421,17 @@ fn format_number_parts(
         _ => Special::Finite,
     };
     let mut runs = match special {
-        Special::Finite => number_runs(ctx, tag, options, decimal(ctx, value)?, false)?,
+        Special::Finite => {
+            let d = decimal(ctx, value)?;
+            number_runs(ctx, tag, options, d, false, want_parts)?
+        }
         // The pattern and signs of a stand-in value, its digits replaced:
         // NaN is not negative (ECMA-402 formats it as zero's sign would be).
-        Special::NaN => number_runs(ctx, tag, options, Decimal::from(0), true)?,
+        Special::NaN => number_runs(ctx, tag, options, Decimal::from(0), true, true)?,
         Special::Infinity => {
             let n = value.as_number().unwrap_or(0.0);
-            number_runs(ctx, tag, options, Decimal::from(n.signum() as i64), true)?
+            let d = Decimal::from(n.signum() as i64);
+            number_runs(ctx, tag, options, d, true, true)?
         }
     };
     if !matches!(special, Special::Finite) {
@@ -451,6 +456,7 @@ fn number_runs(
     options: &Object<'_>,
     mut d: Decimal,
     non_finite: bool,
+    want_parts: bool,
 ) -> Result<Vec<Run>> {
     use icu_decimal::options::{DecimalFormatterOptions, GroupingStrategy};
     let locale = locale(ctx, tag)?;
@@ -472,7 +478,21 @@ fn number_runs(
         Ok(f) => f,
         Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
     };
-    let signs = signs(&formatter);
+    if style == "decimal" && notation != "compact" {
+        // The common case: ICU4X's parts are all there is.
+        round_digits(&mut d, options)?;
+        d.apply_sign_display(sign_display);
+        if !want_parts {
+            let text = formatter.format(&d).write_to_string().into_owned();
+            return Ok(vec![("literal", text)]);
+        }
+        return Ok(decimal_runs(&formatter, &d));
+    }
+    // What surrounds the digits is cut by the locale's signs (only for
+    // formatToParts: format() takes ICU4X's text as it is).
+    let sign_cell = std::cell::OnceCell::new();
+    let signs = || sign_cell.get_or_init(|| signs(&formatter));
+    let text_only = |text: String| -> Result<Vec<Run>> { Ok(vec![("literal", text)]) };
     let unsigned = |d: &Decimal| {
         let mut d = d.clone();
         d.set_sign(fixed_decimal::Sign::None);
@@ -559,7 +579,10 @@ fn number_runs(
         };
         let digits = decimal_runs(&formatter, &unsigned(&significand));
         if style != "currency" {
-            return around_number(ctx, &text, digits, "compact", &signs);
+            if !want_parts {
+                return text_only(text);
+            }
+            return around_number(ctx, &text, digits, "compact", signs());
         }
         if explicit {
             // ICU4X's compact currency formatter rounds by its own rules.
@@ -568,17 +591,9 @@ fn number_runs(
                 "Intl.NumberFormat digit options with notation \"compact\" and style \"currency\" are not supported",
             );
         }
-        // The compact suffix alone ("M", "Mio."), to tell it from the currency.
         let shown: String = digits.iter().map(|(_, t)| t.as_str()).collect();
-        let suffix: String = text
-            .replacen(&shown, "", 1)
-            .replace(&signs.minus, "")
-            .replace(&signs.plus, "")
-            .chars()
-            .filter(|&c| !matches!(c, '\u{200e}' | '\u{200f}' | '\u{61c}'))
-            .collect();
-        let text = compact_currency(ctx, &locale, options, long, &d)?;
-        if !text.contains(&shown) {
+        let money = compact_currency(ctx, &locale, options, long, &d)?;
+        if !money.contains(&shown) {
             // ICU4X rounds a compact amount to the currency's digits first
             // (¥0.5 becomes ¥1), ECMA-402 does not.
             return range_error(
@@ -586,13 +601,26 @@ fn number_runs(
                 &format!("Intl.NumberFormat notation \"compact\" cannot show {shown} in this currency (ICU4X rounds to its digits)"),
             );
         }
-        let runs = around_number(ctx, &text, digits, "currency", &signs)?;
+        if !want_parts {
+            return text_only(money);
+        }
+        // The compact suffix alone ("M", "Mio."), to tell it from the currency.
+        let suffix: String = text
+            .replacen(&shown, "", 1)
+            .replace(&signs().minus, "")
+            .replace(&signs().plus, "")
+            .chars()
+            .filter(|&c| !matches!(c, '\u{200e}' | '\u{200f}' | '\u{61c}'))
+            .collect();
+        let runs = around_number(ctx, &money, digits, "currency", signs())?;
         return Ok(split_compact(runs, suffix.trim()));
     }
     if style == "unit" && opt(options, "unit")?.as_deref() != Some("percent") {
         round_digits(&mut d, options)?;
         d.apply_sign_display(sign_display);
-        return unit_runs(ctx, &locale, options, &formatter, &d, non_finite);
+        return unit_runs(
+            ctx, &locale, options, &formatter, &d, non_finite, want_parts,
+        );
     }
     round_digits(&mut d, options)?;
     d.apply_sign_display(sign_display);
@@ -619,13 +647,11 @@ fn number_runs(
             } else {
                 "percentSign"
             };
-            around_number(
-                ctx,
-                &text,
-                decimal_runs(&formatter, &unsigned(&d)),
-                kind,
-                &signs,
-            )
+            if !want_parts {
+                return text_only(text);
+            }
+            let digits = decimal_runs(&formatter, &unsigned(&d));
+            around_number(ctx, &text, digits, kind, signs())
         }
         "currency" => {
             use icu_experimental::dimension::currency::formatter::CurrencyFormatter;
@@ -685,7 +711,10 @@ fn number_runs(
                     &format!("Intl.NumberFormat: {theirs:?} not found in {text:?}"),
                 ));
             };
-            around_number(ctx, &text, ours_runs, "currency", &signs)
+            if !want_parts {
+                return text_only(text);
+            }
+            around_number(ctx, &text, ours_runs, "currency", signs())
         }
         _ => Ok(decimal_runs(&formatter, &d)),
     }
@@ -926,6 +955,7 @@ fn unit_runs(
     formatter: &icu_decimal::DecimalFormatter,
     d: &Decimal,
     non_finite: bool,
+    want_parts: bool,
 ) -> Result<Vec<Run>> {
     let unit = opt(options, "unit")?.unwrap_or_default();
     let width = opt(options, "unitDisplay")?.unwrap_or_else(|| "short".into());
@@ -933,7 +963,6 @@ fn unit_runs(
         Ok(r) => r,
         Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
     };
-    let signs = signs(formatter);
     let number = decimal_runs(formatter, d);
     let pattern_for = |unit: &str| -> Result<String> {
         let Some(names) = unit_names(locale, &width, unit) else {
@@ -957,6 +986,11 @@ fn unit_runs(
         Ok(text)
     };
     let text = pattern_for(&unit)?;
+    if !want_parts {
+        let digits: String = number.iter().map(|(_, t)| t.as_str()).collect();
+        return Ok(vec![("literal", text.replace('\u{0}', &digits))]);
+    }
+    let signs = signs(formatter);
     let mut out = Vec::new();
     // CLDR writes some forms without the number ("لتر", one liter).
     let Some((before, after)) = text.split_once('\u{0}') else {
@@ -977,7 +1011,7 @@ fn format_number(
     options: &Object<'_>,
     value: &Value<'_>,
 ) -> Result<String> {
-    Ok(format_number_parts(ctx, tag, options, value)?
+    Ok(format_number_parts(ctx, tag, options, value, false)?
         .into_iter()
         .map(|(_, t)| t)
         .collect())
@@ -1729,7 +1763,7 @@ pub fn native<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
         Function::new(
             ctx.clone(),
             |ctx: Ctx<'js>, tag: String, options: Object<'js>, value: Value<'js>| {
-                format_number_parts(&ctx, &tag, &options, &value).map(flatten)
+                format_number_parts(&ctx, &tag, &options, &value, true).map(flatten)
             },
         )?,
     )?;
