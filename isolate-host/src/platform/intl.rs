@@ -407,7 +407,8 @@ enum Special {
 
 /// Formats `value` (a number, or a decimal string for BigInt and exact
 /// strings) under `options` (already resolved by the JS half) as ECMA-402's
-/// parts. `format()` is their concatenation, so both always agree.
+/// parts, or (`want_parts` false, for `format()`) as one run of the same
+/// text uncut: both come from one formatting, so they always agree.
 fn format_number_parts(
     ctx: &Ctx<'_>,
     tag: &str,

@@ -4,9 +4,8 @@
 //! decimal, fraction, signs, date fields); [`PartsSink`] keeps those spans.
 //! What ICU4X leaves unannotated around a number (a currency symbol, a
 //! percent sign, a unit, a compact suffix, spaces, accounting parentheses)
-//! is typed by [`affix_runs`]. `format()` of `Intl.NumberFormat` and
-//! `Intl.DateTimeFormat` is the concatenation of these parts, so the two
-//! never disagree.
+//! is typed by [`affix_runs`]. The parts are cut from the very text
+//! `format()` returns, so joined they are always equal to it.
 
 use fixed_decimal::{Decimal, SignDisplay};
 use rquickjs::{Ctx, Exception, Result};
