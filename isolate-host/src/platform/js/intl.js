@@ -520,6 +520,8 @@ function make(native) {
     method(DisplayNames.prototype, "of", function of(code) {
     const s = slot(this, DisplayNames);
     code = str(code);
+    // Codes are ASCII (a lone surrogate cannot reach the native half).
+    if (!/^[\x21-\x7e]{1,255}$/.test(code)) throw new RangeError(`invalid code for Intl.DisplayNames of type ${s.type}: ${JSON.stringify(code.slice(0, 40))}`);
     const name = native.displayName(s.locale, s, code);
     if (name !== undefined && name !== null) return name;
     return s.fallback === "code" ? (s.type === "region" || s.type === "currency" ? code.toUpperCase() : code) : undefined;
