@@ -44,5 +44,17 @@ globalThis.out = [
   attempt(() => Intl.supportedValuesOf("colour")),
   attempt(() => Intl.supportedValuesOf("x".repeat(100000))),
   attempt(() => new Intl.DateTimeFormat("en").formatToParts(NaN)),
+  // Date components ICU4X cannot show as asked: refused, not approximated.
+  attempt(() => new Intl.DateTimeFormat("en", { year: "numeric", day: "numeric" })),
+  attempt(() => new Intl.DateTimeFormat("en", { weekday: "long", month: "short", day: "numeric" })),
+  attempt(() => new Intl.DateTimeFormat("en", { weekday: "long", month: "numeric", day: "numeric" })),
+  attempt(() => new Intl.DateTimeFormat("en", { weekday: "narrow" })),
+  attempt(() => new Intl.DateTimeFormat("en", { minute: "2-digit" })),
+  attempt(() => new Intl.DateTimeFormat("de", { year: "numeric", month: "short", day: "numeric" })),
+  attempt(() => new Intl.DateTimeFormat("fr", { year: "2-digit", month: "numeric", day: "numeric" })),
+  attempt(() => new Date(0).toLocaleDateString("ja", { year: "numeric", month: "short" })),
+  attempt(() => new Intl.DateTimeFormat("de", { weekday: "long", hour: "numeric" })),
+  attempt(() => new Intl.DateTimeFormat("de", { weekday: "long", hour: "numeric", minute: "2-digit" }).format(Date.UTC(2024, 2, 10, 15, 4))),
+  attempt(() => new Intl.DateTimeFormat("en", { era: "long", year: "numeric" })),
 ];
 export default () => globalThis.out;

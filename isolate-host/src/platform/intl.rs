@@ -1078,7 +1078,6 @@ fn format_date(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) -> Resul
 /// The date's ECMA-402 parts (`formatToParts`): ICU4X's field parts, the
 /// text between them literal.
 fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) -> Result<Vec<Run>> {
-    use icu_datetime::fieldbag::DateTimeFieldBag;
     use icu_datetime::fieldsets::builder::{DateFields, FieldSetBuilder, ZoneStyle};
     use icu_datetime::options::{Length, TimePrecision, YearStyle};
     use icu_datetime::preferences::HourCycle;
@@ -1148,11 +1147,27 @@ fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) ->
             Err(e) => return range_error(ctx, &format!("unsupported dateStyle/timeStyle: {e:?}")),
         }
     } else {
-        let skeleton = opt(options, "skeleton")?.unwrap_or_default();
-        match DateTimeFieldBag::try_from_skeleton(&skeleton) {
-            Ok(bag) => bag.to_composite_field_set(),
-            Err(e) => {
-                return range_error(ctx, &format!("unsupported date fields {skeleton:?}: {e:?}"))
+        // Combinations ICU4X would render with other fields than asked are
+        // refused. With a weekday, the field set built from the components
+        // (ICU4X's skeleton field bag writes a month's name there); without,
+        // the skeleton field bag, which keeps a 2-digit month. Either way
+        // the result is checked below.
+        let built = match component_field_set(options)? {
+            Ok(f) => f,
+            Err(message) => return range_error(ctx, &message),
+        };
+        if opt(options, "weekday")?.is_some() {
+            built
+        } else {
+            let skeleton = opt(options, "skeleton")?.unwrap_or_default();
+            match icu_datetime::fieldbag::DateTimeFieldBag::try_from_skeleton(&skeleton) {
+                Ok(bag) => bag.to_composite_field_set(),
+                Err(e) => {
+                    return range_error(
+                        ctx,
+                        &format!("unsupported date fields {skeleton:?}: {e:?}"),
+                    )
+                }
             }
         }
     };
@@ -1213,7 +1228,165 @@ fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) ->
             None => push_str(&mut out, "literal", &text),
         }
     }
+    // ICU4X's patterns follow the locale's date lengths: where its pattern
+    // shows the month otherwise than asked (a number for "short" in de and
+    // ja, one digit for "2-digit"), say so instead of returning it.
+    // ICU4X's patterns follow the locale's date lengths, not each field's
+    // width: where what it wrote differs from what was asked (a month as a
+    // number for "short" in de and ja, one digit for "2-digit", a full year
+    // for "2-digit"), say so instead of returning it.
+    for field in ["year", "month", "day", "hour", "minute", "second"] {
+        let Some(asked) = opt(options, field)? else {
+            continue;
+        };
+        let Some(at) = out.iter().position(|(k, _)| *k == field) else {
+            continue;
+        };
+        let shown = &out[at].1;
+        let digits = shown.chars().filter(char::is_ascii_digit).count();
+        let numeric = digits > 0 && digits == shown.chars().count();
+        // A number standing alone (ja's "3月" is a name: its digit is
+        // followed by the month sign, de's "10.03." is a number).
+        let alone = out
+            .get(at + 1)
+            .and_then(|(_, t)| t.chars().next())
+            .is_none_or(|c| c.is_ascii_punctuation() || c.is_whitespace());
+        let wrong = match asked.as_str() {
+            "short" | "long" => numeric && alone,
+            "2-digit" => !(numeric && digits == 2),
+            _ => false,
+        };
+        if wrong {
+            return range_error(
+                ctx,
+                &format!("Intl.DateTimeFormat {field} \"{asked}\" with these fields is not supported in this locale (ICU4X's pattern writes it otherwise)"),
+            );
+        }
+    }
     Ok(out)
+}
+
+/// ECMA-402's date and time components (`weekday`, `year`, `month`, `day`,
+/// `hour`, `minute`, `second`, `fractionalSecondDigits`, `era`,
+/// `timeZoneName`) as the ICU4X field set that shows exactly them, or why
+/// ICU4X cannot: it has one length for all text fields and no pattern for
+/// some combinations (a year and a day without the month), where a
+/// nearest pattern would add or drop fields silently.
+fn component_field_set(
+    options: &Object<'_>,
+) -> Result<std::result::Result<icu_datetime::fieldsets::enums::CompositeFieldSet, String>> {
+    use icu_datetime::fieldsets::builder::{DateFields, FieldSetBuilder, ZoneStyle};
+    use icu_datetime::options::{Length, SubsecondDigits, TimePrecision, YearStyle};
+    let get = |k: &str| opt(options, k);
+    let (weekday, era, year, month, day) = (
+        get("weekday")?,
+        get("era")?,
+        get("year")?,
+        get("month")?,
+        get("day")?,
+    );
+    let (hour, minute, second) = (get("hour")?, get("minute")?, get("second")?);
+    let fraction = opt_i16(options, "fractionalSecondDigits")?;
+    let zone = get("timeZoneName")?;
+    let refuse = |why: String| {
+        Ok(Err(format!(
+            "Intl.DateTimeFormat {why} (ICU4X has no such pattern)"
+        )))
+    };
+    let mut builder = FieldSetBuilder::new();
+    builder.date_fields = match (
+        year.is_some(),
+        month.is_some(),
+        day.is_some(),
+        weekday.is_some(),
+    ) {
+        (false, false, true, false) => Some(DateFields::D),
+        (false, true, true, false) => Some(DateFields::MD),
+        (true, true, true, false) => Some(DateFields::YMD),
+        (false, false, true, true) => Some(DateFields::DE),
+        (false, true, true, true) => Some(DateFields::MDE),
+        (true, true, true, true) => Some(DateFields::YMDE),
+        (false, false, false, true) => Some(DateFields::E),
+        (false, true, false, false) => Some(DateFields::M),
+        (true, true, false, false) => Some(DateFields::YM),
+        (true, false, false, false) => Some(DateFields::Y),
+        (false, false, false, false) => None,
+        _ => return refuse("cannot show weekday, year, month and day in this combination".into()),
+    };
+    // One length for the text fields: long names, short names, or numbers.
+    let width = |v: &Option<String>| match v.as_deref() {
+        Some("long") => Some(Length::Long),
+        Some("short") => Some(Length::Medium),
+        _ => None,
+    };
+    for (name, v) in [("weekday", &weekday), ("month", &month), ("era", &era)] {
+        if v.as_deref() == Some("narrow") {
+            return refuse(format!("{name} \"narrow\" is not supported"));
+        }
+    }
+    if era.as_deref() == Some("long") {
+        // ICU4X writes the era by the pattern's length ("AD").
+        return refuse("era \"long\" is not supported".into());
+    }
+    builder.length = Some(match (width(&month), month.is_some(), width(&weekday)) {
+        // Month names: the weekday's, if any, must be as long.
+        (Some(m), _, Some(w)) if m != w => {
+            return refuse("cannot mix long and short names of the weekday and the month".into())
+        }
+        (Some(m), _, _) => m,
+        // A numeric month: numbers, and a weekday only abbreviated.
+        (None, true, Some(Length::Long)) => {
+            return refuse("cannot show a long weekday with a numeric month".into())
+        }
+        (None, true, _) => Length::Short,
+        // No month: the weekday's length, else numbers.
+        (None, false, Some(w)) => w,
+        (None, false, None) => Length::Short,
+    });
+    if year.is_some() {
+        builder.year_style = Some(match (era.is_some(), year.as_deref()) {
+            (true, _) => YearStyle::WithEra,
+            (false, Some("2-digit")) if builder.length == Some(Length::Short) => YearStyle::Auto,
+            (false, Some("2-digit")) => {
+                return refuse("cannot show a 2-digit year with month names".into())
+            }
+            _ => YearStyle::Full,
+        });
+    } else if era.is_some() {
+        return refuse("cannot show an era without a year".into());
+    }
+    if weekday.is_some() && hour.is_some() && minute.is_none() {
+        // ICU4X's pattern for it lacks the day period's names.
+        return refuse("cannot show a weekday with an hour alone".into());
+    }
+    builder.time_precision = match (hour.is_some(), minute.is_some(), second.is_some(), fraction) {
+        (false, false, false, None) => None,
+        (true, false, false, None) => Some(TimePrecision::Hour),
+        (true, true, false, None) => Some(TimePrecision::Minute),
+        (true, true, true, None) => Some(TimePrecision::Second),
+        (true, true, true, Some(n)) => Some(TimePrecision::Subsecond(match n {
+            1 => SubsecondDigits::S1,
+            2 => SubsecondDigits::S2,
+            _ => SubsecondDigits::S3,
+        })),
+        _ => {
+            return refuse(
+                "cannot show hour, minute, second and fractions in this combination".into(),
+            )
+        }
+    };
+    builder.zone_style = match zone.as_deref() {
+        None => None,
+        Some("long") => Some(ZoneStyle::SpecificLong),
+        Some("shortOffset") => Some(ZoneStyle::LocalizedOffsetShort),
+        Some("longOffset") => Some(ZoneStyle::LocalizedOffsetLong),
+        Some("shortGeneric") => Some(ZoneStyle::GenericShort),
+        Some("longGeneric") => Some(ZoneStyle::GenericLong),
+        Some(_) => Some(ZoneStyle::SpecificShort),
+    };
+    Ok(builder
+        .build_composite()
+        .map_err(|e| format!("Intl.DateTimeFormat cannot show these fields together: {e:?}")))
 }
 
 // ------------------------------------------------------------------ lists, relative time, names

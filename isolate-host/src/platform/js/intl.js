@@ -309,7 +309,7 @@ function make(native) {
 
   // ---------------------------------------------------------------- DateTimeFormat
   const FIELDS = {
-    weekday: [["narrow", "EEEEE"], ["short", "EEE"], ["long", "EEEE"]],
+    weekday: [["narrow", "EEEEE"], ["short", "E"], ["long", "EEEE"]],
     era: [["narrow", "GGGGG"], ["short", "G"], ["long", "GGGG"]],
     year: [["2-digit", "yy"], ["numeric", "y"]],
     month: [["2-digit", "MM"], ["numeric", "M"], ["narrow", "MMMMM"], ["short", "MMM"], ["long", "MMMM"]],
@@ -358,6 +358,7 @@ function make(native) {
       }
       if (hourCycle && (s.hour || timeStyle)) { s.hourCycle = hourCycle; s.hour12 = hourCycle === "h11" || hourCycle === "h12"; skeleton = skeleton.replace(/j/g, s.hour12 ? "h" : "H"); }
       s.n = { skeleton, dateStyle, timeStyle, hourCycle, timeZone: tz };
+      for (const k of [...Object.keys(FIELDS), "fractionalSecondDigits"]) if (s[k] !== undefined) s.n[k] = s[k];
       define(this, SLOT.DateTimeFormat, { value: s });
       native.formatDate(locale, s.n, 0);
     }
