@@ -1956,7 +1956,10 @@ pub fn native<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
             supported_values(&key).or_else(|m| range_error(&ctx, &m))
         })?,
     )?;
-    o.set("sanctionedUnits", SANCTIONED_UNITS.to_vec())?;
+    o.set(
+        "sanctionedUnits",
+        Function::new(ctx.clone(), || SANCTIONED_UNITS.to_vec())?,
+    )?;
     o.set(
         "unitSupported",
         Function::new(ctx.clone(), |unit: String| unit_supported(&unit))?,

@@ -224,8 +224,9 @@ function make(native) {
     static supportedLocalesOf(l, o) { return supportedLocalesOf(l, o); }
   }
   // ECMA-402 IsWellFormedUnitIdentifier: a sanctioned unit, or two joined by "-per-".
-  const SANCTIONED = new Set(native.sanctionedUnits);
+  let SANCTIONED;
   function isUnit(unit) {
+    SANCTIONED ??= new Set(native.sanctionedUnits());
     if (SANCTIONED.has(unit)) return true;
     const i = unit.indexOf("-per-");
     return i > 0 && SANCTIONED.has(unit.slice(0, i)) && SANCTIONED.has(unit.slice(i + 5));
