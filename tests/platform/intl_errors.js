@@ -56,5 +56,7 @@ globalThis.out = [
   attempt(() => new Intl.DateTimeFormat("de", { weekday: "long", hour: "numeric" })),
   attempt(() => new Intl.DateTimeFormat("de", { weekday: "long", hour: "numeric", minute: "2-digit" }).format(Date.UTC(2024, 2, 10, 15, 4))),
   attempt(() => new Intl.DateTimeFormat("en", { era: "long", year: "numeric" })),
+  // Refused when constructed, not on the first date with a one-digit hour.
+  attempt(() => new Intl.DateTimeFormat("en", { weekday: "short", hour: "2-digit", minute: "2-digit" })),
 ];
 export default () => globalThis.out;

@@ -361,7 +361,12 @@ function make(native) {
       s.n = { skeleton, dateStyle, timeStyle, hourCycle, timeZone: tz };
       for (const k of [...Object.keys(FIELDS), "fractionalSecondDigits"]) if (s[k] !== undefined) s.n[k] = s[k];
       define(this, SLOT.DateTimeFormat, { value: s });
+      // Formatting checks that ICU4X writes each field as asked (a
+      // RangeError otherwise): at instants where, in any time zone and hour
+      // cycle, some hour and every other field has one digit, so a width
+      // ICU4X does not keep fails here, not on some later date.
       native.formatDate(locale, s.n, 0);
+      if (Object.values(s.n).includes("2-digit")) for (const h of [6, 12, 18]) native.formatDate(locale, s.n, h * 3600e3);
     }
     static supportedLocalesOf(l, o) { return supportedLocalesOf(l, o); }
   }
