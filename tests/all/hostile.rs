@@ -269,6 +269,7 @@ macro_rules! hostile {
 hostile!(
     // The platform: Intl with hostile locales.
     intl_hostile_locales,
+    intl_hostile_units,
     // Infinite loops.
     loop_for,
     loop_in_try_catch,

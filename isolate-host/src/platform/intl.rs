@@ -27,6 +27,9 @@ use icu_locale::{Locale, LocaleCanonicalizer};
 use rquickjs::{Ctx, Exception, Function, Object, Result, Value};
 use writeable::Writeable;
 
+use super::intl_parts::{
+    affix_runs, around_number, decimal_runs, flatten, push_str, signs, PartsSink, Run,
+};
 use super::{js, LazyGlobal};
 
 /// The global this module owns.
@@ -276,7 +279,10 @@ fn decimal(ctx: &Ctx<'_>, value: &Value<'_>) -> Result<Decimal> {
         let s = s.to_string()?;
         return match Decimal::try_from_str(&s) {
             Ok(d) => Ok(d),
-            Err(_) => range_error(ctx, &format!("not a decimal number: {:?}", shown(&s))),
+            Err(_) => range_error(
+                ctx,
+                &format!("number out of range for formatting: {:?}", shown(&s)),
+            ),
         };
     }
     type_error(ctx, "expected a number")
@@ -392,21 +398,75 @@ fn sign_display(name: Option<&str>) -> SignDisplay {
     }
 }
 
-fn format_number(
+/// What a non-finite value shows instead of its digits.
+enum Special {
+    Finite,
+    Infinity,
+    NaN,
+}
+
+/// Formats `value` (a number, or a decimal string for BigInt and exact
+/// strings) under `options` (already resolved by the JS half) as ECMA-402's
+/// parts, or (`want_parts` false, for `format()`) as one run of the same
+/// text uncut: both come from one formatting, so they always agree.
+fn format_number_parts(
     ctx: &Ctx<'_>,
     tag: &str,
     options: &Object<'_>,
     value: &Value<'_>,
-) -> Result<String> {
+    want_parts: bool,
+) -> Result<Vec<Run>> {
+    let special = match value.as_number() {
+        Some(n) if n.is_nan() => Special::NaN,
+        Some(n) if n.is_infinite() => Special::Infinity,
+        _ => Special::Finite,
+    };
+    let mut runs = match special {
+        Special::Finite => {
+            let d = decimal(ctx, value)?;
+            number_runs(ctx, tag, options, d, false, want_parts)?
+        }
+        // The pattern and signs of a stand-in value, its digits replaced:
+        // NaN is not negative (ECMA-402 formats it as zero's sign would be).
+        Special::NaN => number_runs(ctx, tag, options, Decimal::from(0), true, true)?,
+        Special::Infinity => {
+            let n = value.as_number().unwrap_or(0.0);
+            let d = Decimal::from(n.signum() as i64);
+            number_runs(ctx, tag, options, d, true, true)?
+        }
+    };
+    if !matches!(special, Special::Finite) {
+        let (kind, text) = match special {
+            Special::NaN => ("nan", "NaN"),
+            _ => ("infinity", "∞"),
+        };
+        let digit = |k: &str| matches!(k, "integer" | "group" | "decimal" | "fraction");
+        let first = runs
+            .iter()
+            .position(|(k, _)| digit(k))
+            .unwrap_or(runs.len());
+        runs.retain(|(k, _)| !digit(k));
+        runs.insert(first.min(runs.len()), (kind, text.to_string()));
+    }
+    Ok(runs)
+}
+
+fn number_runs(
+    ctx: &Ctx<'_>,
+    tag: &str,
+    options: &Object<'_>,
+    mut d: Decimal,
+    non_finite: bool,
+    want_parts: bool,
+) -> Result<Vec<Run>> {
     use icu_decimal::options::{DecimalFormatterOptions, GroupingStrategy};
     let locale = locale(ctx, tag)?;
-    let mut d = decimal(ctx, value)?;
     let style = opt(options, "style")?.unwrap_or_else(|| "decimal".into());
     let notation = opt(options, "notation")?.unwrap_or_else(|| "standard".into());
     if style == "percent" {
         d.multiply_pow10(2);
     }
-    let signs = sign_display(opt(options, "signDisplay")?.as_deref());
+    let sign_display = sign_display(opt(options, "signDisplay")?.as_deref());
     let mut decimal_options = DecimalFormatterOptions::default();
     decimal_options.grouping_strategy = Some(match opt(options, "useGrouping")?.as_deref() {
         Some("false") => GroupingStrategy::Never,
@@ -414,60 +474,191 @@ fn format_number(
         Some("always") => GroupingStrategy::Always,
         _ => GroupingStrategy::Auto,
     });
+    let formatter = match icu_decimal::DecimalFormatter::try_new((&locale).into(), decimal_options)
+    {
+        Ok(f) => f,
+        Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
+    };
+    if style == "decimal" && notation != "compact" {
+        // The common case: ICU4X's parts are all there is.
+        round_digits(&mut d, options)?;
+        d.apply_sign_display(sign_display);
+        if !want_parts {
+            let text = formatter.format(&d).write_to_string().into_owned();
+            return Ok(vec![("literal", text)]);
+        }
+        return Ok(decimal_runs(&formatter, &d));
+    }
+    // What surrounds the digits is cut by the locale's signs (only for
+    // formatToParts: format() takes ICU4X's text as it is).
+    let sign_cell = std::cell::OnceCell::new();
+    let signs = || sign_cell.get_or_init(|| signs(&formatter));
+    let text_only = |text: String| -> Result<Vec<Run>> { Ok(vec![("literal", text)]) };
+    let unsigned = |d: &Decimal| {
+        let mut d = d.clone();
+        d.set_sign(fixed_decimal::Sign::None);
+        d
+    };
     if notation == "compact" {
+        if style != "decimal" && style != "currency" {
+            return range_error(
+                ctx,
+                &format!("Intl.NumberFormat notation \"compact\" with style \"{style}\" is not supported"),
+            );
+        }
         let prefs = icu_decimal::preferences::CompactDecimalFormatterPreferences::from(&locale);
-        let long = opt(options, "compactDisplay")?.as_deref() == Some("long");
-        let formatter = if long {
-            icu_decimal::CompactDecimalFormatter::try_new_long(prefs, Default::default())
+        // Money is compacted with the short patterns unless named (see
+        // compact_currency).
+        let named = opt(options, "currencyDisplay")?.as_deref() == Some("name");
+        let long = (style != "currency" || named)
+            && opt(options, "compactDisplay")?.as_deref() == Some("long");
+        let compact_options =
+            icu_decimal::options::CompactDecimalFormatterOptions::from(decimal_options);
+        let compact = if long {
+            icu_decimal::CompactDecimalFormatter::try_new_long(prefs, compact_options)
         } else {
-            icu_decimal::CompactDecimalFormatter::try_new_short(prefs, Default::default())
+            icu_decimal::CompactDecimalFormatter::try_new_short(prefs, compact_options)
         };
-        let formatter = match formatter {
+        let compact = match compact {
             Ok(f) => f,
             Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
         };
-        // ECMA-402's compact rounding: no fraction digits once the compact
-        // number has two integer digits, else two significant digits.
-        if opt_i16(options, "maximumSignificantDigits")?.is_some()
-            || opt(options, "explicitDigits")?.is_some()
-        {
-            round_digits(&mut d, options)?;
-        } else if !d.absolute.is_zero() {
-            let top = d.absolute.nonzero_magnitude_start();
-            let exponent = formatter.compact_exponent_for_magnitude(top) as i16;
-            let mode = rounding_mode(options)?;
-            if top - exponent >= 1 {
-                d.round_with_mode(exponent, mode);
+        let exponent_of = |d: &Decimal| {
+            if d.absolute.is_zero() {
+                0
             } else {
-                d.round_with_mode(top - 1, mode);
+                compact.compact_exponent_for_magnitude(d.absolute.nonzero_magnitude_start())
             }
-            d.absolute.trim_end();
+        };
+        // ECMA-402's compact rounding: no fraction digits once the compact
+        // number has two integer digits, else two significant digits; the
+        // worker's digit options instead when it gave any.
+        let explicit = opt_i16(options, "maximumSignificantDigits")?.is_some()
+            || opt(options, "explicitDigits")?.is_some();
+        let round = |d: &mut Decimal, exponent: u8| -> Result<()> {
+            if explicit {
+                // The digits apply to the compact number (ECMA-402
+                // ComputeExponent): round it, not the whole value.
+                d.multiply_pow10(-i16::from(exponent));
+                round_digits(d, options)?;
+                d.multiply_pow10(i16::from(exponent));
+            } else if !d.absolute.is_zero() {
+                let top = d.absolute.nonzero_magnitude_start();
+                let exponent = i16::from(exponent);
+                let mode = rounding_mode(options)?;
+                if top - exponent >= 1 {
+                    d.round_with_mode(exponent, mode);
+                } else {
+                    d.round_with_mode(top - 1, mode);
+                }
+                d.absolute.trim_end();
+            }
+            Ok(())
+        };
+        let unrounded = d.clone();
+        let mut exponent = exponent_of(&d);
+        round(&mut d, exponent)?;
+        // Rounding up to the next power of ten may change the exponent.
+        if exponent_of(&d) != exponent {
+            exponent = exponent_of(&d);
+            d = unrounded;
+            round(&mut d, exponent)?;
         }
-        d.apply_sign_display(signs);
-        return Ok(formatter.format(&d).write_to_string().into_owned());
+        d.apply_sign_display(sign_display);
+        let mut significand = d.clone();
+        significand.multiply_pow10(-i16::from(exponent));
+        if explicit {
+            // Shifting turned the integer's zeros into fraction digits:
+            // the worker's digit options say which of them show.
+            round_digits(&mut significand, options)?;
+        } else {
+            significand.absolute.trim_end();
+        }
+        let text = match compact.format_with_exponent(&significand, exponent) {
+            Ok(w) => w.write_to_string().into_owned(),
+            Err(_) => return Err(Exception::throw_internal(ctx, "compact exponent mismatch")),
+        };
+        let digits = decimal_runs(&formatter, &unsigned(&significand));
+        if style != "currency" {
+            if !want_parts {
+                return text_only(text);
+            }
+            return around_number(ctx, &text, digits, "compact", signs());
+        }
+        if explicit {
+            // ICU4X's compact currency formatter rounds by its own rules.
+            return range_error(
+                ctx,
+                "Intl.NumberFormat digit options with notation \"compact\" and style \"currency\" are not supported",
+            );
+        }
+        let shown: String = digits.iter().map(|(_, t)| t.as_str()).collect();
+        let money = compact_currency(ctx, &locale, options, long, &d)?;
+        if !money.contains(&shown) {
+            // ICU4X rounds a compact amount to the currency's digits first
+            // (¥0.5 becomes ¥1), ECMA-402 does not.
+            return range_error(
+                ctx,
+                &format!("Intl.NumberFormat notation \"compact\" cannot show {shown} in this currency (ICU4X rounds to its digits)"),
+            );
+        }
+        if !want_parts {
+            return text_only(money);
+        }
+        // The compact suffix alone ("M", "Mio."), to tell it from the currency.
+        let suffix: String = text
+            .replacen(&shown, "", 1)
+            .replace(&signs().minus, "")
+            .replace(&signs().plus, "")
+            .chars()
+            .filter(|&c| !matches!(c, '\u{200e}' | '\u{200f}' | '\u{61c}'))
+            .collect();
+        let runs = around_number(ctx, &money, digits, "currency", signs())?;
+        return Ok(split_compact(runs, suffix.trim()));
+    }
+    if style == "unit" && opt(options, "unit")?.as_deref() != Some("percent") {
+        round_digits(&mut d, options)?;
+        d.apply_sign_display(sign_display);
+        return unit_runs(
+            ctx, &locale, options, &formatter, &d, non_finite, want_parts,
+        );
     }
     round_digits(&mut d, options)?;
-    d.apply_sign_display(signs);
+    d.apply_sign_display(sign_display);
     match style.as_str() {
-        "percent" => {
+        "percent" | "unit" => {
             use icu_experimental::dimension::percent::formatter::PercentFormatter;
             let prefs = (&locale).into();
-            let decimal =
+            let percent =
                 match icu_decimal::DecimalFormatter::try_new((&locale).into(), decimal_options) {
                     Ok(f) => f,
                     Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
                 };
-            match PercentFormatter::try_new_with_decimal_formatter(
+            let text = match PercentFormatter::try_new_with_decimal_formatter(
                 prefs,
-                decimal,
+                percent,
                 Default::default(),
             ) {
-                Ok(f) => Ok(f.format(&d).write_to_string().into_owned()),
-                Err(e) => data_error(ctx, "Intl.NumberFormat", e),
+                Ok(f) => f.format(&d).write_to_string().into_owned(),
+                Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
+            };
+            // As a unit, the percent sign is the unit's part.
+            let kind = if style == "unit" {
+                "unit"
+            } else {
+                "percentSign"
+            };
+            if !want_parts {
+                return text_only(text);
             }
+            let digits = decimal_runs(&formatter, &unsigned(&d));
+            around_number(ctx, &text, digits, kind, signs())
         }
         "currency" => {
             use icu_experimental::dimension::currency::formatter::CurrencyFormatter;
+            use icu_experimental::dimension::currency::options::{
+                CurrencyFormatterOptions, CurrencyUsage,
+            };
             use icu_experimental::dimension::currency::CurrencyType;
             let code = opt(options, "currency")?.unwrap_or_default();
             let Ok(currency) = CurrencyType::try_from_str(&code.to_ascii_lowercase()) else {
@@ -475,49 +666,356 @@ fn format_number(
             };
             let prefs = (&locale).into();
             let display = opt(options, "currencyDisplay")?.unwrap_or_else(|| "symbol".into());
-            let made = match display.as_str() {
-                "narrowSymbol" => {
-                    CurrencyFormatter::try_new_symbol_narrow(prefs, currency, Default::default())
-                }
-                "code" => CurrencyFormatter::try_new_code(prefs, currency, Default::default()),
-                "name" => CurrencyFormatter::try_new_name(prefs, currency),
-                _ => CurrencyFormatter::try_new_symbol(prefs, currency, Default::default()),
+            let usage = if opt(options, "currencySign")?.as_deref() == Some("accounting") {
+                CurrencyUsage::Accounting
+            } else {
+                CurrencyUsage::Standard
             };
-            let formatter = match made {
+            let o = CurrencyFormatterOptions::from(usage);
+            if display == "name" && non_finite {
+                // The name's plural form depends on the digits shown.
+                return range_error(
+                    ctx,
+                    "Intl.NumberFormat cannot format NaN or Infinity with currencyDisplay \"name\"",
+                );
+            }
+            let made = match display.as_str() {
+                "narrowSymbol" => CurrencyFormatter::try_new_symbol_narrow(prefs, currency, o),
+                "code" => CurrencyFormatter::try_new_code(prefs, currency, o),
+                "name" => CurrencyFormatter::try_new_name(prefs, currency),
+                _ => CurrencyFormatter::try_new_symbol(prefs, currency, o),
+            };
+            let currency_formatter = match made {
                 Ok(f) => f,
                 Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
             };
-            let text = formatter
+            let text = currency_formatter
                 .format_fixed_decimal(&d)
                 .write_to_string()
                 .into_owned();
-            // ICU4X rounds to the currency's own digits; the worker's digit
-            // options win: swap ICU4X's digits for ours in its pattern.
-            let currency_digits = opt_i16(options, "currencyDigits")?.unwrap_or(2);
-            let plain = |value: &Decimal, options| -> Result<String> {
-                let mut value = value.clone();
-                value.set_sign(fixed_decimal::Sign::None);
-                match icu_decimal::DecimalFormatter::try_new((&locale).into(), options) {
-                    Ok(f) => Ok(f.format(&value).write_to_string().into_owned()),
-                    Err(e) => data_error(ctx, "Intl.NumberFormat", e),
-                }
+            // ICU4X rounds to the currency's digits in its own data (CLDR's,
+            // which differ from ISO 4217's for a few: AFN, IDR, HUF …); the
+            // worker's digit options win: swap ICU4X's digits for ours.
+            let theirs = match currency_digits_as_icu4x_writes(&locale, currency, &d) {
+                Ok(t) => t,
+                Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
             };
-            let mut theirs = d.clone();
-            theirs.round_with_mode(-currency_digits, HALF_EXPAND);
-            theirs.absolute.pad_end(-currency_digits);
-            let theirs = plain(&theirs, DecimalFormatterOptions::default())?;
-            let ours = plain(&d, decimal_options)?;
-            Ok(if theirs != ours && text.contains(&theirs) {
+            let ours_runs = decimal_runs(&formatter, &unsigned(&d));
+            let ours: String = ours_runs.iter().map(|(_, t)| t.as_str()).collect();
+            let text = if theirs == ours {
+                text
+            } else if text.contains(&theirs) {
                 text.replacen(&theirs, &ours, 1)
             } else {
-                text
-            })
+                return Err(Exception::throw_internal(
+                    ctx,
+                    &format!("Intl.NumberFormat: {theirs:?} not found in {text:?}"),
+                ));
+            };
+            if !want_parts {
+                return text_only(text);
+            }
+            around_number(ctx, &text, ours_runs, "currency", signs())
         }
-        _ => match icu_decimal::DecimalFormatter::try_new((&locale).into(), decimal_options) {
-            Ok(f) => Ok(f.format(&d).write_to_string().into_owned()),
-            Err(e) => data_error(ctx, "Intl.NumberFormat", e),
-        },
+        _ => Ok(decimal_runs(&formatter, &d)),
     }
+}
+
+/// A compact amount of money (`notation: "compact"`, style currency) as
+/// ICU4X's compact currency formatter writes it.
+fn compact_currency(
+    ctx: &Ctx<'_>,
+    locale: &Locale,
+    options: &Object<'_>,
+    long: bool,
+    d: &Decimal,
+) -> Result<String> {
+    use icu_experimental::dimension::currency::formatter::CurrencyFormatter as F;
+    use icu_experimental::dimension::currency::options::{CurrencyFormatterOptions, CurrencyUsage};
+    use icu_experimental::dimension::currency::CurrencyType;
+    let code = opt(options, "currency")?.unwrap_or_default();
+    let Ok(currency) = CurrencyType::try_from_str(&code.to_ascii_lowercase()) else {
+        return range_error(ctx, &format!("invalid currency code: {:?}", shown(&code)));
+    };
+    let usage = if opt(options, "currencySign")?.as_deref() == Some("accounting") {
+        CurrencyUsage::Accounting
+    } else {
+        CurrencyUsage::Standard
+    };
+    let o = CurrencyFormatterOptions::from(usage);
+    let p = locale.into();
+    let display = opt(options, "currencyDisplay")?.unwrap_or_else(|| "symbol".into());
+    // CLDR's compact currency patterns are short ones only: as ICU (V8)
+    // does, `compactDisplay: "long"` writes them too, except with the
+    // currency's name ("1.2 million euros").
+    let made = match display.as_str() {
+        "narrowSymbol" => F::try_new_compact_symbol_narrow(p, currency, o),
+        "code" => F::try_new_compact_code(p, currency, o),
+        "name" if long => F::try_new_compact_long_name(p, currency),
+        "name" => F::try_new_compact_name(p, currency),
+        _ => F::try_new_compact_symbol(p, currency, o),
+    };
+    match made {
+        Ok(f) => Ok(f.format_fixed_decimal(d).write_to_string().into_owned()),
+        Err(e) => data_error(ctx, "Intl.NumberFormat", e),
+    }
+}
+
+/// Splits the compact suffix out of the currency parts of a compact amount
+/// ("Mio. $" is a compact part, a literal space and a currency part).
+fn split_compact(runs: Vec<Run>, suffix: &str) -> Vec<Run> {
+    if suffix.is_empty() {
+        return runs;
+    }
+    let mut out = Vec::new();
+    for (kind, text) in runs {
+        let Some(at) = (kind == "currency").then(|| text.find(suffix)).flatten() else {
+            push_str(&mut out, kind, &text);
+            continue;
+        };
+        for (piece, piece_kind) in [
+            (&text[..at], "currency"),
+            (suffix, "compact"),
+            (&text[at + suffix.len()..], "currency"),
+        ] {
+            let core = piece.trim();
+            if core.is_empty() {
+                push_str(&mut out, "literal", piece);
+                continue;
+            }
+            let start = piece.len() - piece.trim_start().len();
+            push_str(&mut out, "literal", &piece[..start]);
+            push_str(&mut out, piece_kind, core);
+            push_str(&mut out, "literal", &piece[start + core.len()..]);
+        }
+    }
+    out.retain(|(_, t)| !t.is_empty());
+    out
+}
+
+/// The digits ICU4X's `CurrencyFormatter` writes for `d`: rounded to the
+/// currency's digits and increment in its data, padded, default grouping.
+fn currency_digits_as_icu4x_writes(
+    locale: &Locale,
+    currency: icu_experimental::dimension::currency::CurrencyType,
+    d: &Decimal,
+) -> std::result::Result<String, icu_provider::DataError> {
+    use icu_experimental::dimension::provider::currency::fractions::{
+        CurrencyFractionsV1, Rounding,
+    };
+    use icu_provider::prelude::*;
+    let fractions: DataPayload<CurrencyFractionsV1> = icu_experimental::provider::Baked
+        .load(Default::default())?
+        .payload;
+    let info = fractions.get().resolve(currency);
+    let digits = i16::from(info.digits);
+    let (magnitude, increment) = match info.rounding {
+        Rounding::R50 => (-digits + 1, RoundingIncrement::MultiplesOf5),
+        Rounding::R20 => (-digits + 1, RoundingIncrement::MultiplesOf2),
+        Rounding::R5 => (-digits, RoundingIncrement::MultiplesOf5),
+        _ => (-digits, RoundingIncrement::MultiplesOf1),
+    };
+    let mut theirs = d.clone();
+    theirs.set_sign(fixed_decimal::Sign::None);
+    theirs.round_with_mode_and_increment(magnitude, HALF_EXPAND, increment);
+    theirs.absolute.pad_end(-digits);
+    let formatter = icu_decimal::DecimalFormatter::try_new(locale.into(), Default::default())?;
+    Ok(formatter.format(&theirs).write_to_string().into_owned())
+}
+
+/// ICU4X's CLDR unit display names: the categories it has data for (area,
+/// duration, length, mass, volume), each split in three markers.
+fn unit_names(
+    locale: &Locale,
+    width: &str,
+    unit: &str,
+) -> Option<
+    icu_provider::DataPayload<
+        icu_provider::marker::ErasedMarker<
+            icu_experimental::dimension::provider::units::display_names::UnitsDisplayNames<'static>,
+        >,
+    >,
+> {
+    use icu_experimental::dimension::provider::units::categorized_display_names::*;
+    use icu_provider::prelude::*;
+    let attribute = format!("{width}-{unit}");
+    let attribute = DataMarkerAttributes::try_from_str(&attribute).ok()?;
+    let data_locale = DataLocale::from(locale);
+    // Each unit lives in one of the markers for a locale; the others fall
+    // back to the root locale's names, used only when nothing better exists.
+    let mut root = None;
+    macro_rules! try_markers {
+        ($($marker:ty),*) => {
+            $(
+                let request = DataRequest {
+                    id: DataIdentifierBorrowed::for_marker_attributes_and_locale(attribute, &data_locale),
+                    metadata: silent(),
+                };
+                if let Ok(response) = DataProvider::<$marker>::load(&icu_experimental::provider::Baked, request) {
+                    let fell_to_root = response.metadata.locale.as_ref().is_some_and(|l| l.is_unknown())
+                        && !data_locale.is_unknown();
+                    if !fell_to_root {
+                        return Some(response.payload.cast());
+                    }
+                    if root.is_none() {
+                        root = Some(response.payload.cast());
+                    }
+                }
+            )*
+        };
+    }
+    try_markers!(
+        UnitsNamesLengthCoreV1,
+        UnitsNamesLengthExtendedV1,
+        UnitsNamesLengthOutlierV1,
+        UnitsNamesMassCoreV1,
+        UnitsNamesMassExtendedV1,
+        UnitsNamesMassOutlierV1,
+        UnitsNamesVolumeCoreV1,
+        UnitsNamesVolumeExtendedV1,
+        UnitsNamesVolumeOutlierV1,
+        UnitsNamesAreaCoreV1,
+        UnitsNamesAreaExtendedV1,
+        UnitsNamesAreaOutlierV1,
+        UnitsNamesDurationCoreV1,
+        UnitsNamesDurationExtendedV1,
+        UnitsNamesDurationOutlierV1
+    );
+    root
+}
+
+/// A data request that logs nothing when the data is missing (looking is
+/// how caplet finds out).
+fn silent() -> icu_provider::DataRequestMetadata {
+    let mut m = icu_provider::DataRequestMetadata::default();
+    m.silent = true;
+    m
+}
+
+/// ECMA-402's sanctioned simple units (Table 2 of §6.6.2), sorted.
+pub const SANCTIONED_UNITS: &[&str] = &[
+    "acre",
+    "bit",
+    "byte",
+    "celsius",
+    "centimeter",
+    "day",
+    "degree",
+    "fahrenheit",
+    "fluid-ounce",
+    "foot",
+    "gallon",
+    "gigabit",
+    "gigabyte",
+    "gram",
+    "hectare",
+    "hour",
+    "inch",
+    "kilobit",
+    "kilobyte",
+    "kilogram",
+    "kilometer",
+    "liter",
+    "megabit",
+    "megabyte",
+    "meter",
+    "microsecond",
+    "mile",
+    "mile-scandinavian",
+    "milliliter",
+    "millimeter",
+    "millisecond",
+    "minute",
+    "month",
+    "nanosecond",
+    "ounce",
+    "percent",
+    "petabyte",
+    "pound",
+    "second",
+    "stone",
+    "terabit",
+    "terabyte",
+    "week",
+    "yard",
+    "year",
+];
+
+/// Whether caplet can format `unit` (a sanctioned simple unit with ICU4X
+/// data, or `percent`).
+pub fn unit_supported(unit: &str) -> bool {
+    unit == "percent"
+        || (SANCTIONED_UNITS.contains(&unit)
+            && unit_names(&Locale::UNKNOWN, "short", unit).is_some())
+}
+
+fn unit_runs(
+    ctx: &Ctx<'_>,
+    locale: &Locale,
+    options: &Object<'_>,
+    formatter: &icu_decimal::DecimalFormatter,
+    d: &Decimal,
+    non_finite: bool,
+    want_parts: bool,
+) -> Result<Vec<Run>> {
+    let unit = opt(options, "unit")?.unwrap_or_default();
+    let width = opt(options, "unitDisplay")?.unwrap_or_else(|| "short".into());
+    let plurals = match icu_plurals::PluralRules::try_new_cardinal(locale.into()) {
+        Ok(r) => r,
+        Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
+    };
+    let number = decimal_runs(formatter, d);
+    let pattern_for = |unit: &str| -> Result<String> {
+        let Some(names) = unit_names(locale, &width, unit) else {
+            return range_error(
+                ctx,
+                &format!(
+                    "Intl.NumberFormat unit {:?} is not supported (no locale data)",
+                    shown(unit)
+                ),
+            );
+        };
+        let pattern = if non_finite {
+            names.get().elements.get_default().1
+        } else {
+            names.get().get(d.into(), &plurals)
+        };
+        let text = pattern
+            .interpolate(("\u{0}",))
+            .write_to_string()
+            .into_owned();
+        Ok(text)
+    };
+    let text = pattern_for(&unit)?;
+    if !want_parts {
+        let digits: String = number.iter().map(|(_, t)| t.as_str()).collect();
+        return Ok(vec![("literal", text.replace('\u{0}', &digits))]);
+    }
+    let signs = signs(formatter);
+    let mut out = Vec::new();
+    // CLDR writes some forms without the number ("لتر", one liter).
+    let Some((before, after)) = text.split_once('\u{0}') else {
+        affix_runs(&text, "unit", &signs, &mut out);
+        return Ok(out);
+    };
+    affix_runs(before, "unit", &signs, &mut out);
+    for (k, t) in number {
+        push_str(&mut out, k, &t);
+    }
+    affix_runs(after, "unit", &signs, &mut out);
+    Ok(out)
+}
+
+fn format_number(
+    ctx: &Ctx<'_>,
+    tag: &str,
+    options: &Object<'_>,
+    value: &Value<'_>,
+) -> Result<String> {
+    Ok(format_number_parts(ctx, tag, options, value, false)?
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect())
 }
 
 fn plural_select(
@@ -571,7 +1069,15 @@ fn time_zone_name(tz: &jiff::tz::TimeZone) -> String {
 }
 
 fn format_date(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) -> Result<String> {
-    use icu_datetime::fieldbag::DateTimeFieldBag;
+    Ok(format_date_parts(ctx, tag, options, ms)?
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect())
+}
+
+/// The date's ECMA-402 parts (`formatToParts`): ICU4X's field parts, the
+/// text between them literal.
+fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) -> Result<Vec<Run>> {
     use icu_datetime::fieldsets::builder::{DateFields, FieldSetBuilder, ZoneStyle};
     use icu_datetime::options::{Length, TimePrecision, YearStyle};
     use icu_datetime::preferences::HourCycle;
@@ -641,11 +1147,27 @@ fn format_date(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) -> Resul
             Err(e) => return range_error(ctx, &format!("unsupported dateStyle/timeStyle: {e:?}")),
         }
     } else {
-        let skeleton = opt(options, "skeleton")?.unwrap_or_default();
-        match DateTimeFieldBag::try_from_skeleton(&skeleton) {
-            Ok(bag) => bag.to_composite_field_set(),
-            Err(e) => {
-                return range_error(ctx, &format!("unsupported date fields {skeleton:?}: {e:?}"))
+        // Combinations ICU4X would render with other fields than asked are
+        // refused. With a weekday, the field set built from the components
+        // (ICU4X's skeleton field bag writes a month's name there); without,
+        // the skeleton field bag, which keeps a 2-digit month. Either way
+        // the result is checked below.
+        let built = match component_field_set(options)? {
+            Ok(f) => f,
+            Err(message) => return range_error(ctx, &message),
+        };
+        if opt(options, "weekday")?.is_some() {
+            built
+        } else {
+            let skeleton = opt(options, "skeleton")?.unwrap_or_default();
+            match icu_datetime::fieldbag::DateTimeFieldBag::try_from_skeleton(&skeleton) {
+                Ok(bag) => bag.to_composite_field_set(),
+                Err(e) => {
+                    return range_error(
+                        ctx,
+                        &format!("unsupported date fields {skeleton:?}: {e:?}"),
+                    )
+                }
             }
         }
     };
@@ -671,10 +1193,200 @@ fn format_date(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) -> Resul
     };
     // As V8 (Node.js, Deno, Cloudflare Workers) does: CLDR's narrow no-break
     // space before AM/PM becomes a plain space, so output matches theirs.
-    Ok(formatter
-        .format(&zoned)
-        .write_to_string()
-        .replace('\u{202f}', " "))
+    let runs = PartsSink::of(&formatter.format(&zoned)).runs(|v| match v {
+        "era" => Some("era"),
+        "year" | "extendedYear" => Some("year"),
+        "relatedYear" => Some("relatedYear"),
+        "yearName" => Some("yearName"),
+        "month" => Some("month"),
+        "day" => Some("day"),
+        "weekday" => Some("weekday"),
+        "dayPeriod" => Some("dayPeriod"),
+        "hour" => Some("hour"),
+        "minute" => Some("minute"),
+        "second" => Some("second"),
+        "timeZoneName" => Some("timeZoneName"),
+        _ => None,
+    });
+    let mut out: Vec<Run> = Vec::new();
+    for (name, text) in runs {
+        let text = text.replace('\u{202f}', " ");
+        match name {
+            // ICU4X writes seconds and their fraction as one field.
+            Some("second") if text.contains(|c: char| !c.is_numeric()) => {
+                let cut = text
+                    .char_indices()
+                    .find(|(_, c)| !c.is_numeric())
+                    .map_or(text.len(), |(i, _)| i);
+                let (whole, rest) = text.split_at(cut);
+                let sep_len = rest.chars().next().map_or(0, char::len_utf8);
+                out.push(("second", whole.to_string()));
+                push_str(&mut out, "literal", &rest[..sep_len]);
+                out.push(("fractionalSecond", rest[sep_len..].to_string()));
+            }
+            Some(name) => out.push((name, text)),
+            None => push_str(&mut out, "literal", &text),
+        }
+    }
+    // ICU4X's patterns follow the locale's date lengths: where its pattern
+    // shows the month otherwise than asked (a number for "short" in de and
+    // ja, one digit for "2-digit"), say so instead of returning it.
+    // ICU4X's patterns follow the locale's date lengths, not each field's
+    // width: where what it wrote differs from what was asked (a month as a
+    // number for "short" in de and ja, one digit for "2-digit", a full year
+    // for "2-digit"), say so instead of returning it.
+    for field in ["year", "month", "day", "hour", "minute", "second"] {
+        let Some(asked) = opt(options, field)? else {
+            continue;
+        };
+        let Some(at) = out.iter().position(|(k, _)| *k == field) else {
+            continue;
+        };
+        let shown = &out[at].1;
+        let digits = shown.chars().filter(char::is_ascii_digit).count();
+        let numeric = digits > 0 && digits == shown.chars().count();
+        // A number standing alone (ja's "3月" is a name: its digit is
+        // followed by the month sign, de's "10.03." is a number).
+        let alone = out
+            .get(at + 1)
+            .and_then(|(_, t)| t.chars().next())
+            .is_none_or(|c| c.is_ascii_punctuation() || c.is_whitespace());
+        let wrong = match asked.as_str() {
+            "short" | "long" => numeric && alone,
+            "2-digit" => !(numeric && digits == 2),
+            _ => false,
+        };
+        if wrong {
+            return range_error(
+                ctx,
+                &format!("Intl.DateTimeFormat {field} \"{asked}\" with these fields is not supported in this locale (ICU4X's pattern writes it otherwise)"),
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// ECMA-402's date and time components (`weekday`, `year`, `month`, `day`,
+/// `hour`, `minute`, `second`, `fractionalSecondDigits`, `era`,
+/// `timeZoneName`) as the ICU4X field set that shows exactly them, or why
+/// ICU4X cannot: it has one length for all text fields and no pattern for
+/// some combinations (a year and a day without the month), where a
+/// nearest pattern would add or drop fields silently.
+fn component_field_set(
+    options: &Object<'_>,
+) -> Result<std::result::Result<icu_datetime::fieldsets::enums::CompositeFieldSet, String>> {
+    use icu_datetime::fieldsets::builder::{DateFields, FieldSetBuilder, ZoneStyle};
+    use icu_datetime::options::{Length, SubsecondDigits, TimePrecision, YearStyle};
+    let get = |k: &str| opt(options, k);
+    let (weekday, era, year, month, day) = (
+        get("weekday")?,
+        get("era")?,
+        get("year")?,
+        get("month")?,
+        get("day")?,
+    );
+    let (hour, minute, second) = (get("hour")?, get("minute")?, get("second")?);
+    let fraction = opt_i16(options, "fractionalSecondDigits")?;
+    let zone = get("timeZoneName")?;
+    let refuse = |why: String| {
+        Ok(Err(format!(
+            "Intl.DateTimeFormat {why} (ICU4X has no such pattern)"
+        )))
+    };
+    let mut builder = FieldSetBuilder::new();
+    builder.date_fields = match (
+        year.is_some(),
+        month.is_some(),
+        day.is_some(),
+        weekday.is_some(),
+    ) {
+        (false, false, true, false) => Some(DateFields::D),
+        (false, true, true, false) => Some(DateFields::MD),
+        (true, true, true, false) => Some(DateFields::YMD),
+        (false, false, true, true) => Some(DateFields::DE),
+        (false, true, true, true) => Some(DateFields::MDE),
+        (true, true, true, true) => Some(DateFields::YMDE),
+        (false, false, false, true) => Some(DateFields::E),
+        (false, true, false, false) => Some(DateFields::M),
+        (true, true, false, false) => Some(DateFields::YM),
+        (true, false, false, false) => Some(DateFields::Y),
+        (false, false, false, false) => None,
+        _ => return refuse("cannot show weekday, year, month and day in this combination".into()),
+    };
+    // One length for the text fields: long names, short names, or numbers.
+    let width = |v: &Option<String>| match v.as_deref() {
+        Some("long") => Some(Length::Long),
+        Some("short") => Some(Length::Medium),
+        _ => None,
+    };
+    for (name, v) in [("weekday", &weekday), ("month", &month), ("era", &era)] {
+        if v.as_deref() == Some("narrow") {
+            return refuse(format!("{name} \"narrow\" is not supported"));
+        }
+    }
+    if era.as_deref() == Some("long") {
+        // ICU4X writes the era by the pattern's length ("AD").
+        return refuse("era \"long\" is not supported".into());
+    }
+    builder.length = Some(match (width(&month), month.is_some(), width(&weekday)) {
+        // Month names: the weekday's, if any, must be as long.
+        (Some(m), _, Some(w)) if m != w => {
+            return refuse("cannot mix long and short names of the weekday and the month".into())
+        }
+        (Some(m), _, _) => m,
+        // A numeric month: numbers, and a weekday only abbreviated.
+        (None, true, Some(Length::Long)) => {
+            return refuse("cannot show a long weekday with a numeric month".into())
+        }
+        (None, true, _) => Length::Short,
+        // No month: the weekday's length, else numbers.
+        (None, false, Some(w)) => w,
+        (None, false, None) => Length::Short,
+    });
+    if year.is_some() {
+        builder.year_style = Some(match (era.is_some(), year.as_deref()) {
+            (true, _) => YearStyle::WithEra,
+            (false, Some("2-digit")) if builder.length == Some(Length::Short) => YearStyle::Auto,
+            (false, Some("2-digit")) => {
+                return refuse("cannot show a 2-digit year with month names".into())
+            }
+            _ => YearStyle::Full,
+        });
+    } else if era.is_some() {
+        return refuse("cannot show an era without a year".into());
+    }
+    if weekday.is_some() && hour.is_some() && minute.is_none() {
+        // ICU4X's pattern for it lacks the day period's names.
+        return refuse("cannot show a weekday with an hour alone".into());
+    }
+    builder.time_precision = match (hour.is_some(), minute.is_some(), second.is_some(), fraction) {
+        (false, false, false, None) => None,
+        (true, false, false, None) => Some(TimePrecision::Hour),
+        (true, true, false, None) => Some(TimePrecision::Minute),
+        (true, true, true, None) => Some(TimePrecision::Second),
+        (true, true, true, Some(n)) => Some(TimePrecision::Subsecond(match n {
+            1 => SubsecondDigits::S1,
+            2 => SubsecondDigits::S2,
+            _ => SubsecondDigits::S3,
+        })),
+        _ => {
+            return refuse(
+                "cannot show hour, minute, second and fractions in this combination".into(),
+            )
+        }
+    };
+    builder.zone_style = match zone.as_deref() {
+        None => None,
+        Some("long") => Some(ZoneStyle::SpecificLong),
+        Some("shortOffset") => Some(ZoneStyle::LocalizedOffsetShort),
+        Some("longOffset") => Some(ZoneStyle::LocalizedOffsetLong),
+        Some("shortGeneric") => Some(ZoneStyle::GenericShort),
+        Some("longGeneric") => Some(ZoneStyle::GenericLong),
+        Some(_) => Some(ZoneStyle::SpecificShort),
+    };
+    Ok(builder
+        .build_composite()
+        .map_err(|e| format!("Intl.DateTimeFormat cannot show these fields together: {e:?}")))
 }
 
 // ------------------------------------------------------------------ lists, relative time, names
@@ -784,6 +1496,9 @@ fn display_name(
         Some("narrow") => Style::Narrow,
         _ => Style::Long,
     });
+    if opt(options, "languageDisplay")?.as_deref() == Some("standard") {
+        o.language_display = icu_experimental::displaynames::LanguageDisplay::Standard;
+    }
     let prefs = (&locale).into();
     let kind = opt(options, "type")?.unwrap_or_default();
     let bad = |ctx: &Ctx<'_>| {
@@ -831,6 +1546,12 @@ fn display_name(
                 Ok(f) => Ok(Some(f.of(&requested).into_owned())),
                 Err(e) => data_error(ctx, "Intl.DisplayNames", e),
             }
+        }
+        "currency" => {
+            if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_alphabetic()) {
+                return bad(ctx);
+            }
+            Ok(currency_name(&locale, &code.to_ascii_uppercase()))
         }
         other => range_error(
             ctx,
@@ -968,6 +1689,158 @@ fn locale_expand(tag: &str, maximize: bool) -> std::result::Result<String, Strin
     Ok(locale.to_string())
 }
 
+// ------------------------------------------------------------------ supportedValuesOf
+
+/// `Intl.supportedValuesOf(key)`: what caplet's Intl accepts for `key`,
+/// from ICU4X's data (and the tz database `timeZone` reads), sorted.
+fn supported_values(key: &str) -> std::result::Result<Vec<String>, String> {
+    let compute: fn() -> Vec<String> = match key {
+        "calendar" => calendars,
+        // Only the default collation: Intl.Collator refuses the
+        // `collation` option and `-u-co-`.
+        "collation" => Vec::new,
+        "currency" => currencies,
+        "numberingSystem" => numbering_systems,
+        "timeZone" => time_zones,
+        "unit" => || {
+            SANCTIONED_UNITS
+                .iter()
+                .filter(|u| unit_supported(u))
+                .map(|u| u.to_string())
+                .collect()
+        },
+        other => {
+            return Err(format!(
+                "invalid key for Intl.supportedValuesOf: {:?}",
+                shown(other)
+            ))
+        }
+    };
+    thread_local! {
+        /// Each list, computed once per host: the currencies take 17,576
+        /// lookups, work a worker could otherwise repeat at will.
+        static VALUES: RefCell<HashMap<String, Rc<Vec<String>>>> = RefCell::new(HashMap::new());
+    }
+    if let Some(found) = VALUES.with(|v| v.borrow().get(key).cloned()) {
+        return Ok(found.as_ref().clone());
+    }
+    let mut out = compute();
+    out.sort();
+    out.dedup();
+    VALUES.with(|v| v.borrow_mut().insert(key.to_string(), Rc::new(out.clone())));
+    Ok(out)
+}
+
+/// Calendars DateTimeFormat formats with (`-u-ca-`): each of CLDR's
+/// calendar identifiers that ICU4X maps to a calendar of its own.
+fn calendars() -> Vec<String> {
+    use icu_calendar::preferences::CalendarAlgorithm;
+    use icu_calendar::AnyCalendarKind;
+    use icu_locale::extensions::unicode::Value;
+    [
+        "buddhist",
+        "chinese",
+        "coptic",
+        "dangi",
+        "ethioaa",
+        "ethiopic",
+        "gregory",
+        "hebrew",
+        "indian",
+        "islamic-civil",
+        "islamic-tbla",
+        "islamic-umalqura",
+        "iso8601",
+        "japanese",
+        "persian",
+        "roc",
+    ]
+    .into_iter()
+    .filter(|id| {
+        Value::try_from_str(id)
+            .ok()
+            .and_then(|v| CalendarAlgorithm::try_from(&v).ok())
+            .is_some_and(|a| AnyCalendarKind::try_from(a).is_ok())
+    })
+    .map(str::to_string)
+    .collect()
+}
+
+/// ISO 4217 codes ICU4X has a display name for (each three-letter code
+/// looked up in English, which names every code CLDR has).
+fn currencies() -> Vec<String> {
+    let english: Locale = icu_locale::locale!("en");
+    let letters = b'A'..=b'Z';
+    letters
+        .clone()
+        .flat_map(|a| letters.clone().map(move |b| (a, b)))
+        .flat_map(|(a, b)| (b'A'..=b'Z').map(move |c| [a, b, c]))
+        .filter_map(|code| String::from_utf8(code.to_vec()).ok())
+        .filter(|code| currency_name(&english, code).is_some())
+        .collect()
+}
+
+/// Numbering systems ICU4X has digits for (candidates: CLDR's numeric
+/// systems), as `-u-nu-` takes them.
+fn numbering_systems() -> Vec<String> {
+    use icu_decimal::provider::DecimalDigitsV1;
+    use icu_provider::prelude::*;
+    [
+        "adlm", "ahom", "arab", "arabext", "bali", "beng", "bhks", "brah", "cakm", "cham", "deva",
+        "diak", "fullwide", "gara", "gong", "gonm", "gujr", "gukh", "guru", "hanidec", "hmng",
+        "hmnp", "java", "kali", "kawi", "khmr", "knda", "krai", "lana", "lanatham", "laoo", "latn",
+        "lepc", "limb", "mathbold", "mathdbl", "mathmono", "mathsanb", "mathsans", "mlym", "modi",
+        "mong", "mroo", "mtei", "mymr", "mymrepka", "mymrpao", "mymrshan", "mymrtlng", "nagm",
+        "newa", "nkoo", "olck", "onao", "orya", "osma", "outlined", "rohg", "saur", "segment",
+        "shrd", "sind", "sinh", "sora", "sund", "sunu", "takr", "talu", "tamldec", "telu", "thai",
+        "tibt", "tirh", "tnsa", "tols", "vaii", "wara", "wcho",
+    ]
+    .into_iter()
+    .filter(|nu| {
+        DataMarkerAttributes::try_from_str(nu).is_ok_and(|attribute| {
+            let request = DataRequest {
+                id: DataIdentifierBorrowed::for_marker_attributes(attribute),
+                metadata: silent(),
+            };
+            DataProvider::<DecimalDigitsV1>::load(&icu_decimal::provider::Baked, request).is_ok()
+        })
+    })
+    .map(str::to_string)
+    .collect()
+}
+
+/// The canonical IANA names of the tz database's zones.
+fn time_zones() -> Vec<String> {
+    icu_time::zone::iana::IanaParserExtended::new()
+        .iter()
+        .map(|z| z.canonical)
+        .filter(|name| !name.starts_with("Etc/") || *name == "Etc/UTC")
+        .filter(|name| jiff::tz::TimeZone::get(name).is_ok())
+        .map(|name| {
+            if name == "Etc/UTC" {
+                "UTC".to_string()
+            } else {
+                name.to_string()
+            }
+        })
+        .collect()
+}
+
+/// A currency's display name in `locale` (CLDR's, compiled into ICU4X).
+fn currency_name(locale: &Locale, code: &str) -> Option<String> {
+    use icu_experimental::dimension::provider::currency::displayname::CurrencyDisplaynameV1;
+    use icu_provider::prelude::*;
+    let attribute = DataMarkerAttributes::try_from_str(code).ok()?;
+    let data_locale = DataLocale::from(locale);
+    let request = DataRequest {
+        id: DataIdentifierBorrowed::for_marker_attributes_and_locale(attribute, &data_locale),
+        metadata: silent(),
+    };
+    DataProvider::<CurrencyDisplaynameV1>::load(&icu_experimental::provider::Baked, request)
+        .ok()
+        .map(|r| r.payload.get().to_string())
+}
+
 // ------------------------------------------------------------------ the native object
 
 /// Builds the object the JS half of `Intl` calls.
@@ -1058,6 +1931,38 @@ pub fn native<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
                 format_date(&ctx, &tag, &options, ms)
             },
         )?,
+    )?;
+    o.set(
+        "formatNumberToParts",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, tag: String, options: Object<'js>, value: Value<'js>| {
+                format_number_parts(&ctx, &tag, &options, &value, true).map(flatten)
+            },
+        )?,
+    )?;
+    o.set(
+        "formatDateToParts",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, tag: String, options: Object<'js>, ms: f64| {
+                format_date_parts(&ctx, &tag, &options, ms).map(flatten)
+            },
+        )?,
+    )?;
+    o.set(
+        "supportedValuesOf",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, key: String| {
+            supported_values(&key).or_else(|m| range_error(&ctx, &m))
+        })?,
+    )?;
+    o.set(
+        "sanctionedUnits",
+        Function::new(ctx.clone(), || SANCTIONED_UNITS.to_vec())?,
+    )?;
+    o.set(
+        "unitSupported",
+        Function::new(ctx.clone(), |unit: String| unit_supported(&unit))?,
     )?;
     o.set(
         "timeZone",

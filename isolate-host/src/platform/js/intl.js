@@ -102,6 +102,7 @@ function make(native) {
       options = toOptions(options);
       option(options, "localeMatcher", ["lookup", "best fit"]);
       const usage = option(options, "usage", ["sort", "search"], "sort");
+      if (options.collation !== undefined) throw new RangeError("Intl.Collator option collation is not supported (only the default collation)");
       const locale = bestLocale(locales);
       let numeric = options.numeric === undefined ? extension(locale, "kn") === "true" || extension(locale, "kn") === "" : Boolean(options.numeric);
       const caseFirst = option(options, "caseFirst", ["upper", "lower", "false"], extension(locale, "kf") || "false");
@@ -180,21 +181,34 @@ function make(native) {
       const nu = option(options, "numberingSystem", undefined, undefined);
       if (nu !== undefined) throw new RangeError("Intl.NumberFormat option numberingSystem is not supported (use a -u-nu- locale extension)");
       const style = option(options, "style", ["decimal", "percent", "currency", "unit"], "decimal");
-      if (style === "unit") throw new RangeError("Intl.NumberFormat style \"unit\" is not supported");
       let currency = option(options, "currency");
       if (currency !== undefined && !/^[A-Za-z]{3}$/.test(currency)) throw new RangeError(`invalid currency code: ${currency}`);
       if (style === "currency" && currency === undefined) throw new TypeError("currency is required with style \"currency\"");
       const currencyDisplay = option(options, "currencyDisplay", ["code", "symbol", "narrowSymbol", "name"], "symbol");
       const currencySign = option(options, "currencySign", ["standard", "accounting"], "standard");
-      if (currencySign !== "standard") throw new RangeError("Intl.NumberFormat option currencySign \"accounting\" is not supported");
+      const unit = option(options, "unit");
+      if (unit !== undefined && !isUnit(unit)) throw new RangeError(`invalid unit: ${unit.slice(0, 40)}`);
+      if (style === "unit" && unit === undefined) throw new TypeError("unit is required with style \"unit\"");
+      const unitDisplay = option(options, "unitDisplay", ["short", "narrow", "long"], "short");
+      // ICU4X has no data for compound units (CLDR names many, "km/h",
+      // "mpg", which a derivation would get wrong) nor for some simple ones.
+      if (style === "unit" && !native.unitSupported(unit)) throw new RangeError(`Intl.NumberFormat unit "${unit}" is not supported (no locale data)`);
+      // CLDR's percent pattern is the short form; its unit names ("percent", "Prozent") are not in ICU4X's data.
+      if (style === "unit" && unit === "percent" && unitDisplay !== "short") throw new RangeError(`Intl.NumberFormat unit "percent" with unitDisplay "${unitDisplay}" is not supported (no locale data)`);
       const notation = option(options, "notation", ["standard", "scientific", "engineering", "compact"], "standard");
+      // ICU4X has no exponent symbols (CLDR's "E") to format these with.
       if (notation === "scientific" || notation === "engineering") throw new RangeError(`Intl.NumberFormat notation "${notation}" is not supported`);
+      if (notation === "compact" && style !== "decimal" && style !== "currency") throw new RangeError(`Intl.NumberFormat notation "compact" with style "${style}" is not supported`);
       const s = { locale, numberingSystem: numberingSystem(locale), style };
       if (style === "currency") {
         currency = currency.toUpperCase();
         s.currency = currency;
         s.currencyDisplay = currencyDisplay;
         s.currencySign = currencySign;
+      }
+      if (style === "unit") {
+        s.unit = unit;
+        s.unitDisplay = unitDisplay;
       }
       const cd = style === "currency" ? (CURRENCY_DIGITS[currency] ?? 2) : 0;
       if (style === "currency") s.currencyDigits = cd;
@@ -209,6 +223,14 @@ function make(native) {
     }
     static supportedLocalesOf(l, o) { return supportedLocalesOf(l, o); }
   }
+  // ECMA-402 IsWellFormedUnitIdentifier: a sanctioned unit, or two joined by "-per-".
+  let SANCTIONED;
+  function isUnit(unit) {
+    SANCTIONED ??= new Set(native.sanctionedUnits());
+    if (SANCTIONED.has(unit)) return true;
+    const i = unit.indexOf("-per-");
+    return i > 0 && SANCTIONED.has(unit.slice(0, i)) && SANCTIONED.has(unit.slice(i + 5));
+  }
   // The digits the locale's data uses, named as in CLDR.
   const DIGITS = { "٠": "arab", "۰": "arabext", "०": "deva", "০": "beng", "๐": "thai", "〇": "hanidec", "0": "latn" };
   function numberingSystem(locale) {
@@ -219,29 +241,36 @@ function make(native) {
     for (const k in s) n[k] = typeof s[k] === "boolean" ? String(s[k]) : s[k];
     return n;
   }
-    function formatNumber(s, x) {
-    if (typeof x === "bigint") return native.formatNumber(s.locale, s.n, String(x));
-    if (typeof x === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(x)) return native.formatNumber(s.locale, s.n, x.trim());
-    x = Number(x);
-    if (Number.isNaN(x)) return "NaN";
-    if (!Number.isFinite(x)) {
-      const sign = x < 0 ? (s.signDisplay === "never" ? "" : "-") : s.signDisplay === "always" || s.signDisplay === "exceptZero" ? "+" : "";
-      return sign + (s.style === "percent" ? "∞%" : "∞");
-    }
-    return native.formatNumber(s.locale, s.n, x);
+  // What the native half formats: a number, or the exact decimal text of a
+  // BigInt or of a decimal string.
+  function numeric(x) {
+    if (typeof x === "bigint") return String(x);
+    if (typeof x === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(x)) return x.trim();
+    return Number(x);
+  }
+  function formatNumber(s, x) {
+    return native.formatNumber(s.locale, s.n, numeric(x));
+  }
+  function numberToParts(s, x) {
+    return objects(native.formatNumberToParts(s.locale, s.n, numeric(x)));
+  }
+  // [type, value, type, value, …] from the native half as ECMA-402's parts.
+  function objects(flat) {
+    const out = [];
+    for (let i = 0; i < flat.length; i += 2) out.push({ type: flat[i], value: flat[i + 1] });
+    return out;
   }
   getter(NumberFormat.prototype, "format", function () {
     const s = slot(this, NumberFormat);
     return s.bound || (s.bound = (x) => formatNumber(s, x));
   });
   method(NumberFormat.prototype, "formatToParts", function formatToParts(x) {
-    // Parts are not split yet: one literal part keeps the text exact.
-    return [{ type: "literal", value: formatNumber(slot(this, NumberFormat), x) }];
+    return numberToParts(slot(this, NumberFormat), x);
   });
   method(NumberFormat.prototype, "resolvedOptions", function resolvedOptions() {
     const s = slot(this, NumberFormat);
     const out = {};
-    for (const k of ["locale", "numberingSystem", "style", "currency", "currencyDisplay", "currencySign", "minimumIntegerDigits", "minimumFractionDigits", "maximumFractionDigits", "minimumSignificantDigits", "maximumSignificantDigits", "useGrouping", "notation", "compactDisplay", "signDisplay", "roundingIncrement", "roundingMode", "roundingPriority", "trailingZeroDisplay"])
+    for (const k of ["locale", "numberingSystem", "style", "currency", "currencyDisplay", "currencySign", "unit", "unitDisplay", "minimumIntegerDigits", "minimumFractionDigits", "maximumFractionDigits", "minimumSignificantDigits", "maximumSignificantDigits", "useGrouping", "notation", "compactDisplay", "signDisplay", "roundingIncrement", "roundingMode", "roundingPriority", "trailingZeroDisplay"])
       if (s[k] !== undefined) out[k] = s[k];
     return out;
   });
@@ -281,7 +310,7 @@ function make(native) {
 
   // ---------------------------------------------------------------- DateTimeFormat
   const FIELDS = {
-    weekday: [["narrow", "EEEEE"], ["short", "EEE"], ["long", "EEEE"]],
+    weekday: [["narrow", "EEEEE"], ["short", "E"], ["long", "EEEE"]],
     era: [["narrow", "GGGGG"], ["short", "G"], ["long", "GGGG"]],
     year: [["2-digit", "yy"], ["numeric", "y"]],
     month: [["2-digit", "MM"], ["numeric", "M"], ["narrow", "MMMMM"], ["short", "MMM"], ["long", "MMMM"]],
@@ -330,24 +359,34 @@ function make(native) {
       }
       if (hourCycle && (s.hour || timeStyle)) { s.hourCycle = hourCycle; s.hour12 = hourCycle === "h11" || hourCycle === "h12"; skeleton = skeleton.replace(/j/g, s.hour12 ? "h" : "H"); }
       s.n = { skeleton, dateStyle, timeStyle, hourCycle, timeZone: tz };
+      for (const k of [...Object.keys(FIELDS), "fractionalSecondDigits"]) if (s[k] !== undefined) s.n[k] = s[k];
       define(this, SLOT.DateTimeFormat, { value: s });
+      // Formatting checks that ICU4X writes each field as asked (a
+      // RangeError otherwise): at instants where, in any time zone and hour
+      // cycle, some hour and every other field has one digit, so a width
+      // ICU4X does not keep fails here, not on some later date.
       native.formatDate(locale, s.n, 0);
+      if (Object.values(s.n).includes("2-digit")) for (const h of [6, 12, 18]) native.formatDate(locale, s.n, h * 3600e3);
     }
     static supportedLocalesOf(l, o) { return supportedLocalesOf(l, o); }
   }
     DateTimeFormat.defaults = "date";
   const thisTimeValue = Date.prototype.valueOf;
-  function formatDate(s, d) {
+  function timeValue(d) {
     const ms = d === undefined ? Date.now() : typeof d === "object" && d !== null && d instanceof Date ? thisTimeValue.call(d) : Number(d);
     if (!Number.isFinite(ms)) throw new RangeError("invalid time value");
-    return native.formatDate(s.locale, s.n, ms);
+    return ms;
+  }
+  function formatDate(s, d) {
+    return native.formatDate(s.locale, s.n, timeValue(d));
   }
   getter(DateTimeFormat.prototype, "format", function () {
     const s = slot(this, DateTimeFormat);
     return s.bound || (s.bound = (d) => formatDate(s, d));
   });
   method(DateTimeFormat.prototype, "formatToParts", function formatToParts(d) {
-    return [{ type: "literal", value: formatDate(slot(this, DateTimeFormat), d) }];
+    const s = slot(this, DateTimeFormat);
+    return objects(native.formatDateToParts(s.locale, s.n, timeValue(d)));
   });
   method(DateTimeFormat.prototype, "resolvedOptions", function resolvedOptions() {
     const s = slot(this, DateTimeFormat);
@@ -373,6 +412,7 @@ function make(native) {
       options = toOptions(options);
       option(options, "localeMatcher", ["lookup", "best fit"]);
       const locale = bestLocale(locales);
+      if (options.numberingSystem !== undefined) throw new RangeError("Intl.RelativeTimeFormat option numberingSystem is not supported (use a -u-nu- locale extension)");
       const s = { locale, style: option(options, "style", ["long", "short", "narrow"], "long"), numeric: option(options, "numeric", ["always", "auto"], "always"), numberingSystem: numberingSystem(locale) };
       define(this, SLOT.RelativeTimeFormat, { value: s });
     }
@@ -474,7 +514,8 @@ function make(native) {
       const style = option(options, "style", ["narrow", "short", "long"], "long");
       const type = option(options, "type", ["language", "region", "script", "currency", "calendar", "dateTimeField"]);
       if (type === undefined) throw new TypeError("Intl.DisplayNames option type is required");
-      if (!["language", "region", "script"].includes(type)) throw new RangeError(`Intl.DisplayNames type "${type}" is not supported`);
+      // ICU4X has no names of calendars or date fields.
+      if (!["language", "region", "script", "currency"].includes(type)) throw new RangeError(`Intl.DisplayNames type "${type}" is not supported`);
       const fallback = option(options, "fallback", ["code", "none"], "code");
       const languageDisplay = option(options, "languageDisplay", ["dialect", "standard"], "dialect");
       const s = { locale: bestLocale(locales), style, type, fallback };
@@ -486,9 +527,11 @@ function make(native) {
     method(DisplayNames.prototype, "of", function of(code) {
     const s = slot(this, DisplayNames);
     code = str(code);
+    // Codes are ASCII (a lone surrogate cannot reach the native half).
+    if (!/^[\x21-\x7e]{1,255}$/.test(code)) throw new RangeError(`invalid code for Intl.DisplayNames of type ${s.type}: ${JSON.stringify(code.slice(0, 40))}`);
     const name = native.displayName(s.locale, s, code);
     if (name !== undefined && name !== null) return name;
-    return s.fallback === "code" ? (s.type === "region" ? code.toUpperCase() : code) : undefined;
+    return s.fallback === "code" ? (s.type === "region" || s.type === "currency" ? code.toUpperCase() : code) : undefined;
   });
   method(DisplayNames.prototype, "resolvedOptions", function resolvedOptions() {
     const { locale, style, type, fallback, languageDisplay } = slot(this, DisplayNames);
@@ -561,7 +604,7 @@ function make(native) {
   }
   method(Intl, "getCanonicalLocales", function getCanonicalLocales(locales) { return canonicalizeList(locales); });
   method(Intl, "supportedValuesOf", function supportedValuesOf(key) {
-    throw new RangeError(`Intl.supportedValuesOf is not supported (key ${str(key)})`);
+    return native.supportedValuesOf(str(key));
   });
   tag(Intl, "Intl");
 
