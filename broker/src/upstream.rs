@@ -294,21 +294,45 @@ impl UpstreamConfig {
     }
 
     /// `text` from the upstream, on one line, without the secrets of this
-    /// configuration.
+    /// configuration, and at most [`MAX_ERROR_TEXT_BYTES`] long (an error
+    /// text becomes an exception's message).
     fn redact(&self, text: &str) -> String {
-        one_line(&self.redactor.redact(text))
+        bounded(one_line(&self.redactor.redact(text)))
     }
 
-    /// `json` with the secrets of this configuration replaced by
-    /// `[redacted]`; `None` when that would leave it invalid JSON (the
-    /// secret spans its syntax).
-    fn redact_json(&self, json: String) -> Option<String> {
-        let redacted = self.redactor.redact(&json);
-        if redacted == json {
-            return Some(json);
-        }
-        serde_json::from_str::<Value>(&redacted).ok()?;
-        Some(redacted)
+    /// `value` with every string and key in it redacted (the secrets of
+    /// this configuration replaced by `[redacted]`), as JSON. The strings
+    /// are redacted before they are serialised, where a `"` or `\` of a
+    /// secret would be escaped. `None` when a secret is still in the JSON
+    /// (in a number, or across its syntax).
+    fn redact_json(&self, mut value: Value) -> Option<String> {
+        redact_value(&self.redactor, &mut value);
+        let json = value.to_string();
+        (self.redactor.redact(&json) == json).then_some(json)
+    }
+
+    /// `tools` as listed, with the secrets of this configuration taken out
+    /// of their names, descriptions and schemas (they reach `caplet types`,
+    /// `caplet audit` and method names). A tool whose name holds a secret
+    /// is refused: it would be called by a name the upstream does not know.
+    fn redact_tools(&self, tools: Vec<Tool>) -> Result<Vec<Tool>, String> {
+        tools
+            .into_iter()
+            .map(|tool| {
+                let mut value = serde_json::to_value(&tool)
+                    .map_err(|e| format!("tools/list: {}", self.redact(&e.to_string())))?;
+                redact_value(&self.redactor, &mut value);
+                let redacted: Tool = serde_json::from_value(value)
+                    .map_err(|e| format!("tools/list: {}", self.redact(&e.to_string())))?;
+                if redacted.name != tool.name {
+                    return Err(format!(
+                        "bad_tool_name: {:?}: a tool name holds a secret of the configuration",
+                        shortened(&redacted.name)
+                    ));
+                }
+                Ok(redacted)
+            })
+            .collect()
     }
 
     /// Starts the server, lists its tools and stops it (`caplet types`,
@@ -317,9 +341,9 @@ impl UpstreamConfig {
         let running = self.connect().await.map_err(|e| self.unavailable(e))?;
         let tools = list(&running.peer().clone())
             .await
-            .map_err(|e| self.unavailable(self.redact(&e)))?;
+            .map_err(|e| self.unavailable(self.redact(&e)));
         let _ = running.cancel().await;
-        Ok(tools)
+        self.redact_tools(tools?).map_err(|e| self.unavailable(e))
     }
 
     fn unavailable(&self, why: String) -> Error {
@@ -381,7 +405,7 @@ const RESERVED_TOOL_NAMES: &[&str] = &[
 fn check_tool_names<'a>(names: impl Iterator<Item = &'a str>) -> Result<(), String> {
     let mut seen = std::collections::HashSet::new();
     for name in names {
-        let bad = |why: &str| Err(format!("bad_tool_name: {name:?}: {why}"));
+        let bad = |why: &str| Err(format!("bad_tool_name: {:?}: {why}", shortened(name)));
         if name.is_empty() || name.len() > MAX_TOOL_NAME_BYTES {
             return bad(&format!("a tool name is 1-{MAX_TOOL_NAME_BYTES} bytes"));
         }
@@ -396,6 +420,17 @@ fn check_tool_names<'a>(names: impl Iterator<Item = &'a str>) -> Result<(), Stri
         }
     }
     Ok(())
+}
+
+/// Most characters of a tool name an error shows.
+const SHOWN_NAME_CHARS: usize = 64;
+
+/// `name`, cut after [`SHOWN_NAME_CHARS`] characters (with `…`).
+fn shortened(name: &str) -> String {
+    match name.char_indices().nth(SHOWN_NAME_CHARS) {
+        Some((at, _)) => format!("{}…", &name[..at]),
+        None => name.to_string(),
+    }
 }
 
 /// One tool: its name, its argument checker and its description.
@@ -435,15 +470,16 @@ impl Upstream {
         let running = config.connect().await.map_err(failed)?;
         let peer = running.peer().clone();
         let listed = list(&peer).await.map_err(|e| failed(config.redact(&e)))?;
+        let listed = config.redact_tools(listed).map_err(failed)?;
         check_tool_names(listed.iter().map(|t| &*t.name)).map_err(failed)?;
         let mut tools = Vec::new();
         for tool in listed {
             let schema = Value::Object((*tool.input_schema).clone());
             let validator = jsonschema::validator_for(&schema).map_err(|e| {
-                failed(format!(
+                failed(config.redact(&format!(
                     "tool {:?}: its inputSchema is not a valid JSON Schema: {e}",
                     tool.name
-                ))
+                )))
             })?;
             tools.push(ToolEntry { tool, validator });
         }
@@ -595,9 +631,9 @@ impl Upstream {
                 self.config.redact(&text())
             )));
         }
-        let json = match &result.structured_content {
-            Some(value) => value.to_string(),
-            None => Value::String(text()).to_string(),
+        let json = match result.structured_content.clone() {
+            Some(value) => value,
+            None => Value::String(text()),
         };
         let json = self.config.redact_json(json).ok_or_else(|| {
             capnp::Error::failed(format!(
@@ -768,6 +804,48 @@ fn object_type(s: &serde_json::Map<String, Value>, depth: usize) -> String {
 
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Longest error text of an upstream passed on (a tool error, an MCP
+/// error's message), in bytes; the rest is cut with a note.
+pub const MAX_ERROR_TEXT_BYTES: usize = 4096;
+
+/// `text` cut to [`MAX_ERROR_TEXT_BYTES`] on a character boundary, with a
+/// note saying how much was cut.
+fn bounded(mut text: String) -> String {
+    if text.len() <= MAX_ERROR_TEXT_BYTES {
+        return text;
+    }
+    let total = text.len();
+    let mut end = MAX_ERROR_TEXT_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    let _ = write!(text, "… ({} of {total} bytes cut)", total - end);
+    text
+}
+
+/// Replaces the secrets `redactor` knows in every string and key of
+/// `value`.
+fn redact_value(redactor: &caplet_egress::secrets::Redactor, value: &mut Value) {
+    match value {
+        Value::String(text) => {
+            let redacted = redactor.redact(text);
+            if redacted != *text {
+                *text = redacted;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| redact_value(redactor, v)),
+        Value::Object(map) => {
+            let entries = std::mem::take(map);
+            for (key, mut item) in entries {
+                redact_value(redactor, &mut item);
+                map.insert(redactor.redact(&key), item);
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
 }
 
 /// The last error of `error`'s chain (the cause, without the layers of
@@ -1186,14 +1264,96 @@ mod tests {
             &secrets,
         )
         .expect("config");
-        let plain = r#"{"a":2,"c":"no secret"}"#.to_string();
-        assert_eq!(config.redact_json(plain.clone()), Some(plain));
+        let plain = json!({"a": 2, "c": "no secret"});
+        assert_eq!(config.redact_json(plain.clone()), Some(plain.to_string()));
         assert_eq!(
-            config.redact_json(r#"{"echo":"Bearer tok-123456"}"#.into()),
+            config.redact_json(json!({"echo": "Bearer tok-123456"})),
             Some(r#"{"echo":"Bearer [redacted]"}"#.into())
         );
-        // Blanking this one would break the JSON: the result is refused.
-        assert_eq!(config.redact_json(r#"{"a":1,"b":2}"#.into()), None);
+        // In a string, a `"` of the secret is escaped in the JSON: it is
+        // redacted before; keys too.
+        assert_eq!(
+            config.redact_json(json!({"echo": "k=1,\"b;", "1,\"b": [true]})),
+            Some(r#"{"[redacted]":[true],"echo":"k=[redacted];"}"#.into())
+        );
+        // Across the JSON's syntax it cannot be: the result is refused.
+        assert_eq!(config.redact_json(json!({"a": 1, "b": 2})), None);
+    }
+
+    #[test]
+    fn secrets_with_quotes_or_backslashes_are_redacted_in_results() {
+        let mut secrets = caplet_egress::Secrets::new();
+        secrets.insert("key", "pa\"ss\\w0rd").unwrap();
+        let config = UpstreamConfig::new(
+            "calc",
+            &server(
+                None,
+                Some("http://a/mcp"),
+                &[],
+                &[("X-Key", "{secret:key}")],
+            ),
+            &secrets,
+        )
+        .expect("config");
+        let text = Value::String("the key is pa\"ss\\w0rd".into());
+        assert_eq!(
+            config.redact_json(text),
+            Some(r#""the key is [redacted]""#.into())
+        );
+    }
+
+    #[test]
+    fn error_texts_of_an_upstream_are_redacted_then_cut() {
+        let mut secrets = caplet_egress::Secrets::new();
+        secrets.insert("tok", "s3cr3t-token-value").unwrap();
+        let config = UpstreamConfig::new(
+            "calc",
+            &server(
+                None,
+                Some("http://a/mcp"),
+                &[],
+                &[("X-Key", "{secret:tok}")],
+            ),
+            &secrets,
+        )
+        .expect("config");
+        let short = config.redact("bad s3cr3t-token-value");
+        assert_eq!(short, "bad [redacted]");
+        // The secret sits across the cut: it is redacted before the cut.
+        let long = format!(
+            "{}s3cr3t-token-value{}",
+            "é".repeat(2040),
+            "x".repeat(100_000)
+        );
+        let text = config.redact(&long);
+        assert!(!text.contains("s3cr"), "{}", &text[4000..]);
+        assert_eq!(
+            text,
+            format!(
+                "{}[redacted]xxxxxx… (99994 of 104090 bytes cut)",
+                "é".repeat(2040)
+            )
+        );
+        // A cut inside a character keeps the character whole.
+        let text = config.redact(&format!("x{}", "é".repeat(3000)));
+        assert!(
+            text.starts_with(&format!("x{}", "é".repeat(2047))),
+            "{text}"
+        );
+        assert!(text.ends_with("é… (1906 of 6001 bytes cut)"), "{text}");
+    }
+
+    #[test]
+    fn a_bad_tool_name_is_shown_shortened() {
+        let long = "x".repeat(10_000);
+        let error = check_tool_names([long.as_str()].into_iter()).unwrap_err();
+        assert_eq!(
+            error,
+            format!(
+                "bad_tool_name: \"{}…\": a tool name is 1-128 bytes",
+                "x".repeat(SHOWN_NAME_CHARS)
+            )
+        );
     }
 
     #[test]
@@ -1324,6 +1484,9 @@ mod tests {
             Tools,
             /// Pages of this many tools, each naming a next page.
             Endless(usize),
+            /// `echo`, with the test's secret in its description and
+            /// schema, and in a second tool's name when `true`.
+            Leaky(bool),
         }
 
         #[derive(Clone)]
@@ -1356,6 +1519,23 @@ mod tests {
                             .map(tool)
                             .to_vec(),
                     )),
+                    Listing::Leaky(in_name) => {
+                        let mut echo = tool("echo".into());
+                        echo.description = Some("Sends s3cr3t-token-value along.".into());
+                        let schema = json!({
+                            "type": "object",
+                            "properties": { "s3cr3t-token-value": { "enum": ["s3cr3t-token-value"] } },
+                        });
+                        let Value::Object(schema) = schema else {
+                            unreachable!()
+                        };
+                        echo.input_schema = Arc::new(schema);
+                        let mut tools = vec![echo];
+                        if in_name {
+                            tools.push(tool("get-s3cr3t-token-value".into()));
+                        }
+                        Ok(ListToolsResult::with_all_items(tools))
+                    }
                     Listing::Endless(size) => {
                         let page: usize = request
                             .and_then(|r| r.cursor)
@@ -1529,6 +1709,54 @@ mod tests {
             // redacted.
             let whoami = up.call(method(&up, "whoami"), "{}").await.expect("whoami");
             assert_eq!(whoami, r#""you sent Bearer [redacted]""#);
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn the_tools_an_upstream_lists_are_redacted() {
+        local(async {
+            let running = fake::serve(fake::Server {
+                listing: fake::Listing::Leaky(false),
+            })
+            .await;
+            let configs = http_config(&running.url, None);
+            let up = Upstreams::default()
+                .get(&configs, "remote")
+                .await
+                .expect("started");
+            let listed = configs["remote"].list_tools().await.expect("listed");
+            for tools in [up.tools().cloned().collect::<Vec<_>>(), listed] {
+                let json = serde_json::to_string(&tools).expect("json");
+                assert!(!json.contains("s3cr3t"), "{json}");
+                assert_eq!(
+                    tools[0].description.as_deref(),
+                    Some("Sends [redacted] along.")
+                );
+                assert_eq!(
+                    Value::Object((*tools[0].input_schema).clone()),
+                    json!({
+                        "type": "object",
+                        "properties": { "[redacted]": { "enum": ["[redacted]"] } },
+                    })
+                );
+            }
+            // A tool name with the secret is refused (the name would not be
+            // the upstream's), without showing it.
+            let running = fake::serve(fake::Server {
+                listing: fake::Listing::Leaky(true),
+            })
+            .await;
+            let configs = http_config(&running.url, None);
+            let error = match Upstreams::default().get(&configs, "remote").await {
+                Err(e) => e.to_string(),
+                Ok(_) => panic!("started"),
+            };
+            assert_eq!(
+                error,
+                "unavailable: mcp:remote: bad_tool_name: \"get-[redacted]\": \
+                 a tool name holds a secret of the configuration"
+            );
         })
         .await
     }
