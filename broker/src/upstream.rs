@@ -107,6 +107,8 @@ pub struct UpstreamConfig {
     /// The secrets `env` or `headers` use, taken out of whatever the
     /// upstream answers (it could echo a credential back).
     redactor: caplet_egress::secrets::Redactor,
+    /// The length of the longest of them, in bytes.
+    longest_secret: usize,
 }
 
 impl std::fmt::Debug for UpstreamConfig {
@@ -212,6 +214,7 @@ impl UpstreamConfig {
             transport,
             call_timeout,
             redactor: caplet_egress::secrets::Redactor::new(used.iter().map(String::as_str)),
+            longest_secret: used.iter().map(String::len).max().unwrap_or(0),
         })
     }
 
@@ -269,7 +272,11 @@ impl UpstreamConfig {
                 config.custom_headers = headers.iter().cloned().collect();
                 config.max_json_response_size = crate::upstream_http::MAX_RESPONSE_BYTES;
                 let transport = StreamableHttpClientTransport::with_client(
-                    crate::upstream_http::HttpClient::new(url.clone()),
+                    crate::upstream_http::HttpClient::new(
+                        url.clone(),
+                        self.redactor.clone(),
+                        self.longest_secret,
+                    ),
                     config,
                 );
                 tokio::time::timeout(START_TIMEOUT, ().serve(transport)).await

@@ -9,13 +9,15 @@
 //! Every request carries the configured headers (credentials from
 //! `[secrets]`, filled in by the broker). Every answer is bounded: a JSON
 //! body or a POST's event stream at [`MAX_RESPONSE_BYTES`], an error's text
-//! at [`MAX_ERROR_BYTES`]. The upstream is the operator's choice, so unlike
+//! at [`MAX_ERROR_BYTES`] (the configured secrets are taken out of it
+//! before it is cut, so none leaves a prefix). The upstream is the operator's choice, so unlike
 //! the `http` built-in no address is refused.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use caplet_egress::secrets::Redactor;
 use caplet_egress::url::Url;
 use futures::stream::BoxStream;
 use futures::StreamExt;
@@ -90,14 +92,23 @@ pub struct HttpClient {
     /// Connections kept for the next requests (keep-alive): one is used
     /// again once its last response has been read to its end.
     pool: Arc<Mutex<Vec<Sender>>>,
+    /// Takes the configured secrets out of error answers.
+    redactor: Arc<Redactor>,
+    /// Bytes of an error answer read past [`MAX_ERROR_BYTES`] before it is
+    /// redacted, so that a secret across the cut is seen whole.
+    slack: usize,
 }
 
 impl HttpClient {
-    /// A client of `url` (checked by `Url::parse`).
-    pub fn new(url: Url) -> Self {
+    /// A client of `url` (checked by `Url::parse`) whose error texts are
+    /// redacted with `redactor`; `longest_secret` is the length of the
+    /// longest secret it knows, in bytes.
+    pub fn new(url: Url, redactor: Redactor, longest_secret: usize) -> Self {
         Self {
             url: Arc::new(url),
             pool: Arc::default(),
+            redactor: Arc::new(redactor),
+            slack: redaction_slack(longest_secret),
         }
     }
 
@@ -232,24 +243,47 @@ async fn read_body(response: Response<Incoming>, limit: usize) -> HttpResult<Byt
     }
 }
 
-/// A failed status as an error: its code and the start of its text, on
-/// one line.
-async fn refused(response: Response<Incoming>) -> StreamableHttpError<Error> {
-    let status = response.status();
-    let mut body = Vec::new();
-    let mut stream = response.into_body().into_data_stream();
-    while body.len() < MAX_ERROR_BYTES {
-        match stream.next().await {
-            Some(Ok(chunk)) => body.extend_from_slice(&chunk),
-            _ => break,
-        }
-    }
-    refusal(status, &body).into()
+/// The most bytes a secret of `longest` bytes takes in a text the
+/// [`Redactor`] searches: percent-encoded twice (`%252D`, 5 bytes a byte).
+fn redaction_slack(longest: usize) -> usize {
+    longest.saturating_mul(5)
 }
 
-/// The error of an answer with `status` and the start of `body`.
-fn refusal(status: StatusCode, body: &[u8]) -> Error {
-    let text = String::from_utf8_lossy(&body[..body.len().min(MAX_ERROR_BYTES)]);
+impl HttpClient {
+    /// A failed status as an error: its code and the start of its text,
+    /// redacted, on one line.
+    async fn refused(&self, response: Response<Incoming>) -> StreamableHttpError<Error> {
+        let status = response.status();
+        let mut body = Vec::new();
+        let mut stream = response.into_body().into_data_stream();
+        while body.len() < MAX_ERROR_BYTES + self.slack {
+            match stream.next().await {
+                Some(Ok(chunk)) => body.extend_from_slice(&chunk),
+                _ => break,
+            }
+        }
+        self.refusal(status, &body).into()
+    }
+
+    /// The error of an answer with `status` and the start of `body`.
+    fn refusal(&self, status: StatusCode, body: &[u8]) -> Error {
+        refusal(status, body, &self.redactor, self.slack)
+    }
+}
+
+/// The error of an answer with `status` and the start of `body`: its
+/// first [`MAX_ERROR_BYTES`] + `slack` bytes are redacted, then cut to
+/// [`MAX_ERROR_BYTES`] (cutting first could leave a secret's prefix).
+fn refusal(status: StatusCode, body: &[u8], redactor: &Redactor, slack: usize) -> Error {
+    let window = &body[..body.len().min(MAX_ERROR_BYTES + slack)];
+    let mut text = redactor.redact(&String::from_utf8_lossy(window));
+    if text.len() > MAX_ERROR_BYTES {
+        let mut end = MAX_ERROR_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let reason = status.canonical_reason().unwrap_or("");
     Error::UpstreamRefused {
@@ -310,10 +344,10 @@ impl StreamableHttpClient for HttpClient {
                     Ok(error @ ServerJsonRpcMessage::Error(_)) => {
                         Ok(StreamableHttpPostResponse::Json(error, new_session))
                     }
-                    _ => Err(refusal(status, &body).into()),
+                    _ => Err(self.refusal(status, &body).into()),
                 };
             }
-            return Err(refused(response).await);
+            return Err(self.refused(response).await);
         }
         if is_type(&response, EVENT_STREAM) {
             return Ok(StreamableHttpPostResponse::Sse(
@@ -356,7 +390,7 @@ impl StreamableHttpClient for HttpClient {
         if status.is_success() || status == StatusCode::METHOD_NOT_ALLOWED {
             return Ok(());
         }
-        Err(refused(response).await)
+        Err(self.refused(response).await)
     }
 
     async fn get_stream(
@@ -388,7 +422,7 @@ impl StreamableHttpClient for HttpClient {
             return Err(StreamableHttpError::SessionExpired);
         }
         if !status.is_success() {
-            return Err(refused(response).await);
+            return Err(self.refused(response).await);
         }
         if !is_type(&response, EVENT_STREAM) {
             return Err(StreamableHttpError::UnexpectedContentType(
@@ -421,6 +455,24 @@ pub fn check_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_answer_is_redacted_before_it_is_cut() {
+        let secret = "s3cr3t-token-value";
+        let redactor = Redactor::new([secret]);
+        let slack = redaction_slack(secret.len());
+        // The secret starts 6 bytes before the cut.
+        let body = format!("{}{secret} and more", "x".repeat(MAX_ERROR_BYTES - 6));
+        let error = refusal(StatusCode::BAD_REQUEST, body.as_bytes(), &redactor, slack);
+        let text = error.to_string();
+        assert!(!text.contains("s3cr"), "{text}");
+        assert!(text.ends_with("xxxxxx[redac"), "{text}");
+        // Percent-encoded twice, it is found whole too.
+        let encoded: String = secret.bytes().map(|b| format!("%25{b:02X}")).collect();
+        let body = format!("{}{encoded}", "x".repeat(MAX_ERROR_BYTES - 6));
+        let text = refusal(StatusCode::BAD_REQUEST, body.as_bytes(), &redactor, slack).to_string();
+        assert!(text.ends_with("xxxxxx[redac"), "{text}");
+    }
 
     #[test]
     fn configured_headers_are_checked_without_showing_their_values() {
