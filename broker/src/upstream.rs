@@ -16,9 +16,11 @@
 //! while it starts wait for that one start, and a failed start answers the
 //! grants of its backoff period at once. A supervisor task owns the running
 //! client: when the process dies, or a call finds the transport broken
-//! (the HTTP server cannot be reached), it starts or connects again (after
-//! 50 ms, doubling up to 5 s while that fails). While it is down, calls
-//! answer `disconnected`. Each call has a timeout (`call_timeout_ms`),
+//! (the HTTP server cannot be reached, its connection broke, it forgot the
+//! session), it starts or connects again (after 50 ms, doubling up to 5 s
+//! while that fails). While it is down, calls answer `disconnected`. An
+//! answer the server did give (an error status, a body over the limit)
+//! fails its call alone ([`call_failure`]). Each call has a timeout (`call_timeout_ms`),
 //! answering `timeout`; `tools/list` is read for at most [`MAX_TOOL_PAGES`]
 //! pages and [`MAX_TOOLS`] tools.
 //!
@@ -26,7 +28,9 @@
 //! variables of the broker's) plus the server's `env`, an HTTP server the
 //! `headers`, both with their `{secret:NAME}` placeholders filled in here.
 //! Workers, `caplet types` and `caplet audit` see only their names, and the
-//! secrets are replaced by `[redacted]` in whatever the upstream answers.
+//! secrets are replaced by `[redacted]` in whatever the upstream answers
+//! (every string and key of a result or of the tools listed, and error
+//! texts, which are then cut to [`MAX_ERROR_TEXT_BYTES`]).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -602,27 +606,15 @@ impl Upstream {
                     self.config.call_timeout.as_millis()
                 ))
             })?
-            .map_err(|e| match e {
-                rmcp::ServiceError::McpError(e) => capnp::Error::failed(format!(
-                    "upstream: {name}(): {}",
-                    self.config.redact(&e.message)
-                )),
-                e
-                @ (rmcp::ServiceError::TransportSend(_) | rmcp::ServiceError::TransportClosed) => {
+            .map_err(|e| {
+                let (error, ends_run) = call_failure(&self.config, name, e);
+                if ends_run {
                     // The transport failed (the process died, the server
                     // cannot be reached): this run is over, and the
                     // supervisor starts another after its backoff.
                     self.end_run(run);
-                    capnp::Error::disconnected(format!(
-                        "disconnected: mcp:{upstream}: {name}(): {}",
-                        self.config.redact(&innermost(&e))
-                    ))
                 }
-                // An answer that is not a tool result, and the like.
-                other => capnp::Error::failed(format!(
-                    "upstream: {name}(): {}",
-                    self.config.redact(&other.to_string())
-                )),
+                error
             })?;
         let text = || {
             result
@@ -654,6 +646,56 @@ impl Upstream {
             )));
         }
         Ok(json)
+    }
+}
+
+/// The error a call of tool `name` answers when its request failed, and
+/// whether the failure ends the run it was made on.
+///
+/// rmcp wraps every error of the transport as `TransportSend`. Only a
+/// broken transport ends the run (the supervisor then starts another): a
+/// process whose pipe is gone, a server that cannot be reached or whose
+/// connection broke (after one retry on a fresh connection, see
+/// [`crate::upstream_http`]), a session the server no longer knows. An
+/// answer the server did give, however bad (an error status, a body over
+/// the limit, JSON that is not JSON-RPC), fails that call alone.
+fn call_failure(
+    config: &UpstreamConfig,
+    name: &str,
+    error: rmcp::ServiceError,
+) -> (capnp::Error, bool) {
+    use rmcp::transport::streamable_http_client::StreamableHttpError as Http;
+    let upstream = &config.name;
+    let disconnected = |why: &(dyn std::error::Error + 'static)| {
+        let why = config.redact(&innermost(why));
+        let error = format!("disconnected: mcp:{upstream}: {name}(): {why}");
+        (capnp::Error::disconnected(error), true)
+    };
+    let failed = |why: String| {
+        let error = format!("upstream: {name}(): {}", config.redact(&why));
+        (capnp::Error::failed(error), false)
+    };
+    match error {
+        rmcp::ServiceError::McpError(e) => failed(e.message.to_string()),
+        e @ rmcp::ServiceError::TransportClosed => disconnected(&e),
+        rmcp::ServiceError::TransportSend(e) => match e.error.downcast_ref::<Http<Error>>() {
+            // Not over HTTP: a process's pipe is broken.
+            None => disconnected(&e),
+            Some(
+                Http::Client(Error::UpstreamUnreachable { .. } | Error::UpstreamHttp(_))
+                | Http::SessionExpired
+                | Http::TransportChannelClosed,
+            ) => disconnected(&e),
+            Some(Http::ResponseBodyTooLarge { max_size }) => (
+                capnp::Error::failed(format!(
+                    "too_large: mcp:{upstream}: the answer to {name}() is over the limit of {max_size} bytes"
+                )),
+                false,
+            ),
+            Some(other) => failed(innermost(other)),
+        },
+        // An answer that is not a tool result, and the like.
+        other => failed(other.to_string()),
     }
 }
 
@@ -1499,6 +1541,8 @@ mod tests {
         #[derive(Clone)]
         pub struct Server {
             pub listing: Listing,
+            /// Notified when a call of `hang` arrives.
+            pub hanging: Arc<tokio::sync::Notify>,
         }
 
         fn tool(name: String) -> Tool {
@@ -1568,7 +1612,10 @@ mod tests {
                         .and_then(|t| t.as_str().map(str::to_string))
                         .unwrap_or_default(),
                     // Never answers.
-                    "hang" => std::future::pending().await,
+                    "hang" => {
+                        self.hanging.notify_one();
+                        std::future::pending().await
+                    }
                     // Echoes the credential it was sent.
                     "whoami" => context
                         .extensions
@@ -1593,6 +1640,10 @@ mod tests {
             pub sessions: Arc<AtomicUsize>,
             /// TCP connections accepted.
             pub connections: Arc<AtomicUsize>,
+            /// How many of the next POSTs to answer `429 Too Many
+            /// Requests` (its text holds the test's secret) instead of
+            /// passing them to the MCP server.
+            pub refuse: Arc<AtomicUsize>,
             task: tokio::task::JoinHandle<()>,
         }
 
@@ -1627,6 +1678,8 @@ mod tests {
             let address = listener.local_addr().expect("address");
             let accepted = Arc::new(AtomicUsize::new(0));
             let counted = accepted.clone();
+            let refuse = Arc::new(AtomicUsize::new(0));
+            let refusing = refuse.clone();
             let task = tokio::spawn(async move {
                 // Aborting the server aborts its connections too.
                 let mut connections = tokio::task::JoinSet::new();
@@ -1637,11 +1690,31 @@ mod tests {
                     // delayed ACK).
                     let _ = stream.set_nodelay(true);
                     let service = service.clone();
+                    let refusing = refusing.clone();
                     connections.spawn(async move {
                         let handler = hyper::service::service_fn(
                             move |request: hyper::Request<hyper::body::Incoming>| {
                                 let service = service.clone();
-                                async move { Ok::<_, Infallible>(service.handle(request).await) }
+                                let refused = request.method() == hyper::Method::POST
+                                    && refusing
+                                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                                            n.checked_sub(1)
+                                        })
+                                        .is_ok();
+                                async move {
+                                    if refused {
+                                        let body = http_body_util::Full::new(bytes::Bytes::from(
+                                            "slow down, s3cr3t-token-value",
+                                        ));
+                                        let mut response = hyper::Response::new(
+                                            http_body_util::BodyExt::boxed(body),
+                                        );
+                                        *response.status_mut() =
+                                            hyper::StatusCode::TOO_MANY_REQUESTS;
+                                        return Ok::<_, Infallible>(response);
+                                    }
+                                    Ok::<_, Infallible>(service.handle(request).await)
+                                }
                             },
                         );
                         let _ = hyper::server::conn::http1::Builder::new()
@@ -1655,6 +1728,7 @@ mod tests {
                 address,
                 sessions,
                 connections: accepted,
+                refuse,
                 task,
             }
         }
@@ -1687,6 +1761,7 @@ mod tests {
         local(async {
             let running = fake::serve(fake::Server {
                 listing: fake::Listing::Tools,
+                hanging: Default::default(),
             })
             .await;
             let configs = http_config(&running.url, None);
@@ -1725,6 +1800,7 @@ mod tests {
         local(async {
             let running = fake::serve(fake::Server {
                 listing: fake::Listing::Leaky(false),
+                hanging: Default::default(),
             })
             .await;
             let configs = http_config(&running.url, None);
@@ -1752,6 +1828,7 @@ mod tests {
             // the upstream's), without showing it.
             let running = fake::serve(fake::Server {
                 listing: fake::Listing::Leaky(true),
+                hanging: Default::default(),
             })
             .await;
             let configs = http_config(&running.url, None);
@@ -1773,6 +1850,7 @@ mod tests {
         local(async {
             let running = fake::serve(fake::Server {
                 listing: fake::Listing::Tools,
+                hanging: Default::default(),
             })
             .await;
             let configs = http_config(&running.url, None);
@@ -1879,6 +1957,7 @@ mod tests {
             ] {
                 let running = fake::serve(fake::Server {
                     listing: fake::Listing::Endless(size),
+                    hanging: Default::default(),
                 })
                 .await;
                 let configs = http_config(&running.url, None);
@@ -1897,6 +1976,7 @@ mod tests {
         local(async {
             let running = fake::serve(fake::Server {
                 listing: fake::Listing::Tools,
+                hanging: Default::default(),
             })
             .await;
             let configs = http_config(&running.url, Some(300));
@@ -1931,10 +2011,101 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_error_status_fails_its_call_alone_and_keeps_the_session() {
+        local(async {
+            let hanging = std::sync::Arc::new(tokio::sync::Notify::new());
+            let running = fake::serve(fake::Server {
+                listing: fake::Listing::Tools,
+                hanging: hanging.clone(),
+            })
+            .await;
+            let configs = http_config(&running.url, None);
+            let up = Upstreams::default()
+                .get(&configs, "remote")
+                .await
+                .expect("started");
+            // A call in flight meanwhile.
+            let hang = up.call(method(&up, "hang"), "{}");
+            let refused = async {
+                hanging.notified().await;
+                running.refuse.store(1, std::sync::atomic::Ordering::SeqCst);
+                let refused = up.call(method(&up, "echo"), r#"{"text":"hi"}"#).await;
+                let after = up.call(method(&up, "echo"), r#"{"text":"after"}"#).await;
+                (refused, after)
+            };
+            let (refused, after) = tokio::select! {
+                biased;
+                // Still waiting for its answer: not cut off by the error.
+                ended = hang => panic!("the call in flight ended: {ended:?}"),
+                both = refused => both,
+            };
+            let refused = refused.expect_err("refused");
+            assert_eq!(
+                refused.extra,
+                "upstream: echo(): the upstream refused the request: \
+                 HTTP 429: Too Many Requests: slow down, [redacted]"
+            );
+            assert_eq!(crate::calls::outcome_of(&refused), "upstream");
+            assert_eq!(after.expect("after"), r#""after""#);
+            assert!(*up.up().borrow());
+            assert_eq!(running.sessions(), 1, "the session was kept");
+        })
+        .await
+    }
+
+    #[test]
+    fn an_answer_over_the_limit_is_too_large_and_keeps_the_run() {
+        use rmcp::transport::streamable_http_client::StreamableHttpError;
+        let configs = http_config("http://127.0.0.1:1/mcp", None);
+        let config = &configs["remote"];
+        let send = |error: StreamableHttpError<Error>| {
+            rmcp::ServiceError::TransportSend(rmcp::transport::DynamicTransportError::from_parts(
+                "test",
+                std::any::TypeId::of::<()>(),
+                Box::new(error),
+            ))
+        };
+        let (error, ends_run) = call_failure(
+            config,
+            "big",
+            send(StreamableHttpError::ResponseBodyTooLarge { max_size: 64 }),
+        );
+        assert!(!ends_run);
+        assert_eq!(
+            error.extra,
+            "too_large: mcp:remote: the answer to big() is over the limit of 64 bytes"
+        );
+        assert_eq!(crate::calls::outcome_of(&error), "too_large");
+        let (error, ends_run) = call_failure(
+            config,
+            "big",
+            send(StreamableHttpError::UnexpectedContentType(Some(
+                "text/html".into(),
+            ))),
+        );
+        assert!(!ends_run);
+        assert_eq!(crate::calls::outcome_of(&error), "upstream");
+        // A connection that broke ends the run.
+        let (error, ends_run) = call_failure(
+            config,
+            "big",
+            send(StreamableHttpError::Client(Error::UpstreamHttp(
+                "connection closed before message completed".into(),
+            ))),
+        );
+        assert!(ends_run);
+        assert_eq!(
+            error.extra,
+            "disconnected: mcp:remote: big(): http: connection closed before message completed"
+        );
+    }
+
+    #[tokio::test]
     async fn an_http_upstream_that_is_down_answers_disconnected_until_it_is_back() {
         local(async {
             let running = fake::serve(fake::Server {
                 listing: fake::Listing::Tools,
+                hanging: Default::default(),
             })
             .await;
             let address = running.address;
@@ -1964,6 +2135,7 @@ mod tests {
             let back = fake::serve_on(
                 fake::Server {
                     listing: fake::Listing::Tools,
+                    hanging: Default::default(),
                 },
                 address,
             )

@@ -16,6 +16,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use tokio::time::Instant;
+
 use bytes::Bytes;
 use caplet_egress::secrets::Redactor;
 use caplet_egress::url::Url;
@@ -82,6 +84,12 @@ pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 /// Most idle connections kept for the next requests of one upstream.
 pub const MAX_IDLE_CONNECTIONS: usize = 8;
 
+/// How long a kept connection may wait for its next request, counted from
+/// its last response's start: below the keep-alive timeouts of common
+/// servers (uvicorn's is 5 s), so a request rarely meets a connection the
+/// server is closing as it arrives.
+pub const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// An HTTP/1.1 connection's sending half.
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
@@ -89,9 +97,10 @@ type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 #[derive(Clone)]
 pub struct HttpClient {
     url: Arc<Url>,
-    /// Connections kept for the next requests (keep-alive): one is used
-    /// again once its last response has been read to its end.
-    pool: Arc<Mutex<Vec<Sender>>>,
+    /// Connections kept for the next requests (keep-alive), with when
+    /// their last response began: one is used again once that response
+    /// has been read to its end, if it is not older than [`IDLE_TIMEOUT`].
+    pool: Arc<Mutex<Vec<(Sender, Instant)>>>,
     /// Takes the configured secrets out of error answers.
     redactor: Arc<Redactor>,
     /// Bytes of an error answer read past [`MAX_ERROR_BYTES`] before it is
@@ -131,43 +140,58 @@ impl HttpClient {
         builder
     }
 
-    fn pool(&self) -> std::sync::MutexGuard<'_, Vec<Sender>> {
+    fn pool(&self) -> std::sync::MutexGuard<'_, Vec<(Sender, Instant)>> {
         self.pool.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// An idle connection ready for a request; closed ones are dropped.
+    /// Drops the kept connections that are closed or too old.
+    fn prune(pool: &mut Vec<(Sender, Instant)>) {
+        let now = Instant::now();
+        pool.retain(|(sender, since)| !sender.is_closed() && now - *since < IDLE_TIMEOUT);
+    }
+
+    /// An idle connection ready for a request.
     fn idle(&self) -> Option<Sender> {
         let mut pool = self.pool();
-        pool.retain(|sender| !sender.is_closed());
-        let ready = pool.iter().position(Sender::is_ready)?;
-        Some(pool.swap_remove(ready))
+        Self::prune(&mut pool);
+        let ready = pool.iter().position(|(sender, _)| sender.is_ready())?;
+        Some(pool.swap_remove(ready).0)
     }
 
     /// Keeps `sender` for later requests, if there is room.
     fn keep(&self, sender: Sender) {
         let mut pool = self.pool();
-        pool.retain(|sender| !sender.is_closed());
+        Self::prune(&mut pool);
         if pool.len() < MAX_IDLE_CONNECTIONS {
-            pool.push(sender);
+            pool.push((sender, Instant::now()));
         }
     }
 
-    /// Sends `request` on an idle connection, or on a new one.
+    /// Sends `request` on an idle connection, or on a new one. A kept
+    /// connection that breaks before a response head (the server closed
+    /// it as the request arrived) is given up, and the request is sent
+    /// once more on a new connection.
     async fn send(&self, mut request: Request<Full<Bytes>>) -> Result<Response<Incoming>, Error> {
         while let Some(mut sender) = self.idle() {
+            let again = copy(&request);
             match sender.try_send_request(request).await {
                 Ok(response) => {
                     self.keep(sender);
                     return Ok(response);
                 }
-                // Closed before it was sent (the server ended an idle
-                // connection): another connection gets it.
+                // Closed before it was sent: another connection gets it.
                 Err(mut e) => match e.take_message() {
                     Some(unsent) => request = unsent,
+                    None if broke_early(e.error()) => return self.send_new(again).await,
                     None => return Err(e.into_error().into()),
                 },
             }
         }
+        self.send_new(request).await
+    }
+
+    /// Sends `request` on a new connection.
+    async fn send_new(&self, request: Request<Full<Bytes>>) -> Result<Response<Incoming>, Error> {
         let mut sender = self.connect().await?;
         let response = sender.send_request(request).await?;
         self.keep(sender);
@@ -205,6 +229,34 @@ impl HttpClient {
                 ))
             })?
     }
+}
+
+/// A copy of `request` (its body is bytes in memory), to send it again.
+fn copy(request: &Request<Full<Bytes>>) -> Request<Full<Bytes>> {
+    let mut copy = Request::new(request.body().clone());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    copy
+}
+
+/// Whether `error` is a connection that ended before a response head:
+/// closed (EOF) or reset by the server.
+fn broke_early(error: &hyper::Error) -> bool {
+    use std::error::Error as _;
+    let reset = error
+        .source()
+        .and_then(|e| e.downcast_ref::<std::io::Error>())
+        .is_some_and(|e| {
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+            )
+        });
+    error.is_incomplete_message() || error.is_canceled() || reset
 }
 
 async fn handshake<S>(stream: S) -> Result<Sender, Error>
@@ -455,6 +507,96 @@ pub fn check_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Reads one request head (the requests here have no body); `false`
+    /// at the end of the connection.
+    async fn read_request(stream: &mut tokio::net::TcpStream) -> bool {
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            match stream.read(&mut byte).await {
+                Ok(1) => head.push(byte[0]),
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    /// A raw HTTP/1.1 server on 127.0.0.1 answering `ok` to each request;
+    /// on its first connection it reads the request after `answered` ones
+    /// and closes it unanswered (as a server does whose keep-alive timeout
+    /// ends as the request arrives). Counts the connections it accepts.
+    async fn raw_server(answered: usize) -> (Url, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = Url::parse(&format!(
+            "http://{}/mcp",
+            listener.local_addr().expect("address")
+        ))
+        .expect("url");
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counted = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let first = counted.fetch_add(1, Ordering::SeqCst) == 0;
+                tokio::spawn(async move {
+                    let mut served = 0;
+                    while read_request(&mut stream).await {
+                        if first && served == answered {
+                            return;
+                        }
+                        let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if stream.write_all(ok).await.is_err() {
+                            return;
+                        }
+                        served += 1;
+                    }
+                });
+            }
+        });
+        (url, accepted)
+    }
+
+    async fn get(client: &HttpClient) -> Result<String, Error> {
+        let request = client
+            .request(Method::GET, None, HashMap::new())
+            .body(Full::new(Bytes::new()))
+            .expect("request");
+        let response = client.send(request).await?;
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok(String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn a_kept_connection_closed_as_a_request_arrives_is_retried_on_a_new_one() {
+        let (url, accepted) = raw_server(1).await;
+        let client = HttpClient::new(url, Redactor::default(), 0);
+        assert_eq!(get(&client).await.expect("first"), "ok");
+        // The kept connection is closed by the server as this arrives.
+        assert_eq!(get(&client).await.expect("second"), "ok");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+        // The new connection is kept.
+        assert_eq!(get(&client).await.expect("third"), "ok");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_connection_idle_past_its_timeout_is_not_used_again() {
+        let (url, accepted) = raw_server(usize::MAX).await;
+        let client = HttpClient::new(url, Redactor::default(), 0);
+        assert_eq!(get(&client).await.expect("first"), "ok");
+        assert_eq!(get(&client).await.expect("kept"), "ok");
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        tokio::time::pause();
+        tokio::time::advance(IDLE_TIMEOUT).await;
+        tokio::time::resume();
+        assert_eq!(get(&client).await.expect("after"), "ok");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
 
     #[test]
     fn an_error_answer_is_redacted_before_it_is_cut() {
