@@ -1057,7 +1057,8 @@ enum Slot {
 /// The upstreams a broker has started, by name.
 ///
 /// A start is single-flight: the grants that need an upstream while it is
-/// being started wait for that one start. A failed start is remembered for
+/// being started wait for that one start, which runs as a task of its own
+/// (a grant cancelled meanwhile does not stall it). A failed start is remembered for
 /// a backoff (50 ms after the first failure, doubling up to 5 s, like the
 /// restarts of a running upstream): grants during it answer its error at once,
 /// and the first grant after it starts the upstream again.
@@ -1108,12 +1109,15 @@ impl Upstreams {
         start.await.map_err(Error::Unavailable)
     }
 
-    /// A start of `config` that records its outcome in its slot (even when
-    /// the grant that began it is gone): up, or failed for `delay`.
+    /// A start of `config`, run as a task of its own so that it completes
+    /// (and [`START_TIMEOUT`] runs) whether or not a grant still awaits
+    /// it, and records its outcome in its slot: up, or failed for `delay`.
+    /// Needs a `LocalSet`.
     fn begin(&self, name: &str, config: UpstreamConfig, delay: Duration) -> Start {
         let slots = Rc::downgrade(&self.slots);
         let name = name.to_string();
-        async move {
+        let failed = format!("mcp:{name}: its start ended before it was done");
+        let task = tokio::task::spawn_local(async move {
             let started = Upstream::start(config).await;
             if let Some(slots) = slots.upgrade() {
                 let slot = match &started {
@@ -1127,9 +1131,12 @@ impl Upstreams {
                 slots.borrow_mut().insert(name, slot);
             }
             started
-        }
-        .boxed_local()
-        .shared()
+        });
+        // A task fails to join only if it panicked or its runtime is
+        // shutting down.
+        async move { task.await.unwrap_or_else(|_| Err(failed)) }
+            .boxed_local()
+            .shared()
     }
 }
 
@@ -1543,6 +1550,8 @@ mod tests {
             pub listing: Listing,
             /// Notified when a call of `hang` arrives.
             pub hanging: Arc<tokio::sync::Notify>,
+            /// Notified when `tools/list` is answered.
+            pub listed: Arc<tokio::sync::Notify>,
         }
 
         fn tool(name: String) -> Tool {
@@ -1563,6 +1572,7 @@ mod tests {
                 request: Option<PaginatedRequestParams>,
                 _context: RequestContext<RoleServer>,
             ) -> Result<ListToolsResult, ErrorData> {
+                self.listed.notify_one();
                 match self.listing {
                     Listing::Tools => Ok(ListToolsResult::with_all_items(
                         ["echo", "hang", "whoami"]
@@ -1762,6 +1772,7 @@ mod tests {
             let running = fake::serve(fake::Server {
                 listing: fake::Listing::Tools,
                 hanging: Default::default(),
+                listed: Default::default(),
             })
             .await;
             let configs = http_config(&running.url, None);
@@ -1801,6 +1812,7 @@ mod tests {
             let running = fake::serve(fake::Server {
                 listing: fake::Listing::Leaky(false),
                 hanging: Default::default(),
+                listed: Default::default(),
             })
             .await;
             let configs = http_config(&running.url, None);
@@ -1829,6 +1841,7 @@ mod tests {
             let running = fake::serve(fake::Server {
                 listing: fake::Listing::Leaky(true),
                 hanging: Default::default(),
+                listed: Default::default(),
             })
             .await;
             let configs = http_config(&running.url, None);
@@ -1851,6 +1864,7 @@ mod tests {
             let running = fake::serve(fake::Server {
                 listing: fake::Listing::Tools,
                 hanging: Default::default(),
+                listed: Default::default(),
             })
             .await;
             let configs = http_config(&running.url, None);
@@ -1866,6 +1880,35 @@ mod tests {
             let again = upstreams.get(&configs, "remote").await.expect("again");
             assert!(Rc::ptr_eq(&a, &again));
             assert_eq!(running.sessions(), 1);
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_start_goes_on_when_the_grant_that_began_it_is_cancelled() {
+        local(async {
+            let listed = std::sync::Arc::new(tokio::sync::Notify::new());
+            let running = fake::serve(fake::Server {
+                listing: fake::Listing::Tools,
+                hanging: Default::default(),
+                listed: listed.clone(),
+            })
+            .await;
+            let configs = http_config(&running.url, None);
+            let upstreams = Upstreams::default();
+            {
+                // The grant is cancelled mid-start (after its first poll).
+                let grant = upstreams.get(&configs, "remote");
+                futures::pin_mut!(grant);
+                assert!(futures::poll!(grant.as_mut()).is_pending());
+            }
+            // Nothing awaits the start now: it goes on by itself.
+            tokio::time::timeout(Duration::from_secs(30), listed.notified())
+                .await
+                .expect("the tools were listed");
+            let up = upstreams.get(&configs, "remote").await.expect("started");
+            assert_eq!(up.tools().count(), 3);
+            assert_eq!(running.sessions(), 1, "one start");
         })
         .await
     }
@@ -1958,6 +2001,7 @@ mod tests {
                 let running = fake::serve(fake::Server {
                     listing: fake::Listing::Endless(size),
                     hanging: Default::default(),
+                    listed: Default::default(),
                 })
                 .await;
                 let configs = http_config(&running.url, None);
@@ -1977,6 +2021,7 @@ mod tests {
             let running = fake::serve(fake::Server {
                 listing: fake::Listing::Tools,
                 hanging: Default::default(),
+                listed: Default::default(),
             })
             .await;
             let configs = http_config(&running.url, Some(300));
@@ -2017,6 +2062,7 @@ mod tests {
             let running = fake::serve(fake::Server {
                 listing: fake::Listing::Tools,
                 hanging: hanging.clone(),
+                listed: Default::default(),
             })
             .await;
             let configs = http_config(&running.url, None);
@@ -2106,6 +2152,7 @@ mod tests {
             let running = fake::serve(fake::Server {
                 listing: fake::Listing::Tools,
                 hanging: Default::default(),
+                listed: Default::default(),
             })
             .await;
             let address = running.address;
@@ -2136,6 +2183,7 @@ mod tests {
                 fake::Server {
                     listing: fake::Listing::Tools,
                     hanging: Default::default(),
+                    listed: Default::default(),
                 },
                 address,
             )
