@@ -699,13 +699,10 @@ fn call_failure(
     }
 }
 
-/// The TypeScript of `tools` of upstream `name` granted as `binding`: the
-/// interface's name, and its declaration.
-pub fn declarations<'a>(
-    name: &str,
-    binding: &str,
-    tools: impl Iterator<Item = &'a Tool>,
-) -> (String, String) {
+/// The name of the TypeScript interface of an upstream granted as
+/// `binding`: `my_calc` and `my-calc` are both `MyCalcTools` (the caller
+/// makes the names of one declaration unique).
+pub fn type_name(binding: &str) -> String {
     let mut type_name: String = binding
         .split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|p| !p.is_empty())
@@ -717,6 +714,16 @@ pub fn declarations<'a>(
         })
         .collect();
     type_name.push_str("Tools");
+    type_name
+}
+
+/// The TypeScript of `tools` of upstream `name`, declared as interface
+/// `type_name`.
+pub fn declarations<'a>(
+    name: &str,
+    type_name: &str,
+    tools: impl Iterator<Item = &'a Tool>,
+) -> String {
     let mut out = format!(
         "/** The tools of the MCP server `{name}`. A tool error rejects with an RpcError; arguments that do not match its schema, with a TypeError. */\ninterface {type_name} {{\n"
     );
@@ -738,7 +745,7 @@ pub fn declarations<'a>(
         );
     }
     out.push_str("}\n");
-    (type_name, out)
+    out
 }
 
 /// A property name as TS writes it.
@@ -1249,8 +1256,8 @@ mod tests {
             ),
         );
         let odd = tool("get-page", "", json!({ "type": "object" }), None);
-        let (name, text) = declarations("calc", "my_calc", [&add, &odd].into_iter());
-        assert_eq!(name, "MyCalcTools");
+        assert_eq!(type_name("my_calc"), "MyCalcTools");
+        let text = declarations("calc", "MyCalcTools", [&add, &odd].into_iter());
         assert!(text.contains("interface MyCalcTools {\n"), "{text}");
         assert!(text.contains("  /** Add two numbers. */\n"), "{text}");
         assert!(
