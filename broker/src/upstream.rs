@@ -616,9 +616,8 @@ impl Upstream {
                 }
                 error
             })?;
-        let text = || {
-            result
-                .content
+        let text = |content: &[rmcp::model::ContentBlock]| {
+            content
                 .iter()
                 .filter_map(|c| c.as_text().map(|t| t.text.as_str()))
                 .collect::<Vec<_>>()
@@ -627,12 +626,12 @@ impl Upstream {
         if result.is_error == Some(true) {
             return Err(capnp::Error::failed(format!(
                 "tool_error: {name}(): {}",
-                self.config.redact(&text())
+                self.config.redact(&text(&result.content))
             )));
         }
-        let json = match result.structured_content.clone() {
+        let json = match result.structured_content {
             Some(value) => value,
-            None => Value::String(text()),
+            None => Value::String(text(&result.content)),
         };
         let json = self.config.redact_json(json).ok_or_else(|| {
             capnp::Error::failed(format!(
