@@ -85,7 +85,8 @@ pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 pub const MAX_IDLE_CONNECTIONS: usize = 8;
 
 /// How long a kept connection may wait for its next request, counted from
-/// its last response's start: below the keep-alive timeouts of common
+/// its last response's start or from when it was last seen still busy with
+/// it (a lower bound of its idle time): below the keep-alive timeouts of common
 /// servers (uvicorn's is 5 s), so a request rarely meets a connection the
 /// server is closing as it arrives.
 pub const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
@@ -98,7 +99,7 @@ type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 pub struct HttpClient {
     url: Arc<Url>,
     /// Connections kept for the next requests (keep-alive), with when
-    /// their last response began: one is used again once that response
+    /// they were last known busy: one is used again once that response
     /// has been read to its end, if it is not older than [`IDLE_TIMEOUT`].
     pool: Arc<Mutex<Vec<(Sender, Instant)>>>,
     /// Takes the configured secrets out of error answers.
@@ -144,10 +145,16 @@ impl HttpClient {
         self.pool.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Drops the kept connections that are closed or too old.
+    /// Drops the kept connections that are closed or idle too long; one
+    /// still busy with its response counts as idle from now on.
     fn prune(pool: &mut Vec<(Sender, Instant)>) {
         let now = Instant::now();
-        pool.retain(|(sender, since)| !sender.is_closed() && now - *since < IDLE_TIMEOUT);
+        pool.retain_mut(|(sender, since)| {
+            if !sender.is_closed() && !sender.is_ready() {
+                *since = now;
+            }
+            !sender.is_closed() && now - *since < IDLE_TIMEOUT
+        });
     }
 
     /// An idle connection ready for a request.
