@@ -85,9 +85,19 @@ pub fn declarations_with_upstreams(
     let mut sorted: Vec<&UpstreamBinding> = upstreams.iter().collect();
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
     let mut extra = Extra::default();
+    let mut taken = std::collections::HashSet::new();
     for up in sorted {
         let tools: Vec<Tool> = up.tools.iter().map(refs_inlined).collect();
-        let (type_name, decls) = crate::upstream::declarations(&up.server, &up.name, tools.iter());
+        // Bindings whose names differ only in punctuation (`my_calc`,
+        // `my-calc`) get `MyCalcTools`, `MyCalcTools2`, … rather than one
+        // merged interface.
+        let base = crate::upstream::type_name(&up.name);
+        let type_name = std::iter::once(base.clone())
+            .chain((2..).map(|n| format!("{base}{n}")))
+            .find(|name| !taken.contains(name))
+            .unwrap_or(base);
+        taken.insert(type_name.clone());
+        let decls = crate::upstream::declarations(&up.server, &type_name, tools.iter());
         extra.env.push((
             up.name.clone(),
             type_name,
@@ -159,6 +169,42 @@ mod tests {
             interface_id: builtin_interface(kind).unwrap(),
         })
         .collect()
+    }
+
+    #[test]
+    fn upstreams_whose_binding_names_normalise_alike_get_distinct_types() {
+        let tool = |name: &str| {
+            let schema = serde_json::json!({ "type": "object" });
+            let serde_json::Value::Object(schema) = schema else {
+                unreachable!()
+            };
+            Tool::new(name.to_string(), String::new(), Arc::new(schema))
+        };
+        let upstreams = [("my_calc", "calc", "add"), ("my-calc", "other", "sub")].map(
+            |(name, server, tool_name)| UpstreamBinding {
+                name: name.into(),
+                server: server.into(),
+                tools: vec![tool(tool_name)],
+            },
+        );
+        let text = declarations_with_upstreams(&[], &upstreams).expect("declarations");
+        assert_eq!(text.matches("interface MyCalcTools {").count(), 1, "{text}");
+        assert_eq!(
+            text.matches("interface MyCalcTools2 {").count(),
+            1,
+            "{text}"
+        );
+        assert!(text.contains("  \"my-calc\": MyCalcTools;\n"), "{text}");
+        assert!(text.contains("  my_calc: MyCalcTools2;\n"), "{text}");
+        let (first, second) = text.split_once("interface MyCalcTools2 {").expect("both");
+        assert!(
+            first.contains("sub(args") && !first.contains("add(args"),
+            "{text}"
+        );
+        assert!(
+            second.contains("add(args") && !second.contains("sub(args"),
+            "{text}"
+        );
     }
 
     #[test]

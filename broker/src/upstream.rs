@@ -16,9 +16,11 @@
 //! while it starts wait for that one start, and a failed start answers the
 //! grants of its backoff period at once. A supervisor task owns the running
 //! client: when the process dies, or a call finds the transport broken
-//! (the HTTP server cannot be reached), it starts or connects again (after
-//! 50 ms, doubling up to 5 s while that fails). While it is down, calls
-//! answer `disconnected`. Each call has a timeout (`call_timeout_ms`),
+//! (the HTTP server cannot be reached, its connection broke, it forgot the
+//! session), it starts or connects again (after 50 ms, doubling up to 5 s
+//! while that fails). While it is down, calls answer `disconnected`. An
+//! answer the server did give (an error status, a body over the limit)
+//! fails its call alone ([`call_failure`]). Each call has a timeout (`call_timeout_ms`),
 //! answering `timeout`; `tools/list` is read for at most [`MAX_TOOL_PAGES`]
 //! pages and [`MAX_TOOLS`] tools.
 //!
@@ -26,7 +28,9 @@
 //! variables of the broker's) plus the server's `env`, an HTTP server the
 //! `headers`, both with their `{secret:NAME}` placeholders filled in here.
 //! Workers, `caplet types` and `caplet audit` see only their names, and the
-//! secrets are replaced by `[redacted]` in whatever the upstream answers.
+//! secrets are replaced by `[redacted]` in whatever the upstream answers
+//! (every string and key of a result or of the tools listed, and error
+//! texts, which are then cut to [`MAX_ERROR_TEXT_BYTES`]).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -107,6 +111,8 @@ pub struct UpstreamConfig {
     /// The secrets `env` or `headers` use, taken out of whatever the
     /// upstream answers (it could echo a credential back).
     redactor: caplet_egress::secrets::Redactor,
+    /// The length of the longest of them, in bytes.
+    longest_secret: usize,
 }
 
 impl std::fmt::Debug for UpstreamConfig {
@@ -212,6 +218,7 @@ impl UpstreamConfig {
             transport,
             call_timeout,
             redactor: caplet_egress::secrets::Redactor::new(used.iter().map(String::as_str)),
+            longest_secret: used.iter().map(String::len).max().unwrap_or(0),
         })
     }
 
@@ -269,7 +276,11 @@ impl UpstreamConfig {
                 config.custom_headers = headers.iter().cloned().collect();
                 config.max_json_response_size = crate::upstream_http::MAX_RESPONSE_BYTES;
                 let transport = StreamableHttpClientTransport::with_client(
-                    crate::upstream_http::HttpClient::new(url.clone()),
+                    crate::upstream_http::HttpClient::new(
+                        url.clone(),
+                        self.redactor.clone(),
+                        self.longest_secret,
+                    ),
                     config,
                 );
                 tokio::time::timeout(START_TIMEOUT, ().serve(transport)).await
@@ -294,21 +305,45 @@ impl UpstreamConfig {
     }
 
     /// `text` from the upstream, on one line, without the secrets of this
-    /// configuration.
+    /// configuration, and at most [`MAX_ERROR_TEXT_BYTES`] long (an error
+    /// text becomes an exception's message).
     fn redact(&self, text: &str) -> String {
-        one_line(&self.redactor.redact(text))
+        bounded(one_line(&self.redactor.redact(text)))
     }
 
-    /// `json` with the secrets of this configuration replaced by
-    /// `[redacted]`; `None` when that would leave it invalid JSON (the
-    /// secret spans its syntax).
-    fn redact_json(&self, json: String) -> Option<String> {
-        let redacted = self.redactor.redact(&json);
-        if redacted == json {
-            return Some(json);
-        }
-        serde_json::from_str::<Value>(&redacted).ok()?;
-        Some(redacted)
+    /// `value` with every string and key in it redacted (the secrets of
+    /// this configuration replaced by `[redacted]`), as JSON. The strings
+    /// are redacted before they are serialised, where a `"` or `\` of a
+    /// secret would be escaped. `None` when a secret is still in the JSON
+    /// (in a number, or across its syntax).
+    fn redact_json(&self, mut value: Value) -> Option<String> {
+        redact_value(&self.redactor, &mut value);
+        let json = value.to_string();
+        (self.redactor.redact(&json) == json).then_some(json)
+    }
+
+    /// `tools` as listed, with the secrets of this configuration taken out
+    /// of their names, descriptions and schemas (they reach `caplet types`,
+    /// `caplet audit` and method names). A tool whose name holds a secret
+    /// is refused: it would be called by a name the upstream does not know.
+    fn redact_tools(&self, tools: Vec<Tool>) -> Result<Vec<Tool>, String> {
+        tools
+            .into_iter()
+            .map(|tool| {
+                let mut value = serde_json::to_value(&tool)
+                    .map_err(|e| format!("tools/list: {}", self.redact(&e.to_string())))?;
+                redact_value(&self.redactor, &mut value);
+                let redacted: Tool = serde_json::from_value(value)
+                    .map_err(|e| format!("tools/list: {}", self.redact(&e.to_string())))?;
+                if redacted.name != tool.name {
+                    return Err(format!(
+                        "bad_tool_name: {:?}: a tool name holds a secret of the configuration",
+                        shortened(&redacted.name)
+                    ));
+                }
+                Ok(redacted)
+            })
+            .collect()
     }
 
     /// Starts the server, lists its tools and stops it (`caplet types`,
@@ -317,9 +352,9 @@ impl UpstreamConfig {
         let running = self.connect().await.map_err(|e| self.unavailable(e))?;
         let tools = list(&running.peer().clone())
             .await
-            .map_err(|e| self.unavailable(self.redact(&e)))?;
+            .map_err(|e| self.unavailable(self.redact(&e)));
         let _ = running.cancel().await;
-        Ok(tools)
+        self.redact_tools(tools?).map_err(|e| self.unavailable(e))
     }
 
     fn unavailable(&self, why: String) -> Error {
@@ -381,7 +416,7 @@ const RESERVED_TOOL_NAMES: &[&str] = &[
 fn check_tool_names<'a>(names: impl Iterator<Item = &'a str>) -> Result<(), String> {
     let mut seen = std::collections::HashSet::new();
     for name in names {
-        let bad = |why: &str| Err(format!("bad_tool_name: {name:?}: {why}"));
+        let bad = |why: &str| Err(format!("bad_tool_name: {:?}: {why}", shortened(name)));
         if name.is_empty() || name.len() > MAX_TOOL_NAME_BYTES {
             return bad(&format!("a tool name is 1-{MAX_TOOL_NAME_BYTES} bytes"));
         }
@@ -396,6 +431,17 @@ fn check_tool_names<'a>(names: impl Iterator<Item = &'a str>) -> Result<(), Stri
         }
     }
     Ok(())
+}
+
+/// Most characters of a tool name an error shows.
+const SHOWN_NAME_CHARS: usize = 64;
+
+/// `name`, cut after [`SHOWN_NAME_CHARS`] characters (with `…`).
+fn shortened(name: &str) -> String {
+    match name.char_indices().nth(SHOWN_NAME_CHARS) {
+        Some((at, _)) => format!("{}…", &name[..at]),
+        None => name.to_string(),
+    }
 }
 
 /// One tool: its name, its argument checker and its description.
@@ -435,15 +481,16 @@ impl Upstream {
         let running = config.connect().await.map_err(failed)?;
         let peer = running.peer().clone();
         let listed = list(&peer).await.map_err(|e| failed(config.redact(&e)))?;
+        let listed = config.redact_tools(listed).map_err(failed)?;
         check_tool_names(listed.iter().map(|t| &*t.name)).map_err(failed)?;
         let mut tools = Vec::new();
         for tool in listed {
             let schema = Value::Object((*tool.input_schema).clone());
             let validator = jsonschema::validator_for(&schema).map_err(|e| {
-                failed(format!(
+                failed(config.redact(&format!(
                     "tool {:?}: its inputSchema is not a valid JSON Schema: {e}",
                     tool.name
-                ))
+                )))
             })?;
             tools.push(ToolEntry { tool, validator });
         }
@@ -559,31 +606,18 @@ impl Upstream {
                     self.config.call_timeout.as_millis()
                 ))
             })?
-            .map_err(|e| match e {
-                rmcp::ServiceError::McpError(e) => capnp::Error::failed(format!(
-                    "upstream: {name}(): {}",
-                    self.config.redact(&e.message)
-                )),
-                e
-                @ (rmcp::ServiceError::TransportSend(_) | rmcp::ServiceError::TransportClosed) => {
+            .map_err(|e| {
+                let (error, ends_run) = call_failure(&self.config, name, e);
+                if ends_run {
                     // The transport failed (the process died, the server
                     // cannot be reached): this run is over, and the
                     // supervisor starts another after its backoff.
                     self.end_run(run);
-                    capnp::Error::disconnected(format!(
-                        "disconnected: mcp:{upstream}: {name}(): {}",
-                        self.config.redact(&innermost(&e))
-                    ))
                 }
-                // An answer that is not a tool result, and the like.
-                other => capnp::Error::failed(format!(
-                    "upstream: {name}(): {}",
-                    self.config.redact(&other.to_string())
-                )),
+                error
             })?;
-        let text = || {
-            result
-                .content
+        let text = |content: &[rmcp::model::ContentBlock]| {
+            content
                 .iter()
                 .filter_map(|c| c.as_text().map(|t| t.text.as_str()))
                 .collect::<Vec<_>>()
@@ -592,12 +626,12 @@ impl Upstream {
         if result.is_error == Some(true) {
             return Err(capnp::Error::failed(format!(
                 "tool_error: {name}(): {}",
-                self.config.redact(&text())
+                self.config.redact(&text(&result.content))
             )));
         }
-        let json = match &result.structured_content {
-            Some(value) => value.to_string(),
-            None => Value::String(text()).to_string(),
+        let json = match result.structured_content {
+            Some(value) => value,
+            None => Value::String(text(&result.content)),
         };
         let json = self.config.redact_json(json).ok_or_else(|| {
             capnp::Error::failed(format!(
@@ -614,13 +648,60 @@ impl Upstream {
     }
 }
 
-/// The TypeScript of `tools` of upstream `name` granted as `binding`: the
-/// interface's name, and its declaration.
-pub fn declarations<'a>(
+/// The error a call of tool `name` answers when its request failed, and
+/// whether the failure ends the run it was made on.
+///
+/// rmcp wraps every error of the transport as `TransportSend`. Only a
+/// broken transport ends the run (the supervisor then starts another): a
+/// process whose pipe is gone, a server that cannot be reached or whose
+/// connection broke (after one retry on a fresh connection, see
+/// [`crate::upstream_http`]), a session the server no longer knows. An
+/// answer the server did give, however bad (an error status, a body over
+/// the limit, JSON that is not JSON-RPC), fails that call alone.
+fn call_failure(
+    config: &UpstreamConfig,
     name: &str,
-    binding: &str,
-    tools: impl Iterator<Item = &'a Tool>,
-) -> (String, String) {
+    error: rmcp::ServiceError,
+) -> (capnp::Error, bool) {
+    use rmcp::transport::streamable_http_client::StreamableHttpError as Http;
+    let upstream = &config.name;
+    let disconnected = |why: &(dyn std::error::Error + 'static)| {
+        let why = config.redact(&innermost(why));
+        let error = format!("disconnected: mcp:{upstream}: {name}(): {why}");
+        (capnp::Error::disconnected(error), true)
+    };
+    let failed = |why: String| {
+        let error = format!("upstream: {name}(): {}", config.redact(&why));
+        (capnp::Error::failed(error), false)
+    };
+    match error {
+        rmcp::ServiceError::McpError(e) => failed(e.message.to_string()),
+        e @ rmcp::ServiceError::TransportClosed => disconnected(&e),
+        rmcp::ServiceError::TransportSend(e) => match e.error.downcast_ref::<Http<Error>>() {
+            // Not over HTTP: a process's pipe is broken.
+            None => disconnected(&e),
+            Some(
+                Http::Client(Error::UpstreamUnreachable { .. } | Error::UpstreamHttp(_))
+                | Http::SessionExpired
+                | Http::TransportChannelClosed,
+            ) => disconnected(&e),
+            Some(Http::ResponseBodyTooLarge { max_size }) => (
+                capnp::Error::failed(format!(
+                    "too_large: mcp:{upstream}: the answer to {name}() is over the limit of {max_size} bytes"
+                )),
+                false,
+            ),
+            Some(other) => failed(innermost(other)),
+        },
+        // An answer that is not a tool result, and the like.
+        other => failed(other.to_string()),
+    }
+}
+
+/// The name of the TypeScript interface of an upstream granted as
+/// `binding`: `my_calc` and `my-calc` are both `MyCalcTools` (the caller
+/// makes the names of one declaration unique).
+pub fn type_name(binding: &str) -> String {
     let mut type_name: String = binding
         .split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|p| !p.is_empty())
@@ -632,6 +713,16 @@ pub fn declarations<'a>(
         })
         .collect();
     type_name.push_str("Tools");
+    type_name
+}
+
+/// The TypeScript of `tools` of upstream `name`, declared as interface
+/// `type_name`.
+pub fn declarations<'a>(
+    name: &str,
+    type_name: &str,
+    tools: impl Iterator<Item = &'a Tool>,
+) -> String {
     let mut out = format!(
         "/** The tools of the MCP server `{name}`. A tool error rejects with an RpcError; arguments that do not match its schema, with a TypeError. */\ninterface {type_name} {{\n"
     );
@@ -653,7 +744,7 @@ pub fn declarations<'a>(
         );
     }
     out.push_str("}\n");
-    (type_name, out)
+    out
 }
 
 /// A property name as TS writes it.
@@ -768,6 +859,48 @@ fn object_type(s: &serde_json::Map<String, Value>, depth: usize) -> String {
 
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Longest error text of an upstream passed on (a tool error, an MCP
+/// error's message), in bytes; the rest is cut with a note.
+pub const MAX_ERROR_TEXT_BYTES: usize = 4096;
+
+/// `text` cut to [`MAX_ERROR_TEXT_BYTES`] on a character boundary, with a
+/// note saying how much was cut.
+fn bounded(mut text: String) -> String {
+    if text.len() <= MAX_ERROR_TEXT_BYTES {
+        return text;
+    }
+    let total = text.len();
+    let mut end = MAX_ERROR_TEXT_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    let _ = write!(text, "… ({} of {total} bytes cut)", total - end);
+    text
+}
+
+/// Replaces the secrets `redactor` knows in every string and key of
+/// `value`.
+fn redact_value(redactor: &caplet_egress::secrets::Redactor, value: &mut Value) {
+    match value {
+        Value::String(text) => {
+            let redacted = redactor.redact(text);
+            if redacted != *text {
+                *text = redacted;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| redact_value(redactor, v)),
+        Value::Object(map) => {
+            let entries = std::mem::take(map);
+            for (key, mut item) in entries {
+                redact_value(redactor, &mut item);
+                map.insert(redactor.redact(&key), item);
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
 }
 
 /// The last error of `error`'s chain (the cause, without the layers of
@@ -930,7 +1063,8 @@ enum Slot {
 /// The upstreams a broker has started, by name.
 ///
 /// A start is single-flight: the grants that need an upstream while it is
-/// being started wait for that one start. A failed start is remembered for
+/// being started wait for that one start, which runs as a task of its own
+/// (a grant cancelled meanwhile does not stall it). A failed start is remembered for
 /// a backoff (50 ms after the first failure, doubling up to 5 s, like the
 /// restarts of a running upstream): grants during it answer its error at once,
 /// and the first grant after it starts the upstream again.
@@ -981,12 +1115,15 @@ impl Upstreams {
         start.await.map_err(Error::Unavailable)
     }
 
-    /// A start of `config` that records its outcome in its slot (even when
-    /// the grant that began it is gone): up, or failed for `delay`.
+    /// A start of `config`, run as a task of its own so that it completes
+    /// (and [`START_TIMEOUT`] runs) whether or not a grant still awaits
+    /// it, and records its outcome in its slot: up, or failed for `delay`.
+    /// Needs a `LocalSet`.
     fn begin(&self, name: &str, config: UpstreamConfig, delay: Duration) -> Start {
         let slots = Rc::downgrade(&self.slots);
         let name = name.to_string();
-        async move {
+        let failed = format!("mcp:{name}: its start ended before it was done");
+        let task = tokio::task::spawn_local(async move {
             let started = Upstream::start(config).await;
             if let Some(slots) = slots.upgrade() {
                 let slot = match &started {
@@ -1000,9 +1137,12 @@ impl Upstreams {
                 slots.borrow_mut().insert(name, slot);
             }
             started
-        }
-        .boxed_local()
-        .shared()
+        });
+        // A task fails to join only if it panicked or its runtime is
+        // shutting down.
+        async move { task.await.unwrap_or_else(|_| Err(failed)) }
+            .boxed_local()
+            .shared()
     }
 }
 
@@ -1115,8 +1255,8 @@ mod tests {
             ),
         );
         let odd = tool("get-page", "", json!({ "type": "object" }), None);
-        let (name, text) = declarations("calc", "my_calc", [&add, &odd].into_iter());
-        assert_eq!(name, "MyCalcTools");
+        assert_eq!(type_name("my_calc"), "MyCalcTools");
+        let text = declarations("calc", "MyCalcTools", [&add, &odd].into_iter());
         assert!(text.contains("interface MyCalcTools {\n"), "{text}");
         assert!(text.contains("  /** Add two numbers. */\n"), "{text}");
         assert!(
@@ -1186,14 +1326,96 @@ mod tests {
             &secrets,
         )
         .expect("config");
-        let plain = r#"{"a":2,"c":"no secret"}"#.to_string();
-        assert_eq!(config.redact_json(plain.clone()), Some(plain));
+        let plain = json!({"a": 2, "c": "no secret"});
+        assert_eq!(config.redact_json(plain.clone()), Some(plain.to_string()));
         assert_eq!(
-            config.redact_json(r#"{"echo":"Bearer tok-123456"}"#.into()),
+            config.redact_json(json!({"echo": "Bearer tok-123456"})),
             Some(r#"{"echo":"Bearer [redacted]"}"#.into())
         );
-        // Blanking this one would break the JSON: the result is refused.
-        assert_eq!(config.redact_json(r#"{"a":1,"b":2}"#.into()), None);
+        // In a string, a `"` of the secret is escaped in the JSON: it is
+        // redacted before; keys too.
+        assert_eq!(
+            config.redact_json(json!({"echo": "k=1,\"b;", "1,\"b": [true]})),
+            Some(r#"{"[redacted]":[true],"echo":"k=[redacted];"}"#.into())
+        );
+        // Across the JSON's syntax it cannot be: the result is refused.
+        assert_eq!(config.redact_json(json!({"a": 1, "b": 2})), None);
+    }
+
+    #[test]
+    fn secrets_with_quotes_or_backslashes_are_redacted_in_results() {
+        let mut secrets = caplet_egress::Secrets::new();
+        secrets.insert("key", "pa\"ss\\w0rd").unwrap();
+        let config = UpstreamConfig::new(
+            "calc",
+            &server(
+                None,
+                Some("http://a/mcp"),
+                &[],
+                &[("X-Key", "{secret:key}")],
+            ),
+            &secrets,
+        )
+        .expect("config");
+        let text = Value::String("the key is pa\"ss\\w0rd".into());
+        assert_eq!(
+            config.redact_json(text),
+            Some(r#""the key is [redacted]""#.into())
+        );
+    }
+
+    #[test]
+    fn error_texts_of_an_upstream_are_redacted_then_cut() {
+        let mut secrets = caplet_egress::Secrets::new();
+        secrets.insert("tok", "s3cr3t-token-value").unwrap();
+        let config = UpstreamConfig::new(
+            "calc",
+            &server(
+                None,
+                Some("http://a/mcp"),
+                &[],
+                &[("X-Key", "{secret:tok}")],
+            ),
+            &secrets,
+        )
+        .expect("config");
+        let short = config.redact("bad s3cr3t-token-value");
+        assert_eq!(short, "bad [redacted]");
+        // The secret sits across the cut: it is redacted before the cut.
+        let long = format!(
+            "{}s3cr3t-token-value{}",
+            "é".repeat(2040),
+            "x".repeat(100_000)
+        );
+        let text = config.redact(&long);
+        assert!(!text.contains("s3cr"), "{}", &text[4000..]);
+        assert_eq!(
+            text,
+            format!(
+                "{}[redacted]xxxxxx… (99994 of 104090 bytes cut)",
+                "é".repeat(2040)
+            )
+        );
+        // A cut inside a character keeps the character whole.
+        let text = config.redact(&format!("x{}", "é".repeat(3000)));
+        assert!(
+            text.starts_with(&format!("x{}", "é".repeat(2047))),
+            "{text}"
+        );
+        assert!(text.ends_with("é… (1906 of 6001 bytes cut)"), "{text}");
+    }
+
+    #[test]
+    fn a_bad_tool_name_is_shown_shortened() {
+        let long = "x".repeat(10_000);
+        let error = check_tool_names([long.as_str()].into_iter()).unwrap_err();
+        assert_eq!(
+            error,
+            format!(
+                "bad_tool_name: \"{}…\": a tool name is 1-128 bytes",
+                "x".repeat(SHOWN_NAME_CHARS)
+            )
+        );
     }
 
     #[test]
@@ -1324,11 +1546,18 @@ mod tests {
             Tools,
             /// Pages of this many tools, each naming a next page.
             Endless(usize),
+            /// `echo`, with the test's secret in its description and
+            /// schema, and in a second tool's name when `true`.
+            Leaky(bool),
         }
 
         #[derive(Clone)]
         pub struct Server {
             pub listing: Listing,
+            /// Notified when a call of `hang` arrives.
+            pub hanging: Arc<tokio::sync::Notify>,
+            /// Notified when `tools/list` is answered.
+            pub listed: Arc<tokio::sync::Notify>,
         }
 
         fn tool(name: String) -> Tool {
@@ -1349,6 +1578,7 @@ mod tests {
                 request: Option<PaginatedRequestParams>,
                 _context: RequestContext<RoleServer>,
             ) -> Result<ListToolsResult, ErrorData> {
+                self.listed.notify_one();
                 match self.listing {
                     Listing::Tools => Ok(ListToolsResult::with_all_items(
                         ["echo", "hang", "whoami"]
@@ -1356,6 +1586,23 @@ mod tests {
                             .map(tool)
                             .to_vec(),
                     )),
+                    Listing::Leaky(in_name) => {
+                        let mut echo = tool("echo".into());
+                        echo.description = Some("Sends s3cr3t-token-value along.".into());
+                        let schema = json!({
+                            "type": "object",
+                            "properties": { "s3cr3t-token-value": { "enum": ["s3cr3t-token-value"] } },
+                        });
+                        let Value::Object(schema) = schema else {
+                            unreachable!()
+                        };
+                        echo.input_schema = Arc::new(schema);
+                        let mut tools = vec![echo];
+                        if in_name {
+                            tools.push(tool("get-s3cr3t-token-value".into()));
+                        }
+                        Ok(ListToolsResult::with_all_items(tools))
+                    }
                     Listing::Endless(size) => {
                         let page: usize = request
                             .and_then(|r| r.cursor)
@@ -1381,7 +1628,10 @@ mod tests {
                         .and_then(|t| t.as_str().map(str::to_string))
                         .unwrap_or_default(),
                     // Never answers.
-                    "hang" => std::future::pending().await,
+                    "hang" => {
+                        self.hanging.notify_one();
+                        std::future::pending().await
+                    }
                     // Echoes the credential it was sent.
                     "whoami" => context
                         .extensions
@@ -1406,6 +1656,10 @@ mod tests {
             pub sessions: Arc<AtomicUsize>,
             /// TCP connections accepted.
             pub connections: Arc<AtomicUsize>,
+            /// How many of the next POSTs to answer `429 Too Many
+            /// Requests` (its text holds the test's secret) instead of
+            /// passing them to the MCP server.
+            pub refuse: Arc<AtomicUsize>,
             task: tokio::task::JoinHandle<()>,
         }
 
@@ -1440,6 +1694,8 @@ mod tests {
             let address = listener.local_addr().expect("address");
             let accepted = Arc::new(AtomicUsize::new(0));
             let counted = accepted.clone();
+            let refuse = Arc::new(AtomicUsize::new(0));
+            let refusing = refuse.clone();
             let task = tokio::spawn(async move {
                 // Aborting the server aborts its connections too.
                 let mut connections = tokio::task::JoinSet::new();
@@ -1450,11 +1706,31 @@ mod tests {
                     // delayed ACK).
                     let _ = stream.set_nodelay(true);
                     let service = service.clone();
+                    let refusing = refusing.clone();
                     connections.spawn(async move {
                         let handler = hyper::service::service_fn(
                             move |request: hyper::Request<hyper::body::Incoming>| {
                                 let service = service.clone();
-                                async move { Ok::<_, Infallible>(service.handle(request).await) }
+                                let refused = request.method() == hyper::Method::POST
+                                    && refusing
+                                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                                            n.checked_sub(1)
+                                        })
+                                        .is_ok();
+                                async move {
+                                    if refused {
+                                        let body = http_body_util::Full::new(bytes::Bytes::from(
+                                            "slow down, s3cr3t-token-value",
+                                        ));
+                                        let mut response = hyper::Response::new(
+                                            http_body_util::BodyExt::boxed(body),
+                                        );
+                                        *response.status_mut() =
+                                            hyper::StatusCode::TOO_MANY_REQUESTS;
+                                        return Ok::<_, Infallible>(response);
+                                    }
+                                    Ok::<_, Infallible>(service.handle(request).await)
+                                }
                             },
                         );
                         let _ = hyper::server::conn::http1::Builder::new()
@@ -1468,6 +1744,7 @@ mod tests {
                 address,
                 sessions,
                 connections: accepted,
+                refuse,
                 task,
             }
         }
@@ -1500,6 +1777,8 @@ mod tests {
         local(async {
             let running = fake::serve(fake::Server {
                 listing: fake::Listing::Tools,
+                hanging: Default::default(),
+                listed: Default::default(),
             })
             .await;
             let configs = http_config(&running.url, None);
@@ -1534,10 +1813,64 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_tools_an_upstream_lists_are_redacted() {
+        local(async {
+            let running = fake::serve(fake::Server {
+                listing: fake::Listing::Leaky(false),
+                hanging: Default::default(),
+                listed: Default::default(),
+            })
+            .await;
+            let configs = http_config(&running.url, None);
+            let up = Upstreams::default()
+                .get(&configs, "remote")
+                .await
+                .expect("started");
+            let listed = configs["remote"].list_tools().await.expect("listed");
+            for tools in [up.tools().cloned().collect::<Vec<_>>(), listed] {
+                let json = serde_json::to_string(&tools).expect("json");
+                assert!(!json.contains("s3cr3t"), "{json}");
+                assert_eq!(
+                    tools[0].description.as_deref(),
+                    Some("Sends [redacted] along.")
+                );
+                assert_eq!(
+                    Value::Object((*tools[0].input_schema).clone()),
+                    json!({
+                        "type": "object",
+                        "properties": { "[redacted]": { "enum": ["[redacted]"] } },
+                    })
+                );
+            }
+            // A tool name with the secret is refused (the name would not be
+            // the upstream's), without showing it.
+            let running = fake::serve(fake::Server {
+                listing: fake::Listing::Leaky(true),
+                hanging: Default::default(),
+                listed: Default::default(),
+            })
+            .await;
+            let configs = http_config(&running.url, None);
+            let error = match Upstreams::default().get(&configs, "remote").await {
+                Err(e) => e.to_string(),
+                Ok(_) => panic!("started"),
+            };
+            assert_eq!(
+                error,
+                "unavailable: mcp:remote: bad_tool_name: \"get-[redacted]\": \
+                 a tool name holds a secret of the configuration"
+            );
+        })
+        .await
+    }
+
+    #[tokio::test]
     async fn concurrent_first_grants_share_one_start() {
         local(async {
             let running = fake::serve(fake::Server {
                 listing: fake::Listing::Tools,
+                hanging: Default::default(),
+                listed: Default::default(),
             })
             .await;
             let configs = http_config(&running.url, None);
@@ -1553,6 +1886,35 @@ mod tests {
             let again = upstreams.get(&configs, "remote").await.expect("again");
             assert!(Rc::ptr_eq(&a, &again));
             assert_eq!(running.sessions(), 1);
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_start_goes_on_when_the_grant_that_began_it_is_cancelled() {
+        local(async {
+            let listed = std::sync::Arc::new(tokio::sync::Notify::new());
+            let running = fake::serve(fake::Server {
+                listing: fake::Listing::Tools,
+                hanging: Default::default(),
+                listed: listed.clone(),
+            })
+            .await;
+            let configs = http_config(&running.url, None);
+            let upstreams = Upstreams::default();
+            {
+                // The grant is cancelled mid-start (after its first poll).
+                let grant = upstreams.get(&configs, "remote");
+                futures::pin_mut!(grant);
+                assert!(futures::poll!(grant.as_mut()).is_pending());
+            }
+            // Nothing awaits the start now: it goes on by itself.
+            tokio::time::timeout(Duration::from_secs(30), listed.notified())
+                .await
+                .expect("the tools were listed");
+            let up = upstreams.get(&configs, "remote").await.expect("started");
+            assert_eq!(up.tools().count(), 3);
+            assert_eq!(running.sessions(), 1, "one start");
         })
         .await
     }
@@ -1644,6 +2006,8 @@ mod tests {
             ] {
                 let running = fake::serve(fake::Server {
                     listing: fake::Listing::Endless(size),
+                    hanging: Default::default(),
+                    listed: Default::default(),
                 })
                 .await;
                 let configs = http_config(&running.url, None);
@@ -1662,6 +2026,8 @@ mod tests {
         local(async {
             let running = fake::serve(fake::Server {
                 listing: fake::Listing::Tools,
+                hanging: Default::default(),
+                listed: Default::default(),
             })
             .await;
             let configs = http_config(&running.url, Some(300));
@@ -1696,10 +2062,103 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_error_status_fails_its_call_alone_and_keeps_the_session() {
+        local(async {
+            let hanging = std::sync::Arc::new(tokio::sync::Notify::new());
+            let running = fake::serve(fake::Server {
+                listing: fake::Listing::Tools,
+                hanging: hanging.clone(),
+                listed: Default::default(),
+            })
+            .await;
+            let configs = http_config(&running.url, None);
+            let up = Upstreams::default()
+                .get(&configs, "remote")
+                .await
+                .expect("started");
+            // A call in flight meanwhile.
+            let hang = up.call(method(&up, "hang"), "{}");
+            let refused = async {
+                hanging.notified().await;
+                running.refuse.store(1, std::sync::atomic::Ordering::SeqCst);
+                let refused = up.call(method(&up, "echo"), r#"{"text":"hi"}"#).await;
+                let after = up.call(method(&up, "echo"), r#"{"text":"after"}"#).await;
+                (refused, after)
+            };
+            let (refused, after) = tokio::select! {
+                biased;
+                // Still waiting for its answer: not cut off by the error.
+                ended = hang => panic!("the call in flight ended: {ended:?}"),
+                both = refused => both,
+            };
+            let refused = refused.expect_err("refused");
+            assert_eq!(
+                refused.extra,
+                "upstream: echo(): the upstream refused the request: \
+                 HTTP 429: Too Many Requests: slow down, [redacted]"
+            );
+            assert_eq!(crate::calls::outcome_of(&refused), "upstream");
+            assert_eq!(after.expect("after"), r#""after""#);
+            assert!(*up.up().borrow());
+            assert_eq!(running.sessions(), 1, "the session was kept");
+        })
+        .await
+    }
+
+    #[test]
+    fn an_answer_over_the_limit_is_too_large_and_keeps_the_run() {
+        use rmcp::transport::streamable_http_client::StreamableHttpError;
+        let configs = http_config("http://127.0.0.1:1/mcp", None);
+        let config = &configs["remote"];
+        let send = |error: StreamableHttpError<Error>| {
+            rmcp::ServiceError::TransportSend(rmcp::transport::DynamicTransportError::from_parts(
+                "test",
+                std::any::TypeId::of::<()>(),
+                Box::new(error),
+            ))
+        };
+        let (error, ends_run) = call_failure(
+            config,
+            "big",
+            send(StreamableHttpError::ResponseBodyTooLarge { max_size: 64 }),
+        );
+        assert!(!ends_run);
+        assert_eq!(
+            error.extra,
+            "too_large: mcp:remote: the answer to big() is over the limit of 64 bytes"
+        );
+        assert_eq!(crate::calls::outcome_of(&error), "too_large");
+        let (error, ends_run) = call_failure(
+            config,
+            "big",
+            send(StreamableHttpError::UnexpectedContentType(Some(
+                "text/html".into(),
+            ))),
+        );
+        assert!(!ends_run);
+        assert_eq!(crate::calls::outcome_of(&error), "upstream");
+        // A connection that broke ends the run.
+        let (error, ends_run) = call_failure(
+            config,
+            "big",
+            send(StreamableHttpError::Client(Error::UpstreamHttp(
+                "connection closed before message completed".into(),
+            ))),
+        );
+        assert!(ends_run);
+        assert_eq!(
+            error.extra,
+            "disconnected: mcp:remote: big(): http: connection closed before message completed"
+        );
+    }
+
+    #[tokio::test]
     async fn an_http_upstream_that_is_down_answers_disconnected_until_it_is_back() {
         local(async {
             let running = fake::serve(fake::Server {
                 listing: fake::Listing::Tools,
+                hanging: Default::default(),
+                listed: Default::default(),
             })
             .await;
             let address = running.address;
@@ -1729,6 +2188,8 @@ mod tests {
             let back = fake::serve_on(
                 fake::Server {
                     listing: fake::Listing::Tools,
+                    hanging: Default::default(),
+                    listed: Default::default(),
                 },
                 address,
             )
