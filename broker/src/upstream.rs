@@ -20,7 +20,7 @@
 //! session), it starts or connects again (after 50 ms, doubling up to 5 s
 //! while that fails). While it is down, calls answer `disconnected`. An
 //! answer the server did give (an error status, a body over the limit)
-//! fails its call alone ([`call_failure`]). Each call has a timeout (`call_timeout_ms`),
+//! fails its call alone (`call_failure`). Each call has a timeout (`call_timeout_ms`),
 //! answering `timeout`; `tools/list` is read for at most [`MAX_TOOL_PAGES`]
 //! pages and [`MAX_TOOLS`] tools.
 //!
