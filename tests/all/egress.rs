@@ -390,8 +390,12 @@ fn fetch_redirect_modes_follow_manual_and_error() {
         ])
     );
     assert_eq!(
-        out["loop"], "RpcError: denied: redirect 6 to /loop: more than 5 redirects",
-        "a redirect loop ends at the policy's max_redirects (default 5)"
+        out["loop"],
+        serde_json::json!([
+            "TypeError: fetch failed: denied: redirect 6 to /loop: more than 5 redirects",
+            "RpcError",
+        ]),
+        "a redirect loop ends at the policy's max_redirects (default 5) with the standard's network error"
     );
     assert_eq!(out["manualLoop"], 302);
     assert_eq!(

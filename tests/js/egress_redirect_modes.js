@@ -20,7 +20,8 @@ export default async function run({ base }, env) {
   out.followAway = await outcome(fetch(`${base}/away`));
   const refused = await fetch(`${base}/moved`, { redirect: "error" }).catch((e) => e);
   out.error = [`${refused.name}: ${refused.message}`, refused.cause?.name];
-  out.loop = await outcome(fetch(`${base}/loop`));
+  const looped = await fetch(`${base}/loop`).catch((e) => e);
+  out.loop = [`${looped.name}: ${looped.message}`, looped.cause?.name];
   out.manualLoop = (await fetch(`${base}/loop`, { redirect: "manual" })).status;
   // The gateway's own field, through env.fetch.
   const { response } = await env.fetch.fetch({ request: { url: `${base}/moved`, redirect: "manual" } });

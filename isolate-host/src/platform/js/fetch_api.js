@@ -731,13 +731,17 @@ export function fetch(input, init = undefined) {
 }
 
 // A refused or failed request keeps the gateway's RpcError (its kind, e.g.
-// `denied: …`, says why), except a redirect refused by the "error" mode
-// (`redirected: …`), a network error of the standard's; anything else
-// becomes a TypeError, as the standard's network error does.
+// `denied: …`, says why), except the network errors of the standard's
+// redirect handling: a redirect refused by the "error" mode
+// (`redirected: …`) and one past the policy's max_redirects (the standard's
+// limit of 20, here the policy's); anything else becomes a TypeError, as the
+// standard's network error does. The RpcError stays as the `cause`.
+const TOO_MANY_REDIRECTS = /^denied: redirect \d+ to .*: more than \d+ redirects$/s;
 function toNetworkError(error) {
   if (error instanceof Error && error.name === "RpcError") {
-    if (!String(error.message).startsWith("redirected: ")) return error;
-    return new TypeError(`fetch failed: ${error.message}`, { cause: error });
+    const message = String(error.message);
+    if (!message.startsWith("redirected: ") && !TOO_MANY_REDIRECTS.test(message)) return error;
+    return new TypeError(`fetch failed: ${message}`, { cause: error });
   }
   return new TypeError(`fetch failed: ${error}`);
 }
