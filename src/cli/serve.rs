@@ -99,7 +99,7 @@ pub async fn serve(args: Args) -> anyhow::Result<()> {
         return Err(error.into());
     }
     // Ends with the event loop.
-    tokio::task::spawn_local(super::reclaim_freed_memory());
+    tokio::task::spawn_local(super::reclaim_freed_memory(super::RECLAIM_EVERY));
     let listeners = bind(socket, args.listen, tokens).await;
     let (unix, tcp) = match listeners {
         Ok(listeners) => listeners,
