@@ -1560,6 +1560,17 @@ mod tests {
             pub listed: Arc<tokio::sync::Notify>,
         }
 
+        impl Server {
+            /// A server listing `listing`, with notifications nobody waits for.
+            pub fn new(listing: Listing) -> Self {
+                Server {
+                    listing,
+                    hanging: Default::default(),
+                    listed: Default::default(),
+                }
+            }
+        }
+
         fn tool(name: String) -> Tool {
             let schema = json!({ "type": "object" });
             let Value::Object(schema) = schema else {
@@ -1775,12 +1786,7 @@ mod tests {
     #[tokio::test]
     async fn an_http_upstream_gets_its_headers_and_never_shows_their_secret() {
         local(async {
-            let running = fake::serve(fake::Server {
-                listing: fake::Listing::Tools,
-                hanging: Default::default(),
-                listed: Default::default(),
-            })
-            .await;
+            let running = fake::serve(fake::Server::new(fake::Listing::Tools)).await;
             let configs = http_config(&running.url, None);
             let upstreams = Upstreams::default();
             let up = upstreams.get(&configs, "remote").await.expect("started");
@@ -1815,12 +1821,7 @@ mod tests {
     #[tokio::test]
     async fn the_tools_an_upstream_lists_are_redacted() {
         local(async {
-            let running = fake::serve(fake::Server {
-                listing: fake::Listing::Leaky(false),
-                hanging: Default::default(),
-                listed: Default::default(),
-            })
-            .await;
+            let running = fake::serve(fake::Server::new(fake::Listing::Leaky(false))).await;
             let configs = http_config(&running.url, None);
             let up = Upstreams::default()
                 .get(&configs, "remote")
@@ -1844,12 +1845,7 @@ mod tests {
             }
             // A tool name with the secret is refused (the name would not be
             // the upstream's), without showing it.
-            let running = fake::serve(fake::Server {
-                listing: fake::Listing::Leaky(true),
-                hanging: Default::default(),
-                listed: Default::default(),
-            })
-            .await;
+            let running = fake::serve(fake::Server::new(fake::Listing::Leaky(true))).await;
             let configs = http_config(&running.url, None);
             let error = match Upstreams::default().get(&configs, "remote").await {
                 Err(e) => e.to_string(),
@@ -1867,12 +1863,7 @@ mod tests {
     #[tokio::test]
     async fn concurrent_first_grants_share_one_start() {
         local(async {
-            let running = fake::serve(fake::Server {
-                listing: fake::Listing::Tools,
-                hanging: Default::default(),
-                listed: Default::default(),
-            })
-            .await;
+            let running = fake::serve(fake::Server::new(fake::Listing::Tools)).await;
             let configs = http_config(&running.url, None);
             let upstreams = Upstreams::default();
             let (a, b, c) = tokio::join!(
@@ -1895,9 +1886,8 @@ mod tests {
         local(async {
             let listed = std::sync::Arc::new(tokio::sync::Notify::new());
             let running = fake::serve(fake::Server {
-                listing: fake::Listing::Tools,
-                hanging: Default::default(),
                 listed: listed.clone(),
+                ..fake::Server::new(fake::Listing::Tools)
             })
             .await;
             let configs = http_config(&running.url, None);
@@ -2004,12 +1994,7 @@ mod tests {
                     "too_many_tools: it lists more than the limit of 1024 tools",
                 ),
             ] {
-                let running = fake::serve(fake::Server {
-                    listing: fake::Listing::Endless(size),
-                    hanging: Default::default(),
-                    listed: Default::default(),
-                })
-                .await;
+                let running = fake::serve(fake::Server::new(fake::Listing::Endless(size))).await;
                 let configs = http_config(&running.url, None);
                 let error = match Upstreams::default().get(&configs, "remote").await {
                     Err(e) => e.to_string(),
@@ -2024,12 +2009,7 @@ mod tests {
     #[tokio::test]
     async fn a_call_past_its_timeout_fails_alone() {
         local(async {
-            let running = fake::serve(fake::Server {
-                listing: fake::Listing::Tools,
-                hanging: Default::default(),
-                listed: Default::default(),
-            })
-            .await;
+            let running = fake::serve(fake::Server::new(fake::Listing::Tools)).await;
             let configs = http_config(&running.url, Some(300));
             let upstreams = Upstreams::default();
             let up = upstreams.get(&configs, "remote").await.expect("started");
@@ -2066,9 +2046,8 @@ mod tests {
         local(async {
             let hanging = std::sync::Arc::new(tokio::sync::Notify::new());
             let running = fake::serve(fake::Server {
-                listing: fake::Listing::Tools,
                 hanging: hanging.clone(),
-                listed: Default::default(),
+                ..fake::Server::new(fake::Listing::Tools)
             })
             .await;
             let configs = http_config(&running.url, None);
@@ -2155,12 +2134,7 @@ mod tests {
     #[tokio::test]
     async fn an_http_upstream_that_is_down_answers_disconnected_until_it_is_back() {
         local(async {
-            let running = fake::serve(fake::Server {
-                listing: fake::Listing::Tools,
-                hanging: Default::default(),
-                listed: Default::default(),
-            })
-            .await;
+            let running = fake::serve(fake::Server::new(fake::Listing::Tools)).await;
             let address = running.address;
             let configs = http_config(&running.url, None);
             let upstreams = Upstreams::default();
@@ -2185,15 +2159,7 @@ mod tests {
             );
             // Back: the supervisor's next try connects, and calls are
             // answered (a new MCP session).
-            let back = fake::serve_on(
-                fake::Server {
-                    listing: fake::Listing::Tools,
-                    hanging: Default::default(),
-                    listed: Default::default(),
-                },
-                address,
-            )
-            .await;
+            let back = fake::serve_on(fake::Server::new(fake::Listing::Tools), address).await;
             tokio::time::timeout(Duration::from_secs(30), up_again.wait_for(|up| *up))
                 .await
                 .expect("up again in time")
