@@ -246,16 +246,23 @@ mod tests {
         }
     }
 
+    impl Silent {
+        /// Counts a write or record as held, forever (until dropped).
+        async fn hold(&self) -> Result<(), capnp::Error> {
+            self.0.set(self.0.get() + 1);
+            let _held = Held(self.0.clone());
+            std::future::pending::<()>().await;
+            Ok(())
+        }
+    }
+
     impl log_sink::Server for Silent {
         async fn write(
             self: CapRc<Self>,
             _: log_sink::WriteParams,
             _: log_sink::WriteResults,
         ) -> Result<(), capnp::Error> {
-            self.0.set(self.0.get() + 1);
-            let _held = Held(self.0.clone());
-            std::future::pending::<()>().await;
-            Ok(())
+            self.hold().await
         }
 
         async fn call(
@@ -263,10 +270,7 @@ mod tests {
             _: log_sink::CallParams,
             _: log_sink::CallResults,
         ) -> Result<(), capnp::Error> {
-            self.0.set(self.0.get() + 1);
-            let _held = Held(self.0.clone());
-            std::future::pending::<()>().await;
-            Ok(())
+            self.hold().await
         }
     }
 
