@@ -4,7 +4,7 @@
 // the parts joined. Expected output: Node.js 20 (ICU 78, CLDR 48).
 // Left out where ICU4X's patterns differ from ICU's: es ("a las"), hi
 // (a comma), ko (the day period), zh-Hant (a space), and time zone names
-// outside en. As V8 in Chrome, Deno and Workers, a plain space stands
+// outside en (intl_time_zone_names.js has them). As V8 in Chrome, Deno and Workers, a plain space stands
 // before AM/PM (Node's ICU writes U+202F).
 const d = new Date(Date.UTC(2024, 2, 10, 15, 4, 5, 123)); // Sun 10 March 2024 15:04:05.123 UTC
 const parts = (l, o) => new Intl.DateTimeFormat(l, o).formatToParts(d).map((p) => `${p.type}:${p.value.replace(/\u202f/g, " ")}`).join("|");

@@ -30,7 +30,7 @@ use writeable::Writeable;
 use super::intl_parts::{
     affix_runs, around_number, decimal_runs, flatten, push_str, signs, PartsSink, Run,
 };
-use super::{js, LazyGlobal};
+use super::{intl_zone, js, LazyGlobal};
 
 /// The global this module owns.
 pub const GLOBALS: &[LazyGlobal] = &[LazyGlobal {
@@ -1097,6 +1097,22 @@ fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) ->
         Ok(ts) => tz.to_offset(ts).seconds(),
         Err(_) => return range_error(ctx, "invalid time value"),
     };
+    let Ok(utc_offset) = UtcOffset::try_from_seconds(offset) else {
+        return range_error(ctx, "time zone offset out of range");
+    };
+    let local = ZonedDateTime::from_epoch_milliseconds_and_utc_offset(ms, utc_offset);
+    let zone = icu_time::zone::IanaParser::new()
+        .parse(&time_zone_name(&tz))
+        .with_offset(Some(utc_offset))
+        .at_date_time(DateTime {
+            date: local.date,
+            time: local.time,
+        });
+    let zoned = ZonedDateTime {
+        date: local.date,
+        time: local.time,
+        zone,
+    };
     let mut prefs = icu_datetime::DateTimeFormatterPreferences::from(&locale);
     match opt(options, "hourCycle")?.as_deref() {
         Some("h12") => prefs.hour_cycle = Some(HourCycle::H12),
@@ -1152,7 +1168,14 @@ fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) ->
         // (ICU4X's skeleton field bag writes a month's name there); without,
         // the skeleton field bag, which keeps a 2-digit month. Either way
         // the result is checked below.
-        let built = match component_field_set(options)? {
+        let zone = intl_zone::Zone {
+            tz: &tz,
+            ms,
+            zoned: &zoned,
+        };
+        let zone_style =
+            intl_zone::zone_style(prefs, opt(options, "timeZoneName")?.as_deref(), &zone);
+        let built = match component_field_set(options, zone_style)? {
             Ok(f) => f,
             Err(message) => return range_error(ctx, &message),
         };
@@ -1161,7 +1184,10 @@ fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) ->
         } else {
             let skeleton = opt(options, "skeleton")?.unwrap_or_default();
             match icu_datetime::fieldbag::DateTimeFieldBag::try_from_skeleton(&skeleton) {
-                Ok(bag) => bag.to_composite_field_set(),
+                Ok(mut bag) => {
+                    bag.time_zone_name = zone_style.map(intl_zone::bag_zone_name);
+                    bag.to_composite_field_set()
+                }
                 Err(e) => {
                     return range_error(
                         ctx,
@@ -1174,22 +1200,6 @@ fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) ->
     let formatter = match icu_datetime::DateTimeFormatter::try_new(prefs, field_set) {
         Ok(f) => f,
         Err(e) => return data_error(ctx, "Intl.DateTimeFormat", e),
-    };
-    let Ok(utc_offset) = UtcOffset::try_from_seconds(offset) else {
-        return range_error(ctx, "time zone offset out of range");
-    };
-    let local = ZonedDateTime::from_epoch_milliseconds_and_utc_offset(ms, utc_offset);
-    let zone = icu_time::zone::IanaParser::new()
-        .parse(&time_zone_name(&tz))
-        .with_offset(Some(utc_offset))
-        .at_date_time(DateTime {
-            date: local.date,
-            time: local.time,
-        });
-    let zoned = ZonedDateTime {
-        date: local.date,
-        time: local.time,
-        zone,
     };
     // As V8 (Node.js, Deno, Cloudflare Workers) does: CLDR's narrow no-break
     // space before AM/PM becomes a plain space, so output matches theirs.
@@ -1274,8 +1284,9 @@ fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) ->
 /// nearest pattern would add or drop fields silently.
 fn component_field_set(
     options: &Object<'_>,
+    zone_style: Option<icu_datetime::fieldsets::builder::ZoneStyle>,
 ) -> Result<std::result::Result<icu_datetime::fieldsets::enums::CompositeFieldSet, String>> {
-    use icu_datetime::fieldsets::builder::{DateFields, FieldSetBuilder, ZoneStyle};
+    use icu_datetime::fieldsets::builder::{DateFields, FieldSetBuilder};
     use icu_datetime::options::{Length, SubsecondDigits, TimePrecision, YearStyle};
     let get = |k: &str| opt(options, k);
     let (weekday, era, year, month, day) = (
@@ -1287,7 +1298,6 @@ fn component_field_set(
     );
     let (hour, minute, second) = (get("hour")?, get("minute")?, get("second")?);
     let fraction = opt_i16(options, "fractionalSecondDigits")?;
-    let zone = get("timeZoneName")?;
     let refuse = |why: String| {
         Ok(Err(format!(
             "Intl.DateTimeFormat {why} (ICU4X has no such pattern)"
@@ -1375,15 +1385,8 @@ fn component_field_set(
             )
         }
     };
-    builder.zone_style = match zone.as_deref() {
-        None => None,
-        Some("long") => Some(ZoneStyle::SpecificLong),
-        Some("shortOffset") => Some(ZoneStyle::LocalizedOffsetShort),
-        Some("longOffset") => Some(ZoneStyle::LocalizedOffsetLong),
-        Some("shortGeneric") => Some(ZoneStyle::GenericShort),
-        Some("longGeneric") => Some(ZoneStyle::GenericLong),
-        Some(_) => Some(ZoneStyle::SpecificShort),
-    };
+    // The ICU4X style ICU would pick for `timeZoneName` (intl_zone.rs).
+    builder.zone_style = zone_style;
     Ok(builder
         .build_composite()
         .map_err(|e| format!("Intl.DateTimeFormat cannot show these fields together: {e:?}")))
