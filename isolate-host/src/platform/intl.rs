@@ -30,7 +30,7 @@ use writeable::Writeable;
 use super::intl_parts::{
     affix_runs, around_number, decimal_runs, flatten, push_str, signs, PartsSink, Run,
 };
-use super::{intl_zone, js, LazyGlobal};
+use super::{intl_range, intl_zone, js, LazyGlobal};
 
 /// The global this module owns.
 pub const GLOBALS: &[LazyGlobal] = &[LazyGlobal {
@@ -1078,13 +1078,26 @@ fn format_date(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) -> Resul
 /// The date's ECMA-402 parts (`formatToParts`): ICU4X's field parts, the
 /// text between them literal.
 fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) -> Result<Vec<Run>> {
+    format_date_or_range(ctx, tag, options, ms, None)
+}
+
+/// The parts of a date, or of the range from it to `end`
+/// (`formatRangeToParts`, whose sources [`intl_range::with_sources`] adds).
+fn format_date_or_range(
+    ctx: &Ctx<'_>,
+    tag: &str,
+    options: &Object<'_>,
+    ms: f64,
+    end: Option<f64>,
+) -> Result<Vec<Run>> {
     use icu_datetime::fieldsets::builder::{DateFields, FieldSetBuilder, ZoneStyle};
     use icu_datetime::options::{Length, TimePrecision, YearStyle};
     use icu_datetime::preferences::HourCycle;
-    use icu_time::zone::UtcOffset;
-    use icu_time::{DateTime, ZonedDateTime};
 
-    if !ms.is_finite() || ms.abs() > 8.64e15 {
+    if !ms.is_finite()
+        || ms.abs() > 8.64e15
+        || end.is_some_and(|e| !e.is_finite() || e.abs() > 8.64e15)
+    {
         return range_error(ctx, "invalid time value");
     }
     let ms = ms as i64;
@@ -1093,25 +1106,9 @@ fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) ->
         ctx,
         &opt(options, "timeZone")?.unwrap_or_else(|| "UTC".into()),
     )?;
-    let offset = match jiff::Timestamp::from_millisecond(ms) {
-        Ok(ts) => tz.to_offset(ts).seconds(),
-        Err(_) => return range_error(ctx, "invalid time value"),
-    };
-    let Ok(utc_offset) = UtcOffset::try_from_seconds(offset) else {
-        return range_error(ctx, "time zone offset out of range");
-    };
-    let local = ZonedDateTime::from_epoch_milliseconds_and_utc_offset(ms, utc_offset);
-    let zone = icu_time::zone::IanaParser::new()
-        .parse(&time_zone_name(&tz))
-        .with_offset(Some(utc_offset))
-        .at_date_time(DateTime {
-            date: local.date,
-            time: local.time,
-        });
-    let zoned = ZonedDateTime {
-        date: local.date,
-        time: local.time,
-        zone,
+    let zoned = match intl_zone::zoned_at(&tz, &time_zone_name(&tz), ms) {
+        Ok(z) => z,
+        Err(message) => return range_error(ctx, message),
     };
     let mut prefs = icu_datetime::DateTimeFormatterPreferences::from(&locale);
     match opt(options, "hourCycle")?.as_deref() {
@@ -1197,13 +1194,56 @@ fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) ->
             }
         }
     };
-    let formatter = match icu_datetime::DateTimeFormatter::try_new(prefs, field_set) {
-        Ok(f) => f,
-        Err(e) => return data_error(ctx, "Intl.DateTimeFormat", e),
+    let sink = match end {
+        None => match icu_datetime::DateTimeFormatter::try_new(prefs, field_set) {
+            Ok(f) => match PartsSink::checked(&f.format(&zoned)) {
+                Some(sink) => sink,
+                None => return range_error(ctx, UNWRITABLE),
+            },
+            Err(e) => return data_error(ctx, "Intl.DateTimeFormat", e),
+        },
+        Some(end) => {
+            let end = match intl_zone::zoned_at(&tz, &time_zone_name(&tz), end as i64) {
+                Ok(z) => z,
+                Err(message) => return range_error(ctx, message),
+            };
+            let shows_zone = opt(options, "timeZoneName")?.is_some()
+                || matches!(time_style.as_deref(), Some("full" | "long"));
+            // ICU adds a larger field that differs and is not shown (the
+            // year of "March 10 – January 20"; the date of a time range):
+            // ICU4X does not.
+            let (from, to) = (&zoned.date, &end.date);
+            let shown = |key: &str| opt(options, key).map(|v| v.is_some());
+            let year_hidden = from.year().extended_year() != to.year().extended_year()
+                && opt(options, "dateStyle")?.is_none()
+                && !shown("year")?
+                && (shown("month")? || shown("day")? || shown("weekday")?);
+            let month_hidden = from.month().ordinal != to.month().ordinal
+                && opt(options, "dateStyle")?.is_none()
+                && !shown("month")?
+                && shown("day")?;
+            if year_hidden || month_hidden {
+                return range_error(
+                    ctx,
+                    "Intl.DateTimeFormat formatRange across a year or month it does not show is not supported (ICU4X writes no such field)",
+                );
+            }
+            if !shows_date(options)? && zoned.date != end.date {
+                return range_error(
+                    ctx,
+                    "Intl.DateTimeFormat formatRange of times on different days is not supported (ICU4X writes no date there)",
+                );
+            }
+            match intl_range::format(prefs, field_set, shows_zone, &zoned, &end) {
+                Ok(Some(sink)) => sink,
+                Ok(None) => return range_error(ctx, UNWRITABLE),
+                Err(e) => return data_error(ctx, "Intl.DateTimeFormat", e),
+            }
+        }
     };
     // As V8 (Node.js, Deno, Cloudflare Workers) does: CLDR's narrow no-break
     // space before AM/PM becomes a plain space, so output matches theirs.
-    let runs = PartsSink::of(&formatter.format(&zoned)).runs(|v| match v {
+    let runs = sink.runs(|v| match v {
         "era" => Some("era"),
         "year" | "extendedYear" => Some("year"),
         "relatedYear" => Some("relatedYear"),
@@ -1274,6 +1314,20 @@ fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) ->
         }
     }
     Ok(out)
+}
+
+/// Why a date is refused when ICU4X cannot write one of its pattern's
+/// fields ([`PartsSink::checked`]).
+const UNWRITABLE: &str = "Intl.DateTimeFormat with these fields is not supported in this locale (ICU4X's pattern uses a name it has not loaded)";
+
+/// Whether the options show a date (a date style or a date component).
+fn shows_date(options: &Object<'_>) -> Result<bool> {
+    for key in ["dateStyle", "weekday", "era", "year", "month", "day"] {
+        if opt(options, key)?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// ECMA-402's date and time components (`weekday`, `year`, `month`, `day`,
@@ -1941,6 +1995,27 @@ pub fn native<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
             ctx.clone(),
             |ctx: Ctx<'js>, tag: String, options: Object<'js>, value: Value<'js>| {
                 format_number_parts(&ctx, &tag, &options, &value, true).map(flatten)
+            },
+        )?,
+    )?;
+    o.set(
+        "formatDateRangeToParts",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, tag: String, options: Object<'js>, start: f64, end: f64| {
+                let runs = format_date_or_range(&ctx, &tag, &options, start, Some(end))?;
+                let first = format_date_parts(&ctx, &tag, &options, start)?;
+                let last = format_date_parts(&ctx, &tag, &options, end)?;
+                match intl_range::with_sources(runs, &first, &last) {
+                    Ok(parts) => Ok(parts
+                        .into_iter()
+                        .flat_map(|((kind, text), side)| [kind.to_string(), text, side.to_string()])
+                        .collect::<Vec<String>>()),
+                    Err(field) => range_error(
+                        &ctx,
+                        &format!("Intl.DateTimeFormat formatRange writes the {field} otherwise than format() in this locale (ICU4X's interval pattern)"),
+                    ),
+                }
             },
         )?,
     )?;

@@ -56,6 +56,20 @@ impl PartsSink {
         sink
     }
 
+    /// `w` written, or `None` where ICU4X could not write one of its fields
+    /// (a name its pattern needs that it did not load): ICU4X writes the
+    /// field as `{M}` in an `error` part, after a `debug_assert!` that a
+    /// debug build panics on, caught here.
+    pub(super) fn checked(w: &impl Writeable) -> Option<Self> {
+        let sink = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Self::of(w))).ok()?;
+        (!sink.spans.iter().any(|span| span.3 == "error")).then_some(sink)
+    }
+
+    /// The text written.
+    pub(super) fn text(&self) -> &str {
+        &self.text
+    }
+
     /// The text cut into runs, each labelled with the innermost part over
     /// it that `accept` names (`None`: text no part covers): ICU4X nests a
     /// group inside its integer, a date field's digits inside the field.

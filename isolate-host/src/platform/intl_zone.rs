@@ -19,7 +19,8 @@ use icu_datetime::fieldbag::field::TimeZoneName;
 use icu_datetime::fieldsets::builder::{FieldSetBuilder, ZoneStyle};
 use icu_datetime::{DateTimeFormatter, DateTimeFormatterPreferences};
 use icu_time::zone::models::AtTime;
-use icu_time::{TimeZoneInfo, ZonedDateTime};
+use icu_time::zone::UtcOffset;
+use icu_time::{DateTime, TimeZoneInfo, ZonedDateTime};
 
 /// ICU's window around the date in which a daylight period makes a zone's
 /// generic name the right one (icu4c tzgnames.cpp `kDstCheckRange`).
@@ -137,4 +138,32 @@ pub(super) fn bag_zone_name(style: ZoneStyle) -> TimeZoneName {
         ZoneStyle::GenericLong => TimeZoneName::LongGeneric,
         _ => TimeZoneName::ShortSpecific,
     }
+}
+
+/// The date, time and zone (its IANA name `iana`) of the instant `ms` in
+/// `tz`, as ICU4X formats them, or why there is none.
+pub(super) fn zoned_at(
+    tz: &jiff::tz::TimeZone,
+    iana: &str,
+    ms: i64,
+) -> Result<ZonedDateTime<Iso, TimeZoneInfo<AtTime>>, &'static str> {
+    let Ok(at) = jiff::Timestamp::from_millisecond(ms) else {
+        return Err("invalid time value");
+    };
+    let Ok(offset) = UtcOffset::try_from_seconds(tz.to_offset(at).seconds()) else {
+        return Err("time zone offset out of range");
+    };
+    let local = ZonedDateTime::from_epoch_milliseconds_and_utc_offset(ms, offset);
+    let zone = icu_time::zone::IanaParser::new()
+        .parse(iana)
+        .with_offset(Some(offset))
+        .at_date_time(DateTime {
+            date: local.date,
+            time: local.time,
+        });
+    Ok(ZonedDateTime {
+        date: local.date,
+        time: local.time,
+        zone,
+    })
 }

@@ -28,6 +28,7 @@ mod global;
 mod glue;
 pub mod intl;
 mod intl_parts;
+mod intl_range;
 mod intl_zone;
 pub mod js;
 mod lazy;

@@ -178,3 +178,82 @@ fn intl_and_buffer_are_not_built_until_touched() {
     let out = run("globalThis.Intl = 5; globalThis.out = [String(Intl), (2).toLocaleString('en', { minimumFractionDigits: 1 })];").unwrap();
     assert_eq!(out, ["5", "2.0"]);
 }
+
+#[test]
+fn date_ranges_icu4x_cannot_write_as_v8_are_refused_naming_why() {
+    // Each case: options, the end (the start is 2024-03-10 15:04:05 UTC),
+    // and what the RangeError says.
+    let cases = [
+        (
+            r#"{ dateStyle: "long" }"#,
+            "Date.UTC(2024, 2, 13)",
+            "uses a name it has not loaded",
+        ),
+        (
+            r#"{ dateStyle: "full" }"#,
+            "Date.UTC(2024, 5, 2)",
+            "uses a name it has not loaded",
+        ),
+        (
+            r#"{ dateStyle: "short" }"#,
+            "Date.UTC(2024, 2, 13)",
+            "writes the year otherwise than format()",
+        ),
+        (
+            r#"{ timeStyle: "short" }"#,
+            "Date.UTC(2024, 2, 13)",
+            "times on different days",
+        ),
+        (
+            r#"{ hour: "numeric", minute: "2-digit" }"#,
+            "Date.UTC(2024, 2, 11, 1)",
+            "times on different days",
+        ),
+        (
+            r#"{ month: "long", day: "numeric" }"#,
+            "Date.UTC(2025, 0, 20)",
+            "a year or month it does not show",
+        ),
+    ];
+    for (options, end, why) in cases {
+        let out = run(&format!(
+            "const f = new Intl.DateTimeFormat('en', {{ ...{options}, timeZone: 'UTC' }});
+             const start = Date.UTC(2024, 2, 10, 15, 4, 5);
+             let got;
+             try {{ got = f.formatRange(start, {end}); }} catch (e) {{ got = e.name + ': ' + e.message; }}
+             let parts;
+             try {{ parts = JSON.stringify(f.formatRangeToParts(start, {end})); }} catch (e) {{ parts = e.name; }}
+             globalThis.out = [got, parts];"
+        ))
+        .unwrap();
+        assert!(
+            out[0].starts_with("RangeError: Intl.DateTimeFormat") && out[0].contains(why),
+            "{options} to {end}: {out:?}"
+        );
+        assert_eq!(out[1], "RangeError", "{options} to {end}");
+    }
+    // The same formatters write ranges ICU4X can write.
+    let out = run(
+        "const f = new Intl.DateTimeFormat('en', { timeStyle: 'short', timeZone: 'UTC' });
+         globalThis.out = [f.formatRange(Date.UTC(2024, 2, 10, 15), Date.UTC(2024, 2, 10, 17, 30))];",
+    )
+    .unwrap();
+    assert_eq!(out, ["3:00\u{2009}–\u{2009}5:30 PM"]);
+}
+
+#[test]
+fn a_pattern_icu4x_cannot_fill_is_a_range_error_not_a_crash() {
+    // ICU4X 2.4 has no number formatter loaded for pt's long year-month
+    // pattern: it debug-panics (and writes "{y}" in a release build).
+    let out = run("let got;
+         try { got = new Intl.DateTimeFormat('pt', { year: 'numeric', month: 'long' }).format(0); }
+         catch (e) { got = e.name + ': ' + e.message; }
+         globalThis.out = [got];")
+    .unwrap();
+    assert!(
+        out[0].starts_with(
+            "RangeError: Intl.DateTimeFormat with these fields is not supported in this locale"
+        ),
+        "{out:?}"
+    );
+}

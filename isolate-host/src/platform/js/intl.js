@@ -388,6 +388,22 @@ function make(native) {
     const s = slot(this, DateTimeFormat);
     return objects(native.formatDateToParts(s.locale, s.n, timeValue(d)));
   });
+  // ECMA-402 §11.3.5-6: the range from one date to another, each part with
+  // its source (startRange, endRange or shared).
+  function dateRangeParts(f, start, end) {
+    const s = slot(f, DateTimeFormat);
+    if (start === undefined || end === undefined) throw new TypeError("formatRange needs a start and an end date");
+    const flat = native.formatDateRangeToParts(s.locale, s.n, timeValue(start), timeValue(end));
+    const out = [];
+    for (let i = 0; i < flat.length; i += 3) out.push({ type: flat[i], value: flat[i + 1], source: flat[i + 2] });
+    return out;
+  }
+  method(DateTimeFormat.prototype, "formatRange", function formatRange(start, end) {
+    return dateRangeParts(this, start, end).map((p) => p.value).join("");
+  });
+  method(DateTimeFormat.prototype, "formatRangeToParts", function formatRangeToParts(start, end) {
+    return dateRangeParts(this, start, end);
+  });
   method(DateTimeFormat.prototype, "resolvedOptions", function resolvedOptions() {
     const s = slot(this, DateTimeFormat);
     const out = {};

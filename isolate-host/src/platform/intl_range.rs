@@ -1,0 +1,110 @@
+//! `Intl.DateTimeFormat.prototype.formatRange` / `formatRangeToParts`:
+//! ICU4X's date range formatter (CLDR's interval formats, the greatest
+//! difference between the two dates chooses the pattern) and ECMA-402's
+//! `source` of each part (`startRange`, `endRange`, `shared`) as ICU gives
+//! it to V8.
+
+use icu_calendar::Iso;
+use icu_datetime::fieldsets::enums::CompositeFieldSet;
+use icu_datetime::range::DateRangeFormatter;
+use icu_datetime::{DateTimeFormatter, DateTimeFormatterLoadError, DateTimeFormatterPreferences};
+use icu_time::zone::models::AtTime;
+use icu_time::{TimeZoneInfo, ZonedDateTime};
+
+use super::intl_parts::{PartsSink, Run};
+
+/// The range from `start` to `end` in `field_set`; `None` where ICU4X cannot write it (its range
+/// patterns may use names, e.g. an abbreviated month in a long date, that
+/// it did not load). `shows_zone`: whether the field set writes the
+/// time zone.
+///
+/// As ECMA-402's PartitionDateTimeRangePattern: if both dates look the
+/// same in the fields shown, the range is the start alone, all shared.
+/// ICU4X compares the zone with its name's date, so both sides take the
+/// start's zone unless a zone name is shown (the dates' fields are then
+/// compared as ICU does, in the formatter's time zone).
+pub(super) fn format(
+    prefs: DateTimeFormatterPreferences,
+    field_set: CompositeFieldSet,
+    shows_zone: bool,
+    start: &ZonedDateTime<Iso, TimeZoneInfo<AtTime>>,
+    end: &ZonedDateTime<Iso, TimeZoneInfo<AtTime>>,
+) -> Result<Option<PartsSink>, DateTimeFormatterLoadError> {
+    let single = DateTimeFormatter::try_new(prefs, field_set)?;
+    let (Some(first), Some(last)) = (
+        PartsSink::checked(&single.format(start)),
+        PartsSink::checked(&single.format(end)),
+    ) else {
+        return Ok(None);
+    };
+    if first.text() == last.text() {
+        return Ok(Some(first));
+    }
+    let mut end = *end;
+    if !shows_zone {
+        end.zone = start.zone;
+    }
+    let formatter = DateRangeFormatter::try_new(prefs, field_set)?;
+    let Some(sink) = PartsSink::checked(&formatter.format(start, &end)) else {
+        return Ok(None);
+    };
+    Ok(Some(sink))
+}
+
+/// The parts of a range with each one's source, as ICU computes them for
+/// V8 (icu4c `FormattedValueFieldPositionIteratorImpl::addOverlapSpans`):
+/// the fields written twice show the start, then the end; the start's span
+/// runs from the first to the last of their first occurrences, the end's
+/// over their second ones; all else is `shared` ("Mar 10 – 13, 2024": `10`
+/// start, `13` end, the month and year shared).
+///
+/// `first` and `last` are the parts of each date formatted alone: a field
+/// the range writes otherwise than they do (ICU4X's interval patterns keep
+/// CLDR's widths, e.g. a full year in a short date), or writes though they
+/// do not, is refused, naming the field.
+pub(super) fn with_sources(
+    runs: Vec<Run>,
+    first: &[Run],
+    last: &[Run],
+) -> Result<Vec<(Run, &'static str)>, &'static str> {
+    // The first and last run of each side's span.
+    type Span = Option<(usize, usize)>;
+    let (mut start, mut end): (Span, Span) = (None, None);
+    let widen = |span: &mut Span, i: usize| {
+        *span = Some(span.map_or((i, i), |(a, b)| (a.min(i), b.max(i))));
+    };
+    for (i, (kind, _)) in runs.iter().enumerate() {
+        if *kind == "literal" {
+            continue;
+        }
+        if let Some(j) = runs[i + 1..].iter().position(|(k, _)| k == kind) {
+            if !runs[..i].iter().any(|(k, _)| k == kind) {
+                widen(&mut start, i);
+                widen(&mut end, i + 1 + j);
+            }
+        }
+    }
+    let within =
+        |span: Option<(usize, usize)>, i: usize| span.is_some_and(|(a, b)| a <= i && i <= b);
+    let mut out: Vec<(Run, &'static str)> = Vec::new();
+    for (i, (kind, text)) in runs.into_iter().enumerate() {
+        let side = if within(start, i) {
+            "startRange"
+        } else if within(end, i) {
+            "endRange"
+        } else {
+            "shared"
+        };
+        if kind != "literal" {
+            let alone = if side == "endRange" { last } else { first };
+            if alone.iter().find(|(k, _)| *k == kind).map(|(_, t)| t) != Some(&text) {
+                return Err(kind);
+            }
+        }
+        match out.last_mut() {
+            Some(((k, t), s)) if *k == kind && *s == side => t.push_str(&text),
+            _ => out.push(((kind, text), side)),
+        }
+    }
+    Ok(out)
+}
