@@ -36,7 +36,7 @@ globalThis.out = [
   attempt(() => new Intl.NumberFormat("en").formatToParts("9".repeat(100000)).length),
   attempt(() => new Intl.NumberFormat("en").format(-1e308).length),
   // Options caplet does not implement, and bad keys and codes.
-  attempt(() => new Intl.Collator("en", { collation: "phonebk" })),
+  attempt(() => new Intl.Collator("en", { collation: "phone_bk" })),
   attempt(() => new Intl.RelativeTimeFormat("en", { numberingSystem: "arab" })),
   attempt(() => new Intl.DisplayNames("en", { type: "dateTimeField" })),
   attempt(() => new Intl.DisplayNames("en", { type: "currency" }).of("US")),

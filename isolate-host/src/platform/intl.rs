@@ -30,7 +30,7 @@ use writeable::Writeable;
 use super::intl_parts::{
     affix_runs, around_number, decimal_runs, flatten, push_str, signs, PartsSink, Run,
 };
-use super::{intl_range, intl_zone, js, LazyGlobal};
+use super::{intl_collation, intl_range, intl_zone, js, LazyGlobal};
 
 /// The global this module owns.
 pub const GLOBALS: &[LazyGlobal] = &[LazyGlobal {
@@ -222,12 +222,15 @@ fn collator(
     let punctuation = opt_bool(options, "ignorePunctuation")?;
     let numeric = opt_bool(options, "numeric")?;
     let case_first = opt(options, "caseFirst")?.unwrap_or_else(|| "false".into());
-    let key = format!("{tag}|{sensitivity}|{punctuation}|{numeric}|{case_first}");
+    let collation = opt(options, "collation")?.unwrap_or_default();
+    let key = format!("{tag}|{sensitivity}|{punctuation}|{numeric}|{case_first}|{collation}");
     if let Some(found) = COLLATORS.with(|c| c.borrow().get(&key).cloned()) {
         return Ok(found);
     }
     let locale = locale(ctx, tag)?;
     let mut prefs = icu_collator::CollatorPreferences::from(&locale);
+    // "default" or a type the JS half found this locale has.
+    prefs.collation_type = intl_collation::collation_type(&collation);
     prefs.numeric_ordering = Some(if numeric {
         CollationNumericOrdering::True
     } else {
@@ -1753,9 +1756,15 @@ fn locale_expand(tag: &str, maximize: bool) -> std::result::Result<String, Strin
 fn supported_values(key: &str) -> std::result::Result<Vec<String>, String> {
     let compute: fn() -> Vec<String> = match key {
         "calendar" => calendars,
-        // Only the default collation: Intl.Collator refuses the
-        // `collation` option and `-u-co-`.
-        "collation" => Vec::new,
+        // The tailorings ICU4X has for the promised languages.
+        "collation" => || {
+            let mut locales: Vec<Locale> = SUPPORTED_LANGUAGES
+                .iter()
+                .filter_map(|l| l.parse().ok())
+                .collect();
+            locales.extend(["zh-Hans", "zh-Hant"].iter().filter_map(|l| l.parse().ok()));
+            intl_collation::supported_types(&locales)
+        },
         "currency" => currencies,
         "numberingSystem" => numbering_systems,
         "timeZone" => time_zones,
@@ -2037,6 +2046,13 @@ pub fn native<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
     o.set(
         "sanctionedUnits",
         Function::new(ctx.clone(), || SANCTIONED_UNITS.to_vec())?,
+    )?;
+    o.set(
+        "collationSupported",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, tag: String, co: String| {
+            let locale = locale(&ctx, &tag)?;
+            Ok::<_, rquickjs::Error>(intl_collation::has_tailoring(&locale, &co))
+        })?,
     )?;
     o.set(
         "unitSupported",

@@ -27,6 +27,7 @@ mod gateway;
 mod global;
 mod glue;
 pub mod intl;
+mod intl_collation;
 mod intl_parts;
 mod intl_range;
 mod intl_zone;

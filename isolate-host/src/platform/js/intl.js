@@ -102,13 +102,21 @@ function make(native) {
       options = toOptions(options);
       option(options, "localeMatcher", ["lookup", "best fit"]);
       const usage = option(options, "usage", ["sort", "search"], "sort");
-      if (options.collation !== undefined) throw new RangeError("Intl.Collator option collation is not supported (only the default collation)");
+      const asked = options.collation === undefined ? undefined : str(options.collation);
+      // UTS #35's `type` production (ECMA-402 §10.1.1 step 11).
+      if (asked !== undefined && !/^[a-z0-9]{3,8}(-[a-z0-9]{3,8})*$/i.test(asked)) throw new RangeError(`invalid collation: ${asked.slice(0, 40)}`);
       const locale = bestLocale(locales);
+      // ResolveLocale for "co": the option wins over the extension; a type
+      // the locale has no tailoring for (or "standard"/"search") is the
+      // default; the resolved locale names a type it uses.
+      const base = locale.split("-u-")[0];
+      const co = asked === undefined ? extension(locale, "co") : asked.toLowerCase();
+      const collation = co !== undefined && native.collationSupported(base, co) ? co : "default";
       let numeric = options.numeric === undefined ? extension(locale, "kn") === "true" || extension(locale, "kn") === "" : Boolean(options.numeric);
       const caseFirst = option(options, "caseFirst", ["upper", "lower", "false"], extension(locale, "kf") || "false");
       const sensitivity = option(options, "sensitivity", ["base", "accent", "case", "variant"], "variant");
       const ignorePunctuation = option(options, "ignorePunctuation", "boolean", false);
-      const s = { locale: locale.split("-u-")[0], usage, sensitivity, ignorePunctuation, collation: "default", numeric, caseFirst };
+      const s = { locale: collation === "default" ? base : `${base}-u-co-${collation}`, usage, sensitivity, ignorePunctuation, collation, numeric, caseFirst };
       define(this, SLOT.Collator, { value: s });
       native.compare(s.locale, s, "", ""); // load now: errors surface at construction
     }
