@@ -199,7 +199,9 @@ function make(native) {
       if (style === "unit" && unit === undefined) throw new TypeError("unit is required with style \"unit\"");
       const unitDisplay = option(options, "unitDisplay", ["short", "narrow", "long"], "short");
       // ICU4X has no data for compound units (CLDR names many, "km/h",
-      // "mpg", which a derivation would get wrong) nor for some simple ones.
+      // "mpg", and has per-unit patterns, "{0}/s", which a derivation from
+      // its generic "{0}/{1}" would get wrong: "km/hr", "L/sec") nor for
+      // some simple ones.
       if (style === "unit" && !native.unitSupported(unit)) throw new RangeError(`Intl.NumberFormat unit "${unit}" is not supported (no locale data)`);
       // CLDR's percent pattern is the short form; its unit names ("percent", "Prozent") are not in ICU4X's data.
       if (style === "unit" && unit === "percent" && unitDisplay !== "short") throw new RangeError(`Intl.NumberFormat unit "percent" with unitDisplay "${unitDisplay}" is not supported (no locale data)`);
