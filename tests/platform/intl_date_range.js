@@ -2,7 +2,8 @@
 // range from one date to another with CLDR's interval formats (ICU4X), in
 // the promised locales, for ends that differ in minutes, hours, the day
 // period, days, months, years, or not at all (a range of equal dates is
-// the date alone, all `shared`); each part's source as ICU gives V8.
+// the date alone, all `shared`; times alone on different days show the
+// dates too); each part's source as ICU gives V8.
 // Expected output: Node.js 20 (ICU 78, CLDR 48). As V8 in Chrome, Deno and
 // Workers, a plain space stands before AM/PM (Node's ICU writes U+202F).
 // The option sets listed per locale are those where caplet matches V8 for
@@ -11,7 +12,7 @@
 // separator's spaces in es/pt/de/fr time ranges, ru's dash, uk/he/ja/zh
 // patterns), and what caplet refuses with a RangeError (README Intl row):
 // a long or full date (ICU4X's range patterns need names it has not
-// loaded), a short date's year (ICU4X writes it in full), times on
+// loaded), a short date's year (ICU4X writes it in full), a time style on
 // different days, a year or month that differs but is not shown.
 const start = new Date(Date.UTC(2024, 2, 10, 15, 4, 5));
 const ends = {
@@ -32,25 +33,27 @@ const options = {
   dtMedium: { dateStyle: "medium", timeStyle: "short" },
   ymd: { year: "numeric", month: "short", day: "numeric" },
   ym: { year: "numeric", month: "long" },
+  hm: { hour: "numeric", minute: "2-digit" },
+  hm23: { hour: "numeric", minute: "2-digit", hour12: false },
   ymdhm: { year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "2-digit" },
 };
 const asserted = {
-  en: ["default", "dateMedium", "dtShort", "dtMedium", "ymd", "ym", "ymdhm"],
+  en: ["default", "dateMedium", "dtShort", "dtMedium", "ymd", "ym", "hm", "hm23", "ymdhm"],
   de: ["dateMedium", "ym"],
-  fr: ["default", "dateShort", "dateMedium", "dtMedium", "ymd", "ym"],
+  fr: ["default", "dateShort", "dateMedium", "dtMedium", "ymd", "ym", "hm", "hm23"],
   es: ["default", "dateMedium", "dateLong", "ymd", "ym"],
-  it: ["default", "dtShort", "dtMedium", "ym", "ymdhm"],
+  it: ["default", "dtShort", "dtMedium", "ym", "hm", "hm23", "ymdhm"],
   pt: ["default", "dateShort", "dateMedium", "ymd"],
   nl: ["dateShort", "dateMedium", "dtShort", "dtMedium", "ymd", "ym"],
   pl: ["default", "dateShort", "dateMedium", "dateLong", "dtMedium", "ymd"],
-  uk: ["dtShort", "dtMedium", "ymdhm"],
+  uk: ["dtShort", "dtMedium", "hm", "hm23", "ymdhm"],
   tr: ["dateMedium", "dtShort", "dtMedium", "ymd", "ym"],
-  ar: ["default", "dateShort", "dtShort", "dtMedium", "ym", "ymdhm"],
-  he: ["default", "dateShort", "dtShort", "dtMedium", "ym", "ymdhm"],
-  hi: ["default", "dateMedium", "dtShort", "dtMedium", "ymd", "ym", "ymdhm"],
+  ar: ["default", "dateShort", "dtShort", "dtMedium", "ym", "hm", "hm23", "ymdhm"],
+  he: ["default", "dateShort", "dtShort", "dtMedium", "ym", "hm", "hm23", "ymdhm"],
+  hi: ["default", "dateMedium", "dtShort", "dtMedium", "ymd", "ym", "hm", "hm23", "ymdhm"],
   ja: ["dateShort", "dateMedium", "dtShort", "dtMedium"],
   ko: ["ym"],
-  "zh-Hans": ["default", "dateShort", "dtShort", "ymdhm"],
+  "zh-Hans": ["default", "dateShort", "dtShort", "hm", "hm23", "ymdhm"],
   "zh-Hant": ["default", "dateShort"],
 };
 const source = { startRange: "S", endRange: "E", shared: "-" };

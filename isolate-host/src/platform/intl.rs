@@ -1234,7 +1234,7 @@ fn format_date_or_range(
             if !shows_date(options)? && zoned.date != end.date {
                 return range_error(
                     ctx,
-                    "Intl.DateTimeFormat formatRange of times on different days is not supported (ICU4X writes no date there)",
+                    "Intl.DateTimeFormat formatRange of a timeStyle on different days is not supported (ICU4X writes no date there)",
                 );
             }
             match intl_range::format(prefs, field_set, shows_zone, &zoned, &end) {
@@ -1322,6 +1322,21 @@ fn format_date_or_range(
 /// Why a date is refused when ICU4X cannot write one of its pattern's
 /// fields ([`PartsSink::checked`]).
 const UNWRITABLE: &str = "Intl.DateTimeFormat with these fields is not supported in this locale (ICU4X's pattern uses a name it has not loaded)";
+
+/// Whether `start` and `end` fall on different days in the options' time
+/// zone.
+fn on_different_days(ctx: &Ctx<'_>, options: &Object<'_>, start: f64, end: f64) -> Result<bool> {
+    let tz = time_zone(
+        ctx,
+        &opt(options, "timeZone")?.unwrap_or_else(|| "UTC".into()),
+    )?;
+    let day = |ms: f64| {
+        jiff::Timestamp::from_millisecond(ms as i64)
+            .ok()
+            .map(|t| t.to_zoned(tz.clone()).date())
+    };
+    Ok(day(start) != day(end))
+}
 
 /// Whether the options show a date (a date style or a date component).
 fn shows_date(options: &Object<'_>) -> Result<bool> {
@@ -2011,7 +2026,19 @@ pub fn native<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
         "formatDateRangeToParts",
         Function::new(
             ctx.clone(),
-            |ctx: Ctx<'js>, tag: String, options: Object<'js>, start: f64, end: f64| {
+            |ctx: Ctx<'js>,
+             tag: String,
+             options: Object<'js>,
+             with_date: Option<Object<'js>>,
+             start: f64,
+             end: f64| {
+                // Times on different days: as ICU (icu4c dtitvfmt.cpp,
+                // initializePattern), the date is added ("yMd"), which the
+                // JS half gives as `with_date`.
+                let options = match with_date {
+                    Some(with_date) if on_different_days(&ctx, &options, start, end)? => with_date,
+                    _ => options,
+                };
                 let runs = format_date_or_range(&ctx, &tag, &options, start, Some(end))?;
                 let first = format_date_parts(&ctx, &tag, &options, start)?;
                 let last = format_date_parts(&ctx, &tag, &options, end)?;

@@ -403,7 +403,11 @@ function make(native) {
   function dateRangeParts(f, start, end) {
     const s = slot(f, DateTimeFormat);
     if (start === undefined || end === undefined) throw new TypeError("formatRange needs a start and an end date");
-    const flat = native.formatDateRangeToParts(s.locale, s.n, timeValue(start), timeValue(end));
+    // Times alone on different days show the dates too ("yMd"), as ICU.
+    const n = s.n;
+    const timeOnly = !n.dateStyle && !n.timeStyle && !["weekday", "era", "year", "month", "day"].some((k) => n[k] !== undefined);
+    const withDate = timeOnly ? { ...n, year: "numeric", month: "numeric", day: "numeric", skeleton: "yMd" + n.skeleton } : null;
+    const flat = native.formatDateRangeToParts(s.locale, n, withDate, timeValue(start), timeValue(end));
     const out = [];
     for (let i = 0; i < flat.length; i += 3) out.push({ type: flat[i], value: flat[i + 1], source: flat[i + 2] });
     return out;
