@@ -12,8 +12,8 @@
 // separator's spaces in es/pt/de/fr time ranges, ru's dash, uk/he/ja/zh
 // patterns), and what caplet refuses with a RangeError (README Intl row):
 // a long or full date (ICU4X's range patterns need names it has not
-// loaded), a short date's year (ICU4X writes it in full), a time style on
-// different days, a year or month that differs but is not shown.
+// loaded), a short date's year (ICU4X writes it in full), a long or full
+// time style on different days, a year or month that differs but is not shown.
 const start = new Date(Date.UTC(2024, 2, 10, 15, 4, 5));
 const ends = {
   same: start,
@@ -29,6 +29,7 @@ const options = {
   dateShort: { dateStyle: "short" },
   dateMedium: { dateStyle: "medium" },
   dateLong: { dateStyle: "long" },
+  timeShort: { timeStyle: "short" },
   dtShort: { dateStyle: "short", timeStyle: "short" },
   dtMedium: { dateStyle: "medium", timeStyle: "short" },
   ymd: { year: "numeric", month: "short", day: "numeric" },
@@ -38,22 +39,22 @@ const options = {
   ymdhm: { year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "2-digit" },
 };
 const asserted = {
-  en: ["default", "dateMedium", "dtShort", "dtMedium", "ymd", "ym", "hm", "hm23", "ymdhm"],
+  en: ["default", "dateMedium", "timeShort", "dtShort", "dtMedium", "ymd", "ym", "hm", "hm23", "ymdhm"],
   de: ["dateMedium", "ym"],
-  fr: ["default", "dateShort", "dateMedium", "dtMedium", "ymd", "ym", "hm", "hm23"],
+  fr: ["default", "dateShort", "dateMedium", "timeShort", "dtMedium", "ymd", "ym", "hm", "hm23"],
   es: ["default", "dateMedium", "dateLong", "ymd", "ym"],
-  it: ["default", "dtShort", "dtMedium", "ym", "hm", "hm23", "ymdhm"],
+  it: ["default", "timeShort", "dtShort", "dtMedium", "ym", "hm", "hm23", "ymdhm"],
   pt: ["default", "dateShort", "dateMedium", "ymd"],
   nl: ["dateShort", "dateMedium", "dtShort", "dtMedium", "ymd", "ym"],
   pl: ["default", "dateShort", "dateMedium", "dateLong", "dtMedium", "ymd"],
-  uk: ["dtShort", "dtMedium", "hm", "hm23", "ymdhm"],
+  uk: ["timeShort", "dtShort", "dtMedium", "hm", "hm23", "ymdhm"],
   tr: ["dateMedium", "dtShort", "dtMedium", "ymd", "ym"],
-  ar: ["default", "dateShort", "dtShort", "dtMedium", "ym", "hm", "hm23", "ymdhm"],
-  he: ["default", "dateShort", "dtShort", "dtMedium", "ym", "hm", "hm23", "ymdhm"],
-  hi: ["default", "dateMedium", "dtShort", "dtMedium", "ymd", "ym", "hm", "hm23", "ymdhm"],
+  ar: ["default", "dateShort", "timeShort", "dtShort", "dtMedium", "ym", "hm", "hm23", "ymdhm"],
+  he: ["default", "dateShort", "timeShort", "dtShort", "dtMedium", "ym", "hm", "hm23", "ymdhm"],
+  hi: ["default", "dateMedium", "timeShort", "dtShort", "dtMedium", "ymd", "ym", "hm", "hm23", "ymdhm"],
   ja: ["dateShort", "dateMedium", "dtShort", "dtMedium"],
   ko: ["ym"],
-  "zh-Hans": ["default", "dateShort", "dtShort", "hm", "hm23", "ymdhm"],
+  "zh-Hans": ["default", "dateShort", "timeShort", "dtShort", "hm", "hm23", "ymdhm"],
   "zh-Hant": ["default", "dateShort"],
 };
 const source = { startRange: "S", endRange: "E", shared: "-" };

@@ -200,7 +200,7 @@ fn date_ranges_icu4x_cannot_write_as_v8_are_refused_naming_why() {
             "writes the year otherwise than format()",
         ),
         (
-            r#"{ timeStyle: "short" }"#,
+            r#"{ timeStyle: "long" }"#,
             "Date.UTC(2024, 2, 13)",
             "a timeStyle on different days",
         ),

@@ -405,8 +405,17 @@ function make(native) {
     if (start === undefined || end === undefined) throw new TypeError("formatRange needs a start and an end date");
     // Times alone on different days show the dates too ("yMd"), as ICU.
     const n = s.n;
-    const timeOnly = !n.dateStyle && !n.timeStyle && !["weekday", "era", "year", "month", "day"].some((k) => n[k] !== undefined);
-    const withDate = timeOnly ? { ...n, year: "numeric", month: "numeric", day: "numeric", skeleton: "yMd" + n.skeleton } : null;
+    const timeOnly = !n.dateStyle && !["weekday", "era", "year", "month", "day"].some((k) => n[k] !== undefined);
+    let withDate = null;
+    if (timeOnly && !n.timeStyle) withDate = { ...n, year: "numeric", month: "numeric", day: "numeric", skeleton: "yMd" + n.skeleton };
+    else if (timeOnly && (n.timeStyle === "short" || n.timeStyle === "medium")) {
+      // A short or medium time style is hour, minute (and second) as ICU
+      // writes them; with the dates, as components.
+      const hm = n.timeStyle === "short" ? "jm" : "jms";
+      const skeleton = n.hourCycle ? hm.replace("j", n.hourCycle === "h11" || n.hourCycle === "h12" ? "h" : "H") : hm;
+      withDate = { ...n, timeStyle: undefined, year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "2-digit", skeleton: "yMd" + skeleton };
+      if (n.timeStyle === "medium") withDate.second = "2-digit";
+    }
     const flat = native.formatDateRangeToParts(s.locale, n, withDate, timeValue(start), timeValue(end));
     const out = [];
     for (let i = 0; i < flat.length; i += 3) out.push({ type: flat[i], value: flat[i + 1], source: flat[i + 2] });
