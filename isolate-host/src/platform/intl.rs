@@ -1198,7 +1198,7 @@ fn format_date_or_range(
         }
     };
     let sink = match end {
-        None => match icu_datetime::DateTimeFormatter::try_new(prefs, field_set) {
+        None => match intl_range::date_formatter(prefs, field_set) {
             Ok(f) => match PartsSink::checked(&f.format(&zoned)) {
                 Some(sink) => sink,
                 None => return range_error(ctx, UNWRITABLE),

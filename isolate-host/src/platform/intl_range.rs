@@ -13,6 +13,23 @@ use icu_time::{TimeZoneInfo, ZonedDateTime};
 
 use super::intl_parts::{PartsSink, Run};
 
+/// ICU4X's formatter for `field_set` (a date alone, or each side of a
+/// range), with its number formatter loaded:
+/// ICU4X 2.4 leaves it out for some patterns that have numbers (pt's long
+/// year and month, "MMMM 'de' y"), which it then cannot write.
+pub(super) fn date_formatter(
+    prefs: DateTimeFormatterPreferences,
+    field_set: CompositeFieldSet,
+) -> std::result::Result<DateTimeFormatter<CompositeFieldSet>, DateTimeFormatterLoadError> {
+    let formatter = DateTimeFormatter::try_new(prefs, field_set)?;
+    let mut names = icu_datetime::pattern::DateTimeNames::from_formatter(prefs, formatter);
+    names
+        .as_mut()
+        .include_decimal_formatter()
+        .map_err(DateTimeFormatterLoadError::Data)?;
+    names.try_into_formatter(field_set).map_err(|(e, _)| e)
+}
+
 /// The range from `start` to `end` in `field_set`; `None` where ICU4X cannot write it (its range
 /// patterns may use names, e.g. an abbreviated month in a long date, that
 /// it did not load). `shows_zone`: whether the field set writes the
@@ -30,7 +47,7 @@ pub(super) fn format(
     start: &ZonedDateTime<Iso, TimeZoneInfo<AtTime>>,
     end: &ZonedDateTime<Iso, TimeZoneInfo<AtTime>>,
 ) -> Result<Option<PartsSink>, DateTimeFormatterLoadError> {
-    let single = DateTimeFormatter::try_new(prefs, field_set)?;
+    let single = date_formatter(prefs, field_set)?;
     let (Some(first), Some(last)) = (
         PartsSink::checked(&single.format(start)),
         PartsSink::checked(&single.format(end)),
