@@ -27,6 +27,7 @@ use icu_locale::{Locale, LocaleCanonicalizer};
 use rquickjs::{Ctx, Exception, Function, Object, Result, Value};
 use writeable::Writeable;
 
+use super::intl_currency;
 use super::intl_parts::{
     affix_runs, around_number, decimal_runs, flatten, push_str, signs, PartsSink, Run,
 };
@@ -634,12 +635,17 @@ fn number_runs(
                     Ok(f) => f,
                     Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
                 };
+            // A plus sign goes where the locale's signed pattern puts the
+            // sign (tr `+%26`, as ICU), not inside the unsigned one next to
+            // the digits (`%+26`): ICU4X's explicit-sign display does that
+            // for an unsigned value.
+            let (display, shown) = intl_currency::percent_sign_display(&d);
             let text = match PercentFormatter::try_new_with_decimal_formatter(
                 prefs,
                 percent,
-                Default::default(),
+                display.into(),
             ) {
-                Ok(f) => f.format(&d).write_to_string().into_owned(),
+                Ok(f) => f.format(&shown).write_to_string().into_owned(),
                 Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
             };
             // As a unit, the percent sign is the unit's part.
@@ -682,7 +688,7 @@ fn number_runs(
             let made = match display.as_str() {
                 "narrowSymbol" => CurrencyFormatter::try_new_symbol_narrow(prefs, currency, o),
                 "code" => CurrencyFormatter::try_new_code(prefs, currency, o),
-                "name" => CurrencyFormatter::try_new_name(prefs, currency),
+                "name" => intl_currency::name_formatter(&locale, currency),
                 _ => CurrencyFormatter::try_new_symbol(prefs, currency, o),
             };
             let currency_formatter = match made {
@@ -751,8 +757,7 @@ fn compact_currency(
     let made = match display.as_str() {
         "narrowSymbol" => F::try_new_compact_symbol_narrow(p, currency, o),
         "code" => F::try_new_compact_code(p, currency, o),
-        "name" if long => F::try_new_compact_long_name(p, currency),
-        "name" => F::try_new_compact_name(p, currency),
+        "name" => intl_currency::compact_name_formatter(locale, currency, long),
         _ => F::try_new_compact_symbol(p, currency, o),
     };
     match made {
