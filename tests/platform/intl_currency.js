@@ -46,6 +46,27 @@ for (const l of ["en", "pl", "ru", "uk", "ar", "ja", "zh-Hans"]) {
   const g = new Intl.NumberFormat(l, { style: "currency", currency: "JPY", currencyDisplay: "name", maximumFractionDigits: 0 });
   out.push(g.format(1));
 }
+// The signs of money, as ICU writes them: a plus sign takes the minus
+// sign's place in an explicit negative pattern (nl `€ +1,00`); an amount
+// the compact patterns abbreviate takes its sign before the whole and no
+// accounting form (nl `-€ 99 mln.`); signDisplay "never" writes the
+// standard patterns even with currencySign "accounting".
+for (const l of locales) {
+  for (const currencySign of ["standard", "accounting"]) {
+    for (const notation of ["standard", "compact"]) {
+      const shown = [];
+      for (const signDisplay of ["auto", "always", "exceptZero", "negative", "never"]) {
+        const f = new Intl.NumberFormat(l, { style: "currency", currency: "EUR", currencyDisplay: l === "uk" ? "code" : "symbol", currencySign, signDisplay, notation });
+        shown.push([-98765432, -1234.5, 1234.5, 0, -0, -0.5].map((x) => f.format(x)).join(" "));
+      }
+      out.push(`${l} ${currencySign} ${notation}: ${shown.join(" ; ")}`);
+    }
+  }
+  for (const notation of ["standard", "compact"]) {
+    const f = new Intl.NumberFormat(l, { style: "currency", currency: "USD", currencyDisplay: "code", signDisplay: "always", notation });
+    out.push([-98765432, 1234.5].map((x) => f.formatToParts(x).map((p) => `${p.type}:${p.value}`).join("|")).join(" ; "));
+  }
+}
 // Percent: every signDisplay, and the parts of a signed percentage.
 for (const l of locales) {
   const shown = [];

@@ -594,7 +594,7 @@ fn number_runs(
             );
         }
         let shown: String = digits.iter().map(|(_, t)| t.as_str()).collect();
-        let money = compact_currency(ctx, &locale, options, long, &d)?;
+        let money = compact_currency(ctx, &locale, options, &formatter, long, exponent > 0, &d)?;
         if !money.contains(&shown) {
             // ICU4X rounds a compact amount to the currency's digits first
             // (¥0.5 becomes ¥1), ECMA-402 does not.
@@ -672,7 +672,7 @@ fn number_runs(
             };
             let prefs = (&locale).into();
             let display = opt(options, "currencyDisplay")?.unwrap_or_else(|| "symbol".into());
-            let usage = if opt(options, "currencySign")?.as_deref() == Some("accounting") {
+            let usage = if accounting(options, sign_display)? {
                 CurrencyUsage::Accounting
             } else {
                 CurrencyUsage::Standard
@@ -695,10 +695,16 @@ fn number_runs(
                 Ok(f) => f,
                 Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
             };
-            let text = currency_formatter
-                .format_fixed_decimal(&d)
-                .write_to_string()
-                .into_owned();
+            let write = |v: &Decimal| {
+                currency_formatter
+                    .format_fixed_decimal(v)
+                    .write_to_string()
+                    .into_owned()
+            };
+            let plus = (display != "name")
+                .then(|| intl_currency::plus_in_negative_pattern(&formatter, &d, write))
+                .flatten();
+            let text = plus.unwrap_or_else(|| write(&d));
             // ICU4X rounds to the currency's digits in its own data (CLDR's,
             // which differ from ISO 4217's for a few: AFN, IDR, HUF …); the
             // worker's digit options win: swap ICU4X's digits for ours.
@@ -729,11 +735,19 @@ fn number_runs(
 
 /// A compact amount of money (`notation: "compact"`, style currency) as
 /// ICU4X's compact currency formatter writes it.
+///
+/// A `compacted` amount (one the locale's compact patterns abbreviate) is
+/// written as ICU writes it, with the compact pattern alone: its sign
+/// before the whole, no accounting form (`intl_currency::with_implicit_sign`);
+/// a smaller one with the currency's own patterns.
+#[allow(clippy::too_many_arguments)]
 fn compact_currency(
     ctx: &Ctx<'_>,
     locale: &Locale,
     options: &Object<'_>,
+    formatter: &icu_decimal::DecimalFormatter,
     long: bool,
+    compacted: bool,
     d: &Decimal,
 ) -> Result<String> {
     use icu_experimental::dimension::currency::formatter::CurrencyFormatter as F;
@@ -743,7 +757,8 @@ fn compact_currency(
     let Ok(currency) = CurrencyType::try_from_str(&code.to_ascii_lowercase()) else {
         return range_error(ctx, &format!("invalid currency code: {:?}", shown(&code)));
     };
-    let usage = if opt(options, "currencySign")?.as_deref() == Some("accounting") {
+    let sign_display = sign_display(opt(options, "signDisplay")?.as_deref());
+    let usage = if !compacted && accounting(options, sign_display)? {
         CurrencyUsage::Accounting
     } else {
         CurrencyUsage::Standard
@@ -760,10 +775,35 @@ fn compact_currency(
         "name" => intl_currency::compact_name_formatter(locale, currency, long),
         _ => F::try_new_compact_symbol(p, currency, o),
     };
-    match made {
-        Ok(f) => Ok(f.format_fixed_decimal(d).write_to_string().into_owned()),
-        Err(e) => data_error(ctx, "Intl.NumberFormat", e),
+    let f = match made {
+        Ok(f) => f,
+        Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
+    };
+    let write = |v: &Decimal| f.format_fixed_decimal(v).write_to_string().into_owned();
+    if compacted {
+        let mut unsigned = d.clone();
+        unsigned.set_sign(fixed_decimal::Sign::None);
+        return Ok(intl_currency::with_implicit_sign(
+            formatter,
+            d.sign(),
+            &write(&unsigned),
+        ));
     }
+    let plus = (display != "name")
+        .then(|| intl_currency::plus_in_negative_pattern(formatter, d, write))
+        .flatten();
+    Ok(plus.unwrap_or_else(|| write(d)))
+}
+
+/// Whether money is written with the locale's accounting patterns:
+/// `currencySign: "accounting"`, except with `signDisplay: "never"`, which
+/// ICU (V8) writes with the standard ones (V8 maps it to `UNUM_SIGN_NEVER`,
+/// which has no accounting form).
+fn accounting(options: &Object<'_>, sign_display: SignDisplay) -> Result<bool> {
+    Ok(
+        opt(options, "currencySign")?.as_deref() == Some("accounting")
+            && !matches!(sign_display, SignDisplay::Never),
+    )
 }
 
 /// Splits the compact suffix out of the currency parts of a compact amount

@@ -4,8 +4,11 @@
 //! - [`NamePatternsProvider`]: `currencyDisplay: "name"` takes the locale's
 //!   CLDR unit pattern (ja `{0}{1}`: `1,234.50米ドル`); ICU4X's name
 //!   formatters load the root's (`{0} {1}`) whatever the locale.
-//! - [`percent_sign_display`]: an explicit plus sign goes where the locale's
-//!   signed percent pattern puts the sign (tr `+%26`), as ICU does.
+//! - [`percent_sign_display`], [`plus_in_negative_pattern`]: a plus sign
+//!   goes where the locale's signed pattern puts the sign (tr `+%26`, nl
+//!   `€ +1,00`), as ICU does.
+//! - [`with_implicit_sign`]: a compact amount of money takes its sign
+//!   before the whole (nl `-€ 99 mln.`), never an accounting form, as ICU.
 //!
 //! What still differs from V8 for data reasons (ICU4X's CLDR 49 and its
 //! datagen against V8's CLDR 48) is listed in the README's Intl row and in
@@ -21,6 +24,7 @@ use icu_experimental::dimension::provider::currency::patterns::CurrencyPatternsD
 use icu_experimental::dimension::provider::currency::symbols::CurrencyDecimalSymbolsV1;
 use icu_locale::Locale;
 use icu_provider::prelude::*;
+use writeable::Writeable;
 
 /// How ICU4X's `PercentFormatter` is to write `d` (already signed by the
 /// worker's `signDisplay`): the formatter's standard display writes a
@@ -38,6 +42,75 @@ pub(super) fn percent_sign_display(d: &Decimal) -> (Display, Decimal) {
     let mut unsigned = d.clone();
     unsigned.set_sign(Sign::None);
     (Display::ExplicitSign, unsigned)
+}
+
+/// The text a `DecimalFormatter` writes before and after the digits for
+/// `sign` (en `-`, ar `\u{200e}-`).
+fn sign_affixes(formatter: &icu_decimal::DecimalFormatter, sign: Sign) -> (String, String) {
+    let mut one = Decimal::from(1);
+    let plain = formatter.format(&one).write_to_string().into_owned();
+    one.set_sign(sign);
+    let signed = formatter.format(&one).write_to_string().into_owned();
+    match signed.find(&plain) {
+        Some(at) => (
+            signed[..at].to_string(),
+            signed[at + plain.len()..].to_string(),
+        ),
+        None => (String::new(), String::new()),
+    }
+}
+
+/// An amount of money written as ICU writes it with a compact pattern:
+/// the pattern has no negative or accounting form, so the locale's sign
+/// goes around the whole positive text (`-€ 99 mln.` in nl, where the
+/// currency pattern would give `€ -99 mln.`). `unsigned_text` is the
+/// amount's text without its sign.
+pub(super) fn with_implicit_sign(
+    formatter: &icu_decimal::DecimalFormatter,
+    sign: Sign,
+    unsigned_text: &str,
+) -> String {
+    if sign == Sign::None {
+        return unsigned_text.to_string();
+    }
+    let (prefix, suffix) = sign_affixes(formatter, sign);
+    format!("{prefix}{unsigned_text}{suffix}")
+}
+
+/// An amount showing a plus sign (`signDisplay` `always`/`exceptZero`), as
+/// ICU writes it: where the locale's negative pattern is explicit and has a
+/// minus sign, that pattern with the plus sign in the minus sign's place
+/// (nl `€ +1,00`, he `\u{200f}\u{200e}+1.00 \u{200f}€`), as ICU4C's
+/// `PatternStringUtils::patternInfoToStringBuilder` does; else the plus
+/// sign before the whole amount, which is what ICU4X writes. `format`
+/// is ICU4X's currency formatter; `None` when ICU4X's own text stands.
+pub(super) fn plus_in_negative_pattern(
+    formatter: &icu_decimal::DecimalFormatter,
+    d: &Decimal,
+    format: impl Fn(&Decimal) -> String,
+) -> Option<String> {
+    if d.sign() != Sign::Positive {
+        return None;
+    }
+    let mut negative = d.clone();
+    negative.set_sign(Sign::Negative);
+    let mut unsigned = d.clone();
+    unsigned.set_sign(Sign::None);
+    let negative_text = format(&negative);
+    if negative_text == with_implicit_sign(formatter, Sign::Negative, &format(&unsigned)) {
+        return None;
+    }
+    let (minus_prefix, minus_suffix) = sign_affixes(formatter, Sign::Negative);
+    let (plus_prefix, plus_suffix) = sign_affixes(formatter, Sign::Positive);
+    let (minus, plus) = if minus_prefix.is_empty() {
+        (minus_suffix, plus_suffix)
+    } else {
+        (minus_prefix, plus_prefix)
+    };
+    // An accounting pattern without a minus sign (`(€1.00)`) is not used
+    // for a plus sign.
+    (!minus.is_empty() && negative_text.contains(&minus))
+        .then(|| negative_text.replacen(&minus, &plus, 1))
 }
 
 /// ICU4X's compiled data, except that a request for the currency unit
@@ -128,7 +201,6 @@ pub(super) fn compact_name_formatter(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use writeable::Writeable;
 
     fn name(locale: &str, code: &str, amount: &str) -> String {
         let locale: Locale = locale.parse().unwrap();
@@ -217,6 +289,57 @@ mod tests {
             let (shown, _) = symbol(locale, "CHF", CurrencySymbolsV1::NARROW);
             assert_ne!(shown, "CHF", "{locale}");
         }
+    }
+
+    #[test]
+    fn a_plus_sign_takes_the_minus_signs_place_in_an_explicit_negative_pattern() {
+        let plus = |locale: &str, accounting: bool| {
+            use icu_experimental::dimension::currency::options::{
+                CurrencyFormatterOptions, CurrencyUsage,
+            };
+            let locale: Locale = locale.parse().unwrap();
+            let usage = if accounting {
+                CurrencyUsage::Accounting
+            } else {
+                CurrencyUsage::Standard
+            };
+            let currency = CurrencyType::try_from_str("eur").unwrap();
+            let f = CurrencyFormatter::try_new_symbol(
+                (&locale).into(),
+                currency,
+                CurrencyFormatterOptions::from(usage),
+            )
+            .unwrap();
+            let decimal =
+                icu_decimal::DecimalFormatter::try_new((&locale).into(), Default::default())
+                    .unwrap();
+            let mut d = Decimal::from(1);
+            d.apply_sign_display(fixed_decimal::SignDisplay::Always);
+            plus_in_negative_pattern(&decimal, &d, |v| {
+                f.format_fixed_decimal(v).write_to_string().into_owned()
+            })
+        };
+        // nl: `¤ #,##0.00;¤ -#,##0.00`.
+        assert_eq!(plus("nl", false).as_deref(), Some("€\u{a0}+1,00"));
+        // en has no explicit negative pattern; its accounting one has no
+        // minus sign: ICU4X's `+€1.00` stands.
+        assert_eq!(plus("en", false), None);
+        assert_eq!(plus("en", true), None);
+    }
+
+    #[test]
+    fn a_compact_amount_takes_its_sign_before_the_whole() {
+        let nl: Locale = "nl".parse().unwrap();
+        let decimal =
+            icu_decimal::DecimalFormatter::try_new((&nl).into(), Default::default()).unwrap();
+        assert_eq!(
+            with_implicit_sign(&decimal, Sign::Negative, "€ 99 mln."),
+            "-€ 99 mln."
+        );
+        assert_eq!(
+            with_implicit_sign(&decimal, Sign::None, "€ 99 mln."),
+            "€ 99 mln."
+        );
     }
 
     #[test]
