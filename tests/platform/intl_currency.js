@@ -43,8 +43,13 @@ for (const l of ["en", "pl", "ru", "uk", "ar", "ja", "zh-Hans"]) {
   const f = new Intl.NumberFormat(l, { style: "currency", currency: "EUR", currencyDisplay: "name" });
   out.push(`${l} name: ${[0, 1, 2, 5, 1.5, 21, 1000000].map((x) => f.format(x)).join(" | ")}`);
   out.push(f.formatToParts(-1234.5).map((p) => `${p.type}:${p.value}`).join("|"));
-  const g = new Intl.NumberFormat(l, { style: "currency", currency: "JPY", currencyDisplay: "name", maximumFractionDigits: 0 });
-  out.push(g.format(1));
+  // NaN and Infinity take the name's `other` form. Left out: NaN in ru and
+  // ar, which ICU writes with a word (ICU4X has no NaN symbol: `NaN`).
+  const nan = ["ru", "ar"].includes(l) ? [] : [NaN];
+  const g = new Intl.NumberFormat(l, { style: "currency", currency: "USD", currencyDisplay: "name", maximumFractionDigits: 0 });
+  out.push([1, 2, 5, -Infinity, ...nan].map((x) => g.format(x)).join(" | "));
+  const c = new Intl.NumberFormat(l, { style: "currency", currency: "USD", currencyDisplay: "name", notation: "compact", compactDisplay: "long" });
+  out.push([1, -0.005, 1234567, ...nan].map((x) => c.format(x)).join(" | "));
 }
 // The signs of money, as ICU writes them: a plus sign takes the minus
 // sign's place in an explicit negative pattern (nl `€ +1,00`); an amount
@@ -66,6 +71,12 @@ for (const l of locales) {
     const f = new Intl.NumberFormat(l, { style: "currency", currency: "USD", currencyDisplay: "code", signDisplay: "always", notation });
     out.push([-98765432, 1234.5].map((x) => f.formatToParts(x).map((p) => `${p.type}:${p.value}`).join("|")).join(" ; "));
   }
+}
+// A compact amount its locale does not abbreviate keeps the compact digits
+// in the currency's own pattern (ICU4X would round ¥0.5 to ¥1).
+for (const l of ["en", "ja", "de", "ar"]) {
+  const f = new Intl.NumberFormat(l, { style: "currency", currency: "JPY", notation: "compact" });
+  out.push([0.5, -0.005, 999, 1234].map((x) => f.format(x)).join(" | "));
 }
 // Percent: every signDisplay, and the parts of a signed percentage.
 for (const l of locales) {

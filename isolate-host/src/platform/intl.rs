@@ -593,6 +593,21 @@ fn number_runs(
                 "Intl.NumberFormat digit options with notation \"compact\" and style \"currency\" are not supported",
             );
         }
+        if exponent == 0 {
+            // Not abbreviated: ICU writes the amount with the currency's own
+            // patterns (UTS #35: a compact pattern "0" means the non-compact
+            // format), with the compact rounding's digits (`-$0.005`, `¥0.5`).
+            return currency_runs(
+                ctx,
+                &locale,
+                options,
+                &formatter,
+                &d,
+                sign_display,
+                non_finite,
+                want_parts,
+            );
+        }
         let shown: String = digits.iter().map(|(_, t)| t.as_str()).collect();
         let money = compact_currency(ctx, &locale, options, &formatter, long, exponent > 0, &d)?;
         if !money.contains(&shown) {
@@ -660,77 +675,101 @@ fn number_runs(
             let digits = decimal_runs(&formatter, &unsigned(&d));
             around_number(ctx, &text, digits, kind, signs())
         }
-        "currency" => {
-            use icu_experimental::dimension::currency::formatter::CurrencyFormatter;
-            use icu_experimental::dimension::currency::options::{
-                CurrencyFormatterOptions, CurrencyUsage,
-            };
-            use icu_experimental::dimension::currency::CurrencyType;
-            let code = opt(options, "currency")?.unwrap_or_default();
-            let Ok(currency) = CurrencyType::try_from_str(&code.to_ascii_lowercase()) else {
-                return range_error(ctx, &format!("invalid currency code: {:?}", shown(&code)));
-            };
-            let prefs = (&locale).into();
-            let display = opt(options, "currencyDisplay")?.unwrap_or_else(|| "symbol".into());
-            let usage = if accounting(options, sign_display)? {
-                CurrencyUsage::Accounting
-            } else {
-                CurrencyUsage::Standard
-            };
-            let o = CurrencyFormatterOptions::from(usage);
-            if display == "name" && non_finite {
-                // The name's plural form depends on the digits shown.
-                return range_error(
-                    ctx,
-                    "Intl.NumberFormat cannot format NaN or Infinity with currencyDisplay \"name\"",
-                );
-            }
-            let made = match display.as_str() {
-                "narrowSymbol" => CurrencyFormatter::try_new_symbol_narrow(prefs, currency, o),
-                "code" => CurrencyFormatter::try_new_code(prefs, currency, o),
-                "name" => intl_currency::name_formatter(&locale, currency),
-                _ => CurrencyFormatter::try_new_symbol(prefs, currency, o),
-            };
-            let currency_formatter = match made {
-                Ok(f) => f,
-                Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
-            };
-            let write = |v: &Decimal| {
-                currency_formatter
-                    .format_fixed_decimal(v)
-                    .write_to_string()
-                    .into_owned()
-            };
-            let plus = (display != "name")
-                .then(|| intl_currency::plus_in_negative_pattern(&formatter, &d, write))
-                .flatten();
-            let text = plus.unwrap_or_else(|| write(&d));
-            // ICU4X rounds to the currency's digits in its own data (CLDR's,
-            // which differ from ISO 4217's for a few: AFN, IDR, HUF …); the
-            // worker's digit options win: swap ICU4X's digits for ours.
-            let theirs = match currency_digits_as_icu4x_writes(&locale, currency, &d) {
-                Ok(t) => t,
-                Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
-            };
-            let ours_runs = decimal_runs(&formatter, &unsigned(&d));
-            let ours: String = ours_runs.iter().map(|(_, t)| t.as_str()).collect();
-            let text = if theirs == ours {
-                text
-            } else if text.contains(&theirs) {
-                text.replacen(&theirs, &ours, 1)
-            } else {
-                return Err(Exception::throw_internal(
-                    ctx,
-                    &format!("Intl.NumberFormat: {theirs:?} not found in {text:?}"),
-                ));
-            };
-            if !want_parts {
-                return text_only(text);
-            }
-            around_number(ctx, &text, ours_runs, "currency", signs())
-        }
+        "currency" => currency_runs(
+            ctx,
+            &locale,
+            options,
+            &formatter,
+            &d,
+            sign_display,
+            non_finite,
+            want_parts,
+        ),
         _ => Ok(decimal_runs(&formatter, &d)),
     }
+}
+
+/// An amount of money (style `currency`, or a compact one its locale does
+/// not abbreviate) written by ICU4X's currency formatter: `d` is rounded
+/// and signed already; its digits are the ones shown.
+#[allow(clippy::too_many_arguments)]
+fn currency_runs(
+    ctx: &Ctx<'_>,
+    locale: &Locale,
+    options: &Object<'_>,
+    formatter: &icu_decimal::DecimalFormatter,
+    d: &Decimal,
+    sign_display: SignDisplay,
+    non_finite: bool,
+    want_parts: bool,
+) -> Result<Vec<Run>> {
+    use icu_experimental::dimension::currency::formatter::CurrencyFormatter;
+    use icu_experimental::dimension::currency::options::{CurrencyFormatterOptions, CurrencyUsage};
+    use icu_experimental::dimension::currency::CurrencyType;
+    let code = opt(options, "currency")?.unwrap_or_default();
+    let Ok(currency) = CurrencyType::try_from_str(&code.to_ascii_lowercase()) else {
+        return range_error(ctx, &format!("invalid currency code: {:?}", shown(&code)));
+    };
+    let prefs = locale.into();
+    let display = opt(options, "currencyDisplay")?.unwrap_or_else(|| "symbol".into());
+    let usage = if accounting(options, sign_display)? {
+        CurrencyUsage::Accounting
+    } else {
+        CurrencyUsage::Standard
+    };
+    let o = CurrencyFormatterOptions::from(usage);
+    let mut unsigned = d.clone();
+    unsigned.set_sign(fixed_decimal::Sign::None);
+    let ours_runs = decimal_runs(formatter, &unsigned);
+    if display == "name" {
+        let text = match intl_currency::name_text(locale, currency, formatter, d, non_finite) {
+            Ok(text) => text,
+            Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
+        };
+        if !want_parts {
+            return Ok(vec![("literal", text)]);
+        }
+        return around_number(ctx, &text, ours_runs, "currency", &signs(formatter));
+    }
+    let made = match display.as_str() {
+        "narrowSymbol" => CurrencyFormatter::try_new_symbol_narrow(prefs, currency, o),
+        "code" => CurrencyFormatter::try_new_code(prefs, currency, o),
+        _ => CurrencyFormatter::try_new_symbol(prefs, currency, o),
+    };
+    let currency_formatter = match made {
+        Ok(f) => f,
+        Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
+    };
+    let write = |v: &Decimal| {
+        currency_formatter
+            .format_fixed_decimal(v)
+            .write_to_string()
+            .into_owned()
+    };
+    let text =
+        intl_currency::plus_in_negative_pattern(formatter, d, write).unwrap_or_else(|| write(d));
+    // ICU4X rounds to the currency's digits in its own data (CLDR's,
+    // which differ from ISO 4217's for a few: AFN, IDR, HUF …); the
+    // worker's digit options win: swap ICU4X's digits for ours.
+    let theirs = match currency_digits_as_icu4x_writes(locale, currency, d) {
+        Ok(t) => t,
+        Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
+    };
+    let ours: String = ours_runs.iter().map(|(_, t)| t.as_str()).collect();
+    let text = if theirs == ours {
+        text
+    } else if text.contains(&theirs) {
+        text.replacen(&theirs, &ours, 1)
+    } else {
+        return Err(Exception::throw_internal(
+            ctx,
+            &format!("Intl.NumberFormat: {theirs:?} not found in {text:?}"),
+        ));
+    };
+    if !want_parts {
+        return Ok(vec![("literal", text)]);
+    }
+    around_number(ctx, &text, ours_runs, "currency", &signs(formatter))
 }
 
 /// A compact amount of money (`notation: "compact"`, style currency) as

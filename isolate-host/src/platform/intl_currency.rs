@@ -1,9 +1,10 @@
 //! Where caplet steers ICU4X's currency and percent formatters so that
 //! `Intl.NumberFormat` writes what ICU (V8) writes from the same CLDR data.
 //!
-//! - [`NamePatternsProvider`]: `currencyDisplay: "name"` takes the locale's
-//!   CLDR unit pattern (ja `{0}{1}`: `1,234.50米ドル`); ICU4X's name
-//!   formatters load the root's (`{0} {1}`) whatever the locale.
+//! - [`name_text`], [`NamePatternsProvider`]: `currencyDisplay: "name"`
+//!   takes the locale's CLDR unit pattern (ja `{0}{1}`: `1,234.50米ドル`;
+//!   ICU4X's name formatters load the root's `{0} {1}` whatever the locale)
+//!   and the name's plural form for the digits shown (`1 US dollar`).
 //! - [`percent_sign_display`], [`plus_in_negative_pattern`]: a plus sign
 //!   goes where the locale's signed pattern puts the sign (tr `+%26`, nl
 //!   `€ +1,00`), as ICU does.
@@ -12,7 +13,7 @@
 //!
 //! What still differs from V8 for data reasons (ICU4X's CLDR 49 and its
 //! datagen against V8's CLDR 48) is listed in the README's Intl row and in
-//! `tests/platform/intl_number_parts.js`.
+//! `tests/platform/intl_currency.js`.
 
 use fixed_decimal::{Decimal, Sign};
 use icu_experimental::dimension::currency::formatter::CurrencyFormatter;
@@ -21,7 +22,6 @@ use icu_experimental::dimension::percent::options::Display;
 use icu_experimental::dimension::provider::currency::extended::CurrencyExtendedDataV1;
 use icu_experimental::dimension::provider::currency::fractions::CurrencyFractionsV1;
 use icu_experimental::dimension::provider::currency::patterns::CurrencyPatternsDataV1;
-use icu_experimental::dimension::provider::currency::symbols::CurrencyDecimalSymbolsV1;
 use icu_locale::Locale;
 use icu_provider::prelude::*;
 use writeable::Writeable;
@@ -160,8 +160,7 @@ macro_rules! baked {
 
 baked!(icu_experimental::provider::Baked:
     CurrencyExtendedDataV1,
-    CurrencyFractionsV1,
-    CurrencyDecimalSymbolsV1
+    CurrencyFractionsV1
 );
 baked!(icu_decimal::provider::Baked:
     icu_decimal::provider::DecimalSymbolsV1,
@@ -171,17 +170,63 @@ baked!(icu_decimal::provider::Baked:
 );
 baked!(icu_plurals::provider::Baked: icu_plurals::provider::PluralsCardinalV1);
 
-/// ICU4X's formatter for an amount with the currency's name in `locale`,
-/// written with the locale's unit pattern.
-pub(super) fn name_formatter(
+/// An amount with the currency's name (`currencyDisplay: "name"`): `d`
+/// (rounded and signed) written by `formatter` with the digits it shows,
+/// in the locale's unit pattern, with the name's plural form for those
+/// digits, as ICU does (`1 US dollar` with `maximumFractionDigits: 0`).
+/// ICU4X's name formatter rounds to the currency's digits first and takes
+/// the plural form of that (`1.00`: `US dollars`); this composes the same
+/// CLDR data, its `CurrencyPatternsDataV1` and `CurrencyExtendedDataV1`,
+/// the way `CurrencyFormatter::format_fixed_decimal` does, the sign around
+/// the whole. A `non_finite` amount (`d` is its stand-in, its digits to be
+/// replaced by `NaN` or `∞`) takes the `other` form, as in ICU.
+pub(super) fn name_text(
     locale: &Locale,
     currency: CurrencyType,
-) -> Result<CurrencyFormatter<icu_decimal::DecimalFormatter>, DataError> {
-    CurrencyFormatter::try_new_name_unstable(
-        &NamePatternsProvider::new(locale),
-        locale.into(),
-        currency,
+    formatter: &icu_decimal::DecimalFormatter,
+    d: &Decimal,
+    non_finite: bool,
+) -> Result<String, DataError> {
+    let data_locale = DataLocale::from(locale);
+    let code = currency.iso_code();
+    let attributes = DataMarkerAttributes::try_from_str(code.as_str())
+        .map_err(|_| DataErrorKind::IdentifierNotFound.into_error())?;
+    let names = DataProvider::<CurrencyExtendedDataV1>::load(
+        &icu_experimental::provider::Baked,
+        DataRequest {
+            id: DataIdentifierBorrowed::for_marker_attributes_and_locale(attributes, &data_locale),
+            ..Default::default()
+        },
     )
+    .allow_identifier_not_found()?;
+    let patterns = DataProvider::<CurrencyPatternsDataV1>::load(
+        &icu_experimental::provider::Baked,
+        DataRequest {
+            id: DataIdentifierBorrowed::for_locale(&data_locale),
+            ..Default::default()
+        },
+    )?;
+    let rules = icu_plurals::PluralRules::try_new_cardinal(locale.into())?;
+    let mut unsigned = d.clone();
+    unsigned.set_sign(Sign::None);
+    let operands = icu_plurals::PluralOperands::from(&unsigned);
+    let digits = formatter.format(&unsigned).write_to_string().into_owned();
+    let pattern = if non_finite {
+        patterns.payload.get().elements.get_default().1
+    } else {
+        patterns.payload.get().get(operands, &rules)
+    };
+    let name = match &names {
+        Some(names) if non_finite => names.payload.get().elements.get_default().1.to_string(),
+        Some(names) => names.payload.get().get(operands, &rules).to_string(),
+        // No name in CLDR: the ISO code (UTS #35), as ICU4X does.
+        None => code.to_string(),
+    };
+    let body = pattern
+        .interpolate((digits.as_str(), name.as_str()))
+        .write_to_string()
+        .into_owned();
+    Ok(with_implicit_sign(formatter, d.sign(), &body))
 }
 
 /// The compact (`notation: "compact"`) name formatter, short or long.
@@ -205,22 +250,21 @@ mod tests {
     fn name(locale: &str, code: &str, amount: &str) -> String {
         let locale: Locale = locale.parse().unwrap();
         let currency = CurrencyType::try_from_str(code).unwrap();
-        let f = name_formatter(&locale, currency).unwrap();
-        let amount = amount.parse().unwrap();
-        let text = f
-            .format_fixed_decimal(&amount)
-            .write_to_string()
-            .into_owned();
-        text
+        let decimal =
+            icu_decimal::DecimalFormatter::try_new((&locale).into(), Default::default()).unwrap();
+        name_text(&locale, currency, &decimal, &amount.parse().unwrap(), false).unwrap()
     }
 
     #[test]
     fn a_name_takes_the_locales_unit_pattern() {
         // CLDR ja and zh: `{0}{1}` (no space), as ICU writes them.
-        assert_eq!(name("ja", "usd", "1234.5"), "1,234.50米ドル");
-        assert_eq!(name("zh-Hans", "eur", "-1"), "-1.00欧元");
-        // The root's `{0} {1}` elsewhere.
-        assert_eq!(name("en", "usd", "1"), "1.00 US dollars");
+        assert_eq!(name("ja", "usd", "1234.50"), "1,234.50米ドル");
+        assert_eq!(name("zh-Hans", "eur", "-1.00"), "-1.00欧元");
+        // The root's `{0} {1}` elsewhere; the plural form of the digits
+        // shown.
+        assert_eq!(name("en", "usd", "1.00"), "1.00 US dollars");
+        assert_eq!(name("en", "usd", "1"), "1 US dollar");
+        assert_eq!(name("pl", "usd", "5"), "5 dolarów amerykańskich");
         assert_eq!(name("ko", "krw", "1234"), "1,234 대한민국 원");
     }
 
