@@ -78,6 +78,14 @@ for (const l of ["en", "ja", "de", "ar"]) {
   const f = new Intl.NumberFormat(l, { style: "currency", currency: "JPY", notation: "compact" });
   out.push([0.5, -0.005, 999, 1234].map((x) => f.format(x)).join(" | "));
 }
+// A currency's default digits are CLDR's, as V8's (not ISO 4217's: AFN,
+// HUF, IDR, IQD … 0; CLF 4; ESP 0). Left out: PKR (ICU4X's CLDR 49: 2,
+// CLDR 48: 0).
+for (const currency of ["AFN", "ALL", "BHD", "CLF", "CLP", "COP", "ESP", "EUR", "HUF", "IDR", "IQD", "IRR", "ISK", "JPY", "KPW", "KRW", "KWD", "LAK", "LBP", "MGA", "MMK", "SLL", "SOS", "SYP", "TND", "UYW", "VND", "XAU", "XXX", "YER", "ZZZ"]) {
+  const f = new Intl.NumberFormat("en", { style: "currency", currency, currencyDisplay: "code" });
+  const r = f.resolvedOptions();
+  out.push(`${currency} ${r.minimumFractionDigits}-${r.maximumFractionDigits}: ${f.format(1234.5678)}`);
+}
 // Percent: every signDisplay, and the parts of a signed percentage.
 for (const l of locales) {
   const shown = [];

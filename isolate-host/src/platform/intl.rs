@@ -557,6 +557,13 @@ fn number_runs(
             Ok(())
         };
         let unrounded = d.clone();
+        // ICU (V8) takes a compacted amount's plural form (for a currency's
+        // name) from the amount rounded to an integer, not from the compact
+        // digits: ru `1,2 млн доллара США` for 1234562, `долларов` for
+        // 1234567.
+        let mut whole = unrounded.clone();
+        whole.set_sign(fixed_decimal::Sign::None);
+        whole.round_with_mode(0, rounding_mode(options)?);
         let mut exponent = exponent_of(&d);
         round(&mut d, exponent)?;
         // Rounding up to the next power of ten may change the exponent.
@@ -609,7 +616,17 @@ fn number_runs(
             );
         }
         let shown: String = digits.iter().map(|(_, t)| t.as_str()).collect();
-        let money = compact_currency(ctx, &locale, options, &formatter, long, exponent > 0, &d)?;
+        let named = if named {
+            let digits_text = match compact.format_with_exponent(&unsigned(&significand), exponent)
+            {
+                Ok(w) => w.write_to_string().into_owned(),
+                Err(_) => return Err(Exception::throw_internal(ctx, "compact exponent mismatch")),
+            };
+            Some((digits_text, icu_plurals::PluralOperands::from(&whole)))
+        } else {
+            None
+        };
+        let money = compact_currency(ctx, &locale, options, &formatter, &d, named)?;
         if !money.contains(&shown) {
             // ICU4X rounds a compact amount to the currency's digits first
             // (¥0.5 becomes ¥1), ECMA-402 does not.
@@ -772,66 +789,63 @@ fn currency_runs(
     around_number(ctx, &text, ours_runs, "currency", &signs(formatter))
 }
 
-/// A compact amount of money (`notation: "compact"`, style currency) as
-/// ICU4X's compact currency formatter writes it.
-///
-/// A `compacted` amount (one the locale's compact patterns abbreviate) is
-/// written as ICU writes it, with the compact pattern alone: its sign
-/// before the whole, no accounting form (`intl_currency::with_implicit_sign`);
-/// a smaller one with the currency's own patterns.
-#[allow(clippy::too_many_arguments)]
+/// A compacted amount of money (`notation: "compact"`, style currency, an
+/// amount the locale's compact patterns abbreviate), as ICU writes it with
+/// the compact pattern alone: the sign before the whole, no accounting form
+/// (`intl_currency::with_implicit_sign`). Symbols and codes come from
+/// ICU4X's compact currency formatter (CLDR's short patterns, which ICU
+/// uses with `compactDisplay: "long"` too); a name (`named`: the unsigned
+/// compact digits and the plural operands) from the name's CLDR data.
 fn compact_currency(
     ctx: &Ctx<'_>,
     locale: &Locale,
     options: &Object<'_>,
     formatter: &icu_decimal::DecimalFormatter,
-    long: bool,
-    compacted: bool,
     d: &Decimal,
+    named: Option<(String, icu_plurals::PluralOperands)>,
 ) -> Result<String> {
     use icu_experimental::dimension::currency::formatter::CurrencyFormatter as F;
-    use icu_experimental::dimension::currency::options::{CurrencyFormatterOptions, CurrencyUsage};
     use icu_experimental::dimension::currency::CurrencyType;
     let code = opt(options, "currency")?.unwrap_or_default();
     let Ok(currency) = CurrencyType::try_from_str(&code.to_ascii_lowercase()) else {
         return range_error(ctx, &format!("invalid currency code: {:?}", shown(&code)));
     };
-    let sign_display = sign_display(opt(options, "signDisplay")?.as_deref());
-    let usage = if !compacted && accounting(options, sign_display)? {
-        CurrencyUsage::Accounting
-    } else {
-        CurrencyUsage::Standard
-    };
-    let o = CurrencyFormatterOptions::from(usage);
+    if let Some((digits, operands)) = named {
+        return match intl_currency::name_text_with(
+            locale,
+            currency,
+            formatter,
+            &digits,
+            Some(operands),
+            d.sign(),
+        ) {
+            Ok(text) => Ok(text),
+            Err(e) => data_error(ctx, "Intl.NumberFormat", e),
+        };
+    }
     let p = locale.into();
+    let o = Default::default();
     let display = opt(options, "currencyDisplay")?.unwrap_or_else(|| "symbol".into());
-    // CLDR's compact currency patterns are short ones only: as ICU (V8)
-    // does, `compactDisplay: "long"` writes them too, except with the
-    // currency's name ("1.2 million euros").
     let made = match display.as_str() {
         "narrowSymbol" => F::try_new_compact_symbol_narrow(p, currency, o),
         "code" => F::try_new_compact_code(p, currency, o),
-        "name" => intl_currency::compact_name_formatter(locale, currency, long),
         _ => F::try_new_compact_symbol(p, currency, o),
     };
     let f = match made {
         Ok(f) => f,
         Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
     };
-    let write = |v: &Decimal| f.format_fixed_decimal(v).write_to_string().into_owned();
-    if compacted {
-        let mut unsigned = d.clone();
-        unsigned.set_sign(fixed_decimal::Sign::None);
-        return Ok(intl_currency::with_implicit_sign(
-            formatter,
-            d.sign(),
-            &write(&unsigned),
-        ));
-    }
-    let plus = (display != "name")
-        .then(|| intl_currency::plus_in_negative_pattern(formatter, d, write))
-        .flatten();
-    Ok(plus.unwrap_or_else(|| write(d)))
+    let mut unsigned = d.clone();
+    unsigned.set_sign(fixed_decimal::Sign::None);
+    let text = f
+        .format_fixed_decimal(&unsigned)
+        .write_to_string()
+        .into_owned();
+    Ok(intl_currency::with_implicit_sign(
+        formatter,
+        d.sign(),
+        &text,
+    ))
 }
 
 /// Whether money is written with the locale's accounting patterns:
@@ -2043,6 +2057,12 @@ pub fn native<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
     o.set(
         "sanctionedUnits",
         Function::new(ctx.clone(), || SANCTIONED_UNITS.to_vec())?,
+    )?;
+    o.set(
+        "currencyDigits",
+        Function::new(ctx.clone(), |code: String| {
+            intl_currency::currency_digits(&code)
+        })?,
     )?;
     o.set(
         "unitSupported",
