@@ -49,7 +49,9 @@ for (const l of ["en", "pl", "ru", "uk", "ar", "ja", "zh-Hans"]) {
   const g = new Intl.NumberFormat(l, { style: "currency", currency: "USD", currencyDisplay: "name", maximumFractionDigits: 0 });
   out.push([1, 2, 5, -Infinity, ...nan].map((x) => g.format(x)).join(" | "));
   const c = new Intl.NumberFormat(l, { style: "currency", currency: "USD", currencyDisplay: "name", notation: "compact", compactDisplay: "long" });
-  out.push([1, -0.005, 1234567, ...nan].map((x) => c.format(x)).join(" | "));
+  // A compacted amount's plural form is the amount's rounded to an integer
+  // (ru 1234562: `доллара`), as ICU.
+  out.push([1, -0.005, 1234567, 1234562, -98765432, 1001, 2001.9, ...nan].map((x) => c.format(x)).join(" | "));
 }
 // The signs of money, as ICU writes them: a plus sign takes the minus
 // sign's place in an explicit negative pattern (nl `€ +1,00`); an amount
