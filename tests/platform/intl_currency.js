@@ -74,6 +74,14 @@ for (const l of locales) {
     out.push([-98765432, 1234.5].map((x) => f.formatToParts(x).map((p) => `${p.type}:${p.value}`).join("|")).join(" ; "));
   }
 }
+// The compact suffix of money's parts is the one next to the number, not a
+// letter of the code (`SEK 1.2K`, tr `GBP 1,2 B`).
+for (const l of ["en", "tr", "nl", "he"]) {
+  for (const currency of ["SEK", "GBP"]) {
+    const f = new Intl.NumberFormat(l, { style: "currency", currency, currencyDisplay: "code", notation: "compact" });
+    out.push([-1234.5, 98765432].map((x) => f.formatToParts(x).map((p) => `${p.type}:${p.value}`).join("|")).join(" ; "));
+  }
+}
 // A compact amount its locale does not abbreviate keeps the compact digits
 // in the currency's own pattern (ICU4X would round ¥0.5 to ¥1).
 for (const l of ["en", "ja", "de", "ar"]) {

@@ -865,12 +865,31 @@ fn split_compact(runs: Vec<Run>, suffix: &str) -> Vec<Run> {
     if suffix.is_empty() {
         return runs;
     }
+    // The suffix sits next to the number: in the first currency run after
+    // its digits, else in the last one before them; never inside the
+    // symbol or code (`SEK 1.2K`, `GBP 1,2 B`).
+    let digit = |k: &str| matches!(k, "integer" | "group" | "decimal" | "fraction");
+    let currency_at = |i: usize| runs[i].0 == "currency";
+    let after = runs
+        .iter()
+        .rposition(|(k, _)| digit(k))
+        .and_then(|last| (last + 1..runs.len()).find(|&i| currency_at(i)))
+        .and_then(|i| runs[i].1.find(suffix).map(|at| (i, at)));
+    let before = || {
+        runs.iter()
+            .position(|(k, _)| digit(k))
+            .and_then(|first| (0..first).rev().find(|&i| currency_at(i)))
+            .and_then(|i| runs[i].1.rfind(suffix).map(|at| (i, at)))
+    };
+    let Some((index, at)) = after.or_else(before) else {
+        return runs;
+    };
     let mut out = Vec::new();
-    for (kind, text) in runs {
-        let Some(at) = (kind == "currency").then(|| text.find(suffix)).flatten() else {
+    for (i, (kind, text)) in runs.into_iter().enumerate() {
+        if i != index {
             push_str(&mut out, kind, &text);
             continue;
-        };
+        }
         for (piece, piece_kind) in [
             (&text[..at], "currency"),
             (suffix, "compact"),
