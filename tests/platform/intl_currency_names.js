@@ -19,6 +19,19 @@ for (const l of ["en", "pl", "ru", "uk", "ar", "ja", "zh-Hans"]) {
   // (ru 1234562: `доллара`), as ICU.
   out.push([1, -0.005, 1234567, 1234562, -98765432, 1001, 2001.9, ...nan].map((x) => c.format(x)).join(" | "));
 }
+// NaN and Infinity next to a symbol that starts or ends with a letter: no
+// space, which CLDR's currency spacing puts before a digit only (`CHFNaN`,
+// `-USD∞`, but `CHF 1.00`). Left out: NaN in ru, ar and zh-Hant (a word in
+// ICU; ICU4X has no NaN symbol).
+for (const l of ["en", "de", "nl", "tr", "he", "hi", "ja", "ko", "zh-Hans", "zh-Hant", "ar"]) {
+  for (const [currency, currencyDisplay] of [["USD", "code"], ["CHF", "symbol"], ["BHD", "symbol"], ["EUR", "symbol"]]) {
+    for (const currencySign of ["standard", "accounting"]) {
+      const f = new Intl.NumberFormat(l, { style: "currency", currency, currencyDisplay, currencySign });
+      const values = ["zh-Hant", "ar"].includes(l) ? [-Infinity, Infinity, 1] : [NaN, -Infinity, Infinity, 1];
+      out.push(`${l} ${currency} ${currencySign}: ${values.map((x) => f.format(x)).join(" ; ")} | ${f.formatToParts(-Infinity).map((p) => `${p.type}:${p.value}`).join("|")}`);
+    }
+  }
+}
 // A currency's default digits are CLDR's, as V8's (not ISO 4217's: AFN,
 // HUF, IDR, IQD … 0; CLF 4; ESP 0). Left out: PKR (ICU4X's CLDR 49: 2,
 // CLDR 48: 0).

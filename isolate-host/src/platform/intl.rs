@@ -792,6 +792,18 @@ fn currency_runs(
             &format!("Intl.NumberFormat: {theirs:?} not found in {text:?}"),
         ));
     };
+    let text = if non_finite {
+        use icu_experimental::dimension::provider::currency::symbols::CurrencySymbolsV1;
+        let width = match display.as_str() {
+            "code" => None,
+            "narrowSymbol" => Some(CurrencySymbolsV1::NARROW),
+            _ => Some(CurrencySymbolsV1::SHORT),
+        };
+        let accounting = matches!(usage, CurrencyUsage::Accounting);
+        intl_currency::non_finite_spacing(locale, currency, width, accounting, text, &ours)
+    } else {
+        text
+    };
     if !want_parts {
         return Ok(vec![("literal", text)]);
     }

@@ -11,6 +11,8 @@
 //! - [`with_implicit_sign`]: a compact amount of money takes its sign
 //!   before the whole (nl `-€ 99 mln.`), never an accounting form, as ICU.
 //! - [`currency_digits`]: a currency's default digits are CLDR's, as V8's.
+//! - [`non_finite_spacing`]: no space between a letter symbol and NaN or ∞
+//!   (`CHFNaN`), as CLDR's currency spacing says.
 //!
 //! What still differs from V8 for data reasons (ICU4X's CLDR 49 and its
 //! datagen against V8's CLDR 48) is listed in the README's Intl row and in
@@ -126,6 +128,110 @@ pub(super) fn plus_in_negative_pattern(
     // for a plus sign.
     (!minus.is_empty() && negative_text.contains(&minus))
         .then(|| negative_text.replacen(&minus, &plus, 1))
+}
+
+/// NaN or ∞ next to a currency symbol, as ICU writes it: CLDR's currency
+/// spacing puts a space between a symbol that starts or ends with a letter
+/// and a *digit* (`CHF 1.00`, UTS #35 `currencySpacing`, surroundingMatch
+/// `[:digit:]`), so not before `NaN` or `∞` (`CHFNaN`, `-CHF∞`); ICU4X
+/// picks its "alpha next to number" pattern for the symbol alone. `text`
+/// is ICU4X's for the stand-in `digits`; the space its pattern adds
+/// between the symbol (`None`: the ISO code, else the symbol of that
+/// width) and those digits is taken out again. Any data missing: `text`.
+pub(super) fn non_finite_spacing(
+    locale: &Locale,
+    currency: CurrencyType,
+    width: Option<icu_experimental::dimension::provider::currency::symbols::CurrencySymbolWidth>,
+    accounting: bool,
+    text: String,
+    digits: &str,
+) -> String {
+    use icu_experimental::dimension::provider::currency::essentials::CurrencyEssentialsV1;
+    use icu_experimental::dimension::provider::currency::symbols::CurrencySymbolsV1;
+    let data_locale = DataLocale::from(locale);
+    let code = currency.iso_code();
+    let (symbol, starts, ends) = match width {
+        None => (code.to_string(), true, true),
+        Some(width) => {
+            let mut buffer = Default::default();
+            let attributes = CurrencySymbolsV1::make_attributes(currency, width, &mut buffer);
+            let loaded = DataProvider::<CurrencySymbolsV1>::load(
+                &icu_experimental::provider::Baked,
+                DataRequest {
+                    id: DataIdentifierBorrowed::for_marker_attributes_and_locale(
+                        attributes,
+                        &data_locale,
+                    ),
+                    ..Default::default()
+                },
+            )
+            .allow_identifier_not_found();
+            match loaded {
+                Ok(Some(r)) => {
+                    let symbol = r.payload.get();
+                    (
+                        symbol.as_str().to_string(),
+                        symbol.starts_with_letter(),
+                        symbol.ends_with_letter(),
+                    )
+                }
+                Ok(None) => (code.to_string(), true, true),
+                Err(_) => return text,
+            }
+        }
+    };
+    let Ok(essentials) = DataProvider::<CurrencyEssentialsV1>::load(
+        &icu_experimental::provider::Baked,
+        DataRequest {
+            id: DataIdentifierBorrowed::for_locale(&data_locale),
+            ..Default::default()
+        },
+    ) else {
+        return text;
+    };
+    let essentials = essentials.payload.get();
+    let (chosen, plain) = if accounting {
+        (
+            essentials.get_positive_accounting(starts, ends),
+            essentials.get_positive_accounting(false, false),
+        )
+    } else {
+        (
+            essentials.get_positive(starts, ends),
+            essentials.get_positive(false, false),
+        )
+    };
+    // What each pattern writes between the number (\u{1}) and the currency
+    // (\u{2}), and whether the number comes first.
+    let between = |shown: String| {
+        let (number, currency) = (shown.find('\u{1}')?, shown.find('\u{2}')?);
+        Some(if number < currency {
+            (true, shown[number + 1..currency].to_string())
+        } else {
+            (false, shown[currency + 1..number].to_string())
+        })
+    };
+    let markers = ("\u{1}", "\u{2}");
+    let chosen = between(chosen.interpolate(markers).write_to_string().into_owned());
+    let plain = between(plain.interpolate(markers).write_to_string().into_owned());
+    let (Some((number_first, spaced)), Some((_, unspaced))) = (chosen, plain) else {
+        return text;
+    };
+    if spaced == unspaced {
+        return text;
+    }
+    let (from, to) = if number_first {
+        (
+            format!("{digits}{spaced}{symbol}"),
+            format!("{digits}{unspaced}{symbol}"),
+        )
+    } else {
+        (
+            format!("{symbol}{spaced}{digits}"),
+            format!("{symbol}{unspaced}{digits}"),
+        )
+    };
+    text.replacen(&from, &to, 1)
 }
 
 /// An amount with the currency's name (`currencyDisplay: "name"`): `d`
