@@ -27,6 +27,7 @@ use icu_locale::{Locale, LocaleCanonicalizer};
 use rquickjs::{Ctx, Exception, Function, Object, Result, Value};
 use writeable::Writeable;
 
+use super::intl_currency;
 use super::intl_parts::{
     affix_runs, around_number, decimal_runs, flatten, push_str, signs, PartsSink, Run,
 };
@@ -559,6 +560,18 @@ fn number_runs(
             Ok(())
         };
         let unrounded = d.clone();
+        // ICU (V8) takes a compacted amount's plural form (for a currency's
+        // name) from the amount rounded to an integer, not from the compact
+        // digits: ru `1,2 млн доллара США` for 1234562, `долларов` for
+        // 1234567.
+        let whole = if style == "currency" && named {
+            let mut whole = unrounded.clone();
+            whole.set_sign(fixed_decimal::Sign::None);
+            whole.round_with_mode(0, rounding_mode(options)?);
+            Some(whole)
+        } else {
+            None
+        };
         let mut exponent = exponent_of(&d);
         round(&mut d, exponent)?;
         // Rounding up to the next power of ten may change the exponent.
@@ -595,11 +608,40 @@ fn number_runs(
                 "Intl.NumberFormat digit options with notation \"compact\" and style \"currency\" are not supported",
             );
         }
+        if exponent == 0 {
+            // Not abbreviated: ICU writes the amount with the currency's own
+            // patterns (UTS #35: a compact pattern "0" means the non-compact
+            // format), with the compact rounding's digits (`-$0.005`, `¥0.5`).
+            return currency_runs(
+                ctx,
+                &locale,
+                options,
+                &formatter,
+                &d,
+                sign_display,
+                non_finite,
+                want_parts,
+            );
+        }
         let shown: String = digits.iter().map(|(_, t)| t.as_str()).collect();
-        let money = compact_currency(ctx, &locale, options, long, &d)?;
+        let named = match &whole {
+            Some(whole) => {
+                let digits_text =
+                    match compact.format_with_exponent(&unsigned(&significand), exponent) {
+                        Ok(w) => w.write_to_string().into_owned(),
+                        Err(_) => {
+                            return Err(Exception::throw_internal(ctx, "compact exponent mismatch"))
+                        }
+                    };
+                Some((digits_text, icu_plurals::PluralOperands::from(whole)))
+            }
+            None => None,
+        };
+        let money = compact_currency(ctx, &locale, options, &formatter, &d, named)?;
         if !money.contains(&shown) {
-            // ICU4X rounds a compact amount to the currency's digits first
-            // (¥0.5 becomes ¥1), ECMA-402 does not.
+            // ICU4X's compact currency formatter rounds the amount to the
+            // currency's digits before compacting it; should that ever show
+            // other digits than ECMA-402's compact rounding, say so.
             return range_error(
                 ctx,
                 &format!("Intl.NumberFormat notation \"compact\" cannot show {shown} in this currency (ICU4X rounds to its digits)"),
@@ -637,12 +679,17 @@ fn number_runs(
                     Ok(f) => f,
                     Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
                 };
+            // A plus sign goes where the locale's signed pattern puts the
+            // sign (tr `+%26`, as ICU), not inside the unsigned one next to
+            // the digits (`%+26`): ICU4X's explicit-sign display does that
+            // for an unsigned value.
+            let (display, shown) = intl_currency::percent_sign_display(&d);
             let text = match PercentFormatter::try_new_with_decimal_formatter(
                 prefs,
                 percent,
-                Default::default(),
+                display.into(),
             ) {
-                Ok(f) => f.format(&d).write_to_string().into_owned(),
+                Ok(f) => f.format(&shown).write_to_string().into_owned(),
                 Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
             };
             // As a unit, the percent sign is the unit's part.
@@ -657,111 +704,183 @@ fn number_runs(
             let digits = decimal_runs(&formatter, &unsigned(&d));
             around_number(ctx, &text, digits, kind, signs())
         }
-        "currency" => {
-            use icu_experimental::dimension::currency::formatter::CurrencyFormatter;
-            use icu_experimental::dimension::currency::options::{
-                CurrencyFormatterOptions, CurrencyUsage,
-            };
-            use icu_experimental::dimension::currency::CurrencyType;
-            let code = opt(options, "currency")?.unwrap_or_default();
-            let Ok(currency) = CurrencyType::try_from_str(&code.to_ascii_lowercase()) else {
-                return range_error(ctx, &format!("invalid currency code: {:?}", shown(&code)));
-            };
-            let prefs = (&locale).into();
-            let display = opt(options, "currencyDisplay")?.unwrap_or_else(|| "symbol".into());
-            let usage = if opt(options, "currencySign")?.as_deref() == Some("accounting") {
-                CurrencyUsage::Accounting
-            } else {
-                CurrencyUsage::Standard
-            };
-            let o = CurrencyFormatterOptions::from(usage);
-            if display == "name" && non_finite {
-                // The name's plural form depends on the digits shown.
-                return range_error(
-                    ctx,
-                    "Intl.NumberFormat cannot format NaN or Infinity with currencyDisplay \"name\"",
-                );
-            }
-            let made = match display.as_str() {
-                "narrowSymbol" => CurrencyFormatter::try_new_symbol_narrow(prefs, currency, o),
-                "code" => CurrencyFormatter::try_new_code(prefs, currency, o),
-                "name" => CurrencyFormatter::try_new_name(prefs, currency),
-                _ => CurrencyFormatter::try_new_symbol(prefs, currency, o),
-            };
-            let currency_formatter = match made {
-                Ok(f) => f,
-                Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
-            };
-            let text = currency_formatter
-                .format_fixed_decimal(&d)
-                .write_to_string()
-                .into_owned();
-            // ICU4X rounds to the currency's digits in its own data (CLDR's,
-            // which differ from ISO 4217's for a few: AFN, IDR, HUF …); the
-            // worker's digit options win: swap ICU4X's digits for ours.
-            let theirs = match currency_digits_as_icu4x_writes(&locale, currency, &d) {
-                Ok(t) => t,
-                Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
-            };
-            let ours_runs = decimal_runs(&formatter, &unsigned(&d));
-            let ours: String = ours_runs.iter().map(|(_, t)| t.as_str()).collect();
-            let text = if theirs == ours {
-                text
-            } else if text.contains(&theirs) {
-                text.replacen(&theirs, &ours, 1)
-            } else {
-                return Err(Exception::throw_internal(
-                    ctx,
-                    &format!("Intl.NumberFormat: {theirs:?} not found in {text:?}"),
-                ));
-            };
-            if !want_parts {
-                return text_only(text);
-            }
-            around_number(ctx, &text, ours_runs, "currency", signs())
-        }
+        "currency" => currency_runs(
+            ctx,
+            &locale,
+            options,
+            &formatter,
+            &d,
+            sign_display,
+            non_finite,
+            want_parts,
+        ),
         _ => Ok(decimal_runs(&formatter, &d)),
     }
 }
 
-/// A compact amount of money (`notation: "compact"`, style currency) as
-/// ICU4X's compact currency formatter writes it.
-fn compact_currency(
+/// An amount of money (style `currency`, or a compact one its locale does
+/// not abbreviate) written by ICU4X's currency formatter: `d` is rounded
+/// and signed already; its digits are the ones shown.
+#[allow(clippy::too_many_arguments)]
+fn currency_runs(
     ctx: &Ctx<'_>,
     locale: &Locale,
     options: &Object<'_>,
-    long: bool,
+    formatter: &icu_decimal::DecimalFormatter,
     d: &Decimal,
-) -> Result<String> {
-    use icu_experimental::dimension::currency::formatter::CurrencyFormatter as F;
+    sign_display: SignDisplay,
+    non_finite: bool,
+    want_parts: bool,
+) -> Result<Vec<Run>> {
+    use icu_experimental::dimension::currency::formatter::CurrencyFormatter;
     use icu_experimental::dimension::currency::options::{CurrencyFormatterOptions, CurrencyUsage};
     use icu_experimental::dimension::currency::CurrencyType;
     let code = opt(options, "currency")?.unwrap_or_default();
     let Ok(currency) = CurrencyType::try_from_str(&code.to_ascii_lowercase()) else {
         return range_error(ctx, &format!("invalid currency code: {:?}", shown(&code)));
     };
-    let usage = if opt(options, "currencySign")?.as_deref() == Some("accounting") {
+    let prefs = locale.into();
+    let display = opt(options, "currencyDisplay")?.unwrap_or_else(|| "symbol".into());
+    let usage = if accounting(options, sign_display)? {
         CurrencyUsage::Accounting
     } else {
         CurrencyUsage::Standard
     };
     let o = CurrencyFormatterOptions::from(usage);
+    let mut unsigned = d.clone();
+    unsigned.set_sign(fixed_decimal::Sign::None);
+    let ours_runs = decimal_runs(formatter, &unsigned);
+    if display == "name" {
+        let text = match intl_currency::name_text(locale, currency, formatter, d, non_finite) {
+            Ok(text) => text,
+            Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
+        };
+        if !want_parts {
+            return Ok(vec![("literal", text)]);
+        }
+        return around_number(ctx, &text, ours_runs, "currency", &signs(formatter));
+    }
+    let made = match display.as_str() {
+        "narrowSymbol" => CurrencyFormatter::try_new_symbol_narrow(prefs, currency, o),
+        "code" => CurrencyFormatter::try_new_code(prefs, currency, o),
+        _ => CurrencyFormatter::try_new_symbol(prefs, currency, o),
+    };
+    let currency_formatter = match made {
+        Ok(f) => f,
+        Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
+    };
+    let write = |v: &Decimal| {
+        currency_formatter
+            .format_fixed_decimal(v)
+            .write_to_string()
+            .into_owned()
+    };
+    let text =
+        intl_currency::plus_in_negative_pattern(formatter, d, write).unwrap_or_else(|| write(d));
+    // ICU4X rounds to the currency's digits in its own data (CLDR's,
+    // which differ from ISO 4217's for a few: AFN, IDR, HUF …); the
+    // worker's digit options win: swap ICU4X's digits for ours.
+    let theirs = match currency_digits_as_icu4x_writes(locale, currency, d) {
+        Ok(t) => t,
+        Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
+    };
+    let ours: String = ours_runs.iter().map(|(_, t)| t.as_str()).collect();
+    let text = if theirs == ours {
+        text
+    } else if text.contains(&theirs) {
+        text.replacen(&theirs, &ours, 1)
+    } else {
+        return Err(Exception::throw_internal(
+            ctx,
+            &format!("Intl.NumberFormat: {theirs:?} not found in {text:?}"),
+        ));
+    };
+    let text = if non_finite {
+        use icu_experimental::dimension::provider::currency::symbols::CurrencySymbolsV1;
+        let width = match display.as_str() {
+            "code" => None,
+            "narrowSymbol" => Some(CurrencySymbolsV1::NARROW),
+            _ => Some(CurrencySymbolsV1::SHORT),
+        };
+        let accounting = matches!(usage, CurrencyUsage::Accounting);
+        intl_currency::non_finite_spacing(locale, currency, width, accounting, text, &ours)
+    } else {
+        text
+    };
+    if !want_parts {
+        return Ok(vec![("literal", text)]);
+    }
+    around_number(ctx, &text, ours_runs, "currency", &signs(formatter))
+}
+
+/// A compacted amount of money (`notation: "compact"`, style currency, an
+/// amount the locale's compact patterns abbreviate), as ICU writes it with
+/// the compact pattern alone: the sign before the whole, no accounting form
+/// (`intl_currency::with_implicit_sign`). Symbols and codes come from
+/// ICU4X's compact currency formatter (CLDR's short patterns, which ICU
+/// uses with `compactDisplay: "long"` too); a name (`named`: the unsigned
+/// compact digits and the plural operands) from the name's CLDR data.
+fn compact_currency(
+    ctx: &Ctx<'_>,
+    locale: &Locale,
+    options: &Object<'_>,
+    formatter: &icu_decimal::DecimalFormatter,
+    d: &Decimal,
+    named: Option<(String, icu_plurals::PluralOperands)>,
+) -> Result<String> {
+    use icu_experimental::dimension::currency::formatter::CurrencyFormatter as F;
+    use icu_experimental::dimension::currency::CurrencyType;
+    let code = opt(options, "currency")?.unwrap_or_default();
+    let Ok(currency) = CurrencyType::try_from_str(&code.to_ascii_lowercase()) else {
+        return range_error(ctx, &format!("invalid currency code: {:?}", shown(&code)));
+    };
+    if let Some((digits, operands)) = named {
+        return match intl_currency::name_text_with(
+            locale,
+            currency,
+            formatter,
+            &digits,
+            Some(operands),
+            d.sign(),
+        ) {
+            Ok(text) => Ok(text),
+            Err(e) => data_error(ctx, "Intl.NumberFormat", e),
+        };
+    }
     let p = locale.into();
+    let o = Default::default();
     let display = opt(options, "currencyDisplay")?.unwrap_or_else(|| "symbol".into());
-    // CLDR's compact currency patterns are short ones only: as ICU (V8)
-    // does, `compactDisplay: "long"` writes them too, except with the
-    // currency's name ("1.2 million euros").
     let made = match display.as_str() {
         "narrowSymbol" => F::try_new_compact_symbol_narrow(p, currency, o),
         "code" => F::try_new_compact_code(p, currency, o),
-        "name" if long => F::try_new_compact_long_name(p, currency),
-        "name" => F::try_new_compact_name(p, currency),
         _ => F::try_new_compact_symbol(p, currency, o),
     };
-    match made {
-        Ok(f) => Ok(f.format_fixed_decimal(d).write_to_string().into_owned()),
-        Err(e) => data_error(ctx, "Intl.NumberFormat", e),
-    }
+    let f = match made {
+        Ok(f) => f,
+        Err(e) => return data_error(ctx, "Intl.NumberFormat", e),
+    };
+    let mut unsigned = d.clone();
+    unsigned.set_sign(fixed_decimal::Sign::None);
+    let text = f
+        .format_fixed_decimal(&unsigned)
+        .write_to_string()
+        .into_owned();
+    Ok(intl_currency::with_implicit_sign(
+        formatter,
+        d.sign(),
+        &text,
+    ))
+}
+
+/// Whether money is written with the locale's accounting patterns:
+/// `currencySign: "accounting"`, except with `signDisplay: "never"`, which
+/// ICU (V8) writes with the standard ones (V8 maps it to `UNUM_SIGN_NEVER`,
+/// which has no accounting form).
+fn accounting(options: &Object<'_>, sign_display: SignDisplay) -> Result<bool> {
+    Ok(
+        opt(options, "currencySign")?.as_deref() == Some("accounting")
+            && !matches!(sign_display, SignDisplay::Never),
+    )
 }
 
 /// Splits the compact suffix out of the currency parts of a compact amount
@@ -770,12 +889,31 @@ fn split_compact(runs: Vec<Run>, suffix: &str) -> Vec<Run> {
     if suffix.is_empty() {
         return runs;
     }
+    // The suffix sits next to the number: in the first currency run after
+    // its digits, else in the last one before them; never inside the
+    // symbol or code (`SEK 1.2K`, `GBP 1,2 B`).
+    let digit = |k: &str| matches!(k, "integer" | "group" | "decimal" | "fraction");
+    let currency_at = |i: usize| runs[i].0 == "currency";
+    let after = runs
+        .iter()
+        .rposition(|(k, _)| digit(k))
+        .and_then(|last| (last + 1..runs.len()).find(|&i| currency_at(i)))
+        .and_then(|i| runs[i].1.find(suffix).map(|at| (i, at)));
+    let before = || {
+        runs.iter()
+            .position(|(k, _)| digit(k))
+            .and_then(|first| (0..first).rev().find(|&i| currency_at(i)))
+            .and_then(|i| runs[i].1.rfind(suffix).map(|at| (i, at)))
+    };
+    let Some((index, at)) = after.or_else(before) else {
+        return runs;
+    };
     let mut out = Vec::new();
-    for (kind, text) in runs {
-        let Some(at) = (kind == "currency").then(|| text.find(suffix)).flatten() else {
+    for (i, (kind, text)) in runs.into_iter().enumerate() {
+        if i != index {
             push_str(&mut out, kind, &text);
             continue;
-        };
+        }
         for (piece, piece_kind) in [
             (&text[..at], "currency"),
             (suffix, "compact"),
@@ -2079,6 +2217,12 @@ pub fn native<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
         Function::new(ctx.clone(), |ctx: Ctx<'js>, tag: String, co: String| {
             let locale = locale(&ctx, &tag)?;
             Ok::<_, rquickjs::Error>(intl_collation::has_tailoring(&locale, &co))
+        })?,
+    )?;
+    o.set(
+        "currencyDigits",
+        Function::new(ctx.clone(), |code: String| {
+            intl_currency::currency_digits(&code)
         })?,
     )?;
     o.set(

@@ -28,6 +28,7 @@ mod global;
 mod glue;
 pub mod intl;
 mod intl_collation;
+mod intl_currency;
 mod intl_parts;
 mod intl_range;
 mod intl_zone;

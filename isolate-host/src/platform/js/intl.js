@@ -133,7 +133,6 @@ function make(native) {
   tag(Collator.prototype, "Intl.Collator");
 
   // ---------------------------------------------------------------- NumberFormat
-  const CURRENCY_DIGITS = { BHD: 3, IQD: 3, JOD: 3, KWD: 3, LYD: 3, OMR: 3, TND: 3, BIF: 0, CLP: 0, DJF: 0, GNF: 0, ISK: 0, JPY: 0, KMF: 0, KRW: 0, PYG: 0, RWF: 0, UGX: 0, UYI: 0, VND: 0, VUV: 0, XAF: 0, XOF: 0, XPF: 0 };
   const INCREMENTS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000];
   const ROUNDING_MODES = ["ceil", "floor", "expand", "trunc", "halfCeil", "halfFloor", "halfExpand", "halfTrunc", "halfEven"];
   // ECMA-402 SetNumberFormatDigitOptions.
@@ -220,7 +219,8 @@ function make(native) {
         s.unit = unit;
         s.unitDisplay = unitDisplay;
       }
-      const cd = style === "currency" ? (CURRENCY_DIGITS[currency] ?? 2) : 0;
+      // CLDR's digits for the currency (ICU4X's data), as V8 has them.
+      const cd = style === "currency" ? native.currencyDigits(currency) : 0;
       if (style === "currency") s.currencyDigits = cd;
       digitOptions(s, options, cd, style === "currency" ? cd : style === "percent" ? 0 : 3, notation === "compact");
       s.notation = notation;
