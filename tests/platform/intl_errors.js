@@ -46,17 +46,14 @@ globalThis.out = [
   attempt(() => new Intl.DateTimeFormat("en").formatToParts(NaN)),
   // Date components ICU4X cannot show as asked: refused, not approximated.
   attempt(() => new Intl.DateTimeFormat("en", { year: "numeric", day: "numeric" })),
-  attempt(() => new Intl.DateTimeFormat("en", { weekday: "long", month: "short", day: "numeric" })),
   attempt(() => new Intl.DateTimeFormat("en", { weekday: "long", month: "numeric", day: "numeric" })),
-  attempt(() => new Intl.DateTimeFormat("en", { weekday: "narrow" })),
   attempt(() => new Intl.DateTimeFormat("en", { minute: "2-digit" })),
-  attempt(() => new Intl.DateTimeFormat("de", { year: "numeric", month: "short", day: "numeric" })),
-  attempt(() => new Intl.DateTimeFormat("fr", { year: "2-digit", month: "numeric", day: "numeric" })),
-  attempt(() => new Date(0).toLocaleDateString("ja", { year: "numeric", month: "short" })),
   attempt(() => new Intl.DateTimeFormat("de", { weekday: "long", hour: "numeric" })),
-  attempt(() => new Intl.DateTimeFormat("de", { weekday: "long", hour: "numeric", minute: "2-digit" }).format(Date.UTC(2024, 2, 10, 15, 4))),
-  attempt(() => new Intl.DateTimeFormat("en", { era: "long", year: "numeric" })),
-  // Refused when constructed, not on the first date with a one-digit hour.
-  attempt(() => new Intl.DateTimeFormat("en", { weekday: "short", hour: "2-digit", minute: "2-digit" })),
+  // A weekday and month names of different lengths where ICU4X's long and
+  // medium patterns, adjusted, disagree: refused when constructed.
+  attempt(() => new Intl.DateTimeFormat("es", { weekday: "long", month: "short", day: "numeric" })),
+  attempt(() => new Intl.DateTimeFormat("ja", { weekday: "short", year: "numeric", month: "long", day: "numeric" })),
+  // Field widths ICU4X's pattern lacks, in another calendar than gregorian.
+  attempt(() => new Intl.DateTimeFormat("en-u-ca-japanese", { era: "long", year: "numeric" })),
 ];
 export default () => globalThis.out;

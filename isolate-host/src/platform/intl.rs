@@ -27,6 +27,7 @@ use icu_locale::{Locale, LocaleCanonicalizer};
 use rquickjs::{Ctx, Exception, Function, Object, Result, Value};
 use writeable::Writeable;
 
+use super::intl_date_pattern::{self, Widths};
 use super::intl_parts::{
     affix_runs, around_number, decimal_runs, flatten, push_str, signs, PartsSink, Run,
 };
@@ -1152,7 +1153,7 @@ fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) ->
         // (ICU4X's skeleton field bag writes a month's name there); without,
         // the skeleton field bag, which keeps a 2-digit month. Either way
         // the result is checked below.
-        let built = match component_field_set(options)? {
+        let built = match component_field_set(options, None)? {
             Ok(f) => f,
             Err(message) => return range_error(ctx, &message),
         };
@@ -1171,7 +1172,7 @@ fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) ->
             }
         }
     };
-    let formatter = match icu_datetime::DateTimeFormatter::try_new(prefs, field_set) {
+    let mut formatter = match icu_datetime::DateTimeFormatter::try_new(prefs, field_set) {
         Ok(f) => f,
         Err(e) => return data_error(ctx, "Intl.DateTimeFormat", e),
     };
@@ -1191,9 +1192,84 @@ fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) ->
         time: local.time,
         zone,
     };
+    // Month names asked where the locale's medium pattern has a numeric
+    // month (de "dd.MM.y", ar "dd/MM/y"): its long pattern, whose names
+    // are then shortened below, as ICU does from its "yMMMd" skeleton.
+    let month = opt(options, "month")?;
+    let names_asked = matches!(month.as_deref(), Some("short" | "long" | "narrow"));
+    if names_asked && intl_date_pattern::numeric_month(&formatter.format(&zoned).pattern()) {
+        if let Ok(field_set) = component_field_set(options, Some(Length::Long))? {
+            match icu_datetime::DateTimeFormatter::try_new(prefs, field_set) {
+                Ok(f) => formatter = f,
+                Err(e) => return data_error(ctx, "Intl.DateTimeFormat", e),
+            }
+        }
+    }
+    // ICU4X's pattern with each field at the width the options ask
+    // (intl_date_pattern.rs); with dateStyle/timeStyle nothing is asked.
+    let formatted = formatter.format(&zoned);
+    let widths = Widths {
+        weekday: opt(options, "weekday")?,
+        era: opt(options, "era")?,
+        year: opt(options, "year")?,
+        month: opt(options, "month")?,
+        day: opt(options, "day")?,
+        hour: opt(options, "hour")?,
+        minute: opt(options, "minute")?,
+        second: opt(options, "second")?,
+    };
+    let adjusted = intl_date_pattern::adjust(&formatted.pattern(), &widths);
+    // A weekday and month names of different lengths: ICU4X's patterns of
+    // both lengths, adjusted, must agree (ja writes "M月d日(EEE)" but
+    // "M月d日EEEE", es "d MMM" but "d 'de' MMMM"); where they do not, which
+    // one ICU would start from is not in ICU4X's data.
+    let long = |v: &Option<String>| v.as_deref() == Some("long");
+    if names_asked && widths.weekday.is_some() && long(&month) != long(&widths.weekday) {
+        let other = if long(&widths.weekday) {
+            Length::Long
+        } else {
+            Length::Medium
+        };
+        let agree = match component_field_set(options, Some(other))? {
+            Ok(field_set) => match icu_datetime::DateTimeFormatter::try_new(prefs, field_set) {
+                Ok(f) => {
+                    let theirs = f.format(&zoned).pattern();
+                    let ours = match &adjusted {
+                        Some(p) => p.write_to_string().into_owned(),
+                        None => formatted.pattern().write_to_string().into_owned(),
+                    };
+                    intl_date_pattern::adjust(&theirs, &widths)
+                        .unwrap_or(theirs)
+                        .write_to_string()
+                        == ours
+                }
+                Err(_) => false,
+            },
+            Err(_) => false,
+        };
+        if !agree {
+            return range_error(
+                ctx,
+                "Intl.DateTimeFormat cannot mix long and short names of the weekday and the month in this locale (ICU4X's patterns disagree)",
+            );
+        }
+    }
+    let sink = match adjusted {
+        None => PartsSink::of(&formatted),
+        Some(_) if formatter.calendar().kind() != icu_calendar::AnyCalendarKind::Gregorian => {
+            return range_error(
+                ctx,
+                "Intl.DateTimeFormat these field widths are supported only in the gregorian calendar",
+            )
+        }
+        Some(pattern) => match intl_date_pattern::format(prefs, &pattern, &zoned) {
+            Ok(sink) => sink,
+            Err(e) => return range_error(ctx, &format!("Intl.DateTimeFormat: {e}")),
+        },
+    };
     // As V8 (Node.js, Deno, Cloudflare Workers) does: CLDR's narrow no-break
     // space before AM/PM becomes a plain space, so output matches theirs.
-    let runs = PartsSink::of(&formatter.format(&zoned)).runs(|v| match v {
+    let runs = sink.runs(|v| match v {
         "era" => Some("era"),
         "year" | "extendedYear" => Some("year"),
         "relatedYear" => Some("relatedYear"),
@@ -1250,7 +1326,11 @@ fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) ->
         let alone = out
             .get(at + 1)
             .and_then(|(_, t)| t.chars().next())
-            .is_none_or(|c| c.is_ascii_punctuation() || c.is_whitespace());
+            .is_none_or(|c| {
+                c.is_ascii_punctuation()
+                    || c.is_whitespace()
+                    || matches!(c, '\u{200e}' | '\u{200f}' | '\u{61c}')
+            });
         let wrong = match asked.as_str() {
             "short" | "long" => numeric && alone,
             "2-digit" => !(numeric && digits == 2),
@@ -1274,6 +1354,7 @@ fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) ->
 /// nearest pattern would add or drop fields silently.
 fn component_field_set(
     options: &Object<'_>,
+    names_length: Option<icu_datetime::options::Length>,
 ) -> Result<std::result::Result<icu_datetime::fieldsets::enums::CompositeFieldSet, String>> {
     use icu_datetime::fieldsets::builder::{DateFields, FieldSetBuilder, ZoneStyle};
     use icu_datetime::options::{Length, SubsecondDigits, TimePrecision, YearStyle};
@@ -1313,44 +1394,32 @@ fn component_field_set(
         (false, false, false, false) => None,
         _ => return refuse("cannot show weekday, year, month and day in this combination".into()),
     };
-    // One length for the text fields: long names, short names, or numbers.
+    // One length for the field set: the month's names', else the
+    // weekday's, else numbers. Each field then gets its own width
+    // (intl_date_pattern.rs): a long weekday with short or numeric months,
+    // narrow names, a long era, a 2-digit year.
     let width = |v: &Option<String>| match v.as_deref() {
         Some("long") => Some(Length::Long),
-        Some("short") => Some(Length::Medium),
+        Some("short" | "narrow") => Some(Length::Medium),
         _ => None,
     };
-    for (name, v) in [("weekday", &weekday), ("month", &month), ("era", &era)] {
-        if v.as_deref() == Some("narrow") {
-            return refuse(format!("{name} \"narrow\" is not supported"));
-        }
-    }
-    if era.as_deref() == Some("long") {
-        // ICU4X writes the era by the pattern's length ("AD").
-        return refuse("era \"long\" is not supported".into());
-    }
     builder.length = Some(match (width(&month), month.is_some(), width(&weekday)) {
-        // Month names: the weekday's, if any, must be as long.
-        (Some(m), _, Some(w)) if m != w => {
-            return refuse("cannot mix long and short names of the weekday and the month".into())
-        }
+        (Some(_), _, _) if names_length.is_some() => names_length.unwrap_or(Length::Long),
         (Some(m), _, _) => m,
-        // A numeric month: numbers, and a weekday only abbreviated.
+        // A numeric month: numbers; a long weekday's punctuation there is
+        // not in ICU4X's data (ja "M/dEEEE" against its "MM/dd(EEE)").
         (None, true, Some(Length::Long)) => {
             return refuse("cannot show a long weekday with a numeric month".into())
         }
         (None, true, _) => Length::Short,
-        // No month: the weekday's length, else numbers.
         (None, false, Some(w)) => w,
         (None, false, None) => Length::Short,
     });
     if year.is_some() {
-        builder.year_style = Some(match (era.is_some(), year.as_deref()) {
-            (true, _) => YearStyle::WithEra,
-            (false, Some("2-digit")) if builder.length == Some(Length::Short) => YearStyle::Auto,
-            (false, Some("2-digit")) => {
-                return refuse("cannot show a 2-digit year with month names".into())
-            }
-            _ => YearStyle::Full,
+        builder.year_style = Some(if era.is_some() {
+            YearStyle::WithEra
+        } else {
+            YearStyle::Full
         });
     } else if era.is_some() {
         return refuse("cannot show an era without a year".into());

@@ -27,6 +27,7 @@ mod gateway;
 mod global;
 mod glue;
 pub mod intl;
+mod intl_date_pattern;
 mod intl_parts;
 pub mod js;
 mod lazy;

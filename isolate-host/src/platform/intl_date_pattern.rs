@@ -1,0 +1,158 @@
+//! `Intl.DateTimeFormat` fields at the width each option asks.
+//!
+//! ICU4X chooses a pattern for a semantic field set, with one length for
+//! all the names in it; ECMA-402 asks a width per field (`weekday: "long"`
+//! with `month: "short"`, `day: "2-digit"`, `era: "long"`, `"narrow"`
+//! names). As ICU's DateTimePatternGenerator does with the pattern it
+//! found for a skeleton (icu4c `i18n/dtptngen.cpp`,
+//! `DateTimePatternGenerator::adjustFieldTypes`), [`adjust`] sets each
+//! field of ICU4X's chosen pattern to the width asked, keeping the field's
+//! symbol (format or stand-alone form), and [`format`] writes the adjusted
+//! pattern with the locale's names from ICU4X's data
+//! (`FixedCalendarDateTimeNames`).
+//!
+//! Only widening is done where ICU would have kept the locale's width: a
+//! `numeric` field the pattern pads stays padded (ICU decides that from
+//! CLDR's `availableFormats`, which ICU4X's data does not carry).
+
+use icu_calendar::Gregorian;
+use icu_datetime::fieldsets::enums::CompositeFieldSet;
+use icu_datetime::pattern::{DateTimePattern, FixedCalendarDateTimeNames};
+use icu_datetime::provider::fields::{Field, FieldLength, FieldSymbol, Weekday, Year};
+use icu_datetime::provider::pattern::{runtime, PatternItem};
+use icu_datetime::DateTimeFormatterPreferences;
+use icu_time::zone::{models::AtTime, TimeZoneInfo};
+use icu_time::ZonedDateTime;
+use writeable::{TryWriteable, Writeable};
+
+use super::intl_parts::PartsSink;
+
+/// The widths asked by ECMA-402's component options (their values as
+/// given: `"numeric"`, `"2-digit"`, `"narrow"`, `"short"`, `"long"`).
+#[derive(Default)]
+pub(super) struct Widths {
+    pub weekday: Option<String>,
+    pub era: Option<String>,
+    pub year: Option<String>,
+    pub month: Option<String>,
+    pub day: Option<String>,
+    pub hour: Option<String>,
+    pub minute: Option<String>,
+    pub second: Option<String>,
+}
+
+/// The length of a name field for an option's value.
+fn name_length(asked: &str) -> Option<FieldLength> {
+    match asked {
+        "short" => Some(FieldLength::Three),
+        "long" => Some(FieldLength::Four),
+        "narrow" => Some(FieldLength::Five),
+        _ => None,
+    }
+}
+
+/// The width a numeric field gets: two digits where asked, else as the
+/// pattern has it.
+fn numeric_length(asked: Option<&str>, length: FieldLength) -> FieldLength {
+    match asked {
+        Some("2-digit") => FieldLength::Two,
+        _ => length,
+    }
+}
+
+/// One field at the width asked (`adjustFieldTypes` for one field).
+fn adjust_field(field: Field, w: &Widths) -> Field {
+    let text = field.length >= FieldLength::Three;
+    let length = match field.symbol {
+        FieldSymbol::Weekday(symbol) if text || symbol == Weekday::Format => w
+            .weekday
+            .as_deref()
+            .and_then(name_length)
+            .unwrap_or(field.length),
+        FieldSymbol::Month(_) if text => w
+            .month
+            .as_deref()
+            .and_then(name_length)
+            .unwrap_or(field.length),
+        FieldSymbol::Month(_) => numeric_length(w.month.as_deref(), field.length),
+        FieldSymbol::Era => match w.era.as_deref() {
+            Some("long") => FieldLength::Four,
+            Some("narrow") => FieldLength::Five,
+            _ => field.length,
+        },
+        FieldSymbol::Year(Year::Calendar) => match w.year.as_deref() {
+            Some("2-digit") => FieldLength::Two,
+            Some("numeric") if field.length == FieldLength::Two => FieldLength::One,
+            _ => field.length,
+        },
+        FieldSymbol::Day(_) => numeric_length(w.day.as_deref(), field.length),
+        FieldSymbol::Hour(_) => numeric_length(w.hour.as_deref(), field.length),
+        FieldSymbol::Minute => numeric_length(w.minute.as_deref(), field.length),
+        FieldSymbol::Second(_) => numeric_length(w.second.as_deref(), field.length),
+        _ => field.length,
+    };
+    Field {
+        symbol: field.symbol,
+        length,
+    }
+}
+
+/// ICU4X's chosen pattern with each field at the width asked, or `None`
+/// when it already is.
+pub(super) fn adjust(pattern: &DateTimePattern, w: &Widths) -> Option<DateTimePattern> {
+    // ICU4X's own pattern parser reads back the pattern ICU4X wrote.
+    let parsed: runtime::Pattern<'static> = pattern.write_to_string().parse().ok()?;
+    let mut changed = false;
+    let items: Vec<PatternItem> = parsed
+        .items
+        .iter()
+        .map(|item| match item {
+            PatternItem::Field(field) => {
+                let adjusted = adjust_field(field, w);
+                changed |= adjusted != field;
+                PatternItem::Field(adjusted)
+            }
+            other => other,
+        })
+        .collect();
+    changed.then(|| DateTimePattern::from(runtime::Pattern::from(items)))
+}
+
+/// `pattern` written for `zoned` with the locale's names (Gregorian
+/// calendar), as annotated parts; the error names what ICU4X lacks.
+pub(super) fn format(
+    prefs: DateTimeFormatterPreferences,
+    pattern: &DateTimePattern,
+    zoned: &ZonedDateTime<icu_calendar::Iso, TimeZoneInfo<AtTime>>,
+) -> Result<PartsSink, String> {
+    let mut names = FixedCalendarDateTimeNames::<Gregorian, CompositeFieldSet>::try_new(prefs)
+        .map_err(|e| format!("no locale data ({e})"))?;
+    let formatter = names
+        .include_for_pattern(pattern)
+        .map_err(|e| format!("no names for the pattern ({e:?})"))?;
+    let input = ZonedDateTime {
+        date: zoned.date.to_calendar(Gregorian),
+        time: zoned.time,
+        zone: zoned.zone,
+    };
+    let mut sink = PartsSink::default();
+    match formatter.format(&input).try_write_to_parts(&mut sink) {
+        Ok(Ok(())) => Ok(sink),
+        Ok(Err(e)) => Err(format!("cannot write the pattern ({e:?})")),
+        Err(_) => Err("cannot write the pattern".into()),
+    }
+}
+
+/// Whether the pattern shows the month as a number.
+pub(super) fn numeric_month(pattern: &DateTimePattern) -> bool {
+    let Ok(parsed) = pattern
+        .write_to_string()
+        .parse::<runtime::Pattern<'static>>()
+    else {
+        return false;
+    };
+    parsed.items.iter().any(|item| {
+        matches!(item, PatternItem::Field(f)
+            if matches!(f.symbol, FieldSymbol::Month(_)) && f.length < FieldLength::Three)
+    })
+}
