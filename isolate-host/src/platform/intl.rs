@@ -1217,6 +1217,19 @@ fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) ->
         hour: opt(options, "hour")?,
         minute: opt(options, "minute")?,
         second: opt(options, "second")?,
+        hour_adjusted: false,
+    };
+    // What V8 asks ICU for (js/intl.js builds the skeleton: "mm" for a
+    // 2-digit minute the worker asked, "s" for a numeric second).
+    let skeleton = opt(options, "skeleton")?.unwrap_or_default();
+    let widths = Widths {
+        hour_adjusted: skeleton.contains("mm")
+            && (skeleton.contains("ss") || !skeleton.contains('s'))
+            && (widths.weekday.is_none()
+                || widths.day.is_some()
+                || widths.month.is_some()
+                || widths.year.is_some()),
+        ..widths
     };
     let adjusted = intl_date_pattern::adjust(&formatted.pattern(), &widths);
     // A weekday and month names of different lengths: ICU4X's patterns of
@@ -1254,18 +1267,25 @@ fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) ->
             );
         }
     }
+    // In the gregorian calendar the pattern is written with the names it
+    // needs (intl_date_pattern::format): ICU4X's formatter can lack its
+    // decimal formatter for the pattern it chose (pt "MMMM 'de' y").
+    let gregorian = formatter.calendar().kind() == icu_calendar::AnyCalendarKind::Gregorian;
     let sink = match adjusted {
-        None => PartsSink::of(&formatted),
-        Some(_) if formatter.calendar().kind() != icu_calendar::AnyCalendarKind::Gregorian => {
+        None if !gregorian => PartsSink::of(&formatted),
+        Some(_) if !gregorian => {
             return range_error(
                 ctx,
-                "Intl.DateTimeFormat these field widths are supported only in the gregorian calendar",
+                "Intl.DateTimeFormat field widths other than the locale pattern's are supported only in the gregorian calendar",
             )
         }
-        Some(pattern) => match intl_date_pattern::format(prefs, &pattern, &zoned) {
-            Ok(sink) => sink,
-            Err(e) => return range_error(ctx, &format!("Intl.DateTimeFormat: {e}")),
-        },
+        pattern => {
+            let pattern = pattern.unwrap_or_else(|| formatted.pattern());
+            match intl_date_pattern::format(prefs, &pattern, &zoned) {
+                Ok(sink) => sink,
+                Err(e) => return range_error(ctx, &format!("Intl.DateTimeFormat: {e}")),
+            }
+        }
     };
     // As V8 (Node.js, Deno, Cloudflare Workers) does: CLDR's narrow no-break
     // space before AM/PM becomes a plain space, so output matches theirs.
@@ -1282,12 +1302,21 @@ fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) ->
         "minute" => Some("minute"),
         "second" => Some("second"),
         "timeZoneName" => Some("timeZoneName"),
+        // What ICU4X wrote in place of a field it could not (writeable's
+        // error part), never returned.
+        "error" => Some("error"),
         _ => None,
     });
     let mut out: Vec<Run> = Vec::new();
     for (name, text) in runs {
         let text = text.replace('\u{202f}', " ");
         match name {
+            Some("error") => {
+                return range_error(
+                    ctx,
+                    "Intl.DateTimeFormat cannot write these fields in this locale (ICU4X's data lacks them)",
+                )
+            }
             // ICU4X writes seconds and their fraction as one field.
             Some("second") if text.contains(|c: char| !c.is_numeric()) => {
                 let cut = text
@@ -1304,19 +1333,32 @@ fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) ->
             None => push_str(&mut out, "literal", &text),
         }
     }
-    // ICU4X's patterns follow the locale's date lengths: where its pattern
-    // shows the month otherwise than asked (a number for "short" in de and
-    // ja, one digit for "2-digit"), say so instead of returning it.
-    // ICU4X's patterns follow the locale's date lengths, not each field's
-    // width: where what it wrote differs from what was asked (a month as a
-    // number for "short" in de and ja, one digit for "2-digit", a full year
-    // for "2-digit"), say so instead of returning it.
+    // Where what ICU4X wrote still differs from what was asked (a field
+    // its pattern lacks, as de's "d MMMM 'Y' G, EEEE" for a weekday with an
+    // era; a month as a number for "short"; one digit for "2-digit"), say
+    // so instead of returning it.
+    for field in ["era", "weekday"] {
+        if opt(options, field)?.is_some() && !out.iter().any(|(k, _)| *k == field) {
+            return range_error(
+                ctx,
+                &format!("Intl.DateTimeFormat {field} with these fields is not supported in this locale (ICU4X's pattern lacks it)"),
+            );
+        }
+    }
     for field in ["year", "month", "day", "hour", "minute", "second"] {
         let Some(asked) = opt(options, field)? else {
             continue;
         };
-        let Some(at) = out.iter().position(|(k, _)| *k == field) else {
+        // A lunisolar calendar's year is a related year or a year name.
+        let year_like = |k: &str| field == "year" && matches!(k, "relatedYear" | "yearName");
+        if out.iter().any(|(k, _)| year_like(k)) {
             continue;
+        }
+        let Some(at) = out.iter().position(|(k, _)| *k == field) else {
+            return range_error(
+                ctx,
+                &format!("Intl.DateTimeFormat {field} with these fields is not supported in this locale (ICU4X's pattern lacks it)"),
+            );
         };
         let shown = &out[at].1;
         let digits = shown.chars().filter(char::is_ascii_digit).count();

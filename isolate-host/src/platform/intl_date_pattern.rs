@@ -39,6 +39,11 @@ pub(super) struct Widths {
     pub hour: Option<String>,
     pub minute: Option<String>,
     pub second: Option<String>,
+    /// Whether a `numeric` hour is written unpadded whatever the pattern
+    /// has: V8 asks ICU for "jmm" (a `2-digit` minute, with no `numeric`
+    /// second, and no weekday alone), which no CLDR skeleton has, and ICU
+    /// then adjusts the hour to the asked width.
+    pub hour_adjusted: bool,
 }
 
 /// The length of a name field for an option's value.
@@ -51,11 +56,13 @@ fn name_length(asked: &str) -> Option<FieldLength> {
     }
 }
 
-/// The width a numeric field gets: two digits where asked, else as the
-/// pattern has it.
-fn numeric_length(asked: Option<&str>, length: FieldLength) -> FieldLength {
+/// The width a numeric field gets: two digits where asked; unpadded where
+/// `numeric` is asked and ICU adjusts (`adjusted`); else as the pattern
+/// has it.
+fn numeric_length(asked: Option<&str>, adjusted: bool, length: FieldLength) -> FieldLength {
     match asked {
         Some("2-digit") => FieldLength::Two,
+        Some("numeric") if adjusted => FieldLength::One,
         _ => length,
     }
 }
@@ -74,7 +81,7 @@ fn adjust_field(field: Field, w: &Widths) -> Field {
             .as_deref()
             .and_then(name_length)
             .unwrap_or(field.length),
-        FieldSymbol::Month(_) => numeric_length(w.month.as_deref(), field.length),
+        FieldSymbol::Month(_) => numeric_length(w.month.as_deref(), false, field.length),
         FieldSymbol::Era => match w.era.as_deref() {
             Some("long") => FieldLength::Four,
             Some("narrow") => FieldLength::Five,
@@ -85,10 +92,10 @@ fn adjust_field(field: Field, w: &Widths) -> Field {
             Some("numeric") if field.length == FieldLength::Two => FieldLength::One,
             _ => field.length,
         },
-        FieldSymbol::Day(_) => numeric_length(w.day.as_deref(), field.length),
-        FieldSymbol::Hour(_) => numeric_length(w.hour.as_deref(), field.length),
-        FieldSymbol::Minute => numeric_length(w.minute.as_deref(), field.length),
-        FieldSymbol::Second(_) => numeric_length(w.second.as_deref(), field.length),
+        FieldSymbol::Day(_) => numeric_length(w.day.as_deref(), false, field.length),
+        FieldSymbol::Hour(_) => numeric_length(w.hour.as_deref(), w.hour_adjusted, field.length),
+        FieldSymbol::Minute => numeric_length(w.minute.as_deref(), false, field.length),
+        FieldSymbol::Second(_) => numeric_length(w.second.as_deref(), false, field.length),
         _ => field.length,
     };
     Field {
