@@ -1197,7 +1197,12 @@ fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) ->
     // are then shortened below, as ICU does from its "yMMMd" skeleton.
     let month = opt(options, "month")?;
     let names_asked = matches!(month.as_deref(), Some("short" | "long" | "narrow"));
-    if names_asked && intl_date_pattern::numeric_month(&formatter.format(&zoned).pattern()) {
+    // Not with a time (the long pattern's glue differs: de "um", V8 ","),
+    // nor a short weekday (whose punctuation differs: ja "日" for "(日)").
+    let retry = names_asked
+        && opt(options, "hour")?.is_none()
+        && matches!(opt(options, "weekday")?.as_deref(), None | Some("long"));
+    if retry && intl_date_pattern::numeric_month(&formatter.format(&zoned).pattern()) {
         if let Ok(field_set) = component_field_set(options, Some(Length::Long))? {
             match icu_datetime::DateTimeFormatter::try_new(prefs, field_set) {
                 Ok(f) => formatter = f,
