@@ -21,6 +21,7 @@ const cases = [
   [all, { weekday: "narrow" }],
   [all, { month: "narrow" }],
   [all, { month: "narrow", day: "numeric" }],
+  [all, { year: "numeric", month: "narrow", day: "numeric" }],
   [all, { era: "long", year: "numeric" }],
   [all, { era: "narrow", year: "numeric" }],
   [all, { era: "short", year: "numeric" }],

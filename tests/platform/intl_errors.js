@@ -55,6 +55,8 @@ globalThis.out = [
   attempt(() => new Intl.DateTimeFormat("ja", { weekday: "short", year: "numeric", month: "long", day: "numeric" })),
   // Month names where the medium pattern is numeric, with a short weekday.
   attempt(() => new Intl.DateTimeFormat("ja", { weekday: "short", year: "numeric", month: "short", day: "numeric" })),
+  // A narrow month where the medium pattern is numeric, with a time.
+  attempt(() => new Intl.DateTimeFormat("de", { year: "numeric", month: "narrow", day: "numeric", hour: "numeric" })),
   // A field ICU4X's pattern lacks (de's is "d MMMM 'Y' G, EEEE"): refused.
   attempt(() => new Intl.DateTimeFormat("de", { weekday: "long", era: "short", year: "numeric", month: "long", day: "numeric" })),
   // Field widths ICU4X's pattern lacks, in another calendar than gregorian.

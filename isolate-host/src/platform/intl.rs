@@ -1276,6 +1276,10 @@ fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) ->
     // needs (intl_date_pattern::format): ICU4X's formatter can lack its
     // decimal formatter for the pattern it chose (pt "MMMM 'de' y").
     let gregorian = formatter.calendar().kind() == icu_calendar::AnyCalendarKind::Gregorian;
+    // Whether the pattern written has the month as a number (a narrow
+    // name can be a digit: he "3", zh "3").
+    let month_numeric =
+        intl_date_pattern::numeric_month(adjusted.as_ref().unwrap_or(&formatted.pattern()));
     let sink = match adjusted {
         None if !gregorian => PartsSink::of(&formatted),
         Some(_) if !gregorian => {
@@ -1379,7 +1383,7 @@ fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) ->
                     || matches!(c, '\u{200e}' | '\u{200f}' | '\u{61c}')
             });
         let wrong = match asked.as_str() {
-            "short" | "long" => numeric && alone,
+            "narrow" | "short" | "long" => numeric && alone && month_numeric,
             "2-digit" => !(numeric && digits == 2),
             _ => false,
         };
