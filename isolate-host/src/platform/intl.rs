@@ -1195,8 +1195,10 @@ fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) ->
     // Month names asked where the locale's medium pattern has a numeric
     // month (de "dd.MM.y", ar "dd/MM/y"): its long pattern, whose names
     // are then shortened below, as ICU does from its "yMMMd" skeleton.
-    let month = opt(options, "month")?;
-    let names_asked = matches!(month.as_deref(), Some("short" | "long" | "narrow"));
+    let names_asked = matches!(
+        opt(options, "month")?.as_deref(),
+        Some("short" | "long" | "narrow")
+    );
     // Not with a time (the long pattern's glue differs: de "um", V8 ","),
     // nor a short weekday (whose punctuation differs: ja "日" for "(日)").
     let retry = names_asked
@@ -1213,88 +1215,39 @@ fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) ->
     // ICU4X's pattern with each field at the width the options ask
     // (intl_date_pattern.rs); with dateStyle/timeStyle nothing is asked.
     let formatted = formatter.format(&zoned);
-    let widths = Widths {
-        weekday: opt(options, "weekday")?,
-        era: opt(options, "era")?,
-        year: opt(options, "year")?,
-        month: opt(options, "month")?,
-        day: opt(options, "day")?,
-        hour: opt(options, "hour")?,
-        minute: opt(options, "minute")?,
-        second: opt(options, "second")?,
-        hour_adjusted: false,
+    let widths = widths(options)?;
+    let chosen = formatted.pattern();
+    let (pattern, adjusted) = match intl_date_pattern::adjust(&chosen, &widths) {
+        Some(p) => (p, true),
+        None => (chosen, false),
     };
-    // What V8 asks ICU for (js/intl.js builds the skeleton: "mm" for a
-    // 2-digit minute the worker asked, "s" for a numeric second).
-    let skeleton = opt(options, "skeleton")?.unwrap_or_default();
-    let widths = Widths {
-        hour_adjusted: skeleton.contains("mm")
-            && (skeleton.contains("ss") || !skeleton.contains('s'))
-            && (widths.weekday.is_none()
-                || widths.day.is_some()
-                || widths.month.is_some()
-                || widths.year.is_some()),
-        ..widths
-    };
-    let adjusted = intl_date_pattern::adjust(&formatted.pattern(), &widths);
-    // A weekday and month names of different lengths: ICU4X's patterns of
-    // both lengths, adjusted, must agree (ja writes "M月d日(EEE)" but
-    // "M月d日EEEE", es "d MMM" but "d 'de' MMMM"); where they do not, which
-    // one ICU would start from is not in ICU4X's data.
-    let long = |v: &Option<String>| v.as_deref() == Some("long");
-    if names_asked && widths.weekday.is_some() && long(&month) != long(&widths.weekday) {
-        let other = if long(&widths.weekday) {
-            Length::Long
-        } else {
-            Length::Medium
-        };
-        let agree = match component_field_set(options, Some(other))? {
-            Ok(field_set) => match icu_datetime::DateTimeFormatter::try_new(prefs, field_set) {
-                Ok(f) => {
-                    let theirs = f.format(&zoned).pattern();
-                    let ours = match &adjusted {
-                        Some(p) => p.write_to_string().into_owned(),
-                        None => formatted.pattern().write_to_string().into_owned(),
-                    };
-                    intl_date_pattern::adjust(&theirs, &widths)
-                        .unwrap_or(theirs)
-                        .write_to_string()
-                        == ours
-                }
-                Err(_) => false,
-            },
-            Err(_) => false,
-        };
-        if !agree {
-            return range_error(
-                ctx,
-                "Intl.DateTimeFormat cannot mix long and short names of the weekday and the month in this locale (ICU4X's patterns disagree)",
-            );
-        }
+    if names_asked
+        && widths.weekday.is_some()
+        && !names_agree(options, prefs, &zoned, &widths, &pattern)?
+    {
+        return range_error(
+            ctx,
+            "Intl.DateTimeFormat cannot mix long and short names of the weekday and the month in this locale (ICU4X's patterns disagree)",
+        );
     }
+    // Whether the pattern written has the month as a number (a narrow
+    // name can be a digit: he "3", zh "3").
+    let month_numeric = intl_date_pattern::numeric_month(&pattern);
     // In the gregorian calendar the pattern is written with the names it
     // needs (intl_date_pattern::format): ICU4X's formatter can lack its
     // decimal formatter for the pattern it chose (pt "MMMM 'de' y").
-    let gregorian = formatter.calendar().kind() == icu_calendar::AnyCalendarKind::Gregorian;
-    // Whether the pattern written has the month as a number (a narrow
-    // name can be a digit: he "3", zh "3").
-    let month_numeric =
-        intl_date_pattern::numeric_month(adjusted.as_ref().unwrap_or(&formatted.pattern()));
-    let sink = match adjusted {
-        None if !gregorian => PartsSink::of(&formatted),
-        Some(_) if !gregorian => {
-            return range_error(
-                ctx,
-                "Intl.DateTimeFormat field widths other than the locale pattern's are supported only in the gregorian calendar",
-            )
+    let sink = if formatter.calendar().kind() == icu_calendar::AnyCalendarKind::Gregorian {
+        match intl_date_pattern::format(prefs, &pattern, &zoned) {
+            Ok(sink) => sink,
+            Err(e) => return range_error(ctx, &format!("Intl.DateTimeFormat: {e}")),
         }
-        pattern => {
-            let pattern = pattern.unwrap_or_else(|| formatted.pattern());
-            match intl_date_pattern::format(prefs, &pattern, &zoned) {
-                Ok(sink) => sink,
-                Err(e) => return range_error(ctx, &format!("Intl.DateTimeFormat: {e}")),
-            }
-        }
+    } else if adjusted {
+        return range_error(
+            ctx,
+            "Intl.DateTimeFormat field widths other than the locale pattern's are supported only in the gregorian calendar",
+        );
+    } else {
+        PartsSink::of(&formatted)
     };
     // As V8 (Node.js, Deno, Cloudflare Workers) does: CLDR's narrow no-break
     // space before AM/PM becomes a plain space, so output matches theirs.
@@ -1397,6 +1350,64 @@ fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) ->
     Ok(out)
 }
 
+/// The widths the component options ask (intl_date_pattern.rs).
+fn widths(options: &Object<'_>) -> Result<Widths> {
+    let get = |k: &str| opt(options, k);
+    let (weekday, day, month, year) = (get("weekday")?, get("day")?, get("month")?, get("year")?);
+    // What V8 asks ICU for (js/intl.js builds the same skeleton: "mm" for
+    // a 2-digit minute the worker asked, "s" for a numeric second).
+    let skeleton = get("skeleton")?.unwrap_or_default();
+    let hour_adjusted = skeleton.contains("mm")
+        && (skeleton.contains("ss") || !skeleton.contains('s'))
+        && (weekday.is_none() || day.is_some() || month.is_some() || year.is_some());
+    Ok(Widths {
+        weekday,
+        era: get("era")?,
+        year,
+        month,
+        day,
+        hour: get("hour")?,
+        minute: get("minute")?,
+        second: get("second")?,
+        hour_adjusted,
+    })
+}
+
+/// With a weekday and month names of different lengths, whether ICU4X's
+/// pattern at the other length, adjusted, is `ours`: ja writes
+/// "M月d日(EEE)" but "M月d日EEEE", es "d MMM" but "d 'de' MMMM", and which
+/// of them ICU would start from is not in ICU4X's data.
+fn names_agree(
+    options: &Object<'_>,
+    prefs: icu_datetime::DateTimeFormatterPreferences,
+    zoned: &icu_time::ZonedDateTime<
+        icu_calendar::Iso,
+        icu_time::zone::TimeZoneInfo<icu_time::zone::models::AtTime>,
+    >,
+    widths: &Widths,
+    ours: &icu_datetime::pattern::DateTimePattern,
+) -> Result<bool> {
+    use icu_datetime::options::Length;
+    let long = |v: &Option<String>| v.as_deref() == Some("long");
+    if long(&widths.month) == long(&widths.weekday) {
+        return Ok(true);
+    }
+    let other = if long(&widths.weekday) {
+        Length::Long
+    } else {
+        Length::Medium
+    };
+    let Ok(field_set) = component_field_set(options, Some(other))? else {
+        return Ok(false);
+    };
+    let Ok(formatter) = icu_datetime::DateTimeFormatter::try_new(prefs, field_set) else {
+        return Ok(false);
+    };
+    let theirs = formatter.format(zoned).pattern();
+    let theirs = intl_date_pattern::adjust(&theirs, widths).unwrap_or(theirs);
+    Ok(theirs.write_to_string() == ours.write_to_string())
+}
+
 /// ECMA-402's date and time components (`weekday`, `year`, `month`, `day`,
 /// `hour`, `minute`, `second`, `fractionalSecondDigits`, `era`,
 /// `timeZoneName`) as the ICU4X field set that shows exactly them, or why
@@ -1455,8 +1466,7 @@ fn component_field_set(
         _ => None,
     };
     builder.length = Some(match (width(&month), month.is_some(), width(&weekday)) {
-        (Some(_), _, _) if names_length.is_some() => names_length.unwrap_or(Length::Long),
-        (Some(m), _, _) => m,
+        (Some(m), _, _) => names_length.unwrap_or(m),
         // A numeric month: numbers; a long weekday's punctuation there is
         // not in ICU4X's data (ja "M/dEEEE" against its "MM/dd(EEE)").
         (None, true, Some(Length::Long)) => {

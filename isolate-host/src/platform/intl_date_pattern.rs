@@ -11,9 +11,15 @@
 //! pattern with the locale's names from ICU4X's data
 //! (`FixedCalendarDateTimeNames`).
 //!
-//! Only widening is done where ICU would have kept the locale's width: a
-//! `numeric` field the pattern pads stays padded (ICU decides that from
-//! CLDR's `availableFormats`, which ICU4X's data does not carry).
+//! A `numeric` field the pattern pads stays padded: whether ICU keeps the
+//! locale's width depends on the skeletons of CLDR's `availableFormats`,
+//! which ICU4X's data does not carry. The one case known without them is
+//! the hour beside a `2-digit` minute (V8's "jmm", in no locale's
+//! skeletons), which ICU always writes at the asked width.
+//!
+//! In the gregorian calendar every pattern, adjusted or not, is written
+//! by [`format`], which loads what the pattern needs: ICU4X's own
+//! formatter can lack the decimal formatter for the pattern it chose.
 
 use icu_calendar::Gregorian;
 use icu_datetime::fieldsets::enums::CompositeFieldSet;
@@ -162,4 +168,85 @@ pub(super) fn numeric_month(pattern: &DateTimePattern) -> bool {
         matches!(item, PatternItem::Field(f)
             if matches!(f.symbol, FieldSymbol::Month(_)) && f.length < FieldLength::Three)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn adjusted(pattern: &str, w: &Widths) -> Option<String> {
+        let pattern: DateTimePattern = pattern.parse().unwrap();
+        adjust(&pattern, w).map(|p| p.write_to_string().into_owned())
+    }
+
+    fn ask(pairs: &[(&str, &str)]) -> Widths {
+        let mut w = Widths::default();
+        for &(k, v) in pairs {
+            let v = Some(v.to_string());
+            match k {
+                "weekday" => w.weekday = v,
+                "era" => w.era = v,
+                "year" => w.year = v,
+                "month" => w.month = v,
+                "day" => w.day = v,
+                "hour" => w.hour = v,
+                "minute" => w.minute = v,
+                _ => w.second = v,
+            }
+        }
+        w
+    }
+
+    #[test]
+    fn names_take_the_width_asked_and_keep_their_form() {
+        let w = ask(&[("weekday", "long"), ("month", "short"), ("day", "numeric")]);
+        assert_eq!(adjusted("EEE, MMM d", &w).as_deref(), Some("EEEE, MMM d"));
+        let w = ask(&[("weekday", "narrow")]);
+        assert_eq!(adjusted("ccc", &w).as_deref(), Some("ccccc"));
+        let w = ask(&[("month", "narrow")]);
+        assert_eq!(adjusted("LLL", &w).as_deref(), Some("LLLLL"));
+        let w = ask(&[("era", "long"), ("year", "numeric")]);
+        assert_eq!(adjusted("y G", &w).as_deref(), Some("y GGGG"));
+    }
+
+    #[test]
+    fn two_digits_where_asked_and_numeric_fields_otherwise_kept() {
+        let w = ask(&[
+            ("year", "2-digit"),
+            ("month", "2-digit"),
+            ("day", "2-digit"),
+        ]);
+        assert_eq!(adjusted("M/d/y", &w).as_deref(), Some("MM/dd/yy"));
+        // ICU keeps the locale's width for a numeric field (CLDR's
+        // availableFormats decide, which ICU4X lacks): nothing to adjust.
+        let w = ask(&[
+            ("year", "numeric"),
+            ("month", "numeric"),
+            ("day", "numeric"),
+        ]);
+        assert_eq!(adjusted("dd.MM.y", &w), None);
+        // A numeric month never becomes a name, nor a name a number: what
+        // ICU4X wrote is checked afterwards.
+        let w = ask(&[("month", "short")]);
+        assert_eq!(adjusted("dd.MM.y", &w), None);
+    }
+
+    #[test]
+    fn a_numeric_hour_is_unpadded_only_where_icu_adjusts_it() {
+        let mut w = ask(&[("hour", "numeric"), ("minute", "2-digit")]);
+        assert_eq!(adjusted("HH:mm", &w), None);
+        w.hour_adjusted = true;
+        assert_eq!(adjusted("HH:mm", &w).as_deref(), Some("H:mm"));
+        let w = ask(&[("hour", "2-digit"), ("minute", "2-digit")]);
+        assert_eq!(adjusted("h:mm a", &w).as_deref(), Some("hh:mm a"));
+    }
+
+    #[test]
+    fn a_numeric_month_is_told_from_a_name() {
+        let numeric = |p: &str| numeric_month(&p.parse().unwrap());
+        assert!(numeric("dd.MM.y"));
+        assert!(numeric("y年M月"));
+        assert!(!numeric("d. MMM y"));
+        assert!(!numeric("EEEE"));
+    }
 }
