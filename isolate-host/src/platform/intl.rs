@@ -1101,7 +1101,9 @@ fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) ->
     let mut prefs = icu_datetime::DateTimeFormatterPreferences::from(&locale);
     match opt(options, "hourCycle")?.as_deref() {
         Some("h12") => prefs.hour_cycle = Some(HourCycle::H12),
-        Some("h23") => prefs.hour_cycle = Some(HourCycle::H23),
+        // "h24" (ICU's "k", 1 to 24, which ICU4X lacks): the 23-hour clock,
+        // midnight's hour then written as 24 below.
+        Some("h23" | "h24") => prefs.hour_cycle = Some(HourCycle::H23),
         Some("h11") => prefs.hour_cycle = Some(HourCycle::H11),
         _ => {}
     }
@@ -1215,7 +1217,15 @@ fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) ->
     // ICU4X's pattern with each field at the width the options ask
     // (intl_date_pattern.rs); with dateStyle/timeStyle nothing is asked.
     let formatted = formatter.format(&zoned);
-    let widths = widths(options)?;
+    let mut widths = widths(options)?;
+    // A 24-hour clock asked in a 12-hour locale: V8 then keeps CLDR's
+    // "HH:mm" (en 05:04), as with any clock the locale itself uses.
+    if widths.hour_adjusted
+        && matches!(opt(options, "hourCycle")?.as_deref(), Some("h23" | "h24"))
+        && twelve_hour_locale(&locale, &zoned)
+    {
+        widths.hour_adjusted = false;
+    }
     let chosen = formatted.pattern();
     let (pattern, adjusted) = match intl_date_pattern::adjust(&chosen, &widths) {
         Some(p) => (p, true),
@@ -1295,6 +1305,20 @@ fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) ->
             None => push_str(&mut out, "literal", &text),
         }
     }
+    if opt(options, "hourCycle")?.as_deref() == Some("h24") && zoned.time.hour.number() == 0 {
+        let digits =
+            match icu_decimal::DecimalFormatter::try_new((&locale).into(), Default::default()) {
+                Ok(f) => f,
+                Err(e) => return data_error(ctx, "Intl.DateTimeFormat", e),
+            };
+        let hour = digits
+            .format(&Decimal::from(24))
+            .write_to_string()
+            .into_owned();
+        for run in out.iter_mut().filter(|(k, _)| *k == "hour") {
+            run.1 = hour.clone();
+        }
+    }
     // Where what ICU4X wrote still differs from what was asked (a field
     // its pattern lacks, as de's "d MMMM 'Y' G, EEEE" for a weekday with an
     // era; a month as a number for "short"; one digit for "2-digit"), say
@@ -1323,7 +1347,8 @@ fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) ->
             );
         };
         let shown = &out[at].1;
-        let digits = shown.chars().filter(char::is_ascii_digit).count();
+        // Digits of any numbering system (-u-nu-arab writes "٠٤").
+        let digits = shown.chars().filter(|c| c.is_numeric()).count();
         let numeric = digits > 0 && digits == shown.chars().count();
         // A number standing alone (ja's "3月" is a name: its digit is
         // followed by the month sign, de's "10.03." is a number).
@@ -1348,6 +1373,31 @@ fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) ->
         }
     }
     Ok(out)
+}
+
+/// Whether the locale's language uses a 12-hour clock (its hour-and-minute
+/// pattern has `h` or `K`).
+fn twelve_hour_locale(
+    locale: &Locale,
+    zoned: &icu_time::ZonedDateTime<
+        icu_calendar::Iso,
+        icu_time::zone::TimeZoneInfo<icu_time::zone::models::AtTime>,
+    >,
+) -> bool {
+    use icu_datetime::fieldsets::builder::FieldSetBuilder;
+    use icu_datetime::options::TimePrecision;
+    let mut builder = FieldSetBuilder::new();
+    builder.time_precision = Some(TimePrecision::Minute);
+    let Ok(field_set) = builder.build_composite() else {
+        return false;
+    };
+    // The language's clock, not a -u-hc- extension's.
+    let mut prefs = icu_datetime::DateTimeFormatterPreferences::from(locale);
+    prefs.hour_cycle = None;
+    let Ok(formatter) = icu_datetime::DateTimeFormatter::try_new(prefs, field_set) else {
+        return false;
+    };
+    intl_date_pattern::twelve_hour(&formatter.format(zoned).pattern())
 }
 
 /// The widths the component options ask (intl_date_pattern.rs).

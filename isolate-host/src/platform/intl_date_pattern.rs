@@ -24,7 +24,7 @@
 use icu_calendar::Gregorian;
 use icu_datetime::fieldsets::enums::CompositeFieldSet;
 use icu_datetime::pattern::{DateTimePattern, FixedCalendarDateTimeNames};
-use icu_datetime::provider::fields::{Field, FieldLength, FieldSymbol, Weekday, Year};
+use icu_datetime::provider::fields::{Field, FieldLength, FieldSymbol, Hour, Weekday, Year};
 use icu_datetime::provider::pattern::{runtime, PatternItem};
 use icu_datetime::DateTimeFormatterPreferences;
 use icu_time::zone::{models::AtTime, TimeZoneInfo};
@@ -167,6 +167,20 @@ pub(super) fn numeric_month(pattern: &DateTimePattern) -> bool {
     parsed.items.iter().any(|item| {
         matches!(item, PatternItem::Field(f)
             if matches!(f.symbol, FieldSymbol::Month(_)) && f.length < FieldLength::Three)
+    })
+}
+
+/// Whether the pattern's hour is on a 12-hour clock (`h` or `K`).
+pub(super) fn twelve_hour(pattern: &DateTimePattern) -> bool {
+    let Ok(parsed) = pattern
+        .write_to_string()
+        .parse::<runtime::Pattern<'static>>()
+    else {
+        return false;
+    };
+    parsed.items.iter().any(|item| {
+        matches!(item, PatternItem::Field(f)
+            if matches!(f.symbol, FieldSymbol::Hour(Hour::H12 | Hour::H11)))
     })
 }
 
