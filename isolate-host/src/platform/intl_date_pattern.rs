@@ -88,11 +88,11 @@ fn adjust_field(field: Field, w: &Widths) -> Field {
             .and_then(name_length)
             .unwrap_or(field.length),
         FieldSymbol::Month(_) => numeric_length(w.month.as_deref(), false, field.length),
-        FieldSymbol::Era => match w.era.as_deref() {
-            Some("long") => FieldLength::Four,
-            Some("narrow") => FieldLength::Five,
-            _ => field.length,
-        },
+        FieldSymbol::Era => w
+            .era
+            .as_deref()
+            .and_then(name_length)
+            .unwrap_or(field.length),
         FieldSymbol::Year(Year::Calendar) => match w.year.as_deref() {
             Some("2-digit") => FieldLength::Two,
             Some("numeric") if field.length == FieldLength::Two => FieldLength::One,
@@ -221,6 +221,8 @@ mod tests {
         assert_eq!(adjusted("LLL", &w).as_deref(), Some("LLLLL"));
         let w = ask(&[("era", "long"), ("year", "numeric")]);
         assert_eq!(adjusted("y G", &w).as_deref(), Some("y GGGG"));
+        let w = ask(&[("era", "short"), ("year", "numeric")]);
+        assert_eq!(adjusted("y GGGG", &w).as_deref(), Some("y GGG"));
     }
 
     #[test]
