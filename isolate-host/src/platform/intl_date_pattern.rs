@@ -14,8 +14,10 @@
 //! A `numeric` field the pattern pads stays padded: whether ICU keeps the
 //! locale's width depends on the skeletons of CLDR's `availableFormats`,
 //! which ICU4X's data does not carry. The one case known without them is
-//! the hour beside a `2-digit` minute (V8's "jmm", in no locale's
-//! skeletons), which ICU always writes at the asked width.
+//! a `numeric` hour beside a `2-digit` minute (V8's "jmm", in no locale's
+//! skeletons), which ICU writes unpadded: measured against V8 in all the
+//! promised locales, except with a weekday alone ("EHm" is a skeleton) or
+//! a 24-hour clock asked in a 12-hour locale (intl.rs decides those).
 //!
 //! In the gregorian calendar every pattern, adjusted or not, is written
 //! by [`format`], which loads what the pattern needs: ICU4X's own
