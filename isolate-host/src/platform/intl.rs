@@ -1536,7 +1536,8 @@ fn component_field_set(
         return refuse("cannot show an era without a year".into());
     }
     if weekday.is_some() && hour.is_some() && minute.is_none() {
-        // ICU4X's pattern for it lacks the day period's names.
+        // ICU4X's pattern for it is on a 12-hour clock in every locale
+        // (de "Dienstag, 5 AM", V8 "Dienstag, 05 Uhr").
         return refuse("cannot show a weekday with an hour alone".into());
     }
     builder.time_precision = match (hour.is_some(), minute.is_some(), second.is_some(), fraction) {
