@@ -44,17 +44,26 @@ globalThis.out = [
   attempt(() => new Intl.DateTimeFormat("en").formatToParts(NaN)),
   // Date components ICU4X cannot show as asked: refused, not approximated.
   attempt(() => new Intl.DateTimeFormat("en", { year: "numeric", day: "numeric" })),
-  attempt(() => new Intl.DateTimeFormat("en", { weekday: "long", month: "short", day: "numeric" })),
   attempt(() => new Intl.DateTimeFormat("en", { weekday: "long", month: "numeric", day: "numeric" })),
-  attempt(() => new Intl.DateTimeFormat("en", { weekday: "narrow" })),
   attempt(() => new Intl.DateTimeFormat("en", { minute: "2-digit" })),
-  attempt(() => new Intl.DateTimeFormat("de", { year: "numeric", month: "short", day: "numeric" })),
-  attempt(() => new Intl.DateTimeFormat("fr", { year: "2-digit", month: "numeric", day: "numeric" })),
-  attempt(() => new Date(0).toLocaleDateString("ja", { year: "numeric", month: "short" })),
   attempt(() => new Intl.DateTimeFormat("de", { weekday: "long", hour: "numeric" })),
-  attempt(() => new Intl.DateTimeFormat("de", { weekday: "long", hour: "numeric", minute: "2-digit" }).format(Date.UTC(2024, 2, 10, 15, 4))),
-  attempt(() => new Intl.DateTimeFormat("en", { era: "long", year: "numeric" })),
-  // Refused when constructed, not on the first date with a one-digit hour.
-  attempt(() => new Intl.DateTimeFormat("en", { weekday: "short", hour: "2-digit", minute: "2-digit" })),
+  // A weekday and month names of different lengths where ICU4X's long and
+  // medium patterns, adjusted, disagree: refused when constructed.
+  attempt(() => new Intl.DateTimeFormat("es", { weekday: "long", month: "short", day: "numeric" })),
+  attempt(() => new Intl.DateTimeFormat("ja", { weekday: "short", year: "numeric", month: "long", day: "numeric" })),
+  // Month names where the medium pattern is numeric, with a short weekday.
+  attempt(() => new Intl.DateTimeFormat("ja", { weekday: "short", year: "numeric", month: "short", day: "numeric" })),
+  // A narrow month where the medium pattern is numeric, with a time.
+  attempt(() => new Intl.DateTimeFormat("de", { year: "numeric", month: "narrow", day: "numeric", hour: "numeric" })),
+  // A field ICU4X's pattern lacks (de's is "d MMMM 'Y' G, EEEE"): refused.
+  attempt(() => new Intl.DateTimeFormat("de", { weekday: "long", era: "short", year: "numeric", month: "long", day: "numeric" })),
+  // Field widths ICU4X's pattern lacks, in another calendar than gregorian.
+  attempt(() => new Intl.DateTimeFormat("en-u-ca-japanese", { era: "long", year: "numeric" })),
+  // A range with names at other widths than ICU4X's range pattern writes
+  // (one date takes them, as the first case shows), or with a 1-to-24 clock.
+  attempt(() => new Intl.DateTimeFormat("en", { weekday: "narrow", month: "short", day: "numeric", timeZone: "UTC" }).format(Date.UTC(2024, 2, 10))),
+  attempt(() => new Intl.DateTimeFormat("en", { weekday: "narrow", month: "short", day: "numeric", timeZone: "UTC" }).formatRange(Date.UTC(2024, 2, 10), Date.UTC(2024, 2, 12))),
+  attempt(() => new Intl.DateTimeFormat("en", { weekday: "long", month: "short", day: "numeric", timeZone: "UTC" }).formatRange(Date.UTC(2024, 2, 10), Date.UTC(2024, 2, 12))),
+  attempt(() => new Intl.DateTimeFormat("en", { hour: "numeric", minute: "2-digit", hourCycle: "h24", timeZone: "UTC" }).formatRange(Date.UTC(2024, 2, 10), Date.UTC(2024, 2, 10, 5))),
 ];
 export default () => globalThis.out;

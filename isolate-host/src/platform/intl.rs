@@ -28,6 +28,7 @@ use rquickjs::{Ctx, Exception, Function, Object, Result, Value};
 use writeable::Writeable;
 
 use super::intl_currency;
+use super::intl_date_pattern::{self, Widths};
 use super::intl_parts::{
     affix_runs, around_number, decimal_runs, flatten, push_str, signs, PartsSink, Run,
 };
@@ -1219,17 +1220,29 @@ fn format_date(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) -> Resul
 /// The date's ECMA-402 parts (`formatToParts`): ICU4X's field parts, the
 /// text between them literal.
 fn format_date_parts(ctx: &Ctx<'_>, tag: &str, options: &Object<'_>, ms: f64) -> Result<Vec<Run>> {
-    format_date_or_range(ctx, tag, options, ms, None)
+    format_date_or_range(ctx, tag, options, ms, Form::Date)
 }
 
-/// The parts of a date, or of the range from it to `end`
-/// (`formatRangeToParts`, whose sources [`intl_range::with_sources`] adds).
+/// What [`format_date_or_range`] writes.
+#[derive(Clone, Copy)]
+enum Form {
+    /// One date, each field at the width the options ask.
+    Date,
+    /// One date at the widths of ICU4X's pattern, as its range patterns
+    /// write each side (what [`intl_range::with_sources`] compares with).
+    Side,
+    /// The range from the date to this one.
+    Range(f64),
+}
+
+/// The parts of a date, or of a range from it (`formatRangeToParts`, whose
+/// sources [`intl_range::with_sources`] adds).
 fn format_date_or_range(
     ctx: &Ctx<'_>,
     tag: &str,
     options: &Object<'_>,
     ms: f64,
-    end: Option<f64>,
+    form: Form,
 ) -> Result<Vec<Run>> {
     use icu_datetime::fieldsets::builder::{DateFields, FieldSetBuilder, ZoneStyle};
     use icu_datetime::options::{Length, TimePrecision, YearStyle};
@@ -1237,7 +1250,7 @@ fn format_date_or_range(
 
     if !ms.is_finite()
         || ms.abs() > 8.64e15
-        || end.is_some_and(|e| !e.is_finite() || e.abs() > 8.64e15)
+        || matches!(form, Form::Range(e) if !e.is_finite() || e.abs() > 8.64e15)
     {
         return range_error(ctx, "invalid time value");
     }
@@ -1254,7 +1267,9 @@ fn format_date_or_range(
     let mut prefs = icu_datetime::DateTimeFormatterPreferences::from(&locale);
     match opt(options, "hourCycle")?.as_deref() {
         Some("h12") => prefs.hour_cycle = Some(HourCycle::H12),
-        Some("h23") => prefs.hour_cycle = Some(HourCycle::H23),
+        // "h24" (ICU's "k", 1 to 24, which ICU4X lacks): the 23-hour clock,
+        // midnight's hour then written as 24 below.
+        Some("h23" | "h24") => prefs.hour_cycle = Some(HourCycle::H23),
         Some("h11") => prefs.hour_cycle = Some(HourCycle::H11),
         _ => {}
     }
@@ -1265,6 +1280,8 @@ fn format_date_or_range(
     };
     let date_style = opt(options, "dateStyle")?;
     let time_style = opt(options, "timeStyle")?;
+    // The ICU4X zone style ICU would pick for `timeZoneName` (intl_zone.rs).
+    let mut zone_style = None;
     let field_set = if date_style.is_some() || time_style.is_some() {
         let mut builder = FieldSetBuilder::new();
         // ICU4X takes one length for a date and time; the date's wins.
@@ -1311,9 +1328,8 @@ fn format_date_or_range(
             ms,
             zoned: &zoned,
         };
-        let zone_style =
-            intl_zone::zone_style(prefs, opt(options, "timeZoneName")?.as_deref(), &zone);
-        let built = match component_field_set(options, zone_style)? {
+        zone_style = intl_zone::zone_style(prefs, opt(options, "timeZoneName")?.as_deref(), &zone);
+        let built = match component_field_set(options, None, zone_style)? {
             Ok(f) => f,
             Err(message) => return range_error(ctx, &message),
         };
@@ -1335,15 +1351,96 @@ fn format_date_or_range(
             }
         }
     };
-    let sink = match end {
-        None => match intl_range::date_formatter(prefs, field_set) {
-            Ok(f) => match PartsSink::checked(&f.format(&zoned)) {
-                Some(sink) => sink,
-                None => return range_error(ctx, UNWRITABLE),
-            },
-            Err(e) => return data_error(ctx, "Intl.DateTimeFormat", e),
+    let mut formatter = match intl_range::date_formatter(prefs, field_set) {
+        Ok(f) => f,
+        Err(e) => return data_error(ctx, "Intl.DateTimeFormat", e),
+    };
+    // Month names asked where the locale's medium pattern has a numeric
+    // month (de "dd.MM.y", ar "dd/MM/y"): its long pattern, whose names
+    // are then shortened below, as ICU does from its "yMMMd" skeleton.
+    let names_asked = matches!(
+        opt(options, "month")?.as_deref(),
+        Some("short" | "long" | "narrow")
+    );
+    // Not with a time (the long pattern's glue differs: de "um", V8 ","),
+    // nor a short weekday (whose punctuation differs: ja "日" for "(日)").
+    let retry = names_asked
+        && matches!(form, Form::Date)
+        && opt(options, "hour")?.is_none()
+        && matches!(opt(options, "weekday")?.as_deref(), None | Some("long"));
+    if retry && intl_date_pattern::numeric_month(&formatter.format(&zoned).pattern()) {
+        if let Ok(long) = component_field_set(options, Some(Length::Long), zone_style)? {
+            match intl_range::date_formatter(prefs, long) {
+                Ok(f) => formatter = f,
+                Err(e) => return data_error(ctx, "Intl.DateTimeFormat", e),
+            }
+        }
+    }
+    // ICU4X's pattern with each field at the width the options ask
+    // (intl_date_pattern.rs); with dateStyle/timeStyle nothing is asked.
+    let formatted = formatter.format(&zoned);
+    let mut widths = widths(options)?;
+    // A 24-hour clock asked in a 12-hour locale: V8 then keeps CLDR's
+    // "HH:mm" (en 05:04), as with any clock the locale itself uses.
+    if widths.hour_adjusted
+        && matches!(opt(options, "hourCycle")?.as_deref(), Some("h23" | "h24"))
+        && twelve_hour_locale(&locale, &zoned)
+    {
+        widths.hour_adjusted = false;
+    }
+    let chosen = formatted.pattern();
+    let adjust = match form {
+        Form::Date => intl_date_pattern::adjust(&chosen, &widths),
+        Form::Side | Form::Range(_) => None,
+    };
+    let (pattern, adjusted) = match adjust {
+        Some(p) => (p, true),
+        None => (chosen, false),
+    };
+    if names_asked
+        && matches!(form, Form::Date)
+        && widths.weekday.is_some()
+        && !names_agree(options, prefs, &zoned, &widths, zone_style, &pattern)?
+    {
+        return range_error(
+            ctx,
+            "Intl.DateTimeFormat cannot mix long and short names of the weekday and the month in this locale (ICU4X's patterns disagree)",
+        );
+    }
+    // Whether the pattern written has the month as a number (a narrow
+    // name can be a digit: he "3", zh "3").
+    let month_numeric = intl_date_pattern::numeric_month(&pattern);
+    let h24 = opt(options, "hourCycle")?.as_deref() == Some("h24");
+    let sink = match form {
+        // In the gregorian calendar the pattern is written with the names it
+        // needs (intl_date_pattern::format): ICU4X's formatter can lack its
+        // decimal formatter for the pattern it chose (pt "MMMM 'de' y").
+        Form::Date if formatter.calendar().kind() == icu_calendar::AnyCalendarKind::Gregorian => {
+            match intl_date_pattern::format(prefs, &pattern, &zoned) {
+                Ok(sink) => sink,
+                Err(e) => return range_error(ctx, &format!("Intl.DateTimeFormat: {e}")),
+            }
+        }
+        Form::Date if adjusted => {
+            return range_error(
+                ctx,
+                "Intl.DateTimeFormat field widths other than the locale pattern's are supported only in the gregorian calendar",
+            );
+        }
+        Form::Date | Form::Side => match PartsSink::checked(&formatted) {
+            Some(sink) => sink,
+            None => return range_error(ctx, UNWRITABLE),
         },
-        Some(end) => {
+        // ICU4X's range patterns write names at the pattern's own length
+        // (the widths above apply to one date), and no 24-hour clock from
+        // 1 to 24; numeric widths are checked below and by `with_sources`.
+        Form::Range(_) if h24 || names_adjusted(options)? => {
+            return range_error(
+                ctx,
+                "Intl.DateTimeFormat formatRange with these name widths or hourCycle \"h24\" is not supported (ICU4X's range patterns write the locale's)",
+            );
+        }
+        Form::Range(end) => {
             let end = match intl_zone::zoned_at(&tz, &time_zone_name(&tz), end as i64) {
                 Ok(z) => z,
                 Err(message) => return range_error(ctx, message),
@@ -1397,12 +1494,21 @@ fn format_date_or_range(
         "minute" => Some("minute"),
         "second" => Some("second"),
         "timeZoneName" => Some("timeZoneName"),
+        // What ICU4X wrote in place of a field it could not (writeable's
+        // error part), never returned.
+        "error" => Some("error"),
         _ => None,
     });
     let mut out: Vec<Run> = Vec::new();
     for (name, text) in runs {
         let text = text.replace('\u{202f}', " ");
         match name {
+            Some("error") => {
+                return range_error(
+                    ctx,
+                    "Intl.DateTimeFormat cannot write these fields in this locale (ICU4X's data lacks them)",
+                )
+            }
             // ICU4X writes seconds and their fraction as one field.
             Some("second") if text.contains(|c: char| !c.is_numeric()) => {
                 let cut = text
@@ -1419,31 +1525,63 @@ fn format_date_or_range(
             None => push_str(&mut out, "literal", &text),
         }
     }
-    // ICU4X's patterns follow the locale's date lengths: where its pattern
-    // shows the month otherwise than asked (a number for "short" in de and
-    // ja, one digit for "2-digit"), say so instead of returning it.
-    // ICU4X's patterns follow the locale's date lengths, not each field's
-    // width: where what it wrote differs from what was asked (a month as a
-    // number for "short" in de and ja, one digit for "2-digit", a full year
-    // for "2-digit"), say so instead of returning it.
+    if h24 && zoned.time.hour.number() == 0 {
+        let digits =
+            match icu_decimal::DecimalFormatter::try_new((&locale).into(), Default::default()) {
+                Ok(f) => f,
+                Err(e) => return data_error(ctx, "Intl.DateTimeFormat", e),
+            };
+        let hour = digits
+            .format(&Decimal::from(24))
+            .write_to_string()
+            .into_owned();
+        for run in out.iter_mut().filter(|(k, _)| *k == "hour") {
+            run.1 = hour.clone();
+        }
+    }
+    // Where what ICU4X wrote still differs from what was asked (a field
+    // its pattern lacks, as de's "d MMMM 'Y' G, EEEE" for a weekday with an
+    // era; a month as a number for "short"; one digit for "2-digit"), say
+    // so instead of returning it.
+    for field in ["era", "weekday"] {
+        if opt(options, field)?.is_some() && !out.iter().any(|(k, _)| *k == field) {
+            return range_error(
+                ctx,
+                &format!("Intl.DateTimeFormat {field} with these fields is not supported in this locale (ICU4X's pattern lacks it)"),
+            );
+        }
+    }
     for field in ["year", "month", "day", "hour", "minute", "second"] {
         let Some(asked) = opt(options, field)? else {
             continue;
         };
-        let Some(at) = out.iter().position(|(k, _)| *k == field) else {
+        // A lunisolar calendar's year is a related year or a year name.
+        let year_like = |k: &str| field == "year" && matches!(k, "relatedYear" | "yearName");
+        if out.iter().any(|(k, _)| year_like(k)) {
             continue;
+        }
+        let Some(at) = out.iter().position(|(k, _)| *k == field) else {
+            return range_error(
+                ctx,
+                &format!("Intl.DateTimeFormat {field} with these fields is not supported in this locale (ICU4X's pattern lacks it)"),
+            );
         };
         let shown = &out[at].1;
-        let digits = shown.chars().filter(char::is_ascii_digit).count();
+        // Digits of any numbering system (-u-nu-arab writes "٠٤").
+        let digits = shown.chars().filter(|c| c.is_numeric()).count();
         let numeric = digits > 0 && digits == shown.chars().count();
         // A number standing alone (ja's "3月" is a name: its digit is
         // followed by the month sign, de's "10.03." is a number).
         let alone = out
             .get(at + 1)
             .and_then(|(_, t)| t.chars().next())
-            .is_none_or(|c| c.is_ascii_punctuation() || c.is_whitespace());
+            .is_none_or(|c| {
+                c.is_ascii_punctuation()
+                    || c.is_whitespace()
+                    || matches!(c, '\u{200e}' | '\u{200f}' | '\u{61c}')
+            });
         let wrong = match asked.as_str() {
-            "short" | "long" => numeric && alone,
+            "narrow" | "short" | "long" => numeric && alone && month_numeric,
             "2-digit" => !(numeric && digits == 2),
             _ => false,
         };
@@ -1476,6 +1614,21 @@ fn on_different_days(ctx: &Ctx<'_>, options: &Object<'_>, start: f64, end: f64) 
     Ok(day(start) != day(end))
 }
 
+/// Whether the options ask names at another width than ICU4X's field set
+/// writes them: `narrow` names, a long era, or a weekday and month names
+/// of different lengths ([`component_field_set`] takes one length).
+fn names_adjusted(options: &Object<'_>) -> Result<bool> {
+    for key in ["weekday", "month", "era"] {
+        if opt(options, key)?.as_deref() == Some("narrow") {
+            return Ok(true);
+        }
+    }
+    let (weekday, month) = (opt(options, "weekday")?, opt(options, "month")?);
+    let named = |v: &Option<String>| matches!(v.as_deref(), Some("short" | "long"));
+    Ok(opt(options, "era")?.as_deref() == Some("long")
+        || (named(&weekday) && named(&month) && weekday != month))
+}
+
 /// Whether the options show a date (a date style or a date component).
 fn shows_date(options: &Object<'_>) -> Result<bool> {
     for key in ["dateStyle", "weekday", "era", "year", "month", "day"] {
@@ -1486,6 +1639,90 @@ fn shows_date(options: &Object<'_>) -> Result<bool> {
     Ok(false)
 }
 
+/// Whether the locale's language uses a 12-hour clock (its hour-and-minute
+/// pattern has `h` or `K`).
+fn twelve_hour_locale(
+    locale: &Locale,
+    zoned: &icu_time::ZonedDateTime<
+        icu_calendar::Iso,
+        icu_time::zone::TimeZoneInfo<icu_time::zone::models::AtTime>,
+    >,
+) -> bool {
+    use icu_datetime::fieldsets::builder::FieldSetBuilder;
+    use icu_datetime::options::TimePrecision;
+    let mut builder = FieldSetBuilder::new();
+    builder.time_precision = Some(TimePrecision::Minute);
+    let Ok(field_set) = builder.build_composite() else {
+        return false;
+    };
+    // The language's clock, not a -u-hc- extension's.
+    let mut prefs = icu_datetime::DateTimeFormatterPreferences::from(locale);
+    prefs.hour_cycle = None;
+    let Ok(formatter) = icu_datetime::DateTimeFormatter::try_new(prefs, field_set) else {
+        return false;
+    };
+    intl_date_pattern::twelve_hour(&formatter.format(zoned).pattern())
+}
+
+/// The widths the component options ask (intl_date_pattern.rs).
+fn widths(options: &Object<'_>) -> Result<Widths> {
+    let get = |k: &str| opt(options, k);
+    let (weekday, day, month, year) = (get("weekday")?, get("day")?, get("month")?, get("year")?);
+    // What V8 asks ICU for (js/intl.js builds the same skeleton: "mm" for
+    // a 2-digit minute the worker asked, "s" for a numeric second).
+    let skeleton = get("skeleton")?.unwrap_or_default();
+    let hour_adjusted = skeleton.contains("mm")
+        && (skeleton.contains("ss") || !skeleton.contains('s'))
+        && (weekday.is_none() || day.is_some() || month.is_some() || year.is_some());
+    Ok(Widths {
+        weekday,
+        era: get("era")?,
+        year,
+        month,
+        day,
+        hour: get("hour")?,
+        minute: get("minute")?,
+        second: get("second")?,
+        hour_adjusted,
+    })
+}
+
+/// With a weekday and month names of different lengths, whether ICU4X's
+/// pattern at the other length, adjusted, is `ours`: ja writes
+/// "M月d日(EEE)" but "M月d日EEEE", es "d MMM" but "d 'de' MMMM", and which
+/// of them ICU would start from is not in ICU4X's data.
+fn names_agree(
+    options: &Object<'_>,
+    prefs: icu_datetime::DateTimeFormatterPreferences,
+    zoned: &icu_time::ZonedDateTime<
+        icu_calendar::Iso,
+        icu_time::zone::TimeZoneInfo<icu_time::zone::models::AtTime>,
+    >,
+    widths: &Widths,
+    zone_style: Option<icu_datetime::fieldsets::builder::ZoneStyle>,
+    ours: &icu_datetime::pattern::DateTimePattern,
+) -> Result<bool> {
+    use icu_datetime::options::Length;
+    let long = |v: &Option<String>| v.as_deref() == Some("long");
+    if long(&widths.month) == long(&widths.weekday) {
+        return Ok(true);
+    }
+    let other = if long(&widths.weekday) {
+        Length::Long
+    } else {
+        Length::Medium
+    };
+    let Ok(field_set) = component_field_set(options, Some(other), zone_style)? else {
+        return Ok(false);
+    };
+    let Ok(formatter) = icu_datetime::DateTimeFormatter::try_new(prefs, field_set) else {
+        return Ok(false);
+    };
+    let theirs = formatter.format(zoned).pattern();
+    let theirs = intl_date_pattern::adjust(&theirs, widths).unwrap_or(theirs);
+    Ok(theirs.write_to_string() == ours.write_to_string())
+}
+
 /// ECMA-402's date and time components (`weekday`, `year`, `month`, `day`,
 /// `hour`, `minute`, `second`, `fractionalSecondDigits`, `era`,
 /// `timeZoneName`) as the ICU4X field set that shows exactly them, or why
@@ -1494,6 +1731,7 @@ fn shows_date(options: &Object<'_>) -> Result<bool> {
 /// nearest pattern would add or drop fields silently.
 fn component_field_set(
     options: &Object<'_>,
+    names_length: Option<icu_datetime::options::Length>,
     zone_style: Option<icu_datetime::fieldsets::builder::ZoneStyle>,
 ) -> Result<std::result::Result<icu_datetime::fieldsets::enums::CompositeFieldSet, String>> {
     use icu_datetime::fieldsets::builder::{DateFields, FieldSetBuilder};
@@ -1533,50 +1771,38 @@ fn component_field_set(
         (false, false, false, false) => None,
         _ => return refuse("cannot show weekday, year, month and day in this combination".into()),
     };
-    // One length for the text fields: long names, short names, or numbers.
+    // One length for the field set: the month's names', else the
+    // weekday's, else numbers. Each field then gets its own width
+    // (intl_date_pattern.rs): a long weekday with short or numeric months,
+    // narrow names, a long era, a 2-digit year.
     let width = |v: &Option<String>| match v.as_deref() {
         Some("long") => Some(Length::Long),
-        Some("short") => Some(Length::Medium),
+        Some("short" | "narrow") => Some(Length::Medium),
         _ => None,
     };
-    for (name, v) in [("weekday", &weekday), ("month", &month), ("era", &era)] {
-        if v.as_deref() == Some("narrow") {
-            return refuse(format!("{name} \"narrow\" is not supported"));
-        }
-    }
-    if era.as_deref() == Some("long") {
-        // ICU4X writes the era by the pattern's length ("AD").
-        return refuse("era \"long\" is not supported".into());
-    }
     builder.length = Some(match (width(&month), month.is_some(), width(&weekday)) {
-        // Month names: the weekday's, if any, must be as long.
-        (Some(m), _, Some(w)) if m != w => {
-            return refuse("cannot mix long and short names of the weekday and the month".into())
-        }
-        (Some(m), _, _) => m,
-        // A numeric month: numbers, and a weekday only abbreviated.
+        (Some(m), _, _) => names_length.unwrap_or(m),
+        // A numeric month: numbers; a long weekday's punctuation there is
+        // not in ICU4X's data (ja "M/dEEEE" against its "MM/dd(EEE)").
         (None, true, Some(Length::Long)) => {
             return refuse("cannot show a long weekday with a numeric month".into())
         }
         (None, true, _) => Length::Short,
-        // No month: the weekday's length, else numbers.
         (None, false, Some(w)) => w,
         (None, false, None) => Length::Short,
     });
     if year.is_some() {
-        builder.year_style = Some(match (era.is_some(), year.as_deref()) {
-            (true, _) => YearStyle::WithEra,
-            (false, Some("2-digit")) if builder.length == Some(Length::Short) => YearStyle::Auto,
-            (false, Some("2-digit")) => {
-                return refuse("cannot show a 2-digit year with month names".into())
-            }
-            _ => YearStyle::Full,
+        builder.year_style = Some(if era.is_some() {
+            YearStyle::WithEra
+        } else {
+            YearStyle::Full
         });
     } else if era.is_some() {
         return refuse("cannot show an era without a year".into());
     }
     if weekday.is_some() && hour.is_some() && minute.is_none() {
-        // ICU4X's pattern for it lacks the day period's names.
+        // ICU4X's pattern for it is on a 12-hour clock in every locale
+        // (de "Dienstag, 5 AM", V8 "Dienstag, 05 Uhr").
         return refuse("cannot show a weekday with an hour alone".into());
     }
     builder.time_precision = match (hour.is_some(), minute.is_some(), second.is_some(), fraction) {
@@ -2177,9 +2403,9 @@ pub fn native<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
                     Some(with_date) if on_different_days(&ctx, &options, start, end)? => with_date,
                     _ => options,
                 };
-                let runs = format_date_or_range(&ctx, &tag, &options, start, Some(end))?;
-                let first = format_date_parts(&ctx, &tag, &options, start)?;
-                let last = format_date_parts(&ctx, &tag, &options, end)?;
+                let runs = format_date_or_range(&ctx, &tag, &options, start, Form::Range(end))?;
+                let first = format_date_or_range(&ctx, &tag, &options, start, Form::Side)?;
+                let last = format_date_or_range(&ctx, &tag, &options, end, Form::Side)?;
                 match intl_range::with_sources(runs, &first, &last) {
                     Ok(parts) => Ok(parts
                         .into_iter()

@@ -29,6 +29,7 @@ mod glue;
 pub mod intl;
 mod intl_collation;
 mod intl_currency;
+mod intl_date_pattern;
 mod intl_parts;
 mod intl_range;
 mod intl_zone;

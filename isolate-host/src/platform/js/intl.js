@@ -342,7 +342,8 @@ function make(native) {
       const hour12 = options.hour12 === undefined ? undefined : Boolean(options.hour12);
       let hourCycle = option(options, "hourCycle", ["h11", "h12", "h23", "h24"]);
       if (hour12 !== undefined) hourCycle = hour12 ? "h12" : "h23";
-      if (hourCycle === "h24") throw new RangeError("Intl.DateTimeFormat hourCycle \"h24\" is not supported");
+      // Without hour12 or hourCycle, a -u-hc- extension (ECMA-402 §11.1.2).
+      if (hourCycle === undefined && ["h11", "h12", "h23", "h24"].includes(extension(locale, "hc"))) hourCycle = extension(locale, "hc");
       const tz = options.timeZone === undefined ? "UTC" : native.timeZone(str(options.timeZone));
       const s = { locale, calendar: extension(locale, "ca") || "gregory", numberingSystem: numberingSystem(locale), timeZone: tz };
       let skeleton = "";
