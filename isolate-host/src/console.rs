@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use caplet::caplet_capnp::log_line::Level;
 use caplet::caplet_capnp::log_sink;
-use rquickjs::function::Rest;
+use rquickjs::function::{Rest, This};
 use rquickjs::{Ctx, Function, JsLifetime, Value};
 
 /// What a line costs the log budget besides its text (its place in the
@@ -105,38 +105,99 @@ impl LogSink {
 }
 
 /// Formats one console argument: strings as they are, errors as
-/// `Name: message`, other objects as JSON where possible.
-fn format_value<'js>(ctx: &Ctx<'js>, value: &Value<'js>) -> String {
+/// `Name: message`, other objects as JSON where possible. An object JSON
+/// cannot take (a cycle, a BigInt inside) prints with those parts marked
+/// (`"[Circular]"`, `"1n"`); what the worker's own code throws meanwhile
+/// (a `toJSON`, a getter, a `toString`) is dropped, never left pending to
+/// surface in later, unrelated code. Only the engine stopping JavaScript (a
+/// limit) is thrown on.
+fn format_value<'js>(ctx: &Ctx<'js>, value: &Value<'js>) -> rquickjs::Result<String> {
     if let Some(s) = value.as_string() {
-        return s.to_string().unwrap_or_default();
+        return Ok(s.to_string().unwrap_or_default());
     }
     if value.is_undefined() {
-        return "undefined".into();
+        return Ok("undefined".into());
     }
     if let Some(object) = value.as_object() {
         if object.is_error() {
-            return crate::exception::describe(ctx, value).message;
+            return Ok(crate::exception::describe(ctx, value).message);
         }
         if !value.is_function() {
-            if let Ok(Some(json)) = ctx.json_stringify(value.clone()) {
-                if let Ok(text) = json.to_string() {
-                    return text;
+            let json = match ctx.json_stringify(value.clone()) {
+                Err(rquickjs::Error::Exception) => {
+                    recover(ctx)?;
+                    json_marked(ctx, value)
                 }
+                other => other,
+            };
+            match json {
+                Ok(Some(json)) => {
+                    if let Ok(text) = json.to_string() {
+                        return Ok(text);
+                    }
+                }
+                Ok(None) => {}
+                Err(rquickjs::Error::Exception) => recover(ctx)?,
+                Err(other) => return Err(other),
             }
         }
     }
-    if value.is_big_int() {
-        let digits = ctx
-            .globals()
-            .get::<_, Function>("String")
-            .and_then(|f| f.call::<_, String>((value.clone(),)))
-            .unwrap_or_default();
-        return format!("{digits}n");
-    }
-    ctx.globals()
+    let string = ctx
+        .globals()
         .get::<_, Function>("String")
-        .and_then(|f| f.call::<_, String>((value.clone(),)))
-        .unwrap_or_else(|_| format!("[{}]", value.type_name()))
+        .and_then(|f| f.call::<_, String>((value.clone(),)));
+    match string {
+        Ok(text) if value.is_big_int() => Ok(format!("{text}n")),
+        Ok(text) => Ok(text),
+        Err(rquickjs::Error::Exception) => {
+            recover(ctx)?;
+            Ok(format!("[{}]", value.type_name()))
+        }
+        Err(_) => Ok(format!("[{}]", value.type_name())),
+    }
+}
+
+/// Takes the exception the worker's code left pending; throws it on when it
+/// is the engine stopping JavaScript (an interrupt, out of memory).
+fn recover(ctx: &Ctx<'_>) -> rquickjs::Result<()> {
+    let thrown = ctx.catch();
+    if crate::exception::is_engine_stop(&thrown) {
+        return Err(ctx.throw(thrown));
+    }
+    Ok(())
+}
+
+/// `JSON.stringify(value)` with a replacer that writes a reference back to
+/// an enclosing object as `"[Circular]"` and a BigInt as `"<digits>n"`.
+fn json_marked<'js>(
+    ctx: &Ctx<'js>,
+    value: &Value<'js>,
+) -> rquickjs::Result<Option<rquickjs::String<'js>>> {
+    // The objects enclosing the one being written, outermost first.
+    let ancestors: RefCell<Vec<Value<'js>>> = RefCell::new(Vec::new());
+    let replacer = Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>, holder: This<Value<'js>>, _key: Value<'js>, value: Value<'js>| {
+            if value.is_big_int() {
+                let digits: String = ctx.globals().get::<_, Function>("String")?.call((value,))?;
+                return rquickjs::String::from_str(ctx, &format!("{digits}n"))
+                    .map(|s| s.into_value());
+            }
+            if !value.is_object() {
+                return Ok(value);
+            }
+            let mut ancestors = ancestors.borrow_mut();
+            while ancestors.last().is_some_and(|last| *last != holder.0) {
+                ancestors.pop();
+            }
+            if ancestors.contains(&value) {
+                return rquickjs::String::from_str(ctx, "[Circular]").map(|s| s.into_value());
+            }
+            ancestors.push(value.clone());
+            rquickjs::Result::Ok(value)
+        },
+    )?;
+    ctx.json_stringify_replacer(value.clone(), replacer)
 }
 
 /// The sink of a worker's runtime, kept as runtime userdata (it holds no
@@ -183,9 +244,10 @@ pub fn methods<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Vec<Function<'js>>> {
                 .0
                 .iter()
                 .map(|arg| format_value(&ctx, arg))
-                .collect::<Vec<_>>()
+                .collect::<rquickjs::Result<Vec<_>>>()?
                 .join(" ");
             sink.borrow_mut().push(level, text);
+            rquickjs::Result::Ok(())
         })?
         .with_name(name)?;
         methods.push(function);

@@ -183,7 +183,7 @@ fn fire<'js>(
         Ok(_) => Ok(()),
         Err(rquickjs::Error::Exception) => {
             let thrown = ctx.catch();
-            if is_engine_stop(&thrown) {
+            if crate::exception::is_engine_stop(&thrown) {
                 return Err(ctx.throw(thrown));
             }
             let report: Function = export(ctx, "events", "reportError")?.get()?;
@@ -191,23 +191,6 @@ fn fire<'js>(
         }
         Err(other) => Err(other),
     }
-}
-
-/// Whether a thrown value is the engine stopping JavaScript (an interrupt,
-/// running out of memory or stack) rather than the worker's own exception.
-fn is_engine_stop(thrown: &Value<'_>) -> bool {
-    // SAFETY: `thrown` is a live value; this only reads its header.
-    if unsafe { rquickjs::qjs::JS_IsUncatchableError(thrown.as_raw()) } {
-        return true;
-    }
-    let message = thrown
-        .as_object()
-        .and_then(|o| o.get::<_, rquickjs::Coerced<String>>("message").ok())
-        .map(|m| m.0)
-        .unwrap_or_default();
-    message.contains("out of memory")
-        || message.contains("stack overflow")
-        || message.contains("Maximum call stack size exceeded")
 }
 
 /// `performance`: `now()` reads the frozen clock; `timeOrigin` is 0.
