@@ -3,6 +3,7 @@
 // natives do the cryptography and throw DOMExceptions with the right names.
 
 import { DOMException } from "./dom_exception.js";
+import { serializable, unclonable } from "./internal.js";
 
 export function install(native) {
 
@@ -72,6 +73,21 @@ export function install(native) {
     get algorithm() { return this.#algorithm; }
     get usages() { return [...this.#usages]; }
     get [Symbol.toStringTag]() { return "CryptoKey"; }
+    static {
+      // A clone shares the key material (never changed) and copies the rest.
+      serializable.set(CryptoKey.prototype, (key) => {
+        if (!(#type in key)) return undefined;
+        const algorithm = { ...key.#algorithm };
+        if (algorithm.hash !== undefined) algorithm.hash = { ...algorithm.hash };
+        if (algorithm.publicExponent !== undefined) algorithm.publicExponent = algorithm.publicExponent.slice();
+        constructing = true;
+        try {
+          return new CryptoKey(key[kMaterial], key.#type, key.#extractable, algorithm, [...key.#usages]);
+        } finally {
+          constructing = false;
+        }
+      });
+    }
   }
 
   function makeKey(material, algorithm, extractable, usages) {
@@ -361,5 +377,7 @@ export function install(native) {
   }
 
   const crypto = Object.create(Crypto.prototype);
+  unclonable.add(Crypto.prototype);
+  unclonable.add(SubtleCrypto.prototype);
   return { crypto, Crypto, CryptoKey, SubtleCrypto };
 }
