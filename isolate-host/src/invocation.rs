@@ -335,8 +335,29 @@ impl Core {
     ) -> Result<String, InvokeFailure> {
         let (started, job_error) = self.isolate.segment(call);
         self.progress.notify_waiters();
-        let returned = self.check(started, job_error)?;
-        let settled = self.settle(&returned, peak).await?;
+        let returned = self.check(started, job_error);
+        let result = match &returned {
+            Ok(returned) => self.complete(returned, peak).await,
+            Err(failure) => Err(failure.clone()),
+        };
+        if result.as_ref().is_err_and(|f| is_limit(f.kind)) {
+            return result;
+        }
+        self.report_rejections(returned.ok());
+        // Reporting ran the worker's code (a reason's toString, a replaced
+        // console) under the same limits.
+        self.within_limits()?;
+        result
+    }
+
+    /// The rest of [`Self::run`] once the entrypoint returned: waits for its
+    /// promise, serialises the value, waits for `ctx.waitUntil`.
+    async fn complete(
+        &self,
+        returned: &Persistent<Value<'static>>,
+        peak: &mut u64,
+    ) -> Result<String, InvokeFailure> {
+        let settled = self.settle(returned, peak).await?;
         let output = self
             .isolate
             .with(|ctx| self.finish(ctx, settled.restore(ctx).map_err(internal)?));
@@ -346,6 +367,24 @@ impl Core {
         let output = output?;
         self.wait_until(peak).await?;
         Ok(output)
+    }
+
+    /// Logs `Uncaught (in promise) …` for each promise the invocation
+    /// rejected with no handler, except the ones the host waits on (the
+    /// entrypoint's result and the `ctx.waitUntil` promises), as Workers do.
+    fn report_rejections(&self, returned: Option<Persistent<Value<'static>>>) {
+        let kept: Vec<_> = self.wait_until.borrow().iter().cloned().collect();
+        let (reported, _) = self.isolate.segment(|ctx| {
+            let awaited = returned
+                .into_iter()
+                .chain(kept)
+                .filter_map(|promise| promise.restore(ctx).ok())
+                .collect();
+            crate::platform::report_rejections(ctx, awaited)
+        });
+        if reported.is_err() {
+            self.isolate.with(|ctx| drop(ctx.catch()));
+        }
     }
 
     /// The value of `returned` once it is not a pending promise (`None` while
