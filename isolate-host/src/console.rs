@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use caplet::caplet_capnp::log_line::Level;
 use caplet::caplet_capnp::log_sink;
-use rquickjs::function::{Rest, This};
+use rquickjs::function::Rest;
 use rquickjs::{Ctx, Function, JsLifetime, Value};
 
 /// What a line costs the log budget besides its text (its place in the
@@ -105,13 +105,19 @@ impl LogSink {
 }
 
 /// Formats one console argument: strings as they are, errors as
-/// `Name: message`, other objects as JSON where possible. An object JSON
-/// cannot take (a cycle, a BigInt inside) prints with those parts marked
-/// (`"[Circular]"`, `"1n"`); what the worker's own code throws meanwhile
-/// (a `toJSON`, a getter, a `toString`) is dropped, never left pending to
-/// surface in later, unrelated code. Only the engine stopping JavaScript (a
-/// limit) is thrown on.
-fn format_value<'js>(ctx: &Ctx<'js>, value: &Value<'js>) -> rquickjs::Result<String> {
+/// `Name: message`, other objects as JSON where possible, through the
+/// replacer `shown` (from `js/console.js`: a Map as an object or a list of
+/// pairs, a Set or typed array as a list, a RegExp or nested error as its
+/// text, a BigInt as `"12n"`, a reference back to an enclosing object as
+/// `"[Circular]"`). What the worker's own code throws meanwhile (a
+/// `toJSON`, a getter, a `toString`) falls back to `String(value)` and is
+/// dropped, never left pending to surface in later, unrelated code. Only
+/// the engine stopping JavaScript (a limit) is thrown on.
+fn format_value<'js>(
+    ctx: &Ctx<'js>,
+    shown: Option<&Function<'js>>,
+    value: &Value<'js>,
+) -> rquickjs::Result<String> {
     if let Some(s) = value.as_string() {
         return Ok(s.to_string().unwrap_or_default());
     }
@@ -123,12 +129,11 @@ fn format_value<'js>(ctx: &Ctx<'js>, value: &Value<'js>) -> rquickjs::Result<Str
             return Ok(crate::exception::describe(ctx, value).message);
         }
         if !value.is_function() {
-            let json = match ctx.json_stringify(value.clone()) {
-                Err(rquickjs::Error::Exception) => {
-                    recover(ctx)?;
-                    json_marked(ctx, value)
-                }
-                other => other,
+            let json = match shown {
+                Some(shown) => shown
+                    .call::<_, Value>(())
+                    .and_then(|replacer| ctx.json_stringify_replacer(value.clone(), replacer)),
+                None => ctx.json_stringify(value.clone()),
             };
             match json {
                 Ok(Some(json)) => {
@@ -167,39 +172,6 @@ fn recover(ctx: &Ctx<'_>) -> rquickjs::Result<()> {
     Ok(())
 }
 
-/// `JSON.stringify(value)` with a replacer that writes a reference back to
-/// an enclosing object as `"[Circular]"` and a BigInt as `"<digits>n"`.
-fn json_marked<'js>(
-    ctx: &Ctx<'js>,
-    value: &Value<'js>,
-) -> rquickjs::Result<Option<rquickjs::String<'js>>> {
-    // The objects enclosing the one being written, outermost first.
-    let ancestors: RefCell<Vec<Value<'js>>> = RefCell::new(Vec::new());
-    let replacer = Function::new(
-        ctx.clone(),
-        move |ctx: Ctx<'js>, holder: This<Value<'js>>, _key: Value<'js>, value: Value<'js>| {
-            if value.is_big_int() {
-                let digits: String = ctx.globals().get::<_, Function>("String")?.call((value,))?;
-                return rquickjs::String::from_str(ctx, &format!("{digits}n"))
-                    .map(|s| s.into_value());
-            }
-            if !value.is_object() {
-                return Ok(value);
-            }
-            let mut ancestors = ancestors.borrow_mut();
-            while ancestors.last().is_some_and(|last| *last != holder.0) {
-                ancestors.pop();
-            }
-            if ancestors.contains(&value) {
-                return rquickjs::String::from_str(ctx, "[Circular]").map(|s| s.into_value());
-            }
-            ancestors.push(value.clone());
-            rquickjs::Result::Ok(value)
-        },
-    )?;
-    ctx.json_stringify_replacer(value.clone(), replacer)
-}
-
 /// The sink of a worker's runtime, kept as runtime userdata (it holds no
 /// JS value).
 struct Attached(Rc<RefCell<LogSink>>);
@@ -218,7 +190,8 @@ pub fn attach(ctx: &Ctx<'_>, sink: Rc<RefCell<LogSink>>) -> rquickjs::Result<()>
 }
 
 /// The five native log methods (`log`, `info`, `warn`, `error`, `debug`,
-/// in that order), writing into the attached sink. Each formats its
+/// in that order), writing into the attached sink. Each takes the JSON
+/// replacer factory of `js/console.js` first, then formats the other
 /// arguments and joins them with spaces.
 pub fn methods<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Vec<Function<'js>>> {
     let Some(sink) = ctx
@@ -240,10 +213,11 @@ pub fn methods<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Vec<Function<'js>>> {
     ] {
         let sink = sink.clone();
         let function = Function::new(ctx.clone(), move |ctx: Ctx<'js>, args: Rest<Value<'js>>| {
+            // The first argument is the replacer factory of `js/console.js`.
+            let mut args = args.0.into_iter();
+            let shown = args.next().and_then(|f| f.into_function());
             let text = args
-                .0
-                .iter()
-                .map(|arg| format_value(&ctx, arg))
+                .map(|arg| format_value(&ctx, shown.as_ref(), &arg))
                 .collect::<rquickjs::Result<Vec<_>>>()?
                 .join(" ");
             sink.borrow_mut().push(level, text);
