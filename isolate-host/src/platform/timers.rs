@@ -1,6 +1,7 @@
 //! Timers and the clock of the HTML Standard: `setTimeout`, `setInterval`,
 //! `clearTimeout`, `clearInterval` and `performance` (High Resolution
-//! Time's `now()` and `timeOrigin`).
+//! Time's `now()`, `timeOrigin` and `toJSON()`; its class `Performance` is
+//! in `js/performance.js`).
 //!
 //! A timer is a host task ([`crate::tasks`]): it fires after its delay in
 //! wall time, in a segment of its own, so the frozen clock moves only when
@@ -26,7 +27,7 @@ use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use rquickjs::function::{Opt, Rest};
-use rquickjs::{Ctx, Exception, FromJs, Function, JsLifetime, Object, Persistent, Value};
+use rquickjs::{Ctx, Exception, FromJs, Function, JsLifetime, Persistent, Value};
 
 use super::js::export;
 use super::LazyGlobal;
@@ -53,6 +54,10 @@ pub const GLOBALS: &[LazyGlobal] = &[
     LazyGlobal {
         name: "performance",
         build: performance,
+    },
+    LazyGlobal {
+        name: "Performance",
+        build: |ctx| export(ctx, "performance", "Performance"),
     },
 ];
 
@@ -193,15 +198,11 @@ fn fire<'js>(
     }
 }
 
-/// `performance`: `now()` reads the frozen clock; `timeOrigin` is 0.
+/// `performance` (a `Performance` of `js/performance.js`): `now()` reads
+/// the frozen clock; `timeOrigin` is 0.
 fn performance<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Value<'js>> {
-    let performance = Object::new(ctx.clone())?;
     let now =
         Function::new(ctx.clone(), |ctx: Ctx<'js>| engine::frozen_now(&ctx))?.with_name("now")?;
-    performance.set("now", now)?;
-    performance.prop(
-        "timeOrigin",
-        rquickjs::object::Property::from(0.0).enumerable(),
-    )?;
-    Ok(performance.into_value())
+    let make: Function = export(ctx, "performance", "makePerformance")?.get()?;
+    make.call((now,))
 }
