@@ -721,6 +721,12 @@ impl Core {
             return Ok("null".into());
         }
         let kind = value.type_name();
+        if let Some((class, instead)) = platform_object(ctx, &value) {
+            return Err(InvokeFailure::new(
+                Kind::OutputNotSerializable,
+                format!("the return value is not JSON-serializable: a {class} has no JSON form; return {instead}"),
+            ));
+        }
         let json = ctx
             .json_stringify(value)
             .catch(ctx)
@@ -753,6 +759,48 @@ impl Core {
         }
         Ok(json)
     }
+}
+
+/// The platform objects whose JSON is an empty `{}` (what a worker written
+/// for Cloudflare Workers returns), and what to return instead.
+const NO_JSON_FORM: &[(&str, &str)] = &[
+    (
+        "Response",
+        "`await response.json()` or `await response.text()`",
+    ),
+    (
+        "Request",
+        "`await request.json()` or `await request.text()`",
+    ),
+    ("Headers", "`Object.fromEntries(headers)`"),
+    ("Blob", "`await blob.text()`"),
+    ("File", "`await file.text()`"),
+    ("FormData", "`Object.fromEntries(formData)`"),
+    ("ReadableStream", "`await new Response(stream).text()`"),
+    ("WritableStream", "the data written to it"),
+    ("TransformStream", "the data it transformed"),
+];
+
+/// Which of [`NO_JSON_FORM`] `value` is, by its `Symbol.toStringTag`.
+fn platform_object<'js>(
+    ctx: &Ctx<'js>,
+    value: &Value<'js>,
+) -> Option<(&'static str, &'static str)> {
+    let object = value.as_object()?;
+    let tag = (|| {
+        let symbol: rquickjs::Symbol = ctx
+            .globals()
+            .get::<_, Object>("Symbol")?
+            .get("toStringTag")?;
+        object.get::<_, Value>(symbol)
+    })()
+    .catch(ctx)
+    .ok()?;
+    let tag = tag.as_string()?.to_string().ok()?;
+    NO_JSON_FORM
+        .iter()
+        .find(|(class, _)| *class == tag)
+        .copied()
 }
 
 /// Sorts an uncaught JS error into its kind: engine limits show up as
