@@ -138,6 +138,21 @@ fn format_value<'js>(
             match json {
                 Ok(Some(json)) => {
                     if let Ok(text) = json.to_string() {
+                        // An object written as a JSON string (a Date, a URL,
+                        // a RegExp) prints as that text, unquoted.
+                        if text.starts_with('"') {
+                            match ctx.json_parse(text.clone()) {
+                                Ok(parsed) => {
+                                    if let Some(Ok(plain)) =
+                                        parsed.as_string().map(|s| s.to_string())
+                                    {
+                                        return Ok(plain);
+                                    }
+                                }
+                                Err(rquickjs::Error::Exception) => recover(ctx)?,
+                                Err(_) => {}
+                            }
+                        }
                         return Ok(text);
                     }
                 }

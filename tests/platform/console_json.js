@@ -4,7 +4,8 @@
 // seen twice prints twice; a BigInt prints as "12n"; a Map as an object (or
 // as [key, value] pairs when a key is not a string or number), a Set and a
 // typed array as lists, Headers as an object, a RegExp, URLSearchParams and
-// an error inside an object as text. A toJSON that throws falls back to
+// an error inside an object as text; an object whose JSON is a string (a
+// Date, a URL) prints as that text, unquoted. A toJSON that throws falls back to
 // String(value). What the worker's code threw while formatting is dropped:
 // it must not surface in later, unrelated code (here `new URL`, which once
 // failed with "TypeError: circular reference").
@@ -28,5 +29,6 @@ export default function run() {
   console.log(new Map([["a", 1], [2, { b: new Set(["x"]) }]]), new Map([[{ k: 1 }, "object key"]]), self);
   console.log(new Set([1, "a", [2]]), new Uint8Array([1, 2, 255]), /a+b/gi, { error: new TypeError("inside") });
   console.log(new Headers({ "X-A": "1", accept: "*/*" }), new URLSearchParams({ q: "a b", n: "1" }));
+  console.log("at", new Date(0), new URL("https://example.com/a?b"), { when: new Date(0) });
   return new URL("http://a/b").pathname;
 }
