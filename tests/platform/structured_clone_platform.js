@@ -26,6 +26,7 @@ export default async function run() {
     ReadableStreamDefaultReader: () => new ReadableStream().getReader(),
     WritableStreamDefaultWriter: () => new WritableStream().getWriter(),
     CountQueuingStrategy: () => new CountQueuingStrategy({ highWaterMark: 1 }),
+    IntlNumberFormat: () => new Intl.NumberFormat("en"),
     fakeBlob: () => Object.create(Blob.prototype),
   })) {
     try {

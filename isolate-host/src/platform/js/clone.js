@@ -62,6 +62,11 @@ export function makeStructuredClone(kind) {
       if (unclonable.has(proto)) break;
     }
     if (proto !== null) throw fail(`a ${Object.prototype.toString.call(value).slice(8, -1)}`);
+    if (k === "ordinary" && Object.getPrototypeOf(value) !== Object.prototype) {
+      // Intl's objects (not serializable; their classes live in intl.js).
+      const tag = value[Symbol.toStringTag];
+      if (typeof tag === "string" && (tag === "Intl" || tag.startsWith("Intl."))) throw fail(`an ${tag}`);
+    }
     let out;
     if (k === "array" || k === "ordinary") {
       // Plain objects and arrays (the common case) need no brand checks.
