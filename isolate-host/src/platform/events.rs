@@ -4,6 +4,8 @@
 //! `PromiseRejectionEvent` (HTML), implemented in
 //! `js/events.js`, `js/abort.js` and `js/dom_exception.js`.
 
+use std::cell::Cell;
+
 use rquickjs::{Array, Ctx, Function, Value};
 
 use super::js::export;
@@ -60,6 +62,20 @@ pub fn track_rejection<'js>(
     reason: Value<'js>,
     handled: bool,
 ) {
+    thread_local! {
+        /// Set while tracking: loading `js/events.js` may itself reject a
+        /// promise (its evaluation failing, out of memory); that one is not
+        /// tracked, rather than recursing.
+        static TRACKING: Cell<bool> = const { Cell::new(false) };
+    }
+    if TRACKING.with(|t| t.replace(true)) {
+        return;
+    }
+    track(ctx, promise, reason, handled);
+    TRACKING.with(|t| t.set(false));
+}
+
+fn track<'js>(ctx: &Ctx<'js>, promise: Value<'js>, reason: Value<'js>, handled: bool) {
     if handled && lazy::cached_module(ctx, "events").is_none() {
         return;
     }
