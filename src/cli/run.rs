@@ -136,11 +136,11 @@ async fn load_discovering(
             Err(error) => error,
         };
         let Some(name) = missing_relative_import(&error) else {
-            return Err(error.into());
+            return Err(hinted(error));
         };
         let path = dir.join(&name);
         if code.modules.iter().any(|known| known.name == name) || !path.is_file() {
-            return Err(error.into());
+            return Err(hinted(error));
         }
         code = code.module(name, super::read_file(&path, "module")?);
     }
@@ -249,10 +249,19 @@ async fn invoke(
             }
             let mut text = error.to_string();
             match &error {
-                Error::Exception { stack, stats, .. } => {
+                Error::Exception {
+                    message,
+                    stack,
+                    stats,
+                    ..
+                } => {
                     if !stack.is_empty() {
                         text.push('\n');
                         text.push_str(stack);
+                    }
+                    if let Some(hint) = hint(message) {
+                        text.push_str("\nhint: ");
+                        text.push_str(hint);
                     }
                     if args.stats {
                         print_stats(stats);
@@ -268,6 +277,35 @@ async fn invoke(
             Err(anyhow::anyhow!(text))
         }
     }
+}
+
+/// A load failure, with a [`hint`] when its module's top level used a
+/// global a worker does not have.
+fn hinted(error: Error) -> anyhow::Error {
+    match &error {
+        Error::Refused { kind, message } if kind == "module_evaluation_failed" => {
+            match hint(message) {
+                Some(hint) => anyhow::anyhow!("{error}\nhint: {hint}"),
+                None => error.into(),
+            }
+        }
+        _ => error.into(),
+    }
+}
+
+/// What to do about a global a worker does not have, for the exceptions
+/// code written for Node.js or a browser runs into first.
+fn hint(message: &str) -> Option<&'static str> {
+    let name = message
+        .strip_prefix("ReferenceError: ")?
+        .strip_suffix(" is not defined")?;
+    Some(match name {
+        "fetch" => "fetch needs an http gateway granted as env.fetch, e.g. --grant fetch=http:api.example.com",
+        "process" => "a worker has no process: pass settings in --input, secrets through a granted capability",
+        "require" | "module" | "exports" => "a worker is an ES module: use import (node: modules too) and export default",
+        "__dirname" | "__filename" => "a worker has no files: pass data in --input or grant an fs volume",
+        _ => return None,
+    })
 }
 
 fn print_logs(logs: &[caplet_client::LogLine]) {

@@ -199,6 +199,46 @@ fn run_reads_relative_imports_from_the_disk() {
     );
 }
 
+/// A global that code written for Node.js or a browser expects and a worker
+/// does not have (fetch without a gateway, process, require) fails as in
+/// Workers, with a last line saying what to do instead; other undefined
+/// names get no hint.
+#[test]
+fn run_hints_at_what_a_worker_uses_instead() {
+    for (source, first, hint) in [
+        (
+            "export default async () => (await fetch('https://example.com')).status;\n",
+            "error: exception: ReferenceError: fetch is not defined",
+            Some("hint: fetch needs an http gateway granted as env.fetch, e.g. --grant fetch=http:api.example.com"),
+        ),
+        (
+            "export default () => process.env.KEY;\n",
+            "error: exception: ReferenceError: process is not defined",
+            Some("hint: a worker has no process: pass settings in --input, secrets through a granted capability"),
+        ),
+        (
+            "const fs = require('fs');\nexport default () => 1;\n",
+            "error: module_evaluation_failed: ReferenceError: require is not defined",
+            Some("hint: a worker is an ES module: use import (node: modules too) and export default"),
+        ),
+        (
+            "export default () => notDefinedAnywhere;\n",
+            "error: exception: ReferenceError: notDefinedAnywhere is not defined",
+            None,
+        ),
+    ] {
+        let (_dir, file) = script("agent.js", source);
+        let (code, stdout, stderr) = caplet(&["run", file.to_str().unwrap()]);
+        assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
+        assert_eq!(stderr.lines().next(), Some(first), "{stderr}");
+        let last = stderr.lines().last().unwrap_or_default();
+        match hint {
+            Some(hint) => assert_eq!(last, hint, "{stderr}"),
+            None => assert!(!stderr.contains("hint:"), "{stderr}"),
+        }
+    }
+}
+
 /// Each failure: exit code 1, nothing on stdout, and a first stderr line
 /// naming the cause.
 #[test]
