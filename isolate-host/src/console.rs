@@ -105,38 +105,86 @@ impl LogSink {
 }
 
 /// Formats one console argument: strings as they are, errors as
-/// `Name: message`, other objects as JSON where possible.
-fn format_value<'js>(ctx: &Ctx<'js>, value: &Value<'js>) -> String {
+/// `Name: message`, other objects as JSON where possible, through the
+/// replacer `shown` (from `js/console.js`: a Map as an object or a list of
+/// pairs, a Set or typed array as a list, a RegExp or nested error as its
+/// text, a BigInt as `"12n"`, a reference back to an enclosing object as
+/// `"[Circular]"`). What the worker's own code throws meanwhile (a
+/// `toJSON`, a getter, a `toString`) falls back to `String(value)` and is
+/// dropped, never left pending to surface in later, unrelated code. Only
+/// the engine stopping JavaScript (a limit) is thrown on.
+fn format_value<'js>(
+    ctx: &Ctx<'js>,
+    shown: Option<&Function<'js>>,
+    value: &Value<'js>,
+) -> rquickjs::Result<String> {
     if let Some(s) = value.as_string() {
-        return s.to_string().unwrap_or_default();
+        return Ok(s.to_string().unwrap_or_default());
     }
     if value.is_undefined() {
-        return "undefined".into();
+        return Ok("undefined".into());
     }
     if let Some(object) = value.as_object() {
         if object.is_error() {
-            return crate::exception::describe(ctx, value).message;
+            return Ok(crate::exception::describe(ctx, value).message);
         }
         if !value.is_function() {
-            if let Ok(Some(json)) = ctx.json_stringify(value.clone()) {
-                if let Ok(text) = json.to_string() {
-                    return text;
+            let json = match shown {
+                Some(shown) => shown
+                    .call::<_, Value>(())
+                    .and_then(|replacer| ctx.json_stringify_replacer(value.clone(), replacer)),
+                None => ctx.json_stringify(value.clone()),
+            };
+            match json {
+                Ok(Some(json)) => {
+                    if let Ok(text) = json.to_string() {
+                        // An object written as a JSON string (a Date, a URL,
+                        // a RegExp) prints as that text, unquoted.
+                        if text.starts_with('"') {
+                            match ctx.json_parse(text.clone()) {
+                                Ok(parsed) => {
+                                    if let Some(Ok(plain)) =
+                                        parsed.as_string().map(|s| s.to_string())
+                                    {
+                                        return Ok(plain);
+                                    }
+                                }
+                                Err(rquickjs::Error::Exception) => recover(ctx)?,
+                                Err(_) => {}
+                            }
+                        }
+                        return Ok(text);
+                    }
                 }
+                Ok(None) => {}
+                Err(rquickjs::Error::Exception) => recover(ctx)?,
+                Err(other) => return Err(other),
             }
         }
     }
-    if value.is_big_int() {
-        let digits = ctx
-            .globals()
-            .get::<_, Function>("String")
-            .and_then(|f| f.call::<_, String>((value.clone(),)))
-            .unwrap_or_default();
-        return format!("{digits}n");
-    }
-    ctx.globals()
+    let string = ctx
+        .globals()
         .get::<_, Function>("String")
-        .and_then(|f| f.call::<_, String>((value.clone(),)))
-        .unwrap_or_else(|_| format!("[{}]", value.type_name()))
+        .and_then(|f| f.call::<_, String>((value.clone(),)));
+    match string {
+        Ok(text) if value.is_big_int() => Ok(format!("{text}n")),
+        Ok(text) => Ok(text),
+        Err(rquickjs::Error::Exception) => {
+            recover(ctx)?;
+            Ok(format!("[{}]", value.type_name()))
+        }
+        Err(_) => Ok(format!("[{}]", value.type_name())),
+    }
+}
+
+/// Takes the exception the worker's code left pending; throws it on when it
+/// is the engine stopping JavaScript (an interrupt, out of memory).
+fn recover(ctx: &Ctx<'_>) -> rquickjs::Result<()> {
+    let thrown = ctx.catch();
+    if crate::exception::is_engine_stop(&thrown) {
+        return Err(ctx.throw(thrown));
+    }
+    Ok(())
 }
 
 /// The sink of a worker's runtime, kept as runtime userdata (it holds no
@@ -157,7 +205,8 @@ pub fn attach(ctx: &Ctx<'_>, sink: Rc<RefCell<LogSink>>) -> rquickjs::Result<()>
 }
 
 /// The five native log methods (`log`, `info`, `warn`, `error`, `debug`,
-/// in that order), writing into the attached sink. Each formats its
+/// in that order), writing into the attached sink. Each takes the JSON
+/// replacer factory of `js/console.js` first, then formats the other
 /// arguments and joins them with spaces.
 pub fn methods<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Vec<Function<'js>>> {
     let Some(sink) = ctx
@@ -179,13 +228,15 @@ pub fn methods<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Vec<Function<'js>>> {
     ] {
         let sink = sink.clone();
         let function = Function::new(ctx.clone(), move |ctx: Ctx<'js>, args: Rest<Value<'js>>| {
+            // The first argument is the replacer factory of `js/console.js`.
+            let mut args = args.0.into_iter();
+            let shown = args.next().and_then(|f| f.into_function());
             let text = args
-                .0
-                .iter()
-                .map(|arg| format_value(&ctx, arg))
-                .collect::<Vec<_>>()
+                .map(|arg| format_value(&ctx, shown.as_ref(), &arg))
+                .collect::<rquickjs::Result<Vec<_>>>()?
                 .join(" ");
             sink.borrow_mut().push(level, text);
+            rquickjs::Result::Ok(())
         })?
         .with_name(name)?;
         methods.push(function);

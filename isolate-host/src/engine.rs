@@ -382,6 +382,16 @@ impl Isolate {
         meter.reset(limits.cpu_time, limits.wall_time);
         let handler_meter = meter.clone();
         runtime.set_interrupt_handler(Some(Box::new(move || handler_meter.should_interrupt())));
+        // Once a limit tripped, no more JavaScript runs for the tracker: the
+        // engine's stop must land in the worker's code, not be dropped there.
+        let tracker_meter = meter.clone();
+        runtime.set_host_promise_rejection_tracker(Some(Box::new(
+            move |ctx, promise, reason, handled| {
+                if tracker_meter.tripped().is_none() {
+                    crate::platform::track_rejection(&ctx, promise, reason, handled)
+                }
+            },
+        )));
         modules::install_worker_loader(
             &runtime,
             &bytecode,

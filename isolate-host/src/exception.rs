@@ -125,6 +125,23 @@ pub fn first_location(stack: &str) -> Option<String> {
     Some(location.to_string())
 }
 
+/// Whether a thrown value is the engine stopping JavaScript (an interrupt,
+/// running out of memory or stack) rather than the worker's own exception.
+pub fn is_engine_stop(thrown: &Value<'_>) -> bool {
+    // SAFETY: `thrown` is a live value; this only reads its header.
+    if unsafe { rquickjs::qjs::JS_IsUncatchableError(thrown.as_raw()) } {
+        return true;
+    }
+    let message = thrown
+        .as_object()
+        .and_then(|o| o.get::<_, rquickjs::Coerced<String>>("message").ok())
+        .map(|m| m.0)
+        .unwrap_or_default();
+    message.contains("out of memory")
+        || message.contains("stack overflow")
+        || message.contains("Maximum call stack size exceeded")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -335,8 +335,29 @@ impl Core {
     ) -> Result<String, InvokeFailure> {
         let (started, job_error) = self.isolate.segment(call);
         self.progress.notify_waiters();
-        let returned = self.check(started, job_error)?;
-        let settled = self.settle(&returned, peak).await?;
+        let returned = self.check(started, job_error);
+        let result = match &returned {
+            Ok(returned) => self.complete(returned, peak).await,
+            Err(failure) => Err(failure.clone()),
+        };
+        if result.as_ref().is_err_and(|f| is_limit(f.kind)) {
+            return result;
+        }
+        self.report_rejections(returned.ok());
+        // Reporting ran the worker's code (a reason's toString, a replaced
+        // console) under the same limits.
+        self.within_limits()?;
+        result
+    }
+
+    /// The rest of [`Self::run`] once the entrypoint returned: waits for its
+    /// promise, serialises the value, waits for `ctx.waitUntil`.
+    async fn complete(
+        &self,
+        returned: &Persistent<Value<'static>>,
+        peak: &mut u64,
+    ) -> Result<String, InvokeFailure> {
+        let settled = self.settle(returned, peak).await?;
         let output = self
             .isolate
             .with(|ctx| self.finish(ctx, settled.restore(ctx).map_err(internal)?));
@@ -346,6 +367,24 @@ impl Core {
         let output = output?;
         self.wait_until(peak).await?;
         Ok(output)
+    }
+
+    /// Logs `Uncaught (in promise) …` for each promise the invocation
+    /// rejected with no handler, except the ones the host waits on (the
+    /// entrypoint's result and the `ctx.waitUntil` promises), as Workers do.
+    fn report_rejections(&self, returned: Option<Persistent<Value<'static>>>) {
+        let kept: Vec<_> = self.wait_until.borrow().iter().cloned().collect();
+        let (reported, _) = self.isolate.segment(|ctx| {
+            let awaited = returned
+                .into_iter()
+                .chain(kept)
+                .filter_map(|promise| promise.restore(ctx).ok())
+                .collect();
+            crate::platform::report_rejections(ctx, awaited)
+        });
+        if reported.is_err() {
+            self.isolate.with(|ctx| drop(ctx.catch()));
+        }
     }
 
     /// The value of `returned` once it is not a pending promise (`None` while
@@ -682,6 +721,12 @@ impl Core {
             return Ok("null".into());
         }
         let kind = value.type_name();
+        if let Some((class, instead)) = platform_object(ctx, &value) {
+            return Err(InvokeFailure::new(
+                Kind::OutputNotSerializable,
+                format!("the return value is not JSON-serializable: a {class} has no JSON form; return {instead}"),
+            ));
+        }
         let json = ctx
             .json_stringify(value)
             .catch(ctx)
@@ -714,6 +759,48 @@ impl Core {
         }
         Ok(json)
     }
+}
+
+/// The platform objects whose JSON is an empty `{}` (what a worker written
+/// for Cloudflare Workers returns), and what to return instead.
+const NO_JSON_FORM: &[(&str, &str)] = &[
+    (
+        "Response",
+        "`await response.json()` or `await response.text()`",
+    ),
+    (
+        "Request",
+        "`await request.json()` or `await request.text()`",
+    ),
+    ("Headers", "`Object.fromEntries(headers)`"),
+    ("Blob", "`await blob.text()`"),
+    ("File", "`await file.text()`"),
+    ("FormData", "`Object.fromEntries(formData)`"),
+    ("ReadableStream", "`await new Response(stream).text()`"),
+    ("WritableStream", "the data written to it"),
+    ("TransformStream", "the data it transformed"),
+];
+
+/// Which of [`NO_JSON_FORM`] `value` is, by its `Symbol.toStringTag`.
+fn platform_object<'js>(
+    ctx: &Ctx<'js>,
+    value: &Value<'js>,
+) -> Option<(&'static str, &'static str)> {
+    let object = value.as_object()?;
+    let tag = (|| {
+        let symbol: rquickjs::Symbol = ctx
+            .globals()
+            .get::<_, Object>("Symbol")?
+            .get("toStringTag")?;
+        object.get::<_, Value>(symbol)
+    })()
+    .catch(ctx)
+    .ok()?;
+    let tag = tag.as_string()?.to_string().ok()?;
+    NO_JSON_FORM
+        .iter()
+        .find(|(class, _)| *class == tag)
+        .copied()
 }
 
 /// Sorts an uncaught JS error into its kind: engine limits show up as

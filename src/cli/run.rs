@@ -107,9 +107,63 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             connection
         }
     };
-    let result = invoke(&connection, &code, &args).await;
+    let dir = args
+        .file
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let result = invoke(&connection, code, &dir, &args).await;
     connection.close().await;
     result
+}
+
+/// The most modules `caplet run` reads from the disk for one worker.
+const MAX_DISCOVERED: usize = 256;
+
+/// Loads `code`; when it imports a relative module (`./util.ts`) that it
+/// lacks and the file is on the disk under `dir` (the main module's
+/// folder), reads it, adds it under the name the import resolves to, and
+/// loads again, as Node.js and Deno find a script's modules. `--module`
+/// names are used as given; at most [`MAX_DISCOVERED`] files are added.
+async fn load_discovering(
+    connection: &Connection,
+    mut code: WorkerCode,
+    dir: &std::path::Path,
+) -> anyhow::Result<caplet_client::Worker> {
+    for _ in 0..=MAX_DISCOVERED {
+        let error = match connection.load(&code).await {
+            Ok(worker) => return Ok(worker),
+            Err(error) => error,
+        };
+        let Some(name) = missing_relative_import(&error) else {
+            return Err(hinted(error));
+        };
+        let path = dir.join(&name);
+        if code.modules.iter().any(|known| known.name == name) || !path.is_file() {
+            return Err(hinted(error));
+        }
+        code = code.module(name, super::read_file(&path, "module")?);
+    }
+    anyhow::bail!("module_not_found: the worker imports more than {MAX_DISCOVERED} modules from the disk; name them with --module")
+}
+
+/// The module name a relative import the broker could not find resolves
+/// to, from its `module_not_found: "./util.ts" imported from "main.ts"`.
+fn missing_relative_import(error: &Error) -> Option<String> {
+    let Error::Refused { kind, message } = error else {
+        return None;
+    };
+    if kind != "module_not_found" {
+        return None;
+    }
+    let mut strings = serde_json::Deserializer::from_str(message).into_iter::<String>();
+    let specifier = strings.next()?.ok()?;
+    let rest = message.get(strings.byte_offset()..)?;
+    let base: String = serde_json::from_str(rest.strip_prefix(" imported from ")?).ok()?;
+    if !(specifier.starts_with("./") || specifier.starts_with("../")) {
+        return None;
+    }
+    caplet_isolate_host::modules::resolve(&base, &specifier)
 }
 
 /// Reads a client token file: one line, `token` or `name:token` (blank lines
@@ -138,8 +192,13 @@ fn parse_token(text: &str) -> Option<&str> {
     (!token.is_empty()).then_some(token)
 }
 
-async fn invoke(connection: &Connection, code: &WorkerCode, args: &Args) -> anyhow::Result<()> {
-    let worker = connection.load(code).await?;
+async fn invoke(
+    connection: &Connection,
+    code: WorkerCode,
+    dir: &std::path::Path,
+    args: &Args,
+) -> anyhow::Result<()> {
+    let worker = load_discovering(connection, code, dir).await?;
     // Lines are printed as the worker logs them; at the end only what did
     // not stream (the note about dropped lines) is left to print.
     // So are call records (`--calls`); at the end, those that did not.
@@ -190,10 +249,19 @@ async fn invoke(connection: &Connection, code: &WorkerCode, args: &Args) -> anyh
             }
             let mut text = error.to_string();
             match &error {
-                Error::Exception { stack, stats, .. } => {
+                Error::Exception {
+                    message,
+                    stack,
+                    stats,
+                    ..
+                } => {
                     if !stack.is_empty() {
                         text.push('\n');
                         text.push_str(stack);
+                    }
+                    if let Some(hint) = hint(message) {
+                        text.push_str("\nhint: ");
+                        text.push_str(hint);
                     }
                     if args.stats {
                         print_stats(stats);
@@ -209,6 +277,35 @@ async fn invoke(connection: &Connection, code: &WorkerCode, args: &Args) -> anyh
             Err(anyhow::anyhow!(text))
         }
     }
+}
+
+/// A load failure, with a [`hint`] when its module's top level used a
+/// global a worker does not have.
+fn hinted(error: Error) -> anyhow::Error {
+    match &error {
+        Error::Refused { kind, message } if kind == "module_evaluation_failed" => {
+            match hint(message) {
+                Some(hint) => anyhow::anyhow!("{error}\nhint: {hint}"),
+                None => error.into(),
+            }
+        }
+        _ => error.into(),
+    }
+}
+
+/// What to do about a global a worker does not have, for the exceptions
+/// code written for Node.js or a browser runs into first.
+fn hint(message: &str) -> Option<&'static str> {
+    let name = message
+        .strip_prefix("ReferenceError: ")?
+        .strip_suffix(" is not defined")?;
+    Some(match name {
+        "fetch" => "fetch needs an http gateway granted as env.fetch, e.g. --grant fetch=http:api.example.com",
+        "process" => "a worker has no process: pass settings in --input, secrets through a granted capability",
+        "require" | "module" | "exports" => "a worker is an ES module: use import (node: modules too) and export default",
+        "__dirname" | "__filename" => "a worker has no files: pass data in --input or grant an fs volume",
+        _ => return None,
+    })
 }
 
 fn print_logs(logs: &[caplet_client::LogLine]) {

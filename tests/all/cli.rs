@@ -125,6 +125,120 @@ fn run_a_typescript_worker_that_imports_typescript() {
     );
 }
 
+/// `caplet run agent.ts` finds the modules it imports relatively on the
+/// disk next to it, as Node.js and Deno do: TypeScript, JavaScript in a
+/// subfolder (also imported from that TypeScript module), JSON, an import
+/// cycle; `--module` still names a module from anywhere and wins. A module
+/// that is not there, or outside the main module's folder, is
+/// `module_not_found`.
+#[test]
+fn run_reads_relative_imports_from_the_disk() {
+    let (dir, file) = script(
+        "agent.ts",
+        "import { helper } from './util.ts';\n\
+         import { twice } from './lib/twice.js';\n\
+         import data from './data.json';\n\
+         import { other } from './other.js';\n\
+         export default function run(): object {\n\
+           return { helper: helper(2), twice: twice(3), data, other };\n\
+         }\n",
+    );
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    write(
+        "util.ts",
+        "import { twice } from './lib/twice.js';\n\
+         export const helper = (n: number): number => twice(n) * 10;\n",
+    );
+    write(
+        "lib/twice.js",
+        "import './back.js';\nexport const twice = (n) => n * 2;\n",
+    );
+    write("lib/back.js", "import './twice.js';\n");
+    write("data.json", "{\"k\": 1}");
+    write("other.js", "export const other = 'from the disk';\n");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let named = elsewhere.path().join("named.js");
+    std::fs::write(&named, "export const other = 'from --module';\n").unwrap();
+    let file = file.to_str().unwrap();
+    let (code, stdout, stderr) = caplet(&["run", file]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout,
+        "{\"helper\":40,\"twice\":6,\"data\":{\"k\":1},\"other\":\"from the disk\"}\n"
+    );
+    let module = format!("other.js={}", named.display());
+    let (code, stdout, stderr) = caplet(&["run", file, "--module", &module]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("\"other\":\"from --module\""), "{stdout}");
+
+    let missing = write(
+        "missing.js",
+        "import './nowhere.js';\nexport default () => 1;\n",
+    );
+    let (code, _, stderr) = caplet(&["run", missing.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr.trim_end(),
+        "error: module_not_found: \"./nowhere.js\" imported from \"missing.js\""
+    );
+    // other.js is on the disk, but above the main module's folder.
+    let inner = write(
+        "inner/up.js",
+        "import '../other.js';\nexport default () => 1;\n",
+    );
+    let (code, _, stderr) = caplet(&["run", inner.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.starts_with("error: module_not_found: \"../other.js\" imported from \"up.js\""),
+        "{stderr}"
+    );
+}
+
+/// A global that code written for Node.js or a browser expects and a worker
+/// does not have (fetch without a gateway, process, require) fails as in
+/// Workers, with a last line saying what to do instead; other undefined
+/// names get no hint.
+#[test]
+fn run_hints_at_what_a_worker_uses_instead() {
+    for (source, first, hint) in [
+        (
+            "export default async () => (await fetch('https://example.com')).status;\n",
+            "error: exception: ReferenceError: fetch is not defined",
+            Some("hint: fetch needs an http gateway granted as env.fetch, e.g. --grant fetch=http:api.example.com"),
+        ),
+        (
+            "export default () => process.env.KEY;\n",
+            "error: exception: ReferenceError: process is not defined",
+            Some("hint: a worker has no process: pass settings in --input, secrets through a granted capability"),
+        ),
+        (
+            "const fs = require('fs');\nexport default () => 1;\n",
+            "error: module_evaluation_failed: ReferenceError: require is not defined",
+            Some("hint: a worker is an ES module: use import (node: modules too) and export default"),
+        ),
+        (
+            "export default () => notDefinedAnywhere;\n",
+            "error: exception: ReferenceError: notDefinedAnywhere is not defined",
+            None,
+        ),
+    ] {
+        let (_dir, file) = script("agent.js", source);
+        let (code, stdout, stderr) = caplet(&["run", file.to_str().unwrap()]);
+        assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
+        assert_eq!(stderr.lines().next(), Some(first), "{stderr}");
+        let last = stderr.lines().last().unwrap_or_default();
+        match hint {
+            Some(hint) => assert_eq!(last, hint, "{stderr}"),
+            None => assert!(!stderr.contains("hint:"), "{stderr}"),
+        }
+    }
+}
+
 /// Each failure: exit code 1, nothing on stdout, and a first stderr line
 /// naming the cause.
 #[test]

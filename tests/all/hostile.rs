@@ -341,6 +341,7 @@ hostile!(
     // The Web platform layer.
     platform_clone_deep,
     platform_clone_cycle,
+    platform_rejection_flood,
     platform_stream_never_ends,
     platform_urlpattern_redos,
     platform_multipart_many_parts,

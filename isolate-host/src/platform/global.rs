@@ -1,5 +1,6 @@
 //! Globals of the HTML Standard a worker has: `self`, `navigator`
-//! (`userAgent` only), `queueMicrotask` and `structuredClone`.
+//! (`userAgent` only) and its class `Navigator`, `queueMicrotask` and
+//! `structuredClone`.
 
 use rquickjs::{qjs, Ctx, Function, Object, Value};
 
@@ -20,6 +21,10 @@ pub const GLOBALS: &[LazyGlobal] = &[
             let make: Function = export(ctx, "global", "makeNavigator")?.get()?;
             make.call((USER_AGENT,))
         },
+    },
+    LazyGlobal {
+        name: "Navigator",
+        build: |ctx| export(ctx, "global", "Navigator"),
     },
     LazyGlobal {
         name: "queueMicrotask",

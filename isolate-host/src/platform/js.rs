@@ -31,6 +31,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("internal", include_str!("js/internal.js")),
     // Defined in Rust (`native.rs`); this text only lets the others link.
     ("native", super::native::PLACEHOLDER),
+    ("performance", include_str!("js/performance.js")),
     ("streams", include_str!("js/streams.js")),
     ("url", include_str!("js/url.js")),
     ("url_pattern", include_str!("js/url_pattern.js")),

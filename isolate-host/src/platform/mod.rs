@@ -44,6 +44,7 @@ pub mod timers;
 pub mod url;
 mod url_pattern;
 
+pub use events::{report_rejections, track_rejection};
 pub use gateway::grant as grant_fetch;
 pub use lazy::LazyGlobal;
 pub use native::load as native_module;

@@ -25,6 +25,7 @@ pub const MODULES: &[(&str, &str)] = &[
         "export * from \"node:path\";\nexport { default } from \"node:path\";\n",
     ),
     ("node:querystring", include_str!("js/node/querystring.js")),
+    ("node:stream/web", include_str!("js/node/stream_web.js")),
     (
         "node:string_decoder",
         include_str!("js/node/string_decoder.js"),
@@ -36,6 +37,7 @@ pub const MODULES: &[(&str, &str)] = &[
     ),
     ("node:url", include_str!("js/node/url.js")),
     ("node:util", include_str!("js/node/util.js")),
+    ("node:util/types", include_str!("js/node/util_types.js")),
 ];
 
 /// Modules that would grant authority, and what a worker is granted instead.

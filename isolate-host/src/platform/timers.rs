@@ -1,6 +1,7 @@
 //! Timers and the clock of the HTML Standard: `setTimeout`, `setInterval`,
 //! `clearTimeout`, `clearInterval` and `performance` (High Resolution
-//! Time's `now()` and `timeOrigin`).
+//! Time's `now()`, `timeOrigin` and `toJSON()`; its class `Performance` is
+//! in `js/performance.js`).
 //!
 //! A timer is a host task ([`crate::tasks`]): it fires after its delay in
 //! wall time, in a segment of its own, so the frozen clock moves only when
@@ -26,7 +27,7 @@ use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use rquickjs::function::{Opt, Rest};
-use rquickjs::{Ctx, Exception, FromJs, Function, JsLifetime, Object, Persistent, Value};
+use rquickjs::{Ctx, Exception, FromJs, Function, JsLifetime, Persistent, Value};
 
 use super::js::export;
 use super::LazyGlobal;
@@ -53,6 +54,10 @@ pub const GLOBALS: &[LazyGlobal] = &[
     LazyGlobal {
         name: "performance",
         build: performance,
+    },
+    LazyGlobal {
+        name: "Performance",
+        build: |ctx| export(ctx, "performance", "Performance"),
     },
 ];
 
@@ -183,7 +188,7 @@ fn fire<'js>(
         Ok(_) => Ok(()),
         Err(rquickjs::Error::Exception) => {
             let thrown = ctx.catch();
-            if is_engine_stop(&thrown) {
+            if crate::exception::is_engine_stop(&thrown) {
                 return Err(ctx.throw(thrown));
             }
             let report: Function = export(ctx, "events", "reportError")?.get()?;
@@ -193,32 +198,11 @@ fn fire<'js>(
     }
 }
 
-/// Whether a thrown value is the engine stopping JavaScript (an interrupt,
-/// running out of memory or stack) rather than the worker's own exception.
-fn is_engine_stop(thrown: &Value<'_>) -> bool {
-    // SAFETY: `thrown` is a live value; this only reads its header.
-    if unsafe { rquickjs::qjs::JS_IsUncatchableError(thrown.as_raw()) } {
-        return true;
-    }
-    let message = thrown
-        .as_object()
-        .and_then(|o| o.get::<_, rquickjs::Coerced<String>>("message").ok())
-        .map(|m| m.0)
-        .unwrap_or_default();
-    message.contains("out of memory")
-        || message.contains("stack overflow")
-        || message.contains("Maximum call stack size exceeded")
-}
-
-/// `performance`: `now()` reads the frozen clock; `timeOrigin` is 0.
+/// `performance` (a `Performance` of `js/performance.js`): `now()` reads
+/// the frozen clock; `timeOrigin` is 0.
 fn performance<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Value<'js>> {
-    let performance = Object::new(ctx.clone())?;
     let now =
         Function::new(ctx.clone(), |ctx: Ctx<'js>| engine::frozen_now(&ctx))?.with_name("now")?;
-    performance.set("now", now)?;
-    performance.prop(
-        "timeOrigin",
-        rquickjs::object::Property::from(0.0).enumerable(),
-    )?;
-    Ok(performance.into_value())
+    let make: Function = export(ctx, "performance", "makePerformance")?.get()?;
+    make.call((now,))
 }

@@ -1,6 +1,7 @@
 // The global Buffer (and node:buffer), from buffer 6.0.3 (MIT, Feross Aboukhadijeh),
 // with base64-js 1.5.1 (MIT) and ieee754 1.2.1 (BSD-3-Clause); their license
 // texts are in buffer.LICENSES beside this file.
+// caplet adds the base64url encoding (lines marked "caplet"), as Node.js has it.
 const base64 = (function () { const exports = {}; (function () {
 'use strict'
 
@@ -623,6 +624,7 @@ Buffer.isEncoding = function isEncoding (encoding) {
     case 'latin1':
     case 'binary':
     case 'base64':
+    case 'base64url': // caplet: Node.js's base64url (since v15), which buffer 6.0.3 lacks
     case 'ucs2':
     case 'ucs-2':
     case 'utf16le':
@@ -712,6 +714,7 @@ function byteLength (string, encoding) {
       case 'hex':
         return len >>> 1
       case 'base64':
+      case 'base64url': // caplet
         return base64ToBytes(string).length
       default:
         if (loweredCase) {
@@ -779,6 +782,9 @@ function slowToString (encoding, start, end) {
 
       case 'base64':
         return base64Slice(this, start, end)
+
+      case 'base64url': // caplet
+        return base64UrlSlice(this, start, end)
 
       case 'ucs2':
       case 'ucs-2':
@@ -1163,6 +1169,7 @@ Buffer.prototype.write = function write (string, offset, length, encoding) {
         return asciiWrite(this, string, offset, length)
 
       case 'base64':
+      case 'base64url': // caplet: base64ToBytes reads - and _ too
         // Warning: maxLength not taken into account in base64Write
         return base64Write(this, string, offset, length)
 
@@ -1185,6 +1192,12 @@ Buffer.prototype.toJSON = function toJSON () {
     type: 'Buffer',
     data: Array.prototype.slice.call(this._arr || this, 0)
   }
+}
+
+// caplet: base64url (RFC 4648 §5) as Node.js writes it: - and _ for + and /,
+// no padding.
+function base64UrlSlice (buf, start, end) {
+  return base64Slice(buf, start, end).replace(/[+/=]/g, (c) => c === '+' ? '-' : c === '/' ? '_' : '')
 }
 
 function base64Slice (buf, start, end) {

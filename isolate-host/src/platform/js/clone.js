@@ -2,12 +2,13 @@
 // StructuredDeserialize in one pass): primitives, wrappers, Date, RegExp,
 // ArrayBuffer (resizable too) and its views, Map, Set, Error types,
 // DOMException, arrays and plain objects, with cycles and shared
-// references kept. Functions, symbols, platform objects that are not
+// references kept, and the serializable platform objects (Blob, File,
+// CryptoKey). Functions, symbols, platform objects that are not
 // serializable and host objects (capability stubs, proxies) throw a
 // DataCloneError. `transfer` detaches the listed ArrayBuffers.
 
 import { DOMException } from "./dom_exception.js";
-import { unclonable } from "./internal.js";
+import { serializable, unclonable } from "./internal.js";
 
 const ERROR_NAMES = new Set(["Error", "EvalError", "RangeError", "ReferenceError", "SyntaxError", "TypeError", "URIError"]);
 const ERRORS = { Error, EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError };
@@ -51,7 +52,20 @@ export function makeStructuredClone(kind) {
     if (k === "proxy") throw fail("a Proxy");
     let proto = value;
     while ((proto = Object.getPrototypeOf(proto)) !== null) {
-      if (unclonable.has(proto)) throw fail(`a ${value[Symbol.toStringTag] ?? "platform object"}`);
+      const copy = serializable.get(proto);
+      if (copy !== undefined) {
+        const out = copy(value);
+        if (out === undefined) break;
+        memory.set(value, out);
+        return out;
+      }
+      if (unclonable.has(proto)) break;
+    }
+    if (proto !== null) throw fail(`a ${Object.prototype.toString.call(value).slice(8, -1)}`);
+    if (k === "ordinary" && Object.getPrototypeOf(value) !== Object.prototype) {
+      // Intl's objects (not serializable; their classes live in intl.js).
+      const tag = value[Symbol.toStringTag];
+      if (typeof tag === "string" && (tag === "Intl" || tag.startsWith("Intl."))) throw fail(`an ${tag}`);
     }
     let out;
     if (k === "array" || k === "ordinary") {

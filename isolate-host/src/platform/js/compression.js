@@ -1,5 +1,6 @@
 // CompressionStream and DecompressionStream (WHATWG Compression) over
 // `flate2`: each is a TransformStream whose steps call the native coder.
+import { unclonable } from "./internal.js";
 import { TransformStream } from "./streams.js";
 
 export function install(native) {
@@ -45,5 +46,7 @@ export function install(native) {
     get [Symbol.toStringTag]() { return "DecompressionStream"; }
   }
 
+  unclonable.add(CompressionStream.prototype);
+  unclonable.add(DecompressionStream.prototype);
   return { CompressionStream, DecompressionStream };
 }

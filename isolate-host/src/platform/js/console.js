@@ -1,7 +1,7 @@
 // The console namespace (WHATWG Console Standard) around five native log
-// methods: grouping indents later lines, counters and timers (timers read
-// the worker's frozen clock, so they move only across I/O), assert, table,
-// dir, trace.
+// methods (each given the JSON replacer `shown` first): grouping indents
+// later lines, counters and timers (timers read the worker's frozen clock,
+// so they move only across I/O), assert, table, dir, trace.
 
 const timers = new Map();
 const counts = new Map();
@@ -48,13 +48,60 @@ function format(data) {
   return [text, ...args.slice(used)];
 }
 
+const TypedArray = Object.getPrototypeOf(Uint8Array);
+const toString = Object.prototype.toString;
+
+// A JSON.stringify replacer for console arguments (one per argument): what
+// JSON would drop or throw on is shown instead. A Map becomes an object when
+// its keys are strings or numbers, else a list of [key, value] pairs; a Set
+// or typed array a list; Headers an object; a RegExp, URLSearchParams, or an
+// error inside an object, its text; a BigInt "12n"; a reference back to an
+// enclosing object "[Circular]".
+function shown() {
+  // The objects being written, outermost first: as given, and as written.
+  const given = [];
+  const written = [];
+  return function (key, value) {
+    if (typeof value === "bigint") return `${value}n`;
+    if (typeof value !== "object" || value === null) return value;
+    while (written.length > 0 && written[written.length - 1] !== this) {
+      written.pop();
+      given.pop();
+    }
+    if (given.includes(value)) return "[Circular]";
+    let out = value;
+    const proto = Object.getPrototypeOf(value);
+    if (proto === Object.prototype || proto === Array.prototype) {
+      // Plain data, the common case: no class to look for.
+    } else if (value instanceof Map) {
+      const entries = [...value];
+      out = entries.every(([k]) => typeof k === "string" || typeof k === "number")
+        ? Object.fromEntries(entries)
+        : entries;
+    } else if (value instanceof Set || value instanceof TypedArray) {
+      out = Array.from(value);
+    } else if (value instanceof RegExp) {
+      return String(value);
+    } else if (toString.call(value) === "[object Headers]") {
+      out = Object.fromEntries(value);
+    } else if (toString.call(value) === "[object URLSearchParams]") {
+      return String(value);
+    } else if (value instanceof Error && key !== "") {
+      return `${value.name}: ${value.message}`;
+    }
+    given.push(value);
+    written.push(out);
+    return out;
+  };
+}
+
 /** Builds the console object around the natives. */
 export function makeConsole(nativeLog, nativeInfo, nativeWarn, nativeError, nativeDebug) {
   let depth = 0;
   const indented = (native) => function (...data) {
     data = format(data);
-    if (depth > 0) native(" ".repeat(2 * depth - 1), ...data);
-    else native(...data);
+    if (depth > 0) native(shown, " ".repeat(2 * depth - 1), ...data);
+    else native(shown, ...data);
   };
   const log = indented(nativeLog);
   const info = indented(nativeInfo);

@@ -3,6 +3,7 @@
 // natives do the cryptography and throw DOMExceptions with the right names.
 
 import { DOMException } from "./dom_exception.js";
+import { serializable, unclonable } from "./internal.js";
 
 export function install(native) {
 
@@ -72,21 +73,42 @@ export function install(native) {
     get algorithm() { return this.#algorithm; }
     get usages() { return [...this.#usages]; }
     get [Symbol.toStringTag]() { return "CryptoKey"; }
+    static {
+      // A clone shares the key material (never changed) and copies the rest.
+      serializable.set(CryptoKey.prototype, (key) => {
+        if (!(#type in key)) return undefined;
+        const algorithm = { ...key.#algorithm };
+        if (algorithm.hash !== undefined) algorithm.hash = { ...algorithm.hash };
+        if (algorithm.publicExponent !== undefined) algorithm.publicExponent = algorithm.publicExponent.slice();
+        constructing = true;
+        try {
+          return new CryptoKey(key[kMaterial], key.#type, key.#extractable, algorithm, [...key.#usages]);
+        } finally {
+          constructing = false;
+        }
+      });
+    }
   }
 
   function makeKey(material, algorithm, extractable, usages) {
-    const [type, bits, curve] = native.keyInfo(material);
+    const [type, bits, curve, publicExponent] = native.keyInfo(material);
     const allowed = KINDS[algorithm.name].usages[type] ?? [];
     for (const usage of usages) {
       if (!allowed.includes(usage)) {
         throw domError("SyntaxError", `a ${type} ${algorithm.name} key cannot be used to ${usage}`);
       }
     }
+    // WebIDL order: a parent dictionary's members first, each dictionary's
+    // in lexicographic order (RsaHashedKeyAlgorithm: modulusLength,
+    // publicExponent, then hash).
     const shown = { name: algorithm.name };
+    if (KINDS[algorithm.name].kind === "RSA") {
+      shown.modulusLength = bits;
+      shown.publicExponent = publicExponent;
+    }
     if (algorithm.hash !== undefined) shown.hash = { name: algorithm.hash };
     if (algorithm.name === "HMAC" || algorithm.name === "AES-GCM") shown.length = bits;
     if (curve !== null && curve !== undefined) shown.namedCurve = curve;
-    if (KINDS[algorithm.name].kind === "RSA") shown.modulusLength = bits;
     constructing = true;
     try {
       return new CryptoKey(material, type, type === "public" ? true : Boolean(extractable), shown, usages);
@@ -176,15 +198,13 @@ export function install(native) {
       if (name === "AES-GCM" && ![128, 192, 256].includes(native.keyInfo(material)[1])) {
         throw domError("DataError", "importKey: an AES key is 128, 192 or 256 bits");
       }
+      const key = makeKey(material, params, extractable, usages);
       if (format === "jwk" && data.alg !== undefined) {
-        const key = makeKey(material, params, extractable, usages);
         const want = jwkAlg(key);
         if (want !== undefined && data.alg !== want && !(name === "Ed25519" && data.alg === "EdDSA")) {
           throw domError("DataError", `importKey: the jwk alg ${data.alg} does not match ${want}`);
         }
-        return key;
       }
-      const key = makeKey(material, params, extractable, usages);
       if (key.usages.length === 0 && key.type !== "public") {
         throw domError("SyntaxError", "importKey: a secret or private key needs at least one usage");
       }
@@ -200,7 +220,9 @@ export function install(native) {
       if (!key.extractable) throw domError("InvalidAccessError", "exportKey: the key is not extractable");
       const out = native.exportKey(format, key[kMaterial]);
       if (format !== "jwk") return out;
-      const alg = jwkAlg(key);
+      // An ECDSA JWK gets no alg (Web Crypto §23.8 export; ES256 names the
+      // hash, which the key does not fix).
+      const alg = key.algorithm.name === "ECDSA" ? undefined : jwkAlg(key);
       if (alg !== undefined) out.alg = alg;
       out.key_ops = key.usages;
       out.ext = key.extractable;
@@ -355,5 +377,7 @@ export function install(native) {
   }
 
   const crypto = Object.create(Crypto.prototype);
+  unclonable.add(Crypto.prototype);
+  unclonable.add(SubtleCrypto.prototype);
   return { crypto, Crypto, CryptoKey, SubtleCrypto };
 }

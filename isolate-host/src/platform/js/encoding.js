@@ -1,6 +1,7 @@
 // TextEncoder, TextDecoder, TextEncoderStream and TextDecoderStream (WHATWG
 // Encoding) over `encoding_rs`.
 
+import { unclonable } from "./internal.js";
 import { TransformStream } from "./streams.js";
 
 export function install(native) {
@@ -111,5 +112,6 @@ export function install(native) {
     get [Symbol.toStringTag]() { return "TextDecoderStream"; }
   }
 
+  for (const klass of [TextEncoder, TextDecoder, TextEncoderStream, TextDecoderStream]) unclonable.add(klass.prototype);
   return { TextEncoder, TextDecoder, TextEncoderStream, TextDecoderStream };
 }

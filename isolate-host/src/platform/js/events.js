@@ -17,6 +17,31 @@ export function reportError(error) {
   console.error("Uncaught", error);
 }
 
+// Promises rejected while no handler was attached (HTML's "about-to-be-
+// notified rejected promises"), with their reasons: the engine's rejection
+// tracker adds one when it rejects unhandled and takes it out when a
+// handler comes later.
+const unhandled = new Map();
+
+/** The engine's rejection tracker: `promise` was rejected with no handler
+ *  (`handled` false), or got its first handler after that (true). */
+export function trackRejection(promise, reason, handled) {
+  if (handled) unhandled.delete(promise);
+  else unhandled.set(promise, reason);
+}
+
+/** Reports, as Workers and browsers do, each promise still rejected with no
+ *  handler (`Uncaught (in promise) …` on the console), except `awaited`,
+ *  the ones the host itself waits on; forgets them all. */
+export function reportRejections(awaited) {
+  const reasons = [];
+  for (const [promise, reason] of unhandled) {
+    if (!awaited.includes(promise)) reasons.push(reason);
+  }
+  unhandled.clear();
+  for (const reason of reasons) console.error("Uncaught (in promise)", reason);
+}
+
 export class Event {
   #type;
   #bubbles;

@@ -8,7 +8,7 @@
 import { DOMException } from "./dom_exception.js";
 import { AbortController, AbortSignal, addAbortAlgorithm, removeAbortAlgorithm } from "./abort.js";
 import { ReadableStream, createReadableStream, isDisturbed } from "./streams.js";
-import { requiredArguments, tag, unclonable } from "./internal.js";
+import { requiredArguments, serializable, tag, unclonable } from "./internal.js";
 import { utf8Encode, utf8Decode, fetchSend, multipartParse } from "./native.js";
 
 const construct = Symbol("construct");
@@ -198,7 +198,11 @@ function normalizeType(type) {
 export class Blob {
   #bytes;
   #type;
-  static { blobBytes = (b) => b.#bytes; }
+  static {
+    blobBytes = (b) => b.#bytes;
+    // A clone shares the bytes: a Blob never changes them.
+    serializable.set(Blob.prototype, (b) => (#bytes in b ? new Blob(construct, { bytes: b.#bytes, type: b.#type }) : undefined));
+  }
 
   constructor(blobParts = undefined, options = undefined) {
     if (blobParts === construct) { this.#bytes = options.bytes; this.#type = options.type; return; }
@@ -259,6 +263,12 @@ export class File extends Blob {
   get name() { return this.#name; }
   get lastModified() { return this.#lastModified; }
   get webkitRelativePath() { return ""; }
+  static {
+    serializable.set(File.prototype, (f) => {
+      if (!(#name in f)) return undefined;
+      return new File([f], f.#name, { type: f.type, lastModified: f.#lastModified });
+    });
+  }
 }
 tag(File);
 

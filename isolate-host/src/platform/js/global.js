@@ -6,7 +6,7 @@ import { requiredArguments, tag, unclonable } from "./internal.js";
 
 const construct = Symbol("construct");
 
-class Navigator {
+export class Navigator {
   #userAgent;
   constructor(key, userAgent) {
     if (key !== construct) throw new TypeError("Illegal constructor");

@@ -5,6 +5,12 @@
  *  serializable. Each module adds its classes when it is evaluated. */
 export const unclonable = new WeakSet();
 
+/** Prototypes of HTML's serializable platform classes (Blob, File,
+ *  CryptoKey), each with the function structuredClone copies an instance
+ *  with; it returns undefined for an object that only inherits from the
+ *  prototype (not a real instance), which then cannot be cloned. */
+export const serializable = new WeakMap();
+
 /** Throws a TypeError unless `given` arguments cover `needed`. */
 export function requiredArguments(given, needed, what) {
   if (given < needed) {

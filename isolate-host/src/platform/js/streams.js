@@ -1479,3 +1479,10 @@ function pipe(source, dest, options) {
   step();
   return done.promise;
 }
+
+// Not serializable (HTML): structuredClone refuses them, as it does the streams.
+for (const klass of [
+  CountQueuingStrategy, ByteLengthQueuingStrategy, ReadableStreamDefaultReader, ReadableStreamBYOBReader,
+  ReadableStreamDefaultController, ReadableStreamBYOBRequest, ReadableByteStreamController,
+  WritableStreamDefaultWriter, WritableStreamDefaultController, TransformStreamDefaultController,
+]) unclonable.add(klass.prototype);

@@ -1,5 +1,7 @@
 // URL and URLSearchParams (WHATWG URL) over the `url` crate: the natives
 // parse and set; this glue keeps the object shapes of the standard.
+import { unclonable } from "./internal.js";
+
 export function install(native) {
   const FIELDS = ["href", "origin", "protocol", "username", "password", "host",
     "hostname", "port", "pathname", "search", "hash"];
@@ -215,5 +217,7 @@ export function install(native) {
     Object.defineProperty(URL.prototype, field, desc);
   });
 
+  unclonable.add(URL.prototype);
+  unclonable.add(URLSearchParams.prototype);
   return { URL, URLSearchParams };
 }

@@ -2,7 +2,7 @@
 // native parses a pattern into one ECMAScript regular expression per
 // component and canonicalizes the URLs to match; this glue holds the
 // standard's object shapes and matches with the engine's RegExp.
-import { requiredArguments, tag } from "./internal.js";
+import { requiredArguments, tag, unclonable } from "./internal.js";
 
 export function install(native) {
   const COMPONENTS = ["protocol", "username", "password", "hostname", "port", "pathname", "search", "hash"];
@@ -97,5 +97,6 @@ export function install(native) {
     }
   }
   tag(URLPattern);
+  unclonable.add(URLPattern.prototype);
   return { URLPattern };
 }

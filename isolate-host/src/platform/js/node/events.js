@@ -506,3 +506,95 @@ export default EventEmitter;
 export { EventEmitter };
 export const once = EventEmitter.once;
 export const defaultMaxListeners = EventEmitter.defaultMaxListeners;
+
+// caplet: Node's other named exports that events 3.3.0 lacks.
+
+/** The number of `type` listeners of `emitter` (Node's events.listenerCount). */
+export function listenerCount(emitter, type) {
+  return EventEmitter.listenerCount(emitter, type);
+}
+
+/** A copy of the `type` listeners of an EventEmitter. */
+export function getEventListeners(emitter, type) {
+  if (typeof emitter?.listeners !== "function") {
+    throw Object.assign(new TypeError('The "emitter" argument must be an instance of EventEmitter'), { code: "ERR_INVALID_ARG_TYPE" });
+  }
+  return emitter.listeners(type);
+}
+
+/** Sets the listener limit of `targets`, or the default one without any. */
+export function setMaxListeners(n = EventEmitter.defaultMaxListeners, ...targets) {
+  if (targets.length === 0) EventEmitter.defaultMaxListeners = n;
+  for (const target of targets) {
+    if (typeof target?.setMaxListeners === "function") target.setMaxListeners(n);
+  }
+}
+
+/** An async iterator over the arguments of each `event` of `emitter` (an
+ *  EventEmitter, or an EventTarget whose events come as `[event]`), as
+ *  Node's events.on: an `error` event rejects it, `options.close` events
+ *  end it once the queued ones are read, `options.signal` aborts it. */
+export function on(emitter, event, options = {}) {
+  const signal = options?.signal;
+  const aborted = () => Object.assign(new Error("The operation was aborted"), { name: "AbortError", code: "ABORT_ERR", cause: signal?.reason });
+  if (signal?.aborted) throw aborted();
+  const queue = [];
+  const waiting = [];
+  let failure = null;
+  let finished = false;
+  const target = typeof emitter.on === "function";
+  const listen = (name, f) => (target ? emitter.on(name, f) : emitter.addEventListener(name, f));
+  const unlisten = (name, f) => (target ? emitter.removeListener(name, f) : emitter.removeEventListener(name, f));
+  const onEvent = (...args) => {
+    const next = waiting.shift();
+    if (next) next.resolve({ value: args, done: false });
+    else queue.push(args);
+  };
+  const fail = (error) => {
+    cleanup();
+    finished = true;
+    const next = waiting.shift();
+    if (next) next.reject(error);
+    else failure = error;
+    for (const rest of waiting.splice(0)) rest.resolve({ value: undefined, done: true });
+  };
+  const close = () => {
+    cleanup();
+    finished = true;
+    for (const next of waiting.splice(0)) next.resolve({ value: undefined, done: true });
+  };
+  const onAbort = () => fail(aborted());
+  const closing = options?.close ?? [];
+  function cleanup() {
+    unlisten(event, onEvent);
+    if (target && event !== "error") unlisten("error", fail);
+    for (const name of closing) unlisten(name, close);
+    signal?.removeEventListener("abort", onAbort);
+  }
+  listen(event, onEvent);
+  if (target && event !== "error") listen("error", fail);
+  for (const name of closing) listen(name, close);
+  signal?.addEventListener("abort", onAbort, { once: true });
+  return {
+    next() {
+      if (queue.length > 0) return Promise.resolve({ value: queue.shift(), done: false });
+      if (failure !== null) {
+        const error = failure;
+        failure = null;
+        return Promise.reject(error);
+      }
+      if (finished) return Promise.resolve({ value: undefined, done: true });
+      return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+    },
+    return() {
+      close();
+      queue.length = 0;
+      return Promise.resolve({ value: undefined, done: true });
+    },
+    throw(error) {
+      fail(error);
+      return this.next();
+    },
+    [Symbol.asyncIterator]() { return this; },
+  };
+}

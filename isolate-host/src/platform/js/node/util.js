@@ -30,13 +30,20 @@ export const types = {
   isProxy: () => false,
 };
 
-const quote = (s) => "'" + s.replace(/\\/g, "\\\\").replace(/'/g, "\\'").replace(/\n/g, "\\n") + "'";
+// Node's quoting: single quotes, or double quotes when the text has a single
+// quote and no double one, or backticks when it has both and no backtick.
+const quote = (s) => {
+  const q = !s.includes("'") ? "'" : !s.includes('"') ? '"' : !s.includes("`") && !s.includes("${") ? "`" : "'";
+  return q + s.replace(/\\/g, "\\\\").replace(new RegExp(q, "g"), "\\" + q).replace(/\n/g, "\\n").replace(/\t/g, "\\t") + q;
+};
 const identifier = /^[A-Za-z_$][\w$]*$/;
 
 export function inspect(value, options) {
   const opts = typeof options === "object" && options !== null ? options : {};
   const depth = opts.depth === undefined ? 2 : opts.depth === null ? Infinity : opts.depth;
   const seen = [];
+  // Objects a cycle leads back to, each with its <ref *N> number.
+  const circular = new Map();
   const fmt = (v, level, inner) => {
     switch (typeof v) {
       case "string": return inner ? quote(v) : v === undefined ? "" : inner === false ? v : quote(v);
@@ -52,7 +59,10 @@ export function inspect(value, options) {
     }
     if (v === null) return "null";
     if (typeof v[kInspect] === "function") return String(v[kInspect](depth - level, opts, inspect));
-    if (seen.includes(v)) return "[Circular *1]";
+    if (seen.includes(v)) {
+      if (!circular.has(v)) circular.set(v, circular.size + 1);
+      return `[Circular *${circular.get(v)}]`;
+    }
     if (v instanceof Date) return Number.isNaN(v.getTime()) ? "Invalid Date" : v.toISOString();
     if (v instanceof RegExp) return String(v);
     if (v instanceof Error) return v.stack ? `${v.name}: ${v.message}\n${v.stack}`.trimEnd() : `${v.name}: ${v.message}`;
@@ -60,38 +70,75 @@ export function inspect(value, options) {
     if (level > depth) return Array.isArray(v) ? "[Array]" : `[${v.constructor && v.constructor.name || "Object"}]`;
     seen.push(v);
     try {
-      const wrap = (open, parts, close, prefix = "") => {
-        if (parts.length === 0) return `${prefix}${open}${close}`;
-        const one = `${prefix}${open} ${parts.join(", ")} ${close}`;
-        if (one.length <= 72 && !one.includes("\n")) return one;
-        const pad = "  ".repeat(level + 1);
-        return `${prefix}${open}\n${pad}${parts.join(`,\n${pad}`)}\n${"  ".repeat(level)}${close}`;
-      };
-      const props = (o, skipIndex) => Object.keys(o).filter((k) => !(skipIndex && /^\d+$/.test(k)))
-        .map((k) => `${identifier.test(k) ? k : quote(k)}: ${fmt(o[k], level + 1, true)}`);
-      if (Array.isArray(v)) {
-        const items = [];
-        for (let i = 0; i < Math.min(v.length, 100); i++) items.push(i in v ? fmt(v[i], level + 1, true) : "<empty>");
-        if (v.length > 100) items.push(`... ${v.length - 100} more items`);
-        return wrap("[", items.concat(props(v, true)), "]");
-      }
-      if (v instanceof Map) return wrap("{", [...v].map(([k, x]) => `${fmt(k, level + 1, true)} => ${fmt(x, level + 1, true)}`), "}", `Map(${v.size}) `);
-      if (v instanceof Set) return wrap("{", [...v].map((x) => fmt(x, level + 1, true)), "}", `Set(${v.size}) `);
-      if (ArrayBuffer.isView(v) && !(v instanceof DataView)) {
-        const name = v.constructor && v.constructor.name || "TypedArray";
-        if (name === "Buffer") return `<Buffer ${[...v.subarray(0, 50)].map((b) => b.toString(16).padStart(2, "0")).join(" ")}${v.length > 50 ? ` ... ${v.length - 50} more bytes` : ""}>`;
-        return wrap("[", [...v.subarray(0, 100)].map((x) => fmt(x, level + 1, true)), "]", `${name}(${v.length}) `);
-      }
-      const proto = Object.getPrototypeOf(v);
-      const name = proto === null ? "[Object: null prototype]" : proto === Object.prototype ? "" : (proto.constructor && proto.constructor.name) || "";
-      return wrap("{", props(v, false), "}", name ? `${name} ` : "");
+      const text = body(v, level);
+      return circular.has(v) ? `<ref *${circular.get(v)}> ${text}` : text;
     } finally {
       seen.pop();
     }
   };
+  // An own property as Node shows it: accessors are named, never called.
+  const item = (o, k, level) => {
+    const d = Object.getOwnPropertyDescriptor(o, k);
+    if (d !== undefined && !("value" in d)) return d.get && d.set ? "[Getter/Setter]" : d.get ? "[Getter]" : "[Setter]";
+    return fmt(o[k], level + 1, true);
+  };
+  const property = (o, k, level) => {
+    const key = typeof k === "symbol" ? `[${k.toString()}]` : identifier.test(k) ? k : quote(k);
+    return `${key}: ${item(o, k, level)}`;
+  };
+  const body = (v, level) => {
+    const wrap = (open, parts, close, prefix = "") => {
+      if (parts.length === 0) return `${prefix}${open}${close}`;
+      const one = `${prefix}${open} ${parts.join(", ")} ${close}`;
+      if (one.length <= 72 && !one.includes("\n")) return one;
+      const pad = "  ".repeat(level + 1);
+      return `${prefix}${open}\n${pad}${parts.join(`,\n${pad}`)}\n${"  ".repeat(level)}${close}`;
+    };
+    const props = (o, skipIndex) => [
+      ...Object.keys(o).filter((k) => !(skipIndex && /^\d+$/.test(k))),
+      ...Object.getOwnPropertySymbols(o).filter((k) => Object.prototype.propertyIsEnumerable.call(o, k)),
+    ].map((k) => property(o, k, level));
+    if (Array.isArray(v)) {
+      const items = [];
+      let i = 0;
+      for (; i < v.length && items.length < 100; i++) {
+        if (i in v) {
+          items.push(item(v, String(i), level));
+          continue;
+        }
+        let holes = 1;
+        while (i + holes < v.length && !(i + holes in v)) holes++;
+        items.push(`<${holes} empty item${holes === 1 ? "" : "s"}>`);
+        i += holes - 1;
+      }
+      if (i < v.length) items.push(`... ${v.length - i} more item${v.length - i === 1 ? "" : "s"}`);
+      return wrap("[", items.concat(props(v, true)), "]");
+    }
+    if (v instanceof Map) return wrap("{", [...v].map(([k, x]) => `${fmt(k, level + 1, true)} => ${fmt(x, level + 1, true)}`), "}", `Map(${v.size}) `);
+    if (v instanceof Set) return wrap("{", [...v].map((x) => fmt(x, level + 1, true)), "}", `Set(${v.size}) `);
+    if (ArrayBuffer.isView(v) && !(v instanceof DataView)) {
+      const name = v.constructor && v.constructor.name || "TypedArray";
+      if (name === "Buffer") return `<Buffer ${[...v.subarray(0, 50)].map((b) => b.toString(16).padStart(2, "0")).join(" ")}${v.length > 50 ? ` ... ${v.length - 50} more bytes` : ""}>`;
+      return wrap("[", [...v.subarray(0, 100)].map((x) => fmt(x, level + 1, true)), "]", `${name}(${v.length}) `);
+    }
+    const proto = Object.getPrototypeOf(v);
+    const name = proto === null ? "[Object: null prototype]" : proto === Object.prototype ? "" : (proto.constructor && proto.constructor.name) || "";
+    return wrap("{", props(v, false), "}", name ? `${name} ` : "");
+  };
   return fmt(value, 0, true);
 }
 inspect.custom = kInspect;
+
+// Whether `%s` prints `value` with its own toString (one the program
+// defined: own, or on a class that is not a global's), as Node does.
+function userToString(value) {
+  if (typeof value.toString !== "function") return false;
+  if (Object.hasOwn(value, "toString")) return true;
+  let holder = value;
+  do holder = Object.getPrototypeOf(holder); while (holder !== null && !Object.hasOwn(holder, "toString"));
+  const ctor = holder === null ? undefined : Object.getOwnPropertyDescriptor(holder, "constructor")?.value;
+  return !(typeof ctor === "function" && ctor.name !== "" && globalThis[ctor.name] === ctor);
+}
 
 export function format(first, ...args) {
   if (typeof first !== "string") return [first, ...args].map((a) => (typeof a === "string" ? a : inspect(a))).join(" ");
@@ -101,7 +148,7 @@ export function format(first, ...args) {
     if (i >= args.length) return m;
     const a = args[i++];
     switch (c) {
-      case "s": return typeof a === "string" ? a : typeof a === "bigint" ? `${a}n` : typeof a === "object" && a !== null ? inspect(a, { depth: 1 }) : String(a);
+      case "s": return typeof a === "string" ? a : typeof a === "bigint" ? `${a}n` : typeof a === "object" && a !== null && !userToString(a) ? inspect(a, { depth: 1 }) : String(a);
       case "d": return typeof a === "bigint" ? `${a}n` : typeof a === "object" ? "NaN" : String(Number(a));
       case "i": return typeof a === "bigint" ? `${a}n` : String(parseInt(a, 10));
       case "f": return String(parseFloat(a));
