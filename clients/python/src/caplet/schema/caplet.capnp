@@ -537,7 +537,8 @@ struct InvokeError {
     entrypointNotFound @1;
     # No such entrypoint on the default export.
     outputNotSerializable @2;
-    # The result could not be turned into JSON (a function, a BigInt, a cycle …).
+    # The result could not be turned into JSON (a function, a BigInt, a cycle,
+    # a platform object whose JSON is an empty `{}`: a Response, Headers, a Blob …).
     badInput @3;
     # `input` is not valid JSON.
     neverSettled @4;
