@@ -1472,6 +1472,25 @@ fn format_date_or_range(
                     "Intl.DateTimeFormat formatRange of a timeStyle on different days is not supported (ICU4X writes no date there)",
                 );
             }
+            // ICU4X's interval patterns have no time zone: it writes each
+            // side whole with its zone ("12:00 AM UTC – 5:00 AM UTC"), where
+            // ICU writes the zone once ("12:00 – 5:00 AM UTC") or, for a
+            // date with a timeStyle on one day, the date once. A timeStyle
+            // alone (seconds: ICU's fallback writes each side whole too) and
+            // ranges across days of a date with a timeStyle match ICU; two
+            // dates that look the same are the start alone.
+            let zone_interval = opt(options, "timeZoneName")?.is_some()
+                || (shows_zone && shows_date(options)? && zoned.date == end.date);
+            if zone_interval {
+                let texts = [&zoned, &end].map(|z| PartsSink::checked(&formatter.format(z)));
+                if texts[0].as_ref().map(PartsSink::text) != texts[1].as_ref().map(PartsSink::text)
+                {
+                    return range_error(
+                        ctx,
+                        "Intl.DateTimeFormat formatRange showing a time zone is not supported here (ICU4X's interval patterns have no time zone: it writes each side whole)",
+                    );
+                }
+            }
             match intl_range::format(prefs, field_set, shows_zone, &zoned, &end) {
                 Ok(Some(sink)) => sink,
                 Ok(None) => return range_error(ctx, UNWRITABLE),
