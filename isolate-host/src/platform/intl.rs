@@ -2430,9 +2430,13 @@ pub fn native<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
                         .into_iter()
                         .flat_map(|((kind, text), side)| [kind.to_string(), text, side.to_string()])
                         .collect::<Vec<String>>()),
-                    Err(field) => range_error(
+                    Err(intl_range::RangeMismatch::Otherwise(field)) => range_error(
                         &ctx,
                         &format!("Intl.DateTimeFormat formatRange writes the {field} otherwise than format() in this locale (ICU4X's interval pattern)"),
+                    ),
+                    Err(intl_range::RangeMismatch::Missing(field)) => range_error(
+                        &ctx,
+                        &format!("Intl.DateTimeFormat formatRange leaves out the {field} that format() writes in this locale (ICU4X's interval pattern)"),
                     ),
                 }
             },

@@ -78,12 +78,14 @@ pub(super) fn format(
 /// `first` and `last` are the parts of each date formatted alone: a field
 /// the range writes otherwise than they do (ICU4X's interval patterns keep
 /// CLDR's widths, e.g. a full year in a short date), or writes though they
-/// do not, is refused, naming the field.
+/// do not, is refused, naming the field; so is a field they write that the
+/// range leaves out (ICU4X's interval patterns for a medium time have no
+/// seconds: "3:04 – 3:39 PM", where ICU writes "3:04:05 PM – 3:39:05 PM").
 pub(super) fn with_sources(
     runs: Vec<Run>,
     first: &[Run],
     last: &[Run],
-) -> Result<Vec<(Run, &'static str)>, &'static str> {
+) -> Result<Vec<(Run, &'static str)>, RangeMismatch> {
     // The first and last run of each side's span.
     type Span = Option<(usize, usize)>;
     let (mut start, mut end): (Span, Span) = (None, None);
@@ -115,7 +117,7 @@ pub(super) fn with_sources(
         if kind != "literal" {
             let alone = if side == "endRange" { last } else { first };
             if alone.iter().find(|(k, _)| *k == kind).map(|(_, t)| t) != Some(&text) {
-                return Err(kind);
+                return Err(RangeMismatch::Otherwise(kind));
             }
         }
         match out.last_mut() {
@@ -123,5 +125,98 @@ pub(super) fn with_sources(
             _ => out.push(((kind, text), side)),
         }
     }
+    for (alone, sides) in [
+        (first, ["startRange", "shared"]),
+        (last, ["endRange", "shared"]),
+    ] {
+        for (kind, _) in alone {
+            let written = out
+                .iter()
+                .any(|((k, _), side)| k == kind && sides.contains(side));
+            if *kind != "literal" && !written {
+                return Err(RangeMismatch::Missing(kind));
+            }
+        }
+    }
     Ok(out)
+}
+
+/// Why [`with_sources`] refused a range: a field (its ECMA-402 part type)
+/// written otherwise than one date alone writes it, or left out.
+#[derive(Debug, PartialEq)]
+pub(super) enum RangeMismatch {
+    Otherwise(&'static str),
+    Missing(&'static str),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runs(parts: &[(&'static str, &str)]) -> Vec<Run> {
+        parts.iter().map(|(k, t)| (*k, t.to_string())).collect()
+    }
+
+    #[test]
+    fn a_field_one_date_writes_but_the_range_leaves_out_is_refused() {
+        let first = runs(&[
+            ("hour", "3"),
+            ("literal", ":"),
+            ("minute", "04"),
+            ("literal", ":"),
+            ("second", "05"),
+            ("literal", " "),
+            ("dayPeriod", "PM"),
+        ]);
+        let last = runs(&[
+            ("hour", "3"),
+            ("literal", ":"),
+            ("minute", "39"),
+            ("literal", ":"),
+            ("second", "05"),
+            ("literal", " "),
+            ("dayPeriod", "PM"),
+        ]);
+        // ICU4X's interval pattern for a medium time: "3:04 – 3:39 PM".
+        let range = runs(&[
+            ("hour", "3"),
+            ("literal", ":"),
+            ("minute", "04"),
+            ("literal", " – "),
+            ("hour", "3"),
+            ("literal", ":"),
+            ("minute", "39"),
+            ("literal", " "),
+            ("dayPeriod", "PM"),
+        ]);
+        assert_eq!(
+            with_sources(range, &first, &last),
+            Err(RangeMismatch::Missing("second"))
+        );
+        // With the seconds, each side's fields are its own and PM is shared.
+        let range = runs(&[
+            ("hour", "3"),
+            ("literal", ":"),
+            ("minute", "04"),
+            ("literal", ":"),
+            ("second", "05"),
+            ("literal", " – "),
+            ("hour", "3"),
+            ("literal", ":"),
+            ("minute", "39"),
+            ("literal", ":"),
+            ("second", "05"),
+            ("literal", " "),
+            ("dayPeriod", "PM"),
+        ]);
+        let parts = with_sources(range, &first, &last).unwrap();
+        assert_eq!(
+            parts.first(),
+            Some(&(("hour", "3".to_string()), "startRange"))
+        );
+        assert_eq!(
+            parts.last(),
+            Some(&(("dayPeriod", "PM".to_string()), "shared"))
+        );
+    }
 }
