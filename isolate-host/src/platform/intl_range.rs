@@ -125,17 +125,33 @@ pub(super) fn with_sources(
             _ => out.push(((kind, text), side)),
         }
     }
+    // Each field of one date is written on its side or shared; a field
+    // whose two dates differ, on both sides (written once, it would show
+    // one date's value for both).
+    let written = |kind: &str, sides: &[&str]| {
+        out.iter()
+            .any(|((k, _), side)| *k == kind && sides.contains(side))
+    };
     for (alone, sides) in [
         (first, ["startRange", "shared"]),
         (last, ["endRange", "shared"]),
     ] {
         for (kind, _) in alone {
-            let written = out
-                .iter()
-                .any(|((k, _), side)| k == kind && sides.contains(side));
-            if *kind != "literal" && !written {
+            if *kind != "literal" && !written(kind, &sides) {
                 return Err(RangeMismatch::Missing(kind));
             }
+        }
+    }
+    for (kind, text) in first {
+        let differs = last
+            .iter()
+            .find(|(k, _)| k == kind)
+            .is_some_and(|(_, t)| t != text);
+        if *kind != "literal"
+            && differs
+            && !(written(kind, &["startRange"]) && written(kind, &["endRange"]))
+        {
+            return Err(RangeMismatch::Missing(kind));
         }
     }
     Ok(out)
@@ -209,7 +225,7 @@ mod tests {
             ("literal", " "),
             ("dayPeriod", "PM"),
         ]);
-        let parts = with_sources(range, &first, &last).unwrap();
+        let parts = with_sources(range.clone(), &first, &last).unwrap();
         assert_eq!(
             parts.first(),
             Some(&(("hour", "3".to_string()), "startRange"))
@@ -217,6 +233,32 @@ mod tests {
         assert_eq!(
             parts.last(),
             Some(&(("dayPeriod", "PM".to_string()), "shared"))
+        );
+    }
+
+    #[test]
+    fn a_field_the_range_writer_skipped_on_one_side_is_refused() {
+        let first = runs(&[("month", "Mar"), ("literal", " "), ("day", "10")]);
+        let last = runs(&[("month", "Mar"), ("literal", " "), ("day", "13")]);
+        // "Mar 10 – 13" as ICU writes it: the month shared, a day per side.
+        let whole = runs(&[
+            ("month", "Mar"),
+            ("literal", " "),
+            ("day", "10"),
+            ("literal", " – "),
+            ("day", "13"),
+        ]);
+        assert!(with_sources(whole, &first, &last).is_ok());
+        // "Mar 10 – ": the day, which differs, on one side only.
+        let skipped = runs(&[
+            ("month", "Mar"),
+            ("literal", " "),
+            ("day", "10"),
+            ("literal", " – "),
+        ]);
+        assert_eq!(
+            with_sources(skipped, &first, &last),
+            Err(RangeMismatch::Missing("day"))
         );
     }
 }
