@@ -1690,9 +1690,22 @@ fn widths(options: &Object<'_>) -> Result<Widths> {
     // What V8 asks ICU for (js/intl.js builds the same skeleton: "mm" for
     // a 2-digit minute the worker asked, "s" for a numeric second).
     let skeleton = get("skeleton")?.unwrap_or_default();
+    // With a time zone name and a 24-hour clock ICU finds CLDR's
+    // "Hmv"/"Hmsv" skeletons, and V8 keeps their "HH": beside a minute
+    // always, beside a second with a generic name (measured against Node
+    // in the 18 locales: de "03:30 GMT+9", "3:30:15 GMT+9", "03:30:15
+    // Japan (Ortszeit)"; es and he differ, README).
+    let twelve = matches!(get("hourCycle")?.as_deref(), Some("h11" | "h12"));
+    let zone_keeps_hour = match get("timeZoneName")?.as_deref() {
+        None => false,
+        _ if twelve => false,
+        Some("shortGeneric" | "longGeneric") => true,
+        Some(_) => !skeleton.contains('s'),
+    };
     let hour_adjusted = skeleton.contains("mm")
         && (skeleton.contains("ss") || !skeleton.contains('s'))
-        && (weekday.is_none() || day.is_some() || month.is_some() || year.is_some());
+        && (weekday.is_none() || day.is_some() || month.is_some() || year.is_some())
+        && !zone_keeps_hour;
     Ok(Widths {
         weekday,
         era: get("era")?,
