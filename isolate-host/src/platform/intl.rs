@@ -1491,7 +1491,7 @@ fn format_date_or_range(
                     );
                 }
             }
-            match intl_range::format(prefs, field_set, shows_zone, &zoned, &end) {
+            match intl_range::format(prefs, field_set, &formatter, shows_zone, &zoned, &end) {
                 Ok(Some(sink)) => sink,
                 Ok(None) => return range_error(ctx, UNWRITABLE),
                 Err(e) => return data_error(ctx, "Intl.DateTimeFormat", e),

@@ -30,10 +30,11 @@ pub(super) fn date_formatter(
     names.try_into_formatter(field_set).map_err(|(e, _)| e)
 }
 
-/// The range from `start` to `end` in `field_set`; `None` where ICU4X cannot write it (its range
-/// patterns may use names, e.g. an abbreviated month in a long date, that
-/// it did not load). `shows_zone`: whether the field set writes the
-/// time zone.
+/// The range from `start` to `end` in `field_set`, whose formatter for
+/// one date (built by [`date_formatter`]) is `single`; `None` where ICU4X
+/// cannot write it (its range patterns may use names, e.g. an abbreviated
+/// month in a long date, that it did not load). `shows_zone`: whether the
+/// field set writes the time zone.
 ///
 /// As ECMA-402's PartitionDateTimeRangePattern: if both dates look the
 /// same in the fields shown, the range is the start alone, all shared.
@@ -43,11 +44,11 @@ pub(super) fn date_formatter(
 pub(super) fn format(
     prefs: DateTimeFormatterPreferences,
     field_set: CompositeFieldSet,
+    single: &DateTimeFormatter<CompositeFieldSet>,
     shows_zone: bool,
     start: &ZonedDateTime<Iso, TimeZoneInfo<AtTime>>,
     end: &ZonedDateTime<Iso, TimeZoneInfo<AtTime>>,
 ) -> Result<Option<PartsSink>, DateTimeFormatterLoadError> {
-    let single = date_formatter(prefs, field_set)?;
     let (Some(first), Some(last)) = (
         PartsSink::checked(&single.format(start)),
         PartsSink::checked(&single.format(end)),
