@@ -547,7 +547,11 @@ fn number_runs(
                 d.multiply_pow10(-i16::from(exponent));
                 round_digits(d, options)?;
                 d.multiply_pow10(i16::from(exponent));
-            } else if !d.absolute.is_zero() {
+            } else if d.absolute.is_zero() {
+                // Zero too has two significant digits at most: "0.000" is
+                // 0 (written by the currency's own pattern when money).
+                d.absolute.trim_end();
+            } else {
                 let top = d.absolute.nonzero_magnitude_start();
                 let exponent = i16::from(exponent);
                 let mode = rounding_mode(options)?;
