@@ -372,14 +372,17 @@ fn round_digits(d: &mut Decimal, options: &Object<'_>) -> Result<()> {
         (Some(sig), None) => by_sig(sig),
         (None, Some(frac)) => by_frac(frac),
         (Some(sig), Some(frac)) => {
-            // ECMA-402: the fixed result is the more precise one on a tie.
+            // ECMA-402 FormatNumericToString: on a tie of the rounding
+            // magnitudes the significant digits win with morePrecision, the
+            // fraction digits with lessPrecision (V8: $1 and $1.00 for 1 with
+            // a currency's two digits and maximumSignificantDigits 3).
             let (s, f) = (by_sig(sig), by_frac(frac));
-            let fixed_is_more_precise = f.1 <= s.1;
+            let sig_at_least_as_precise = s.1 <= f.1;
             let more = opt(options, "roundingPriority")?.as_deref() != Some("lessPrecision");
-            if more == fixed_is_more_precise {
-                f
-            } else {
+            if more == sig_at_least_as_precise {
                 s
+            } else {
+                f
             }
         }
         (None, None) => by_frac((0, 3)),
