@@ -124,7 +124,9 @@ function make(native) {
   }
     getter(Collator.prototype, "compare", function () {
     const s = slot(this, Collator);
-    return s.bound || (s.bound = (a, b) => native.compare(s.locale, s, str(a), str(b)));
+    // A lone surrogate compares as U+FFFD, as ICU4X's UTF-16 collation
+    // reads one (the native takes text as UTF-8).
+    return s.bound || (s.bound = (a, b) => native.compare(s.locale, s, str(a).toWellFormed(), str(b).toWellFormed()));
   });
   method(Collator.prototype, "resolvedOptions", function resolvedOptions() {
     const { locale, usage, sensitivity, ignorePunctuation, collation, numeric, caseFirst } = slot(this, Collator);
