@@ -38,5 +38,7 @@ globalThis.out = [
   new Intl.NumberFormat("de-CH").resolvedOptions().locale,
   new Intl.Collator(["xx", "fr-CA"]).resolvedOptions().locale,
   Object.prototype.toString.call(Intl),
+  // A lone surrogate has no case and stays; the text around it is mapped.
+  JSON.stringify(["i\ud800b\udc00\ud83d\ude00z".toLocaleUpperCase("tr"), "\udfffİ\ud800".toLocaleLowerCase("tr"), "\ud800".toLocaleUpperCase()]),
 ];
 export default () => globalThis.out;

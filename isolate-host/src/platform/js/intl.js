@@ -685,8 +685,17 @@ function make(native) {
     toLocaleDateString(locales, options) { return date("date", this, locales, options); },
     toLocaleTimeString(locales, options) { return date("time", this, locales, options); },
     localeCompare(that, locales, options) { return new Collator(locales, options).compare(string(this), String(that)); },
-    toLocaleUpperCase(locales) { return native.caseMap(bestLocale(locales), true, string(this)); },
-    toLocaleLowerCase(locales) { return native.caseMap(bestLocale(locales), false, string(this)); },
+    toLocaleUpperCase(locales) { return caseMap(bestLocale(locales), true, string(this)); },
+    toLocaleLowerCase(locales) { return caseMap(bestLocale(locales), false, string(this)); },
   };
+  // A lone surrogate has no case and stays as it is, as in V8; the text
+  // between them is mapped (the native takes text as UTF-8).
+  function caseMap(tag, upper, text) {
+    if (text.isWellFormed()) return native.caseMap(tag, upper, text);
+    return text
+      .split(/([\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff])/)
+      .map((chunk, i) => (i % 2 ? chunk : native.caseMap(tag, upper, chunk)))
+      .join("");
+  }
   return { Intl, locale };
 }
