@@ -537,7 +537,10 @@ function make(native) {
     const segs = Object.create(segmentsProto);
     define(segs, "input", { value: input });
     define(segs, "word", { value: s.granularity === "word" });
-    define(segs, "b", { value: input.length === 0 ? [] : native.segment(s.locale, s.granularity, input) });
+    // Boundaries of the text with each lone surrogate as U+FFFD (one code
+    // unit too, so the indices hold; the native takes text as UTF-8); the
+    // segments are cut from the input itself, as V8 keeps the surrogate.
+    define(segs, "b", { value: input.length === 0 ? [] : native.segment(s.locale, s.granularity, input.toWellFormed()) });
     return segs;
   });
   method(Segmenter.prototype, "resolvedOptions", function resolvedOptions() {
