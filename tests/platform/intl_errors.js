@@ -73,5 +73,7 @@ globalThis.out = [
   // A range that would leave out a field one date writes (ICU4X's interval
   // patterns for a medium time have no seconds: "3:04 – 3:39 PM").
   attempt(() => new Intl.DateTimeFormat("en", { timeStyle: "medium", timeZone: "UTC" }).formatRange(Date.UTC(2024, 2, 10, 15, 4, 5), Date.UTC(2024, 2, 10, 15, 39, 5))),
+  // A time zone with a lone surrogate is an invalid one, not a TypeError.
+  attempt(() => new Intl.DateTimeFormat("en", { timeZone: "Europe/\ud800" })),
 ];
 export default () => globalThis.out;

@@ -346,7 +346,7 @@ function make(native) {
       if (hour12 !== undefined) hourCycle = hour12 ? "h12" : "h23";
       // Without hour12 or hourCycle, a -u-hc- extension (ECMA-402 §11.1.2).
       if (hourCycle === undefined && ["h11", "h12", "h23", "h24"].includes(extension(locale, "hc"))) hourCycle = extension(locale, "hc");
-      const tz = options.timeZone === undefined ? "UTC" : native.timeZone(str(options.timeZone));
+      const tz = options.timeZone === undefined ? "UTC" : native.timeZone(str(options.timeZone).toWellFormed());
       const s = { locale, calendar: extension(locale, "ca") || "gregory", numberingSystem: numberingSystem(locale), timeZone: tz };
       let skeleton = "";
       let any = false;
