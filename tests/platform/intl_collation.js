@@ -43,5 +43,9 @@ for (const bad of ["x", "toolongvalue", "ab-c", ""]) {
     out.push(e.name);
   }
 }
+// Strings with a lone surrogate compare (as U+FFFD; V8 compares it as a
+// code unit, the same order here).
+out.push(["b\ud800", "a\udfffz", "a"].sort(new Intl.Collator("en").compare).map((x) => JSON.stringify(x)).join());
+out.push(String("x\ud800".localeCompare("x", "de") > 0));
 globalThis.out = out;
 export default () => globalThis.out;

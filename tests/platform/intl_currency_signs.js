@@ -39,6 +39,12 @@ for (const l of ["en", "ja", "de", "ar"]) {
   const f = new Intl.NumberFormat(l, { style: "currency", currency: "JPY", notation: "compact" });
   out.push([0.5, -0.005, 999, 1234].map((x) => f.format(x)).join(" | "));
 }
+// Zero given with fraction digits (a string keeps them) is 0 once compacted.
+for (const l of ["en", "de", "ja", "ar"]) {
+  const f = new Intl.NumberFormat(l, { style: "currency", currency: "EUR", notation: "compact" });
+  const named = new Intl.NumberFormat(l, { style: "currency", currency: "EUR", currencyDisplay: "name", notation: "compact" });
+  out.push(["0.000", "-0.000", "0.00100"].flatMap((x) => [f.format(x), named.format(x)]).join(" | "));
+}
 // Percent: every signDisplay, and the parts of a signed percentage.
 for (const l of locales) {
   const shown = [];

@@ -65,5 +65,15 @@ globalThis.out = [
   attempt(() => new Intl.DateTimeFormat("en", { weekday: "narrow", month: "short", day: "numeric", timeZone: "UTC" }).formatRange(Date.UTC(2024, 2, 10), Date.UTC(2024, 2, 12))),
   attempt(() => new Intl.DateTimeFormat("en", { weekday: "long", month: "short", day: "numeric", timeZone: "UTC" }).formatRange(Date.UTC(2024, 2, 10), Date.UTC(2024, 2, 12))),
   attempt(() => new Intl.DateTimeFormat("en", { hour: "numeric", minute: "2-digit", hourCycle: "h24", timeZone: "UTC" }).formatRange(Date.UTC(2024, 2, 10), Date.UTC(2024, 2, 10, 5))),
+  // A range showing a time zone: ICU4X's interval patterns have none (it
+  // would write "12:00 AM UTC – 5:00 AM UTC", V8 "12:00 – 5:00 AM UTC"; a
+  // date with a long timeStyle on one day, the date twice).
+  attempt(() => new Intl.DateTimeFormat("en", { hour: "numeric", minute: "2-digit", timeZoneName: "short", timeZone: "UTC" }).formatRange(Date.UTC(2024, 2, 10), Date.UTC(2024, 2, 10, 5))),
+  attempt(() => new Intl.DateTimeFormat("de", { dateStyle: "short", timeStyle: "long", timeZone: "UTC" }).formatRange(Date.UTC(2024, 2, 10), Date.UTC(2024, 2, 10, 5))),
+  // A range that would leave out a field one date writes (ICU4X's interval
+  // patterns for a medium time have no seconds: "3:04 – 3:39 PM").
+  attempt(() => new Intl.DateTimeFormat("en", { timeStyle: "medium", timeZone: "UTC" }).formatRange(Date.UTC(2024, 2, 10, 15, 4, 5), Date.UTC(2024, 2, 10, 15, 39, 5))),
+  // A time zone with a lone surrogate is an invalid one, not a TypeError.
+  attempt(() => new Intl.DateTimeFormat("en", { timeZone: "Europe/\ud800" })),
 ];
 export default () => globalThis.out;

@@ -59,5 +59,13 @@ const f = nf("ar", { style: "currency", currency: "EUR", currencySign: "accounti
 out.push(String(f.format(-1234.5) === f.formatToParts(-1234.5).map((p) => p.value).join("")));
 const resolved = nf("en", { style: "currency", currency: "usd", currencySign: "accounting" }).resolvedOptions();
 out.push(Object.keys(resolved).sort().map((k) => `${k}=${resolved[k]}`).join(" "));
+// roundingPriority on a tie of the two roundings' magnitudes (a currency's
+// two fraction digits, three significant digits, at 1): the significant
+// digits win with morePrecision, the fraction digits with lessPrecision.
+for (const roundingPriority of ["morePrecision", "lessPrecision"]) {
+  const money = nf("en", { style: "currency", currency: "USD", maximumSignificantDigits: 3, roundingPriority });
+  const plain = nf("de", { minimumFractionDigits: 2, maximumFractionDigits: 2, maximumSignificantDigits: 3, roundingPriority });
+  out.push([0, 1, 1.5, 12.3].map((x) => `${money.format(x)} ${plain.format(x)}`).join(" | "));
+}
 globalThis.out = out;
 export default () => globalThis.out;

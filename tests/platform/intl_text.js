@@ -38,5 +38,9 @@ globalThis.out = [
   new Intl.NumberFormat("de-CH").resolvedOptions().locale,
   new Intl.Collator(["xx", "fr-CA"]).resolvedOptions().locale,
   Object.prototype.toString.call(Intl),
+  // A lone surrogate has no case and stays; the text around it is mapped.
+  // Segmented, it is a segment of its own.
+  JSON.stringify(["i\ud800b\udc00\ud83d\ude00z".toLocaleUpperCase("tr"), "\udfffİ\ud800".toLocaleLowerCase("tr"), "\ud800".toLocaleUpperCase()]),
+  JSON.stringify(["word", "grapheme"].map((granularity) => [...new Intl.Segmenter("en", { granularity }).segment("ab\ud800 cd\udfff")].map((x) => [x.segment, x.index]))),
 ];
 export default () => globalThis.out;

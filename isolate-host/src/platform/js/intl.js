@@ -124,7 +124,9 @@ function make(native) {
   }
     getter(Collator.prototype, "compare", function () {
     const s = slot(this, Collator);
-    return s.bound || (s.bound = (a, b) => native.compare(s.locale, s, str(a), str(b)));
+    // A lone surrogate compares as U+FFFD, as ICU4X's UTF-16 collation
+    // reads one (the native takes text as UTF-8).
+    return s.bound || (s.bound = (a, b) => native.compare(s.locale, s, str(a).toWellFormed(), str(b).toWellFormed()));
   });
   method(Collator.prototype, "resolvedOptions", function resolvedOptions() {
     const { locale, usage, sensitivity, ignorePunctuation, collation, numeric, caseFirst } = slot(this, Collator);
@@ -344,7 +346,7 @@ function make(native) {
       if (hour12 !== undefined) hourCycle = hour12 ? "h12" : "h23";
       // Without hour12 or hourCycle, a -u-hc- extension (ECMA-402 §11.1.2).
       if (hourCycle === undefined && ["h11", "h12", "h23", "h24"].includes(extension(locale, "hc"))) hourCycle = extension(locale, "hc");
-      const tz = options.timeZone === undefined ? "UTC" : native.timeZone(str(options.timeZone));
+      const tz = options.timeZone === undefined ? "UTC" : native.timeZone(str(options.timeZone).toWellFormed());
       const s = { locale, calendar: extension(locale, "ca") || "gregory", numberingSystem: numberingSystem(locale), timeZone: tz };
       let skeleton = "";
       let any = false;
@@ -535,7 +537,10 @@ function make(native) {
     const segs = Object.create(segmentsProto);
     define(segs, "input", { value: input });
     define(segs, "word", { value: s.granularity === "word" });
-    define(segs, "b", { value: input.length === 0 ? [] : native.segment(s.locale, s.granularity, input) });
+    // Boundaries of the text with each lone surrogate as U+FFFD (one code
+    // unit too, so the indices hold; the native takes text as UTF-8); the
+    // segments are cut from the input itself, as V8 keeps the surrogate.
+    define(segs, "b", { value: input.length === 0 ? [] : native.segment(s.locale, s.granularity, input.toWellFormed()) });
     return segs;
   });
   method(Segmenter.prototype, "resolvedOptions", function resolvedOptions() {
@@ -683,8 +688,17 @@ function make(native) {
     toLocaleDateString(locales, options) { return date("date", this, locales, options); },
     toLocaleTimeString(locales, options) { return date("time", this, locales, options); },
     localeCompare(that, locales, options) { return new Collator(locales, options).compare(string(this), String(that)); },
-    toLocaleUpperCase(locales) { return native.caseMap(bestLocale(locales), true, string(this)); },
-    toLocaleLowerCase(locales) { return native.caseMap(bestLocale(locales), false, string(this)); },
+    toLocaleUpperCase(locales) { return caseMap(bestLocale(locales), true, string(this)); },
+    toLocaleLowerCase(locales) { return caseMap(bestLocale(locales), false, string(this)); },
   };
+  // A lone surrogate has no case and stays as it is, as in V8; the text
+  // between them is mapped (the native takes text as UTF-8).
+  function caseMap(tag, upper, text) {
+    if (text.isWellFormed()) return native.caseMap(tag, upper, text);
+    return text
+      .split(/([\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff])/)
+      .map((chunk, i) => (i % 2 ? chunk : native.caseMap(tag, upper, chunk)))
+      .join("");
+  }
   return { Intl, locale };
 }
