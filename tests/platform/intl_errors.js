@@ -75,5 +75,9 @@ globalThis.out = [
   attempt(() => new Intl.DateTimeFormat("en", { timeStyle: "medium", timeZone: "UTC" }).formatRange(Date.UTC(2024, 2, 10, 15, 4, 5), Date.UTC(2024, 2, 10, 15, 39, 5))),
   // A time zone with a lone surrogate is an invalid one, not a TypeError.
   attempt(() => new Intl.DateTimeFormat("en", { timeZone: "Europe/\ud800" })),
+  // An Intl.Locale option or a supportedValuesOf key with a lone surrogate is invalid, not a TypeError.
+  attempt(() => new Intl.Locale("en", { region: "U\ud800" })),
+  attempt(() => new Intl.Locale("en", { calendar: "gre\ud800" })),
+  attempt(() => Intl.supportedValuesOf("cal\ud800")),
 ];
 export default () => globalThis.out;

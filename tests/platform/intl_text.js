@@ -42,5 +42,7 @@ globalThis.out = [
   // Segmented, it is a segment of its own.
   JSON.stringify(["i\ud800b\udc00\ud83d\ude00z".toLocaleUpperCase("tr"), "\udfffİ\ud800".toLocaleLowerCase("tr"), "\ud800".toLocaleUpperCase()]),
   JSON.stringify(["word", "grapheme"].map((granularity) => [...new Intl.Segmenter("en", { granularity }).segment("ab\ud800 cd\udfff")].map((x) => [x.segment, x.index]))),
+  // A list with lone surrogates keeps them (es chooses "e" before "i" still).
+  JSON.stringify([new Intl.ListFormat("en").format(["x\ud800", "\udfffy", "z"]), new Intl.ListFormat("es").format(["a", "\ud800", "i"]), new Intl.ListFormat("ja", { type: "unit", style: "narrow" }).formatToParts(["a", "b", "\ud800"]), new Intl.ListFormat("en").formatToParts(["a", "", "c"]), new Intl.ListFormat("en", { type: "unit" }).format(new Set(["\ud800"]))]),
 ];
 export default () => globalThis.out;

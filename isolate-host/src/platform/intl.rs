@@ -32,7 +32,7 @@ use super::intl_date_pattern::{self, Widths};
 use super::intl_parts::{
     affix_runs, around_number, decimal_runs, flatten, push_str, signs, PartsSink, Run,
 };
-use super::{intl_collation, intl_range, intl_zone, js, LazyGlobal};
+use super::{intl_collation, intl_list, intl_range, intl_zone, js, LazyGlobal};
 
 /// The global this module owns.
 pub const GLOBALS: &[LazyGlobal] = &[LazyGlobal {
@@ -1875,7 +1875,7 @@ fn format_list(
     kind: &str,
     style: &str,
     items: Vec<String>,
-) -> Result<String> {
+) -> Result<Vec<String>> {
     use icu_list::options::{ListFormatterOptions, ListLength};
     use icu_list::ListFormatter;
     let locale = locale(ctx, tag)?;
@@ -1892,7 +1892,10 @@ fn format_list(
         _ => ListFormatter::try_new_and(prefs, options),
     };
     match formatter {
-        Ok(f) => Ok(f.format_to_string(items.iter())),
+        Ok(f) => Ok(intl_list::format_parts(&f, &items)
+            .into_iter()
+            .flat_map(|(kind, text)| [kind.to_string(), text])
+            .collect()),
         Err(e) => data_error(ctx, "Intl.ListFormat", e),
     }
 }

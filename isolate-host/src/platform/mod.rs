@@ -30,6 +30,7 @@ pub mod intl;
 mod intl_collation;
 mod intl_currency;
 mod intl_date_pattern;
+mod intl_list;
 mod intl_parts;
 mod intl_range;
 mod intl_zone;

@@ -486,11 +486,29 @@ function make(native) {
     }
     static supportedLocalesOf(l, o) { return supportedLocalesOf(l, o); }
   }
-    method(ListFormat.prototype, "format", function format(list) {
-    const s = slot(this, ListFormat);
+  // The parts of the list: the native half gives one element part per item
+  // (ICU4X's annotations) and the literals; each element is the worker's
+  // own string again, as ICU4X got it with lone surrogates as U+FFFD (the
+  // native takes text as UTF-8). Empty elements are dropped, as V8 does.
+  function listParts(s, list) {
     const items = [];
     if (list !== undefined) for (const x of list) { if (typeof x !== "string") throw new TypeError("list items must be strings"); items.push(x); }
-    return native.formatList(s.locale, s.type, s.style, items);
+    const out = [];
+    let i = 0;
+    for (const part of objects(native.formatList(s.locale, s.type, s.style, items.map((x) => x.toWellFormed())))) {
+      if (part.type === "element") part.value = items[i++];
+      if (part.value === "") continue;
+      const last = out[out.length - 1];
+      if (part.type === "literal" && last && last.type === "literal") last.value += part.value;
+      else out.push(part);
+    }
+    return out;
+  }
+  method(ListFormat.prototype, "format", function format(list) {
+    return listParts(slot(this, ListFormat), list).map((p) => p.value).join("");
+  });
+  method(ListFormat.prototype, "formatToParts", function formatToParts(list) {
+    return listParts(slot(this, ListFormat), list);
   });
   method(ListFormat.prototype, "resolvedOptions", function resolvedOptions() {
     const { locale, type, style } = slot(this, ListFormat);
@@ -613,7 +631,9 @@ function make(native) {
       if (text.length === 0 || text.length > 255 || !/^[\x21-\x7e]+$/.test(text)) {
         throw new RangeError(`invalid language tag: ${JSON.stringify(text.slice(0, 40))}`);
       }
-      const canonical = native.localeWith(text, pairs);
+      // An option with a lone surrogate is invalid; the native half takes
+      // UTF-8, so it gets U+FFFD in its place and names it.
+      const canonical = native.localeWith(text, pairs.map(([k, v]) => [k, v.toWellFormed()]));
       const [baseName, language, script, region, ...keys] = native.localeParts(canonical);
       const s = { tag: canonical, baseName, language, script: script ?? undefined, region: region ?? undefined };
       KEYS.forEach((name, i) => { s[name] = keys[i] ?? undefined; });
@@ -649,7 +669,8 @@ function make(native) {
   }
   method(Intl, "getCanonicalLocales", function getCanonicalLocales(locales) { return canonicalizeList(locales); });
   method(Intl, "supportedValuesOf", function supportedValuesOf(key) {
-    return native.supportedValuesOf(str(key));
+    // A lone surrogate as U+FFFD (the native takes UTF-8): still invalid.
+    return native.supportedValuesOf(str(key).toWellFormed());
   });
   tag(Intl, "Intl");
 
