@@ -1640,6 +1640,79 @@ fn on_different_days(ctx: &Ctx<'_>, options: &Object<'_>, start: f64, end: f64) 
     Ok(day(start) != day(end))
 }
 
+/// Whether `start` and `end` look the same: equal in every field from the
+/// year down to the smallest one the options show, at the same UTC offset.
+/// ECMA-402's PartitionDateTimeRangePattern then writes the start date
+/// alone, as ICU's DateIntervalFormat::formatImpl does when the largest
+/// field that differs is smaller than the skeleton's smallest. In other
+/// calendars than the gregorian, whose months and years begin elsewhere,
+/// only a same day counts.
+fn practically_equal(
+    ctx: &Ctx<'_>,
+    tag: &str,
+    options: &Object<'_>,
+    start: f64,
+    end: f64,
+) -> Result<bool> {
+    let tz = time_zone(
+        ctx,
+        &opt(options, "timeZone")?.unwrap_or_else(|| "UTC".into()),
+    )?;
+    // The fields compared, largest first: year, month, day, hour, minute,
+    // second, millisecond.
+    let mut depth = 0;
+    for (keys, d) in [
+        (&["era", "year"][..], 1),
+        (&["month"][..], 2),
+        (&["day", "weekday", "dateStyle"][..], 3),
+        (&["hour"][..], 4),
+        (&["minute"][..], 5),
+        (&["second"][..], 6),
+        (&["fractionalSecondDigits"][..], 7),
+    ] {
+        for key in keys {
+            if opt(options, key)?.is_some() {
+                depth = depth.max(d);
+            }
+        }
+    }
+    depth = match opt(options, "timeStyle")?.as_deref() {
+        Some("short") => depth.max(5),
+        Some(_) => depth.max(6),
+        None => depth,
+    };
+    if depth == 0 {
+        return Ok(false);
+    }
+    let gregorian = canonicalize(tag).is_ok_and(|l| {
+        let ca = icu_locale::extensions::unicode::key!("ca");
+        l.extensions
+            .unicode
+            .keywords
+            .get(&ca)
+            .is_none_or(|v| v.to_string() == "gregory")
+    });
+    if !gregorian {
+        depth = depth.max(3);
+    }
+    let fields = |ms: f64| {
+        jiff::Timestamp::from_millisecond(ms as i64).ok().map(|t| {
+            let z = t.to_zoned(tz.clone());
+            let all = [
+                i64::from(z.year()),
+                i64::from(z.month()),
+                i64::from(z.day()),
+                i64::from(z.hour()),
+                i64::from(z.minute()),
+                i64::from(z.second()),
+                i64::from(z.millisecond()),
+            ];
+            (z.offset(), all[..depth].to_vec())
+        })
+    };
+    Ok(fields(start).is_some() && fields(start) == fields(end))
+}
+
 /// Whether the options ask names at another width than ICU4X's field set
 /// writes them: `narrow` names, a long era, or a weekday and month names
 /// of different lengths ([`component_field_set`] takes one length).
@@ -2445,6 +2518,14 @@ pub fn native<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
                     Some(with_date) if on_different_days(&ctx, &options, start, end)? => with_date,
                     _ => options,
                 };
+                // Dates that look the same: the start date alone, as format().
+                if practically_equal(&ctx, &tag, &options, start, end)? {
+                    let parts = format_date_parts(&ctx, &tag, &options, start)?;
+                    return Ok(parts
+                        .into_iter()
+                        .flat_map(|(kind, text)| [kind.to_string(), text, "shared".to_string()])
+                        .collect());
+                }
                 let runs = format_date_or_range(&ctx, &tag, &options, start, Form::Range(end))?;
                 let first = format_date_or_range(&ctx, &tag, &options, start, Form::Side)?;
                 let last = format_date_or_range(&ctx, &tag, &options, end, Form::Side)?;
