@@ -33,5 +33,12 @@ out.push(new Intl.DateTimeFormat("de", { hour: "numeric", hourCycle: "h24" }).fo
 // Midnight's 24, and a 2-digit minute, in the locale's digits.
 out.push(new Intl.DateTimeFormat("ar-u-nu-arab", { hour: "numeric", minute: "2-digit", hourCycle: "h24" }).format(midnight));
 out.push(new Intl.DateTimeFormat("ar-u-nu-arab", { hour: "numeric", minute: "2-digit" }).format(midnight));
+// hour12: true is the locale's 12-hour cycle (ECMA-402 2023+): h11 in ja
+// (CLDR's "aK:mm"), h12 in en. Node 20 agrees for these; elsewhere it
+// predates the change (README).
+for (const l of ["ja", "ja-JP", "en"]) for (const o of [{ hour: "numeric", minute: "2-digit" }, { timeStyle: "short" }]) {
+  const f = new Intl.DateTimeFormat(l, { ...o, hour12: true, timeZone: "UTC" });
+  out.push([f.format(midnight + 5 * 60e3), f.format(midnight + 12.5 * 3600e3), f.resolvedOptions().hourCycle].join(" | "));
+}
 globalThis.out = out;
 export default () => globalThis.out;

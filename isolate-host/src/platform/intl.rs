@@ -1738,6 +1738,29 @@ fn shows_date(options: &Object<'_>) -> Result<bool> {
     Ok(false)
 }
 
+/// The locale's 12-hour cycle, which ECMA-402 (2023+, ResolveHourCycle)
+/// gives `hour12: true`: `h11` or `h12`, as ICU4X picks for a `-u-hc-c12`
+/// preference from CLDR's time data for the locale's likely region (ja-JP
+/// `K`, `午前0:05`).
+fn hour_cycle_12(tag: &str) -> std::result::Result<&'static str, String> {
+    use icu_datetime::fieldsets::T;
+    use icu_datetime::preferences::HourCycle;
+    let mut locale = canonicalize(tag)?;
+    icu_locale::LocaleExpander::new_extended().maximize(&mut locale.id);
+    let mut prefs = icu_datetime::DateTimeFormatterPreferences::from(&locale);
+    prefs.hour_cycle = Some(HourCycle::Clock12);
+    let formatter = icu_datetime::NoCalendarFormatter::try_new(prefs, T::hm())
+        .map_err(|e| format!("Intl.DateTimeFormat: no locale data ({e})"))?;
+    let time = icu_time::Time::try_new(0, 5, 0, 0).map_err(|e| e.to_string())?;
+    Ok(
+        if intl_date_pattern::eleven_hour(&formatter.format(&time).pattern()) {
+            "h11"
+        } else {
+            "h12"
+        },
+    )
+}
+
 /// Whether the locale's language uses a 12-hour clock (its hour-and-minute
 /// pattern has `h` or `K`).
 fn twelve_hour_locale(
@@ -2554,6 +2577,12 @@ pub fn native<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
                 format_date_parts(&ctx, &tag, &options, ms).map(flatten)
             },
         )?,
+    )?;
+    o.set(
+        "hourCycle12",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, tag: String| {
+            hour_cycle_12(&tag).or_else(|m| range_error(&ctx, &m))
+        })?,
     )?;
     o.set(
         "supportedValuesOf",

@@ -172,6 +172,19 @@ pub(super) fn numeric_month(pattern: &DateTimePattern) -> bool {
     })
 }
 
+/// Whether the pattern's hour is ICU's `K`, 0 to 11 (`h11`).
+pub(super) fn eleven_hour(pattern: &DateTimePattern) -> bool {
+    let Ok(parsed) = pattern
+        .write_to_string()
+        .parse::<runtime::Pattern<'static>>()
+    else {
+        return false;
+    };
+    parsed.items.iter().any(|item| {
+        matches!(item, PatternItem::Field(f) if matches!(f.symbol, FieldSymbol::Hour(Hour::H11)))
+    })
+}
+
 /// Whether the pattern's hour is on a 12-hour clock (`h` or `K`).
 pub(super) fn twelve_hour(pattern: &DateTimePattern) -> bool {
     let Ok(parsed) = pattern

@@ -343,7 +343,9 @@ function make(native) {
       if (options.numberingSystem !== undefined) throw new RangeError("Intl.DateTimeFormat option numberingSystem is not supported (use a -u-nu- locale extension)");
       const hour12 = options.hour12 === undefined ? undefined : Boolean(options.hour12);
       let hourCycle = option(options, "hourCycle", ["h11", "h12", "h23", "h24"]);
-      if (hour12 !== undefined) hourCycle = hour12 ? "h12" : "h23";
+      // ECMA-402 (2023+): hour12 is the locale's 12-hour cycle (ja h11) or
+      // its 24-hour one (h23 in every locale's CLDR data).
+      if (hour12 !== undefined) hourCycle = hour12 ? native.hourCycle12(locale) : "h23";
       // Without hour12 or hourCycle, a -u-hc- extension (ECMA-402 §11.1.2).
       if (hourCycle === undefined && ["h11", "h12", "h23", "h24"].includes(extension(locale, "hc"))) hourCycle = extension(locale, "hc");
       const tz = options.timeZone === undefined ? "UTC" : native.timeZone(str(options.timeZone).toWellFormed());
