@@ -20,5 +20,14 @@ out.push(fails(() => new Intl.Locale("")), fails(() => Intl.Locale("en")), fails
 out.push(new Intl.NumberFormat(new Intl.Locale("de-DE")).format(1234.5),
   Intl.getCanonicalLocales([new Intl.Locale("EN-us"), "fr"]).join(","));
 out.push(Object.prototype.toString.call(us));
+// resolvedOptions().locale keeps only the -u- keys its constructor uses
+// (ECMA-402 ResolveLocale: Collator co kf kn, NumberFormat and
+// RelativeTimeFormat nu, DateTimeFormat ca hc nu), with supported values,
+// in that order; an hourCycle option that differs drops -u-hc-.
+for (const t of ["de-u-co-phonebk-nu-latn-ca-gregory-hc-h23-kn-kf-upper", "en-u-nu-arab-ca-buddhist-co-emoji", "en-u-kn-true", "ja-u-ca-japanese-hc-h11", "zh-u-co-pinyin-nu-hanidec", "en-u-ca-xxxx-nu-yyyy-kf-zz"]) {
+  out.push(t + " " + ["Collator", "NumberFormat", "DateTimeFormat", "PluralRules", "RelativeTimeFormat", "ListFormat", "Segmenter", "DisplayNames"].map((c) => new Intl[c](t, c === "DisplayNames" ? { type: "region" } : undefined).resolvedOptions().locale).join(" "));
+}
+out.push([{ hour: "numeric", hourCycle: "h23" }, { hour: "numeric", hour12: true }, { hour: "numeric", hourCycle: "h11" }].map((o) => new Intl.DateTimeFormat("ja-u-hc-h11", o).resolvedOptions().locale).join(" "));
+out.push([new Intl.Collator("en-u-kn").resolvedOptions().numeric, new Intl.Collator("de-u-co-phonebk", { collation: "eor" }).resolvedOptions().locale].join(" "));
 globalThis.out = out;
 export default () => globalThis.out;

@@ -75,10 +75,32 @@ function make(native) {
   function unsupported(options, names, what) {
     for (const n of names) if (options[n] !== undefined) throw new RangeError(`${what} option ${n} is not supported`);
   }
+  // The value of the -u- keyword `key` of a canonical tag ("" for a key
+  // without a value, i.e. true), or undefined.
   const extension = (tag, key) => {
-    const m = new RegExp(`-u(?:-[a-z0-9]{2,8})*?-${key}-([a-z0-9]{3,8}(?:-[a-z0-9]{3,8})*)`).exec(tag);
-    return m ? m[1] : undefined;
+    const at = tag.indexOf("-u-");
+    if (at < 0) return undefined;
+    const subtags = tag.slice(at + 3).split("-");
+    for (let i = 0; i < subtags.length && subtags[i].length > 1; i++) {
+      if (subtags[i] !== key) continue;
+      const value = [];
+      while (i + 1 < subtags.length && subtags[i + 1].length > 2) value.push(subtags[++i]);
+      return value.join("-");
+    }
+    return undefined;
   };
+  // ECMA-402 ResolveLocale: the resolved locale keeps only the -u- keys its
+  // constructor uses (relevantExtensionKeys), in that order, each with the
+  // value it resolved to ([key, value or undefined to leave it out]).
+  function relevantLocale(tag, keys) {
+    let u = "";
+    for (const [key, value] of keys) if (value !== undefined) u += value === "" || value === "true" ? `-${key}` : `-${key}-${value}`;
+    const base = tag.split("-u-")[0];
+    return u ? `${base}-u${u}` : base;
+  }
+  // A -u-nu- the locale's digits follow (NumberFormat, DateTimeFormat,
+  // RelativeTimeFormat).
+  const nuKept = (tag, nu) => (extension(tag, "nu") === nu ? nu : undefined);
   const SLOT = {};
   for (const n of ["Collator", "NumberFormat", "DateTimeFormat", "PluralRules", "RelativeTimeFormat", "ListFormat", "Segmenter", "DisplayNames", "Locale"]) SLOT[n] = Symbol(n);
   function slot(self, Class) {
@@ -117,6 +139,10 @@ function make(native) {
       const sensitivity = option(options, "sensitivity", ["base", "accent", "case", "variant"], "variant");
       const ignorePunctuation = option(options, "ignorePunctuation", "boolean", false);
       const s = { locale: collation === "default" ? base : `${base}-u-co-${collation}`, usage, sensitivity, ignorePunctuation, collation, numeric, caseFirst };
+      // The -u-kf- and -u-kn- of the tag stay in the resolved locale, as V8
+      // keeps them (even where an option overrides them).
+      const kf = extension(locale, "kf"), kn = extension(locale, "kn");
+      s.resolved = relevantLocale(s.locale, [["co", collation === "default" ? undefined : collation], ["kf", ["upper", "lower", "false"].includes(kf) ? kf : undefined], ["kn", ["", "true", "false"].includes(kn) ? kn : undefined]]);
       define(this, SLOT.Collator, { value: s });
       native.compare(s.locale, s, "", ""); // load now: errors surface at construction
     }
@@ -129,7 +155,7 @@ function make(native) {
     return s.bound || (s.bound = (a, b) => native.compare(s.locale, s, str(a).toWellFormed(), str(b).toWellFormed()));
   });
   method(Collator.prototype, "resolvedOptions", function resolvedOptions() {
-    const { locale, usage, sensitivity, ignorePunctuation, collation, numeric, caseFirst } = slot(this, Collator);
+    const { resolved: locale, usage, sensitivity, ignorePunctuation, collation, numeric, caseFirst } = slot(this, Collator);
     return { locale, usage, sensitivity, ignorePunctuation, collation, numeric, caseFirst };
   });
   tag(Collator.prototype, "Intl.Collator");
@@ -284,6 +310,7 @@ function make(native) {
     const out = {};
     for (const k of ["locale", "numberingSystem", "style", "currency", "currencyDisplay", "currencySign", "unit", "unitDisplay", "minimumIntegerDigits", "minimumFractionDigits", "maximumFractionDigits", "minimumSignificantDigits", "maximumSignificantDigits", "useGrouping", "notation", "compactDisplay", "signDisplay", "roundingIncrement", "roundingMode", "roundingPriority", "trailingZeroDisplay"])
       if (s[k] !== undefined) out[k] = s[k];
+    out.locale = relevantLocale(s.locale, [["nu", nuKept(s.locale, s.numberingSystem)]]);
     return out;
   });
   tag(NumberFormat.prototype, "Intl.NumberFormat");
@@ -310,7 +337,7 @@ function make(native) {
   });
   method(PluralRules.prototype, "resolvedOptions", function resolvedOptions() {
     const s = slot(this, PluralRules);
-    const out = { locale: s.locale, type: s.type };
+    const out = { locale: relevantLocale(s.locale, []), type: s.type };
     for (const k of ["minimumIntegerDigits", "minimumFractionDigits", "maximumFractionDigits", "minimumSignificantDigits", "maximumSignificantDigits"]) if (s[k] !== undefined) out[k] = s[k];
     const cats = ["zero", "one", "two", "few", "many", "other"];
     const found = new Set();
@@ -332,6 +359,7 @@ function make(native) {
     second: [["2-digit", "ss"], ["numeric", "s"]],
     timeZoneName: [["short", "z"], ["long", "zzzz"], ["shortOffset", "O"], ["longOffset", "OOOO"], ["shortGeneric", "v"], ["longGeneric", "vvvv"]],
   };
+  let CALENDARS;
   class DateTimeFormat {
     constructor(locales, options) {
       options = toOptions(options);
@@ -348,6 +376,8 @@ function make(native) {
       if (hour12 !== undefined) hourCycle = hour12 ? native.hourCycle12(locale) : "h23";
       // Without hour12 or hourCycle, a -u-hc- extension (ECMA-402 §11.1.2).
       if (hourCycle === undefined && ["h11", "h12", "h23", "h24"].includes(extension(locale, "hc"))) hourCycle = extension(locale, "hc");
+      // The -u-hc- stays in the resolved locale unless an option changed it.
+      const hcKept = hourCycle !== undefined && extension(locale, "hc") === hourCycle ? hourCycle : undefined;
       const tz = options.timeZone === undefined ? "UTC" : native.timeZone(str(options.timeZone).toWellFormed());
       const s = { locale, calendar: extension(locale, "ca") || "gregory", numberingSystem: numberingSystem(locale), timeZone: tz };
       let skeleton = "";
@@ -374,6 +404,8 @@ function make(native) {
       }
       if (hourCycle && (s.hour || timeStyle)) { s.hourCycle = hourCycle; s.hour12 = hourCycle === "h11" || hourCycle === "h12"; skeleton = skeleton.replace(/j/g, s.hour12 ? "h" : "H"); }
       s.n = { skeleton, dateStyle, timeStyle, hourCycle, timeZone: tz };
+      CALENDARS ??= native.supportedValuesOf("calendar");
+      s.resolved = relevantLocale(locale, [["ca", CALENDARS.includes(extension(locale, "ca")) ? s.calendar : undefined], ["hc", hcKept], ["nu", nuKept(locale, s.numberingSystem)]]);
       for (const k of [...Object.keys(FIELDS), "fractionalSecondDigits"]) if (s[k] !== undefined) s.n[k] = s[k];
       define(this, SLOT.DateTimeFormat, { value: s });
       // Formatting checks that ICU4X writes each field as asked (a
@@ -437,6 +469,7 @@ function make(native) {
     const out = {};
     for (const k of ["locale", "calendar", "numberingSystem", "timeZone", "hourCycle", "hour12", "weekday", "era", "year", "month", "day", "hour", "minute", "second", "fractionalSecondDigits", "timeZoneName", "dateStyle", "timeStyle"])
       if (s[k] !== undefined) out[k] = s[k];
+    out.locale = s.resolved;
     return out;
   });
   tag(DateTimeFormat.prototype, "Intl.DateTimeFormat");
@@ -473,7 +506,7 @@ function make(native) {
   });
   method(RelativeTimeFormat.prototype, "resolvedOptions", function resolvedOptions() {
     const { locale, style, numeric, numberingSystem } = slot(this, RelativeTimeFormat);
-    return { locale, style, numeric, numberingSystem };
+    return { locale: relevantLocale(locale, [["nu", nuKept(locale, numberingSystem)]]), style, numeric, numberingSystem };
   });
   tag(RelativeTimeFormat.prototype, "Intl.RelativeTimeFormat");
 
@@ -514,7 +547,7 @@ function make(native) {
   });
   method(ListFormat.prototype, "resolvedOptions", function resolvedOptions() {
     const { locale, type, style } = slot(this, ListFormat);
-    return { locale, type, style };
+    return { locale: relevantLocale(locale, []), type, style };
   });
   tag(ListFormat.prototype, "Intl.ListFormat");
 
@@ -565,7 +598,7 @@ function make(native) {
   });
   method(Segmenter.prototype, "resolvedOptions", function resolvedOptions() {
     const { locale, granularity } = slot(this, Segmenter);
-    return { locale, granularity };
+    return { locale: relevantLocale(locale, []), granularity };
   });
   tag(Segmenter.prototype, "Intl.Segmenter");
 
@@ -600,7 +633,7 @@ function make(native) {
   });
   method(DisplayNames.prototype, "resolvedOptions", function resolvedOptions() {
     const { locale, style, type, fallback, languageDisplay } = slot(this, DisplayNames);
-    const out = { locale, style, type, fallback };
+    const out = { locale: relevantLocale(locale, []), style, type, fallback };
     if (languageDisplay) out.languageDisplay = languageDisplay;
     return out;
   });
