@@ -40,5 +40,7 @@ for (const l of ["ja", "ja-JP", "en"]) for (const o of [{ hour: "numeric", minut
   const f = new Intl.DateTimeFormat(l, { ...o, hour12: true, timeZone: "UTC" });
   out.push([f.format(midnight + 5 * 60e3), f.format(midnight + 12.5 * 3600e3), f.resolvedOptions().hourCycle].join(" | "));
 }
+// The same in ja's ranges (ICU4X's interval patterns at the h11 cycle).
+out.push(JSON.stringify([{ hour: "numeric", minute: "2-digit" }, { hour: "numeric" }].map((o) => new Intl.DateTimeFormat("ja", { ...o, hour12: true, timeZone: "UTC" })).flatMap((f) => [f.formatRange(midnight, midnight + 3 * 3600e3), f.formatRange(midnight, midnight + 13 * 3600e3)])));
 globalThis.out = out;
 export default () => globalThis.out;
