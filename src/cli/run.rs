@@ -123,14 +123,33 @@ const MAX_DISCOVERED: usize = 256;
 /// Loads `code`; when it imports a relative module (`./util.ts`) that it
 /// lacks and the file is on the disk under `dir` (the main module's
 /// folder), reads it, adds it under the name the import resolves to, and
-/// loads again, as Node.js and Deno find a script's modules. `--module`
-/// names are used as given; at most [`MAX_DISCOVERED`] files are added.
+/// loads again, as Node.js and Deno find a script's modules. A literal
+/// dynamic import (`import("./x.js")`, see [`super::imports`]) is found
+/// the same way before the worker runs. `--module` names are used as
+/// given; at most [`MAX_DISCOVERED`] files are added.
 async fn load_discovering(
     connection: &Connection,
     mut code: WorkerCode,
     dir: &std::path::Path,
 ) -> anyhow::Result<caplet_client::Worker> {
-    for _ in 0..=MAX_DISCOVERED {
+    let mut discovered = 0;
+    let mut scanned = 0;
+    loop {
+        while let Some(module) = code.modules.get(scanned) {
+            scanned += 1;
+            let base = module.name.clone();
+            for specifier in super::imports::dynamic_imports(&base, &module.source) {
+                if let Some(name) = relative_import(&base, &specifier) {
+                    if let Some(found) = from_disk(&code, dir, name)? {
+                        discovered += 1;
+                        if discovered > MAX_DISCOVERED {
+                            anyhow::bail!("module_not_found: the worker imports more than {MAX_DISCOVERED} modules from the disk; name them with --module");
+                        }
+                        code = code.module(found.0, found.1);
+                    }
+                }
+            }
+        }
         let error = match connection.load(&code).await {
             Ok(worker) => return Ok(worker),
             Err(error) => error,
@@ -138,13 +157,40 @@ async fn load_discovering(
         let Some(name) = missing_relative_import(&error) else {
             return Err(hinted(error));
         };
-        let path = dir.join(&name);
-        if code.modules.iter().any(|known| known.name == name) || !path.is_file() {
+        let Some((name, text)) = from_disk(&code, dir, name)? else {
             return Err(hinted(error));
+        };
+        discovered += 1;
+        if discovered > MAX_DISCOVERED {
+            anyhow::bail!("module_not_found: the worker imports more than {MAX_DISCOVERED} modules from the disk; name them with --module");
         }
-        code = code.module(name, super::read_file(&path, "module")?);
+        code = code.module(name, text);
     }
-    anyhow::bail!("module_not_found: the worker imports more than {MAX_DISCOVERED} modules from the disk; name them with --module")
+}
+
+/// The module `name` read from `dir`, unless `code` has it already or
+/// there is no such file.
+fn from_disk(
+    code: &WorkerCode,
+    dir: &std::path::Path,
+    name: String,
+) -> anyhow::Result<Option<(String, String)>> {
+    let path = dir.join(&name);
+    if code.modules.iter().any(|known| known.name == name) || !path.is_file() {
+        return Ok(None);
+    }
+    let text = super::read_file(&path, "module")?;
+    Ok(Some((name, text)))
+}
+
+/// The module name the relative specifier `specifier` (`./x.js`,
+/// `../x.js`) names from the module `base`; `None` for any other
+/// specifier or one that climbs above the main module's folder.
+fn relative_import(base: &str, specifier: &str) -> Option<String> {
+    if !(specifier.starts_with("./") || specifier.starts_with("../")) {
+        return None;
+    }
+    caplet_isolate_host::modules::resolve(base, specifier)
 }
 
 /// The module name a relative import the broker could not find resolves
@@ -160,10 +206,7 @@ fn missing_relative_import(error: &Error) -> Option<String> {
     let specifier = strings.next()?.ok()?;
     let rest = message.get(strings.byte_offset()..)?;
     let base: String = serde_json::from_str(rest.strip_prefix(" imported from ")?).ok()?;
-    if !(specifier.starts_with("./") || specifier.starts_with("../")) {
-        return None;
-    }
-    caplet_isolate_host::modules::resolve(&base, &specifier)
+    relative_import(&base, &specifier)
 }
 
 /// Reads a client token file: one line, `token` or `name:token` (blank lines

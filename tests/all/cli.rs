@@ -199,6 +199,48 @@ fn run_reads_relative_imports_from_the_disk() {
     );
 }
 
+/// A literal dynamic import (`import("./a.js")`, a template literal too) of
+/// a file next to the main module, or in a folder below it, is read from
+/// the disk before the worker runs, as are the imports of what it reads;
+/// a computed one is not (nothing is read at run time), and the worker
+/// sees its modules under `file:///` URLs, never the host's paths.
+#[test]
+fn run_reads_literal_dynamic_imports_from_the_disk() {
+    let (dir, file) = script(
+        "main.ts",
+        "export default async function run(): Promise<object> {\n\
+           const a = await import('./a.js');\n\
+           const b = await import(`./lib/b.js`);\n\
+           let computed = 'found';\n\
+           const name = ['x', 'js'].join('.');\n\
+           try { await import('./' + name); } catch (e) { computed = String(e.message); }\n\
+           return { a: a.a, url: a.url, b: b.b, computed };\n\
+         }\n",
+    );
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+    };
+    write(
+        "a.js",
+        "export const a = 1;\nexport const url = import.meta.url;\n",
+    );
+    write("lib/b.js", "export const b = (await import('./c.ts')).c;\n");
+    write(
+        "lib/c.ts",
+        "import { d } from '../d.js';\nexport const c: string = 'c' + d;\n",
+    );
+    write("d.js", "export const d = 'd';\n");
+    write("x.js", "export const x = 1;\n");
+    let (code, stdout, stderr) = caplet(&["run", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout,
+        "{\"a\":1,\"url\":\"file:///a.js\",\"b\":\"cd\",\"computed\":\"module_not_found: \\\"./x.js\\\" imported from \\\"main.ts\\\"\"}\n"
+    );
+}
+
 /// A global that code written for Node.js or a browser expects and a worker
 /// does not have (fetch without a gateway, process, require) fails as in
 /// Workers, with a last line saying what to do instead; other undefined
