@@ -149,7 +149,9 @@ pub fn set_import_meta<'js>(
     let resolve = rquickjs::Function::new(
         ctx.clone(),
         move |ctx: Ctx<'js>, specifier: rquickjs::Coerced<String>| match resolve_url(
-            &names, &base, &specifier.0,
+            &names,
+            &base,
+            &specifier.0,
         ) {
             Some(url) => Ok(url),
             None => Err(rquickjs::Exception::throw_type(
