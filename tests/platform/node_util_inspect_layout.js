@@ -33,4 +33,5 @@ out.push(
   util.inspect([[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [1, 2, 3]]),
   util.inspect(new Float64Array([1.5, -2, 3.25, 4, 5, 6, 7])),
 );
-export default () => out;
+globalThis.out = out;
+export default () => globalThis.out;
