@@ -13,7 +13,26 @@ use swc_ecma_visit::{Visit, VisitWith};
 /// is a string literal (or a template literal without substitutions), in
 /// source order. A module that does not parse has none: loading it reports
 /// the syntax error.
+///
+/// The parser and the visitor recurse once per level of nesting, so they
+/// run on a thread of their own with a [`SCAN_STACK`] stack (reserved, not
+/// used up front): the caller scans only source the engine compiled, whose
+/// nesting its 1 MiB compiler stack bounds.
 pub fn dynamic_imports(name: &str, text: &str) -> Vec<String> {
+    let (name, text) = (name.to_string(), text.to_string());
+    std::thread::Builder::new()
+        .name("caplet-imports".into())
+        .stack_size(SCAN_STACK)
+        .spawn(move || scan(&name, &text))
+        .ok()
+        .and_then(|scan| scan.join().ok())
+        .unwrap_or_default()
+}
+
+/// The stack of the scanning thread.
+const SCAN_STACK: usize = 256 << 20;
+
+fn scan(name: &str, text: &str) -> Vec<String> {
     let syntax = if name.ends_with(".ts") || name.ends_with(".mts") {
         Syntax::Typescript(TsSyntax::default())
     } else {

@@ -123,35 +123,53 @@ const MAX_DISCOVERED: usize = 256;
 /// Loads `code`; when it imports a relative module (`./util.ts`) that it
 /// lacks and the file is on the disk under `dir` (the main module's
 /// folder), reads it, adds it under the name the import resolves to, and
-/// loads again, as Node.js and Deno find a script's modules. A literal
-/// dynamic import (`import("./x.js")`, see [`super::imports`]) is found
-/// the same way before the worker runs. `--module` names are used as
-/// given; at most [`MAX_DISCOVERED`] files are added.
+/// loads again, as Node.js and Deno find a script's modules. Once the
+/// modules load, their literal dynamic imports (`import("./x.js")`, see
+/// [`super::imports`]) are found the same way and the worker is loaded
+/// again with them (a loaded worker has done no I/O and printed nothing:
+/// the first is just released). `--module` names are used as given; at
+/// most [`MAX_DISCOVERED`] files are added.
 async fn load_discovering(
     connection: &Connection,
     mut code: WorkerCode,
     dir: &std::path::Path,
 ) -> anyhow::Result<caplet_client::Worker> {
+    let too_many = || {
+        anyhow::anyhow!("module_not_found: the worker imports more than {MAX_DISCOVERED} modules from the disk; name them with --module")
+    };
     let mut discovered = 0;
     let mut scanned = 0;
     loop {
-        while let Some(module) = code.modules.get(scanned) {
-            scanned += 1;
-            let base = module.name.clone();
-            for specifier in super::imports::dynamic_imports(&base, &module.source) {
-                if let Some(name) = relative_import(&base, &specifier) {
-                    if let Some(found) = from_disk(&code, dir, name)? {
-                        discovered += 1;
-                        if discovered > MAX_DISCOVERED {
-                            anyhow::bail!("module_not_found: the worker imports more than {MAX_DISCOVERED} modules from the disk; name them with --module");
+        let error = match connection.load(&code).await {
+            Ok(worker) => {
+                // Only modules the engine compiled are scanned: their
+                // nesting is within its stack limit.
+                let mut found = Vec::new();
+                while let Some(module) = code.modules.get(scanned) {
+                    scanned += 1;
+                    let base = module.name.clone();
+                    for specifier in super::imports::dynamic_imports(&base, &module.source) {
+                        if let Some(name) = relative_import(&base, &specifier) {
+                            found.push(name);
                         }
-                        code = code.module(found.0, found.1);
                     }
                 }
+                let mut added = false;
+                for name in found {
+                    if let Some((name, text)) = from_disk(&code, dir, name)? {
+                        discovered += 1;
+                        if discovered > MAX_DISCOVERED {
+                            return Err(too_many());
+                        }
+                        code = code.module(name, text);
+                        added = true;
+                    }
+                }
+                if !added {
+                    return Ok(worker);
+                }
+                continue;
             }
-        }
-        let error = match connection.load(&code).await {
-            Ok(worker) => return Ok(worker),
             Err(error) => error,
         };
         let Some(name) = missing_relative_import(&error) else {
@@ -162,7 +180,7 @@ async fn load_discovering(
         };
         discovered += 1;
         if discovered > MAX_DISCOVERED {
-            anyhow::bail!("module_not_found: the worker imports more than {MAX_DISCOVERED} modules from the disk; name them with --module");
+            return Err(too_many());
         }
         code = code.module(name, text);
     }

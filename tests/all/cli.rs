@@ -389,6 +389,35 @@ fn deeply_nested_source_under_a_small_stack_is_a_syntax_error() {
     assert!(!stderr.contains("restarting"), "{stderr}");
 }
 
+/// Finding the literal dynamic imports of source nested as deep as the
+/// engine compiles does not overflow `caplet run`'s own small stack (its
+/// parser runs on a thread with a stack of its own, after the engine
+/// bounded the nesting).
+#[test]
+fn dynamic_imports_of_deeply_nested_source_under_a_small_stack() {
+    let source = format!(
+        "export default async () => {{\n\
+           const n = {}1;\n\
+           return {{ n, x: (await import('./x.js')).x }};\n\
+         }}\n",
+        "!".repeat(4000)
+    );
+    let (dir, file) = script("deep.js", &source);
+    std::fs::write(dir.path().join("x.js"), "export const x = 1;\n").unwrap();
+    let out = std::process::Command::new("sh")
+        .args(["-c", r#"ulimit -s 1024 && exec "$0" run "$1""#])
+        .arg(support::caplet_bin())
+        .arg(&file)
+        .output()
+        .expect("run caplet under sh");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "{\"n\":true,\"x\":1}\n"
+    );
+}
+
 #[test]
 fn run_reports_a_missing_file_in_one_line() {
     let (code, _, stderr) = caplet(&["run", "/nonexistent/agent.js"]);
