@@ -135,16 +135,27 @@ fn resolve_url(names: &HashMap<String, Rc<[u8]>>, base: &str, specifier: &str) -
 }
 
 /// Gives the worker's module `name`, just loaded, its `import.meta`: `url`
-/// ([`module_url`]) and `resolve` (see [`resolve_url`]; a `TypeError` when
-/// the specifier resolves to nothing).
+/// ([`module_url`]), `resolve` (see [`resolve_url`]; a `TypeError` when
+/// the specifier resolves to nothing), and as in Deno and Node.js `main`
+/// (whether it is the worker's main module) and the `filename` and
+/// `dirname` of its URL's path (`/lib/a.js`, `/lib`).
 pub fn set_import_meta<'js>(
     ctx: &Ctx<'js>,
     module: &Module<'js, Declared>,
     name: &str,
     names: &Bytecode,
+    main: bool,
 ) -> rquickjs::Result<()> {
     let meta = module.meta()?;
     meta.set("url", module_url(name))?;
+    meta.set("main", main)?;
+    let filename = format!("/{}", name.trim_start_matches('/'));
+    let dirname = match filename.rsplit_once('/') {
+        Some(("", _)) | None => "/",
+        Some((dir, _)) => dir,
+    };
+    meta.set("dirname", dirname)?;
+    meta.set("filename", filename.as_str())?;
     let (base, names) = (name.to_string(), names.clone());
     let resolve = rquickjs::Function::new(
         ctx.clone(),
@@ -309,7 +320,7 @@ impl Loader for BytecodeLoader {
         }
         if let Some(bytes) = self.bytecode.get(name) {
             let module = load_bytecode(ctx, bytes)?;
-            set_import_meta(ctx, &module, name, &self.bytecode)?;
+            set_import_meta(ctx, &module, name, &self.bytecode, false)?;
             return Ok(module);
         }
         if let Some(native) = node::declare_native(ctx, name) {

@@ -66,7 +66,7 @@ impl JsWorker {
                 .map_err(|e| Error::Engine(e.to_string()))?;
             let declared = modules::load_bytecode(ctx, &main_bytes)
                 .and_then(|module| {
-                    modules::set_import_meta(ctx, &module, main, &modules)?;
+                    modules::set_import_meta(ctx, &module, main, &modules, true)?;
                     Ok(module)
                 })
                 .catch(ctx);

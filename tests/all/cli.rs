@@ -224,7 +224,7 @@ fn run_reads_literal_dynamic_imports_from_the_disk() {
     };
     write(
         "a.js",
-        "export const a = 1;\nexport const url = import.meta.url;\n",
+        "export const a = 1;\nexport const url = [import.meta.url, import.meta.main];\n",
     );
     write("lib/b.js", "export const b = (await import('./c.ts')).c;\n");
     write(
@@ -237,7 +237,7 @@ fn run_reads_literal_dynamic_imports_from_the_disk() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(
         stdout,
-        "{\"a\":1,\"url\":\"file:///a.js\",\"b\":\"cd\",\"computed\":\"module_not_found: \\\"./x.js\\\" imported from \\\"main.ts\\\"\"}\n"
+        "{\"a\":1,\"url\":[\"file:///a.js\",false],\"b\":\"cd\",\"computed\":\"module_not_found: \\\"./x.js\\\" imported from \\\"main.ts\\\"\"}\n"
     );
 }
 
