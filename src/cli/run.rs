@@ -355,8 +355,14 @@ fn hinted(error: Error) -> anyhow::Error {
 }
 
 /// What to do about a global a worker does not have, for the exceptions
-/// code written for Node.js or a browser runs into first.
+/// code written for Node.js or a browser runs into first, and about a
+/// relative module a computed `import()` did not find.
 fn hint(message: &str) -> Option<&'static str> {
+    if let Some(missing) = message.strip_prefix("ReferenceError: module_not_found: \"") {
+        if missing.starts_with("./") || missing.starts_with("../") {
+            return Some("caplet run sends the modules a script imports by a literal name; name one an import() computes with --module NAME=FILE");
+        }
+    }
     let name = message
         .strip_prefix("ReferenceError: ")?
         .strip_suffix(" is not defined")?;

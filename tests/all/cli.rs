@@ -239,6 +239,22 @@ fn run_reads_literal_dynamic_imports_from_the_disk() {
         stdout,
         "{\"a\":1,\"url\":[\"file:///a.js\",false],\"b\":\"cd\",\"computed\":\"module_not_found: \\\"./x.js\\\" imported from \\\"main.ts\\\"\"}\n"
     );
+    // Uncaught, the computed import's failure says what to do.
+    write(
+        "computed.js",
+        "export default async () => (await import('./' + ['x', 'js'].join('.'))).x;\n",
+    );
+    let computed = dir.path().join("computed.js");
+    let (code, _, stderr) = caplet(&["run", computed.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.starts_with("error: exception: ReferenceError: module_not_found: \"./x.js\" imported from \"computed.js\""),
+        "{stderr}"
+    );
+    assert!(
+        stderr.trim_end().ends_with("hint: caplet run sends the modules a script imports by a literal name; name one an import() computes with --module NAME=FILE"),
+        "{stderr}"
+    );
 }
 
 /// A global that code written for Node.js or a browser expects and a worker
