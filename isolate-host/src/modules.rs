@@ -103,7 +103,8 @@ pub fn module_url(name: &str) -> String {
 /// `lib/a.js`), so that `import(new URL("./a.js", import.meta.url).href)`
 /// imports what `import("./a.js")` does.
 fn url_module_name(specifier: &str) -> Option<String> {
-    if !specifier.starts_with("file:") {
+    // No module name starts so (empty segments), so none is shadowed.
+    if !specifier.starts_with("file:///") {
         return None;
     }
     let url = url::Url::parse(specifier).ok()?;
@@ -577,6 +578,31 @@ mod tests {
         assert_eq!(resolve("lib/a.js", "c.js").as_deref(), Some("c.js"));
         assert_eq!(resolve("lib/a.js", "/x/y.js").as_deref(), Some("x/y.js"));
         assert_eq!(resolve("main.js", "../escape.js"), None);
+    }
+
+    #[test]
+    fn module_urls_say_nothing_of_the_host() {
+        assert_eq!(module_url("main.js"), "file:///main.js");
+        assert_eq!(module_url("lib/a b.js"), "file:///lib/a%20b.js");
+        assert_eq!(module_url("/rooted.js"), "file:///rooted.js");
+        assert_eq!(
+            url_module_name("file:///lib/a%20b.js").as_deref(),
+            Some("lib/a b.js")
+        );
+        // Only file:/// URLs without a host, query or fragment name modules;
+        // a module may be named "file:a.js" and is not shadowed.
+        assert_eq!(url_module_name("file:a.js"), None);
+        assert_eq!(url_module_name("file://host/a.js"), None);
+        assert_eq!(url_module_name("file:///a.js?x"), None);
+        assert_eq!(url_module_name("https://example.com/a.js"), None);
+        let names: HashMap<String, Rc<[u8]>> = [("util.js".to_string(), Rc::from(&[][..]))].into();
+        let resolve = |specifier| resolve_url(&names, "lib/a.js", specifier);
+        assert_eq!(resolve("./b.js").as_deref(), Some("file:///lib/b.js"));
+        assert_eq!(resolve("../../../c.js").as_deref(), Some("file:///c.js"));
+        assert_eq!(resolve("util.js").as_deref(), Some("file:///util.js"));
+        assert_eq!(resolve("fs").as_deref(), None);
+        assert_eq!(resolve("path").as_deref(), Some("node:path"));
+        assert_eq!(resolve("nowhere").as_deref(), None);
     }
 
     #[test]
