@@ -90,6 +90,96 @@ pub fn resolve(base: &str, specifier: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
+/// The URL a worker's module `name` has as `import.meta.url`: `file:///`
+/// followed by the name, as Cloudflare Workers give a bundled module. It
+/// says nothing about the host: module names are the worker's own.
+pub fn module_url(name: &str) -> String {
+    let mut url = url::Url::parse("file:///").expect("file:/// is a URL");
+    url.set_path(name);
+    url.into()
+}
+
+/// The module name a `file:` URL specifier names (`file:///lib/a.js` is
+/// `lib/a.js`), so that `import(new URL("./a.js", import.meta.url).href)`
+/// imports what `import("./a.js")` does.
+fn url_module_name(specifier: &str) -> Option<String> {
+    // No module name starts so (empty segments), so none is shadowed.
+    if !specifier.starts_with("file:///") {
+        return None;
+    }
+    let url = url::Url::parse(specifier).ok()?;
+    if url.host().is_some() || url.query().is_some() || url.fragment().is_some() {
+        return None;
+    }
+    let path = url.to_file_path().ok()?;
+    Some(path.to_str()?.trim_start_matches('/').to_string())
+}
+
+/// What `import.meta.resolve(specifier)` gives in the module `base`, as
+/// HTML's "resolve a module specifier" without an import map: a relative
+/// specifier (`./`, `../`, `/`) joined to the module's URL, an absolute
+/// URL as it is, and a bare name the URL of the worker's module of that
+/// name or else the `node:` built-in it names; `None` when nothing fits.
+fn resolve_url(names: &HashMap<String, Rc<[u8]>>, base: &str, specifier: &str) -> Option<String> {
+    let relative = ["./", "../", "/"].iter().any(|p| specifier.starts_with(p));
+    if relative {
+        let base = url::Url::parse(&module_url(base)).ok()?;
+        return base.join(specifier).ok().map(Into::into);
+    }
+    if let Ok(url) = url::Url::parse(specifier) {
+        return Some(url.into());
+    }
+    if names.contains_key(specifier) {
+        return Some(module_url(specifier));
+    }
+    node::builtin(specifier).map(str::to_string)
+}
+
+/// Gives the worker's module `name`, just loaded, its `import.meta`: `url`
+/// ([`module_url`]), `resolve` (see [`resolve_url`]; a `TypeError` when
+/// the specifier resolves to nothing), and as in Deno and Node.js `main`
+/// (whether it is the worker's main module) and the `filename` and
+/// `dirname` of its URL's path (`/lib/a.js`, `/lib`).
+pub fn set_import_meta<'js>(
+    ctx: &Ctx<'js>,
+    module: &Module<'js, Declared>,
+    name: &str,
+    names: &Bytecode,
+    main: bool,
+) -> rquickjs::Result<()> {
+    let meta = module.meta()?;
+    meta.set("url", module_url(name))?;
+    meta.set("main", main)?;
+    let filename = format!("/{}", name.trim_start_matches('/'));
+    let dirname = match filename.rsplit_once('/') {
+        Some(("", _)) | None => "/",
+        Some((dir, _)) => dir,
+    };
+    meta.set("dirname", dirname)?;
+    meta.set("filename", filename.as_str())?;
+    let (base, names) = (name.to_string(), names.clone());
+    let resolve = rquickjs::Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>, specifier: rquickjs::Coerced<String>| match resolve_url(
+            &names,
+            &base,
+            &specifier.0,
+        ) {
+            Some(url) => Ok(url),
+            None => Err(rquickjs::Exception::throw_type(
+                &ctx,
+                &format!(
+                    "cannot resolve module specifier {:?} from {:?}",
+                    specifier.0, base
+                ),
+            )),
+        },
+    )?
+    .with_name("resolve")?;
+    meta.set("resolve", resolve)?;
+    Ok(())
+}
+
 /// The resolver shared by the compiler and by worker runtimes: only the
 /// worker's own module names resolve, and from a platform module only the
 /// platform's.
@@ -110,7 +200,11 @@ impl Resolver for WorkerResolver {
             .platform
             .as_ref()
             .filter(|_| base.starts_with(PLATFORM_PREFIX));
-        match (resolve(base, name), platform) {
+        let found = match url_module_name(name) {
+            Some(named) => Some(named),
+            None => resolve(base, name),
+        };
+        match (found, platform) {
             (Some(found), Some(platform)) if platform.contains_key(&found) => Ok(found),
             (Some(found), None) if self.names.borrow().contains(&found) => Ok(found),
             (_, None) if node::native_import(base, name).is_some() => Ok(name.to_string()),
@@ -226,7 +320,9 @@ impl Loader for BytecodeLoader {
             return load_bytecode(ctx, bytes);
         }
         if let Some(bytes) = self.bytecode.get(name) {
-            return load_bytecode(ctx, bytes);
+            let module = load_bytecode(ctx, bytes)?;
+            set_import_meta(ctx, &module, name, &self.bytecode, false)?;
+            return Ok(module);
         }
         if let Some(native) = node::declare_native(ctx, name) {
             return native;
@@ -482,6 +578,31 @@ mod tests {
         assert_eq!(resolve("lib/a.js", "c.js").as_deref(), Some("c.js"));
         assert_eq!(resolve("lib/a.js", "/x/y.js").as_deref(), Some("x/y.js"));
         assert_eq!(resolve("main.js", "../escape.js"), None);
+    }
+
+    #[test]
+    fn module_urls_say_nothing_of_the_host() {
+        assert_eq!(module_url("main.js"), "file:///main.js");
+        assert_eq!(module_url("lib/a b.js"), "file:///lib/a%20b.js");
+        assert_eq!(module_url("/rooted.js"), "file:///rooted.js");
+        assert_eq!(
+            url_module_name("file:///lib/a%20b.js").as_deref(),
+            Some("lib/a b.js")
+        );
+        // Only file:/// URLs without a host, query or fragment name modules;
+        // a module may be named "file:a.js" and is not shadowed.
+        assert_eq!(url_module_name("file:a.js"), None);
+        assert_eq!(url_module_name("file://host/a.js"), None);
+        assert_eq!(url_module_name("file:///a.js?x"), None);
+        assert_eq!(url_module_name("https://example.com/a.js"), None);
+        let names: HashMap<String, Rc<[u8]>> = [("util.js".to_string(), Rc::from(&[][..]))].into();
+        let resolve = |specifier| resolve_url(&names, "lib/a.js", specifier);
+        assert_eq!(resolve("./b.js").as_deref(), Some("file:///lib/b.js"));
+        assert_eq!(resolve("../../../c.js").as_deref(), Some("file:///c.js"));
+        assert_eq!(resolve("util.js").as_deref(), Some("file:///util.js"));
+        assert_eq!(resolve("fs").as_deref(), None);
+        assert_eq!(resolve("path").as_deref(), Some("node:path"));
+        assert_eq!(resolve("nowhere").as_deref(), None);
     }
 
     #[test]

@@ -46,6 +46,7 @@ impl JsWorker {
         let main_bytes = bytecode.get(main).cloned().ok_or_else(|| {
             Error::BadCode(format!("main module {main:?} is not among the modules"))
         })?;
+        let modules = bytecode.clone();
         let isolate = Isolate::new(&limits.engine, bytecode)?;
         let core = Rc::new(Core::new(isolate, limits));
         let caps = Caps::new(Rc::downgrade(&core), schema, bindings);
@@ -63,7 +64,12 @@ impl JsWorker {
             });
             crate::platform::timers::attach(ctx, core.tasks(), limits.pending_timers, over)
                 .map_err(|e| Error::Engine(e.to_string()))?;
-            let declared = modules::load_bytecode(ctx, &main_bytes).catch(ctx);
+            let declared = modules::load_bytecode(ctx, &main_bytes)
+                .and_then(|module| {
+                    modules::set_import_meta(ctx, &module, main, &modules, true)?;
+                    Ok(module)
+                })
+                .catch(ctx);
             let declared = declared.map_err(|e| evaluation_error(ctx, e))?;
             let (module, promise) = declared
                 .eval()

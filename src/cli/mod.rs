@@ -7,6 +7,7 @@
 //! `caplet serve` and `caplet isolate-host`.
 
 mod audit;
+mod imports;
 mod mcp;
 mod metrics;
 mod run;

@@ -123,28 +123,92 @@ const MAX_DISCOVERED: usize = 256;
 /// Loads `code`; when it imports a relative module (`./util.ts`) that it
 /// lacks and the file is on the disk under `dir` (the main module's
 /// folder), reads it, adds it under the name the import resolves to, and
-/// loads again, as Node.js and Deno find a script's modules. `--module`
-/// names are used as given; at most [`MAX_DISCOVERED`] files are added.
+/// loads again, as Node.js and Deno find a script's modules. Once the
+/// modules load, their literal dynamic imports (`import("./x.js")`, see
+/// [`super::imports`]) are found the same way and the worker is loaded
+/// again with them (a loaded worker has done no I/O and printed nothing:
+/// the first is just released). `--module` names are used as given; at
+/// most [`MAX_DISCOVERED`] files are added.
 async fn load_discovering(
     connection: &Connection,
     mut code: WorkerCode,
     dir: &std::path::Path,
 ) -> anyhow::Result<caplet_client::Worker> {
-    for _ in 0..=MAX_DISCOVERED {
+    let too_many = || {
+        anyhow::anyhow!("module_not_found: the worker imports more than {MAX_DISCOVERED} modules from the disk; name them with --module")
+    };
+    let mut discovered = 0;
+    let mut scanned = 0;
+    loop {
         let error = match connection.load(&code).await {
-            Ok(worker) => return Ok(worker),
+            Ok(worker) => {
+                // Only modules the engine compiled are scanned: their
+                // nesting is within its stack limit.
+                let mut found = Vec::new();
+                while let Some(module) = code.modules.get(scanned) {
+                    scanned += 1;
+                    let base = module.name.clone();
+                    for specifier in super::imports::dynamic_imports(&base, &module.source) {
+                        if let Some(name) = relative_import(&base, &specifier) {
+                            found.push(name);
+                        }
+                    }
+                }
+                let mut added = false;
+                for name in found {
+                    if let Some((name, text)) = from_disk(&code, dir, name)? {
+                        discovered += 1;
+                        if discovered > MAX_DISCOVERED {
+                            return Err(too_many());
+                        }
+                        code = code.module(name, text);
+                        added = true;
+                    }
+                }
+                if !added {
+                    return Ok(worker);
+                }
+                continue;
+            }
             Err(error) => error,
         };
         let Some(name) = missing_relative_import(&error) else {
             return Err(hinted(error));
         };
-        let path = dir.join(&name);
-        if code.modules.iter().any(|known| known.name == name) || !path.is_file() {
+        let Some((name, text)) = from_disk(&code, dir, name)? else {
             return Err(hinted(error));
+        };
+        discovered += 1;
+        if discovered > MAX_DISCOVERED {
+            return Err(too_many());
         }
-        code = code.module(name, super::read_file(&path, "module")?);
+        code = code.module(name, text);
     }
-    anyhow::bail!("module_not_found: the worker imports more than {MAX_DISCOVERED} modules from the disk; name them with --module")
+}
+
+/// The module `name` read from `dir`, unless `code` has it already or
+/// there is no such file.
+fn from_disk(
+    code: &WorkerCode,
+    dir: &std::path::Path,
+    name: String,
+) -> anyhow::Result<Option<(String, String)>> {
+    let path = dir.join(&name);
+    if code.modules.iter().any(|known| known.name == name) || !path.is_file() {
+        return Ok(None);
+    }
+    let text = super::read_file(&path, "module")?;
+    Ok(Some((name, text)))
+}
+
+/// The module name the relative specifier `specifier` (`./x.js`,
+/// `../x.js`) names from the module `base`; `None` for any other
+/// specifier or one that climbs above the main module's folder.
+fn relative_import(base: &str, specifier: &str) -> Option<String> {
+    if !(specifier.starts_with("./") || specifier.starts_with("../")) {
+        return None;
+    }
+    caplet_isolate_host::modules::resolve(base, specifier)
 }
 
 /// The module name a relative import the broker could not find resolves
@@ -160,10 +224,7 @@ fn missing_relative_import(error: &Error) -> Option<String> {
     let specifier = strings.next()?.ok()?;
     let rest = message.get(strings.byte_offset()..)?;
     let base: String = serde_json::from_str(rest.strip_prefix(" imported from ")?).ok()?;
-    if !(specifier.starts_with("./") || specifier.starts_with("../")) {
-        return None;
-    }
-    caplet_isolate_host::modules::resolve(&base, &specifier)
+    relative_import(&base, &specifier)
 }
 
 /// Reads a client token file: one line, `token` or `name:token` (blank lines
@@ -294,8 +355,14 @@ fn hinted(error: Error) -> anyhow::Error {
 }
 
 /// What to do about a global a worker does not have, for the exceptions
-/// code written for Node.js or a browser runs into first.
+/// code written for Node.js or a browser runs into first, and about a
+/// relative module a computed `import()` did not find.
 fn hint(message: &str) -> Option<&'static str> {
+    if let Some(missing) = message.strip_prefix("ReferenceError: module_not_found: \"") {
+        if missing.starts_with("./") || missing.starts_with("../") {
+            return Some("caplet run sends the modules a script imports by a literal name; name one an import() computes with --module NAME=FILE");
+        }
+    }
     let name = message
         .strip_prefix("ReferenceError: ")?
         .strip_suffix(" is not defined")?;

@@ -199,6 +199,64 @@ fn run_reads_relative_imports_from_the_disk() {
     );
 }
 
+/// A literal dynamic import (`import("./a.js")`, a template literal too) of
+/// a file next to the main module, or in a folder below it, is read from
+/// the disk before the worker runs, as are the imports of what it reads;
+/// a computed one is not (nothing is read at run time), and the worker
+/// sees its modules under `file:///` URLs, never the host's paths.
+#[test]
+fn run_reads_literal_dynamic_imports_from_the_disk() {
+    let (dir, file) = script(
+        "main.ts",
+        "export default async function run(): Promise<object> {\n\
+           const a = await import('./a.js');\n\
+           const b = await import(`./lib/b.js`);\n\
+           let computed = 'found';\n\
+           const name = ['x', 'js'].join('.');\n\
+           try { await import('./' + name); } catch (e) { computed = String(e.message); }\n\
+           return { a: a.a, url: a.url, b: b.b, computed };\n\
+         }\n",
+    );
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+    };
+    write(
+        "a.js",
+        "export const a = 1;\nexport const url = [import.meta.url, import.meta.main];\n",
+    );
+    write("lib/b.js", "export const b = (await import('./c.ts')).c;\n");
+    write(
+        "lib/c.ts",
+        "import { d } from '../d.js';\nexport const c: string = 'c' + d;\n",
+    );
+    write("d.js", "export const d = 'd';\n");
+    write("x.js", "export const x = 1;\n");
+    let (code, stdout, stderr) = caplet(&["run", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout,
+        "{\"a\":1,\"url\":[\"file:///a.js\",false],\"b\":\"cd\",\"computed\":\"module_not_found: \\\"./x.js\\\" imported from \\\"main.ts\\\"\"}\n"
+    );
+    // Uncaught, the computed import's failure says what to do.
+    write(
+        "computed.js",
+        "export default async () => (await import('./' + ['x', 'js'].join('.'))).x;\n",
+    );
+    let computed = dir.path().join("computed.js");
+    let (code, _, stderr) = caplet(&["run", computed.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.starts_with("error: exception: ReferenceError: module_not_found: \"./x.js\" imported from \"computed.js\""),
+        "{stderr}"
+    );
+    assert!(
+        stderr.trim_end().ends_with("hint: caplet run sends the modules a script imports by a literal name; name one an import() computes with --module NAME=FILE"),
+        "{stderr}"
+    );
+}
+
 /// A global that code written for Node.js or a browser expects and a worker
 /// does not have (fetch without a gateway, process, require) fails as in
 /// Workers, with a last line saying what to do instead; other undefined
@@ -345,6 +403,35 @@ fn deeply_nested_source_under_a_small_stack_is_a_syntax_error() {
         "{stderr}"
     );
     assert!(!stderr.contains("restarting"), "{stderr}");
+}
+
+/// Finding the literal dynamic imports of source nested as deep as the
+/// engine compiles does not overflow `caplet run`'s own small stack (its
+/// parser runs on a thread with a stack of its own, after the engine
+/// bounded the nesting).
+#[test]
+fn dynamic_imports_of_deeply_nested_source_under_a_small_stack() {
+    let source = format!(
+        "export default async () => {{\n\
+           const n = {}1;\n\
+           return {{ n, x: (await import('./x.js')).x }};\n\
+         }}\n",
+        "!".repeat(4000)
+    );
+    let (dir, file) = script("deep.js", &source);
+    std::fs::write(dir.path().join("x.js"), "export const x = 1;\n").unwrap();
+    let out = std::process::Command::new("sh")
+        .args(["-c", r#"ulimit -s 1024 && exec "$0" run "$1""#])
+        .arg(support::caplet_bin())
+        .arg(&file)
+        .output()
+        .expect("run caplet under sh");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "{\"n\":true,\"x\":1}\n"
+    );
 }
 
 #[test]

@@ -52,6 +52,7 @@ fn natives<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
     native.set("coder", Function::new(ctx.clone(), coder)?)?;
     native.set("push", Function::new(ctx.clone(), push)?)?;
     native.set("finish", Function::new(ctx.clone(), finish)?)?;
+    native.set("rethrow", Function::new(ctx.clone(), rethrow)?)?;
     Ok(native)
 }
 
@@ -79,8 +80,9 @@ enum Kind {
     RawDecode(DeflateDecoder<Sink>),
 }
 
-/// A compression or decompression in progress; `None` once finished.
-pub struct Coder(Option<Kind>);
+/// A compression or decompression in progress (`None` once finished), and
+/// the error to throw once the output made before it is enqueued.
+pub struct Coder(Option<Kind>, Option<String>);
 
 impl<'js> Trace<'js> for Coder {
     fn trace<'a>(&self, _tracer: Tracer<'a, 'js>) {}
@@ -173,7 +175,7 @@ fn coder<'js>(
             ),
         ));
     };
-    Class::instance(ctx, Coder(Some(kind)))
+    Class::instance(ctx, Coder(Some(kind), None))
 }
 
 /// Appends `made` to `out` as one more chunk, on the JS heap.
@@ -184,21 +186,35 @@ fn append<'js>(ctx: &Ctx<'js>, out: &Array<'js>, made: &[u8]) -> rquickjs::Resul
     Ok(())
 }
 
-fn coding_error(ctx: &Ctx<'_>, decompress: bool, e: &std::io::Error) -> rquickjs::Error {
+fn coding_message(decompress: bool, e: &std::io::Error) -> String {
     let what = if decompress { "decompress" } else { "compress" };
     let message = match e.kind() {
         std::io::ErrorKind::WriteZero => "the compressed data goes on after its end".to_string(),
         std::io::ErrorKind::UnexpectedEof => "the compressed data ends early".to_string(),
         _ => e.to_string(),
     };
-    Exception::throw_type(ctx, &format!("could not {what}: {message}"))
+    format!("could not {what}: {message}")
+}
+
+fn coding_error(ctx: &Ctx<'_>, decompress: bool, e: &std::io::Error) -> rquickjs::Error {
+    Exception::throw_type(ctx, &coding_message(decompress, e))
+}
+
+/// Input after the end of the compressed data (junk, or a second gzip
+/// member): the Compression Standard enqueues what the data before it
+/// made, then throws ("decompress and enqueue a chunk", step 5).
+fn after_end(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::WriteZero
 }
 
 fn finished_error(ctx: &Ctx<'_>) -> rquickjs::Error {
     Exception::throw_type(ctx, "the stream is already finished")
 }
 
-/// `push(coder, bytes)`: the chunks that `bytes` produced. The coder is
+/// `push(coder, bytes)`: the chunks that `bytes` produced. Input after the
+/// end of the compressed data leaves its error for [`rethrow`], to be
+/// thrown once these chunks are enqueued; other errors throw at once. The
+/// coder is
 /// borrowed only while Rust codes a slice, never while JS objects are made
 /// (which can run a worker's setters, and through them this coder again).
 fn push<'js>(
@@ -223,15 +239,31 @@ fn push<'js>(
             (written, made, decompress)
         };
         append(&ctx, &out, &made)?;
-        if let Err(e) = written {
-            return Err(coding_error(&ctx, decompress, &e));
+        match written {
+            Ok(()) => {}
+            Err(e) if after_end(&e) => {
+                coder.try_borrow_mut()?.1 = Some(coding_message(decompress, &e));
+                return Ok(out);
+            }
+            Err(e) => return Err(coding_error(&ctx, decompress, &e)),
         }
     }
     Ok(out)
 }
 
-/// `finish(coder)`: the last chunks; a `TypeError` when compressed input
-/// ended early.
+/// `rethrow(coder)`: throws the `TypeError` a step left after its output
+/// (see [`push`], [`finish`]), once.
+fn rethrow(ctx: Ctx<'_>, coder: Class<'_, Coder>) -> rquickjs::Result<()> {
+    match coder.try_borrow_mut()?.1.take() {
+        Some(message) => Err(Exception::throw_type(&ctx, &message)),
+        None => Ok(()),
+    }
+}
+
+/// `finish(coder)`: the last chunks. When the compressed input ended early
+/// (or its trailer is wrong) the error is left for [`rethrow`], after the
+/// output made so far, as the standard's "decompress flush and enqueue"
+/// does.
 fn finish<'js>(ctx: Ctx<'js>, coder: Class<'js, Coder>) -> rquickjs::Result<Array<'js>> {
     let out = Array::new(ctx.clone())?;
     let Some(mut kind) = coder.try_borrow_mut()?.0.take() else {
@@ -241,7 +273,7 @@ fn finish<'js>(ctx: Ctx<'js>, coder: Class<'js, Coder>) -> rquickjs::Result<Arra
     let finished = kind.try_finish();
     append(&ctx, &out, &kind.sink().0)?;
     if let Err(e) = finished {
-        return Err(coding_error(&ctx, decompress, &e));
+        coder.try_borrow_mut()?.1 = Some(coding_message(decompress, &e));
     }
     Ok(out)
 }
@@ -259,8 +291,8 @@ mod tests {
             run(&ctx, &format!(
                 "const code = (format, decompress, chunks) => {{\
                    const c = native.coder(format, decompress); const out = [];\
-                   for (const chunk of chunks) out.push(...native.push(c, chunk));\
-                   out.push(...native.finish(c));\
+                   for (const chunk of chunks) {{ out.push(...native.push(c, chunk)); native.rethrow(c); }}\
+                   out.push(...native.finish(c)); native.rethrow(c);\
                    const all = new Uint8Array(out.reduce((n, b) => n + b.length, 0));\
                    let at = 0; for (const b of out) {{ all.set(b, at); at += b.length; }} return all; }};\
                  const bytes = (s) => new Uint8Array([...s].map((c) => c.charCodeAt(0)));\

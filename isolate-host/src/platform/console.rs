@@ -1,7 +1,8 @@
 //! `console` (WHATWG Console Standard): the five native log methods of
 //! `crate::console` wrapped by `js/console.js` (grouping, counters, timers
 //! on the frozen clock, assert, table, dir, trace), built when a worker
-//! first touches `console`.
+//! first touches `console`; a promise prints with its state, read by
+//! `node_util`'s native.
 
 use rquickjs::Function;
 
@@ -19,6 +20,7 @@ pub const GLOBALS: &[LazyGlobal] = &[LazyGlobal {
             natives[2].clone(),
             natives[3].clone(),
             natives[4].clone(),
+            Function::new(ctx.clone(), super::node_util::promise_state)?,
         ))
     },
 }];

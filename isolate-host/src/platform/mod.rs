@@ -40,6 +40,7 @@ mod multipart;
 mod native;
 pub mod node;
 mod node_crypto;
+mod node_util;
 mod streams;
 pub mod timers;
 pub mod url;

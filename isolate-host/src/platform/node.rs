@@ -7,7 +7,8 @@
 //! The modules are JavaScript (`js/node/*.js`), compiled once per host and
 //! shared by every worker that imports them; a worker that imports none
 //! pays nothing. `node:crypto` also imports the native module
-//! `caplet:crypto-native` (see `crypto.rs`), which only `node:` modules can.
+//! `caplet:crypto-native` (see `node_crypto.rs`) and `node:util`
+//! `caplet:util-native` (`node_util.rs`), which only `node:` modules can.
 
 /// The modules a worker can import: canonical name and source.
 pub const MODULES: &[(&str, &str)] = &[
@@ -113,8 +114,15 @@ const REFUSED: &[(&str, &str)] = &[
 /// Whether module `base` may import `specifier`, a host-only native module
 /// (only the `node:` modules may).
 pub fn native_import(base: &str, specifier: &str) -> Option<&'static str> {
-    (base.starts_with("node:") && specifier == crate::platform::node_crypto::MODULE)
-        .then_some(crate::platform::node_crypto::MODULE)
+    if !base.starts_with("node:") {
+        return None;
+    }
+    [
+        crate::platform::node_crypto::MODULE,
+        crate::platform::node_util::MODULE,
+    ]
+    .into_iter()
+    .find(|native| *native == specifier)
 }
 
 /// Declares host-only native module `name` in `ctx`, if it is one.
@@ -122,8 +130,14 @@ pub fn declare_native<'js>(
     ctx: &rquickjs::Ctx<'js>,
     name: &str,
 ) -> Option<rquickjs::Result<rquickjs::Module<'js, rquickjs::module::Declared>>> {
-    (name == crate::platform::node_crypto::MODULE).then(|| {
-        rquickjs::Module::declare_def::<crate::platform::node_crypto::CryptoNative, _>(
+    if name == crate::platform::node_crypto::MODULE {
+        return Some(rquickjs::Module::declare_def::<
+            crate::platform::node_crypto::CryptoNative,
+            _,
+        >(ctx.clone(), name));
+    }
+    (name == crate::platform::node_util::MODULE).then(|| {
+        rquickjs::Module::declare_def::<crate::platform::node_util::UtilNative, _>(
             ctx.clone(),
             name,
         )

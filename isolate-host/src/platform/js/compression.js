@@ -15,11 +15,15 @@ export function install(native) {
   function transform(format, decompress) {
     const coder = native.coder(String(format), decompress);
     return new TransformStream({
+      // An error after the end of the data is thrown once what the data
+      // made is enqueued, as the standard's steps do.
       transform(chunk, controller) {
         for (const out of native.push(coder, bytesOf(chunk))) controller.enqueue(out);
+        native.rethrow(coder);
       },
       flush(controller) {
         for (const out of native.finish(coder)) controller.enqueue(out);
+        native.rethrow(coder);
       },
     });
   }

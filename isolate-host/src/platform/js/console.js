@@ -4,6 +4,8 @@
 // so they move only across I/O), assert, table, dir, trace.
 
 const timers = new Map();
+// The native that reads a promise's state (set by makeConsole).
+let promiseState = () => undefined;
 const counts = new Map();
 
 function cell(value) {
@@ -55,8 +57,9 @@ const toString = Object.prototype.toString;
 // JSON would drop or throw on is shown instead. A Map becomes an object when
 // its keys are strings or numbers, else a list of [key, value] pairs; a Set
 // or typed array a list; Headers an object; a RegExp, URLSearchParams, or an
-// error inside an object, its text; a BigInt "12n"; a reference back to an
-// enclosing object "[Circular]".
+// error inside an object, its text; a promise the text of its state
+// (`promised`); a BigInt "12n"; a reference back to an enclosing object
+// "[Circular]".
 function shown() {
   // The objects being written, outermost first: as given, and as written.
   const given = [];
@@ -88,6 +91,8 @@ function shown() {
       return String(value);
     } else if (value instanceof Error && key !== "") {
       return `${value.name}: ${value.message}`;
+    } else if (value instanceof Promise) {
+      return promised(value);
     }
     given.push(value);
     written.push(out);
@@ -95,8 +100,26 @@ function shown() {
   };
 }
 
+// A promise as text with its state, as Node.js shows it (`Promise { 1 }`,
+// `Promise { <pending> }`, `Promise { <rejected> Error: no }`), its value
+// written as console writes values.
+function promised(promise) {
+  const state = promiseState(promise);
+  if (state === undefined) return "Promise {}";
+  if (state[0] === "pending") return "Promise { <pending> }";
+  const value = state[1];
+  let text;
+  if (value instanceof Error) text = `${value.name}: ${value.message}`;
+  else if (typeof value === "string") text = JSON.stringify(value);
+  else {
+    try { text = JSON.stringify(value, shown()) ?? String(value); } catch { text = String(value); }
+  }
+  return `Promise { ${state[0] === "rejected" ? "<rejected> " : ""}${text} }`;
+}
+
 /** Builds the console object around the natives. */
-export function makeConsole(nativeLog, nativeInfo, nativeWarn, nativeError, nativeDebug) {
+export function makeConsole(nativeLog, nativeInfo, nativeWarn, nativeError, nativeDebug, nativePromiseState) {
+  promiseState = nativePromiseState;
   let depth = 0;
   const indented = (native) => function (...data) {
     data = format(data);

@@ -3,6 +3,8 @@
 // Written for caplet after Node.js's documented behaviour (util.format's
 // specifiers, util.inspect's default output for plain data).
 
+import { promiseState } from "caplet:util-native";
+
 const kCustomPromisify = Symbol.for("nodejs.util.promisify.custom");
 const kInspect = Symbol.for("nodejs.util.inspect.custom");
 const toStr = Object.prototype.toString;
@@ -66,7 +68,6 @@ export function inspect(value, options) {
     if (v instanceof Date) return Number.isNaN(v.getTime()) ? "Invalid Date" : v.toISOString();
     if (v instanceof RegExp) return String(v);
     if (v instanceof Error) return v.stack ? `${v.name}: ${v.message}\n${v.stack}`.trimEnd() : `${v.name}: ${v.message}`;
-    if (v instanceof Promise) return "Promise { <unknown> }";
     if (level > depth) return Array.isArray(v) ? "[Array]" : `[${v.constructor && v.constructor.name || "Object"}]`;
     seen.push(v);
     try {
@@ -87,10 +88,14 @@ export function inspect(value, options) {
     return `${key}: ${item(o, k, level)}`;
   };
   const body = (v, level) => {
-    const wrap = (open, parts, close, prefix = "") => {
+    // `values`: the array or typed array whose items `parts` are, to group
+    // more than six of them in columns as Node.js does.
+    const wrap = (open, parts, close, prefix = "", values) => {
       if (parts.length === 0) return `${prefix}${open}${close}`;
+      const entries = parts.length;
+      if (values !== undefined && entries > 6) parts = group(parts, values, 2 * level);
       const one = `${prefix}${open} ${parts.join(", ")} ${close}`;
-      if (one.length <= 72 && !one.includes("\n")) return one;
+      if (entries === parts.length && one.length <= 72 && !one.includes("\n")) return one;
       const pad = "  ".repeat(level + 1);
       return `${prefix}${open}\n${pad}${parts.join(`,\n${pad}`)}\n${"  ".repeat(level)}${close}`;
     };
@@ -111,15 +116,23 @@ export function inspect(value, options) {
         items.push(`<${holes} empty item${holes === 1 ? "" : "s"}>`);
         i += holes - 1;
       }
-      if (i < v.length) items.push(`... ${v.length - i} more item${v.length - i === 1 ? "" : "s"}`);
-      return wrap("[", items.concat(props(v, true)), "]");
+      if (i < v.length) items.push(more(v.length - i));
+      return wrap("[", items.concat(props(v, true)), "]", "", v);
     }
     if (v instanceof Map) return wrap("{", [...v].map(([k, x]) => `${fmt(k, level + 1, true)} => ${fmt(x, level + 1, true)}`), "}", `Map(${v.size}) `);
     if (v instanceof Set) return wrap("{", [...v].map((x) => fmt(x, level + 1, true)), "}", `Set(${v.size}) `);
     if (ArrayBuffer.isView(v) && !(v instanceof DataView)) {
       const name = v.constructor && v.constructor.name || "TypedArray";
       if (name === "Buffer") return `<Buffer ${[...v.subarray(0, 50)].map((b) => b.toString(16).padStart(2, "0")).join(" ")}${v.length > 50 ? ` ... ${v.length - 50} more bytes` : ""}>`;
-      return wrap("[", [...v.subarray(0, 100)].map((x) => fmt(x, level + 1, true)), "]", `${name}(${v.length}) `);
+      const items = [...v.subarray(0, maxArrayLength)].map((x) => fmt(x, level + 1, true));
+      if (v.length > maxArrayLength) items.push(more(v.length - maxArrayLength));
+      return wrap("[", items, "]", `${name}(${v.length}) `, v);
+    }
+    const state = promiseState(v);
+    if (state !== undefined) {
+      if (state[0] === "pending") return "Promise { <pending> }";
+      const shown = fmt(state[1], level + 1, true);
+      return wrap("{", [state[0] === "rejected" ? `<rejected> ${shown}` : shown], "}", "Promise ");
     }
     const proto = Object.getPrototypeOf(v);
     const name = proto === null ? "[Object: null prototype]" : proto === Object.prototype ? "" : (proto.constructor && proto.constructor.name) || "";
@@ -128,6 +141,65 @@ export function inspect(value, options) {
   return fmt(value, 0, true);
 }
 inspect.custom = kInspect;
+
+// util.inspect's defaults (Node.js's inspectDefaultOptions).
+const maxArrayLength = 100;
+const breakLength = 128;
+const more = (n) => `... ${n} more item${n === 1 ? "" : "s"}`;
+
+// Node.js's groupArrayElements: the items of an array (`output`, with its
+// "... more items" last when `values` has more than maxArrayLength) laid
+// out in as many columns as make a roughly square block, at most 15 and
+// within breakLength; numbers aligned right, anything else left.
+function group(output, values, indentation) {
+  let outputLength = output.length;
+  if (maxArrayLength < output.length) outputLength--;
+  const separatorSpace = 2;
+  const dataLen = [];
+  let totalLength = 0;
+  let maxLength = 0;
+  for (let i = 0; i < outputLength; i++) {
+    const len = output[i].length;
+    dataLen.push(len);
+    totalLength += len + separatorSpace;
+    if (maxLength < len) maxLength = len;
+  }
+  const actualMax = maxLength + separatorSpace;
+  if (!(actualMax * 3 + indentation < breakLength && (totalLength / actualMax > 5 || maxLength <= 6))) return output;
+  const averageBias = Math.sqrt(actualMax - totalLength / output.length);
+  const biasedMax = Math.max(actualMax - 3 - averageBias, 1);
+  const columns = Math.min(
+    Math.round(Math.sqrt(2.5 * biasedMax * outputLength) / biasedMax),
+    Math.floor((breakLength - indentation) / actualMax),
+    3 * 4,
+    15,
+  );
+  if (columns <= 1) return output;
+  const maxLineLength = [];
+  for (let i = 0; i < columns; i++) {
+    let lineLength = 0;
+    for (let j = i; j < output.length; j += columns) if (dataLen[j] > lineLength) lineLength = dataLen[j];
+    maxLineLength.push(lineLength + separatorSpace);
+  }
+  let numbers = true;
+  for (let i = 0; i < output.length; i++) {
+    if (typeof values[i] !== "number" && typeof values[i] !== "bigint") { numbers = false; break; }
+  }
+  const rows = [];
+  for (let i = 0; i < outputLength; i += columns) {
+    const max = Math.min(i + columns, outputLength);
+    let row = "";
+    let j = i;
+    for (; j < max - 1; j++) {
+      const cell = `${output[j]}, `;
+      row += numbers ? cell.padStart(maxLineLength[j - i]) : cell.padEnd(maxLineLength[j - i]);
+    }
+    row += numbers ? output[j].padStart(maxLineLength[j - i] - separatorSpace) : output[j];
+    rows.push(row);
+  }
+  if (maxArrayLength < output.length) rows.push(output[outputLength]);
+  return rows;
+}
 
 // Whether `%s` prints `value` with its own toString (one the program
 // defined: own, or on a class that is not a global's), as Node does.
