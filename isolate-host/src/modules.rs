@@ -136,7 +136,7 @@ fn resolve_url(names: &HashMap<String, Rc<[u8]>>, base: &str, specifier: &str) -
 }
 
 /// Gives the worker's module `name`, just loaded, its `import.meta`: `url`
-/// ([`module_url`]), `resolve` (see [`resolve_url`]; a `TypeError` when
+/// ([`module_url`]), `resolve` (as `resolve_url` resolves; a `TypeError` when
 /// the specifier resolves to nothing), and as in Deno and Node.js `main`
 /// (whether it is the worker's main module) and the `filename` and
 /// `dirname` of its URL's path (`/lib/a.js`, `/lib`).
