@@ -505,6 +505,45 @@ mod tests {
         }
     }
 
+    #[test]
+    fn only_a_module_that_mentions_import_meta_gets_one_filled_in() {
+        // Main imports lib.js, which the worker loader loads and, if its
+        // source mentions `import.meta`, gives one.
+        let load = |lib: &str| {
+            let compiler = Compiler::new(16 << 20, 256 << 10).unwrap();
+            let source = |name: &str, text: &str| Source {
+                name: name.into(),
+                kind: Kind::Js,
+                text: text.into(),
+            };
+            let bytecode = compiler
+                .compile(&[
+                    source(
+                        "main.js",
+                        "import { url } from \"./lib.js\"; globalThis.out = url;",
+                    ),
+                    source("lib.js", lib),
+                ])
+                .unwrap();
+            let main = bytecode["main.js"].clone();
+            let isolate = Isolate::new(&limits(), bytecode).unwrap();
+            let out = run(&isolate, &main).unwrap();
+            (out, isolate.memory_used())
+        };
+        // Words between which a comment stands are still found.
+        let (out, _) = load("export const url = import /* the URL */ . meta.url;");
+        assert_eq!(out, "\"file:///lib.js\"");
+        let (out, plain) = load("export const url = \"none\";");
+        assert_eq!(out, "\"none\"");
+        // The same code with the words in a comment: its import.meta is
+        // filled in, which the plain module's never is.
+        let (_, mentioned) = load("export const url = \"none\"; // import.meta");
+        assert!(
+            mentioned >= plain + 512,
+            "plain {plain} B, mentioned {mentioned} B"
+        );
+    }
+
     /// Evaluates the main module in one segment and returns
     /// `globalThis.out` as JSON, or the error.
     fn run(isolate: &Isolate, main: &Rc<[u8]>) -> Result<String, String> {

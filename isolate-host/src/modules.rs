@@ -9,7 +9,7 @@
 //! client: it is produced in this process from the worker's source text.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use rquickjs::loader::{ImportAttributes, Loader, Resolver};
@@ -45,7 +45,40 @@ pub struct Source {
 /// Compiled modules of one worker, by name. Bytecode buffers are shared with
 /// the worker's runtime, which reads them in place (QuickJS's ROM-data mode),
 /// so they must outlive it.
-pub type Bytecode = Rc<HashMap<String, Rc<[u8]>>>;
+pub type Bytecode = Rc<Compiled>;
+
+/// The bytecode of each module, by name (what [`Bytecode`] derefs to), and
+/// which modules' source mentions `import.meta`: only theirs get one filled
+/// in when loaded ([`set_import_meta`]), so the others pay nothing (QuickJS
+/// makes an empty object on first use; filling one costs about 4 KiB).
+#[derive(Default, Debug)]
+pub struct Compiled {
+    modules: HashMap<String, Rc<[u8]>>,
+    with_meta: HashSet<String>,
+}
+
+impl Compiled {
+    /// Whether module `name`'s source mentions `import.meta`.
+    pub fn uses_import_meta(&self, name: &str) -> bool {
+        self.with_meta.contains(name)
+    }
+}
+
+impl std::ops::Deref for Compiled {
+    type Target = HashMap<String, Rc<[u8]>>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.modules
+    }
+}
+
+/// Whether `text` may use `import.meta`: both words appear. Neither can be
+/// written with escapes there (QuickJS refuses an escaped keyword and reads
+/// `meta` only unescaped), and comments between them still leave both
+/// words, so no use is missed; a false positive only fills in an object.
+fn mentions_import_meta(text: &str) -> bool {
+    text.contains("import") && text.contains("meta")
+}
 
 /// Checks a module name: 1–256 bytes, no NUL, no backslash, no empty or `.`/`..`
 /// path segments.
@@ -321,7 +354,9 @@ impl Loader for BytecodeLoader {
         }
         if let Some(bytes) = self.bytecode.get(name) {
             let module = load_bytecode(ctx, bytes)?;
-            set_import_meta(ctx, &module, name, &self.bytecode, false)?;
+            if self.bytecode.uses_import_meta(name) {
+                set_import_meta(ctx, &module, name, &self.bytecode, false)?;
+            }
             return Ok(module);
         }
         if let Some(native) = node::declare_native(ctx, name) {
@@ -535,7 +570,15 @@ impl Compiler {
         let job = std::mem::take(&mut *self.job.borrow_mut());
         self.names.borrow_mut().clear();
         result?;
-        Ok(Rc::new(job.bytecode))
+        let with_meta = sources
+            .iter()
+            .filter(|s| s.kind == Kind::Js && mentions_import_meta(&s.text))
+            .map(|s| s.name.clone())
+            .collect();
+        Ok(Rc::new(Compiled {
+            modules: job.bytecode,
+            with_meta,
+        }))
     }
 
     fn compile_all(&self, sources: &[Source]) -> Result<(), Error> {

@@ -66,7 +66,9 @@ impl JsWorker {
                 .map_err(|e| Error::Engine(e.to_string()))?;
             let declared = modules::load_bytecode(ctx, &main_bytes)
                 .and_then(|module| {
-                    modules::set_import_meta(ctx, &module, main, &modules, true)?;
+                    if modules.uses_import_meta(main) {
+                        modules::set_import_meta(ctx, &module, main, &modules, true)?;
+                    }
                     Ok(module)
                 })
                 .catch(ctx);

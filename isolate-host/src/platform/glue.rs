@@ -79,7 +79,7 @@ pub(crate) fn test_context() -> (rquickjs::Runtime, rquickjs::Context) {
     let runtime = rquickjs::Runtime::new().unwrap();
     runtime.set_memory_limit(64 << 20);
     let context = rquickjs::Context::custom::<(WorkerIntrinsics, Eval)>(&runtime).unwrap();
-    let empty = std::rc::Rc::new(std::collections::HashMap::new());
+    let empty = crate::modules::Bytecode::default();
     crate::modules::install_worker_loader(
         &runtime,
         &empty,

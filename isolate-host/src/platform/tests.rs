@@ -18,7 +18,7 @@ fn context(runtime: &Runtime) -> Context {
 fn runtime() -> (Runtime, Context) {
     let runtime = Runtime::new().unwrap();
     let context = context(&runtime);
-    let empty = std::rc::Rc::new(std::collections::HashMap::new());
+    let empty = crate::modules::Bytecode::default();
     modules::install_worker_loader(&runtime, &empty, &js::bytecode().unwrap(), native_module);
     context.with(|ctx| {
         install(&ctx).unwrap();
