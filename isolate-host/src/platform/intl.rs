@@ -32,7 +32,7 @@ use super::intl_date_pattern::{self, Widths};
 use super::intl_parts::{
     affix_runs, around_number, decimal_runs, flatten, push_str, signs, PartsSink, Run,
 };
-use super::{intl_collation, intl_list, intl_range, intl_zone, js, LazyGlobal};
+use super::{intl_collation, intl_list, intl_range, intl_relative, intl_zone, js, LazyGlobal};
 
 /// The global this module owns.
 pub const GLOBALS: &[LazyGlobal] = &[LazyGlobal {
@@ -2003,6 +2003,34 @@ fn format_relative(
     value: f64,
     unit: &str,
 ) -> Result<String> {
+    let (formatter, d) = relative_formatter(ctx, tag, options, value, unit)?;
+    Ok(formatter.format(d).write_to_string().into_owned())
+}
+
+/// `formatToParts` of `Intl.RelativeTimeFormat`: type, text, type, text, …
+fn format_relative_parts(
+    ctx: &Ctx<'_>,
+    tag: &str,
+    options: &Object<'_>,
+    value: f64,
+    unit: &str,
+) -> Result<Vec<String>> {
+    let (formatter, d) = relative_formatter(ctx, tag, options, value, unit)?;
+    Ok(flatten(intl_relative::parts(&formatter.format(d))))
+}
+
+/// The formatter for `unit` in the options' style and numeric, and `value`
+/// rounded as ECMA-402's relative time formats it (at most 3 fraction digits).
+fn relative_formatter(
+    ctx: &Ctx<'_>,
+    tag: &str,
+    options: &Object<'_>,
+    value: f64,
+    unit: &str,
+) -> Result<(
+    icu_experimental::relativetime::RelativeTimeFormatter,
+    Decimal,
+)> {
     use icu_experimental::relativetime::options::Numeric;
     use icu_experimental::relativetime::{
         RelativeTimeFormatter as F, RelativeTimeFormatterOptions,
@@ -2053,7 +2081,7 @@ fn format_relative(
     };
     d.round_with_mode(-3, HALF_EXPAND);
     d.absolute.trim_end();
-    Ok(formatter.format(d).write_to_string().into_owned())
+    Ok((formatter, d))
 }
 
 fn display_name(
@@ -2632,6 +2660,15 @@ pub fn native<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
             ctx.clone(),
             |ctx: Ctx<'js>, tag: String, options: Object<'js>, value: f64, unit: String| {
                 format_relative(&ctx, &tag, &options, value, &unit)
+            },
+        )?,
+    )?;
+    o.set(
+        "formatRelativeParts",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, tag: String, options: Object<'js>, value: f64, unit: String| {
+                format_relative_parts(&ctx, &tag, &options, value, &unit)
             },
         )?,
     )?;

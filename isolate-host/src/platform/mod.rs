@@ -33,6 +33,7 @@ mod intl_date_pattern;
 mod intl_list;
 mod intl_parts;
 mod intl_range;
+mod intl_relative;
 mod intl_zone;
 pub mod js;
 mod lazy;

@@ -495,14 +495,30 @@ function make(native) {
     }
     static supportedLocalesOf(l, o) { return supportedLocalesOf(l, o); }
   }
-    method(RelativeTimeFormat.prototype, "format", function format(value, unit) {
-    const s = slot(this, RelativeTimeFormat);
+  // The value and singular unit of format(value, unit) and formatToParts.
+  const relativeArgs = (value, unit) => {
     value = Number(value);
     if (!Number.isFinite(value)) throw new RangeError("invalid value for relative time");
     unit = str(unit);
     const u = unit.endsWith("s") ? unit.slice(0, -1) : unit;
     if (!UNITS.includes(u)) throw new RangeError(`invalid unit argument: ${unit}`);
-    return native.formatRelative(s.locale, s, value, u);
+    return [value, u];
+  };
+  method(RelativeTimeFormat.prototype, "format", function format(value, unit) {
+    const s = slot(this, RelativeTimeFormat);
+    const [v, u] = relativeArgs(value, unit);
+    return native.formatRelative(s.locale, s, v, u);
+  });
+  // ECMA-402 §17.5.4 PartitionRelativeTimePattern: the number's parts carry
+  // the singular unit, literal parts none.
+  method(RelativeTimeFormat.prototype, "formatToParts", function formatToParts(value, unit) {
+    const s = slot(this, RelativeTimeFormat);
+    const [v, u] = relativeArgs(value, unit);
+    const flat = native.formatRelativeParts(s.locale, s, v, u);
+    const out = [];
+    for (let i = 0; i < flat.length; i += 2)
+      out.push(flat[i] === "literal" ? { type: "literal", value: flat[i + 1] } : { type: flat[i], value: flat[i + 1], unit: u });
+    return out;
   });
   method(RelativeTimeFormat.prototype, "resolvedOptions", function resolvedOptions() {
     const { locale, style, numeric, numberingSystem } = slot(this, RelativeTimeFormat);
