@@ -32,6 +32,18 @@ for (const l of locales) {
     }
   }
 }
+// Edges: -0, values rounding to 0 or ±1, more fraction digits than the
+// three shown, a -u-nu- numbering system, a value past 2^53.
+for (const l of ["en", "ar", "hi-u-nu-deva", "de"]) {
+  const f = new Intl.RelativeTimeFormat(l, { numeric: "auto" });
+  out.push([-0, 0.0004, -0.0004, -0.9996, -1.0001, 1.5, 12345.6789, -1e21].map((v) => f.formatToParts(v, "days").map(show).join("|")).join(" ; "));
+}
+// -0 and what rounds to it: "today" with numeric "auto", "0 days ago" with
+// "always"; format() as well.
+for (const numeric of ["auto", "always"]) {
+  const f = new Intl.RelativeTimeFormat("en", { numeric });
+  out.push([-0, -0.0004, 0.0004].map((v) => f.format(v, "day")).join(" ; "));
+}
 // A plural unit names the singular one; the parts are fresh plain objects.
 const f = new Intl.RelativeTimeFormat("en");
 out.push(f.formatToParts(3, "hours").map(show).join("|"));

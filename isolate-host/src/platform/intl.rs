@@ -2038,11 +2038,8 @@ fn relative_formatter(
     let locale = locale(ctx, tag)?;
     let style = opt(options, "style")?.unwrap_or_else(|| "long".into());
     let mut o = RelativeTimeFormatterOptions::default();
-    o.numeric = Some(if opt(options, "numeric")?.as_deref() == Some("auto") {
-        Numeric::Auto
-    } else {
-        Numeric::Always
-    });
+    let auto = opt(options, "numeric")?.as_deref() == Some("auto");
+    o.numeric = Some(if auto { Numeric::Auto } else { Numeric::Always });
     let p = (&locale).into();
     let made = match (style.as_str(), unit) {
         ("long", "second") => F::try_new_long_second(p, o),
@@ -2081,6 +2078,13 @@ fn relative_formatter(
     };
     d.round_with_mode(-3, HALF_EXPAND);
     d.absolute.trim_end();
+    // A value that rounds to zero, -0 included, is "today" with numeric
+    // "auto" (ECMA-402 §17.5.4 looks the phrase up by ToString(value), and
+    // ToString(-0) is "0"; V8 likewise for -0.0004); ICU4X keeps a negative
+    // zero numeric ("0 days ago"), which numeric "always" still writes.
+    if auto && d.absolute.is_zero() {
+        d.set_sign(fixed_decimal::Sign::None);
+    }
     Ok((formatter, d))
 }
 
