@@ -12,6 +12,9 @@ const locales = ["en", "de", "fr", "es", "it", "pt", "nl", "pl", "ru", "uk", "tr
 const units = ["second", "minute", "hour", "day", "week", "month", "quarter", "year"];
 const values = [-1, 0, 1, 2, -1234.5, 1e6];
 const show = (p) => p.type + ":" + p.value + (p.unit === undefined ? "" : "@" + p.unit);
+// A part as `show` writes it, its unit only when it is not the one expected
+// (`unit` on the number's parts, none on literals), to keep the lines short.
+const checked = (unit) => (p) => p.type + ":" + p.value + (p.unit === (p.type === "literal" ? undefined : unit) ? "" : "@" + p.unit);
 const out = [];
 for (const l of locales) {
   for (const style of ["long", "short", "narrow"]) {
@@ -25,7 +28,7 @@ for (const l of locales) {
           const parts = f.formatToParts(v, unit);
           const joined = parts.map((p) => p.value).join("");
           const text = f.format(v, unit);
-          line.push(joined === text ? parts.map(show).join("|") : `MISMATCH ${JSON.stringify(joined)} != ${JSON.stringify(text)}`);
+          line.push(joined === text ? parts.map(checked(unit)).join("|") : `MISMATCH ${JSON.stringify(joined)} != ${JSON.stringify(text)}`);
         }
         out.push(`${l} ${style} ${numeric} ${unit}: ${line.join(" ; ")}`);
       }
