@@ -126,6 +126,7 @@ impl HttpClient {
         &self,
         method: Method,
         session_id: Option<&str>,
+        auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> hyper::http::request::Builder {
         let mut builder = Request::builder()
@@ -137,6 +138,9 @@ impl HttpClient {
         }
         if let Some(id) = session_id {
             builder = builder.header(SESSION_ID, id);
+        }
+        if let Some(token) = auth_header {
+            builder = builder.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
         }
         builder
     }
@@ -375,13 +379,15 @@ impl StreamableHttpClient for HttpClient {
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> HttpResult<StreamableHttpPostResponse> {
         let body = serde_json::to_vec(&message)?;
-        let mut builder = self
-            .request(Method::POST, session_id.as_deref(), custom_headers)
+        let builder = self
+            .request(
+                Method::POST,
+                session_id.as_deref(),
+                auth_header,
+                custom_headers,
+            )
             .header(hyper::header::CONTENT_TYPE, JSON)
             .header(hyper::header::ACCEPT, format!("{EVENT_STREAM}, {JSON}"));
-        if let Some(token) = auth_header {
-            builder = builder.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
-        }
         let request = builder
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| Error::UpstreamHttp(e.to_string()))?;
@@ -437,10 +443,12 @@ impl StreamableHttpClient for HttpClient {
         auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> HttpResult<()> {
-        let mut builder = self.request(Method::DELETE, Some(&session_id), custom_headers);
-        if let Some(token) = auth_header {
-            builder = builder.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
-        }
+        let builder = self.request(
+            Method::DELETE,
+            Some(&session_id),
+            auth_header,
+            custom_headers,
+        );
         let request = builder
             .body(Full::new(Bytes::new()))
             .map_err(|e| Error::UpstreamHttp(e.to_string()))?;
@@ -461,13 +469,15 @@ impl StreamableHttpClient for HttpClient {
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> HttpResult<BoxStream<'static, Result<Sse, sse_stream::Error>>> {
         let mut builder = self
-            .request(Method::GET, session_id.as_deref(), custom_headers)
+            .request(
+                Method::GET,
+                session_id.as_deref(),
+                auth_header,
+                custom_headers,
+            )
             .header(hyper::header::ACCEPT, EVENT_STREAM);
         if let Some(id) = last_event_id {
             builder = builder.header(LAST_EVENT_ID, id);
-        }
-        if let Some(token) = auth_header {
-            builder = builder.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
         }
         let request = builder
             .body(Full::new(Bytes::new()))
@@ -570,7 +580,7 @@ mod tests {
 
     async fn get(client: &HttpClient) -> Result<String, Error> {
         let request = client
-            .request(Method::GET, None, HashMap::new())
+            .request(Method::GET, None, None, HashMap::new())
             .body(Full::new(Bytes::new()))
             .expect("request");
         let response = client.send(request).await?;
