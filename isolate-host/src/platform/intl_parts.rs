@@ -98,18 +98,24 @@ impl PartsSink {
     }
 }
 
+/// The ECMA-402 type of ICU4X's number part named `v` (a `runs` filter):
+/// the same names, for the parts of a formatted number.
+pub(super) fn number_part(v: &str) -> Option<&'static str> {
+    match v {
+        "integer" => Some("integer"),
+        "group" => Some("group"),
+        "decimal" => Some("decimal"),
+        "fraction" => Some("fraction"),
+        "minusSign" => Some("minusSign"),
+        "plusSign" => Some("plusSign"),
+        _ => None,
+    }
+}
+
 /// The parts of a number's digits as ICU4X's `DecimalFormatter` writes them.
 pub(super) fn decimal_runs(formatter: &icu_decimal::DecimalFormatter, d: &Decimal) -> Vec<Run> {
     PartsSink::of(&formatter.format(d))
-        .runs(|v| match v {
-            "integer" => Some("integer"),
-            "group" => Some("group"),
-            "decimal" => Some("decimal"),
-            "fraction" => Some("fraction"),
-            "minusSign" => Some("minusSign"),
-            "plusSign" => Some("plusSign"),
-            _ => None,
-        })
+        .runs(number_part)
         .into_iter()
         .fold(Vec::new(), |mut out: Vec<Run>, (name, text)| {
             // ICU4X's sign includes the bidi mark before it; ECMA-402 (as

@@ -8,24 +8,16 @@
 
 use icu_experimental::relativetime::FormattedRelativeTime;
 
-use super::intl_parts::{push_str, PartsSink, Run};
+use super::intl_parts::{number_part, push_str, PartsSink, Run};
 
 /// The parts of `formatted`: the number's parts by their ECMA-402 type,
 /// everything else literal (the JS half adds `unit` to the non-literal ones).
 pub(super) fn parts(formatted: &FormattedRelativeTime<'_>) -> Vec<Run> {
-    PartsSink::of(formatted)
-        .runs(|v| match v {
-            "integer" => Some("integer"),
-            "group" => Some("group"),
-            "decimal" => Some("decimal"),
-            "fraction" => Some("fraction"),
-            "minusSign" => Some("minusSign"),
-            "plusSign" => Some("plusSign"),
-            _ => None,
-        })
-        .into_iter()
-        .fold(Vec::new(), |mut out, (name, text)| {
+    PartsSink::of(formatted).runs(number_part).into_iter().fold(
+        Vec::new(),
+        |mut out, (name, text)| {
             push_str(&mut out, name.unwrap_or("literal"), &text);
             out
-        })
+        },
+    )
 }
