@@ -158,44 +158,39 @@ pub(super) fn format(
     }
 }
 
-/// Whether the pattern shows the month as a number.
-pub(super) fn numeric_month(pattern: &DateTimePattern) -> bool {
+/// Whether any field of `pattern` passes `test` (the pattern read back
+/// with ICU4X's own parser).
+fn any_field(pattern: &DateTimePattern, test: impl Fn(Field) -> bool) -> bool {
     let Ok(parsed) = pattern
         .write_to_string()
         .parse::<runtime::Pattern<'static>>()
     else {
         return false;
     };
-    parsed.items.iter().any(|item| {
-        matches!(item, PatternItem::Field(f)
-            if matches!(f.symbol, FieldSymbol::Month(_)) && f.length < FieldLength::Three)
+    parsed
+        .items
+        .iter()
+        .any(|item| matches!(item, PatternItem::Field(f) if test(f)))
+}
+
+/// Whether the pattern shows the month as a number.
+pub(super) fn numeric_month(pattern: &DateTimePattern) -> bool {
+    any_field(pattern, |f| {
+        matches!(f.symbol, FieldSymbol::Month(_)) && f.length < FieldLength::Three
     })
 }
 
 /// Whether the pattern's hour is ICU's `K`, 0 to 11 (`h11`).
 pub(super) fn eleven_hour(pattern: &DateTimePattern) -> bool {
-    let Ok(parsed) = pattern
-        .write_to_string()
-        .parse::<runtime::Pattern<'static>>()
-    else {
-        return false;
-    };
-    parsed.items.iter().any(|item| {
-        matches!(item, PatternItem::Field(f) if matches!(f.symbol, FieldSymbol::Hour(Hour::H11)))
+    any_field(pattern, |f| {
+        matches!(f.symbol, FieldSymbol::Hour(Hour::H11))
     })
 }
 
 /// Whether the pattern's hour is on a 12-hour clock (`h` or `K`).
 pub(super) fn twelve_hour(pattern: &DateTimePattern) -> bool {
-    let Ok(parsed) = pattern
-        .write_to_string()
-        .parse::<runtime::Pattern<'static>>()
-    else {
-        return false;
-    };
-    parsed.items.iter().any(|item| {
-        matches!(item, PatternItem::Field(f)
-            if matches!(f.symbol, FieldSymbol::Hour(Hour::H12 | Hour::H11)))
+    any_field(pattern, |f| {
+        matches!(f.symbol, FieldSymbol::Hour(Hour::H12 | Hour::H11))
     })
 }
 
