@@ -1385,30 +1385,27 @@ fn format_date_or_range(
     }
     // ICU4X's pattern with each field at the width the options ask
     // (intl_date_pattern.rs); with dateStyle/timeStyle nothing is asked.
+    // A range and its sides keep ICU4X's widths, as its range patterns do.
     let formatted = formatter.format(&zoned);
-    let mut widths = widths(options)?;
-    // A 24-hour clock asked in a 12-hour locale: V8 then keeps CLDR's
-    // "HH:mm" (en 05:04), as with any clock the locale itself uses.
-    if widths.hour_adjusted
-        && matches!(opt(options, "hourCycle")?.as_deref(), Some("h23" | "h24"))
-        && twelve_hour_locale(&locale, &zoned)
-    {
-        widths.hour_adjusted = false;
-    }
-    let chosen = formatted.pattern();
-    let adjust = match form {
-        Form::Date => intl_date_pattern::adjust(&chosen, &widths),
+    let widths = match form {
+        Form::Date => Some(widths(options, &locale, &zoned)?),
         Form::Side | Form::Range(_) => None,
     };
+    let chosen = formatted.pattern();
+    let adjust = widths
+        .as_ref()
+        .and_then(|w| intl_date_pattern::adjust(&chosen, w));
     let (pattern, adjusted) = match adjust {
         Some(p) => (p, true),
         None => (chosen, false),
     };
-    if names_asked
-        && matches!(form, Form::Date)
-        && widths.weekday.is_some()
-        && !names_agree(options, prefs, &zoned, &widths, zone_style, &pattern)?
-    {
+    let disagree = match &widths {
+        Some(w) if names_asked && w.weekday.is_some() => {
+            !names_agree(options, prefs, &zoned, w, zone_style, &pattern)?
+        }
+        _ => false,
+    };
+    if disagree {
         return range_error(
             ctx,
             "Intl.DateTimeFormat cannot mix long and short names of the weekday and the month in this locale (ICU4X's patterns disagree)",
@@ -1787,7 +1784,14 @@ fn twelve_hour_locale(
 }
 
 /// The widths the component options ask (intl_date_pattern.rs).
-fn widths(options: &Object<'_>) -> Result<Widths> {
+fn widths(
+    options: &Object<'_>,
+    locale: &Locale,
+    zoned: &icu_time::ZonedDateTime<
+        icu_calendar::Iso,
+        icu_time::zone::TimeZoneInfo<icu_time::zone::models::AtTime>,
+    >,
+) -> Result<Widths> {
     let get = |k: &str| opt(options, k);
     let (weekday, day, month, year) = (get("weekday")?, get("day")?, get("month")?, get("year")?);
     // What V8 asks ICU for (js/intl.js builds the same skeleton: "mm" for
@@ -1805,10 +1809,14 @@ fn widths(options: &Object<'_>) -> Result<Widths> {
         Some("shortGeneric" | "longGeneric") => true,
         Some(_) => !skeleton.contains('s'),
     };
+    // A 24-hour clock asked in a 12-hour locale: V8 then keeps CLDR's
+    // "HH:mm" (en 05:04), as with any clock the locale itself uses.
     let hour_adjusted = skeleton.contains("mm")
         && (skeleton.contains("ss") || !skeleton.contains('s'))
         && (weekday.is_none() || day.is_some() || month.is_some() || year.is_some())
-        && !zone_keeps_hour;
+        && !zone_keeps_hour
+        && !(matches!(get("hourCycle")?.as_deref(), Some("h23" | "h24"))
+            && twelve_hour_locale(locale, zoned));
     Ok(Widths {
         weekday,
         era: get("era")?,
